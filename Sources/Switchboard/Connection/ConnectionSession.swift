@@ -1,0 +1,393 @@
+import Logging
+import NIOCore
+import Synchronization
+
+/// One connection's dispatcher: attaches terminals, answers global commands, and feeds input to the
+/// attached terminal through a worker task so that global commands are answered even while it is busy.
+actor ConnectionSession {
+    nonisolated let api: SwitchboardAPI
+    nonisolated let core: SessionCore
+
+    private struct Attachment {
+        let descriptor: TerminalDescriptor
+        let terminal: any TerminalResource
+        let properties: PropertySet
+        let connection: TerminalConnection
+        var generation: Int { connection.generation }
+    }
+
+    /// A terminal made and configured but not attached yet.
+    private struct Prepared {
+        let descriptor: TerminalDescriptor
+        let terminal: any TerminalResource
+        let properties: PropertySet
+        let returning: Bool
+        let generation: Int
+    }
+
+    private struct Worker {
+        let id: Int
+        let queue: InputQueue
+        let task: Task<Void, Never>
+    }
+
+    private var attachment: Attachment?
+    private var nextGeneration = 0
+    private var worker: Worker?
+    private var workerCount = 0
+    private var savedProperties: [String: [(name: String, value: JSON)]] = [:]
+    private var disposals: [Int: Task<Void, Never>] = [:]
+    private var disposalCount = 0
+    private var shutdownReason: TerminalCloseReason = .disconnected
+
+    init(api: SwitchboardAPI, core: SessionCore) {
+        self.api = api
+        self.core = core
+    }
+
+    // MARK: Running
+
+    func run<Inbound: AsyncSequence & Sendable>(inbound: Inbound) async throws where Inbound.Element == TerminalMessage {
+        do {
+            let target = try api.terminalTarget(forURI: core.request.uri)
+            let prepared = try await prepare(target)
+            await attach(prepared, restartingWorker: true)
+        } catch {
+            let failure = SwitchboardError(wrapping: error)
+            core.logger.debug("Connection refused", metadata: ["sb.status": "\(failure.status)"])
+            await core.sendStatus(failure)
+            await core.close(code: .status(failure.status), reason: failure.statusLine)
+        }
+        var readError: (any Error)?
+        if !core.isClosed {
+            do {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask { try await self.read(inbound) }
+                    group.addTask { await self.core.waitUntilClosed() }
+                    _ = try await group.next()
+                    group.cancelAll()
+                }
+            } catch {
+                readError = error
+            }
+        }
+        await finish()
+        await core.waitForCloseFrame(timeout: .seconds(2))
+        if let readError { throw readError }
+    }
+
+    private nonisolated func read<Inbound: AsyncSequence & Sendable>(_ inbound: Inbound) async throws
+    where Inbound.Element == TerminalMessage {
+        for try await message in inbound {
+            if core.isClosed { return }
+            if case .text(let text) = message, let command = GlobalCommand(text) {
+                await handle(command)
+                continue
+            }
+            while true {
+                guard let queue = await currentQueue() else { return }
+                if await queue.push(message) { break }
+                if core.isClosed { return }
+            }
+        }
+    }
+
+    private func currentQueue() -> InputQueue? { core.isClosed ? nil : worker?.queue }
+
+    /// Ends the connection: stops the worker and closes the attached terminal.
+    private func finish() async {
+        core.markClosed()
+        stopWorker()
+        if let attachment {
+            self.attachment = nil
+            dispose(attachment, reason: shutdownReason)
+        }
+        let pending = Array(disposals.values)
+        guard !pending.isEmpty else { return }
+        await withTimeout(api.configuration.disposeTimeout) {
+            for task in pending { await task.value }
+        }
+    }
+
+    /// Closes the connection for a server shutdown.
+    func shutdown(code: CloseCode, reason: String) async {
+        shutdownReason = .shutdown
+        await core.close(code: code, reason: reason)
+    }
+
+    // MARK: Attaching terminals
+
+    /// Makes a terminal for the target and applies its URI assignments; nothing is attached yet.
+    private func prepare(_ target: TerminalTarget) async throws -> Prepared {
+        let descriptor = target.descriptor
+        let terminal = descriptor.make()
+        let properties = PropertySet(schema: descriptor.schema, instance: terminal)
+        var returning = false
+        if descriptor.restoresProperties, let saved = savedProperties[descriptor.name] {
+            properties.restore(saved)
+            returning = true
+        }
+        let names = try properties.assign(target.assignments)
+        nextGeneration += 1
+        let generation = nextGeneration
+        if !names.isEmpty {
+            let connection = TerminalConnection(session: self, core: core, generation: generation, isReturning: returning)
+            try await terminal.propertiesDidChange(names, on: connection)
+        }
+        return Prepared(
+            descriptor: descriptor, terminal: terminal, properties: properties, returning: returning, generation: generation)
+    }
+
+    /// Attaches a prepared terminal in place of the current one, then opens it. If opening fails, the
+    /// client gets the error and the connection returns to the Shell (or closes, if the Shell failed).
+    private func attach(_ prepared: Prepared, restartingWorker: Bool) async {
+        guard !core.isClosed else {
+            Task { await prepared.terminal.close(.disconnected) }
+            return
+        }
+        let connection = TerminalConnection(
+            session: self, core: core, generation: prepared.generation, isReturning: prepared.returning)
+        if let old = attachment {
+            savedProperties[old.descriptor.name] = old.properties.snapshot()
+            dispose(old, reason: .switched)
+        }
+        attachment = Attachment(
+            descriptor: prepared.descriptor, terminal: prepared.terminal, properties: prepared.properties,
+            connection: connection)
+        core.generation.store(prepared.generation, ordering: .releasing)
+        core.currentTerminal = prepared.descriptor.name
+        if restartingWorker || worker == nil { startWorker() }
+        core.logger.debug("Terminal attached", metadata: ["sb.terminal": .string(prepared.descriptor.name)])
+        do {
+            try await prepared.terminal.open(connection)
+        } catch {
+            await report(error, from: prepared.descriptor.name, generation: prepared.generation, handler: "open")
+            guard attachment?.generation == prepared.generation else { return }
+            if prepared.descriptor.name == Shell.resourceName {
+                await core.close(code: .unexpectedServerError, reason: SwitchboardError(wrapping: error).statusLine)
+            } else {
+                await switchToShell(restartingWorker: true)
+            }
+        }
+    }
+
+    private func dispose(_ old: Attachment, reason: TerminalCloseReason) {
+        disposalCount += 1
+        let id = disposalCount
+        let terminal = old.terminal
+        disposals[id] = Task {
+            await terminal.close(reason)
+            self.disposalFinished(id)
+        }
+    }
+
+    private func disposalFinished(_ id: Int) { disposals[id] = nil }
+
+    private func switchToShell(restartingWorker: Bool) async {
+        do {
+            let prepared = try await prepare(try api.terminalTarget(forURI: "/" + Shell.resourceName))
+            await attach(prepared, restartingWorker: restartingWorker)
+        } catch {
+            await core.sendStatus(SwitchboardError(wrapping: error))
+        }
+    }
+
+    /// A terminal asked to switch the connection to another terminal.
+    func redirect(from generation: Int, to uri: String) async throws {
+        guard attachment?.generation == generation, !core.isClosed else { throw TerminalConnectionError.detached }
+        let prepared = try await prepare(try api.terminalTarget(forURI: uri))
+        guard attachment?.generation == generation, !core.isClosed else {
+            Task { await prepared.terminal.close(.disconnected) }
+            throw TerminalConnectionError.detached
+        }
+        await attach(prepared, restartingWorker: false)
+    }
+
+    // MARK: Input
+
+    private func startWorker() {
+        stopWorker()
+        workerCount += 1
+        let id = workerCount
+        let queue = InputQueue(
+            messageLimit: api.configuration.inputQueueMessageLimit, byteLimit: api.configuration.inputQueueByteLimit)
+        let task = Task { await self.work(queue: queue, id: id) }
+        worker = Worker(id: id, queue: queue, task: task)
+    }
+
+    /// Stops the worker: drops its queued input and cancels the handler it is running.
+    private func stopWorker() {
+        guard let worker else { return }
+        worker.queue.finish()
+        worker.task.cancel()
+        self.worker = nil
+    }
+
+    private func work(queue: InputQueue, id: Int) async {
+        while let message = await queue.next() {
+            guard worker?.id == id, let attachment else { return }
+            await deliver(message, to: attachment)
+        }
+    }
+
+    private func deliver(_ message: TerminalMessage, to attachment: Attachment) async {
+        let descriptor = attachment.descriptor
+        do {
+            switch message {
+            case .text(let text):
+                guard descriptor.supportedInput.contains(.text) else {
+                    throw SwitchboardError(
+                        .unsupportedMediaType, code: .unsupportedInput, "Terminal '\(descriptor.name)' does not support text input")
+                }
+                try await attachment.terminal.receive(text: text, from: attachment.connection)
+            case .binary(let bytes):
+                guard descriptor.supportedInput.contains(.binary) else {
+                    throw SwitchboardError(
+                        .unsupportedMediaType, code: .unsupportedInput,
+                        "Terminal '\(descriptor.name)' does not support binary input")
+                }
+                try await attachment.terminal.receive(binary: bytes, from: attachment.connection)
+            }
+        } catch {
+            await report(error, from: descriptor.name, generation: attachment.generation, handler: "receive")
+        }
+    }
+
+    /// Sends a handler's error to the client as a status line, unless the terminal is gone, and logs it.
+    private func report(_ error: any Error, from terminal: String, generation: Int, handler: String) async {
+        if error is TerminalConnectionError { return }
+        if error is CancellationError, attachment?.generation != generation || core.isClosed { return }
+        let failure = SwitchboardError(wrapping: error)
+        if failure.status >= 500 {
+            core.logger.error(
+                "Terminal handler failed",
+                metadata: ["sb.terminal": .string(terminal), "sb.handler": .string(handler), "error.type": "\(error)"])
+        } else {
+            core.logger.debug(
+                "Terminal handler rejected input", metadata: ["sb.terminal": .string(terminal), "sb.status": "\(failure.status)"])
+        }
+        await core.sendStatus(failure, generation: generation)
+    }
+
+    // MARK: Properties
+
+    private func current(_ generation: Int) throws(TerminalConnectionError) -> Attachment {
+        guard let attachment, attachment.generation == generation, !core.isClosed else { throw .detached }
+        return attachment
+    }
+
+    func propertiesJSON(for generation: Int) throws -> JSON { try current(generation).properties.json }
+
+    func setProperties(from generation: Int, _ assignments: [(name: String, input: PropertyInput)]) async throws -> [String] {
+        try await update(try current(generation), assignments)
+    }
+
+    /// Assigns properties all or none, then lets the terminal accept or reject the change.
+    private func update(_ attachment: Attachment, _ assignments: [(name: String, input: PropertyInput)]) async throws -> [String] {
+        let snapshot = attachment.properties.snapshot()
+        let names = try attachment.properties.assign(assignments)
+        do {
+            try await attachment.terminal.propertiesDidChange(names, on: attachment.connection)
+        } catch {
+            attachment.properties.restore(snapshot)
+            throw error
+        }
+        return names
+    }
+
+    // MARK: Global commands
+
+    private func handle(_ command: GlobalCommand) async {
+        do {
+            switch command.kind {
+            case .terminal:
+                guard let attachment else { return }
+                if let argument = command.argument {
+                    let object = try Self.jsonObject(argument, command: command.word, example: #"{"Prefix": "> "}"#)
+                    _ = try await update(attachment, object.members.map { ($0.key, .json($0.value)) })
+                    try await core.send(.text("Terminal updated"))
+                }
+                try await core.send(.text(attachment.properties.json.prettyPrinted))
+            case .info:
+                if let argument = command.argument {
+                    let object = try Self.jsonObject(argument, command: command.word, example: #"{"CustomHeaders": {"X-Trace": "abc"}}"#)
+                    core.headers = try Self.updatedHeaders(core.headers, from: object)
+                    try await core.send(.text("Profile updated"))
+                }
+                try await core.send(.text(core.profile.json.prettyPrinted))
+            case .shell:
+                try Self.expectNoArgument(command)
+                await switchToShell(restartingWorker: true)
+            case .disconnect:
+                try Self.expectNoArgument(command)
+                await core.close(code: .normalClosure, reason: "")
+            case .options:
+                try Self.expectNoArgument(command)
+                guard let attachment else { return }
+                try await core.send(.text(attachment.descriptor.options.prettyPrinted))
+            }
+        } catch {
+            await core.sendStatus(SwitchboardError(wrapping: error))
+        }
+    }
+
+    private static func expectNoArgument(_ command: GlobalCommand) throws(SwitchboardError) {
+        if let argument = command.argument {
+            throw SwitchboardError(
+                .badRequest, code: .invalidInput, "\(command.word) takes no argument, but got '\(argument)'")
+        }
+    }
+
+    static func jsonObject(_ text: String, command: String, example: String) throws -> JSONObject {
+        let json = try JSON(parsing: text)
+        guard case .object(let object) = json else {
+            throw SwitchboardError(
+                .badRequest, code: .invalidInput,
+                "\(command) takes a JSON object such as \(example), but got \(json.kindDescription)")
+        }
+        return object
+    }
+
+    /// Applies `#INFO {json}`: only `CustomHeaders` is writable; a `null` header value removes the header.
+    static func updatedHeaders(_ headers: HeaderList, from object: JSONObject) throws(SwitchboardError) -> HeaderList {
+        var headers = headers
+        for (key, value) in object.members {
+            guard key.lowercased() == "customheaders" else {
+                if let field = ConnectionProfile.fieldNames.first(where: { $0.lowercased() == key.lowercased() }) {
+                    throw SwitchboardError(
+                        .badRequest, code: .readOnlyProperty, "Profile field '\(field)' is read-only; only CustomHeaders can be set")
+                }
+                throw SwitchboardError(
+                    .notFound, code: .unknownProperty,
+                    "Unknown profile field '\(key)'; the fields are \(ConnectionProfile.fieldNames.joined(separator: ", ")), and only CustomHeaders can be set"
+                )
+            }
+            guard case .object(let fields) = value else {
+                throw SwitchboardError(
+                    .badRequest, code: .invalidPropertyValue,
+                    "CustomHeaders must be an object of header names to string values (or null to remove), but got \(value.kindDescription)"
+                )
+            }
+            for (name, fieldValue) in fields.members {
+                guard HeaderList.isValidName(name) else {
+                    throw SwitchboardError(.badRequest, code: .invalidInput, "'\(name)' is not a valid header name")
+                }
+                if HeaderList.isReserved(name) {
+                    throw SwitchboardError(
+                        .badRequest, code: .reservedHeader, "Cannot read or write reserved header '\(name)'")
+                }
+                switch fieldValue {
+                case .null: headers[name] = nil
+                case .string(let text) where !text.contains(where: { $0 == "\r" || $0 == "\n" || $0 == "\0" }):
+                    headers[name] = text
+                default:
+                    throw SwitchboardError(
+                        .badRequest, code: .invalidPropertyValue,
+                        "The value of header '\(name)' must be a string without line breaks, or null to remove it; got \(fieldValue.kindDescription)"
+                    )
+                }
+            }
+        }
+        return headers
+    }
+}

@@ -1,0 +1,60 @@
+/// An ordered list of HTTP header fields with case-insensitive names.
+public struct HeaderList: Sendable, Equatable, Sequence, ExpressibleByDictionaryLiteral {
+    /// The fields in order.
+    public private(set) var fields: [(name: String, value: String)]
+
+    public init(_ fields: [(name: String, value: String)] = []) { self.fields = fields }
+    public init(dictionaryLiteral elements: (String, String)...) { self.fields = elements.map { ($0.0, $0.1) } }
+
+    public func makeIterator() -> IndexingIterator<[(name: String, value: String)]> { fields.makeIterator() }
+
+    /// The first value of the named field.
+    public subscript(name: String) -> String? {
+        get {
+            let lowered = name.lowercased()
+            return fields.first { $0.name.lowercased() == lowered }?.value
+        }
+        set {
+            let lowered = name.lowercased()
+            let position = fields.firstIndex { $0.name.lowercased() == lowered }
+            fields.removeAll { $0.name.lowercased() == lowered }
+            if let newValue { fields.insert((name, newValue), at: Swift.min(position ?? fields.count, fields.count)) }
+        }
+    }
+
+    public static func == (lhs: HeaderList, rhs: HeaderList) -> Bool {
+        lhs.fields.count == rhs.fields.count && zip(lhs.fields, rhs.fields).allSatisfy { $0 == $1 }
+    }
+
+    /// Whether a header name is reserved: never shown as a custom header and never writable by clients.
+    ///
+    /// Reserved are `Host`, `Authorization`, `Proxy-Authorization`, `Cookie`, `Connection`, `Upgrade`,
+    /// `Content-Length`, `Transfer-Encoding` and every `Sec-WebSocket-*` field.
+    public static func isReserved(_ name: String) -> Bool {
+        let lowered = name.lowercased()
+        return reservedNames.contains(lowered) || lowered.hasPrefix("sec-websocket-")
+    }
+
+    static let reservedNames: Set<String> = [
+        "host", "authorization", "proxy-authorization", "cookie", "connection", "upgrade", "content-length",
+        "transfer-encoding",
+    ]
+
+    /// The fields that are not reserved.
+    public var custom: HeaderList { HeaderList(fields.filter { !Self.isReserved($0.name) }) }
+
+    /// Whether a header name is a valid HTTP token.
+    static func isValidName(_ name: String) -> Bool {
+        !name.isEmpty
+            && name.utf8.allSatisfy { byte in
+                switch byte {
+                case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                    UInt8(ascii: "0")...UInt8(ascii: "9"):
+                    true
+                default: "!#$%&'*+-.^_`|~".utf8.contains(byte)
+                }
+            }
+    }
+
+    var json: JSON { .object(JSONObject(fields.map { ($0.name, .string($0.value)) })) }
+}

@@ -1,0 +1,157 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import Logging
+import Synchronization
+
+/// The parts of a connection that any task may touch without going through the session actor: sending,
+/// closing, the profile, and which attachment is current.
+final class SessionCore: Sendable {
+    let id: String
+    let request: ConnectionRequest
+    let logger: Logger
+    let connectedAt = Date()
+    private let transport: any TerminalTransport
+    private let sendLock = AsyncLock()
+    /// The generation of the attached terminal; a ``TerminalConnection`` of an older one is detached.
+    let generation = Atomic<Int>(0)
+    private let closed = Atomic<Bool>(false)
+    private let mutable: Mutex<MutableState>
+    private let closedSignal: AsyncStream<Void>
+    private let closedContinuation: AsyncStream<Void>.Continuation
+
+    private struct MutableState {
+        var headers: HeaderList
+        var currentTerminal = "none"
+        var closeTask: Task<Void, Never>?
+    }
+
+    init(id: String, request: ConnectionRequest, transport: any TerminalTransport, logger: Logger) {
+        self.id = id
+        self.request = request
+        self.transport = transport
+        self.logger = logger
+        self.mutable = Mutex(MutableState(headers: request.headers))
+        (closedSignal, closedContinuation) = AsyncStream.makeStream(of: Void.self)
+    }
+
+    var isClosed: Bool { closed.load(ordering: .acquiring) }
+
+    var headers: HeaderList {
+        get { mutable.withLock { $0.headers } }
+        set { mutable.withLock { $0.headers = newValue } }
+    }
+
+    var currentTerminal: String {
+        get { mutable.withLock { $0.currentTerminal } }
+        set { mutable.withLock { $0.currentTerminal = newValue } }
+    }
+
+    var profile: ConnectionProfile {
+        mutable.withLock { state in
+            ConnectionProfile(
+                host: request.host, webSocketId: id, isEncrypted: request.isEncrypted, clientIP: request.clientIP,
+                connectedAt: connectedAt, currentTerminal: state.currentTerminal, customHeaders: state.headers.custom)
+        }
+    }
+
+    /// Sends a message; with a generation, only while that attachment is current.
+    func send(_ message: TerminalMessage, generation expected: Int? = nil) async throws {
+        try check(expected)
+        try await sendLock.withLock {
+            try check(expected)
+            try await transport.send(message)
+        }
+    }
+
+    private func check(_ expected: Int?) throws(TerminalConnectionError) {
+        if isClosed { throw .closed }
+        if let expected, generation.load(ordering: .acquiring) != expected { throw .detached }
+    }
+
+    /// Sends a status line; errors sending it are ignored (the connection is going away).
+    func sendStatus(_ error: SwitchboardError, generation: Int? = nil) async {
+        try? await send(.text(error.statusLine), generation: generation)
+    }
+
+    /// Starts closing the connection, once: marks it closed, sends the close frame after any message being
+    /// sent, and wakes ``waitUntilClosed()``.
+    func close(code: CloseCode, reason: String) async {
+        guard closed.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else {
+            return
+        }
+        let reason = Self.truncatedReason(reason)
+        let task = Task { [transport, sendLock, logger] in
+            do {
+                try await sendLock.withLock { try await transport.close(code: code, reason: reason) }
+            } catch {
+                logger.trace("Close frame not sent", metadata: ["error.type": "\(error)"])
+            }
+        }
+        mutable.withLock { $0.closeTask = task }
+        closedContinuation.finish()
+    }
+
+    /// Marks the connection closed without sending anything (the peer went away).
+    func markClosed() {
+        closed.store(true, ordering: .releasing)
+        closedContinuation.finish()
+    }
+
+    /// Returns once the connection has started closing.
+    func waitUntilClosed() async {
+        for await _ in closedSignal {}
+    }
+
+    /// Waits (up to `timeout`) until the close frame has been handed to the transport.
+    func waitForCloseFrame(timeout: Duration) async {
+        guard let task = mutable.withLock({ $0.closeTask }) else { return }
+        await withTimeout(timeout) { await task.value }
+    }
+
+    /// A close reason cut to the 123 bytes a close frame allows, at a character boundary.
+    static func truncatedReason(_ reason: String) -> String {
+        guard reason.utf8.count > 123 else { return reason }
+        var result = ""
+        for character in reason {
+            if result.utf8.count + String(character).utf8.count > 120 { break }
+            result.append(character)
+        }
+        return result + "..."
+    }
+}
+
+/// Runs `body` in a new task and returns when it finishes or after `timeout`, whichever comes first. The
+/// task is not cancelled when the time runs out; it is left to finish on its own.
+func withTimeout(_ timeout: Duration, _ body: @escaping @Sendable () async -> Void) async {
+    let (stream, continuation) = AsyncStream.makeStream(of: Void.self)
+    let work = Task {
+        await body()
+        continuation.finish()
+    }
+    let timer = Task {
+        try? await Task.sleep(for: timeout)
+        continuation.finish()
+    }
+    for await _ in stream {}
+    timer.cancel()
+    _ = work
+}
+
+/// Why a ``TerminalConnection`` could not send.
+public struct TerminalConnectionError: Error, Sendable, Hashable, CustomStringConvertible {
+    private enum Value: Hashable { case detached, closed }
+    private let value: Value
+    /// The terminal is no longer attached: the connection switched to another terminal.
+    public static let detached = TerminalConnectionError(value: .detached)
+    /// The connection is closed.
+    public static let closed = TerminalConnectionError(value: .closed)
+    public var description: String {
+        switch value {
+        case .detached: "The terminal is no longer attached to the connection"
+        case .closed: "The connection is closed"
+        }
+    }
+}

@@ -1,0 +1,87 @@
+public import Logging
+public import NIOCore
+import Synchronization
+
+/// A terminal's handle on the connection it is attached to: send, redirect, close, and read the profile.
+///
+/// Switchboard passes one to every handler of a ``TerminalResource``. Keep it if the terminal sends on its
+/// own (a chat room pushing others' messages, a PTY streaming output). Once the connection switches to
+/// another terminal the handle is *detached*: its sends throw ``TerminalConnectionError/detached`` and
+/// nothing reaches the client.
+public struct TerminalConnection: Sendable {
+    let session: ConnectionSession
+    let core: SessionCore
+    let generation: Int
+
+    /// Whether this terminal type was attached to this connection before and got its property values back
+    /// (only for types whose ``TerminalResource/restoresPropertiesOnReturn`` is `true`).
+    public let isReturning: Bool
+
+    init(session: ConnectionSession, core: SessionCore, generation: Int, isReturning: Bool) {
+        self.session = session
+        self.core = core
+        self.generation = generation
+        self.isReturning = isReturning
+    }
+
+    /// The connection's short id (as in `#INFO` and the logs).
+    public var id: String { core.id }
+    /// A logger whose metadata carries the connection id (`sb.connection.id`).
+    public var logger: Logger { core.logger }
+    /// The API the connection belongs to.
+    public var api: SwitchboardAPI { session.api }
+    /// The connection's profile, as `#INFO` shows it.
+    public var profile: ConnectionProfile { core.profile }
+    /// The connection's headers: those of the upgrade request, updated by `#INFO {"CustomHeaders": ...}`.
+    public var headers: HeaderList { core.headers }
+    /// Whether this terminal is still attached and the connection open.
+    public var isAttached: Bool { !core.isClosed && core.generation.load(ordering: .acquiring) == generation }
+
+    /// Sends a text message.
+    /// - Throws: ``TerminalConnectionError`` when detached or closed, or the transport's error.
+    public func send(_ text: String) async throws { try await core.send(.text(text), generation: generation) }
+
+    /// Sends a binary message.
+    public func send(_ bytes: ByteBuffer) async throws { try await core.send(.binary(bytes), generation: generation) }
+
+    /// Sends a message.
+    public func send(_ message: TerminalMessage) async throws { try await core.send(message, generation: generation) }
+
+    /// Sends JSON as one pretty-printed text message.
+    public func send(json: JSON) async throws { try await send(json.prettyPrinted) }
+
+    /// Sends an error as a status line (`404: Not found. ...`); see ``SwitchboardError/init(wrapping:)``.
+    public func send(error: any Error) async throws { try await send(SwitchboardError(wrapping: error).statusLine) }
+
+    /// Switches the connection to the terminal a URI names (relative to the API root, such as
+    /// `/echo/prefix=>`), detaching and closing this one.
+    /// - Throws: ``SwitchboardError`` if the URI does not resolve or its assignments are invalid; then
+    ///   nothing changes. ``TerminalConnectionError/detached`` if this terminal is no longer attached.
+    public func redirect(to uri: String) async throws { try await session.redirect(from: generation, to: uri) }
+
+    /// Switches the connection back to the Shell, which restores the state it had on this connection.
+    public func redirectToShell() async throws { try await session.redirect(from: generation, to: "/" + Shell.resourceName) }
+
+    /// Closes the connection.
+    /// - Parameters:
+    ///   - code: The close code (default 1000).
+    ///   - reason: The close reason, cut to 123 bytes.
+    public func close(_ code: CloseCode = .normalClosure, reason: String = "") async {
+        guard isAttached else { return }
+        await core.close(code: code, reason: reason)
+    }
+
+    /// Sets properties of this terminal from literals as a URI or `VAR` writes them, all or none, then calls
+    /// ``TerminalResource/propertiesDidChange(_:on:)``.
+    /// - Returns: The declared names of the properties set.
+    @discardableResult
+    public func setProperties(_ assignments: [(name: String, literal: String)]) async throws -> [String] {
+        try await session.setProperties(
+            from: generation, assignments.map { ($0.name, .literal(PropertyLiteral($0.literal))) })
+    }
+
+    /// This terminal's properties as JSON, in declaration order.
+    public var properties: JSON {
+        get async throws { try await session.propertiesJSON(for: generation) }
+    }
+}

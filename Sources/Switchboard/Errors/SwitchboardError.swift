@@ -1,0 +1,127 @@
+/// An error with an HTTP status, a stable error code and a message for the client.
+///
+/// Every failure Switchboard reports to a client is one of these. Over WebSocket it becomes a status line
+/// (``statusLine``), over HTTP a status code and a JSON error body. Throw one from a terminal's handler to
+/// choose the status the client sees; any other error is reported as `500: Internal server error`.
+///
+/// ```swift
+/// throw SwitchboardError(.badRequest, code: .invalidInput, "Expected a number between 1 and 10")
+/// ```
+public struct SwitchboardError: Error, Sendable, CustomStringConvertible {
+    /// The HTTP status code (400, 404, 500, ...).
+    public var status: Int
+    /// A stable machine-readable name for the kind of error.
+    public var code: Code
+    /// The human-readable message; it says what was wrong and what was expected.
+    public var message: String
+
+    /// Creates an error.
+    /// - Parameters:
+    ///   - status: The HTTP status.
+    ///   - code: The error code.
+    ///   - message: What went wrong and what was expected.
+    public init(_ status: Status, code: Code, _ message: String) {
+        self.status = status.rawValue
+        self.code = code
+        self.message = message
+    }
+
+    /// The status line sent to WebSocket clients: `<status>: <reason phrase>. <message>`.
+    public var statusLine: String {
+        let reason = Status(rawValue: status).reasonPhrase
+        return message.isEmpty ? "\(status): \(reason)." : "\(status): \(reason). \(message)"
+    }
+
+    public var description: String { statusLine }
+
+    /// An HTTP status with its reason phrase.
+    public struct Status: RawRepresentable, Sendable, Hashable {
+        public let rawValue: Int
+        public init(rawValue: Int) { self.rawValue = rawValue }
+
+        public static let ok = Status(rawValue: 200)
+        public static let created = Status(rawValue: 201)
+        public static let noContent = Status(rawValue: 204)
+        public static let badRequest = Status(rawValue: 400)
+        public static let unauthorized = Status(rawValue: 401)
+        public static let forbidden = Status(rawValue: 403)
+        public static let notFound = Status(rawValue: 404)
+        public static let methodNotAllowed = Status(rawValue: 405)
+        public static let notAcceptable = Status(rawValue: 406)
+        public static let conflict = Status(rawValue: 409)
+        public static let payloadTooLarge = Status(rawValue: 413)
+        public static let uriTooLong = Status(rawValue: 414)
+        public static let unsupportedMediaType = Status(rawValue: 415)
+        public static let upgradeRequired = Status(rawValue: 426)
+        public static let tooManyRequests = Status(rawValue: 429)
+        public static let internalServerError = Status(rawValue: 500)
+        public static let notImplemented = Status(rawValue: 501)
+        public static let serviceUnavailable = Status(rawValue: 503)
+
+        /// The standard reason phrase ("Not found", "Bad request").
+        public var reasonPhrase: String {
+            switch rawValue {
+            case 200: "OK"
+            case 201: "Created"
+            case 204: "No content"
+            case 400: "Bad request"
+            case 401: "Unauthorized"
+            case 403: "Forbidden"
+            case 404: "Not found"
+            case 405: "Method not allowed"
+            case 406: "Not acceptable"
+            case 409: "Conflict"
+            case 413: "Payload too large"
+            case 414: "URI too long"
+            case 415: "Unsupported media type"
+            case 426: "Upgrade required"
+            case 429: "Too many requests"
+            case 500: "Internal server error"
+            case 501: "Not implemented"
+            case 503: "Service unavailable"
+            default: "Status \(rawValue)"
+            }
+        }
+    }
+
+    /// A stable name for a kind of error, written in the JSON error body as `ErrorCode`.
+    public struct Code: RawRepresentable, Sendable, Hashable, CustomStringConvertible {
+        public let rawValue: String
+        public init(rawValue: String) { self.rawValue = rawValue }
+        public var description: String { rawValue }
+
+        public static let invalidURISyntax = Code(rawValue: "InvalidUriSyntax")
+        public static let uriTooLong = Code(rawValue: "UriTooLong")
+        public static let invalidConditionSyntax = Code(rawValue: "InvalidConditionSyntax")
+        public static let invalidConditionOperator = Code(rawValue: "InvalidConditionOperator")
+        public static let invalidConditionValue = Code(rawValue: "InvalidConditionValue")
+        public static let invalidMetaCondition = Code(rawValue: "InvalidMetaCondition")
+        public static let unknownResource = Code(rawValue: "UnknownResource")
+        public static let ambiguousResource = Code(rawValue: "AmbiguousResource")
+        public static let unknownProperty = Code(rawValue: "UnknownProperty")
+        public static let readOnlyProperty = Code(rawValue: "ReadOnlyProperty")
+        public static let invalidPropertyValue = Code(rawValue: "InvalidPropertyValue")
+        public static let jsonSyntax = Code(rawValue: "JsonSyntaxError")
+        public static let invalidInput = Code(rawValue: "InvalidInput")
+        public static let reservedHeader = Code(rawValue: "ReservedHeader")
+        public static let unsupportedInput = Code(rawValue: "UnsupportedInput")
+        public static let methodNotAllowed = Code(rawValue: "MethodNotAllowed")
+        public static let upgradeRequired = Code(rawValue: "UpgradeRequired")
+        public static let shellError = Code(rawValue: "ShellError")
+        public static let unknownCommand = Code(rawValue: "UnknownCommand")
+        public static let terminalError = Code(rawValue: "TerminalError")
+        public static let internalError = Code(rawValue: "InternalError")
+    }
+}
+
+extension SwitchboardError {
+    /// Wraps any error as a `SwitchboardError`: a `SwitchboardError` is returned as it is, a JSON
+    /// syntax error becomes a 400, anything else a 500 that carries the error's description.
+    public init(wrapping error: any Error) {
+        switch error {
+        case let error as SwitchboardError: self = error
+        case let error as JSONSyntaxError: self = SwitchboardError(.badRequest, code: .jsonSyntax, error.description)
+        default: self = SwitchboardError(.internalServerError, code: .internalError, "\(error)")
+        }
+    }
+}

@@ -1,0 +1,161 @@
+/// A JSON value whose objects keep their members in order.
+///
+/// Switchboard writes terminal properties, connection profiles and options in declaration order, so it
+/// uses its own small JSON model instead of dictionaries. Parse text with ``JSON/init(parsing:maxDepth:)``
+/// and print it with ``JSON/prettyPrinted`` or ``JSON/compact``.
+public enum JSON: Sendable, Equatable {
+    case null
+    case bool(Bool)
+    case int(Int)
+    case double(Double)
+    case string(String)
+    case array([JSON])
+    case object(JSONObject)
+
+    /// A short word for the kind of value, used in error messages ("an object", "a string").
+    public var kindDescription: String {
+        switch self {
+        case .null: "null"
+        case .bool: "a boolean"
+        case .int, .double: "a number"
+        case .string: "a string"
+        case .array: "an array"
+        case .object: "an object"
+        }
+    }
+
+    /// The value printed over several lines with two-space indentation.
+    public var prettyPrinted: String {
+        var output = ""
+        write(to: &output, indent: 0, pretty: true)
+        return output
+    }
+
+    /// The value printed on one line with no insignificant white space.
+    public var compact: String {
+        var output = ""
+        write(to: &output, indent: 0, pretty: false)
+        return output
+    }
+
+    func write(to output: inout String, indent: Int, pretty: Bool) {
+        switch self {
+        case .null: output += "null"
+        case .bool(let value): output += value ? "true" : "false"
+        case .int(let value): output += String(value)
+        case .double(let value):
+            if value.isFinite {
+                if value == value.rounded(), abs(value) < 1e15 {
+                    output += String(Int(value))
+                } else {
+                    output += String(value)
+                }
+            } else {
+                output += "null"
+            }
+        case .string(let value): JSON.writeQuoted(value, to: &output)
+        case .array(let elements):
+            if elements.isEmpty {
+                output += "[]"
+                return
+            }
+            output += "["
+            for (index, element) in elements.enumerated() {
+                if index > 0 { output += "," }
+                if pretty { JSON.newline(&output, indent + 1) }
+                element.write(to: &output, indent: indent + 1, pretty: pretty)
+            }
+            if pretty { JSON.newline(&output, indent) }
+            output += "]"
+        case .object(let object):
+            if object.isEmpty {
+                output += "{}"
+                return
+            }
+            output += "{"
+            for (index, member) in object.members.enumerated() {
+                if index > 0 { output += "," }
+                if pretty { JSON.newline(&output, indent + 1) }
+                JSON.writeQuoted(member.key, to: &output)
+                output += pretty ? ": " : ":"
+                member.value.write(to: &output, indent: indent + 1, pretty: pretty)
+            }
+            if pretty { JSON.newline(&output, indent) }
+            output += "}"
+        }
+    }
+
+    private static func newline(_ output: inout String, _ indent: Int) {
+        output += "\n"
+        output += String(repeating: "  ", count: indent)
+    }
+
+    static func writeQuoted(_ string: String, to output: inout String) {
+        output += "\""
+        for scalar in string.unicodeScalars {
+            switch scalar {
+            case "\"": output += "\\\""
+            case "\\": output += "\\\\"
+            case "\n": output += "\\n"
+            case "\r": output += "\\r"
+            case "\t": output += "\\t"
+            case "\u{08}": output += "\\b"
+            case "\u{0C}": output += "\\f"
+            case _ where scalar.value < 0x20 || scalar.value == 0x7F:
+                let hex = String(scalar.value, radix: 16)
+                output += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: output.unicodeScalars.append(scalar)
+            }
+        }
+        output += "\""
+    }
+}
+
+/// An ordered JSON object whose member names are unique.
+public struct JSONObject: Sendable, Equatable, ExpressibleByDictionaryLiteral {
+    /// The members in order.
+    public private(set) var members: [(key: String, value: JSON)]
+
+    /// Creates an empty object.
+    public init() { members = [] }
+
+    /// Creates an object from ordered members; a later member replaces an earlier one of the same name.
+    public init(_ members: [(String, JSON)]) {
+        self.members = []
+        for (key, value) in members { self[key] = value }
+    }
+
+    public init(dictionaryLiteral elements: (String, JSON)...) { self.init(elements) }
+
+    public var isEmpty: Bool { members.isEmpty }
+    public var count: Int { members.count }
+
+    /// The member with exactly this name; setting `nil` removes it.
+    public subscript(key: String) -> JSON? {
+        get { members.first { $0.key == key }?.value }
+        set {
+            if let index = members.firstIndex(where: { $0.key == key }) {
+                if let newValue { members[index].value = newValue } else { members.remove(at: index) }
+            } else if let newValue {
+                members.append((key, newValue))
+            }
+        }
+    }
+
+    public static func == (lhs: JSONObject, rhs: JSONObject) -> Bool {
+        lhs.members.count == rhs.members.count
+            && zip(lhs.members, rhs.members).allSatisfy { $0.key == $1.key && $0.value == $1.value }
+    }
+}
+
+extension JSON: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByBooleanLiteral,
+    ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral, ExpressibleByNilLiteral, ExpressibleByFloatLiteral
+{
+    public init(stringLiteral value: String) { self = .string(value) }
+    public init(integerLiteral value: Int) { self = .int(value) }
+    public init(floatLiteral value: Double) { self = .double(value) }
+    public init(booleanLiteral value: Bool) { self = .bool(value) }
+    public init(arrayLiteral elements: JSON...) { self = .array(elements) }
+    public init(dictionaryLiteral elements: (String, JSON)...) { self = .object(JSONObject(elements)) }
+    public init(nilLiteral: ()) { self = .null }
+}

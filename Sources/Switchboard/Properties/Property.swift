@@ -1,0 +1,78 @@
+import Synchronization
+
+/// Declares a terminal property: a typed value that clients can read with `#TERMINAL` and, unless it is
+/// read-only, set through URI conditions (`/echo/prefix=>`), `#TERMINAL {json}` and the Shell's `VAR`.
+///
+/// ```swift
+/// actor Countdown: TerminalResource {
+///     @Property(description: "Seconds to count down from") var seconds = 10
+///     @Property(readOnly: true, description: "Ticks sent so far") var ticks = 0
+/// }
+/// ```
+///
+/// The client-facing name is the Swift name with its first letter capitalised (`seconds` → `Seconds`)
+/// unless you pass one. Names match case-insensitively.
+///
+/// - Note: The value lives in a lock-protected box, so Switchboard can read and write it from global
+///   commands while the terminal's actor is busy in a long handler. Inside the terminal, read and write the
+///   property as usual; each access is atomic.
+@propertyWrapper
+public final class Property<Value: PropertyValue>: Sendable {
+    private let storage: Mutex<Value>
+    let declaredName: String?
+    let summary: String?
+    let isReadOnly: Bool
+
+    /// Declares a property.
+    /// - Parameters:
+    ///   - wrappedValue: The initial value.
+    ///   - name: The client-facing name; by default the Swift name with its first letter capitalised.
+    ///   - readOnly: If `true`, clients can read but not set it (default `false`). Setting it is an error
+    ///     that names the property.
+    ///   - description: What the property means, shown by `#OPTIONS`.
+    public init(wrappedValue: Value, _ name: String? = nil, readOnly: Bool = false, description: String? = nil) {
+        self.storage = Mutex(wrappedValue)
+        self.declaredName = name
+        self.summary = description
+        self.isReadOnly = readOnly
+    }
+
+    /// The current value.
+    public var wrappedValue: Value {
+        get { storage.withLock { $0 } }
+        set { storage.withLock { $0 = newValue } }
+    }
+}
+
+/// The type-erased face of a ``Property`` that the binder works with.
+protocol PropertyBox: AnyObject, Sendable {
+    var declaredName: String? { get }
+    var summary: String? { get }
+    var isReadOnly: Bool { get }
+    var typeName: String { get }
+    var expectation: String { get }
+    var jsonValue: JSON { get }
+    func converted(from literal: PropertyLiteral) -> (any Sendable)?
+    func converted(from json: JSON) -> (any Sendable)?
+    func store(_ value: any Sendable)
+}
+
+extension Property: PropertyBox {
+    var typeName: String { Value.typeName }
+    var expectation: String { Value.expectation }
+    var jsonValue: JSON { wrappedValue.json }
+
+    func converted(from literal: PropertyLiteral) -> (any Sendable)? {
+        switch literal {
+        case .null: return Value.nullValue
+        case .text(let text, _): return Value(literal: text)
+        }
+    }
+
+    func converted(from json: JSON) -> (any Sendable)? { Value(json: json) }
+
+    func store(_ value: any Sendable) {
+        guard let value = value as? Value else { return }
+        wrappedValue = value
+    }
+}

@@ -1,0 +1,155 @@
+/// A description of one terminal property, as `#OPTIONS` and the resource listing show it.
+public struct PropertyDescriptor: Sendable {
+    /// The client-facing name (`Prefix`).
+    public let name: String
+    /// The type's short name (`String`, `Int?`, `line | json`).
+    public let typeName: String
+    /// Whether clients may only read it.
+    public let isReadOnly: Bool
+    /// What it means, if the declaration said.
+    public let summary: String?
+    /// Converts values without touching any live terminal.
+    let prototype: any PropertyBox
+
+    /// The descriptor as JSON.
+    public var json: JSON {
+        var object: JSONObject = ["Name": .string(name), "Type": .string(typeName), "ReadOnly": .bool(isReadOnly)]
+        if let summary { object["Description"] = .string(summary) }
+        return .object(object)
+    }
+}
+
+/// A value to assign to a property, in one of the two forms clients write.
+enum PropertyInput: Sendable {
+    case literal(PropertyLiteral)
+    case json(JSON)
+
+    var written: String {
+        switch self {
+        case .literal(let literal): literal.written
+        case .json(let json): json.compact
+        }
+    }
+}
+
+/// The properties of one terminal type, in declaration order.
+struct PropertySchema: Sendable {
+    let resourceName: String
+    let descriptors: [PropertyDescriptor]
+
+    /// Finds the properties declared with ``Property`` on an instance, walking superclasses.
+    static func boxes(of instance: Any) -> [(name: String, box: any PropertyBox)] {
+        var mirrors: [Mirror] = []
+        var mirror: Mirror? = Mirror(reflecting: instance)
+        while let current = mirror {
+            mirrors.insert(current, at: 0)
+            mirror = current.superclassMirror
+        }
+        var result: [(String, any PropertyBox)] = []
+        for mirror in mirrors {
+            for child in mirror.children {
+                guard let box = child.value as? any PropertyBox else { continue }
+                let name = box.declaredName ?? Self.clientName(forLabel: child.label ?? "")
+                result.append((name, box))
+            }
+        }
+        return result
+    }
+
+    /// `_messagesReceived` → `MessagesReceived`.
+    static func clientName(forLabel label: String) -> String {
+        let trimmed = label.hasPrefix("_") ? String(label.dropFirst()) : label
+        guard let first = trimmed.first else { return trimmed }
+        return first.uppercased() + trimmed.dropFirst()
+    }
+
+    init(resourceName: String, instance: Any) {
+        self.resourceName = resourceName
+        self.descriptors = Self.boxes(of: instance).map {
+            PropertyDescriptor(
+                name: $0.name, typeName: $0.box.typeName, isReadOnly: $0.box.isReadOnly, summary: $0.box.summary,
+                prototype: $0.box)
+        }
+    }
+
+    func descriptor(named name: String) -> PropertyDescriptor? {
+        let lowered = name.lowercased()
+        return descriptors.first { $0.name.lowercased() == lowered }
+    }
+
+    var namesList: String {
+        descriptors.isEmpty ? "it has no properties" : "its properties are " + descriptors.map(\.name).joined(separator: ", ")
+    }
+
+    /// Checks one assignment and converts its value; throws an error that names the property, the value
+    /// and what was expected.
+    func convert(name: String, input: PropertyInput) throws(SwitchboardError) -> (PropertyDescriptor, any Sendable) {
+        guard let descriptor = descriptor(named: name) else {
+            throw SwitchboardError(
+                .notFound, code: .unknownProperty,
+                "Unknown property '\(name)' in terminal '\(resourceName)'; \(namesList)")
+        }
+        if descriptor.isReadOnly {
+            throw SwitchboardError(
+                .badRequest, code: .readOnlyProperty,
+                "Property '\(descriptor.name)' of terminal '\(resourceName)' is read-only")
+        }
+        let value: (any Sendable)?
+        switch input {
+        case .literal(let literal): value = descriptor.prototype.converted(from: literal)
+        case .json(let json): value = descriptor.prototype.converted(from: json)
+        }
+        guard let value else {
+            throw SwitchboardError(
+                .badRequest, code: .invalidPropertyValue,
+                "Invalid value \(input.written) for property '\(descriptor.name)' of terminal '\(resourceName)': expected \(descriptor.prototype.expectation)"
+            )
+        }
+        return (descriptor, value)
+    }
+}
+
+/// The live properties of one terminal instance.
+struct PropertySet: Sendable {
+    let schema: PropertySchema
+    let boxes: [(name: String, box: any PropertyBox)]
+
+    init(schema: PropertySchema, instance: Any) {
+        self.schema = schema
+        self.boxes = PropertySchema.boxes(of: instance)
+    }
+
+    /// All properties as a JSON object, in declaration order.
+    var json: JSON {
+        .object(JSONObject(boxes.map { ($0.name, $0.box.jsonValue) }))
+    }
+
+    func box(named name: String) -> (any PropertyBox)? {
+        let lowered = name.lowercased()
+        return boxes.first { $0.name.lowercased() == lowered }?.box
+    }
+
+    /// A snapshot of every value, to restore later with ``restore(_:)``.
+    func snapshot() -> [(name: String, value: JSON)] { boxes.map { ($0.name, $0.box.jsonValue) } }
+
+    func restore(_ snapshot: [(name: String, value: JSON)]) {
+        for (name, value) in snapshot {
+            guard let box = box(named: name), let converted = box.converted(from: value) else { continue }
+            box.store(converted)
+        }
+    }
+
+    /// Assigns all values or none: every assignment is checked before any is stored.
+    /// - Returns: The declared names of the assigned properties, in order.
+    @discardableResult
+    func assign(_ assignments: [(name: String, input: PropertyInput)]) throws(SwitchboardError) -> [String] {
+        var converted: [(any PropertyBox, any Sendable, String)] = []
+        for (name, input) in assignments {
+            let (descriptor, value) = try schema.convert(name: name, input: input)
+            guard let box = box(named: descriptor.name) else { continue }
+            converted.append((box, value, descriptor.name))
+        }
+        for (box, value, _) in converted { box.store(value) }
+        return converted.map(\.2)
+    }
+}

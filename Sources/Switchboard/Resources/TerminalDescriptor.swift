@@ -1,0 +1,46 @@
+/// A registered terminal type: its name, description, properties and how to make one.
+public struct TerminalDescriptor: Sendable {
+    /// The full resource name (`Switchboard.Shell`).
+    public let name: String
+    /// What the terminal is for.
+    public let summary: String?
+    /// The kinds of input it accepts.
+    public let supportedInput: TerminalInputKinds
+    /// Its properties in declaration order.
+    public var properties: [PropertyDescriptor] { schema.descriptors }
+
+    let schema: PropertySchema
+    let restoresProperties: Bool
+    let make: @Sendable () -> any TerminalResource
+
+    init<T: TerminalResource>(_ type: T.Type, make: @escaping @Sendable () -> T) {
+        self.name = T.resourceName
+        self.summary = T.resourceDescription
+        self.supportedInput = T.supportedInput
+        self.restoresProperties = T.restoresPropertiesOnReturn
+        self.schema = PropertySchema(resourceName: T.resourceName, instance: make())
+        self.make = make
+    }
+
+    /// What `OPTIONS` and `#OPTIONS` show for the resource.
+    public var options: JSON {
+        var object: JSONObject = [
+            "Resource": .string(name),
+            "ResourceKind": "TerminalResource",
+            "Methods": ["GET"],
+        ]
+        if let summary { object["Description"] = .string(summary) }
+        object["SupportsTextInput"] = .bool(supportedInput.contains(.text))
+        object["SupportsBinaryInput"] = .bool(supportedInput.contains(.binary))
+        object["Properties"] = .array(properties.map(\.json))
+        return .object(object)
+    }
+}
+
+/// A terminal URI that has been checked against the terminal's properties, ready to instantiate.
+struct TerminalTarget: Sendable {
+    let descriptor: TerminalDescriptor
+    let assignments: [(name: String, input: PropertyInput)]
+    /// The canonical URI: full resource name, declared property casing, normalised values.
+    let canonical: String
+}

@@ -1,0 +1,144 @@
+public import NIOCore
+
+/// An interactive resource that a WebSocket connection attaches to, such as the Shell, a chat room or a PTY.
+///
+/// Declare a terminal as an actor with ``Property`` values and the handlers you need; register it with
+/// ``SwitchboardAPI/register(_:)``. Switchboard creates one new instance per connection (and per switch to
+/// it), assigns the URI conditions to its properties, calls ``open(_:)``, then feeds it input until the
+/// connection closes or switches to another terminal, and finally calls ``close(_:)``.
+///
+/// ```swift
+/// actor Greeter: TerminalResource {
+///     static let resourceDescription: String? = "Greets whoever types a name"
+///     @Property(description: "The greeting word") var greeting = "Hello"
+///     @Property(readOnly: true) var greeted = 0
+///
+///     func open(_ connection: TerminalConnection) async throws {
+///         try await connection.send("Type a name")
+///     }
+///     func receive(text: String, from connection: TerminalConnection) async throws {
+///         greeted += 1
+///         try await connection.send("\(greeting), \(text)!")
+///     }
+/// }
+/// ```
+///
+/// Global commands (`#TERMINAL`, `#INFO`, `#SHELL`, `#DISCONNECT`, `#OPTIONS`) never reach the terminal;
+/// they are handled by Switchboard, even while a handler is still running.
+///
+/// - Important: An error thrown by a handler does not end the connection. The client gets it as a status
+///   line (a ``SwitchboardError`` keeps its status; anything else is `500: Internal server error`), the server
+///   logs it with the connection id, and the terminal keeps receiving input.
+public protocol TerminalResource: Actor {
+    /// The full resource name clients use, like `Switchboard.Shell`. By default the module-qualified type
+    /// name. Clients may write any dot-suffix of it (`shell`), in any case.
+    static var resourceName: String { get }
+    /// What the terminal is for, shown in resource listings and `#OPTIONS`. Default `nil`.
+    static var resourceDescription: String? { get }
+    /// The kinds of input the terminal accepts (default text only). Input of another kind gets
+    /// `415: Unsupported media type` and is not passed on.
+    static var supportedInput: TerminalInputKinds { get }
+    /// Whether a terminal of this type that is attached again on the same connection gets back the property
+    /// values it had when it was detached (default `false`; the Shell says `true`). See
+    /// ``TerminalConnection/isReturning``.
+    static var restoresPropertiesOnReturn: Bool { get }
+
+    /// Called once after the terminal is attached and its URI assignments are applied.
+    func open(_ connection: TerminalConnection) async throws
+    /// Called for each text message that is not a global command.
+    func receive(text: String, from connection: TerminalConnection) async throws
+    /// Called for each binary message, if ``supportedInput`` contains `.binary`.
+    func receive(binary: ByteBuffer, from connection: TerminalConnection) async throws
+    /// Called after a client set properties (with `#TERMINAL {json}`, `VAR` or URI conditions), with their
+    /// names. Throw to reject the change: the properties get their previous values back and the client gets
+    /// the error.
+    func propertiesDidChange(_ names: [String], on connection: TerminalConnection) async throws
+    /// Called once when the terminal is detached: the connection switched to another terminal or closed.
+    func close(_ reason: TerminalCloseReason) async
+}
+
+extension TerminalResource {
+    public static var resourceName: String { defaultResourceName(for: Self.self) }
+    public static var resourceDescription: String? { nil }
+    public static var supportedInput: TerminalInputKinds { .text }
+    public static var restoresPropertiesOnReturn: Bool { false }
+    public func open(_ connection: TerminalConnection) async throws {}
+    public func receive(text: String, from connection: TerminalConnection) async throws {
+        throw SwitchboardError(
+            .unsupportedMediaType, code: .unsupportedInput, "Terminal '\(Self.resourceName)' does not support text input")
+    }
+    public func receive(binary: ByteBuffer, from connection: TerminalConnection) async throws {
+        throw SwitchboardError(
+            .unsupportedMediaType, code: .unsupportedInput, "Terminal '\(Self.resourceName)' does not support binary input")
+    }
+    public func propertiesDidChange(_ names: [String], on connection: TerminalConnection) async throws {}
+    public func close(_ reason: TerminalCloseReason) async {}
+}
+
+/// The module-qualified name of a type (`MyModule.Chat`), or its plain name for local types.
+func defaultResourceName(for type: Any.Type) -> String {
+    let reflected = String(reflecting: type)
+    return reflected.contains("(") ? String(describing: type) : reflected
+}
+
+/// The kinds of input a terminal accepts.
+public struct TerminalInputKinds: OptionSet, Sendable {
+    public let rawValue: Int
+    public init(rawValue: Int) { self.rawValue = rawValue }
+    /// Text messages.
+    public static let text = TerminalInputKinds(rawValue: 1)
+    /// Binary messages.
+    public static let binary = TerminalInputKinds(rawValue: 2)
+}
+
+/// Why a terminal was detached.
+public struct TerminalCloseReason: Sendable, Hashable, CustomStringConvertible {
+    private enum Value: Hashable { case switched, disconnected, shutdown }
+    private let value: Value
+    /// The connection switched to another terminal; it stays open.
+    public static let switched = TerminalCloseReason(value: .switched)
+    /// The connection closed.
+    public static let disconnected = TerminalCloseReason(value: .disconnected)
+    /// The server is shutting down.
+    public static let shutdown = TerminalCloseReason(value: .shutdown)
+    public var description: String {
+        switch value {
+        case .switched: "switched"
+        case .disconnected: "disconnected"
+        case .shutdown: "shutdown"
+        }
+    }
+}
+
+/// A WebSocket message in either direction.
+public enum TerminalMessage: Sendable, Equatable {
+    case text(String)
+    case binary(ByteBuffer)
+}
+
+/// A WebSocket close code: the standard ones, and 4000 + HTTP status for errors that end a connection.
+public struct CloseCode: RawRepresentable, Sendable, Hashable, CustomStringConvertible {
+    public let rawValue: UInt16
+    public init(rawValue: UInt16) { self.rawValue = rawValue }
+    public var description: String { String(rawValue) }
+
+    /// 1000: the connection did what it was for.
+    public static let normalClosure = CloseCode(rawValue: 1000)
+    /// 1001: the server is going away (shutting down).
+    public static let goingAway = CloseCode(rawValue: 1001)
+    /// 1008: a policy was violated.
+    public static let policyViolation = CloseCode(rawValue: 1008)
+    /// 1011: the server met an unexpected condition.
+    public static let unexpectedServerError = CloseCode(rawValue: 1011)
+    /// 4000 + status: the connection is closed because of an error with this HTTP status (4404, 4400, ...).
+    public static func status(_ status: Int) -> CloseCode { CloseCode(rawValue: UInt16(4000 + min(max(status, 0), 999))) }
+}
+
+/// Sends messages to, and closes, one client connection. A transport binding (such as the Hummingbird one)
+/// provides it; tests can provide an in-memory one.
+public protocol TerminalTransport: Sendable {
+    /// Sends one message. Switchboard never calls this concurrently for one connection.
+    func send(_ message: TerminalMessage) async throws
+    /// Starts the closing handshake with the code and reason (at most 123 bytes).
+    func close(code: CloseCode, reason: String) async throws
+}

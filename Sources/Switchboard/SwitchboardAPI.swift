@@ -1,0 +1,223 @@
+public import Logging
+import Synchronization
+
+/// The resources of one Switchboard API and its live connections.
+///
+/// Register terminal types, then hand connections to ``serve(_:inbound:transport:)`` — usually through a
+/// transport binding such as `SwitchboardHummingbird`, which mounts the API under a root path (`/api`).
+/// The API is independent of any transport, so it can also be driven in-process.
+///
+/// ```swift
+/// let api = SwitchboardAPI()
+/// api.register { Echo() }
+/// api.register { ChatRoom(hub: hub) }
+/// ```
+///
+/// The built-in ``Shell`` is registered from the start.
+public final class SwitchboardAPI: Sendable {
+    /// Limits and timings of the connections an API serves.
+    public struct Configuration: Sendable {
+        /// How many messages may wait for a busy terminal before the connection stops reading (default 256).
+        public var inputQueueMessageLimit: Int
+        /// How many bytes may wait for a busy terminal before the connection stops reading (default 4 MiB).
+        /// A single larger message is still accepted when nothing else waits.
+        public var inputQueueByteLimit: Int
+        /// The longest URI, in bytes, accepted below the API root (default 8192).
+        public var maxURILength: Int
+        /// How long a closing connection waits for its terminals' `close` handlers (default 5 s).
+        public var disposeTimeout: Duration
+
+        /// Creates a configuration; every parameter has a production default.
+        public init(
+            inputQueueMessageLimit: Int = 256, inputQueueByteLimit: Int = 4 << 20,
+            maxURILength: Int = ResourceURI.defaultMaxLength, disposeTimeout: Duration = .seconds(5)
+        ) {
+            self.inputQueueMessageLimit = inputQueueMessageLimit
+            self.inputQueueByteLimit = inputQueueByteLimit
+            self.maxURILength = maxURILength
+            self.disposeTimeout = disposeTimeout
+        }
+    }
+
+    /// The configuration.
+    public let configuration: Configuration
+    let logger: Logger
+    private let registry = Mutex<[TerminalDescriptor]>([])
+    private let sessions = Mutex<[String: ConnectionSession]>([:])
+    private let connectionCounter = Atomic<Int>(0)
+
+    /// Creates an API with the built-in Shell registered.
+    /// - Parameters:
+    ///   - configuration: Limits and timings (see ``Configuration``).
+    ///   - logger: The logger for connection events; each connection adds `sb.connection.id` to its metadata.
+    public init(configuration: Configuration = .init(), logger: Logger = Logger(label: "switchboard")) {
+        self.configuration = configuration
+        self.logger = logger
+        register { Shell() }
+    }
+
+    // MARK: Resources
+
+    /// Registers a terminal type.
+    ///
+    /// Switchboard calls `make` once now, to learn the type's properties, and then once for every connection
+    /// that opens the terminal; keep it cheap and free of side effects (do real work in ``TerminalResource/open(_:)``).
+    /// - Parameter make: Creates a new instance. Capture dependencies here.
+    /// - Precondition: No other resource has the same full name.
+    public func register<T: TerminalResource>(_ make: @escaping @Sendable () -> T) {
+        let descriptor = TerminalDescriptor(T.self, make: make)
+        registry.withLock { registry in
+            precondition(
+                !registry.contains { $0.name.lowercased() == descriptor.name.lowercased() },
+                "A resource named '\(descriptor.name)' is already registered")
+            registry.append(descriptor)
+        }
+    }
+
+    /// The registered terminal types, in registration order.
+    public var terminals: [TerminalDescriptor] { registry.withLock { $0 } }
+
+    /// Finds a terminal type by its full name or any dot-suffix of it, case-insensitively; an empty name
+    /// means the Shell.
+    /// - Throws: A `404` ``SwitchboardError`` when no resource or more than one matches; it lists the names.
+    public func terminal(named name: String) throws(SwitchboardError) -> TerminalDescriptor {
+        let all = terminals
+        if name.isEmpty { return all.first { $0.name == Shell.resourceName }! }
+        let lowered = name.lowercased()
+        if let exact = all.first(where: { $0.name.lowercased() == lowered }) { return exact }
+        let matches = all.filter { $0.name.lowercased().hasSuffix("." + lowered) }
+        if matches.count == 1 { return matches[0] }
+        let names = all.map(\.name).sorted().joined(separator: ", ")
+        if matches.isEmpty {
+            throw SwitchboardError(
+                .notFound, code: .unknownResource, "Could not locate any resource by '\(name)'. Available resources: \(names)")
+        }
+        throw SwitchboardError(
+            .notFound, code: .ambiguousResource,
+            "'\(name)' matches more than one resource: \(matches.map(\.name).sorted().joined(separator: ", ")); write more of the name"
+        )
+    }
+
+    /// Checks a terminal URI (relative to the API root) without opening anything.
+    /// - Returns: The canonical form of the URI: full resource name, declared property names, normalised values.
+    /// - Throws: ``SwitchboardError`` naming the problem.
+    @discardableResult
+    public func validateTerminalURI(_ uri: String) throws(SwitchboardError) -> String {
+        try terminalTarget(forURI: uri).canonical
+    }
+
+    func terminalTarget(forURI raw: String) throws(SwitchboardError) -> TerminalTarget {
+        let uri = try ResourceURI(parsing: raw, maxLength: configuration.maxURILength)
+        let descriptor = try terminal(named: uri.resourceName)
+        if !uri.metaConditions.isEmpty {
+            throw SwitchboardError(
+                .badRequest, code: .invalidMetaCondition,
+                "Terminal resource '\(descriptor.name)' takes no meta-conditions; remove the third URI segment")
+        }
+        var assignments: [(name: String, input: PropertyInput)] = []
+        var canonicalConditions: [URICondition] = []
+        for condition in uri.conditions {
+            let written = "\(condition.key)\(condition.op.rawValue)\(condition.value)"
+            guard condition.op == .equal else {
+                throw SwitchboardError(
+                    .badRequest, code: .invalidConditionOperator,
+                    "Invalid operator '\(condition.op.rawValue)' in condition '\(written)' to terminal resource '\(descriptor.name)'; only '=' is valid in terminal conditions"
+                )
+            }
+            let input = PropertyInput.literal(PropertyLiteral(condition.value))
+            let (property, value) = try descriptor.schema.convert(name: condition.key, input: input)
+            if assignments.contains(where: { $0.name == property.name }) {
+                throw SwitchboardError(
+                    .badRequest, code: .invalidConditionSyntax,
+                    "Property '\(property.name)' is assigned more than once in '\(raw)'")
+            }
+            assignments.append((property.name, input))
+            canonicalConditions.append(
+                URICondition(key: property.name, op: .equal, value: Self.canonicalLiteral(value)))
+        }
+        let canonical = ResourceURI(resourceName: descriptor.name, conditions: canonicalConditions).description
+        return TerminalTarget(descriptor: descriptor, assignments: assignments, canonical: canonical)
+    }
+
+    /// The literal that converts back to `value`: strings are quoted only where they would read as
+    /// something else (`null`, or text in quotes).
+    static func canonicalLiteral(_ value: any Sendable) -> String {
+        guard let value = value as? any PropertyValue else { return "\(value)" }
+        switch value.json {
+        case .null: return "null"
+        case .string(let text):
+            if case .text(let read, false) = PropertyLiteral(text), read == text { return text }
+            return "'\(text)'"
+        case .bool(let flag): return flag ? "true" : "false"
+        case .int(let number): return String(number)
+        case let other: return other.compact
+        }
+    }
+
+    // MARK: Connections
+
+    /// Serves one connection until it closes.
+    ///
+    /// Opens the terminal the request's URI names (the Shell for an empty one) and feeds it the inbound
+    /// messages. A URI that does not resolve is answered with a status line and a close code of 4000 +
+    /// its HTTP status.
+    /// - Parameters:
+    ///   - request: Where the connection came from and which URI it asked for.
+    ///   - inbound: The client's messages; the sequence ends when the client closes.
+    ///   - transport: Sends messages to the client and closes the connection.
+    /// - Throws: Errors from `inbound` (such as the transport's own protocol errors), after cleaning up.
+    public func serve<Inbound: AsyncSequence & Sendable>(
+        _ request: ConnectionRequest, inbound: Inbound, transport: some TerminalTransport
+    ) async throws where Inbound.Element == TerminalMessage {
+        let id = Self.shortID(connectionCounter.add(1, ordering: .relaxed).newValue)
+        var logger = self.logger
+        logger[metadataKey: "sb.connection.id"] = .string(id)
+        let core = SessionCore(id: id, request: request, transport: transport, logger: logger)
+        let session = ConnectionSession(api: self, core: core)
+        sessions.withLock { $0[id] = session }
+        defer { _ = sessions.withLock { $0.removeValue(forKey: id) } }
+        logger.debug("Connection opened", metadata: ["sb.uri": .string(request.uri), "sb.client.ip": .string(request.clientIP)])
+        try await session.run(inbound: inbound)
+        logger.debug("Connection closed")
+    }
+
+    /// The number of connections being served.
+    public var connectionCount: Int { sessions.withLock { $0.count } }
+
+    /// The ids of the connections being served.
+    public var connectionIDs: [String] { sessions.withLock { Array($0.keys) } }
+
+    /// Closes every connection (for a graceful shutdown) and waits until their terminals are closed.
+    /// - Parameters:
+    ///   - code: The close code (default 1001, going away).
+    ///   - reason: The close reason.
+    public func closeAllConnections(code: CloseCode = .goingAway, reason: String = "Server shutting down") async {
+        let all = sessions.withLock { Array($0.values) }
+        await withTaskGroup(of: Void.self) { group in
+            for session in all {
+                group.addTask { await session.shutdown(code: code, reason: reason) }
+            }
+        }
+    }
+
+    /// Closes one connection by id.
+    /// - Returns: Whether a connection with that id was open.
+    @discardableResult
+    public func closeConnection(id: String, code: CloseCode = .normalClosure, reason: String = "") async -> Bool {
+        guard let session = sessions.withLock({ $0[id] }) else { return false }
+        await session.core.close(code: code, reason: reason)
+        return true
+    }
+
+    /// A short, readable id for the n-th connection: base 62, at least three characters.
+    static func shortID(_ number: Int) -> String {
+        let alphabet = Array("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+        var value = number + 62 * 62
+        var text = ""
+        while value > 0 {
+            text.append(alphabet[value % 62])
+            value /= 62
+        }
+        return String(text.reversed())
+    }
+}

@@ -1,0 +1,243 @@
+/// A comparison operator in a URI condition.
+public enum ConditionOperator: String, Sendable, CaseIterable {
+    case equal = "="
+    case notEqual = "!="
+    case lessThan = "<"
+    case greaterThan = ">"
+    case lessThanOrEqual = "<="
+    case greaterThanOrEqual = ">="
+}
+
+/// One `key<op>value` piece of a URI's conditions or meta-conditions, percent-decoded.
+public struct URICondition: Sendable, Equatable {
+    /// The property name as written.
+    public var key: String
+    /// The operator.
+    public var op: ConditionOperator
+    /// The value as written (decoded, quotes kept); see ``PropertyLiteral`` for its interpretation.
+    public var value: String
+
+    public init(key: String, op: ConditionOperator, value: String) {
+        self.key = key
+        self.op = op
+        self.value = value
+    }
+}
+
+/// A parsed resource URI: `/<resource>[/<conditions>[/<metaconditions>]]` or `/<resource>?<conditions>`,
+/// relative to the API root.
+///
+/// The raw path is split on `/` and `&` before percent-decoding, so an encoded `%2F` or `%26` stays part
+/// of a value. `_` or an empty segment means "none".
+public struct ResourceURI: Sendable, Equatable {
+    /// The resource name as written (decoded); empty for the default resource.
+    public var resourceName: String
+    /// The conditions in URI order.
+    public var conditions: [URICondition]
+    /// The meta-conditions in URI order.
+    public var metaConditions: [URICondition]
+
+    /// The longest URI, in bytes, that ``init(parsing:maxLength:)`` accepts by default.
+    public static let defaultMaxLength = 8192
+
+    /// Parses a URI relative to the API root.
+    /// - Parameters:
+    ///   - raw: The percent-encoded path, optionally followed by `?` and conditions. A leading `/` is optional.
+    ///   - maxLength: The longest accepted URI in bytes (default 8192); longer is a `414` error.
+    /// - Throws: ``SwitchboardError`` (400 or 414) that says what is wrong and where.
+    public init(parsing raw: String, maxLength: Int = ResourceURI.defaultMaxLength) throws(SwitchboardError) {
+        if raw.utf8.count > maxLength {
+            throw SwitchboardError(
+                .uriTooLong, code: .uriTooLong, "The URI is \(raw.utf8.count) bytes long; the limit is \(maxLength)")
+        }
+        if let bad = raw.unicodeScalars.first(where: { $0.value < 0x20 || $0.value == 0x7F }) {
+            throw SwitchboardError(
+                .badRequest, code: .invalidURISyntax,
+                "Syntax error: the URI contains the control character U+\(String(bad.value, radix: 16, uppercase: true).leftPadded(4)); percent-encode it"
+            )
+        }
+        var path = Substring(raw)
+        var query: Substring?
+        if let mark = path.firstIndex(of: "?") {
+            query = path[path.index(after: mark)...]
+            path = path[..<mark]
+        }
+        if path.hasPrefix("/") { path = path.dropFirst() }
+        var segments = path.split(separator: "/", omittingEmptySubsequences: false)
+        if segments.count > 1, segments.last?.isEmpty == true { segments.removeLast() }
+        if segments.count > 3 {
+            throw SwitchboardError(
+                .badRequest, code: .invalidURISyntax,
+                "Syntax error: '/\(path)' has \(segments.count) segments; expected at most /<resource>/<conditions>/<metaconditions> (percent-encode '/' inside values as %2F)"
+            )
+        }
+        let resourceSegment = segments.first ?? ""
+        resourceName = resourceSegment == "_" ? "" : try Self.decode(resourceSegment, what: "the resource name")
+        if resourceName.contains(where: { $0.isWhitespace }) {
+            throw SwitchboardError(
+                .badRequest, code: .invalidURISyntax, "Syntax error: the resource name '\(resourceName)' contains white space")
+        }
+        conditions = segments.count > 1 ? try Self.parseConditions(segments[1], meta: false) : []
+        metaConditions = segments.count > 2 ? try Self.parseConditions(segments[2], meta: true) : []
+        if let query, !query.isEmpty {
+            if !conditions.isEmpty || segments.count > 2 {
+                throw SwitchboardError(
+                    .badRequest, code: .invalidURISyntax,
+                    "Syntax error: conditions are given both in the path and after '?'; use one or the other")
+            }
+            conditions = try Self.parseConditions(query, meta: false)
+        }
+    }
+
+    /// Creates a URI from parts.
+    public init(resourceName: String, conditions: [URICondition] = [], metaConditions: [URICondition] = []) {
+        self.resourceName = resourceName
+        self.conditions = conditions
+        self.metaConditions = metaConditions
+    }
+
+    static func parseConditions(_ segment: Substring, meta: Bool) throws(SwitchboardError) -> [URICondition] {
+        if segment.isEmpty || segment == "_" { return [] }
+        var result: [URICondition] = []
+        for piece in segment.split(separator: "&", omittingEmptySubsequences: false) {
+            result.append(try parseCondition(piece, meta: meta))
+        }
+        return result
+    }
+
+    static func parseCondition(_ piece: Substring, meta: Bool) throws(SwitchboardError) -> URICondition {
+        let kind = meta ? "meta-condition" : "condition"
+        if piece.isEmpty {
+            throw SwitchboardError(
+                .badRequest, code: .invalidConditionSyntax,
+                "Syntax error: empty \(kind) (two '&' in a row, or a trailing '&')")
+        }
+        // The key runs up to the first operator character, or an encoded '<' or '>'.
+        let bytes = Array(piece.utf8)
+        var index = 0
+        var op: ConditionOperator?
+        var valueStart = 0
+        while index < bytes.count {
+            let byte = bytes[index]
+            func next(_ offset: Int) -> UInt8? { index + offset < bytes.count ? bytes[index + offset] : nil }
+            if byte == UInt8(ascii: "=") {
+                op = .equal
+                valueStart = index + 1
+            } else if byte == UInt8(ascii: "!") {
+                guard next(1) == UInt8(ascii: "=") else { break }
+                op = .notEqual
+                valueStart = index + 2
+            } else if byte == UInt8(ascii: "<") || byte == UInt8(ascii: ">") {
+                let orEqual = next(1) == UInt8(ascii: "=")
+                op = byte == UInt8(ascii: "<") ? (orEqual ? .lessThanOrEqual : .lessThan) : (orEqual ? .greaterThanOrEqual : .greaterThan)
+                valueStart = index + (orEqual ? 2 : 1)
+            } else if byte == UInt8(ascii: "%"), let high = next(1), high == UInt8(ascii: "3"), let low = next(2),
+                [UInt8(ascii: "C"), UInt8(ascii: "c"), UInt8(ascii: "E"), UInt8(ascii: "e")].contains(low)
+            {
+                let less = low == UInt8(ascii: "C") || low == UInt8(ascii: "c")
+                let orEqual = next(3) == UInt8(ascii: "=")
+                op = less ? (orEqual ? .lessThanOrEqual : .lessThan) : (orEqual ? .greaterThanOrEqual : .greaterThan)
+                valueStart = index + (orEqual ? 4 : 3)
+            } else {
+                index += 1
+                continue
+            }
+            break
+        }
+        guard let op else {
+            throw SwitchboardError(
+                .badRequest, code: .invalidConditionSyntax,
+                "Syntax error: invalid \(kind) '\(piece)'; expected <property><operator><value> with one of = != < > <= >=, and '&' between \(kind)s (percent-encode '&' and '/' inside values)"
+            )
+        }
+        let rawKey = String(decoding: bytes[0..<index], as: UTF8.self)
+        let rawValue = String(decoding: bytes[valueStart...], as: UTF8.self)
+        let key = try decode(Substring(rawKey), what: "the \(kind) '\(piece)'")
+        if key.isEmpty {
+            throw SwitchboardError(
+                .badRequest, code: .invalidConditionSyntax, "Syntax error: the \(kind) '\(piece)' has no property name")
+        }
+        if key.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F || $0 == " " }) {
+            throw SwitchboardError(
+                .badRequest, code: .invalidConditionSyntax,
+                "Syntax error: the property name in \(kind) '\(piece)' contains white space or a control character")
+        }
+        let value = try decode(Substring(rawValue), what: "the \(kind) '\(piece)'")
+        return URICondition(key: key, op: op, value: value)
+    }
+
+    /// Percent-decodes `text`; `+` stays `+`. Invalid escapes and non-UTF-8 results are errors.
+    static func decode(_ text: Substring, what: String) throws(SwitchboardError) -> String {
+        guard text.contains("%") else { return String(text) }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(text.utf8.count)
+        var iterator = Array(text.utf8).makeIterator()
+        while let byte = iterator.next() {
+            guard byte == UInt8(ascii: "%") else {
+                bytes.append(byte)
+                continue
+            }
+            guard let high = iterator.next().flatMap(hexValue), let low = iterator.next().flatMap(hexValue) else {
+                throw SwitchboardError(
+                    .badRequest, code: .invalidURISyntax,
+                    "Syntax error: invalid percent-encoding in \(what); '%' must be followed by two hex digits (write %25 for '%')"
+                )
+            }
+            bytes.append(high << 4 | low)
+        }
+        guard let decoded = String(validating: bytes, as: UTF8.self) else {
+            throw SwitchboardError(
+                .badRequest, code: .invalidURISyntax, "Syntax error: \(what) does not decode to valid UTF-8")
+        }
+        if decoded.unicodeScalars.contains(where: { $0.value == 0 }) {
+            throw SwitchboardError(.badRequest, code: .invalidURISyntax, "Syntax error: \(what) contains a NUL character")
+        }
+        return decoded
+    }
+
+    static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+
+    /// Percent-encodes a name or value so that it survives ``init(parsing:maxLength:)`` unchanged.
+    public static func encode(_ text: String) -> String {
+        var output = ""
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"),
+                UInt8(ascii: "~"), UInt8(ascii: "'"), UInt8(ascii: ","), UInt8(ascii: ":"), UInt8(ascii: "@"),
+                UInt8(ascii: "$"), UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "("), UInt8(ascii: ")"),
+                UInt8(ascii: "\""):
+                output.unicodeScalars.append(UnicodeScalar(byte))
+            default:
+                let hex = String(byte, radix: 16, uppercase: true)
+                output += "%" + (hex.count == 1 ? "0" + hex : hex)
+            }
+        }
+        return output
+    }
+
+    /// The URI in text form: `/<resource>/<conditions>/<metaconditions>`, with `_` for empty parts that are
+    /// followed by others, and values percent-encoded where needed.
+    public var description: String {
+        var text = "/" + resourceName
+        func join(_ conditions: [URICondition]) -> String {
+            conditions.map { Self.encode($0.key) + $0.op.rawValue + Self.encode($0.value) }.joined(separator: "&")
+        }
+        if !conditions.isEmpty || !metaConditions.isEmpty { text += "/" + (conditions.isEmpty ? "_" : join(conditions)) }
+        if !metaConditions.isEmpty { text += "/" + join(metaConditions) }
+        return text
+    }
+}
+
+extension String {
+    func leftPadded(_ width: Int, with pad: Character = "0") -> String {
+        count >= width ? self : String(repeating: pad, count: width - count) + self
+    }
+}
