@@ -26,12 +26,19 @@ public final class SwitchboardAPI: Sendable {
         public var maxURILength: Int
         /// How long a closing connection waits for its terminals' `close` handlers (default 5 s).
         public var disposeTimeout: Duration
+        /// How long a terminal may be busy with one message before global commands stop waiting for it
+        /// (default 250 ms). Global commands normally keep their place in the input, after the messages sent
+        /// before them; a terminal busy for longer than this is overtaken, so `#DISCONNECT`, `#SHELL` and
+        /// the others always get through.
+        public var busyThreshold: Duration
 
         /// Creates a configuration; every parameter has a production default.
         public init(
             inputQueueMessageLimit: Int = 256, inputQueueByteLimit: Int = 4 << 20,
-            maxURILength: Int = ResourceURI.defaultMaxLength, disposeTimeout: Duration = .seconds(5)
+            maxURILength: Int = ResourceURI.defaultMaxLength, disposeTimeout: Duration = .seconds(5),
+            busyThreshold: Duration = .milliseconds(250)
         ) {
+            self.busyThreshold = busyThreshold
             self.inputQueueMessageLimit = inputQueueMessageLimit
             self.inputQueueByteLimit = inputQueueByteLimit
             self.maxURILength = maxURILength

@@ -39,6 +39,12 @@ actor ConnectionSession {
     private var disposals: [Int: Task<Void, Never>] = [:]
     private var disposalCount = 0
     private var shutdownReason: TerminalCloseReason = .disconnected
+    /// Input messages queued for, and handled by, the current worker (dropped ones count as handled).
+    private var enqueuedCount = 0
+    private var handledCount = 0
+    /// When the running handler started, if one is running.
+    private var busySince: ContinuousClock.Instant?
+    private var progressWaiters: [CheckedContinuation<Void, Never>] = []
 
     init(api: SwitchboardAPI, core: SessionCore) {
         self.api = api
@@ -81,18 +87,46 @@ actor ConnectionSession {
         for try await message in inbound {
             if core.isClosed { return }
             if case .text(let text) = message, let command = GlobalCommand(text) {
+                await awaitTurn()
                 await handle(command)
                 continue
             }
-            while true {
-                guard let queue = await currentQueue() else { return }
-                if await queue.push(message) { break }
-                if core.isClosed { return }
-            }
+            if await !enqueue(message) { return }
         }
     }
 
-    private func currentQueue() -> InputQueue? { core.isClosed ? nil : worker?.queue }
+    /// Queues input for the worker, waiting while the queue is full; `false` once the connection is closed.
+    private func enqueue(_ message: TerminalMessage) async -> Bool {
+        while let queue = worker?.queue, !core.isClosed {
+            enqueuedCount += 1
+            if await queue.push(message) { return true }
+            handledCount += 1
+        }
+        return false
+    }
+
+    /// Waits until every message received before now has been handled, so that global commands keep their
+    /// place in the input. A terminal that has been busy with one message for longer than the API's
+    /// ``SwitchboardAPI/Configuration/busyThreshold`` does not hold them up: then they run at once.
+    private func awaitTurn() async {
+        let target = enqueuedCount
+        while handledCount < target, worker != nil, !core.isClosed {
+            let threshold = api.configuration.busyThreshold
+            if let busySince, ContinuousClock.now - busySince >= threshold { return }
+            let wake = Task { [weak self, busySince] in
+                try? await Task.sleep(for: (busySince.map { $0 + threshold } ?? .now + threshold) - .now)
+                await self?.wakeWaiters()
+            }
+            await withCheckedContinuation { progressWaiters.append($0) }
+            wake.cancel()
+        }
+    }
+
+    private func wakeWaiters() {
+        let waiters = progressWaiters
+        progressWaiters = []
+        for waiter in waiters { waiter.resume() }
+    }
 
     /// Ends the connection: stops the worker and closes the attached terminal.
     private func finish() async {
@@ -221,12 +255,20 @@ actor ConnectionSession {
         worker.queue.finish()
         worker.task.cancel()
         self.worker = nil
+        handledCount = enqueuedCount
+        busySince = nil
+        wakeWaiters()
     }
 
     private func work(queue: InputQueue, id: Int) async {
         while let message = await queue.next() {
             guard worker?.id == id, let attachment else { return }
+            busySince = .now
             await deliver(message, to: attachment)
+            guard worker?.id == id else { return }
+            busySince = nil
+            handledCount += 1
+            wakeWaiters()
         }
     }
 

@@ -22,6 +22,9 @@ public struct HeaderList: Sendable, Equatable, Sequence, ExpressibleByDictionary
         }
     }
 
+    /// Adds a field at the end, keeping any others of the same name.
+    public mutating func append(name: String, value: String) { fields.append((name, value)) }
+
     public static func == (lhs: HeaderList, rhs: HeaderList) -> Bool {
         lhs.fields.count == rhs.fields.count && zip(lhs.fields, rhs.fields).allSatisfy { $0 == $1 }
     }

@@ -1,0 +1,89 @@
+public import Hummingbird
+import HummingbirdWebSocket
+public import Logging
+public import ServiceLifecycle
+public import UnixSignals
+public import Switchboard
+import NIOCore
+
+/// A ready Hummingbird server for a Switchboard API.
+///
+/// ```swift
+/// let api = SwitchboardAPI()
+/// api.register { Echo() }
+/// let server = SwitchboardServer(api: api, address: .hostname("127.0.0.1", port: 8080))
+/// try await server.run()    // until SIGINT or SIGTERM
+/// ```
+///
+/// On SIGINT or SIGTERM the server closes every WebSocket connection with 1001 ("Server shutting down"),
+/// waits for their terminals to close, then stops.
+public struct SwitchboardServer {
+    /// The API being served.
+    public let api: SwitchboardAPI
+    /// How it is served.
+    public let configuration: SwitchboardServerConfiguration
+    /// The router, with Switchboard's routes added; add your own routes before calling ``run(gracefulShutdownSignals:)``.
+    public let router: Router<SwitchboardRequestContext>
+    let address: BindAddress
+    let logger: Logger
+    let onServerRunning: @Sendable (Int) async -> Void
+
+    /// Creates a server.
+    /// - Parameters:
+    ///   - api: The API to serve.
+    ///   - configuration: API root, message size, pings and compression.
+    ///   - address: Where to listen (default 127.0.0.1:8080; port 0 picks a free port).
+    ///   - logger: The server's logger.
+    ///   - onServerRunning: Called with the bound port once the server accepts connections.
+    public init(
+        api: SwitchboardAPI, configuration: SwitchboardServerConfiguration = .init(),
+        address: BindAddress = .hostname("127.0.0.1", port: 8080), logger: Logger = Logger(label: "switchboard"),
+        onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) {
+        self.api = api
+        self.configuration = configuration
+        self.address = address
+        self.logger = logger
+        self.onServerRunning = onServerRunning
+        let router = Router(context: SwitchboardRequestContext.self)
+        router.addSwitchboard(api, configuration: configuration)
+        self.router = router
+    }
+
+    /// The services to run in one `ServiceGroup`: the HTTP server, then the service that closes
+    /// connections on a graceful shutdown. Use them to run the server next to services of your own.
+    public var services: [any Service] {
+        let onServerRunning = self.onServerRunning
+        let application = Application(
+            router: router,
+            server: .http1WebSocketUpgrade(
+                webSocketRouter: router, configuration: .init(ws: configuration.webSocketConfiguration)),
+            configuration: .init(address: address, serverName: "Switchboard"),
+            onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
+            logger: logger
+        )
+        return [application, SwitchboardShutdownService(api: api)]
+    }
+
+    /// Runs the server until one of the signals arrives, then shuts down gracefully.
+    public func run(gracefulShutdownSignals: [UnixSignal] = [.sigterm, .sigint]) async throws {
+        let group = ServiceGroup(
+            configuration: .init(services: services, gracefulShutdownSignals: gracefulShutdownSignals, logger: logger))
+        try await group.run()
+    }
+}
+
+/// Closes every connection of an API with 1001 when a graceful shutdown begins, and waits for their
+/// terminals to close. Put it after the HTTP server in a `ServiceGroup`: services shut down in reverse
+/// order, so connections close before the server stops.
+public struct SwitchboardShutdownService: Service {
+    let api: SwitchboardAPI
+
+    /// Creates the service for an API.
+    public init(api: SwitchboardAPI) { self.api = api }
+
+    public func run() async throws {
+        try? await gracefulShutdown()
+        await api.closeAllConnections(code: .goingAway, reason: "Server shutting down")
+    }
+}

@@ -1,0 +1,58 @@
+public import HummingbirdWebSocket
+import HummingbirdWSCompression
+
+/// How Switchboard is served over HTTP and WebSocket.
+public struct SwitchboardServerConfiguration: Sendable {
+    /// The API root every resource lives under (default `/api`): `ws://host/api/shell`.
+    public var apiRoot: String
+    /// Whether a WebSocket upgrade on `/` opens the Shell (default `true`).
+    public var opensShellAtSlash: Bool
+    /// The largest message a client may send, in bytes (default 16 MiB); a larger one closes the
+    /// connection with 1009. It is also the largest frame accepted and sent.
+    public var maxMessageSize: Int
+    /// How often the server pings each client; a client that has not answered a ping by the next one is
+    /// closed (1001, "Ping timeout"). `nil` turns pings off. Default 30 s.
+    public var pingInterval: Duration?
+    /// How long the server waits for the client's close frame after sending its own (default 10 s).
+    public var closeTimeout: Duration
+    /// Whether permessage-deflate compression is offered (default `true`).
+    public var compression: Bool
+    /// Whether to trust `X-Forwarded-For` and `X-Forwarded-Proto` from a reverse proxy for the client IP
+    /// and `IsEncrypted` (default `false`: anyone could send them).
+    public var trustsProxyHeaders: Bool
+
+    /// Creates a configuration; every parameter has a production default.
+    public init(
+        apiRoot: String = "/api", opensShellAtSlash: Bool = true, maxMessageSize: Int = 16 << 20,
+        pingInterval: Duration? = .seconds(30), closeTimeout: Duration = .seconds(10), compression: Bool = true,
+        trustsProxyHeaders: Bool = false
+    ) {
+        self.apiRoot = apiRoot
+        self.opensShellAtSlash = opensShellAtSlash
+        self.maxMessageSize = maxMessageSize
+        self.pingInterval = pingInterval
+        self.closeTimeout = closeTimeout
+        self.compression = compression
+        self.trustsProxyHeaders = trustsProxyHeaders
+    }
+
+    /// The API root normalised: a leading `/`, no trailing `/` (`""` for the server root).
+    var normalizedRoot: String {
+        var root = apiRoot
+        while root.hasSuffix("/") { root.removeLast() }
+        if !root.isEmpty && !root.hasPrefix("/") { root = "/" + root }
+        return root
+    }
+
+    /// The WebSocket settings to pass to `.http1WebSocketUpgrade(webSocketRouter:configuration:)` when you
+    /// mount Switchboard into your own application.
+    public var webSocketConfiguration: WebSocketServerConfiguration {
+        WebSocketServerConfiguration(
+            maxFrameSize: maxMessageSize,
+            extensions: compression ? [.perMessageDeflate(maxDecompressedFrameSize: maxMessageSize)] : [],
+            autoPing: pingInterval.map { .enabled(timePeriod: $0) } ?? .disabled,
+            closeTimeout: closeTimeout,
+            validateUTF8: true
+        )
+    }
+}

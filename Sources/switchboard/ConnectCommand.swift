@@ -1,0 +1,308 @@
+import ArgumentParser
+import Foundation
+import HTTPTypes
+import HummingbirdWSClient
+import HummingbirdWSCompression
+import Logging
+import NIOCore
+import NIOWebSocket
+import Synchronization
+
+struct ConnectCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "connect",
+        abstract: "An interactive WebSocket line client: each line is sent as a text message.",
+        discussion: """
+            Text messages are printed as they arrive; binary messages are printed as text when they are UTF-8, \
+            otherwise as their size. On a terminal, lines can be edited (arrows, Home/End, Ctrl-A/E/U/K/W) and \
+            Up/Down recall earlier lines; Ctrl-D or Ctrl-C closes the connection. From a pipe, every line of \
+            input is sent, then the client waits until no message has arrived for --drain seconds and closes.
+
+            Example: printf '#INFO\\n' | switchboard connect ws://127.0.0.1:8080/api/shell
+            """
+    )
+
+    @Argument(help: "The WebSocket URL, such as ws://127.0.0.1:8080/api/shell.") var url: String
+    @Option(name: .customShort("H"), help: "A header to send with the upgrade request, as 'Name: value' (repeatable).")
+    var header: [String] = []
+    @Option(help: "Seconds of quiet to wait for after the end of piped input before closing.") var drain = 1.0
+    @Flag(help: "Do not offer permessage-deflate compression.") var noCompression = false
+
+    func run() async throws {
+        var fields = HTTPFields()
+        for line in header {
+            guard let colon = line.firstIndex(of: ":"), let name = HTTPField.Name(String(line[..<colon]).trimmingCharacters(in: .whitespaces))
+            else { throw ValidationError("Invalid header '\(line)'; write it as 'Name: value'") }
+            fields.append(HTTPField(name: name, value: String(line[line.index(after: colon)...]).trimmingCharacters(in: .whitespaces)))
+        }
+        let interactive = isatty(0) == 1 && isatty(1) == 1
+        let console = Console(interactive: interactive)
+        let input = console.startReading()
+        defer { console.restore() }
+        let lastMessage = LastMessageTime()
+        let drain = Duration.milliseconds(Int(max(0, self.drain) * 1000))
+        let configuration = WebSocketClientConfiguration(
+            maxFrameSize: 16 << 20, additionalHeaders: fields,
+            extensions: noCompression ? [] : [.perMessageDeflate(maxDecompressedFrameSize: 16 << 20)], validateUTF8: true)
+        var logger = Logger(label: "switchboard.connect")
+        logger.logLevel = .critical
+        let closeFrame: WebSocketCloseFrame?
+        do {
+            closeFrame = try await WebSocketClient.connect(url: url, configuration: configuration, logger: logger) {
+                inbound, outbound, _ in
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask {
+                        for try await message in inbound.messages(maxSize: 16 << 20) {
+                            lastMessage.touch()
+                            switch message {
+                            case .text(let text): console.show(text)
+                            case .binary(let bytes):
+                                if let text = bytes.getString(at: bytes.readerIndex, length: bytes.readableBytes),
+                                    String(validating: bytes.readableBytesView, as: UTF8.self) != nil
+                                {
+                                    console.show(text)
+                                } else {
+                                    console.show("<binary message: \(bytes.readableBytes) bytes>")
+                                }
+                            }
+                        }
+                    }
+                    group.addTask {
+                        for await event in input {
+                            switch event {
+                            case .line(let line): try await outbound.writeTextMessage(line)
+                            case .interrupt: return
+                            case .endOfInput:
+                                if interactive { return }
+                                lastMessage.touch()
+                                while lastMessage.quiet < drain {
+                                    try await Task.sleep(for: .milliseconds(50))
+                                }
+                                return
+                            }
+                        }
+                    }
+                    try await group.next()
+                    group.cancelAll()
+                }
+            }
+        } catch {
+            console.restore()
+            FileHandle.standardError.write(Data("Could not connect to \(url): \(error)\n".utf8))
+            throw ExitCode(2)
+        }
+        console.restore()
+        let code = closeFrame.map { String(Self.number(of: $0.closeCode)) } ?? "none"
+        let reason = closeFrame?.reason.flatMap { $0.isEmpty ? nil : ": \($0)" } ?? ""
+        FileHandle.standardError.write(Data("Connection closed (\(code))\(reason)\n".utf8))
+        if let closeFrame, ![1000, 1001].contains(Self.number(of: closeFrame.closeCode)) { throw ExitCode(1) }
+    }
+
+    static func number(of code: WebSocketErrorCode) -> Int {
+        var buffer = ByteBuffer()
+        buffer.write(webSocketErrorCode: code)
+        return Int(buffer.readInteger(as: UInt16.self) ?? 0)
+    }
+}
+
+/// When the last message arrived.
+final class LastMessageTime: Sendable {
+    private let time = Mutex(ContinuousClock.now)
+    func touch() { time.withLock { $0 = .now } }
+    var quiet: Duration { ContinuousClock.now - time.withLock { $0 } }
+}
+
+/// What the user typed.
+enum InputEvent: Sendable {
+    case line(String)
+    case endOfInput
+    case interrupt
+}
+
+/// The terminal or pipe the client talks to: reads lines (with editing and history on a TTY) and prints
+/// incoming messages without disturbing the line being typed.
+final class Console: Sendable {
+    private struct Editor {
+        var buffer: [Character] = []
+        var cursor = 0
+        var history: [String] = []
+        var historyIndex = 0
+        var pending: [UInt8] = []
+        var escape: [UInt8] = []
+    }
+
+    let interactive: Bool
+    private let prompt = "> "
+    private let editor = Mutex(Editor())
+    private let savedTermios = Mutex<termios?>(nil)
+
+    init(interactive: Bool) { self.interactive = interactive }
+
+    /// Starts a thread that reads standard input.
+    func startReading() -> AsyncStream<InputEvent> {
+        let (stream, continuation) = AsyncStream.makeStream(of: InputEvent.self)
+        if interactive { enterRawMode() }
+        let thread = Thread { [self] in
+            if interactive {
+                redraw()
+                readKeys(continuation)
+            } else {
+                while let line = readLine(strippingNewline: true) { continuation.yield(.line(line)) }
+                continuation.yield(.endOfInput)
+            }
+            continuation.finish()
+        }
+        thread.start()
+        return stream
+    }
+
+    /// Prints a message on its own line(s), then redraws the line being typed.
+    func show(_ text: String) {
+        editor.withLock { editor in
+            if interactive {
+                write("\r\u{1B}[K" + text + "\n")
+                write(Self.rendered(prompt, editor))
+            } else {
+                write(text + "\n")
+            }
+        }
+    }
+
+    func restore() {
+        savedTermios.withLock { saved in
+            guard var original = saved else { return }
+            tcsetattr(0, TCSANOW, &original)
+            saved = nil
+            write("\r\u{1B}[K")
+        }
+    }
+
+    private func enterRawMode() {
+        var original = termios()
+        guard tcgetattr(0, &original) == 0 else { return }
+        savedTermios.withLock { $0 = original }
+        var raw = original
+        raw.c_lflag &= ~tcflag_t(ICANON | ECHO | ISIG | IEXTEN)
+        raw.c_iflag &= ~tcflag_t(IXON | ICRNL)
+        raw.c_cc.16 = 1  // VMIN
+        raw.c_cc.5 = 0  // VTIME
+        tcsetattr(0, TCSANOW, &raw)
+    }
+
+    private func write(_ text: String) {
+        var data = Array(text.utf8)
+        var offset = 0
+        defer { data.removeAll() }
+        while offset < data.count {
+            let written = data.withUnsafeMutableBytes { Glibc.write(1, $0.baseAddress! + offset, $0.count - offset) }
+            if written <= 0 { return }
+            offset += written
+        }
+    }
+
+    private func redraw() { editor.withLock { write(Self.rendered(prompt, $0)) } }
+
+    private static func rendered(_ prompt: String, _ editor: Editor) -> String {
+        var text = "\r\u{1B}[K" + prompt + String(editor.buffer)
+        let back = editor.buffer.count - editor.cursor
+        if back > 0 { text += "\u{1B}[\(back)D" }
+        return text
+    }
+
+    private func readKeys(_ continuation: AsyncStream<InputEvent>.Continuation) {
+        var byte: UInt8 = 0
+        while read(0, &byte, 1) == 1 {
+            let event: InputEvent? = editor.withLock { editor in
+                let event = Self.handle(byte, &editor)
+                write(Self.rendered(prompt, editor))
+                return event
+            }
+            if let event {
+                continuation.yield(event)
+                if case .line = event { continue }
+                return
+            }
+        }
+        continuation.yield(.endOfInput)
+    }
+
+    /// Applies one input byte to the editor; returns an event when a line is complete or input ends.
+    private static func handle(_ byte: UInt8, _ editor: inout Editor) -> InputEvent? {
+        if !editor.escape.isEmpty || byte == 0x1B {
+            editor.escape.append(byte)
+            let sequence = editor.escape
+            if sequence.count == 2 && sequence[1] != UInt8(ascii: "[") && sequence[1] != UInt8(ascii: "O") {
+                editor.escape = []
+            } else if sequence.count >= 3, (0x40...0x7E).contains(byte) {
+                editor.escape = []
+                switch (sequence[2], byte) {
+                case (UInt8(ascii: "A"), _): recall(-1, &editor)
+                case (UInt8(ascii: "B"), _): recall(1, &editor)
+                case (UInt8(ascii: "C"), _): editor.cursor = min(editor.buffer.count, editor.cursor + 1)
+                case (UInt8(ascii: "D"), _): editor.cursor = max(0, editor.cursor - 1)
+                case (UInt8(ascii: "H"), _), (UInt8(ascii: "1"), UInt8(ascii: "~")): editor.cursor = 0
+                case (UInt8(ascii: "F"), _), (UInt8(ascii: "4"), UInt8(ascii: "~")): editor.cursor = editor.buffer.count
+                case (UInt8(ascii: "3"), UInt8(ascii: "~")):
+                    if editor.cursor < editor.buffer.count { editor.buffer.remove(at: editor.cursor) }
+                default: break
+                }
+            }
+            return nil
+        }
+        switch byte {
+        case 0x0D, 0x0A:
+            let line = String(editor.buffer)
+            if !line.isEmpty && editor.history.last != line { editor.history.append(line) }
+            editor.historyIndex = editor.history.count
+            editor.buffer = []
+            editor.cursor = 0
+            return .line(line)
+        case 0x03: return .interrupt
+        case 0x04:
+            if editor.buffer.isEmpty { return .endOfInput }
+            if editor.cursor < editor.buffer.count { editor.buffer.remove(at: editor.cursor) }
+        case 0x7F, 0x08:
+            if editor.cursor > 0 {
+                editor.buffer.remove(at: editor.cursor - 1)
+                editor.cursor -= 1
+            }
+        case 0x01: editor.cursor = 0
+        case 0x05: editor.cursor = editor.buffer.count
+        case 0x02: editor.cursor = max(0, editor.cursor - 1)
+        case 0x06: editor.cursor = min(editor.buffer.count, editor.cursor + 1)
+        case 0x15:
+            editor.buffer.removeFirst(editor.cursor)
+            editor.cursor = 0
+        case 0x0B: editor.buffer.removeLast(editor.buffer.count - editor.cursor)
+        case 0x17:
+            var start = editor.cursor
+            while start > 0 && editor.buffer[start - 1] == " " { start -= 1 }
+            while start > 0 && editor.buffer[start - 1] != " " { start -= 1 }
+            editor.buffer.removeSubrange(start..<editor.cursor)
+            editor.cursor = start
+        case 0x10: recall(-1, &editor)
+        case 0x0E: recall(1, &editor)
+        case _ where byte < 0x20: break
+        default:
+            editor.pending.append(byte)
+            if let text = String(validating: editor.pending, as: UTF8.self) {
+                editor.pending = []
+                for character in text {
+                    editor.buffer.insert(character, at: editor.cursor)
+                    editor.cursor += 1
+                }
+            } else if editor.pending.count >= 4 {
+                editor.pending = []
+            }
+        }
+        return nil
+    }
+
+    private static func recall(_ step: Int, _ editor: inout Editor) {
+        let index = editor.historyIndex + step
+        guard index >= 0, index <= editor.history.count else { return }
+        editor.historyIndex = index
+        editor.buffer = index == editor.history.count ? [] : Array(editor.history[index])
+        editor.cursor = editor.buffer.count
+    }
+}

@@ -1,0 +1,54 @@
+import ArgumentParser
+import Hummingbird
+import Logging
+import Switchboard
+import SwitchboardHummingbird
+import SwitchboardSamples
+
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run a server with the Shell and the sample terminals (Echo, ChatRoom).",
+        discussion: "Stop it with Ctrl-C or SIGTERM: connections are closed with 1001 first."
+    )
+
+    @Option(help: "The address to listen on.") var host = "127.0.0.1"
+    @Option(help: "The port to listen on (0 picks a free one).") var port = 8080
+    @Option(help: "The API root every resource lives under.") var apiRoot = "/api"
+    @Option(help: "The largest message a client may send, in bytes.") var maxMessageSize = 16 << 20
+    @Option(help: "Seconds between pings to each client (0 turns them off).") var pingInterval = 30
+    @Flag(help: "Trust X-Forwarded-For and X-Forwarded-Proto from a reverse proxy.") var trustProxyHeaders = false
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = "info"
+
+    func run() async throws {
+        guard let level = Logger.Level(rawValue: logLevel.lowercased()) else {
+            throw ValidationError("Unknown log level '\(logLevel)'")
+        }
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "switchboard")
+        let api = SwitchboardAPI(logger: logger)
+        let hub = ChatHub()
+        api.register { Echo() }
+        api.register { ChatRoom(hub: hub) }
+
+        let configuration = SwitchboardServerConfiguration(
+            apiRoot: apiRoot, maxMessageSize: maxMessageSize,
+            pingInterval: pingInterval > 0 ? .seconds(pingInterval) : nil, trustsProxyHeaders: trustProxyHeaders)
+        let root = configuration.apiRoot
+        let host = self.host
+        let server = SwitchboardServer(
+            api: api, configuration: configuration, address: .hostname(host, port: port), logger: logger
+        ) { port in
+            let base = "ws://\(host.contains(":") ? "[\(host)]" : host):\(port)"
+            logger.info("Switchboard is listening", metadata: ["address": "\(host):\(port)"])
+            logger.info("Shell: switchboard connect \(base)\(root)/shell")
+            logger.info("Terminals: \(api.terminals.map { "\(base)\(root)/\($0.name)" }.joined(separator: "  "))")
+        }
+        try await server.run()
+        logger.info("Switchboard stopped")
+    }
+}
