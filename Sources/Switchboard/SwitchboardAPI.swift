@@ -202,7 +202,10 @@ public final class SwitchboardAPI: Sendable {
         let all = sessions.withLock { Array($0.values) }
         await withTaskGroup(of: Void.self) { group in
             for session in all {
-                group.addTask { await session.shutdown(code: code, reason: reason) }
+                group.addTask {
+                    await session.shutdown(code: code, reason: reason)
+                    await session.waitUntilFinished()
+                }
             }
         }
     }

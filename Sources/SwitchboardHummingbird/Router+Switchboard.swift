@@ -32,7 +32,9 @@ extension Router where Context: WebSocketRequestContext {
                 for: request, root: root, remoteAddress: (webSocketContext.requestContext as? any RemoteAddressRequestContext)?.remoteAddress,
                 trustsProxyHeaders: trustsProxyHeaders)
             try await api.serve(
-                connection, inbound: InboundMessages(messages: inbound.messages(maxSize: maxMessageSize)),
+                connection,
+                inbound: InboundMessages(
+                    messages: inbound.messages(maxSize: maxMessageSize), maxSize: maxMessageSize, outbound: outbound),
                 transport: WebSocketTransport(outbound: outbound))
         }
         let handler: @Sendable (Request, Context) async throws -> Response = { request, context in

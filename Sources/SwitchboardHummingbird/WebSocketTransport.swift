@@ -20,21 +20,42 @@ struct WebSocketTransport: TerminalTransport {
 }
 
 /// The client's messages, whole, as Switchboard messages.
+///
+/// Every message is held to `maxSize` after decompression. The WebSocket library checks the size of
+/// reassembled fragments, but not the inflated size of a single compressed frame; a message over the limit
+/// closes the connection with 1009 either way.
 struct InboundMessages: AsyncSequence, Sendable {
     typealias Element = TerminalMessage
     let messages: WebSocketInboundMessageStream
+    let maxSize: Int
+    let outbound: WebSocketOutboundWriter
 
     struct AsyncIterator: AsyncIteratorProtocol {
         var base: WebSocketInboundMessageStream.AsyncIterator
+        let maxSize: Int
+        let outbound: WebSocketOutboundWriter
 
         mutating func next() async throws -> TerminalMessage? {
+            let message: TerminalMessage
+            let size: Int
             switch try await base.next() {
-            case .text(let text): .text(text)
-            case .binary(let bytes): .binary(bytes)
-            case nil: nil
+            case .text(let text):
+                message = .text(text)
+                size = text.utf8.count
+            case .binary(let bytes):
+                message = .binary(bytes)
+                size = bytes.readableBytes
+            case nil: return nil
             }
+            guard size <= maxSize else {
+                try? await outbound.close(.messageTooLarge, reason: "Message of \(size) bytes exceeds the limit of \(maxSize)")
+                return nil
+            }
+            return message
         }
     }
 
-    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(base: messages.makeAsyncIterator()) }
+    func makeAsyncIterator() -> AsyncIterator {
+        AsyncIterator(base: messages.makeAsyncIterator(), maxSize: maxSize, outbound: outbound)
+    }
 }

@@ -50,7 +50,10 @@ struct ConnectCommand: AsyncParsableCommand {
         do {
             closeFrame = try await WebSocketClient.connect(url: url, configuration: configuration, logger: logger) {
                 inbound, outbound, _ in
-                try await withThrowingTaskGroup(of: Void.self) { group in
+                // The printer runs until the server's close frame ends the inbound stream. When input ends, the
+                // sender starts the closing handshake and the printer is left to read the server's reply.
+                enum Finished { case server, input }
+                try await withThrowingTaskGroup(of: Finished.self) { group in
                     group.addTask {
                         for try await message in inbound.messages(maxSize: 16 << 20) {
                             lastMessage.touch()
@@ -66,23 +69,30 @@ struct ConnectCommand: AsyncParsableCommand {
                                 }
                             }
                         }
+                        return .server
                     }
                     group.addTask {
                         for await event in input {
                             switch event {
                             case .line(let line): try await outbound.writeTextMessage(line)
-                            case .interrupt: return
+                            case .interrupt: break
                             case .endOfInput:
-                                if interactive { return }
+                                if interactive { break }
                                 lastMessage.touch()
                                 while lastMessage.quiet < drain {
                                     try await Task.sleep(for: .milliseconds(50))
                                 }
-                                return
                             }
+                            if case .line = event { continue }
+                            try await outbound.close(.normalClosure, reason: nil)
+                            return .input
                         }
+                        try await outbound.close(.normalClosure, reason: nil)
+                        return .input
                     }
-                    try await group.next()
+                    if try await group.next() == .input {
+                        _ = try await group.next()
+                    }
                     group.cancelAll()
                 }
             }

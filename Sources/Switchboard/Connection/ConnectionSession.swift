@@ -46,9 +46,24 @@ actor ConnectionSession {
     private var busySince: ContinuousClock.Instant?
     private var progressWaiters: [CheckedContinuation<Void, Never>] = []
 
+    private var finished = false
+    private var finishWaiters: [CheckedContinuation<Void, Never>] = []
+
     init(api: SwitchboardAPI, core: SessionCore) {
         self.api = api
         self.core = core
+    }
+
+    /// Returns once ``run(inbound:)`` has cleaned up (terminals closed, or their close timed out).
+    func waitUntilFinished() async {
+        if finished { return }
+        await withCheckedContinuation { finishWaiters.append($0) }
+    }
+
+    private func markFinished() {
+        finished = true
+        for waiter in finishWaiters { waiter.resume() }
+        finishWaiters = []
     }
 
     // MARK: Running
@@ -79,6 +94,7 @@ actor ConnectionSession {
         }
         await finish()
         await core.waitForCloseFrame(timeout: .seconds(2))
+        markFinished()
         if let readError { throw readError }
     }
 

@@ -12,6 +12,21 @@ public enum JSON: Sendable, Equatable {
     case array([JSON])
     case object(JSONObject)
 
+    /// Numbers compare by value, so `.int(2)` equals `.double(2)`; everything else compares structurally.
+    public static func == (lhs: JSON, rhs: JSON) -> Bool {
+        switch (lhs, rhs) {
+        case (.null, .null): true
+        case (.bool(let a), .bool(let b)): a == b
+        case (.int(let a), .int(let b)): a == b
+        case (.double(let a), .double(let b)): a == b
+        case (.int(let a), .double(let b)), (.double(let b), .int(let a)): Double(a) == b
+        case (.string(let a), .string(let b)): a == b
+        case (.array(let a), .array(let b)): a == b
+        case (.object(let a), .object(let b)): a == b
+        default: false
+        }
+    }
+
     /// A short word for the kind of value, used in error messages ("an object", "a string").
     public var kindDescription: String {
         switch self {

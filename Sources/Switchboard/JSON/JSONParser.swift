@@ -5,6 +5,12 @@ public struct JSONSyntaxError: Error, Sendable, Equatable, CustomStringConvertib
     /// The 1-based character position in the text (counted in UTF-8 bytes).
     public let position: Int
 
+    /// Creates an error.
+    public init(reason: String, position: Int) {
+        self.reason = reason
+        self.position = position
+    }
+
     public var description: String { "JSON syntax error at position \(position): \(reason)" }
 }
 
@@ -198,7 +204,7 @@ struct JSONParser {
                         scalars.append(UnicodeScalar(unit)!)
                     }
                 default:
-                    index -= 1
+                    index -= 2
                     throw error("invalid escape '\\\(Character(UnicodeScalar(escape)))'")
                 }
                 runStart = index

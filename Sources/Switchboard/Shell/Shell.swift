@@ -62,6 +62,10 @@ public actor Shell: TerminalResource {
             await navigate(to: line, on: connection, echo: true)
             return
         }
+        if line.hasPrefix("{") || line.hasPrefix("[") {
+            try await run(method: "POST", argument: line, on: connection)
+            return
+        }
         let word = String(line.prefix { !$0.isWhitespace })
         var argument = String(line.dropFirst(word.count)).trimmingWhitespace()
         let command = word.uppercased()

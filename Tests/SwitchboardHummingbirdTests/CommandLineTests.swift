@@ -1,0 +1,106 @@
+import Foundation
+import Testing
+
+extension Thread {
+    /// Reads a pipe to its end on a new thread; the returned function waits for, and returns, the data.
+    static func detachNewThreadReading(_ handle: FileHandle) -> @Sendable () -> Data {
+        let box = DataBox()
+        let done = DispatchSemaphore(value: 0)
+        Thread {
+            box.data = handle.readDataToEndOfFile()
+            done.signal()
+        }.start()
+        return {
+            done.wait()
+            return box.data
+        }
+    }
+}
+
+final class DataBox: @unchecked Sendable {
+    // Written once before the semaphore is signalled, read after waiting on it.
+    var data = Data()
+}
+
+@Suite(.timeLimit(.minutes(2)))
+struct CommandLineTests {
+    /// Runs the binary with standard input, returns standard output, standard error and the exit status.
+    func run(_ arguments: [String], input: String) async throws -> (out: String, err: String, status: Int32) {
+        let process = Process()
+        process.executableURL = try SwitchboardBinary.url
+        process.arguments = arguments
+        let stdin = Pipe()
+        let stdout = Pipe()
+        let stderr = Pipe()
+        process.standardInput = stdin
+        process.standardOutput = stdout
+        process.standardError = stderr
+        try process.run()
+        return try await onOwnThread {
+            stdin.fileHandleForWriting.write(Data(input.utf8))
+            try stdin.fileHandleForWriting.close()
+            let errorData = Thread.detachNewThreadReading(stderr.fileHandleForReading)
+            let out = stdout.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            return (String(decoding: out, as: UTF8.self), String(decoding: errorData(), as: UTF8.self), process.terminationStatus)
+        }
+    }
+
+    @Test func connectSendsPipedLinesPrintsRepliesAndExits() async throws {
+        try await TestServer.with { server in
+            let result = try await run(
+                ["connect", server.base + "/api/shell", "-H", "X-Test: piped", "--drain", "0.3"],
+                input: "#INFO\n/echo/prefix=%3E\nGET\nhello\n")
+            #expect(result.status == 0, "\(result.err)")
+            let lines = result.out.split(separator: "\n").map(String.init)
+            #expect(lines.first == ServerTests.banner)
+            #expect(result.out.contains("\"WebSocketId\""))
+            #expect(result.out.contains("\"X-Test\": \"piped\""))
+            #expect(lines.contains("? /SwitchboardSamples.Echo/Prefix=%3E"))
+            #expect(lines.last == ">hello")
+            #expect(result.err.contains("Connection closed (1000)"))
+        }
+    }
+
+    @Test func connectPrintsBinaryAsTextOrSizeAndTheServersClose() async throws {
+        try await TestServer.with { server in
+            let result = try await run(["connect", server.base + "/api/nothing"], input: "")
+            #expect(result.status == 1)
+            #expect(result.out.hasPrefix("404: Not found. Could not locate any resource by 'nothing'"))
+            #expect(result.err.contains("Connection closed (4404): 404: Not found."))
+        }
+    }
+
+    @Test func serveAnswersAndStopsCleanlyOnSIGTERM() async throws {
+        let process = Process()
+        process.executableURL = try SwitchboardBinary.url
+        process.arguments = ["serve", "--port", "0"]
+        let stderr = Pipe()
+        process.standardError = stderr
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        defer { if process.isRunning { process.terminate() } }
+        let reader = stderr.fileHandleForReading
+        let (log, port) = try await onOwnThread { () -> (String, Int?) in
+            var log = ""
+            while true {
+                let data = reader.availableData
+                if data.isEmpty { return (log, nil) }
+                log += String(decoding: data, as: UTF8.self)
+                if let range = log.range(of: #"listening on 127\.0\.0\.1:(\d+)"#, options: .regularExpression) {
+                    return (log, Int(log[range].split(separator: ":").last ?? ""))
+                }
+            }
+        }
+        let found = try #require(port, "no port in: \(log)")
+        let client = try await WebSocketTestClient.connect("ws://127.0.0.1:\(found)/api/echo")
+        client.send("ping")
+        #expect(try await client.receiveText() == "ping")
+        process.terminate()
+        let close = try await client.closeFrame()
+        #expect(close?.code == 1001)
+        try await onOwnThread { process.waitUntilExit() }
+        #expect(process.terminationReason == .exit)
+        #expect(process.terminationStatus == 0)
+    }
+}

@@ -1,0 +1,228 @@
+import Foundation
+import HTTPTypes
+import ServiceLifecycle
+import InMemoryLogging
+import Logging
+import NIOCore
+import Switchboard
+import SwitchboardHummingbird
+import Testing
+
+@Suite(.timeLimit(.minutes(2)))
+struct ServerTests {
+    static let banner = "### Entering the Switchboard shell. Type HELP for commands, or a URI such as /echo to navigate. ###"
+
+    @Test func theShellOpensAtTheRootTheAPIRootAndItsName() async throws {
+        try await TestServer.with { server in
+            for path in ["/", "/api", "/api/", "/api/shell", "/api/Switchboard.Shell/autoget=false", "/api/shell?writeheaders=true"] {
+                let client = try await WebSocketTestClient.connect(server.base + path)
+                #expect(try await client.receiveText() == Self.banner, "\(path)")
+                #expect(try await client.receiveText() == "? <no query>")
+                try await client.close()
+            }
+        }
+    }
+
+    @Test(arguments: [true, false])
+    func echoReturnsTextAndBinaryByteForByte(compression: Bool) async throws {
+        try await TestServer.with { server in
+            let client = try await WebSocketTestClient.connect(server.base + "/api/echo", compression: compression)
+            let big = String(repeating: "0123456789abcdef", count: 65_536)
+            let binary = ByteBuffer(bytes: (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 31) })
+            client.send("héllo ✓")
+            client.send("")
+            client.send(big)
+            client.send(binary)
+            client.send(ByteBuffer())
+            #expect(await client.receive() == .text("héllo ✓"))
+            #expect(await client.receive() == .text(""))
+            #expect(await client.receive() == .text(big))
+            #expect(await client.receive() == .binary(binary))
+            #expect(await client.receive() == .binary(ByteBuffer()))
+            client.send("#TERMINAL")
+            #expect(try await client.receiveText() == "{\n  \"Prefix\": \"\",\n  \"MessagesReceived\": 5\n}")
+            #expect(try await client.close()?.code == 1000)
+        }
+    }
+
+    @Test func echoPrefixComesFromTheURI() async throws {
+        try await TestServer.with { server in
+            let client = try await WebSocketTestClient.connect(server.base + "/api/echo/prefix=%3E%20")
+            client.send("hi")
+            #expect(try await client.receiveText() == "> hi")
+            client.send(ByteBuffer(string: "raw"))
+            #expect(await client.receive() == .binary(ByteBuffer(string: "raw")))
+            try await client.close()
+        }
+    }
+
+    @Test(arguments: [
+        ("/api/nothing", 4404, "404: Not found. Could not locate any resource by 'nothing'. Available resources: "),
+        ("/api/echo/messagesreceived=3", 4400, "400: Bad request. Property 'MessagesReceived' of terminal 'SwitchboardSamples.Echo' is read-only"),
+        ("/api/echo/prefix%3Ex", 4400, "400: Bad request. Invalid operator '>' in condition 'prefix>x' to terminal resource 'SwitchboardSamples.Echo'"),
+        ("/api/echo/colour=red", 4404, "404: Not found. Unknown property 'colour' in terminal 'SwitchboardSamples.Echo'; its properties are Prefix, MessagesReceived"),
+        ("/api/shell/autoget=maybe", 4400, "400: Bad request. Invalid value maybe for property 'AutoGet' of terminal 'Switchboard.Shell': expected true or false"),
+        ("/api/echo/prefix=%G1", 4400, "400: Bad request. Syntax error: invalid percent-encoding"),
+        ("/api/a/b/c/d", 4400, "400: Bad request. Syntax error: '/a/b/c/d' has 4 segments"),
+    ])
+    func wrongUpgradeURIsGetAStatusLineAndA4xxxClose(path: String, code: Int, line: String) async throws {
+        try await TestServer.with { server in
+            let client = try await WebSocketTestClient.connect(server.base + path)
+            let text = try await client.receiveText()
+            #expect(text.hasPrefix(line), "\(text)")
+            let close = try await client.closeFrame()
+            #expect(close?.code == code)
+            #expect(close?.reason.map { text.hasPrefix($0.hasSuffix("...") ? String($0.dropLast(3)) : $0) } == true)
+            let other = try await WebSocketTestClient.connect(server.base + "/api/echo")
+            other.send("still fine")
+            #expect(try await other.receiveText() == "still fine")
+            try await other.close()
+        }
+    }
+
+    @Test func plainHTTPToATerminalAnswers426WithAReadableBody() async throws {
+        try await TestServer.with { server in
+            let response = try await RawHTTP.get(port: server.port, path: "/api/echo/prefix=x")
+            #expect(response.status == 426)
+            #expect(response.head.contains("Content-Type: application/json"))
+            let body = try JSON(parsing: response.body)
+            #expect(body == [
+                "Status": 426, "ErrorCode": "UpgradeRequired",
+                "Message": "Connections to terminal resource 'SwitchboardSamples.Echo' must include a WebSocket upgrade handshake, as in: switchboard connect ws://HOST/api/echo/prefix=x",
+            ])
+            let missing = try await RawHTTP.get(port: server.port, path: "/api/nothing")
+            #expect(missing.status == 404)
+            #expect(missing.body.contains("\"ErrorCode\": \"UnknownResource\""))
+            let bad = try await RawHTTP.get(port: server.port, path: "/api/echo/prefix!=x")
+            #expect(bad.status == 400)
+        }
+    }
+
+    @Test func twoClientsInOneChatRoomSeeEachOther() async throws {
+        try await TestServer.with { server in
+            let ada = try await WebSocketTestClient.connect(server.base + "/api/chatroom/nickname=Ada")
+            #expect(try await ada.receiveText() == "* Welcome to room 'lobby', Ada; nobody else is here yet")
+            let bob = try await WebSocketTestClient.connect(server.base + "/api/chatroom?nickname=Bob")
+            #expect(try await bob.receiveText() == "* Welcome to room 'lobby', Bob; here: Ada")
+            #expect(try await ada.receiveText() == "* Bob joined")
+            bob.send("hi Ada")
+            #expect(try await ada.receiveText() == "Bob: hi Ada")
+            ada.send(#"#TERMINAL {"Nickname": "Grace"}"#)
+            #expect(try await ada.receiveText() == "Terminal updated")
+            _ = try await ada.receiveText()
+            #expect(try await bob.receiveText() == "* Ada is now known as Grace")
+            ada.send("hello")
+            #expect(try await bob.receiveText() == "Grace: hello")
+            let elsewhere = try await WebSocketTestClient.connect(server.base + "/api/chatroom/room=other&nickname=Cy")
+            #expect(try await elsewhere.receiveText() == "* Welcome to room 'other', Cy; nobody else is here yet")
+            ada.send("#DISCONNECT")
+            #expect(try await ada.closeFrame()?.code == 1000)
+            #expect(try await bob.receiveText() == "* Grace left")
+            _ = try await bob.close()
+            _ = try await elsewhere.close()
+        }
+    }
+
+    @Test func disconnectWorksWhileATerminalHandlerIsBlocked() async throws {
+        try await TestServer.with { server in
+            let client = try await WebSocketTestClient.connect(server.base + "/api/blocker")
+            client.send("hang")
+            client.send("#TERMINAL")
+            #expect(try await client.receiveText() == "{}")
+            client.send("#DISCONNECT")
+            let close = try await client.closeFrame()
+            #expect(close?.code == 1000)
+            let other = try await WebSocketTestClient.connect(server.base + "/api/blocker")
+            other.send("x")
+            #expect(try await other.receiveText() == "ok: x")
+            try await other.close()
+        }
+    }
+
+    @Test func handlerErrorsAreReportedLoggedAndSurvived() async throws {
+        let logs = InMemoryLogHandler()
+        var logger = Logger(label: "test") { _ in logs }
+        logger.logLevel = .debug
+        try await TestServer.with(logger: logger) { server in
+            let client = try await WebSocketTestClient.connect(server.base + "/api/blocker")
+            client.send("fail")
+            #expect(try await client.receiveText() == "500: Internal server error. The blocker failed on purpose")
+            client.send("again")
+            #expect(try await client.receiveText() == "ok: again")
+            client.send("#INFO")
+            let profile = try JSON(parsing: try await client.receiveText())
+            guard case .object(let object) = profile, case .string(let id) = object["WebSocketId"] else { throw TestFailure("no id") }
+            let failure = logs.entries.first { $0.level == .error }
+            #expect(failure?.message == "Terminal handler failed")
+            #expect(failure?.metadata["sb.connection.id"] == .string(id))
+            #expect(failure?.metadata["sb.terminal"] == .string("Tests.Blocker"))
+            try await client.close()
+        }
+    }
+
+    @Test(arguments: [true, false])
+    func oversizedMessagesClose1009AndOthersGoOn(compression: Bool) async throws {
+        try await TestServer.with(configuration: .init(maxMessageSize: 4096)) { server in
+            let client = try await WebSocketTestClient.connect(server.base + "/api/echo", compression: compression)
+            let other = try await WebSocketTestClient.connect(server.base + "/api/echo")
+            client.send(String(repeating: "x", count: 5000))
+            #expect(try await client.closeFrame()?.code == 1009)
+            other.send("fine")
+            #expect(try await other.receiveText() == "fine")
+            try await other.close()
+        }
+    }
+
+    @Test func invalidUTF8TextCloses1007() async throws {
+        try await TestServer.with { server in
+            let client = try await WebSocketTestClient.connect(server.base + "/api/echo", compression: false)
+            client.send(rawFrame: [0x81, 0x03, 0x68, 0xC3, 0x28])
+            #expect(try await client.closeFrame()?.code == 1007)
+        }
+    }
+
+    @Test func infoReportsTheConnectionAndHidesReservedHeaders() async throws {
+        try await TestServer.with { server in
+            let headers = [("Authorization", "Bearer secret"), ("X-Forwarded-For", "203.0.113.9"), ("X-Trace", "t1")]
+            let client = try await WebSocketTestClient.connect(server.base + "/api/echo", headers: headers)
+            client.send("#INFO")
+            guard case .object(let profile) = try JSON(parsing: try await client.receiveText()) else { throw TestFailure("no profile") }
+            #expect(profile["Host"] == .string("127.0.0.1:\(server.port)"))
+            #expect(profile["ClientIP"] == "127.0.0.1")
+            #expect(profile["IsEncrypted"] == false)
+            #expect(profile["CurrentTerminal"] == "SwitchboardSamples.Echo")
+            guard case .object(let custom) = profile["CustomHeaders"] else { throw TestFailure("no headers") }
+            #expect(custom["X-Trace"] == "t1")
+            #expect(custom.members.allSatisfy { !HeaderList.isReserved($0.key) })
+            #expect(custom["Authorization"] == nil)
+            try await client.close()
+        }
+        try await TestServer.with(configuration: .init(trustsProxyHeaders: true)) { server in
+            let headers = [("X-Forwarded-For", "203.0.113.9, 10.0.0.1"), ("X-Forwarded-Proto", "https")]
+            let client = try await WebSocketTestClient.connect(server.base + "/api/echo", headers: headers)
+            client.send("#INFO")
+            guard case .object(let profile) = try JSON(parsing: try await client.receiveText()) else { throw TestFailure("no profile") }
+            #expect(profile["ClientIP"] == "203.0.113.9")
+            #expect(profile["IsEncrypted"] == true)
+            try await client.close()
+        }
+    }
+
+    @Test func gracefulShutdownClosesEveryConnectionWith1001() async throws {
+        var closes: [WebSocketTestClient.CloseFrame?] = []
+        var api: SwitchboardAPI?
+        try await TestServer.with { server in
+            let shell = try await WebSocketTestClient.connect(server.base + "/api/shell")
+            let blocked = try await WebSocketTestClient.connect(server.base + "/api/blocker")
+            _ = try await shell.receiveText()
+            blocked.send("hang")
+            await server.group.triggerGracefulShutdown()
+            closes.append(try await shell.closeFrame())
+            closes.append(try await blocked.closeFrame())
+            api = server.api
+        }
+        #expect(api?.connectionCount == 0)
+        #expect(closes.map { $0?.code } == [1001, 1001])
+        #expect(closes.map { $0?.reason } == ["Server shutting down", "Server shutting down"])
+    }
+}

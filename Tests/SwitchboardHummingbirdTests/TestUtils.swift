@@ -1,0 +1,301 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import NIOWebSocket
+import ServiceLifecycle
+import Switchboard
+import SwitchboardHummingbird
+import SwitchboardSamples
+import SwitchboardTesting
+import Synchronization
+import Testing
+
+/// A terminal for transport tests: `hang` blocks until the terminal is closed, `fail` throws.
+actor Blocker: TerminalResource {
+    static let resourceName = "Tests.Blocker"
+    private var hang: CheckedContinuation<Void, Never>?
+
+    func receive(text: String, from connection: TerminalConnection) async throws {
+        switch text {
+        case "hang": await withCheckedContinuation { hang = $0 }
+        case "fail": throw BlockerError()
+        default: try await connection.send("ok: \(text)")
+        }
+    }
+
+    func close(_ reason: TerminalCloseReason) async {
+        hang?.resume()
+        hang = nil
+    }
+}
+
+struct BlockerError: Error, CustomStringConvertible {
+    var description: String { "The blocker failed on purpose" }
+}
+
+/// A running server on an ephemeral loopback port.
+struct TestServer {
+    let port: Int
+    let api: SwitchboardAPI
+    let group: ServiceGroup
+
+    var base: String { "ws://127.0.0.1:\(port)" }
+
+    /// Logs at the level in `SWITCHBOARD_TEST_LOG` (default: warnings and worse).
+    static var defaultLogger: Logger {
+        var logger = Logger(label: "test")
+        logger.logLevel = ProcessInfo.processInfo.environment["SWITCHBOARD_TEST_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
+        return logger
+    }
+
+    /// Starts a server with the Shell, the samples and ``Blocker``, runs `body`, then shuts it down.
+    static func with(
+        configuration: SwitchboardServerConfiguration = .init(), logger: Logger = TestServer.defaultLogger,
+        _ body: (TestServer) async throws -> Void
+    ) async throws {
+        let api = SwitchboardAPI(logger: logger)
+        let hub = ChatHub()
+        api.register { Echo() }
+        api.register { ChatRoom(hub: hub) }
+        api.register { Blocker() }
+        let (ports, portSink) = AsyncStream.makeStream(of: Int.self)
+        let server = SwitchboardServer(
+            api: api, configuration: configuration, address: .hostname("127.0.0.1", port: 0), logger: logger
+        ) { port in
+            portSink.yield(port)
+        }
+        let group = ServiceGroup(configuration: .init(services: server.services, logger: logger))
+        let running = Task { try await group.run() }
+        var iterator = ports.makeAsyncIterator()
+        guard let port = await iterator.next() else { throw TestFailure("server did not start") }
+        do {
+            try await body(TestServer(port: port, api: api, group: group))
+        } catch {
+            await group.triggerGracefulShutdown()
+            _ = try? await running.value
+            throw error
+        }
+        await group.triggerGracefulShutdown()
+        try await running.value
+    }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// A real, independent WebSocket client: Python's `websockets` library, driven through
+/// `Tests/Support/ws_client.py` one JSON line per command and event.
+///
+/// The tests use it rather than swift-websocket's client because that client (1.6.2) sometimes loses the
+/// frames a server sends while the client is still completing its upgrade, under concurrent load; see
+/// `Docs/KnownIssues.md`.
+final class WebSocketTestClient: Sendable {
+    struct CloseFrame: Sendable, Equatable {
+        let code: Int?
+        let reason: String?
+    }
+
+    private enum Event: Sendable {
+        case message(TerminalMessage)
+        case close(CloseFrame)
+    }
+
+    private let process: Process
+    private let input: FileHandle
+    private let writer = DispatchQueue(label: "ws-test-client.writer")
+    private let events: Mailbox<Event>
+    private let closed = Mutex<CloseFrame?>(nil)
+
+    struct UpgradeFailed: Error, CustomStringConvertible {
+        let status: Int?
+        let description: String
+    }
+
+    private init(process: Process, input: FileHandle, events: Mailbox<Event>) {
+        self.process = process
+        self.input = input
+        self.events = events
+    }
+
+    static var script: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Support/ws_client.py")
+    }
+
+    /// Connects; throws ``UpgradeFailed`` if the server does not upgrade.
+    static func connect(_ url: String, headers: [(String, String)] = [], compression: Bool = true) async throws -> WebSocketTestClient {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        var arguments = ["python3", script.path, url]
+        for (name, value) in headers { arguments += ["--header", "\(name): \(value)"] }
+        if !compression { arguments.append("--no-compression") }
+        process.arguments = arguments
+        let stdin = Pipe()
+        let stdout = Pipe()
+        process.standardInput = stdin
+        process.standardOutput = stdout
+        try process.run()
+        let opened = Mailbox<Result<Void, UpgradeFailed>>()
+        let events = Mailbox<Event>()
+        let output = stdout.fileHandleForReading
+        Thread {
+            var pending = Data()
+            func handle(_ line: Data) {
+                guard case .object(let event) = try? JSON(parsing: String(decoding: line, as: UTF8.self)) else { return }
+                switch event["event"] {
+                case "open": opened.deliver(.success(()))
+                case "error":
+                    let status: Int? = if case .int(let code) = event["status"] { code } else { nil }
+                    opened.deliver(.failure(UpgradeFailed(status: status, description: "\(event["message"] ?? .null)")))
+                case "text":
+                    if case .string(let text) = event["data"] { events.deliver(.message(.text(text))) }
+                case "binary":
+                    if case .string(let encoded) = event["data"], let data = Data(base64Encoded: encoded) {
+                        events.deliver(.message(.binary(ByteBuffer(bytes: data))))
+                    }
+                case "close":
+                    let code: Int? = if case .int(let value) = event["code"] { value } else { nil }
+                    let reason: String? = if case .string(let value) = event["reason"] { value } else { nil }
+                    events.deliver(.close(CloseFrame(code: code, reason: reason)))
+                default: break
+                }
+            }
+            while true {
+                let chunk = output.availableData
+                if chunk.isEmpty { break }
+                pending.append(chunk)
+                while let newline = pending.firstIndex(of: 0x0A) {
+                    handle(pending[pending.startIndex..<newline])
+                    pending = Data(pending[pending.index(after: newline)...])
+                }
+            }
+            opened.deliver(.failure(UpgradeFailed(status: nil, description: "the client exited")))
+            events.finish()
+            process.waitUntilExit()
+        }.start()
+        guard let result = await opened.receive() else { throw TestFailure("no result from the client") }
+        try result.get()
+        return WebSocketTestClient(process: process, input: stdin.fileHandleForWriting, events: events)
+    }
+
+    private func command(_ json: JSON) {
+        let data = Data((json.compact + "\n").utf8)
+        let input = self.input
+        writer.async { try? input.write(contentsOf: data) }
+    }
+
+    func send(_ text: String) { command(["op": "text", "data": .string(text)]) }
+    func send(_ bytes: ByteBuffer) { command(["op": "binary", "data": .string(Data(bytes.readableBytesView).base64EncodedString())]) }
+    /// Sends a hand-made frame (written unmasked here; the client masks it), for protocol-violation tests.
+    func send(rawFrame: [UInt8]) { command(["op": "raw", "data": .string(Data(rawFrame).base64EncodedString())]) }
+
+    /// The next message, or `nil` once the connection has closed.
+    func receive() async -> TerminalMessage? {
+        if closed.withLock({ $0 }) != nil { return nil }
+        switch await events.receive() {
+        case .message(let message): return message
+        case .close(let frame):
+            closed.withLock { $0 = frame }
+            return nil
+        case nil: return nil
+        }
+    }
+
+    func receiveText() async throws -> String {
+        switch await receive() {
+        case .text(let text): return text
+        case .binary(let bytes): throw TestFailure("expected text, got \(bytes.readableBytes) binary bytes")
+        case nil: throw TestFailure("expected text, but the connection closed: \(String(describing: closed.withLock { $0 }))")
+        }
+    }
+
+    /// Waits for the server to close the connection, skipping messages, and returns its close frame.
+    func closeFrame() async throws -> CloseFrame? {
+        while await receive() != nil {}
+        return closed.withLock { $0 }
+    }
+
+    /// Closes from the client side and returns the server's close frame.
+    @discardableResult
+    func close(_ code: Int = 1000) async throws -> CloseFrame? {
+        command(["op": "close", "code": .int(code)])
+        return try await closeFrame()
+    }
+}
+
+/// Runs blocking work on a thread of its own, so that it never occupies the cooperative thread pool that
+/// the server under test needs (this machine has two cores, so the pool has two threads).
+func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Result { try body() }) }.start()
+    }
+}
+
+/// A plain HTTP/1.1 exchange over a raw TCP socket, for checking what non-WebSocket clients see.
+enum RawHTTP {
+    static func get(port: Int, path: String, headers: [String] = []) async throws -> (status: Int, head: String, body: String) {
+        try await onOwnThread { try getBlocking(port: port, path: path, headers: headers) }
+    }
+
+    static func getBlocking(port: Int, path: String, headers: [String]) throws -> (status: Int, head: String, body: String) {
+        let request = (["GET \(path) HTTP/1.1", "Host: 127.0.0.1:\(port)", "Connection: close"] + headers).joined(separator: "\r\n") + "\r\n\r\n"
+        let response = try exchange(port: port, bytes: Array(request.utf8))
+        guard let split = response.range(of: "\r\n\r\n") else { throw TestFailure("no header end in \(response)") }
+        let head = String(response[..<split.lowerBound])
+        let status = Int(head.split(separator: " ")[1]) ?? 0
+        return (status, head, String(response[split.upperBound...]))
+    }
+
+    /// Connects, sends the bytes, and reads until the server closes.
+    static func exchange(port: Int, bytes: [UInt8]) throws -> String {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw TestFailure("socket failed") }
+        defer { Glibc.close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { throw TestFailure("connect failed") }
+        _ = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, 0) }
+        var response: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = recv(fd, &buffer, buffer.count, 0)
+            if count <= 0 { break }
+            response += buffer[0..<count]
+        }
+        return String(decoding: response, as: UTF8.self)
+    }
+}
+
+/// The `switchboard` executable built next to the tests.
+enum SwitchboardBinary {
+    static var url: URL {
+        get throws {
+            let candidates = [
+                URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("switchboard"),
+                URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("switchboard"),
+                URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(".build/debug/switchboard"),
+            ]
+            guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
+                throw TestFailure("switchboard executable not found in \(candidates.map(\.path))")
+            }
+            return found
+        }
+    }
+}
+
+extension WebSocketErrorCode {
+    var number: Int {
+        var buffer = ByteBuffer()
+        buffer.write(webSocketErrorCode: self)
+        return Int(buffer.readInteger(as: UInt16.self) ?? 0)
+    }
+}

@@ -1,0 +1,52 @@
+import Switchboard
+import Testing
+
+@Suite struct JSONTests {
+    @Test func parsesAndPrintsInOrder() throws {
+        let json = try JSON(parsing: #" {"b": 1, "a": [true, null, "x\n\u00e9\ud83d\ude00"], "c": {"d": -2.5e1}} "#)
+        #expect(json.compact == #"{"b":1,"a":[true,null,"x\né😀"],"c":{"d":-25}}"#)
+        #expect(try JSON(parsing: json.prettyPrinted) == json)
+    }
+
+    @Test func prettyPrintsWithTwoSpaces() {
+        let json: JSON = ["Name": "x", "List": [1, 2], "Empty": [:]]
+        #expect(json.prettyPrinted == "{\n  \"Name\": \"x\",\n  \"List\": [\n    1,\n    2\n  ],\n  \"Empty\": {}\n}")
+    }
+
+    @Test func escapesControlCharacters() {
+        #expect(JSON.string("a\u{1}b\"\\").compact == #""a\u0001b\"\\""#)
+    }
+
+    @Test(arguments: [
+        ("{", "expected a member name in double quotes but found end of input", 2),
+        ("{\"a\" 1}", "expected ':' after member name \"a\" but found '1'", 6),
+        ("[1,]", "expected a value but found ']'", 4),
+        ("[1 2]", "expected ',' or ']' in array but found '2'", 4),
+        ("tru", "invalid literal; expected 'true'", 4),
+        ("01", "invalid number; leading zeros are not allowed", 2),
+        ("\"abc", "unterminated string", 5),
+        ("\"\\x\"", "invalid escape '\\x'", 2),
+        ("\"\\ud800\"", "unpaired high surrogate \\ud800", 8),
+        ("{\"a\":1,\"a\":2}", "duplicate member name \"a\"", 12),
+        ("1 2", "unexpected '2' after the value", 3),
+        ("", "expected a value but found end of input", 1),
+    ])
+    func reportsSyntaxErrorsWithPositions(text: String, reason: String, position: Int) {
+        #expect(throws: JSONSyntaxError(reason: reason, position: position)) { try JSON(parsing: text) }
+    }
+
+    @Test func limitsNesting() {
+        let deep = String(repeating: "[", count: 65) + String(repeating: "]", count: 65)
+        #expect(throws: JSONSyntaxError.self) { try JSON(parsing: deep) }
+        let fine = String(repeating: "[", count: 64) + String(repeating: "]", count: 64)
+        #expect(throws: Never.self) { try JSON(parsing: fine) }
+        let huge = String(repeating: "{\"a\":", count: 100_000)
+        #expect(throws: JSONSyntaxError.self) { try JSON(parsing: huge) }
+    }
+
+    @Test func keepsIntegersAndDoublesApart() throws {
+        #expect(try JSON(parsing: "3") == .int(3))
+        #expect(try JSON(parsing: "3.5") == .double(3.5))
+        #expect(throws: JSONSyntaxError(reason: "number out of range", position: 6)) { try JSON(parsing: "1e400") }
+    }
+}

@@ -1,0 +1,69 @@
+import Switchboard
+import Testing
+
+@Suite struct ResourceURITests {
+    @Test func splitsResourceConditionsAndMetaConditions() throws {
+        let uri = try ResourceURI(parsing: "/superhero/year>1950&name!=Bob/limit=2")
+        #expect(uri.resourceName == "superhero")
+        #expect(uri.conditions == [.init(key: "year", op: .greaterThan, value: "1950"), .init(key: "name", op: .notEqual, value: "Bob")])
+        #expect(uri.metaConditions == [.init(key: "limit", op: .equal, value: "2")])
+    }
+
+    @Test(arguments: [
+        ("a=1", ConditionOperator.equal, "1"), ("a!=1", .notEqual, "1"), ("a<1", .lessThan, "1"), ("a>1", .greaterThan, "1"),
+        ("a<=1", .lessThanOrEqual, "1"), ("a>=1", .greaterThanOrEqual, "1"), ("a%3E1", .greaterThan, "1"),
+        ("a%3c=1", .lessThanOrEqual, "1"), ("a==1", .equal, "=1"), ("a=x=y", .equal, "x=y"), ("a=", .equal, ""),
+    ])
+    func readsEveryOperator(piece: String, op: ConditionOperator, value: String) throws {
+        let uri = try ResourceURI(parsing: "/r/" + piece)
+        #expect(uri.conditions == [.init(key: "a", op: op, value: value)])
+    }
+
+    @Test func splitsTheRawPathBeforeDecoding() throws {
+        let uri = try ResourceURI(parsing: "/shell/query=%2Fecho%2Fprefix%3Dx%26y&autoget=true")
+        #expect(uri.conditions.map(\.key) == ["query", "autoget"])
+        #expect(uri.conditions[0].value == "/echo/prefix=x&y")
+        #expect(try ResourceURI(parsing: "/a%2Eb").resourceName == "a.b")
+        #expect(try ResourceURI(parsing: "/r/name=a+b").conditions[0].value == "a+b")
+    }
+
+    @Test func acceptsQueryStringsPlaceholdersAndTrailingSlashes() throws {
+        #expect(try ResourceURI(parsing: "/echo?prefix=x").conditions == [.init(key: "prefix", op: .equal, value: "x")])
+        #expect(try ResourceURI(parsing: "echo/prefix=x/").conditions.count == 1)
+        #expect(try ResourceURI(parsing: "/echo/_/_").conditions.isEmpty)
+        #expect(try ResourceURI(parsing: "/").resourceName == "")
+        #expect(try ResourceURI(parsing: "").resourceName == "")
+        #expect(try ResourceURI(parsing: "/_").resourceName == "")
+    }
+
+    @Test(arguments: [
+        ("/a/b=1/c=2/d", 400, "has 4 segments"),
+        ("/a/b=1&&c=2", 400, "empty condition"),
+        ("/a/b=1&", 400, "empty condition"),
+        ("/a/=1", 400, "has no property name"),
+        ("/a/novalue", 400, "invalid condition 'novalue'"),
+        ("/a/b%ZZ=1", 400, "invalid percent-encoding"),
+        ("/a/b=%E2%28", 400, "does not decode to valid UTF-8"),
+        ("/a/b=%00", 400, "NUL character"),
+        ("/a\u{1}", 400, "control character U+0001"),
+        ("/a b", 400, "white space"),
+        ("/a/b=1?c=2", 400, "both in the path and after '?'"),
+        ("/a/b%20c=1", 400, "contains white space"),
+        ("/" + String(repeating: "x", count: 9000), 414, "the limit is 8192"),
+    ])
+    func rejectsMalformedURIs(raw: String, status: Int, fragment: String) {
+        do {
+            _ = try ResourceURI(parsing: raw)
+            Issue.record("Parsed \(raw)")
+        } catch {
+            #expect(error.status == status)
+            #expect(error.message.contains(fragment), "\(error.message)")
+        }
+    }
+
+    @Test func encodesSoThatParsingRoundTrips() throws {
+        let value = "a/b&c=d?e f%g#h>"
+        let uri = ResourceURI(resourceName: "R", conditions: [.init(key: "k", op: .equal, value: value)])
+        #expect(try ResourceURI(parsing: uri.description).conditions[0].value == value)
+    }
+}
