@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "SwitchboardSamples", targets: ["SwitchboardSamples"]),
         .library(name: "SwitchboardTesting", targets: ["SwitchboardTesting"]),
         .executable(name: "switchboard", targets: ["switchboard"]),
+        .executable(name: "greeter", targets: ["Greeter"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -60,6 +61,12 @@ let package = Package(
             name: "SwitchboardSamples",
             dependencies: ["Switchboard", .product(name: "NIOCore", package: "swift-nio")],
             path: "Samples/SwitchboardSamples",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "Greeter",
+            dependencies: ["Switchboard", "SwitchboardHummingbird"],
+            path: "Samples/Greeter",
             swiftSettings: swiftSettings
         ),
         .executableTarget(

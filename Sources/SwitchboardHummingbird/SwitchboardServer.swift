@@ -50,6 +50,16 @@ public struct SwitchboardServer {
         self.router = router
     }
 
+    /// Creates a server that listens on `host` and `port` (0 picks a free port).
+    public init(
+        api: SwitchboardAPI, configuration: SwitchboardServerConfiguration = .init(), host: String, port: Int,
+        logger: Logger = Logger(label: "switchboard"), onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) {
+        self.init(
+            api: api, configuration: configuration, address: .hostname(host, port: port), logger: logger,
+            onServerRunning: onServerRunning)
+    }
+
     /// The services to run in one `ServiceGroup`: the HTTP server, then the service that closes
     /// connections on a graceful shutdown. Use them to run the server next to services of your own.
     public var services: [any Service] {

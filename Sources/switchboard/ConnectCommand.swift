@@ -43,7 +43,8 @@ struct ConnectCommand: AsyncParsableCommand {
         let drain = Duration.milliseconds(Int(max(0, self.drain) * 1000))
         let configuration = WebSocketClientConfiguration(
             maxFrameSize: 16 << 20, additionalHeaders: fields,
-            extensions: noCompression ? [] : [.perMessageDeflate(maxDecompressedFrameSize: 16 << 20)], validateUTF8: true)
+            extensions: noCompression ? [] : [.perMessageDeflate(maxDecompressedFrameSize: 16 << 20)],
+            closeTimeout: Self.closeTimeout, validateUTF8: true)
         var logger = Logger(label: "switchboard.connect")
         logger.logLevel = .critical
         let closeFrame: WebSocketCloseFrame?
@@ -52,7 +53,7 @@ struct ConnectCommand: AsyncParsableCommand {
                 inbound, outbound, _ in
                 // The printer runs until the server's close frame ends the inbound stream. When input ends, the
                 // sender starts the closing handshake and the printer is left to read the server's reply.
-                enum Finished { case server, input }
+                enum Finished { case server, input, timedOut }
                 try await withThrowingTaskGroup(of: Finished.self) { group in
                     group.addTask {
                         for try await message in inbound.messages(maxSize: 16 << 20) {
@@ -91,7 +92,15 @@ struct ConnectCommand: AsyncParsableCommand {
                         return .input
                     }
                     if try await group.next() == .input {
-                        _ = try await group.next()
+                        // A server that never answers the close must not keep the client waiting forever.
+                        group.addTask {
+                            try await Task.sleep(for: Self.closeTimeout)
+                            return .timedOut
+                        }
+                        if try await group.next() == .timedOut {
+                            FileHandle.standardError.write(
+                                Data("The server did not answer the close within \(Self.closeTimeout)\n".utf8))
+                        }
                     }
                     group.cancelAll()
                 }
@@ -107,6 +116,9 @@ struct ConnectCommand: AsyncParsableCommand {
         FileHandle.standardError.write(Data("Connection closed (\(code))\(reason)\n".utf8))
         if let closeFrame, ![1000, 1001].contains(Self.number(of: closeFrame.closeCode)) { throw ExitCode(1) }
     }
+
+    /// How long to wait for the server's side of the closing handshake.
+    static let closeTimeout = Duration.seconds(5)
 
     static func number(of code: WebSocketErrorCode) -> Int {
         var buffer = ByteBuffer()

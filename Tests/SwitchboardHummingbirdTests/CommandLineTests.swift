@@ -64,10 +64,10 @@ struct CommandLineTests {
 
     @Test func connectPrintsBinaryAsTextOrSizeAndTheServersClose() async throws {
         try await TestServer.with { server in
-            let result = try await run(["connect", server.base + "/api/nothing"], input: "")
+            let result = try await run(["connect", server.base + "/api/blocker", "--drain", "5"], input: "binary\nclose\n")
             #expect(result.status == 1)
-            #expect(result.out.hasPrefix("404: Not found. Could not locate any resource by 'nothing'"))
-            #expect(result.err.contains("Connection closed (4404): 404: Not found."))
+            #expect(result.out == "binary but UTF-8\n<binary message: 4 bytes>\n")
+            #expect(result.err.contains("Connection closed (4409): 409: Conflict. Closed on request"))
         }
     }
 

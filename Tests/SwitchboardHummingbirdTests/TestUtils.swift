@@ -12,7 +12,8 @@ import SwitchboardTesting
 import Synchronization
 import Testing
 
-/// A terminal for transport tests: `hang` blocks until the terminal is closed, `fail` throws.
+/// A terminal for transport tests: `hang` blocks until the terminal is closed, `fail` throws, `binary`
+/// sends a UTF-8 and a non-UTF-8 binary message, `close` closes the connection with 4409.
 actor Blocker: TerminalResource {
     static let resourceName = "Tests.Blocker"
     private var hang: CheckedContinuation<Void, Never>?
@@ -21,6 +22,10 @@ actor Blocker: TerminalResource {
         switch text {
         case "hang": await withCheckedContinuation { hang = $0 }
         case "fail": throw BlockerError()
+        case "binary":
+            try await connection.send(ByteBuffer(string: "binary but UTF-8"))
+            try await connection.send(ByteBuffer(bytes: [0xFF, 0xFE, 0x00, 0x80]))
+        case "close": await connection.close(.status(409), reason: "409: Conflict. Closed on request")
         default: try await connection.send("ok: \(text)")
         }
     }
