@@ -36,6 +36,22 @@ actor Blocker: TerminalResource {
     }
 }
 
+/// A terminal with a property of every supported type, for conversion errors.
+actor Typed: TerminalResource {
+    static let resourceName = "Tests.Typed"
+    enum Mode: String, CaseIterable, PropertyValue { case fast, slow }
+    @Property var count = 0
+    @Property var ratio = 0.5
+    @Property var when: Date? = nil
+    @Property var mode = Mode.fast
+    @Property var flag = false
+    @Property var limit: Int? = nil
+
+    func receive(text: String, from connection: TerminalConnection) async throws {
+        try await connection.send("typed: \(text)")
+    }
+}
+
 struct BlockerError: Error, CustomStringConvertible {
     var description: String { "The blocker failed on purpose" }
 }
@@ -45,6 +61,7 @@ struct TestServer {
     let port: Int
     let api: SwitchboardAPI
     let group: ServiceGroup
+    let running: Task<Void, any Error>
 
     var base: String { "ws://127.0.0.1:\(port)" }
 
@@ -60,11 +77,29 @@ struct TestServer {
         configuration: SwitchboardServerConfiguration = .init(), logger: Logger = TestServer.defaultLogger,
         _ body: (TestServer) async throws -> Void
     ) async throws {
+        let server = try await start(configuration: configuration, logger: logger)
+        do {
+            try await body(server)
+        } catch {
+            await server.group.triggerGracefulShutdown()
+            _ = try? await server.running.value
+            throw error
+        }
+        await server.group.triggerGracefulShutdown()
+        try await server.running.value
+    }
+
+    /// Starts a server with the Shell, the samples, ``Blocker`` and ``Typed``; it runs until its group is
+    /// shut down.
+    static func start(
+        configuration: SwitchboardServerConfiguration = .init(), logger: Logger = TestServer.defaultLogger
+    ) async throws -> TestServer {
         let api = SwitchboardAPI(logger: logger)
         let hub = ChatHub()
         api.register { Echo() }
         api.register { ChatRoom(hub: hub) }
         api.register { Blocker() }
+        api.register { Typed() }
         let (ports, portSink) = AsyncStream.makeStream(of: Int.self)
         let server = SwitchboardServer(
             api: api, configuration: configuration, address: .hostname("127.0.0.1", port: 0), logger: logger
@@ -75,15 +110,7 @@ struct TestServer {
         let running = Task { try await group.run() }
         var iterator = ports.makeAsyncIterator()
         guard let port = await iterator.next() else { throw TestFailure("server did not start") }
-        do {
-            try await body(TestServer(port: port, api: api, group: group))
-        } catch {
-            await group.triggerGracefulShutdown()
-            _ = try? await running.value
-            throw error
-        }
-        await group.triggerGracefulShutdown()
-        try await running.value
+        return TestServer(port: port, api: api, group: group, running: running)
     }
 }
 
@@ -95,9 +122,8 @@ struct TestFailure: Error, CustomStringConvertible {
 /// A real, independent WebSocket client: Python's `websockets` library, driven through
 /// `Tests/Support/ws_client.py` one JSON line per command and event.
 ///
-/// The tests use it rather than swift-websocket's client because that client (1.6.2) sometimes loses the
-/// frames a server sends while the client is still completing its upgrade, under concurrent load; see
-/// `Docs/KnownIssues.md`.
+/// The tests use it rather than swift-websocket's client because that client (1.6.2) can hang when the
+/// server closes while the client is still completing its upgrade; see `Docs/KnownIssues.md`.
 final class WebSocketTestClient: Sendable {
     struct CloseFrame: Sendable, Equatable {
         let code: Int?

@@ -42,6 +42,10 @@ public actor Shell: TerminalResource {
     }
 
     public func propertiesDidChange(_ names: [String], on connection: TerminalConnection) async throws {
+        if names.contains("AutoGet") && names.contains("AutoOptions") && autoGet && autoOptions {
+            throw SwitchboardError(
+                .badRequest, code: .invalidPropertyValue, "AutoGet and AutoOptions are mutually exclusive; set at most one of them to true")
+        }
         if names.contains("AutoGet") && autoGet {
             autoOptions = false
         } else if names.contains("AutoOptions") && autoOptions {
@@ -80,7 +84,10 @@ public actor Shell: TerminalResource {
             if argument.hasPrefix("/") {
                 let path = String(argument.prefix { !$0.isWhitespace })
                 argument = String(argument.dropFirst(path.count)).trimmingWhitespace()
-                guard await navigate(to: path, on: connection, echo: false, automatic: false) else { return }
+                guard await navigate(to: path, on: connection, echo: false, automatic: false) else {
+                    try await sendLocation(connection)
+                    return
+                }
             }
             try await run(method: command, argument: argument, on: connection)
         case "VAR":
@@ -94,7 +101,7 @@ public actor Shell: TerminalResource {
         default:
             try await connection.send(
                 error: SwitchboardError(
-                    .badRequest, code: .unknownCommand, "Unknown command '\(word)'. Type HELP for the list of commands"))
+                    .badRequest, code: .unknownCommand, "Unknown command '\(Self.excerpt(word))'. Type HELP for the list of commands"))
             try await sendLocation(connection)
         }
     }
@@ -212,6 +219,16 @@ public actor Shell: TerminalResource {
     private func propertyNames(_ connection: TerminalConnection) async throws -> String {
         guard case .object(let object) = try await connection.properties else { return "" }
         return object.members.map(\.key).joined(separator: ", ")
+    }
+
+    /// A client's word as it is quoted in a reply: control characters escaped, at most 40 characters.
+    static func excerpt(_ word: String) -> String {
+        var result = ""
+        for (index, scalar) in word.unicodeScalars.enumerated() {
+            if index == 40 { return result + "…" }
+            result += scalar.properties.generalCategory == .control ? "\\u{\(String(scalar.value, radix: 16))}" : String(scalar)
+        }
+        return result
     }
 
     // MARK: HELP
