@@ -14,11 +14,7 @@ import collections
 import datetime
 import json
 import os
-import re
-import signal
-import subprocess
 import sys
-import threading
 import time
 
 GROUPS = {
@@ -27,27 +23,6 @@ GROUPS = {
     "12": "permessage-deflate (payloads)", "13": "permessage-deflate (parameters)",
 }
 VERDICTS = ["OK", "NON-STRICT", "INFORMATIONAL", "UNIMPLEMENTED", "FAILED", "RUNNER ERROR"]
-
-
-def start_server(binary):
-    """Starts `switchboard serve --port 0` and returns the process and its port."""
-    process = subprocess.Popen(
-        [binary, "serve", "--port", "0", "--log-level", "info"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 60
-    log = ""
-    while time.monotonic() < deadline:
-        line = process.stderr.readline()
-        if not line:
-            break
-        log += line
-        match = re.search(r"listening on 127\.0\.0\.1:(\d+)", line)
-        if match:
-            # Keep reading the log so that the server never blocks on a full pipe.
-            threading.Thread(target=lambda: [None for _ in process.stderr], daemon=True).start()
-            return process, int(match.group(1))
-    process.kill()
-    sys.exit("switchboard serve did not start:\n" + log)
 
 
 def verdict(result):
@@ -74,6 +49,7 @@ def main():
     args = parser.parse_args()
 
     import kosoku  # installed by .ci/run: pip install kosoku
+    from switchboard_process import start_server, stop_server
 
     known = set()
     if os.path.exists(args.known_runner_errors):
@@ -90,11 +66,7 @@ def main():
         except kosoku.FailureError as failure:
             results = failure.results
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_server(process)
     elapsed = time.monotonic() - started
 
     rows = normalise(results)

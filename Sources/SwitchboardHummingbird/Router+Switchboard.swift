@@ -13,9 +13,7 @@ extension Router where Context: WebSocketRequestContext {
     /// ```swift
     /// let router = Router(context: SwitchboardRequestContext.self)
     /// router.addSwitchboard(api, configuration: configuration)
-    /// let app = Application(
-    ///     router: router,
-    ///     server: .http1WebSocketUpgrade(webSocketRouter: router, configuration: .init(ws: configuration.webSocketConfiguration)))
+    /// let app = Application(router: router, server: .switchboard(webSocketRouter: router, configuration: configuration))
     /// ```
     /// - Parameters:
     ///   - api: The API to serve.

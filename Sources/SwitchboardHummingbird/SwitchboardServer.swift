@@ -66,8 +66,7 @@ public struct SwitchboardServer {
         let onServerRunning = self.onServerRunning
         let application = Application(
             router: router,
-            server: .http1WebSocketUpgrade(
-                webSocketRouter: router, configuration: .init(ws: configuration.webSocketConfiguration)),
+            server: .switchboard(webSocketRouter: router, configuration: configuration),
             configuration: .init(address: address, serverName: "Switchboard"),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
             logger: logger

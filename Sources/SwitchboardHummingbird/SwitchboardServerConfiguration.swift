@@ -15,6 +15,9 @@ public struct SwitchboardServerConfiguration: Sendable {
     public var pingInterval: Duration?
     /// How long the server waits for the client's close frame after sending its own (default 10 s).
     public var closeTimeout: Duration
+    /// How long a new connection may take to send its first request head before it is closed (default
+    /// 10 s). Guards against clients that trickle a request in byte by byte to hold connections open.
+    public var requestHeadTimeout: Duration
     /// Whether permessage-deflate compression is offered (default `true`).
     public var compression: Bool
     /// Whether to trust `X-Forwarded-For` and `X-Forwarded-Proto` from a reverse proxy for the client IP
@@ -24,9 +27,10 @@ public struct SwitchboardServerConfiguration: Sendable {
     /// Creates a configuration; every parameter has a production default.
     public init(
         apiRoot: String = "/api", opensShellAtSlash: Bool = true, maxMessageSize: Int = 16 << 20,
-        pingInterval: Duration? = .seconds(30), closeTimeout: Duration = .seconds(10), compression: Bool = true,
-        trustsProxyHeaders: Bool = false
+        pingInterval: Duration? = .seconds(30), closeTimeout: Duration = .seconds(10),
+        requestHeadTimeout: Duration = .seconds(10), compression: Bool = true, trustsProxyHeaders: Bool = false
     ) {
+        self.requestHeadTimeout = requestHeadTimeout
         self.apiRoot = apiRoot
         self.opensShellAtSlash = opensShellAtSlash
         self.maxMessageSize = maxMessageSize
@@ -44,8 +48,9 @@ public struct SwitchboardServerConfiguration: Sendable {
         return root
     }
 
-    /// The WebSocket settings to pass to `.http1WebSocketUpgrade(webSocketRouter:configuration:)` when you
-    /// mount Switchboard into your own application.
+    /// The WebSocket settings, for when you build the server with Hummingbird's
+    /// `.http1WebSocketUpgrade(webSocketRouter:configuration:)` yourself rather than with
+    /// `.switchboard(webSocketRouter:configuration:)`.
     public var webSocketConfiguration: WebSocketServerConfiguration {
         WebSocketServerConfiguration(
             maxFrameSize: maxMessageSize,

@@ -22,6 +22,7 @@ actor Blocker: TerminalResource {
         switch text {
         case "hang": await withCheckedContinuation { hang = $0 }
         case "fail": throw BlockerError()
+        case "cancel": throw CancellationError()
         case "binary":
             try await connection.send(ByteBuffer(string: "binary but UTF-8"))
             try await connection.send(ByteBuffer(bytes: [0xFF, 0xFE, 0x00, 0x80]))
@@ -283,26 +284,9 @@ enum RawHTTP {
 
     /// Connects, sends the bytes, and reads until the server closes.
     static func exchange(port: Int, bytes: [UInt8]) throws -> String {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw TestFailure("socket failed") }
-        defer { Glibc.close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard connected == 0 else { throw TestFailure("connect failed") }
-        _ = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, 0) }
-        var response: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let count = recv(fd, &buffer, buffer.count, 0)
-            if count <= 0 { break }
-            response += buffer[0..<count]
-        }
-        return String(decoding: response, as: UTF8.self)
+        let socket = try RawSocket(port: port)
+        try socket.write(bytes)
+        return String(decoding: try socket.readToEnd(), as: UTF8.self)
     }
 }
 

@@ -62,7 +62,13 @@ final class SessionCore: Sendable {
         try check(expected)
         try await sendLock.withLock {
             try check(expected)
-            try await transport.send(message)
+            do {
+                try await transport.send(message)
+            } catch {
+                // The transport can no longer deliver: the peer has gone or the connection is closing.
+                logger.debug("Send failed", metadata: ["error.type": "\(error)"])
+                throw TerminalConnectionError.closed
+            }
         }
     }
 

@@ -38,7 +38,7 @@ public struct TerminalConnection: Sendable {
     public var isAttached: Bool { !core.isClosed && core.generation.load(ordering: .acquiring) == generation }
 
     /// Sends a text message.
-    /// - Throws: ``TerminalConnectionError`` when detached or closed, or the transport's error.
+    /// - Throws: ``TerminalConnectionError`` when detached, closed, or the transport could not deliver.
     public func send(_ text: String) async throws { try await core.send(.text(text), generation: generation) }
 
     /// Sends a binary message.

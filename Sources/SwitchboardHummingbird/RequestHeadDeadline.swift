@@ -1,0 +1,105 @@
+public import Hummingbird
+public import HummingbirdCore
+public import HummingbirdWebSocket
+import Logging
+import NIOCore
+
+/// Closes a connection whose first HTTP request head has not fully arrived within a deadline.
+///
+/// Hummingbird applies its idle timeout only once a request is being served, so a client that sends a
+/// request head one byte at a time (a slow-loris) could otherwise hold a connection open for ever. The
+/// handler watches the raw bytes for the blank line that ends the head, then removes itself.
+final class RequestHeadDeadlineHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+
+    private let deadline: TimeAmount
+    private var timer: Scheduled<Void>?
+    /// The last bytes seen, to find `\r\n\r\n` across reads.
+    private var tail: [UInt8] = []
+    private var headComplete = false
+
+    init(deadline: TimeAmount) { self.deadline = deadline }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { start(context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        start(context)
+        context.fireChannelActive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        timer?.cancel()
+        timer = nil
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if !headComplete {
+            let bytes = unwrapInboundIn(data)
+            for byte in bytes.readableBytesView {
+                tail.append(byte)
+                if tail.count > 4 { tail.removeFirst() }
+                if tail == [13, 10, 13, 10] {
+                    headComplete = true
+                    break
+                }
+            }
+            if headComplete {
+                timer?.cancel()
+                timer = nil
+                context.fireChannelRead(data)
+                context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+                return
+            }
+        }
+        context.fireChannelRead(data)
+    }
+
+    private func start(_ context: ChannelHandlerContext) {
+        guard timer == nil, !headComplete else { return }
+        let channel = context.channel
+        timer = context.eventLoop.scheduleTask(in: deadline) {
+            channel.close(promise: nil)
+        }
+    }
+}
+
+/// Hummingbird's HTTP/1 + WebSocket child channel with ``RequestHeadDeadlineHandler`` in front of it.
+struct DeadlineGuardedChannel<Base: ServerChildChannel>: ServerChildChannel {
+    typealias Value = Base.Value
+    let base: Base
+    let deadline: TimeAmount
+
+    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+        do {
+            try channel.pipeline.syncOperations.addHandler(RequestHeadDeadlineHandler(deadline: deadline), position: .first)
+        } catch {
+            return channel.eventLoop.makeFailedFuture(error)
+        }
+        return base.setup(channel: channel, logger: logger)
+    }
+
+    func handle(value: Value, logger: Logger) async {
+        await base.handle(value: value, logger: logger)
+    }
+}
+
+extension HTTPServerBuilder {
+    /// HTTP/1 with WebSocket upgrades for Switchboard: Hummingbird's `http1WebSocketUpgrade`, configured from
+    /// `configuration`, with a deadline for the first request head (``SwitchboardServerConfiguration/requestHeadTimeout``).
+    public static func switchboard<WSResponderBuilder: HTTPResponderBuilder & _HB_SendableMetatype>(
+        webSocketRouter: WSResponderBuilder, configuration: SwitchboardServerConfiguration
+    ) -> HTTPServerBuilder where WSResponderBuilder.Responder.Context: WebSocketRequestContext {
+        let webSocketResponder = webSocketRouter.buildResponder()
+        let channelConfiguration = HTTP1WebSocketUpgradeChannel.Configuration(ws: configuration.webSocketConfiguration)
+        let deadline = TimeAmount(configuration.requestHeadTimeout)
+        return .init { responder in
+            DeadlineGuardedChannel(
+                base: HTTP1WebSocketUpgradeChannel(
+                    responder: responder, webSocketResponder: webSocketResponder, configuration: channelConfiguration),
+                deadline: deadline)
+        }
+    }
+}
