@@ -22,10 +22,11 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from switchboard_process import sample, start_server, stop_server  # noqa: E402
 
 BANNER = "### Entering the Switchboard shell."
+TERMINALS = {"shell": 0, "echo": 1, "chatroom": 2}
 
 
-def one_cycle(base, index):
-    kind = index % 3
+def one_cycle(base, index, kinds):
+    kind = kinds[index % len(kinds)]
     if kind == 0:
         with connect(base + "/api/shell", compression=None) as ws:
             assert ws.recv(timeout=10).startswith(BANNER)
@@ -45,9 +46,9 @@ def one_cycle(base, index):
             assert ws.recv(timeout=10).startswith("* Welcome")
 
 
-def run_cycles(base, count, start=0):
+def run_cycles(base, count, kinds, start=0):
     for index in range(start, start + count):
-        one_cycle(base, index)
+        one_cycle(base, index, kinds)
 
 
 def main():
@@ -56,16 +57,18 @@ def main():
     parser.add_argument("--cycles", type=int, default=1000)
     parser.add_argument("--rss-slack-mib", type=float, default=8)
     parser.add_argument("--write", help="a Markdown file to record the figures in")
+    parser.add_argument("--only", choices=list(TERMINALS), help="cycle through one terminal only")
     args = parser.parse_args()
+    kinds = [TERMINALS[args.only]] if args.only else [0, 1, 2]
 
     process, port = start_server(args.binary)
     base = f"ws://127.0.0.1:{port}"
     try:
-        run_cycles(base, 100)
+        run_cycles(base, 100, kinds)
         time.sleep(1)  # let the last closes finish before sampling; the figures are not timings
         before = sample(process.pid)
         started = time.monotonic()
-        run_cycles(base, args.cycles, start=100)
+        run_cycles(base, args.cycles, kinds, start=100)
         elapsed = time.monotonic() - started
         time.sleep(1)
         after = sample(process.pid)
@@ -103,6 +106,7 @@ when descriptors, children or threads grew, or memory grew by more than 8 MiB.
 swift build
 pip install websockets
 python3 Scripts/soak.py --binary .build/debug/switchboard --cycles 1000 --write Docs/Soak.md
+python3 Scripts/soak.py --binary .build/debug/switchboard --cycles 5000 --only echo   # one terminal
 ```
 
 Last figures ({when}, debug build, 2-core machine):
