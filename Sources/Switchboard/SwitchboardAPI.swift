@@ -52,6 +52,8 @@ public final class SwitchboardAPI: Sendable {
     private let registry = Mutex<[TerminalDescriptor]>([])
     private let sessions = Mutex<[String: ConnectionSession]>([:])
     private let connectionCounter = Atomic<Int>(0)
+    /// Set by ``closeAllConnections(code:reason:)``: connections that arrive later are closed at once.
+    private let closingAll = Mutex<(code: CloseCode, reason: String)?>(nil)
 
     /// Creates an API with the built-in Shell registered.
     /// - Parameters:
@@ -183,6 +185,10 @@ public final class SwitchboardAPI: Sendable {
         let session = ConnectionSession(api: self, core: core)
         sessions.withLock { $0[id] = session }
         defer { _ = sessions.withLock { $0.removeValue(forKey: id) } }
+        if let closing = closingAll.withLock({ $0 }) {
+            // The server is shutting down: this connection came in after the others were closed.
+            await session.shutdown(code: closing.code, reason: closing.reason)
+        }
         logger.debug("Connection opened", metadata: ["sb.uri": .string(request.uri), "sb.client.ip": .string(request.clientIP)])
         try await session.run(inbound: inbound)
         logger.debug("Connection closed")
@@ -195,10 +201,12 @@ public final class SwitchboardAPI: Sendable {
     public var connectionIDs: [String] { sessions.withLock { Array($0.keys) } }
 
     /// Closes every connection (for a graceful shutdown) and waits until their terminals are closed.
+    /// Connections that arrive afterwards are closed at once with the same code.
     /// - Parameters:
     ///   - code: The close code (default 1001, going away).
     ///   - reason: The close reason.
     public func closeAllConnections(code: CloseCode = .goingAway, reason: String = "Server shutting down") async {
+        closingAll.withLock { $0 = (code, reason) }
         let all = sessions.withLock { Array($0.values) }
         await withTaskGroup(of: Void.self) { group in
             for session in all {

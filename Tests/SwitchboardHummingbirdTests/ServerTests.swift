@@ -215,6 +215,8 @@ struct ServerTests {
             let shell = try await WebSocketTestClient.connect(server.base + "/api/shell")
             let blocked = try await WebSocketTestClient.connect(server.base + "/api/blocker")
             _ = try await shell.receiveText()
+            blocked.send("ping")
+            #expect(try await blocked.receiveText() == "ok: ping")
             blocked.send("hang")
             await server.group.triggerGracefulShutdown()
             closes.append(try await shell.closeFrame())
