@@ -13,6 +13,7 @@ let package = Package(
     products: [
         .library(name: "Switchboard", targets: ["Switchboard"]),
         .library(name: "SwitchboardHummingbird", targets: ["SwitchboardHummingbird"]),
+        .library(name: "SwitchboardSQLite", targets: ["SwitchboardSQLite"]),
         .library(name: "SwitchboardSamples", targets: ["SwitchboardSamples"]),
         .library(name: "SwitchboardTesting", targets: ["SwitchboardTesting"]),
         .executable(name: "switchboard", targets: ["switchboard"]),
@@ -25,6 +26,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/vapor/sqlite-nio.git", from: "1.13.2"),
     ],
     targets: [
         .target(
@@ -53,6 +55,15 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "SwitchboardSQLite",
+            dependencies: [
+                "Switchboard",
+                .product(name: "SQLiteNIO", package: "sqlite-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "SwitchboardTesting",
             dependencies: ["Switchboard", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: swiftSettings
@@ -72,7 +83,7 @@ let package = Package(
         .executableTarget(
             name: "switchboard",
             dependencies: [
-                "Switchboard", "SwitchboardHummingbird", "SwitchboardSamples",
+                "Switchboard", "SwitchboardHummingbird", "SwitchboardSamples", "SwitchboardSQLite",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "HummingbirdWSCompression", package: "hummingbird-websocket"),
@@ -87,7 +98,7 @@ let package = Package(
         .testTarget(
             name: "SwitchboardTests",
             dependencies: [
-                "Switchboard", "SwitchboardTesting", "SwitchboardSamples",
+                "Switchboard", "SwitchboardTesting", "SwitchboardSamples", "SwitchboardSQLite",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -96,7 +107,8 @@ let package = Package(
         .testTarget(
             name: "SwitchboardHummingbirdTests",
             dependencies: [
-                "Switchboard", "SwitchboardHummingbird", "SwitchboardSamples", "SwitchboardTesting", "switchboard",
+                "Switchboard", "SwitchboardHummingbird", "SwitchboardSamples", "SwitchboardTesting", "SwitchboardSQLite",
+                "switchboard",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "HummingbirdWSCompression", package: "hummingbird-websocket"),

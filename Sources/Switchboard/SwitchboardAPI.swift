@@ -49,11 +49,13 @@ public final class SwitchboardAPI: Sendable {
     /// The configuration.
     public let configuration: Configuration
     let logger: Logger
-    private let registry = Mutex<[TerminalDescriptor]>([])
+    private let registry = Mutex<[RegisteredResource]>([])
     private let sessions = Mutex<[String: ConnectionSession]>([:])
     private let connectionCounter = Atomic<Int>(0)
     /// Set by ``closeAllConnections(code:reason:)``: connections that arrive later are closed at once.
     private let closingAll = Mutex<(code: CloseCode, reason: String)?>(nil)
+    /// The feed of network events that `Switchboard.Admin.Console` shows.
+    public let events = NetworkEvents()
 
     /// Creates an API with the built-in Shell registered.
     /// - Parameters:
@@ -63,6 +65,9 @@ public final class SwitchboardAPI: Sendable {
         self.configuration = configuration
         self.logger = logger
         register { Shell() }
+        register(resource: AvailableResources(api: self))
+        register(resource: WebSocketAdmin(api: self))
+        register { [events] in NetworkConsole(events: events) }
     }
 
     // MARK: Resources
@@ -79,19 +84,47 @@ public final class SwitchboardAPI: Sendable {
             precondition(
                 !registry.contains { $0.name.lowercased() == descriptor.name.lowercased() },
                 "A resource named '\(descriptor.name)' is already registered")
-            registry.append(descriptor)
+            registry.append(.terminal(descriptor))
+        }
+    }
+
+    /// Registers an entity resource, served over HTTP and through the Shell.
+    /// - Parameter resource: The resource; it is shared by every request.
+    /// - Precondition: No other resource has the same full name, and the entity type's properties can be
+    ///   learned (see ``EntitySchema``).
+    public func register<R: EntityResource>(resource: R) {
+        let descriptor: EntityDescriptor
+        do {
+            descriptor = try EntityDescriptor(resource)
+        } catch {
+            preconditionFailure("\(error)")
+        }
+        registry.withLock { registry in
+            precondition(
+                !registry.contains { $0.name.lowercased() == descriptor.name.lowercased() },
+                "A resource named '\(descriptor.name)' is already registered")
+            registry.append(.entity(descriptor))
         }
     }
 
     /// The registered terminal types, in registration order.
-    public var terminals: [TerminalDescriptor] { registry.withLock { $0 } }
+    public var terminals: [TerminalDescriptor] {
+        registry.withLock { $0.compactMap { if case .terminal(let terminal) = $0 { terminal } else { nil } } }
+    }
 
-    /// Finds a terminal type by its full name or any dot-suffix of it, case-insensitively; an empty name
-    /// means the Shell.
+    /// The registered entity resources, in registration order.
+    public var entityResources: [EntityDescriptor] {
+        registry.withLock { $0.compactMap { if case .entity(let entity) = $0 { entity } else { nil } } }
+    }
+
+    /// Every registered resource, in registration order.
+    public var resources: [RegisteredResource] { registry.withLock { $0 } }
+
+    /// Finds a resource by its full name or any dot-suffix of it, case-insensitively.
+    /// - Parameter name: The name as written; empty means `defaultName`.
     /// - Throws: A `404` ``SwitchboardError`` when no resource or more than one matches; it lists the names.
-    public func terminal(named name: String) throws(SwitchboardError) -> TerminalDescriptor {
-        let all = terminals
-        if name.isEmpty { return all.first { $0.name == Shell.resourceName }! }
+    public func resource(named name: String) throws(SwitchboardError) -> RegisteredResource {
+        let all = resources
         let lowered = name.lowercased()
         if let exact = all.first(where: { $0.name.lowercased() == lowered }) { return exact }
         let matches = all.filter { $0.name.lowercased().hasSuffix("." + lowered) }
@@ -107,6 +140,21 @@ public final class SwitchboardAPI: Sendable {
         )
     }
 
+    /// Finds a terminal type by its full name or any dot-suffix of it, case-insensitively; an empty name
+    /// means the Shell.
+    /// - Throws: A `404` ``SwitchboardError`` when no resource or more than one matches, or when the name is
+    ///   an entity resource's.
+    public func terminal(named name: String) throws(SwitchboardError) -> TerminalDescriptor {
+        if name.isEmpty { return terminals.first { $0.name == Shell.resourceName }! }
+        switch try resource(named: name) {
+        case .terminal(let terminal): return terminal
+        case .entity(let entity):
+            throw SwitchboardError(
+                .notFound, code: .unknownResource,
+                "'\(entity.name)' is an entity resource, not a terminal; query it over HTTP or from the Shell")
+        }
+    }
+
     /// Checks a terminal URI (relative to the API root) without opening anything.
     /// - Returns: The canonical form of the URI: full resource name, declared property names, normalised values.
     /// - Throws: ``SwitchboardError`` naming the problem.
@@ -117,6 +165,13 @@ public final class SwitchboardAPI: Sendable {
 
     func terminalTarget(forURI raw: String) throws(SwitchboardError) -> TerminalTarget {
         let uri = try ResourceURI(parsing: raw, maxLength: configuration.maxURILength)
+        if !uri.resourceName.isEmpty, case .entity(let entity) = try resource(named: uri.resourceName) {
+            // An entity resource opened over WebSocket opens the Shell there.
+            let canonical = try EntityQuery(uri: uri, resource: entity).canonical
+            return TerminalTarget(
+                descriptor: try terminal(named: ""), assignments: [("Query", .literal(.text(canonical, quoted: false)))],
+                canonical: canonical, entity: entity)
+        }
         let descriptor = try terminal(named: uri.resourceName)
         if !uri.metaConditions.isEmpty {
             throw SwitchboardError(
@@ -145,7 +200,7 @@ public final class SwitchboardAPI: Sendable {
                 URICondition(key: property.name, op: .equal, value: Self.canonicalLiteral(value)))
         }
         let canonical = ResourceURI(resourceName: descriptor.name, conditions: canonicalConditions).description
-        return TerminalTarget(descriptor: descriptor, assignments: assignments, canonical: canonical)
+        return TerminalTarget(descriptor: descriptor, assignments: assignments, canonical: canonical, entity: nil)
     }
 
     /// The literal that converts back to `value`: strings are quoted only where they would read as
@@ -194,6 +249,9 @@ public final class SwitchboardAPI: Sendable {
         logger.debug("Connection closed")
     }
 
+    /// The sessions being served.
+    var liveSessions: [ConnectionSession] { sessions.withLock { Array($0.values) } }
+
     /// The number of connections being served.
     public var connectionCount: Int { sessions.withLock { $0.count } }
 
@@ -237,5 +295,51 @@ public final class SwitchboardAPI: Sendable {
             value /= 62
         }
         return String(text.reversed())
+    }
+}
+
+/// A registered resource of either kind.
+public enum RegisteredResource: Sendable {
+    case terminal(TerminalDescriptor)
+    case entity(EntityDescriptor)
+
+    /// The full resource name.
+    public var name: String {
+        switch self {
+        case .terminal(let terminal): terminal.name
+        case .entity(let entity): entity.name
+        }
+    }
+
+    /// What the resource is for.
+    public var summary: String? {
+        switch self {
+        case .terminal(let terminal): terminal.summary
+        case .entity(let entity): entity.summary
+        }
+    }
+
+    /// `TerminalResource` or `EntityResource`.
+    public var kind: String {
+        switch self {
+        case .terminal: "TerminalResource"
+        case .entity: "EntityResource"
+        }
+    }
+
+    /// The methods clients may use.
+    public var methods: [RESTMethod] {
+        switch self {
+        case .terminal: [.GET, .OPTIONS]
+        case .entity(let entity): entity.methods
+        }
+    }
+
+    /// What `OPTIONS` shows.
+    public var options: JSON {
+        switch self {
+        case .terminal(let terminal): terminal.options
+        case .entity(let entity): entity.options
+        }
     }
 }

@@ -10,6 +10,8 @@ public struct SwitchboardServerConfiguration: Sendable {
     /// The largest message a client may send, in bytes (default 16 MiB); a larger one closes the
     /// connection with 1009. It is also the largest frame accepted and sent.
     public var maxMessageSize: Int
+    /// The largest HTTP request body accepted, in bytes (default 4 MiB); larger ones get `413`.
+    public var maxBodySize: Int
     /// How often the server pings each client; a client that has not answered a ping by the next one is
     /// closed (1001, "Ping timeout"). `nil` turns pings off. Default 30 s.
     public var pingInterval: Duration?
@@ -28,8 +30,10 @@ public struct SwitchboardServerConfiguration: Sendable {
     public init(
         apiRoot: String = "/api", opensShellAtSlash: Bool = true, maxMessageSize: Int = 16 << 20,
         pingInterval: Duration? = .seconds(30), closeTimeout: Duration = .seconds(10),
-        requestHeadTimeout: Duration = .seconds(10), compression: Bool = true, trustsProxyHeaders: Bool = false
+        requestHeadTimeout: Duration = .seconds(10), compression: Bool = true, trustsProxyHeaders: Bool = false,
+        maxBodySize: Int = 4 << 20
     ) {
+        self.maxBodySize = maxBodySize
         self.requestHeadTimeout = requestHeadTimeout
         self.apiRoot = apiRoot
         self.opensShellAtSlash = opensShellAtSlash

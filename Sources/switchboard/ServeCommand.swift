@@ -3,12 +3,19 @@ import Hummingbird
 import Logging
 import Switchboard
 import SwitchboardHummingbird
+import SwitchboardSQLite
 import SwitchboardSamples
+
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
 
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
-        abstract: "Run a server with the Shell and the sample terminals (Echo, ChatRoom).",
+        abstract: "Run a server with the Shell, the sample terminals (Echo, ChatRoom) and the sample Superhero resource.",
         discussion: "Stop it with Ctrl-C or SIGTERM: connections are closed with 1001 first."
     )
 
@@ -19,6 +26,8 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Seconds between pings to each client (0 turns them off).") var pingInterval = 30
     @Flag(help: "Trust X-Forwarded-For and X-Forwarded-Proto from a reverse proxy.") var trustProxyHeaders = false
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = "info"
+    @Option(help: "The directory for the sample resources' SQLite database (created if missing).")
+    var dataDir = "switchboard-data"
 
     func run() async throws {
         guard let level = Logger.Level(rawValue: logLevel.lowercased()) else {
@@ -34,6 +43,11 @@ struct ServeCommand: AsyncParsableCommand {
         let hub = ChatHub()
         api.register { Echo() }
         api.register { ChatRoom(hub: hub) }
+        try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
+        let database = dataDir + "/samples.sqlite"
+        let heroes = try await SQLiteEntityStore<Superhero>.open(
+            path: database, description: Superhero.resourceDescription, seed: Superhero.samples)
+        api.register(resource: heroes)
 
         let configuration = SwitchboardServerConfiguration(
             apiRoot: apiRoot, maxMessageSize: maxMessageSize,
@@ -47,8 +61,10 @@ struct ServeCommand: AsyncParsableCommand {
             logger.info("Switchboard is listening", metadata: ["address": "\(host):\(port)"])
             logger.info("Shell: switchboard connect \(base)\(root)/shell")
             logger.info("Terminals: \(api.terminals.map { "\(base)\(root)/\($0.name)" }.joined(separator: "  "))")
+            logger.info("Resources: curl http://\(host.contains(":") ? "[\(host)]" : host):\(port)\(root)  (sample data in \(database))")
         }
         try await server.run()
+        try? await heroes.close()
         logger.info("Switchboard stopped")
     }
 }

@@ -66,6 +66,12 @@ actor ConnectionSession {
         finishWaiters = []
     }
 
+    /// The attached terminal's name and properties.
+    func terminalSnapshot() -> (name: String, properties: JSON) {
+        guard let attachment else { return ("none", .object(JSONObject())) }
+        return (attachment.descriptor.name, attachment.properties.json)
+    }
+
     // MARK: Running
 
     func run<Inbound: AsyncSequence & Sendable>(inbound: Inbound) async throws where Inbound.Element == TerminalMessage {

@@ -53,6 +53,14 @@ public struct TerminalConnection: Sendable {
     /// Sends an error as a status line (`404: Not found. ...`); see ``SwitchboardError/init(wrapping:)``.
     public func send(error: any Error) async throws { try await send(SwitchboardError(wrapping: error).statusLine) }
 
+    /// Sets one of the connection's custom headers (as `#INFO {"CustomHeaders": {...}}` does); `nil` removes it.
+    /// - Throws: A `400` ``SwitchboardError`` for reserved or invalid names and values.
+    public func setHeader(_ name: String, to value: String?) throws(SwitchboardError) {
+        let object: JSONObject = ["CustomHeaders": .object([name: value.map(JSON.string) ?? .null])]
+        let updated = try ConnectionSession.updatedHeaders(core.headers, from: object)
+        core.headers = updated
+    }
+
     /// Switches the connection to the terminal a URI names (relative to the API root, such as
     /// `/echo/prefix=>`), detaching and closing this one.
     /// - Throws: ``SwitchboardError`` if the URI does not resolve or its assignments are invalid; then

@@ -34,6 +34,15 @@ public struct SwitchboardError: Error, Sendable, CustomStringConvertible {
 
     public var description: String { statusLine }
 
+    /// The JSON error body HTTP clients get: `{"Status": "fail", "StatusCode", "ErrorCode", "Message", "Uri"}`.
+    /// - Parameter uri: The request's URI, relative to the API root.
+    public func body(uri: String) -> JSON {
+        [
+            "Status": "fail", "StatusCode": .int(status), "ErrorCode": .string(code.rawValue), "Message": .string(message),
+            "Uri": .string(uri),
+        ]
+    }
+
     /// An HTTP status with its reason phrase.
     public struct Status: RawRepresentable, Sendable, Hashable {
         public let rawValue: Int
@@ -111,6 +120,9 @@ public struct SwitchboardError: Error, Sendable, CustomStringConvertible {
         public static let unknownCommand = Code(rawValue: "UnknownCommand")
         public static let terminalError = Code(rawValue: "TerminalError")
         public static let internalError = Code(rawValue: "InternalError")
+        public static let ambiguousMatch = Code(rawValue: "AmbiguousMatch")
+        public static let invalidEntity = Code(rawValue: "InvalidEntity")
+        public static let notAcceptable = Code(rawValue: "NotAcceptable")
     }
 }
 

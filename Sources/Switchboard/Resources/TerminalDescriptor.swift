@@ -43,4 +43,6 @@ struct TerminalTarget: Sendable {
     let assignments: [(name: String, input: PropertyInput)]
     /// The canonical URI: full resource name, declared property casing, normalised values.
     let canonical: String
+    /// The entity resource the URI named, when it named one (the target is then the Shell, placed there).
+    let entity: EntityDescriptor?
 }

@@ -1,8 +1,15 @@
-/// The built-in command shell: navigate the API's resources by URI and enter terminals.
+public import NIOCore
+
+/// The built-in command shell: navigate the API's resources by URI, query and change entities, and enter
+/// terminals.
 ///
-/// Type a URI relative to the API root (`/echo/prefix=>`) or `GO <uri>` to navigate; `GET` (or an empty
-/// line) enters the terminal at the current location. `VAR` shows and sets the Shell's properties, `HELP`
-/// lists the commands, `EXIT` closes the connection. After each command the Shell sends `? <query>`.
+/// Type a URI relative to the API root (`/superhero/year>1950`) or `GO <uri>` to navigate; `GET` (or an
+/// empty line) gets the entities there, or enters the terminal there. `POST`, `PUT`, `PATCH`, `DELETE`,
+/// `REPORT`, `HEAD` and `OPTIONS` run on the current location (or an inline one: `PATCH /x/id=1 {...}`);
+/// a line starting with `{` or `[` is POSTed. `NEXT`, `PREV`, `FIRST`, `LAST` and `ALL` page,
+/// `OBSERVE` streams entities, `HEADER` sets request headers, `VAR` shows and sets the Shell's properties,
+/// `HELP` lists the commands, `EXIT` closes the connection. After each command the Shell sends `? <query>`.
+/// PATCH and DELETE on more than one entity ask for a Y/N confirmation unless ``unsafe`` is on.
 ///
 /// When the connection comes back to the Shell (`#SHELL`, or a terminal redirecting), it gets back the
 /// properties it had on that connection, including its location.
@@ -12,6 +19,7 @@ public actor Shell: TerminalResource {
         "The Switchboard shell: navigate the API's resources by URI and enter terminals"
     }
     public static var restoresPropertiesOnReturn: Bool { true }
+    public static var supportedInput: TerminalInputKinds { [.text, .binary] }
 
     static let banner = "### Entering the Switchboard shell. Type HELP for commands, or a URI such as /echo to navigate. ###"
     static let closingBanner = "### Closing the Switchboard shell... ###"
@@ -57,9 +65,13 @@ public actor Shell: TerminalResource {
     }
 
     public func receive(text: String, from connection: TerminalConnection) async throws {
+        if let pending = pendingConfirmation {
+            try await answer(text, to: pending, on: connection)
+            return
+        }
         let line = text.trimmingWhitespace()
         if line.isEmpty {
-            try await run(method: "GET", argument: "", on: connection)
+            try await run(method: .GET, argument: "", on: connection)
             return
         }
         if line.hasPrefix("/") {
@@ -67,7 +79,7 @@ public actor Shell: TerminalResource {
             return
         }
         if line.hasPrefix("{") || line.hasPrefix("[") {
-            try await run(method: "POST", argument: line, on: connection)
+            try await run(method: .POST, argument: line, on: connection)
             return
         }
         let word = String(line.prefix { !$0.isWhitespace })
@@ -80,7 +92,7 @@ public actor Shell: TerminalResource {
             } else {
                 await navigate(to: argument, on: connection, echo: true)
             }
-        case "GET", "POST", "PUT", "PATCH", "DELETE", "REPORT", "HEAD", "OPTIONS":
+        case _ where RESTMethod(rawValue: command) != nil:
             if argument.hasPrefix("/") {
                 let path = String(argument.prefix { !$0.isWhitespace })
                 argument = String(argument.dropFirst(path.count)).trimmingWhitespace()
@@ -89,7 +101,13 @@ public actor Shell: TerminalResource {
                     return
                 }
             }
-            try await run(method: command, argument: argument, on: connection)
+            try await run(method: RESTMethod(rawValue: command)!, argument: argument, on: connection)
+        case "NEXT", "PREV", "PREVIOUS", "FIRST", "LAST", "ALL":
+            try await page(command, argument: argument, on: connection)
+        case "OBSERVE":
+            try await observe(argument, on: connection)
+        case "HEADERS", "HEADER":
+            try await header(argument, on: connection)
         case "VAR":
             try await variable(argument, on: connection)
         case "HELP":
@@ -104,6 +122,17 @@ public actor Shell: TerminalResource {
                     .badRequest, code: .unknownCommand, "Unknown command '\(Self.excerpt(word))'. Type HELP for the list of commands"))
             try await sendLocation(connection)
         }
+    }
+
+    /// Binary input is POSTed to the current query.
+    public func receive(binary: ByteBuffer, from connection: TerminalConnection) async throws {
+        guard pendingConfirmation == nil else {
+            try await connection.send(
+                error: SwitchboardError(
+                    .badRequest, code: .shellError, "Binary input cannot answer the confirmation; type 'Y' to continue, 'N' to cancel"))
+            return
+        }
+        try await run(method: .POST, body: binary, on: connection)
     }
 
     // MARK: Navigation
@@ -137,9 +166,9 @@ public actor Shell: TerminalResource {
         }
         do {
             if automatic && autoGet {
-                try await run(method: "GET", argument: "", on: connection)
+                try await run(method: .GET, argument: "", on: connection)
             } else if automatic && autoOptions {
-                try await run(method: "OPTIONS", argument: "", on: connection)
+                try await run(method: .OPTIONS, argument: "", on: connection)
             } else if echo {
                 try await sendLocation(connection)
             }
@@ -149,35 +178,247 @@ public actor Shell: TerminalResource {
         return true
     }
 
-    /// Runs a method on the current location.
-    func run(method: String, argument: String, on connection: TerminalConnection) async throws {
+    // MARK: Methods
+
+    /// Runs a method on the current location, with a text argument as the body.
+    func run(method: RESTMethod, argument: String, on connection: TerminalConnection) async throws {
+        try await run(method: method, body: argument.isEmpty ? nil : ByteBuffer(string: argument), on: connection)
+    }
+
+    /// Runs a method on the current location: enters terminals, and sends entity results as a status line,
+    /// the headers (with ``writeHeaders``), the body as one binary message, and `? <query>`.
+    func run(method: RESTMethod, body: ByteBuffer?, on connection: TerminalConnection, confirmed: Bool = false) async throws {
         do {
             guard !query.isEmpty else {
                 throw SwitchboardError(
                     .badRequest, code: .shellError, "There is no query to run \(method) on; navigate first, as in /echo")
             }
-            let target = try connection.api.terminalTarget(forURI: query)
-            switch method {
-            case "GET":
-                guard argument.isEmpty else {
-                    throw SwitchboardError(
-                        .badRequest, code: .invalidInput, "GET on terminal resource '\(target.descriptor.name)' takes no body")
-                }
-                try await connection.redirect(to: query)
+            guard try connection.api.entityQuery(for: query) != nil else {
+                try await runOnTerminal(method: method, body: body, on: connection)
                 return
-            case "OPTIONS":
-                try await connection.send(target.descriptor.options.prettyPrinted)
-            default:
-                throw SwitchboardError(
-                    .methodNotAllowed, code: .methodNotAllowed,
-                    "Method '\(method)' is not available for terminal resource '\(target.descriptor.name)'; terminals support GET (to enter them) and OPTIONS"
-                )
+            }
+            if (method == .PATCH || method == .DELETE) && !unsafe && !confirmed {
+                let count = await execute(.REPORT, body: nil, on: connection).entityCount ?? 0
+                if count == 0 {
+                    throw SwitchboardError(.badRequest, code: .shellError, "No entities to run \(method) on")
+                }
+                if count > 1 {
+                    let name = try connection.api.entityQuery(for: query)?.resource.name ?? query
+                    pendingConfirmation = PendingConfirmation(method: method, body: body)
+                    try await connection.send(
+                        "This will run \(method) on \(count) entities in resource '\(name)'. Type 'Y' to continue, 'N' to cancel")
+                    return
+                }
+            }
+            let response = await execute(method, body: body, on: connection, unsafe: confirmed)
+            if method == .OPTIONS, response.error == nil, let options = response.body {
+                try await connection.send(json: options)
+            } else {
+                try await send(response, on: connection)
             }
         } catch let error as TerminalConnectionError {
             throw error
         } catch {
             try await connection.send(error: error)
         }
+        try await sendLocation(connection)
+    }
+
+    func execute(_ method: RESTMethod, body: ByteBuffer?, on connection: TerminalConnection, unsafe: Bool = false) async -> RESTResponse {
+        let headers = connection.headers.custom
+        let caller = RESTCaller(connectionID: connection.id, clientIP: connection.profile.clientIP, headers: headers)
+        return await connection.api.execute(
+            RESTRequest(method: method, uri: query, headers: headers, body: body, caller: caller, unsafe: unsafe))
+    }
+
+    func send(_ response: RESTResponse, on connection: TerminalConnection) async throws {
+        try await connection.send(response.statusLine)
+        if writeHeaders { try await connection.send(json: response.headers.json) }
+        if let text = response.bodyText { try await connection.send(ByteBuffer(string: text)) }
+    }
+
+    func runOnTerminal(method: RESTMethod, body: ByteBuffer?, on connection: TerminalConnection) async throws {
+        let target = try connection.api.terminalTarget(forURI: query)
+        switch method {
+        case .GET:
+            guard body == nil else {
+                throw SwitchboardError(
+                    .badRequest, code: .invalidInput, "GET on terminal resource '\(target.descriptor.name)' takes no body")
+            }
+            try await connection.redirect(to: query)
+        case .OPTIONS:
+            try await connection.send(target.descriptor.options.prettyPrinted)
+            try await sendLocation(connection)
+        default:
+            throw SwitchboardError(
+                .methodNotAllowed, code: .methodNotAllowed,
+                "Method '\(method)' is not available for terminal resource '\(target.descriptor.name)'; terminals support GET (to enter them) and OPTIONS"
+            )
+        }
+    }
+
+    // MARK: Confirmation
+
+    struct PendingConfirmation {
+        let method: RESTMethod
+        let body: ByteBuffer?
+    }
+
+    /// A PATCH or DELETE on several entities waiting for `Y` or `N`.
+    var pendingConfirmation: PendingConfirmation?
+
+    func answer(_ text: String, to pending: PendingConfirmation, on connection: TerminalConnection) async throws {
+        switch text.trimmingWhitespace() {
+        case "Y", "y":
+            pendingConfirmation = nil
+            try await run(method: pending.method, body: pending.body, on: connection, confirmed: true)
+        case "N", "n":
+            pendingConfirmation = nil
+            try await connection.send("Operation cancelled")
+            try await sendLocation(connection)
+        default:
+            try await connection.send("Type 'Y' to continue, 'N' to cancel")
+        }
+    }
+
+    // MARK: Paging
+
+    /// NEXT, PREV, FIRST, LAST and ALL: move the query's limit and offset, then GET the new page.
+    func page(_ command: String, argument: String, on connection: TerminalConnection) async throws {
+        do {
+            guard !query.isEmpty, var page = try connection.api.entityQuery(for: query) else {
+                throw SwitchboardError(
+                    .badRequest, code: .shellError, "\(command) pages through entity resources; navigate to one first, as in /superhero//limit=10")
+            }
+            var size: Int?
+            if !argument.isEmpty {
+                guard let number = Int(argument), number > 0 else {
+                    throw SwitchboardError(
+                        .badRequest, code: .invalidInput, "\(command) takes a page size, a whole number above 0, but got '\(Self.excerpt(argument))'")
+                }
+                size = number
+            }
+            switch command {
+            case "NEXT":
+                guard let limit = page.limit ?? size else {
+                    throw SwitchboardError(
+                        .badRequest, code: .shellError, "NEXT needs a page size: type NEXT <n>, or navigate to a query with a limit")
+                }
+                if page.offset < 0 {
+                    guard page.offset + (page.limit ?? 0) < 0 else {
+                        throw SwitchboardError(.badRequest, code: .shellError, "This is the last page")
+                    }
+                    page.offset += page.limit ?? 0
+                } else {
+                    page.offset += page.limit == nil ? 0 : limit
+                }
+                page.limit = size ?? limit
+            case "PREV", "PREVIOUS":
+                guard let limit = size ?? page.limit else {
+                    throw SwitchboardError(
+                        .badRequest, code: .shellError, "PREV needs a page size: type PREV <n>, or navigate to a query with a limit")
+                }
+                guard page.offset > 0 else {
+                    throw SwitchboardError(.badRequest, code: .shellError, "This is the first page")
+                }
+                page.limit = min(limit, page.offset)
+                page.offset = max(0, page.offset - limit)
+            case "FIRST":
+                page.offset = 0
+                page.limit = size ?? 1
+            case "LAST":
+                page.offset = -(size ?? 1)
+                page.limit = size ?? 1
+            default:
+                page.offset = 0
+                page.limit = nil
+            }
+            query = page.canonical
+        } catch let error as TerminalConnectionError {
+            throw error
+        } catch {
+            try await connection.send(error: error)
+            try await sendLocation(connection)
+            return
+        }
+        try await run(method: .GET, body: nil, on: connection)
+    }
+
+    // MARK: OBSERVE
+
+    /// Sends each entity of the current query as its own message, then every entity that appears or
+    /// changes, until the given number of seconds pass or the client sends `#SHELL` or `#DISCONNECT`.
+    func observe(_ argument: String, on connection: TerminalConnection) async throws {
+        var deadline: ContinuousClock.Instant?
+        do {
+            if !argument.isEmpty {
+                guard let seconds = Double(argument), seconds > 0, seconds.isFinite, seconds < 1e9 else {
+                    throw SwitchboardError(
+                        .badRequest, code: .invalidInput, "OBSERVE takes a number of seconds above 0, but got '\(Self.excerpt(argument))'")
+                }
+                deadline = .now + .milliseconds(Int64(seconds * 1000))
+            }
+            guard !query.isEmpty, try connection.api.entityQuery(for: query) != nil else {
+                throw SwitchboardError(.badRequest, code: .shellError, "OBSERVE watches entity resources; navigate to one first")
+            }
+        } catch let error as SwitchboardError {
+            try await connection.send(error: error)
+            try await sendLocation(connection)
+            return
+        }
+        var rawHeaders = connection.headers.custom
+        rawHeaders["Accept"] = "application/json;raw=true"
+        var seen: Set<String> = []
+        var first = true
+        while !Task.isCancelled {
+            let caller = RESTCaller(connectionID: connection.id, clientIP: connection.profile.clientIP, headers: rawHeaders)
+            let response = await connection.api.execute(
+                RESTRequest(method: .GET, uri: query, headers: rawHeaders, caller: caller))
+            if first {
+                try await connection.send(
+                    response.error == nil
+                        ? "\(response.status): \(SwitchboardError.Status(rawValue: response.status).reasonPhrase). Observing \(query)\(deadline == nil ? "" : " for \(argument) s"); #SHELL stops"
+                        : response.statusLine)
+                first = false
+            }
+            guard response.error == nil, case .array(let rows)? = response.body else { break }
+            for row in rows {
+                let text = row.compact
+                if seen.insert(text).inserted { try await connection.send(text) }
+            }
+            if let deadline, ContinuousClock.now >= deadline { break }
+            let pause = Duration.milliseconds(500)
+            if let deadline {
+                try await Task.sleep(until: min(deadline, .now + pause))
+            } else {
+                try await Task.sleep(for: pause)
+            }
+        }
+        try await sendLocation(connection)
+    }
+
+    // MARK: HEADERS
+
+    /// `HEADERS` shows the connection's custom headers; `HEADER Name = value` sets one (`null` removes it).
+    func header(_ argument: String, on connection: TerminalConnection) async throws {
+        if let equals = argument.firstIndex(of: "=") {
+            let name = argument[..<equals].trimmingWhitespace()
+            let value = argument[argument.index(after: equals)...].trimmingWhitespace()
+            do {
+                try connection.setHeader(name, to: value.lowercased() == "null" ? nil : value)
+            } catch {
+                try await connection.send(error: error)
+                try await sendLocation(connection)
+                return
+            }
+        } else if !argument.isEmpty {
+            try await connection.send(
+                error: SwitchboardError(
+                    .badRequest, code: .invalidInput, "Invalid header syntax. Should be: HEADER <name> = <value> (or null to remove it)"))
+            try await sendLocation(connection)
+            return
+        }
+        try await connection.send(json: ["Headers": connection.headers.custom.json])
         try await sendLocation(connection)
     }
 
@@ -236,12 +477,22 @@ public actor Shell: TerminalResource {
     func help(api: SwitchboardAPI) -> String {
         var lines = [
             "Navigation",
-            "  /<resource>/<conditions>   go to a URI, e.g. /echo/prefix=%3E",
+            "  /<resource>/<conditions>/<meta>  go to a URI, e.g. /superhero/year>1950/order_asc=name",
             "  GO <uri>                   the same; GO alone prints the current query",
-            "Methods on the current query (or an inline URI: GET /echo)",
-            "  GET (or an empty line)     enter the terminal",
-            "  OPTIONS                    show the resource's kind, methods and properties",
+            "Methods on the current query (or an inline URI: GET /superhero/name=Batman)",
+            "  GET (or an empty line)     get the entities, or enter the terminal",
+            "  POST <json>, or {...}      insert; [...] inserts several",
+            "  PUT <json>                 insert if nothing matches, update if one entity does",
+            "  PATCH <json>, DELETE       change or delete what matches (Y/N when several)",
+            "  REPORT, HEAD               count, or check for, what matches",
+            "  OPTIONS                    the resource's kind, methods and properties",
+            "  OBSERVE [seconds]          stream the entities, and new ones, one per message (#SHELL stops)",
+            "Paging (changes limit and offset, then GETs)",
+            "  NEXT [n], PREV [n]         the next or previous page",
+            "  FIRST [n], LAST [n], ALL   the first or last n entities, or all of them",
             "Shell",
+            "  HEADERS                    show the request headers",
+            "  HEADER <name> = <value>    set one (null removes it), e.g. HEADER Accept = application/json;raw=true",
             "  VAR                        show the Shell's properties",
             "  VAR <property> = <value>   set one, e.g. VAR AutoGet = true",
             "  HELP                       this text",
@@ -254,8 +505,8 @@ public actor Shell: TerminalResource {
             "  #DISCONNECT                close the connection",
             "Resources",
         ]
-        for terminal in api.terminals {
-            lines.append("  /\(terminal.name)" + (terminal.summary.map { " - \($0)" } ?? ""))
+        for resource in api.resources {
+            lines.append("  /\(resource.name)" + (resource.summary.map { " - \($0)" } ?? ""))
         }
         return lines.joined(separator: "\n")
     }

@@ -205,9 +205,16 @@ public struct ResourceURI: Sendable, Equatable {
     }
 
     /// Percent-encodes a name or value so that it survives ``init(parsing:maxLength:)`` unchanged.
-    public static func encode(_ text: String) -> String {
+    /// - Parameters:
+    ///   - text: The name or value.
+    ///   - isValue: Whether it is a value, after the operator: then `<`, `>`, `=` and `!` stay as they are.
+    public static func encode(_ text: String, isValue: Bool = false) -> String {
         var output = ""
         for byte in text.utf8 {
+            if isValue, byte == UInt8(ascii: "<") || byte == UInt8(ascii: ">") || byte == UInt8(ascii: "=") || byte == UInt8(ascii: "!") {
+                output.unicodeScalars.append(UnicodeScalar(byte))
+                continue
+            }
             switch byte {
             case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
                 UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"),
@@ -228,7 +235,7 @@ public struct ResourceURI: Sendable, Equatable {
     public var description: String {
         var text = "/" + resourceName
         func join(_ conditions: [URICondition]) -> String {
-            conditions.map { Self.encode($0.key) + $0.op.rawValue + Self.encode($0.value) }.joined(separator: "&")
+            conditions.map { Self.encode($0.key) + $0.op.rawValue + Self.encode($0.value, isValue: true) }.joined(separator: "&")
         }
         if !conditions.isEmpty || !metaConditions.isEmpty { text += "/" + (conditions.isEmpty ? "_" : join(conditions)) }
         if !metaConditions.isEmpty { text += "/" + join(metaConditions) }

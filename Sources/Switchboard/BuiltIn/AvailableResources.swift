@@ -1,0 +1,77 @@
+/// One entry of `Switchboard.AvailableResource`.
+public struct AvailableResource: Codable, Sendable, Equatable {
+    /// The full resource name.
+    public var name: String
+    /// What the resource is for.
+    public var description: String
+    /// `EntityResource` or `TerminalResource`.
+    public var kind: String
+    /// The methods the caller may use.
+    public var methods: [String]
+}
+
+/// `Switchboard.AvailableResource`: the resources the caller may use, with kind, methods and description.
+/// It is the default resource, answered at the bare API root (`GET /api`).
+final class AvailableResources: EntityResource, Sendable {
+    static let resourceName = "Switchboard.AvailableResource"
+    var resourceName: String { Self.resourceName }
+    var resourceDescription: String? { "The resources of this API that the caller may use" }
+    private weak let api: SwitchboardAPI?
+
+    init(api: SwitchboardAPI) { self.api = api }
+
+    func select(_ request: EntitySelectRequest) async throws -> EntitySelection<AvailableResource> {
+        .unfiltered(
+            (api?.resources ?? []).map { resource in
+                AvailableResource(
+                    name: resource.name, description: resource.summary ?? "No description", kind: resource.kind,
+                    methods: resource.methods.map(\.rawValue))
+            })
+    }
+}
+
+/// One live WebSocket connection, as `Switchboard.Admin.WebSocket` lists it.
+public struct WebSocketConnectionEntry: Codable, Sendable {
+    /// The connection's short id.
+    public var id: String
+    /// The full name of the attached terminal.
+    public var terminalType: String
+    /// The attached terminal's properties.
+    public var terminal: JSON
+    /// The connection profile, as `#INFO` shows it.
+    public var client: JSON
+    /// Whether this is the connection that asks.
+    public var isThis: Bool
+}
+
+/// `Switchboard.Admin.WebSocket`: the live WebSocket connections; DELETE closes the matched ones.
+final class WebSocketAdmin: EntityResource, Sendable {
+    var resourceName: String { "Switchboard.Admin.WebSocket" }
+    var resourceDescription: String? { "The live WebSocket connections; DELETE closes the matched ones" }
+    var operations: EntityOperations { [.select, .delete] }
+    private weak let api: SwitchboardAPI?
+
+    init(api: SwitchboardAPI) { self.api = api }
+
+    func select(_ request: EntitySelectRequest) async throws -> EntitySelection<WebSocketConnectionEntry> {
+        var entries: [WebSocketConnectionEntry] = []
+        for session in api?.liveSessions ?? [] {
+            let snapshot = await session.terminalSnapshot()
+            entries.append(
+                WebSocketConnectionEntry(
+                    id: session.core.id, terminalType: snapshot.name, terminal: snapshot.properties,
+                    client: session.core.profile.json, isThis: session.core.id == request.caller.connectionID))
+        }
+        return .unfiltered(entries.sorted { $0.id.count != $1.id.count ? $0.id.count < $1.id.count : $0.id < $1.id })
+    }
+
+    func delete(_ entities: [WebSocketConnectionEntry], caller: RESTCaller) async throws -> Int {
+        var closed = 0
+        for entry in entities {
+            if await api?.closeConnection(id: entry.id, code: .normalClosure, reason: "Closed by an administrator") == true {
+                closed += 1
+            }
+        }
+        return closed
+    }
+}

@@ -1,0 +1,105 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// `Switchboard.Admin.Console`: a feed of the API's WebSocket and HTTP events.
+///
+/// It starts paused; `OPEN` starts the feed, `PAUSE` stops it, `CLOSE` returns to the Shell. Open it
+/// running with `/admin.console/status=open`. Console connections are never logged, by any console.
+actor NetworkConsole: TerminalResource {
+    static var resourceName: String { "Switchboard.Admin.Console" }
+    static var resourceDescription: String? { "A live feed of the API's WebSocket and HTTP events (OPEN, PAUSE, CLOSE)" }
+
+    enum Status: String, CaseIterable, PropertyValue { case paused = "PAUSED", open = "OPEN" }
+    enum Format: String, CaseIterable, PropertyValue { case line = "Line", json = "JSON" }
+
+    @Property(description: "PAUSED or OPEN: whether events are sent") var status = Status.paused
+    @Property(description: "Line or JSON: one line of text, or one JSON object, per event") var format = Format.line
+    @Property(description: "Include the text of WebSocket messages and the URI of HTTP requests") var includeContent = false
+
+    private let events: NetworkEvents
+    private var feed: Task<Void, Never>?
+    private var listenerID: Int?
+
+    init(events: NetworkEvents) { self.events = events }
+
+    func open(_ connection: TerminalConnection) async throws {
+        try await connection.send(
+            """
+            ### Switchboard network console ###
+            Events of the API's WebSocket connections and HTTP requests.
+            > Status: \(status.rawValue)
+            > OPEN starts the feed, PAUSE pauses it, CLOSE returns to the Shell
+            """)
+        let (id, stream) = events.listen(from: connection.id)
+        listenerID = id
+        feed = Task { [weak self] in
+            for await event in stream {
+                guard let self else { return }
+                await self.forward(event, to: connection)
+            }
+        }
+    }
+
+    private func forward(_ event: NetworkEvent, to connection: TerminalConnection) async {
+        guard status == .open else { return }
+        do {
+            try await connection.send(format == .json ? Self.json(event, content: includeContent).compact : Self.line(event, content: includeContent))
+        } catch {
+            feed?.cancel()
+        }
+    }
+
+    func receive(text: String, from connection: TerminalConnection) async throws {
+        let command = text.trimmingWhitespace()
+        switch command.uppercased() {
+        case "": return
+        case "OPEN":
+            status = .open
+            try await connection.send("> Status: OPEN")
+        case "PAUSE":
+            status = .paused
+            try await connection.send("> Status: PAUSED")
+        case "CLOSE":
+            try await connection.send("> Status: CLOSED")
+            try await connection.redirectToShell()
+        default:
+            throw SwitchboardError(
+                .badRequest, code: .unknownCommand, "Unknown console command '\(Shell.excerpt(command))'; the commands are OPEN, PAUSE and CLOSE")
+        }
+    }
+
+    func close(_ reason: TerminalCloseReason) async {
+        feed?.cancel()
+        if let listenerID { events.stopListening(listenerID) }
+    }
+
+    static func line(_ event: NetworkEvent, content: Bool) -> String {
+        let marker =
+            switch event.kind {
+            case .webSocketOpened: "++"
+            case .webSocketClosed: "--"
+            case .webSocketInput, .httpRequest: "=>"
+            case .webSocketOutput: "<="
+            }
+        var line = "\(marker) \(ISO8601.format(event.time))"
+        if let id = event.connectionID { line += "[\(id)]" }
+        line += " " + event.message
+        if let elapsed = event.elapsedMilliseconds { line += " (\(RESTResponse.format(milliseconds: elapsed)) ms)" }
+        if !event.clientIP.isEmpty { line += " | Connection: \(event.clientIP)" }
+        if content, let text = event.content { line += " | Content: \(text)" }
+        return line
+    }
+
+    static func json(_ event: NetworkEvent, content: Bool) -> JSON {
+        var object: JSONObject = ["Type": .string(event.kind.rawValue), "Time": .string(ISO8601.format(event.time))]
+        if let id = event.connectionID { object["Id"] = .string(id) }
+        object["Message"] = .string(event.message)
+        if let elapsed = event.elapsedMilliseconds { object["ElapsedMilliseconds"] = .double(elapsed) }
+        object["ClientIP"] = .string(event.clientIP)
+        if content, let text = event.content { object["Content"] = .string(text) }
+        return .object(object)
+    }
+}

@@ -1,0 +1,98 @@
+#if canImport(FoundationEssentials)
+public import FoundationEssentials
+#else
+public import Foundation
+#endif
+import Synchronization
+
+/// Something that happened on the network: a WebSocket opened, closed, received or sent a message, or an
+/// HTTP request was answered.
+public struct NetworkEvent: Sendable {
+    /// What happened.
+    public enum Kind: String, Sendable {
+        case webSocketOpened = "WebSocketOpened"
+        case webSocketClosed = "WebSocketClosed"
+        case webSocketInput = "WebSocketInput"
+        case webSocketOutput = "WebSocketOutput"
+        case httpRequest = "HTTPRequestResponse"
+    }
+    /// What happened.
+    public var kind: Kind
+    /// The WebSocket connection's id; `nil` for HTTP.
+    public var connectionID: String?
+    /// The client's IP address.
+    public var clientIP: String
+    /// A one-line description: "WebSocket opened", "Received 12 bytes", "GET /superhero → 200".
+    public var message: String
+    /// The text of a text message, or the URI of an HTTP request.
+    public var content: String?
+    /// The request's duration, for HTTP.
+    public var elapsedMilliseconds: Double?
+    /// When it happened.
+    public var time: Date
+
+    public init(
+        kind: Kind, connectionID: String?, clientIP: String, message: String, content: String? = nil,
+        elapsedMilliseconds: Double? = nil, time: Date = Date()
+    ) {
+        self.kind = kind
+        self.connectionID = connectionID
+        self.clientIP = clientIP
+        self.message = message
+        self.content = content
+        self.elapsedMilliseconds = elapsedMilliseconds
+        self.time = time
+    }
+}
+
+/// The feed of ``NetworkEvent``s that `Switchboard.Admin.Console` shows.
+///
+/// Publishing costs one atomic load while nobody listens. Each listener gets a bounded buffer (the newest
+/// 1,000 events); a listener that falls behind loses the oldest. Events of listening connections are never
+/// published, so consoles do not log themselves or each other.
+public final class NetworkEvents: Sendable {
+    private struct Listener {
+        let connectionID: String?
+        let continuation: AsyncStream<NetworkEvent>.Continuation
+    }
+    private let listeners = Mutex<(next: Int, all: [Int: Listener])>((0, [:]))
+    private let listenerCount = Atomic<Int>(0)
+
+    init() {}
+
+    /// Whether anybody listens.
+    public var hasListeners: Bool { listenerCount.load(ordering: .relaxed) > 0 }
+
+    /// Publishes an event; `make` runs only when somebody listens.
+    public func publish(_ make: @autoclosure () -> NetworkEvent) {
+        guard hasListeners else { return }
+        let event = make()
+        let targets = listeners.withLock { state -> [AsyncStream<NetworkEvent>.Continuation] in
+            if let id = event.connectionID, state.all.values.contains(where: { $0.connectionID == id }) { return [] }
+            return state.all.values.map(\.continuation)
+        }
+        for target in targets { target.yield(event) }
+    }
+
+    /// Starts listening. The stream ends when the task that iterates it is cancelled or ``stopListening(_:)``.
+    /// - Parameter connectionID: The listening connection, whose own events are then not published.
+    func listen(from connectionID: String?) -> (id: Int, events: AsyncStream<NetworkEvent>) {
+        let (stream, continuation) = AsyncStream.makeStream(of: NetworkEvent.self, bufferingPolicy: .bufferingNewest(1000))
+        let id = listeners.withLock { state in
+            state.next += 1
+            state.all[state.next] = Listener(connectionID: connectionID, continuation: continuation)
+            return state.next
+        }
+        listenerCount.add(1, ordering: .relaxed)
+        continuation.onTermination = { [weak self] _ in self?.stopListening(id) }
+        return (id, stream)
+    }
+
+    func stopListening(_ id: Int) {
+        let removed = listeners.withLock { $0.all.removeValue(forKey: id) }
+        if let removed {
+            listenerCount.subtract(1, ordering: .relaxed)
+            removed.continuation.finish()
+        }
+    }
+}

@@ -1,0 +1,324 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// A URI resolved against an entity resource: typed conditions and meta-conditions, and its canonical form.
+///
+/// Evaluation order: conditions → search → order → offset → limit → add → rename → select; with
+/// `distinct`, the projection (add, rename, select) and the removal of duplicates come before offset and limit.
+public struct EntityQuery: Sendable {
+    /// The resource.
+    public let resource: EntityDescriptor
+    /// The conditions, all of which must hold.
+    public var conditions: [EntityCondition]
+    /// `limit`: the most entities to return (`nil`: no limit).
+    public var limit: Int?
+    /// `offset`: how many to skip; negative takes the last |offset|.
+    public var offset: Int
+    /// `order_asc` / `order_desc`.
+    public var order: EntityOrder?
+    /// `select`: the output properties to keep, as written (dotted paths allowed).
+    public var select: [String]?
+    /// `add`: dotted paths to add as output properties (`Name.Length`).
+    public var add: [String]
+    /// `rename`: output properties to rename, `from->to`.
+    public var rename: [(from: String, to: String)]
+    /// `distinct`: drop duplicate output objects.
+    public var distinct: Bool
+    /// `search`: keep entities with a value that contains this text, ignoring case.
+    public var search: String?
+    /// `unsafe`: allow PATCH and DELETE on more than one entity.
+    public var unsafe: Bool
+
+    /// The meta-conditions, in the order the canonical form writes them.
+    public static let metaConditionNames = [
+        "limit", "offset", "order_asc", "order_desc", "select", "add", "rename", "distinct", "search", "unsafe",
+    ]
+
+    init(uri: ResourceURI, resource: EntityDescriptor) throws(SwitchboardError) {
+        self.resource = resource
+        conditions = []
+        limit = nil
+        offset = 0
+        order = nil
+        select = nil
+        add = []
+        rename = []
+        distinct = false
+        search = nil
+        unsafe = false
+        for condition in uri.conditions {
+            conditions.append(try Self.condition(condition, resource: resource))
+        }
+        var seen: Set<String> = []
+        for meta in uri.metaConditions {
+            let key = meta.key.lowercased()
+            let written = "\(meta.key)\(meta.op.rawValue)\(meta.value)"
+            guard Self.metaConditionNames.contains(key) else {
+                throw SwitchboardError(
+                    .badRequest, code: .invalidMetaCondition,
+                    "Unknown meta-condition '\(meta.key)' in '\(written)'; the meta-conditions are \(Self.metaConditionNames.joined(separator: ", "))"
+                )
+            }
+            guard meta.op == .equal else {
+                throw SwitchboardError(
+                    .badRequest, code: .invalidConditionOperator,
+                    "Invalid operator '\(meta.op.rawValue)' in meta-condition '\(written)'; meta-conditions take '='")
+            }
+            let orderKey = key.hasPrefix("order_") ? "order" : key
+            guard seen.insert(orderKey).inserted else {
+                throw SwitchboardError(
+                    .badRequest, code: .invalidMetaCondition,
+                    key.hasPrefix("order_")
+                        ? "More than one order in '\(written)'; give one of order_asc and order_desc"
+                        : "Meta-condition '\(key)' is given more than once")
+            }
+            let literal = PropertyLiteral(meta.value)
+            let text: String
+            if case .text(let value, _) = literal { text = value } else { text = "null" }
+            func integer() throws(SwitchboardError) -> Int {
+                guard let value = Int(text) else {
+                    throw SwitchboardError(
+                        .badRequest, code: .invalidMetaCondition, "Invalid value '\(meta.value)' for meta-condition '\(key)': expected an integer")
+                }
+                return value
+            }
+            func boolean() throws(SwitchboardError) -> Bool {
+                guard let value = Bool(literal: text) else {
+                    throw SwitchboardError(
+                        .badRequest, code: .invalidMetaCondition, "Invalid value '\(meta.value)' for meta-condition '\(key)': expected true or false")
+                }
+                return value
+            }
+            func list() throws(SwitchboardError) -> [String] {
+                let items = text.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingWhitespace() }
+                if items.contains(where: \.isEmpty) {
+                    throw SwitchboardError(
+                        .badRequest, code: .invalidMetaCondition,
+                        "Invalid value '\(meta.value)' for meta-condition '\(key)': expected a comma-separated list of property names")
+                }
+                return items
+            }
+            switch key {
+            case "limit":
+                let value = try integer()
+                guard value >= -1 else {
+                    throw SwitchboardError(
+                        .badRequest, code: .invalidMetaCondition, "Invalid limit \(value): expected 0 or more (or -1 for no limit)")
+                }
+                limit = value == -1 ? nil : value
+            case "offset": offset = try integer()
+            case "order_asc", "order_desc":
+                let fields = try resource.schema.resolve(text, resource: resource.name)
+                try Self.requireComparable(fields, in: written)
+                order = EntityOrder(path: fields.map(\.name), fields: fields, descending: key == "order_desc")
+            case "select": select = try list()
+            case "add":
+                add = try list().map { item throws(SwitchboardError) in try resolveOutputPath(item, allowLength: true) }
+            case "rename":
+                rename = try list().map { item throws(SwitchboardError) in
+                    let parts = item.components(separatedBy: "->")
+                    guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
+                        throw SwitchboardError(
+                            .badRequest, code: .invalidMetaCondition,
+                            "Invalid rename '\(item)': expected <property>-><new name>, with '>' percent-encoded as %3E in URIs")
+                    }
+                    return (try resolveOutputPath(parts[0].trimmingWhitespace(), allowLength: true), parts[1].trimmingWhitespace())
+                }
+            case "distinct": distinct = try boolean()
+            case "search":
+                guard !text.isEmpty else {
+                    throw SwitchboardError(.badRequest, code: .invalidMetaCondition, "Meta-condition 'search' needs a text to search for")
+                }
+                search = text
+            default: unsafe = try boolean()
+            }
+        }
+        if let written = select {
+            select = try written.map { name throws(SwitchboardError) in
+                if let target = rename.first(where: { $0.to.lowercased() == name.lowercased() }) { return target.to }
+                if let added = add.first(where: { $0.lowercased() == name.lowercased() }) { return added }
+                let path = try resolveOutputPath(name, allowLength: true)
+                if rename.contains(where: { $0.from.lowercased() == path.lowercased() }) {
+                    throw SwitchboardError(
+                        .badRequest, code: .invalidMetaCondition,
+                        "'select' names '\(name)', which 'rename' renamed; select the new name instead")
+                }
+                return path
+            }
+        }
+    }
+
+    /// Resolves a dotted path to declared casing; a trailing `Length` is allowed on strings and arrays.
+    func resolveOutputPath(_ path: String, allowLength: Bool) throws(SwitchboardError) -> String {
+        let parts = path.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+        if allowLength, parts.count > 1, parts.last?.lowercased() == "length" {
+            let fields = try resource.schema.resolve(parts.dropLast().joined(separator: "."), resource: resource.name)
+            switch fields.last?.type {
+            case .string, .array, .json: return (fields.map(\.name) + ["Length"]).joined(separator: ".")
+            default: break
+            }
+        }
+        return try resource.schema.resolve(path, resource: resource.name).map(\.name).joined(separator: ".")
+    }
+
+    static func requireComparable(_ fields: [EntityField], in written: String) throws(SwitchboardError) {
+        guard let last = fields.last else { return }
+        switch last.type {
+        case .object, .array:
+            throw SwitchboardError(
+                .badRequest, code: .invalidConditionValue,
+                "'\(fields.map(\.name).joined(separator: "."))' in '\(written)' is \(last.type.name == "Object" ? "an object" : "an array") and cannot be compared; name one of its properties with a dot"
+            )
+        default: break
+        }
+    }
+
+    static func condition(_ condition: URICondition, resource: EntityDescriptor) throws(SwitchboardError) -> EntityCondition {
+        let written = "\(condition.key)\(condition.op.rawValue)\(condition.value)"
+        let fields = try resource.schema.resolve(condition.key, resource: resource.name)
+        try requireComparable(fields, in: written)
+        let type = fields.last!.type
+        guard let value = EntityValue(literal: PropertyLiteral(condition.value), as: type) else {
+            throw SwitchboardError(
+                .badRequest, code: .invalidConditionValue,
+                "Invalid value '\(condition.value)' in condition '\(written)' on resource '\(resource.name)': '\(fields.map(\.name).joined(separator: "."))' is \(type.name), expected \(type.expectation)"
+            )
+        }
+        return EntityCondition(path: fields.map(\.name), fields: fields, op: condition.op, value: value)
+    }
+
+    // MARK: Canonical form
+
+    /// The meta-conditions in canonical form and order.
+    var metaConditions: [URICondition] {
+        var result: [URICondition] = []
+        if let limit { result.append(URICondition(key: "limit", op: .equal, value: String(limit))) }
+        if offset != 0 { result.append(URICondition(key: "offset", op: .equal, value: String(offset))) }
+        if let order {
+            result.append(URICondition(key: order.descending ? "order_desc" : "order_asc", op: .equal, value: order.dottedPath))
+        }
+        if let select { result.append(URICondition(key: "select", op: .equal, value: select.joined(separator: ","))) }
+        if !add.isEmpty { result.append(URICondition(key: "add", op: .equal, value: add.joined(separator: ","))) }
+        if !rename.isEmpty {
+            result.append(URICondition(key: "rename", op: .equal, value: rename.map { "\($0.from)->\($0.to)" }.joined(separator: ",")))
+        }
+        if distinct { result.append(URICondition(key: "distinct", op: .equal, value: "true")) }
+        if let search { result.append(URICondition(key: "search", op: .equal, value: search)) }
+        if unsafe { result.append(URICondition(key: "unsafe", op: .equal, value: "true")) }
+        return result
+    }
+
+    /// The canonical URI: full resource name, declared property casing, typed values, `_` for empty parts.
+    public var canonical: String {
+        ResourceURI(resourceName: resource.name, conditions: conditions.map(\.uriCondition), metaConditions: metaConditions)
+            .description
+    }
+
+    // MARK: Evaluation
+
+    /// The ordering and paging a resource may take over for this query, if any.
+    var pushablePaging: EntityPaging? {
+        guard search == nil, !distinct, offset >= 0 else { return nil }
+        return EntityPaging(order: order, offset: offset, limit: limit)
+    }
+
+    /// Whether an entity (in client JSON form) meets the conditions.
+    func meetsConditions(_ row: JSONObject) -> Bool {
+        conditions.allSatisfy { condition in
+            let json = row.value(at: condition.path) ?? .null
+            let value = EntityValue(json: json, as: condition.fields.last!.type) ?? .null
+            return condition.matches(value)
+        }
+    }
+
+    /// Whether a value anywhere in the entity contains the search text, ignoring case.
+    func meetsSearch(_ row: JSONObject) -> Bool {
+        guard let search else { return true }
+        let needle = search.lowercased()
+        func contains(_ json: JSON) -> Bool {
+            switch json {
+            case .null: "null".contains(needle)
+            case .string(let text): text.lowercased().contains(needle)
+            case .array(let elements): elements.contains(where: contains)
+            case .object(let object): object.members.contains { contains($0.value) }
+            default: json.compact.lowercased().contains(needle)
+            }
+        }
+        return contains(.object(row))
+    }
+
+    /// The indices of the selected rows, filtered, ordered and paged as far as the resource did not.
+    func selectIndices(_ selection: ErasedSelection, paging: Bool) -> [Int] {
+        var indices = Array(selection.rows.indices)
+        if !selection.appliedConditions { indices = indices.filter { meetsConditions(selection.rows[$0]) } }
+        if search != nil { indices = indices.filter { meetsSearch(selection.rows[$0]) } }
+        guard !selection.appliedPaging else { return indices }
+        if let order { indices = order.sorted(indices) { selection.rows[$0] } }
+        return paging ? page(indices) : indices
+    }
+
+    func page<T>(_ items: [T]) -> [T] {
+        var result: ArraySlice<T>
+        if offset >= 0 {
+            result = items.dropFirst(min(offset, items.count))
+        } else {
+            result = items.suffix(offset == Int.min ? 0 : min(-offset, items.count))
+        }
+        if let limit { result = result.prefix(limit) }
+        return Array(result)
+    }
+
+    /// The output objects for the selected rows: projected, de-duplicated and paged.
+    func output(_ selection: ErasedSelection) -> [JSON] {
+        if distinct {
+            var unique: [JSON] = []
+            for index in selectIndices(selection, paging: false) {
+                let projected = project(selection.rows[index])
+                if !unique.contains(projected) { unique.append(projected) }
+            }
+            return page(unique)
+        }
+        return selectIndices(selection, paging: true).map { project(selection.rows[$0]) }
+    }
+
+    /// Applies add, rename and select to one entity.
+    func project(_ row: JSONObject) -> JSON {
+        guard !add.isEmpty || !rename.isEmpty || select != nil else { return .object(row) }
+        var object = row
+        for path in add { object[path] = Self.value(at: path, in: object) }
+        for (from, to) in rename {
+            let value = Self.value(at: from, in: object)
+            if let position = object.members.firstIndex(where: { $0.key.lowercased() == from.lowercased() }) {
+                var members = object.members
+                members[position] = (to, value)
+                object = JSONObject(members)
+            } else {
+                object[to] = value
+            }
+        }
+        if let select {
+            return .object(JSONObject(select.map { name in
+                let key = object.members.first { $0.key.lowercased() == name.lowercased() }?.key ?? name
+                return (key, Self.value(at: name, in: object))
+            }))
+        }
+        return .object(object)
+    }
+
+    /// The value at an output path: a member (possibly with dots in its name), a nested member, or `Length`.
+    static func value(at path: String, in object: JSONObject) -> JSON {
+        if let direct = object.member(named: path) { return direct }
+        let parts = path.split(separator: ".").map(String.init)
+        if parts.count > 1, parts.last?.lowercased() == "length" {
+            switch value(at: parts.dropLast().joined(separator: "."), in: object) {
+            case .string(let text): return .int(text.count)
+            case .array(let elements): return .int(elements.count)
+            default: break
+            }
+        }
+        return object.value(at: parts) ?? .null
+    }
+}

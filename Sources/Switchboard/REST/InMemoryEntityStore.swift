@@ -1,0 +1,88 @@
+import Synchronization
+
+/// An entity resource that keeps its entities in memory, in insertion order.
+///
+/// ```swift
+/// let heroes = InMemoryEntityStore<Superhero>(name: "Samples.Superhero", initial: [...])
+/// api.register(resource: heroes)
+/// ```
+/// It applies conditions and paging itself (in one pass under its lock); updates and deletes find the
+/// stored entities by their value as they were selected, so a change made meanwhile by another request is
+/// not overwritten.
+public final class InMemoryEntityStore<Entity: Codable & Sendable>: EntityResource, Sendable {
+    public let resourceName: String
+    public let resourceDescription: String?
+    public let operations: EntityOperations
+    private let codec: EntityCodec<Entity>
+    private let rows = Mutex<[(entity: Entity, json: JSONObject)]>([])
+
+    /// Creates a store.
+    /// - Parameters:
+    ///   - name: The full resource name (default: the module-qualified entity type name).
+    ///   - description: What it holds.
+    ///   - operations: What clients may do (default: everything).
+    ///   - initial: The entities it starts with.
+    /// - Throws: When the entity type's properties cannot be learned (see ``EntitySchema``).
+    public init(
+        name: String? = nil, description: String? = nil, operations: EntityOperations = .all, initial: [Entity] = []
+    ) throws {
+        resourceName = name ?? defaultResourceName(for: Entity.self)
+        resourceDescription = description
+        self.operations = operations
+        codec = try EntityCodec<Entity>(resource: resourceName)
+        let encoded = try initial.map { ($0, try codec.encode($0)) }
+        rows.withLock { $0 = encoded }
+    }
+
+    /// Every stored entity, in insertion order.
+    public var all: [Entity] { rows.withLock { $0.map(\.entity) } }
+
+    public func select(_ request: EntitySelectRequest) async throws -> EntitySelection<Entity> {
+        let snapshot = rows.withLock { $0 }
+        let matching = snapshot.filter { row in
+            request.conditions.allSatisfy { condition in
+                let json = row.json.value(at: condition.path) ?? .null
+                return condition.matches(EntityValue(json: json, as: condition.fields.last!.type) ?? .null)
+            }
+        }
+        guard let paging = request.paging else { return .filtered(matching.map(\.entity)) }
+        var ordered = matching
+        if let order = paging.order { ordered = order.sorted(ordered, by: \.json) }
+        var page = ordered.dropFirst(min(paging.offset, ordered.count))
+        if let limit = paging.limit { page = page.prefix(limit) }
+        return .filtered(page.map(\.entity), paged: true)
+    }
+
+    public func insert(_ entities: [Entity], caller: RESTCaller) async throws -> [Entity] {
+        let encoded = try entities.map { ($0, try codec.encode($0)) }
+        rows.withLock { $0.append(contentsOf: encoded) }
+        return entities
+    }
+
+    public func update(_ updates: [EntityUpdate<Entity>], caller: RESTCaller) async throws -> [Entity] {
+        let prepared = try updates.map { (old: try codec.encode($0.old), new: ($0.new, try codec.encode($0.new))) }
+        return rows.withLock { rows in
+            var updated: [Entity] = []
+            var taken: Set<Int> = []
+            for update in prepared {
+                guard let index = rows.indices.first(where: { !taken.contains($0) && rows[$0].json == update.old }) else { continue }
+                taken.insert(index)
+                rows[index] = update.new
+                updated.append(update.new.0)
+            }
+            return updated
+        }
+    }
+
+    public func delete(_ entities: [Entity], caller: RESTCaller) async throws -> Int {
+        let targets = try entities.map { try codec.encode($0) }
+        return rows.withLock { rows in
+            var doomed: Set<Int> = []
+            for target in targets {
+                if let index = rows.indices.first(where: { !doomed.contains($0) && rows[$0].json == target }) { doomed.insert(index) }
+            }
+            rows = rows.enumerated().filter { !doomed.contains($0.offset) }.map(\.element)
+            return doomed.count
+        }
+    }
+}

@@ -1,0 +1,313 @@
+import NIOCore
+
+extension SwitchboardAPI {
+    /// Runs a REST request: the one implementation behind HTTP and the Shell.
+    ///
+    /// It never throws: every failure becomes a response with an error status, a JSON error body and the
+    /// message as its info.
+    public func execute(_ request: RESTRequest) async -> RESTResponse {
+        let start = ContinuousClock.now
+        let raw = RESTExecution.wantsRawBody(request.headers)
+        var outcome: RESTExecution.Outcome
+        do {
+            outcome = try await RESTExecution(api: self, request: request).run()
+        } catch {
+            outcome = RESTExecution.Outcome(error: SwitchboardError(wrapping: error))
+        }
+        let elapsed = start.duration(to: .now)
+        let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+        var response = RESTResponse(
+            status: outcome.status, info: outcome.info, error: outcome.error, elapsedMilliseconds: milliseconds,
+            headers: HeaderList(), body: nil, canonicalURI: outcome.canonical, entityCount: outcome.count)
+        if request.method != .HEAD || outcome.error != nil {
+            response.body = outcome.body(raw: raw, elapsed: milliseconds, uri: outcome.canonical ?? request.uri)
+        }
+        if response.body != nil { response.headers["Content-Type"] = "application/json; charset=utf-8" }
+        if let info = outcome.info { response.headers["Switchboard-Info"] = Self.headerSafe(info) }
+        response.headers["Switchboard-Elapsed-Ms"] = RESTResponse.format(milliseconds: milliseconds)
+        return response
+    }
+
+    /// A header value on one line of printable text.
+    static func headerSafe(_ text: String) -> String {
+        String(String.UnicodeScalarView(text.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? " " : $0 }))
+    }
+
+    /// Resolves a URI to an entity query; `nil` when it names a terminal.
+    func entityQuery(for uri: String) throws(SwitchboardError) -> EntityQuery? {
+        let parsed = try ResourceURI(parsing: uri, maxLength: configuration.maxURILength)
+        let found = parsed.resourceName.isEmpty ? try resource(named: AvailableResources.resourceName) : try resource(named: parsed.resourceName)
+        guard case .entity(let entity) = found else { return nil }
+        return try EntityQuery(uri: parsed, resource: entity)
+    }
+}
+
+/// One run of a REST request.
+struct RESTExecution {
+    let api: SwitchboardAPI
+    let request: RESTRequest
+
+    /// What a request produced, before it is timed and written.
+    struct Outcome {
+        enum Payload {
+            case none
+            case entities([JSON], previous: String?, next: String?)
+            case change([JSON], countKey: String, count: Int)
+            case count(Int)
+            case document(JSON)
+        }
+        var status = 200
+        var info: String?
+        var error: SwitchboardError?
+        var canonical: String?
+        var count: Int?
+        var payload = Payload.none
+
+        init(status: Int = 200, info: String? = nil, canonical: String? = nil, count: Int? = nil, payload: Payload = .none) {
+            self.status = status
+            self.info = info
+            self.canonical = canonical
+            self.count = count
+            self.payload = payload
+        }
+
+        init(error: SwitchboardError) {
+            status = error.status
+            info = error.message
+            self.error = error
+        }
+
+        /// The JSON body: the envelope `{Data, DataCount, ..., Status}`, or the bare data when `raw`.
+        func body(raw: Bool, elapsed: Double, uri: String) -> JSON? {
+            let time = JSON.double((elapsed * 1000).rounded() / 1000)
+            if let error {
+                guard case .object(var object) = error.body(uri: uri) else { return nil }
+                object["TimeElapsedMs"] = time
+                return .object(object)
+            }
+            switch payload {
+            case .none: return nil
+            case .document(let document): return document
+            case .count(let count):
+                return raw ? ["Count": .int(count)] : ["Count": .int(count), "TimeElapsedMs": time, "Status": "success"]
+            case .entities(let rows, let previous, let next):
+                if raw { return .array(rows) }
+                var object: JSONObject = ["Data": .array(rows), "DataCount": .int(rows.count)]
+                if let previous { object["PreviousPage"] = .string(previous) }
+                if let next { object["NextPage"] = .string(next) }
+                object["TimeElapsedMs"] = time
+                object["Status"] = "success"
+                return .object(object)
+            case .change(let rows, let countKey, let count):
+                if raw { return .array(rows) }
+                return .object(
+                    [
+                        "Data": .array(rows), "DataCount": .int(rows.count), countKey: .int(count), "TimeElapsedMs": time,
+                        "Status": "success",
+                    ])
+            }
+        }
+    }
+
+    static func wantsRawBody(_ headers: HeaderList) -> Bool {
+        guard let accept = headers["Accept"]?.lowercased() else { return false }
+        return accept.replacingSpaces().contains("raw=true")
+    }
+
+    func run() async throws -> Outcome {
+        try checkAccept()
+        let uri = try ResourceURI(parsing: request.uri, maxLength: api.configuration.maxURILength)
+        let found = try api.resource(named: uri.resourceName.isEmpty ? AvailableResources.resourceName : uri.resourceName)
+        let entity: EntityDescriptor
+        switch found {
+        case .terminal(let terminal):
+            let canonical = try api.terminalTarget(forURI: request.uri).canonical
+            switch request.method {
+            case .OPTIONS: return Outcome(canonical: canonical, payload: .document(terminal.options))
+            case .GET:
+                throw SwitchboardError(
+                    .upgradeRequired, code: .upgradeRequired,
+                    "Connections to terminal resource '\(terminal.name)' must include a WebSocket upgrade handshake")
+            default:
+                throw SwitchboardError(
+                    .methodNotAllowed, code: .methodNotAllowed,
+                    "Method '\(request.method)' is not available for terminal resource '\(terminal.name)'; terminals support GET (over WebSocket, to enter them) and OPTIONS"
+                )
+            }
+        case .entity(let descriptor): entity = descriptor
+        }
+        let query = try EntityQuery(uri: uri, resource: entity)
+        guard entity.methods.contains(request.method) else {
+            throw SwitchboardError(
+                .methodNotAllowed, code: .methodNotAllowed,
+                "Method '\(request.method)' is not available for resource '\(entity.name)'; its methods are \(entity.methods.map(\.rawValue).joined(separator: ", "))"
+            )
+        }
+        let canonical = query.canonical
+        let caller = request.caller
+        switch request.method {
+        case .OPTIONS:
+            return Outcome(canonical: canonical, payload: .document(entity.options))
+        case .GET, .HEAD, .REPORT:
+            let selection = try await entity.select(
+                EntitySelectRequest(conditions: query.conditions, paging: query.pushablePaging, caller: caller))
+            let rows = query.output(selection)
+            switch request.method {
+            case .REPORT: return Outcome(canonical: canonical, count: rows.count, payload: .count(rows.count))
+            case .HEAD:
+                return rows.isEmpty
+                    ? Outcome(status: 204, info: "No entities found matching request.", canonical: canonical, count: 0)
+                    : Outcome(info: "\(rows.count) entities found", canonical: canonical, count: rows.count)
+            default:
+                let info = rows.isEmpty ? "No entities found matching request." : "\(rows.count) entities found"
+                let links = pageLinks(query, returned: rows.count)
+                return Outcome(
+                    info: info, canonical: canonical, count: rows.count,
+                    payload: .entities(rows, previous: links.previous, next: links.next))
+            }
+        case .POST:
+            let objects = try bodyObjects(allowArray: true)
+            let inserted = try await entity.insert(objects, caller)
+            return Outcome(
+                status: inserted.isEmpty ? 200 : 201, info: "\(inserted.count) entities inserted into '\(entity.name)'",
+                canonical: canonical, count: inserted.count,
+                payload: .change(inserted.map { .object($0) }, countKey: "InsertedCount", count: inserted.count))
+        case .PUT:
+            let patch = try bodyObjects(allowArray: false)[0]
+            let (selection, indices) = try await matches(query, entity: entity, paged: false)
+            if indices.count > 1 {
+                throw SwitchboardError(
+                    .badRequest, code: .ambiguousMatch,
+                    "PUT matched \(indices.count) entities in '\(entity.name)'; it inserts when nothing matches and updates when one does. Add conditions that match at most one entity"
+                )
+            }
+            if let index = indices.first {
+                let updated = try await entity.update([(selection.entities[index], Self.merge(selection.rows[index], patch))], caller)
+                return Outcome(
+                    info: "\(updated.count) entities updated in '\(entity.name)'", canonical: canonical, count: updated.count,
+                    payload: .change(updated.map { .object($0) }, countKey: "UpdatedCount", count: updated.count))
+            }
+            let inserted = try await entity.insert([patch], caller)
+            return Outcome(
+                status: 201, info: "\(inserted.count) entities inserted into '\(entity.name)'", canonical: canonical,
+                count: inserted.count,
+                payload: .change(inserted.map { .object($0) }, countKey: "InsertedCount", count: inserted.count))
+        case .PATCH, .DELETE:
+            let patch = request.method == .PATCH ? try bodyObjects(allowArray: false)[0] : nil
+            let (selection, indices) = try await matches(query, entity: entity, paged: true)
+            if indices.count > 1 && !query.unsafe && !request.unsafe {
+                throw SwitchboardError(
+                    .badRequest, code: .ambiguousMatch,
+                    "\(request.method) matched \(indices.count) entities in '\(entity.name)'; changing several entities at once needs the meta-condition unsafe=true (as in /\(entity.name)/<conditions>/unsafe=true), or conditions that match one entity"
+                )
+            }
+            if let patch {
+                let pairs = indices.map { (old: selection.entities[$0], new: Self.merge(selection.rows[$0], patch)) }
+                let updated = pairs.isEmpty ? [] : try await entity.update(pairs, caller)
+                return Outcome(
+                    info: "\(updated.count) entities updated in '\(entity.name)'", canonical: canonical, count: updated.count,
+                    payload: .change(updated.map { .object($0) }, countKey: "UpdatedCount", count: updated.count))
+            }
+            let deleted = indices.isEmpty ? 0 : try await entity.delete(indices.map { selection.entities[$0] }, caller)
+            return Outcome(
+                info: "\(deleted) entities deleted from '\(entity.name)'", canonical: canonical, count: deleted,
+                payload: .change(indices.map { .object(selection.rows[$0]) }, countKey: "DeletedCount", count: deleted))
+        }
+    }
+
+    /// The entities a write applies to.
+    func matches(_ query: EntityQuery, entity: EntityDescriptor, paged: Bool) async throws -> (ErasedSelection, [Int]) {
+        let selection = try await entity.select(
+            EntitySelectRequest(conditions: query.conditions, paging: paged ? query.pushablePaging : nil, caller: request.caller))
+        return (selection, query.selectIndices(selection, paging: paged))
+    }
+
+    /// `PreviousPage` and `NextPage`, when the query pages with a non-negative offset.
+    func pageLinks(_ query: EntityQuery, returned: Int) -> (previous: String?, next: String?) {
+        guard query.offset >= 0 else { return (nil, nil) }
+        var next: String?
+        var previous: String?
+        if let limit = query.limit, limit > 0, returned == limit {
+            var page = query
+            page.offset = query.offset + returned
+            next = page.canonical
+        }
+        if query.offset > 0 {
+            var page = query
+            page.offset = max(0, query.offset - (query.limit ?? query.offset))
+            previous = page.canonical
+        }
+        return (previous, next)
+    }
+
+    /// Overlays `patch` on `base`, merging nested objects, matching names case-insensitively.
+    static func merge(_ base: JSONObject, _ patch: JSONObject) -> JSONObject {
+        var result = base
+        for (key, value) in patch.members {
+            let existing = result.members.first { $0.key.lowercased() == key.lowercased() }
+            let name = existing?.key ?? key
+            if case .object(let inner)? = existing?.value, case .object(let innerPatch) = value {
+                result[name] = .object(merge(inner, innerPatch))
+            } else {
+                result[name] = value
+            }
+        }
+        return result
+    }
+
+    func checkAccept() throws(SwitchboardError) {
+        guard let accept = request.headers["Accept"], !accept.isEmpty else { return }
+        let types = accept.split(separator: ",").map { $0.split(separator: ";").first.map { String($0).trimmingWhitespace().lowercased() } ?? "" }
+        let acceptable = ["*/*", "application/*", "application/json", "json", "text/plain", "text/*"]
+        guard types.contains(where: { acceptable.contains($0) }) else {
+            throw SwitchboardError(
+                .notAcceptable, code: .notAcceptable, "Cannot produce '\(accept)'; Switchboard answers with application/json")
+        }
+    }
+
+    /// The body as JSON objects: an object, or (for POST) an array of objects.
+    func bodyObjects(allowArray: Bool) throws(SwitchboardError) -> [JSONObject] {
+        if let type = request.headers["Content-Type"]?.lowercased(), !type.isEmpty,
+            !(type.hasPrefix("application/json") || type.hasPrefix("text/plain") || type.hasPrefix("json")
+                // curl's default for -d: the body is read as JSON all the same.
+                || type.hasPrefix("application/x-www-form-urlencoded"))
+        {
+            throw SwitchboardError(
+                .unsupportedMediaType, code: .unsupportedInput, "Unsupported Content-Type '\(type)'; send application/json")
+        }
+        guard var body = request.body, body.readableBytes > 0 else {
+            throw SwitchboardError(
+                .badRequest, code: .invalidInput,
+                "\(request.method) needs a JSON body: \(allowArray ? "an object or an array of objects" : "an object")")
+        }
+        guard let text = body.readString(length: body.readableBytes).flatMap({ String(validating: Array($0.utf8), as: UTF8.self) })
+        else {
+            throw SwitchboardError(.badRequest, code: .invalidInput, "The body is not valid UTF-8")
+        }
+        let json: JSON
+        do {
+            json = try JSON(parsing: text)
+        } catch {
+            throw SwitchboardError(.badRequest, code: .jsonSyntax, error.description)
+        }
+        switch json {
+        case .object(let object): return [object]
+        case .array(let elements) where allowArray:
+            return try elements.enumerated().map { index, element throws(SwitchboardError) in
+                guard case .object(let object) = element else {
+                    throw SwitchboardError(
+                        .badRequest, code: .invalidInput, "Element \(index) of the body is \(element.kindDescription); expected an object")
+                }
+                return object
+            }
+        default:
+            throw SwitchboardError(
+                .badRequest, code: .invalidInput,
+                "The body is \(json.kindDescription); \(request.method) expects \(allowArray ? "an object or an array of objects" : "an object")")
+        }
+    }
+}
+
+extension String {
+    func replacingSpaces() -> String { String(filter { $0 != " " }) }
+}

@@ -1,0 +1,76 @@
+public import NIOCore
+
+/// A request to the REST layer, from HTTP or from the Shell.
+public struct RESTRequest: Sendable {
+    /// The method.
+    public var method: RESTMethod
+    /// The percent-encoded URI relative to the API root (`/superhero/year>1950//limit=2`), optionally with
+    /// `?` and conditions.
+    public var uri: String
+    /// The request headers; `Accept` and `Content-Type` are read.
+    public var headers: HeaderList
+    /// The body, for POST, PUT and PATCH.
+    public var body: ByteBuffer?
+    /// Who asks.
+    public var caller: RESTCaller
+    /// Allows PATCH and DELETE on several entities as if the URI said `unsafe=true` (the Shell sets it after
+    /// the client confirmed).
+    public var unsafe: Bool
+
+    public init(
+        method: RESTMethod, uri: String, headers: HeaderList = HeaderList(), body: ByteBuffer? = nil,
+        caller: RESTCaller = RESTCaller(), unsafe: Bool = false
+    ) {
+        self.method = method
+        self.uri = uri
+        self.headers = headers
+        self.body = body
+        self.caller = caller
+        self.unsafe = unsafe
+    }
+}
+
+/// The result of a REST request: a status, an info line, headers and a JSON body.
+public struct RESTResponse: Sendable {
+    /// The HTTP status.
+    public var status: Int
+    /// One line on what happened (`2 entities updated in 'Samples.Superhero'`), or the error message.
+    public var info: String?
+    /// The error, for failed requests.
+    public var error: SwitchboardError?
+    /// How long the request took, in milliseconds.
+    public var elapsedMilliseconds: Double
+    /// The response headers: `Content-Type` (with a body), `Switchboard-Info`, `Switchboard-Elapsed-Ms`.
+    public var headers: HeaderList
+    /// The body; `nil` for HEAD and for bodiless answers.
+    public var body: JSON?
+    /// The canonical form of the URI, when it resolved.
+    public var canonicalURI: String?
+    /// How many entities the request selected, inserted, changed or counted.
+    public var entityCount: Int?
+
+    /// The body as text, pretty-printed, with a final newline.
+    public var bodyText: String? { body.map { $0.prettyPrinted + "\n" } }
+
+    /// The status line the Shell shows: `<status>: <reason> (<ms> ms). <info>`.
+    public var statusLine: String {
+        let reason = SwitchboardError.Status(rawValue: status).reasonPhrase
+        var line = "\(status): \(reason) (\(RESTResponse.format(milliseconds: elapsedMilliseconds)) ms)"
+        if let info, !info.isEmpty { line += ". " + info }
+        return line
+    }
+
+    /// Milliseconds with at most three decimals: `0.412`, `12.5`, `3`.
+    static func format(milliseconds: Double) -> String {
+        let thousandths = Int((milliseconds * 1000).rounded())
+        var text = String(thousandths / 1000)
+        var fraction = thousandths % 1000
+        if fraction > 0 {
+            var digits = String(fraction).leftPadded(3)
+            while digits.hasSuffix("0") { digits.removeLast() }
+            text += "." + digits
+            fraction = 0
+        }
+        return text
+    }
+}
