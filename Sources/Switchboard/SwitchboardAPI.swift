@@ -236,7 +236,7 @@ public final class SwitchboardAPI: Sendable {
         let id = Self.shortID(connectionCounter.add(1, ordering: .relaxed).newValue)
         var logger = self.logger
         logger[metadataKey: "sb.connection.id"] = .string(id)
-        let core = SessionCore(id: id, request: request, transport: transport, logger: logger)
+        let core = SessionCore(id: id, request: request, transport: transport, logger: logger, events: events)
         let session = ConnectionSession(api: self, core: core)
         sessions.withLock { $0[id] = session }
         defer { _ = sessions.withLock { $0.removeValue(forKey: id) } }
@@ -245,6 +245,8 @@ public final class SwitchboardAPI: Sendable {
             await session.shutdown(code: closing.code, reason: closing.reason)
         }
         logger.debug("Connection opened", metadata: ["sb.uri": .string(request.uri), "sb.client.ip": .string(request.clientIP)])
+        events.publish(core.event(.webSocketOpened))
+        defer { events.publish(core.event(.webSocketClosed)) }
         try await session.run(inbound: inbound)
         logger.debug("Connection closed")
     }

@@ -108,6 +108,7 @@ actor ConnectionSession {
     where Inbound.Element == TerminalMessage {
         for try await message in inbound {
             if core.isClosed { return }
+            core.events?.publish(core.event(.webSocketInput, message))
             if case .text(let text) = message, let command = GlobalCommand(text) {
                 await awaitTurn()
                 await handle(command)

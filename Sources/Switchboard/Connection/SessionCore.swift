@@ -4,6 +4,7 @@ import FoundationEssentials
 import Foundation
 #endif
 import Logging
+import NIOCore
 import Synchronization
 
 /// The parts of a connection that any task may touch without going through the session actor: sending,
@@ -28,7 +29,11 @@ final class SessionCore: Sendable {
         var closeTask: Task<Void, Never>?
     }
 
-    init(id: String, request: ConnectionRequest, transport: any TerminalTransport, logger: Logger) {
+    /// Where the connection's events go (for `Switchboard.Admin.Console`).
+    let events: NetworkEvents?
+
+    init(id: String, request: ConnectionRequest, transport: any TerminalTransport, logger: Logger, events: NetworkEvents? = nil) {
+        self.events = events
         self.id = id
         self.request = request
         self.transport = transport
@@ -64,12 +69,32 @@ final class SessionCore: Sendable {
             try check(expected)
             do {
                 try await transport.send(message)
+                events?.publish(self.event(.webSocketOutput, message))
             } catch {
                 // The transport can no longer deliver: the peer has gone or the connection is closing.
                 logger.debug("Send failed", metadata: ["error.type": "\(error)"])
                 throw TerminalConnectionError.closed
             }
         }
+    }
+
+    /// An event about this connection; for messages, "Sent n bytes" or "Received n bytes" with the text.
+    func event(_ kind: NetworkEvent.Kind, _ message: TerminalMessage? = nil) -> NetworkEvent {
+        var text: String
+        var content: String?
+        switch (kind, message) {
+        case (.webSocketOpened, _):
+            text = "WebSocket opened"
+            content = request.uri
+        case (.webSocketClosed, _): text = "WebSocket closed"
+        case (_, .text(let body)?):
+            text = "\(kind == .webSocketInput ? "Received" : "Sent") \(body.utf8.count) bytes"
+            content = body
+        case (_, .binary(let body)?):
+            text = "\(kind == .webSocketInput ? "Received" : "Sent") \(body.readableBytes) bytes (binary)"
+        default: text = kind.rawValue
+        }
+        return NetworkEvent(kind: kind, connectionID: id, clientIP: request.clientIP, message: text, content: content)
     }
 
     private func check(_ expected: Int?) throws(TerminalConnectionError) {

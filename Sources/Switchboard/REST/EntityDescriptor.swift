@@ -104,6 +104,9 @@ public struct EntityCodec<Entity: Codable & Sendable>: Sendable {
     /// The entity as a JSON object with client property names.
     public func encode(_ entity: Entity) throws -> JSONObject {
         let encoder = JSONEncoder()
+        // Declared properties are put back in declaration order by `rename`; free-form JSON values come out
+        // with sorted keys, so that the output is stable.
+        encoder.outputFormatting = .sortedKeys
         encoder.dateEncodingStrategy = .custom { date, encoder in
             var container = encoder.singleValueContainer()
             try container.encode(ISO8601.format(date))
