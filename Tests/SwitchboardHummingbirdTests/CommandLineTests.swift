@@ -56,7 +56,7 @@ struct CommandLineTests {
             #expect(lines.first == ServerTests.banner)
             #expect(result.out.contains("\"WebSocketId\""))
             #expect(result.out.contains("\"X-Test\": \"piped\""))
-            #expect(lines.contains("? /SwitchboardSamples.Echo/Prefix=%3E"))
+            #expect(lines.contains("? /SwitchboardSamples.Echo/Prefix=>"))
             #expect(lines.last == ">hello")
             #expect(result.err.contains("Connection closed (1000)"))
         }

@@ -87,8 +87,9 @@ struct ServerTests {
             #expect(response.head.contains("Content-Type: application/json"))
             let body = try JSON(parsing: response.body)
             #expect(body == [
-                "Status": 426, "ErrorCode": "UpgradeRequired",
+                "Status": "fail", "StatusCode": 426, "ErrorCode": "UpgradeRequired",
                 "Message": "Connections to terminal resource 'SwitchboardSamples.Echo' must include a WebSocket upgrade handshake, as in: switchboard connect ws://HOST/api/echo/prefix=x",
+                "Uri": "/echo/prefix=x",
             ])
             let missing = try await RawHTTP.get(port: server.port, path: "/api/nothing")
             #expect(missing.status == 404)

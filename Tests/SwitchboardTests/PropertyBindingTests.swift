@@ -19,7 +19,7 @@ import Testing
             Issue.record("resolved")
         } catch {
             #expect(error.status == 404)
-            #expect(error.message == "Could not locate any resource by 'nothing'. Available resources: Switchboard.Shell, Tests.Recorder")
+            #expect(error.message == "Could not locate any resource by 'nothing'. Available resources: Switchboard.Admin.Console, Switchboard.Admin.WebSocket, Switchboard.AvailableResource, Switchboard.Shell, Tests.Recorder")
         }
         api.register { OtherRecorder() }
         do {
