@@ -4,6 +4,7 @@ import FoundationEssentials
 import Foundation
 #endif
 import Logging
+import NIOCore
 import SQLiteNIO
 public import Switchboard
 
@@ -69,8 +70,15 @@ public final class SQLiteEntityStore<Entity: Codable & Sendable>: EntityResource
         return store
     }
 
-    /// Closes the database connection; the store cannot be used afterwards.
+    /// Closes the database connection; the store cannot be used afterwards. A store that is released
+    /// without this closes its connection in the background.
     public func close() async throws { try await connection.close() }
+
+    deinit {
+        // Closing twice is harmless (SQLite ignores a closed handle); never leave the file open.
+        let closing: EventLoopFuture<Void> = connection.close()
+        _ = closing
+    }
 
     private var fields: [EntityField] { codec.schema.fields }
 

@@ -154,10 +154,14 @@ final class SchemaRecorder {
 
 final class SchemaRecorderKeyed {
     var fields: [EntityField] = []
+    /// Keys the type asked `decodeNil` about: the standard `decodeIfPresent` for `Double`, `String` and the
+    /// other primitives does that before it decodes, so these keys are optional.
+    var nilChecked: Set<String> = []
 
     func record(_ key: String, _ type: EntityFieldType, optional: Bool) {
         guard !fields.contains(where: { $0.codingKey == key }) else { return }
-        fields.append(EntityField(name: Self.clientName(key), codingKey: key, type: type, isOptional: optional))
+        fields.append(
+            EntityField(name: Self.clientName(key), codingKey: key, type: type, isOptional: optional || nilChecked.contains(key)))
     }
 
     /// `hasSecretIdentity` → `HasSecretIdentity`.
@@ -267,7 +271,7 @@ struct KeyedProbe<Key: CodingKey>: KeyedDecodingContainerProtocol {
     func contains(_ key: Key) -> Bool { true }
 
     func decodeNil(forKey key: Key) throws -> Bool {
-        keyed.record(key.stringValue, .json, optional: true)
+        keyed.nilChecked.insert(key.stringValue)
         return false
     }
 

@@ -1,0 +1,379 @@
+import Foundation
+import NIOCore
+import Switchboard
+import SwitchboardSQLite
+import Testing
+
+/// A test entity with every kind of property the query language types: text, numbers, booleans, an
+/// optional number, an optional date and a nested object.
+struct Hero: Codable, Sendable, Equatable {
+    struct Home: Codable, Sendable, Equatable {
+        var city: String
+        var country: String
+    }
+    var name: String
+    var year: Int
+    var hasSecretIdentity: Bool
+    var rating: Double?
+    var debut: Date?
+    var home: Home?
+
+    static let seed = [
+        Hero(name: "Superman", year: 1938, hasSecretIdentity: true, rating: 4.5, debut: date("1938-04-18"), home: Home(city: "Metropolis", country: "US")),
+        Hero(name: "Batman", year: 1939, hasSecretIdentity: true, rating: 4.8, debut: date("1939-03-30"), home: Home(city: "Gotham", country: "US")),
+        Hero(name: "Wonder Woman", year: 1941, hasSecretIdentity: true, rating: nil, debut: nil, home: Home(city: "Themyscira", country: "GR")),
+        Hero(name: "Spider-Man", year: 1962, hasSecretIdentity: true, rating: 4.9, debut: date("1962-08-10"), home: Home(city: "New York", country: "US")),
+        Hero(name: "Storm", year: 1975, hasSecretIdentity: false, rating: 4.1, debut: date("1975-05-01"), home: nil),
+        Hero(name: "Deadpool", year: 1991, hasSecretIdentity: false, rating: 3.9, debut: date("1991-02-01"), home: nil),
+    ]
+
+    static func date(_ text: String) -> Date {
+        let parts = text.split(separator: "-").map { Int($0)! }
+        var components = DateComponents()
+        (components.year, components.month, components.day) = (parts[0], parts[1], parts[2])
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        return calendar.date(from: components)!
+    }
+}
+
+/// Which store a test runs against.
+enum StoreKind: String, CaseIterable, CustomTestStringConvertible, Sendable {
+    case memory, sqlite
+    var testDescription: String { rawValue }
+
+    func makeAPI() async throws -> SwitchboardAPI {
+        let api = SwitchboardAPI()
+        switch self {
+        case .memory: api.register(resource: try InMemoryEntityStore<Hero>(name: "Tests.Hero", initial: Hero.seed))
+        case .sqlite: api.register(resource: try await SQLiteEntityStore<Hero>.open(path: nil, name: "Tests.Hero", seed: Hero.seed))
+        }
+        return api
+    }
+}
+
+extension SwitchboardAPI {
+    /// Runs a request and returns the response; the body text is parsed when there is one.
+    func run(_ method: RESTMethod, _ uri: String, body: String? = nil, headers: HeaderList = HeaderList()) async -> RESTResponse {
+        await execute(RESTRequest(method: method, uri: uri, headers: headers, body: body.map { ByteBuffer(string: $0) }))
+    }
+
+    /// The names the GET of a URI returns, in order.
+    func names(_ uri: String) async throws -> [String] {
+        let response = await run(.GET, uri)
+        guard response.status == 200, case .object(let body)? = response.body, case .array(let rows)? = body["Data"] else {
+            throw QueryTestFailure("GET \(uri) answered \(response.statusLine)")
+        }
+        return rows.map { row in
+            guard case .object(let object) = row, case .string(let name)? = object["Name"] else { return "?" }
+            return name
+        }
+    }
+}
+
+struct QueryTestFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+@Suite(.timeLimit(.minutes(1)))
+struct QueryLanguageTests {
+    // MARK: Grammar and canonical form
+
+    @Test(arguments: [
+        ("/hero", "/Tests.Hero"),
+        ("/HERO/", "/Tests.Hero"),
+        ("/tests.hero/name=Batman", "/Tests.Hero/Name=Batman"),
+        ("/hero/NAME=Batman&year>=1939", "/Tests.Hero/Name=Batman&Year>=1939"),
+        ("/hero/year%3E1950", "/Tests.Hero/Year>1950"),
+        ("/hero/year<=1950&year!=1941", "/Tests.Hero/Year<=1950&Year!=1941"),
+        ("/hero/name='1939'", "/Tests.Hero/Name='1939'"),
+        ("/hero/name=\"Wonder%20Woman\"", "/Tests.Hero/Name=Wonder%20Woman"),
+        ("/hero/name='null'", "/Tests.Hero/Name='null'"),
+        ("/hero/rating=NULL", "/Tests.Hero/Rating=null"),
+        ("/hero/rating>4", "/Tests.Hero/Rating>4"),
+        ("/hero/hassecretidentity=TRUE", "/Tests.Hero/HasSecretIdentity=true"),
+        ("/hero/debut>1950-01-01", "/Tests.Hero/Debut>1950-01-01T00:00:00Z"),
+        ("/hero/debut<1950-01-01T12:30+02:00", "/Tests.Hero/Debut<1950-01-01T10:30:00Z"),
+        ("/hero/home.city=Gotham", "/Tests.Hero/Home.City=Gotham"),
+        ("/hero/_/LIMIT=2&Order_Desc=year", "/Tests.Hero/_/limit=2&order_desc=Year"),
+        ("/hero//offset=-2", "/Tests.Hero/_/offset=-2"),
+        ("/hero//select=n,year&rename=name->n", "/Tests.Hero/_/select=n,Year&rename=Name->n"),
+        ("/hero//add=name.length&distinct=true&search=man&unsafe=true", "/Tests.Hero/_/add=Name.Length&distinct=true&search=man&unsafe=true"),
+        ("/hero//limit=-1", "/Tests.Hero"),
+        ("/hero?name=Storm", "/Tests.Hero/Name=Storm"),
+    ])
+    func canonicalForm(uri: String, canonical: String) async throws {
+        let api = try await StoreKind.memory.makeAPI()
+        #expect(try api.validateTerminalURI(uri) == canonical)
+        let response = await api.run(.HEAD, uri)
+        #expect(response.error == nil, "\(response.statusLine)")
+        #expect(response.canonicalURI == canonical)
+    }
+
+    @Test(arguments: [
+        ("/hero/nosuch=1", 404, "Unknown property 'nosuch' of resource 'Tests.Hero'; the properties are Name, Year, HasSecretIdentity, Rating, Debut, Home"),
+        ("/hero/home.street=x", 404, "Unknown property 'street' in 'Home' of resource 'Tests.Hero'; the properties are City, Country"),
+        ("/hero/name.first=x", 400, "'Name' of resource 'Tests.Hero' is String, not an object; it has no property 'first'"),
+        ("/hero/year=abc", 400, "Invalid value 'abc' in condition 'year=abc' on resource 'Tests.Hero': 'Year' is Int, expected an integer"),
+        ("/hero/year>19.5", 400, "Invalid value '19.5' in condition 'year>19.5' on resource 'Tests.Hero': 'Year' is Int, expected an integer"),
+        ("/hero/hassecretidentity=yes", 400, "Invalid value 'yes' in condition 'hassecretidentity=yes' on resource 'Tests.Hero': 'HasSecretIdentity' is Bool, expected true or false"),
+        ("/hero/debut>yesterday", 400, "Invalid value 'yesterday' in condition 'debut>yesterday' on resource 'Tests.Hero': 'Debut' is Date, expected an ISO 8601 date such as 2024-05-01, 2024-05-01T12:30 or 2024-05-01T12:30:00Z"),
+        ("/hero/home=x", 400, "'Home' in 'home=x' is an object and cannot be compared; name one of its properties with a dot"),
+        ("/hero/name", 400, "Syntax error: invalid condition 'name'; expected <property><operator><value> with one of = != < > <= >=, and '&' between conditions (percent-encode '&' and '/' inside values)"),
+        ("/hero//nosuch=1", 400, "Unknown meta-condition 'nosuch' in 'nosuch=1'; the meta-conditions are limit, offset, order_asc, order_desc, select, add, rename, distinct, search, unsafe"),
+        ("/hero//limit>1", 400, "Invalid operator '>' in meta-condition 'limit>1'; meta-conditions take '='"),
+        ("/hero//limit=ten", 400, "Invalid value 'ten' for meta-condition 'limit': expected an integer"),
+        ("/hero//limit=-2", 400, "Invalid limit -2: expected 0 or more (or -1 for no limit)"),
+        ("/hero//offset=1.5", 400, "Invalid value '1.5' for meta-condition 'offset': expected an integer"),
+        ("/hero//distinct=maybe", 400, "Invalid value 'maybe' for meta-condition 'distinct': expected true or false"),
+        ("/hero//unsafe=1", 400, "Invalid value '1' for meta-condition 'unsafe': expected true or false"),
+        ("/hero//limit=1&limit=2", 400, "Meta-condition 'limit' is given more than once"),
+        ("/hero//order_asc=name&order_desc=year", 400, "More than one order in 'order_desc=year'; give one of order_asc and order_desc"),
+        ("/hero//order_asc=home", 400, "'Home' in 'order_asc=home' is an object and cannot be compared; name one of its properties with a dot"),
+        ("/hero//order_asc=nosuch", 404, "Unknown property 'nosuch' of resource 'Tests.Hero'; the properties are Name, Year, HasSecretIdentity, Rating, Debut, Home"),
+        ("/hero//select=name,,year", 400, "Invalid value 'name,,year' for meta-condition 'select': expected a comma-separated list of property names"),
+        ("/hero//select=nosuch", 404, "Unknown property 'nosuch' of resource 'Tests.Hero'; the properties are Name, Year, HasSecretIdentity, Rating, Debut, Home"),
+        ("/hero//rename=name", 400, "Invalid rename 'name': expected <property>-><new name>, with '>' percent-encoded as %3E in URIs"),
+        ("/hero//rename=name->n&select=name", 400, "'select' names 'name', which 'rename' renamed; select the new name instead"),
+        ("/hero//add=year.length", 400, "'Year' of resource 'Tests.Hero' is Int, not an object; it has no property 'length'"),
+        ("/hero//search=", 400, "Meta-condition 'search' needs a text to search for"),
+        ("/hero/a/b/c", 400, "Syntax error: '/hero/a/b/c' has 4 segments; expected at most /<resource>/<conditions>/<metaconditions> (percent-encode '/' inside values as %2F)"),
+        ("/heros", 404, "Could not locate any resource by 'heros'. Available resources: Switchboard.Admin.Console, Switchboard.Admin.WebSocket, Switchboard.AvailableResource, Switchboard.Shell, Tests.Hero"),
+        ("/switchboard.admin", 404, "Could not locate any resource by 'switchboard.admin'. Available resources: Switchboard.Admin.Console, Switchboard.Admin.WebSocket, Switchboard.AvailableResource, Switchboard.Shell, Tests.Hero"),
+        ("/hero/name=%ZZ", 400, "Syntax error: invalid percent-encoding in the condition 'name=%ZZ'; '%' must be followed by two hex digits (write %25 for '%')"),
+    ])
+    func everyGrammarErrorSaysWhatAndWhere(uri: String, status: Int, message: String) async throws {
+        let api = try await StoreKind.memory.makeAPI()
+        let response = await api.run(.GET, uri)
+        #expect(response.status == status)
+        #expect(response.info == message)
+        #expect(response.error?.message == message)
+        #expect(throws: SwitchboardError.self) { try api.validateTerminalURI(uri) }
+        guard case .object(let body)? = response.body else {
+            Issue.record("no error body")
+            return
+        }
+        #expect(body["Status"] == "fail")
+        #expect(body["StatusCode"] == .int(status))
+        #expect(body["Message"] == .string(message))
+    }
+
+    // MARK: Conditions and meta-conditions, on both stores
+
+    @Test(arguments: StoreKind.allCases)
+    func conditionsCompareByType(store: StoreKind) async throws {
+        let api = try await store.makeAPI()
+        #expect(try await api.names("/hero/year>1950") == ["Spider-Man", "Storm", "Deadpool"])
+        #expect(try await api.names("/hero/year>=1939&year<=1941") == ["Batman", "Wonder Woman"])
+        #expect(try await api.names("/hero/year!=1939&hassecretidentity=true") == ["Superman", "Wonder Woman", "Spider-Man"])
+        #expect(try await api.names("/hero/name=batman").isEmpty, "string comparison is case-sensitive")
+        #expect(try await api.names("/hero/name<Spider") == ["Superman", "Batman", "Deadpool"].filter { $0 < "Spider" })
+        #expect(try await api.names("/hero/rating=null") == ["Wonder Woman"])
+        #expect(try await api.names("/hero/rating!=null").count == 5)
+        #expect(try await api.names("/hero/rating>4.5") == ["Batman", "Spider-Man"])
+        #expect(try await api.names("/hero/rating<4").count == 1, "null is not less than anything")
+        #expect(try await api.names("/hero/debut>1960-01-01") == ["Spider-Man", "Storm", "Deadpool"])
+        #expect(try await api.names("/hero/home.country=US") == ["Superman", "Batman", "Spider-Man"])
+        #expect(try await api.names("/hero/home.city!=Gotham&year<1950") == ["Superman", "Wonder Woman"])
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func pagingAndOrdering(store: StoreKind) async throws {
+        let api = try await store.makeAPI()
+        #expect(try await api.names("/hero//limit=2") == ["Superman", "Batman"])
+        #expect(try await api.names("/hero//limit=2&offset=2") == ["Wonder Woman", "Spider-Man"])
+        #expect(try await api.names("/hero//offset=5") == ["Deadpool"])
+        #expect(try await api.names("/hero//offset=99").isEmpty)
+        #expect(try await api.names("/hero//limit=0").isEmpty)
+        #expect(try await api.names("/hero//offset=-2") == ["Storm", "Deadpool"])
+        #expect(try await api.names("/hero//offset=-3&limit=1") == ["Spider-Man"])
+        #expect(try await api.names("/hero//order_asc=name&limit=3") == ["Batman", "Deadpool", "Spider-Man"])
+        #expect(try await api.names("/hero//order_desc=year&limit=2") == ["Deadpool", "Storm"])
+        #expect(try await api.names("/hero//order_asc=rating&limit=2") == ["Wonder Woman", "Deadpool"], "null sorts first")
+        #expect(try await api.names("/hero/year>1940/order_desc=hassecretidentity&offset=1") == ["Spider-Man", "Storm", "Deadpool"])
+        #expect(try await api.names("/hero//order_asc=home.city&limit=2") == ["Storm", "Deadpool"])
+        let paged = await api.run(.GET, "/hero//limit=2&offset=2")
+        guard case .object(let body)? = paged.body else { throw QueryTestFailure("no body") }
+        #expect(body["NextPage"] == "/Tests.Hero/_/limit=2&offset=4")
+        #expect(body["PreviousPage"] == "/Tests.Hero/_/limit=2")
+        #expect(body["DataCount"] == 2)
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func projectionDistinctAndSearch(store: StoreKind) async throws {
+        let api = try await store.makeAPI()
+        let selected = await api.run(.GET, "/hero/name=Batman/select=name,home.city")
+        #expect(selected.body.flatMap(Self.data) == [["Name": "Batman", "Home.City": "Gotham"]])
+        let added = await api.run(.GET, "/hero/name=Storm/select=name,name.length")
+        #expect(added.body.flatMap(Self.data) == [["Name": "Storm", "Name.Length": 5]])
+        let renamed = await api.run(.GET, "/hero/name=Storm/rename=name->Hero,year->First&select=Hero,First")
+        #expect(renamed.body.flatMap(Self.data) == [["Hero": "Storm", "First": 1975]])
+        let distinct = await api.run(.GET, "/hero//select=hassecretidentity&distinct=true")
+        #expect(distinct.body.flatMap(Self.data) == [["HasSecretIdentity": true], ["HasSecretIdentity": false]])
+        let distinctPaged = await api.run(.GET, "/hero//select=home.country&distinct=true&offset=1&limit=1")
+        #expect(distinctPaged.body.flatMap(Self.data) == [["Home.Country": "GR"]])
+        #expect(try await api.names("/hero//search=MAN") == ["Superman", "Batman", "Wonder Woman", "Spider-Man"])
+        #expect(try await api.names("/hero//search=gotham") == ["Batman"], "search looks into nested values")
+        #expect(try await api.names("/hero//search=hassecret").isEmpty, "search looks at values, not property names")
+        #expect(try await api.names("/hero/year>1950/search=o&limit=1") == ["Spider-Man"], "New York")
+    }
+
+    static func data(_ body: JSON) -> JSON? {
+        guard case .object(let object) = body else { return nil }
+        return object["Data"]
+    }
+
+    // MARK: Methods
+
+    @Test(arguments: StoreKind.allCases)
+    func writesAndTheirGuards(store: StoreKind) async throws {
+        let api = try await store.makeAPI()
+        let posted = await api.run(.POST, "/hero", body: #"{"name": "Hulk", "year": 1962, "hasSecretIdentity": false}"#)
+        #expect(posted.status == 201)
+        #expect(posted.info == "1 entities inserted into 'Tests.Hero'")
+        let many = await api.run(.POST, "/hero", body: #"[{"Name": "Thor", "Year": 1962, "HasSecretIdentity": true}, {"NAME": "Loki", "year": 1949, "hassecretidentity": true, "rating": 2.5}]"#)
+        #expect(many.status == 201)
+        #expect(many.entityCount == 2)
+        #expect(try await api.names("/hero/year=1962") == ["Spider-Man", "Hulk", "Thor"])
+
+        let ambiguous = await api.run(.PATCH, "/hero/year=1962", body: #"{"Year": 1963}"#)
+        #expect(ambiguous.status == 400)
+        #expect(ambiguous.error?.code == .ambiguousMatch)
+        let unsafe = await api.run(.PATCH, "/hero/year=1962/unsafe=true", body: #"{"Year": 1963}"#)
+        #expect(unsafe.status == 200)
+        #expect(unsafe.info == "3 entities updated in 'Tests.Hero'")
+        #expect(try await api.names("/hero/year=1963") == ["Spider-Man", "Hulk", "Thor"])
+        let single = await api.run(.PATCH, "/hero/name=Loki", body: #"{"Home": {"City": "Asgard", "Country": "NO"}, "rating": null}"#)
+        #expect(single.info == "1 entities updated in 'Tests.Hero'")
+        #expect(try await api.names("/hero/home.city=Asgard&rating=null") == ["Loki"])
+        let nestedMerge = await api.run(.PATCH, "/hero/name=Loki", body: #"{"home": {"city": "Jotunheim"}}"#)
+        #expect(nestedMerge.status == 200)
+        #expect(try await api.names("/hero/home.city=Jotunheim&home.country=NO") == ["Loki"])
+        let none = await api.run(.PATCH, "/hero/name=Nobody", body: #"{"Year": 1}"#)
+        #expect(none.status == 200)
+        #expect(none.info == "0 entities updated in 'Tests.Hero'")
+
+        let putInsert = await api.run(.PUT, "/hero/name=Vision", body: #"{"Name": "Vision", "Year": 1968, "HasSecretIdentity": false}"#)
+        #expect(putInsert.status == 201)
+        let putUpdate = await api.run(.PUT, "/hero/name=Vision", body: #"{"Year": 1969}"#)
+        #expect(putUpdate.status == 200)
+        #expect(putUpdate.info == "1 entities updated in 'Tests.Hero'")
+        #expect(try await api.names("/hero/year=1969") == ["Vision"])
+        let putMany = await api.run(.PUT, "/hero/year=1963", body: #"{"Year": 1964}"#)
+        #expect(putMany.status == 400)
+        #expect(putMany.error?.code == .ambiguousMatch)
+
+        let deleteMany = await api.run(.DELETE, "/hero/year=1963")
+        #expect(deleteMany.status == 400)
+        let deleted = await api.run(.DELETE, "/hero/year=1963/unsafe=true")
+        #expect(deleted.info == "3 entities deleted from 'Tests.Hero'")
+        let deletedPage = await api.run(.DELETE, "/hero//order_desc=year&limit=1")
+        #expect(deletedPage.info == "1 entities deleted from 'Tests.Hero'")
+        #expect(try await api.names("/hero//order_desc=year&limit=1") == ["Storm"])
+
+        let report = await api.run(.REPORT, "/hero/year<1950")
+        guard case .object(let reportBody)? = report.body else { throw QueryTestFailure("no report body") }
+        #expect(reportBody["Count"] == 4)
+        #expect(reportBody["Status"] == "success")
+        #expect(report.entityCount == 4)
+        let head = await api.run(.HEAD, "/hero/name=Nobody")
+        #expect(head.status == 204)
+        #expect(head.body == nil)
+        #expect(head.info == "No entities found matching request.")
+        let headFound = await api.run(.HEAD, "/hero/name=Batman")
+        #expect(headFound.status == 200)
+        #expect(headFound.body == nil)
+    }
+
+    @Test(arguments: [
+        (RESTMethod.POST, "/hero", #"{"Name": "X", "Year": 1}"# as String?, 400, "Missing property 'HasSecretIdentity' (Bool) in the input for resource 'Tests.Hero'"),
+        (.POST, "/hero", #"{"Name": "X", "Year": "1", "HasSecretIdentity": true}"#, 400, #"Invalid value "1" for property 'Year' of resource 'Tests.Hero': expected an integer"#),
+        (.POST, "/hero", #"{"Name": "X", "Year": 1, "HasSecretIdentity": true, "Cape": true}"#, 400, "Unknown property 'Cape' in the input for resource 'Tests.Hero'; the properties are Name, Year, HasSecretIdentity, Rating, Debut, Home"),
+        (.POST, "/hero", #"{"Name": null, "Year": 1, "HasSecretIdentity": true}"#, 400, "Property 'Name' of resource 'Tests.Hero' cannot be null; expected a string"),
+        (.POST, "/hero", #"{"Name": "X", "name": "Y", "Year": 1, "HasSecretIdentity": true}"#, 400, "Property 'name' is given more than once in the input for resource 'Tests.Hero'"),
+        (.POST, "/hero", #"{"Name": "X", "Year": 1, "HasSecretIdentity": true, "Home": {"City": 5, "Country": "x"}}"#, 400, "Invalid value 5 for property 'Home.City' of resource 'Tests.Hero': expected a string"),
+        (.POST, "/hero", #"{"Name": "X", "Year": 1, "HasSecretIdentity": true, "Debut": "soon"}"#, 400, #"Invalid value "soon" for property 'Debut' of resource 'Tests.Hero': expected an ISO 8601 date such as 2024-05-01, 2024-05-01T12:30 or 2024-05-01T12:30:00Z"#),
+        (.POST, "/hero", #"[1]"#, 400, "Element 0 of the body is a number; expected an object"),
+        (.POST, "/hero", #""x""#, 400, "The body is a string; POST expects an object or an array of objects"),
+        (.POST, "/hero", #"{"Name": "#, 400, "JSON syntax error at position 10: expected a value but found end of input"),
+        (.POST, "/hero", nil, 400, "POST needs a JSON body: an object or an array of objects"),
+        (.PATCH, "/hero/name=Batman", #"[{"Year": 1}]"#, 400, "The body is an array; PATCH expects an object"),
+        (.PATCH, "/hero/name=Batman", #"{"Year": 1.5}"#, 400, "Invalid value 1.5 for property 'Year' of resource 'Tests.Hero': expected an integer"),
+        (.POST, "/switchboard.admin.websocket", #"{}"#, 405, "Method 'POST' is not available for resource 'Switchboard.Admin.WebSocket'; its methods are GET, DELETE, REPORT, HEAD, OPTIONS"),
+        (.DELETE, "/availableresource", nil, 405, "Method 'DELETE' is not available for resource 'Switchboard.AvailableResource'; its methods are GET, REPORT, HEAD, OPTIONS"),
+        (.PATCH, "/shell", #"{}"#, 405, "Method 'PATCH' is not available for terminal resource 'Switchboard.Shell'; terminals support GET (over WebSocket, to enter them) and OPTIONS"),
+        (.GET, "/shell", nil, 426, "Connections to terminal resource 'Switchboard.Shell' must include a WebSocket upgrade handshake"),
+    ])
+    func badInputGetsAClearError(method: RESTMethod, uri: String, body: String?, status: Int, message: String) async throws {
+        let api = try await StoreKind.memory.makeAPI()
+        let response = await api.run(method, uri, body: body)
+        #expect(response.status == status)
+        #expect(response.info == message)
+        #expect(try await api.names("/hero").count == 6, "nothing changed")
+    }
+
+    @Test func headersAndContentNegotiation() async throws {
+        let api = try await StoreKind.memory.makeAPI()
+        let raw = await api.run(.GET, "/hero/name=Storm/select=name", headers: ["Accept": "application/json; raw=true"])
+        #expect(raw.body == [["Name": "Storm"]])
+        #expect(raw.headers["Content-Type"] == "application/json; charset=utf-8")
+        #expect(raw.headers["Switchboard-Info"] == "1 entities found")
+        #expect(raw.headers["Switchboard-Elapsed-Ms"].flatMap(Double.init) != nil)
+        #expect(raw.statusLine.hasPrefix("200: OK ("))
+        #expect(raw.statusLine.hasSuffix(" ms). 1 entities found"))
+        let refused = await api.run(.GET, "/hero", headers: ["Accept": "application/xml"])
+        #expect(refused.status == 406)
+        let wrongType = await api.run(.POST, "/hero", body: "<hero/>", headers: ["Content-Type": "application/xml"])
+        #expect(wrongType.status == 415)
+        let options = await api.run(.OPTIONS, "/hero")
+        #expect(options.body == [
+            "Resource": "Tests.Hero", "ResourceKind": "EntityResource",
+            "Methods": ["GET", "POST", "PATCH", "PUT", "DELETE", "REPORT", "HEAD", "OPTIONS"],
+            "Properties": [
+                "Name": "String", "Year": "Int", "HasSecretIdentity": "Bool", "Rating": "Double?", "Debut": "Date?",
+                "Home": ["City": "String", "Country": "String"],
+            ],
+        ])
+        let available = await api.run(.GET, "")
+        #expect(available.canonicalURI == "/Switchboard.AvailableResource")
+        #expect(available.entityCount == 5)
+    }
+
+    @Test func aResourceThatOnlyListsGetsTheWholeLanguage() async throws {
+        struct Planet: Codable, Sendable { var name: String; var moons: Int }
+        struct Planets: EntityResource {
+            var resourceName: String { "Tests.Planet" }
+            func select(_ request: EntitySelectRequest) async throws -> EntitySelection<Planet> {
+                .unfiltered([Planet(name: "Mercury", moons: 0), Planet(name: "Earth", moons: 1), Planet(name: "Mars", moons: 2), Planet(name: "Jupiter", moons: 95)])
+            }
+        }
+        let api = SwitchboardAPI()
+        api.register(resource: Planets())
+        #expect(try await api.names("/planet/moons>0/order_desc=moons&limit=2") == ["Jupiter", "Mars"])
+        #expect(await api.run(.GET, "/planet//offset=-1&select=moons").body.flatMap(Self.data) == [["Moons": 95]])
+        #expect(await api.run(.POST, "/planet", body: "{}").status == 405)
+        let options = await api.run(.OPTIONS, "/planet")
+        guard case .object(let object)? = options.body else { throw QueryTestFailure("no options") }
+        #expect(object["Methods"] == ["GET", "REPORT", "HEAD", "OPTIONS"])
+    }
+
+    @Test func sqliteKeepsWhatWasWrittenAcrossReopening() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-\(UUID().uuidString).sqlite").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        do {
+            let store = try await SQLiteEntityStore<Hero>.open(path: path, name: "Tests.Hero", seed: Hero.seed)
+            let api = SwitchboardAPI()
+            api.register(resource: store)
+            #expect(await api.run(.POST, "/hero", body: #"{"Name": "Hulk", "Year": 1962, "HasSecretIdentity": false, "Debut": "1962-05-01T10:00:00.250Z"}"#).status == 201)
+            try await store.close()
+        }
+        let reopened = try await SQLiteEntityStore<Hero>.open(path: path, name: "Tests.Hero", seed: [])
+        let api = SwitchboardAPI()
+        api.register(resource: reopened)
+        #expect(try await api.names("/hero") == Hero.seed.map(\.name) + ["Hulk"], "seeded once, then kept")
+        let hulk = await api.run(.GET, "/hero/name=Hulk/select=debut")
+        #expect(hulk.body.flatMap(Self.data) == [["Debut": "1962-05-01T10:00:00.250Z"]])
+        try await reopened.close()
+    }
+}
