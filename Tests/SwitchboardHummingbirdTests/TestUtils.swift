@@ -101,6 +101,7 @@ struct TestServer {
         api.register { ChatRoom(hub: hub) }
         api.register { Blocker() }
         api.register { Typed() }
+        api.register(resource: try InMemoryEntityStore<Superhero>(initial: Superhero.samples))
         let (ports, portSink) = AsyncStream.makeStream(of: Int.self)
         let server = SwitchboardServer(
             api: api, configuration: configuration, address: .hostname("127.0.0.1", port: 0), logger: logger
@@ -280,6 +281,30 @@ enum RawHTTP {
         let head = String(response[..<split.lowerBound])
         let status = Int(head.split(separator: " ")[1]) ?? 0
         return (status, head, String(response[split.upperBound...]))
+    }
+
+    /// Sends one request with any method, headers and body, and reads the whole response.
+    static func request(
+        port: Int, _ method: String, _ path: String, headers: [String] = [], body: String? = nil
+    ) async throws -> (status: Int, head: String, body: String) {
+        try await onOwnThread {
+            var lines = ["\(method) \(path) HTTP/1.1", "Host: 127.0.0.1:\(port)", "Connection: close"] + headers
+            if let body { lines.append("Content-Length: \(body.utf8.count)") }
+            let request = lines.joined(separator: "\r\n") + "\r\n\r\n" + (body ?? "")
+            let response = try exchange(port: port, bytes: Array(request.utf8))
+            guard let split = response.range(of: "\r\n\r\n") else { throw TestFailure("no header end in \(response)") }
+            let head = String(response[..<split.lowerBound])
+            return (Int(head.split(separator: " ")[1]) ?? 0, head, String(response[split.upperBound...]))
+        }
+    }
+
+    /// The value of a response header.
+    static func header(_ name: String, in head: String) -> String? {
+        for line in head.split(separator: "\r\n") {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            if line[..<colon].lowercased() == name.lowercased() { return line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces) }
+        }
+        return nil
     }
 
     /// Connects, sends the bytes, and reads until the server closes.

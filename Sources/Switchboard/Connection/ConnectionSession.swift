@@ -180,7 +180,9 @@ actor ConnectionSession {
         let terminal = descriptor.make()
         let properties = PropertySet(schema: descriptor.schema, instance: terminal)
         var returning = false
-        if descriptor.restoresProperties, let saved = savedProperties[descriptor.name] {
+        // Returning to the type that is attached now (#SHELL from the Shell) keeps its current values.
+        let current = attachment.flatMap { $0.descriptor.name == descriptor.name ? $0.properties.snapshot() : nil }
+        if descriptor.restoresProperties, let saved = current ?? savedProperties[descriptor.name] {
             properties.restore(saved)
             returning = true
         }

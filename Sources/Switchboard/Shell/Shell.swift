@@ -210,7 +210,7 @@ public actor Shell: TerminalResource {
                     return
                 }
             }
-            let response = await execute(method, body: body, on: connection, unsafe: confirmed)
+            let response = await execute(method, body: body, on: connection, unsafe: confirmed || unsafe)
             if method == .OPTIONS, response.error == nil, let options = response.body {
                 try await connection.send(json: options)
             } else {

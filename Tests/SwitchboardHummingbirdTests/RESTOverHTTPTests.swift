@@ -1,0 +1,115 @@
+import Foundation
+import NIOCore
+import Switchboard
+import SwitchboardHummingbird
+import Testing
+
+/// Every method over real HTTP, against a real server: the REST layer as curl sees it.
+@Suite(.timeLimit(.minutes(2)))
+struct RESTOverHTTPTests {
+    static func names(_ body: String) throws -> [String] {
+        guard case .object(let object) = try JSON(parsing: body), case .array(let rows)? = object["Data"] else { return [] }
+        return rows.compactMap { row in
+            guard case .object(let entity) = row, case .string(let name)? = entity["Name"] else { return nil }
+            return name
+        }
+    }
+
+    @Test func everyMethodOverHTTP() async throws {
+        try await TestServer.with { server in
+            let port = server.port
+            let root = try await RawHTTP.request(port: port, "GET", "/api")
+            #expect(root.status == 200)
+            #expect(root.body.contains("\"Name\": \"SwitchboardSamples.Superhero\""))
+            #expect(root.body.contains("\"Kind\": \"EntityResource\""))
+
+            let get = try await RawHTTP.request(port: port, "GET", "/api/superhero/year>1950/order_desc=year")
+            #expect(get.status == 200)
+            #expect(try Self.names(get.body) == ["Deadpool", "Storm", "Spider-Man"])
+            #expect(RawHTTP.header("Content-Type", in: get.head) == "application/json; charset=utf-8")
+            #expect(RawHTTP.header("Switchboard-Info", in: get.head) == "3 entities found")
+            #expect(RawHTTP.header("Switchboard-Elapsed-Ms", in: get.head).flatMap(Double.init) != nil)
+
+            let encoded = try await RawHTTP.request(port: port, "GET", "/api/superhero/year%3E1950&name!=Storm")
+            #expect(try Self.names(encoded.body) == ["Spider-Man", "Deadpool"])
+
+            let post = try await RawHTTP.request(
+                port: port, "POST", "/api/superhero", headers: ["Content-Type: application/json"],
+                body: #"{"Name": "Hulk", "Year": 1962, "HasSecretIdentity": false}"#)
+            #expect(post.status == 201)
+            #expect(RawHTTP.header("Switchboard-Info", in: post.head) == "1 entities inserted into 'SwitchboardSamples.Superhero'")
+            #expect(post.body.contains("\"InsertedCount\": 1"))
+
+            let curlStyle = try await RawHTTP.request(
+                port: port, "POST", "/api/superhero", headers: ["Content-Type: application/x-www-form-urlencoded"],
+                body: #"[{"Name": "Thor", "Year": 1962, "HasSecretIdentity": true}]"#)
+            #expect(curlStyle.status == 201, "curl -d sends JSON as a form; it is read as JSON")
+
+            let ambiguous = try await RawHTTP.request(port: port, "PATCH", "/api/superhero/year=1962", body: #"{"Year": 1963}"#)
+            #expect(ambiguous.status == 400)
+            #expect(ambiguous.body.contains("\"ErrorCode\": \"AmbiguousMatch\""))
+            let patch = try await RawHTTP.request(port: port, "PATCH", "/api/superhero/year=1962/unsafe=true", body: #"{"Year": 1963}"#)
+            #expect(patch.status == 200)
+            #expect(RawHTTP.header("Switchboard-Info", in: patch.head) == "3 entities updated in 'SwitchboardSamples.Superhero'")
+
+            let putNew = try await RawHTTP.request(
+                port: port, "PUT", "/api/superhero/name=Vision", body: #"{"Name": "Vision", "Year": 1968, "HasSecretIdentity": false}"#)
+            #expect(putNew.status == 201)
+            let putSame = try await RawHTTP.request(port: port, "PUT", "/api/superhero/name=Vision", body: #"{"Year": 1969}"#)
+            #expect(putSame.status == 200)
+
+            let report = try await RawHTTP.request(port: port, "REPORT", "/api/superhero/year>1960")
+            #expect(report.status == 200)
+            #expect(try JSON(parsing: report.body).compact.hasPrefix(#"{"Count":6,"#))
+
+            let head = try await RawHTTP.request(port: port, "HEAD", "/api/superhero/name=Nobody")
+            #expect(head.status == 204)
+            #expect(head.body.isEmpty)
+            #expect(RawHTTP.header("Switchboard-Info", in: head.head) == "No entities found matching request.")
+
+            let delete = try await RawHTTP.request(port: port, "DELETE", "/api/superhero/year=1963/unsafe=true")
+            #expect(delete.status == 200)
+            #expect(RawHTTP.header("Switchboard-Info", in: delete.head) == "3 entities deleted from 'SwitchboardSamples.Superhero'")
+
+            let options = try await RawHTTP.request(port: port, "OPTIONS", "/api/superhero")
+            #expect(options.status == 200)
+            #expect(try JSON(parsing: options.body).compact.contains(#""Methods":["GET","POST","PATCH","PUT","DELETE","REPORT","HEAD","OPTIONS"]"#))
+
+            let raw = try await RawHTTP.request(
+                port: port, "GET", "/api/superhero/name=Storm/select=name,year", headers: ["Accept: application/json;raw=true"])
+            #expect(try JSON(parsing: raw.body) == [["Name": "Storm", "Year": 1975]])
+        }
+    }
+
+    @Test(arguments: [
+        ("GET", "/api/superhero", ["Accept: text/html"], nil as String?, 406, "NotAcceptable"),
+        ("POST", "/api/superhero", ["Content-Type: application/xml"], "<hero/>", 415, "UnsupportedInput"),
+        ("POST", "/api/superhero", [], #"{"Name": "#, 400, "JsonSyntaxError"),
+        ("POST", "/api/superhero", [], #"{"Name": "X"}"#, 400, "InvalidEntity"),
+        ("POST", "/api/superhero", [], nil, 400, "InvalidInput"),
+        ("POST", "/api/superhero", [], String(repeating: " ", count: 5000), 413, "InvalidInput"),
+        ("GET", "/api/superheroes", [], nil, 404, "UnknownResource"),
+        ("GET", "/api/superhero/cape=red", [], nil, 404, "UnknownProperty"),
+        ("GET", "/api/superhero/year=old", [], nil, 400, "InvalidConditionValue"),
+        ("GET", "/api/superhero//limit=many", [], nil, 400, "InvalidMetaCondition"),
+        ("GET", "/api/superhero/a/b/c", [], nil, 400, "InvalidUriSyntax"),
+        ("POST", "/api/availableresource", [], "{}", 405, "MethodNotAllowed"),
+        ("DELETE", "/api/echo", [], nil, 405, "MethodNotAllowed"),
+        ("GET", "/api/echo", [], nil, 426, "UpgradeRequired"),
+    ])
+    func badRequestsGetAJSONError(
+        method: String, path: String, headers: [String], body: String?, status: Int, code: String
+    ) async throws {
+        try await TestServer.with(configuration: .init(maxBodySize: 4096)) { server in
+            let response = try await RawHTTP.request(port: server.port, method, path, headers: headers, body: body)
+            #expect(response.status == status)
+            let json = try JSON(parsing: response.body)
+            guard case .object(let object) = json else { throw TestFailure("no JSON object: \(response.body)") }
+            #expect(object["Status"] == "fail")
+            #expect(object["StatusCode"] == .int(status))
+            #expect(object["ErrorCode"] == .string(code))
+            let after = try await RawHTTP.request(port: server.port, "REPORT", "/api/superhero")
+            #expect(after.body.contains("\"Count\": 6"), "nothing changed and the server still answers")
+        }
+    }
+}
