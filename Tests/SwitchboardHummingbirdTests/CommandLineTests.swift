@@ -71,15 +71,15 @@ struct CommandLineTests {
         }
     }
 
-    @Test func serveAnswersAndStopsCleanlyOnSIGTERM() async throws {
+    /// Starts `switchboard serve` on a free port with its data in `dataDirectory`; returns the process and port.
+    func startServe(dataDirectory: String) async throws -> (Process, Int) {
         let process = Process()
         process.executableURL = try SwitchboardBinary.url
-        process.arguments = ["serve", "--port", "0"]
+        process.arguments = ["serve", "--port", "0", "--data-dir", dataDirectory]
         let stderr = Pipe()
         process.standardError = stderr
         process.standardOutput = FileHandle.nullDevice
         try process.run()
-        defer { if process.isRunning { process.terminate() } }
         let reader = stderr.fileHandleForReading
         let (log, port) = try await onOwnThread { () -> (String, Int?) in
             var log = ""
@@ -92,7 +92,22 @@ struct CommandLineTests {
                 }
             }
         }
-        let found = try #require(port, "no port in: \(log)")
+        guard let port else {
+            process.terminate()
+            throw TestFailure("no port in: \(log)")
+        }
+        return (process, port)
+    }
+
+    static func temporaryDirectory() -> String {
+        FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-test-\(UUID().uuidString)").path
+    }
+
+    @Test func serveAnswersAndStopsCleanlyOnSIGTERM() async throws {
+        let data = Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        let (process, found) = try await startServe(dataDirectory: data)
+        defer { if process.isRunning { process.terminate() } }
         let client = try await WebSocketTestClient.connect("ws://127.0.0.1:\(found)/api/echo")
         client.send("ping")
         #expect(try await client.receiveText() == "ping")
@@ -102,5 +117,29 @@ struct CommandLineTests {
         try await onOwnThread { process.waitUntilExit() }
         #expect(process.terminationReason == .exit)
         #expect(process.terminationStatus == 0)
+    }
+
+    @Test func serveKeepsWhatWasPostedAcrossARestart() async throws {
+        let data = Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        let (first, port) = try await startServe(dataDirectory: data)
+        defer { if first.isRunning { first.terminate() } }
+        let seeded = try await RawHTTP.request(port: port, "REPORT", "/api/superhero")
+        #expect(seeded.body.contains("\"Count\": 6"), "seeded on first start")
+        let posted = try await RawHTTP.request(
+            port: port, "POST", "/api/superhero", body: #"{"Name": "Hulk", "Year": 1962, "HasSecretIdentity": false}"#)
+        #expect(posted.status == 201)
+        first.terminate()
+        try await onOwnThread { first.waitUntilExit() }
+        #expect(first.terminationStatus == 0)
+
+        let (second, secondPort) = try await startServe(dataDirectory: data)
+        defer { if second.isRunning { second.terminate() } }
+        let found = try await RawHTTP.request(port: secondPort, "GET", "/api/superhero/name=Hulk")
+        #expect(found.body.contains("\"Name\": \"Hulk\""))
+        let count = try await RawHTTP.request(port: secondPort, "REPORT", "/api/superhero")
+        #expect(count.body.contains("\"Count\": 7"), "not seeded twice")
+        second.terminate()
+        try await onOwnThread { second.waitUntilExit() }
     }
 }
