@@ -1,5 +1,6 @@
-// The README's example: a terminal declared in a few lines, served on its own.
-// Run it with `swift run greeter`, then `swift run switchboard connect ws://127.0.0.1:8081/api/greeter/tone=loud`.
+// The README's example: a terminal and an entity resource declared in a few lines, served on their own.
+// Run it with `swift run greeter`, then `swift run switchboard connect ws://127.0.0.1:8081/api/greeter/tone=loud`
+// or `curl 'http://127.0.0.1:8081/api/planet/hasrings=true/order_desc=moons'`.
 import Switchboard
 import SwitchboardHummingbird
 
@@ -25,4 +26,7 @@ actor Greeter: TerminalResource {
 let api = SwitchboardAPI()
 api.register { Greeter() }
 api.register { Counter() }
+api.register(resource: Planets())
+let store = try InMemoryEntityStore<Planet>(name: "Greeter.Visit", description: "Planets visited: POST one")
+api.register(resource: store)
 try await SwitchboardServer(api: api, host: "127.0.0.1", port: 8081).run()
