@@ -104,6 +104,20 @@ struct ShellRESTTests {
         }
     }
 
+    @Test func aWebSocketOnAnEntityResourceOpensTheShellThere() async throws {
+        try await TestServer.with { server in
+            let client = try await WebSocketTestClient.connect(server.base + "/api/superhero/year>1970")
+            #expect(try await client.receiveText() == "? /SwitchboardSamples.Superhero/Year>1970")
+            client.send("")
+            Self.expectStatus(try await client.receiveText(), "200: OK", "2 entities found")
+            #expect(Self.names(try await Self.body(client)) == ["Storm", "Deadpool"])
+            #expect(try await client.receiveText() == "? /SwitchboardSamples.Superhero/Year>1970")
+            client.send("#INFO")
+            #expect(try await client.receiveText().contains("\"CurrentTerminal\": \"Switchboard.Shell\""))
+            try await client.close()
+        }
+    }
+
     @Test func patchAndDeleteOnSeveralEntitiesAskFirst() async throws {
         try await TestServer.with { server in
             let client = try await Self.openShell(server)
