@@ -1,3 +1,5 @@
+public import Switchboard
+
 /// A superhero: the sample entity of `switchboard serve`, to play with from the Shell and over HTTP.
 ///
 /// Clients see the properties as `Name`, `Year` and `HasSecretIdentity`:
@@ -24,6 +26,12 @@ public struct Superhero: Codable, Sendable, Equatable {
         Superhero(name: "Spider-Man", year: 1962, hasSecretIdentity: true),
         Superhero(name: "Storm", year: 1975, hasSecretIdentity: false),
         Superhero(name: "Deadpool", year: 1991, hasSecretIdentity: false),
+    ]
+
+    /// The sample views: `/superhero-modern` and `/superhero-secret`.
+    public static let views = [
+        EntityView("Modern", description: "Heroes since 1960, oldest first", conditions: "Year>=1960", metaConditions: "order_asc=Year"),
+        EntityView("Secret", description: "Heroes with a secret identity", conditions: "HasSecretIdentity=true"),
     ]
 
     /// What the resource holds, for its description.

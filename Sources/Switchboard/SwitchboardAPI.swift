@@ -84,6 +84,7 @@ public final class SwitchboardAPI: Sendable {
             precondition(
                 !registry.contains { $0.name.lowercased() == descriptor.name.lowercased() },
                 "A resource named '\(descriptor.name)' is already registered")
+            precondition(!descriptor.name.contains("-"), "Resource names cannot contain '-', which introduces a view")
             registry.append(.terminal(descriptor))
         }
     }
@@ -99,10 +100,19 @@ public final class SwitchboardAPI: Sendable {
         } catch {
             preconditionFailure("\(error)")
         }
+        for view in descriptor.views {
+            precondition(!view.name.isEmpty && !view.name.contains("/"), "View names must be non-empty and without '/'")
+            do {
+                _ = try EntityQuery(uri: ResourceURI(resourceName: descriptor.name), resource: descriptor, view: view)
+            } catch {
+                preconditionFailure("View '\(view.name)' of '\(descriptor.name)': \(error)")
+            }
+        }
         registry.withLock { registry in
             precondition(
                 !registry.contains { $0.name.lowercased() == descriptor.name.lowercased() },
                 "A resource named '\(descriptor.name)' is already registered")
+            precondition(!descriptor.name.contains("-"), "Resource names cannot contain '-', which introduces a view")
             registry.append(.entity(descriptor))
         }
     }
@@ -140,6 +150,27 @@ public final class SwitchboardAPI: Sendable {
         )
     }
 
+    /// Resolves the resource (and view) a parsed URI names; an empty name is `defaultName`.
+    func resolve(_ uri: ResourceURI, defaultName: String) throws(SwitchboardError) -> (RegisteredResource, EntityView?) {
+        let name = uri.baseResourceName.isEmpty ? defaultName : uri.baseResourceName
+        let found = try resource(named: name)
+        guard let viewName = uri.viewName else { return (found, nil) }
+        switch found {
+        case .terminal(let terminal):
+            throw SwitchboardError(
+                .notFound, code: .unknownResource,
+                "Terminal resource '\(terminal.name)' has no views; remove '-\(viewName)' from '\(uri.resourceName)'")
+        case .entity(let entity):
+            guard let view = entity.views.first(where: { $0.name.lowercased() == viewName.lowercased() }) else {
+                let names = entity.views.map(\.name).joined(separator: ", ")
+                throw SwitchboardError(
+                    .notFound, code: .unknownResource,
+                    "Resource '\(entity.name)' has no view '\(viewName)'; " + (names.isEmpty ? "it has no views" : "its views are \(names)"))
+            }
+            return (found, view)
+        }
+    }
+
     /// Finds a terminal type by its full name or any dot-suffix of it, case-insensitively; an empty name
     /// means the Shell.
     /// - Throws: A `404` ``SwitchboardError`` when no resource or more than one matches, or when the name is
@@ -165,14 +196,15 @@ public final class SwitchboardAPI: Sendable {
 
     func terminalTarget(forURI raw: String) throws(SwitchboardError) -> TerminalTarget {
         let uri = try ResourceURI(parsing: raw, maxLength: configuration.maxURILength)
-        if !uri.resourceName.isEmpty, case .entity(let entity) = try resource(named: uri.resourceName) {
+        let (found, view) = try resolve(uri, defaultName: Shell.resourceName)
+        if case .entity(let entity) = found {
             // An entity resource opened over WebSocket opens the Shell there.
-            let canonical = try EntityQuery(uri: uri, resource: entity).canonical
+            let canonical = try EntityQuery(uri: uri, resource: entity, view: view).canonical
             return TerminalTarget(
                 descriptor: try terminal(named: ""), assignments: [("Query", .literal(.text(canonical, quoted: false)))],
                 canonical: canonical, entity: entity)
         }
-        let descriptor = try terminal(named: uri.resourceName)
+        guard case .terminal(let descriptor) = found else { fatalError("unreachable") }
         if !uri.metaConditions.isEmpty {
             throw SwitchboardError(
                 .badRequest, code: .invalidMetaCondition,

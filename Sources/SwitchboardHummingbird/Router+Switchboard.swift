@@ -115,8 +115,8 @@ extension Router where Context: WebSocketRequestContext {
     /// The answer to a plain HTTP GET for a terminal: `426 Upgrade required` with a JSON body; `nil` for
     /// URIs that are not a terminal's.
     static func terminalResponse(to request: Request, uri: String, api: SwitchboardAPI) -> Response? {
-        guard let parsed = try? ResourceURI(parsing: uri), !parsed.resourceName.isEmpty,
-            case .terminal(let terminal)? = try? api.resource(named: parsed.resourceName)
+        guard let parsed = try? ResourceURI(parsing: uri), !parsed.baseResourceName.isEmpty,
+            case .terminal(let terminal)? = try? api.resource(named: parsed.baseResourceName)
         else { return nil }
         do {
             try api.validateTerminalURI(uri)

@@ -24,6 +24,7 @@ public final class SQLiteEntityStore<Entity: Codable & Sendable>: EntityResource
     public let resourceName: String
     public let resourceDescription: String?
     public let operations: EntityOperations
+    public let views: [EntityView]
     /// The table's name.
     public let table: String
     private let codec: EntityCodec<Entity>
@@ -32,8 +33,9 @@ public final class SQLiteEntityStore<Entity: Codable & Sendable>: EntityResource
 
     private init(
         connection: SQLiteConnection, table: String, name: String, description: String?, operations: EntityOperations,
-        codec: EntityCodec<Entity>
+        views: [EntityView], codec: EntityCodec<Entity>
     ) {
+        self.views = views
         self.connection = connection
         self.table = table
         self.resourceName = name
@@ -49,10 +51,11 @@ public final class SQLiteEntityStore<Entity: Codable & Sendable>: EntityResource
     ///   - name: The full resource name (default: the module-qualified entity type name).
     ///   - description: What it holds.
     ///   - operations: What clients may do (default: everything).
+    ///   - views: Named presets of conditions and meta-conditions (`/<resource>-<view>`).
     ///   - seed: Entities inserted when the table is created.
     public static func open(
         path: String?, table: String? = nil, name: String? = nil, description: String? = nil,
-        operations: EntityOperations = .all, seed: [Entity] = []
+        operations: EntityOperations = .all, views: [EntityView] = [], seed: [Entity] = []
     ) async throws -> SQLiteEntityStore<Entity> {
         let resource = name ?? String(reflecting: Entity.self)
         let codec = try EntityCodec<Entity>(resource: resource)
@@ -60,7 +63,7 @@ public final class SQLiteEntityStore<Entity: Codable & Sendable>: EntityResource
             storage: path.map { .file(path: $0) } ?? .memory, logger: Logger(label: "switchboard.sqlite"))
         let store = SQLiteEntityStore(
             connection: connection, table: table ?? String(describing: Entity.self), name: resource,
-            description: description, operations: operations, codec: codec)
+            description: description, operations: operations, views: views, codec: codec)
         do {
             try await store.prepareTable(seed: seed)
         } catch {

@@ -46,7 +46,7 @@ struct ServeCommand: AsyncParsableCommand {
         try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
         let database = dataDir + "/samples.sqlite"
         let heroes = try await SQLiteEntityStore<Superhero>.open(
-            path: database, description: Superhero.resourceDescription, seed: Superhero.samples)
+            path: database, description: Superhero.resourceDescription, views: Superhero.views, seed: Superhero.samples)
         api.register(resource: heroes)
 
         let configuration = SwitchboardServerConfiguration(

@@ -101,7 +101,7 @@ struct TestServer {
         api.register { ChatRoom(hub: hub) }
         api.register { Blocker() }
         api.register { Typed() }
-        api.register(resource: try InMemoryEntityStore<Superhero>(initial: Superhero.samples))
+        api.register(resource: try InMemoryEntityStore<Superhero>(views: Superhero.views, initial: Superhero.samples))
         let (ports, portSink) = AsyncStream.makeStream(of: Int.self)
         let server = SwitchboardServer(
             api: api, configuration: configuration, address: .hostname("127.0.0.1", port: 0), logger: logger

@@ -377,3 +377,42 @@ struct QueryLanguageTests {
         try await reopened.close()
     }
 }
+
+@Suite(.timeLimit(.minutes(1)))
+struct EntityViewTests {
+    func makeAPI() throws -> SwitchboardAPI {
+        let api = SwitchboardAPI()
+        api.register(
+            resource: try InMemoryEntityStore<Hero>(
+                name: "Tests.Hero",
+                views: [
+                    EntityView("Modern", description: "Since 1960", conditions: "year>=1960", metaConditions: "order_desc=year&limit=2"),
+                    EntityView("Secret", conditions: "hassecretidentity=true"),
+                ], initial: Hero.seed))
+        return api
+    }
+
+    @Test func viewsAddTheirConditionsAndMetaConditions() async throws {
+        let api = try makeAPI()
+        #expect(try await api.names("/hero-modern") == ["Deadpool", "Storm"])
+        #expect(try await api.names("/HERO-MODERN/name!=Storm") == ["Deadpool", "Spider-Man"])
+        #expect(try await api.names("/hero-modern//order_asc=name&limit=-1") == ["Deadpool", "Spider-Man", "Storm"])
+        #expect(try await api.names("/hero-secret/year<1940") == ["Superman", "Batman"])
+        #expect(try api.validateTerminalURI("/hero-modern/name!=Storm") == "/Tests.Hero-Modern/Name!=Storm")
+        #expect(try api.validateTerminalURI("/hero-modern//limit=-1") == "/Tests.Hero-Modern/_/limit=-1")
+        let paged = await api.run(.GET, "/hero-modern")
+        guard case .object(let body)? = paged.body else { throw QueryTestFailure("no body") }
+        #expect(body["NextPage"] == "/Tests.Hero-Modern/_/offset=2")
+        let options = await api.run(.OPTIONS, "/hero")
+        guard case .object(let described)? = options.body else { throw QueryTestFailure("no options") }
+        #expect(described["Views"] == [["Name": "Modern", "Description": "Since 1960"], ["Name": "Secret"]])
+        let unknown = await api.run(.GET, "/hero-old")
+        #expect(unknown.status == 404)
+        #expect(unknown.info == "Resource 'Tests.Hero' has no view 'old'; its views are Modern, Secret")
+        let terminal = await api.run(.OPTIONS, "/shell-x")
+        #expect(terminal.info == "Terminal resource 'Switchboard.Shell' has no views; remove '-x' from 'shell-x'")
+        let deleted = await api.run(.DELETE, "/hero-modern//limit=1")
+        #expect(deleted.info == "1 entities deleted from 'Tests.Hero'")
+        #expect(try await api.names("/hero-modern") == ["Storm", "Spider-Man"])
+    }
+}

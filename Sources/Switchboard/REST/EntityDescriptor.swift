@@ -14,6 +14,8 @@ public struct EntityDescriptor: Sendable {
     public let operations: EntityOperations
     /// Its properties.
     public let schema: EntitySchema
+    /// Its views.
+    public let views: [EntityView]
 
     /// The methods clients may use.
     public var methods: [RESTMethod] { operations.methods }
@@ -29,6 +31,7 @@ public struct EntityDescriptor: Sendable {
         summary = resource.resourceDescription
         operations = resource.operations
         schema = codec.schema
+        views = resource.views
         select = { request in
             let selection = try await resource.select(request)
             if selection.appliedPaging && !selection.appliedConditions {
@@ -66,6 +69,14 @@ public struct EntityDescriptor: Sendable {
         ]
         if let summary { object["Description"] = .string(summary) }
         object["Properties"] = schema.json
+        if !views.isEmpty {
+            object["Views"] = .array(
+                views.map { view in
+                    var entry: JSONObject = ["Name": .string(view.name)]
+                    if let summary = view.summary { entry["Description"] = .string(summary) }
+                    return .object(entry)
+                })
+        }
         return .object(object)
     }
 }

@@ -11,8 +11,14 @@ import Foundation
 public struct EntityQuery: Sendable {
     /// The resource.
     public let resource: EntityDescriptor
-    /// The conditions, all of which must hold.
+    /// The view, if the URI named one (`/superhero-modern`).
+    public let view: EntityView?
+    /// The conditions the URI gave, all of which must hold (the view's come on top).
     public var conditions: [EntityCondition]
+    /// The view's conditions.
+    var viewConditions: [EntityCondition] = []
+    /// The view's meta-conditions in canonical form, left out of ``canonical`` unless changed.
+    var viewMetaConditions: [URICondition] = []
     /// `limit`: the most entities to return (`nil`: no limit).
     public var limit: Int?
     /// `offset`: how many to skip; negative takes the last |offset|.
@@ -37,8 +43,9 @@ public struct EntityQuery: Sendable {
         "limit", "offset", "order_asc", "order_desc", "select", "add", "rename", "distinct", "search", "unsafe",
     ]
 
-    init(uri: ResourceURI, resource: EntityDescriptor) throws(SwitchboardError) {
+    init(uri: ResourceURI, resource: EntityDescriptor, view: EntityView? = nil) throws(SwitchboardError) {
         self.resource = resource
+        self.view = view
         conditions = []
         limit = nil
         offset = 0
@@ -49,11 +56,22 @@ public struct EntityQuery: Sendable {
         distinct = false
         search = nil
         unsafe = false
+        if let view {
+            let preset = try ResourceURI(parsing: "/_/\(view.conditions.isEmpty ? "_" : view.conditions)/\(view.metaConditions)")
+            viewConditions = try preset.conditions.map { condition throws(SwitchboardError) in try Self.condition(condition, resource: resource) }
+            try applyMetaConditions(preset.metaConditions)
+            viewMetaConditions = metaConditions
+        }
         for condition in uri.conditions {
             conditions.append(try Self.condition(condition, resource: resource))
         }
+        try applyMetaConditions(uri.metaConditions)
+    }
+
+    /// Applies meta-conditions; each key may appear once (a view's are overridden).
+    mutating func applyMetaConditions(_ metaConditions: [URICondition]) throws(SwitchboardError) {
         var seen: Set<String> = []
-        for meta in uri.metaConditions {
+        for meta in metaConditions {
             let key = meta.key.lowercased()
             let written = "\(meta.key)\(meta.op.rawValue)\(meta.value)"
             guard Self.metaConditionNames.contains(key) else {
@@ -211,11 +229,21 @@ public struct EntityQuery: Sendable {
         return result
     }
 
-    /// The canonical URI: full resource name, declared property casing, typed values, `_` for empty parts.
+    /// The canonical URI: full resource name (and view), declared property casing, typed values, `_` for
+    /// empty parts. What a view implies is left out.
     public var canonical: String {
-        ResourceURI(resourceName: resource.name, conditions: conditions.map(\.uriCondition), metaConditions: metaConditions)
-            .description
+        var metas = metaConditions.filter { !viewMetaConditions.contains($0) }
+        if limit == nil, viewMetaConditions.contains(where: { $0.key == "limit" }) {
+            metas.insert(URICondition(key: "limit", op: .equal, value: "-1"), at: 0)
+        }
+        return ResourceURI(
+            resourceName: resource.name + (view.map { "-" + $0.name } ?? ""), conditions: conditions.map(\.uriCondition),
+            metaConditions: metas
+        ).description
     }
+
+    /// The view's conditions and the URI's: all must hold.
+    var allConditions: [EntityCondition] { viewConditions + conditions }
 
     // MARK: Evaluation
 
@@ -227,7 +255,7 @@ public struct EntityQuery: Sendable {
 
     /// Whether an entity (in client JSON form) meets the conditions.
     func meetsConditions(_ row: JSONObject) -> Bool {
-        conditions.allSatisfy { condition in
+        allConditions.allSatisfy { condition in
             let json = row.value(at: condition.path) ?? .null
             let value = EntityValue(json: json, as: condition.fields.last!.type) ?? .null
             return condition.matches(value)

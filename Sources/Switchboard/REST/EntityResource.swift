@@ -36,6 +36,9 @@ public protocol EntityResource: Sendable {
     /// GET, REPORT and HEAD; insert gives POST; update gives PATCH; insert and update together give PUT;
     /// delete gives DELETE.
     var operations: EntityOperations { get }
+    /// Named presets of conditions and meta-conditions that clients open as `/<resource>-<view>`
+    /// (default none).
+    var views: [EntityView] { get }
 
     /// Returns the entities for a query. Return them all (``EntitySelection/unfiltered(_:)``) and
     /// Switchboard filters; or apply the conditions, and the paging when offered, and say so.
@@ -53,6 +56,7 @@ extension EntityResource {
     public var resourceName: String { defaultResourceName(for: Entity.self) }
     public var resourceDescription: String? { nil }
     public var operations: EntityOperations { .select }
+    public var views: [EntityView] { [] }
     public func insert(_ entities: [Entity], caller: RESTCaller) async throws -> [Entity] {
         throw SwitchboardError(.methodNotAllowed, code: .methodNotAllowed, "Resource '\(resourceName)' does not insert")
     }
@@ -188,5 +192,28 @@ public enum RESTMethod: String, Sendable, CaseIterable, CustomStringConvertible 
     /// Reads a method name in any case.
     public init?(name: String) {
         self.init(rawValue: name.uppercased())
+    }
+}
+
+/// A named preset of conditions and meta-conditions: `/superhero-modern` is `/superhero/year>=1960`.
+///
+/// A client's own conditions add to the view's; a client's meta-condition replaces the view's of the same
+/// key (`/superhero-modern//order_desc=year` reverses the view's order).
+public struct EntityView: Sendable {
+    /// The name clients write after `-`, in any case.
+    public let name: String
+    /// What the view shows.
+    public let summary: String?
+    /// Conditions in URI form (`Year>=1960&HasSecretIdentity=true`).
+    public let conditions: String
+    /// Meta-conditions in URI form (`order_asc=Year&limit=10`).
+    public let metaConditions: String
+
+    /// Creates a view; registering the resource checks its conditions and meta-conditions.
+    public init(_ name: String, description: String? = nil, conditions: String = "", metaConditions: String = "") {
+        self.name = name
+        self.summary = description
+        self.conditions = conditions
+        self.metaConditions = metaConditions
     }
 }

@@ -13,6 +13,7 @@ public final class InMemoryEntityStore<Entity: Codable & Sendable>: EntityResour
     public let resourceName: String
     public let resourceDescription: String?
     public let operations: EntityOperations
+    public let views: [EntityView]
     private let codec: EntityCodec<Entity>
     private let rows = Mutex<[(entity: Entity, json: JSONObject)]>([])
 
@@ -21,11 +22,14 @@ public final class InMemoryEntityStore<Entity: Codable & Sendable>: EntityResour
     ///   - name: The full resource name (default: the module-qualified entity type name).
     ///   - description: What it holds.
     ///   - operations: What clients may do (default: everything).
+    ///   - views: Named presets of conditions and meta-conditions (`/<resource>-<view>`).
     ///   - initial: The entities it starts with.
     /// - Throws: When the entity type's properties cannot be learned (see ``EntitySchema``).
     public init(
-        name: String? = nil, description: String? = nil, operations: EntityOperations = .all, initial: [Entity] = []
+        name: String? = nil, description: String? = nil, operations: EntityOperations = .all, views: [EntityView] = [],
+        initial: [Entity] = []
     ) throws {
+        self.views = views
         resourceName = name ?? defaultResourceName(for: Entity.self)
         resourceDescription = description
         self.operations = operations

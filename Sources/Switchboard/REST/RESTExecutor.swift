@@ -36,9 +36,9 @@ extension SwitchboardAPI {
     /// Resolves a URI to an entity query; `nil` when it names a terminal.
     func entityQuery(for uri: String) throws(SwitchboardError) -> EntityQuery? {
         let parsed = try ResourceURI(parsing: uri, maxLength: configuration.maxURILength)
-        let found = parsed.resourceName.isEmpty ? try resource(named: AvailableResources.resourceName) : try resource(named: parsed.resourceName)
+        let (found, view) = try resolve(parsed, defaultName: AvailableResources.resourceName)
         guard case .entity(let entity) = found else { return nil }
-        return try EntityQuery(uri: parsed, resource: entity)
+        return try EntityQuery(uri: parsed, resource: entity, view: view)
     }
 }
 
@@ -117,7 +117,7 @@ struct RESTExecution {
     func run() async throws -> Outcome {
         try checkAccept()
         let uri = try ResourceURI(parsing: request.uri, maxLength: api.configuration.maxURILength)
-        let found = try api.resource(named: uri.resourceName.isEmpty ? AvailableResources.resourceName : uri.resourceName)
+        let (found, view) = try api.resolve(uri, defaultName: AvailableResources.resourceName)
         let entity: EntityDescriptor
         switch found {
         case .terminal(let terminal):
@@ -136,7 +136,7 @@ struct RESTExecution {
             }
         case .entity(let descriptor): entity = descriptor
         }
-        let query = try EntityQuery(uri: uri, resource: entity)
+        let query = try EntityQuery(uri: uri, resource: entity, view: view)
         guard entity.methods.contains(request.method) else {
             throw SwitchboardError(
                 .methodNotAllowed, code: .methodNotAllowed,
@@ -150,7 +150,7 @@ struct RESTExecution {
             return Outcome(canonical: canonical, payload: .document(entity.options))
         case .GET, .HEAD, .REPORT:
             let selection = try await entity.select(
-                EntitySelectRequest(conditions: query.conditions, paging: query.pushablePaging, caller: caller))
+                EntitySelectRequest(conditions: query.allConditions, paging: query.pushablePaging, caller: caller))
             let rows = query.output(selection)
             switch request.method {
             case .REPORT: return Outcome(canonical: canonical, count: rows.count, payload: .count(rows.count))
@@ -218,7 +218,7 @@ struct RESTExecution {
     /// The entities a write applies to.
     func matches(_ query: EntityQuery, entity: EntityDescriptor, paged: Bool) async throws -> (ErasedSelection, [Int]) {
         let selection = try await entity.select(
-            EntitySelectRequest(conditions: query.conditions, paging: paged ? query.pushablePaging : nil, caller: request.caller))
+            EntitySelectRequest(conditions: query.allConditions, paging: paged ? query.pushablePaging : nil, caller: request.caller))
         return (selection, query.selectIndices(selection, paging: paged))
     }
 

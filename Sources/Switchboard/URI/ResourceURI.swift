@@ -30,8 +30,21 @@ public struct URICondition: Sendable, Equatable {
 /// The raw path is split on `/` and `&` before percent-decoding, so an encoded `%2F` or `%26` stays part
 /// of a value. `_` or an empty segment means "none".
 public struct ResourceURI: Sendable, Equatable {
-    /// The resource name as written (decoded); empty for the default resource.
+    /// The resource name as written (decoded), with its view if any (`superhero-modern`); empty for the
+    /// default resource.
     public var resourceName: String
+
+    /// The resource name without the view: what comes before the first `-`.
+    public var baseResourceName: String {
+        guard let dash = resourceName.firstIndex(of: "-") else { return resourceName }
+        return String(resourceName[..<dash])
+    }
+
+    /// The view named after the first `-` of the resource name (`modern` in `superhero-modern`), if any.
+    public var viewName: String? {
+        guard let dash = resourceName.firstIndex(of: "-") else { return nil }
+        return String(resourceName[resourceName.index(after: dash)...])
+    }
     /// The conditions in URI order.
     public var conditions: [URICondition]
     /// The meta-conditions in URI order.
