@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "Switchboard", targets: ["Switchboard"]),
         .library(name: "SwitchboardHummingbird", targets: ["SwitchboardHummingbird"]),
         .library(name: "SwitchboardSQLite", targets: ["SwitchboardSQLite"]),
+        .library(name: "SwitchboardPTY", targets: ["SwitchboardPTY"]),
         .library(name: "SwitchboardSamples", targets: ["SwitchboardSamples"]),
         .library(name: "SwitchboardTesting", targets: ["SwitchboardTesting"]),
         .executable(name: "switchboard", targets: ["switchboard"]),
@@ -64,6 +65,16 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .target(name: "CSwitchboardPTY"),
+        .target(
+            name: "SwitchboardPTY",
+            dependencies: [
+                "Switchboard", "CSwitchboardPTY",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "SwitchboardTesting",
             dependencies: ["Switchboard", .product(name: "NIOCore", package: "swift-nio")],
@@ -84,7 +95,7 @@ let package = Package(
         .executableTarget(
             name: "switchboard",
             dependencies: [
-                "Switchboard", "SwitchboardHummingbird", "SwitchboardSamples", "SwitchboardSQLite",
+                "Switchboard", "SwitchboardHummingbird", "SwitchboardSamples", "SwitchboardSQLite", "SwitchboardPTY",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "HummingbirdWSCompression", package: "hummingbird-websocket"),
@@ -109,7 +120,7 @@ let package = Package(
             name: "SwitchboardHummingbirdTests",
             dependencies: [
                 "Switchboard", "SwitchboardHummingbird", "SwitchboardSamples", "SwitchboardTesting", "SwitchboardSQLite",
-                "switchboard",
+                "SwitchboardPTY", "switchboard",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "HummingbirdWSCompression", package: "hummingbird-websocket"),

@@ -3,6 +3,7 @@ import Hummingbird
 import Logging
 import Switchboard
 import SwitchboardHummingbird
+import SwitchboardPTY
 import SwitchboardSQLite
 import SwitchboardSamples
 
@@ -26,6 +27,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Seconds between pings to each client (0 turns them off).") var pingInterval = 30
     @Flag(help: "Trust X-Forwarded-For and X-Forwarded-Proto from a reverse proxy.") var trustProxyHeaders = false
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = "info"
+    @Flag(help: "Offer PTY shells (Switchboard.Pty) even when listening on a non-loopback address.")
+    var allowRemotePty = false
+    @Flag(help: "Do not offer PTY shells at all.") var noPty = false
     @Option(help: "The directory for the sample resources' SQLite database (created if missing).")
     var dataDir = "switchboard-data"
 
@@ -48,6 +52,22 @@ struct ServeCommand: AsyncParsableCommand {
         let heroes = try await SQLiteEntityStore<Superhero>.open(
             path: database, description: Superhero.resourceDescription, views: Superhero.views, seed: Superhero.samples)
         api.register(resource: heroes)
+        let loopback = ["127.0.0.1", "::1", "localhost"].contains(host) || host.hasPrefix("127.")
+        var ptys: PtyManager?
+        if noPty {
+            logger.info("PTY terminals are off (--no-pty)")
+        } else if loopback || allowRemotePty {
+            let manager = PtyManager()
+            manager.register(in: api)
+            ptys = manager
+            if !loopback {
+                logger.warning("PTY terminals are on for a non-loopback address: anyone who reaches \(host):\(port) can run commands as this user")
+            }
+        } else {
+            logger.notice(
+                "PTY terminals are off: a PTY shell is remote code execution for whoever reaches \(host), and there are no API keys yet. Pass --allow-remote-pty to offer them anyway"
+            )
+        }
 
         let configuration = SwitchboardServerConfiguration(
             apiRoot: apiRoot, maxMessageSize: maxMessageSize,
@@ -64,6 +84,7 @@ struct ServeCommand: AsyncParsableCommand {
             logger.info("Resources: curl http://\(host.contains(":") ? "[\(host)]" : host):\(port)\(root)  (sample data in \(database))")
         }
         try await server.run()
+        await ptys?.shutdown()
         try? await heroes.close()
         logger.info("Switchboard stopped")
     }

@@ -1,0 +1,260 @@
+import CSwitchboardPTY
+import NIOCore
+import NIOPosix
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A program to run in a pseudo-terminal.
+public struct PtyProgram: Sendable {
+    /// The executable: a path, or a name looked up in `PATH`.
+    public var executable: String
+    /// The arguments after the program name.
+    public var arguments: [String]
+    /// Variables set on top of the server's environment (and `TERM=xterm-256color`).
+    public var environment: [String: String]
+    /// The working directory; `nil` keeps the server's.
+    public var directory: String?
+
+    public init(_ executable: String, arguments: [String] = [], environment: [String: String] = [:], directory: String? = nil) {
+        self.executable = executable
+        self.arguments = arguments
+        self.environment = environment
+        self.directory = directory
+    }
+
+    /// The user's shell: `$SHELL` if it exists, else `bash` if it is installed, else `sh`.
+    public static var defaultShell: PtyProgram {
+        if let shell = getenv("SHELL").map({ String(cString: $0) }), !shell.isEmpty, access(shell, X_OK) == 0 {
+            return PtyProgram(shell)
+        }
+        for candidate in ["/bin/bash", "/usr/bin/bash", "/usr/local/bin/bash"] where access(candidate, X_OK) == 0 {
+            return PtyProgram(candidate)
+        }
+        return PtyProgram("/bin/sh")
+    }
+
+    /// The program's name, for messages (`bash`).
+    var displayName: String { executable.split(separator: "/").last.map(String.init) ?? executable }
+}
+
+/// Why a program in a PTY ended.
+public enum PtyExit: Sendable, Equatable, CustomStringConvertible {
+    /// It exited with this status.
+    case exited(Int)
+    /// A signal killed it.
+    case signaled(Int)
+
+    init(waitStatus: Int32) {
+        if waitStatus & 0x7f == 0 {
+            self = .exited(Int((waitStatus >> 8) & 0xff))
+        } else {
+            self = .signaled(Int(waitStatus & 0x7f))
+        }
+    }
+
+    /// The shell convention: the exit status, or 128 + the signal.
+    public var code: Int {
+        switch self {
+        case .exited(let status): status
+        case .signaled(let signal): 128 + signal
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .exited(let status): "exited with status \(status)"
+        case .signaled(let signal): "was killed by signal \(signal)"
+        }
+    }
+}
+
+/// One program running in a pseudo-terminal: its process, the PTY master as a NIO channel with
+/// back-pressure, resizing and teardown. Spawned with `posix_spawn` into a new session whose controlling
+/// terminal is the PTY, so job control works (Ctrl-C, Ctrl-Z).
+final class PseudoTerminal: Sendable {
+    let pid: Int32
+    let program: PtyProgram
+    /// The master, for reading output and writing input. Reading stops while the consumer is behind.
+    let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
+    private let pidfd: Int32
+    /// A second descriptor of the master (NIO owns the first) for the size and the foreground group.
+    private let control: Int32
+    private let exitTask: Task<PtyExit, Never>
+    private let state = Mutex<(controlClosed: Bool, unused: Bool)>((false, false))
+    private let exited: ExitRecord
+
+    private init(
+        pid: Int32, pidfd: Int32, control: Int32, program: PtyProgram, channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
+    ) {
+        self.pid = pid
+        self.pidfd = pidfd
+        self.control = control
+        self.program = program
+        self.channel = channel
+        let exited = ExitRecord()
+        self.exited = exited
+        exitTask = Task {
+            let exit = PtyExit(waitStatus: await ProcessReaper.shared.waitForExit(pidfd: pidfd))
+            exited.record(exit)
+            return exit
+        }
+    }
+
+    deinit {
+        // The descriptors go once the process is gone (the reaper no longer needs the pidfd).
+        let pidfd = self.pidfd
+        let exitTask = self.exitTask
+        let controlClosed = state.withLock { $0.controlClosed }
+        let control = self.control
+        Task {
+            _ = await exitTask.value
+            close(pidfd)
+            if !controlClosed { close(control) }
+        }
+    }
+
+    /// Starts a program in a new PTY of the given size.
+    static func spawn(_ program: PtyProgram, rows: Int, cols: Int, group: any EventLoopGroup) async throws -> PseudoTerminal {
+        var path = [CChar](repeating: 0, count: 128)
+        let master = sb_pty_open(&path, Int32(path.count), UInt16(rows), UInt16(cols))
+        guard master >= 0 else { throw PtyError.system("opening a pseudo-terminal", -master) }
+        var environment: [String: String] = [:]
+        var pointer = environ
+        while let entry = pointer.pointee {
+            let text = String(cString: entry)
+            if let equals = text.firstIndex(of: "=") { environment[String(text[..<equals])] = String(text[text.index(after: equals)...]) }
+            pointer += 1
+        }
+        environment["TERM"] = "xterm-256color"
+        environment["COLUMNS"] = nil
+        environment["LINES"] = nil
+        for (key, value) in program.environment { environment[key] = value }
+        let argv = [program.executable] + program.arguments
+        let envp = environment.map { "\($0.key)=\($0.value)" }
+        var pid: pid_t = 0
+        let spawned = withCStrings(argv) { arguments in
+            withCStrings(envp) { variables in
+                sb_pty_spawn(&pid, program.executable, arguments, variables, path, program.directory)
+            }
+        }
+        guard spawned == 0 else {
+            close(master)
+            throw PtyError.system("starting '\(program.executable)'", spawned)
+        }
+        let pidfd = sb_pidfd_open(pid)
+        let control = fcntl(master, F_DUPFD_CLOEXEC, 0)
+        guard pidfd >= 0, control >= 0 else {
+            kill(pid, SIGKILL)
+            var status: Int32 = 0
+            waitpid(pid, &status, 0)
+            close(master)
+            if pidfd >= 0 { close(pidfd) }
+            if control >= 0 { close(control) }
+            throw PtyError.system("watching the program", pidfd < 0 ? -pidfd : errno)
+        }
+        let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
+        do {
+            channel = try await NIOPipeBootstrap(group: group)
+                .takingOwnershipOfDescriptor(inputOutput: master) { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try NIOAsyncChannel<ByteBuffer, ByteBuffer>(
+                            wrappingChannelSynchronously: channel,
+                            configuration: .init(backPressureStrategy: .init(lowWatermark: 2, highWatermark: 8)))
+                    }
+                }
+        } catch {
+            _ = sb_pidfd_send_signal(pidfd, SIGKILL)
+            close(control)
+            let terminal = PseudoTerminal.reapOnly(pid: pid, pidfd: pidfd)
+            _ = await terminal.value
+            throw error
+        }
+        return PseudoTerminal(pid: pid, pidfd: pidfd, control: control, program: program, channel: channel)
+    }
+
+    private static func reapOnly(pid: Int32, pidfd: Int32) -> Task<Void, Never> {
+        Task {
+            _ = await ProcessReaper.shared.waitForExit(pidfd: pidfd)
+            close(pidfd)
+        }
+    }
+
+    /// How the program ended; waits for it.
+    var exit: PtyExit { get async { await exitTask.value } }
+
+    /// Whether the program has ended.
+    var hasExited: Bool { exited.value != nil }
+
+    /// Sets the window size; the kernel sends SIGWINCH to the foreground job.
+    func resize(rows: Int, cols: Int) {
+        state.withLock { state in
+            guard !state.controlClosed else { return }
+            _ = sb_pty_set_size(control, UInt16(clamping: rows), UInt16(clamping: cols))
+        }
+    }
+
+    /// Ends the program and everything it started in its session: SIGHUP (and SIGCONT) to its process
+    /// groups, a moment for the shell to pass the hangup to its jobs, then the PTY is closed, and after
+    /// `grace` whatever is left of the session gets SIGKILL. Returns once the program is reaped.
+    func terminate(grace: Duration = .seconds(1)) async -> PtyExit {
+        let foreground = state.withLock { $0.controlClosed ? -1 : sb_pty_foreground_group(control) }
+        for group in Set([pid, foreground]) where group > 0 {
+            kill(-group, SIGHUP)
+            kill(-group, SIGCONT)
+        }
+        _ = sb_pidfd_send_signal(pidfd, SIGHUP)
+        _ = await waitForExit(within: .milliseconds(100))
+        try? await channel.channel.close()
+        state.withLock { state in
+            if !state.controlClosed {
+                close(control)
+                state.controlClosed = true
+            }
+        }
+        let deadline = ContinuousClock.now + grace
+        while ContinuousClock.now < deadline {
+            if await waitForExit(within: .milliseconds(50)) != nil && sb_signal_session(pid, 0) == 0 { break }
+        }
+        _ = sb_pidfd_send_signal(pidfd, SIGKILL)
+        _ = sb_signal_session(pid, SIGKILL)
+        return await exit
+    }
+
+    /// The exit, if it comes within `timeout` (checked every 10 ms: this is the teardown path only).
+    private func waitForExit(within timeout: Duration) async -> PtyExit? {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            if let exit = exited.value { return exit }
+            if ContinuousClock.now >= deadline { return nil }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+    }
+}
+
+/// How a program ended, once it has.
+final class ExitRecord: Sendable {
+    private let exit = Mutex<PtyExit?>(nil)
+    var value: PtyExit? { exit.withLock { $0 } }
+    func record(_ value: PtyExit) { exit.withLock { $0 = value } }
+}
+
+/// Errors starting or driving a PTY.
+enum PtyError: Error, CustomStringConvertible {
+    case system(String, Int32)
+
+    var description: String {
+        switch self {
+        case .system(let what, let code): "\(what) failed: \(String(cString: strerror(code)))"
+        }
+    }
+}
+
+/// Calls `body` with a NULL-terminated C array of the strings.
+func withCStrings<T>(_ strings: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> T) -> T {
+    let duplicates = strings.map { strdup($0) }
+    defer { duplicates.forEach { free($0) } }
+    return (duplicates + [nil]).withUnsafeBufferPointer { body($0.baseAddress!) }
+}

@@ -1,0 +1,58 @@
+#if canImport(FoundationEssentials)
+public import FoundationEssentials
+#else
+public import Foundation
+#endif
+public import Switchboard
+
+/// One running PTY program, as `Switchboard.PtySession` lists it.
+public struct PtySessionEntry: Codable, Sendable {
+    /// The terminal's name; `nil` for a connection's own terminal.
+    public var name: String?
+    /// The program's process id.
+    public var pid: Int
+    /// The program.
+    public var program: String
+    /// How many connections are attached.
+    public var clients: Int
+    /// The size in effect.
+    public var rows: Int
+    public var cols: Int
+    /// When it started.
+    public var startedAt: Date
+}
+
+/// `Switchboard.PtySession`: the running PTY programs (like Jupyter's `/api/terminals`); DELETE ends the
+/// matched ones, their jobs included.
+struct PtySessions: EntityResource {
+    let manager: PtyManager
+    var resourceName: String { "Switchboard.PtySession" }
+    var resourceDescription: String? { "The running PTY programs, named and per connection; DELETE ends them" }
+    var operations: EntityOperations { [.select, .delete] }
+
+    func select(_ request: EntitySelectRequest) async throws -> EntitySelection<PtySessionEntry> {
+        var entries: [PtySessionEntry] = []
+        for session in await manager.allSessions {
+            let size = await session.size
+            entries.append(
+                PtySessionEntry(
+                    name: session.name, pid: Int(session.terminal.pid), program: session.terminal.program.executable,
+                    clients: await session.clientCount, rows: size.rows, cols: size.cols, startedAt: session.startedAt))
+        }
+        return .unfiltered(entries.sorted { $0.startedAt < $1.startedAt })
+    }
+
+    func delete(_ entities: [PtySessionEntry], caller: RESTCaller) async throws -> Int {
+        var ended = 0
+        for entry in entities where await manager.kill(pid: Int32(entry.pid)) { ended += 1 }
+        return ended
+    }
+}
+
+extension PtyManager {
+    /// Registers `Switchboard.Pty` (the terminal) and `Switchboard.PtySession` (the running programs) in an API.
+    public nonisolated func register(in api: SwitchboardAPI) {
+        api.register { PtyTerminal(manager: self) }
+        api.register(resource: PtySessions(manager: self))
+    }
+}

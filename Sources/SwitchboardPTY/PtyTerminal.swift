@@ -1,0 +1,190 @@
+public import NIOCore
+public import Switchboard
+
+/// How a PTY terminal talks to its client.
+public enum PtyWireMode: String, CaseIterable, PropertyValue {
+    /// terminado's JSON arrays: `["stdin", s]`, `["set_size", rows, cols]` in; `["setup", {}]`,
+    /// `["stdout", s]`, `["disconnect", 1]` out. What xterm.js's terminado addon speaks.
+    case terminado
+    /// Text frames in are keystrokes (a line without a line break, as wscat sends it, gets one); output
+    /// goes out as text frames; binary frames in are raw bytes.
+    case raw
+}
+
+/// `Switchboard.Pty`: a program in a real pseudo-terminal, over WebSocket.
+///
+/// `ws://HOST/api/pty/rows=40&cols=120` runs the manager's program (the user's shell by default) in a PTY
+/// of that size. `name=work` attaches to the named terminal `work` (created on first use, shared, kept
+/// when its clients leave, replaying recent output to a client that attaches). `mode=terminado` speaks
+/// terminado's protocol; `readOnly=true` only watches. When the program exits the client gets a status line
+/// (and, in terminado mode, `["disconnect", 1]` first) and returns to the Shell.
+public actor PtyTerminal: TerminalResource {
+    public static var resourceName: String { "Switchboard.Pty" }
+    public static var resourceDescription: String? { "A program (a shell by default) in a real pseudo-terminal" }
+    public static var supportedInput: TerminalInputKinds { [.text, .binary] }
+
+    @Property(description: "Height in rows (1-1000)") var rows = 24
+    @Property(description: "Width in columns (1-1000)") var cols = 80
+    @Property(description: "Attach to the named terminal, creating it if needed; set when opening") var name: String? = nil
+    @Property(description: "terminado (JSON arrays, for xterm.js) or raw (text frames, for wscat)") var mode = PtyWireMode.raw
+    @Property(description: "Watch only: input is refused and the size is left to the others") var readOnly = false
+    @Property(readOnly: true, description: "The program's process id") var pid: Int? = nil
+    @Property(readOnly: true, description: "The program's exit status, once it has exited") var exitStatus: Int? = nil
+
+    private let manager: PtyManager
+    private var session: PtySession?
+    private var clientID: Int?
+    private var openedName: String?
+
+    /// Creates a terminal that gets its program from `manager`; register it as `api.register { PtyTerminal(manager: ptys) }`
+    /// or with ``PtyManager/register(in:)``.
+    public init(manager: PtyManager) { self.manager = manager }
+
+    public func open(_ connection: TerminalConnection) async throws {
+        try Self.checkSize(rows, cols)
+        let session: PtySession
+        do {
+            session = try await manager.session(named: name, rows: rows, cols: cols)
+        } catch PtyManagerError.tooMany(let limit) {
+            throw SwitchboardError(
+                .serviceUnavailable, code: .terminalError, "There are \(limit) terminals running, the most this server allows; try again later")
+        } catch PtyManagerError.shuttingDown {
+            throw SwitchboardError(.serviceUnavailable, code: .terminalError, "The server is shutting down")
+        } catch {
+            throw SwitchboardError(.internalServerError, code: .terminalError, "Could not start the program: \(error)")
+        }
+        self.session = session
+        openedName = name
+        pid = Int(session.terminal.pid)
+        let client = PtySession.Client(
+            deliver: { [weak self] text in try await self?.deliver(text, on: connection) },
+            exited: { [weak self] exit in await self?.exited(exit, on: connection) },
+            size: (rows, cols), readOnly: readOnly)
+        let (id, replay) = await session.attach(client)
+        clientID = id
+        if mode == .terminado {
+            try await connection.send(#"["setup",{}]"#)
+            if !replay.isEmpty { try await connection.send(JSON.array(["stdout", .string(replay)]).compact) }
+        } else if !replay.isEmpty {
+            try await connection.send(replay)
+        }
+    }
+
+    private func deliver(_ text: String, on connection: TerminalConnection) async throws {
+        try await connection.send(mode == .terminado ? JSON.array(["stdout", .string(text)]).compact : text)
+    }
+
+    private func exited(_ exit: PtyExit, on connection: TerminalConnection) async {
+        exitStatus = exit.code
+        session = nil
+        guard connection.isAttached else { return }
+        if mode == .terminado { try? await connection.send(#"["disconnect",1]"#) }
+        try? await connection.send("200: OK. The program '\(manager.configuration.program.displayName)' \(exit)")
+        try? await connection.redirectToShell()
+    }
+
+    public func receive(text: String, from connection: TerminalConnection) async throws {
+        switch mode {
+        case .raw:
+            try await input(ByteBuffer(string: Self.keystrokes(text)))
+        case .terminado:
+            try await terminado(text, on: connection)
+        }
+    }
+
+    public func receive(binary: ByteBuffer, from connection: TerminalConnection) async throws {
+        try await input(binary)
+    }
+
+    /// A raw text frame as keystrokes: a line typed into a line-based client such as wscat (more than one
+    /// character, no control characters) gets the Enter it could not send.
+    static func keystrokes(_ text: String) -> String {
+        guard text.unicodeScalars.count > 1, !text.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
+            return text
+        }
+        return text + "\r"
+    }
+
+    private func input(_ bytes: ByteBuffer) async throws {
+        guard !readOnly else {
+            throw SwitchboardError(.forbidden, code: .terminalError, "This terminal is read-only: it shows output and takes no input")
+        }
+        guard let session else {
+            throw SwitchboardError(.conflict, code: .terminalError, "The program has ended")
+        }
+        do {
+            try await session.write(bytes)
+        } catch {
+            throw SwitchboardError(.conflict, code: .terminalError, "The program has ended")
+        }
+    }
+
+    /// One terminado message: `["stdin", text]` or `["set_size", rows, cols, ...]`. Anything else gets
+    /// `["error", "<status line>"]`, which terminado clients ignore and others can show.
+    private func terminado(_ text: String, on connection: TerminalConnection) async throws {
+        do {
+            let message: JSON
+            do {
+                message = try JSON(parsing: text)
+            } catch {
+                throw SwitchboardError(.badRequest, code: .jsonSyntax, "\(error)")
+            }
+            guard case .array(let items) = message, case .string(let kind)? = items.first else {
+                throw SwitchboardError(
+                    .badRequest, code: .invalidInput, #"terminado messages are JSON arrays such as ["stdin", "ls\r"] or ["set_size", 24, 80]"#)
+            }
+            switch kind {
+            case "stdin":
+                guard items.count == 2, case .string(let keys) = items[1] else {
+                    throw SwitchboardError(.badRequest, code: .invalidInput, #"stdin takes one string: ["stdin", "ls\r"]"#)
+                }
+                try await input(ByteBuffer(string: keys))
+            case "set_size":
+                guard items.count >= 3, case .int(let newRows) = items[1], case .int(let newCols) = items[2] else {
+                    throw SwitchboardError(.badRequest, code: .invalidInput, #"set_size takes rows and columns: ["set_size", 24, 80]"#)
+                }
+                try Self.checkSize(newRows, newCols)
+                rows = newRows
+                cols = newCols
+                if let session, let clientID { await session.setSize(clientID, rows: rows, cols: cols) }
+            default:
+                throw SwitchboardError(
+                    .badRequest, code: .invalidInput, "Unknown terminado message '\(kind)'; the messages are stdin and set_size")
+            }
+        } catch let error as SwitchboardError {
+            try await connection.send(JSON.array(["error", .string(error.statusLine)]).compact)
+        }
+    }
+
+    static func checkSize(_ rows: Int, _ cols: Int) throws(SwitchboardError) {
+        guard (1...1000).contains(rows), (1...1000).contains(cols) else {
+            throw SwitchboardError(
+                .badRequest, code: .invalidPropertyValue, "Invalid size \(rows)x\(cols): rows and columns must be between 1 and 1000")
+        }
+    }
+
+    public func propertiesDidChange(_ names: [String], on connection: TerminalConnection) async throws {
+        guard let session, let clientID else { return }  // before open: open applies them
+        if names.contains("Name") && name != openedName {
+            let wanted = name
+            name = openedName
+            throw SwitchboardError(
+                .badRequest, code: .invalidPropertyValue,
+                "Name is chosen when the terminal opens; open /pty/name=\(wanted ?? "") to attach to another")
+        }
+        if names.contains("Rows") || names.contains("Cols") {
+            try Self.checkSize(rows, cols)
+            await session.setSize(clientID, rows: rows, cols: cols)
+        }
+        if names.contains("ReadOnly") { await session.setReadOnly(clientID, readOnly) }
+    }
+
+    public func close(_ reason: TerminalCloseReason) async {
+        guard let session, let clientID else { return }
+        self.session = nil
+        await session.detach(clientID)
+        if await manager.endsWithItsClients(session) {
+            await session.kill(grace: manager.configuration.terminationGrace)
+        }
+    }
+}
