@@ -76,9 +76,9 @@ struct TestServer {
     /// Starts a server with the Shell, the samples and ``Blocker``, runs `body`, then shuts it down.
     static func with(
         configuration: SwitchboardServerConfiguration = .init(), logger: Logger = TestServer.defaultLogger,
-        _ body: (TestServer) async throws -> Void
+        configure: (SwitchboardAPI) -> Void = { _ in }, _ body: (TestServer) async throws -> Void
     ) async throws {
-        let server = try await start(configuration: configuration, logger: logger)
+        let server = try await start(configuration: configuration, logger: logger, configure: configure)
         do {
             try await body(server)
         } catch {
@@ -93,7 +93,8 @@ struct TestServer {
     /// Starts a server with the Shell, the samples, ``Blocker`` and ``Typed``; it runs until its group is
     /// shut down.
     static func start(
-        configuration: SwitchboardServerConfiguration = .init(), logger: Logger = TestServer.defaultLogger
+        configuration: SwitchboardServerConfiguration = .init(), logger: Logger = TestServer.defaultLogger,
+        configure: (SwitchboardAPI) -> Void = { _ in }
     ) async throws -> TestServer {
         let api = SwitchboardAPI(logger: logger)
         let hub = ChatHub()
@@ -102,6 +103,7 @@ struct TestServer {
         api.register { Blocker() }
         api.register { Typed() }
         api.register(resource: try InMemoryEntityStore<Superhero>(views: Superhero.views, initial: Superhero.samples))
+        configure(api)
         let (ports, portSink) = AsyncStream.makeStream(of: Int.self)
         let server = SwitchboardServer(
             api: api, configuration: configuration, address: .hostname("127.0.0.1", port: 0), logger: logger

@@ -1,0 +1,245 @@
+import Foundation
+import Logging
+import NIOCore
+import ServiceLifecycle
+import Switchboard
+import SwitchboardHummingbird
+import SwitchboardPTY
+import Testing
+
+/// Real programs in real PTYs, through a real server and a real WebSocket client.
+@Suite(.serialized, .timeLimit(.minutes(3)))
+struct PtyTests {
+    /// A server with the Shell and PTY terminals running `bash --norc --noprofile`.
+    static func withServer(
+        sharing: PtyManager.Sharing = .perConnection, maxTerminals: Int = 32, _ body: (TestServer, PtyManager) async throws -> Void
+    ) async throws {
+        let manager = PtyManager(
+            configuration: .init(
+                program: PtyProgram("bash", arguments: ["--norc", "--noprofile"], environment: ["PS1": "$ "]),
+                sharing: sharing, maxTerminals: maxTerminals, terminationGrace: .milliseconds(500)))
+        try await TestServer.with(configure: { manager.register(in: $0) }) { server in
+            try await body(server, manager)
+            await manager.shutdown()
+        }
+    }
+
+    /// Reads messages until their text contains `marker`; returns all of it.
+    static func read(_ client: WebSocketTestClient, until marker: String, sourceLocation: SourceLocation = #_sourceLocation) async throws -> String {
+        var text = ""
+        while !text.contains(marker) {
+            guard let message = await client.receive() else {
+                throw TestFailure("closed before '\(marker)' arrived; got: \(text.debugDescription)")
+            }
+            if case .text(let part) = message { text += part }
+            if ProcessInfo.processInfo.environment["PTY_TEST_TRACE"] != nil { print("PTY<", part(message).debugDescription) }
+        }
+        return text
+    }
+
+    static func part(_ message: TerminalMessage) -> String {
+        if case .text(let text) = message { return text }
+        return "<binary>"
+    }
+
+    /// The terminado `stdout` text of messages until it contains `marker`.
+    static func readTerminado(_ client: WebSocketTestClient, until marker: String) async throws -> (text: String, messages: [JSON]) {
+        var text = ""
+        var messages: [JSON] = []
+        while !text.contains(marker) {
+            guard case .text(let part)? = await client.receive() else { throw TestFailure("closed; got \(text.debugDescription)") }
+            let message = try JSON(parsing: part)
+            messages.append(message)
+            if case .array(let items) = message, items.first == "stdout", case .string(let output)? = items.last { text += output }
+        }
+        return (text, messages)
+    }
+
+    @Test func jobControlResizeAndExitBackToTheShell() async throws {
+        try await Self.withServer { server, _ in
+            let client = try await WebSocketTestClient.connect(server.base + "/api/pty/rows=30&cols=100")
+            client.send("stty size; echo D$((40+2))ONE")
+            let size = try await Self.read(client, until: "D42ONE")
+            #expect(size.contains("30 100"))
+            // Ctrl-C interrupts the foreground job: $? is 130.
+            // The job says it runs (and is then the same process), so the keystroke cannot come too early.
+            client.send("sh -c 'echo D$((2+3))READY; exec sleep 30'")
+            _ = try await Self.read(client, until: "D5READY")
+            client.send("\u{3}")
+            client.send("echo status=$((0+$?))")
+            _ = try await Self.read(client, until: "status=130")
+            // Ctrl-Z suspends it, and job control sees it.
+            client.send("sh -c 'echo D$((3+3))READY; exec sleep 31'")
+            _ = try await Self.read(client, until: "D6READY")
+            client.send("\u{1A}")
+            _ = try await Self.read(client, until: "Stopped")
+            client.send("kill %1; echo D$((1+1))KILLED")
+            _ = try await Self.read(client, until: "D2KILLED")
+            // Resize through #TERMINAL; the program sees the new size.
+            client.send(#"#TERMINAL {"Rows": 40, "Cols": 132}"#)
+            _ = try await Self.read(client, until: "Terminal updated")
+            client.send("stty size; echo D$((3+4))SIZE")
+            #expect(try await Self.read(client, until: "D7SIZE").contains("40 132"))
+            client.send(#"#TERMINAL {"Rows": 0}"#)
+            _ = try await Self.read(client, until: "400: Bad request. Invalid size 0x132: rows and columns must be between 1 and 1000")
+            client.send("#TERMINAL")
+            let properties = try await Self.read(client, until: "\"ExitStatus\"")
+            #expect(properties.contains("\"Rows\": 40"))
+            #expect(properties.contains("\"Pid\": "))
+            // The program's exit: a status line, then the Shell.
+            client.send("exit 7")
+            let end = try await Self.read(client, until: "? <no query>")
+            #expect(end.contains("200: OK. The program 'bash' exited with status 7"))
+            #expect(end.contains(ServerTests.banner))
+            try await client.close()
+        }
+    }
+
+    @Test func terminadoProtocol() async throws {
+        try await Self.withServer { server, _ in
+            let client = try await WebSocketTestClient.connect(server.base + "/api/pty/mode=terminado")
+            #expect(try await client.receiveText() == #"["setup",{}]"#)
+            client.send(#"["set_size", 33, 77, 800, 600]"#)
+            client.send(#"["stdin", "stty size; echo D$((2+2))X\r"]"#)
+            let (text, _) = try await Self.readTerminado(client, until: "D4X")
+            #expect(text.contains("33 77"))
+            client.send("not json")
+            #expect(try await client.receiveText().hasPrefix(#"["error","400: Bad request. JSON syntax error"#))
+            client.send(#"["set_size", "a", "b"]"#)
+            #expect(try await client.receiveText() == #"["error","400: Bad request. set_size takes rows and columns: [\"set_size\", 24, 80]"]"#)
+            client.send(#"["set_size", 0, 0]"#)
+            #expect(try await client.receiveText() == #"["error","400: Bad request. Invalid size 0x0: rows and columns must be between 1 and 1000"]"#)
+            client.send(#"["resize", 1]"#)
+            #expect(try await client.receiveText() == #"["error","400: Bad request. Unknown terminado message 'resize'; the messages are stdin and set_size"]"#)
+            client.send(#"["stdin", "exit 3\r"]"#)
+            var sawDisconnect = false
+            while true {
+                let text = try await client.receiveText()
+                if text == #"["disconnect",1]"# { sawDisconnect = true; continue }
+                if sawDisconnect {
+                    #expect(text == "200: OK. The program 'bash' exited with status 3")
+                    break
+                }
+            }
+            #expect(sawDisconnect)
+            try await client.close()
+        }
+    }
+
+    @Test func aSplitMultiByteCharacterArrivesWhole() async throws {
+        try await Self.withServer { server, _ in
+            let client = try await WebSocketTestClient.connect(server.base + "/api/pty")
+            // printf writes the first two bytes of "€" (E2 82 AC), pauses, then the last.
+            client.send(#"printf 'A\342\202'; sleep 0.3; printf '\254B'; echo; echo D$((5+5))E"#)
+            let text = try await Self.read(client, until: "D10E")
+            #expect(text.contains("A€B"))
+            #expect(!text.contains("\u{FFFD}"))
+            try await client.close()
+        }
+    }
+
+    @Test func namedTerminalsAreSharedReplayedAndSizedToTheSmallest() async throws {
+        try await Self.withServer { server, manager in
+            let first = try await WebSocketTestClient.connect(server.base + "/api/pty/name=work&rows=30&cols=100")
+            first.send("echo D$((7*6))REPLAYED")
+            _ = try await Self.read(first, until: "D42REPLAYED")
+            let second = try await WebSocketTestClient.connect(server.base + "/api/pty/name=work&rows=20&cols=120")
+            #expect(try await Self.read(second, until: "D42REPLAYED").contains("D42REPLAYED"), "recent output is replayed")
+            second.send("stty size; echo D$((1+2))SIZE")
+            let both = try await Self.read(first, until: "D3SIZE")
+            #expect(both.contains("20 100"), "the smallest rows and the smallest columns")
+            _ = try await Self.read(second, until: "D3SIZE")
+            // A read-only viewer sees output, cannot type, and does not shrink the terminal.
+            let viewer = try await WebSocketTestClient.connect(server.base + "/api/pty/name=work&readonly=true&rows=5&cols=5")
+            _ = try await Self.read(viewer, until: "D3SIZE")
+            viewer.send("echo typed-by-viewer")
+            #expect(try await viewer.receiveText() == "403: Forbidden. This terminal is read-only: it shows output and takes no input")
+            viewer.send(ByteBuffer(string: "x"))
+            #expect(try await viewer.receiveText() == "403: Forbidden. This terminal is read-only: it shows output and takes no input")
+            first.send("stty size; echo D$((2+2))AGAIN")
+            #expect(try await Self.read(viewer, until: "D4AGAIN").contains("20 100"))
+            // The terminal outlives its clients, and is listed.
+            try await first.close()
+            try await second.close()
+            try await viewer.close()
+            let listed = try await RawHTTP.request(port: server.port, "GET", "/api/ptysession/name=work")
+            #expect(listed.body.contains("\"Name\": \"work\""))
+            #expect(await manager.runningCount == 1)
+            let third = try await WebSocketTestClient.connect(server.base + "/api/pty/name=work")
+            _ = try await Self.read(third, until: "D4AGAIN")
+            // DELETE ends it; the attached client gets the exit and returns to the Shell.
+            let deleted = try await RawHTTP.request(port: server.port, "DELETE", "/api/ptysession/name=work")
+            #expect(deleted.status == 200)
+            #expect(deleted.body.contains("\"DeletedCount\": 1"))
+            let end = try await Self.read(third, until: "? <no query>")
+            #expect(end.contains("200: OK. The program 'bash' "))
+            try await third.close()
+            #expect(await manager.runningCount == 0)
+        }
+    }
+
+    @Test func theShellEntersAPtyAndTheLimitIsEnforced() async throws {
+        try await Self.withServer(maxTerminals: 1) { server, _ in
+            let client = try await WebSocketTestClient.connect(server.base + "/api/shell")
+            _ = try await client.receiveText()
+            _ = try await client.receiveText()
+            client.send("/pty/rows=10&cols=50")
+            #expect(try await client.receiveText() == "? /Switchboard.Pty/Rows=10&Cols=50")
+            client.send("GET")
+            client.send("stty size; echo D$((4+4))IN")
+            #expect(try await Self.read(client, until: "D8IN").contains("10 50"))
+            let refused = try await WebSocketTestClient.connect(server.base + "/api/pty")
+            #expect(try await refused.receiveText() == "503: Service unavailable. There are 1 terminals running, the most this server allows; try again later")
+            #expect(try await refused.receiveText() == ServerTests.banner, "the connection returns to the Shell")
+            try await refused.close()
+            client.send("#SHELL")
+            _ = try await Self.read(client, until: "? /Switchboard.Pty/Rows=10&Cols=50")
+            try await client.close()
+        }
+    }
+
+    /// The server's open descriptors and its PTY programs (session leaders among its children).
+    static func counts() -> (descriptors: Int, programs: Int) {
+        let descriptors = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? -1
+        let me = getpid()
+        var programs = 0
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+            guard let pid = Int32(entry), let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+                let close = stat.lastIndex(of: ")")
+            else { continue }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            guard fields.count > 4, let parent = Int32(fields[2]), let session = Int32(fields[4]) else { continue }
+            if parent == me && session == pid && fields[1] != "Z" { programs += 1 }
+        }
+        return (descriptors, programs)
+    }
+
+    @Test func openCloseCyclesLeaveNoDescriptorsOrProcesses() async throws {
+        try await Self.withServer { server, manager in
+            // Warm up first: the event loops, the reaper thread and the clients' pipes are opened once.
+            var before = Self.counts()
+            for cycle in 0..<205 {
+                if cycle == 5 { before = Self.counts() }
+                let client = try await WebSocketTestClient.connect(server.base + "/api/pty")
+                if cycle % 2 == 0 {
+                    client.send("sleep 100 & echo D$((9+9))BG")
+                    _ = try await Self.read(client, until: "D18BG")
+                } else {
+                    client.send("echo D$((9+8))UP")
+                    _ = try await Self.read(client, until: "D17UP")
+                }
+                try await client.close()
+                while await manager.runningCount > 0 { await Task.yield() }
+            }
+            var after = Self.counts()
+            // Background jobs get SIGKILL after the grace period; wait for the kernel to clear them.
+            let deadline = ContinuousClock.now + .seconds(5)
+            while after.programs > before.programs || after.descriptors > before.descriptors, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(50))
+                after = Self.counts()
+            }
+            #expect(after.programs == before.programs)
+            #expect(after.descriptors <= before.descriptors + 2, "\(before) → \(after)")
+        }
+    }
+}
