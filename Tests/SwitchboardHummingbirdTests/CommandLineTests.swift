@@ -142,4 +142,36 @@ struct CommandLineTests {
         second.terminate()
         try await onOwnThread { second.waitUntilExit() }
     }
+
+    @Test func sigtermEndsEveryPtyProgramAndItsJobs() async throws {
+        let data = Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        let (process, port) = try await startServe(dataDirectory: data)
+        defer { if process.isRunning { process.terminate() } }
+        var pids: [Int32] = []
+        var clients: [WebSocketTestClient] = []
+        for path in ["/api/pty", "/api/pty/name=kept"] {
+            let client = try await WebSocketTestClient.connect("ws://127.0.0.1:\(port)\(path)")
+            client.send("sleep 1000 & echo PIDS=$$,$!,E$((0+1))ND")
+            let output = try await PtyTests.read(client, until: ",E1ND")
+            let numbers = output.components(separatedBy: "PIDS=").last?.components(separatedBy: ",E1ND").first?.split(separator: ",") ?? []
+            pids += numbers.compactMap { Int32($0) }
+            clients.append(client)
+        }
+        #expect(pids.count == 4)
+        #expect(pids.allSatisfy { kill($0, 0) == 0 })
+        let stopping = ContinuousClock.now
+        process.terminate()
+        for client in clients {
+            let close = try await client.closeFrame()
+            #expect(close?.code == 1001)
+        }
+        try await onOwnThread { process.waitUntilExit() }
+        #expect(ContinuousClock.now - stopping < .seconds(5))
+        #expect(process.terminationReason == .exit)
+        #expect(process.terminationStatus == 0)
+        // Gone, or dead and waiting for PID 1 to reap it (zombies of a container's init).
+        let alive = pids.filter { pid in PtyTests.state(of: pid).map { $0 != "Z" } ?? false }
+        #expect(alive.isEmpty, "still running: \(alive.map { "\($0) \(PtyTests.state(of: $0).map(String.init) ?? "-")" })")
+    }
 }

@@ -242,4 +242,68 @@ struct PtyTests {
             #expect(after.descriptors <= before.descriptors + 2, "\(before) → \(after)")
         }
     }
+
+    /// The resident set of this process (the server runs in it), in bytes.
+    static func residentBytes() -> Int {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+            let kilobytes = Int(line.split(separator: " ").dropFirst().first ?? "")
+        else { return 0 }
+        return kilobytes * 1024
+    }
+
+    /// The state letter of a process (`R`, `S`, `Z`, …), or nil if it is gone.
+    static func state(of pid: Int32) -> Character? {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else {
+            return nil
+        }
+        return stat[stat.index(after: close)...].split(separator: " ").first?.first
+    }
+
+    @Test func aStalledClientUnderAYesFloodHoldsTheProgramNotTheMemory() async throws {
+        try await Self.withServer { server, _ in
+            let witness = try await Witness.open(server)
+            let before = Self.residentBytes()
+            let raw = try RawSocket(port: server.port)
+            try await raw.upgrade(path: "/api/pty")
+            // "echo $$; exec yes": the pid, then an endless flood; the client never reads a byte of it.
+            let command = Array("exec sh -c 'echo PID=$$; exec yes'".utf8)
+            try raw.write(RawSocket.maskedFrame(opcode: 0x1, payload: command))
+            // Find yes: the program's only child is the sh that became yes.
+            var yes: Int32?
+            while yes == nil {
+                for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+                    guard let pid = Int32(entry), let cmdline = try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8)
+                    else { continue }
+                    if cmdline.hasPrefix("yes\0") && getsid(pid) == pid { yes = pid }
+                }
+                if yes == nil { await Task.yield() }
+            }
+            // Blocked in write: asleep every time we look, because nobody reads the PTY.
+            var asleep = 0
+            while asleep < 20 {
+                asleep = Self.state(of: yes!) == "S" ? asleep + 1 : 0
+                try await Task.sleep(for: .milliseconds(25))
+            }
+            let during = Self.residentBytes()
+            #expect(during - before < 32 << 20, "RSS grew from \(before >> 20) MiB to \(during >> 20) MiB")
+            try await witness.stillWorks()
+            raw.reset()
+            let flood = yes!
+            #expect(await eventually { Self.state(of: flood) == nil || Self.state(of: flood) == "Z" })
+        }
+    }
+
+    @Test func oneMebibyteOfInputInOneMessage() async throws {
+        try await Self.withServer { server, _ in
+            let client = try await WebSocketTestClient.connect(server.base + "/api/pty")
+            client.send("stty raw -echo; head -c 1048576 | wc -c; stty sane; echo D$((6+6))DONE")
+            client.send(ByteBuffer(bytes: [UInt8](repeating: UInt8(ascii: "a"), count: 1 << 20)))
+            let output = try await Self.read(client, until: "D12DONE")
+            #expect(output.contains("1048576"))
+            client.send("echo D$((6+7))STILL")
+            _ = try await Self.read(client, until: "D13STILL")
+            try await client.close()
+        }
+    }
 }
