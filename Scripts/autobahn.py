@@ -9,6 +9,7 @@ exits 1 when a case FAILED or the runner broke on a case that is not a known run
   Scripts/autobahn.py --binary … --include '1.*' --include '9.*'   # some groups
 """
 import argparse
+import tempfile
 import asyncio
 import collections
 import datetime
@@ -56,7 +57,8 @@ def main():
         with open(args.known_runner_errors) as file:
             known = {line.split("#")[0].strip() for line in file if line.split("#")[0].strip()}
 
-    process, port = start_server(args.binary)
+    data = tempfile.mkdtemp(prefix="switchboard-autobahn-")
+    process, port = start_server(args.binary, "--data-dir", data, "--no-pty")
     url = f"ws://127.0.0.1:{port}/api/echo"
     started = time.monotonic()
     try:

@@ -10,6 +10,8 @@ and closes. The first 100 cycles warm the server up; the baseline is sampled aft
 descriptors, children or threads grew, or memory grew by more than --rss-slack-mib.
 """
 import argparse
+import shutil
+import tempfile
 import datetime
 import os
 import sys
@@ -22,7 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from switchboard_process import sample, start_server, stop_server  # noqa: E402
 
 BANNER = "### Entering the Switchboard shell."
-TERMINALS = {"shell": 0, "echo": 1, "chatroom": 2}
+TERMINALS = {"shell": 0, "echo": 1, "chatroom": 2, "pty": 3}
 
 
 def one_cycle(base, index, kinds):
@@ -41,9 +43,16 @@ def one_cycle(base, index, kinds):
         with connect(base + "/api/echo") as ws:
             ws.send(f"soak {index}")
             assert ws.recv(timeout=10) == f"soak {index}"
-    else:
+    elif kind == 2:
         with connect(base + f"/api/chatroom/nickname=soak{index}&room=soak", compression=None) as ws:
             assert ws.recv(timeout=10).startswith("* Welcome")
+    else:
+        # A shell in a PTY with a background job; closing ends both.
+        with connect(base + "/api/pty", compression=None) as ws:
+            ws.send(f"sleep 100 & echo S{index}$((1+1))K")
+            seen = ""
+            while f"S{index}2K" not in seen:
+                seen += ws.recv(timeout=10)
 
 
 def run_cycles(base, count, kinds, start=0):
@@ -59,9 +68,10 @@ def main():
     parser.add_argument("--write", help="a Markdown file to record the figures in")
     parser.add_argument("--only", choices=list(TERMINALS), help="cycle through one terminal only")
     args = parser.parse_args()
-    kinds = [TERMINALS[args.only]] if args.only else [0, 1, 2]
+    kinds = [TERMINALS[args.only]] if args.only else [0, 1, 2, 3]
 
-    process, port = start_server(args.binary)
+    data = tempfile.mkdtemp(prefix="switchboard-soak-")
+    process, port = start_server(args.binary, "--data-dir", data)
     base = f"ws://127.0.0.1:{port}"
     try:
         run_cycles(base, 100, kinds)
@@ -70,15 +80,16 @@ def main():
         started = time.monotonic()
         run_cycles(base, args.cycles, kinds, start=100)
         elapsed = time.monotonic() - started
-        time.sleep(1)
+        time.sleep(3)  # closed PTYs' background jobs get SIGKILL after the 1 s grace
         after = sample(process.pid)
     finally:
         status = stop_server(process)
+        shutil.rmtree(data, ignore_errors=True)
 
     rows = [(name, before[name], after[name], after[name] - before[name]) for name in before]
     lines = ["| Measure | Before | After | Change |", "|---|---|---|---|"]
     lines += [f"| {name} | {b} | {a} | {d:+d} |" for name, b, a, d in rows]
-    summary = (f"{args.cycles} cycles (Shell, Echo, ChatRoom in turn) in {elapsed:.1f} s, "
+    summary = (f"{args.cycles} cycles ({'Shell, Echo, ChatRoom, PTY in turn' if not args.only else args.only}) in {elapsed:.1f} s, "
                f"{args.cycles / elapsed:.0f} cycles/s; server exit status after SIGTERM: {status}")
     print("\n".join(lines))
     print(summary)

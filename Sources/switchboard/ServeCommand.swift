@@ -30,6 +30,8 @@ struct ServeCommand: AsyncParsableCommand {
     @Flag(help: "Offer PTY shells (Switchboard.Pty) even when listening on a non-loopback address.")
     var allowRemotePty = false
     @Flag(help: "Do not offer PTY shells at all.") var noPty = false
+    @Option(help: "Serve xterm.js and xterm.css for the browser console from this directory instead of the CDN.")
+    var xtermDir: String?
     @Option(help: "The directory for the sample resources' SQLite database (created if missing).")
     var dataDir = "switchboard-data"
 
@@ -74,6 +76,7 @@ struct ServeCommand: AsyncParsableCommand {
             pingInterval: pingInterval > 0 ? .seconds(pingInterval) : nil, trustsProxyHeaders: trustProxyHeaders)
         let root = configuration.apiRoot
         let host = self.host
+        let ptyManager = ptys
         let server = SwitchboardServer(
             api: api, configuration: configuration, address: .hostname(host, port: port), logger: logger
         ) { port in
@@ -81,7 +84,14 @@ struct ServeCommand: AsyncParsableCommand {
             logger.info("Switchboard is listening", metadata: ["address": "\(host):\(port)"])
             logger.info("Shell: switchboard connect \(base)\(root)/shell")
             logger.info("Terminals: \(api.terminals.map { "\(base)\(root)/\($0.name)" }.joined(separator: "  "))")
+            if ptyManager != nil {
+                logger.info("Browser console: http://\(host.contains(":") ? "[\(host)]" : host):\(port)/console")
+            }
             logger.info("Resources: curl http://\(host.contains(":") ? "[\(host)]" : host):\(port)\(root)  (sample data in \(database))")
+        }
+        if ptys != nil {
+            server.router.addBrowserConsole(
+                at: "/console", terminalURI: configuration.apiRoot + "/pty", assets: xtermDir.map { .directory($0) } ?? .cdn)
         }
         try await server.run()
         await ptys?.shutdown()

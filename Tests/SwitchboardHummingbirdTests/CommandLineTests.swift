@@ -72,10 +72,10 @@ struct CommandLineTests {
     }
 
     /// Starts `switchboard serve` on a free port with its data in `dataDirectory`; returns the process and port.
-    func startServe(dataDirectory: String) async throws -> (Process, Int) {
+    func startServe(dataDirectory: String, _ extra: [String] = []) async throws -> (Process, Int) {
         let process = Process()
         process.executableURL = try SwitchboardBinary.url
-        process.arguments = ["serve", "--port", "0", "--data-dir", dataDirectory]
+        process.arguments = ["serve", "--port", "0", "--data-dir", dataDirectory] + extra
         let stderr = Pipe()
         process.standardError = stderr
         process.standardOutput = FileHandle.nullDevice
@@ -173,5 +173,52 @@ struct CommandLineTests {
         // Gone, or dead and waiting for PID 1 to reap it (zombies of a container's init).
         let alive = pids.filter { pid in PtyTests.state(of: pid).map { $0 != "Z" } ?? false }
         #expect(alive.isEmpty, "still running: \(alive.map { "\($0) \(PtyTests.state(of: $0).map(String.init) ?? "-")" })")
+    }
+
+    /// Whether headless Chromium, its driver, selenium and Debian's xterm.js are here (CI installs them).
+    static let browserAvailable: Bool = {
+        let files = ["/usr/bin/chromium", "/usr/bin/chromedriver", "/usr/bin/esbuild", "/usr/share/nodejs/xterm/lib/public/Terminal.js"]
+        guard files.allSatisfy({ FileManager.default.fileExists(atPath: $0) }) else { return false }
+        let probe = Process()
+        probe.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        probe.arguments = ["python3", "-c", "import selenium"]
+        probe.standardError = FileHandle.nullDevice
+        guard (try? probe.run()) != nil else { return false }
+        probe.waitUntilExit()
+        return probe.terminationStatus == 0
+    }()
+
+    @Test(.enabled(if: browserAvailable, "needs chromium, chromium-driver, esbuild, node-xterm and selenium (.ci/run installs them)"))
+    func theBrowserConsoleRunsAShellInHeadlessChromium() async throws {
+        let data = Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        let xterm = data + "/xterm"
+        let root = FileManager.default.currentDirectoryPath
+        let bundle = try await run(command: ["bash", root + "/Scripts/bundle_local_xterm.sh", xterm])
+        #expect(bundle.status == 0, "\(bundle.output)")
+        let (process, port) = try await startServe(dataDirectory: data, ["--xterm-dir", xterm])
+        defer { if process.isRunning { process.terminate() } }
+        let browser = try await run(command: ["python3", root + "/Tests/Support/browser_console.py", "http://127.0.0.1:\(port)/console"])
+        #expect(browser.status == 0, "\(browser.output)")
+        #expect(browser.output.contains("\n42\n"))
+        #expect(browser.output.contains("status: 200: OK. The program"))
+        process.terminate()
+        try await onOwnThread { process.waitUntilExit() }
+    }
+
+    /// Runs a command to the end; returns its exit status and its output and errors together.
+    func run(command: [String]) async throws -> (status: Int32, output: String) {
+        try await onOwnThread {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = command
+            let pipe = Pipe()
+            process.standardOutput = pipe
+            process.standardError = pipe
+            try process.run()
+            let output = pipe.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+        }
     }
 }

@@ -1,0 +1,141 @@
+public import Hummingbird
+import HTTPTypes
+import NIOCore
+import Switchboard
+
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// Where the browser console loads xterm.js from.
+public enum XtermAssets: Sendable {
+    /// A pinned public CDN (jsDelivr, `@xterm/xterm` 5.5.0).
+    case cdn
+    /// A local directory holding `xterm.js` (a browser build that defines `Terminal`, or `XtermModule.Terminal`)
+    /// and `xterm.css`, served below the console's path.
+    case directory(String)
+
+    static let cdnScript = "https://cdn.jsdelivr.net/npm/@xterm/xterm@5.5.0/lib/xterm.js"
+    static let cdnStylesheet = "https://cdn.jsdelivr.net/npm/@xterm/xterm@5.5.0/css/xterm.css"
+}
+
+extension Router {
+    /// Serves a page that opens a PTY terminal in xterm.js over the terminado protocol, fits it to the
+    /// window (and resizes with it), and shows when the program exits.
+    /// - Parameters:
+    ///   - path: Where the page is (`/console`).
+    ///   - terminalURI: The WebSocket path of the terminal, such as `/api/pty`; `mode=terminado` is added.
+    ///   - assets: Where xterm.js comes from.
+    public func addBrowserConsole(at path: String = "/console", terminalURI: String, assets: XtermAssets = .cdn) {
+        let base = path.hasSuffix("/") ? String(path.dropLast()) : path
+        let script: String
+        let stylesheet: String
+        switch assets {
+        case .cdn:
+            script = XtermAssets.cdnScript
+            stylesheet = XtermAssets.cdnStylesheet
+        case .directory(let directory):
+            script = base + "/xterm.js"
+            stylesheet = base + "/xterm.css"
+            for (file, type) in [("xterm.js", "text/javascript; charset=utf-8"), ("xterm.css", "text/css; charset=utf-8")] {
+                get(RouterPath(base + "/" + file)) { _, _ -> Response in
+                    guard let data = FileManager.default.contents(atPath: directory + "/" + file) else {
+                        return Response(status: .notFound)
+                    }
+                    var headers = HTTPFields()
+                    headers[.contentType] = type
+                    return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+                }
+            }
+        }
+        let separator = terminalURI.split(separator: "/").count >= 3 ? "&" : "/"
+        let page = Self.consolePage(script: script, stylesheet: stylesheet, socketPath: terminalURI + separator + "mode=terminado")
+        get(RouterPath(base)) { _, _ -> Response in
+            var headers = HTTPFields()
+            headers[.contentType] = "text/html; charset=utf-8"
+            headers[.cacheControl] = "no-store"
+            return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: page)))
+        }
+    }
+
+    static func htmlEscaped(_ text: String) -> String {
+        text.replacing("&", with: "&amp;").replacing("\"", with: "&quot;").replacing("<", with: "&lt;")
+    }
+
+    static func consolePage(script: String, stylesheet: String, socketPath: String) -> String {
+        let socketJSON = JSON.string(socketPath).compact
+        return """
+            <!doctype html>
+            <html lang="en">
+            <head>
+            <meta charset="utf-8">
+            <title>Switchboard console</title>
+            <link rel="stylesheet" href="\(htmlEscaped(stylesheet))">
+            <style>
+              html, body { height: 100%; margin: 0; background: #101010; }
+              #terminal { position: absolute; top: 0; left: 0; right: 0; bottom: 26px; padding: 4px; }
+              #status { position: absolute; left: 0; right: 0; bottom: 0; height: 18px; padding: 4px 8px;
+                        font: 13px monospace; color: #ccc; background: #222; white-space: nowrap; overflow: hidden; }
+            </style>
+            </head>
+            <body>
+            <div id="terminal"></div>
+            <div id="status">Connecting…</div>
+            <script src="\(htmlEscaped(script))"></script>
+            <script>
+            (function () {
+              // xterm.js 5 defines Terminal; a bundle of an older one may define XtermModule.Terminal.
+              var TerminalClass = window.Terminal || (window.XtermModule && (window.XtermModule.Terminal || window.XtermModule.default));
+              var element = document.getElementById('terminal');
+              var status = document.getElementById('status');
+              if (!TerminalClass) { status.textContent = 'Could not load xterm.js'; return; }
+              var term = new TerminalClass({ fontFamily: 'monospace', fontSize: 14, rendererType: 'dom' });
+              term.open(element);
+              function on(event, handler) {
+                var method = 'on' + event.charAt(0).toUpperCase() + event.slice(1);
+                if (typeof term[method] === 'function') { term[method](handler); } else { term.on(event, handler); }
+              }
+              var exited = false;
+              var socket = new WebSocket((location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + \(socketJSON));
+              function send(message) { if (socket.readyState === 1 && !exited) { socket.send(JSON.stringify(message)); } }
+              function cell() {
+                var probe = document.createElement('span');
+                probe.style.cssText = 'position:absolute;visibility:hidden;font:14px monospace;white-space:pre';
+                probe.textContent = 'WWWWWWWWWW';
+                document.body.appendChild(probe);
+                var size = { width: probe.getBoundingClientRect().width / 10, height: probe.getBoundingClientRect().height };
+                document.body.removeChild(probe);
+                return size;
+              }
+              function fit() {
+                var size = cell();
+                var cols = Math.max(2, Math.floor((element.clientWidth - 8) / size.width));
+                var rows = Math.max(1, Math.floor((element.clientHeight - 8) / (size.height * 1.02)));
+                if (cols !== term.cols || rows !== term.rows) { term.resize(cols, rows); }
+                send(['set_size', term.rows, term.cols]);
+              }
+              socket.onopen = function () { status.textContent = 'Connected'; fit(); term.focus(); };
+              socket.onmessage = function (event) {
+                if (exited) {
+                  if (typeof event.data === 'string' && /^[0-9]{3}: /.test(event.data)) { status.textContent = event.data; socket.close(); }
+                  return;
+                }
+                var message;
+                try { message = JSON.parse(event.data); } catch (error) { return; }
+                if (message[0] === 'stdout') { term.write(message[1]); }
+                else if (message[0] === 'disconnect') { exited = true; document.body.setAttribute('data-exited', 'true'); status.textContent = 'The program has exited'; }
+                else if (message[0] === 'error') { status.textContent = message[1]; }
+              };
+              socket.onclose = function (event) { if (!exited) { status.textContent = 'Connection closed (' + event.code + ')'; } };
+              on('data', function (data) { send(['stdin', data]); });
+              window.addEventListener('resize', fit);
+              window.switchboardConsole = { terminal: term, socket: socket };
+            })();
+            </script>
+            </body>
+            </html>
+            """
+    }
+}

@@ -1,0 +1,68 @@
+"""Loads Switchboard's browser console in headless Chromium, types a command and reads the rendered screen.
+
+Usage: browser_console.py URL [--screenshot FILE]
+Prints the screen's text and exits 0 when `echo $((6*7))` shows 42 on a line of its own, 1 otherwise.
+Needs Debian's chromium and chromium-driver, and `pip install selenium`.
+"""
+import argparse
+import sys
+import time
+
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("url")
+    parser.add_argument("--screenshot")
+    parser.add_argument("--timeout", type=float, default=20)
+    args = parser.parse_args()
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=900,600"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    try:
+        driver.get(args.url)
+        wait = WebDriverWait(driver, args.timeout)
+        # Connected, and the shell has drawn its prompt.
+        wait.until(lambda d: d.execute_script(
+            "return window.switchboardConsole && window.switchboardConsole.socket.readyState === 1"))
+        wait.until(lambda d: screen(d).strip() != "")
+        rows_before = driver.execute_script("return window.switchboardConsole.terminal.rows")
+        textarea = driver.find_element(By.CSS_SELECTOR, ".xterm-helper-textarea")
+        textarea.send_keys("echo $((6*7))\n")
+        wait.until(lambda d: any(line.strip() == "42" for line in screen(d).splitlines()))
+        text = screen(driver)
+        print(text)
+        print(f"rows={rows_before}")
+        if args.screenshot:
+            driver.save_screenshot(args.screenshot)
+        # Exit the shell: the page shows the exit status.
+        textarea.send_keys("exit 5\n")
+        wait.until(lambda d: "exited with status 5" in d.find_element(By.ID, "status").text)
+        print("status:", driver.find_element(By.ID, "status").text)
+        return 0
+    except Exception as error:  # noqa: BLE001 - report anything, with the screen
+        print("failed:", repr(error), file=sys.stderr)
+        try:
+            print(screen(driver), file=sys.stderr)
+            print("status:", driver.find_element(By.ID, "status").text, file=sys.stderr)
+        except Exception:  # noqa: BLE001
+            pass
+        return 1
+    finally:
+        driver.quit()
+
+
+def screen(driver):
+    return driver.execute_script(
+        "var rows = document.querySelector('.xterm-rows'); return rows ? rows.innerText : '';")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
