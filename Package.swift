@@ -88,7 +88,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "Greeter",
-            dependencies: ["Switchboard", "SwitchboardHummingbird"],
+            dependencies: ["Switchboard", "SwitchboardHummingbird", "SwitchboardPTY"],
             path: "Samples/Greeter",
             swiftSettings: swiftSettings
         ),
