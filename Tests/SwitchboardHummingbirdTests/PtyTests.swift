@@ -178,6 +178,22 @@ struct PtyTests {
         }
     }
 
+    @Test func aSingleManagerSharesOneProgramWithEveryone() async throws {
+        try await Self.withServer(sharing: .single) { server, manager in
+            let first = try await WebSocketTestClient.connect(server.base + "/api/pty")
+            first.send("echo PID=$$ D$((3*3))ONE")
+            let pid = try await Self.read(first, until: "D9ONE")
+            try await first.close()
+            let second = try await WebSocketTestClient.connect(server.base + "/api/pty/name=ignored")
+            second.send("echo PID=$$ D$((3*4))TWO")
+            let again = try await Self.read(second, until: "D12TWO")
+            let firstPid = pid.components(separatedBy: "PID=").last?.split(separator: " ").first
+            #expect(firstPid != nil && again.contains("PID=\(firstPid!) D12TWO"), "the same shell")
+            #expect(await manager.runningCount == 1)
+            try await second.close()
+        }
+    }
+
     @Test func theShellEntersAPtyAndTheLimitIsEnforced() async throws {
         try await Self.withServer(maxTerminals: 1) { server, _ in
             let client = try await WebSocketTestClient.connect(server.base + "/api/shell")
@@ -231,6 +247,13 @@ struct PtyTests {
                 try await client.close()
                 while await manager.runningCount > 0 { await Task.yield() }
             }
+            // Reaping the PTY programs leaves the application's own children to it.
+            let own = Process()
+            own.executableURL = URL(fileURLWithPath: "/bin/sh")
+            own.arguments = ["-c", "exit 3"]
+            try own.run()
+            try await onOwnThread { own.waitUntilExit() }
+            #expect(own.terminationStatus == 3)
             var after = Self.counts()
             // Background jobs get SIGKILL after the grace period; wait for the kernel to clear them.
             let deadline = ContinuousClock.now + .seconds(5)
