@@ -94,7 +94,8 @@ def main():
     print("\n".join(lines))
     print(summary)
 
-    grew = [name for name, b, a, d in rows if name != "rss_kib" and d > 0]
+    # Swift's concurrency pool starts threads on demand (up to one per core), so a thread more is not a leak.
+    grew = [name for name, b, a, d in rows if (name == "threads" and d > os.cpu_count()) or (name not in ("rss_kib", "threads") and d > 0)]
     if after["rss_kib"] - before["rss_kib"] > args.rss_slack_mib * 1024:
         grew.append("rss_kib")
     if args.write:
@@ -111,22 +112,25 @@ SOAK_DOC = """# Soak test
 `Scripts/soak.py` (not part of `swift test`; it takes a few minutes) starts `switchboard serve`, warms it up
 with 100 connect/disconnect cycles, samples the server's open descriptors, child processes, threads and
 resident memory from `/proc`, runs the cycles, samples again, and stops the server with SIGTERM. It fails
-when descriptors, children or threads grew, or memory grew by more than 8 MiB.
+when descriptors or children grew, threads grew by more than one per core (Swift's concurrency pool starts
+threads on demand), or memory grew by more than 8 MiB. Each PTY cycle starts a shell with a background
+job and closes the connection, so the shell and its job must be ended (SIGHUP, then SIGKILL after 1 s).
 
 ```sh
-swift build
+swift build -c release --product switchboard
 pip install websockets
-python3 Scripts/soak.py --binary .build/debug/switchboard --cycles 1000 --write Docs/Soak.md
+python3 Scripts/soak.py --binary .build/release/switchboard --cycles 1000 --write Docs/Soak.md
 python3 Scripts/soak.py --binary .build/debug/switchboard --cycles 5000 --only echo   # one terminal
 ```
 
-Last figures ({when}, debug build, 2-core machine):
+Last figures ({when}, release build, 2-core machine):
 
 {table}
 
 {summary}.
 
-PTY terminals join the cycle when they land.
+An earlier run of the same command saw threads 9 → 10 once (the concurrency pool); memory grows by about
+1–2 KiB per WebSocket connection for the first thousands and levels off (see the closing notes of issue 3).
 """
 
 
