@@ -79,13 +79,16 @@ public final class SwitchboardAPI: Sendable {
     /// - Parameter make: Creates a new instance. Capture dependencies here.
     /// - Precondition: No other resource has the same full name.
     public func register<T: TerminalResource>(_ make: @escaping @Sendable () -> T) {
-        let descriptor = TerminalDescriptor(T.self, make: make)
+        add(.terminal(TerminalDescriptor(T.self, make: make)))
+    }
+
+    private func add(_ resource: RegisteredResource) {
         registry.withLock { registry in
             precondition(
-                !registry.contains { $0.name.lowercased() == descriptor.name.lowercased() },
-                "A resource named '\(descriptor.name)' is already registered")
-            precondition(!descriptor.name.contains("-"), "Resource names cannot contain '-', which introduces a view")
-            registry.append(.terminal(descriptor))
+                !registry.contains { $0.name.lowercased() == resource.name.lowercased() },
+                "A resource named '\(resource.name)' is already registered")
+            precondition(!resource.name.contains("-"), "Resource names cannot contain '-', which introduces a view")
+            registry.append(resource)
         }
     }
 
@@ -108,13 +111,7 @@ public final class SwitchboardAPI: Sendable {
                 preconditionFailure("View '\(view.name)' of '\(descriptor.name)': \(error)")
             }
         }
-        registry.withLock { registry in
-            precondition(
-                !registry.contains { $0.name.lowercased() == descriptor.name.lowercased() },
-                "A resource named '\(descriptor.name)' is already registered")
-            precondition(!descriptor.name.contains("-"), "Resource names cannot contain '-', which introduces a view")
-            registry.append(.entity(descriptor))
-        }
+        add(.entity(descriptor))
     }
 
     /// The registered terminal types, in registration order.
