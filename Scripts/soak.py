@@ -129,10 +129,10 @@ Last figures ({when}, release build, 2-core machine):
 
 {summary}.
 
-An earlier run of the same command saw threads 9 → 10 once (the concurrency pool); memory grows by about
-1–2 KiB per WebSocket connection and the growth slows down (five rounds of 5,000 Echo cycles: +10.6,
-+8.5, +7.7, +4.6, +4.0 MiB); our own session objects are all released, so it is being looked into with
-heaptrack.
+An earlier run of the same command saw threads 9 → 10 once (the concurrency pool); 5,000 Echo cycles add
+3.5 MiB of RSS (10.6 MiB before the workaround for HummingbirdWebSocket's retain cycle, see
+[KnownIssues.md](KnownIssues.md)); the rest is mostly cancelled `Task.sleep` timers that the Swift runtime
+frees at their original deadline.
 """
 
 

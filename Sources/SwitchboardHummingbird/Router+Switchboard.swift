@@ -25,6 +25,8 @@ extension Router where Context: WebSocketRequestContext {
         let upgrade = WebSocketUpgradeMiddleware<Context> { _, _ in
             .upgrade([:])
         } onUpgrade: { inbound, outbound, webSocketContext in
+            // The upgrade has read its handler: let the request context go (see SwitchboardRequestContext).
+            (webSocketContext.requestContext as? any ReleasesWebSocketReference)?.releaseWebSocketReference()
             let request = webSocketContext.request
             let connection = Self.connectionRequest(
                 for: request, root: root, remoteAddress: (webSocketContext.requestContext as? any RemoteAddressRequestContext)?.remoteAddress,

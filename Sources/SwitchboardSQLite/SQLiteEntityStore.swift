@@ -5,6 +5,7 @@ import Foundation
 #endif
 import Logging
 import NIOCore
+import Synchronization
 import SQLiteNIO
 public import Switchboard
 
@@ -30,6 +31,7 @@ public final class SQLiteEntityStore<Entity: Codable & Sendable>: EntityResource
     private let codec: EntityCodec<Entity>
     private let connection: SQLiteConnection
     private let writes = WriteQueue()
+    private let closed = Mutex<Bool>(false)
 
     private init(
         connection: SQLiteConnection, table: String, name: String, description: String?, operations: EntityOperations,
@@ -75,10 +77,14 @@ public final class SQLiteEntityStore<Entity: Codable & Sendable>: EntityResource
 
     /// Closes the database connection; the store cannot be used afterwards. A store that is released
     /// without this closes its connection in the background.
-    public func close() async throws { try await connection.close() }
+    public func close() async throws {
+        guard closed.withLock({ closed in defer { closed = true }; return !closed }) else { return }
+        try await connection.close()
+    }
 
     deinit {
-        // Closing twice is harmless (SQLite ignores a closed handle); never leave the file open.
+        // Never leave the file open; but never close twice: sqlite-nio's close dereferences the handle.
+        guard !closed.withLock({ $0 }) else { return }
         let closing: EventLoopFuture<Void> = connection.close()
         _ = closing
     }
