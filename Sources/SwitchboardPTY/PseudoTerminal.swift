@@ -83,7 +83,8 @@ final class PseudoTerminal: Sendable {
     /// A second descriptor of the master (NIO owns the first) for the size and the foreground group.
     private let control: Int32
     private let exitTask: Task<PtyExit, Never>
-    private let state = Mutex<(controlClosed: Bool, unused: Bool)>((false, false))
+    /// Whether `control` has been closed (the ioctls use it until then).
+    private let controlClosed = Mutex<Bool>(false)
     private let exited: ExitRecord
 
     private init(
@@ -107,12 +108,12 @@ final class PseudoTerminal: Sendable {
         // The descriptors go once the process is gone (the reaper no longer needs the pidfd).
         let pidfd = self.pidfd
         let exitTask = self.exitTask
-        let controlClosed = state.withLock { $0.controlClosed }
+        let isControlClosed = controlClosed.withLock { $0 }
         let control = self.control
         Task {
             _ = await exitTask.value
             close(pidfd)
-            if !controlClosed { close(control) }
+            if !isControlClosed { close(control) }
         }
     }
 
@@ -190,8 +191,8 @@ final class PseudoTerminal: Sendable {
 
     /// Sets the window size; the kernel sends SIGWINCH to the foreground job.
     func resize(rows: Int, cols: Int) {
-        state.withLock { state in
-            guard !state.controlClosed else { return }
+        controlClosed.withLock { closed in
+            guard !closed else { return }
             _ = sb_pty_set_size(control, UInt16(clamping: rows), UInt16(clamping: cols))
         }
     }
@@ -200,7 +201,7 @@ final class PseudoTerminal: Sendable {
     /// groups, a moment for the shell to pass the hangup to its jobs, then the PTY is closed, and after
     /// `grace` whatever is left of the session gets SIGKILL. Returns once the program is reaped.
     func terminate(grace: Duration = .seconds(1)) async -> PtyExit {
-        let foreground = state.withLock { $0.controlClosed ? -1 : sb_pty_foreground_group(control) }
+        let foreground = controlClosed.withLock { $0 ? -1 : sb_pty_foreground_group(control) }
         for group in Set([pid, foreground]) where group > 0 {
             kill(-group, SIGHUP)
             kill(-group, SIGCONT)
@@ -208,10 +209,10 @@ final class PseudoTerminal: Sendable {
         _ = sb_pidfd_send_signal(pidfd, SIGHUP)
         _ = await waitForExit(within: .milliseconds(100))
         try? await channel.channel.close()
-        state.withLock { state in
-            if !state.controlClosed {
+        controlClosed.withLock { closed in
+            if !closed {
                 close(control)
-                state.controlClosed = true
+                closed = true
             }
         }
         let deadline = ContinuousClock.now + grace
