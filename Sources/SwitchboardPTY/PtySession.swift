@@ -4,6 +4,7 @@ import FoundationEssentials
 import Foundation
 #endif
 import NIOCore
+import Synchronization
 
 /// One program in a PTY and the clients attached to it: reads its output (only as fast as the clients
 /// take it), keeps the last bytes for clients that attach later, writes their input, and sizes the PTY to
@@ -13,9 +14,16 @@ actor PtySession {
     struct Client {
         let deliver: @Sendable (String) async throws -> Void
         let exited: @Sendable (PtyExit) async -> Void
+        /// Called when the client is detached for being too far behind a shared terminal.
+        let evicted: @Sendable (Int) async -> Void
         var size: (rows: Int, cols: Int)
         var readOnly: Bool
     }
+
+    /// How much output may wait for the fastest client before reading stops (the program then blocks).
+    static let waitLimit = 64 << 10
+    /// How far a client of a shared terminal may fall behind the fastest before it is detached.
+    static let evictLimit = 1 << 20
 
     nonisolated let name: String?
     nonisolated let terminal: PseudoTerminal
@@ -24,6 +32,8 @@ actor PtySession {
     private var replay: [UInt8] = []
     private var carry: [UInt8] = []
     private var clients: [Int: Client] = [:]
+    private var outboxes: [Int: ClientOutbox] = [:]
+    private var progressWaiters: [CheckedContinuation<Void, Never>] = []
     private var nextClient = 0
     private var writer: NIOAsyncChannelOutboundWriter<ByteBuffer>?
     private var appliedSize: (rows: Int, cols: Int)
@@ -67,17 +77,43 @@ actor PtySession {
 
     private func setWriter(_ writer: NIOAsyncChannelOutboundWriter<ByteBuffer>) { self.writer = writer }
 
+    /// Queues output for every client, then waits while even the fastest client has more than
+    /// ``waitLimit`` queued: the terminal runs at the pace of its fastest reader. On a shared terminal, a
+    /// client more than ``evictLimit`` behind is detached, so it cannot stall the others or the memory.
     private func deliver(_ chunk: ByteBuffer) async {
         let text = decode(chunk)
         guard !text.isEmpty else { return }
         remember(text)
-        for (id, client) in clients {
-            do {
-                try await client.deliver(text)
-            } catch {
-                clients[id] = nil
+        for outbox in outboxes.values { outbox.enqueue(text) }
+        while let fastest = outboxes.values.map(\.pending).min(), fastest > Self.waitLimit {
+            if outboxes.count > 1 {
+                for (id, outbox) in outboxes where outbox.pending > Self.evictLimit { await evict(id) }
+                if let again = outboxes.values.map(\.pending).min(), again <= Self.waitLimit { break }
             }
+            await withCheckedContinuation { progressWaiters.append($0) }
         }
+    }
+
+    /// An outbox delivered something, or gave up: the reader may go on.
+    func progressed() {
+        let waiters = progressWaiters
+        progressWaiters = []
+        for waiter in waiters { waiter.resume() }
+    }
+
+    /// A client's connection failed: forget it.
+    func failed(_ id: Int) {
+        outboxes.removeValue(forKey: id)?.stop()
+        clients[id] = nil
+        applySize()
+        progressed()
+    }
+
+    private func evict(_ id: Int) async {
+        guard let client = clients.removeValue(forKey: id) else { return }
+        outboxes.removeValue(forKey: id)?.stop()
+        applySize()
+        await client.evicted(Self.evictLimit)
     }
 
     /// Output as text, never splitting a UTF-8 sequence: an incomplete sequence at the end waits for the
@@ -118,14 +154,20 @@ actor PtySession {
     /// Attaches a client; returns its id and the output to replay to it.
     func attach(_ client: Client) -> (id: Int, replay: String) {
         nextClient += 1
-        clients[nextClient] = client
+        let id = nextClient
+        clients[id] = client
+        outboxes[id] = ClientOutbox(deliver: client.deliver) { [weak self] delivered in
+            if delivered { await self?.progressed() } else { await self?.failed(id) }
+        }
         applySize()
-        return (nextClient, String(decoding: replay, as: UTF8.self))
+        return (id, String(decoding: replay, as: UTF8.self))
     }
 
     func detach(_ id: Int) {
         clients[id] = nil
+        outboxes.removeValue(forKey: id)?.stop()
         applySize()
+        progressed()
     }
 
     func setSize(_ id: Int, rows: Int, cols: Int) {
@@ -166,6 +208,10 @@ actor PtySession {
         await waitForReader(upTo: .milliseconds(300))
         self.exit = exit
         _ = await terminal.terminate(grace: .milliseconds(200))
+        // Let the clients take the output already queued for them, then tell them.
+        for outbox in outboxes.values { await outbox.drained() }
+        for outbox in outboxes.values { outbox.stop() }
+        outboxes = [:]
         for client in clients.values { await client.exited(exit) }
         clients = [:]
         await onEnd?()
@@ -194,4 +240,102 @@ actor PtySession {
 
 enum PtySessionError: Error {
     case ended
+}
+
+/// The output waiting for one client, sent in order by its own task.
+final class ClientOutbox: Sendable {
+    private struct State {
+        var queue: [String] = []
+        var pending = 0
+        var stopped = false
+        var waiting: CheckedContinuation<String?, Never>?
+        var drainWaiters: [CheckedContinuation<Void, Never>] = []
+    }
+    private final class Box: Sendable {
+        let state = Mutex(State())
+    }
+    private let box = Box()
+    private let task = Mutex<Task<Void, Never>?>(nil)
+
+    /// - Parameters:
+    ///   - deliver: Sends one message to the client.
+    ///   - report: Called after each message (`true`), or once when sending failed (`false`).
+    init(deliver: @escaping @Sendable (String) async throws -> Void, report: @escaping @Sendable (Bool) async -> Void) {
+        let sender = Task { [box] in
+            while let text = await Self.next(box) {
+                do {
+                    try await deliver(text)
+                } catch {
+                    await report(false)
+                    return
+                }
+                let drained = box.state.withLock { state -> [CheckedContinuation<Void, Never>] in
+                    state.pending -= text.utf8.count
+                    guard state.queue.isEmpty else { return [] }
+                    defer { state.drainWaiters = [] }
+                    return state.drainWaiters
+                }
+                for waiter in drained { waiter.resume() }
+                await report(true)
+            }
+        }
+        task.withLock { $0 = sender }
+    }
+
+    /// Bytes queued and not yet sent.
+    var pending: Int { box.state.withLock { $0.pending } }
+
+    func enqueue(_ text: String) {
+        let waiting = box.state.withLock { state -> CheckedContinuation<String?, Never>? in
+            guard !state.stopped else { return nil }
+            state.pending += text.utf8.count
+            if let waiting = state.waiting {
+                state.waiting = nil
+                return waiting
+            }
+            state.queue.append(text)
+            return nil
+        }
+        waiting?.resume(returning: text)
+    }
+
+    /// Returns once everything queued has been sent (or sending stopped).
+    func drained() async {
+        await withCheckedContinuation { continuation in
+            let done = box.state.withLock { state -> Bool in
+                if state.stopped || (state.queue.isEmpty && state.pending == 0) { return true }
+                state.drainWaiters.append(continuation)
+                return false
+            }
+            if done { continuation.resume() }
+        }
+    }
+
+    /// Drops what is queued and ends the sender.
+    func stop() {
+        let (waiting, drains) = box.state.withLock { state -> (CheckedContinuation<String?, Never>?, [CheckedContinuation<Void, Never>]) in
+            state.stopped = true
+            state.queue = []
+            defer {
+                state.waiting = nil
+                state.drainWaiters = []
+            }
+            return (state.waiting, state.drainWaiters)
+        }
+        waiting?.resume(returning: nil)
+        for drain in drains { drain.resume() }
+        task.withLock { $0?.cancel() }
+    }
+
+    private static func next(_ box: Box) async -> String? {
+        await withCheckedContinuation { continuation in
+            let ready = box.state.withLock { state -> String?? in
+                if state.stopped { return .some(nil) }
+                if !state.queue.isEmpty { return .some(state.queue.removeFirst()) }
+                state.waiting = continuation
+                return .none
+            }
+            if let ready { continuation.resume(returning: ready) }
+        }
+    }
 }

@@ -59,6 +59,7 @@ public actor PtyTerminal: TerminalResource {
         let client = PtySession.Client(
             deliver: { [weak self] text in try await self?.deliver(text, on: connection) },
             exited: { [weak self] exit in await self?.exited(exit, on: connection) },
+            evicted: { [weak self] limit in await self?.evicted(limit, on: connection) },
             size: (rows, cols), readOnly: readOnly)
         let (id, replay) = await session.attach(client)
         clientID = id
@@ -81,6 +82,12 @@ public actor PtyTerminal: TerminalResource {
         if mode == .terminado { try? await connection.send(#"["disconnect",1]"#) }
         try? await connection.send("200: OK. The program '\(manager.configuration.program.displayName)' \(exit)")
         try? await connection.redirectToShell()
+    }
+
+    /// This client fell too far behind a shared terminal: it is detached and its connection closed.
+    private func evicted(_ limit: Int, on connection: TerminalConnection) async {
+        session = nil
+        await connection.close(.policyViolation, reason: "More than \(limit >> 20) MiB behind the shared terminal")
     }
 
     public func receive(text: String, from connection: TerminalConnection) async throws {

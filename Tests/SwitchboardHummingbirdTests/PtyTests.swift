@@ -27,12 +27,16 @@ struct PtyTests {
     /// Reads messages until their text contains `marker`; returns all of it.
     static func read(_ client: WebSocketTestClient, until marker: String, sourceLocation: SourceLocation = #_sourceLocation) async throws -> String {
         var text = ""
-        while !text.contains(marker) {
+        var found = false
+        while !found {
             guard let message = await client.receive() else {
-                throw TestFailure("closed before '\(marker)' arrived; got: \(text.debugDescription)")
+                throw TestFailure("closed before '\(marker)' arrived; got: \(text.suffix(2000).debugDescription)")
             }
-            if case .text(let part) = message { text += part }
-            if ProcessInfo.processInfo.environment["PTY_TEST_TRACE"] != nil { print("PTY<", part(message).debugDescription) }
+            guard case .text(let part) = message else { continue }
+            // Look only where the marker can be: the end of what came before and the new part.
+            found = (String(text.suffix(marker.count)) + part).contains(marker)
+            text += part
+            if ProcessInfo.processInfo.environment["PTY_TEST_TRACE"] != nil { print("PTY<", part.debugDescription) }
         }
         return text
     }
@@ -322,6 +326,24 @@ struct PtyTests {
             raw.reset()
             let flood = yes!
             #expect(await eventually { Self.state(of: flood) == nil || Self.state(of: flood) == "Z" })
+        }
+    }
+
+    @Test func aStalledClientOfASharedTerminalIsDetachedNotFollowed() async throws {
+        try await Self.withServer { server, _ in
+            let reader = try await WebSocketTestClient.connect(server.base + "/api/pty/name=shared")
+            reader.send("echo D$((5*5))IN")
+            _ = try await Self.read(reader, until: "D25IN")
+            let stalled = try RawSocket(port: server.port)
+            try await stalled.upgrade(path: "/api/pty/name=shared")
+            // 8 MB of output: far more than the stalled client's socket and its 1 MiB allowance.
+            reader.send("head -c 8000000 /dev/zero | tr '\\0' x; echo; echo D$((6*6))OUT")
+            _ = try await Self.read(reader, until: "D36OUT")
+            #expect(await eventually { server.api.connectionCount == 1 }, "the stalled client was detached")
+            reader.send("echo D$((7*7))STILL")
+            _ = try await Self.read(reader, until: "D49STILL")
+            stalled.reset()
+            try await reader.close()
         }
     }
 
