@@ -336,8 +336,8 @@ struct PtyTests {
             _ = try await Self.read(reader, until: "D25IN")
             let stalled = try RawSocket(port: server.port)
             try await stalled.upgrade(path: "/api/pty/name=shared")
-            // 8 MB of output: far more than the stalled client's socket and its 1 MiB allowance.
-            reader.send("head -c 8000000 /dev/zero | tr '\\0' x; echo; echo D$((6*6))OUT")
+            // 40 MB of output: far more than the loopback socket buffers and the 1 MiB allowance.
+            reader.send("head -c 40000000 /dev/zero | tr '\\0' x; echo; echo D$((6*6))OUT")
             _ = try await Self.read(reader, until: "D36OUT")
             #expect(await eventually { server.api.connectionCount == 1 }, "the stalled client was detached")
             reader.send("echo D$((7*7))STILL")
