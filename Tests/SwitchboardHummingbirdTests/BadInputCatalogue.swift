@@ -60,7 +60,7 @@ struct BadInputCatalogue {
         .init("/api/echo/pre%1Bfix=x", "400: Bad request. Syntax error: the property name in condition 'pre%1Bfix=x' contains white space or a control character"),
         // unknown and read-only properties
         .init("/api/echo/colour=red", "404: Not found. Unknown property 'colour' in terminal 'SwitchboardSamples.Echo'; its properties are Prefix, MessagesReceived"),
-        .init("/api/shell/nosuch=1", "404: Not found. Unknown property 'nosuch' in terminal 'Switchboard.Shell'; its properties are Query, Unsafe, WriteHeaders, AutoGet, AutoOptions, ReformatQueries"),
+        .init("/api/shell/nosuch=1", "404: Not found. Unknown property 'nosuch' in terminal 'Switchboard.Shell'; its properties are Query, Unsafe, WriteHeaders, AutoGet, AutoOptions, ReformatQueries, BinaryBodies"),
         .init("/api/chatroom/nick=Ada", "404: Not found. Unknown property 'nick' in terminal 'SwitchboardSamples.ChatRoom'; its properties are Nickname, Room"),
         .init("/api/echo/messagesreceived=3", "400: Bad request. Property 'MessagesReceived' of terminal 'SwitchboardSamples.Echo' is read-only"),
         .init("/api/echo/MESSAGESRECEIVED=3", "400: Bad request. Property 'MessagesReceived' of terminal 'SwitchboardSamples.Echo' is read-only"),
@@ -189,10 +189,10 @@ struct BadInputCatalogue {
         .init("/api/shell", "PATCH /superhero/nosuch=1 {}", ["404: Not found. Unknown property 'nosuch' of resource 'SwitchboardSamples.Superhero'; the properties are Name, Year, HasSecretIdentity", "? <no query>"]),
         // the Shell's own commands
         .init("/api/shell", "FOO", ["400: Bad request. Unknown command 'FOO'. Type HELP for the list of commands", "? <no query>"]),
-        .init("/api/shell", "VAR Nope = 1", ["404: Not found. Unknown shell property 'Nope'; the properties are Query, Unsafe, WriteHeaders, AutoGet, AutoOptions, ReformatQueries. To list them with their values, type VAR", "? <no query>"]),
+        .init("/api/shell", "VAR Nope = 1", ["404: Not found. Unknown shell property 'Nope'; the properties are Query, Unsafe, WriteHeaders, AutoGet, AutoOptions, ReformatQueries, BinaryBodies. To list them with their values, type VAR", "? <no query>"]),
         .init("/api/shell", "VAR AutoGet = maybe", ["400: Bad request. Invalid value maybe for property 'AutoGet' of terminal 'Switchboard.Shell': expected true or false", "? <no query>"]),
         .init("/api/shell", "VAR AutoGet", ["400: Bad request. Invalid property assignment syntax. Should be: VAR <property> = <value>", "? <no query>"]),
-        .init("/api/shell", "VAR = 1", ["404: Not found. Unknown shell property ''; the properties are Query, Unsafe, WriteHeaders, AutoGet, AutoOptions, ReformatQueries. To list them with their values, type VAR", "? <no query>"]),
+        .init("/api/shell", "VAR = 1", ["404: Not found. Unknown shell property ''; the properties are Query, Unsafe, WriteHeaders, AutoGet, AutoOptions, ReformatQueries, BinaryBodies. To list them with their values, type VAR", "? <no query>"]),
         .init("/api/shell", "VAR Query = /nosuch", ["404: Not found. Could not locate any resource by 'nosuch'. Available resources: Switchboard.Admin.Console, Switchboard.Admin.WebSocket, Switchboard.AvailableResource, Switchboard.Shell, SwitchboardSamples.ChatRoom, SwitchboardSamples.Echo, SwitchboardSamples.Superhero, Tests.Blocker, Tests.Typed", "? <no query>"]),
         .init("/api/shell", "GO /nosuch", ["404: Not found. Could not locate any resource by 'nosuch'. Available resources: Switchboard.Admin.Console, Switchboard.Admin.WebSocket, Switchboard.AvailableResource, Switchboard.Shell, SwitchboardSamples.ChatRoom, SwitchboardSamples.Echo, SwitchboardSamples.Superhero, Tests.Blocker, Tests.Typed", "? <no query>"]),
         .init("/api/shell", "GO /echo/prefix>x", ["400: Bad request. Invalid operator '>' in condition 'prefix>x' to terminal resource 'SwitchboardSamples.Echo'; only '=' is valid in terminal conditions", "? <no query>"]),

@@ -114,6 +114,13 @@ struct ShellRESTTests {
             #expect(try await client.receiveText() == "? /SwitchboardSamples.Superhero/Year>1970")
             client.send("#INFO")
             #expect(try await client.receiveText().contains("\"CurrentTerminal\": \"Switchboard.Shell\""))
+            // For clients that show binary messages as bytes (wscat, python -m websockets): bodies as text.
+            client.send("VAR BinaryBodies = false")
+            _ = try await client.receiveText()
+            _ = try await client.receiveText()
+            client.send("GET")
+            Self.expectStatus(try await client.receiveText(), "200: OK", "2 entities found")
+            #expect(try await client.receiveText().hasPrefix("{\n  \"Data\": ["))
             try await client.close()
         }
     }

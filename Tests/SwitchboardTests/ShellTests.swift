@@ -95,13 +95,14 @@ struct ShellTests {
               "WriteHeaders": false,
               "AutoGet": false,
               "AutoOptions": false,
-              "ReformatQueries": true
+              "ReformatQueries": true,
+              "BinaryBodies": true
             }
             """)
         #expect(try await client.receiveText() == "? <no query>")
         let cases = [
             ("VAR unsafe", "400: Bad request. Invalid property assignment syntax. Should be: VAR <property> = <value>"),
-            ("VAR colour = red", "404: Not found. Unknown shell property 'colour'; the properties are Query, Unsafe, WriteHeaders, AutoGet, AutoOptions, ReformatQueries. To list them with their values, type VAR"),
+            ("VAR colour = red", "404: Not found. Unknown shell property 'colour'; the properties are Query, Unsafe, WriteHeaders, AutoGet, AutoOptions, ReformatQueries, BinaryBodies. To list them with their values, type VAR"),
             ("VAR unsafe = yes", "400: Bad request. Invalid value yes for property 'Unsafe' of terminal 'Switchboard.Shell': expected true or false"),
             ("VAR query = echo", "400: Bad request. Shell queries must begin with '/', as in /echo"),
             ("VAR query = /nothing", "404: Not found. Could not locate any resource by 'nothing'"),

@@ -36,6 +36,8 @@ public actor Shell: TerminalResource {
     var autoOptions = false
     @Property(description: "Replace the query with its canonical form after navigating")
     var reformatQueries = true
+    @Property(description: "Send result bodies as binary messages (false: as text, for clients that show binary as bytes)")
+    var binaryBodies = true
 
     /// Creates a Shell; Switchboard makes one per connection that opens it.
     public init() {}
@@ -234,7 +236,13 @@ public actor Shell: TerminalResource {
     func send(_ response: RESTResponse, on connection: TerminalConnection) async throws {
         try await connection.send(response.statusLine)
         if writeHeaders { try await connection.send(json: response.headers.json) }
-        if let text = response.bodyText { try await connection.send(ByteBuffer(string: text)) }
+        if let text = response.bodyText {
+            if binaryBodies {
+                try await connection.send(ByteBuffer(string: text))
+            } else {
+                try await connection.send(text)
+            }
+        }
     }
 
     func runOnTerminal(method: RESTMethod, body: ByteBuffer?, on connection: TerminalConnection) async throws {
