@@ -155,6 +155,11 @@ public struct EntityCondition: Sendable, Equatable {
         }
     }
 
+    /// Whether an entity, in its client JSON form, meets the condition; a missing or mistyped value is null.
+    public func matches(entity row: JSONObject) -> Bool {
+        matches(EntityValue(json: row.value(at: path) ?? .null, as: fields.last!.type) ?? .null)
+    }
+
     /// The condition as the canonical URI writes it.
     var uriCondition: URICondition { URICondition(key: dottedPath, op: op, value: value.literal) }
 }

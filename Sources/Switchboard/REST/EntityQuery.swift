@@ -255,11 +255,7 @@ public struct EntityQuery: Sendable {
 
     /// Whether an entity (in client JSON form) meets the conditions.
     func meetsConditions(_ row: JSONObject) -> Bool {
-        allConditions.allSatisfy { condition in
-            let json = row.value(at: condition.path) ?? .null
-            let value = EntityValue(json: json, as: condition.fields.last!.type) ?? .null
-            return condition.matches(value)
-        }
+        allConditions.allSatisfy { $0.matches(entity: row) }
     }
 
     /// Whether a value anywhere in the entity contains the search text, ignoring case.

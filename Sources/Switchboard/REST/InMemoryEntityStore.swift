@@ -43,12 +43,7 @@ public final class InMemoryEntityStore<Entity: Codable & Sendable>: EntityResour
 
     public func select(_ request: EntitySelectRequest) async throws -> EntitySelection<Entity> {
         let snapshot = rows.withLock { $0 }
-        let matching = snapshot.filter { row in
-            request.conditions.allSatisfy { condition in
-                let json = row.json.value(at: condition.path) ?? .null
-                return condition.matches(EntityValue(json: json, as: condition.fields.last!.type) ?? .null)
-            }
-        }
+        let matching = snapshot.filter { row in request.conditions.allSatisfy { $0.matches(entity: row.json) } }
         guard let paging = request.paging else { return .filtered(matching.map(\.entity)) }
         var ordered = matching
         if let order = paging.order { ordered = order.sorted(ordered, by: \.json) }
