@@ -48,6 +48,8 @@ public final class SwitchboardAPI: Sendable {
 
     /// The configuration.
     public let configuration: Configuration
+    /// Decides who callers are and what they may do (see ``Authenticator``).
+    public let authenticator: any Authenticator
     let logger: Logger
     private let registry = Mutex<[RegisteredResource]>([])
     private let sessions = Mutex<[String: ConnectionSession]>([:])
@@ -60,9 +62,16 @@ public final class SwitchboardAPI: Sendable {
     /// Creates an API with the built-in Shell registered.
     /// - Parameters:
     ///   - configuration: Limits and timings (see ``Configuration``).
+    ///   - authenticator: Who callers are and what they may do. The default, ``AllowAllAuthenticator``, gives
+    ///     every caller every right: use it only in-process or on a machine of your own; a server others can
+    ///     reach needs ``APIKeyAuthenticator`` or one of your own.
     ///   - logger: The logger for connection events; each connection adds `sb.connection.id` to its metadata.
-    public init(configuration: Configuration = .init(), logger: Logger = Logger(label: "switchboard")) {
+    public init(
+        configuration: Configuration = .init(), authenticator: any Authenticator = AllowAllAuthenticator(),
+        logger: Logger = Logger(label: "switchboard")
+    ) {
         self.configuration = configuration
+        self.authenticator = authenticator
         self.logger = logger
         register { Shell() }
         register(resource: AvailableResources(api: self))
@@ -128,15 +137,18 @@ public final class SwitchboardAPI: Sendable {
     public var resources: [RegisteredResource] { registry.withLock { $0 } }
 
     /// Finds a resource by its full name or any dot-suffix of it, case-insensitively.
-    /// - Parameter name: The name as written; empty means `defaultName`.
+    /// - Parameters:
+    ///   - name: The name as written.
+    ///   - identity: The caller, when there is one: the error then lists only the resources it may use.
     /// - Throws: A `404` ``SwitchboardError`` when no resource or more than one matches; it lists the names.
-    public func resource(named name: String) throws(SwitchboardError) -> RegisteredResource {
+    public func resource(named name: String, visibleTo identity: AccessIdentity? = nil) throws(SwitchboardError) -> RegisteredResource {
         let all = resources
         let lowered = name.lowercased()
         if let exact = all.first(where: { $0.name.lowercased() == lowered }) { return exact }
         let matches = all.filter { $0.name.lowercased().hasSuffix("." + lowered) }
         if matches.count == 1 { return matches[0] }
-        let names = all.map(\.name).sorted().joined(separator: ", ")
+        let visible = identity.map { identity in all.filter { !allowedMethods(on: $0, for: identity).isEmpty } } ?? all
+        let names = visible.map(\.name).sorted().joined(separator: ", ")
         if matches.isEmpty {
             throw SwitchboardError(
                 .notFound, code: .unknownResource, "Could not locate any resource by '\(name)'. Available resources: \(names)")
@@ -148,9 +160,11 @@ public final class SwitchboardAPI: Sendable {
     }
 
     /// Resolves the resource (and view) a parsed URI names; an empty name is `defaultName`.
-    func resolve(_ uri: ResourceURI, defaultName: String) throws(SwitchboardError) -> (RegisteredResource, EntityView?) {
+    func resolve(
+        _ uri: ResourceURI, defaultName: String, for identity: AccessIdentity? = nil
+    ) throws(SwitchboardError) -> (RegisteredResource, EntityView?) {
         let name = uri.baseResourceName.isEmpty ? defaultName : uri.baseResourceName
-        let found = try resource(named: name)
+        let found = try resource(named: name, visibleTo: identity)
         guard let viewName = uri.viewName else { return (found, nil) }
         switch found {
         case .terminal(let terminal):
@@ -191,9 +205,9 @@ public final class SwitchboardAPI: Sendable {
         try terminalTarget(forURI: uri).canonical
     }
 
-    func terminalTarget(forURI raw: String) throws(SwitchboardError) -> TerminalTarget {
+    func terminalTarget(forURI raw: String, for identity: AccessIdentity? = nil) throws(SwitchboardError) -> TerminalTarget {
         let uri = try ResourceURI(parsing: raw, maxLength: configuration.maxURILength)
-        let (found, view) = try resolve(uri, defaultName: Shell.resourceName)
+        let (found, view) = try resolve(uri, defaultName: Shell.resourceName, for: identity)
         if case .entity(let entity) = found {
             // An entity resource opened over WebSocket opens the Shell there.
             let canonical = try EntityQuery(uri: uri, resource: entity, view: view).canonical
@@ -262,6 +276,16 @@ public final class SwitchboardAPI: Sendable {
     public func serve<Inbound: AsyncSequence & Sendable>(
         _ request: ConnectionRequest, inbound: Inbound, transport: some TerminalTransport
     ) async throws where Inbound.Element == TerminalMessage {
+        var request = request
+        if request.identity == nil {
+            do {
+                request.identity = try await authenticate(headers: request.headers, uriKey: nil)
+            } catch {
+                try? await transport.send(.text(error.statusLine))
+                try? await transport.close(code: .status(error.status), reason: error.statusLine)
+                return
+            }
+        }
         let id = Self.shortID(connectionCounter.add(1, ordering: .relaxed).newValue)
         var logger = self.logger
         logger[metadataKey: "sb.connection.id"] = .string(id)
@@ -305,6 +329,15 @@ public final class SwitchboardAPI: Sendable {
                 }
             }
         }
+    }
+
+    /// Closes every connection opened with the key of this name (for a key that was revoked), with 1008.
+    /// - Returns: How many connections were closed.
+    @discardableResult
+    public func closeConnections(of keyName: String, reason: String = "The key was revoked") async -> Int {
+        let matching = sessions.withLock { $0.values.filter { !$0.core.identity.isAnonymous && $0.core.identity.name == keyName } }
+        for session in matching { await session.core.close(code: .policyViolation, reason: reason) }
+        return matching.count
     }
 
     /// Closes one connection by id.

@@ -1,7 +1,7 @@
 public import Hummingbird
 import HTTPTypes
 import NIOCore
-import Switchboard
+public import Switchboard
 
 #if canImport(FoundationEssentials)
 import FoundationEssentials
@@ -24,11 +24,24 @@ public enum XtermAssets: Sendable {
 extension Router {
     /// Serves a page that opens a PTY terminal in xterm.js over the terminado protocol, fits it to the
     /// window (and resizes with it), and shows when the program exits.
+    ///
+    /// The page needs a key, like everything else: open it once as `/console?token=<key>`, and it sets the
+    /// key as an `HttpOnly; SameSite=Strict` cookie and redirects to `/console` (so the key leaves the
+    /// address bar and the history); the WebSocket then carries the cookie. Without a valid key it answers
+    /// `401` with a page that says how to get in. The page and its assets may not be framed
+    /// (`X-Frame-Options: DENY`, `frame-ancestors 'none'`) and are sent with `nosniff` and
+    /// `Referrer-Policy: no-referrer`.
     /// - Parameters:
     ///   - path: Where the page is (`/console`).
     ///   - terminalURI: The WebSocket path of the terminal, such as `/api/pty`; `mode=terminado` is added.
     ///   - assets: Where xterm.js comes from.
-    public func addBrowserConsole(at path: String = "/console", terminalURI: String, assets: XtermAssets = .cdn) {
+    ///   - api: The API whose ``Authenticator`` checks the key.
+    ///   - configuration: The server's configuration, for the hosts it answers.
+    public func addBrowserConsole(
+        at path: String = "/console", terminalURI: String, assets: XtermAssets = .cdn, api: SwitchboardAPI,
+        configuration: SwitchboardServerConfiguration
+    ) {
+        let guardian = configuration.browserGuard
         let base = path.hasSuffix("/") ? String(path.dropLast()) : path
         let script: String
         let stylesheet: String
@@ -40,11 +53,12 @@ extension Router {
             script = base + "/xterm.js"
             stylesheet = base + "/xterm.css"
             for (file, type) in [("xterm.js", "text/javascript; charset=utf-8"), ("xterm.css", "text/css; charset=utf-8")] {
-                get(RouterPath(base + "/" + file)) { _, _ -> Response in
+                get(RouterPath(base + "/" + file)) { request, _ -> Response in
+                    guard guardian.allowsHost(request.head.authority) else { return Response(status: .forbidden) }
                     guard let data = FileManager.default.contents(atPath: directory + "/" + file) else {
                         return Response(status: .notFound)
                     }
-                    var headers = HTTPFields()
+                    var headers = Self.consoleSecurityHeaders(script: script, host: nil)
                     headers[.contentType] = type
                     return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
                 }
@@ -52,12 +66,59 @@ extension Router {
         }
         let separator = terminalURI.split(separator: "/").count >= 3 ? "&" : "/"
         let page = Self.consolePage(script: script, stylesheet: stylesheet, socketPath: terminalURI + separator + "mode=terminado")
-        get(RouterPath(base)) { _, _ -> Response in
-            var headers = HTTPFields()
+        get(RouterPath(base)) { request, _ -> Response in
+            var headers = Self.consoleSecurityHeaders(script: script, host: request.head.authority)
             headers[.contentType] = "text/html; charset=utf-8"
             headers[.cacheControl] = "no-store"
+            guard guardian.allowsHost(request.head.authority) else {
+                return Response(status: .forbidden, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: "403: Forbidden. Unknown host\n")))
+            }
+            var fields = HeaderList()
+            for field in request.headers { fields.append(name: field.name.rawName, value: field.value) }
+            if let token = request.uri.queryParameters["token"].map(String.init), !token.isEmpty {
+                // Check the key, put it in a cookie, and take it out of the address bar.
+                guard (try? await api.authenticate(headers: ["Authorization": "Bearer " + token], uriKey: nil)) != nil else {
+                    return Self.consoleRefusal(headers: headers, reason: "The token is not valid.")
+                }
+                headers[.setCookie] = "\(AccessCredentials.cookieName)=\(token); Path=/; HttpOnly; SameSite=Strict"
+                headers[.location] = base
+                return Response(status: .seeOther, headers: headers)
+            }
+            guard (try? await api.authenticate(headers: fields, uriKey: nil)) != nil else {
+                return Self.consoleRefusal(headers: headers, reason: "This console needs the server's access token.")
+            }
             return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: page)))
         }
+    }
+
+    /// The headers of the console's page and assets: no framing, no sniffing, no referrer, and a content
+    /// security policy that allows xterm.js's origin and WebSockets to this host only.
+    static func consoleSecurityHeaders(script: String, host: String?) -> HTTPFields {
+        var headers = HTTPFields()
+        let scriptOrigin = script.hasPrefix("https://") ? " https://cdn.jsdelivr.net" : ""
+        let sockets = host.map { " ws://\($0) wss://\($0)" } ?? ""
+        headers[.contentSecurityPolicy] =
+            "default-src 'none'; script-src 'self' 'unsafe-inline'\(scriptOrigin); style-src 'self' 'unsafe-inline'\(scriptOrigin); connect-src 'self'\(sockets); img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+        headers[HTTPField.Name("X-Frame-Options")!] = "DENY"
+        headers[.xContentTypeOptions] = "nosniff"
+        headers[HTTPField.Name("Referrer-Policy")!] = "no-referrer"
+        return headers
+    }
+
+    static func consoleRefusal(headers: HTTPFields, reason: String) -> Response {
+        var headers = headers
+        headers[.wwwAuthenticate] = #"Bearer realm="Switchboard""#
+        let page = """
+            <!doctype html>
+            <html lang="en"><head><meta charset="utf-8"><title>Switchboard console</title></head>
+            <body style="font: 15px sans-serif; margin: 2em">
+            <h1>401: Unauthorized</h1>
+            <p>\(htmlEscaped(reason)) Open this page as <code>/console?token=&lt;token&gt;</code>:
+            <code>switchboard serve</code> prints that address when it starts, and keeps the token in
+            <code>&lt;data directory&gt;/token</code>.</p>
+            </body></html>
+            """
+        return Response(status: .unauthorized, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: page)))
     }
 
     static func htmlEscaped(_ text: String) -> String {
@@ -126,7 +187,7 @@ extension Router {
                 try { message = JSON.parse(event.data); } catch (error) { return; }
                 if (message[0] === 'stdout') { term.write(message[1]); }
                 else if (message[0] === 'disconnect') { exited = true; document.body.setAttribute('data-exited', 'true'); status.textContent = 'The program has exited'; }
-                else if (message[0] === 'error') { status.textContent = message[1]; }
+                else if (message[0] === 'error' || message[0] === 'notice') { status.textContent = message[1]; }
               };
               socket.onclose = function (event) { if (!exited) { status.textContent = 'Connection closed (' + event.code + ')'; } };
               on('data', function (data) { send(['stdin', data]); });

@@ -9,6 +9,12 @@ extension Router where Context: WebSocketRequestContext {
     /// Mounts a Switchboard API: WebSocket upgrades below the API root open terminals, and plain HTTP
     /// requests to terminals are answered `426 Upgrade required`.
     ///
+    /// Every request is checked before anything else runs: its `Host` (``SwitchboardServerConfiguration/allowedHosts``),
+    /// for upgrades and state-changing requests its `Origin` (``SwitchboardServerConfiguration/allowedOrigins``),
+    /// then its key, with the API's ``Authenticator``; an upgrade is refused with `401`, `403` or `404`
+    /// before it happens. A key may come in the URI right after the root (`/api(<key>)/shell`): it is taken
+    /// out before the URI is used, shown or logged.
+    ///
     /// Serve the router with WebSocket upgrades enabled, using the same configuration:
     /// ```swift
     /// let router = Router(context: SwitchboardRequestContext.self)
@@ -22,30 +28,60 @@ extension Router where Context: WebSocketRequestContext {
         let root = configuration.normalizedRoot
         let maxMessageSize = configuration.maxMessageSize
         let trustsProxyHeaders = configuration.trustsProxyHeaders
+        let guardian = configuration.browserGuard
         let upgrade = WebSocketUpgradeMiddleware<Context> { _, _ in
             .upgrade([:])
         } onUpgrade: { inbound, outbound, webSocketContext in
             // The upgrade has read its handler: let the request context go (see SwitchboardRequestContext).
             (webSocketContext.requestContext as? any ReleasesWebSocketReference)?.releaseWebSocketReference()
             let request = webSocketContext.request
-            let connection = Self.connectionRequest(
+            var connection = try Self.connectionRequest(
                 for: request, root: root, remoteAddress: (webSocketContext.requestContext as? any RemoteAddressRequestContext)?.remoteAddress,
                 trustsProxyHeaders: trustsProxyHeaders)
+            // Checked before the upgrade; authenticated once more here because the identity cannot travel
+            // through the upgrade. A key revoked in between leaves it `nil`: `serve` then refuses (4401).
+            connection.identity = try? await api.authenticate(headers: connection.headers, uriKey: connection.uriKey)
             try await api.serve(
-                connection,
+                connection.request,
                 inbound: InboundMessages(
                     messages: inbound.messages(maxSize: maxMessageSize), maxSize: maxMessageSize, outbound: outbound),
                 transport: WebSocketTransport(outbound: outbound))
         }
         let maxBodySize = configuration.maxBodySize
         let handler: @Sendable (Request, Context) async throws -> Response = { request, context in
-            if request.method == .get && Self.isWebSocketUpgrade(request) {
-                return try await upgrade.handle(request, context: context) { _, _ in Response(status: .notFound) }
+            let connection: SwitchboardConnectionRequest
+            do {
+                guard guardian.allowsHost(request.head.authority) else {
+                    throw SwitchboardError(
+                        .forbidden, code: .hostNotAllowed,
+                        "This server does not answer for the host '\((request.head.authority ?? "").prefix(100))'; add it with --allow-host")
+                }
+                connection = try Self.connectionRequest(
+                    for: request, root: root, remoteAddress: (context as? any RemoteAddressRequestContext)?.remoteAddress,
+                    trustsProxyHeaders: trustsProxyHeaders)
+                let isUpgrade = request.method == .get && Self.isWebSocketUpgrade(request)
+                if isUpgrade || ![.get, .head, .options, HTTPRequest.Method("REPORT")!].contains(request.method) {
+                    guard guardian.allowsOrigin(request.headers[.origin], host: request.head.authority) else {
+                        throw SwitchboardError(
+                            .forbidden, code: .originNotAllowed,
+                            "Cross-origin request refused: origin '\((request.headers[.origin] ?? "").prefix(100))' is not this server's; add it with --allow-origin"
+                        )
+                    }
+                }
+                if isUpgrade {
+                    _ = try await api.authorizeConnection(
+                        uri: connection.request.uri, headers: connection.headers, uriKey: connection.uriKey)
+                    return try await upgrade.handle(request, context: context) { _, _ in Response(status: .notFound) }
+                }
+            } catch let error as SwitchboardError {
+                return Self.errorResponse(error, uri: Self.pathBelowRoot(request.uri.path, root: root))
             }
             return await Self.restResponse(
-                to: request, context: context, root: root, api: api, maxBodySize: maxBodySize, trustsProxyHeaders: trustsProxyHeaders)
+                to: request, connection: connection, api: api, maxBodySize: maxBodySize)
         }
-        var paths = [root.isEmpty ? "/" : root, root + "/**"]
+        // `/api(<key>)/...` matches `/api(*` and `/api(*/**`.
+        let keyed = root.isEmpty ? "/(*" : root + "(*"
+        var paths = [root.isEmpty ? "/" : root, root + "/**", keyed, keyed + "/**"]
         if configuration.opensShellAtSlash && !root.isEmpty { paths.append("/") }
         let methods: [HTTPRequest.Method] = [.get, .post, .put, .patch, .delete, .head, .options, HTTPRequest.Method("REPORT")!]
         for path in Set(paths) {
@@ -57,45 +93,57 @@ extension Router where Context: WebSocketRequestContext {
 
     /// Answers a plain HTTP request through the REST layer; GET on a terminal gets `426 Upgrade required`.
     static func restResponse(
-        to request: Request, context: Context, root: String, api: SwitchboardAPI, maxBodySize: Int, trustsProxyHeaders: Bool
+        to request: Request, connection: SwitchboardConnectionRequest, api: SwitchboardAPI, maxBodySize: Int
     ) async -> Response {
-        let path = Self.pathBelowRoot(request.uri.path, root: root)
-        let uri = request.uri.query.map { path + "?" + $0 } ?? path
-        if request.method == .get, let terminal = Self.terminalResponse(to: request, uri: uri, api: api) { return terminal }
-        let connection = Self.connectionRequest(
-            for: request, root: root, remoteAddress: (context as? any RemoteAddressRequestContext)?.remoteAddress,
-            trustsProxyHeaders: trustsProxyHeaders)
+        let uri = connection.request.uri
         let response: RESTResponse
-        if let method = RESTMethod(rawValue: request.method.rawValue) {
-            var body: ByteBuffer?
-            do {
-                var request = request
-                let collected = try await request.collectBody(upTo: maxBodySize)
-                if collected.readableBytes > 0 { body = collected }
-            } catch {
-                return Self.errorResponse(
-                    SwitchboardError(.payloadTooLarge, code: .invalidInput, "The body is larger than \(maxBodySize) bytes"), uri: uri)
-            }
-            response = await api.execute(
-                RESTRequest(
-                    method: method, uri: uri, headers: connection.headers, body: body,
-                    caller: RESTCaller(clientIP: connection.clientIP, headers: connection.headers)))
-        } else {
+        guard let method = RESTMethod(rawValue: request.method.rawValue) else {
             return Self.errorResponse(
                 SwitchboardError(.methodNotAllowed, code: .methodNotAllowed, "Method '\(request.method.rawValue)' is not supported"), uri: uri)
         }
+        let identity: AccessIdentity
+        do {
+            identity = try await api.authenticate(headers: connection.headers, uriKey: connection.uriKey)
+        } catch {
+            return Self.errorResponse(error, uri: uri)
+        }
+        if method == .GET, let terminal = Self.terminalResponse(uri: uri, path: request.uri.path, api: api, identity: identity) {
+            return terminal
+        }
+        var body: ByteBuffer?
+        do {
+            var request = request
+            let collected = try await request.collectBody(upTo: maxBodySize)
+            if collected.readableBytes > 0 { body = collected }
+        } catch {
+            return Self.errorResponse(
+                SwitchboardError(.payloadTooLarge, code: .invalidInput, "The body is larger than \(maxBodySize) bytes"), uri: uri)
+        }
+        // A body must say it is JSON: a cross-site form or `fetch` without CORS can only send other types.
+        let contentType = connection.headers["Content-Type"]
+        if body != nil, !(contentType.map { RESTRequest.isJSONContentType($0) } ?? false) {
+            return Self.errorResponse(.unsupportedContentType(contentType), uri: uri)
+        }
+        response = await api.execute(
+            RESTRequest(
+                method: method, uri: uri, headers: connection.headers, body: body,
+                caller: RESTCaller(clientIP: connection.request.clientIP, headers: connection.headers, identity: identity)))
         api.events.publish(
             NetworkEvent(
-                kind: .httpRequest, connectionID: nil, clientIP: connection.clientIP,
-                message: "\(request.method.rawValue) \(request.uri.path) → \(response.status)", content: request.uri.description,
+                kind: .httpRequest, connectionID: nil, clientIP: connection.request.clientIP,
+                message: "\(request.method.rawValue) \(connection.shownPath) → \(response.status)", content: connection.shownURI,
                 elapsedMilliseconds: response.elapsedMilliseconds))
         var headers = HTTPFields()
         for field in response.headers {
             if let name = HTTPField.Name(field.name) { headers.append(HTTPField(name: name, value: field.value)) }
         }
-        let body = response.bodyText.map { ResponseBody(byteBuffer: ByteBuffer(string: $0)) } ?? ResponseBody()
-        return Response(status: HTTPResponse.Status(code: response.status), headers: headers, body: body)
+        if response.status == 401 { headers[.wwwAuthenticate] = Self.authenticationChallenge }
+        let responseBody = response.bodyText.map { ResponseBody(byteBuffer: ByteBuffer(string: $0)) } ?? ResponseBody()
+        return Response(status: HTTPResponse.Status(code: response.status), headers: headers, body: responseBody)
     }
+
+    /// What a `401` asks for: a bearer key (not Basic, which would make browsers show a password dialog).
+    static var authenticationChallenge: String { #"Bearer realm="Switchboard""# }
 
     static func errorResponse(_ error: SwitchboardError, uri: String) -> Response {
         var headers = HTTPFields()
@@ -104,6 +152,7 @@ extension Router where Context: WebSocketRequestContext {
             headers[.upgrade] = "websocket"
             headers[.connection] = "Upgrade"
         }
+        if error.status == 401 { headers[.wwwAuthenticate] = authenticationChallenge }
         return Response(
             status: HTTPResponse.Status(code: error.status), headers: headers,
             body: ResponseBody(byteBuffer: ByteBuffer(string: error.body(uri: uri).prettyPrinted + "\n")))
@@ -114,13 +163,14 @@ extension Router where Context: WebSocketRequestContext {
         return request.headers[.connection]?.lowercased().contains("upgrade") == true
     }
 
-    /// The answer to a plain HTTP GET for a terminal: `426 Upgrade required` with a JSON body; `nil` for
-    /// URIs that are not a terminal's.
-    static func terminalResponse(to request: Request, uri: String, api: SwitchboardAPI) -> Response? {
+    /// The answer to a plain HTTP GET for a terminal: `426 Upgrade required` with a JSON body (or the
+    /// caller's `401`/`403`); `nil` for URIs that are not a terminal's.
+    static func terminalResponse(uri: String, path: String, api: SwitchboardAPI, identity: AccessIdentity) -> Response? {
         guard let parsed = try? ResourceURI(parsing: uri), !parsed.baseResourceName.isEmpty,
             case .terminal(let terminal)? = try? api.resource(named: parsed.baseResourceName)
         else { return nil }
         do {
+            try api.authorize(.GET, on: .terminal(terminal), for: identity)
             try api.validateTerminalURI(uri)
         } catch {
             return errorResponse(error, uri: uri)
@@ -128,7 +178,7 @@ extension Router where Context: WebSocketRequestContext {
         return errorResponse(
             SwitchboardError(
                 .upgradeRequired, code: .upgradeRequired,
-                "Connections to terminal resource '\(terminal.name)' must include a WebSocket upgrade handshake, as in: switchboard connect ws://HOST\(request.uri.path)"
+                "Connections to terminal resource '\(terminal.name)' must include a WebSocket upgrade handshake, as in: switchboard connect ws://HOST\(path)"
             ), uri: uri)
     }
 
@@ -137,9 +187,10 @@ extension Router where Context: WebSocketRequestContext {
         return path == "/" ? "" : path
     }
 
+    /// The connection request for an HTTP request, with the key taken out of a `/api(<key>)/...` path.
     static func connectionRequest(
         for request: Request, root: String, remoteAddress: SocketAddress?, trustsProxyHeaders: Bool
-    ) -> ConnectionRequest {
+    ) throws(SwitchboardError) -> SwitchboardConnectionRequest {
         var headers = HeaderList()
         for field in request.headers { headers.append(name: field.name.rawName, value: field.value) }
         var clientIP = remoteAddress?.ipAddress ?? ""
@@ -150,10 +201,34 @@ extension Router where Context: WebSocketRequestContext {
             }
             isEncrypted = headers["X-Forwarded-Proto"]?.lowercased() == "https"
         }
-        return ConnectionRequest(
-            path: pathBelowRoot(request.uri.path, root: root), query: request.uri.query, headers: headers,
-            host: request.head.authority ?? headers["Host"] ?? "", clientIP: clientIP, isEncrypted: isEncrypted)
+        var path = pathBelowRoot(request.uri.path, root: root)
+        var uriKey: String?
+        if let split = try AccessCredentials.splitURIKey(path[...]) {
+            uriKey = split.key
+            path = String(split.rest)
+        }
+        return SwitchboardConnectionRequest(
+            request: ConnectionRequest(
+                path: path, query: request.uri.query, headers: headers,
+                host: request.head.authority ?? headers["Host"] ?? "", clientIP: clientIP, isEncrypted: isEncrypted),
+            uriKey: uriKey, root: root)
     }
+}
+
+/// A request as Switchboard reads it, and the key its URI carried (kept apart, never shown).
+struct SwitchboardConnectionRequest: Sendable {
+    var request: ConnectionRequest
+    let uriKey: String?
+    let root: String
+
+    var headers: HeaderList { request.headers }
+    var identity: AccessIdentity? {
+        get { request.identity }
+        set { request.identity = newValue }
+    }
+    /// The path as logs and the console show it: below the root, with no key.
+    var shownPath: String { root + request.path }
+    var shownURI: String { root + request.uri }
 }
 
 extension Substring {

@@ -50,11 +50,25 @@ public struct SwitchboardServer {
         self.router = router
     }
 
+    /// Whether a host name or address is the loopback interface (`localhost`, `127.x.x.x`, `::1`).
+    public static func isLoopback(_ host: String) -> Bool {
+        let host = host.lowercased()
+        return host == "localhost" || host == "::1" || host == "[::1]" || host.hasPrefix("127.")
+    }
+
     /// Creates a server that listens on `host` and `port` (0 picks a free port).
+    ///
+    /// On a loopback host, a configuration that leaves ``SwitchboardServerConfiguration/allowedHosts`` `nil`
+    /// answers only the loopback names (against DNS rebinding). With ``init(api:configuration:address:logger:onServerRunning:)``
+    /// set it yourself.
     public init(
         api: SwitchboardAPI, configuration: SwitchboardServerConfiguration = .init(), host: String, port: Int,
         logger: Logger = Logger(label: "switchboard"), onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) {
+        var configuration = configuration
+        if configuration.allowedHosts == nil, Self.isLoopback(host) {
+            configuration.allowedHosts = BrowserGuard.loopbackHosts
+        }
         self.init(
             api: api, configuration: configuration, address: .hostname(host, port: port), logger: logger,
             onServerRunning: onServerRunning)

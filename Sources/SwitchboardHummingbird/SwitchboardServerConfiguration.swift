@@ -25,14 +25,26 @@ public struct SwitchboardServerConfiguration: Sendable {
     /// Whether to trust `X-Forwarded-For` and `X-Forwarded-Proto` from a reverse proxy for the client IP
     /// and `IsEncrypted` (default `false`: anyone could send them).
     public var trustsProxyHeaders: Bool
+    /// The host names the server answers (the `Host` header, without its port); any other gets `403`. This
+    /// stops DNS rebinding: a web page on `evil.example` whose name the attacker points at 127.0.0.1.
+    /// `nil` (the default) means: the loopback names (`localhost`, `127.0.0.1`, `::1`) when
+    /// ``SwitchboardServer`` listens on loopback, and any host otherwise.
+    public var allowedHosts: [String]?
+    /// Web origins besides the server's own that may open WebSockets and send state-changing requests
+    /// (`https://app.example.com`; `*` for any, which turns the check off). Requests without `Origin`
+    /// (anything but a browser) and from the server's own origin are always allowed; others get `403`
+    /// before any upgrade.
+    public var allowedOrigins: [String]
 
     /// Creates a configuration; every parameter has a production default.
     public init(
         apiRoot: String = "/api", opensShellAtSlash: Bool = true, maxMessageSize: Int = 16 << 20,
         pingInterval: Duration? = .seconds(30), closeTimeout: Duration = .seconds(10),
         requestHeadTimeout: Duration = .seconds(10), compression: Bool = true, trustsProxyHeaders: Bool = false,
-        maxBodySize: Int = 4 << 20
+        maxBodySize: Int = 4 << 20, allowedHosts: [String]? = nil, allowedOrigins: [String] = []
     ) {
+        self.allowedHosts = allowedHosts
+        self.allowedOrigins = allowedOrigins
         self.maxBodySize = maxBodySize
         self.requestHeadTimeout = requestHeadTimeout
         self.apiRoot = apiRoot
@@ -43,6 +55,8 @@ public struct SwitchboardServerConfiguration: Sendable {
         self.compression = compression
         self.trustsProxyHeaders = trustsProxyHeaders
     }
+
+    var browserGuard: BrowserGuard { BrowserGuard(allowedHosts: allowedHosts, allowedOrigins: allowedOrigins) }
 
     /// The API root normalised: a leading `/`, no trailing `/` (`""` for the server root).
     var normalizedRoot: String {

@@ -21,11 +21,14 @@ final class AvailableResources: EntityResource, Sendable {
     init(api: SwitchboardAPI) { self.api = api }
 
     func select(_ request: EntitySelectRequest) async throws -> EntitySelection<AvailableResource> {
-        .unfiltered(
-            (api?.resources ?? []).map { resource in
-                AvailableResource(
+        guard let api, let identity = request.caller.identity else { return .unfiltered([]) }
+        return .unfiltered(
+            api.resources.compactMap { resource in
+                let methods = api.allowedMethods(on: resource, for: identity)
+                guard !methods.isEmpty else { return nil }
+                return AvailableResource(
                     name: resource.name, description: resource.summary ?? "No description", kind: resource.kind,
-                    methods: resource.methods.map(\.rawValue))
+                    methods: methods.map(\.rawValue))
             })
     }
 }
@@ -60,9 +63,18 @@ final class WebSocketAdmin: EntityResource, Sendable {
             entries.append(
                 WebSocketConnectionEntry(
                     id: session.core.id, terminalType: snapshot.name, terminal: snapshot.properties,
-                    client: session.core.profile.json, isThis: session.core.id == request.caller.connectionID))
+                    client: Self.redacted(session.core.profile.json), isThis: session.core.id == request.caller.connectionID))
         }
         return .unfiltered(entries.sorted { $0.id.count != $1.id.count ? $0.id.count < $1.id.count : $0.id < $1.id })
+    }
+
+    /// A profile with the values of custom headers that look like credentials (`X-Api-Key`,
+    /// `X-Auth-Token`, ...) replaced by `"(redacted)"`: administrators see that they were sent, not what.
+    static func redacted(_ profile: JSON) -> JSON {
+        guard case .object(var object) = profile, case .object(let headers)? = object["CustomHeaders"] else { return profile }
+        object["CustomHeaders"] = .object(
+            JSONObject(headers.members.map { name, value in (name, HeaderList.looksSecret(name) ? "(redacted)" : value) }))
+        return .object(object)
     }
 
     func delete(_ entities: [WebSocketConnectionEntry], caller: RESTCaller) async throws -> Int {

@@ -86,11 +86,30 @@ actor NetworkConsole: TerminalResource {
             }
         var line = "\(marker) \(ISO8601.format(event.time))"
         if let id = event.connectionID { line += "[\(id)]" }
-        line += " " + event.message
+        line += " " + escaped(event.message)
         if let elapsed = event.elapsedMilliseconds { line += " (\(RESTResponse.format(milliseconds: elapsed)) ms)" }
-        if !event.clientIP.isEmpty { line += " | Connection: \(event.clientIP)" }
-        if content, let text = event.content { line += " | Content: \(text)" }
+        if !event.clientIP.isEmpty { line += " | Connection: \(escaped(event.clientIP))" }
+        if content, let text = event.content { line += " | Content: \(escaped(text))" }
         return line
+    }
+
+    /// Text on one line with no control characters: line breaks, tabs, escape sequences and other C0/C1
+    /// controls are written as `\n`, `\t`, `\u{1B}`, so that an event can neither forge another line nor
+    /// drive the watcher's terminal.
+    static func escaped(_ text: String) -> String {
+        var result = ""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\n": result += "\\n"
+            case "\r": result += "\\r"
+            case "\t": result += "\\t"
+            case "\\": result += "\\\\"
+            case _ where scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || scalar.value == 0x2028 || scalar.value == 0x2029:
+                result += "\\u{\(String(scalar.value, radix: 16, uppercase: true))}"
+            default: result.unicodeScalars.append(scalar)
+            }
+        }
+        return result
     }
 
     static func json(_ event: NetworkEvent, content: Bool) -> JSON {

@@ -19,11 +19,16 @@ public struct ConnectionRequest: Sendable {
     public var clientIP: String
     /// Whether the connection is encrypted (TLS, or a trusted proxy's `X-Forwarded-Proto: https`).
     public var isEncrypted: Bool
+    /// Who the caller is, when the transport authenticated it before the upgrade
+    /// (``SwitchboardAPI/authorizeConnection(uri:headers:uriKey:)``); when `nil`,
+    /// ``SwitchboardAPI/serve(_:inbound:transport:)`` authenticates it from ``headers``.
+    public var identity: AccessIdentity?
 
     public init(
         path: String, query: String? = nil, headers: HeaderList = HeaderList(), host: String = "", clientIP: String = "",
-        isEncrypted: Bool = false
+        isEncrypted: Bool = false, identity: AccessIdentity? = nil
     ) {
+        self.identity = identity
         self.path = path
         self.query = query
         self.headers = headers
@@ -33,7 +38,7 @@ public struct ConnectionRequest: Sendable {
     }
 
     /// The path and query as one URI relative to the API root.
-    var uri: String {
+    public var uri: String {
         guard let query, !query.isEmpty else { return path }
         return path + "?" + query
     }

@@ -76,7 +76,7 @@ actor ConnectionSession {
 
     func run<Inbound: AsyncSequence & Sendable>(inbound: Inbound) async throws where Inbound.Element == TerminalMessage {
         do {
-            let target = try api.terminalTarget(forURI: core.request.uri)
+            let target = try api.terminalTarget(forURI: core.request.uri, for: core.identity)
             let prepared = try await prepare(target)
             await attach(prepared, restartingWorker: true)
         } catch {
@@ -177,6 +177,7 @@ actor ConnectionSession {
     /// Makes a terminal for the target and applies its URI assignments; nothing is attached yet.
     private func prepare(_ target: TerminalTarget) async throws -> Prepared {
         let descriptor = target.descriptor
+        try api.authorize(.GET, on: .terminal(descriptor), for: core.identity)
         let terminal = descriptor.make()
         let properties = PropertySet(schema: descriptor.schema, instance: terminal)
         var returning = false
@@ -215,6 +216,7 @@ actor ConnectionSession {
             connection: connection)
         core.generation.store(prepared.generation, ordering: .releasing)
         core.currentTerminal = prepared.descriptor.name
+        core.messagesArePrivate.store(prepared.descriptor.messagesArePrivate, ordering: .relaxed)
         if restartingWorker || worker == nil { startWorker() }
         core.logger.debug("Terminal attached", metadata: ["sb.terminal": .string(prepared.descriptor.name)])
         do {
@@ -254,7 +256,7 @@ actor ConnectionSession {
     /// A terminal asked to switch the connection to another terminal.
     func redirect(from generation: Int, to uri: String) async throws {
         guard attachment?.generation == generation, !core.isClosed else { throw TerminalConnectionError.detached }
-        let prepared = try await prepare(try api.terminalTarget(forURI: uri))
+        let prepared = try await prepare(try api.terminalTarget(forURI: uri, for: core.identity))
         guard attachment?.generation == generation, !core.isClosed else {
             Task { await prepared.terminal.close(.disconnected) }
             throw TerminalConnectionError.detached
@@ -445,7 +447,7 @@ actor ConnectionSession {
                 }
                 switch fieldValue {
                 case .null: headers[name] = nil
-                case .string(let text) where !text.contains(where: { $0 == "\r" || $0 == "\n" || $0 == "\0" }):
+                case .string(let text) where HeaderList.isValidValue(text):
                     headers[name] = text
                 default:
                     throw SwitchboardError(

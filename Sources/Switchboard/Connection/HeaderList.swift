@@ -59,5 +59,18 @@ public struct HeaderList: Sendable, Equatable, Sequence, ExpressibleByDictionary
             }
     }
 
+    /// Whether a header value can be sent as it is: no CR, LF or NUL anywhere, checked by Unicode scalar
+    /// (as characters, `"\r\n"` is one grapheme that equals neither `"\r"` nor `"\n"`).
+    static func isValidValue(_ value: String) -> Bool {
+        !value.unicodeScalars.contains { $0 == "\r" || $0 == "\n" || $0 == "\0" }
+    }
+
+    /// Whether a header's name suggests a credential (it contains `key`, `token`, `secret`, `password`,
+    /// `auth` or `session`): listings show that it was sent, never its value.
+    static func looksSecret(_ name: String) -> Bool {
+        let lowered = name.lowercased()
+        return ["key", "token", "secret", "password", "passwd", "auth", "session", "credential"].contains { lowered.contains($0) }
+    }
+
     var json: JSON { .object(JSONObject(fields.map { ($0.name, .string($0.value)) })) }
 }

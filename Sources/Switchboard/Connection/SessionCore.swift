@@ -12,6 +12,8 @@ import Synchronization
 final class SessionCore: Sendable {
     let id: String
     let request: ConnectionRequest
+    /// Who the caller is; set once, before the connection was served.
+    let identity: AccessIdentity
     let logger: Logger
     let connectedAt = Date()
     private let transport: any TerminalTransport
@@ -19,6 +21,8 @@ final class SessionCore: Sendable {
     /// The generation of the attached terminal; a ``TerminalConnection`` of an older one is detached.
     let generation = Atomic<Int>(0)
     private let closed = Atomic<Bool>(false)
+    /// Whether the attached terminal's messages are private (kept out of the console's content).
+    let messagesArePrivate = Atomic<Bool>(false)
     private let mutable: Mutex<MutableState>
     private let closedSignal: AsyncStream<Void>
     private let closedContinuation: AsyncStream<Void>.Continuation
@@ -36,6 +40,8 @@ final class SessionCore: Sendable {
         self.events = events
         self.id = id
         self.request = request
+        // `serve` authenticates before making the core; a request without an identity gets no rights.
+        self.identity = request.identity ?? AccessIdentity(name: "anonymous", isAnonymous: true, rights: .none)
         self.transport = transport
         self.logger = logger
         self.mutable = Mutex(MutableState(headers: request.headers))
@@ -89,7 +95,11 @@ final class SessionCore: Sendable {
         case (.webSocketClosed, _): text = "WebSocket closed"
         case (_, .text(let body)?):
             text = "\(kind == .webSocketInput ? "Received" : "Sent") \(body.utf8.count) bytes"
-            content = body
+            if messagesArePrivate.load(ordering: .relaxed) {
+                text += " (private)"
+            } else {
+                content = body
+            }
         case (_, .binary(let body)?):
             text = "\(kind == .webSocketInput ? "Received" : "Sent") \(body.readableBytes) bytes (binary)"
         default: text = kind.rawValue

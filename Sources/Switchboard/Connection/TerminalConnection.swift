@@ -30,6 +30,8 @@ public struct TerminalConnection: Sendable {
     public var logger: Logger { core.logger }
     /// The API the connection belongs to.
     public var api: SwitchboardAPI { session.api }
+    /// Who the caller is: the key's name and rights, set when the connection was authenticated.
+    public var identity: AccessIdentity { core.identity }
     /// The connection's profile, as `#INFO` shows it.
     public var profile: ConnectionProfile { core.profile }
     /// The connection's headers: those of the upgrade request, updated by `#INFO {"CustomHeaders": ...}`.

@@ -1,3 +1,5 @@
+public import Logging
+
 /// An error with an HTTP status, a stable error code and a message for the client.
 ///
 /// Every failure Switchboard reports to a client is one of these. Over WebSocket it becomes a status line
@@ -120,6 +122,10 @@ public struct SwitchboardError: Error, Sendable, CustomStringConvertible {
         public static let unknownCommand = Code(rawValue: "UnknownCommand")
         public static let terminalError = Code(rawValue: "TerminalError")
         public static let internalError = Code(rawValue: "InternalError")
+        public static let unauthorized = Code(rawValue: "Unauthorized")
+        public static let forbidden = Code(rawValue: "Forbidden")
+        public static let originNotAllowed = Code(rawValue: "OriginNotAllowed")
+        public static let hostNotAllowed = Code(rawValue: "HostNotAllowed")
         public static let ambiguousMatch = Code(rawValue: "AmbiguousMatch")
         public static let invalidEntity = Code(rawValue: "InvalidEntity")
         public static let notAcceptable = Code(rawValue: "NotAcceptable")
@@ -128,12 +134,31 @@ public struct SwitchboardError: Error, Sendable, CustomStringConvertible {
 
 extension SwitchboardError {
     /// Wraps any error as a `SwitchboardError`: a `SwitchboardError` is returned as it is, a JSON
-    /// syntax error becomes a 400, anything else a 500 that carries the error's description.
+    /// syntax error becomes a 400, anything else a 500.
+    ///
+    /// A 500 never carries the error's own text, which may hold paths, SQL or other internals: the client
+    /// reads `500: Internal server error. The details are in the server log under error id 7Kq2mXa9`, and the
+    /// error's description is logged (label `switchboard.error`, level error) with `sb.error.id` set to that id.
     public init(wrapping error: any Error) {
         switch error {
         case let error as SwitchboardError: self = error
         case let error as JSONSyntaxError: self = SwitchboardError(.badRequest, code: .jsonSyntax, error.description)
-        default: self = SwitchboardError(.internalServerError, code: .internalError, "\(error)")
+        default: self = .internal(error)
         }
+    }
+
+    /// A 500 for an unexpected error: a fresh error id for the client, the details in the log under it.
+    public static func `internal`(_ error: any Error, logger: Logger = SwitchboardError.logger) -> SwitchboardError {
+        let id = newErrorID()
+        logger.error("Internal error", metadata: ["sb.error.id": .string(id), "error.type": "\(type(of: error))", "error": "\(error)"])
+        return SwitchboardError(.internalServerError, code: .internalError, "The details are in the server log under error id \(id)")
+    }
+
+    /// Where ``internal(_:logger:)`` logs by default.
+    public static let logger = Logger(label: "switchboard.error")
+
+    static func newErrorID() -> String {
+        let alphabet = Array("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+        return String((0..<8).map { _ in alphabet.randomElement()! })
     }
 }

@@ -108,8 +108,14 @@ public struct RESTCaller: Sendable {
     public var clientIP: String
     /// The request's headers (for the Shell: the connection's headers with the Shell's own).
     public var headers: HeaderList
+    /// Who the caller is. `nil` until authenticated: ``SwitchboardAPI/execute(_:)`` then authenticates
+    /// it from ``headers`` and sets it before any resource sees the request.
+    public var identity: AccessIdentity?
 
-    public init(connectionID: String? = nil, clientIP: String = "", headers: HeaderList = HeaderList()) {
+    public init(
+        connectionID: String? = nil, clientIP: String = "", headers: HeaderList = HeaderList(), identity: AccessIdentity? = nil
+    ) {
+        self.identity = identity
         self.connectionID = connectionID
         self.clientIP = clientIP
         self.headers = headers

@@ -10,6 +10,10 @@ extension SwitchboardAPI {
         let raw = RESTExecution.wantsRawBody(request.headers)
         var outcome: RESTExecution.Outcome
         do {
+            var request = request
+            if request.caller.identity == nil {
+                request.caller.identity = try await authenticate(headers: request.headers, uriKey: nil)
+            }
             outcome = try await RESTExecution(api: self, request: request).run()
         } catch {
             outcome = RESTExecution.Outcome(error: SwitchboardError(wrapping: error))
@@ -34,9 +38,9 @@ extension SwitchboardAPI {
     }
 
     /// Resolves a URI to an entity query; `nil` when it names a terminal.
-    func entityQuery(for uri: String) throws(SwitchboardError) -> EntityQuery? {
+    func entityQuery(for uri: String, identity: AccessIdentity? = nil) throws(SwitchboardError) -> EntityQuery? {
         let parsed = try ResourceURI(parsing: uri, maxLength: configuration.maxURILength)
-        let (found, view) = try resolve(parsed, defaultName: AvailableResources.resourceName)
+        let (found, view) = try resolve(parsed, defaultName: AvailableResources.resourceName, for: identity)
         guard case .entity(let entity) = found else { return nil }
         return try EntityQuery(uri: parsed, resource: entity, view: view)
     }
@@ -117,11 +121,13 @@ struct RESTExecution {
     func run() async throws -> Outcome {
         try checkAccept()
         let uri = try ResourceURI(parsing: request.uri, maxLength: api.configuration.maxURILength)
-        let (found, view) = try api.resolve(uri, defaultName: AvailableResources.resourceName)
+        let identity = request.caller.identity ?? AccessIdentity(name: "anonymous", isAnonymous: true, rights: .none)
+        let (found, view) = try api.resolve(uri, defaultName: AvailableResources.resourceName, for: identity)
+        try api.authorize(request.method, on: found, for: identity)
         let entity: EntityDescriptor
         switch found {
         case .terminal(let terminal):
-            let canonical = try api.terminalTarget(forURI: request.uri).canonical
+            let canonical = try api.terminalTarget(forURI: request.uri, for: identity).canonical
             switch request.method {
             case .OPTIONS: return Outcome(canonical: canonical, payload: .document(terminal.options))
             case .GET:
@@ -267,13 +273,8 @@ struct RESTExecution {
 
     /// The body as JSON objects: an object, or (for POST) an array of objects.
     func bodyObjects(allowArray: Bool) throws(SwitchboardError) -> [JSONObject] {
-        if let type = request.headers["Content-Type"]?.lowercased(), !type.isEmpty,
-            !(type.hasPrefix("application/json") || type.hasPrefix("text/plain") || type.hasPrefix("json")
-                // curl's default for -d: the body is read as JSON all the same.
-                || type.hasPrefix("application/x-www-form-urlencoded"))
-        {
-            throw SwitchboardError(
-                .unsupportedMediaType, code: .unsupportedInput, "Unsupported Content-Type '\(type)'; send application/json")
+        if let type = request.headers["Content-Type"], !type.isEmpty, !RESTRequest.isJSONContentType(type) {
+            throw SwitchboardError.unsupportedContentType(type)
         }
         guard var body = request.body, body.readableBytes > 0 else {
             throw SwitchboardError(

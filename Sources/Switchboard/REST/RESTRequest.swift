@@ -30,6 +30,27 @@ public struct RESTRequest: Sendable {
     }
 }
 
+extension RESTRequest {
+    /// Whether a content type is JSON: `application/json` or `application/<something>+json`, with any
+    /// parameters. The types a cross-site form or a simple cross-site `fetch` can send (`text/plain`, the
+    /// form encodings) are not, which is why bodies of other types are refused.
+    public static func isJSONContentType(_ type: String) -> Bool {
+        let media = type.split(separator: ";").first.map { $0.trimmingWhitespace().lowercased() } ?? ""
+        return media == "application/json" || (media.hasPrefix("application/") && media.hasSuffix("+json"))
+    }
+}
+
+extension SwitchboardError {
+    /// `415` for a body that is not declared JSON (`type` is its `Content-Type`, `nil` when it has none).
+    public static func unsupportedContentType(_ type: String?) -> SwitchboardError {
+        SwitchboardError(
+            .unsupportedMediaType, code: .unsupportedInput,
+            (type.map { "Unsupported Content-Type '\($0.prefix(100))'" } ?? "The request has a body but no Content-Type")
+                + "; send 'Content-Type: application/json' (with curl: -H 'Content-Type: application/json'). Other types are refused because any web page can send them"
+        )
+    }
+}
+
 /// The result of a REST request: a status, an info line, headers and a JSON body.
 public struct RESTResponse: Sendable {
     /// The HTTP status.

@@ -11,6 +11,8 @@ public struct TerminalDescriptor: Sendable {
 
     let schema: PropertySchema
     let restoresProperties: Bool
+    /// Whether the console may show the content of this terminal's messages (see ``TerminalResource/messagesArePrivate``).
+    let messagesArePrivate: Bool
     let make: @Sendable () -> any TerminalResource
 
     init<T: TerminalResource>(_ type: T.Type, make: @escaping @Sendable () -> T) {
@@ -18,6 +20,7 @@ public struct TerminalDescriptor: Sendable {
         self.summary = T.resourceDescription
         self.supportedInput = T.supportedInput
         self.restoresProperties = T.restoresPropertiesOnReturn
+        self.messagesArePrivate = T.messagesArePrivate
         self.schema = PropertySchema(resourceName: T.resourceName, instance: make())
         self.make = make
     }

@@ -42,6 +42,10 @@ public protocol TerminalResource: Actor {
     /// values it had when it was detached (default `false`; the Shell says `true`). See
     /// ``TerminalConnection/isReturning``.
     static var restoresPropertiesOnReturn: Bool { get }
+    /// Whether what the client and the terminal exchange is private (default `false`; PTY terminals say
+    /// `true`: keystrokes carry passwords). `Switchboard.Admin.Console` then shows that messages passed and
+    /// their size, never their content.
+    static var messagesArePrivate: Bool { get }
 
     /// Called once after the terminal is attached and its URI assignments are applied.
     func open(_ connection: TerminalConnection) async throws
@@ -62,6 +66,7 @@ extension TerminalResource {
     public static var resourceDescription: String? { nil }
     public static var supportedInput: TerminalInputKinds { .text }
     public static var restoresPropertiesOnReturn: Bool { false }
+    public static var messagesArePrivate: Bool { false }
     public func open(_ connection: TerminalConnection) async throws {}
     public func receive(text: String, from connection: TerminalConnection) async throws {
         throw SwitchboardError(

@@ -62,7 +62,7 @@ public actor Shell: TerminalResource {
             autoGet = false
         }
         if names.contains("Query") && !query.isEmpty {
-            query = try validated(query, api: connection.api)
+            query = try validated(query, on: connection)
         }
     }
 
@@ -144,12 +144,12 @@ public actor Shell: TerminalResource {
     }
 
     /// Checks a query and returns the form to store: canonical if ``reformatQueries`` is on.
-    func validated(_ uri: String, api: SwitchboardAPI) throws(SwitchboardError) -> String {
+    func validated(_ uri: String, on connection: TerminalConnection) throws(SwitchboardError) -> String {
         guard uri.hasPrefix("/") else {
             throw SwitchboardError(
                 .badRequest, code: .shellError, "Shell queries must begin with '/', as in /\(uri)")
         }
-        let canonical = try api.validateTerminalURI(uri)
+        let canonical = try connection.api.terminalTarget(forURI: uri, for: connection.identity).canonical
         return reformatQueries ? canonical : uri
     }
 
@@ -160,7 +160,7 @@ public actor Shell: TerminalResource {
         to uri: String, on connection: TerminalConnection, echo: Bool, automatic: Bool = true, setQuery: Bool = true
     ) async -> Bool {
         do {
-            query = try validated(uri, api: connection.api)
+            query = try validated(uri, on: connection)
         } catch {
             try? await connection.send(error: error)
             if echo { try? await sendLocation(connection) }
@@ -195,7 +195,7 @@ public actor Shell: TerminalResource {
                 throw SwitchboardError(
                     .badRequest, code: .shellError, "There is no query to run \(method) on; navigate first, as in /echo")
             }
-            guard try connection.api.entityQuery(for: query) != nil else {
+            guard try connection.api.entityQuery(for: query, identity: connection.identity) != nil else {
                 try await runOnTerminal(method: method, body: body, on: connection)
                 return
             }
@@ -205,7 +205,7 @@ public actor Shell: TerminalResource {
                     throw SwitchboardError(.badRequest, code: .shellError, "No entities to run \(method) on")
                 }
                 if count > 1 {
-                    let name = try connection.api.entityQuery(for: query)?.resource.name ?? query
+                    let name = try connection.api.entityQuery(for: query, identity: connection.identity)?.resource.name ?? query
                     pendingConfirmation = PendingConfirmation(method: method, body: body)
                     try await connection.send(
                         "This will run \(method) on \(count) entities in resource '\(name)'. Type 'Y' to continue, 'N' to cancel")
@@ -228,7 +228,7 @@ public actor Shell: TerminalResource {
 
     func execute(_ method: RESTMethod, body: ByteBuffer?, on connection: TerminalConnection, unsafe: Bool = false) async -> RESTResponse {
         let headers = connection.headers.custom
-        let caller = RESTCaller(connectionID: connection.id, clientIP: connection.profile.clientIP, headers: headers)
+        let caller = RESTCaller(connectionID: connection.id, clientIP: connection.profile.clientIP, headers: headers, identity: connection.identity)
         return await connection.api.execute(
             RESTRequest(method: method, uri: query, headers: headers, body: body, caller: caller, unsafe: unsafe))
     }
@@ -246,7 +246,7 @@ public actor Shell: TerminalResource {
     }
 
     func runOnTerminal(method: RESTMethod, body: ByteBuffer?, on connection: TerminalConnection) async throws {
-        let target = try connection.api.terminalTarget(forURI: query)
+        let target = try connection.api.terminalTarget(forURI: query, for: connection.identity)
         switch method {
         case .GET:
             guard body == nil else {
@@ -294,7 +294,7 @@ public actor Shell: TerminalResource {
     /// NEXT, PREV, FIRST, LAST and ALL: move the query's limit and offset, then GET the new page.
     func page(_ command: String, argument: String, on connection: TerminalConnection) async throws {
         do {
-            guard !query.isEmpty, var page = try connection.api.entityQuery(for: query) else {
+            guard !query.isEmpty, var page = try connection.api.entityQuery(for: query, identity: connection.identity) else {
                 throw SwitchboardError(
                     .badRequest, code: .shellError, "\(command) pages through entity resources; navigate to one first, as in /superhero//limit=10")
             }
@@ -366,7 +366,7 @@ public actor Shell: TerminalResource {
                 }
                 deadline = .now + .milliseconds(Int64(seconds * 1000))
             }
-            guard !query.isEmpty, try connection.api.entityQuery(for: query) != nil else {
+            guard !query.isEmpty, try connection.api.entityQuery(for: query, identity: connection.identity) != nil else {
                 throw SwitchboardError(.badRequest, code: .shellError, "OBSERVE watches entity resources; navigate to one first")
             }
         } catch let error as SwitchboardError {
@@ -379,7 +379,7 @@ public actor Shell: TerminalResource {
         var seen: Set<String> = []
         var first = true
         while !Task.isCancelled {
-            let caller = RESTCaller(connectionID: connection.id, clientIP: connection.profile.clientIP, headers: rawHeaders)
+            let caller = RESTCaller(connectionID: connection.id, clientIP: connection.profile.clientIP, headers: rawHeaders, identity: connection.identity)
             let response = await connection.api.execute(
                 RESTRequest(method: .GET, uri: query, headers: rawHeaders, caller: caller))
             if first {

@@ -1,0 +1,159 @@
+/// Decides who a caller is from the key it presented.
+///
+/// Switchboard finds the key (see ``AccessCredentials``) and asks the API's authenticator once per HTTP
+/// request and once per WebSocket connection, before the upgrade. Rights are then checked for every
+/// request, every terminal entered and every Shell command. Implement it to take keys from anywhere
+/// (a database, an identity provider); ``APIKeyAuthenticator`` keeps hashed keys in memory and reads a
+/// key file, and ``AllowAllAuthenticator`` turns authentication off.
+public protocol Authenticator: Sendable {
+    /// The identity for a key.
+    /// - Parameter key: The key the caller sent, or `nil` when it sent none.
+    /// - Returns: The caller's identity; for `nil`, the anonymous identity, if anonymous callers have rights.
+    /// - Throws: A `401` ``SwitchboardError`` for a missing or unknown key. Its message is shown to the
+    ///   caller: never put the key in it.
+    func identity(forKey key: String?) async throws(SwitchboardError) -> AccessIdentity
+}
+
+/// Authentication off: every caller, with a key or without, gets every right.
+///
+/// The default of ``SwitchboardAPI`` for in-process use and tests. A server that others can reach must
+/// not use it: `switchboard serve` refuses `--no-auth` on a non-loopback address.
+public struct AllowAllAuthenticator: Authenticator {
+    public init() {}
+    public func identity(forKey key: String?) async throws(SwitchboardError) -> AccessIdentity { .unrestricted }
+}
+
+extension SwitchboardError {
+    /// `401`: the caller sent no key, or one that is not valid.
+    static func authenticationRequired(_ message: String) -> SwitchboardError {
+        SwitchboardError(.unauthorized, code: .unauthorized, message)
+    }
+}
+
+/// Where a caller's key travels, and how Switchboard reads it.
+///
+/// In order of precedence:
+/// - `Authorization: Bearer <key>`, `Authorization: ApiKey <key>` or `Authorization: token <key>` (Jupyter's form);
+/// - `Authorization: Basic <base64 of user:key>`, the key as the password (any user name);
+/// - in the URI, right after the API root: `/api(<key>)/shell`, for clients that cannot set headers; the
+///   transport strips it before the URI is used, shown or logged;
+/// - the cookie ``cookieName``, which the browser console sets from `/console?token=<key>`.
+public enum AccessCredentials {
+    /// The cookie that carries the key for browsers: `HttpOnly; SameSite=Strict`.
+    public static let cookieName = "switchboard_token"
+
+    /// The key in a request's headers or URI, if there is one.
+    /// - Parameters:
+    ///   - headers: The request's header fields.
+    ///   - uriKey: The key from the URI's `(<key>)` part, which the transport took out.
+    /// - Throws: A `401` ``SwitchboardError`` for an `Authorization` header Switchboard cannot read.
+    public static func key(headers: HeaderList, uriKey: String?) throws(SwitchboardError) -> String? {
+        if let authorization = headers["Authorization"] {
+            return try key(fromAuthorization: authorization)
+        }
+        if let uriKey { return uriKey }
+        for cookies in headers where cookies.name.lowercased() == "cookie" {
+            for pair in cookies.value.split(separator: ";") {
+                let parts = pair.split(separator: "=", maxSplits: 1)
+                if parts.count == 2, parts[0].trimmingWhitespace() == cookieName {
+                    let value = parts[1].trimmingWhitespace()
+                    if !value.isEmpty { return value }
+                }
+            }
+        }
+        return nil
+    }
+
+    static func key(fromAuthorization value: String) throws(SwitchboardError) -> String {
+        let trimmed = value.trimmingWhitespace()
+        let scheme = String(trimmed.prefix { !$0.isWhitespace })
+        let credential = String(trimmed.dropFirst(scheme.count)).trimmingWhitespace()
+        guard !credential.isEmpty else {
+            throw .authenticationRequired("The Authorization header has no credential; send 'Authorization: Bearer <key>'")
+        }
+        switch scheme.lowercased() {
+        case "bearer", "apikey", "token":
+            return credential
+        case "basic":
+            guard let decoded = Base64.decode(credential), let text = String(validating: decoded, as: UTF8.self),
+                let colon = text.firstIndex(of: ":")
+            else {
+                throw .authenticationRequired("The Basic credential is not base64 of 'user:key'")
+            }
+            return String(text[text.index(after: colon)...])
+        default:
+            throw .authenticationRequired(
+                "Unknown authorization scheme '\(scheme.prefix(20))'; send 'Authorization: Bearer <key>', 'ApiKey <key>' or Basic with the key as password"
+            )
+        }
+    }
+
+    /// Splits a `(<key>)` part off the start of a path below the API root: `(k)/shell` gives `k` and `/shell`.
+    /// - Returns: `nil` when the path does not start with `(`.
+    /// - Throws: A `400` ``SwitchboardError`` when the part is not closed or is empty.
+    public static func splitURIKey(_ path: Substring) throws(SwitchboardError) -> (key: String, rest: Substring)? {
+        guard path.first == "(" else { return nil }
+        guard let close = path.firstIndex(of: ")") else {
+            throw SwitchboardError(.badRequest, code: .invalidURISyntax, "The key in the URI is not closed; write it as /api(<key>)/shell")
+        }
+        let key = path[path.index(after: path.startIndex)..<close]
+        guard !key.isEmpty else {
+            throw SwitchboardError(.badRequest, code: .invalidURISyntax, "The key in the URI is empty; write it as /api(<key>)/shell")
+        }
+        return (String(key).removingPercentEncodingLeniently, path[path.index(after: close)...])
+    }
+}
+
+extension String {
+    /// Percent-decoded where the escapes are valid UTF-8; otherwise unchanged.
+    var removingPercentEncodingLeniently: String {
+        guard contains("%") else { return self }
+        var bytes: [UInt8] = []
+        var index = utf8.startIndex
+        while index < utf8.endIndex {
+            let byte = utf8[index]
+            if byte == UInt8(ascii: "%"), let next = utf8.index(index, offsetBy: 2, limitedBy: utf8.endIndex), next < utf8.endIndex,
+                let value = UInt8(String(decoding: utf8[utf8.index(after: index)...next], as: UTF8.self), radix: 16)
+            {
+                bytes.append(value)
+                index = utf8.index(after: next)
+            } else {
+                bytes.append(byte)
+                index = utf8.index(after: index)
+            }
+        }
+        return String(validating: bytes, as: UTF8.self) ?? self
+    }
+}
+
+/// Base64 decoding (standard and URL alphabets, padding optional), for HTTP Basic credentials.
+enum Base64 {
+    static func decode(_ text: String) -> [UInt8]? {
+        var values: [UInt8] = []
+        values.reserveCapacity(text.utf8.count)
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"): values.append(byte - UInt8(ascii: "A"))
+            case UInt8(ascii: "a")...UInt8(ascii: "z"): values.append(byte - UInt8(ascii: "a") + 26)
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): values.append(byte - UInt8(ascii: "0") + 52)
+            case UInt8(ascii: "+"), UInt8(ascii: "-"): values.append(62)
+            case UInt8(ascii: "/"), UInt8(ascii: "_"): values.append(63)
+            case UInt8(ascii: "="): continue
+            default: return nil
+            }
+        }
+        guard values.count % 4 != 1 else { return nil }
+        var bytes: [UInt8] = []
+        var index = 0
+        while index < values.count {
+            let chunk = values[index..<min(index + 4, values.count)]
+            var bits = 0
+            for value in chunk { bits = bits << 6 | Int(value) }
+            bits <<= 6 * (4 - chunk.count)
+            let count = chunk.count - 1
+            for shift in [16, 8, 0].prefix(count) { bytes.append(UInt8((bits >> shift) & 0xFF)) }
+            index += 4
+        }
+        return bytes
+    }
+}

@@ -1,0 +1,50 @@
+extension SwitchboardAPI {
+    /// The resources every authenticated caller may read, as in RESTable: the Shell (to enter it) and the
+    /// list of resources (which lists only what the caller may use).
+    static let openToEveryCaller: Set<String> = [Shell.resourceName.lowercased(), AvailableResources.resourceName.lowercased()]
+
+    /// Authenticates a caller from its headers (and the key taken out of its URI, if any).
+    /// - Throws: A `401` ``SwitchboardError`` for a missing, unreadable or unknown key.
+    public func authenticate(headers: HeaderList, uriKey: String?) async throws(SwitchboardError) -> AccessIdentity {
+        let key = try AccessCredentials.key(headers: headers, uriKey: uriKey)
+        return try await authenticator.identity(forKey: key)
+    }
+
+    /// The methods of a resource that a caller may use, in the resource's order.
+    public func allowedMethods(on resource: RegisteredResource, for identity: AccessIdentity) -> [RESTMethod] {
+        let granted = identity.rights.allowed(resource.methods, on: resource.name)
+        guard Self.openToEveryCaller.contains(resource.name.lowercased()) else { return granted }
+        return resource.methods.filter { [.GET, .REPORT, .HEAD, .OPTIONS].contains($0) || granted.contains($0) }
+    }
+
+    /// Checks that a caller may use a method on a resource. A method the resource does not have passes,
+    /// for the caller to answer `405`.
+    /// - Throws: `401` for an anonymous caller (it may have rights with a key), `403` for a key without the
+    ///   right. The message names the key, never the key itself.
+    public func authorize(_ method: RESTMethod, on resource: RegisteredResource, for identity: AccessIdentity) throws(SwitchboardError) {
+        guard resource.methods.contains(method), !allowedMethods(on: resource, for: identity).contains(method) else { return }
+        let what = method == .GET && resource.kind == "TerminalResource" ? "open terminal" : "\(method)"
+        if identity.isAnonymous {
+            throw SwitchboardError(
+                .unauthorized, code: .unauthorized,
+                "Authentication required to \(what) '\(resource.name)': send the access token or an API key as 'Authorization: Bearer <key>' or in the URI as /api(<key>)/..."
+            )
+        }
+        throw SwitchboardError(.forbidden, code: .forbidden, "The key '\(identity.name)' may not \(what) '\(resource.name)'")
+    }
+
+    /// Authenticates a WebSocket connection and checks that it may open the terminal its URI names, before
+    /// the transport upgrades it: transports call this and answer HTTP `401`, `403`, `404` or `400` on error.
+    /// - Parameters:
+    ///   - uri: The URI below the API root, with its query, as in ``ConnectionRequest``.
+    ///   - headers: The upgrade request's headers.
+    ///   - uriKey: The key the transport took out of the URI (`/api(<key>)/...`), if any.
+    /// - Returns: The identity to put in the ``ConnectionRequest``.
+    public func authorizeConnection(uri: String, headers: HeaderList, uriKey: String?) async throws(SwitchboardError) -> AccessIdentity {
+        let identity = try await authenticate(headers: headers, uriKey: uriKey)
+        let target = try terminalTarget(forURI: uri, for: identity)
+        if let entity = target.entity { try authorize(.GET, on: .entity(entity), for: identity) }
+        try authorize(.GET, on: .terminal(target.descriptor), for: identity)
+        return identity
+    }
+}

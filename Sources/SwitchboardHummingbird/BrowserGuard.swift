@@ -1,0 +1,71 @@
+import HTTPTypes
+
+/// The checks that keep browsers from being used against a Switchboard server: which `Host` it answers
+/// (against DNS rebinding) and which `Origin` may upgrade or change state (against cross-site requests).
+struct BrowserGuard: Sendable {
+    /// The host names the server answers; `nil` answers any.
+    let allowedHosts: Set<String>?
+    /// Origins allowed besides the server's own (`https://app.example.com`); `*` allows any.
+    let allowedOrigins: Set<String>
+
+    init(allowedHosts: [String]?, allowedOrigins: [String]) {
+        self.allowedHosts = allowedHosts.map { Set($0.map { Self.hostName(of: $0.lowercased()) }) }
+        self.allowedOrigins = Set(allowedOrigins.map { Self.trimmedOrigin($0.lowercased()) })
+    }
+
+    /// The host names of the loopback interface.
+    static let loopbackHosts = ["localhost", "127.0.0.1", "::1"]
+
+    /// Whether the request's `Host` (or HTTP/2 authority) is one the server answers.
+    func allowsHost(_ authority: String?) -> Bool {
+        guard let allowedHosts else { return true }
+        guard let authority, !authority.isEmpty else { return false }
+        return allowedHosts.contains(Self.hostName(of: authority.lowercased()))
+    }
+
+    /// Whether a request from this `Origin` may upgrade or change state: no `Origin` (not a browser), the
+    /// server's own origin (same host and port as `Host`), or one of ``allowedOrigins``. `null` (sandboxed
+    /// frames, `file:` pages) is refused unless listed.
+    func allowsOrigin(_ origin: String?, host: String?) -> Bool {
+        guard let origin else { return true }
+        let lowered = Self.trimmedOrigin(origin.trimmingCharacters(in: " ").lowercased())
+        if allowedOrigins.contains("*") || allowedOrigins.contains(lowered) { return true }
+        let parts = lowered.split(separator: "/", omittingEmptySubsequences: false)
+        // scheme:, "", authority
+        guard let host, parts.count == 3, parts[0].hasSuffix(":"), parts[1].isEmpty else { return false }
+        let scheme = parts[0].dropLast()
+        let originAuthority = String(parts[2])
+        let defaultPort = scheme == "https" || scheme == "wss" ? "443" : "80"
+        let (originHost, originPort) = Self.split(originAuthority)
+        let (hostName, hostPort) = Self.split(host.lowercased())
+        return originHost == hostName && (originPort ?? defaultPort) == (hostPort ?? defaultPort)
+    }
+
+    static func trimmedOrigin(_ origin: String) -> String {
+        origin.hasSuffix("/") ? String(origin.dropLast()) : origin
+    }
+
+    /// `example.com:8080` → (`example.com`, `8080`); `[::1]:80` → (`::1`, `80`).
+    static func split(_ authority: String) -> (host: String, port: String?) {
+        if authority.hasPrefix("["), let close = authority.firstIndex(of: "]") {
+            let host = String(authority[authority.index(after: authority.startIndex)..<close])
+            let rest = authority[authority.index(after: close)...]
+            return (host, rest.hasPrefix(":") ? String(rest.dropFirst()) : nil)
+        }
+        let parts = authority.split(separator: ":", omittingEmptySubsequences: false)
+        if parts.count == 2 { return (String(parts[0]), String(parts[1])) }
+        return (authority, nil)  // a bare name, or an IPv6 address without brackets
+    }
+
+    static func hostName(of authority: String) -> String {
+        var host = split(authority).host
+        if host.hasSuffix(".") { host.removeLast() }
+        return host
+    }
+}
+
+extension String {
+    func trimmingCharacters(in character: Character) -> String {
+        Substring(self).trimmingCharacters(in: character)
+    }
+}
