@@ -75,6 +75,7 @@ struct DeadlineGuardedChannel<Base: ServerChildChannel>: ServerChildChannel {
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         do {
             try channel.pipeline.syncOperations.addHandler(RequestHeadDeadlineHandler(deadline: deadline), position: .first)
+            try channel.pipeline.syncOperations.addHandler(UpgradeRefusalHandler(), position: .first)
         } catch {
             return channel.eventLoop.makeFailedFuture(error)
         }

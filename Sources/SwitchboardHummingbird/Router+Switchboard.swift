@@ -50,6 +50,7 @@ extension Router where Context: WebSocketRequestContext {
         let maxBodySize = configuration.maxBodySize
         let handler: @Sendable (Request, Context) async throws -> Response = { request, context in
             let connection: SwitchboardConnectionRequest
+            let isUpgrade = request.method == .get && Self.isWebSocketUpgrade(request)
             do {
                 guard guardian.allowsHost(request.head.authority) else {
                     throw SwitchboardError(
@@ -59,7 +60,6 @@ extension Router where Context: WebSocketRequestContext {
                 connection = try Self.connectionRequest(
                     for: request, root: root, remoteAddress: (context as? any RemoteAddressRequestContext)?.remoteAddress,
                     trustsProxyHeaders: trustsProxyHeaders)
-                let isUpgrade = request.method == .get && Self.isWebSocketUpgrade(request)
                 if isUpgrade || ![.get, .head, .options, HTTPRequest.Method("REPORT")!].contains(request.method) {
                     guard guardian.allowsOrigin(request.headers[.origin], host: request.head.authority) else {
                         throw SwitchboardError(
@@ -74,7 +74,13 @@ extension Router where Context: WebSocketRequestContext {
                     return try await upgrade.handle(request, context: context) { _, _ in Response(status: .notFound) }
                 }
             } catch let error as SwitchboardError {
-                return Self.errorResponse(error, uri: Self.pathBelowRoot(request.uri.path, root: root))
+                let uri = Self.shownPath(request.uri.path, root: root)
+                let response = Self.errorResponse(error, uri: uri)
+                if isUpgrade, let refusing = context as? any RefusesUpgrades {
+                    await refusing.refuseUpgrade(
+                        with: UpgradeRefusalHandler.serialize(response, body: error.body(uri: uri).prettyPrinted + "\n"))
+                }
+                return response
             }
             return await Self.restResponse(
                 to: request, connection: connection, api: api, maxBodySize: maxBodySize)
@@ -180,6 +186,14 @@ extension Router where Context: WebSocketRequestContext {
                 .upgradeRequired, code: .upgradeRequired,
                 "Connections to terminal resource '\(terminal.name)' must include a WebSocket upgrade handshake, as in: switchboard connect ws://HOST\(path)"
             ), uri: uri)
+    }
+
+    /// The path below the root as errors show it: without a `(<key>)` part.
+    static func shownPath(_ path: String, root: String) -> String {
+        let below = pathBelowRoot(path, root: root)
+        guard below.hasPrefix("(") else { return below }
+        guard let close = below.firstIndex(of: ")") else { return "" }
+        return String(below[below.index(after: close)...])
     }
 
     static func pathBelowRoot(_ path: String, root: String) -> String {

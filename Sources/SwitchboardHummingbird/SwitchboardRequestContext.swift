@@ -18,11 +18,14 @@ public struct SwitchboardRequestContext: RequestContext, WebSocketRequestContext
     private let webSocketHolder: WebSocketReferenceHolder<SwitchboardRequestContext>
     /// The address of the client (or of the proxy in front of it).
     public let remoteAddress: SocketAddress?
+    /// The connection's channel, to answer refused upgrades (see `UpgradeRefusalHandler`).
+    let channel: any Channel
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
         self.webSocketHolder = WebSocketReferenceHolder()
         self.remoteAddress = source.channel.remoteAddress
+        self.channel = source.channel
     }
 
     /// Where HummingbirdWebSocket leaves the upgrade's handler.

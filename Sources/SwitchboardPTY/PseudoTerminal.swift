@@ -13,16 +13,34 @@ public struct PtyProgram: Sendable {
     public var executable: String
     /// The arguments after the program name.
     public var arguments: [String]
-    /// Variables set on top of the server's environment (and `TERM=xterm-256color`).
+    /// Variables set for the program, on top of those it inherits (see ``inheritedVariables``), and
+    /// `TERM=xterm-256color`.
     public var environment: [String: String]
+    /// Names of the server's environment variables the program gets besides ``defaultInheritedVariables``.
+    /// Nothing else of the server's environment reaches it: secrets in the server's environment (tokens,
+    /// database passwords) stay out of every shell.
+    public var inheritedVariables: [String]
     /// The working directory; `nil` keeps the server's.
     public var directory: String?
 
-    public init(_ executable: String, arguments: [String] = [], environment: [String: String] = [:], directory: String? = nil) {
+    public init(
+        _ executable: String, arguments: [String] = [], environment: [String: String] = [:], inheritedVariables: [String] = [],
+        directory: String? = nil
+    ) {
         self.executable = executable
         self.arguments = arguments
         self.environment = environment
+        self.inheritedVariables = inheritedVariables
         self.directory = directory
+    }
+
+    /// The variables every program inherits from the server: `PATH`, `HOME`, `USER`, `SHELL`, `LANG`,
+    /// every `LC_*`, and `TERM` (which is then set to `xterm-256color`).
+    public static let defaultInheritedVariables = ["PATH", "HOME", "USER", "SHELL", "LANG", "TERM"]
+
+    /// Whether the program inherits the server's variable of this name.
+    func inherits(_ name: String) -> Bool {
+        Self.defaultInheritedVariables.contains(name) || name.hasPrefix("LC_") || inheritedVariables.contains(name)
     }
 
     /// The user's shell: `$SHELL` if it exists, else `bash` if it is installed, else `sh`.
@@ -126,7 +144,9 @@ final class PseudoTerminal: Sendable {
         var pointer = environ
         while let entry = pointer.pointee {
             let text = String(cString: entry)
-            if let equals = text.firstIndex(of: "=") { environment[String(text[..<equals])] = String(text[text.index(after: equals)...]) }
+            if let equals = text.firstIndex(of: "="), program.inherits(String(text[..<equals])) {
+                environment[String(text[..<equals])] = String(text[text.index(after: equals)...])
+            }
             pointer += 1
         }
         environment["TERM"] = "xterm-256color"

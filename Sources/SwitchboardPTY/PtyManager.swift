@@ -1,9 +1,17 @@
+public import Logging
 public import NIOCore
 public import NIOPosix
+import Switchboard
 
 /// Runs the programs of PTY terminals and decides which connections share one, with terminado's
 /// terminal managers: a terminal per connection (unique), one for everybody (single), or one per name
 /// (named: `/api/pty/name=work`, created on first use, shared, kept when its clients leave).
+///
+/// Every terminal belongs to the identity that created it. Names are per owner: Alice's `work` and Bob's
+/// `work` are two terminals, so nobody can create a terminal under a name someone else will use. Others
+/// attach to one (`/api/pty/owner=alice&name=work`) only when the owner shares it with them
+/// (`share=bob,carol:read`) or when they are administrators. Every start and end of a program is written
+/// to the audit log (label `switchboard.audit`): who, from where, which program, its pid and its exit.
 ///
 /// ```swift
 /// let ptys = PtyManager(configuration: .init(program: PtyProgram("python3")))
@@ -31,11 +39,20 @@ public actor PtyManager {
         public var replayBytes: Int
         /// How long a program and its jobs get to end after SIGHUP before SIGKILL (default 1 s).
         public var terminationGrace: Duration
+        /// The most programs one identity may run at once (default 16), so that one key cannot take every
+        /// slot of ``maxTerminals``.
+        public var maxTerminalsPerOwner: Int
+        /// How long a terminal that outlives its clients (a named one, or the single one) may run with no
+        /// client attached before it is ended (default 1 hour; `nil` keeps it until it exits).
+        public var idleTimeout: Duration?
 
         public init(
             program: PtyProgram = .defaultShell, sharing: Sharing = .perConnection, maxTerminals: Int = 32,
-            replayBytes: Int = 64 << 10, terminationGrace: Duration = .seconds(1)
+            replayBytes: Int = 64 << 10, terminationGrace: Duration = .seconds(1), maxTerminalsPerOwner: Int = 16,
+            idleTimeout: Duration? = .seconds(3600)
         ) {
+            self.maxTerminalsPerOwner = maxTerminalsPerOwner
+            self.idleTimeout = idleTimeout
             self.program = program
             self.sharing = sharing
             self.maxTerminals = maxTerminals
@@ -48,43 +65,84 @@ public actor PtyManager {
     public nonisolated let configuration: Configuration
     private let group: any EventLoopGroup
     private var sessions: [ObjectIdentifier: PtySession] = [:]
-    private var named: [String: PtySession] = [:]
+    /// Named sessions by owner, then name.
+    private var named: [NamedTerminal: PtySession] = [:]
     private var single: PtySession?
     private var shuttingDown = false
+    private let audit: Logger
 
-    /// Creates a manager; it starts nothing until a connection asks.
-    public init(configuration: Configuration = .init(), group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
-        self.configuration = configuration
-        self.group = group
+    private struct NamedTerminal: Hashable {
+        let owner: String
+        let name: String
     }
 
-    /// The program for a connection: its own, the named one, or the shared one.
-    func session(named name: String?, rows: Int, cols: Int) async throws -> PtySession {
+    /// Creates a manager; it starts nothing until a connection asks.
+    /// - Parameters:
+    ///   - configuration: The program and the limits.
+    ///   - group: The event loops that read and write the PTYs.
+    ///   - audit: Where starts and ends of programs are recorded (default label `switchboard.audit`).
+    public init(
+        configuration: Configuration = .init(), group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        audit: Logger = Logger(label: "switchboard.audit")
+    ) {
+        self.configuration = configuration
+        self.group = group
+        self.audit = audit
+    }
+
+    /// An existing named session of an owner, if there is one.
+    func existing(owner: String, name: String) -> PtySession? {
+        named[NamedTerminal(owner: owner, name: name)]
+    }
+
+    /// The program for a connection: its own, the caller's named one, or the shared one; started if needed.
+    func session(named name: String?, owner: String, clientIP: String, rows: Int, cols: Int) async throws -> PtySession {
         if shuttingDown { throw PtyManagerError.shuttingDown }
         if configuration.sharing == .single, let single { return single }
-        if let name, let existing = named[name] { return existing }
+        if let name, let existing = named[NamedTerminal(owner: owner, name: name)] { return existing }
         guard sessions.count < configuration.maxTerminals else {
             throw PtyManagerError.tooMany(configuration.maxTerminals)
         }
-        let terminal = try await PseudoTerminal.spawn(configuration.program, rows: rows, cols: cols, group: group)
+        guard sessions.values.count(where: { $0.owner == owner }) < configuration.maxTerminalsPerOwner else {
+            throw PtyManagerError.tooManyForOwner(configuration.maxTerminalsPerOwner)
+        }
+        let program = configuration.program
+        let terminal = try await PseudoTerminal.spawn(program, rows: rows, cols: cols, group: group)
         let session = PtySession(
-            name: configuration.sharing == .single ? nil : name, terminal: terminal, rows: rows, cols: cols,
-            replayLimit: configuration.replayBytes)
+            name: configuration.sharing == .single ? nil : name, owner: owner, terminal: terminal, rows: rows, cols: cols,
+            replayLimit: configuration.replayBytes, idleTimeout: configuration.sharing == .perConnection && name == nil ? nil : configuration.idleTimeout)
         let key = ObjectIdentifier(session)
         sessions[key] = session
         if configuration.sharing == .single {
             single = session
         } else if let name {
-            named[name] = session
+            named[NamedTerminal(owner: owner, name: name)] = session
         }
+        audit.notice(
+            "PTY program started",
+            metadata: [
+                "sb.audit.owner": .string(owner), "sb.client.ip": .string(clientIP), "sb.pty.program": .string(program.executable),
+                "sb.pty.arguments": .array(program.arguments.map { .string($0) }), "sb.pty.pid": "\(terminal.pid)",
+                "sb.pty.name": .string(name ?? ""),
+            ])
         await session.start { [weak self] in await self?.ended(key) }
         return session
     }
 
-    private func ended(_ key: ObjectIdentifier) {
+    private func ended(_ key: ObjectIdentifier) async {
         guard let session = sessions.removeValue(forKey: key) else { return }
         if single === session { single = nil }
-        if let name = session.name, named[name] === session { named[name] = nil }
+        if let name = session.name, named[NamedTerminal(owner: session.owner, name: name)] === session {
+            named[NamedTerminal(owner: session.owner, name: name)] = nil
+        }
+        let exit = await session.exit
+        audit.notice(
+            "PTY program ended",
+            metadata: [
+                "sb.audit.owner": .string(session.owner), "sb.pty.pid": "\(session.terminal.pid)",
+                "sb.pty.program": .string(session.terminal.program.executable), "sb.pty.exit": .string(exit.map { "\($0)" } ?? "unknown"),
+                "sb.pty.name": .string(session.name ?? ""),
+            ])
     }
 
     /// Whether a session ends when its last client leaves (unique terminals do).
@@ -95,9 +153,9 @@ public actor PtyManager {
     /// Every running program.
     var allSessions: [PtySession] { Array(sessions.values) }
 
-    /// Ends the program with this process id; returns whether there was one.
-    func kill(pid: Int32) async -> Bool {
-        guard let session = sessions.values.first(where: { $0.terminal.pid == pid }) else { return false }
+    /// Ends the program with this process id if `allowed` says so; returns whether there was one to end.
+    func kill(pid: Int32, if allowed: (PtySession) -> Bool = { _ in true }) async -> Bool {
+        guard let session = sessions.values.first(where: { $0.terminal.pid == pid }), allowed(session) else { return false }
         await session.kill(grace: configuration.terminationGrace)
         return true
     }
@@ -118,5 +176,6 @@ public actor PtyManager {
 
 enum PtyManagerError: Error {
     case tooMany(Int)
+    case tooManyForOwner(Int)
     case shuttingDown
 }

@@ -6,16 +6,44 @@ import Foundation
 import NIOCore
 import Synchronization
 
+/// What a PTY session sends its clients: the program's output, or a notice about the session (someone
+/// joined or left).
+enum PtyOutput: Sendable {
+    case output(String)
+    case notice(String)
+
+    var byteCount: Int {
+        switch self {
+        case .output(let text), .notice(let text): text.utf8.count
+        }
+    }
+}
+
+/// What another identity may do in a named terminal it does not own.
+public enum PtyShareAccess: String, Sendable {
+    /// Watch only.
+    case read
+    /// Watch and type.
+    case write
+}
+
 /// One program in a PTY and the clients attached to it: reads its output (only as fast as the clients
 /// take it), keeps the last bytes for clients that attach later, writes their input, and sizes the PTY to
 /// the smallest of the clients that may type.
+///
+/// A session belongs to the identity that created it (``owner``); the owner shares it with others by
+/// name (``grants``). Attached clients are told when someone joins or leaves. A session that outlives its
+/// clients (a named one) ends after ``idleTimeout`` without any.
 actor PtySession {
     /// A client attached to the session.
     struct Client {
-        let deliver: @Sendable (String) async throws -> Void
+        /// Who the client is (its identity's name) and where from, for join and leave notices.
+        let who: String
+        let identity: String
+        let deliver: @Sendable (PtyOutput) async throws -> Void
         let exited: @Sendable (PtyExit) async -> Void
-        /// Called when the client is detached for being too far behind a shared terminal.
-        let evicted: @Sendable (Int) async -> Void
+        /// Called when the client is detached: too far behind a shared terminal, or no longer allowed in.
+        let evicted: @Sendable (String) async -> Void
         var size: (rows: Int, cols: Int)
         var readOnly: Bool
     }
@@ -26,9 +54,15 @@ actor PtySession {
     static let evictLimit = 1 << 20
 
     nonisolated let name: String?
+    /// The name of the identity that created the session.
+    nonisolated let owner: String
     nonisolated let terminal: PseudoTerminal
     nonisolated let startedAt = Date()
     private let replayLimit: Int
+    private let idleTimeout: Duration?
+    private var idleTimer: Task<Void, Never>?
+    /// Who else may attach, and how: identity name → access.
+    private(set) var grants: [String: PtyShareAccess] = [:]
     private var replay: [UInt8] = []
     private var carry: [UInt8] = []
     private var clients: [Int: Client] = [:]
@@ -42,8 +76,10 @@ actor PtySession {
     private(set) var exit: PtyExit?
     private var onEnd: (@Sendable () async -> Void)?
 
-    init(name: String?, terminal: PseudoTerminal, rows: Int, cols: Int, replayLimit: Int) {
+    init(name: String?, owner: String, terminal: PseudoTerminal, rows: Int, cols: Int, replayLimit: Int, idleTimeout: Duration?) {
         self.name = name
+        self.owner = owner
+        self.idleTimeout = idleTimeout
         self.terminal = terminal
         self.replayLimit = replayLimit
         self.appliedSize = (rows, cols)
@@ -84,10 +120,12 @@ actor PtySession {
         let text = decode(chunk)
         guard !text.isEmpty else { return }
         remember(text)
-        for outbox in outboxes.values { outbox.enqueue(text) }
+        for outbox in outboxes.values { outbox.enqueue(.output(text)) }
         while let fastest = outboxes.values.map(\.pending).min(), fastest > Self.waitLimit {
             if outboxes.count > 1 {
-                for (id, outbox) in outboxes where outbox.pending > Self.evictLimit { await evict(id) }
+                for (id, outbox) in outboxes where outbox.pending > Self.evictLimit {
+                    await evict(id, reason: "More than \(Self.evictLimit >> 20) MiB behind the shared terminal")
+                }
                 if let again = outboxes.values.map(\.pending).min(), again <= Self.waitLimit { break }
             }
             await withCheckedContinuation { progressWaiters.append($0) }
@@ -109,11 +147,12 @@ actor PtySession {
         progressed()
     }
 
-    private func evict(_ id: Int) async {
+    private func evict(_ id: Int, reason: String) async {
         guard let client = clients.removeValue(forKey: id) else { return }
         outboxes.removeValue(forKey: id)?.stop()
         applySize()
-        await client.evicted(Self.evictLimit)
+        notify("\(client.who) was detached: \(reason)", except: id)
+        await client.evicted(reason)
     }
 
     /// Output as text, never splitting a UTF-8 sequence: an incomplete sequence at the end waits for the
@@ -151,10 +190,13 @@ actor PtySession {
 
     // MARK: Clients
 
-    /// Attaches a client; returns its id and the output to replay to it.
+    /// Attaches a client; returns its id and the output to replay to it. The others are told who joined.
     func attach(_ client: Client) -> (id: Int, replay: String) {
+        idleTimer?.cancel()
+        idleTimer = nil
         nextClient += 1
         let id = nextClient
+        notify("\(client.who) joined\(client.readOnly ? " (read-only)" : "")", except: id)
         clients[id] = client
         outboxes[id] = ClientOutbox(deliver: client.deliver) { [weak self] delivered in
             if delivered { await self?.progressed() } else { await self?.failed(id) }
@@ -164,10 +206,49 @@ actor PtySession {
     }
 
     func detach(_ id: Int) {
-        clients[id] = nil
+        let client = clients.removeValue(forKey: id)
         outboxes.removeValue(forKey: id)?.stop()
+        if let client { notify("\(client.who) left", except: id) }
         applySize()
         progressed()
+        startIdleTimerIfAlone()
+    }
+
+    /// Tells every client but one about the session (after any output queued before).
+    private func notify(_ text: String, except id: Int) {
+        for (other, outbox) in outboxes where other != id { outbox.enqueue(.notice(text)) }
+    }
+
+    /// With no client left, ends the session after ``idleTimeout`` unless somebody attaches first.
+    private func startIdleTimerIfAlone() {
+        guard clients.isEmpty, exit == nil, let idleTimeout else { return }
+        idleTimer?.cancel()
+        idleTimer = Task { [weak self] in
+            do {
+                try await Task.sleep(for: idleTimeout)
+            } catch {
+                return
+            }
+            await self?.endIfIdle()
+        }
+    }
+
+    private func endIfIdle() async {
+        guard clients.isEmpty, exit == nil else { return }
+        await kill(grace: .seconds(1))
+    }
+
+    /// Replaces who else may attach. Clients of identities that lost their access are detached; those
+    /// that may now only read become read-only.
+    func share(_ newGrants: [String: PtyShareAccess]) async {
+        grants = newGrants
+        for (id, client) in clients where client.identity != owner {
+            switch newGrants[client.identity] {
+            case nil: await evict(id, reason: "The owner no longer shares this terminal with '\(client.identity)'")
+            case .read?: setReadOnly(id, true)
+            case .write?: break
+            }
+        }
     }
 
     func setSize(_ id: Int, rows: Int, cols: Int) {
@@ -180,11 +261,11 @@ actor PtySession {
         applySize()
     }
 
-    /// The smallest size among the clients that may type (or among all, if none may).
+    /// The smallest size among the clients that may type; viewers never change it (a 1×1 viewer must not
+    /// shrink everyone's terminal). With no writer attached, the size stays as it is.
     private func applySize() {
         let writers = clients.values.filter { !$0.readOnly }
-        let sizing = writers.isEmpty ? Array(clients.values) : writers
-        guard let rows = sizing.map(\.size.rows).min(), let cols = sizing.map(\.size.cols).min() else { return }
+        guard let rows = writers.map(\.size.rows).min(), let cols = writers.map(\.size.cols).min() else { return }
         guard rows != appliedSize.rows || cols != appliedSize.cols else { return }
         appliedSize = (rows, cols)
         terminal.resize(rows: rows, cols: cols)
@@ -192,11 +273,13 @@ actor PtySession {
 
     // MARK: Input
 
-    /// Writes input to the program; waits while the PTY takes no more.
-    func write(_ bytes: ByteBuffer) async throws {
+    /// Writes a client's input to the program; waits while the PTY takes no more.
+    /// - Throws: ``PtySessionError/readOnly`` when the client may only watch.
+    func write(_ bytes: ByteBuffer, from client: Int?) async throws {
         guard exit == nil, let writer else {
             throw PtySessionError.ended
         }
+        if let client, clients[client]?.readOnly == true { throw PtySessionError.readOnly }
         try await writer.write(bytes)
     }
 
@@ -204,6 +287,7 @@ actor PtySession {
 
     private func watchExit() async {
         let exit = await terminal.exit
+        idleTimer?.cancel()
         // Let the last output through before saying so.
         await waitForReader(upTo: .milliseconds(300))
         self.exit = exit
@@ -240,15 +324,16 @@ actor PtySession {
 
 enum PtySessionError: Error {
     case ended
+    case readOnly
 }
 
 /// The output waiting for one client, sent in order by its own task.
 final class ClientOutbox: Sendable {
     private struct State {
-        var queue: [String] = []
+        var queue: [PtyOutput] = []
         var pending = 0
         var stopped = false
-        var waiting: CheckedContinuation<String?, Never>?
+        var waiting: CheckedContinuation<PtyOutput?, Never>?
         var drainWaiters: [CheckedContinuation<Void, Never>] = []
     }
     private final class Box: Sendable {
@@ -260,17 +345,17 @@ final class ClientOutbox: Sendable {
     /// - Parameters:
     ///   - deliver: Sends one message to the client.
     ///   - report: Called after each message (`true`), or once when sending failed (`false`).
-    init(deliver: @escaping @Sendable (String) async throws -> Void, report: @escaping @Sendable (Bool) async -> Void) {
+    init(deliver: @escaping @Sendable (PtyOutput) async throws -> Void, report: @escaping @Sendable (Bool) async -> Void) {
         let sender = Task { [box] in
-            while let text = await Self.next(box) {
+            while let item = await Self.next(box) {
                 do {
-                    try await deliver(text)
+                    try await deliver(item)
                 } catch {
                     await report(false)
                     return
                 }
                 let drained = box.state.withLock { state -> [CheckedContinuation<Void, Never>] in
-                    state.pending -= text.utf8.count
+                    state.pending -= item.byteCount
                     guard state.queue.isEmpty else { return [] }
                     defer { state.drainWaiters = [] }
                     return state.drainWaiters
@@ -285,18 +370,18 @@ final class ClientOutbox: Sendable {
     /// Bytes queued and not yet sent.
     var pending: Int { box.state.withLock { $0.pending } }
 
-    func enqueue(_ text: String) {
-        let waiting = box.state.withLock { state -> CheckedContinuation<String?, Never>? in
+    func enqueue(_ item: PtyOutput) {
+        let waiting = box.state.withLock { state -> CheckedContinuation<PtyOutput?, Never>? in
             guard !state.stopped else { return nil }
-            state.pending += text.utf8.count
+            state.pending += item.byteCount
             if let waiting = state.waiting {
                 state.waiting = nil
                 return waiting
             }
-            state.queue.append(text)
+            state.queue.append(item)
             return nil
         }
-        waiting?.resume(returning: text)
+        waiting?.resume(returning: item)
     }
 
     /// Returns once everything queued has been sent (or sending stopped).
@@ -313,7 +398,7 @@ final class ClientOutbox: Sendable {
 
     /// Drops what is queued and ends the sender.
     func stop() {
-        let (waiting, drains) = box.state.withLock { state -> (CheckedContinuation<String?, Never>?, [CheckedContinuation<Void, Never>]) in
+        let (waiting, drains) = box.state.withLock { state -> (CheckedContinuation<PtyOutput?, Never>?, [CheckedContinuation<Void, Never>]) in
             state.stopped = true
             state.queue = []
             defer {
@@ -327,9 +412,9 @@ final class ClientOutbox: Sendable {
         task.withLock { $0?.cancel() }
     }
 
-    private static func next(_ box: Box) async -> String? {
+    private static func next(_ box: Box) async -> PtyOutput? {
         await withCheckedContinuation { continuation in
-            let ready = box.state.withLock { state -> String?? in
+            let ready = box.state.withLock { state -> PtyOutput?? in
                 if state.stopped { return .some(nil) }
                 if !state.queue.isEmpty { return .some(state.queue.removeFirst()) }
                 state.waiting = continuation

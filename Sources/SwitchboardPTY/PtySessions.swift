@@ -9,6 +9,8 @@ public import Switchboard
 public struct PtySessionEntry: Codable, Sendable {
     /// The terminal's name; `nil` for a connection's own terminal.
     public var name: String?
+    /// The identity that started it.
+    public var owner: String
     /// The program's process id.
     public var pid: Int
     /// The program.
@@ -24,6 +26,9 @@ public struct PtySessionEntry: Codable, Sendable {
 
 /// `Switchboard.PtySession`: the running PTY programs (like Jupyter's `/api/terminals`); DELETE ends the
 /// matched ones, their jobs included.
+///
+/// A caller sees and ends only the programs it started, unless it is an administrator
+/// (``AccessRights/isAdministrator``), who sees and ends all.
 struct PtySessions: EntityResource {
     let manager: PtyManager
     var resourceName: String { "Switchboard.PtySession" }
@@ -32,11 +37,12 @@ struct PtySessions: EntityResource {
 
     func select(_ request: EntitySelectRequest) async throws -> EntitySelection<PtySessionEntry> {
         var entries: [PtySessionEntry] = []
-        for session in await manager.allSessions {
+        let identity = request.caller.identity
+        for session in await manager.allSessions where Self.may(identity, see: session) {
             let size = await session.size
             entries.append(
                 PtySessionEntry(
-                    name: session.name, pid: Int(session.terminal.pid), program: session.terminal.program.executable,
+                    name: session.name, owner: session.owner, pid: Int(session.terminal.pid), program: session.terminal.program.executable,
                     clients: await session.clientCount, rows: size.rows, cols: size.cols, startedAt: session.startedAt))
         }
         return .unfiltered(entries.sorted { $0.startedAt < $1.startedAt })
@@ -44,8 +50,13 @@ struct PtySessions: EntityResource {
 
     func delete(_ entities: [PtySessionEntry], caller: RESTCaller) async throws -> Int {
         var ended = 0
-        for entry in entities where await manager.kill(pid: Int32(entry.pid)) { ended += 1 }
+        for entry in entities where await manager.kill(pid: Int32(entry.pid), if: { Self.may(caller.identity, see: $0) }) { ended += 1 }
         return ended
+    }
+
+    static func may(_ identity: AccessIdentity?, see session: PtySession) -> Bool {
+        guard let identity else { return false }
+        return identity.rights.isAdministrator || identity.name == session.owner
     }
 }
 

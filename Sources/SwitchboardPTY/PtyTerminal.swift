@@ -18,16 +18,27 @@ public enum PtyWireMode: String, CaseIterable, PropertyValue {
 /// when its clients leave, replaying recent output to a client that attaches). `mode=terminado` speaks
 /// terminado's protocol; `readOnly=true` only watches. When the program exits the client gets a status line
 /// (and, in terminado mode, `["disconnect", 1]` first) and returns to the Shell.
+///
+/// Named terminals belong to the identity that created them, and names are per owner. The owner shares
+/// one with `share=bob,carol:read` (Bob may type, Carol only watch); Bob then attaches with
+/// `owner=alice&name=work`. Administrators may attach to any. Everyone attached is told when someone joins
+/// or leaves (`["notice", "bob (127.0.0.1) joined"]` in terminado mode, a bracketed line in raw mode).
+/// `readOnly` can be turned on, never off, on a connection; viewers never change the terminal's size.
 public actor PtyTerminal: TerminalResource {
     public static var resourceName: String { "Switchboard.Pty" }
     public static var resourceDescription: String? { "A program (a shell by default) in a real pseudo-terminal" }
     public static var supportedInput: TerminalInputKinds { [.text, .binary] }
+    /// Keystrokes carry passwords: the console never shows what passes.
+    public static var messagesArePrivate: Bool { true }
 
     @Property(description: "Height in rows (1-1000)") var rows = 24
     @Property(description: "Width in columns (1-1000)") var cols = 80
     @Property(description: "Attach to the named terminal, creating it if needed; set when opening") var name: String? = nil
     @Property(description: "terminado (JSON arrays, for xterm.js) or raw (text frames, for wscat)") var mode = PtyWireMode.raw
-    @Property(description: "Watch only: input is refused and the size is left to the others") var readOnly = false
+    @Property(description: "Whose named terminal to attach to (default: your own); it must be shared with you") var owner: String? = nil
+    @Property(description: "Who else may attach to your named terminal: names, each with :read or :write (default), comma-separated")
+    var share: String? = nil
+    @Property(description: "Watch only: input is refused and the size is left to the others; cannot be turned off again") var readOnly = false
     @Property(readOnly: true, description: "The program's process id") var pid: Int? = nil
     @Property(readOnly: true, description: "The program's exit status, once it has exited") var exitStatus: Int? = nil
 
@@ -35,6 +46,10 @@ public actor PtyTerminal: TerminalResource {
     private var session: PtySession?
     private var clientID: Int?
     private var openedName: String?
+    private var openedOwner: String?
+    /// Set once the connection has been read-only: it stays so.
+    private var wasReadOnly = false
+    private var identityName = ""
 
     /// Creates a terminal that gets its program from `manager`; register it as `api.register { PtyTerminal(manager: ptys) }`
     /// or with ``PtyManager/register(in:)``.
@@ -42,24 +57,61 @@ public actor PtyTerminal: TerminalResource {
 
     public func open(_ connection: TerminalConnection) async throws {
         try Self.checkSize(rows, cols)
+        let identity = connection.identity
+        identityName = identity.name
+        let ownerName = owner ?? identity.name
+        let grants = try share.map { try Self.grants($0) }
         let session: PtySession
-        do {
-            session = try await manager.session(named: name, rows: rows, cols: cols)
-        } catch PtyManagerError.tooMany(let limit) {
-            throw SwitchboardError(
-                .serviceUnavailable, code: .terminalError, "There are \(limit) terminals running, the most this server allows; try again later")
-        } catch PtyManagerError.shuttingDown {
-            throw SwitchboardError(.serviceUnavailable, code: .terminalError, "The server is shutting down")
-        } catch {
-            throw SwitchboardError(.internalServerError, code: .terminalError, "Could not start the program: \(error)")
+        if ownerName != identity.name {
+            guard let name else {
+                throw SwitchboardError(.badRequest, code: .invalidPropertyValue, "Owner needs Name: open /pty/owner=\(ownerName)&name=<name>")
+            }
+            guard grants == nil else {
+                throw SwitchboardError(.forbidden, code: .forbidden, "Only the owner '\(ownerName)' may share terminal '\(name)'")
+            }
+            guard let existing = await manager.existing(owner: ownerName, name: name) else {
+                throw SwitchboardError(.notFound, code: .terminalError, "'\(ownerName)' has no terminal named '\(name)' that is shared with you")
+            }
+            if !identity.rights.isAdministrator {
+                switch await existing.grants[identity.name] {
+                case nil:
+                    throw SwitchboardError(.notFound, code: .terminalError, "'\(ownerName)' has no terminal named '\(name)' that is shared with you")
+                case .read?: readOnly = true
+                case .write?: break
+                }
+            }
+            session = existing
+        } else {
+            if grants != nil && name == nil {
+                throw SwitchboardError(.badRequest, code: .invalidPropertyValue, "Only named terminals can be shared: add name=<name>")
+            }
+            do {
+                session = try await manager.session(
+                    named: name, owner: identity.name, clientIP: connection.profile.clientIP, rows: rows, cols: cols)
+            } catch PtyManagerError.tooMany(let limit) {
+                throw SwitchboardError(
+                    .serviceUnavailable, code: .terminalError, "There are \(limit) terminals running, the most this server allows; try again later")
+            } catch PtyManagerError.tooManyForOwner(let limit) {
+                throw SwitchboardError(
+                    .tooManyRequests, code: .terminalError,
+                    "\(identity) has \(limit) terminals running, the most one caller may; end one first (DELETE /api/ptysession/pid=...)")
+            } catch PtyManagerError.shuttingDown {
+                throw SwitchboardError(.serviceUnavailable, code: .terminalError, "The server is shutting down")
+            } catch {
+                throw SwitchboardError.internal(error, logger: connection.logger)
+            }
+            if let grants { await session.share(grants) }
         }
         self.session = session
         openedName = name
+        openedOwner = owner
+        wasReadOnly = readOnly
         pid = Int(session.terminal.pid)
         let client = PtySession.Client(
-            deliver: { [weak self] text in try await self?.deliver(text, on: connection) },
+            who: "\(identity.name) (\(connection.profile.clientIP))", identity: identity.name,
+            deliver: { [weak self] output in try await self?.deliver(output, on: connection) },
             exited: { [weak self] exit in await self?.exited(exit, on: connection) },
-            evicted: { [weak self] limit in await self?.evicted(limit, on: connection) },
+            evicted: { [weak self] reason in await self?.evicted(reason, on: connection) },
             size: (rows, cols), readOnly: readOnly)
         let (id, replay) = await session.attach(client)
         clientID = id
@@ -71,8 +123,28 @@ public actor PtyTerminal: TerminalResource {
         }
     }
 
-    private func deliver(_ text: String, on connection: TerminalConnection) async throws {
-        try await connection.send(mode == .terminado ? JSON.array(["stdout", .string(text)]).compact : text)
+    /// Reads `bob,carol:read`: names, each with `:read` or `:write` (the default).
+    static func grants(_ text: String) throws(SwitchboardError) -> [String: PtyShareAccess] {
+        var grants: [String: PtyShareAccess] = [:]
+        for entry in text.split(separator: ",") {
+            let parts = entry.split(separator: ":", maxSplits: 1).map { $0.filter { $0 != " " } }
+            guard let name = parts.first, !name.isEmpty else { continue }
+            guard let access = parts.count == 2 ? PtyShareAccess(rawValue: parts[1].lowercased()) : .write else {
+                throw SwitchboardError(
+                    .badRequest, code: .invalidPropertyValue, "Invalid share '\(entry)'; write names, each with :read or :write, as in bob,carol:read")
+            }
+            grants[name] = access
+        }
+        return grants
+    }
+
+    private func deliver(_ output: PtyOutput, on connection: TerminalConnection) async throws {
+        switch (output, mode) {
+        case (.output(let text), .terminado): try await connection.send(JSON.array(["stdout", .string(text)]).compact)
+        case (.output(let text), .raw): try await connection.send(text)
+        case (.notice(let text), .terminado): try await connection.send(JSON.array(["notice", .string(text)]).compact)
+        case (.notice(let text), .raw): try await connection.send("\r\n[switchboard: \(text)]\r\n")
+        }
     }
 
     private func exited(_ exit: PtyExit, on connection: TerminalConnection) async {
@@ -84,10 +156,11 @@ public actor PtyTerminal: TerminalResource {
         try? await connection.redirectToShell()
     }
 
-    /// This client fell too far behind a shared terminal: it is detached and its connection closed.
-    private func evicted(_ limit: Int, on connection: TerminalConnection) async {
+    /// This client was detached from a shared terminal (too far behind, or no longer allowed in): its
+    /// connection is closed with 1008.
+    private func evicted(_ reason: String, on connection: TerminalConnection) async {
         session = nil
-        await connection.close(.policyViolation, reason: "More than \(limit >> 20) MiB behind the shared terminal")
+        await connection.close(.policyViolation, reason: reason)
     }
 
     public func receive(text: String, from connection: TerminalConnection) async throws {
@@ -120,7 +193,9 @@ public actor PtyTerminal: TerminalResource {
             throw SwitchboardError(.conflict, code: .terminalError, "The program has ended")
         }
         do {
-            try await session.write(bytes)
+            try await session.write(bytes, from: clientID)
+        } catch PtySessionError.readOnly {
+            throw SwitchboardError(.forbidden, code: .terminalError, "The owner shares this terminal with you read-only: it takes no input from you")
         } catch {
             throw SwitchboardError(.conflict, code: .terminalError, "The program has ended")
         }
@@ -173,11 +248,26 @@ public actor PtyTerminal: TerminalResource {
     public func propertiesDidChange(_ names: [String], on connection: TerminalConnection) async throws {
         guard let session, let clientID else { return }  // before open: open applies them
         if names.contains("Name") && name != openedName {
-            let wanted = name
-            name = openedName
             throw SwitchboardError(
                 .badRequest, code: .invalidPropertyValue,
-                "Name is chosen when the terminal opens; open /pty/name=\(wanted ?? "") to attach to another")
+                "Name is chosen when the terminal opens; open /pty/name=\(name ?? "") to attach to another")
+        }
+        if names.contains("Owner") && owner != openedOwner {
+            throw SwitchboardError(
+                .badRequest, code: .invalidPropertyValue, "Owner is chosen when the terminal opens; open /pty/owner=...&name=... instead")
+        }
+        if names.contains("ReadOnly") {
+            if wasReadOnly && !readOnly {
+                throw SwitchboardError(
+                    .forbidden, code: .readOnlyProperty, "ReadOnly cannot be turned off: open a new connection to type")
+            }
+            wasReadOnly = readOnly
+        }
+        if names.contains("Share") {
+            guard session.owner == identityName, session.name != nil else {
+                throw SwitchboardError(.forbidden, code: .forbidden, "Only the owner of a named terminal may share it")
+            }
+            await session.share(try share.map { try Self.grants($0) } ?? [:])
         }
         if names.contains("Rows") || names.contains("Cols") {
             try Self.checkSize(rows, cols)

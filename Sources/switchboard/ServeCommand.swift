@@ -6,18 +6,25 @@ import SwitchboardHummingbird
 import SwitchboardPTY
 import SwitchboardSQLite
 import SwitchboardSamples
+import Synchronization
+import UnixSignals
 
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
 import Foundation
+#if canImport(Glibc)
+import Glibc
 #endif
 
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
         abstract: "Run a server with the Shell, the sample terminals (Echo, ChatRoom) and the sample Superhero resource.",
-        discussion: "Stop it with Ctrl-C or SIGTERM: connections are closed with 1001 first."
+        discussion: """
+            Every resource needs a key. With no key file, serve makes an access token at start (or takes \
+            --token / SWITCHBOARD_TOKEN), keeps it owner-only in <data-dir>/token, and prints how to use it; \
+            `switchboard connect` finds it by itself on this machine. A key file (--keys, or <data-dir>/keys.json; \
+            see `switchboard keys`) gives named keys their rights; SIGHUP reloads it and closes the connections \
+            of keys that were removed. Stop the server with Ctrl-C or SIGTERM: connections are closed with 1001 first.
+            """
     )
 
     @Option(help: "The address to listen on.") var host = "127.0.0.1"
@@ -32,8 +39,21 @@ struct ServeCommand: AsyncParsableCommand {
     @Flag(help: "Do not offer PTY shells at all.") var noPty = false
     @Option(help: "Serve xterm.js and xterm.css for the browser console from this directory instead of the CDN.")
     var xtermDir: String?
-    @Option(help: "The directory for the sample resources' SQLite database (created if missing).")
+    @Option(help: "The directory for the sample resources' SQLite database and the access token (created if missing).")
     var dataDir = "switchboard-data"
+    @Option(help: "The access token to use instead of a random one (also SWITCHBOARD_TOKEN).") var token: String?
+    @Option(help: "A key file of named API keys and their rights (default: <data-dir>/keys.json if it exists).")
+    var keys: String?
+    @Flag(help: "Turn authentication off: every caller gets every right. Refused on a non-loopback address.")
+    var noAuth = false
+    @Option(help: "A web origin, besides the server's own, that may open WebSockets and send writes (repeatable).")
+    var allowOrigin: [String] = []
+    @Option(help: "A host name the server answers besides the loopback names, when listening on loopback (repeatable).")
+    var allowHost: [String] = []
+    @Option(help: "A variable of the server's environment that PTY programs inherit, besides PATH, HOME, USER, SHELL, LANG, LC_* and TERM (repeatable).")
+    var ptyEnv: [String] = []
+    @Option(help: "Seconds a named PTY terminal may run with no client before it is ended (0: never).")
+    var ptyIdleTimeout = 3600
 
     func run() async throws {
         guard let level = Logger.Level(rawValue: logLevel.lowercased()) else {
@@ -45,57 +65,114 @@ struct ServeCommand: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "switchboard")
-        let api = SwitchboardAPI(logger: logger)
+        let loopback = SwitchboardServer.isLoopback(host)
+        if noAuth && !loopback {
+            throw ValidationError("--no-auth is refused on a non-loopback address: anyone who reaches \(host) would get every right")
+        }
+        let access = try AccessSetup.make(
+            token: token ?? ProcessInfo.processInfo.environment["SWITCHBOARD_TOKEN"], keyFile: keys, noAuth: noAuth, dataDirectory: dataDir)
+        if noAuth { logger.warning("Authentication is off (--no-auth): every local user and process can use every resource, PTY shells included") }
+        if !loopback {
+            logger.warning("Listening on \(host) without TLS: keys and everything typed cross the network in the clear; put a TLS proxy in front")
+        }
+        let api = SwitchboardAPI(authenticator: access.authenticator, logger: logger)
         let hub = ChatHub()
         api.register { Echo() }
         api.register { ChatRoom(hub: hub) }
-        try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let database = dataDir + "/samples.sqlite"
         let heroes = try await SQLiteEntityStore<Superhero>.open(
             path: database, description: Superhero.resourceDescription, views: Superhero.views, seed: Superhero.samples)
         api.register(resource: heroes)
-        let loopback = ["127.0.0.1", "::1", "localhost"].contains(host) || host.hasPrefix("127.")
         var ptys: PtyManager?
         if noPty {
             logger.info("PTY terminals are off (--no-pty)")
         } else if loopback || allowRemotePty {
-            let manager = PtyManager()
+            var program = PtyProgram.defaultShell
+            program.inheritedVariables = ptyEnv
+            let manager = PtyManager(
+                configuration: .init(program: program, idleTimeout: ptyIdleTimeout > 0 ? .seconds(ptyIdleTimeout) : nil))
             manager.register(in: api)
             ptys = manager
             if !loopback {
-                logger.warning("PTY terminals are on for a non-loopback address: anyone who reaches \(host):\(port) can run commands as this user")
+                logger.warning("PTY terminals are on for a non-loopback address: every key with rights on Switchboard.Pty can run commands as this user")
             }
         } else {
             logger.notice(
-                "PTY terminals are off: a PTY shell is remote code execution for whoever reaches \(host), and there are no API keys yet. Pass --allow-remote-pty to offer them anyway"
+                "PTY terminals are off on a non-loopback address: a PTY shell runs commands as this user. Pass --allow-remote-pty to offer them to the keys with rights on Switchboard.Pty"
             )
         }
 
         let configuration = SwitchboardServerConfiguration(
             apiRoot: apiRoot, maxMessageSize: maxMessageSize,
-            pingInterval: pingInterval > 0 ? .seconds(pingInterval) : nil, trustsProxyHeaders: trustProxyHeaders)
-        let root = configuration.apiRoot
+            pingInterval: pingInterval > 0 ? .seconds(pingInterval) : nil, trustsProxyHeaders: trustProxyHeaders,
+            allowedHosts: loopback ? ["localhost", "127.0.0.1", "::1"] + allowHost : (allowHost.isEmpty ? nil : allowHost),
+            allowedOrigins: allowOrigin)
+        let segments = configuration.apiRoot.split(separator: "/")
+        let root = segments.isEmpty ? "" : "/" + segments.joined(separator: "/")
         let host = self.host
         let ptyManager = ptys
+        let dataDir = self.dataDir
+        let runtimeFile = Mutex<String?>(nil)
         let server = SwitchboardServer(
-            api: api, configuration: configuration, address: .hostname(host, port: port), logger: logger
+            api: api, configuration: configuration, host: host, port: port, logger: logger
         ) { port in
-            let base = "ws://\(host.contains(":") ? "[\(host)]" : host):\(port)"
             logger.info("Switchboard is listening", metadata: ["address": "\(host):\(port)"])
-            logger.info("Shell: switchboard connect \(base)\(root)/shell")
-            logger.info("Terminals: \(api.terminals.map { "\(base)\(root)/\($0.name)" }.joined(separator: "  "))")
-            if ptyManager != nil {
-                logger.info("Browser console: http://\(host.contains(":") ? "[\(host)]" : host):\(port)/console")
+            if let token = access.token, let file = AccessSetup.runtimeTokenFile(port: port),
+                (try? AccessSetup.writeOwnerOnly(token + "\n", to: file)) != nil
+            {
+                runtimeFile.withLock { $0 = file }
             }
-            logger.info("Resources: curl http://\(host.contains(":") ? "[\(host)]" : host):\(port)\(root)  (sample data in \(database))")
+            let greeting = Self.greeting(
+                host: host, port: port, root: root, access: access, pty: ptyManager != nil, api: api, dataDirectory: dataDir,
+                showsToken: isatty(2) == 1)
+            FileHandle.standardError.write(Data(greeting.utf8))
         }
         if ptys != nil {
             server.router.addBrowserConsole(
-                at: "/console", terminalURI: configuration.apiRoot + "/pty", assets: xtermDir.map { .directory($0) } ?? .cdn)
+                at: "/console", terminalURI: configuration.apiRoot + "/pty", assets: xtermDir.map { .directory($0) } ?? .cdn, api: api,
+                configuration: server.configuration)
         }
+        let reloader = Task {
+            for await _ in await UnixSignalsSequence(trapping: .sighup) { await access.reload(api: api, logger: logger) }
+        }
+        defer { reloader.cancel() }
         try await server.run()
         await ptys?.shutdown()
         try? await heroes.close()
+        if let file = runtimeFile.withLock({ $0 }) { unlink(file) }
         logger.info("Switchboard stopped")
+    }
+
+    /// What `serve` prints once it listens: how to reach it with each kind of client. The token itself is
+    /// printed only to a terminal; a log gets commands that read it from its file.
+    static func greeting(
+        host: String, port: Int, root: String, access: AccessSetup, pty: Bool, api: SwitchboardAPI, dataDirectory: String,
+        showsToken: Bool
+    ) -> String {
+        let authority = "\(host.contains(":") ? "[\(host)]" : host):\(port)"
+        let base = "ws://\(authority)"
+        var lines = ["", "Switchboard is listening on \(authority)"]
+        let terminals = api.terminals.map { $0.name }.joined(separator: ", ")
+        if let token = access.token, let file = access.tokenFilePath {
+            let shown = showsToken ? token : "$(cat \(file))"
+            lines.append("Access token: " + (showsToken ? token : "in \(file) (owner-only)"))
+            lines.append("  switchboard connect \(base)\(root)/shell      (finds the token by itself on this machine)")
+            lines.append("  wscat -c '\(base)\(root)/shell' -H \"Authorization: Bearer \(shown)\"")
+            lines.append("  python -m websockets \"\(base)\(root)(\(shown))/shell\"")
+            if pty { lines.append("  Browser console: http://\(authority)/console?token=\(shown)") }
+            lines.append("  curl -H \"Authorization: Bearer \(shown)\" http://\(authority)\(root)")
+        } else if let keys = access.keyFilePath {
+            lines.append("Keys from \(keys): send one as 'Authorization: Bearer <key>' or in the URI as \(root)(<key>)/shell")
+            lines.append("  switchboard connect --token <key> \(base)\(root)/shell")
+            if pty { lines.append("  Browser console: http://\(authority)/console?token=<key>") }
+        } else {
+            lines.append("Authentication is off (--no-auth)")
+            lines.append("  switchboard connect \(base)\(root)/shell")
+            if pty { lines.append("  Browser console: http://\(authority)/console") }
+        }
+        lines.append("Terminals: \(terminals)")
+        lines.append("Sample data: \(dataDirectory)/samples.sqlite")
+        return lines.joined(separator: "\n") + "\n\n"
     }
 }

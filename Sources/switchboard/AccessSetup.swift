@@ -1,0 +1,132 @@
+import ArgumentParser
+import Logging
+import Switchboard
+
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// How `serve` authenticates: the access token and the key file, where they live, and how they reload.
+struct AccessSetup {
+    /// The name the access token has in listings, logs and audit lines.
+    static let tokenOwner = "owner"
+
+    let authenticator: any Authenticator
+    /// The access token, when there is one (no key file, or `--token`).
+    let token: String?
+    let keyFilePath: String?
+    let tokenFilePath: String?
+
+    /// The key file's path when `serve` is not told one: `<data dir>/keys.json`.
+    static func defaultKeyFile(dataDirectory: String) -> String { dataDirectory + "/keys.json" }
+
+    /// The token file: `<data dir>/token`, owner-only.
+    static func tokenFile(dataDirectory: String) -> String { dataDirectory + "/token" }
+
+    /// Sets up authentication for `serve`.
+    /// - Parameters:
+    ///   - token: `--token`, or `SWITCHBOARD_TOKEN`.
+    ///   - keyFile: `--keys`; without it, `<data dir>/keys.json` if it exists.
+    ///   - noAuth: `--no-auth`.
+    static func make(token: String?, keyFile: String?, noAuth: Bool, dataDirectory: String) throws -> AccessSetup {
+        if noAuth { return AccessSetup(authenticator: AllowAllAuthenticator(), token: nil, keyFilePath: nil, tokenFilePath: nil) }
+        let defaultKeys = defaultKeyFile(dataDirectory: dataDirectory)
+        let keyFilePath = keyFile ?? (FileManager.default.fileExists(atPath: defaultKeys) ? defaultKeys : nil)
+        var file = KeyFile()
+        if let keyFilePath { file = try readKeyFile(keyFilePath) }
+        // With no key file the server makes its own token; with one, only when asked for.
+        let token = token ?? (keyFilePath == nil ? APIKeyAuthenticator.generateKey() : nil)
+        if let token { try validate(token: token) }
+        let authenticator = APIKeyAuthenticator(withToken(token, file))
+        var tokenFilePath: String?
+        if let token {
+            let path = tokenFile(dataDirectory: dataDirectory)
+            try writeOwnerOnly(token + "\n", to: path)
+            tokenFilePath = path
+        }
+        return AccessSetup(authenticator: authenticator, token: token, keyFilePath: keyFilePath, tokenFilePath: tokenFilePath)
+    }
+
+    static func withToken(_ token: String?, _ file: KeyFile) -> KeyFile {
+        guard let token else { return file }
+        var file = file
+        file.keys.removeAll { $0.name == tokenOwner }
+        file.keys.append(.init(name: tokenOwner, key: token, rights: .all))
+        return file
+    }
+
+    /// Keys are printable ASCII without spaces and parentheses (they may travel in `/api(<key>)/`).
+    static func validate(token: String) throws {
+        guard token.utf8.count >= 16 else { throw ValidationError("The token must be at least 16 characters long") }
+        guard token.utf8.allSatisfy({ (33...126).contains($0) && $0 != UInt8(ascii: "(") && $0 != UInt8(ascii: ")") && $0 != UInt8(ascii: ";") && $0 != UInt8(ascii: ",") }) else {
+            throw ValidationError("The token must be printable ASCII without spaces, parentheses, commas or semicolons")
+        }
+    }
+
+    static func readKeyFile(_ path: String) throws -> KeyFile {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ValidationError("Cannot read the key file '\(path)'")
+        }
+        do {
+            return try KeyFile(parsing: String(decoding: data, as: UTF8.self))
+        } catch {
+            throw ValidationError("The key file '\(path)': \(error.message)")
+        }
+    }
+
+    /// Reads the key file again (on SIGHUP) and closes the connections of keys that are gone.
+    func reload(api: SwitchboardAPI, logger: Logger) async {
+        guard let keyFilePath, let keys = authenticator as? APIKeyAuthenticator else {
+            logger.notice("SIGHUP: there is no key file to reload")
+            return
+        }
+        do {
+            let file = try Self.readKeyFile(keyFilePath)
+            let removed = keys.reload(Self.withToken(token, file))
+            var closed = 0
+            for name in removed { closed += await api.closeConnections(of: name, reason: "The key was revoked") }
+            logger.notice(
+                "Key file reloaded",
+                metadata: ["sb.keys": "\(file.keys.count)", "sb.keys.removed": .array(removed.map { .string($0) }), "sb.connections.closed": "\(closed)"])
+        } catch {
+            logger.error("Key file not reloaded; the keys in use stay as they were", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Writes a file that only its owner can read, in a directory only its owner can enter.
+    static func writeOwnerOnly(_ text: String, to path: String) throws {
+        let directory = (path as NSString).deletingLastPathComponent
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        chmod(directory, 0o700)
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard descriptor >= 0 else { throw ValidationError("Cannot write '\(path)': \(String(cString: strerror(errno)))") }
+        defer { close(descriptor) }
+        fchmod(descriptor, 0o600)
+        let bytes = Array(text.utf8)
+        guard write(descriptor, bytes, bytes.count) == bytes.count else {
+            throw ValidationError("Cannot write '\(path)': \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// Where `serve` leaves the token of the server on a port, for `switchboard connect` on this machine:
+    /// `$XDG_RUNTIME_DIR/switchboard/` or `~/.local/share/switchboard/runtime/`, owner-only.
+    static func runtimeTokenFile(port: Int) -> String? {
+        let environment = ProcessInfo.processInfo.environment
+        if let runtime = environment["XDG_RUNTIME_DIR"], !runtime.isEmpty {
+            return runtime + "/switchboard/server-\(port).token"
+        }
+        guard let home = environment["HOME"], !home.isEmpty else { return nil }
+        return home + "/.local/share/switchboard/runtime/server-\(port).token"
+    }
+
+    /// Reads a token file if it belongs to this user and nobody else can read it.
+    static func readOwnerOnly(_ path: String) -> String? {
+        var info = stat()
+        guard lstat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, info.st_uid == getuid(), info.st_mode & 0o077 == 0,
+            let data = FileManager.default.contents(atPath: path)
+        else { return nil }
+        let token = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        return token.isEmpty ? nil : token
+    }
+}

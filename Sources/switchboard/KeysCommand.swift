@@ -1,0 +1,97 @@
+import ArgumentParser
+import Switchboard
+
+import Foundation
+
+struct KeysCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "keys",
+        abstract: "Manage the API keys of a key file: add one (printed once), list them, remove one.",
+        discussion: """
+            The key file keeps SHA-256 hashes, never keys. A running `switchboard serve` reads it again on \
+            SIGHUP (kill -HUP <pid>) and closes the connections of keys that were removed.
+
+            Example: switchboard keys add alice --allow 'Switchboard.Shell,Switchboard.Pty:GET' --allow 'SwitchboardSamples.*:*'
+            """,
+        subcommands: [Add.self, List.self, Remove.self]
+    )
+
+    struct FileOption: ParsableArguments {
+        @Option(help: "The key file.") var file = AccessSetup.defaultKeyFile(dataDirectory: "switchboard-data")
+
+        func read() throws -> KeyFile {
+            FileManager.default.fileExists(atPath: file) ? try AccessSetup.readKeyFile(file) : KeyFile()
+        }
+
+        func write(_ keys: KeyFile) throws {
+            try AccessSetup.writeOwnerOnly(keys.json.prettyPrinted + "\n", to: file)
+        }
+    }
+
+    struct Add: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Add a key and print it; it is not kept anywhere else.")
+        @Argument(help: "The key's name: shown in listings and logs, and the owner of the terminals it starts.") var name: String
+        @Option(
+            help: "A grant: resources, a colon, methods, as in 'Switchboard.Pty,Switchboard.Shell:GET' or 'SwitchboardSamples.*:*' (repeatable). GET implies REPORT and HEAD."
+        )
+        var allow: [String] = []
+        @OptionGroup var options: FileOption
+
+        func run() throws {
+            guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.@".contains($0) }) else {
+                throw ValidationError("Key names are letters, digits and - _ . @")
+            }
+            guard name != AccessSetup.tokenOwner else { throw ValidationError("'\(AccessSetup.tokenOwner)' is the access token's name") }
+            var grants: [AccessRights.Grant] = []
+            for text in allow {
+                do {
+                    grants.append(try AccessRights.Grant(parsing: text))
+                } catch {
+                    throw ValidationError(error.message)
+                }
+            }
+            var file = try options.read()
+            guard !file.keys.contains(where: { $0.name == name }) else {
+                throw ValidationError("There is already a key named '\(name)'; remove it first to replace it")
+            }
+            let key = APIKeyAuthenticator.generateKey()
+            file.keys.append(.init(name: name, key: key, rights: AccessRights(grants)))
+            try options.write(file)
+            print(key)
+            FileHandle.standardError.write(
+                Data("Key '\(name)' added to \(options.file). It is shown only now: keep it. Send SIGHUP to a running server to load it.\n".utf8))
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the keys' names and rights.")
+        @OptionGroup var options: FileOption
+
+        func run() throws {
+            let file = try options.read()
+            for entry in file.keys {
+                print(entry.name + ": " + entry.rights.grants.map { Self.describe($0) }.joined(separator: "  "))
+            }
+            if !file.anonymous.isEmpty { print("(anonymous): " + file.anonymous.grants.map { Self.describe($0) }.joined(separator: "  ")) }
+        }
+
+        static func describe(_ grant: AccessRights.Grant) -> String {
+            grant.resources.joined(separator: ",") + ":"
+                + (grant.methods.map { set in RESTMethod.allCases.filter(set.contains).map(\.rawValue).joined(separator: ",") } ?? "*")
+        }
+    }
+
+    struct Remove: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Remove a key; SIGHUP to the server disconnects it.")
+        @Argument(help: "The key's name.") var name: String
+        @OptionGroup var options: FileOption
+
+        func run() throws {
+            var file = try options.read()
+            guard file.keys.contains(where: { $0.name == name }) else { throw ValidationError("No key is named '\(name)'") }
+            file.keys.removeAll { $0.name == name }
+            try options.write(file)
+            FileHandle.standardError.write(Data("Key '\(name)' removed from \(options.file).\n".utf8))
+        }
+    }
+}
