@@ -25,7 +25,8 @@ struct BrowserGuard: Sendable {
 
     /// Whether a request from this `Origin` may upgrade or change state: no `Origin` (not a browser), the
     /// server's own origin (same host and port as `Host`), or one of ``allowedOrigins``. `null` (sandboxed
-    /// frames, `file:` pages) is refused unless listed.
+    /// frames, `file:` pages) is refused unless listed. A `ws:`/`wss:` origin, which no browser sends but
+    /// WebSocket libraries do, needs the same host name.
     func allowsOrigin(_ origin: String?, host: String?) -> Bool {
         guard let origin else { return true }
         let lowered = Self.trimmedOrigin(origin.trimmingCharacters(in: " ").lowercased())
@@ -38,6 +39,9 @@ struct BrowserGuard: Sendable {
         let defaultPort = scheme == "https" || scheme == "wss" ? "443" : "80"
         let (originHost, originPort) = Self.split(originAuthority)
         let (hostName, hostPort) = Self.split(host.lowercased())
+        // No web page has a ws: or wss: origin; WebSocket libraries (Hummingbird's client among them) send
+        // one made of the URL's host without its port. Only the host name can be compared.
+        if scheme == "ws" || scheme == "wss" { return originHost == hostName }
         return originHost == hostName && (originPort ?? defaultPort) == (hostPort ?? defaultPort)
     }
 

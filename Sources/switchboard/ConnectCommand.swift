@@ -1,5 +1,9 @@
 import ArgumentParser
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import Switchboard
 import HTTPTypes
 import HummingbirdWSClient
 import HummingbirdWSCompression
@@ -18,6 +22,10 @@ struct ConnectCommand: AsyncParsableCommand {
             Up/Down recall earlier lines; Ctrl-D or Ctrl-C closes the connection. From a pipe, every line of \
             input is sent, then the client waits until no message has arrived for --drain seconds and closes.
 
+            The key goes in an 'Authorization: Bearer' header: --token, or SWITCHBOARD_TOKEN, or, for a server \
+            on this machine, the token `switchboard serve` left for its port (in $XDG_RUNTIME_DIR/switchboard or \
+            ~/.local/share/switchboard/runtime), or ./switchboard-data/token.
+
             Example: printf '#INFO\\n' | switchboard connect ws://127.0.0.1:8080/api/shell
             """
     )
@@ -27,6 +35,8 @@ struct ConnectCommand: AsyncParsableCommand {
     var header: [String] = []
     @Option(help: "Seconds of quiet to wait for after the end of piped input before closing.") var drain = 1.0
     @Flag(help: "Do not offer permessage-deflate compression.") var noCompression = false
+    @Option(help: "The access token or API key (also SWITCHBOARD_TOKEN); found by itself for a server on this machine.")
+    var token: String?
 
     func run() async throws {
         var fields = HTTPFields()
@@ -34,6 +44,9 @@ struct ConnectCommand: AsyncParsableCommand {
             guard let colon = line.firstIndex(of: ":"), let name = HTTPField.Name(String(line[..<colon]).trimmingCharacters(in: .whitespaces))
             else { throw ValidationError("Invalid header '\(line)'; write it as 'Name: value'") }
             fields.append(HTTPField(name: name, value: String(line[line.index(after: colon)...]).trimmingCharacters(in: .whitespaces)))
+        }
+        if !fields.contains(where: { $0.name == .authorization }), let key = Self.key(given: token, for: url) {
+            fields.append(HTTPField(name: .authorization, value: "Bearer " + key))
         }
         let interactive = isatty(0) == 1 && isatty(1) == 1
         let console = Console(interactive: interactive)
@@ -107,7 +120,9 @@ struct ConnectCommand: AsyncParsableCommand {
             }
         } catch {
             console.restore()
-            FileHandle.standardError.write(Data("Could not connect to \(url): \(error)\n".utf8))
+            var reason = "\(error)"
+            if let refusal = await Self.refusal(url: url, headers: fields) { reason = refusal }
+            FileHandle.standardError.write(Data("Could not connect to \(url): \(reason)\n".utf8))
             throw ExitCode(2)
         }
         console.restore()
@@ -115,6 +130,36 @@ struct ConnectCommand: AsyncParsableCommand {
         let reason = closeFrame?.reason.flatMap { $0.isEmpty ? nil : ": \($0)" } ?? ""
         FileHandle.standardError.write(Data("Connection closed (\(code))\(reason)\n".utf8))
         if let closeFrame, ![1000, 1001].contains(Self.number(of: closeFrame.closeCode)) { throw ExitCode(1) }
+    }
+
+    /// The key to send: the one given, `SWITCHBOARD_TOKEN`, or for a loopback URL the token a local
+    /// `switchboard serve` left for that port (only from owner-only files of this user).
+    static func key(given: String?, for url: String) -> String? {
+        if let given { return given }
+        if let environment = ProcessInfo.processInfo.environment["SWITCHBOARD_TOKEN"], !environment.isEmpty { return environment }
+        guard let parsed = URL(string: url), let host = parsed.host, SwitchboardServerHost.isLoopback(host) else { return nil }
+        let port = parsed.port ?? (parsed.scheme == "wss" ? 443 : 80)
+        if let file = AccessSetup.runtimeTokenFile(port: port), let token = AccessSetup.readOwnerOnly(file) { return token }
+        return AccessSetup.readOwnerOnly(AccessSetup.tokenFile(dataDirectory: "switchboard-data"))
+    }
+
+    /// Why the server refused the upgrade, from a plain GET of the same URL with the same headers: the
+    /// status and message of its JSON error (a `426` means the upgrade itself was fine).
+    static func refusal(url: String, headers: HTTPFields) async -> String? {
+        guard var components = URLComponents(string: url) else { return nil }
+        components.scheme = components.scheme == "wss" ? "https" : "http"
+        guard let httpURL = components.url else { return nil }
+        var request = URLRequest(url: httpURL, timeoutInterval: 5)
+        for field in headers where field.name != .origin { request.addValue(field.value, forHTTPHeaderField: field.name.rawName) }
+        guard let (data, response) = try? await URLSession.shared.data(for: request), let http = response as? HTTPURLResponse,
+            http.statusCode != 426
+        else { return nil }
+        var message = "HTTP \(http.statusCode)"
+        if case .object(let object)? = try? JSON(parsing: String(decoding: data, as: UTF8.self)), case .string(let text)? = object["Message"] {
+            message += ": " + text
+        }
+        if http.statusCode == 401 { message += " (pass --token <key> or set SWITCHBOARD_TOKEN)" }
+        return message
     }
 
     /// How long to wait for the server's side of the closing handshake.
