@@ -58,7 +58,7 @@ def main():
             known = {line.split("#")[0].strip() for line in file if line.split("#")[0].strip()}
 
     data = tempfile.mkdtemp(prefix="switchboard-autobahn-")
-    process, port = start_server(args.binary, "--data-dir", data, "--no-pty")
+    process, port = start_server(args.binary, "--data-dir", data, "--no-pty", "--no-auth")
     url = f"ws://127.0.0.1:{port}/api/echo"
     started = time.monotonic()
     try:

@@ -23,11 +23,14 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from switchboard_process import start_server, stop_server  # noqa: E402
+from switchboard_process import read_token, start_server, stop_server  # noqa: E402
 from websockets.sync.client import connect  # noqa: E402
 
 LINE = "0123456789" * 7 + "abcdefghi"  # 79 characters and the newline: 80-byte lines
 
+
+# The API root with the server's access token in it (`/api(<token>)`), set once the server runs.
+API = "/api"
 
 def producer(total):
     return f"yes {LINE} | head -c {total}"
@@ -60,7 +63,7 @@ def raw_pty_rate(total):
 
 def switchboard_rate(base, total):
     """Bytes per second through a raw-mode PTY terminal over WebSocket."""
-    with connect(base + "/api/pty", compression=None, max_size=None) as ws:
+    with connect(base + API + "/pty", compression=None, max_size=None) as ws:
         # A marker computed by the shell, so that the echo of the command line does not match it.
         ws.send("stty raw -echo; echo R$((1+1))DY")
         seen = ""
@@ -85,7 +88,7 @@ def switchboard_rate(base, total):
 
 def keystroke_round_trips(base, count):
     """Microseconds from sending one character to receiving its echo from `cat` in a raw terminal."""
-    with connect(base + "/api/pty", compression=None) as ws:
+    with connect(base + API + "/pty", compression=None) as ws:
         ws.send("stty raw -echo; echo R$((1+1))DY; exec cat")
         seen = ""
         while "R2DY" not in seen:
@@ -120,6 +123,8 @@ def main():
 
     data = tempfile.mkdtemp(prefix="switchboard-bench-")
     process, port = start_server(args.binary, "--data-dir", data)
+    global API
+    API = f"/api({read_token(data)})"
     base = f"ws://127.0.0.1:{port}"
     try:
         raw_rates, ws_rates = [], []

@@ -15,7 +15,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from switchboard_process import start_server, stop_server  # noqa: E402
+from switchboard_process import read_token, start_server, stop_server  # noqa: E402
 
 
 def resident_kib(pid):
@@ -37,11 +37,13 @@ def main():
     parser.add_argument("--binary", required=True)
     parser.add_argument("--seconds", type=int, default=10)
     args = parser.parse_args()
-    process, port = start_server(args.binary, "--data-dir", tempfile.mkdtemp(prefix="switchboard-flood-"))
+    data = tempfile.mkdtemp(prefix="switchboard-flood-")
+    process, port = start_server(args.binary, "--data-dir", data)
+    token = read_token(data)
     try:
         client = socket.create_connection(("127.0.0.1", port))
         key = base64.b64encode(os.urandom(16)).decode()
-        client.sendall((f"GET /api/pty HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        client.sendall((f"GET /api({token})/pty HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                         f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
         time.sleep(0.5)
         before = resident_kib(process.pid)

@@ -21,16 +21,19 @@ from websockets.exceptions import ConnectionClosedOK
 from websockets.sync.client import connect
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from switchboard_process import sample, start_server, stop_server  # noqa: E402
+from switchboard_process import read_token, sample, start_server, stop_server  # noqa: E402
 
 BANNER = "### Entering the Switchboard shell."
 TERMINALS = {"shell": 0, "echo": 1, "chatroom": 2, "pty": 3}
 
 
+# The API root with the server's access token in it (`/api(<token>)`), set once the server runs.
+API = "/api"
+
 def one_cycle(base, index, kinds):
     kind = kinds[index % len(kinds)]
     if kind == 0:
-        with connect(base + "/api/shell", compression=None) as ws:
+        with connect(base + API + "/shell", compression=None) as ws:
             assert ws.recv(timeout=10).startswith(BANNER)
             ws.recv(timeout=10)
             ws.send("#DISCONNECT")
@@ -40,15 +43,15 @@ def one_cycle(base, index, kinds):
             except ConnectionClosedOK:
                 pass
     elif kind == 1:
-        with connect(base + "/api/echo") as ws:
+        with connect(base + API + "/echo") as ws:
             ws.send(f"soak {index}")
             assert ws.recv(timeout=10) == f"soak {index}"
     elif kind == 2:
-        with connect(base + f"/api/chatroom/nickname=soak{index}&room=soak", compression=None) as ws:
+        with connect(base + API + f"/chatroom/nickname=soak{index}&room=soak", compression=None) as ws:
             assert ws.recv(timeout=10).startswith("* Welcome")
     else:
         # A shell in a PTY with a background job; closing ends both.
-        with connect(base + "/api/pty", compression=None) as ws:
+        with connect(base + API + "/pty", compression=None) as ws:
             ws.send(f"sleep 100 & echo S{index}$((1+1))K")
             seen = ""
             while f"S{index}2K" not in seen:
@@ -72,6 +75,8 @@ def main():
 
     data = tempfile.mkdtemp(prefix="switchboard-soak-")
     process, port = start_server(args.binary, "--data-dir", data)
+    global API
+    API = f"/api({read_token(data)})"
     base = f"ws://127.0.0.1:{port}"
     try:
         run_cycles(base, 100, kinds)

@@ -29,6 +29,12 @@ def start_server(binary, *extra):
     sys.exit("switchboard serve did not start:\n" + log)
 
 
+def read_token(data_dir):
+    """The access token `switchboard serve` wrote to its data directory."""
+    with open(os.path.join(data_dir, "token")) as file:
+        return file.read().strip()
+
+
 def sample(pid):
     """Open descriptors, child processes, threads and resident memory (KiB) of a process."""
     descriptors = len(os.listdir(f"/proc/{pid}/fd"))

@@ -70,7 +70,7 @@ struct ServeCommand: AsyncParsableCommand {
             throw ValidationError("--no-auth is refused on a non-loopback address: anyone who reaches \(host) would get every right")
         }
         let access = try AccessSetup.make(
-            token: token ?? ProcessInfo.processInfo.environment["SWITCHBOARD_TOKEN"], keyFile: keys, noAuth: noAuth, dataDirectory: dataDir)
+            token: token ?? ProcessInfo.processInfo.environment["SWITCHBOARD_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }, keyFile: keys, noAuth: noAuth, dataDirectory: dataDir)
         if noAuth { logger.warning("Authentication is off (--no-auth): every local user and process can use every resource, PTY shells included") }
         if !loopback {
             logger.warning("Listening on \(host) without TLS: keys and everything typed cross the network in the clear; put a TLS proxy in front")

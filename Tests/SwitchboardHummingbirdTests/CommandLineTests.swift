@@ -25,10 +25,11 @@ final class DataBox: @unchecked Sendable {
 @Suite(.timeLimit(.minutes(2)))
 struct CommandLineTests {
     /// Runs the binary with standard input, returns standard output, standard error and the exit status.
-    func run(_ arguments: [String], input: String) async throws -> (out: String, err: String, status: Int32) {
+    func run(_ arguments: [String], input: String, environment: [String: String] = [:]) async throws -> (out: String, err: String, status: Int32) {
         let process = Process()
         process.executableURL = try SwitchboardBinary.url
         process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let stdin = Pipe()
         let stdout = Pipe()
         let stderr = Pipe()
@@ -72,10 +73,23 @@ struct CommandLineTests {
     }
 
     /// Starts `switchboard serve` on a free port with its data in `dataDirectory`; returns the process and port.
-    func startServe(dataDirectory: String, _ extra: [String] = []) async throws -> (Process, Int) {
+    func startServe(dataDirectory: String, _ extra: [String] = [], environment: [String: String] = [:]) async throws -> (Process, Int) {
+        try await startServeWithLog(dataDirectory: dataDirectory, extra, environment: environment).map { ($0.0, $0.1) }.get()
+    }
+
+    /// The access token `serve` keeps in its data directory.
+    static func token(_ dataDirectory: String) throws -> String {
+        try String(contentsOfFile: dataDirectory + "/token", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// Starts `switchboard serve`; returns the process, the port and what it wrote to standard error until then.
+    func startServeWithLog(
+        dataDirectory: String, _ extra: [String] = [], environment: [String: String] = [:]
+    ) async throws -> Result<(Process, Int, String), any Error> {
         let process = Process()
         process.executableURL = try SwitchboardBinary.url
         process.arguments = ["serve", "--port", "0", "--data-dir", dataDirectory] + extra
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let stderr = Pipe()
         process.standardError = stderr
         process.standardOutput = FileHandle.nullDevice
@@ -87,8 +101,10 @@ struct CommandLineTests {
                 let data = reader.availableData
                 if data.isEmpty { return (log, nil) }
                 log += String(decoding: data, as: UTF8.self)
-                if let range = log.range(of: #"listening on 127\.0\.0\.1:(\d+)"#, options: .regularExpression) {
-                    return (log, Int(log[range].split(separator: ":").last ?? ""))
+                // The greeting ends with the sample data's place.
+                if let range = log.range(of: #"listening on 127\.0\.0\.1:(\d+)\n(.|\n)*Sample data"#, options: .regularExpression) {
+                    let line = log[range].split(separator: "\n").first ?? ""
+                    return (log, Int(line.split(separator: ":").last ?? ""))
                 }
             }
         }
@@ -96,7 +112,9 @@ struct CommandLineTests {
             process.terminate()
             throw TestFailure("no port in: \(log)")
         }
-        return (process, port)
+        // Keep reading standard error so that the server never blocks on a full pipe.
+        Thread { while !reader.availableData.isEmpty {} }.start()
+        return .success((process, port, log))
     }
 
     static func temporaryDirectory() -> String {
@@ -108,7 +126,8 @@ struct CommandLineTests {
         defer { try? FileManager.default.removeItem(atPath: data) }
         let (process, found) = try await startServe(dataDirectory: data)
         defer { if process.isRunning { process.terminate() } }
-        let client = try await WebSocketTestClient.connect("ws://127.0.0.1:\(found)/api/echo")
+        let client = try await WebSocketTestClient.connect(
+            "ws://127.0.0.1:\(found)/api/echo", headers: [("Authorization", "Bearer \(try Self.token(data))")])
         client.send("ping")
         #expect(try await client.receiveText() == "ping")
         process.terminate()
@@ -124,10 +143,12 @@ struct CommandLineTests {
         defer { try? FileManager.default.removeItem(atPath: data) }
         let (first, port) = try await startServe(dataDirectory: data)
         defer { if first.isRunning { first.terminate() } }
-        let seeded = try await RawHTTP.request(port: port, "REPORT", "/api/superhero")
+        let auth = ["Authorization: Bearer \(try Self.token(data))"]
+        let seeded = try await RawHTTP.request(port: port, "REPORT", "/api/superhero", headers: auth)
         #expect(seeded.body.contains("\"Count\": 6"), "seeded on first start")
         let posted = try await RawHTTP.request(
-            port: port, "POST", "/api/superhero", body: #"{"Name": "Hulk", "Year": 1962, "HasSecretIdentity": false}"#)
+            port: port, "POST", "/api/superhero", headers: auth + ["Content-Type: application/json"],
+            body: #"{"Name": "Hulk", "Year": 1962, "HasSecretIdentity": false}"#)
         #expect(posted.status == 201)
         first.terminate()
         try await onOwnThread { first.waitUntilExit() }
@@ -135,9 +156,12 @@ struct CommandLineTests {
 
         let (second, secondPort) = try await startServe(dataDirectory: data)
         defer { if second.isRunning { second.terminate() } }
-        let found = try await RawHTTP.request(port: secondPort, "GET", "/api/superhero/name=Hulk")
+        let newAuth = ["Authorization: Bearer \(try Self.token(data))"]
+        #expect(newAuth != auth, "a new token at each start")
+        #expect(try await RawHTTP.request(port: secondPort, "GET", "/api/superhero", headers: auth).status == 401)
+        let found = try await RawHTTP.request(port: secondPort, "GET", "/api/superhero/name=Hulk", headers: newAuth)
         #expect(found.body.contains("\"Name\": \"Hulk\""))
-        let count = try await RawHTTP.request(port: secondPort, "REPORT", "/api/superhero")
+        let count = try await RawHTTP.request(port: secondPort, "REPORT", "/api/superhero", headers: newAuth)
         #expect(count.body.contains("\"Count\": 7"), "not seeded twice")
         second.terminate()
         try await onOwnThread { second.waitUntilExit() }
@@ -151,7 +175,8 @@ struct CommandLineTests {
         var pids: [Int32] = []
         var clients: [WebSocketTestClient] = []
         for path in ["/api/pty", "/api/pty/name=kept"] {
-            let client = try await WebSocketTestClient.connect("ws://127.0.0.1:\(port)\(path)")
+            let client = try await WebSocketTestClient.connect(
+                "ws://127.0.0.1:\(port)\(path)", headers: [("Authorization", "Bearer \(try Self.token(data))")])
             client.send("sleep 1000 & echo PIDS=$$,$!,E$((0+1))ND")
             let output = try await PtyTests.read(client, until: ",E1ND")
             let numbers = output.components(separatedBy: "PIDS=").last?.components(separatedBy: ",E1ND").first?.split(separator: ",") ?? []
@@ -198,7 +223,9 @@ struct CommandLineTests {
         #expect(bundle.status == 0, "\(bundle.output)")
         let (process, port) = try await startServe(dataDirectory: data, ["--xterm-dir", xterm])
         defer { if process.isRunning { process.terminate() } }
-        let browser = try await run(command: ["python3", root + "/Tests/Support/browser_console.py", "http://127.0.0.1:\(port)/console"])
+        let browser = try await run(command: [
+            "python3", root + "/Tests/Support/browser_console.py", "http://127.0.0.1:\(port)/console?token=\(try Self.token(data))",
+        ])
         #expect(browser.status == 0, "\(browser.output)")
         #expect(browser.output.contains("\n42\n"))
         #expect(browser.output.contains("status: 200: OK. The program"))

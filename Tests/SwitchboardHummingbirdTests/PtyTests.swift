@@ -12,13 +12,17 @@ import Testing
 struct PtyTests {
     /// A server with the Shell and PTY terminals running `bash --norc --noprofile`.
     static func withServer(
-        sharing: PtyManager.Sharing = .perConnection, maxTerminals: Int = 32, _ body: (TestServer, PtyManager) async throws -> Void
+        sharing: PtyManager.Sharing = .perConnection, maxTerminals: Int = 32, authenticator: any Authenticator = AllowAllAuthenticator(),
+        idleTimeout: Duration? = .seconds(3600), inheritedVariables: [String] = [], audit: Logger = TestServer.defaultLogger,
+        _ body: (TestServer, PtyManager) async throws -> Void
     ) async throws {
         let manager = PtyManager(
             configuration: .init(
-                program: PtyProgram("bash", arguments: ["--norc", "--noprofile"], environment: ["PS1": "$ "]),
-                sharing: sharing, maxTerminals: maxTerminals, terminationGrace: .milliseconds(500)))
-        try await TestServer.with(configure: { manager.register(in: $0) }) { server in
+                program: PtyProgram(
+                    "bash", arguments: ["--norc", "--noprofile"], environment: ["PS1": "$ "], inheritedVariables: inheritedVariables),
+                sharing: sharing, maxTerminals: maxTerminals, terminationGrace: .milliseconds(500), idleTimeout: idleTimeout),
+            audit: audit)
+        try await TestServer.with(authenticator: authenticator, configure: { manager.register(in: $0) }) { server in
             try await body(server, manager)
             await manager.shutdown()
         }

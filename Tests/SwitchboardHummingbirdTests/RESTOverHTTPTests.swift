@@ -7,6 +7,8 @@ import Testing
 /// Every method over real HTTP, against a real server: the REST layer as curl sees it.
 @Suite(.timeLimit(.minutes(2)))
 struct RESTOverHTTPTests {
+    static let json = ["Content-Type: application/json"]
+
     static func names(_ body: String) throws -> [String] {
         guard case .object(let object) = try JSON(parsing: body), case .array(let rows)? = object["Data"] else { return [] }
         return rows.compactMap { row in
@@ -43,19 +45,24 @@ struct RESTOverHTTPTests {
             let curlStyle = try await RawHTTP.request(
                 port: port, "POST", "/api/superhero", headers: ["Content-Type: application/x-www-form-urlencoded"],
                 body: #"[{"Name": "Thor", "Year": 1962, "HasSecretIdentity": true}]"#)
-            #expect(curlStyle.status == 201, "curl -d sends JSON as a form; it is read as JSON")
+            #expect(curlStyle.status == 415, "a form encoding is what a cross-site form sends: refused")
+            #expect(curlStyle.body.contains("-H 'Content-Type: application/json'"))
+            let thor = try await RawHTTP.request(
+                port: port, "POST", "/api/superhero", headers: ["Content-Type: application/json"],
+                body: #"[{"Name": "Thor", "Year": 1962, "HasSecretIdentity": true}]"#)
+            #expect(thor.status == 201)
 
-            let ambiguous = try await RawHTTP.request(port: port, "PATCH", "/api/superhero/year=1962", body: #"{"Year": 1963}"#)
+            let ambiguous = try await RawHTTP.request(port: port, "PATCH", "/api/superhero/year=1962", headers: Self.json, body: #"{"Year": 1963}"#)
             #expect(ambiguous.status == 400)
             #expect(ambiguous.body.contains("\"ErrorCode\": \"AmbiguousMatch\""))
-            let patch = try await RawHTTP.request(port: port, "PATCH", "/api/superhero/year=1962/unsafe=true", body: #"{"Year": 1963}"#)
+            let patch = try await RawHTTP.request(port: port, "PATCH", "/api/superhero/year=1962/unsafe=true", headers: Self.json, body: #"{"Year": 1963}"#)
             #expect(patch.status == 200)
             #expect(RawHTTP.header("Switchboard-Info", in: patch.head) == "3 entities updated in 'SwitchboardSamples.Superhero'")
 
             let putNew = try await RawHTTP.request(
-                port: port, "PUT", "/api/superhero/name=Vision", body: #"{"Name": "Vision", "Year": 1968, "HasSecretIdentity": false}"#)
+                port: port, "PUT", "/api/superhero/name=Vision", headers: Self.json, body: #"{"Name": "Vision", "Year": 1968, "HasSecretIdentity": false}"#)
             #expect(putNew.status == 201)
-            let putSame = try await RawHTTP.request(port: port, "PUT", "/api/superhero/name=Vision", body: #"{"Year": 1969}"#)
+            let putSame = try await RawHTTP.request(port: port, "PUT", "/api/superhero/name=Vision", headers: Self.json, body: #"{"Year": 1969}"#)
             #expect(putSame.status == 200)
 
             let report = try await RawHTTP.request(port: port, "REPORT", "/api/superhero/year>1960")
@@ -84,8 +91,10 @@ struct RESTOverHTTPTests {
     @Test(arguments: [
         ("GET", "/api/superhero", ["Accept: text/html"], nil as String?, 406, "NotAcceptable"),
         ("POST", "/api/superhero", ["Content-Type: application/xml"], "<hero/>", 415, "UnsupportedInput"),
-        ("POST", "/api/superhero", [], #"{"Name": "#, 400, "JsonSyntaxError"),
-        ("POST", "/api/superhero", [], #"{"Name": "X"}"#, 400, "InvalidEntity"),
+        ("POST", "/api/superhero", ["Content-Type: application/json"], #"{"Name": "#, 400, "JsonSyntaxError"),
+        ("POST", "/api/superhero", ["Content-Type: application/json"], #"{"Name": "X"}"#, 400, "InvalidEntity"),
+        ("POST", "/api/superhero", [], #"{"Name": "X"}"#, 415, "UnsupportedInput"),
+        ("POST", "/api/superhero", ["Content-Type: text/plain"], #"{"Name": "X"}"#, 415, "UnsupportedInput"),
         ("POST", "/api/superhero", [], nil, 400, "InvalidInput"),
         ("POST", "/api/superhero", [], String(repeating: " ", count: 5000), 413, "InvalidInput"),
         ("GET", "/api/superheroes", [], nil, 404, "UnknownResource"),
@@ -93,7 +102,7 @@ struct RESTOverHTTPTests {
         ("GET", "/api/superhero/year=old", [], nil, 400, "InvalidConditionValue"),
         ("GET", "/api/superhero//limit=many", [], nil, 400, "InvalidMetaCondition"),
         ("GET", "/api/superhero/a/b/c", [], nil, 400, "InvalidUriSyntax"),
-        ("POST", "/api/availableresource", [], "{}", 405, "MethodNotAllowed"),
+        ("POST", "/api/availableresource", ["Content-Type: application/json"], "{}", 405, "MethodNotAllowed"),
         ("DELETE", "/api/echo", [], nil, 405, "MethodNotAllowed"),
         ("GET", "/api/echo", [], nil, 426, "UpgradeRequired"),
     ])

@@ -214,7 +214,7 @@ struct ShellRESTTests {
             #expect(seen.map { $0.contains("\"Name\":") } == [true, true, true])
             // A new entity appears in the stream while it runs.
             let poster = try await RawHTTP.request(
-                port: server.port, "POST", "/api/superhero", body: #"{"Name": "Hulk", "Year": 1962, "HasSecretIdentity": false}"#)
+                port: server.port, "POST", "/api/superhero", headers: ["Content-Type: application/json"], body: #"{"Name": "Hulk", "Year": 1962, "HasSecretIdentity": false}"#)
             #expect(poster.status == 201)
             #expect(try await client.receiveText() == #"{"Name":"Hulk","Year":1962,"HasSecretIdentity":false}"#)
             client.send("#SHELL")

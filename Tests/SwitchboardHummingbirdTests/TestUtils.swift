@@ -76,9 +76,12 @@ struct TestServer {
     /// Starts a server with the Shell, the samples and ``Blocker``, runs `body`, then shuts it down.
     static func with(
         configuration: SwitchboardServerConfiguration = .init(), logger: Logger = TestServer.defaultLogger,
-        configure: (SwitchboardAPI) -> Void = { _ in }, _ body: (TestServer) async throws -> Void
+        authenticator: any Authenticator = AllowAllAuthenticator(),
+        configure: (SwitchboardAPI) -> Void = { _ in }, routes: (SwitchboardServer) -> Void = { _ in },
+        _ body: (TestServer) async throws -> Void
     ) async throws {
-        let server = try await start(configuration: configuration, logger: logger, configure: configure)
+        let server = try await start(
+            configuration: configuration, logger: logger, authenticator: authenticator, configure: configure, routes: routes)
         do {
             try await body(server)
         } catch {
@@ -94,9 +97,10 @@ struct TestServer {
     /// shut down.
     static func start(
         configuration: SwitchboardServerConfiguration = .init(), logger: Logger = TestServer.defaultLogger,
-        configure: (SwitchboardAPI) -> Void = { _ in }
+        authenticator: any Authenticator = AllowAllAuthenticator(), configure: (SwitchboardAPI) -> Void = { _ in },
+        routes: (SwitchboardServer) -> Void = { _ in }
     ) async throws -> TestServer {
-        let api = SwitchboardAPI(logger: logger)
+        let api = SwitchboardAPI(authenticator: authenticator, logger: logger)
         let hub = ChatHub()
         api.register { Echo() }
         api.register { ChatRoom(hub: hub) }
@@ -106,10 +110,11 @@ struct TestServer {
         configure(api)
         let (ports, portSink) = AsyncStream.makeStream(of: Int.self)
         let server = SwitchboardServer(
-            api: api, configuration: configuration, address: .hostname("127.0.0.1", port: 0), logger: logger
+            api: api, configuration: configuration, host: "127.0.0.1", port: 0, logger: logger
         ) { port in
             portSink.yield(port)
         }
+        routes(server)
         let group = ServiceGroup(configuration: .init(services: server.services, logger: logger))
         let running = Task { try await group.run() }
         var iterator = ports.makeAsyncIterator()
@@ -287,10 +292,10 @@ enum RawHTTP {
 
     /// Sends one request with any method, headers and body, and reads the whole response.
     static func request(
-        port: Int, _ method: String, _ path: String, headers: [String] = [], body: String? = nil
+        port: Int, _ method: String, _ path: String, hostHeader: String? = nil, headers: [String] = [], body: String? = nil
     ) async throws -> (status: Int, head: String, body: String) {
         try await onOwnThread {
-            var lines = ["\(method) \(path) HTTP/1.1", "Host: 127.0.0.1:\(port)", "Connection: close"] + headers
+            var lines = ["\(method) \(path) HTTP/1.1", "Host: \(hostHeader ?? "127.0.0.1:\(port)")", "Connection: close"] + headers
             if let body { lines.append("Content-Length: \(body.utf8.count)") }
             let request = lines.joined(separator: "\r\n") + "\r\n\r\n" + (body ?? "")
             let response = try exchange(port: port, bytes: Array(request.utf8))

@@ -114,7 +114,7 @@ struct SessionTests {
     @Test func handlerErrorsBecomeStatusLinesAndTheTerminalGoesOn() async throws {
         let client = TestConnection.open(api, uri: "/recorder")
         await client.send("fail")
-        #expect(try await client.receiveText() == "500: Internal server error. Something broke")
+        #expect(try await client.receiveText().hasPrefix("500: Internal server error. The details are in the server log under error id "))
         await client.send("reject")
         #expect(try await client.receiveText() == "409: Conflict. Not now")
         await client.send(ByteBuffer(string: "bytes"))

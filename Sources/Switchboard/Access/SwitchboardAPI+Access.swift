@@ -6,6 +6,9 @@ extension SwitchboardAPI {
     /// Authenticates a caller from its headers (and the key taken out of its URI, if any).
     /// - Throws: A `401` ``SwitchboardError`` for a missing, unreadable or unknown key.
     public func authenticate(headers: HeaderList, uriKey: String?) async throws(SwitchboardError) -> AccessIdentity {
+        // With authentication off, whatever the caller sent (even an Authorization header meant for someone
+        // else) is not read.
+        if authenticator is AllowAllAuthenticator { return .unrestricted }
         let key = try AccessCredentials.key(headers: headers, uriKey: uriKey)
         return try await authenticator.identity(forKey: key)
     }
@@ -34,7 +37,11 @@ extension SwitchboardAPI {
     }
 
     /// Authenticates a WebSocket connection and checks that it may open the terminal its URI names, before
-    /// the transport upgrades it: transports call this and answer HTTP `401`, `403`, `404` or `400` on error.
+    /// the transport upgrades it: transports call this and answer HTTP `401` or `403` on error.
+    ///
+    /// A URI that does not resolve passes: as RESTable does, the connection is upgraded and then gets the
+    /// status line and a 4xxx close, which line clients show better than an HTTP status. (Its `404` lists
+    /// only the resources the caller may use.)
     /// - Parameters:
     ///   - uri: The URI below the API root, with its query, as in ``ConnectionRequest``.
     ///   - headers: The upgrade request's headers.
@@ -42,7 +49,7 @@ extension SwitchboardAPI {
     /// - Returns: The identity to put in the ``ConnectionRequest``.
     public func authorizeConnection(uri: String, headers: HeaderList, uriKey: String?) async throws(SwitchboardError) -> AccessIdentity {
         let identity = try await authenticate(headers: headers, uriKey: uriKey)
-        let target = try terminalTarget(forURI: uri, for: identity)
+        guard let target = try? terminalTarget(forURI: uri, for: identity) else { return identity }
         if let entity = target.entity { try authorize(.GET, on: .entity(entity), for: identity) }
         try authorize(.GET, on: .terminal(target.descriptor), for: identity)
         return identity

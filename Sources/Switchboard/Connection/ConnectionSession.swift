@@ -80,7 +80,7 @@ actor ConnectionSession {
             let prepared = try await prepare(target)
             await attach(prepared, restartingWorker: true)
         } catch {
-            let failure = SwitchboardError(wrapping: error)
+            let failure = SwitchboardError(wrapping: error, logger: core.logger)
             core.logger.debug("Connection refused", metadata: ["sb.status": "\(failure.status)"])
             await core.sendStatus(failure)
             await core.close(code: .status(failure.status), reason: failure.statusLine)
@@ -225,7 +225,7 @@ actor ConnectionSession {
             await report(error, from: prepared.descriptor.name, generation: prepared.generation, handler: "open")
             guard attachment?.generation == prepared.generation else { return }
             if prepared.descriptor.name == Shell.resourceName {
-                await core.close(code: .unexpectedServerError, reason: SwitchboardError(wrapping: error).statusLine)
+                await core.close(code: .unexpectedServerError, reason: SwitchboardError(wrapping: error, logger: core.logger).statusLine)
             } else {
                 await switchToShell(restartingWorker: true)
             }
@@ -249,7 +249,7 @@ actor ConnectionSession {
             let prepared = try await prepare(try api.terminalTarget(forURI: "/" + Shell.resourceName))
             await attach(prepared, restartingWorker: restartingWorker)
         } catch {
-            await core.sendStatus(SwitchboardError(wrapping: error))
+            await core.sendStatus(SwitchboardError(wrapping: error, logger: core.logger))
         }
     }
 
@@ -326,14 +326,19 @@ actor ConnectionSession {
     private func report(_ error: any Error, from terminal: String, generation: Int, handler: String) async {
         if error is TerminalConnectionError { return }
         if error is CancellationError, attachment?.generation != generation || core.isClosed { return }
-        let failure = SwitchboardError(wrapping: error)
-        if failure.status >= 500 {
-            core.logger.error(
-                "Terminal handler failed",
-                metadata: ["sb.terminal": .string(terminal), "sb.handler": .string(handler), "error.type": "\(error)"])
+        var logger = core.logger
+        logger[metadataKey: "sb.terminal"] = .string(terminal)
+        logger[metadataKey: "sb.handler"] = .string(handler)
+        let failure: SwitchboardError
+        if error is SwitchboardError || error is JSONSyntaxError {
+            failure = SwitchboardError(wrapping: error)
+            if failure.status >= 500 {
+                logger.error("Terminal handler failed", metadata: ["sb.status": "\(failure.status)", "error": "\(failure.message)"])
+            } else {
+                logger.debug("Terminal handler rejected input", metadata: ["sb.status": "\(failure.status)"])
+            }
         } else {
-            core.logger.debug(
-                "Terminal handler rejected input", metadata: ["sb.terminal": .string(terminal), "sb.status": "\(failure.status)"])
+            failure = .internal(error, logger: logger, message: "Terminal handler failed")
         }
         await core.sendStatus(failure, generation: generation)
     }
@@ -396,7 +401,7 @@ actor ConnectionSession {
                 try await core.send(.text(attachment.descriptor.options.prettyPrinted))
             }
         } catch {
-            await core.sendStatus(SwitchboardError(wrapping: error))
+            await core.sendStatus(SwitchboardError(wrapping: error, logger: core.logger))
         }
     }
 

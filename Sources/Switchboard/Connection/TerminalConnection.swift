@@ -53,7 +53,7 @@ public struct TerminalConnection: Sendable {
     public func send(json: JSON) async throws { try await send(json.prettyPrinted) }
 
     /// Sends an error as a status line (`404: Not found. ...`); see ``SwitchboardError/init(wrapping:)``.
-    public func send(error: any Error) async throws { try await send(SwitchboardError(wrapping: error).statusLine) }
+    public func send(error: any Error) async throws { try await send(SwitchboardError(wrapping: error, logger: logger).statusLine) }
 
     /// Sets one of the connection's custom headers (as `#INFO {"CustomHeaders": {...}}` does); `nil` removes it.
     /// - Throws: A `400` ``SwitchboardError`` for reserved or invalid names and values.

@@ -139,18 +139,24 @@ extension SwitchboardError {
     /// A 500 never carries the error's own text, which may hold paths, SQL or other internals: the client
     /// reads `500: Internal server error. The details are in the server log under error id 7Kq2mXa9`, and the
     /// error's description is logged (label `switchboard.error`, level error) with `sb.error.id` set to that id.
-    public init(wrapping error: any Error) {
+    public init(wrapping error: any Error, logger: Logger = SwitchboardError.logger) {
         switch error {
         case let error as SwitchboardError: self = error
         case let error as JSONSyntaxError: self = SwitchboardError(.badRequest, code: .jsonSyntax, error.description)
-        default: self = .internal(error)
+        default: self = .internal(error, logger: logger)
         }
     }
 
     /// A 500 for an unexpected error: a fresh error id for the client, the details in the log under it.
-    public static func `internal`(_ error: any Error, logger: Logger = SwitchboardError.logger) -> SwitchboardError {
+    /// - Parameters:
+    ///   - error: The error; its description goes to the log only.
+    ///   - logger: Where to log it (with `sb.error.id`, `error.type` and `error`).
+    ///   - message: The log message.
+    public static func `internal`(
+        _ error: any Error, logger: Logger = SwitchboardError.logger, message: Logger.Message = "Internal error"
+    ) -> SwitchboardError {
         let id = newErrorID()
-        logger.error("Internal error", metadata: ["sb.error.id": .string(id), "error.type": "\(type(of: error))", "error": "\(error)"])
+        logger.error(message, metadata: ["sb.error.id": .string(id), "error.type": "\(type(of: error))", "error": "\(error)"])
         return SwitchboardError(.internalServerError, code: .internalError, "The details are in the server log under error id \(id)")
     }
 

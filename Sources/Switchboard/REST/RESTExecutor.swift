@@ -16,7 +16,7 @@ extension SwitchboardAPI {
             }
             outcome = try await RESTExecution(api: self, request: request).run()
         } catch {
-            outcome = RESTExecution.Outcome(error: SwitchboardError(wrapping: error))
+            outcome = RESTExecution.Outcome(error: SwitchboardError(wrapping: error, logger: logger))
         }
         let elapsed = start.duration(to: .now)
         let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15

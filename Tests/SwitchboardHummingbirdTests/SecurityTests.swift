@@ -1,0 +1,389 @@
+import Foundation
+import InMemoryLogging
+import Logging
+import Switchboard
+import SwitchboardHummingbird
+import Testing
+
+/// Keys, rights, origins, hosts and cross-site requests, end to end through a real server, the Python
+/// `websockets` client and raw HTTP (see Docs/Security.md for the attacks each test covers).
+@Suite(.timeLimit(.minutes(3)))
+struct SecurityTests {
+    static let aliceKey = "alice-key-0123456789abcdef"
+    static let bobKey = "bob-key-0123456789abcdef"
+    static let adminKey = "admin-key-0123456789abcdef"
+
+    /// Alice reads heroes, echoes and may use the Shell; Bob may write heroes; the admin may do anything.
+    static func keys(anonymous: AccessRights = .none) -> APIKeyAuthenticator {
+        APIKeyAuthenticator(
+            keys: [
+                .init(
+                    name: "alice", key: aliceKey,
+                    rights: AccessRights([
+                        .init(resources: ["SwitchboardSamples.Echo", "SwitchboardSamples.Superhero"], methods: [.GET])
+                    ])),
+                .init(name: "bob", key: bobKey, rights: AccessRights([.init(resources: ["SwitchboardSamples.*"], methods: nil)])),
+                .init(name: "admin", key: adminKey, rights: .all),
+            ], anonymous: anonymous)
+    }
+
+    static func bearer(_ key: String) -> [(String, String)] { [("Authorization", "Bearer \(key)")] }
+
+    // MARK: Ways to pass a key
+
+    @Test func everyWayToPassAKeyWorksOverHTTPAndWebSocket() async throws {
+        try await TestServer.with(authenticator: Self.keys()) { server in
+            let basic = Data(":\(Self.aliceKey)".utf8).base64EncodedString()
+            let headerForms = [
+                "Authorization: Bearer \(Self.aliceKey)", "Authorization: ApiKey \(Self.aliceKey)",
+                "Authorization: token \(Self.aliceKey)", "Authorization: Basic \(basic)",
+                "Cookie: theme=dark; \(AccessCredentials.cookieName)=\(Self.aliceKey)",
+            ]
+            for header in headerForms {
+                let answer = try await RawHTTP.request(port: server.port, "GET", "/api/superhero//limit=1", headers: [header])
+                #expect(answer.status == 200, "\(header)")
+                let parts = header.split(separator: ":", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+                let client = try await WebSocketTestClient.connect(server.base + "/api/echo", headers: [(parts[0], parts[1])])
+                client.send("hi")
+                #expect(try await client.receiveText() == "hi")
+                try await client.close()
+            }
+            let inURI = try await RawHTTP.request(port: server.port, "GET", "/api(\(Self.aliceKey))/superhero//limit=1")
+            #expect(inURI.status == 200)
+            #expect(!inURI.body.contains(Self.aliceKey))
+            let client = try await WebSocketTestClient.connect(server.base + "/api(\(Self.aliceKey))/echo")
+            client.send("#INFO")
+            let profile = try await client.receiveText()
+            #expect(profile.contains("\"CurrentTerminal\": \"SwitchboardSamples.Echo\""))
+            #expect(!profile.contains(Self.aliceKey))
+            try await client.close()
+        }
+    }
+
+    @Test func missingBadAndMalformedKeysAre401WithAChallenge() async throws {
+        try await TestServer.with(authenticator: Self.keys()) { server in
+            for headers in [[], ["Authorization: Bearer wrong-key"], ["Authorization: Digest abc"], ["Authorization: Basic !!!"]] {
+                let answer = try await RawHTTP.request(port: server.port, "GET", "/api/superhero", headers: headers)
+                #expect(answer.status == 401, "\(headers)")
+                #expect(RawHTTP.header("WWW-Authenticate", in: answer.head) == #"Bearer realm="Switchboard""#)
+                #expect(!answer.body.contains("wrong-key"))
+            }
+            await #expect(throws: WebSocketTestClient.UpgradeFailed.self) {
+                _ = try await WebSocketTestClient.connect(server.base + "/api/shell")
+            }
+            do {
+                _ = try await WebSocketTestClient.connect(server.base + "/api/pty", headers: Self.bearer("wrong-key"))
+                Issue.record("upgraded without a valid key")
+            } catch let failure as WebSocketTestClient.UpgradeFailed {
+                #expect(failure.status == 401)
+            }
+            // A raw upgrade shows the JSON reason and the challenge, and the key in the URI is not echoed.
+            let raw = try await RawHTTP.request(
+                port: server.port, "GET", "/api(not-a-key-123)/shell",
+                headers: ["Upgrade: websocket", "Connection: Upgrade", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version: 13"])
+            #expect(raw.status == 401)
+            #expect(RawHTTP.header("WWW-Authenticate", in: raw.head) != nil)
+            #expect(raw.body.contains("\"Uri\": \"/shell\""))
+            #expect(!raw.body.contains("not-a-key-123"))
+        }
+    }
+
+    // MARK: Rights
+
+    @Test func rightsPerResourceAndMethodOverHTTP() async throws {
+        try await TestServer.with(authenticator: Self.keys()) { server in
+            let alice = ["Authorization: Bearer \(Self.aliceKey)"]
+            let json = ["Content-Type: application/json"]
+            let hero = #"{"Name": "Hulk", "Year": 1962, "HasSecretIdentity": false}"#
+            #expect(try await RawHTTP.request(port: server.port, "GET", "/api/superhero", headers: alice).status == 200)
+            #expect(try await RawHTTP.request(port: server.port, "REPORT", "/api/superhero", headers: alice).status == 200)
+            #expect(try await RawHTTP.request(port: server.port, "HEAD", "/api/superhero", headers: alice).status == 200)
+            let refused = try await RawHTTP.request(port: server.port, "POST", "/api/superhero", headers: alice + json, body: hero)
+            #expect(refused.status == 403)
+            #expect(refused.body.contains("The key 'alice' may not POST 'SwitchboardSamples.Superhero'"))
+            #expect(try await RawHTTP.request(port: server.port, "GET", "/api/admin.websocket", headers: alice).status == 403)
+            #expect(try await RawHTTP.request(port: server.port, "DELETE", "/api/admin.websocket//unsafe=true", headers: alice).status == 403)
+            let bob = ["Authorization: Bearer \(Self.bobKey)"]
+            #expect(try await RawHTTP.request(port: server.port, "POST", "/api/superhero", headers: bob + json, body: hero).status == 201)
+            // The list of resources shows only what the caller may use, with the methods it may use.
+            let listed = try await RawHTTP.request(port: server.port, "GET", "/api", headers: alice)
+            #expect(listed.body.contains("SwitchboardSamples.Echo"))
+            #expect(!listed.body.contains("Admin"))
+            #expect(!listed.body.contains("ChatRoom"))
+            #expect(!listed.body.contains("\"POST\""))
+            // Not found lists only visible names.
+            let unknown = try await RawHTTP.request(port: server.port, "GET", "/api/nosuch", headers: alice)
+            #expect(unknown.status == 404)
+            #expect(!unknown.body.contains("Admin"))
+        }
+    }
+
+    @Test func rightsAtTheUpgradeAndInsideTheShell() async throws {
+        try await TestServer.with(authenticator: Self.keys()) { server in
+            do {
+                _ = try await WebSocketTestClient.connect(server.base + "/api/chatroom", headers: Self.bearer(Self.aliceKey))
+                Issue.record("alice opened the chat room")
+            } catch let failure as WebSocketTestClient.UpgradeFailed {
+                #expect(failure.status == 403)
+            }
+            let shell = try await WebSocketTestClient.connect(server.base + "/api/shell/binarybodies=false", headers: Self.bearer(Self.aliceKey))
+            _ = try await shell.receiveText()  // banner
+            _ = try await shell.receiveText()  // location
+            shell.send("/chatroom")
+            _ = try await shell.receiveText()
+            shell.send("GET")
+            #expect(try await shell.receiveText() == "403: Forbidden. The key 'alice' may not open terminal 'SwitchboardSamples.ChatRoom'")
+            _ = try await shell.receiveText()
+            shell.send(#"POST /superhero {"Name": "X", "Year": 1, "HasSecretIdentity": true}"#)
+            let post = try await shell.receiveText()
+            #expect(post.hasPrefix("403: Forbidden (") && post.hasSuffix("The key 'alice' may not POST 'SwitchboardSamples.Superhero'"))
+            _ = try await shell.receiveText()  // the error body
+            _ = try await shell.receiveText()
+            shell.send("GET /admin.websocket")
+            #expect(try await shell.receiveText().hasSuffix("The key 'alice' may not GET 'Switchboard.Admin.WebSocket'"))
+            _ = try await shell.receiveText()
+            _ = try await shell.receiveText()
+            shell.send("/echo")
+            _ = try await shell.receiveText()
+            shell.send("GET")
+            shell.send("inside")
+            #expect(try await shell.receiveText() == "inside")
+            try await shell.close()
+        }
+    }
+
+    @Test func anonymousRightsAreNoneByDefaultAndOnlyWhatIsGiven() async throws {
+        let anonymous = AccessRights([.init(resources: ["SwitchboardSamples.Superhero"], methods: [.GET])])
+        try await TestServer.with(authenticator: Self.keys(anonymous: anonymous)) { server in
+            #expect(try await RawHTTP.request(port: server.port, "GET", "/api/superhero").status == 200)
+            let write = try await RawHTTP.request(
+                port: server.port, "POST", "/api/superhero", headers: ["Content-Type: application/json"], body: #"{"Name": "X"}"#)
+            #expect(write.status == 401)
+            do {
+                _ = try await WebSocketTestClient.connect(server.base + "/api/echo")
+                Issue.record("anonymous opened Echo")
+            } catch let failure as WebSocketTestClient.UpgradeFailed {
+                #expect(failure.status == 401)
+            }
+        }
+    }
+
+    @Test func aRevokedKeyIsRefusedAndItsConnectionsClosed() async throws {
+        let keys = Self.keys()
+        try await TestServer.with(authenticator: keys) { server in
+            let alice = try await WebSocketTestClient.connect(server.base + "/api/echo", headers: Self.bearer(Self.aliceKey))
+            let bob = try await WebSocketTestClient.connect(server.base + "/api/echo", headers: Self.bearer(Self.bobKey))
+            let remaining = KeyFile(keys: [.init(name: "bob", key: Self.bobKey, rights: .all)])
+            let removed = keys.reload(remaining)
+            #expect(removed == ["admin", "alice"])
+            for name in removed { await server.api.closeConnections(of: name) }
+            let close = try await alice.closeFrame()
+            #expect(close?.code == 1008)
+            #expect(close?.reason == "The key was revoked")
+            bob.send("still here")
+            #expect(try await bob.receiveText() == "still here")
+            #expect(try await RawHTTP.request(port: server.port, "GET", "/api/echo", headers: ["Authorization: Bearer \(Self.aliceKey)"]).status == 401)
+            try await bob.close()
+        }
+    }
+
+    // MARK: Browsers
+
+    @Test func foreignAndNullOriginsAreRefusedBeforeTheUpgrade() async throws {
+        try await TestServer.with(configuration: .init(allowedOrigins: ["https://app.example.com"])) { server in
+            for origin in ["https://evil.example", "null", "http://127.0.0.1:1", "http://localhost:\(server.port)"] {
+                do {
+                    _ = try await WebSocketTestClient.connect(server.base + "/api/echo", headers: [("Origin", origin)])
+                    Issue.record("upgraded from \(origin)")
+                } catch let failure as WebSocketTestClient.UpgradeFailed {
+                    #expect(failure.status == 403, "\(origin)")
+                }
+                let post = try await RawHTTP.request(
+                    port: server.port, "POST", "/api/superhero", headers: ["Origin: \(origin)", "Content-Type: application/json"],
+                    body: #"{"Name": "X", "Year": 1, "HasSecretIdentity": true}"#)
+                #expect(post.status == 403, "\(origin)")
+                #expect(post.body.contains("OriginNotAllowed"))
+            }
+            for origin in ["http://127.0.0.1:\(server.port)", "https://app.example.com"] {
+                let client = try await WebSocketTestClient.connect(server.base + "/api/echo", headers: [("Origin", origin)])
+                client.send("same")
+                #expect(try await client.receiveText() == "same")
+                try await client.close()
+            }
+            // Reads carry no Origin check (a browser cannot read the answer without CORS).
+            #expect(try await RawHTTP.request(port: server.port, "GET", "/api/superhero", headers: ["Origin: https://evil.example"]).status == 200)
+        }
+    }
+
+    @Test func unknownHostsAreRefusedOnLoopback() async throws {
+        try await TestServer.with(configuration: .init(allowedHosts: ["localhost", "127.0.0.1", "::1", "switchboard.test"])) { server in
+            for host in ["evil.example:\(server.port)", "evil.example", "127.0.0.1.evil.example"] {
+                let answer = try await RawHTTP.request(port: server.port, "GET", "/api/superhero", hostHeader: host)
+                #expect(answer.status == 403, "\(host)")
+                let upgrade = try await RawHTTP.request(
+                    port: server.port, "GET", "/api/echo", hostHeader: host,
+                    headers: ["Upgrade: websocket", "Connection: Upgrade", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version: 13"])
+                #expect(upgrade.status == 403, "\(host)")
+                #expect(upgrade.body.contains("HostNotAllowed"))
+            }
+            for host in ["localhost:\(server.port)", "127.0.0.1:\(server.port)", "[::1]:\(server.port)", "switchboard.test"] {
+                #expect(try await RawHTTP.request(port: server.port, "GET", "/api/superhero", hostHeader: host).status == 200, "\(host)")
+            }
+        }
+        // The default on loopback is the loopback names.
+        try await TestServer.with { (server: TestServer) async throws in
+            let answer = try await RawHTTP.request(port: server.port, "GET", "/api/superhero", hostHeader: "evil.example")
+            #expect(answer.status == 403)
+        }
+    }
+
+    @Test(arguments: [
+        "text/plain", "text/plain;charset=UTF-8", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", nil,
+    ])
+    func crossSiteContentTypesAreRefused(type: String?) async throws {
+        try await TestServer.with { server in
+            let headers = type.map { ["Content-Type: \($0)"] } ?? []
+            let answer = try await RawHTTP.request(
+                port: server.port, "POST", "/api/superhero", headers: headers, body: #"{"Name": "Csrf", "Year": 1, "HasSecretIdentity": true}"#)
+            #expect(answer.status == 415)
+            let count = try await RawHTTP.request(port: server.port, "REPORT", "/api/superhero/name=Csrf")
+            #expect(count.body.contains("\"Count\": 0"))
+        }
+    }
+
+    @Test func jsonContentTypesAreAccepted() async throws {
+        try await TestServer.with { server in
+            for type in ["application/json", "application/json; charset=utf-8", "application/merge-patch+json"] {
+                let answer = try await RawHTTP.request(
+                    port: server.port, "POST", "/api/superhero", headers: ["Content-Type: \(type)"],
+                    body: #"{"Name": "Ok", "Year": 1, "HasSecretIdentity": true}"#)
+                #expect(answer.status == 201, "\(type)")
+            }
+        }
+    }
+
+    // MARK: Nothing leaks
+
+    @Test func keysAndSecretHeadersAppearInNoOutputAndNoLog() async throws {
+        let logs = InMemoryLogHandler()
+        var logger = Logger(label: "test") { _ in logs }
+        logger.logLevel = .trace
+        try await TestServer.with(logger: logger, authenticator: Self.keys()) { server in
+            let console = try await WebSocketTestClient.connect(
+                server.base + "/api/admin.console/status=open&includecontent=true", headers: Self.bearer(Self.adminKey))
+            _ = try await console.receiveText()
+            let alice = try await WebSocketTestClient.connect(
+                server.base + "/api(\(Self.aliceKey))/shell/binarybodies=false", headers: [("X-Api-Key", "other-secret-value")])
+            _ = try await alice.receiveText()
+            _ = try await alice.receiveText()
+            var seen: [String] = []
+            for command in ["#INFO", "HEADERS"] {
+                alice.send(command)
+                seen.append(try await alice.receiveText())
+            }
+            _ = try await RawHTTP.request(port: server.port, "GET", "/api(\(Self.aliceKey))/nosuch")
+            let listing = try await RawHTTP.request(
+                port: server.port, "GET", "/api/admin.websocket", headers: ["Authorization: Bearer \(Self.adminKey)"])
+            seen.append(listing.body)
+            #expect(listing.body.contains("\"X-Api-Key\": \"(redacted)\""))
+            // Console lines until the HTTP request to /nosuch has shown up.
+            var feed = ""
+            while !feed.contains("/nosuch") {
+                feed += try await console.receiveText() + "\n"
+            }
+            seen.append(feed)
+            seen.append(logs.entries.map { "\($0.message) \($0.metadata)" }.joined(separator: "\n"))
+            for text in seen {
+                #expect(!text.contains(Self.aliceKey))
+                #expect(!text.contains(Self.adminKey))
+            }
+            #expect(!seen[0].contains("other-secret-value") || seen[0].contains("X-Api-Key"))  // its own #INFO may show it
+            #expect(!listing.body.contains("other-secret-value"))
+            try await alice.close()
+            try await console.close()
+        }
+    }
+
+    @Test func unexpectedErrorsSayInternalServerErrorWithAnIdThatTheLogHas() async throws {
+        let logs = InMemoryLogHandler()
+        var logger = Logger(label: "test") { _ in logs }
+        logger.logLevel = .debug
+        try await TestServer.with(logger: logger) { server in
+            let client = try await WebSocketTestClient.connect(server.base + "/api/blocker")
+            client.send("fail")
+            let line = try await client.receiveText()
+            #expect(line.hasPrefix("500: Internal server error. The details are in the server log under error id "))
+            #expect(!line.contains("on purpose"))
+            let id = String(line.split(separator: " ").last ?? "")
+            let entry = logs.entries.first { $0.metadata["sb.error.id"] == .string(id) }
+            #expect(entry?.metadata["error"] == .string("The blocker failed on purpose"))
+            #expect(entry?.metadata["sb.terminal"] == .string("Tests.Blocker"))
+            try await client.close()
+        }
+    }
+
+    @Test func headerValuesWithLineBreaksAreRefusedByScalar() async throws {
+        try await TestServer.with { server in
+            let client = try await WebSocketTestClient.connect(server.base + "/api/echo")
+            for value in ["a\\r\\nInjected: 1", "a\\nb", "a\\rb", "a\\u0000b"] {
+                client.send(#"#INFO {"CustomHeaders": {"X-Test": "\#(value)"}}"#)
+                #expect(try await client.receiveText().hasPrefix("400: Bad request. The value of header 'X-Test'"))
+            }
+            try await client.close()
+        }
+    }
+
+    @Test func theConsoleEscapesControlCharacters() async throws {
+        try await TestServer.with { server in
+            let console = try await WebSocketTestClient.connect(server.base + "/api/admin.console/status=open&includecontent=true")
+            _ = try await console.receiveText()
+            let echo = try await WebSocketTestClient.connect(server.base + "/api/echo")
+            echo.send("one\r\n++ forged line\u{1B}[2J\u{85}")
+            _ = try await echo.receiveText()
+            var line = ""
+            while !line.contains("forged") { line = try await console.receiveText() }
+            #expect(line.contains(#"one\r\n++ forged line\u{1B}[2J\u{85}"#))
+            #expect(!line.contains("\n") && !line.contains("\u{1B}"))
+            try await echo.close()
+            try await console.close()
+        }
+    }
+
+    // MARK: The browser console
+
+    @Test func theBrowserConsoleNeedsTheTokenSetsAStrictCookieAndCannotBeFramed() async throws {
+        try await TestServer.with(
+            authenticator: Self.keys(),
+            routes: { server in
+                server.router.addBrowserConsole(terminalURI: "/api/pty", api: server.api, configuration: server.configuration)
+            }
+        ) { server in
+            let refused = try await RawHTTP.request(port: server.port, "GET", "/console")
+            #expect(refused.status == 401)
+            #expect(refused.body.contains("/console?token="))
+            let wrong = try await RawHTTP.request(port: server.port, "GET", "/console?token=nope-nope-nope")
+            #expect(wrong.status == 401)
+            #expect(!wrong.head.contains("Set-Cookie"))
+            let entry = try await RawHTTP.request(port: server.port, "GET", "/console?token=\(Self.aliceKey)")
+            #expect(entry.status == 303)
+            #expect(RawHTTP.header("Location", in: entry.head) == "/console")
+            #expect(
+                RawHTTP.header("Set-Cookie", in: entry.head)
+                    == "\(AccessCredentials.cookieName)=\(Self.aliceKey); Path=/; HttpOnly; SameSite=Strict")
+            let page = try await RawHTTP.request(
+                port: server.port, "GET", "/console", headers: ["Cookie: \(AccessCredentials.cookieName)=\(Self.aliceKey)"])
+            #expect(page.status == 200)
+            #expect(page.body.contains("xterm"))
+            for answer in [refused, page] {
+                #expect(RawHTTP.header("X-Frame-Options", in: answer.head) == "DENY")
+                #expect(RawHTTP.header("Content-Security-Policy", in: answer.head)?.contains("frame-ancestors 'none'") == true)
+                #expect(RawHTTP.header("X-Content-Type-Options", in: answer.head) == "nosniff")
+                #expect(RawHTTP.header("Referrer-Policy", in: answer.head) == "no-referrer")
+            }
+            let rebound = try await RawHTTP.request(
+                port: server.port, "GET", "/console", hostHeader: "evil.example",
+                headers: ["Cookie: \(AccessCredentials.cookieName)=\(Self.aliceKey)"])
+            #expect(rebound.status == 403)
+        }
+    }
+}
