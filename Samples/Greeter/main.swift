@@ -1,6 +1,7 @@
 // The README's example: a terminal and an entity resource declared in a few lines, served on their own.
-// Run it with `swift run greeter`, then `swift run switchboard connect ws://127.0.0.1:8081/api/greeter/tone=loud`
-// or `curl 'http://127.0.0.1:8081/api/planet/hasrings=true/order_desc=moons'`.
+// Run it with `swift run greeter`; it prints a fresh access token, then:
+//   swift run switchboard connect --token TOKEN ws://127.0.0.1:8081/api/greeter/tone=loud
+//   curl -H 'Authorization: Bearer TOKEN' 'http://127.0.0.1:8081/api/planet/hasrings=true/order_desc=moons'
 import Switchboard
 import SwitchboardHummingbird
 import SwitchboardPTY
@@ -24,7 +25,9 @@ actor Greeter: TerminalResource {
     }
 }
 
-let api = SwitchboardAPI()
+// It serves a PTY, which runs commands as this user: every caller needs the token, made anew at each start.
+let token = APIKeyAuthenticator.generateKey()
+let api = SwitchboardAPI(authenticator: APIKeyAuthenticator(keys: [.init(name: "owner", key: token, rights: .all)]))
 api.register { Greeter() }
 api.register { Counter() }
 api.register(resource: Planets())
@@ -33,4 +36,7 @@ api.register(resource: store)
 // A PTY terminal with a program of our own: a Python REPL at ws://127.0.0.1:8081/api/pty (loopback only).
 let python = PtyManager(configuration: .init(program: PtyProgram("python3", arguments: ["-q"]), maxTerminals: 4))
 python.register(in: api)
-try await SwitchboardServer(api: api, host: "127.0.0.1", port: 8081).run()
+try await SwitchboardServer(api: api, host: "127.0.0.1", port: 8081) { port in
+    print("Greeter on port \(port). Token: \(token)")
+    print("  swift run switchboard connect --token \(token) ws://127.0.0.1:\(port)/api/greeter/tone=loud")
+}.run()
