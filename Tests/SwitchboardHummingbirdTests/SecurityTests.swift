@@ -304,24 +304,6 @@ struct SecurityTests {
         }
     }
 
-    @Test func unexpectedErrorsSayInternalServerErrorWithAnIdThatTheLogHas() async throws {
-        let logs = InMemoryLogHandler()
-        var logger = Logger(label: "test") { _ in logs }
-        logger.logLevel = .debug
-        try await TestServer.with(logger: logger) { server in
-            let client = try await WebSocketTestClient.connect(server.base + "/api/blocker")
-            client.send("fail")
-            let line = try await client.receiveText()
-            #expect(line.hasPrefix("500: Internal server error. The details are in the server log under error id "))
-            #expect(!line.contains("on purpose"))
-            let id = String(line.split(separator: " ").last ?? "")
-            let entry = logs.entries.first { $0.metadata["sb.error.id"] == .string(id) }
-            #expect(entry?.metadata["error"] == .string("The blocker failed on purpose"))
-            #expect(entry?.metadata["sb.terminal"] == .string("Tests.Blocker"))
-            try await client.close()
-        }
-    }
-
     @Test func headerValuesWithLineBreaksAreRefusedByScalar() async throws {
         try await TestServer.with { server in
             let client = try await WebSocketTestClient.connect(server.base + "/api/echo")

@@ -140,6 +140,8 @@ struct ServerTests {
         }
     }
 
+    /// A handler's unexpected error: the client reads `Internal server error` with an error id, never the
+    /// error's own text; the log has the text under that id, with the connection and the terminal.
     @Test func handlerErrorsAreReportedLoggedAndSurvived() async throws {
         let logs = InMemoryLogHandler()
         var logger = Logger(label: "test") { _ in logs }
@@ -147,14 +149,19 @@ struct ServerTests {
         try await TestServer.with(logger: logger) { server in
             let client = try await WebSocketTestClient.connect(server.base + "/api/blocker")
             client.send("fail")
-            #expect(try await client.receiveText().hasPrefix("500: Internal server error. The details are in the server log under error id "))
+            let line = try await client.receiveText()
+            #expect(line.hasPrefix("500: Internal server error. The details are in the server log under error id "))
+            #expect(!line.contains("on purpose"))
             client.send("again")
             #expect(try await client.receiveText() == "ok: again")
             client.send("#INFO")
             let profile = try JSON(parsing: try await client.receiveText())
             guard case .object(let object) = profile, case .string(let id) = object["WebSocketId"] else { throw TestFailure("no id") }
+            let errorID = String(line.split(separator: " ").last ?? "")
             let failure = logs.entries.first { $0.level == .error }
             #expect(failure?.message == "Terminal handler failed")
+            #expect(failure?.metadata["sb.error.id"] == .string(errorID))
+            #expect(failure?.metadata["error"] == .string("The blocker failed on purpose"))
             #expect(failure?.metadata["sb.connection.id"] == .string(id))
             #expect(failure?.metadata["sb.terminal"] == .string("Tests.Blocker"))
             try await client.close()
