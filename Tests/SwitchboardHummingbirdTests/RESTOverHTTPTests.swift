@@ -122,3 +122,21 @@ struct RESTOverHTTPTests {
         }
     }
 }
+
+extension RESTOverHTTPTests {
+    /// A body of 100,000 members (close to the 4 MiB limit) is parsed and answered, not held for minutes,
+    /// and the server goes on serving. Parsing used to be quadratic in the number of members.
+    @Test(.timeLimit(.minutes(1))) func aHundredThousandMemberBodyIsAnswered() async throws {
+        try await TestServer.with { server in
+            var body = #"{"Name": "Big", "Year": 2000, "HasSecretIdentity": true"#
+            for index in 0..<100_000 { body += #","extra\#(index)": "\#(String(repeating: "v", count: 20))""# }
+            body += "}"
+            #expect(body.utf8.count > 3_500_000)
+            let answer = try await RawHTTP.request(
+                port: server.port, "POST", "/api/superhero", headers: Self.json, body: body)
+            #expect(answer.status == 400)
+            #expect(answer.body.contains("extra0"))
+            #expect(try await RawHTTP.request(port: server.port, "REPORT", "/api/superhero").status == 200)
+        }
+    }
+}

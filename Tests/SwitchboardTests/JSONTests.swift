@@ -50,3 +50,51 @@ import Testing
         #expect(throws: JSONSyntaxError(reason: "number out of range", position: 6)) { try JSON(parsing: "1e400") }
     }
 }
+
+/// Large objects parse in linear time: the parser's duplicate check and every lookup go through an index
+/// once an object is large (they were linear scans, which made parsing quadratic: 48 s for 869 KB).
+/// The time limit is a guard against that regression, not a measurement.
+@Suite(.timeLimit(.minutes(1))) struct LargeJSONTests {
+    static func object(members: Int, duplicateAt: Int? = nil) -> String {
+        var text = "{"
+        for index in 0..<members {
+            if index > 0 { text += "," }
+            text += "\"member\(duplicateAt == index ? 0 : index)\":\(index)"
+        }
+        return text + "}"
+    }
+
+    @Test func aHundredThousandMembersKeepTheirOrderAndAreFoundByName() throws {
+        let text = Self.object(members: 100_000)
+        guard case .object(let object) = try JSON(parsing: text) else { throw TestFailure("not an object") }
+        #expect(object.count == 100_000)
+        #expect(object.members.first?.key == "member0")
+        #expect(object.members.last?.key == "member99999")
+        #expect(object["member54321"] == .int(54321))
+        #expect(try JSON(parsing: JSON.object(object).compact) == .object(object))
+    }
+
+    @Test func aDuplicateFarIntoALargeObjectIsFound() throws {
+        #expect(throws: JSONSyntaxError.self) { try JSON(parsing: Self.object(members: 100_000, duplicateAt: 99_999)) }
+    }
+
+    @Test func removingAndReplacingMembersKeepsTheIndexRight() {
+        var object = JSONObject((0..<40).map { ("k\($0)", JSON.int($0)) })
+        object["k5"] = nil
+        object["k39"] = .string("last")
+        object["new"] = .bool(true)
+        #expect(object.count == 40)
+        #expect(object["k6"] == .int(6))
+        #expect(object["k5"] == nil)
+        #expect(object["k39"] == .string("last"))
+        #expect(object.members.last?.key == "new")
+        for _ in 0..<30 { object[object.members[0].key] = nil }
+        #expect(object.count == 10)
+        #expect(object["new"] == .bool(true))
+    }
+}
+
+struct TestFailure: Error {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
