@@ -27,7 +27,7 @@ extension Router where Context: WebSocketRequestContext {
     public func addSwitchboard(_ api: SwitchboardAPI, configuration: SwitchboardServerConfiguration = .init()) {
         let root = configuration.normalizedRoot
         let maxMessageSize = configuration.maxMessageSize
-        let trustsProxyHeaders = configuration.trustsProxyHeaders
+        let trustedProxies = configuration.trustedProxies
         let guardian = configuration.browserGuard
         let upgrade = WebSocketUpgradeMiddleware<Context> { _, _ in
             .upgrade([:])
@@ -37,7 +37,7 @@ extension Router where Context: WebSocketRequestContext {
             let request = webSocketContext.request
             var connection = try Self.connectionRequest(
                 for: request, root: root, remoteAddress: (webSocketContext.requestContext as? any RemoteAddressRequestContext)?.remoteAddress,
-                trustsProxyHeaders: trustsProxyHeaders)
+                trustedProxies: trustedProxies)
             // Checked before the upgrade; authenticated once more here because the identity cannot travel
             // through the upgrade. A key revoked in between leaves it `nil`: `serve` then refuses (4401).
             connection.identity = try? await api.authenticate(headers: connection.headers, uriKey: connection.uriKey)
@@ -59,7 +59,7 @@ extension Router where Context: WebSocketRequestContext {
                 }
                 connection = try Self.connectionRequest(
                     for: request, root: root, remoteAddress: (context as? any RemoteAddressRequestContext)?.remoteAddress,
-                    trustsProxyHeaders: trustsProxyHeaders)
+                    trustedProxies: trustedProxies)
                 if isUpgrade || ![.get, .head, .options, HTTPRequest.Method("REPORT")!].contains(request.method) {
                     guard guardian.allowsOrigin(request.headers[.origin], host: request.head.authority) else {
                         throw SwitchboardError(
@@ -203,18 +203,14 @@ extension Router where Context: WebSocketRequestContext {
 
     /// The connection request for an HTTP request, with the key taken out of a `/api(<key>)/...` path.
     static func connectionRequest(
-        for request: Request, root: String, remoteAddress: SocketAddress?, trustsProxyHeaders: Bool
+        for request: Request, root: String, remoteAddress: SocketAddress?, trustedProxies: [IPAddressRange], isTLS: Bool = false
     ) throws(SwitchboardError) -> SwitchboardConnectionRequest {
         var headers = HeaderList()
         for field in request.headers { headers.append(name: field.name.rawName, value: field.value) }
-        var clientIP = remoteAddress?.ipAddress ?? ""
-        var isEncrypted = false
-        if trustsProxyHeaders {
-            if let forwarded = headers["X-Forwarded-For"]?.split(separator: ",").first?.trimmingCharacters(in: " ") {
-                clientIP = forwarded
-            }
-            isEncrypted = headers["X-Forwarded-Proto"]?.lowercased() == "https"
-        }
+        let forwarded = ForwardedClient(
+            peer: remoteAddress?.ipAddress ?? "", isTLS: isTLS, headers: headers, trustedProxies: trustedProxies)
+        let clientIP = forwarded.address
+        let isEncrypted = forwarded.isEncrypted
         var path = pathBelowRoot(request.uri.path, root: root)
         var uriKey: String?
         if let split = try AccessCredentials.splitURIKey(path[...]) {

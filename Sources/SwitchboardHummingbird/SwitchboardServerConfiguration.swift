@@ -22,9 +22,11 @@ public struct SwitchboardServerConfiguration: Sendable {
     public var requestHeadTimeout: Duration
     /// Whether permessage-deflate compression is offered (default `true`).
     public var compression: Bool
-    /// Whether to trust `X-Forwarded-For` and `X-Forwarded-Proto` from a reverse proxy for the client IP
-    /// and `IsEncrypted` (default `false`: anyone could send them).
-    public var trustsProxyHeaders: Bool
+    /// The reverse proxies whose `X-Forwarded-For` and `X-Forwarded-Proto` are believed, by address or
+    /// network (default none: anyone could send them). The client's address is then the right-most
+    /// `X-Forwarded-For` entry that is not one of them, and `IsEncrypted` follows `X-Forwarded-Proto` only
+    /// when the peer is one of them.
+    public var trustedProxies: [IPAddressRange]
     /// The host names the server answers (the `Host` header, without its port); any other gets `403`. This
     /// stops DNS rebinding: a web page on `evil.example` whose name the attacker points at 127.0.0.1.
     /// `nil` (the default) means: the loopback names (`localhost`, `127.0.0.1`, `::1`) when
@@ -40,7 +42,7 @@ public struct SwitchboardServerConfiguration: Sendable {
     public init(
         apiRoot: String = "/api", opensShellAtSlash: Bool = true, maxMessageSize: Int = 16 << 20,
         pingInterval: Duration? = .seconds(30), closeTimeout: Duration = .seconds(10),
-        requestHeadTimeout: Duration = .seconds(10), compression: Bool = true, trustsProxyHeaders: Bool = false,
+        requestHeadTimeout: Duration = .seconds(10), compression: Bool = true, trustedProxies: [IPAddressRange] = [],
         maxBodySize: Int = 4 << 20, allowedHosts: [String]? = nil, allowedOrigins: [String] = []
     ) {
         self.allowedHosts = allowedHosts
@@ -53,7 +55,7 @@ public struct SwitchboardServerConfiguration: Sendable {
         self.pingInterval = pingInterval
         self.closeTimeout = closeTimeout
         self.compression = compression
-        self.trustsProxyHeaders = trustsProxyHeaders
+        self.trustedProxies = trustedProxies
     }
 
     var browserGuard: BrowserGuard { BrowserGuard(allowedHosts: allowedHosts, allowedOrigins: allowedOrigins) }

@@ -32,7 +32,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "The API root every resource lives under.") var apiRoot = "/api"
     @Option(help: "The largest message a client may send, in bytes.") var maxMessageSize = 16 << 20
     @Option(help: "Seconds between pings to each client (0 turns them off).") var pingInterval = 30
-    @Flag(help: "Trust X-Forwarded-For and X-Forwarded-Proto from a reverse proxy.") var trustProxyHeaders = false
+    @Option(
+        help: "A reverse proxy (address or CIDR network) whose X-Forwarded-For and X-Forwarded-Proto are believed (repeatable).")
+    var trustedProxy: [String] = []
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = "info"
     @Flag(help: "Offer PTY shells (Switchboard.Pty) even when listening on a non-loopback address.")
     var allowRemotePty = false
@@ -105,7 +107,10 @@ struct ServeCommand: AsyncParsableCommand {
 
         let configuration = SwitchboardServerConfiguration(
             apiRoot: apiRoot, maxMessageSize: maxMessageSize,
-            pingInterval: pingInterval > 0 ? .seconds(pingInterval) : nil, trustsProxyHeaders: trustProxyHeaders,
+            pingInterval: pingInterval > 0 ? .seconds(pingInterval) : nil, trustedProxies: try trustedProxy.map { text in
+                guard let range = IPAddressRange(text) else { throw ValidationError("'\(text)' is not an IP address or CIDR network") }
+                return range
+            },
             allowedHosts: loopback ? ["localhost", "127.0.0.1", "::1"] + allowHost : (allowHost.isEmpty ? nil : allowHost),
             allowedOrigins: allowOrigin)
         let segments = configuration.apiRoot.split(separator: "/")

@@ -205,13 +205,33 @@ struct ServerTests {
             #expect(custom["Authorization"] == nil)
             try await client.close()
         }
-        try await TestServer.with(configuration: .init(trustsProxyHeaders: true)) { server in
-            let headers = [("X-Forwarded-For", "203.0.113.9, 10.0.0.1"), ("X-Forwarded-Proto", "https")]
+        // Proxies are believed only by address, and only as far as the chain of trusted proxies goes.
+        let proxies = ["127.0.0.0/8", "10.0.0.0/8"].compactMap(IPAddressRange.init)
+        try await TestServer.with(configuration: .init(trustedProxies: proxies)) { server in
+            for (forwardedFor, client) in [
+                ("203.0.113.9, 10.0.0.1", "203.0.113.9"),  // client, then our inner proxy
+                ("6.6.6.6, 203.0.113.9, 10.0.0.1", "203.0.113.9"),  // a forged entry left of the real client is ignored
+                ("10.0.0.2", "10.0.0.2"),  // only proxies: the left-most
+            ] {
+                let headers = [("X-Forwarded-For", forwardedFor), ("X-Forwarded-Proto", "https")]
+                let connection = try await WebSocketTestClient.connect(server.base + "/api/echo", headers: headers)
+                connection.send("#INFO")
+                guard case .object(let profile) = try JSON(parsing: try await connection.receiveText()) else {
+                    throw TestFailure("no profile")
+                }
+                #expect(profile["ClientIP"] == .string(client), "\(forwardedFor)")
+                #expect(profile["IsEncrypted"] == true)
+                try await connection.close()
+            }
+        }
+        // From a peer that is not a trusted proxy, both headers are the client's own claims: ignored.
+        try await TestServer.with(configuration: .init(trustedProxies: ["10.0.0.0/8"].compactMap(IPAddressRange.init))) { server in
+            let headers = [("X-Forwarded-For", "203.0.113.9"), ("X-Forwarded-Proto", "https")]
             let client = try await WebSocketTestClient.connect(server.base + "/api/echo", headers: headers)
             client.send("#INFO")
             guard case .object(let profile) = try JSON(parsing: try await client.receiveText()) else { throw TestFailure("no profile") }
-            #expect(profile["ClientIP"] == "203.0.113.9")
-            #expect(profile["IsEncrypted"] == true)
+            #expect(profile["ClientIP"] == "127.0.0.1")
+            #expect(profile["IsEncrypted"] == false)
             try await client.close()
         }
     }
@@ -234,5 +254,24 @@ struct ServerTests {
         #expect(api?.connectionCount == 0)
         #expect(closes.map { $0?.code } == [1001, 1001])
         #expect(closes.map { $0?.reason } == ["Server shutting down", "Server shutting down"])
+    }
+}
+
+@Suite struct IPAddressRangeTests {
+    @Test(arguments: [
+        ("10.0.0.0/8", "10.200.3.4", true), ("10.0.0.0/8", "11.0.0.1", false), ("127.0.0.1", "127.0.0.1", true),
+        ("127.0.0.1", "127.0.0.2", false), ("127.0.0.0/8", "::ffff:127.9.9.9", true), ("::1", "::1", true),
+        ("::1", "[::1]", true), ("fd00::/8", "fd12:3456::1", true), ("fd00::/8", "fe80::1", false),
+        ("0.0.0.0/0", "8.8.8.8", true), ("192.168.1.0/24", "192.168.1.255", true), ("192.168.1.0/24", "192.168.2.1", false),
+        ("10.0.0.0/8", "not an address", false),
+    ])
+    func containment(range: String, address: String, inside: Bool) throws {
+        let parsed = try #require(IPAddressRange(range))
+        #expect(parsed.contains(address) == inside)
+    }
+
+    @Test(arguments: ["", "10.0.0.0/33", "::/129", "example.com", "10.0.0/8", "1.2.3.4/x"])
+    func invalidRanges(text: String) {
+        #expect(IPAddressRange(text) == nil)
     }
 }
