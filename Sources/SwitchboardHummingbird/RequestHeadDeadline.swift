@@ -3,6 +3,7 @@ public import HummingbirdCore
 public import HummingbirdWebSocket
 import Logging
 import NIOCore
+import NIOSSL
 
 /// Closes a connection whose first HTTP request head has not fully arrived within a deadline.
 ///
@@ -66,16 +67,27 @@ final class RequestHeadDeadlineHandler: ChannelInboundHandler, RemovableChannelH
     }
 }
 
-/// Hummingbird's HTTP/1 + WebSocket child channel with ``RequestHeadDeadlineHandler`` in front of it.
+/// Hummingbird's HTTP/1 + WebSocket child channel with Switchboard's handlers in front of it: TLS (when
+/// configured) nearest the socket, then ``RequestHeadDeadlineHandler`` and ``UpgradeRefusalHandler``, which
+/// see plain HTTP.
 struct DeadlineGuardedChannel<Base: ServerChildChannel>: ServerChildChannel {
     typealias Value = Base.Value
     let base: Base
     let deadline: TimeAmount
+    let tls: SwitchboardTLS?
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         do {
-            try channel.pipeline.syncOperations.addHandler(RequestHeadDeadlineHandler(deadline: deadline), position: .first)
-            try channel.pipeline.syncOperations.addHandler(UpgradeRefusalHandler(), position: .first)
+            let operations = channel.pipeline.syncOperations
+            if let tls {
+                let encryption = NIOSSLServerHandler(context: tls.context)
+                try operations.addHandler(encryption, position: .first)
+                try operations.addHandler(UpgradeRefusalHandler(), position: .after(encryption))
+                try operations.addHandler(RequestHeadDeadlineHandler(deadline: deadline), position: .after(encryption))
+            } else {
+                try operations.addHandler(RequestHeadDeadlineHandler(deadline: deadline), position: .first)
+                try operations.addHandler(UpgradeRefusalHandler(), position: .first)
+            }
         } catch {
             return channel.eventLoop.makeFailedFuture(error)
         }
@@ -89,7 +101,8 @@ struct DeadlineGuardedChannel<Base: ServerChildChannel>: ServerChildChannel {
 
 extension HTTPServerBuilder {
     /// HTTP/1 with WebSocket upgrades for Switchboard: Hummingbird's `http1WebSocketUpgrade`, configured from
-    /// `configuration`, with a deadline for the first request head (``SwitchboardServerConfiguration/requestHeadTimeout``).
+    /// `configuration`, with a deadline for the first request head (``SwitchboardServerConfiguration/requestHeadTimeout``)
+    /// and TLS when ``SwitchboardServerConfiguration/tls`` is set.
     public static func switchboard<WSResponderBuilder: HTTPResponderBuilder & _HB_SendableMetatype>(
         webSocketRouter: WSResponderBuilder, configuration: SwitchboardServerConfiguration
     ) -> HTTPServerBuilder where WSResponderBuilder.Responder.Context: WebSocketRequestContext {
@@ -100,7 +113,7 @@ extension HTTPServerBuilder {
             DeadlineGuardedChannel(
                 base: HTTP1WebSocketUpgradeChannel(
                     responder: responder, webSocketResponder: webSocketResponder, configuration: channelConfiguration),
-                deadline: deadline)
+                deadline: deadline, tls: configuration.tls)
         }
     }
 }

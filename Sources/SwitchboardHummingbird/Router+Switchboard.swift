@@ -28,6 +28,7 @@ extension Router where Context: WebSocketRequestContext {
         let root = configuration.normalizedRoot
         let maxMessageSize = configuration.maxMessageSize
         let trustedProxies = configuration.trustedProxies
+        let isTLS = configuration.tls != nil
         let guardian = configuration.browserGuard
         let upgrade = WebSocketUpgradeMiddleware<Context> { _, _ in
             .upgrade([:])
@@ -37,7 +38,7 @@ extension Router where Context: WebSocketRequestContext {
             let request = webSocketContext.request
             var connection = try Self.connectionRequest(
                 for: request, root: root, remoteAddress: (webSocketContext.requestContext as? any RemoteAddressRequestContext)?.remoteAddress,
-                trustedProxies: trustedProxies)
+                trustedProxies: trustedProxies, isTLS: isTLS)
             // Checked before the upgrade; authenticated once more here because the identity cannot travel
             // through the upgrade. A key revoked in between leaves it `nil`: `serve` then refuses (4401).
             connection.identity = try? await api.authenticate(headers: connection.headers, uriKey: connection.uriKey)
@@ -59,7 +60,7 @@ extension Router where Context: WebSocketRequestContext {
                 }
                 connection = try Self.connectionRequest(
                     for: request, root: root, remoteAddress: (context as? any RemoteAddressRequestContext)?.remoteAddress,
-                    trustedProxies: trustedProxies)
+                    trustedProxies: trustedProxies, isTLS: isTLS)
                 if isUpgrade || ![.get, .head, .options, HTTPRequest.Method("REPORT")!].contains(request.method) {
                     guard guardian.allowsOrigin(request.headers[.origin], host: request.head.authority) else {
                         throw SwitchboardError(

@@ -37,14 +37,18 @@ public struct SwitchboardServerConfiguration: Sendable {
     /// (anything but a browser) and from the server's own origin are always allowed; others get `403`
     /// before any upgrade.
     public var allowedOrigins: [String]
+    /// TLS for `wss://` and `https://` (default `nil`: plain `ws://` and `http://`). Every connection is
+    /// then `IsEncrypted`.
+    public var tls: SwitchboardTLS?
 
     /// Creates a configuration; every parameter has a production default.
     public init(
         apiRoot: String = "/api", opensShellAtSlash: Bool = true, maxMessageSize: Int = 16 << 20,
         pingInterval: Duration? = .seconds(30), closeTimeout: Duration = .seconds(10),
         requestHeadTimeout: Duration = .seconds(10), compression: Bool = true, trustedProxies: [IPAddressRange] = [],
-        maxBodySize: Int = 4 << 20, allowedHosts: [String]? = nil, allowedOrigins: [String] = []
+        maxBodySize: Int = 4 << 20, allowedHosts: [String]? = nil, allowedOrigins: [String] = [], tls: SwitchboardTLS? = nil
     ) {
+        self.tls = tls
         self.allowedHosts = allowedHosts
         self.allowedOrigins = allowedOrigins
         self.maxBodySize = maxBodySize

@@ -9,6 +9,8 @@ import HummingbirdWSClient
 import HummingbirdWSCompression
 import Logging
 import NIOCore
+import NIOSSL
+import SwitchboardHummingbird
 import NIOWebSocket
 import Synchronization
 
@@ -37,6 +39,8 @@ struct ConnectCommand: AsyncParsableCommand {
     @Flag(help: "Do not offer permessage-deflate compression.") var noCompression = false
     @Option(help: "The access token or API key (also SWITCHBOARD_TOKEN); found by itself for a server on this machine.")
     var token: String?
+    @Option(help: "For wss://: a PEM file of the certificates to trust instead of the system's (a self-signed server's own).")
+    var ca: String?
 
     func run() async throws {
         var fields = HTTPFields()
@@ -62,7 +66,23 @@ struct ConnectCommand: AsyncParsableCommand {
         logger.logLevel = .critical
         let closeFrame: WebSocketCloseFrame?
         do {
-            closeFrame = try await WebSocketClient.connect(url: url, configuration: configuration, logger: logger) {
+            var tls: TLSConfiguration?
+            var configuration = configuration
+            if url.lowercased().hasPrefix("wss://") {
+                var client = TLSConfiguration.makeClientConfiguration()
+                if let ca { client.trustRoots = .file(ca) }
+                // TLS cannot name an IP address in SNI. With a pinned --ca the certificate is checked against
+                // that file alone, without the host name; without one, an IP address cannot be verified.
+                if let host = URL(string: url)?.host, IPAddressRange(host) != nil {
+                    guard ca != nil else {
+                        throw ValidationError("wss:// to an IP address needs --ca with the server's certificate; or use its host name")
+                    }
+                    client.certificateVerification = .noHostnameVerification
+                    configuration.sniHostname = "localhost"
+                }
+                tls = client
+            }
+            closeFrame = try await WebSocketClient.connect(url: url, configuration: configuration, tlsConfiguration: tls, logger: logger) {
                 inbound, outbound, _ in
                 // The printer runs until the server's close frame ends the inbound stream. When input ends, the
                 // sender starts the closing handshake and the printer is left to read the server's reply.

@@ -56,6 +56,9 @@ struct ServeCommand: AsyncParsableCommand {
     var ptyEnv: [String] = []
     @Option(help: "Seconds a named PTY terminal may run with no client before it is ended (0: never).")
     var ptyIdleTimeout = 3600
+    @Option(help: "A PEM certificate chain: serve wss:// and https:// (with --tls-key; SIGHUP reloads both).")
+    var tlsCert: String?
+    @Option(help: "The PEM private key of --tls-cert.") var tlsKey: String?
 
     func run() async throws {
         guard let level = Logger.Level(rawValue: logLevel.lowercased()) else {
@@ -74,8 +77,21 @@ struct ServeCommand: AsyncParsableCommand {
         let access = try AccessSetup.make(
             token: token ?? ProcessInfo.processInfo.environment["SWITCHBOARD_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }, keyFile: keys, noAuth: noAuth, dataDirectory: dataDir)
         if noAuth { logger.warning("Authentication is off (--no-auth): every local user and process can use every resource, PTY shells included") }
-        if !loopback {
-            logger.warning("Listening on \(host) without TLS: keys and everything typed cross the network in the clear; put a TLS proxy in front")
+        guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together") }
+        let tls: SwitchboardTLS?
+        if let tlsCert, let tlsKey {
+            do {
+                tls = try SwitchboardTLS(certificateFile: tlsCert, keyFile: tlsKey)
+            } catch {
+                throw ValidationError("Cannot use the certificate '\(tlsCert)' and key '\(tlsKey)': \(error)")
+            }
+        } else {
+            tls = nil
+        }
+        if !loopback && tls == nil {
+            logger.warning(
+                "Listening on \(host) without TLS: keys and everything typed cross the network in the clear; pass --tls-cert and --tls-key, or put a TLS proxy in front (--trusted-proxy)"
+            )
         }
         let api = SwitchboardAPI(authenticator: access.authenticator, logger: logger)
         let hub = ChatHub()
@@ -112,7 +128,7 @@ struct ServeCommand: AsyncParsableCommand {
                 return range
             },
             allowedHosts: loopback ? ["localhost", "127.0.0.1", "::1"] + allowHost : (allowHost.isEmpty ? nil : allowHost),
-            allowedOrigins: allowOrigin)
+            allowedOrigins: allowOrigin, tls: tls)
         let segments = configuration.apiRoot.split(separator: "/")
         let root = segments.isEmpty ? "" : "/" + segments.joined(separator: "/")
         let host = self.host
@@ -130,7 +146,7 @@ struct ServeCommand: AsyncParsableCommand {
             }
             let greeting = Self.greeting(
                 host: host, port: port, root: root, access: access, pty: ptyManager != nil, api: api, dataDirectory: dataDir,
-                showsToken: isatty(2) == 1)
+                showsToken: isatty(2) == 1, secure: tls != nil)
             FileHandle.standardError.write(Data(greeting.utf8))
         }
         if ptys != nil {
@@ -139,7 +155,15 @@ struct ServeCommand: AsyncParsableCommand {
                 configuration: server.configuration)
         }
         let reloader = Task {
-            for await _ in await UnixSignalsSequence(trapping: .sighup) { await access.reload(api: api, logger: logger) }
+            for await _ in await UnixSignalsSequence(trapping: .sighup) {
+                await access.reload(api: api, logger: logger)
+                do {
+                    try tls?.reload()
+                    if tls != nil { logger.notice("TLS certificate reloaded") }
+                } catch {
+                    logger.error("TLS certificate not reloaded; the one in use stays", metadata: ["error": "\(error)"])
+                }
+            }
         }
         defer { reloader.cancel() }
         try await server.run()
@@ -153,10 +177,11 @@ struct ServeCommand: AsyncParsableCommand {
     /// printed only to a terminal; a log gets commands that read it from its file.
     static func greeting(
         host: String, port: Int, root: String, access: AccessSetup, pty: Bool, api: SwitchboardAPI, dataDirectory: String,
-        showsToken: Bool
+        showsToken: Bool, secure: Bool
     ) -> String {
         let authority = "\(host.contains(":") ? "[\(host)]" : host):\(port)"
-        let base = "ws://\(authority)"
+        let base = "\(secure ? "wss" : "ws")://\(authority)"
+        let web = "\(secure ? "https" : "http")://\(authority)"
         var lines = ["", "Switchboard is listening on \(authority)"]
         let terminals = api.terminals.map { $0.name }.joined(separator: ", ")
         if let token = access.token, let file = access.tokenFilePath {
@@ -165,16 +190,16 @@ struct ServeCommand: AsyncParsableCommand {
             lines.append("  switchboard connect \(base)\(root)/shell      (finds the token by itself on this machine)")
             lines.append("  wscat -c '\(base)\(root)/shell' -H \"Authorization: Bearer \(shown)\"")
             lines.append("  python -m websockets \"\(base)\(root)(\(shown))/shell\"")
-            if pty { lines.append("  Browser console: http://\(authority)/console?token=\(shown)") }
-            lines.append("  curl -H \"Authorization: Bearer \(shown)\" http://\(authority)\(root)")
+            if pty { lines.append("  Browser console: \(web)/console?token=\(shown)") }
+            lines.append("  curl -H \"Authorization: Bearer \(shown)\" \(web)\(root)")
         } else if let keys = access.keyFilePath {
             lines.append("Keys from \(keys): send one as 'Authorization: Bearer <key>' or in the URI as \(root)(<key>)/shell")
             lines.append("  switchboard connect --token <key> \(base)\(root)/shell")
-            if pty { lines.append("  Browser console: http://\(authority)/console?token=<key>") }
+            if pty { lines.append("  Browser console: \(web)/console?token=<key>") }
         } else {
             lines.append("Authentication is off (--no-auth)")
             lines.append("  switchboard connect \(base)\(root)/shell")
-            if pty { lines.append("  Browser console: http://\(authority)/console") }
+            if pty { lines.append("  Browser console: \(web)/console") }
         }
         lines.append("Terminals: \(terminals)")
         lines.append("Sample data: \(dataDirectory)/samples.sqlite")

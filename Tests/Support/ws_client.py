@@ -3,7 +3,7 @@
 It uses the `websockets` library, an implementation independent of Switchboard's own stack. Commands are
 JSON lines on stdin; events are JSON lines on stdout:
 
-  argv: URL [--header "Name: value"]... [--no-compression]
+  argv: URL [--header "Name: value"]... [--no-compression] [--ca FILE]
   in:   {"op": "text", "data": "..."}  {"op": "binary", "data": "<base64>"}
         {"op": "raw", "data": "<base64 of an unmasked frame>"}  (masked and written as is)
         {"op": "close", "code": 1000}
@@ -15,6 +15,7 @@ import asyncio
 import base64
 import json
 import os
+import ssl
 import sys
 
 from websockets.asyncio.client import connect
@@ -39,7 +40,7 @@ def masked(frame: bytes) -> bytes:
 
 async def main():
     url = sys.argv[1]
-    headers, compression = [], "deflate"
+    headers, compression, tls = [], "deflate", None
     args = sys.argv[2:]
     while args:
         flag = args.pop(0)
@@ -48,9 +49,11 @@ async def main():
             headers.append((name.strip(), value.strip()))
         elif flag == "--no-compression":
             compression = None
+        elif flag == "--ca":
+            tls = ssl.create_default_context(cafile=args.pop(0))
     try:
         ws = await connect(url, additional_headers=headers, compression=compression, max_size=None,
-                           ping_interval=None, close_timeout=10)
+                           ping_interval=None, close_timeout=10, **({"ssl": tls} if tls else {}))
     except InvalidStatus as error:
         emit({"event": "error", "message": str(error), "status": error.response.status_code})
         return

@@ -95,3 +95,87 @@ extension CommandLineTests {
         try await onOwnThread { process.waitUntilExit() }
     }
 }
+
+/// TLS with a certificate the test makes: `wss://` through Python's `websockets` and `switchboard connect
+/// --ca`, `https://` through Python, plain `ws://` refused, and the certificate reloaded on SIGHUP.
+extension CommandLineTests {
+    /// Makes a self-signed certificate for localhost and 127.0.0.1 with openssl; returns the two paths.
+    static func makeCertificate(in directory: String, name: String) throws -> (certificate: String, key: String) {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let certificate = directory + "/\(name).pem"
+        let key = directory + "/\(name)-key.pem"
+        let openssl = Process()
+        openssl.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        openssl.arguments = [
+            "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out",
+            certificate, "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+        ]
+        openssl.standardError = FileHandle.nullDevice
+        try openssl.run()
+        openssl.waitUntilExit()
+        guard openssl.terminationStatus == 0 else { throw TestFailure("openssl failed") }
+        return (certificate, key)
+    }
+
+    /// The PEM certificate the server on `port` presents, as Python reads it.
+    func presentedCertificate(port: Int) async throws -> String {
+        let script = "import ssl; print(ssl.get_server_certificate(('127.0.0.1', \(port))).strip())"
+        return try await run(command: ["python3", "-c", script]).output.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    @Test func tlsServesWssAndHttpsAndReloadsTheCertificateOnSIGHUP() async throws {
+        let data = Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        let first = try Self.makeCertificate(in: data + "/tls", name: "first")
+        let (process, port, log) = try await startServeWithLog(
+            dataDirectory: data, ["--tls-cert", first.certificate, "--tls-key", first.key], environment: ["XDG_RUNTIME_DIR": data]
+        ).get()
+        defer { if process.isRunning { process.terminate() } }
+        #expect(log.contains("switchboard connect wss://127.0.0.1:\(port)/api/shell"))
+        #expect(log.contains("https://127.0.0.1:\(port)/console?token="))
+        let token = try Self.token(data)
+        let auth = [("Authorization", "Bearer \(token)")]
+
+        let secure = try await WebSocketTestClient.connect("wss://127.0.0.1:\(port)/api/echo", headers: auth, trusting: first.certificate)
+        secure.send("#INFO")
+        #expect(try await secure.receiveText().contains("\"IsEncrypted\": true"))
+        await #expect(throws: (any Error).self) {
+            _ = try await WebSocketTestClient.connect("ws://127.0.0.1:\(port)/api/echo", headers: auth)
+        }
+        let connected = try await run(
+            ["connect", "wss://127.0.0.1:\(port)/api/shell", "--ca", first.certificate, "--drain", "5"], input: "#INFO\n",
+            environment: ["XDG_RUNTIME_DIR": data])
+        #expect(connected.status == 0, "\(connected.err)")
+        #expect(connected.out.contains("\"IsEncrypted\": true"))
+        let untrusted = try await run(["connect", "wss://127.0.0.1:\(port)/api/shell", "--token", token], input: "")
+        #expect(untrusted.status == 2, "a self-signed certificate is not trusted without --ca")
+        let https = try await run(command: [
+            "python3", "-c",
+            "import ssl, urllib.request; c = ssl.create_default_context(cafile='\(first.certificate)'); "
+                + "r = urllib.request.Request('https://127.0.0.1:\(port)/api', headers={'Authorization': 'Bearer \(token)'}); "
+                + "print(urllib.request.urlopen(r, context=c).status)",
+        ])
+        #expect(https.output.hasPrefix("200"), "\(https.output)")
+
+        // A new certificate in the same files, then SIGHUP: new connections get it, open ones go on.
+        let firstPEM = try await presentedCertificate(port: port)
+        let second = try Self.makeCertificate(in: data + "/tls", name: "second")
+        try FileManager.default.removeItem(atPath: first.certificate)
+        try FileManager.default.removeItem(atPath: first.key)
+        try FileManager.default.copyItem(atPath: second.certificate, toPath: first.certificate)
+        try FileManager.default.copyItem(atPath: second.key, toPath: first.key)
+        kill(process.processIdentifier, SIGHUP)
+        let secondPEM = try String(contentsOfFile: second.certificate, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        var presented = firstPEM
+        for _ in 0..<100 where presented != secondPEM {
+            presented = try await presentedCertificate(port: port)
+        }
+        #expect(presented == secondPEM)
+        #expect(presented != firstPEM)
+        secure.send("still open")
+        #expect(try await secure.receiveText() == "still open")
+        try await secure.close()
+        process.terminate()
+        try await onOwnThread { process.waitUntilExit() }
+    }
+}

@@ -167,12 +167,15 @@ final class WebSocketTestClient: Sendable {
     }
 
     /// Connects; throws ``UpgradeFailed`` if the server does not upgrade.
-    static func connect(_ url: String, headers: [(String, String)] = [], compression: Bool = true) async throws -> WebSocketTestClient {
+    static func connect(
+        _ url: String, headers: [(String, String)] = [], compression: Bool = true, trusting certificate: String? = nil
+    ) async throws -> WebSocketTestClient {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         var arguments = ["python3", script.path, url]
         for (name, value) in headers { arguments += ["--header", "\(name): \(value)"] }
         if !compression { arguments.append("--no-compression") }
+        if let certificate { arguments += ["--ca", certificate] }
         process.arguments = arguments
         let stdin = Pipe()
         let stdout = Pipe()
