@@ -31,13 +31,20 @@ public final class SwitchboardAPI: Sendable {
         /// before them; a terminal busy for longer than this is overtaken, so `#DISCONNECT`, `#SHELL` and
         /// the others always get through.
         public var busyThreshold: Duration
+        /// The most conditions one query may have (default 100); more is a `400` before any store is asked.
+        public var maxConditions: Int
+        /// The largest `limit` one request may ask for (default 10,000); more is a `400`. Page with
+        /// `limit` and `offset`.
+        public var maxRowsPerRequest: Int
 
         /// Creates a configuration; every parameter has a production default.
         public init(
             inputQueueMessageLimit: Int = 256, inputQueueByteLimit: Int = 4 << 20,
             maxURILength: Int = ResourceURI.defaultMaxLength, disposeTimeout: Duration = .seconds(5),
-            busyThreshold: Duration = .milliseconds(250)
+            busyThreshold: Duration = .milliseconds(250), maxConditions: Int = 100, maxRowsPerRequest: Int = 10_000
         ) {
+            self.maxConditions = maxConditions
+            self.maxRowsPerRequest = maxRowsPerRequest
             self.busyThreshold = busyThreshold
             self.inputQueueMessageLimit = inputQueueMessageLimit
             self.inputQueueByteLimit = inputQueueByteLimit

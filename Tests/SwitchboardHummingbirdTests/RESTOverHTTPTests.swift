@@ -105,6 +105,9 @@ struct RESTOverHTTPTests {
         ("POST", "/api/availableresource", ["Content-Type: application/json"], "{}", 405, "MethodNotAllowed"),
         ("DELETE", "/api/echo", [], nil, 405, "MethodNotAllowed"),
         ("GET", "/api/echo", [], nil, 426, "UpgradeRequired"),
+        // Limits: answered before any store sees the query.
+        ("GET", "/api/superhero//limit=100000000", [], nil, 400, "InvalidMetaCondition"),
+        ("GET", "/api/superhero/" + Array(repeating: "year>1", count: 101).joined(separator: "&"), [], nil, 400, "InvalidConditionSyntax"),
     ])
     func badRequestsGetAJSONError(
         method: String, path: String, headers: [String], body: String?, status: Int, code: String

@@ -37,6 +37,23 @@ extension SwitchboardAPI {
         String(String.UnicodeScalarView(text.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? " " : $0 }))
     }
 
+    /// Refuses a query over the API's limits before it reaches a store: more conditions than
+    /// ``Configuration/maxConditions`` or a `limit` above ``Configuration/maxRowsPerRequest``.
+    func checkLimits(of query: EntityQuery) throws(SwitchboardError) {
+        let maxConditions = configuration.maxConditions
+        if query.conditions.count > maxConditions {
+            throw SwitchboardError(
+                .badRequest, code: .invalidConditionSyntax,
+                "The query has \(query.conditions.count) conditions; the most this server takes is \(maxConditions)")
+        }
+        let maxRows = configuration.maxRowsPerRequest
+        if let limit = query.limit, limit > maxRows {
+            throw SwitchboardError(
+                .badRequest, code: .invalidMetaCondition,
+                "limit=\(limit) is more than the \(maxRows) rows one request may return; page with limit and offset (NEXT in the Shell)")
+        }
+    }
+
     /// Resolves a URI to an entity query; `nil` when it names a terminal.
     func entityQuery(for uri: String, identity: AccessIdentity? = nil) throws(SwitchboardError) -> EntityQuery? {
         let parsed = try ResourceURI(parsing: uri, maxLength: configuration.maxURILength)
@@ -143,6 +160,7 @@ struct RESTExecution {
         case .entity(let descriptor): entity = descriptor
         }
         let query = try EntityQuery(uri: uri, resource: entity, view: view)
+        try api.checkLimits(of: query)
         guard entity.methods.contains(request.method) else {
             throw SwitchboardError(
                 .methodNotAllowed, code: .methodNotAllowed,
