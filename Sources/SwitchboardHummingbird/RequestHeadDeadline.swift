@@ -3,6 +3,7 @@ public import HummingbirdCore
 public import HummingbirdWebSocket
 import Logging
 import NIOCore
+import NIOHTTP1
 import NIOSSL
 
 /// Closes a connection whose first HTTP request head has not fully arrived within a deadline.
@@ -91,7 +92,13 @@ struct DeadlineGuardedChannel<Base: ServerChildChannel>: ServerChildChannel {
         } catch {
             return channel.eventLoop.makeFailedFuture(error)
         }
-        return base.setup(channel: channel, logger: logger)
+        return base.setup(channel: channel, logger: logger).flatMapThrowing { value in
+            // Right after the HTTP decoder, to answer a first head that does not parse.
+            let operations = channel.pipeline.syncOperations
+            let decoder = try operations.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
+            try operations.addHandler(MalformedHeadResponder(), position: .after(decoder))
+            return value
+        }
     }
 
     func handle(value: Value, logger: Logger) async {
@@ -107,7 +114,9 @@ extension HTTPServerBuilder {
         webSocketRouter: WSResponderBuilder, configuration: SwitchboardServerConfiguration
     ) -> HTTPServerBuilder where WSResponderBuilder.Responder.Context: WebSocketRequestContext {
         let webSocketResponder = webSocketRouter.buildResponder()
-        let channelConfiguration = HTTP1WebSocketUpgradeChannel.Configuration(ws: configuration.webSocketConfiguration)
+        let channelConfiguration = HTTP1WebSocketUpgradeChannel.Configuration(
+            http1: .init(additionalChannelHandlers: [ClosingResponseHandler()], idleTimeout: TimeAmount(configuration.idleTimeout)),
+            ws: configuration.webSocketConfiguration)
         let deadline = TimeAmount(configuration.requestHeadTimeout)
         return .init { responder in
             DeadlineGuardedChannel(

@@ -70,6 +70,7 @@ extension Router where Context: WebSocketRequestContext {
                     }
                 }
                 if isUpgrade {
+                    try Self.checkRoom(for: connection.request.clientIP, api: api, configuration: configuration)
                     _ = try await api.authorizeConnection(
                         uri: connection.request.uri, headers: connection.headers, uriKey: connection.uriKey)
                     return try await upgrade.handle(request, context: context) { _, _ in Response(status: .notFound) }
@@ -149,6 +150,20 @@ extension Router where Context: WebSocketRequestContext {
         return Response(status: HTTPResponse.Status(code: response.status), headers: headers, body: responseBody)
     }
 
+    /// Refuses an upgrade when the server, or this client address, has as many connections as allowed.
+    static func checkRoom(for clientIP: String, api: SwitchboardAPI, configuration: SwitchboardServerConfiguration) throws(SwitchboardError) {
+        if api.connectionCount >= configuration.maxConnections {
+            throw SwitchboardError(
+                .serviceUnavailable, code: .tooManyConnections,
+                "The server has \(configuration.maxConnections) connections, the most it serves; try again later")
+        }
+        if api.connectionCount(from: clientIP) >= configuration.maxConnectionsPerClient {
+            throw SwitchboardError(
+                .serviceUnavailable, code: .tooManyConnections,
+                "\(clientIP) has \(configuration.maxConnectionsPerClient) connections open, the most one client may; close one first")
+        }
+    }
+
     /// What a `401` asks for: a bearer key (not Basic, which would make browsers show a password dialog).
     static var authenticationChallenge: String { #"Bearer realm="Switchboard""# }
 
@@ -160,6 +175,8 @@ extension Router where Context: WebSocketRequestContext {
             headers[.connection] = "Upgrade"
         }
         if error.status == 401 { headers[.wwwAuthenticate] = authenticationChallenge }
+        // The body was not read: end the connection rather than read megabytes nobody wants.
+        if error.status == 413 { headers[.connection] = "close" }
         return Response(
             status: HTTPResponse.Status(code: error.status), headers: headers,
             body: ResponseBody(byteBuffer: ByteBuffer(string: error.body(uri: uri).prettyPrinted + "\n")))

@@ -37,6 +37,14 @@ public struct SwitchboardServerConfiguration: Sendable {
     /// (anything but a browser) and from the server's own origin are always allowed; others get `403`
     /// before any upgrade.
     public var allowedOrigins: [String]
+    /// How long an HTTP connection may go without reading or writing before it is closed (default 30 s):
+    /// idle keep-alive connections, and request bodies that stop arriving.
+    public var idleTimeout: Duration
+    /// The most WebSocket connections served at once (default 4,096); an upgrade beyond it gets `503`.
+    public var maxConnections: Int
+    /// The most WebSocket connections from one client address (default 128; the address behind a trusted
+    /// proxy counts); an upgrade beyond it gets `503`.
+    public var maxConnectionsPerClient: Int
     /// TLS for `wss://` and `https://` (default `nil`: plain `ws://` and `http://`). Every connection is
     /// then `IsEncrypted`.
     public var tls: SwitchboardTLS?
@@ -46,8 +54,12 @@ public struct SwitchboardServerConfiguration: Sendable {
         apiRoot: String = "/api", opensShellAtSlash: Bool = true, maxMessageSize: Int = 16 << 20,
         pingInterval: Duration? = .seconds(30), closeTimeout: Duration = .seconds(10),
         requestHeadTimeout: Duration = .seconds(10), compression: Bool = true, trustedProxies: [IPAddressRange] = [],
-        maxBodySize: Int = 4 << 20, allowedHosts: [String]? = nil, allowedOrigins: [String] = [], tls: SwitchboardTLS? = nil
+        maxBodySize: Int = 4 << 20, allowedHosts: [String]? = nil, allowedOrigins: [String] = [], tls: SwitchboardTLS? = nil,
+        maxConnections: Int = 4096, maxConnectionsPerClient: Int = 128, idleTimeout: Duration = .seconds(30)
     ) {
+        self.idleTimeout = idleTimeout
+        self.maxConnections = maxConnections
+        self.maxConnectionsPerClient = maxConnectionsPerClient
         self.tls = tls
         self.allowedHosts = allowedHosts
         self.allowedOrigins = allowedOrigins

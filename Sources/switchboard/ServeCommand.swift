@@ -59,6 +59,8 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "A PEM certificate chain: serve wss:// and https:// (with --tls-key; SIGHUP reloads both).")
     var tlsCert: String?
     @Option(help: "The PEM private key of --tls-cert.") var tlsKey: String?
+    @Option(help: "The most WebSocket connections served at once.") var maxConnections = 4096
+    @Option(help: "The most WebSocket connections from one client address.") var maxConnectionsPerClient = 128
 
     func run() async throws {
         guard let level = Logger.Level(rawValue: logLevel.lowercased()) else {
@@ -128,7 +130,7 @@ struct ServeCommand: AsyncParsableCommand {
                 return range
             },
             allowedHosts: loopback ? ["localhost", "127.0.0.1", "::1"] + allowHost : (allowHost.isEmpty ? nil : allowHost),
-            allowedOrigins: allowOrigin, tls: tls)
+            allowedOrigins: allowOrigin, tls: tls, maxConnections: maxConnections, maxConnectionsPerClient: maxConnectionsPerClient)
         let segments = configuration.apiRoot.split(separator: "/")
         let root = segments.isEmpty ? "" : "/" + segments.joined(separator: "/")
         let host = self.host

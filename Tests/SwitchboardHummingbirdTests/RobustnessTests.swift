@@ -231,3 +231,87 @@ final class RawSocket: Sendable {
         return nil
     }
 }
+
+/// Connection caps: an upgrade beyond the total or the per-client cap is refused with 503 before it
+/// happens, and room comes back when a connection closes.
+@Suite struct ConnectionLimitTests {
+    @Test(arguments: [(3, 100), (100, 3)])
+    func upgradesBeyondTheCapsAreRefusedWith503(perClient: Int, total: Int) async throws {
+        try await TestServer.with(configuration: .init(maxConnections: total, maxConnectionsPerClient: perClient)) { server in
+            var open: [WebSocketTestClient] = []
+            for _ in 0..<3 { open.append(try await WebSocketTestClient.connect(server.base + "/api/echo")) }
+            do {
+                _ = try await WebSocketTestClient.connect(server.base + "/api/echo")
+                Issue.record("a fourth connection was upgraded")
+            } catch let failure as WebSocketTestClient.UpgradeFailed {
+                #expect(failure.status == 503)
+            }
+            let answer = try await RawHTTP.request(
+                port: server.port, "GET", "/api/echo",
+                headers: ["Upgrade: websocket", "Connection: Upgrade", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version: 13"])
+            #expect(answer.status == 503)
+            #expect(answer.body.contains("TooManyConnections"))
+            // Plain HTTP is not a connection that counts.
+            #expect(try await RawHTTP.request(port: server.port, "GET", "/api/superhero").status == 200)
+            try await open.removeLast().close()
+            #expect(await eventually { server.api.connectionCount == 2 })
+            let again = try await WebSocketTestClient.connect(server.base + "/api/echo")
+            again.send("room again")
+            #expect(try await again.receiveText() == "room again")
+            try await again.close()
+            for client in open { try await client.close() }
+        }
+    }
+}
+
+/// HTTP hygiene: a refused body, a malformed head and a body that never comes each end the connection
+/// promptly, and the server goes on serving. (Each used to hold its socket until the client gave up.)
+@Suite(.timeLimit(.minutes(1))) struct HTTPHygieneTests {
+    static let malformed: [(request: String, status: String)] = [
+        ("GET /api/superhero HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Long: " + String(repeating: "a", count: 100_000) + "\r\n\r\n", "431"),
+        ("GET /" + String(repeating: "a", count: 100_000) + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", "431"),
+        ("GET /api/superhero HTTP/1.1\r\nHost : x\r\n\r\n", "400"),
+        ("POST /api/superhero HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "400"),
+        ("POST /api/superhero HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello", "400"),
+        ("\u{1}\u{2}garbage\u{7F} bytes \r\n\r\n", "400"),
+    ]
+
+    @Test(arguments: malformed)
+    func aMalformedHeadIsAnsweredAndClosed(request: String, status: String) async throws {
+        try await TestServer.with { server in
+            let socket = try RawSocket(port: server.port)
+            try socket.write(Array(request.utf8))
+            let answer = try await onOwnThread { String(decoding: try socket.readToEnd(), as: UTF8.self) }
+            #expect(answer.hasPrefix("HTTP/1.1 \(status)"), "\(answer.prefix(80))")
+            #expect(answer.lowercased().contains("connection: close"))
+            #expect(try await RawHTTP.request(port: server.port, "GET", "/api/superhero").status == 200)
+        }
+    }
+
+    @Test func aBodyOverTheLimitIsAnswered413AndTheConnectionClosedUnread() async throws {
+        try await TestServer.with(configuration: .init(maxBodySize: 1024)) { server in
+            let socket = try RawSocket(port: server.port)
+            let head = "POST /api/superhero HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 10000000\r\n\r\n"
+            try socket.write(Array(head.utf8) + [UInt8](repeating: UInt8(ascii: " "), count: 200_000))
+            // The rest of the 10 MB never comes; the server answers and closes anyway.
+            let answer = try await onOwnThread { String(decoding: try socket.readToEnd(), as: UTF8.self) }
+            #expect(answer.hasPrefix("HTTP/1.1 413"), "\(answer.prefix(80))")
+            #expect(answer.lowercased().contains("connection: close"))
+            #expect(try await RawHTTP.request(port: server.port, "GET", "/api/superhero").status == 200)
+        }
+    }
+
+    @Test func aBodyThatNeverArrivesAndAnIdleConnectionAreClosed() async throws {
+        try await TestServer.with(configuration: .init(idleTimeout: .milliseconds(500))) { server in
+            let stalled = try RawSocket(port: server.port)
+            try stalled.write(Array("POST /api/superhero HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n{".utf8))
+            let idle = try RawSocket(port: server.port)
+            try idle.write(Array("GET /api/superhero HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".utf8))
+            // Both end: the stalled upload with nothing or an error, the keep-alive one after its answer.
+            _ = try await onOwnThread { try stalled.readToEnd() }
+            let answered = try await onOwnThread { String(decoding: try idle.readToEnd(), as: UTF8.self) }
+            #expect(answered.hasPrefix("HTTP/1.1 200"))
+            #expect(try await RawHTTP.request(port: server.port, "GET", "/api/superhero").status == 200)
+        }
+    }
+}

@@ -126,6 +126,7 @@ public struct SwitchboardError: Error, Sendable, CustomStringConvertible {
         public static let forbidden = Code(rawValue: "Forbidden")
         public static let originNotAllowed = Code(rawValue: "OriginNotAllowed")
         public static let hostNotAllowed = Code(rawValue: "HostNotAllowed")
+        public static let tooManyConnections = Code(rawValue: "TooManyConnections")
         public static let ambiguousMatch = Code(rawValue: "AmbiguousMatch")
         public static let invalidEntity = Code(rawValue: "InvalidEntity")
         public static let notAcceptable = Code(rawValue: "NotAcceptable")

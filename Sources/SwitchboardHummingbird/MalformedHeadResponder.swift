@@ -1,0 +1,45 @@
+import NIOCore
+import NIOHTTP1
+
+/// Answers a first request head that does not parse (garbage, `Host : x`, two `Content-Length`s, both
+/// `Content-Length` and `Transfer-Encoding`, a line or header over the decoder's limit) with `400`, or
+/// `431` when a header is too large, and closes the connection.
+///
+/// While HummingbirdWebSocket 2.8 is still deciding whether the first request is an upgrade, a parse
+/// error reaches no one that answers: the connection stayed open, silent, until the client gave up. This
+/// handler sits right after the HTTP decoder and removes itself once a head has parsed; later errors are
+/// Hummingbird's to answer (its `400`, which ``ClosingResponseHandler`` then closes).
+final class MalformedHeadResponder: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private var answered = false
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let isHead = if case .head = unwrapInboundIn(data) { true } else { false }
+        context.fireChannelRead(data)
+        if isHead { context.pipeline.syncOperations.removeHandler(context: context, promise: nil) }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        guard let parseError = error as? HTTPParserError, !answered else {
+            context.fireErrorCaught(error)
+            return
+        }
+        answered = true
+        let tooLarge = parseError == .headerOverflow
+        let status: HTTPResponseStatus = tooLarge ? .requestHeaderFieldsTooLarge : .badRequest
+        let message = tooLarge ? "431: Request header fields too large.\n" : "400: Bad request. The request head is malformed.\n"
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: "text/plain; charset=utf-8")
+        headers.add(name: "Content-Length", value: String(message.utf8.count))
+        headers.add(name: "Connection", value: "close")
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: message)))), promise: nil)
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
+            channel.close(mode: .output, promise: nil)
+            channel.eventLoop.scheduleTask(in: ClosingResponseHandler.linger) { channel.close(promise: nil) }
+        }
+    }
+}
