@@ -101,6 +101,13 @@ let package = Package(
             path: "Samples/Greeter",
             swiftSettings: swiftSettings
         ),
+        // A server with a terminal that never returns, for the shutdown-deadline test.
+        .executableTarget(
+            name: "StuckServer",
+            dependencies: ["Switchboard", "SwitchboardHummingbird"],
+            path: "Tests/Fixtures/StuckServer",
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "switchboard",
             dependencies: [
@@ -131,7 +138,7 @@ let package = Package(
             name: "SwitchboardHummingbirdTests",
             dependencies: [
                 "Switchboard", "SwitchboardHummingbird", "SwitchboardSamples", "SwitchboardTesting", "SwitchboardSQLite",
-                "SwitchboardPTY", "switchboard",
+                "SwitchboardPTY", "switchboard", "StuckServer",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "HummingbirdWSCompression", package: "hummingbird-websocket"),

@@ -89,7 +89,24 @@ public struct SwitchboardServer {
     }
 
     /// Runs the server until one of the signals arrives, then shuts down gracefully.
-    public func run(gracefulShutdownSignals: [UnixSignal] = [.sigterm, .sigint]) async throws {
+    ///
+    /// The shutdown always ends: if the process is still running `shutdownTimeout` after the first signal
+    /// (a handler stuck on the CPU, a close handler that never returns), `onForcedExit` runs and the process
+    /// exits with status 1. The deadline runs on a thread of its own, so it fires even when every thread of
+    /// Swift's concurrency pool is busy.
+    /// - Parameters:
+    ///   - gracefulShutdownSignals: The signals that start a graceful shutdown.
+    ///   - shutdownTimeout: How long a shutdown may take (default 10 s); `nil` waits for ever.
+    ///   - onForcedExit: Runs, on the watchdog's thread, just before a forced exit (end child processes
+    ///     here, such as with `PtyManager.killEveryProgramNow()`).
+    public func run(
+        gracefulShutdownSignals: [UnixSignal] = [.sigterm, .sigint], shutdownTimeout: Duration? = .seconds(10),
+        onForcedExit: @escaping @Sendable () -> Void = {}
+    ) async throws {
+        let watchdog = shutdownTimeout.map {
+            ShutdownWatchdog(signals: gracefulShutdownSignals, timeout: $0, logger: logger, onForcedExit: onForcedExit)
+        }
+        defer { watchdog?.disarm() }
         let group = ServiceGroup(
             configuration: .init(services: services, gracefulShutdownSignals: gracefulShutdownSignals, logger: logger))
         try await group.run()

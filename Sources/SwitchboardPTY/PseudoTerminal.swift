@@ -115,9 +115,11 @@ final class PseudoTerminal: Sendable {
         self.channel = channel
         let exited = ExitRecord()
         self.exited = exited
+        PseudoTerminal.running.withLock { _ = $0.insert(pid) }
         exitTask = Task {
             let exit = PtyExit(waitStatus: await ProcessReaper.shared.waitForExit(pidfd: pidfd))
             exited.record(exit)
+            _ = PseudoTerminal.running.withLock { $0.remove(pid) }
             return exit
         }
     }
@@ -132,6 +134,18 @@ final class PseudoTerminal: Sendable {
             _ = await exitTask.value
             close(pidfd)
             if !isControlClosed { close(control) }
+        }
+    }
+
+    /// The process ids of the programs started and not yet reaped, for ``killEverySessionNow()``.
+    static let running = Mutex<Set<Int32>>([])
+
+    /// Sends SIGKILL to the whole session of every running program, at once and without waiting: for a
+    /// process that must exit now (a shutdown that overran its deadline).
+    static func killEverySessionNow() {
+        for pid in running.withLock({ $0 }) {
+            _ = sb_signal_session(pid, SIGKILL)
+            kill(-pid, SIGKILL)
         }
     }
 

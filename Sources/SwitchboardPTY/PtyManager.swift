@@ -163,6 +163,13 @@ public actor PtyManager {
     /// The number of programs running.
     public var runningCount: Int { sessions.count }
 
+    /// Kills every PTY program of the process and their sessions with SIGKILL, synchronously, from any
+    /// thread: for a shutdown that must end now (``SwitchboardServer``'s `onForcedExit`). The orderly way is
+    /// ``shutdown()``.
+    public nonisolated static func killEveryProgramNow() {
+        PseudoTerminal.killEverySessionNow()
+    }
+
     /// Ends every program (for server shutdown): SIGHUP, then SIGKILL after the grace period. Connections
     /// that ask afterwards get an error.
     public func shutdown() async {

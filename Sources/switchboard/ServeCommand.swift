@@ -59,6 +59,8 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "A PEM certificate chain: serve wss:// and https:// (with --tls-key; SIGHUP reloads both).")
     var tlsCert: String?
     @Option(help: "The PEM private key of --tls-cert.") var tlsKey: String?
+    @Option(help: "Seconds a shutdown may take before the process exits anyway (PTY programs killed).")
+    var shutdownTimeout = 10
     @Option(help: "The most WebSocket connections served at once.") var maxConnections = 4096
     @Option(help: "The most WebSocket connections from one client address.") var maxConnectionsPerClient = 128
 
@@ -168,7 +170,9 @@ struct ServeCommand: AsyncParsableCommand {
             }
         }
         defer { reloader.cancel() }
-        try await server.run()
+        try await server.run(shutdownTimeout: shutdownTimeout > 0 ? .seconds(shutdownTimeout) : nil) {
+            PtyManager.killEveryProgramNow()
+        }
         await ptys?.shutdown()
         try? await heroes.close()
         if let file = runtimeFile.withLock({ $0 }) { unlink(file) }

@@ -315,3 +315,48 @@ final class RawSocket: Sendable {
         }
     }
 }
+
+/// SIGTERM ends the process within the shutdown deadline even while handlers spin on the CPU and hold
+/// every thread of the concurrency pool (`Tests/Fixtures/StuckServer`, deadline 2 s).
+@Suite(.timeLimit(.minutes(1))) struct ShutdownDeadlineTests {
+    @Test func sigtermExitsInTimeWhileHandlersAreStuck() async throws {
+        let binary = try SwitchboardBinary.url.deletingLastPathComponent().appendingPathComponent("StuckServer")
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = ["2"]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        defer { if process.isRunning { process.terminate() } }
+        let reader = output.fileHandleForReading
+        let line = try await onOwnThread { () -> String in
+            var text = ""
+            while !text.contains("\n") {
+                let data = reader.availableData
+                if data.isEmpty { break }
+                text += String(decoding: data, as: UTF8.self)
+            }
+            return text
+        }
+        guard let port = Int(line.split(separator: " ").last?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") else {
+            throw TestFailure("no port in \(line)")
+        }
+        // As many spinning handlers as the machine has cores: every thread of the concurrency pool is taken.
+        var clients: [WebSocketTestClient] = []
+        for _ in 0..<ProcessInfo.processInfo.activeProcessorCount {
+            let client = try await WebSocketTestClient.connect("ws://127.0.0.1:\(port)/api/spinner")
+            client.send("spin")
+            #expect(try await client.receiveText() == "spinning")
+            clients.append(client)
+        }
+        let stopping = ContinuousClock.now
+        kill(process.processIdentifier, SIGTERM)
+        try await onOwnThread { process.waitUntilExit() }
+        let took = ContinuousClock.now - stopping
+        #expect(took < .seconds(8), "took \(took)")
+        #expect(process.terminationReason == .exit)
+        #expect(process.terminationStatus == 1, "a forced exit")
+        _ = clients
+    }
+}
