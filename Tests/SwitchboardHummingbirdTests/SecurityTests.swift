@@ -68,19 +68,12 @@ struct SecurityTests {
                 #expect(RawHTTP.header("WWW-Authenticate", in: answer.head) == #"Bearer realm="Switchboard""#)
                 #expect(!answer.body.contains("wrong-key"))
             }
-            await #expect(throws: WebSocketTestClient.UpgradeFailed.self) {
-                _ = try await WebSocketTestClient.connect(server.base + "/api/shell")
-            }
-            do {
-                _ = try await WebSocketTestClient.connect(server.base + "/api/pty", headers: Self.bearer("wrong-key"))
-                Issue.record("upgraded without a valid key")
-            } catch let failure as WebSocketTestClient.UpgradeFailed {
-                #expect(failure.status == 401)
-            }
+            #expect(try await WebSocketTestClient.refusalStatus(server.base + "/api/shell") == 401)
+            #expect(try await WebSocketTestClient.refusalStatus(server.base + "/api/pty", headers: Self.bearer("wrong-key")) == 401)
             // A raw upgrade shows the JSON reason and the challenge, and the key in the URI is not echoed.
             let raw = try await RawHTTP.request(
                 port: server.port, "GET", "/api(not-a-key-123)/shell",
-                headers: ["Upgrade: websocket", "Connection: Upgrade", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version: 13"])
+                headers: RawHTTP.upgradeHeaders)
             #expect(raw.status == 401)
             #expect(RawHTTP.header("WWW-Authenticate", in: raw.head) != nil)
             #expect(raw.body.contains("\"Uri\": \"/shell\""))
@@ -120,12 +113,7 @@ struct SecurityTests {
 
     @Test func rightsAtTheUpgradeAndInsideTheShell() async throws {
         try await TestServer.with(authenticator: Self.keys()) { server in
-            do {
-                _ = try await WebSocketTestClient.connect(server.base + "/api/chatroom", headers: Self.bearer(Self.aliceKey))
-                Issue.record("alice opened the chat room")
-            } catch let failure as WebSocketTestClient.UpgradeFailed {
-                #expect(failure.status == 403)
-            }
+            #expect(try await WebSocketTestClient.refusalStatus(server.base + "/api/chatroom", headers: Self.bearer(Self.aliceKey)) == 403)
             let shell = try await WebSocketTestClient.connect(server.base + "/api/shell/binarybodies=false", headers: Self.bearer(Self.aliceKey))
             _ = try await shell.receiveText()  // banner
             _ = try await shell.receiveText()  // location
@@ -159,12 +147,7 @@ struct SecurityTests {
             let write = try await RawHTTP.request(
                 port: server.port, "POST", "/api/superhero", headers: ["Content-Type: application/json"], body: #"{"Name": "X"}"#)
             #expect(write.status == 401)
-            do {
-                _ = try await WebSocketTestClient.connect(server.base + "/api/echo")
-                Issue.record("anonymous opened Echo")
-            } catch let failure as WebSocketTestClient.UpgradeFailed {
-                #expect(failure.status == 401)
-            }
+            #expect(try await WebSocketTestClient.refusalStatus(server.base + "/api/echo") == 401)
         }
     }
 
@@ -192,12 +175,7 @@ struct SecurityTests {
     @Test func foreignAndNullOriginsAreRefusedBeforeTheUpgrade() async throws {
         try await TestServer.with(configuration: .init(allowedOrigins: ["https://app.example.com"])) { server in
             for origin in ["https://evil.example", "null", "http://127.0.0.1:1", "http://localhost:\(server.port)"] {
-                do {
-                    _ = try await WebSocketTestClient.connect(server.base + "/api/echo", headers: [("Origin", origin)])
-                    Issue.record("upgraded from \(origin)")
-                } catch let failure as WebSocketTestClient.UpgradeFailed {
-                    #expect(failure.status == 403, "\(origin)")
-                }
+                #expect(try await WebSocketTestClient.refusalStatus(server.base + "/api/echo", headers: [("Origin", origin)]) == 403, "\(origin)")
                 let post = try await RawHTTP.request(
                     port: server.port, "POST", "/api/superhero", headers: ["Origin: \(origin)", "Content-Type: application/json"],
                     body: #"{"Name": "X", "Year": 1, "HasSecretIdentity": true}"#)
@@ -222,7 +200,7 @@ struct SecurityTests {
                 #expect(answer.status == 403, "\(host)")
                 let upgrade = try await RawHTTP.request(
                     port: server.port, "GET", "/api/echo", hostHeader: host,
-                    headers: ["Upgrade: websocket", "Connection: Upgrade", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version: 13"])
+                    headers: RawHTTP.upgradeHeaders)
                 #expect(upgrade.status == 403, "\(host)")
                 #expect(upgrade.body.contains("HostNotAllowed"))
             }

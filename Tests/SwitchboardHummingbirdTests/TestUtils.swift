@@ -225,6 +225,17 @@ final class WebSocketTestClient: Sendable {
         return WebSocketTestClient(process: process, input: stdin.fileHandleForWriting, events: events)
     }
 
+    /// The HTTP status with which the server refused to upgrade, or `nil` (after closing) if it upgraded.
+    static func refusalStatus(_ url: String, headers: [(String, String)] = []) async throws -> Int? {
+        do {
+            let client = try await connect(url, headers: headers)
+            try await client.close()
+            return nil
+        } catch let failure as UpgradeFailed {
+            return failure.status
+        }
+    }
+
     private func command(_ json: JSON) {
         let data = Data((json.compact + "\n").utf8)
         let input = self.input
@@ -307,6 +318,11 @@ enum RawHTTP {
             return (Int(head.split(separator: " ")[1]) ?? 0, head, String(response[split.upperBound...]))
         }
     }
+
+    /// The headers of a WebSocket upgrade request (without compression).
+    static let upgradeHeaders = [
+        "Upgrade: websocket", "Connection: Upgrade", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version: 13",
+    ]
 
     /// The value of a response header.
     static func header(_ name: String, in head: String) -> String? {
