@@ -11,8 +11,8 @@ extension Router where Context: WebSocketRequestContext {
     ///
     /// Every request is checked before anything else runs: its `Host` (``SwitchboardServerConfiguration/allowedHosts``),
     /// for upgrades and state-changing requests its `Origin` (``SwitchboardServerConfiguration/allowedOrigins``),
-    /// then its key, with the API's ``Authenticator``; an upgrade is refused with `401`, `403` or `404`
-    /// before it happens. A key may come in the URI right after the root (`/api(<key>)/shell`): it is taken
+    /// then its key, with the API's ``Authenticator``; an upgrade is refused with `401` or `403` before it
+    /// happens (a URI that does not resolve is answered after it, with a status line and a 4xxx close). A key may come in the URI right after the root (`/api(<key>)/shell`): it is taken
     /// out before the URI is used, shown or logged.
     ///
     /// Serve the router with WebSocket upgrades enabled, using the same configuration:
@@ -115,7 +115,7 @@ extension Router where Context: WebSocketRequestContext {
         } catch {
             return Self.errorResponse(error, uri: uri)
         }
-        if method == .GET, let terminal = Self.terminalResponse(uri: uri, path: request.uri.path, api: api, identity: identity) {
+        if method == .GET, let terminal = Self.terminalResponse(uri: uri, path: connection.shownPath, api: api, identity: identity) {
             return terminal
         }
         var body: ByteBuffer?
@@ -210,8 +210,7 @@ extension Router where Context: WebSocketRequestContext {
     static func shownPath(_ path: String, root: String) -> String {
         let below = pathBelowRoot(path, root: root)
         guard below.hasPrefix("(") else { return below }
-        guard let close = below.firstIndex(of: ")") else { return "" }
-        return String(below[below.index(after: close)...])
+        return (try? AccessCredentials.splitURIKey(below[...])).flatMap { $0.map { String($0.rest) } } ?? ""
     }
 
     static func pathBelowRoot(_ path: String, root: String) -> String {

@@ -131,10 +131,3 @@ struct AccessSetup {
     }
 }
 
-/// Which host names are this machine.
-enum SwitchboardServerHost {
-    static func isLoopback(_ host: String) -> Bool {
-        let host = host.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
-        return host == "localhost" || host == "::1" || host.hasPrefix("127.")
-    }
-}

@@ -157,7 +157,7 @@ struct ConnectCommand: AsyncParsableCommand {
     static func key(given: String?, for url: String) -> String? {
         if let given { return given }
         if let environment = ProcessInfo.processInfo.environment["SWITCHBOARD_TOKEN"], !environment.isEmpty { return environment }
-        guard let parsed = URL(string: url), let host = parsed.host, SwitchboardServerHost.isLoopback(host) else { return nil }
+        guard let parsed = URL(string: url), let host = parsed.host, SwitchboardServer.isLoopback(host) else { return nil }
         let port = parsed.port ?? (parsed.scheme == "wss" ? 443 : 80)
         if let file = AccessSetup.runtimeTokenFile(port: port), let token = AccessSetup.readOwnerOnly(file) { return token }
         return AccessSetup.readOwnerOnly(AccessSetup.tokenFile(dataDirectory: "switchboard-data"))

@@ -51,6 +51,10 @@ struct SecurityTests {
             let inURI = try await RawHTTP.request(port: server.port, "GET", "/api(\(Self.aliceKey))/superhero//limit=1")
             #expect(inURI.status == 200)
             #expect(!inURI.body.contains(Self.aliceKey))
+            // A plain GET of a terminal gets 426 with a connect hint: the hint shows no key either.
+            let hint = try await RawHTTP.request(port: server.port, "GET", "/api(\(Self.aliceKey))/echo")
+            #expect(hint.status == 426)
+            #expect(!hint.body.contains(Self.aliceKey))
             let client = try await WebSocketTestClient.connect(server.base + "/api(\(Self.aliceKey))/echo")
             client.send("#INFO")
             let profile = try await client.receiveText()

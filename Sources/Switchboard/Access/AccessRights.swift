@@ -163,6 +163,10 @@ public struct AccessIdentity: Sendable, Equatable, CustomStringConvertible {
         self.rights = rights
     }
 
+    /// A caller nobody authenticated: anonymous, with no right. What a request falls back to when no
+    /// identity was set on it, so that a missing check fails closed.
+    public static let nobody = AccessIdentity(name: "anonymous", isAnonymous: true, rights: .none)
+
     /// The identity of every caller when authentication is off: anonymous, with every right.
     public static let unrestricted = AccessIdentity(name: "anonymous", isAnonymous: true, rights: .all)
 

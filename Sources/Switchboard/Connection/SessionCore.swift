@@ -41,7 +41,7 @@ final class SessionCore: Sendable {
         self.id = id
         self.request = request
         // `serve` authenticates before making the core; a request without an identity gets no rights.
-        self.identity = request.identity ?? AccessIdentity(name: "anonymous", isAnonymous: true, rights: .none)
+        self.identity = request.identity ?? .nobody
         self.transport = transport
         self.logger = logger
         self.mutable = Mutex(MutableState(headers: request.headers))

@@ -138,7 +138,7 @@ struct RESTExecution {
     func run() async throws -> Outcome {
         try checkAccept()
         let uri = try ResourceURI(parsing: request.uri, maxLength: api.configuration.maxURILength)
-        let identity = request.caller.identity ?? AccessIdentity(name: "anonymous", isAnonymous: true, rights: .none)
+        let identity = request.caller.identity ?? .nobody
         let (found, view) = try api.resolve(uri, defaultName: AvailableResources.resourceName, for: identity)
         try api.authorize(request.method, on: found, for: identity)
         let entity: EntityDescriptor
