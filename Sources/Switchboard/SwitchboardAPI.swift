@@ -33,16 +33,39 @@ public final class SwitchboardAPI: Sendable {
         public var busyThreshold: Duration
         /// The most conditions one query may have (default 100); more is a `400` before any store is asked.
         public var maxConditions: Int
-        /// The largest `limit` one request may ask for (default 10,000); more is a `400`. Page with
+        /// The largest `limit` one request may ask for (default 10,000); more is a `400`. A `GET` without a
+        /// `limit` returns this many entities at most, with a `NextPage` link when there are more. Page with
         /// `limit` and `offset`.
         public var maxRowsPerRequest: Int
+        /// How long reading an entity resource may take for one request (default 10 s): the store's select and
+        /// the filtering, ordering and projection after it. Past it the request is answered `503` and the
+        /// work is cancelled (see ``QueryProgress``).
+        public var queryTimeout: Duration
+        /// How many Shell commands one connection may run per second once its burst is spent (default 20; 0:
+        /// no pacing). Faster commands wait their turn, in order; none is dropped.
+        public var shellCommandsPerSecond: Double
+        /// How many Shell commands one connection may run at once after a quiet spell (default 50).
+        public var shellCommandBurst: Int
+        /// The most bytes of client input all connections may hold at once, from reading (and inflating) a
+        /// message until its terminal has handled it (default 256 MiB; see ``InboundMemoryBudget``).
+        public var maxInboundBytes: Int
+        /// How long a connection waits for room in ``maxInboundBytes`` before it is closed with
+        /// `1013 Try again later` (default 5 s).
+        public var inboundMemoryTimeout: Duration
 
         /// Creates a configuration; every parameter has a production default.
         public init(
             inputQueueMessageLimit: Int = 256, inputQueueByteLimit: Int = 4 << 20,
             maxURILength: Int = ResourceURI.defaultMaxLength, disposeTimeout: Duration = .seconds(5),
-            busyThreshold: Duration = .milliseconds(250), maxConditions: Int = 100, maxRowsPerRequest: Int = 10_000
+            busyThreshold: Duration = .milliseconds(250), maxConditions: Int = 100, maxRowsPerRequest: Int = 10_000,
+            maxInboundBytes: Int = 256 << 20, inboundMemoryTimeout: Duration = .seconds(5), queryTimeout: Duration = .seconds(10),
+            shellCommandsPerSecond: Double = 20, shellCommandBurst: Int = 50
         ) {
+            self.shellCommandsPerSecond = shellCommandsPerSecond
+            self.shellCommandBurst = shellCommandBurst
+            self.queryTimeout = queryTimeout
+            self.maxInboundBytes = maxInboundBytes
+            self.inboundMemoryTimeout = inboundMemoryTimeout
             self.maxConditions = maxConditions
             self.maxRowsPerRequest = maxRowsPerRequest
             self.busyThreshold = busyThreshold
@@ -65,6 +88,8 @@ public final class SwitchboardAPI: Sendable {
     private let closingAll = Mutex<(code: CloseCode, reason: String)?>(nil)
     /// The feed of network events that `Switchboard.Admin.Console` shows.
     public let events = NetworkEvents()
+    /// The memory for client input that all connections share (``Configuration/maxInboundBytes``).
+    public let inboundMemory: InboundMemoryBudget
 
     /// Creates an API with the built-in Shell registered.
     /// - Parameters:
@@ -78,6 +103,7 @@ public final class SwitchboardAPI: Sendable {
         logger: Logger = Logger(label: "switchboard")
     ) {
         self.configuration = configuration
+        self.inboundMemory = InboundMemoryBudget(limit: configuration.maxInboundBytes)
         self.authenticator = authenticator
         self.logger = logger
         register { Shell() }

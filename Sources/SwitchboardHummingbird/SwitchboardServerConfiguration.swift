@@ -90,7 +90,7 @@ public struct SwitchboardServerConfiguration: Sendable {
     public var webSocketConfiguration: WebSocketServerConfiguration {
         WebSocketServerConfiguration(
             maxFrameSize: maxMessageSize,
-            extensions: compression ? [.perMessageDeflate(maxDecompressedFrameSize: maxMessageSize)] : [],
+            extensions: compression ? [WebSocketExtensionFactory { [maxMessageSize] in BudgetedDeflateBuilder(maxInflatedFrameSize: maxMessageSize) }] : [],
             autoPing: pingInterval.map { .enabled(timePeriod: $0) } ?? .disabled,
             closeTimeout: closeTimeout,
             validateUTF8: true

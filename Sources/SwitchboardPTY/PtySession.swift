@@ -70,6 +70,8 @@ actor PtySession {
     private var progressWaiters: [CheckedContinuation<Void, Never>] = []
     private var nextClient = 0
     private var writer: NIOAsyncChannelOutboundWriter<ByteBuffer>?
+    private var writingInput = false
+    private var inputWaiters: [CheckedContinuation<Void, Never>] = []
     private var appliedSize: (rows: Int, cols: Int)
     private var readerDone = false
     private var readerWaiters: [CheckedContinuation<Void, Never>] = []
@@ -275,13 +277,38 @@ actor PtySession {
 
     /// Writes a client's input to the program; waits while the PTY takes no more.
     /// - Throws: ``PtySessionError/readOnly`` when the client may only watch.
+    /// Writes a client's input to the program.
+    ///
+    /// Input goes to the channel in chunks of at most ``inputChunkSize`` bytes, copied out of the message, and
+    /// the channel takes more only while it is below its high watermark. So the channel holds at most that
+    /// much of a large paste, and the message itself — counted in the API's inbound memory budget until this
+    /// returns — is not kept alive by the channel afterwards. One message goes in whole before the next starts.
     func write(_ bytes: ByteBuffer, from client: Int?) async throws {
-        guard exit == nil, let writer else {
+        guard exit == nil, writer != nil else {
             throw PtySessionError.ended
         }
         if let client, clients[client]?.readOnly == true { throw PtySessionError.readOnly }
-        try await writer.write(bytes)
+        while writingInput { await withCheckedContinuation { inputWaiters.append($0) } }
+        writingInput = true
+        defer {
+            writingInput = false
+            if !inputWaiters.isEmpty { inputWaiters.removeFirst().resume() }
+        }
+        guard let writer else { throw PtySessionError.ended }
+        if bytes.readableBytes <= Self.inputChunkSize {
+            try await writer.write(bytes)
+            return
+        }
+        var rest = bytes
+        while let chunk = rest.readSlice(length: min(rest.readableBytes, Self.inputChunkSize)), chunk.readableBytes > 0 {
+            var copy = ByteBuffer()
+            copy.writeImmutableBuffer(chunk)
+            try await writer.write(copy)
+        }
     }
+
+    /// The largest piece of input handed to the channel at once.
+    static let inputChunkSize = 16 << 10
 
     // MARK: Ending
 

@@ -166,7 +166,7 @@ public actor PtyTerminal: TerminalResource {
     public func receive(text: String, from connection: TerminalConnection) async throws {
         switch mode {
         case .raw:
-            try await input(ByteBuffer(string: Self.keystrokes(text)))
+            try await input(Self.keystrokes(text))
         case .terminado:
             try await terminado(text, on: connection)
         }
@@ -178,11 +178,14 @@ public actor PtyTerminal: TerminalResource {
 
     /// A raw text frame as keystrokes: a line typed into a line-based client such as wscat (more than one
     /// character, no control characters) gets the Enter it could not send.
-    static func keystrokes(_ text: String) -> String {
-        guard text.unicodeScalars.count > 1, !text.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
-            return text
-        }
-        return text + "\r"
+    /// Written straight into one buffer: a pasted message can be megabytes.
+    static func keystrokes(_ text: String) -> ByteBuffer {
+        let isLine = text.unicodeScalars.count > 1 && !text.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F }
+        var bytes = ByteBuffer()
+        bytes.reserveCapacity(text.utf8.count + 1)
+        bytes.writeString(text)
+        if isLine { bytes.writeInteger(UInt8(ascii: "\r")) }
+        return bytes
     }
 
     private func input(_ bytes: ByteBuffer) async throws {

@@ -213,7 +213,13 @@ public final class SQLiteEntityStore<Entity: Codable & Sendable>: EntityResource
             statement += " ORDER BY rowid ASC"
         }
         let rows = try await connection.query(statement, binds)
-        let entities = try rows.map { try entity(from: $0) }
+        var entities: [Entity] = []
+        entities.reserveCapacity(rows.count)
+        var progress = QueryProgress()
+        for row in rows {
+            try await progress.advance()
+            entities.append(try entity(from: row))
+        }
         return EntitySelection(entities: entities, appliedConditions: allPushed, appliedPaging: paged)
     }
 

@@ -63,6 +63,14 @@ struct ServeCommand: AsyncParsableCommand {
     var shutdownTimeout = 10
     @Option(help: "The most WebSocket connections served at once.") var maxConnections = 4096
     @Option(help: "The most WebSocket connections from one client address.") var maxConnectionsPerClient = 128
+    @Option(help: "The most bytes of client input (inflated) all connections may hold at once; at least twice --max-message-size.")
+    var maxInboundBytes = 256 << 20
+    @Option(help: "Seconds one request may spend reading an entity resource before it is answered 503.")
+    var queryTimeout = 10.0
+    @Option(help: "The most entities one request returns; a GET without limit returns one such page.")
+    var maxRowsPerRequest = 10_000
+    @Option(help: "Shell commands one connection may run per second after a burst of 50 (0: no pacing).")
+    var shellCommandsPerSecond = 20.0
 
     func run() async throws {
         guard let level = Logger.Level(rawValue: logLevel.lowercased()) else {
@@ -97,7 +105,17 @@ struct ServeCommand: AsyncParsableCommand {
                 "Listening on \(host) without TLS: keys and everything typed cross the network in the clear; pass --tls-cert and --tls-key, or put a TLS proxy in front (--trusted-proxy)"
             )
         }
-        let api = SwitchboardAPI(authenticator: access.authenticator, logger: logger)
+        guard maxInboundBytes >= 2 * maxMessageSize else {
+            throw ValidationError("--max-inbound-bytes must be at least twice --max-message-size (one compressed message is inflated in pieces and joined)")
+        }
+        guard queryTimeout > 0, maxRowsPerRequest > 0 else {
+            throw ValidationError("--query-timeout and --max-rows-per-request must be above 0")
+        }
+        let api = SwitchboardAPI(
+            configuration: .init(
+                maxRowsPerRequest: maxRowsPerRequest, maxInboundBytes: maxInboundBytes, queryTimeout: .milliseconds(Int(queryTimeout * 1000)),
+                shellCommandsPerSecond: shellCommandsPerSecond),
+            authenticator: access.authenticator, logger: logger)
         let hub = ChatHub()
         api.register { Echo() }
         api.register { ChatRoom(hub: hub) }

@@ -75,13 +75,14 @@ struct TestServer {
 
     /// Starts a server with the Shell, the samples and ``Blocker``, runs `body`, then shuts it down.
     static func with(
-        configuration: SwitchboardServerConfiguration = .init(), logger: Logger = TestServer.defaultLogger,
-        authenticator: any Authenticator = AllowAllAuthenticator(),
+        configuration: SwitchboardServerConfiguration = .init(), api apiConfiguration: SwitchboardAPI.Configuration = .init(),
+        logger: Logger = TestServer.defaultLogger, authenticator: any Authenticator = AllowAllAuthenticator(),
         configure: (SwitchboardAPI) -> Void = { _ in }, routes: (SwitchboardServer) -> Void = { _ in },
         _ body: (TestServer) async throws -> Void
     ) async throws {
         let server = try await start(
-            configuration: configuration, logger: logger, authenticator: authenticator, configure: configure, routes: routes)
+            configuration: configuration, api: apiConfiguration, logger: logger, authenticator: authenticator, configure: configure,
+            routes: routes)
         do {
             try await body(server)
         } catch {
@@ -96,11 +97,11 @@ struct TestServer {
     /// Starts a server with the Shell, the samples, ``Blocker`` and ``Typed``; it runs until its group is
     /// shut down.
     static func start(
-        configuration: SwitchboardServerConfiguration = .init(), logger: Logger = TestServer.defaultLogger,
-        authenticator: any Authenticator = AllowAllAuthenticator(), configure: (SwitchboardAPI) -> Void = { _ in },
-        routes: (SwitchboardServer) -> Void = { _ in }
+        configuration: SwitchboardServerConfiguration = .init(), api apiConfiguration: SwitchboardAPI.Configuration = .init(),
+        logger: Logger = TestServer.defaultLogger, authenticator: any Authenticator = AllowAllAuthenticator(),
+        configure: (SwitchboardAPI) -> Void = { _ in }, routes: (SwitchboardServer) -> Void = { _ in }
     ) async throws -> TestServer {
-        let api = SwitchboardAPI(authenticator: authenticator, logger: logger)
+        let api = SwitchboardAPI(configuration: apiConfiguration, authenticator: authenticator, logger: logger)
         let hub = ChatHub()
         api.register { Echo() }
         api.register { ChatRoom(hub: hub) }

@@ -52,7 +52,12 @@ actor ConnectionSession {
     init(api: SwitchboardAPI, core: SessionCore) {
         self.api = api
         self.core = core
+        shellCommands = CommandPacer(
+            perSecond: api.configuration.shellCommandsPerSecond, burst: api.configuration.shellCommandBurst)
     }
+
+    /// The pace of this connection's Shell commands, whichever Shell instance runs them.
+    nonisolated let shellCommands: CommandPacer
 
     /// Returns once ``run(inbound:)`` has cleaned up (terminals closed, or their close timed out).
     func waitUntilFinished() async {
@@ -106,25 +111,55 @@ actor ConnectionSession {
 
     private nonisolated func read<Inbound: AsyncSequence & Sendable>(_ inbound: Inbound) async throws
     where Inbound.Element == TerminalMessage {
-        for try await message in inbound {
-            if core.isClosed { return }
+        let budget = api.inboundMemory
+        let account = InboundAccount(budget: budget, timeout: api.configuration.inboundMemoryTimeout) { [core] in
+            await Self.closeForMemory(core)
+        }
+        var messages = inbound.makeAsyncIterator()
+        while true {
+            let next = try await InboundAccount.$current.withValue(account) { try await messages.next() }
+            guard let message = next else { return }
+            var charge = account.takeHeld()
+            let size = InputQueue.size(of: message)
+            if charge < size {
+                // Input that was not inflated is counted once it is whole.
+                guard await budget.reserve(size - charge, timeout: account.timeout) else {
+                    budget.release(charge)
+                    if !Task.isCancelled { await Self.closeForMemory(core) }
+                    return
+                }
+                charge = size
+            }
+            if core.isClosed {
+                budget.release(charge)
+                return
+            }
             core.events?.publish(core.event(.webSocketInput, message))
             if case .text(let text) = message, let command = GlobalCommand(text) {
+                budget.release(charge)
                 await awaitTurn()
                 await handle(command)
                 continue
             }
-            if await !enqueue(message) { return }
+            if await !enqueue(InputQueue.Item(message: message, charge: charge)) { return }
         }
     }
 
+    private static func closeForMemory(_ core: SessionCore) async {
+        core.logger.warning("Connection closed: the server's memory for incoming messages stayed in use")
+        await core.close(
+            code: .tryAgainLater, reason: "Server busy: no memory for incoming messages; try again later")
+        await core.waitForCloseFrame(timeout: .seconds(2))
+    }
+
     /// Queues input for the worker, waiting while the queue is full; `false` once the connection is closed.
-    private func enqueue(_ message: TerminalMessage) async -> Bool {
+    private func enqueue(_ item: InputQueue.Item) async -> Bool {
         while let queue = worker?.queue, !core.isClosed {
             enqueuedCount += 1
-            if await queue.push(message) { return true }
+            if await queue.push(item) { return true }
             handledCount += 1
         }
+        api.inboundMemory.release(item.charge)
         return false
     }
 
@@ -271,7 +306,8 @@ actor ConnectionSession {
         workerCount += 1
         let id = workerCount
         let queue = InputQueue(
-            messageLimit: api.configuration.inputQueueMessageLimit, byteLimit: api.configuration.inputQueueByteLimit)
+            messageLimit: api.configuration.inputQueueMessageLimit, byteLimit: api.configuration.inputQueueByteLimit,
+            budget: api.inboundMemory)
         let task = Task { await self.work(queue: queue, id: id) }
         worker = Worker(id: id, queue: queue, task: task)
     }
@@ -288,10 +324,11 @@ actor ConnectionSession {
     }
 
     private func work(queue: InputQueue, id: Int) async {
-        while let message = await queue.next() {
+        while let item = await queue.next() {
+            defer { api.inboundMemory.release(item.charge) }
             guard worker?.id == id, let attachment else { return }
             busySince = .now
-            await deliver(message, to: attachment)
+            await deliver(item.message, to: attachment)
             guard worker?.id == id else { return }
             busySince = nil
             handledCount += 1

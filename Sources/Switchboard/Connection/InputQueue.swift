@@ -6,22 +6,33 @@ import Synchronization
 /// `push` waits while the queue holds `messageLimit` messages or `byteLimit` bytes, so a client that
 /// sends faster than its terminal handles input is slowed down by TCP flow control instead of growing
 /// server memory. `finish()` wakes everyone: later pushes return `false`, and `next()` returns `nil`.
+///
+/// Each message carries its charge to the API's ``InboundMemoryBudget``: the queue releases the charges of
+/// the messages it drops, and whoever takes a message from it releases that message's charge once it is handled.
 final class InputQueue: Sendable {
+    /// A message and the bytes of the inbound budget it holds.
+    struct Item: Sendable {
+        let message: TerminalMessage
+        let charge: Int
+    }
+
     private struct State {
-        var buffer = FIFO<TerminalMessage>()
+        var buffer = FIFO<Item>()
         var bytes = 0
         var finished = false
-        var consumer: CheckedContinuation<TerminalMessage?, Never>?
+        var consumer: CheckedContinuation<Item?, Never>?
         var producers = FIFO<CheckedContinuation<Void, Never>>()
     }
 
     private let state = Mutex(State())
     let messageLimit: Int
     let byteLimit: Int
+    let budget: InboundMemoryBudget
 
-    init(messageLimit: Int, byteLimit: Int) {
+    init(messageLimit: Int, byteLimit: Int, budget: InboundMemoryBudget) {
         self.messageLimit = max(1, messageLimit)
         self.byteLimit = max(1, byteLimit)
+        self.budget = budget
     }
 
     static func size(of message: TerminalMessage) -> Int {
@@ -31,11 +42,11 @@ final class InputQueue: Sendable {
         }
     }
 
-    /// Adds a message, waiting for room; returns `false` if the queue was finished.
-    func push(_ message: TerminalMessage) async -> Bool {
+    /// Adds a message, waiting for room; returns `false` if the queue was finished (the charge is then the caller's).
+    func push(_ item: Item) async -> Bool {
         while true {
-            enum Step { case delivered(CheckedContinuation<TerminalMessage?, Never>?), finished, wait }
-            let size = Self.size(of: message)
+            enum Step { case delivered(CheckedContinuation<Item?, Never>?), finished, wait }
+            let size = Self.size(of: item.message)
             let step = state.withLock { state -> Step in
                 if state.finished { return .finished }
                 if let consumer = state.consumer {
@@ -44,7 +55,7 @@ final class InputQueue: Sendable {
                 }
                 // A message larger than the byte limit is still accepted into an empty queue.
                 if state.buffer.count < messageLimit && (state.bytes + size <= byteLimit || state.buffer.isEmpty) {
-                    state.buffer.push(message)
+                    state.buffer.push(item)
                     state.bytes += size
                     return .delivered(nil)
                 }
@@ -53,7 +64,7 @@ final class InputQueue: Sendable {
             switch step {
             case .finished: return false
             case .delivered(let consumer):
-                consumer?.resume(returning: message)
+                consumer?.resume(returning: item)
                 return true
             case .wait:
                 await withCheckedContinuation { continuation in
@@ -69,13 +80,13 @@ final class InputQueue: Sendable {
         }
     }
 
-    /// The next message, waiting for one; `nil` once the queue is finished.
-    func next() async -> TerminalMessage? {
-        enum Step { case message(TerminalMessage, CheckedContinuation<Void, Never>?), finished, wait }
+    /// The next message, waiting for one; `nil` once the queue is finished. The caller releases its charge.
+    func next() async -> Item? {
+        enum Step { case message(Item, CheckedContinuation<Void, Never>?), finished, wait }
         let step = state.withLock { state -> Step in
-            if let message = state.buffer.pop() {
-                state.bytes -= Self.size(of: message)
-                return .message(message, state.producers.pop())
+            if let item = state.buffer.pop() {
+                state.bytes -= Self.size(of: item.message)
+                return .message(item, state.producers.pop())
             }
             return state.finished ? .finished : .wait
         }
@@ -87,10 +98,10 @@ final class InputQueue: Sendable {
             return nil
         case .wait:
             return await withCheckedContinuation { continuation in
-                let immediate = state.withLock { state -> (TerminalMessage?, Bool, CheckedContinuation<Void, Never>?) in
-                    if let message = state.buffer.pop() {
-                        state.bytes -= Self.size(of: message)
-                        return (message, true, state.producers.pop())
+                let immediate = state.withLock { state -> (Item?, Bool, CheckedContinuation<Void, Never>?) in
+                    if let item = state.buffer.pop() {
+                        state.bytes -= Self.size(of: item.message)
+                        return (item, true, state.producers.pop())
                     }
                     if state.finished { return (nil, true, nil) }
                     state.consumer = continuation
@@ -105,14 +116,15 @@ final class InputQueue: Sendable {
 
     /// Ends the queue, dropping what is buffered and waking every waiter.
     func finish() {
-        let (consumer, producers) = state.withLock { state in
+        let (consumer, producers, dropped) = state.withLock { state in
             state.finished = true
-            _ = state.buffer.removeAll()
+            let dropped = state.buffer.removeAll().reduce(0) { $0 + $1.charge }
             state.bytes = 0
             let consumer = state.consumer
             state.consumer = nil
-            return (consumer, state.producers.removeAll())
+            return (consumer, state.producers.removeAll(), dropped)
         }
+        budget.release(dropped)
         consumer?.resume(returning: nil)
         for producer in producers { producer.resume() }
     }

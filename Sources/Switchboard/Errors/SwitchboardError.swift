@@ -130,6 +130,8 @@ public struct SwitchboardError: Error, Sendable, CustomStringConvertible {
         public static let ambiguousMatch = Code(rawValue: "AmbiguousMatch")
         public static let invalidEntity = Code(rawValue: "InvalidEntity")
         public static let notAcceptable = Code(rawValue: "NotAcceptable")
+        public static let queryTimeout = Code(rawValue: "QueryTimeout")
+        public static let rateLimited = Code(rawValue: "RateLimited")
     }
 }
 

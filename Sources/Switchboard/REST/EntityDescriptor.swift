@@ -39,8 +39,15 @@ public struct EntityDescriptor: Sendable {
                     .internalServerError, code: .internalError,
                     "Resource '\(resource.resourceName)' applied paging without applying the conditions")
             }
+            var rows: [JSONObject] = []
+            rows.reserveCapacity(selection.entities.count)
+            var progress = QueryProgress()
+            for entity in selection.entities {
+                try await progress.advance()
+                rows.append(try codec.encode(entity))
+            }
             return ErasedSelection(
-                rows: try selection.entities.map { try codec.encode($0) }, entities: selection.entities,
+                rows: rows, entities: selection.entities,
                 appliedConditions: selection.appliedConditions, appliedPaging: selection.appliedPaging)
         }
         insert = { objects, caller in

@@ -275,10 +275,16 @@ public struct EntityQuery: Sendable {
     }
 
     /// The indices of the selected rows, filtered, ordered and paged as far as the resource did not.
-    func selectIndices(_ selection: ErasedSelection, paging: Bool) -> [Int] {
-        var indices = Array(selection.rows.indices)
-        if !selection.appliedConditions { indices = indices.filter { meetsConditions(selection.rows[$0]) } }
-        if search != nil { indices = indices.filter { meetsSearch(selection.rows[$0]) } }
+    func selectIndices(_ selection: ErasedSelection, paging: Bool) async throws -> [Int] {
+        var indices: [Int] = []
+        indices.reserveCapacity(selection.rows.count)
+        var progress = QueryProgress()
+        for (index, row) in selection.rows.enumerated() {
+            try await progress.advance()
+            if !selection.appliedConditions && !meetsConditions(row) { continue }
+            if search != nil && !meetsSearch(row) { continue }
+            indices.append(index)
+        }
         guard !selection.appliedPaging else { return indices }
         if let order { indices = order.sorted(indices) { selection.rows[$0] } }
         return paging ? page(indices) : indices
@@ -296,16 +302,24 @@ public struct EntityQuery: Sendable {
     }
 
     /// The output objects for the selected rows: projected, de-duplicated and paged.
-    func output(_ selection: ErasedSelection) -> [JSON] {
+    func output(_ selection: ErasedSelection) async throws -> [JSON] {
+        var progress = QueryProgress()
         if distinct {
             var unique: [JSON] = []
-            for index in selectIndices(selection, paging: false) {
+            var seen = Set<JSON>()
+            for index in try await selectIndices(selection, paging: false) {
+                try await progress.advance()
                 let projected = project(selection.rows[index])
-                if !unique.contains(projected) { unique.append(projected) }
+                if seen.insert(projected).inserted { unique.append(projected) }
             }
             return page(unique)
         }
-        return selectIndices(selection, paging: true).map { project(selection.rows[$0]) }
+        var rows: [JSON] = []
+        for index in try await selectIndices(selection, paging: true) {
+            try await progress.advance()
+            rows.append(project(selection.rows[index]))
+        }
+        return rows
     }
 
     /// Applies add, rename and select to one entity.

@@ -43,7 +43,12 @@ public final class InMemoryEntityStore<Entity: Codable & Sendable>: EntityResour
 
     public func select(_ request: EntitySelectRequest) async throws -> EntitySelection<Entity> {
         let snapshot = rows.withLock { $0 }
-        let matching = snapshot.filter { row in request.conditions.allSatisfy { $0.matches(entity: row.json) } }
+        var matching: [(entity: Entity, json: JSONObject)] = []
+        var progress = QueryProgress()
+        for row in snapshot {
+            try await progress.advance()
+            if request.conditions.allSatisfy({ $0.matches(entity: row.json) }) { matching.append(row) }
+        }
         guard let paging = request.paging else { return .filtered(matching.map(\.entity)) }
         var ordered = matching
         if let order = paging.order { ordered = order.sorted(ordered, by: \.json) }

@@ -173,17 +173,25 @@ struct RESTExecution {
         case .OPTIONS:
             return Outcome(canonical: canonical, payload: .document(entity.options))
         case .GET, .HEAD, .REPORT:
-            let selection = try await entity.select(
-                EntitySelectRequest(conditions: query.allConditions, paging: query.pushablePaging, caller: caller))
-            let rows = query.output(selection)
+            // Without a limit, a GET returns one full page at most, with a link to the next.
+            var query = query
+            let capped = request.method != .REPORT && query.limit == nil
+            if capped { query.limit = api.configuration.maxRowsPerRequest }
+            let rows = try await QueryDeadline.run(api.configuration.queryTimeout, resource: entity.name) { [query] in
+                let selection = try await entity.select(
+                    EntitySelectRequest(conditions: query.allConditions, paging: query.pushablePaging, caller: caller))
+                return try await query.output(selection)
+            }
+            let more = capped && rows.count == query.limit
+            let found = more ? "The first \(rows.count) entities found (the most one request returns; NextPage has more)" : "\(rows.count) entities found"
             switch request.method {
             case .REPORT: return Outcome(canonical: canonical, count: rows.count, payload: .count(rows.count))
             case .HEAD:
                 return rows.isEmpty
                     ? Outcome(status: 204, info: "No entities found matching request.", canonical: canonical, count: 0)
-                    : Outcome(info: "\(rows.count) entities found", canonical: canonical, count: rows.count)
+                    : Outcome(info: found, canonical: canonical, count: rows.count)
             default:
-                let info = rows.isEmpty ? "No entities found matching request." : "\(rows.count) entities found"
+                let info = rows.isEmpty ? "No entities found matching request." : found
                 let links = pageLinks(query, returned: rows.count)
                 return Outcome(
                     info: info, canonical: canonical, count: rows.count,
@@ -241,9 +249,12 @@ struct RESTExecution {
 
     /// The entities a write applies to.
     func matches(_ query: EntityQuery, entity: EntityDescriptor, paged: Bool) async throws -> (ErasedSelection, [Int]) {
-        let selection = try await entity.select(
-            EntitySelectRequest(conditions: query.allConditions, paging: paged ? query.pushablePaging : nil, caller: request.caller))
-        return (selection, query.selectIndices(selection, paging: paged))
+        let caller = request.caller
+        return try await QueryDeadline.run(api.configuration.queryTimeout, resource: entity.name) {
+            let selection = try await entity.select(
+                EntitySelectRequest(conditions: query.allConditions, paging: paged ? query.pushablePaging : nil, caller: caller))
+            return (selection, try await query.selectIndices(selection, paging: paged))
+        }
     }
 
     /// `PreviousPage` and `NextPage`, when the query pages with a non-negative offset.

@@ -135,6 +135,8 @@ public struct CloseCode: RawRepresentable, Sendable, Hashable, CustomStringConve
     public static let policyViolation = CloseCode(rawValue: 1008)
     /// 1011: the server met an unexpected condition.
     public static let unexpectedServerError = CloseCode(rawValue: 1011)
+    /// 1013: the server is overloaded for now; the client may try again later.
+    public static let tryAgainLater = CloseCode(rawValue: 1013)
     /// 4000 + status: the connection is closed because of an error with this HTTP status (4404, 4400, ...).
     public static func status(_ status: Int) -> CloseCode { CloseCode(rawValue: UInt16(4000 + min(max(status, 0), 999))) }
 }

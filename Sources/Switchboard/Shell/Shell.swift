@@ -67,6 +67,7 @@ public actor Shell: TerminalResource {
     }
 
     public func receive(text: String, from connection: TerminalConnection) async throws {
+        try await connection.session.shellCommands.take()
         if let pending = pendingConfirmation {
             try await answer(text, to: pending, on: connection)
             return
@@ -128,6 +129,7 @@ public actor Shell: TerminalResource {
 
     /// Binary input is POSTed to the current query.
     public func receive(binary: ByteBuffer, from connection: TerminalConnection) async throws {
+        try await connection.session.shellCommands.take()
         guard pendingConfirmation == nil else {
             try await connection.send(
                 error: SwitchboardError(

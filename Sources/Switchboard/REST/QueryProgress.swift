@@ -1,0 +1,35 @@
+/// Keeps a long loop over rows fair and stoppable: every few hundred steps it checks whether the task was
+/// cancelled and lets other tasks run.
+///
+/// Switchboard runs every read of an entity resource under the API's ``SwitchboardAPI/Configuration/queryTimeout``
+/// and cancels it when the time is up. A store that loops over many rows — decoding, filtering — calls
+/// ``advance()`` once per row, so that it stops at the deadline and does not hold a thread that other
+/// connections are waiting for:
+///
+/// ```swift
+/// var progress = QueryProgress()
+/// for row in rows {
+///     try await progress.advance()
+///     entities.append(try decode(row))
+/// }
+/// ```
+public struct QueryProgress: Sendable {
+    private var steps = 0
+    /// How many steps pass between checks.
+    public let interval: Int
+
+    /// Creates a progress counter.
+    /// - Parameter interval: How many steps pass between checks (default 256).
+    public init(interval: Int = 256) {
+        self.interval = max(1, interval)
+    }
+
+    /// Counts one step; every ``interval`` steps, throws `CancellationError` if the task was cancelled and
+    /// otherwise yields to other tasks.
+    public mutating func advance() async throws {
+        steps += 1
+        guard steps % interval == 0 else { return }
+        try Task.checkCancellation()
+        await Task.yield()
+    }
+}
