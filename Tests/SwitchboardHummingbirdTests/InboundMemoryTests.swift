@@ -1,4 +1,6 @@
 import Foundation
+import Switchboard
+import SwitchboardHummingbird
 import Testing
 
 extension CommandLineTests {
@@ -48,5 +50,66 @@ extension CommandLineTests {
         ])
         #expect(result.status != 0)
         #expect(result.output.contains("--max-inbound-bytes must be at least twice --max-message-size"))
+    }
+}
+
+/// The inbound budget's accounting, in-process, where the API's counters can be read.
+@Suite(.timeLimit(.minutes(1)))
+struct InboundBudgetAccountingTests {
+    /// Raw-deflate pieces of one compressed message of zero bytes, `size` bytes per piece, as the
+    /// payloads of its frames (the last without its trailing `00 00 ff ff`).
+    static func deflatedPieces(_ count: Int, size: Int) async throws -> [[UInt8]] {
+        let script = """
+            import base64, zlib
+            c = zlib.compressobj(wbits=-15)
+            pieces = [c.compress(bytes(\(size))) + c.flush(zlib.Z_SYNC_FLUSH) for _ in range(\(count))]
+            pieces[-1] = pieces[-1][:-4]
+            print("\\n".join(base64.b64encode(p).decode() for p in pieces))
+            """
+        let output = try await onOwnThread { () -> String in
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = ["python3", "-c", script]
+            let pipe = Pipe()
+            process.standardOutput = pipe
+            try process.run()
+            let data = pipe.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            return String(decoding: data, as: UTF8.self)
+        }
+        return output.split(separator: "\n").map { Array(Data(base64Encoded: String($0)) ?? Data()) }
+    }
+
+    /// An unmasked client frame (`ws_client.py` masks it): FIN, RSV1 and opcode in the first byte.
+    static func frame(_ first: UInt8, _ payload: [UInt8]) -> [UInt8] {
+        precondition(payload.count < 65536)
+        let length: [UInt8] = payload.count < 126 ? [UInt8(payload.count)] : [126, UInt8(payload.count >> 8), UInt8(payload.count & 0xFF)]
+        return [first] + length + payload
+    }
+
+    @Test func everyReservationIsReleasedHoweverAConnectionEnds() async throws {
+        let pieces = try await Self.deflatedPieces(2, size: 600 << 10)
+        let configuration = SwitchboardServerConfiguration(maxMessageSize: 1 << 20)
+        var api: SwitchboardAPI?
+        try await TestServer.with(configuration: configuration) { server in
+            api = server.api
+            // A compressed message handled as usual.
+            let echo = try await WebSocketTestClient.connect(server.base + "/api/echo")
+            echo.send(String(repeating: "z", count: 100_000))
+            #expect(try await echo.receiveText().count == 100_000)
+            // Two compressed fragments of 600 KiB each: over the 1 MiB message limit once joined.
+            let tooLarge = try await WebSocketTestClient.connect(server.base + "/api/echo")
+            tooLarge.send(rawFrame: Self.frame(0x41, pieces[0]))
+            tooLarge.send(rawFrame: Self.frame(0x80, pieces[1]))
+            #expect(try await tooLarge.closeFrame()?.code == 1009)
+            // The first fragment of a compressed message, then the client leaves.
+            let leaving = try await WebSocketTestClient.connect(server.base + "/api/echo")
+            leaving.send(rawFrame: Self.frame(0x41, pieces[0]))
+            try await leaving.close()
+            try await echo.close()
+        }
+        let budget = try #require(api?.inboundMemory)
+        #expect(budget.highWater >= 600 << 10, "the fragments were counted")
+        #expect(budget.inUse == 0, "\(budget.inUse) bytes still reserved after every connection ended")
     }
 }

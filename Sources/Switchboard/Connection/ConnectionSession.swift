@@ -115,6 +115,8 @@ actor ConnectionSession {
         let account = InboundAccount(budget: budget, timeout: api.configuration.inboundMemoryTimeout) { [core] in
             await Self.closeForMemory(core)
         }
+        // What the transport reserved for a message that never came whole (a connection closed mid-message).
+        defer { budget.release(account.takeHeld()) }
         var messages = inbound.makeAsyncIterator()
         while true {
             let next = try await InboundAccount.$current.withValue(account) { try await messages.next() }
