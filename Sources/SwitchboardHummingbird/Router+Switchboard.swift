@@ -30,6 +30,8 @@ extension Router where Context: WebSocketRequestContext {
         let trustedProxies = configuration.trustedProxies
         let isTLS = configuration.tls != nil
         let guardian = configuration.browserGuard
+        let admission = ConnectionAdmission(
+            maxConnections: configuration.maxConnections, maxConnectionsPerClient: configuration.maxConnectionsPerClient)
         let upgrade = WebSocketUpgradeMiddleware<Context> { _, _ in
             .upgrade([:])
         } onUpgrade: { inbound, outbound, webSocketContext in
@@ -42,6 +44,9 @@ extension Router where Context: WebSocketRequestContext {
             // Checked before the upgrade; authenticated once more here because the identity cannot travel
             // through the upgrade. A key revoked in between leaves it `nil`: `serve` then refuses (4401).
             connection.identity = try? await api.authenticate(headers: connection.headers, uriKey: connection.uriKey)
+            let clientIP = connection.request.clientIP
+            admission.activate(clientIP)
+            defer { admission.finish(clientIP) }
             try await api.serve(
                 connection.request,
                 inbound: InboundMessages(
@@ -70,10 +75,16 @@ extension Router where Context: WebSocketRequestContext {
                     }
                 }
                 if isUpgrade {
-                    try Self.checkRoom(for: connection.request.clientIP, api: api, configuration: configuration)
                     _ = try await api.authorizeConnection(
                         uri: connection.request.uri, headers: connection.headers, uriKey: connection.uriKey)
-                    return try await upgrade.handle(request, context: context) { _, _ in Response(status: .notFound) }
+                    let clientIP = connection.request.clientIP
+                    try admission.admit(clientIP)
+                    do {
+                        return try await upgrade.handle(request, context: context) { _, _ in Response(status: .notFound) }
+                    } catch {
+                        admission.withdraw(clientIP)
+                        throw error
+                    }
                 }
             } catch let error as SwitchboardError {
                 let uri = Self.shownPath(request.uri.path, root: root)
@@ -151,19 +162,6 @@ extension Router where Context: WebSocketRequestContext {
     }
 
     /// Refuses an upgrade when the server, or this client address, has as many connections as allowed.
-    static func checkRoom(for clientIP: String, api: SwitchboardAPI, configuration: SwitchboardServerConfiguration) throws(SwitchboardError) {
-        if api.connectionCount >= configuration.maxConnections {
-            throw SwitchboardError(
-                .serviceUnavailable, code: .tooManyConnections,
-                "The server has \(configuration.maxConnections) connections, the most it serves; try again later")
-        }
-        if api.connectionCount(from: clientIP) >= configuration.maxConnectionsPerClient {
-            throw SwitchboardError(
-                .serviceUnavailable, code: .tooManyConnections,
-                "\(clientIP) has \(configuration.maxConnectionsPerClient) connections open, the most one client may; close one first")
-        }
-    }
-
     /// What a `401` asks for: a bearer key (not Basic, which would make browsers show a password dialog).
     static var authenticationChallenge: String { #"Bearer realm="Switchboard""# }
 

@@ -257,6 +257,40 @@ final class RawSocket: Sendable {
             for client in open { try await client.close() }
         }
     }
+
+    /// Upgrades admitted together count at once, not when their sessions start: twelve upgrade requests
+    /// written at the same moment on twelve sockets get exactly four `101`s.
+    @Test func aBurstOfUpgradesCannotSlipPastTheCap() async throws {
+        let script = """
+            import base64, os, socket, sys
+            port = int(sys.argv[1])
+            sockets = [socket.create_connection(("127.0.0.1", port), timeout=20) for _ in range(12)]
+            requests = [(f"GET /api/echo HTTP/1.1\\r\\nHost: 127.0.0.1:{port}\\r\\nUpgrade: websocket\\r\\n"
+                         f"Connection: Upgrade\\r\\nSec-WebSocket-Version: 13\\r\\n"
+                         f"Sec-WebSocket-Key: {base64.b64encode(os.urandom(16)).decode()}\\r\\n\\r\\n").encode() for _ in sockets]
+            for connection, request in zip(sockets, requests):
+                connection.sendall(request)
+            print(" ".join(connection.recv(4096).split(b" ")[1].decode() for connection in sockets))
+            """
+        try await TestServer.with(configuration: .init(maxConnectionsPerClient: 4)) { server in
+            let port = server.port
+            let statuses = try await onOwnThread { () -> String in
+                let process = Process()
+                process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+                process.arguments = ["python3", "-c", script, "\(port)"]
+                let pipe = Pipe()
+                process.standardOutput = pipe
+                try process.run()
+                let output = pipe.fileHandleForReading.readDataToEndOfFile()
+                process.waitUntilExit()
+                return String(decoding: output, as: UTF8.self)
+            }
+            let codes = statuses.split(separator: " ").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+            #expect(codes.count == 12, "\(statuses)")
+            #expect(codes.filter { $0 == "101" }.count == 4, "\(statuses)")
+            #expect(codes.filter { $0 == "503" }.count == 8, "\(statuses)")
+        }
+    }
 }
 
 /// HTTP hygiene: a refused body, a malformed head and a body that never comes each end the connection
