@@ -179,17 +179,13 @@ extension Router {
               }
               socket.onopen = function () { status.textContent = 'Connected'; fit(); term.focus(); };
               socket.onmessage = function (event) {
-                if (exited) {
-                  if (typeof event.data === 'string' && /^[0-9]{3}: /.test(event.data)) { status.textContent = event.data; socket.close(); }
-                  return;
-                }
                 var message;
                 try { message = JSON.parse(event.data); } catch (error) { return; }
                 if (message[0] === 'stdout') { term.write(message[1]); }
                 else if (message[0] === 'disconnect') { exited = true; document.body.setAttribute('data-exited', 'true'); status.textContent = 'The program has exited'; }
                 else if (message[0] === 'error' || message[0] === 'notice') { status.textContent = message[1]; }
               };
-              socket.onclose = function (event) { if (!exited) { status.textContent = 'Connection closed (' + event.code + ')'; } };
+              socket.onclose = function (event) { status.textContent = exited ? (event.reason || 'The program has exited') : 'Connection closed (' + event.code + (event.reason ? ': ' + event.reason : '') + ')'; };
               on('data', function (data) { send(['stdin', data]); });
               window.addEventListener('resize', fit);
               window.switchboardConsole = { terminal: term, socket: socket };

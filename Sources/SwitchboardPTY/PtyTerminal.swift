@@ -6,8 +6,8 @@ public enum PtyWireMode: String, CaseIterable, PropertyValue {
     /// terminado's JSON arrays: `["stdin", s]`, `["set_size", rows, cols]` in; `["setup", {}]`,
     /// `["stdout", s]`, `["disconnect", 1]` out. What xterm.js's terminado addon speaks.
     case terminado
-    /// Text frames in are keystrokes (a line without a line break, as wscat sends it, gets one); output
-    /// goes out as text frames; binary frames in are raw bytes.
+    /// Text frames in are lines or keystrokes (``PtyInputMode``); output goes out as text frames; binary
+    /// frames in are raw bytes.
     case raw
 }
 
@@ -16,8 +16,9 @@ public enum PtyWireMode: String, CaseIterable, PropertyValue {
 /// `ws://HOST/api/pty/rows=40&cols=120` runs the manager's program (the user's shell by default) in a PTY
 /// of that size. `name=work` attaches to the named terminal `work` (created on first use, shared, kept
 /// when its clients leave, replaying recent output to a client that attaches). `mode=terminado` speaks
-/// terminado's protocol; `readOnly=true` only watches. When the program exits the client gets a status line
-/// (and, in terminado mode, `["disconnect", 1]` first) and returns to the Shell.
+/// terminado's protocol; `readOnly=true` only watches. When the program exits, a raw-mode client gets a
+/// status line and returns to the Shell; a terminado client gets `["disconnect", 1]` and the connection is
+/// closed (1000) with the exit status as the reason.
 ///
 /// Named terminals belong to the identity that created them, and names are per owner. The owner shares
 /// one with `share=bob,carol:read` (Bob may type, Carol only watch); Bob then attaches with
@@ -35,6 +36,8 @@ public actor PtyTerminal: TerminalResource {
     @Property(description: "Width in columns (1-1000)") var cols = 80
     @Property(description: "Attach to the named terminal, creating it if needed; set when opening") var name: String? = nil
     @Property(description: "terminado (JSON arrays, for xterm.js) or raw (text frames, for wscat)") var mode = PtyWireMode.raw
+    @Property(description: "In raw mode: line (each text message is a line and gets Enter; ^C or <Up> alone are keys) or keys (text messages are keystrokes as they are)")
+    var input = PtyInputMode.line
     @Property(description: "Whose named terminal to attach to (default: your own); it must be shared with you") var owner: String? = nil
     @Property(description: "Who else may attach to your named terminal: names, each with :read or :write (default), comma-separated")
     var share: String? = nil
@@ -118,8 +121,9 @@ public actor PtyTerminal: TerminalResource {
         if mode == .terminado {
             try await connection.send(#"["setup",{}]"#)
             if !replay.isEmpty { try await connection.send(JSON.array(["stdout", .string(replay)]).compact) }
-        } else if !replay.isEmpty {
-            try await connection.send(replay)
+        } else {
+            if input == .line && !readOnly { try await connection.send(PtyLineInput.greeting) }
+            if !replay.isEmpty { try await connection.send(replay) }
         }
     }
 
@@ -151,8 +155,15 @@ public actor PtyTerminal: TerminalResource {
         exitStatus = exit.code
         session = nil
         guard connection.isAttached else { return }
-        if mode == .terminado { try? await connection.send(#"["disconnect",1]"#) }
-        try? await connection.send("200: OK. The program '\(manager.configuration.program.displayName)' \(exit)")
+        let status = "The program '\(manager.configuration.program.displayName)' \(exit)"
+        if mode == .terminado {
+            // A terminado client understands JSON arrays only: the end of the program is the end of the
+            // connection, with the exit status as the close reason.
+            try? await connection.send(#"["disconnect",1]"#)
+            await connection.close(.normalClosure, reason: status)
+            return
+        }
+        try? await connection.send("200: OK. " + status)
         try? await connection.redirectToShell()
     }
 
@@ -165,30 +176,20 @@ public actor PtyTerminal: TerminalResource {
 
     public func receive(text: String, from connection: TerminalConnection) async throws {
         switch mode {
+        case .raw where input == .line:
+            try await write(PtyLineInput.keystrokes(for: text))
         case .raw:
-            try await input(Self.keystrokes(text))
+            try await write(ByteBuffer(string: text))
         case .terminado:
             try await terminado(text, on: connection)
         }
     }
 
     public func receive(binary: ByteBuffer, from connection: TerminalConnection) async throws {
-        try await input(binary)
+        try await write(binary)
     }
 
-    /// A raw text frame as keystrokes: a line typed into a line-based client such as wscat (more than one
-    /// character, no control characters) gets the Enter it could not send.
-    /// Written straight into one buffer: a pasted message can be megabytes.
-    static func keystrokes(_ text: String) -> ByteBuffer {
-        let isLine = text.unicodeScalars.count > 1 && !text.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F }
-        var bytes = ByteBuffer()
-        bytes.reserveCapacity(text.utf8.count + 1)
-        bytes.writeString(text)
-        if isLine { bytes.writeInteger(UInt8(ascii: "\r")) }
-        return bytes
-    }
-
-    private func input(_ bytes: ByteBuffer) async throws {
+    private func write(_ bytes: ByteBuffer) async throws {
         guard !readOnly else {
             throw SwitchboardError(.forbidden, code: .terminalError, "This terminal is read-only: it shows output and takes no input")
         }
@@ -223,7 +224,7 @@ public actor PtyTerminal: TerminalResource {
                 guard items.count == 2, case .string(let keys) = items[1] else {
                     throw SwitchboardError(.badRequest, code: .invalidInput, #"stdin takes one string: ["stdin", "ls\r"]"#)
                 }
-                try await input(ByteBuffer(string: keys))
+                try await write(ByteBuffer(string: keys))
             case "set_size":
                 guard items.count >= 3, case .int(let newRows) = items[1], case .int(let newCols) = items[2] else {
                     throw SwitchboardError(.badRequest, code: .invalidInput, #"set_size takes rows and columns: ["set_size", 24, 80]"#)

@@ -127,17 +127,13 @@ struct PtyTests {
             client.send(#"["resize", 1]"#)
             #expect(try await answer() == #"["error","400: Bad request. Unknown terminado message 'resize'; the messages are stdin and set_size"]"#)
             client.send(#"["stdin", "exit 3\r"]"#)
-            var sawDisconnect = false
-            while true {
-                let text = try await client.receiveText()
-                if text == #"["disconnect",1]"# { sawDisconnect = true; continue }
-                if sawDisconnect {
-                    #expect(text == "200: OK. The program 'bash' exited with status 3")
-                    break
-                }
-            }
-            #expect(sawDisconnect)
-            try await client.close()
+            // terminado to the end: the last message is ["disconnect",1], then the close carries the status.
+            var last = ""
+            while case .text(let text)? = await client.receive() { last = text }
+            #expect(last == #"["disconnect",1]"#)
+            let close = try await client.closeFrame()
+            #expect(close?.code == 1000)
+            #expect(close?.reason == "The program 'bash' exited with status 3")
         }
     }
 

@@ -14,10 +14,13 @@ struct ShellRESTTests {
         return client
     }
 
-    /// The next message, which must be binary: a result body.
+    /// The next message, a result body: text by default, binary with `BinaryBodies=true`.
     static func body(_ client: WebSocketTestClient) async throws -> JSON {
-        guard case .binary(var bytes)? = await client.receive() else { throw TestFailure("expected a binary body") }
-        return try JSON(parsing: bytes.readString(length: bytes.readableBytes) ?? "")
+        switch await client.receive() {
+        case .text(let text)?: return try JSON(parsing: text)
+        case .binary(var bytes)?: return try JSON(parsing: bytes.readString(length: bytes.readableBytes) ?? "")
+        case nil: throw TestFailure("expected a body, but the connection closed")
+        }
     }
 
     static func names(_ body: JSON) -> [String] {
@@ -114,13 +117,18 @@ struct ShellRESTTests {
             #expect(try await client.receiveText() == "? /SwitchboardSamples.Superhero/Year>1970")
             client.send("#INFO")
             #expect(try await client.receiveText().contains("\"CurrentTerminal\": \"Switchboard.Shell\""))
-            // For clients that show binary messages as bytes (wscat, python -m websockets): bodies as text.
-            client.send("VAR BinaryBodies = false")
+            // Bodies are text by default, which every line client shows; binary on request.
+            client.send("GET")
+            Self.expectStatus(try await client.receiveText(), "200: OK", "2 entities found")
+            #expect(try await client.receiveText().hasPrefix("{\n  \"Data\": ["))
+            _ = try await client.receiveText()
+            client.send("VAR BinaryBodies = true")
             _ = try await client.receiveText()
             _ = try await client.receiveText()
             client.send("GET")
             Self.expectStatus(try await client.receiveText(), "200: OK", "2 entities found")
-            #expect(try await client.receiveText().hasPrefix("{\n  \"Data\": ["))
+            guard case .binary(let bytes)? = await client.receive() else { throw TestFailure("expected a binary body") }
+            #expect(String(buffer: bytes).hasPrefix("{\n  \"Data\": ["))
             try await client.close()
         }
     }

@@ -96,7 +96,7 @@ struct ShellTests {
               "AutoGet": false,
               "AutoOptions": false,
               "ReformatQueries": true,
-              "BinaryBodies": true
+              "BinaryBodies": false
             }
             """)
         #expect(try await client.receiveText() == "? <no query>")

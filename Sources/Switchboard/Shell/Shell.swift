@@ -36,8 +36,8 @@ public actor Shell: TerminalResource {
     var autoOptions = false
     @Property(description: "Replace the query with its canonical form after navigating")
     var reformatQueries = true
-    @Property(description: "Send result bodies as binary messages (false: as text, for clients that show binary as bytes)")
-    var binaryBodies = true
+    @Property(description: "Send result bodies as binary messages (default false: as text, which every line client shows)")
+    var binaryBodies = false
 
     /// Creates a Shell; Switchboard makes one per connection that opens it.
     public init() {}
