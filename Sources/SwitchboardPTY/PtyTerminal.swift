@@ -250,7 +250,9 @@ public actor PtyTerminal: TerminalResource {
     }
 
     public func propertiesDidChange(_ names: [String], on connection: TerminalConnection) async throws {
-        guard let session, let clientID else { return }  // before open: open applies them
+        // Checked here also before open, so that a bad size in the URI refuses the connection (4400).
+        if names.contains("Rows") || names.contains("Cols") { try Self.checkSize(rows, cols) }
+        guard let session, let clientID else { return }  // before open: open applies the rest
         if names.contains("Name") && name != openedName {
             throw SwitchboardError(
                 .badRequest, code: .invalidPropertyValue,

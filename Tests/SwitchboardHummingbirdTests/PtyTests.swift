@@ -137,6 +137,14 @@ struct PtyTests {
         }
     }
 
+    @Test func aBadSizeInTheURIRefusesTheConnectionLikeOtherBadValues() async throws {
+        try await Self.withServer { server, _ in
+            let client = try await WebSocketTestClient.connect(server.base + "/api/pty/rows=0")
+            #expect(try await client.receiveText() == "400: Bad request. Invalid size 0x80: rows and columns must be between 1 and 1000")
+            #expect(try await client.closeFrame()?.code == 4400)
+        }
+    }
+
     @Test func aSplitMultiByteCharacterArrivesWhole() async throws {
         try await Self.withServer { server, _ in
             let client = try await WebSocketTestClient.connect(server.base + "/api/pty")

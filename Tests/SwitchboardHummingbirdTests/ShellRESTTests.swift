@@ -167,11 +167,21 @@ struct ShellRESTTests {
             _ = try await Self.body(client)
             _ = try await client.receiveText()
 
+            // unsafe=true in the URI is the answer already.
+            client.send(#"PATCH /superhero/year<1960/unsafe=true {"HasSecretIdentity": true}"#)
+            Self.expectStatus(try await client.receiveText(), "200: OK", "3 entities updated in 'SwitchboardSamples.Superhero'")
+            _ = try await Self.body(client)
+            _ = try await client.receiveText()
+
             client.send("VAR unsafe = true")
             _ = try await client.receiveText()
             _ = try await client.receiveText()
+            // Nothing matching is answered the same with Unsafe on.
+            client.send("DELETE /superhero/name=Nobody")
+            #expect(try await client.receiveText() == "400: Bad request. No entities to run DELETE on")
+            _ = try await client.receiveText()
             client.send("DELETE /superhero/hassecretidentity=false")
-            Self.expectStatus(try await client.receiveText(), "200: OK", "4 entities deleted from 'SwitchboardSamples.Superhero'")
+            Self.expectStatus(try await client.receiveText(), "200: OK", "1 entities deleted from 'SwitchboardSamples.Superhero'")
             try await client.close()
         }
     }

@@ -197,17 +197,19 @@ public actor Shell: TerminalResource {
                 throw SwitchboardError(
                     .badRequest, code: .shellError, "There is no query to run \(method) on; navigate first, as in /echo")
             }
-            guard try connection.api.entityQuery(for: query, identity: connection.identity) != nil else {
+            guard let entityQuery = try connection.api.entityQuery(for: query, identity: connection.identity) else {
                 try await runOnTerminal(method: method, body: body, on: connection)
                 return
             }
-            if (method == .PATCH || method == .DELETE) && !unsafe && !confirmed {
+            if (method == .PATCH || method == .DELETE) && !confirmed {
+                // Counted first with Unsafe on too, so that nothing matching is answered the same way either way.
                 let count = await execute(.REPORT, body: nil, on: connection).entityCount ?? 0
                 if count == 0 {
                     throw SwitchboardError(.badRequest, code: .shellError, "No entities to run \(method) on")
                 }
-                if count > 1 {
-                    let name = try connection.api.entityQuery(for: query, identity: connection.identity)?.resource.name ?? query
+                // `unsafe=true` in the URI says yes as the Unsafe property does.
+                if count > 1 && !unsafe && !entityQuery.unsafe {
+                    let name = entityQuery.resource.name
                     pendingConfirmation = PendingConfirmation(method: method, body: body)
                     try await connection.send(
                         "This will run \(method) on \(count) entities in resource '\(name)'. Type 'Y' to continue, 'N' to cancel")
