@@ -368,3 +368,52 @@ struct PtyTests {
         }
     }
 }
+
+extension CommandLineTests {
+    static func installed(_ program: String) -> Bool {
+        (try? Process.run(URL(fileURLWithPath: "/usr/bin/env"), arguments: ["sh", "-c", "command -v \(program) > /dev/null"]))
+            .map { process in
+                process.waitUntilExit()
+                return process.terminationStatus == 0
+            } ?? false
+    }
+
+    static let wsdumpAvailable = installed("wsdump")
+    static let uwscAvailable = installed("uwsc")
+
+    /// Runs `Tests/Support/line_client_session.py` with a client and a scenario against a fresh `serve`.
+    func lineClientSession(_ client: String, _ scenario: String, path: String) async throws -> (status: Int32, output: String) {
+        let data = Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        let (process, port) = try await startServe(dataDirectory: data)
+        defer { if process.isRunning { process.terminate() } }
+        let session = try await run(command: [
+            "python3", FileManager.default.currentDirectoryPath + "/Tests/Support/line_client_session.py", client, scenario,
+            "ws://127.0.0.1:\(port)/api(\(try Self.token(data)))" + path,
+        ])
+        process.terminate()
+        try await onOwnThread { process.waitUntilExit() }
+        return session
+    }
+
+    /// A person at websocket-client's `wsdump`, in a pseudo-terminal, against a raw PTY in line mode:
+    /// answers a `read -p` with one letter and with an empty line, interrupts `sleep` with `^C` ($? 130),
+    /// ends a program's input with `^D`, and sends the text `^C` with `\^C`.
+    @Test(.enabled(if: wsdumpAvailable, "needs wsdump (pip install websocket-client; .ci/run installs it)"))
+    func aLineClientAnswersPromptsAndSendsControlKeys() async throws {
+        let session = try await lineClientSession("wsdump", "pty", path: "/pty")
+        #expect(session.status == 0, "\(session.output)")
+        #expect(session.output.split(separator: "\n").filter { $0.hasPrefix("ok ") }.count == 8, "\(session.output)")
+    }
+
+    /// The Shell's result bodies are text by default: readable in line clients that print binary messages as
+    /// bytes or as a length.
+    @Test(
+        .enabled(if: wsdumpAvailable && uwscAvailable, "needs wsdump and uwsc (.ci/run installs them)"),
+        arguments: ["uwsc", "wsdump"])
+    func aShellGetIsReadableInALineClient(client: String) async throws {
+        let session = try await lineClientSession(client, "shell", path: "/shell")
+        #expect(session.status == 0, "\(session.output)")
+        #expect(session.output.split(separator: "\n").filter { $0.hasPrefix("ok ") }.count == 2, "\(session.output)")
+    }
+}
