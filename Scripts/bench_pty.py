@@ -88,8 +88,9 @@ def switchboard_rate(base, total):
 
 def keystroke_round_trips(base, count):
     """Microseconds from sending one character to receiving its echo from `cat` in a raw terminal."""
-    with connect(base + API + "/pty", compression=None) as ws:
-        ws.send("stty raw -echo; echo R$((1+1))DY; exec cat")
+    # Keys mode: every message is keystrokes as they are (line mode would add Enter to each character).
+    with connect(base + API + "/pty/input=keys", compression=None) as ws:
+        ws.send("stty raw -echo; echo R$((1+1))DY; exec cat\r")
         seen = ""
         while "R2DY" not in seen:
             seen += ws.recv(timeout=10)
