@@ -17,12 +17,18 @@ import Synchronization
 struct ConnectCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "connect",
-        abstract: "An interactive WebSocket line client: each line is sent as a text message.",
+        abstract: "An interactive WebSocket client: a line client, or a real terminal for PTY terminals.",
         discussion: """
             Text messages are printed as they arrive; binary messages are printed as text when they are UTF-8, \
             otherwise as their size. On a terminal, lines can be edited (arrows, Home/End, Ctrl-A/E/U/K/W) and \
             Up/Down recall earlier lines; Ctrl-D or Ctrl-C closes the connection. From a pipe, every line of \
-            input is sent, then the client waits until no message has arrived for --drain seconds and closes.
+            input is sent; then, with --until TEXT, the client waits for a message containing TEXT, otherwise \
+            until no message has arrived for --drain seconds, and closes.
+
+            To a PTY terminal (/api/pty...) from a terminal, it is a real terminal, as ssh is: the local \
+            terminal goes into raw mode, every key goes to the remote program (Ctrl-C included), window size \
+            changes follow, full-screen programs work, and the terminal is restored at the end. '~.' after \
+            Enter disconnects. --line keeps the line client instead.
 
             The key goes in an 'Authorization: Bearer' header: --token, or SWITCHBOARD_TOKEN, or, for a server \
             on this machine, the token `switchboard serve` left for its port (in $XDG_RUNTIME_DIR/switchboard or \
@@ -35,7 +41,9 @@ struct ConnectCommand: AsyncParsableCommand {
     @Argument(help: "The WebSocket URL, such as ws://127.0.0.1:8080/api/shell.") var url: String
     @Option(name: .customShort("H"), help: "A header to send with the upgrade request, as 'Name: value' (repeatable).")
     var header: [String] = []
-    @Option(help: "Seconds of quiet to wait for after the end of piped input before closing.") var drain = 1.0
+    @Option(help: "Seconds of quiet to wait for after the end of piped input before closing (without --until).") var drain = 1.0
+    @Option(help: "From a pipe: after the input ends, wait for a message containing this text, then close.") var until: String?
+    @Flag(help: "A line client even for a PTY terminal on a terminal.") var line = false
     @Flag(help: "Do not offer permessage-deflate compression.") var noCompression = false
     @Option(help: "The access token or API key (also SWITCHBOARD_TOKEN); found by itself for a server on this machine.")
     var token: String?
@@ -53,36 +61,21 @@ struct ConnectCommand: AsyncParsableCommand {
             fields.append(HTTPField(name: .authorization, value: "Bearer " + key))
         }
         let interactive = isatty(0) == 1 && isatty(1) == 1
+        if interactive && !line && RemoteTerminal.opensPty(url) {
+            try await runTerminal(fields: fields)
+            return
+        }
+        let until = self.until
+        let seen = UntilSeen()
         let console = Console(interactive: interactive)
         let input = console.startReading()
         defer { console.restore() }
         let lastMessage = LastMessageTime()
         let drain = Duration.milliseconds(Int(max(0, self.drain) * 1000))
-        let configuration = WebSocketClientConfiguration(
-            maxFrameSize: 16 << 20, additionalHeaders: fields,
-            extensions: noCompression ? [] : [.perMessageDeflate(maxDecompressedFrameSize: 16 << 20)],
-            closeTimeout: Self.closeTimeout, validateUTF8: true)
-        var logger = Logger(label: "switchboard.connect")
-        logger.logLevel = .critical
         let closeFrame: WebSocketCloseFrame?
         do {
-            var tls: TLSConfiguration?
-            var configuration = configuration
-            if url.lowercased().hasPrefix("wss://") {
-                var client = TLSConfiguration.makeClientConfiguration()
-                if let ca { client.trustRoots = .file(ca) }
-                // TLS cannot name an IP address in SNI. With a pinned --ca the certificate is checked against
-                // that file alone, without the host name; without one, an IP address cannot be verified.
-                if let host = URL(string: url)?.host, IPAddressRange(host) != nil {
-                    guard ca != nil else {
-                        throw ValidationError("wss:// to an IP address needs --ca with the server's certificate; or use its host name")
-                    }
-                    client.certificateVerification = .noHostnameVerification
-                    configuration.sniHostname = "localhost"
-                }
-                tls = client
-            }
-            closeFrame = try await WebSocketClient.connect(url: url, configuration: configuration, tlsConfiguration: tls, logger: logger) {
+            let (configuration, tls) = try clientSettings(fields: fields)
+            closeFrame = try await WebSocketClient.connect(url: url, configuration: configuration, tlsConfiguration: tls, logger: Self.logger) {
                 inbound, outbound, _ in
                 // The printer runs until the server's close frame ends the inbound stream. When input ends, the
                 // sender starts the closing handshake and the printer is left to read the server's reply.
@@ -91,17 +84,20 @@ struct ConnectCommand: AsyncParsableCommand {
                     group.addTask {
                         for try await message in inbound.messages(maxSize: 16 << 20) {
                             lastMessage.touch()
+                            let shown: String
                             switch message {
-                            case .text(let text): console.show(text)
+                            case .text(let text): shown = text
                             case .binary(let bytes):
                                 if let text = bytes.getString(at: bytes.readerIndex, length: bytes.readableBytes),
                                     String(validating: bytes.readableBytesView, as: UTF8.self) != nil
                                 {
-                                    console.show(text)
+                                    shown = text
                                 } else {
-                                    console.show("<binary message: \(bytes.readableBytes) bytes>")
+                                    shown = "<binary message: \(bytes.readableBytes) bytes>"
                                 }
                             }
+                            console.show(shown)
+                            if let until, shown.contains(until) { seen.mark() }
                         }
                         return .server
                     }
@@ -112,6 +108,11 @@ struct ConnectCommand: AsyncParsableCommand {
                             case .interrupt: break
                             case .endOfInput:
                                 if interactive { break }
+                                if until != nil {
+                                    // Ends on the marker, however long the server takes to send it.
+                                    await seen.wait()
+                                    break
+                                }
                                 lastMessage.touch()
                                 while lastMessage.quiet < drain {
                                     try await Task.sleep(for: .milliseconds(50))
@@ -152,6 +153,60 @@ struct ConnectCommand: AsyncParsableCommand {
         if let closeFrame, ![1000, 1001].contains(Self.number(of: closeFrame.closeCode)) { throw ExitCode(1) }
     }
 
+    static var logger: Logger {
+        var logger = Logger(label: "switchboard.connect")
+        logger.logLevel = .critical
+        return logger
+    }
+
+    /// The client's WebSocket settings and, for wss://, its TLS settings.
+    func clientSettings(fields: HTTPFields) throws -> (WebSocketClientConfiguration, TLSConfiguration?) {
+        var configuration = WebSocketClientConfiguration(
+            maxFrameSize: 16 << 20, additionalHeaders: fields,
+            extensions: noCompression ? [] : [.perMessageDeflate(maxDecompressedFrameSize: 16 << 20)],
+            closeTimeout: Self.closeTimeout, validateUTF8: true)
+        guard url.lowercased().hasPrefix("wss://") else { return (configuration, nil) }
+        var client = TLSConfiguration.makeClientConfiguration()
+        if let ca { client.trustRoots = .file(ca) }
+        // TLS cannot name an IP address in SNI. With a pinned --ca the certificate is checked against
+        // that file alone, without the host name; without one, an IP address cannot be verified.
+        if let host = URL(string: url)?.host, IPAddressRange(host) != nil {
+            guard ca != nil else {
+                throw ValidationError("wss:// to an IP address needs --ca with the server's certificate; or use its host name")
+            }
+            client.certificateVerification = .noHostnameVerification
+            configuration.sniHostname = "localhost"
+        }
+        return (configuration, client)
+    }
+
+    /// A PTY from a terminal: raw mode, every key to the program, terminado underneath (see ``RemoteTerminal``).
+    func runTerminal(fields: HTTPFields) async throws {
+        let terminal = LocalTerminal()
+        let closeFrame: WebSocketCloseFrame?
+        do {
+            let (configuration, tls) = try clientSettings(fields: fields)
+            terminal.enterRawMode()
+            defer { terminal.restore() }
+            closeFrame = try await WebSocketClient.connect(
+                url: RemoteTerminal.terminadoURL(url), configuration: configuration, tlsConfiguration: tls, logger: Self.logger
+            ) { inbound, outbound, _ in
+                try await RemoteTerminal.run(inbound: inbound, outbound: outbound, terminal: terminal)
+            }
+        } catch {
+            terminal.restore()
+            var reason = "\(error)"
+            if let refusal = await Self.refusal(url: url, headers: fields) { reason = refusal }
+            FileHandle.standardError.write(Data("Could not connect to \(url): \(reason)\n".utf8))
+            throw ExitCode(2)
+        }
+        terminal.restore()
+        let code = closeFrame.map { Self.number(of: $0.closeCode) }
+        let reason = closeFrame?.reason.flatMap { $0.isEmpty ? nil : ": \($0)" } ?? ""
+        FileHandle.standardError.write(Data("\r\nConnection closed (\(code.map(String.init) ?? "none"))\(reason)\n".utf8))
+        if let code, ![1000, 1001].contains(code) { throw ExitCode(1) }
+    }
+
     /// The key to send: the one given, `SWITCHBOARD_TOKEN`, or for a loopback URL the token a local
     /// `switchboard serve` left for that port (only from owner-only files of this user).
     static func key(given: String?, for url: String) -> String? {
@@ -189,6 +244,31 @@ struct ConnectCommand: AsyncParsableCommand {
         var buffer = ByteBuffer()
         buffer.write(webSocketErrorCode: code)
         return Int(buffer.readInteger(as: UInt16.self) ?? 0)
+    }
+}
+
+/// Whether the `--until` text has arrived.
+final class UntilSeen: Sendable {
+    private let state = Mutex<(seen: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+
+    func mark() {
+        let waiters = state.withLock { state in
+            state.seen = true
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    func wait() async {
+        await withCheckedContinuation { continuation in
+            let now = state.withLock { state in
+                if state.seen { return true }
+                state.waiters.append(continuation)
+                return false
+            }
+            if now { continuation.resume() }
+        }
     }
 }
 

@@ -50,7 +50,8 @@ struct CommandLineTests {
     @Test func connectSendsPipedLinesPrintsRepliesAndExits() async throws {
         try await TestServer.with { server in
             let result = try await run(
-                ["connect", server.base + "/api/shell", "-H", "X-Test: piped", "--drain", "5"],
+                // Ends on the last reply, however long a loaded server takes (no quiet period).
+                ["connect", server.base + "/api/shell", "-H", "X-Test: piped", "--until", ">hello"],
                 input: "#INFO\n/echo/prefix=%3E\nGET\nhello\n")
             #expect(result.status == 0, "\(result.err)")
             let lines = result.out.split(separator: "\n").map(String.init)

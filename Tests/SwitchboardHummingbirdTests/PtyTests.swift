@@ -417,3 +417,24 @@ extension CommandLineTests {
         #expect(session.output.split(separator: "\n").filter { $0.hasPrefix("ok ") }.count == 2, "\(session.output)")
     }
 }
+
+extension CommandLineTests {
+    /// `switchboard connect` in a pseudo-terminal, as a person at a terminal: keys reach the remote shell,
+    /// Ctrl-C interrupts a remote `sleep` ($? 130), vi opens full-screen and quits, the window size follows,
+    /// `~.` disconnects, the local terminal's settings are the same afterwards (`stty -g`), and a second
+    /// session ends with the program and its exit status.
+    @Test func connectIsARealTerminalForAPty() async throws {
+        let data = Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        let (process, port) = try await startServe(dataDirectory: data)
+        defer { if process.isRunning { process.terminate() } }
+        let session = try await run(command: [
+            "python3", FileManager.default.currentDirectoryPath + "/Tests/Support/terminal_session.py", try SwitchboardBinary.url.path,
+            "ws://127.0.0.1:\(port)/api/pty", try Self.token(data),
+        ])
+        #expect(session.status == 0, "\(session.output)")
+        #expect(session.output.split(separator: "\n").filter { $0.hasPrefix("ok ") }.count == 10, "\(session.output)")
+        process.terminate()
+        try await onOwnThread { process.waitUntilExit() }
+    }
+}
