@@ -27,6 +27,7 @@ extension Router where Context: WebSocketRequestContext {
     public func addSwitchboard(_ api: SwitchboardAPI, configuration: SwitchboardServerConfiguration = .init()) {
         let root = configuration.normalizedRoot
         let maxMessageSize = configuration.maxMessageSize
+        let pingInterval = configuration.pingInterval
         let trustedProxies = configuration.trustedProxies
         let isTLS = configuration.tls != nil
         let guardian = configuration.browserGuard
@@ -37,6 +38,14 @@ extension Router where Context: WebSocketRequestContext {
         } onUpgrade: { inbound, outbound, webSocketContext in
             // The upgrade has read its handler: let the request context go (see SwitchboardRequestContext).
             (webSocketContext.requestContext as? any ReleasesWebSocketReference)?.releaseWebSocketReference()
+            // Empty pings, and a close when one goes unanswered (see KeepAlive).
+            var pinger: Task<Void, Never>?
+            if let interval = pingInterval, let channel = (webSocketContext.requestContext as? any ChannelRequestContext)?.channel,
+                let keepAlive = await KeepAlive.install(on: channel)
+            {
+                pinger = Task { await keepAlive.run(interval: interval, outbound: outbound) }
+            }
+            defer { pinger?.cancel() }
             let request = webSocketContext.request
             var connection = try Self.connectionRequest(
                 for: request, root: root, remoteAddress: (webSocketContext.requestContext as? any RemoteAddressRequestContext)?.remoteAddress,

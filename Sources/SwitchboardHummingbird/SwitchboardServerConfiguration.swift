@@ -12,8 +12,9 @@ public struct SwitchboardServerConfiguration: Sendable {
     public var maxMessageSize: Int
     /// The largest HTTP request body accepted, in bytes (default 4 MiB); larger ones get `413`.
     public var maxBodySize: Int
-    /// How often the server pings each client; a client that has not answered a ping by the next one is
-    /// closed (1001, "Ping timeout"). `nil` turns pings off. Default 30 s.
+    /// How often the server pings each client, with an empty payload (nothing a line client would print); a
+    /// client that has not answered a ping by the next one is closed (1001, "No answer to ping"). `nil` turns
+    /// pings off. Default 30 s.
     public var pingInterval: Duration?
     /// How long the server waits for the client's close frame after sending its own (default 10 s).
     public var closeTimeout: Duration
@@ -91,7 +92,8 @@ public struct SwitchboardServerConfiguration: Sendable {
         WebSocketServerConfiguration(
             maxFrameSize: maxMessageSize,
             extensions: compression ? [WebSocketExtensionFactory { [maxMessageSize] in BudgetedDeflateBuilder(maxInflatedFrameSize: maxMessageSize) }] : [],
-            autoPing: pingInterval.map { .enabled(timePeriod: $0) } ?? .disabled,
+            // Switchboard's routes ping with empty payloads themselves (KeepAlive).
+            autoPing: .disabled,
             closeTimeout: closeTimeout,
             validateUTF8: true
         )

@@ -229,7 +229,7 @@ struct CommandLineTests {
         ])
         #expect(browser.status == 0, "\(browser.output)")
         #expect(browser.output.contains("\n42\n"))
-        #expect(browser.output.contains("status: 200: OK. The program"))
+        #expect(browser.output.contains("status: The program 'bash' exited with status 5"))
         process.terminate()
         try await onOwnThread { process.waitUntilExit() }
     }

@@ -293,6 +293,30 @@ final class RawSocket: Sendable {
     }
 }
 
+/// Keep-alive pings: empty, answered pongs keep the connection, a missed one closes it.
+@Suite(.timeLimit(.minutes(1))) struct KeepAliveTests {
+    @Test func pingsCarryNoPayloadAndAnUnansweredOneCloses() async throws {
+        try await TestServer.with(configuration: .init(pingInterval: .milliseconds(300))) { server in
+            let port = server.port
+            let output = try await onOwnThread { () -> String in
+                let process = Process()
+                process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+                process.arguments = [
+                    "python3", FileManager.default.currentDirectoryPath + "/Tests/Support/ping_client.py", "\(port)", "/api/echo",
+                ]
+                let pipe = Pipe()
+                process.standardOutput = pipe
+                try process.run()
+                let data = pipe.fileHandleForReading.readDataToEndOfFile()
+                process.waitUntilExit()
+                return String(decoding: data, as: UTF8.self)
+            }
+            // Two pings answered, a third that is not, then the close at the fourth's time.
+            #expect(output == "ping 0\nping 0\nping 0\nclose 1001 No answer to ping\nend\n", "\(output)")
+        }
+    }
+}
+
 /// HTTP hygiene: a refused body, a malformed head and a body that never comes each end the connection
 /// promptly, and the server goes on serving. (Each used to hold its socket until the client gave up.)
 @Suite(.timeLimit(.minutes(1))) struct HTTPHygieneTests {
