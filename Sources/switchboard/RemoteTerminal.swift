@@ -13,7 +13,7 @@ import Synchronization
 /// size changes as `["set_size", rows, cols]`, output comes in as `["stdout", …]`, and the program's end as
 /// `["disconnect", 1]` and a close whose reason is the exit status. `~.` at the start of a line disconnects
 /// (`~~` sends one `~`). The local terminal is restored on every way out: the end of the program, an error,
-/// the escape, SIGTERM, SIGHUP.
+/// the escape, SIGTERM, SIGHUP, SIGINT, SIGQUIT.
 enum RemoteTerminal {
     /// Whether a URL opens a PTY terminal (`…/pty`, `…/switchboard.pty`, with or without properties).
     static func opensPty(_ url: String) -> Bool {
@@ -110,7 +110,8 @@ final class LocalTerminal: Sendable {
     private let saved = Mutex<termios?>(nil)
     private let signalSources = Mutex<[any DispatchSourceSignal]>([])
 
-    /// Puts the terminal in raw mode and arranges for SIGTERM and SIGHUP to restore it before exiting.
+    /// Puts the terminal in raw mode and arranges for SIGTERM, SIGHUP, SIGINT and SIGQUIT (sent by another
+    /// process: in raw mode the keys send no signals) to restore it before exiting.
     func enterRawMode() {
         var original = termios()
         guard tcgetattr(0, &original) == 0 else { return }
@@ -119,7 +120,7 @@ final class LocalTerminal: Sendable {
         cfmakeraw(&raw)
         // TCSANOW keeps what was typed ahead: it is sent once the connection is open.
         tcsetattr(0, TCSANOW, &raw)
-        for number in [SIGTERM, SIGHUP] {
+        for number in [SIGTERM, SIGHUP, SIGINT, SIGQUIT] {
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
             source.setEventHandler { [self] in
