@@ -141,10 +141,7 @@ struct ConnectCommand: AsyncParsableCommand {
             }
         } catch {
             console.restore()
-            var reason = "\(error)"
-            if let refusal = await Self.refusal(url: url, headers: fields) { reason = refusal }
-            FileHandle.standardError.write(Data("Could not connect to \(url): \(reason)\n".utf8))
-            throw ExitCode(2)
+            throw await Self.couldNotConnect(to: url, headers: fields, error)
         }
         console.restore()
         let code = closeFrame.map { String(Self.number(of: $0.closeCode)) } ?? "none"
@@ -195,10 +192,7 @@ struct ConnectCommand: AsyncParsableCommand {
             }
         } catch {
             terminal.restore()
-            var reason = "\(error)"
-            if let refusal = await Self.refusal(url: url, headers: fields) { reason = refusal }
-            FileHandle.standardError.write(Data("Could not connect to \(url): \(reason)\n".utf8))
-            throw ExitCode(2)
+            throw await Self.couldNotConnect(to: url, headers: fields, error)
         }
         terminal.restore()
         let code = closeFrame.map { Self.number(of: $0.closeCode) }
@@ -216,6 +210,15 @@ struct ConnectCommand: AsyncParsableCommand {
         let port = parsed.port ?? (parsed.scheme == "wss" ? 443 : 80)
         if let file = AccessSetup.runtimeTokenFile(port: port), let token = AccessSetup.readOwnerOnly(file) { return token }
         return AccessSetup.readOwnerOnly(AccessSetup.tokenFile(dataDirectory: "switchboard-data"))
+    }
+
+    /// Says why the connection could not be made (asking the server when it refused the upgrade); the exit
+    /// status to end with.
+    static func couldNotConnect(to url: String, headers: HTTPFields, _ error: any Error) async -> ExitCode {
+        var reason = "\(error)"
+        if let refusal = await refusal(url: url, headers: headers) { reason = refusal }
+        FileHandle.standardError.write(Data("Could not connect to \(url): \(reason)\n".utf8))
+        return ExitCode(2)
     }
 
     /// Why the server refused the upgrade, from a plain GET of the same URL with the same headers: the

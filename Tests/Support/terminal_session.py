@@ -10,105 +10,60 @@ of typed text never matches them.
 """
 import fcntl
 import os
-import pty
-import re
-import select
-import signal
 import struct
 import sys
 import termios
-import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pty_screen import Screen, Steps  # noqa: E402
 
 BINARY, URL, TOKEN = sys.argv[1], sys.argv[2], sys.argv[3]
 
 
 def main():
-    pid, master = pty.fork()
-    if pid == 0:
-        os.execvp("sh", ["sh", "-c", 'stty -g; echo "BEFORE"; "$0" connect --token "$2" "$1"; echo "exit=$?"; stty -g; echo "AFTER"',
-                         BINARY, URL, TOKEN])
-    seen = ""
-    failures = 0
-
-    def wait_for(pattern, timeout=20):
-        nonlocal seen
-        deadline = time.monotonic() + timeout
-        while True:
-            match = re.search(pattern, seen)
-            if match:
-                seen = seen[match.end():]
-                return match
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return None
-            ready, _, _ = select.select([master], [], [], remaining)
-            if ready:
-                try:
-                    chunk = os.read(master, 65536)
-                except OSError:
-                    return None
-                if not chunk:
-                    return None
-                seen += chunk.decode(errors="replace")
-
-    def type_keys(keys):
-        os.write(master, keys.encode())
+    steps = Steps()
+    screen = Screen(["sh", "-c", 'stty -g; echo "BEFORE"; "$0" connect --token "$2" "$1"; echo "exit=$?"; stty -g; echo "AFTER"',
+                     BINARY, URL, TOKEN])
 
     def step(name, ok):
-        nonlocal failures
-        if ok:
-            print(f"ok {name}", flush=True)
-        else:
-            failures += 1
-            print(f"FAILED {name}: {seen[-300:]!r}", flush=True)
+        steps.check(name, ok, screen)
 
     try:
-        before = wait_for(r"([0-9a-f:]+)\r?\nBEFORE")
+        before = screen.wait_for(r"([0-9a-f:]+)\r?\nBEFORE")
         settings_before = before.group(1) if before else None
-        type_keys('echo "ready $((40+2))"\r')
-        step("keys reach the remote shell", wait_for(r"ready 42"))
-        type_keys('echo "sleeping $((40+3))"; sleep 100\r')
-        wait_for(r"sleeping 43")
-        type_keys("\x03")
-        type_keys('echo "status=$? $((40+4))"\r')
-        step("Ctrl-C interrupts the remote sleep ($? 130)", wait_for(r"status=130 44"))
-        type_keys("vi\r")
-        step("vi opens full-screen", wait_for(r"\x1b\[\?1049h"))
-        type_keys("\x1b:q\r")
-        wait_for(r"\x1b\[\?1049l")
-        type_keys('echo "after vi $((40+5))"\r')
-        step("vi quits back to the shell", wait_for(r"after vi 45"))
-        fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 101, 0, 0))
-        type_keys('stty size; echo "size $((40+6))"\r')
-        step("the window size follows", wait_for(r"33 101\r?\n[^\n]*size 46"))
-        type_keys("\r~.")
-        step("~. disconnects", wait_for(r"Connection closed \(1000\)"))
-        step("connect exits 0", wait_for(r"exit=0"))
-        after = wait_for(r"([0-9a-f:]+)\r?\nAFTER")
+        screen.type('echo "ready $((40+2))"\r')
+        step("keys reach the remote shell", screen.wait_for(r"ready 42"))
+        screen.type('echo "sleeping $((40+3))"; sleep 100\r')
+        screen.wait_for(r"sleeping 43")
+        screen.type("\x03")
+        screen.type('echo "status=$? $((40+4))"\r')
+        step("Ctrl-C interrupts the remote sleep ($? 130)", screen.wait_for(r"status=130 44"))
+        screen.type("vi\r")
+        step("vi opens full-screen", screen.wait_for(r"\x1b\[\?1049h"))
+        screen.type("\x1b:q\r")
+        screen.wait_for(r"\x1b\[\?1049l")
+        screen.type('echo "after vi $((40+5))"\r')
+        step("vi quits back to the shell", screen.wait_for(r"after vi 45"))
+        fcntl.ioctl(screen.master, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 101, 0, 0))
+        screen.type('stty size; echo "size $((40+6))"\r')
+        step("the window size follows", screen.wait_for(r"33 101\r?\n[^\n]*size 46"))
+        screen.type("\r~.")
+        step("~. disconnects", screen.wait_for(r"Connection closed \(1000\)"))
+        step("connect exits 0", screen.wait_for(r"exit=0"))
+        after = screen.wait_for(r"([0-9a-f:]+)\r?\nAFTER")
         step("the local terminal is restored (stty -g before and after)", after and after.group(1) == settings_before)
     finally:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        os.waitpid(pid, 0)
+        screen.close()
     # A second session ends with the program.
-    pid, master = pty.fork()
-    if pid == 0:
-        os.execvp("sh", ["sh", "-c", '"$0" connect --token "$2" "$1"; echo "exit=$?"', BINARY, URL, TOKEN])
-    seen = ""
+    screen = Screen(["sh", "-c", '"$0" connect --token "$2" "$1"; echo "exit=$?"', BINARY, URL, TOKEN])
     try:
-        type_keys("exit 3\r")
+        screen.type("exit 3\r")
         step("the program's end ends the session with its status",
-             wait_for(r"Connection closed \(1000\): The program 'bash' exited with status 3"))
-        step("and connect exits 0", wait_for(r"exit=0"))
+             screen.wait_for(r"Connection closed \(1000\): The program 'bash' exited with status 3"))
+        step("and connect exits 0", screen.wait_for(r"exit=0"))
     finally:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        os.waitpid(pid, 0)
-    return 1 if failures else 0
+        screen.close()
+    return 1 if steps.failures else 0
 
 
 if __name__ == "__main__":

@@ -66,17 +66,7 @@ struct InboundBudgetAccountingTests {
             pieces[-1] = pieces[-1][:-4]
             print("\\n".join(base64.b64encode(p).decode() for p in pieces))
             """
-        let output = try await onOwnThread { () -> String in
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = ["python3", "-c", script]
-            let pipe = Pipe()
-            process.standardOutput = pipe
-            try process.run()
-            let data = pipe.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            return String(decoding: data, as: UTF8.self)
-        }
+        let output = try await runToEnd(["python3", "-c", script]).output
         return output.split(separator: "\n").map { Array(Data(base64Encoded: String($0)) ?? Data()) }
     }
 

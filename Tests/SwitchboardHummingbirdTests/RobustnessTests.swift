@@ -274,17 +274,7 @@ final class RawSocket: Sendable {
             """
         try await TestServer.with(configuration: .init(maxConnectionsPerClient: 4)) { server in
             let port = server.port
-            let statuses = try await onOwnThread { () -> String in
-                let process = Process()
-                process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-                process.arguments = ["python3", "-c", script, "\(port)"]
-                let pipe = Pipe()
-                process.standardOutput = pipe
-                try process.run()
-                let output = pipe.fileHandleForReading.readDataToEndOfFile()
-                process.waitUntilExit()
-                return String(decoding: output, as: UTF8.self)
-            }
+            let statuses = try await runToEnd(["python3", "-c", script, "\(port)"]).output
             let codes = statuses.split(separator: " ").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
             #expect(codes.count == 12, "\(statuses)")
             #expect(codes.filter { $0 == "101" }.count == 4, "\(statuses)")
@@ -298,19 +288,9 @@ final class RawSocket: Sendable {
     @Test func pingsCarryNoPayloadAndAnUnansweredOneCloses() async throws {
         try await TestServer.with(configuration: .init(pingInterval: .milliseconds(300))) { server in
             let port = server.port
-            let output = try await onOwnThread { () -> String in
-                let process = Process()
-                process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-                process.arguments = [
-                    "python3", FileManager.default.currentDirectoryPath + "/Tests/Support/ping_client.py", "\(port)", "/api/echo",
-                ]
-                let pipe = Pipe()
-                process.standardOutput = pipe
-                try process.run()
-                let data = pipe.fileHandleForReading.readDataToEndOfFile()
-                process.waitUntilExit()
-                return String(decoding: data, as: UTF8.self)
-            }
+            let output = try await runToEnd([
+                "python3", FileManager.default.currentDirectoryPath + "/Tests/Support/ping_client.py", "\(port)", "/api/echo",
+            ]).output
             // Two pings answered, a third that is not, then the close at the fourth's time.
             #expect(output == "ping 0\nping 0\nping 0\nclose 1001 No answer to ping\nend\n", "\(output)")
         }

@@ -282,6 +282,23 @@ final class WebSocketTestClient: Sendable {
     }
 }
 
+/// Runs a command (through `/usr/bin/env`) to the end, on a thread of its own; returns its exit status and
+/// its output and errors together.
+func runToEnd(_ command: [String]) async throws -> (status: Int32, output: String) {
+    try await onOwnThread {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = command
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let output = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+    }
+}
+
 /// Runs blocking work on a thread of its own, so that it never occupies the cooperative thread pool that
 /// the server under test needs (this machine has two cores, so the pool has two threads).
 func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
