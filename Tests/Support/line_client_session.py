@@ -50,7 +50,7 @@ def main():
         type_line("^C")
         type_line('echo "status=$? $((40+5))"')
         step("^C interrupts sleep ($? 130)", screen.wait_for(r"status=130 45"))
-        type_line('echo "reading $((40+6))"; tr a-z A-Z')
+        type_line('echo "reading $((40+6))"; cat | tr a-z A-Z')
         screen.wait_for(r"reading 46")
         type_line("hello from tr")
         step("a program reads lines", screen.wait_for(r"HELLO FROM TR"))
