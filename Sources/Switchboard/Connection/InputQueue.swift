@@ -17,11 +17,11 @@ final class InputQueue: Sendable {
     }
 
     private struct State {
-        var buffer = FIFO<Item>()
+        var buffer = CircularBuffer<Item>()
         var bytes = 0
         var finished = false
         var consumer: CheckedContinuation<Item?, Never>?
-        var producers = FIFO<CheckedContinuation<Void, Never>>()
+        var producers = CircularBuffer<CheckedContinuation<Void, Never>>()
     }
 
     private let state = Mutex(State())
@@ -34,6 +34,11 @@ final class InputQueue: Sendable {
         self.byteLimit = max(1, byteLimit)
         self.budget = budget
     }
+
+    /// How many producers wait for room.
+    var producerCount: Int { state.withLock { $0.producers.count } }
+    /// Whether a consumer waits for a message.
+    var hasConsumer: Bool { state.withLock { $0.consumer != nil } }
 
     static func size(of message: TerminalMessage) -> Int {
         switch message {
@@ -55,7 +60,7 @@ final class InputQueue: Sendable {
                 }
                 // A message larger than the byte limit is still accepted into an empty queue.
                 if state.buffer.count < messageLimit && (state.bytes + size <= byteLimit || state.buffer.isEmpty) {
-                    state.buffer.push(item)
+                    state.buffer.append(item)
                     state.bytes += size
                     return .delivered(nil)
                 }
@@ -71,7 +76,7 @@ final class InputQueue: Sendable {
                     let resumeNow = state.withLock { state -> Bool in
                         let full = state.buffer.count >= messageLimit || (state.bytes + size > byteLimit && !state.buffer.isEmpty)
                         if state.finished || !full || state.consumer != nil { return true }
-                        state.producers.push(continuation)
+                        state.producers.append(continuation)
                         return false
                     }
                     if resumeNow { continuation.resume() }
@@ -84,9 +89,9 @@ final class InputQueue: Sendable {
     func next() async -> Item? {
         enum Step { case message(Item, CheckedContinuation<Void, Never>?), finished, wait }
         let step = state.withLock { state -> Step in
-            if let item = state.buffer.pop() {
+            if let item = state.buffer.popFirst() {
                 state.bytes -= Self.size(of: item.message)
-                return .message(item, state.producers.pop())
+                return .message(item, state.producers.popFirst())
             }
             return state.finished ? .finished : .wait
         }
@@ -99,13 +104,13 @@ final class InputQueue: Sendable {
         case .wait:
             return await withCheckedContinuation { continuation in
                 let immediate = state.withLock { state -> (Item?, Bool, CheckedContinuation<Void, Never>?) in
-                    if let item = state.buffer.pop() {
+                    if let item = state.buffer.popFirst() {
                         state.bytes -= Self.size(of: item.message)
-                        return (item, true, state.producers.pop())
+                        return (item, true, state.producers.popFirst())
                     }
                     if state.finished { return (nil, true, nil) }
                     state.consumer = continuation
-                    let producer = state.producers.pop()
+                    let producer = state.producers.popFirst()
                     return (nil, false, producer)
                 }
                 immediate.2?.resume()
@@ -118,11 +123,14 @@ final class InputQueue: Sendable {
     func finish() {
         let (consumer, producers, dropped) = state.withLock { state in
             state.finished = true
-            let dropped = state.buffer.removeAll().reduce(0) { $0 + $1.charge }
+            let dropped = state.buffer.reduce(0) { $0 + $1.charge }
+            state.buffer.removeAll()
             state.bytes = 0
             let consumer = state.consumer
             state.consumer = nil
-            return (consumer, state.producers.removeAll(), dropped)
+            let producers = Array(state.producers)
+            state.producers.removeAll()
+            return (consumer, producers, dropped)
         }
         budget.release(dropped)
         consumer?.resume(returning: nil)

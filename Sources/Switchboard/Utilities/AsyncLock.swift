@@ -1,12 +1,16 @@
+import NIOCore
 import Synchronization
 
 /// A first-come, first-served lock for async code: one holder at a time, waiters resume in order.
 final class AsyncLock: Sendable {
     private struct State {
         var locked = false
-        var waiters = FIFO<CheckedContinuation<Void, Never>>()
+        var waiters = CircularBuffer<CheckedContinuation<Void, Never>>()
     }
     private let state = Mutex(State())
+
+    /// How many callers wait for the lock.
+    var waiterCount: Int { state.withLock { $0.waiters.count } }
 
     func withLock<T: Sendable>(_ body: () async throws -> T) async rethrows -> T {
         await lock()
@@ -27,7 +31,7 @@ final class AsyncLock: Sendable {
                     state.locked = true
                     return true
                 }
-                state.waiters.push(continuation)
+                state.waiters.append(continuation)
                 return false
             }
             if acquiredNow { continuation.resume() }
@@ -36,39 +40,10 @@ final class AsyncLock: Sendable {
 
     private func unlock() {
         let next = state.withLock { state -> CheckedContinuation<Void, Never>? in
-            if let next = state.waiters.pop() { return next }  // ownership passes to the next waiter
+            if let next = state.waiters.popFirst() { return next }  // ownership passes to the next waiter
             state.locked = false
             return nil
         }
         next?.resume()
-    }
-}
-
-/// A simple first-in, first-out buffer.
-struct FIFO<Element> {
-    private var storage: [Element] = []
-    private var head = 0
-
-    var isEmpty: Bool { head == storage.count }
-    var count: Int { storage.count - head }
-
-    mutating func push(_ element: Element) { storage.append(element) }
-
-    mutating func pop() -> Element? {
-        guard head < storage.count else { return nil }
-        let element = storage[head]
-        head += 1
-        if head > 64 && head * 2 > storage.count {
-            storage.removeFirst(head)
-            head = 0
-        }
-        return element
-    }
-
-    mutating func removeAll() -> [Element] {
-        let rest = Array(storage[head...])
-        storage = []
-        head = 0
-        return rest
     }
 }
