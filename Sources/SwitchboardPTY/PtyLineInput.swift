@@ -44,22 +44,18 @@ public enum PtyLineInput {
         if line.hasPrefix("\\"), control(String(line.dropFirst())) != nil || namedKeys(String(line.dropFirst())) != nil {
             line = line.dropFirst()
         }
-        if line.hasSuffix("\r\n") {
-            line = line.dropLast(2)
-        } else if line.hasSuffix("\n") || line.hasSuffix("\r") {
-            line = line.dropLast()
-        }
+        // One trailing line break is the Enter the line gets anyway. By UTF-8 bytes: to String, "\r\n" is one
+        // character.
+        var body = line.utf8[...]
+        if body.last == UInt8(ascii: "\n") { body = body.dropLast() }
+        if body.last == UInt8(ascii: "\r") { body = body.dropLast() }
+        // Inner line breaks become Enter: \r\n and \n alike. Written a line at a time, not a byte at a time:
+        // a pasted message can be megabytes.
         var bytes = ByteBuffer()
-        bytes.reserveCapacity(line.utf8.count + 1)
-        var previous: UInt8 = 0
-        for byte in line.utf8 {
-            // Inner line breaks become Enter: \r\n and \n alike.
-            if byte == UInt8(ascii: "\n") {
-                if previous != UInt8(ascii: "\r") { bytes.writeInteger(UInt8(ascii: "\r")) }
-            } else {
-                bytes.writeInteger(byte)
-            }
-            previous = byte
+        bytes.reserveCapacity(body.count + 1)
+        for (index, segment) in body.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated() {
+            if index > 0 { bytes.writeInteger(UInt8(ascii: "\r")) }
+            bytes.writeBytes(segment.last == UInt8(ascii: "\r") ? segment.dropLast() : segment)
         }
         bytes.writeInteger(UInt8(ascii: "\r"))
         return bytes

@@ -438,3 +438,24 @@ extension CommandLineTests {
         try await onOwnThread { process.waitUntilExit() }
     }
 }
+
+/// Line mode's reading of a message, case by case.
+@Suite struct PtyLineInputTests {
+    @Test(arguments: [
+        ("ls -l", "ls -l\r"), ("", "\r"), ("y", "y\r"), ("ls\n", "ls\r"), ("ls\r\n", "ls\r"), ("a\nb", "a\rb\r"),
+        ("a\r\nb\r\n", "a\rb\r"), ("^C", "\u{3}"), ("^d", "\u{4}"), ("^[", "\u{1B}"), ("^?", "\u{7F}"), ("^@", "\u{0}"),
+        ("^1", "^1\r"), ("^CC", "^CC\r"), ("<Up>", "\u{1B}[A"), ("<up><DOWN><Enter>", "\u{1B}[A\u{1B}[B\r"), ("<F5>", "\u{1B}[15~"),
+        ("<Tab>", "\t"), ("<Nope>", "<Nope>\r"), ("<Up> ", "<Up> \r"), ("\\^C", "^C\r"), ("\\<Up>", "<Up>\r"), ("\\ls", "\\ls\r"),
+        ("échec ✓", "échec ✓\r"),
+    ])
+    func aMessageIsReadAsALineOrAsKeys(message: String, sent: String) {
+        #expect(String(buffer: PtyLineInput.keystrokes(for: message)) == sent)
+    }
+
+    @Test func aLargePasteIsConvertedAtOnce() {
+        let paste = String(repeating: "x", count: 4 << 20) + "\n" + String(repeating: "y", count: 10)
+        let bytes = PtyLineInput.keystrokes(for: paste)
+        #expect(bytes.readableBytes == (4 << 20) + 12)
+        #expect(bytes.getInteger(at: 4 << 20, as: UInt8.self) == UInt8(ascii: "\r"))
+    }
+}
