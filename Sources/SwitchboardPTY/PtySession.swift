@@ -276,13 +276,12 @@ actor PtySession {
     // MARK: Input
 
     /// Writes a client's input to the program; waits while the PTY takes no more.
-    /// - Throws: ``PtySessionError/readOnly`` when the client may only watch.
-    /// Writes a client's input to the program.
     ///
     /// Input goes to the channel in chunks of at most ``inputChunkSize`` bytes, copied out of the message, and
     /// the channel takes more only while it is below its high watermark. So the channel holds at most that
     /// much of a large paste, and the message itself — counted in the API's inbound memory budget until this
     /// returns — is not kept alive by the channel afterwards. One message goes in whole before the next starts.
+    /// - Throws: ``PtySessionError/readOnly`` when the client may only watch.
     func write(_ bytes: ByteBuffer, from client: Int?) async throws {
         guard exit == nil, writer != nil else {
             throw PtySessionError.ended
