@@ -8,7 +8,8 @@ import Synchronization
 /// permessage-deflate that reserves memory from the connection's ``InboundAccount`` before it inflates a frame.
 ///
 /// A compressed frame of `n` bytes inflates to at most about 1,032 × `n` bytes, and never to more than the
-/// message limit; inflating it takes up to twice that while the pieces are joined. That much is reserved
+/// message limit; inflating it takes up to three times that: the pieces it is inflated into (their sizes
+/// rounded up to powers of two by NIO's allocator), then the buffer they are joined in. That much is reserved
 /// before the frame is inflated, and what the frame did not need is given back right after; the rest stays
 /// charged to the message until its terminal has handled it. So however many connections send compressed
 /// input at once, the server never holds more inflated input than the API's budget.
@@ -93,6 +94,6 @@ final class BudgetedDeflate: WebSocketExtension {
     /// What inflating a compressed frame of `length` bytes can take at most, joining of the pieces included.
     static func reservation(forCompressed length: Int, maxInflatedFrameSize: Int) -> Int {
         let (expanded, overflow) = (length + 4).multipliedReportingOverflow(by: maxDeflateRatio)
-        return 2 * min(overflow ? maxInflatedFrameSize : expanded, maxInflatedFrameSize)
+        return 3 * min(overflow ? maxInflatedFrameSize : expanded, maxInflatedFrameSize)
     }
 }

@@ -122,9 +122,9 @@ actor ConnectionSession {
             let next = try await InboundAccount.$current.withValue(account) { try await messages.next() }
             guard let message = next else { return }
             var charge = account.takeHeld()
-            let size = InputQueue.size(of: message)
+            let size = Self.cost(of: message)
             if charge < size {
-                // Input that was not inflated is counted once it is whole.
+                // Input that was not inflated is counted once it is whole; text for the bytes that remain.
                 guard await budget.reserve(size - charge, timeout: account.timeout) else {
                     budget.release(charge)
                     if !Task.isCancelled { await Self.closeForMemory(core) }
@@ -144,6 +144,15 @@ actor ConnectionSession {
                 continue
             }
             if await !enqueue(InputQueue.Item(message: message, charge: charge)) { return }
+        }
+    }
+
+    /// What a message costs the inbound budget while it is handled: its bytes; text twice, as the `String` made
+    /// of the frame and the bytes most terminals make of it again (a PTY's keystrokes, an echo's reply).
+    static func cost(of message: TerminalMessage) -> Int {
+        switch message {
+        case .text(let text): 2 * text.utf8.count
+        case .binary(let bytes): bytes.readableBytes
         }
     }
 
