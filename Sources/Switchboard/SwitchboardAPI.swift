@@ -343,11 +343,6 @@ public final class SwitchboardAPI: Sendable {
     /// The number of connections being served.
     public var connectionCount: Int { sessions.withLock { $0.count } }
 
-    /// The number of connections being served for one client address.
-    public func connectionCount(from clientIP: String) -> Int {
-        sessions.withLock { $0.values.count { $0.core.request.clientIP == clientIP } }
-    }
-
     /// The ids of the connections being served.
     public var connectionIDs: [String] { sessions.withLock { Array($0.keys) } }
 

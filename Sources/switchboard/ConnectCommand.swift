@@ -359,16 +359,7 @@ final class Console: Sendable {
         tcsetattr(0, TCSANOW, &raw)
     }
 
-    private func write(_ text: String) {
-        var data = Array(text.utf8)
-        var offset = 0
-        defer { data.removeAll() }
-        while offset < data.count {
-            let written = data.withUnsafeMutableBytes { Glibc.write(1, $0.baseAddress! + offset, $0.count - offset) }
-            if written <= 0 { return }
-            offset += written
-        }
-    }
+    private func write(_ text: String) { writeToStandardOutput(text) }
 
     private func redraw() { editor.withLock { write(Self.rendered(prompt, $0)) } }
 
@@ -474,5 +465,17 @@ final class Console: Sendable {
         editor.historyIndex = index
         editor.buffer = index == editor.history.count ? [] : Array(editor.history[index])
         editor.cursor = editor.buffer.count
+    }
+}
+
+/// Writes all of `text` to standard output, unbuffered (the terminal may be in raw mode); stops if the output
+/// is gone.
+func writeToStandardOutput(_ text: String) {
+    var bytes = Array(text.utf8)
+    var offset = 0
+    while offset < bytes.count {
+        let written = bytes.withUnsafeMutableBytes { Glibc.write(1, $0.baseAddress! + offset, $0.count - offset) }
+        if written <= 0 { return }
+        offset += written
     }
 }

@@ -141,16 +141,7 @@ final class LocalTerminal: Sendable {
         }
     }
 
-    func write(_ text: String) {
-        var bytes = Array(text.utf8)
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes.withUnsafeMutableBytes { Glibc.write(1, $0.baseAddress! + offset, $0.count - offset) }
-            if written <= 0 { return }
-            offset += written
-        }
-        bytes.removeAll()
-    }
+    func write(_ text: String) { writeToStandardOutput(text) }
 
     /// Keystrokes from standard input, with ssh's escape: `~.` at the start of a line disconnects, `~~` sends `~`.
     func readKeys() -> AsyncStream<Event> {
