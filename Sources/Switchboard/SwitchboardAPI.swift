@@ -192,29 +192,6 @@ public final class SwitchboardAPI: Sendable {
         )
     }
 
-    /// Resolves the resource (and view) a parsed URI names; an empty name is `defaultName`.
-    func resolve(
-        _ uri: ResourceURI, defaultName: String, for identity: AccessIdentity? = nil
-    ) throws(SwitchboardError) -> (RegisteredResource, EntityView?) {
-        let name = uri.baseResourceName.isEmpty ? defaultName : uri.baseResourceName
-        let found = try resource(named: name, visibleTo: identity)
-        guard let viewName = uri.viewName else { return (found, nil) }
-        switch found {
-        case .terminal(let terminal):
-            throw SwitchboardError(
-                .notFound, code: .unknownResource,
-                "Terminal resource '\(terminal.name)' has no views; remove '-\(viewName)' from '\(uri.resourceName)'")
-        case .entity(let entity):
-            guard let view = entity.views.first(where: { $0.name.lowercased() == viewName.lowercased() }) else {
-                let names = entity.views.map(\.name).joined(separator: ", ")
-                throw SwitchboardError(
-                    .notFound, code: .unknownResource,
-                    "Resource '\(entity.name)' has no view '\(viewName)'; " + (names.isEmpty ? "it has no views" : "its views are \(names)"))
-            }
-            return (found, view)
-        }
-    }
-
     /// Finds a terminal type by its full name or any dot-suffix of it, case-insensitively; an empty name
     /// means the Shell.
     /// - Throws: A `404` ``SwitchboardError`` when no resource or more than one matches, or when the name is
@@ -238,59 +215,17 @@ public final class SwitchboardAPI: Sendable {
         try terminalTarget(forURI: uri).canonical
     }
 
+    /// Resolves a URI a connection opens or is redirected to: an empty name is the Shell, and an entity
+    /// resource opens the Shell placed at the entity query.
     func terminalTarget(forURI raw: String, for identity: AccessIdentity? = nil) throws(SwitchboardError) -> TerminalTarget {
         let uri = try ResourceURI(parsing: raw, maxLength: configuration.maxURILength)
-        let (found, view) = try resolve(uri, defaultName: Shell.resourceName, for: identity)
-        if case .entity(let entity) = found {
-            // An entity resource opened over WebSocket opens the Shell there.
-            let canonical = try EntityQuery(uri: uri, resource: entity, view: view).canonical
-            return TerminalTarget(
-                descriptor: try terminal(named: ""), assignments: [("Query", .literal(.text(canonical, quoted: false)))],
-                canonical: canonical, entity: entity)
-        }
-        guard case .terminal(let descriptor) = found else { fatalError("unreachable") }
-        if !uri.metaConditions.isEmpty {
-            throw SwitchboardError(
-                .badRequest, code: .invalidMetaCondition,
-                "Terminal resource '\(descriptor.name)' takes no meta-conditions; remove the third URI segment")
-        }
-        var assignments: [(name: String, input: PropertyInput)] = []
-        var canonicalConditions: [URICondition] = []
-        for condition in uri.conditions {
-            let written = "\(condition.key)\(condition.op.rawValue)\(condition.value)"
-            guard condition.op == .equal else {
-                throw SwitchboardError(
-                    .badRequest, code: .invalidConditionOperator,
-                    "Invalid operator '\(condition.op.rawValue)' in condition '\(written)' to terminal resource '\(descriptor.name)'; only '=' is valid in terminal conditions"
-                )
-            }
-            let input = PropertyInput.literal(PropertyLiteral(condition.value))
-            let (property, value) = try descriptor.schema.convert(name: condition.key, input: input)
-            if assignments.contains(where: { $0.name == property.name }) {
-                throw SwitchboardError(
-                    .badRequest, code: .invalidConditionSyntax,
-                    "Property '\(property.name)' is assigned more than once in '\(raw)'")
-            }
-            assignments.append((property.name, input))
-            canonicalConditions.append(
-                URICondition(key: property.name, op: .equal, value: Self.canonicalLiteral(value)))
-        }
-        let canonical = ResourceURI(resourceName: descriptor.name, conditions: canonicalConditions).description
-        return TerminalTarget(descriptor: descriptor, assignments: assignments, canonical: canonical, entity: nil)
-    }
-
-    /// The literal that converts back to `value`: strings are quoted only where they would read as
-    /// something else (`null`, or text in quotes).
-    static func canonicalLiteral(_ value: any Sendable) -> String {
-        guard let value = value as? any PropertyValue else { return "\(value)" }
-        switch value.json {
-        case .null: return "null"
-        case .string(let text):
-            if case .text(let read, false) = PropertyLiteral(text), read == text { return text }
-            return "'\(text)'"
-        case .bool(let flag): return flag ? "true" : "false"
-        case .int(let number): return String(number)
-        case let other: return other.compact
+        switch try resolve(uri, written: raw, emptyName: Shell.resourceName, for: identity) {
+        case .terminal(let target):
+            return target
+        case .entities(let query):
+            let home = try terminal(named: "")
+            let location = try home.schema.convert(name: "Query", input: .literal(.text(query.canonical, quoted: false)))
+            return TerminalTarget(descriptor: home, values: [location], canonical: query.canonical)
         }
     }
 

@@ -49,9 +49,18 @@ extension SwitchboardAPI {
     /// - Returns: The identity to put in the ``ConnectionRequest``.
     public func authorizeConnection(uri: String, headers: HeaderList, uriKey: String?) async throws(SwitchboardError) -> AccessIdentity {
         let identity = try await authenticate(headers: headers, uriKey: uriKey)
-        guard let target = try? terminalTarget(forURI: uri, for: identity) else { return identity }
-        if let entity = target.entity { try authorize(.GET, on: .entity(entity), for: identity) }
-        try authorize(.GET, on: .terminal(target.descriptor), for: identity)
+        let resolved: ResolvedURI
+        do {
+            let parsed = try ResourceURI(parsing: uri, maxLength: configuration.maxURILength)
+            resolved = try resolve(parsed, written: uri, emptyName: Shell.resourceName, for: identity)
+        } catch where error.status == 401 || error.status == 403 {
+            throw error
+        } catch {
+            return identity
+        }
+        try authorize(.GET, on: resolved.resource, for: identity)
+        // An entity resource opens the Shell there.
+        if case .entities = resolved { try authorize(.GET, on: .terminal(try terminal(named: "")), for: identity) }
         return identity
     }
 }

@@ -67,7 +67,7 @@ actor NetworkConsole: TerminalResource {
             try await connection.redirectToShell()
         default:
             throw SwitchboardError(
-                .badRequest, code: .unknownCommand, "Unknown console command '\(Shell.excerpt(command))'; the commands are OPEN, PAUSE and CLOSE")
+                .badRequest, code: .unknownCommand, "Unknown console command '\(SwitchboardError.excerpt(command))'; the commands are OPEN, PAUSE and CLOSE")
         }
     }
 

@@ -52,12 +52,12 @@ actor ConnectionSession {
     init(api: SwitchboardAPI, core: SessionCore) {
         self.api = api
         self.core = core
-        shellCommands = CommandPacer(
+        commandPacer = CommandPacer(
             perSecond: api.configuration.shellCommandsPerSecond, burst: api.configuration.shellCommandBurst)
     }
 
     /// The pace of this connection's Shell commands, whichever Shell instance runs them.
-    nonisolated let shellCommands: CommandPacer
+    nonisolated let commandPacer: CommandPacer
 
     /// Returns once ``run(inbound:)`` has cleaned up (terminals closed, or their close timed out).
     func waitUntilFinished() async {
@@ -233,7 +233,7 @@ actor ConnectionSession {
             properties.restore(saved)
             returning = true
         }
-        let names = try properties.assign(target.assignments)
+        let names = properties.store(target.values)
         nextGeneration += 1
         let generation = nextGeneration
         if !names.isEmpty {
@@ -302,7 +302,13 @@ actor ConnectionSession {
     /// A terminal asked to switch the connection to another terminal.
     func redirect(from generation: Int, to uri: String) async throws {
         guard attachment?.generation == generation, !core.isClosed else { throw TerminalConnectionError.detached }
-        let prepared = try await prepare(try api.terminalTarget(forURI: uri, for: core.identity))
+        try await redirect(from: generation, to: try api.terminalTarget(forURI: uri, for: core.identity))
+    }
+
+    /// A terminal asked to switch the connection to a resolved terminal.
+    func redirect(from generation: Int, to target: TerminalTarget) async throws {
+        guard attachment?.generation == generation, !core.isClosed else { throw TerminalConnectionError.detached }
+        let prepared = try await prepare(target)
         guard attachment?.generation == generation, !core.isClosed else {
             Task { await prepared.terminal.close(.disconnected) }
             throw TerminalConnectionError.detached

@@ -69,6 +69,18 @@ public struct TerminalConnection: Sendable {
     ///   nothing changes. ``TerminalConnectionError/detached`` if this terminal is no longer attached.
     public func redirect(to uri: String) async throws { try await session.redirect(from: generation, to: uri) }
 
+    /// Switches the connection to a terminal resolved before (``SwitchboardAPI/resolve(_:for:)``), with the
+    /// property values its URI assigned; as ``redirect(to:)-(String)``, without parsing the URI again.
+    public func redirect(to target: TerminalTarget) async throws { try await session.redirect(from: generation, to: target) }
+
+    /// Waits for this connection's next turn under the API's command pace (50 commands at once, then 20 a
+    /// second by default: ``SwitchboardAPI/Configuration/shellCommandsPerSecond``). A terminal that does
+    /// real work for each message, as the Shell does, calls it first, so no client makes the server work
+    /// faster than that. Turns are taken in order, and none is refused; returning to a terminal does not
+    /// refill them.
+    /// - Throws: `CancellationError` if the connection closes while waiting.
+    public func takeCommandTurn() async throws { try await session.commandPacer.take() }
+
     /// Switches the connection back to the Shell, which restores the state it had on this connection.
     public func redirectToShell() async throws { try await session.redirect(from: generation, to: "/" + Shell.resourceName) }
 

@@ -36,6 +36,17 @@ public struct SwitchboardError: Error, Sendable, CustomStringConvertible {
 
     public var description: String { statusLine }
 
+    /// A client's word as a message quotes it: control characters escaped, at most 40 characters, so that
+    /// an error can repeat what it refuses without carrying escape sequences or a flood back to the client.
+    public static func excerpt(_ word: String) -> String {
+        var result = ""
+        for (index, scalar) in word.unicodeScalars.enumerated() {
+            if index == 40 { return result + "…" }
+            result += scalar.properties.generalCategory == .control ? "\\u{\(String(scalar.value, radix: 16))}" : String(scalar)
+        }
+        return result
+    }
+
     /// The JSON error body HTTP clients get: `{"Status": "fail", "StatusCode", "ErrorCode", "Message", "Uri"}`.
     /// - Parameter uri: The request's URI, relative to the API root.
     public func body(uri: String) -> JSON {

@@ -32,6 +32,14 @@ enum PropertyInput: Sendable {
     }
 }
 
+/// A value checked and converted for one property, ready to store.
+struct PropertyAssignment: Sendable {
+    /// The property's declared name.
+    let name: String
+    /// The converted value, of the property's type.
+    let value: any Sendable
+}
+
 /// The properties of one terminal type, in declaration order.
 struct PropertySchema: Sendable {
     let resourceName: String
@@ -83,7 +91,7 @@ struct PropertySchema: Sendable {
 
     /// Checks one assignment and converts its value; throws an error that names the property, the value
     /// and what was expected.
-    func convert(name: String, input: PropertyInput) throws(SwitchboardError) -> (PropertyDescriptor, any Sendable) {
+    func convert(name: String, input: PropertyInput) throws(SwitchboardError) -> PropertyAssignment {
         guard let descriptor = descriptor(named: name) else {
             throw SwitchboardError(
                 .notFound, code: .unknownProperty,
@@ -105,7 +113,7 @@ struct PropertySchema: Sendable {
                 "Invalid value \(input.written) for property '\(descriptor.name)' of terminal '\(resourceName)': expected \(descriptor.prototype.expectation)"
             )
         }
-        return (descriptor, value)
+        return PropertyAssignment(name: descriptor.name, value: value)
     }
 }
 
@@ -143,13 +151,23 @@ struct PropertySet: Sendable {
     /// - Returns: The declared names of the assigned properties, in order.
     @discardableResult
     func assign(_ assignments: [(name: String, input: PropertyInput)]) throws(SwitchboardError) -> [String] {
-        var converted: [(any PropertyBox, any Sendable, String)] = []
+        var converted: [PropertyAssignment] = []
         for (name, input) in assignments {
-            let (descriptor, value) = try schema.convert(name: name, input: input)
-            guard let box = box(named: descriptor.name) else { continue }
-            converted.append((box, value, descriptor.name))
+            converted.append(try schema.convert(name: name, input: input))
         }
-        for (box, value, _) in converted { box.store(value) }
-        return converted.map(\.2)
+        return store(converted)
+    }
+
+    /// Stores values converted by this schema (``PropertySchema/convert(name:input:)``).
+    /// - Returns: The declared names of the stored properties, in order.
+    @discardableResult
+    func store(_ assignments: [PropertyAssignment]) -> [String] {
+        var names: [String] = []
+        for assignment in assignments {
+            guard let box = box(named: assignment.name) else { continue }
+            box.store(assignment.value)
+            names.append(assignment.name)
+        }
+        return names
     }
 }

@@ -249,7 +249,7 @@ public struct EntityCodec<Entity: Codable & Sendable>: Sendable {
         if !valid {
             throw SwitchboardError(
                 .badRequest, code: .invalidEntity,
-                "Invalid value \(Shell.excerpt(value.compact)) for property '\(path)' of resource '\(resource)': expected \(type.name == "Object" ? "an object" : type.expectation)"
+                "Invalid value \(SwitchboardError.excerpt(value.compact)) for property '\(path)' of resource '\(resource)': expected \(type.name == "Object" ? "an object" : type.expectation)"
             )
         }
     }

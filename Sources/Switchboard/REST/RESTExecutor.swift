@@ -54,13 +54,6 @@ extension SwitchboardAPI {
         }
     }
 
-    /// Resolves a URI to an entity query; `nil` when it names a terminal.
-    func entityQuery(for uri: String, identity: AccessIdentity? = nil) throws(SwitchboardError) -> EntityQuery? {
-        let parsed = try ResourceURI(parsing: uri, maxLength: configuration.maxURILength)
-        let (found, view) = try resolve(parsed, defaultName: AvailableResources.resourceName, for: identity)
-        guard case .entity(let entity) = found else { return nil }
-        return try EntityQuery(uri: parsed, resource: entity, view: view)
-    }
 }
 
 /// One run of a REST request.
@@ -137,14 +130,20 @@ struct RESTExecution {
 
     func run() async throws -> Outcome {
         try checkAccept()
-        let uri = try ResourceURI(parsing: request.uri, maxLength: api.configuration.maxURILength)
         let identity = request.caller.identity ?? .nobody
-        let (found, view) = try api.resolve(uri, defaultName: AvailableResources.resourceName, for: identity)
-        try api.authorize(request.method, on: found, for: identity)
-        let entity: EntityDescriptor
-        switch found {
-        case .terminal(let terminal):
-            let canonical = try api.terminalTarget(forURI: request.uri, for: identity).canonical
+        let resolved: ResolvedURI
+        if let query = request.query {
+            resolved = .entities(query)
+        } else {
+            let uri = try ResourceURI(parsing: request.uri, maxLength: api.configuration.maxURILength)
+            resolved = try api.resolve(uri, written: request.uri, method: request.method, for: identity)
+        }
+        try api.authorize(request.method, on: resolved.resource, for: identity)
+        let query: EntityQuery
+        switch resolved {
+        case .terminal(let target):
+            let terminal = target.descriptor
+            let canonical = target.canonical
             switch request.method {
             case .OPTIONS: return Outcome(canonical: canonical, payload: .document(terminal.options))
             case .GET:
@@ -157,9 +156,9 @@ struct RESTExecution {
                     "Method '\(request.method)' is not available for terminal resource '\(terminal.name)'; terminals support GET (over WebSocket, to enter them) and OPTIONS"
                 )
             }
-        case .entity(let descriptor): entity = descriptor
+        case .entities(let entityQuery): query = entityQuery
         }
-        let query = try EntityQuery(uri: uri, resource: entity, view: view)
+        let entity = query.resource
         try api.checkLimits(of: query)
         guard entity.methods.contains(request.method) else {
             throw SwitchboardError(
@@ -192,7 +191,7 @@ struct RESTExecution {
                     : Outcome(info: found, canonical: canonical, count: rows.count)
             default:
                 let info = rows.isEmpty ? "No entities found matching request." : found
-                let links = pageLinks(query, returned: rows.count)
+                let links = query.pageLinks(returned: rows.count)
                 return Outcome(
                     info: info, canonical: canonical, count: rows.count,
                     payload: .entities(rows, previous: links.previous, next: links.next))
@@ -255,24 +254,6 @@ struct RESTExecution {
                 EntitySelectRequest(conditions: query.allConditions, paging: paged ? query.pushablePaging : nil, caller: caller))
             return (selection, try await query.selectIndices(selection, paging: paged))
         }
-    }
-
-    /// `PreviousPage` and `NextPage`, when the query pages with a non-negative offset.
-    func pageLinks(_ query: EntityQuery, returned: Int) -> (previous: String?, next: String?) {
-        guard query.offset >= 0 else { return (nil, nil) }
-        var next: String?
-        var previous: String?
-        if let limit = query.limit, limit > 0, returned == limit {
-            var page = query
-            page.offset = query.offset + returned
-            next = page.canonical
-        }
-        if query.offset > 0 {
-            var page = query
-            page.offset = max(0, query.offset - (query.limit ?? query.offset))
-            previous = page.canonical
-        }
-        return (previous, next)
     }
 
     /// Overlays `patch` on `base`, merging nested objects, matching names case-insensitively.

@@ -16,7 +16,11 @@ public struct RESTRequest: Sendable {
     /// Allows PATCH and DELETE on several entities as if the URI said `unsafe=true` (the Shell sets it after
     /// the client confirmed).
     public var unsafe: Bool
+    /// The query, when the request was made from one resolved before
+    /// (``init(method:query:headers:body:caller:unsafe:)``); the ``uri`` is then not parsed again.
+    public private(set) var query: EntityQuery?
 
+    /// Creates a request for a URI, which the API resolves when it runs the request.
     public init(
         method: RESTMethod, uri: String, headers: HeaderList = HeaderList(), body: ByteBuffer? = nil,
         caller: RESTCaller = RESTCaller(), unsafe: Bool = false
@@ -27,6 +31,16 @@ public struct RESTRequest: Sendable {
         self.body = body
         self.caller = caller
         self.unsafe = unsafe
+    }
+
+    /// Creates a request for an entity query resolved before (``SwitchboardAPI/resolve(_:for:)``), as the
+    /// Shell does for its location: the query is used as it is, and ``uri`` is its canonical form.
+    public init(
+        method: RESTMethod, query: EntityQuery, headers: HeaderList = HeaderList(), body: ByteBuffer? = nil,
+        caller: RESTCaller = RESTCaller(), unsafe: Bool = false
+    ) {
+        self.init(method: method, uri: query.canonical, headers: headers, body: body, caller: caller, unsafe: unsafe)
+        self.query = query
     }
 }
 

@@ -39,13 +39,3 @@ public struct TerminalDescriptor: Sendable {
         return .object(object)
     }
 }
-
-/// A terminal URI that has been checked against the terminal's properties, ready to instantiate.
-struct TerminalTarget: Sendable {
-    let descriptor: TerminalDescriptor
-    let assignments: [(name: String, input: PropertyInput)]
-    /// The canonical URI: full resource name, declared property casing, normalised values.
-    let canonical: String
-    /// The entity resource the URI named, when it named one (the target is then the Shell, placed there).
-    let entity: EntityDescriptor?
-}

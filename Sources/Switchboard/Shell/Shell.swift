@@ -39,6 +39,10 @@ public actor Shell: TerminalResource {
     @Property(description: "Send result bodies as binary messages (default false: as text, which every line client shows)")
     var binaryBodies = false
 
+    /// Where ``query`` points, resolved once: kept with the text it was resolved from, and resolved again
+    /// only when ``query`` changes (by navigation, `VAR`, or property values restored on return).
+    private var location: (query: String, resolved: ResolvedURI)?
+
     /// Creates a Shell; Switchboard makes one per connection that opens it.
     public init() {}
 
@@ -62,12 +66,12 @@ public actor Shell: TerminalResource {
             autoGet = false
         }
         if names.contains("Query") && !query.isEmpty {
-            query = try validated(query, on: connection)
+            try move(to: query, on: connection)
         }
     }
 
     public func receive(text: String, from connection: TerminalConnection) async throws {
-        try await connection.session.shellCommands.take()
+        try await connection.takeCommandTurn()
         if let pending = pendingConfirmation {
             try await answer(text, to: pending, on: connection)
             return
@@ -122,14 +126,14 @@ public actor Shell: TerminalResource {
         default:
             try await connection.send(
                 error: SwitchboardError(
-                    .badRequest, code: .unknownCommand, "Unknown command '\(Self.excerpt(word))'. Type HELP for the list of commands"))
+                    .badRequest, code: .unknownCommand, "Unknown command '\(SwitchboardError.excerpt(word))'. Type HELP for the list of commands"))
             try await sendLocation(connection)
         }
     }
 
     /// Binary input is POSTed to the current query.
     public func receive(binary: ByteBuffer, from connection: TerminalConnection) async throws {
-        try await connection.session.shellCommands.take()
+        try await connection.takeCommandTurn()
         guard pendingConfirmation == nil else {
             try await connection.send(
                 error: SwitchboardError(
@@ -145,14 +149,30 @@ public actor Shell: TerminalResource {
         try await connection.send("? " + (query.isEmpty ? "<no query>" : query))
     }
 
-    /// Checks a query and returns the form to store: canonical if ``reformatQueries`` is on.
-    func validated(_ uri: String, on connection: TerminalConnection) throws(SwitchboardError) -> String {
+    /// Resolves a URI and makes it the location: ``query`` becomes its canonical form if
+    /// ``reformatQueries`` is on. On failure nothing changes.
+    func move(to uri: String, on connection: TerminalConnection) throws(SwitchboardError) {
         guard uri.hasPrefix("/") else {
             throw SwitchboardError(
                 .badRequest, code: .shellError, "Shell queries must begin with '/', as in /\(uri)")
         }
-        let canonical = try connection.api.terminalTarget(forURI: uri, for: connection.identity).canonical
-        return reformatQueries ? canonical : uri
+        let resolved = try connection.api.resolve(uri, for: connection.identity)
+        move(to: resolved, writtenAs: uri)
+    }
+
+    /// Makes a resolved URI the location.
+    private func move(to resolved: ResolvedURI, writtenAs uri: String? = nil) {
+        query = reformatQueries ? resolved.canonical : uri ?? resolved.canonical
+        location = (query, resolved)
+    }
+
+    /// The current location, resolved; resolved anew only if ``query`` changed since.
+    func currentLocation(on connection: TerminalConnection) throws(SwitchboardError) -> ResolvedURI? {
+        guard !query.isEmpty else { return nil }
+        if let location, location.query == query { return location.resolved }
+        let resolved = try connection.api.resolve(query, for: connection.identity)
+        location = (query, resolved)
+        return resolved
     }
 
     /// Moves to a new location. On failure the location stays where it was and the client gets the error.
@@ -162,7 +182,7 @@ public actor Shell: TerminalResource {
         to uri: String, on connection: TerminalConnection, echo: Bool, automatic: Bool = true, setQuery: Bool = true
     ) async -> Bool {
         do {
-            query = try validated(uri, on: connection)
+            try move(to: uri, on: connection)
         } catch {
             try? await connection.send(error: error)
             if echo { try? await sendLocation(connection) }
@@ -193,17 +213,18 @@ public actor Shell: TerminalResource {
     /// the headers (with ``writeHeaders``), the body as one binary message, and `? <query>`.
     func run(method: RESTMethod, body: ByteBuffer?, on connection: TerminalConnection, confirmed: Bool = false) async throws {
         do {
-            guard !query.isEmpty else {
+            guard let location = try currentLocation(on: connection) else {
                 throw SwitchboardError(
                     .badRequest, code: .shellError, "There is no query to run \(method) on; navigate first, as in /echo")
             }
-            guard let entityQuery = try connection.api.entityQuery(for: query, identity: connection.identity) else {
-                try await runOnTerminal(method: method, body: body, on: connection)
+            guard case .entities(let entityQuery) = location else {
+                guard case .terminal(let target) = location else { return }
+                try await runOnTerminal(target, method: method, body: body, on: connection)
                 return
             }
             if (method == .PATCH || method == .DELETE) && !confirmed {
                 // Counted first with Unsafe on too, so that nothing matching is answered the same way either way.
-                let count = await execute(.REPORT, body: nil, on: connection).entityCount ?? 0
+                let count = await execute(.REPORT, on: entityQuery, body: nil, connection: connection).entityCount ?? 0
                 if count == 0 {
                     throw SwitchboardError(.badRequest, code: .shellError, "No entities to run \(method) on")
                 }
@@ -216,7 +237,7 @@ public actor Shell: TerminalResource {
                     return
                 }
             }
-            let response = await execute(method, body: body, on: connection, unsafe: confirmed || unsafe)
+            let response = await execute(method, on: entityQuery, body: body, connection: connection, unsafe: confirmed || unsafe)
             if method == .OPTIONS, response.error == nil, let options = response.body {
                 try await connection.send(json: options)
             } else {
@@ -230,11 +251,15 @@ public actor Shell: TerminalResource {
         try await sendLocation(connection)
     }
 
-    func execute(_ method: RESTMethod, body: ByteBuffer?, on connection: TerminalConnection, unsafe: Bool = false) async -> RESTResponse {
-        let headers = connection.headers.custom
+    /// Runs a method on an entity query as this connection's caller, with its custom headers.
+    func execute(
+        _ method: RESTMethod, on entityQuery: EntityQuery, body: ByteBuffer?, connection: TerminalConnection, unsafe: Bool = false,
+        headers: HeaderList? = nil
+    ) async -> RESTResponse {
+        let headers = headers ?? connection.headers.custom
         let caller = RESTCaller(connectionID: connection.id, clientIP: connection.profile.clientIP, headers: headers, identity: connection.identity)
         return await connection.api.execute(
-            RESTRequest(method: method, uri: query, headers: headers, body: body, caller: caller, unsafe: unsafe))
+            RESTRequest(method: method, query: entityQuery, headers: headers, body: body, caller: caller, unsafe: unsafe))
     }
 
     func send(_ response: RESTResponse, on connection: TerminalConnection) async throws {
@@ -249,15 +274,14 @@ public actor Shell: TerminalResource {
         }
     }
 
-    func runOnTerminal(method: RESTMethod, body: ByteBuffer?, on connection: TerminalConnection) async throws {
-        let target = try connection.api.terminalTarget(forURI: query, for: connection.identity)
+    func runOnTerminal(_ target: TerminalTarget, method: RESTMethod, body: ByteBuffer?, on connection: TerminalConnection) async throws {
         switch method {
         case .GET:
             guard body == nil else {
                 throw SwitchboardError(
                     .badRequest, code: .invalidInput, "GET on terminal resource '\(target.descriptor.name)' takes no body")
             }
-            try await connection.redirect(to: query)
+            try await connection.redirect(to: target)
         case .OPTIONS:
             try await connection.send(target.descriptor.options.prettyPrinted)
             try await sendLocation(connection)
@@ -295,10 +319,11 @@ public actor Shell: TerminalResource {
 
     // MARK: Paging
 
-    /// NEXT, PREV, FIRST, LAST and ALL: move the query's limit and offset, then GET the new page.
+    /// NEXT, PREV, FIRST, LAST and ALL: move to another page of the current entity query (see
+    /// ``EntityQuery/nextPage(size:)``), then GET it.
     func page(_ command: String, argument: String, on connection: TerminalConnection) async throws {
         do {
-            guard !query.isEmpty, var page = try connection.api.entityQuery(for: query, identity: connection.identity) else {
+            guard case .entities(let current)? = try currentLocation(on: connection) else {
                 throw SwitchboardError(
                     .badRequest, code: .shellError, "\(command) pages through entity resources; navigate to one first, as in /superhero//limit=10")
             }
@@ -306,46 +331,29 @@ public actor Shell: TerminalResource {
             if !argument.isEmpty {
                 guard let number = Int(argument), number > 0 else {
                     throw SwitchboardError(
-                        .badRequest, code: .invalidInput, "\(command) takes a page size, a whole number above 0, but got '\(Self.excerpt(argument))'")
+                        .badRequest, code: .invalidInput,
+                        "\(command) takes a page size, a whole number above 0, but got '\(SwitchboardError.excerpt(argument))'")
                 }
                 size = number
             }
+            let page: EntityQuery
             switch command {
-            case "NEXT":
-                guard let limit = page.limit ?? size else {
+            case "NEXT", "PREV", "PREVIOUS":
+                let word = command == "NEXT" ? "NEXT" : "PREV"
+                guard size != nil || current.limit != nil else {
                     throw SwitchboardError(
-                        .badRequest, code: .shellError, "NEXT needs a page size: type NEXT <n>, or navigate to a query with a limit")
+                        .badRequest, code: .shellError, "\(word) needs a page size: type \(word) <n>, or navigate to a query with a limit")
                 }
-                if page.offset < 0 {
-                    guard page.offset + (page.limit ?? 0) < 0 else {
-                        throw SwitchboardError(.badRequest, code: .shellError, "This is the last page")
-                    }
-                    page.offset += page.limit ?? 0
-                } else {
-                    page.offset += page.limit == nil ? 0 : limit
+                let found = command == "NEXT" ? current.nextPage(size: size) : current.previousPage(size: size)
+                guard let found else {
+                    throw SwitchboardError(.badRequest, code: .shellError, command == "NEXT" ? "This is the last page" : "This is the first page")
                 }
-                page.limit = size ?? limit
-            case "PREV", "PREVIOUS":
-                guard let limit = size ?? page.limit else {
-                    throw SwitchboardError(
-                        .badRequest, code: .shellError, "PREV needs a page size: type PREV <n>, or navigate to a query with a limit")
-                }
-                guard page.offset > 0 else {
-                    throw SwitchboardError(.badRequest, code: .shellError, "This is the first page")
-                }
-                page.limit = min(limit, page.offset)
-                page.offset = max(0, page.offset - limit)
-            case "FIRST":
-                page.offset = 0
-                page.limit = size ?? 1
-            case "LAST":
-                page.offset = -(size ?? 1)
-                page.limit = size ?? 1
-            default:
-                page.offset = 0
-                page.limit = nil
+                page = found
+            case "FIRST": page = current.firstPage(size: size ?? 1)
+            case "LAST": page = current.lastPage(size: size ?? 1)
+            default: page = current.allEntities
             }
-            query = page.canonical
+            move(to: .entities(page))
         } catch let error as TerminalConnectionError {
             throw error
         } catch {
@@ -362,17 +370,19 @@ public actor Shell: TerminalResource {
     /// changes, until the given number of seconds pass or the client sends `#SHELL` or `#DISCONNECT`.
     func observe(_ argument: String, on connection: TerminalConnection) async throws {
         var deadline: ContinuousClock.Instant?
+        let observed: EntityQuery
         do {
             if !argument.isEmpty {
                 guard let seconds = Double(argument), seconds > 0, seconds.isFinite, seconds < 1e9 else {
                     throw SwitchboardError(
-                        .badRequest, code: .invalidInput, "OBSERVE takes a number of seconds above 0, but got '\(Self.excerpt(argument))'")
+                        .badRequest, code: .invalidInput, "OBSERVE takes a number of seconds above 0, but got '\(SwitchboardError.excerpt(argument))'")
                 }
                 deadline = .now + .milliseconds(Int64(seconds * 1000))
             }
-            guard !query.isEmpty, try connection.api.entityQuery(for: query, identity: connection.identity) != nil else {
+            guard case .entities(let found)? = try currentLocation(on: connection) else {
                 throw SwitchboardError(.badRequest, code: .shellError, "OBSERVE watches entity resources; navigate to one first")
             }
+            observed = found
         } catch let error as SwitchboardError {
             try await connection.send(error: error)
             try await sendLocation(connection)
@@ -383,13 +393,11 @@ public actor Shell: TerminalResource {
         var seen: Set<String> = []
         var first = true
         while !Task.isCancelled {
-            let caller = RESTCaller(connectionID: connection.id, clientIP: connection.profile.clientIP, headers: rawHeaders, identity: connection.identity)
-            let response = await connection.api.execute(
-                RESTRequest(method: .GET, uri: query, headers: rawHeaders, caller: caller))
+            let response = await execute(.GET, on: observed, body: nil, connection: connection, headers: rawHeaders)
             if first {
                 try await connection.send(
                     response.error == nil
-                        ? "\(response.status): \(SwitchboardError.Status(rawValue: response.status).reasonPhrase). Observing \(query)\(deadline == nil ? "" : " for \(argument) s"); #SHELL stops"
+                        ? "\(response.status): \(SwitchboardError.Status(rawValue: response.status).reasonPhrase). Observing \(observed.canonical)\(deadline == nil ? "" : " for \(argument) s"); #SHELL stops"
                         : response.statusLine)
                 first = false
             }
@@ -472,16 +480,6 @@ public actor Shell: TerminalResource {
     private func propertyNames(_ connection: TerminalConnection) async throws -> String {
         guard case .object(let object) = try await connection.properties else { return "" }
         return object.members.map(\.key).joined(separator: ", ")
-    }
-
-    /// A client's word as it is quoted in a reply: control characters escaped, at most 40 characters.
-    static func excerpt(_ word: String) -> String {
-        var result = ""
-        for (index, scalar) in word.unicodeScalars.enumerated() {
-            if index == 40 { return result + "…" }
-            result += scalar.properties.generalCategory == .control ? "\\u{\(String(scalar.value, radix: 16))}" : String(scalar)
-        }
-        return result
     }
 
     // MARK: HELP
