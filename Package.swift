@@ -34,8 +34,20 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
     ],
     targets: [
+        // The Switchboard module: the core and the Shell under one import.
         .target(
             name: "Switchboard",
+            dependencies: ["SwitchboardCore", "SwitchboardShell", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        // The Shell is an ordinary terminal: it sees only the core's public API.
+        .target(
+            name: "SwitchboardShell",
+            dependencies: ["SwitchboardCore", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "SwitchboardCore",
             dependencies: [
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -128,7 +140,7 @@ let package = Package(
         .testTarget(
             name: "SwitchboardTests",
             dependencies: [
-                "Switchboard", "SwitchboardTesting", "SwitchboardSamples", "SwitchboardSQLite",
+                "Switchboard", "SwitchboardCore", "SwitchboardTesting", "SwitchboardSamples", "SwitchboardSQLite",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -1,4 +1,5 @@
-@testable import Switchboard
+@testable import SwitchboardCore
+import Switchboard
 import Synchronization
 import Testing
 

@@ -1,5 +1,6 @@
 import NIOCore
-@testable import Switchboard
+@testable import SwitchboardCore
+import Switchboard
 import SwitchboardTesting
 import Synchronization
 import Testing

@@ -13,7 +13,8 @@ import Synchronization
 /// api.register { ChatRoom(hub: hub) }
 /// ```
 ///
-/// The built-in ``Shell`` is registered from the start.
+/// The home terminal (the Shell, with `SwitchboardAPI()` from the `Switchboard` module), the list of
+/// resources, the WebSocket admin resource and the network console are registered from the start.
 public final class SwitchboardAPI: Sendable {
     /// Limits and timings of the connections an API serves.
     public struct Configuration: Sendable {
@@ -91,22 +92,25 @@ public final class SwitchboardAPI: Sendable {
     /// The memory for client input that all connections share (``Configuration/maxInboundBytes``).
     public let inboundMemory: InboundMemoryBudget
 
-    /// Creates an API with the built-in Shell registered.
+    /// The terminal connections open when their URI names none, and return to with `#SHELL` and `#HOME`.
+    public let home: HomeTerminal
+
+    /// Creates an API with a home terminal of its own. `SwitchboardAPI(configuration:authenticator:logger:)`,
+    /// from the `Switchboard` module, makes one whose home is the Shell.
     /// - Parameters:
     ///   - configuration: Limits and timings (see ``Configuration``).
-    ///   - authenticator: Who callers are and what they may do. The default, ``AllowAllAuthenticator``, gives
-    ///     every caller every right: use it only in-process or on a machine of your own; a server others can
-    ///     reach needs ``APIKeyAuthenticator`` or one of your own.
+    ///   - authenticator: Who callers are and what they may do. ``AllowAllAuthenticator`` gives every caller
+    ///     every right: use it only in-process or on a machine of your own; a server others can reach needs
+    ///     ``APIKeyAuthenticator`` or one of your own.
     ///   - logger: The logger for connection events; each connection adds `sb.connection.id` to its metadata.
-    public init(
-        configuration: Configuration = .init(), authenticator: any Authenticator = AllowAllAuthenticator(),
-        logger: Logger = Logger(label: "switchboard")
-    ) {
+    ///   - home: The home terminal; it is registered with the built-in resources.
+    public init(configuration: Configuration, authenticator: any Authenticator, logger: Logger, home: HomeTerminal) {
         self.configuration = configuration
         self.inboundMemory = InboundMemoryBudget(limit: configuration.maxInboundBytes)
         self.authenticator = authenticator
         self.logger = logger
-        register { Shell() }
+        self.home = home
+        add(.terminal(home.descriptor))
         register(resource: AvailableResources(api: self))
         register(resource: WebSocketAdmin(api: self))
         register { [events] in NetworkConsole(events: events) }
@@ -197,7 +201,7 @@ public final class SwitchboardAPI: Sendable {
     /// - Throws: A `404` ``SwitchboardError`` when no resource or more than one matches, or when the name is
     ///   an entity resource's.
     public func terminal(named name: String) throws(SwitchboardError) -> TerminalDescriptor {
-        if name.isEmpty { return terminals.first { $0.name == Shell.resourceName }! }
+        if name.isEmpty { return home.descriptor }
         switch try resource(named: name) {
         case .terminal(let terminal): return terminal
         case .entity(let entity):
@@ -219,14 +223,23 @@ public final class SwitchboardAPI: Sendable {
     /// resource opens the Shell placed at the entity query.
     func terminalTarget(forURI raw: String, for identity: AccessIdentity? = nil) throws(SwitchboardError) -> TerminalTarget {
         let uri = try ResourceURI(parsing: raw, maxLength: configuration.maxURILength)
-        switch try resolve(uri, written: raw, emptyName: Shell.resourceName, for: identity) {
+        switch try resolve(uri, written: raw, emptyName: home.descriptor.name, for: identity) {
         case .terminal(let target):
             return target
         case .entities(let query):
-            let home = try terminal(named: "")
-            let location = try home.schema.convert(name: "Query", input: .literal(.text(query.canonical, quoted: false)))
-            return TerminalTarget(descriptor: home, values: [location], canonical: query.canonical)
+            guard let property = home.locationProperty else {
+                throw SwitchboardError(
+                    .notFound, code: .unknownResource,
+                    "'\(query.resource.name)' is an entity resource, not a terminal; query it over HTTP")
+            }
+            let location = try home.descriptor.schema.convert(name: property, input: .literal(.text(query.canonical, quoted: false)))
+            return TerminalTarget(descriptor: home.descriptor, values: [location], canonical: query.canonical)
         }
+    }
+
+    /// The home terminal, with no assignments.
+    var homeTarget: TerminalTarget {
+        TerminalTarget(descriptor: home.descriptor, values: [], canonical: ResourceURI(resourceName: home.descriptor.name).description)
     }
 
     // MARK: Connections

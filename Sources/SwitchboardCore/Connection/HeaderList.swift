@@ -72,5 +72,6 @@ public struct HeaderList: Sendable, Equatable, Sequence, ExpressibleByDictionary
         return ["key", "token", "secret", "password", "passwd", "auth", "session", "credential"].contains { lowered.contains($0) }
     }
 
-    var json: JSON { .object(JSONObject(fields.map { ($0.name, .string($0.value)) })) }
+    /// The fields as a JSON object of strings, in order (the Shell's `HEADERS` shows the custom ones so).
+    public var json: JSON { .object(JSONObject(fields.map { ($0.name, .string($0.value)) })) }
 }

@@ -270,7 +270,7 @@ actor ConnectionSession {
         } catch {
             await report(error, from: prepared.descriptor.name, generation: prepared.generation, handler: "open")
             guard attachment?.generation == prepared.generation else { return }
-            if prepared.descriptor.name == Shell.resourceName {
+            if prepared.descriptor.name == api.home.descriptor.name {
                 await core.close(code: .unexpectedServerError, reason: SwitchboardError(wrapping: error, logger: core.logger).statusLine)
             } else {
                 await switchToShell(restartingWorker: true)
@@ -292,7 +292,7 @@ actor ConnectionSession {
 
     private func switchToShell(restartingWorker: Bool) async {
         do {
-            let prepared = try await prepare(try api.terminalTarget(forURI: "/" + Shell.resourceName))
+            let prepared = try await prepare(api.homeTarget)
             await attach(prepared, restartingWorker: restartingWorker)
         } catch {
             await core.sendStatus(SwitchboardError(wrapping: error, logger: core.logger))

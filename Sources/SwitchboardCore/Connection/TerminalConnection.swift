@@ -81,8 +81,9 @@ public struct TerminalConnection: Sendable {
     /// - Throws: `CancellationError` if the connection closes while waiting.
     public func takeCommandTurn() async throws { try await session.commandPacer.take() }
 
-    /// Switches the connection back to the Shell, which restores the state it had on this connection.
-    public func redirectToShell() async throws { try await session.redirect(from: generation, to: "/" + Shell.resourceName) }
+    /// Switches the connection back to the API's home terminal (the Shell, unless the API has its own),
+    /// which restores the state it had on this connection.
+    public func redirectToShell() async throws { try await session.redirect(from: generation, to: session.api.homeTarget) }
 
     /// Closes the connection.
     /// - Parameters:

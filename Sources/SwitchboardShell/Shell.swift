@@ -1,4 +1,5 @@
 public import NIOCore
+public import SwitchboardCore
 
 /// The built-in command shell: navigate the API's resources by URI, query and change entities, and enter
 /// terminals.
@@ -519,5 +520,18 @@ public actor Shell: TerminalResource {
             lines.append("  /\(resource.name)" + (resource.summary.map { " - \($0)" } ?? ""))
         }
         return lines.joined(separator: "\n")
+    }
+}
+
+extension HomeTerminal {
+    /// The Shell as the home terminal: it opens at an entity query's URI through its `Query` property.
+    public static var shell: HomeTerminal { HomeTerminal(locationProperty: "Query") { Shell() } }
+}
+
+extension StringProtocol {
+    /// The text without leading and trailing whitespace.
+    fileprivate func trimmingWhitespace() -> String {
+        guard let first = firstIndex(where: { !$0.isWhitespace }), let last = lastIndex(where: { !$0.isWhitespace }) else { return "" }
+        return String(self[first...last])
     }
 }

@@ -1,7 +1,7 @@
 extension SwitchboardAPI {
-    /// The resources every authenticated caller may read, as in RESTable: the Shell (to enter it) and the
-    /// list of resources (which lists only what the caller may use).
-    static let openToEveryCaller: Set<String> = [Shell.resourceName.lowercased(), AvailableResources.resourceName.lowercased()]
+    /// The resources every authenticated caller may read, as in RESTable: the home terminal, the Shell (to
+    /// enter it) and the list of resources (which lists only what the caller may use).
+    var openToEveryCaller: Set<String> { [home.descriptor.name.lowercased(), AvailableResources.resourceName.lowercased()] }
 
     /// Authenticates a caller from its headers (and the key taken out of its URI, if any).
     /// - Throws: A `401` ``SwitchboardError`` for a missing, unreadable or unknown key.
@@ -16,7 +16,7 @@ extension SwitchboardAPI {
     /// The methods of a resource that a caller may use, in the resource's order.
     public func allowedMethods(on resource: RegisteredResource, for identity: AccessIdentity) -> [RESTMethod] {
         let granted = identity.rights.allowed(resource.methods, on: resource.name)
-        guard Self.openToEveryCaller.contains(resource.name.lowercased()) else { return granted }
+        guard openToEveryCaller.contains(resource.name.lowercased()) else { return granted }
         return resource.methods.filter { [.GET, .REPORT, .HEAD, .OPTIONS].contains($0) || granted.contains($0) }
     }
 
@@ -52,15 +52,15 @@ extension SwitchboardAPI {
         let resolved: ResolvedURI
         do {
             let parsed = try ResourceURI(parsing: uri, maxLength: configuration.maxURILength)
-            resolved = try resolve(parsed, written: uri, emptyName: Shell.resourceName, for: identity)
+            resolved = try resolve(parsed, written: uri, emptyName: home.descriptor.name, for: identity)
         } catch where error.status == 401 || error.status == 403 {
             throw error
         } catch {
             return identity
         }
         try authorize(.GET, on: resolved.resource, for: identity)
-        // An entity resource opens the Shell there.
-        if case .entities = resolved { try authorize(.GET, on: .terminal(try terminal(named: "")), for: identity) }
+        // An entity resource opens the home terminal there.
+        if case .entities = resolved { try authorize(.GET, on: .terminal(home.descriptor), for: identity) }
         return identity
     }
 }
