@@ -25,12 +25,3 @@ struct GlobalCommand: Equatable {
         argument = rest.isEmpty ? nil : rest
     }
 }
-
-extension StringProtocol {
-    /// The text without leading and trailing white space and newlines.
-    func trimmingWhitespace() -> String {
-        guard let first = firstIndex(where: { !$0.isWhitespace }), let last = lastIndex(where: { !$0.isWhitespace })
-        else { return "" }
-        return String(self[first...last])
-    }
-}

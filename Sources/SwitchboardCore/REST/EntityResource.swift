@@ -190,17 +190,6 @@ public struct EntityUpdate<Entity: Sendable>: Sendable {
     }
 }
 
-/// The methods of the REST layer.
-public enum RESTMethod: String, Sendable, CaseIterable, CustomStringConvertible {
-    case GET, POST, PUT, PATCH, DELETE, REPORT, HEAD, OPTIONS
-    public var description: String { rawValue }
-
-    /// Reads a method name in any case.
-    public init?(name: String) {
-        self.init(rawValue: name.uppercased())
-    }
-}
-
 /// A named preset of conditions and meta-conditions: `/superhero-modern` is `/superhero/year>=1960`.
 ///
 /// A client's own conditions add to the view's; a client's meta-condition replaces the view's of the same

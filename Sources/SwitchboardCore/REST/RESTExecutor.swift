@@ -318,7 +318,3 @@ struct RESTExecution {
         }
     }
 }
-
-extension String {
-    func replacingSpaces() -> String { String(filter { $0 != " " }) }
-}

@@ -255,9 +255,3 @@ public struct ResourceURI: Sendable, Equatable {
         return text
     }
 }
-
-extension String {
-    func leftPadded(_ width: Int, with pad: Character = "0") -> String {
-        count >= width ? self : String(repeating: pad, count: width - count) + self
-    }
-}

@@ -1,0 +1,8 @@
+/// Sends messages to, and closes, one client connection. A transport binding (such as the Hummingbird one)
+/// provides it; tests can provide an in-memory one.
+public protocol TerminalTransport: Sendable {
+    /// Sends one message. Switchboard never calls this concurrently for one connection.
+    func send(_ message: TerminalMessage) async throws
+    /// Starts the closing handshake with the code and reason (at most 123 bytes).
+    func close(code: CloseCode, reason: String) async throws
+}
