@@ -79,7 +79,7 @@ let package = Package(
         .target(
             name: "SwitchboardSQLite",
             dependencies: [
-                "Switchboard",
+                "Switchboard", "SwitchboardCore",
                 .product(name: "SQLiteNIO", package: "sqlite-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -90,7 +90,7 @@ let package = Package(
         .target(
             name: "SwitchboardPTY",
             dependencies: [
-                "Switchboard", "CSwitchboardPTY",
+                "Switchboard", "SwitchboardCore", "CSwitchboardPTY",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
@@ -98,7 +98,7 @@ let package = Package(
         ),
         .target(
             name: "SwitchboardTesting",
-            dependencies: ["Switchboard", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: ["Switchboard", "SwitchboardCore", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
         .target(

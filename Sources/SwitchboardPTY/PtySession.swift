@@ -319,8 +319,7 @@ actor PtySession {
         self.exit = exit
         _ = await terminal.terminate(grace: .milliseconds(200))
         // Let the clients take the output already queued for them, then tell them.
-        for outbox in outboxes.values { await outbox.drained() }
-        for outbox in outboxes.values { outbox.stop() }
+        for outbox in outboxes.values { await outbox.sendRemainingAndStop() }
         outboxes = [:]
         for client in clients.values { await client.exited(exit) }
         clients = [:]
@@ -351,102 +350,4 @@ actor PtySession {
 enum PtySessionError: Error {
     case ended
     case readOnly
-}
-
-/// The output waiting for one client, sent in order by its own task.
-final class ClientOutbox: Sendable {
-    private struct State {
-        var queue: [PtyOutput] = []
-        var pending = 0
-        var stopped = false
-        var waiting: CheckedContinuation<PtyOutput?, Never>?
-        var drainWaiters: [CheckedContinuation<Void, Never>] = []
-    }
-    private final class Box: Sendable {
-        let state = Mutex(State())
-    }
-    private let box = Box()
-    private let task = Mutex<Task<Void, Never>?>(nil)
-
-    /// - Parameters:
-    ///   - deliver: Sends one message to the client.
-    ///   - report: Called after each message (`true`), or once when sending failed (`false`).
-    init(deliver: @escaping @Sendable (PtyOutput) async throws -> Void, report: @escaping @Sendable (Bool) async -> Void) {
-        let sender = Task { [box] in
-            while let item = await Self.next(box) {
-                do {
-                    try await deliver(item)
-                } catch {
-                    await report(false)
-                    return
-                }
-                let drained = box.state.withLock { state -> [CheckedContinuation<Void, Never>] in
-                    state.pending -= item.byteCount
-                    guard state.queue.isEmpty else { return [] }
-                    defer { state.drainWaiters = [] }
-                    return state.drainWaiters
-                }
-                for waiter in drained { waiter.resume() }
-                await report(true)
-            }
-        }
-        task.withLock { $0 = sender }
-    }
-
-    /// Bytes queued and not yet sent.
-    var pending: Int { box.state.withLock { $0.pending } }
-
-    func enqueue(_ item: PtyOutput) {
-        let waiting = box.state.withLock { state -> CheckedContinuation<PtyOutput?, Never>? in
-            guard !state.stopped else { return nil }
-            state.pending += item.byteCount
-            if let waiting = state.waiting {
-                state.waiting = nil
-                return waiting
-            }
-            state.queue.append(item)
-            return nil
-        }
-        waiting?.resume(returning: item)
-    }
-
-    /// Returns once everything queued has been sent (or sending stopped).
-    func drained() async {
-        await withCheckedContinuation { continuation in
-            let done = box.state.withLock { state -> Bool in
-                if state.stopped || (state.queue.isEmpty && state.pending == 0) { return true }
-                state.drainWaiters.append(continuation)
-                return false
-            }
-            if done { continuation.resume() }
-        }
-    }
-
-    /// Drops what is queued and ends the sender.
-    func stop() {
-        let (waiting, drains) = box.state.withLock { state -> (CheckedContinuation<PtyOutput?, Never>?, [CheckedContinuation<Void, Never>]) in
-            state.stopped = true
-            state.queue = []
-            defer {
-                state.waiting = nil
-                state.drainWaiters = []
-            }
-            return (state.waiting, state.drainWaiters)
-        }
-        waiting?.resume(returning: nil)
-        for drain in drains { drain.resume() }
-        task.withLock { $0?.cancel() }
-    }
-
-    private static func next(_ box: Box) async -> PtyOutput? {
-        await withCheckedContinuation { continuation in
-            let ready = box.state.withLock { state -> PtyOutput?? in
-                if state.stopped { return .some(nil) }
-                if !state.queue.isEmpty { return .some(state.queue.removeFirst()) }
-                state.waiting = continuation
-                return .none
-            }
-            if let ready { continuation.resume(returning: ready) }
-        }
-    }
 }

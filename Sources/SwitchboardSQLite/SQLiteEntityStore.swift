@@ -7,6 +7,7 @@ import Logging
 import NIOCore
 import Synchronization
 import SQLiteNIO
+import SwitchboardCore
 public import Switchboard
 
 /// An entity resource stored in an SQLite table: embedded, nothing to install, one file.
@@ -30,7 +31,7 @@ public final class SQLiteEntityStore<Entity: Codable & Sendable>: EntityResource
     public let table: String
     private let codec: EntityCodec<Entity>
     private let connection: SQLiteConnection
-    private let writes = WriteQueue()
+    private let writes = AsyncLock()
     private let closed = Mutex<Bool>(false)
 
     private init(
@@ -283,7 +284,7 @@ public final class SQLiteEntityStore<Entity: Codable & Sendable>: EntityResource
 
     /// Runs writes in one transaction, one transaction at a time.
     private func transaction<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
-        try await writes.run {
+        try await writes.withLock {
             _ = try await self.connection.query("BEGIN IMMEDIATE")
             do {
                 let result = try await body()
@@ -294,26 +295,5 @@ public final class SQLiteEntityStore<Entity: Codable & Sendable>: EntityResource
                 throw error
             }
         }
-    }
-}
-
-/// Runs operations one at a time, in the order they arrive.
-actor WriteQueue {
-    private var busy = false
-    private var waiters: [CheckedContinuation<Void, Never>] = []
-
-    func run<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
-        if busy {
-            await withCheckedContinuation { waiters.append($0) }
-        }
-        busy = true
-        defer {
-            if waiters.isEmpty {
-                busy = false
-            } else {
-                waiters.removeFirst().resume()
-            }
-        }
-        return try await body()
     }
 }

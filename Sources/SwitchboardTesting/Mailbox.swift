@@ -1,51 +1,19 @@
-import Synchronization
+import SwitchboardCore
 
 /// A queue of values delivered by one side and awaited, one at a time, by the other; used by test
-/// clients to collect what a server sends.
+/// clients to collect what a server sends. Unbounded: a test's output is small and finite.
 public final class Mailbox<Element: Sendable>: Sendable {
-    private struct State {
-        var buffer: [Element] = []
-        var finished = false
-        var waiter: CheckedContinuation<Element?, Never>?
-    }
-    private let state = Mutex(State())
+    private let queue = BoundedQueue<Element>()
 
     public init() {}
 
-    /// Delivers a value to the next ``receive()``.
-    public func deliver(_ element: Element) {
-        let waiter = state.withLock { state -> CheckedContinuation<Element?, Never>? in
-            guard !state.finished else { return nil }
-            if let waiter = state.waiter {
-                state.waiter = nil
-                return waiter
-            }
-            state.buffer.append(element)
-            return nil
-        }
-        waiter?.resume(returning: element)
-    }
+    /// Delivers a value to the next ``receive()``; after ``finish()`` it is dropped.
+    public func deliver(_ element: Element) { queue.append(element) }
 
     /// Ends delivery: once the buffered values are received, ``receive()`` returns `nil`.
-    public func finish() {
-        let waiter = state.withLock { state -> CheckedContinuation<Element?, Never>? in
-            state.finished = true
-            defer { state.waiter = nil }
-            return state.waiter
-        }
-        waiter?.resume(returning: nil)
-    }
+    public func finish() { queue.finish(droppingBuffered: false) }
 
-    /// The next value, waiting for one; `nil` once finished and empty. One receiver at a time.
-    public func receive() async -> Element? {
-        await withCheckedContinuation { continuation in
-            let ready = state.withLock { state -> (Element?, Bool) in
-                if !state.buffer.isEmpty { return (state.buffer.removeFirst(), true) }
-                if state.finished { return (nil, true) }
-                state.waiter = continuation
-                return (nil, false)
-            }
-            if ready.1 { continuation.resume(returning: ready.0) }
-        }
-    }
+    /// The next value, waiting for one; `nil` once finished and empty (or when the task is cancelled).
+    /// One receiver at a time.
+    public func receive() async -> Element? { await queue.next() }
 }

@@ -5,7 +5,8 @@ import SwitchboardTesting
 import Synchronization
 import Testing
 
-/// The core's async primitives on their own: the send lock and a connection's input queue.
+/// The core's async primitives on their own: the lock, the bounded queue, and the connection's input queue
+/// built on it.
 @Suite(.timeLimit(.minutes(1)))
 struct QueuePrimitiveTests {
     final class Log: Sendable {
@@ -101,5 +102,118 @@ struct QueuePrimitiveTests {
         empty.finish()
         #expect(await consumer.value == nil)
         #expect(await empty.push(Self.text("late")) == false)
+    }
+
+    // MARK: BoundedQueue
+
+    /// Waits until `count` producers wait for room.
+    static func waitForProducers<T>(_ queue: BoundedQueue<T>, _ count: Int) async {
+        while queue.waitingProducerCount < count { await Task.yield() }
+    }
+
+    @Test func waitingProducersGetInInArrivalOrderAndNoneOvertakes() async throws {
+        let queue = BoundedQueue<String>(maxCount: 1)
+        #expect(await queue.push("0"))
+        var producers: [Task<Bool, Never>] = []
+        for name in ["1", "2", "3"] {
+            producers.append(Task { await queue.push(name) })
+            await Self.waitForProducers(queue, producers.count)
+        }
+        var taken: [String] = []
+        for _ in 0..<4 { taken.append(await queue.next() ?? "nil") }
+        #expect(taken == ["0", "1", "2", "3"])
+        for producer in producers { #expect(await producer.value) }
+        // A producer that finds room while others wait still queues behind them.
+        let small = BoundedQueue<Int>(maxSize: 10) { $0 }
+        #expect(await small.push(8))
+        let large = Task { await small.push(5) }
+        await Self.waitForProducers(small, 1)
+        let tiny = Task { await small.push(1) }
+        await Self.waitForProducers(small, 2)
+        #expect(await small.next() == 8)
+        #expect(await small.next() == 5)
+        #expect(await small.next() == 1)
+        #expect(await large.value)
+        #expect(await tiny.value)
+    }
+
+    @Test func theSizeBoundsTooAndOneLargeElementPassesAlone() async {
+        let queue = BoundedQueue<Int>(maxCount: 100, maxSize: 10) { $0 }
+        #expect(await queue.push(50), "larger than the bound, into an empty queue")
+        #expect(queue.size == 50)
+        let next = Task { await queue.push(1) }
+        await Self.waitForProducers(queue, 1)
+        #expect(await queue.next() == 50)
+        #expect(await next.value)
+        #expect(queue.size == 1)
+    }
+
+    @Test func finishWakesEveryoneAndKeepsOrDropsWhatIsBuffered() async {
+        let queue = BoundedQueue<String>(maxCount: 1)
+        #expect(await queue.push("kept"))
+        let producer = Task { await queue.push("refused") }
+        await Self.waitForProducers(queue, 1)
+        #expect(queue.finish(droppingBuffered: false).isEmpty)
+        #expect(await producer.value == false)
+        #expect(await queue.next() == "kept", "the consumer still gets what was buffered")
+        #expect(await queue.next() == nil)
+        #expect(await queue.push("late") == false)
+        #expect(queue.append("late") == false)
+
+        let dropping = BoundedQueue<String>()
+        dropping.append("a")
+        dropping.append("b")
+        #expect(dropping.finish(droppingBuffered: true) == ["a", "b"])
+        #expect(await dropping.next() == nil)
+
+        let empty = BoundedQueue<String>()
+        let consumer = Task { await empty.next() }
+        while !empty.hasWaitingConsumer { await Task.yield() }
+        empty.finish(droppingBuffered: false)
+        #expect(await consumer.value == nil)
+    }
+
+    @Test func cancellingAWaitLosesNothingAndDuplicatesNothing() async {
+        let queue = BoundedQueue<String>(maxCount: 1)
+        #expect(await queue.push("first"))
+        let cancelled = Task { await queue.push("cancelled") }
+        await Self.waitForProducers(queue, 1)
+        let after = Task { await queue.push("after") }
+        await Self.waitForProducers(queue, 2)
+        cancelled.cancel()
+        #expect(await cancelled.value == false, "a cancelled push gives its element back")
+        #expect(queue.waitingProducerCount == 1)
+        #expect(await queue.next() == "first")
+        #expect(await after.value)
+        #expect(await queue.next() == "after")
+
+        // A cancelled consumer returns nil, and the next element waits for the next consumer.
+        let consumer = Task { await queue.next() }
+        while !queue.hasWaitingConsumer { await Task.yield() }
+        consumer.cancel()
+        #expect(await consumer.value == nil)
+        #expect(!queue.hasWaitingConsumer)
+        queue.append("kept")
+        #expect(await queue.next() == "kept")
+
+        // Cancelled before it starts to wait: refused at once, and nothing is left behind.
+        let full = BoundedQueue<String>(maxCount: 1)
+        full.append("x")
+        let early = Task {
+            withUnsafeCurrentTask { $0?.cancel() }
+            return await full.push("early")
+        }
+        #expect(await early.value == false)
+        #expect(full.waitingProducerCount == 0)
+        #expect(full.count == 1)
+    }
+
+    @Test func aHandOffGoesStraightToTheWaitingConsumer() async {
+        let queue = BoundedQueue<Int>(maxCount: 1)
+        let consumer = Task { await queue.next() }
+        while !queue.hasWaitingConsumer { await Task.yield() }
+        #expect(await queue.push(7))
+        #expect(await consumer.value == 7)
+        #expect(queue.count == 0)
     }
 }

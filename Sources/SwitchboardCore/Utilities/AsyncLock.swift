@@ -1,8 +1,9 @@
 import NIOCore
 import Synchronization
 
-/// A first-come, first-served lock for async code: one holder at a time, waiters resume in order.
-final class AsyncLock: Sendable {
+/// A first-come, first-served lock for async code: one holder at a time, waiters resume in order. A
+/// connection's sends and the SQLite store's writes both go through one.
+package final class AsyncLock: Sendable {
     private struct State {
         var locked = false
         var waiters = CircularBuffer<CheckedContinuation<Void, Never>>()
@@ -10,9 +11,12 @@ final class AsyncLock: Sendable {
     private let state = Mutex(State())
 
     /// How many callers wait for the lock.
-    var waiterCount: Int { state.withLock { $0.waiters.count } }
+    package var waiterCount: Int { state.withLock { $0.waiters.count } }
 
-    func withLock<T: Sendable>(_ body: () async throws -> T) async rethrows -> T {
+    package init() {}
+
+    /// Runs `body` holding the lock.
+    package func withLock<T: Sendable>(_ body: () async throws -> T) async rethrows -> T {
         await lock()
         defer { unlock() }
         return try await body()
