@@ -8,7 +8,7 @@ actor ConnectionSession {
     nonisolated let api: SwitchboardAPI
     nonisolated let core: SessionCore
 
-    private struct Attachment {
+    struct Attachment {
         let descriptor: TerminalDescriptor
         let terminal: any TerminalResource
         let properties: PropertySet
@@ -31,7 +31,7 @@ actor ConnectionSession {
         let task: Task<Void, Never>
     }
 
-    private var attachment: Attachment?
+    private(set) var attachment: Attachment?
     private var nextGeneration = 0
     private var worker: Worker?
     private var workerCount = 0
@@ -39,12 +39,11 @@ actor ConnectionSession {
     private var disposals: [Int: Task<Void, Never>] = [:]
     private var disposalCount = 0
     private var shutdownReason: TerminalCloseReason = .disconnected
-    /// Input messages queued for, and handled by, the current worker (dropped ones count as handled).
-    private var enqueuedCount = 0
-    private var handledCount = 0
-    /// When the running handler started, if one is running.
-    private var busySince: ContinuousClock.Instant?
-    private var progressWaiters: [CheckedContinuation<Void, Never>] = []
+    /// Whose turn it is: the terminal's input or a global command.
+    private var scheduler: InputScheduler
+    /// Woken when the terminal makes progress (a handler starts or returns, or the worker stops), for a
+    /// global command waiting its turn. It holds at most one wake-up.
+    private nonisolated let progress = BoundedQueue<Void>()
 
     private var finished = false
     private var finishWaiters: [CheckedContinuation<Void, Never>] = []
@@ -52,6 +51,7 @@ actor ConnectionSession {
     init(api: SwitchboardAPI, core: SessionCore) {
         self.api = api
         self.core = core
+        scheduler = InputScheduler(busyThreshold: api.configuration.busyThreshold)
         commandPacer = CommandPacer(
             perSecond: api.configuration.shellCommandsPerSecond, burst: api.configuration.shellCommandBurst)
     }
@@ -140,7 +140,7 @@ actor ConnectionSession {
             if case .text(let text) = message, let command = GlobalCommand(text) {
                 budget.release(charge)
                 await awaitTurn()
-                await handle(command)
+                await run(command)
                 continue
             }
             if await !enqueue(InputQueue.Item(message: message, charge: charge)) { return }
@@ -166,35 +166,42 @@ actor ConnectionSession {
     /// Queues input for the worker, waiting while the queue is full; `false` once the connection is closed.
     private func enqueue(_ item: InputQueue.Item) async -> Bool {
         while let queue = worker?.queue, !core.isClosed {
-            enqueuedCount += 1
+            scheduler.messageQueued()
             if await queue.push(item) { return true }
-            handledCount += 1
+            scheduler.messageDropped()
         }
         api.inboundMemory.release(item.charge)
         return false
     }
 
     /// Waits until every message received before now has been handled, so that global commands keep their
-    /// place in the input. A terminal that has been busy with one message for longer than the API's
-    /// ``SwitchboardAPI/Configuration/busyThreshold`` does not hold them up: then they run at once.
+    /// place in the input, unless the terminal is busy for longer than the threshold (see ``InputScheduler``).
     private func awaitTurn() async {
-        let target = enqueuedCount
-        while handledCount < target, worker != nil, !core.isClosed {
-            let threshold = api.configuration.busyThreshold
-            if let busySince, ContinuousClock.now - busySince >= threshold { return }
-            let wake = Task { [weak self, busySince] in
-                try? await Task.sleep(for: (busySince.map { $0 + threshold } ?? .now + threshold) - .now)
-                await self?.wakeWaiters()
+        let ticket = scheduler.ticket
+        while worker != nil, !core.isClosed {
+            switch scheduler.turn(for: ticket, now: .now) {
+            case .run: return
+            case .wait(let deadline): await waitForProgress(until: deadline)
             }
-            await withCheckedContinuation { progressWaiters.append($0) }
-            wake.cancel()
         }
     }
 
-    private func wakeWaiters() {
-        let waiters = progressWaiters
-        progressWaiters = []
-        for waiter in waiters { waiter.resume() }
+    /// Returns when the terminal makes progress, at `deadline`, or when the task is cancelled.
+    private nonisolated func waitForProgress(until deadline: ContinuousClock.Instant?) async {
+        guard let deadline else {
+            _ = await progress.next()
+            return
+        }
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { [progress] in _ = await progress.next() }
+            group.addTask { try? await Task.sleep(until: deadline) }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    private func signalProgress() {
+        if progress.count == 0 { progress.append(()) }
     }
 
     /// Ends the connection: stops the worker and closes the attached terminal.
@@ -290,7 +297,7 @@ actor ConnectionSession {
 
     private func disposalFinished(_ id: Int) { disposals[id] = nil }
 
-    private func switchToShell(restartingWorker: Bool) async {
+    func switchToShell(restartingWorker: Bool) async {
         do {
             let prepared = try await prepare(api.homeTarget)
             await attach(prepared, restartingWorker: restartingWorker)
@@ -335,21 +342,20 @@ actor ConnectionSession {
         worker.queue.finish()
         worker.task.cancel()
         self.worker = nil
-        handledCount = enqueuedCount
-        busySince = nil
-        wakeWaiters()
+        scheduler.inputDropped()
+        signalProgress()
     }
 
     private func work(queue: InputQueue, id: Int) async {
         while let item = await queue.next() {
             defer { api.inboundMemory.release(item.charge) }
             guard worker?.id == id, let attachment else { return }
-            busySince = .now
+            scheduler.handlerStarted(at: .now)
+            signalProgress()
             await deliver(item.message, to: attachment)
             guard worker?.id == id else { return }
-            busySince = nil
-            handledCount += 1
-            wakeWaiters()
+            scheduler.handlerFinished()
+            signalProgress()
         }
     }
 
@@ -411,7 +417,7 @@ actor ConnectionSession {
     }
 
     /// Assigns properties all or none, then lets the terminal accept or reject the change.
-    private func update(_ attachment: Attachment, _ assignments: [(name: String, input: PropertyInput)]) async throws -> [String] {
+    func update(_ attachment: Attachment, _ assignments: [(name: String, input: PropertyInput)]) async throws -> [String] {
         let snapshot = attachment.properties.snapshot()
         let names = try attachment.properties.assign(assignments)
         do {
@@ -421,101 +427,5 @@ actor ConnectionSession {
             throw error
         }
         return names
-    }
-
-    // MARK: Global commands
-
-    private func handle(_ command: GlobalCommand) async {
-        do {
-            switch command.kind {
-            case .terminal:
-                guard let attachment else { return }
-                if let argument = command.argument {
-                    let object = try Self.jsonObject(argument, command: command.word, example: #"{"Prefix": "> "}"#)
-                    _ = try await update(attachment, object.members.map { ($0.key, .json($0.value)) })
-                    try await core.send(.text("Terminal updated"))
-                }
-                try await core.send(.text(attachment.properties.json.prettyPrinted))
-            case .info:
-                if let argument = command.argument {
-                    let object = try Self.jsonObject(argument, command: command.word, example: #"{"CustomHeaders": {"X-Trace": "abc"}}"#)
-                    core.headers = try Self.updatedHeaders(core.headers, from: object)
-                    try await core.send(.text("Profile updated"))
-                }
-                try await core.send(.text(core.profile.json.prettyPrinted))
-            case .shell:
-                try Self.expectNoArgument(command)
-                await switchToShell(restartingWorker: true)
-            case .disconnect:
-                try Self.expectNoArgument(command)
-                await core.close(code: .normalClosure, reason: "")
-            case .options:
-                try Self.expectNoArgument(command)
-                guard let attachment else { return }
-                try await core.send(.text(attachment.descriptor.options.prettyPrinted))
-            }
-        } catch {
-            await core.sendStatus(SwitchboardError(wrapping: error, logger: core.logger))
-        }
-    }
-
-    private static func expectNoArgument(_ command: GlobalCommand) throws(SwitchboardError) {
-        if let argument = command.argument {
-            throw SwitchboardError(
-                .badRequest, code: .invalidInput, "\(command.word) takes no argument, but got '\(argument)'")
-        }
-    }
-
-    static func jsonObject(_ text: String, command: String, example: String) throws -> JSONObject {
-        let json = try JSON(parsing: text)
-        guard case .object(let object) = json else {
-            throw SwitchboardError(
-                .badRequest, code: .invalidInput,
-                "\(command) takes a JSON object such as \(example), but got \(json.kindDescription)")
-        }
-        return object
-    }
-
-    /// Applies `#INFO {json}`: only `CustomHeaders` is writable; a `null` header value removes the header.
-    static func updatedHeaders(_ headers: HeaderList, from object: JSONObject) throws(SwitchboardError) -> HeaderList {
-        var headers = headers
-        for (key, value) in object.members {
-            guard key.lowercased() == "customheaders" else {
-                if let field = ConnectionProfile.fieldNames.first(where: { $0.lowercased() == key.lowercased() }) {
-                    throw SwitchboardError(
-                        .badRequest, code: .readOnlyProperty, "Profile field '\(field)' is read-only; only CustomHeaders can be set")
-                }
-                throw SwitchboardError(
-                    .notFound, code: .unknownProperty,
-                    "Unknown profile field '\(key)'; the fields are \(ConnectionProfile.fieldNames.joined(separator: ", ")), and only CustomHeaders can be set"
-                )
-            }
-            guard case .object(let fields) = value else {
-                throw SwitchboardError(
-                    .badRequest, code: .invalidPropertyValue,
-                    "CustomHeaders must be an object of header names to string values (or null to remove), but got \(value.kindDescription)"
-                )
-            }
-            for (name, fieldValue) in fields.members {
-                guard HeaderList.isValidName(name) else {
-                    throw SwitchboardError(.badRequest, code: .invalidInput, "'\(name)' is not a valid header name")
-                }
-                if HeaderList.isReserved(name) {
-                    throw SwitchboardError(
-                        .badRequest, code: .reservedHeader, "Cannot read or write reserved header '\(name)'")
-                }
-                switch fieldValue {
-                case .null: headers[name] = nil
-                case .string(let text) where HeaderList.isValidValue(text):
-                    headers[name] = text
-                default:
-                    throw SwitchboardError(
-                        .badRequest, code: .invalidPropertyValue,
-                        "The value of header '\(name)' must be a string without line breaks, or null to remove it; got \(fieldValue.kindDescription)"
-                    )
-                }
-            }
-        }
-        return headers
     }
 }

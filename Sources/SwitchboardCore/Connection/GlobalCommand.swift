@@ -25,3 +25,57 @@ struct GlobalCommand: Equatable {
         argument = rest.isEmpty ? nil : rest
     }
 }
+
+extension ConnectionSession {
+    /// Runs a global command; its errors go to the client as status lines.
+    func run(_ command: GlobalCommand) async {
+        do {
+            switch command.kind {
+            case .terminal:
+                guard let attachment else { return }
+                if let argument = command.argument {
+                    let object = try Self.jsonObject(argument, command: command.word, example: #"{"Prefix": "> "}"#)
+                    _ = try await update(attachment, object.members.map { ($0.key, .json($0.value)) })
+                    try await core.send(.text("Terminal updated"))
+                }
+                try await core.send(.text(attachment.properties.json.prettyPrinted))
+            case .info:
+                if let argument = command.argument {
+                    let object = try Self.jsonObject(argument, command: command.word, example: #"{"CustomHeaders": {"X-Trace": "abc"}}"#)
+                    core.headers = try core.headers.updatingCustomHeaders(from: object)
+                    try await core.send(.text("Profile updated"))
+                }
+                try await core.send(.text(core.profile.json.prettyPrinted))
+            case .shell:
+                try Self.expectNoArgument(command)
+                await switchToShell(restartingWorker: true)
+            case .disconnect:
+                try Self.expectNoArgument(command)
+                await core.close(code: .normalClosure, reason: "")
+            case .options:
+                try Self.expectNoArgument(command)
+                guard let attachment else { return }
+                try await core.send(.text(attachment.descriptor.options.prettyPrinted))
+            }
+        } catch {
+            await core.sendStatus(SwitchboardError(wrapping: error, logger: core.logger))
+        }
+    }
+
+    private static func expectNoArgument(_ command: GlobalCommand) throws(SwitchboardError) {
+        if let argument = command.argument {
+            throw SwitchboardError(
+                .badRequest, code: .invalidInput, "\(command.word) takes no argument, but got '\(argument)'")
+        }
+    }
+
+    static func jsonObject(_ text: String, command: String, example: String) throws -> JSONObject {
+        let json = try JSON(parsing: text)
+        guard case .object(let object) = json else {
+            throw SwitchboardError(
+                .badRequest, code: .invalidInput,
+                "\(command) takes a JSON object such as \(example), but got \(json.kindDescription)")
+        }
+        return object
+    }
+}

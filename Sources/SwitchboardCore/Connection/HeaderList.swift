@@ -75,3 +75,50 @@ public struct HeaderList: Sendable, Equatable, Sequence, ExpressibleByDictionary
     /// The fields as a JSON object of strings, in order (the Shell's `HEADERS` shows the custom ones so).
     public var json: JSON { .object(JSONObject(fields.map { ($0.name, .string($0.value)) })) }
 }
+
+// MARK: Custom headers
+
+extension HeaderList {
+    /// Applies `#INFO {json}`: only `CustomHeaders` is writable; a `null` header value removes the header.
+    func updatingCustomHeaders(from object: JSONObject) throws(SwitchboardError) -> HeaderList {
+        var headers = self
+        for (key, value) in object.members {
+            guard key.lowercased() == "customheaders" else {
+                if let field = ConnectionProfile.fieldNames.first(where: { $0.lowercased() == key.lowercased() }) {
+                    throw SwitchboardError(
+                        .badRequest, code: .readOnlyProperty, "Profile field '\(field)' is read-only; only CustomHeaders can be set")
+                }
+                throw SwitchboardError(
+                    .notFound, code: .unknownProperty,
+                    "Unknown profile field '\(key)'; the fields are \(ConnectionProfile.fieldNames.joined(separator: ", ")), and only CustomHeaders can be set"
+                )
+            }
+            guard case .object(let fields) = value else {
+                throw SwitchboardError(
+                    .badRequest, code: .invalidPropertyValue,
+                    "CustomHeaders must be an object of header names to string values (or null to remove), but got \(value.kindDescription)"
+                )
+            }
+            for (name, fieldValue) in fields.members {
+                guard HeaderList.isValidName(name) else {
+                    throw SwitchboardError(.badRequest, code: .invalidInput, "'\(name)' is not a valid header name")
+                }
+                if HeaderList.isReserved(name) {
+                    throw SwitchboardError(
+                        .badRequest, code: .reservedHeader, "Cannot read or write reserved header '\(name)'")
+                }
+                switch fieldValue {
+                case .null: headers[name] = nil
+                case .string(let text) where HeaderList.isValidValue(text):
+                    headers[name] = text
+                default:
+                    throw SwitchboardError(
+                        .badRequest, code: .invalidPropertyValue,
+                        "The value of header '\(name)' must be a string without line breaks, or null to remove it; got \(fieldValue.kindDescription)"
+                    )
+                }
+            }
+        }
+        return headers
+    }
+}

@@ -59,7 +59,7 @@ public struct TerminalConnection: Sendable {
     /// - Throws: A `400` ``SwitchboardError`` for reserved or invalid names and values.
     public func setHeader(_ name: String, to value: String?) throws(SwitchboardError) {
         let object: JSONObject = ["CustomHeaders": .object([name: value.map(JSON.string) ?? .null])]
-        let updated = try ConnectionSession.updatedHeaders(core.headers, from: object)
+        let updated = try core.headers.updatingCustomHeaders(from: object)
         core.headers = updated
     }
 
