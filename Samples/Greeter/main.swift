@@ -34,7 +34,7 @@ api.register(resource: Planets())
 let store = try InMemoryEntityStore<Planet>(name: "Greeter.Visit", description: "Planets visited: POST one")
 api.register(resource: store)
 // A PTY terminal with a program of our own: a Python REPL at ws://127.0.0.1:8081/api/pty (loopback only).
-let python = PtyManager(configuration: .init(program: PtyProgram("python3", arguments: ["-q"]), maxTerminals: 4))
+let python = PTYManager(configuration: .init(program: PTYProgram("python3", arguments: ["-q"]), maxTerminals: 4))
 python.register(in: api)
 try await SwitchboardServer(api: api, host: "127.0.0.1", port: 8081) { port in
     print("Greeter on port \(port). Token: \(token)")

@@ -98,7 +98,7 @@ public struct SwitchboardServer {
     ///   - gracefulShutdownSignals: The signals that start a graceful shutdown.
     ///   - shutdownTimeout: How long a shutdown may take (default 10 s); `nil` waits for ever.
     ///   - onForcedExit: Runs, on the watchdog's thread, just before a forced exit (end child processes
-    ///     here, such as with `PtyManager.killEveryProgramNow()`).
+    ///     here, such as with `PTYManager.killEveryProgramNow()`).
     public func run(
         gracefulShutdownSignals: [UnixSignal] = [.sigterm, .sigint], shutdownTimeout: Duration? = .seconds(10),
         onForcedExit: @escaping @Sendable () -> Void = {}

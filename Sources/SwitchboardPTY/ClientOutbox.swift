@@ -6,7 +6,7 @@ import Synchronization
 /// It does not bound itself: the session holds the program back while even the fastest client has more
 /// than its limit ``pending``, and drops clients that fall too far behind the others.
 final class ClientOutbox: Sendable {
-    private let queue = BoundedQueue<PtyOutput>()
+    private let queue = BoundedQueue<PTYOutput>()
     private final class Counter: Sendable {
         let bytes = Atomic<Int>(0)
     }
@@ -16,7 +16,7 @@ final class ClientOutbox: Sendable {
     /// - Parameters:
     ///   - deliver: Sends one message to the client.
     ///   - report: Called after each message (`true`), or once when sending failed (`false`).
-    init(deliver: @escaping @Sendable (PtyOutput) async throws -> Void, report: @escaping @Sendable (Bool) async -> Void) {
+    init(deliver: @escaping @Sendable (PTYOutput) async throws -> Void, report: @escaping @Sendable (Bool) async -> Void) {
         sender = Task { [queue, pendingBytes] in
             while let item = await queue.next() {
                 do {
@@ -36,7 +36,7 @@ final class ClientOutbox: Sendable {
     var pending: Int { pendingBytes.bytes.load(ordering: .relaxed) }
 
     /// Queues output for the client; after ``stop()`` it is dropped.
-    func enqueue(_ item: PtyOutput) {
+    func enqueue(_ item: PTYOutput) {
         if queue.append(item) { pendingBytes.bytes.add(item.byteCount, ordering: .relaxed) }
     }
 

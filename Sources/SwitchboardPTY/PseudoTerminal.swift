@@ -8,7 +8,7 @@ import Glibc
 #endif
 
 /// A program to run in a pseudo-terminal.
-public struct PtyProgram: Sendable {
+public struct PTYProgram: Sendable {
     /// The executable: a path, or a name looked up in `PATH`.
     public var executable: String
     /// The arguments after the program name.
@@ -44,14 +44,14 @@ public struct PtyProgram: Sendable {
     }
 
     /// The user's shell: `$SHELL` if it exists, else `bash` if it is installed, else `sh`.
-    public static var defaultShell: PtyProgram {
+    public static var defaultShell: PTYProgram {
         if let shell = getenv("SHELL").map({ String(cString: $0) }), !shell.isEmpty, access(shell, X_OK) == 0 {
-            return PtyProgram(shell)
+            return PTYProgram(shell)
         }
         for candidate in ["/bin/bash", "/usr/bin/bash", "/usr/local/bin/bash"] where access(candidate, X_OK) == 0 {
-            return PtyProgram(candidate)
+            return PTYProgram(candidate)
         }
-        return PtyProgram("/bin/sh")
+        return PTYProgram("/bin/sh")
     }
 
     /// The program's name, for messages (`bash`).
@@ -59,7 +59,7 @@ public struct PtyProgram: Sendable {
 }
 
 /// Why a program in a PTY ended.
-public enum PtyExit: Sendable, Equatable, CustomStringConvertible {
+public enum PTYExit: Sendable, Equatable, CustomStringConvertible {
     /// It exited with this status.
     case exited(Int)
     /// A signal killed it.
@@ -94,19 +94,19 @@ public enum PtyExit: Sendable, Equatable, CustomStringConvertible {
 /// terminal is the PTY, so job control works (Ctrl-C, Ctrl-Z).
 final class PseudoTerminal: Sendable {
     let pid: Int32
-    let program: PtyProgram
+    let program: PTYProgram
     /// The master, for reading output and writing input. Reading stops while the consumer is behind.
     let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
     private let pidfd: Int32
     /// A second descriptor of the master (NIO owns the first) for the size and the foreground group.
     private let control: Int32
-    private let exitTask: Task<PtyExit, Never>
+    private let exitTask: Task<PTYExit, Never>
     /// Whether `control` has been closed (the ioctls use it until then).
     private let controlClosed = Mutex<Bool>(false)
     private let exited: ExitRecord
 
     private init(
-        pid: Int32, pidfd: Int32, control: Int32, program: PtyProgram, channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
+        pid: Int32, pidfd: Int32, control: Int32, program: PTYProgram, channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
     ) {
         self.pid = pid
         self.pidfd = pidfd
@@ -117,7 +117,7 @@ final class PseudoTerminal: Sendable {
         self.exited = exited
         PseudoTerminal.running.withLock { _ = $0.insert(pid) }
         exitTask = Task {
-            let exit = PtyExit(waitStatus: await ProcessReaper.shared.waitForExit(pidfd: pidfd))
+            let exit = PTYExit(waitStatus: await ProcessReaper.shared.waitForExit(pidfd: pidfd))
             exited.record(exit)
             _ = PseudoTerminal.running.withLock { $0.remove(pid) }
             return exit
@@ -150,10 +150,10 @@ final class PseudoTerminal: Sendable {
     }
 
     /// Starts a program in a new PTY of the given size.
-    static func spawn(_ program: PtyProgram, rows: Int, cols: Int, group: any EventLoopGroup) async throws -> PseudoTerminal {
+    static func spawn(_ program: PTYProgram, rows: Int, cols: Int, group: any EventLoopGroup) async throws -> PseudoTerminal {
         var path = [CChar](repeating: 0, count: 128)
         let master = sb_pty_open(&path, Int32(path.count), UInt16(rows), UInt16(cols))
-        guard master >= 0 else { throw PtyError.system("opening a pseudo-terminal", -master) }
+        guard master >= 0 else { throw PTYError.system("opening a pseudo-terminal", -master) }
         var environment: [String: String] = [:]
         var pointer = environ
         while let entry = pointer.pointee {
@@ -177,7 +177,7 @@ final class PseudoTerminal: Sendable {
         }
         guard spawned == 0 else {
             close(master)
-            throw PtyError.system("starting '\(program.executable)'", spawned)
+            throw PTYError.system("starting '\(program.executable)'", spawned)
         }
         let pidfd = sb_pidfd_open(pid)
         let control = fcntl(master, F_DUPFD_CLOEXEC, 0)
@@ -188,7 +188,7 @@ final class PseudoTerminal: Sendable {
             close(master)
             if pidfd >= 0 { close(pidfd) }
             if control >= 0 { close(control) }
-            throw PtyError.system("watching the program", pidfd < 0 ? -pidfd : errno)
+            throw PTYError.system("watching the program", pidfd < 0 ? -pidfd : errno)
         }
         let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
         do {
@@ -218,7 +218,7 @@ final class PseudoTerminal: Sendable {
     }
 
     /// How the program ended; waits for it.
-    var exit: PtyExit { get async { await exitTask.value } }
+    var exit: PTYExit { get async { await exitTask.value } }
 
     /// Whether the program has ended.
     var hasExited: Bool { exited.value != nil }
@@ -234,7 +234,7 @@ final class PseudoTerminal: Sendable {
     /// Ends the program and everything it started in its session: SIGHUP (and SIGCONT) to its process
     /// groups, a moment for the shell to pass the hangup to its jobs, then the PTY is closed, and after
     /// `grace` whatever is left of the session gets SIGKILL. Returns once the program is reaped.
-    func terminate(grace: Duration = .seconds(1)) async -> PtyExit {
+    func terminate(grace: Duration = .seconds(1)) async -> PTYExit {
         let foreground = controlClosed.withLock { $0 ? -1 : sb_pty_foreground_group(control) }
         for group in Set([pid, foreground]) where group > 0 {
             kill(-group, SIGHUP)
@@ -259,7 +259,7 @@ final class PseudoTerminal: Sendable {
     }
 
     /// The exit, if it comes within `timeout` (checked every 10 ms: this is the teardown path only).
-    private func waitForExit(within timeout: Duration) async -> PtyExit? {
+    private func waitForExit(within timeout: Duration) async -> PTYExit? {
         let deadline = ContinuousClock.now + timeout
         while true {
             if let exit = exited.value { return exit }
@@ -271,13 +271,13 @@ final class PseudoTerminal: Sendable {
 
 /// How a program ended, once it has.
 final class ExitRecord: Sendable {
-    private let exit = Mutex<PtyExit?>(nil)
-    var value: PtyExit? { exit.withLock { $0 } }
-    func record(_ value: PtyExit) { exit.withLock { $0 = value } }
+    private let exit = Mutex<PTYExit?>(nil)
+    var value: PTYExit? { exit.withLock { $0 } }
+    func record(_ value: PTYExit) { exit.withLock { $0 = value } }
 }
 
 /// Errors starting or driving a PTY.
-enum PtyError: Error, CustomStringConvertible {
+enum PTYError: Error, CustomStringConvertible {
     case system(String, Int32)
 
     var description: String {

@@ -124,13 +124,13 @@ struct ServeCommand: AsyncParsableCommand {
         let heroes = try await SQLiteEntityStore<Superhero>.open(
             path: database, description: Superhero.resourceDescription, views: Superhero.views, seed: Superhero.samples)
         api.register(resource: heroes)
-        var ptys: PtyManager?
+        var ptys: PTYManager?
         if noPty {
             logger.info("PTY terminals are off (--no-pty)")
         } else if loopback || allowRemotePty {
-            var program = PtyProgram.defaultShell
+            var program = PTYProgram.defaultShell
             program.inheritedVariables = ptyEnv
-            let manager = PtyManager(
+            let manager = PTYManager(
                 configuration: .init(program: program, idleTimeout: ptyIdleTimeout > 0 ? .seconds(ptyIdleTimeout) : nil))
             manager.register(in: api)
             ptys = manager
@@ -189,7 +189,7 @@ struct ServeCommand: AsyncParsableCommand {
         }
         defer { reloader.cancel() }
         try await server.run(shutdownTimeout: shutdownTimeout > 0 ? .seconds(shutdownTimeout) : nil) {
-            PtyManager.killEveryProgramNow()
+            PTYManager.killEveryProgramNow()
         }
         await ptys?.shutdown()
         try? await heroes.close()

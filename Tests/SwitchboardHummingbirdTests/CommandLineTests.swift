@@ -179,7 +179,7 @@ struct CommandLineTests {
             let client = try await WebSocketTestClient.connect(
                 "ws://127.0.0.1:\(port)\(path)", headers: [("Authorization", "Bearer \(try Self.token(data))")])
             client.send("sleep 1000 & echo PIDS=$$,$!,E$((0+1))ND")
-            let output = try await PtyTests.read(client, until: ",E1ND")
+            let output = try await PTYTests.read(client, until: ",E1ND")
             let numbers = output.components(separatedBy: "PIDS=").last?.components(separatedBy: ",E1ND").first?.split(separator: ",") ?? []
             pids += numbers.compactMap { Int32($0) }
             clients.append(client)
@@ -197,8 +197,8 @@ struct CommandLineTests {
         #expect(process.terminationReason == .exit)
         #expect(process.terminationStatus == 0)
         // Gone, or dead and waiting for PID 1 to reap it (zombies of a container's init).
-        let alive = pids.filter { pid in PtyTests.state(of: pid).map { $0 != "Z" } ?? false }
-        #expect(alive.isEmpty, "still running: \(alive.map { "\($0) \(PtyTests.state(of: $0).map(String.init) ?? "-")" })")
+        let alive = pids.filter { pid in PTYTests.state(of: pid).map { $0 != "Z" } ?? false }
+        #expect(alive.isEmpty, "still running: \(alive.map { "\($0) \(PTYTests.state(of: $0).map(String.init) ?? "-")" })")
     }
 
     /// Whether headless Chromium, its driver, selenium and Debian's xterm.js are here (CI installs them).

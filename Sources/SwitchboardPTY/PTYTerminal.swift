@@ -2,11 +2,11 @@ public import NIOCore
 public import Switchboard
 
 /// How a PTY terminal talks to its client.
-public enum PtyWireMode: String, CaseIterable, PropertyValue {
+public enum PTYWireMode: String, CaseIterable, PropertyValue {
     /// terminado's JSON arrays: `["stdin", s]`, `["set_size", rows, cols]` in; `["setup", {}]`,
     /// `["stdout", s]`, `["disconnect", 1]` out. What xterm.js's terminado addon speaks.
     case terminado
-    /// Text frames in are lines or keystrokes (``PtyInputMode``); output goes out as text frames; binary
+    /// Text frames in are lines or keystrokes (``PTYInputMode``); output goes out as text frames; binary
     /// frames in are raw bytes.
     case raw
 }
@@ -25,7 +25,7 @@ public enum PtyWireMode: String, CaseIterable, PropertyValue {
 /// `owner=alice&name=work`. Administrators may attach to any. Everyone attached is told when someone joins
 /// or leaves (`["notice", "bob (127.0.0.1) joined"]` in terminado mode, a bracketed line in raw mode).
 /// `readOnly` can be turned on, never off, on a connection; viewers never change the terminal's size.
-public actor PtyTerminal: TerminalResource {
+public actor PTYTerminal: TerminalResource {
     public static var resourceName: String { "Switchboard.Pty" }
     public static var resourceDescription: String? { "A program (a shell by default) in a real pseudo-terminal" }
     public static var supportedInput: TerminalInputKinds { [.text, .binary] }
@@ -35,9 +35,9 @@ public actor PtyTerminal: TerminalResource {
     @Property(description: "Height in rows (1-1000)") var rows = 24
     @Property(description: "Width in columns (1-1000)") var cols = 80
     @Property(description: "Attach to the named terminal, creating it if needed; set when opening") var name: String? = nil
-    @Property(description: "terminado (JSON arrays, for xterm.js) or raw (text frames, for wscat)") var mode = PtyWireMode.raw
+    @Property(description: "terminado (JSON arrays, for xterm.js) or raw (text frames, for wscat)") var mode = PTYWireMode.raw
     @Property(description: "In raw mode: line (each text message is a line and gets Enter; ^C or <Up> alone are keys) or keys (text messages are keystrokes as they are)")
-    var input = PtyInputMode.line
+    var input = PTYInputMode.line
     @Property(description: "Whose named terminal to attach to (default: your own); it must be shared with you") var owner: String? = nil
     @Property(description: "Who else may attach to your named terminal: names, each with :read or :write (default), comma-separated")
     var share: String? = nil
@@ -45,8 +45,8 @@ public actor PtyTerminal: TerminalResource {
     @Property(readOnly: true, description: "The program's process id") var pid: Int? = nil
     @Property(readOnly: true, description: "The program's exit status, once it has exited") var exitStatus: Int? = nil
 
-    private let manager: PtyManager
-    private var session: PtySession?
+    private let manager: PTYManager
+    private var session: PTYSession?
     private var clientID: Int?
     private var openedName: String?
     private var openedOwner: String?
@@ -54,9 +54,9 @@ public actor PtyTerminal: TerminalResource {
     private var wasReadOnly = false
     private var identityName = ""
 
-    /// Creates a terminal that gets its program from `manager`; register it as `api.register { PtyTerminal(manager: ptys) }`
-    /// or with ``PtyManager/register(in:)``.
-    public init(manager: PtyManager) { self.manager = manager }
+    /// Creates a terminal that gets its program from `manager`; register it as `api.register { PTYTerminal(manager: ptys) }`
+    /// or with ``PTYManager/register(in:)``.
+    public init(manager: PTYManager) { self.manager = manager }
 
     public func open(_ connection: TerminalConnection) async throws {
         try Self.checkSize(rows, cols)
@@ -64,7 +64,7 @@ public actor PtyTerminal: TerminalResource {
         identityName = identity.name
         let ownerName = owner ?? identity.name
         let grants = try share.map { try Self.grants($0) }
-        let session: PtySession
+        let session: PTYSession
         if ownerName != identity.name {
             guard let name else {
                 throw SwitchboardError(.badRequest, code: .invalidPropertyValue, "Owner needs Name: open /pty/owner=\(ownerName)&name=<name>")
@@ -91,14 +91,14 @@ public actor PtyTerminal: TerminalResource {
             do {
                 session = try await manager.session(
                     named: name, owner: identity.name, clientIP: connection.profile.clientIP, rows: rows, cols: cols)
-            } catch PtyManagerError.tooMany(let limit) {
+            } catch PTYManagerError.tooMany(let limit) {
                 throw SwitchboardError(
                     .serviceUnavailable, code: .terminalError, "There are \(limit) terminals running, the most this server allows; try again later")
-            } catch PtyManagerError.tooManyForOwner(let limit) {
+            } catch PTYManagerError.tooManyForOwner(let limit) {
                 throw SwitchboardError(
                     .tooManyRequests, code: .terminalError,
                     "\(identity) has \(limit) terminals running, the most one caller may; end one first (DELETE /api/ptysession/pid=...)")
-            } catch PtyManagerError.shuttingDown {
+            } catch PTYManagerError.shuttingDown {
                 throw SwitchboardError(.serviceUnavailable, code: .terminalError, "The server is shutting down")
             } catch {
                 throw SwitchboardError.internal(error, logger: connection.logger)
@@ -110,7 +110,7 @@ public actor PtyTerminal: TerminalResource {
         openedOwner = owner
         wasReadOnly = readOnly
         pid = Int(session.terminal.pid)
-        let client = PtySession.Client(
+        let client = PTYSession.Client(
             who: "\(identity.name) (\(connection.profile.clientIP))", identity: identity.name,
             deliver: { [weak self] output in try await self?.deliver(output, on: connection) },
             exited: { [weak self] exit in await self?.exited(exit, on: connection) },
@@ -122,18 +122,18 @@ public actor PtyTerminal: TerminalResource {
             try await connection.send(#"["setup",{}]"#)
             if !replay.isEmpty { try await connection.send(JSON.array(["stdout", .string(replay)]).compact) }
         } else {
-            if input == .line && !readOnly { try await connection.send(PtyLineInput.greeting) }
+            if input == .line && !readOnly { try await connection.send(PTYLineInput.greeting) }
             if !replay.isEmpty { try await connection.send(replay) }
         }
     }
 
     /// Reads `bob,carol:read`: names, each with `:read` or `:write` (the default).
-    static func grants(_ text: String) throws(SwitchboardError) -> [String: PtyShareAccess] {
-        var grants: [String: PtyShareAccess] = [:]
+    static func grants(_ text: String) throws(SwitchboardError) -> [String: PTYShareAccess] {
+        var grants: [String: PTYShareAccess] = [:]
         for entry in text.split(separator: ",") {
             let parts = entry.split(separator: ":", maxSplits: 1).map { $0.filter { $0 != " " } }
             guard let name = parts.first, !name.isEmpty else { continue }
-            guard let access = parts.count == 2 ? PtyShareAccess(rawValue: parts[1].lowercased()) : .write else {
+            guard let access = parts.count == 2 ? PTYShareAccess(rawValue: parts[1].lowercased()) : .write else {
                 throw SwitchboardError(
                     .badRequest, code: .invalidPropertyValue, "Invalid share '\(entry)'; write names, each with :read or :write, as in bob,carol:read")
             }
@@ -142,7 +142,7 @@ public actor PtyTerminal: TerminalResource {
         return grants
     }
 
-    private func deliver(_ output: PtyOutput, on connection: TerminalConnection) async throws {
+    private func deliver(_ output: PTYOutput, on connection: TerminalConnection) async throws {
         switch (output, mode) {
         case (.output(let text), .terminado): try await connection.send(JSON.array(["stdout", .string(text)]).compact)
         case (.output(let text), .raw): try await connection.send(text)
@@ -151,7 +151,7 @@ public actor PtyTerminal: TerminalResource {
         }
     }
 
-    private func exited(_ exit: PtyExit, on connection: TerminalConnection) async {
+    private func exited(_ exit: PTYExit, on connection: TerminalConnection) async {
         exitStatus = exit.code
         session = nil
         guard connection.isAttached else { return }
@@ -177,7 +177,7 @@ public actor PtyTerminal: TerminalResource {
     public func receive(text: String, from connection: TerminalConnection) async throws {
         switch mode {
         case .raw where input == .line:
-            try await write(PtyLineInput.keystrokes(for: text))
+            try await write(PTYLineInput.keystrokes(for: text))
         case .raw:
             try await write(ByteBuffer(string: text))
         case .terminado:
@@ -198,7 +198,7 @@ public actor PtyTerminal: TerminalResource {
         }
         do {
             try await session.write(bytes, from: clientID)
-        } catch PtySessionError.readOnly {
+        } catch PTYSessionError.readOnly {
             throw SwitchboardError(.forbidden, code: .terminalError, "The owner shares this terminal with you read-only: it takes no input from you")
         } catch {
             throw SwitchboardError(.conflict, code: .terminalError, "The program has ended")

@@ -2,17 +2,17 @@ public import NIOCore
 public import Switchboard
 
 /// How a raw-mode PTY terminal reads the client's text messages.
-public enum PtyInputMode: String, CaseIterable, PropertyValue {
+public enum PTYInputMode: String, CaseIterable, PropertyValue {
     /// For line clients (wscat, `python -m websockets`, wsdump): every text message is one line and gets
     /// Enter; an empty message is Enter alone; `^C`, `^D`, `^Z`, `^[` … alone are that control character;
-    /// a message made of key names (`<Up>`, `<Tab>`, `<F1>` …) is those keys. See ``PtyLineInput``.
+    /// a message made of key names (`<Up>`, `<Tab>`, `<F1>` …) is those keys. See ``PTYLineInput``.
     case line
     /// For terminal-like clients (`switchboard connect` in a terminal): text messages are keystrokes, sent
     /// as they are.
     case keys
 }
 
-/// The keystrokes a line client's text message stands for, in ``PtyInputMode/line``.
+/// The keystrokes a line client's text message stands for, in ``PTYInputMode/line``.
 ///
 /// | Message | Sent to the program |
 /// |---|---|
@@ -24,7 +24,7 @@ public enum PtyInputMode: String, CaseIterable, PropertyValue {
 ///
 /// Key names, in any case: `Up`, `Down`, `Left`, `Right`, `Home`, `End`, `PgUp`, `PgDn`, `Ins`, `Del`,
 /// `Tab`, `BackTab`, `Esc`, `Enter`, `Backspace`, `Space`, `F1` … `F12`.
-public enum PtyLineInput {
+public enum PTYLineInput {
     /// The escape sequences of the named keys (as xterm sends them in normal cursor mode).
     public static let keys: [String: String] = [
         "up": "\u{1B}[A", "down": "\u{1B}[B", "right": "\u{1B}[C", "left": "\u{1B}[D",

@@ -8,7 +8,7 @@ import Synchronization
 
 /// What a PTY session sends its clients: the program's output, or a notice about the session (someone
 /// joined or left).
-enum PtyOutput: Sendable {
+enum PTYOutput: Sendable {
     case output(String)
     case notice(String)
 
@@ -20,7 +20,7 @@ enum PtyOutput: Sendable {
 }
 
 /// What another identity may do in a named terminal it does not own.
-public enum PtyShareAccess: String, Sendable {
+public enum PTYShareAccess: String, Sendable {
     /// Watch only.
     case read
     /// Watch and type.
@@ -34,14 +34,14 @@ public enum PtyShareAccess: String, Sendable {
 /// A session belongs to the identity that created it (``owner``); the owner shares it with others by
 /// name (``grants``). Attached clients are told when someone joins or leaves. A session that outlives its
 /// clients (a named one) ends after ``idleTimeout`` without any.
-actor PtySession {
+actor PTYSession {
     /// A client attached to the session.
     struct Client {
         /// Who the client is (its identity's name) and where from, for join and leave notices.
         let who: String
         let identity: String
-        let deliver: @Sendable (PtyOutput) async throws -> Void
-        let exited: @Sendable (PtyExit) async -> Void
+        let deliver: @Sendable (PTYOutput) async throws -> Void
+        let exited: @Sendable (PTYExit) async -> Void
         /// Called when the client is detached: too far behind a shared terminal, or no longer allowed in.
         let evicted: @Sendable (String) async -> Void
         var size: (rows: Int, cols: Int)
@@ -62,7 +62,7 @@ actor PtySession {
     private let idleTimeout: Duration?
     private var idleTimer: Task<Void, Never>?
     /// Who else may attach, and how: identity name → access.
-    private(set) var grants: [String: PtyShareAccess] = [:]
+    private(set) var grants: [String: PTYShareAccess] = [:]
     private var replay: [UInt8] = []
     private var carry: [UInt8] = []
     private var clients: [Int: Client] = [:]
@@ -75,7 +75,7 @@ actor PtySession {
     private var appliedSize: (rows: Int, cols: Int)
     private var readerDone = false
     private var readerWaiters: [CheckedContinuation<Void, Never>] = []
-    private(set) var exit: PtyExit?
+    private(set) var exit: PTYExit?
     private var onEnd: (@Sendable () async -> Void)?
 
     init(name: String?, owner: String, terminal: PseudoTerminal, rows: Int, cols: Int, replayLimit: Int, idleTimeout: Duration?) {
@@ -242,7 +242,7 @@ actor PtySession {
 
     /// Replaces who else may attach. Clients of identities that lost their access are detached; those
     /// that may now only read become read-only.
-    func share(_ newGrants: [String: PtyShareAccess]) async {
+    func share(_ newGrants: [String: PTYShareAccess]) async {
         grants = newGrants
         for (id, client) in clients where client.identity != owner {
             switch newGrants[client.identity] {
@@ -281,19 +281,19 @@ actor PtySession {
     /// the channel takes more only while it is below its high watermark. So the channel holds at most that
     /// much of a large paste, and the message itself — counted in the API's inbound memory budget until this
     /// returns — is not kept alive by the channel afterwards. One message goes in whole before the next starts.
-    /// - Throws: ``PtySessionError/readOnly`` when the client may only watch.
+    /// - Throws: ``PTYSessionError/readOnly`` when the client may only watch.
     func write(_ bytes: ByteBuffer, from client: Int?) async throws {
         guard exit == nil, writer != nil else {
-            throw PtySessionError.ended
+            throw PTYSessionError.ended
         }
-        if let client, clients[client]?.readOnly == true { throw PtySessionError.readOnly }
+        if let client, clients[client]?.readOnly == true { throw PTYSessionError.readOnly }
         while writingInput { await withCheckedContinuation { inputWaiters.append($0) } }
         writingInput = true
         defer {
             writingInput = false
             if !inputWaiters.isEmpty { inputWaiters.removeFirst().resume() }
         }
-        guard let writer else { throw PtySessionError.ended }
+        guard let writer else { throw PTYSessionError.ended }
         if bytes.readableBytes <= Self.inputChunkSize {
             try await writer.write(bytes)
             return
@@ -347,7 +347,7 @@ actor PtySession {
     }
 }
 
-enum PtySessionError: Error {
+enum PTYSessionError: Error {
     case ended
     case readOnly
 }

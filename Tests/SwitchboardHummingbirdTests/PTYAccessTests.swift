@@ -8,7 +8,7 @@ import Testing
 
 /// Who may see and type into which PTY: owners, shares, administrators, viewers, idle ends, the environment
 /// and the audit log, with real bash in real PTYs.
-extension PtyTests {
+extension PTYTests {
     static let ptyKeys = APIKeyAuthenticator(keys: [
         .init(name: "alice", key: "alice-pty-key-0123456789", rights: AccessRights([.init(resources: ["Switchboard.*"], methods: [.GET, .DELETE])])),
         .init(name: "bob", key: "bob-pty-key-0123456789", rights: AccessRights([.init(resources: ["Switchboard.*"], methods: [.GET, .DELETE])])),
@@ -95,7 +95,7 @@ extension PtyTests {
                 port: server.port, "GET", "/api/ptysession", headers: ["Authorization: Bearer admin-pty-key-0123456789"])
             #expect(all.body.contains("\"Pid\": \(alicePid)") && all.body.contains("\"Pid\": \(bobPid)"))
             #expect(all.body.contains("\"Owner\": \"alice\""))
-            // Carol has no rights on PtySession at all.
+            // Carol has no rights on PTYSession at all.
             #expect(
                 try await RawHTTP.request(port: server.port, "GET", "/api/ptysession", headers: ["Authorization: Bearer carol-pty-key-0123456789"])
                     .status == 403)

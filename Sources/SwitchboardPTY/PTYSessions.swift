@@ -5,8 +5,8 @@ public import Foundation
 #endif
 public import Switchboard
 
-/// One running PTY program, as `Switchboard.PtySession` lists it.
-public struct PtySessionEntry: Codable, Sendable {
+/// One running PTY program, as `Switchboard.PTYSession` lists it.
+public struct PTYSessionEntry: Codable, Sendable {
     /// The terminal's name; `nil` for a connection's own terminal.
     public var name: String?
     /// The identity that started it.
@@ -24,46 +24,46 @@ public struct PtySessionEntry: Codable, Sendable {
     public var startedAt: Date
 }
 
-/// `Switchboard.PtySession`: the running PTY programs (like Jupyter's `/api/terminals`); DELETE ends the
+/// `Switchboard.PTYSession`: the running PTY programs (like Jupyter's `/api/terminals`); DELETE ends the
 /// matched ones, their jobs included.
 ///
 /// A caller sees and ends only the programs it started, unless it is an administrator
 /// (``AccessRights/isAdministrator``), who sees and ends all.
-struct PtySessions: EntityResource {
-    let manager: PtyManager
-    var resourceName: String { "Switchboard.PtySession" }
+struct PTYSessions: EntityResource {
+    let manager: PTYManager
+    var resourceName: String { "Switchboard.PTYSession" }
     var resourceDescription: String? { "The running PTY programs, named and per connection; DELETE ends them" }
     var operations: EntityOperations { [.select, .delete] }
 
-    func select(_ request: EntitySelectRequest) async throws -> EntitySelection<PtySessionEntry> {
-        var entries: [PtySessionEntry] = []
+    func select(_ request: EntitySelectRequest) async throws -> EntitySelection<PTYSessionEntry> {
+        var entries: [PTYSessionEntry] = []
         let identity = request.caller.identity
         for session in await manager.allSessions where Self.may(identity, see: session) {
             let size = await session.size
             entries.append(
-                PtySessionEntry(
+                PTYSessionEntry(
                     name: session.name, owner: session.owner, pid: Int(session.terminal.pid), program: session.terminal.program.executable,
                     clients: await session.clientCount, rows: size.rows, cols: size.cols, startedAt: session.startedAt))
         }
         return .unfiltered(entries.sorted { $0.startedAt < $1.startedAt })
     }
 
-    func delete(_ entities: [PtySessionEntry], caller: RESTCaller) async throws -> Int {
+    func delete(_ entities: [PTYSessionEntry], caller: RESTCaller) async throws -> Int {
         var ended = 0
         for entry in entities where await manager.kill(pid: Int32(entry.pid), if: { Self.may(caller.identity, see: $0) }) { ended += 1 }
         return ended
     }
 
-    static func may(_ identity: AccessIdentity?, see session: PtySession) -> Bool {
+    static func may(_ identity: AccessIdentity?, see session: PTYSession) -> Bool {
         guard let identity else { return false }
         return identity.rights.isAdministrator || identity.name == session.owner
     }
 }
 
-extension PtyManager {
-    /// Registers `Switchboard.Pty` (the terminal) and `Switchboard.PtySession` (the running programs) in an API.
+extension PTYManager {
+    /// Registers `Switchboard.Pty` (the terminal) and `Switchboard.PTYSession` (the running programs) in an API.
     public nonisolated func register(in api: SwitchboardAPI) {
-        api.register { PtyTerminal(manager: self) }
-        api.register(resource: PtySessions(manager: self))
+        api.register { PTYTerminal(manager: self) }
+        api.register(resource: PTYSessions(manager: self))
     }
 }

@@ -14,10 +14,10 @@ import Switchboard
 /// to the audit log (label `switchboard.audit`): who, from where, which program, its pid and its exit.
 ///
 /// ```swift
-/// let ptys = PtyManager(configuration: .init(program: PtyProgram("python3")))
-/// ptys.register(in: api)   // Switchboard.Pty and Switchboard.PtySession
+/// let ptys = PTYManager(configuration: .init(program: PTYProgram("python3")))
+/// ptys.register(in: api)   // Switchboard.Pty and Switchboard.PTYSession
 /// ```
-public actor PtyManager {
+public actor PTYManager {
     /// How connections share programs.
     public enum Sharing: Sendable {
         /// Each connection gets its own program, ended when the connection leaves; connections that give a
@@ -30,7 +30,7 @@ public actor PtyManager {
     /// What the manager runs and its limits.
     public struct Configuration: Sendable {
         /// The program each terminal runs (default: the user's shell).
-        public var program: PtyProgram
+        public var program: PTYProgram
         /// How connections share programs (default: one per connection, or per name).
         public var sharing: Sharing
         /// The most programs running at once; more is a `503` for the connection that asks (default 32).
@@ -47,7 +47,7 @@ public actor PtyManager {
         public var idleTimeout: Duration?
 
         public init(
-            program: PtyProgram = .defaultShell, sharing: Sharing = .perConnection, maxTerminals: Int = 32,
+            program: PTYProgram = .defaultShell, sharing: Sharing = .perConnection, maxTerminals: Int = 32,
             replayBytes: Int = 64 << 10, terminationGrace: Duration = .seconds(1), maxTerminalsPerOwner: Int = 16,
             idleTimeout: Duration? = .seconds(3600)
         ) {
@@ -64,10 +64,10 @@ public actor PtyManager {
     /// The configuration.
     public nonisolated let configuration: Configuration
     private let group: any EventLoopGroup
-    private var sessions: [ObjectIdentifier: PtySession] = [:]
+    private var sessions: [ObjectIdentifier: PTYSession] = [:]
     /// Named sessions by owner, then name.
-    private var named: [NamedTerminal: PtySession] = [:]
-    private var single: PtySession?
+    private var named: [NamedTerminal: PTYSession] = [:]
+    private var single: PTYSession?
     private var shuttingDown = false
     private let audit: Logger
 
@@ -91,24 +91,24 @@ public actor PtyManager {
     }
 
     /// An existing named session of an owner, if there is one.
-    func existing(owner: String, name: String) -> PtySession? {
+    func existing(owner: String, name: String) -> PTYSession? {
         named[NamedTerminal(owner: owner, name: name)]
     }
 
     /// The program for a connection: its own, the caller's named one, or the shared one; started if needed.
-    func session(named name: String?, owner: String, clientIP: String, rows: Int, cols: Int) async throws -> PtySession {
-        if shuttingDown { throw PtyManagerError.shuttingDown }
+    func session(named name: String?, owner: String, clientIP: String, rows: Int, cols: Int) async throws -> PTYSession {
+        if shuttingDown { throw PTYManagerError.shuttingDown }
         if configuration.sharing == .single, let single { return single }
         if let name, let existing = named[NamedTerminal(owner: owner, name: name)] { return existing }
         guard sessions.count < configuration.maxTerminals else {
-            throw PtyManagerError.tooMany(configuration.maxTerminals)
+            throw PTYManagerError.tooMany(configuration.maxTerminals)
         }
         guard sessions.values.count(where: { $0.owner == owner }) < configuration.maxTerminalsPerOwner else {
-            throw PtyManagerError.tooManyForOwner(configuration.maxTerminalsPerOwner)
+            throw PTYManagerError.tooManyForOwner(configuration.maxTerminalsPerOwner)
         }
         let program = configuration.program
         let terminal = try await PseudoTerminal.spawn(program, rows: rows, cols: cols, group: group)
-        let session = PtySession(
+        let session = PTYSession(
             name: configuration.sharing == .single ? nil : name, owner: owner, terminal: terminal, rows: rows, cols: cols,
             replayLimit: configuration.replayBytes, idleTimeout: configuration.sharing == .perConnection && name == nil ? nil : configuration.idleTimeout)
         let key = ObjectIdentifier(session)
@@ -146,15 +146,15 @@ public actor PtyManager {
     }
 
     /// Whether a session ends when its last client leaves (unique terminals do).
-    func endsWithItsClients(_ session: PtySession) -> Bool {
+    func endsWithItsClients(_ session: PTYSession) -> Bool {
         configuration.sharing == .perConnection && session.name == nil
     }
 
     /// Every running program.
-    var allSessions: [PtySession] { Array(sessions.values) }
+    var allSessions: [PTYSession] { Array(sessions.values) }
 
     /// Ends the program with this process id if `allowed` says so; returns whether there was one to end.
-    func kill(pid: Int32, if allowed: (PtySession) -> Bool = { _ in true }) async -> Bool {
+    func kill(pid: Int32, if allowed: (PTYSession) -> Bool = { _ in true }) async -> Bool {
         guard let session = sessions.values.first(where: { $0.terminal.pid == pid }), allowed(session) else { return false }
         await session.kill(grace: configuration.terminationGrace)
         return true
@@ -181,7 +181,7 @@ public actor PtyManager {
     }
 }
 
-enum PtyManagerError: Error {
+enum PTYManagerError: Error {
     case tooMany(Int)
     case tooManyForOwner(Int)
     case shuttingDown

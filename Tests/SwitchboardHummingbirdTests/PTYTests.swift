@@ -9,16 +9,16 @@ import Testing
 
 /// Real programs in real PTYs, through a real server and a real WebSocket client.
 @Suite(.serialized, .timeLimit(.minutes(3)))
-struct PtyTests {
+struct PTYTests {
     /// A server with the Shell and PTY terminals running `bash --norc --noprofile`.
     static func withServer(
-        sharing: PtyManager.Sharing = .perConnection, maxTerminals: Int = 32, authenticator: any Authenticator = AllowAllAuthenticator(),
+        sharing: PTYManager.Sharing = .perConnection, maxTerminals: Int = 32, authenticator: any Authenticator = AllowAllAuthenticator(),
         idleTimeout: Duration? = .seconds(3600), inheritedVariables: [String] = [], audit: Logger = TestServer.defaultLogger,
-        _ body: (TestServer, PtyManager) async throws -> Void
+        _ body: (TestServer, PTYManager) async throws -> Void
     ) async throws {
-        let manager = PtyManager(
+        let manager = PTYManager(
             configuration: .init(
-                program: PtyProgram(
+                program: PTYProgram(
                     "bash", arguments: ["--norc", "--noprofile"], environment: ["PS1": "$ "], inheritedVariables: inheritedVariables),
                 sharing: sharing, maxTerminals: maxTerminals, terminationGrace: .milliseconds(500), idleTimeout: idleTimeout),
             audit: audit)
@@ -440,7 +440,7 @@ extension CommandLineTests {
 }
 
 /// Line mode's reading of a message, case by case.
-@Suite struct PtyLineInputTests {
+@Suite struct PTYLineInputTests {
     @Test(arguments: [
         ("ls -l", "ls -l\r"), ("", "\r"), ("y", "y\r"), ("ls\n", "ls\r"), ("ls\r\n", "ls\r"), ("a\nb", "a\rb\r"),
         ("a\r\nb\r\n", "a\rb\r"), ("^C", "\u{3}"), ("^d", "\u{4}"), ("^[", "\u{1B}"), ("^?", "\u{7F}"), ("^@", "\u{0}"),
@@ -449,12 +449,12 @@ extension CommandLineTests {
         ("échec ✓", "échec ✓\r"),
     ])
     func aMessageIsReadAsALineOrAsKeys(message: String, sent: String) {
-        #expect(String(buffer: PtyLineInput.keystrokes(for: message)) == sent)
+        #expect(String(buffer: PTYLineInput.keystrokes(for: message)) == sent)
     }
 
     @Test func aLargePasteIsConvertedAtOnce() {
         let paste = String(repeating: "x", count: 4 << 20) + "\n" + String(repeating: "y", count: 10)
-        let bytes = PtyLineInput.keystrokes(for: paste)
+        let bytes = PTYLineInput.keystrokes(for: paste)
         #expect(bytes.readableBytes == (4 << 20) + 12)
         #expect(bytes.getInteger(at: 4 << 20, as: UInt8.self) == UInt8(ascii: "\r"))
     }
