@@ -15,7 +15,6 @@ let package = Package(
         .library(name: "SwitchboardHummingbird", targets: ["SwitchboardHummingbird"]),
         .library(name: "SwitchboardSQLite", targets: ["SwitchboardSQLite"]),
         .library(name: "SwitchboardPTY", targets: ["SwitchboardPTY"]),
-        .library(name: "SwitchboardSamples", targets: ["SwitchboardSamples"]),
         .library(name: "SwitchboardTesting", targets: ["SwitchboardTesting"]),
         .executable(name: "switchboard", targets: ["switchboard"]),
         .executable(name: "greeter", targets: ["Greeter"]),

@@ -83,7 +83,7 @@ public final class SwitchboardAPI: Sendable {
     public let authenticator: any Authenticator
     let logger: Logger
     private let registry = Mutex<[RegisteredResource]>([])
-    private let sessions = Mutex<[String: ConnectionSession]>([:])
+    private let dispatchers = Mutex<[String: ConnectionDispatcher]>([:])
     private let connectionCounter = Atomic<Int>(0)
     /// Set by ``closeAllConnections(code:reason:)``: connections that arrive later are closed at once.
     private let closingAll = Mutex<(code: CloseCode, reason: String)?>(nil)
@@ -270,29 +270,29 @@ public final class SwitchboardAPI: Sendable {
         let id = Self.shortID(connectionCounter.add(1, ordering: .relaxed).newValue)
         var logger = self.logger
         logger[metadataKey: "sb.connection.id"] = .string(id)
-        let core = SessionCore(id: id, request: request, transport: transport, logger: logger, events: events)
-        let session = ConnectionSession(api: self, core: core)
-        sessions.withLock { $0[id] = session }
-        defer { _ = sessions.withLock { $0.removeValue(forKey: id) } }
+        let endpoint = ClientEndpoint(id: id, request: request, transport: transport, logger: logger, events: events)
+        let dispatcher = ConnectionDispatcher(api: self, endpoint: endpoint)
+        dispatchers.withLock { $0[id] = dispatcher }
+        defer { _ = dispatchers.withLock { $0.removeValue(forKey: id) } }
         if let closing = closingAll.withLock({ $0 }) {
             // The server is shutting down: this connection came in after the others were closed.
-            await session.shutdown(code: closing.code, reason: closing.reason)
+            await dispatcher.shutdown(code: closing.code, reason: closing.reason)
         }
         logger.debug("Connection opened", metadata: ["sb.uri": .string(request.uri), "sb.client.ip": .string(request.clientIP)])
-        events.publish(core.event(.webSocketOpened))
-        defer { events.publish(core.event(.webSocketClosed)) }
-        try await session.run(inbound: inbound)
+        events.publish(endpoint.event(.webSocketOpened))
+        defer { events.publish(endpoint.event(.webSocketClosed)) }
+        try await dispatcher.run(inbound: inbound)
         logger.debug("Connection closed")
     }
 
-    /// The sessions being served.
-    var liveSessions: [ConnectionSession] { sessions.withLock { Array($0.values) } }
+    /// The dispatchers of the connections being served.
+    var liveDispatchers: [ConnectionDispatcher] { dispatchers.withLock { Array($0.values) } }
 
     /// The number of connections being served.
-    public var connectionCount: Int { sessions.withLock { $0.count } }
+    public var connectionCount: Int { dispatchers.withLock { $0.count } }
 
     /// The ids of the connections being served.
-    public var connectionIDs: [String] { sessions.withLock { Array($0.keys) } }
+    public var connectionIDs: [String] { dispatchers.withLock { Array($0.keys) } }
 
     /// Closes every connection (for a graceful shutdown) and waits until their terminals are closed.
     /// Connections that arrive afterwards are closed at once with the same code.
@@ -301,12 +301,12 @@ public final class SwitchboardAPI: Sendable {
     ///   - reason: The close reason.
     public func closeAllConnections(code: CloseCode = .goingAway, reason: String = "Server shutting down") async {
         closingAll.withLock { $0 = (code, reason) }
-        let all = sessions.withLock { Array($0.values) }
+        let all = dispatchers.withLock { Array($0.values) }
         await withTaskGroup(of: Void.self) { group in
-            for session in all {
+            for dispatcher in all {
                 group.addTask {
-                    await session.shutdown(code: code, reason: reason)
-                    await session.waitUntilFinished()
+                    await dispatcher.shutdown(code: code, reason: reason)
+                    await dispatcher.waitUntilFinished()
                 }
             }
         }
@@ -316,8 +316,8 @@ public final class SwitchboardAPI: Sendable {
     /// - Returns: How many connections were closed.
     @discardableResult
     public func closeConnections(of keyName: String, reason: String = "The key was revoked") async -> Int {
-        let matching = sessions.withLock { $0.values.filter { !$0.core.identity.isAnonymous && $0.core.identity.name == keyName } }
-        for session in matching { await session.core.close(code: .policyViolation, reason: reason) }
+        let matching = dispatchers.withLock { $0.values.filter { !$0.endpoint.identity.isAnonymous && $0.endpoint.identity.name == keyName } }
+        for dispatcher in matching { await dispatcher.endpoint.close(code: .policyViolation, reason: reason) }
         return matching.count
     }
 
@@ -325,8 +325,8 @@ public final class SwitchboardAPI: Sendable {
     /// - Returns: Whether a connection with that id was open.
     @discardableResult
     public func closeConnection(id: String, code: CloseCode = .normalClosure, reason: String = "") async -> Bool {
-        guard let session = sessions.withLock({ $0[id] }) else { return false }
-        await session.core.close(code: code, reason: reason)
+        guard let dispatcher = dispatchers.withLock({ $0[id] }) else { return false }
+        await dispatcher.endpoint.close(code: code, reason: reason)
         return true
     }
 

@@ -282,28 +282,12 @@ final class LastMessageTime: Sendable {
     var quiet: Duration { ContinuousClock.now - time.withLock { $0 } }
 }
 
-/// What the user typed.
-enum InputEvent: Sendable {
-    case line(String)
-    case endOfInput
-    case interrupt
-}
-
 /// The terminal or pipe the client talks to: reads lines (with editing and history on a TTY) and prints
 /// incoming messages without disturbing the line being typed.
 final class Console: Sendable {
-    private struct Editor {
-        var buffer: [Character] = []
-        var cursor = 0
-        var history: [String] = []
-        var historyIndex = 0
-        var pending: [UInt8] = []
-        var escape: [UInt8] = []
-    }
-
     let interactive: Bool
     private let prompt = "> "
-    private let editor = Mutex(Editor())
+    private let editor = Mutex(LineEditor())
     private let savedTermios = Mutex<termios?>(nil)
 
     init(interactive: Bool) { self.interactive = interactive }
@@ -331,7 +315,7 @@ final class Console: Sendable {
         editor.withLock { editor in
             if interactive {
                 write("\r\u{1B}[K" + text + "\n")
-                write(Self.rendered(prompt, editor))
+                write(editor.rendered(prompt: prompt))
             } else {
                 write(text + "\n")
             }
@@ -361,21 +345,14 @@ final class Console: Sendable {
 
     private func write(_ text: String) { writeToStandardOutput(text) }
 
-    private func redraw() { editor.withLock { write(Self.rendered(prompt, $0)) } }
-
-    private static func rendered(_ prompt: String, _ editor: Editor) -> String {
-        var text = "\r\u{1B}[K" + prompt + String(editor.buffer)
-        let back = editor.buffer.count - editor.cursor
-        if back > 0 { text += "\u{1B}[\(back)D" }
-        return text
-    }
+    private func redraw() { editor.withLock { write($0.rendered(prompt: prompt)) } }
 
     private func readKeys(_ continuation: AsyncStream<InputEvent>.Continuation) {
         var byte: UInt8 = 0
         while read(0, &byte, 1) == 1 {
             let event: InputEvent? = editor.withLock { editor in
-                let event = Self.handle(byte, &editor)
-                write(Self.rendered(prompt, editor))
+                let event = editor.handle(byte)
+                write(editor.rendered(prompt: prompt))
                 return event
             }
             if let event {
@@ -385,86 +362,6 @@ final class Console: Sendable {
             }
         }
         continuation.yield(.endOfInput)
-    }
-
-    /// Applies one input byte to the editor; returns an event when a line is complete or input ends.
-    private static func handle(_ byte: UInt8, _ editor: inout Editor) -> InputEvent? {
-        if !editor.escape.isEmpty || byte == 0x1B {
-            editor.escape.append(byte)
-            let sequence = editor.escape
-            if sequence.count == 2 && sequence[1] != UInt8(ascii: "[") && sequence[1] != UInt8(ascii: "O") {
-                editor.escape = []
-            } else if sequence.count >= 3, (0x40...0x7E).contains(byte) {
-                editor.escape = []
-                switch (sequence[2], byte) {
-                case (UInt8(ascii: "A"), _): recall(-1, &editor)
-                case (UInt8(ascii: "B"), _): recall(1, &editor)
-                case (UInt8(ascii: "C"), _): editor.cursor = min(editor.buffer.count, editor.cursor + 1)
-                case (UInt8(ascii: "D"), _): editor.cursor = max(0, editor.cursor - 1)
-                case (UInt8(ascii: "H"), _), (UInt8(ascii: "1"), UInt8(ascii: "~")): editor.cursor = 0
-                case (UInt8(ascii: "F"), _), (UInt8(ascii: "4"), UInt8(ascii: "~")): editor.cursor = editor.buffer.count
-                case (UInt8(ascii: "3"), UInt8(ascii: "~")):
-                    if editor.cursor < editor.buffer.count { editor.buffer.remove(at: editor.cursor) }
-                default: break
-                }
-            }
-            return nil
-        }
-        switch byte {
-        case 0x0D, 0x0A:
-            let line = String(editor.buffer)
-            if !line.isEmpty && editor.history.last != line { editor.history.append(line) }
-            editor.historyIndex = editor.history.count
-            editor.buffer = []
-            editor.cursor = 0
-            return .line(line)
-        case 0x03: return .interrupt
-        case 0x04:
-            if editor.buffer.isEmpty { return .endOfInput }
-            if editor.cursor < editor.buffer.count { editor.buffer.remove(at: editor.cursor) }
-        case 0x7F, 0x08:
-            if editor.cursor > 0 {
-                editor.buffer.remove(at: editor.cursor - 1)
-                editor.cursor -= 1
-            }
-        case 0x01: editor.cursor = 0
-        case 0x05: editor.cursor = editor.buffer.count
-        case 0x02: editor.cursor = max(0, editor.cursor - 1)
-        case 0x06: editor.cursor = min(editor.buffer.count, editor.cursor + 1)
-        case 0x15:
-            editor.buffer.removeFirst(editor.cursor)
-            editor.cursor = 0
-        case 0x0B: editor.buffer.removeLast(editor.buffer.count - editor.cursor)
-        case 0x17:
-            var start = editor.cursor
-            while start > 0 && editor.buffer[start - 1] == " " { start -= 1 }
-            while start > 0 && editor.buffer[start - 1] != " " { start -= 1 }
-            editor.buffer.removeSubrange(start..<editor.cursor)
-            editor.cursor = start
-        case 0x10: recall(-1, &editor)
-        case 0x0E: recall(1, &editor)
-        case _ where byte < 0x20: break
-        default:
-            editor.pending.append(byte)
-            if let text = String(validating: editor.pending, as: UTF8.self) {
-                editor.pending = []
-                for character in text {
-                    editor.buffer.insert(character, at: editor.cursor)
-                    editor.cursor += 1
-                }
-            } else if editor.pending.count >= 4 {
-                editor.pending = []
-            }
-        }
-        return nil
-    }
-
-    private static func recall(_ step: Int, _ editor: inout Editor) {
-        let index = editor.historyIndex + step
-        guard index >= 0, index <= editor.history.count else { return }
-        editor.historyIndex = index
-        editor.buffer = index == editor.history.count ? [] : Array(editor.history[index])
-        editor.cursor = editor.buffer.count
     }
 }
 

@@ -58,12 +58,12 @@ final class WebSocketAdmin: EntityResource, Sendable {
 
     func select(_ request: EntitySelectRequest) async throws -> EntitySelection<WebSocketConnectionEntry> {
         var entries: [WebSocketConnectionEntry] = []
-        for session in api?.liveSessions ?? [] {
-            let snapshot = await session.terminalSnapshot()
+        for dispatcher in api?.liveDispatchers ?? [] {
+            let snapshot = await dispatcher.terminalSnapshot()
             entries.append(
                 WebSocketConnectionEntry(
-                    id: session.core.id, terminalType: snapshot.name, terminal: snapshot.properties,
-                    client: Self.redacted(session.core.profile.json), isThis: session.core.id == request.caller.connectionID))
+                    id: dispatcher.endpoint.id, terminalType: snapshot.name, terminal: snapshot.properties,
+                    client: Self.redacted(dispatcher.endpoint.profile.json), isThis: dispatcher.endpoint.id == request.caller.connectionID))
         }
         return .unfiltered(entries.sorted { $0.id.count != $1.id.count ? $0.id.count < $1.id.count : $0.id < $1.id })
     }

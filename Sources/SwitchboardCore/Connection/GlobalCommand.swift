@@ -26,7 +26,7 @@ struct GlobalCommand: Equatable {
     }
 }
 
-extension ConnectionSession {
+extension ConnectionDispatcher {
     /// Runs a global command; its errors go to the client as status lines.
     func run(_ command: GlobalCommand) async {
         do {
@@ -36,29 +36,29 @@ extension ConnectionSession {
                 if let argument = command.argument {
                     let object = try Self.jsonObject(argument, command: command.word, example: #"{"Prefix": "> "}"#)
                     _ = try await update(attachment, object.members.map { ($0.key, .json($0.value)) })
-                    try await core.send(.text("Terminal updated"))
+                    try await endpoint.send(.text("Terminal updated"))
                 }
-                try await core.send(.text(attachment.properties.json.prettyPrinted))
+                try await endpoint.send(.text(attachment.properties.json.prettyPrinted))
             case .info:
                 if let argument = command.argument {
                     let object = try Self.jsonObject(argument, command: command.word, example: #"{"CustomHeaders": {"X-Trace": "abc"}}"#)
-                    core.headers = try core.headers.updatingCustomHeaders(from: object)
-                    try await core.send(.text("Profile updated"))
+                    endpoint.headers = try endpoint.headers.updatingCustomHeaders(from: object)
+                    try await endpoint.send(.text("Profile updated"))
                 }
-                try await core.send(.text(core.profile.json.prettyPrinted))
+                try await endpoint.send(.text(endpoint.profile.json.prettyPrinted))
             case .shell:
                 try Self.expectNoArgument(command)
                 await switchToShell(restartingWorker: true)
             case .disconnect:
                 try Self.expectNoArgument(command)
-                await core.close(code: .normalClosure, reason: "")
+                await endpoint.close(code: .normalClosure, reason: "")
             case .options:
                 try Self.expectNoArgument(command)
                 guard let attachment else { return }
-                try await core.send(.text(attachment.descriptor.options.prettyPrinted))
+                try await endpoint.send(.text(attachment.descriptor.options.prettyPrinted))
             }
         } catch {
-            await core.sendStatus(SwitchboardError(wrapping: error, logger: core.logger))
+            await endpoint.sendStatus(SwitchboardError(wrapping: error, logger: endpoint.logger))
         }
     }
 

@@ -4,7 +4,7 @@
 /// Global commands keep their place in the input: `#TERMINAL` sent after three lines runs after the
 /// terminal has handled them. A terminal that has been busy with one message for longer than the
 /// threshold does not hold them up: then they run at once, so `#SHELL` and `#DISCONNECT` always get
-/// through. The scheduler does no I/O and keeps no clock; the session feeds it events and does what it
+/// through. The scheduler does no I/O and keeps no clock; the dispatcher feeds it events and does what it
 /// answers, which keeps every rule testable on its own.
 struct InputScheduler {
     /// What a global command should do now.

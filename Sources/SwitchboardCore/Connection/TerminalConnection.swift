@@ -9,45 +9,45 @@ import Synchronization
 /// another terminal the handle is *detached*: its sends throw ``TerminalConnectionError/detached`` and
 /// nothing reaches the client.
 public struct TerminalConnection: Sendable {
-    let session: ConnectionSession
-    let core: SessionCore
+    let dispatcher: ConnectionDispatcher
+    let endpoint: ClientEndpoint
     let generation: Int
 
     /// Whether this terminal type was attached to this connection before and got its property values back
     /// (only for types whose ``TerminalResource/restoresPropertiesOnReturn`` is `true`).
     public let isReturning: Bool
 
-    init(session: ConnectionSession, core: SessionCore, generation: Int, isReturning: Bool) {
-        self.session = session
-        self.core = core
+    init(dispatcher: ConnectionDispatcher, endpoint: ClientEndpoint, generation: Int, isReturning: Bool) {
+        self.dispatcher = dispatcher
+        self.endpoint = endpoint
         self.generation = generation
         self.isReturning = isReturning
     }
 
     /// The connection's short id (as in `#INFO` and the logs).
-    public var id: String { core.id }
+    public var id: String { endpoint.id }
     /// A logger whose metadata carries the connection id (`sb.connection.id`).
-    public var logger: Logger { core.logger }
+    public var logger: Logger { endpoint.logger }
     /// The API the connection belongs to.
-    public var api: SwitchboardAPI { session.api }
+    public var api: SwitchboardAPI { dispatcher.api }
     /// Who the caller is: the key's name and rights, set when the connection was authenticated.
-    public var identity: AccessIdentity { core.identity }
+    public var identity: AccessIdentity { endpoint.identity }
     /// The connection's profile, as `#INFO` shows it.
-    public var profile: ConnectionProfile { core.profile }
+    public var profile: ConnectionProfile { endpoint.profile }
     /// The connection's headers: those of the upgrade request, updated by `#INFO {"CustomHeaders": ...}`.
-    public var headers: HeaderList { core.headers }
+    public var headers: HeaderList { endpoint.headers }
     /// Whether this terminal is still attached and the connection open.
-    public var isAttached: Bool { !core.isClosed && core.generation.load(ordering: .acquiring) == generation }
+    public var isAttached: Bool { !endpoint.isClosed && endpoint.generation.load(ordering: .acquiring) == generation }
 
     /// Sends a text message.
     /// - Throws: ``TerminalConnectionError`` when detached, closed, or the transport could not deliver.
-    public func send(_ text: String) async throws { try await core.send(.text(text), generation: generation) }
+    public func send(_ text: String) async throws { try await endpoint.send(.text(text), generation: generation) }
 
     /// Sends a binary message.
-    public func send(_ bytes: ByteBuffer) async throws { try await core.send(.binary(bytes), generation: generation) }
+    public func send(_ bytes: ByteBuffer) async throws { try await endpoint.send(.binary(bytes), generation: generation) }
 
     /// Sends a message.
-    public func send(_ message: TerminalMessage) async throws { try await core.send(message, generation: generation) }
+    public func send(_ message: TerminalMessage) async throws { try await endpoint.send(message, generation: generation) }
 
     /// Sends JSON as one pretty-printed text message.
     public func send(json: JSON) async throws { try await send(json.prettyPrinted) }
@@ -59,19 +59,19 @@ public struct TerminalConnection: Sendable {
     /// - Throws: A `400` ``SwitchboardError`` for reserved or invalid names and values.
     public func setHeader(_ name: String, to value: String?) throws(SwitchboardError) {
         let object: JSONObject = ["CustomHeaders": .object([name: value.map(JSON.string) ?? .null])]
-        let updated = try core.headers.updatingCustomHeaders(from: object)
-        core.headers = updated
+        let updated = try endpoint.headers.updatingCustomHeaders(from: object)
+        endpoint.headers = updated
     }
 
     /// Switches the connection to the terminal a URI names (relative to the API root, such as
     /// `/echo/prefix=>`), detaching and closing this one.
     /// - Throws: ``SwitchboardError`` if the URI does not resolve or its assignments are invalid; then
     ///   nothing changes. ``TerminalConnectionError/detached`` if this terminal is no longer attached.
-    public func redirect(to uri: String) async throws { try await session.redirect(from: generation, to: uri) }
+    public func redirect(to uri: String) async throws { try await dispatcher.redirect(from: generation, to: uri) }
 
     /// Switches the connection to a terminal resolved before (``SwitchboardAPI/resolve(_:for:)``), with the
     /// property values its URI assigned; as ``redirect(to:)-(String)``, without parsing the URI again.
-    public func redirect(to target: TerminalTarget) async throws { try await session.redirect(from: generation, to: target) }
+    public func redirect(to target: TerminalTarget) async throws { try await dispatcher.redirect(from: generation, to: target) }
 
     /// Waits for this connection's next turn under the API's command pace (50 commands at once, then 20 a
     /// second by default: ``SwitchboardAPI/Configuration/shellCommandsPerSecond``). A terminal that does
@@ -79,11 +79,11 @@ public struct TerminalConnection: Sendable {
     /// faster than that. Turns are taken in order, and none is refused; returning to a terminal does not
     /// refill them.
     /// - Throws: `CancellationError` if the connection closes while waiting.
-    public func takeCommandTurn() async throws { try await session.commandPacer.take() }
+    public func takeCommandTurn() async throws { try await dispatcher.commandPacer.take() }
 
     /// Switches the connection back to the API's home terminal (the Shell, unless the API has its own),
     /// which restores the state it had on this connection.
-    public func redirectToShell() async throws { try await session.redirect(from: generation, to: session.api.homeTarget) }
+    public func redirectToShell() async throws { try await dispatcher.redirect(from: generation, to: dispatcher.api.homeTarget) }
 
     /// Closes the connection.
     /// - Parameters:
@@ -91,7 +91,7 @@ public struct TerminalConnection: Sendable {
     ///   - reason: The close reason, cut to 123 bytes.
     public func close(_ code: CloseCode = .normalClosure, reason: String = "") async {
         guard isAttached else { return }
-        await core.close(code: code, reason: reason)
+        await endpoint.close(code: code, reason: reason)
     }
 
     /// Sets properties of this terminal from literals as a URI or `VAR` writes them, all or none, then calls
@@ -99,12 +99,12 @@ public struct TerminalConnection: Sendable {
     /// - Returns: The declared names of the properties set.
     @discardableResult
     public func setProperties(_ assignments: [(name: String, literal: String)]) async throws -> [String] {
-        try await session.setProperties(
+        try await dispatcher.setProperties(
             from: generation, assignments.map { ($0.name, .literal(PropertyLiteral($0.literal))) })
     }
 
     /// This terminal's properties as JSON, in declaration order.
     public var properties: JSON {
-        get async throws { try await session.propertiesJSON(for: generation) }
+        get async throws { try await dispatcher.propertiesJSON(for: generation) }
     }
 }

@@ -4,9 +4,12 @@ import Synchronization
 
 /// One connection's dispatcher: attaches terminals, answers global commands, and feeds input to the
 /// attached terminal through a worker task so that global commands are answered even while it is busy.
-actor ConnectionSession {
+///
+/// A connection is three types: the dispatcher (input and terminals), its ``ClientEndpoint`` (output and
+/// the client's identity), and the ``TerminalConnection`` handles it gives each attached terminal.
+actor ConnectionDispatcher {
     nonisolated let api: SwitchboardAPI
-    nonisolated let core: SessionCore
+    nonisolated let endpoint: ClientEndpoint
 
     struct Attachment {
         let descriptor: TerminalDescriptor
@@ -48,9 +51,9 @@ actor ConnectionSession {
     private var finished = false
     private var finishWaiters: [CheckedContinuation<Void, Never>] = []
 
-    init(api: SwitchboardAPI, core: SessionCore) {
+    init(api: SwitchboardAPI, endpoint: ClientEndpoint) {
         self.api = api
-        self.core = core
+        self.endpoint = endpoint
         scheduler = InputScheduler(busyThreshold: api.configuration.busyThreshold)
         commandPacer = CommandPacer(
             perSecond: api.configuration.shellCommandsPerSecond, burst: api.configuration.shellCommandBurst)
@@ -81,21 +84,21 @@ actor ConnectionSession {
 
     func run<Inbound: AsyncSequence & Sendable>(inbound: Inbound) async throws where Inbound.Element == TerminalMessage {
         do {
-            let target = try api.terminalTarget(forURI: core.request.uri, for: core.identity)
+            let target = try api.terminalTarget(forURI: endpoint.request.uri, for: endpoint.identity)
             let prepared = try await prepare(target)
             await attach(prepared, restartingWorker: true)
         } catch {
-            let failure = SwitchboardError(wrapping: error, logger: core.logger)
-            core.logger.debug("Connection refused", metadata: ["sb.status": "\(failure.status)"])
-            await core.sendStatus(failure)
-            await core.close(code: .status(failure.status), reason: failure.statusLine)
+            let failure = SwitchboardError(wrapping: error, logger: endpoint.logger)
+            endpoint.logger.debug("Connection refused", metadata: ["sb.status": "\(failure.status)"])
+            await endpoint.sendStatus(failure)
+            await endpoint.close(code: .status(failure.status), reason: failure.statusLine)
         }
         var readError: (any Error)?
-        if !core.isClosed {
+        if !endpoint.isClosed {
             do {
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask { try await self.read(inbound) }
-                    group.addTask { await self.core.waitUntilClosed() }
+                    group.addTask { await self.endpoint.waitUntilClosed() }
                     _ = try await group.next()
                     group.cancelAll()
                 }
@@ -104,7 +107,7 @@ actor ConnectionSession {
             }
         }
         await finish()
-        await core.waitForCloseFrame(timeout: .seconds(2))
+        await endpoint.waitForCloseFrame(timeout: .seconds(2))
         markFinished()
         if let readError { throw readError }
     }
@@ -112,8 +115,8 @@ actor ConnectionSession {
     private nonisolated func read<Inbound: AsyncSequence & Sendable>(_ inbound: Inbound) async throws
     where Inbound.Element == TerminalMessage {
         let budget = api.inboundMemory
-        let account = InboundAccount(budget: budget, timeout: api.configuration.inboundMemoryTimeout) { [core] in
-            await Self.closeForMemory(core)
+        let account = InboundAccount(budget: budget, timeout: api.configuration.inboundMemoryTimeout) { [endpoint] in
+            await Self.closeForMemory(endpoint)
         }
         // What the transport reserved for a message that never came whole (a connection closed mid-message).
         defer { budget.release(account.takeHeld()) }
@@ -127,16 +130,16 @@ actor ConnectionSession {
                 // Input that was not inflated is counted once it is whole; text for the bytes that remain.
                 guard await budget.reserve(size - charge, timeout: account.timeout) else {
                     budget.release(charge)
-                    if !Task.isCancelled { await Self.closeForMemory(core) }
+                    if !Task.isCancelled { await Self.closeForMemory(endpoint) }
                     return
                 }
                 charge = size
             }
-            if core.isClosed {
+            if endpoint.isClosed {
                 budget.release(charge)
                 return
             }
-            core.events?.publish(core.event(.webSocketInput, message))
+            endpoint.events?.publish(endpoint.event(.webSocketInput, message))
             if case .text(let text) = message, let command = GlobalCommand(text) {
                 budget.release(charge)
                 await awaitTurn()
@@ -156,16 +159,16 @@ actor ConnectionSession {
         }
     }
 
-    private static func closeForMemory(_ core: SessionCore) async {
-        core.logger.warning("Connection closed: the server's memory for incoming messages stayed in use")
-        await core.close(
+    private static func closeForMemory(_ endpoint: ClientEndpoint) async {
+        endpoint.logger.warning("Connection closed: the server's memory for incoming messages stayed in use")
+        await endpoint.close(
             code: .tryAgainLater, reason: "Server busy: no memory for incoming messages; try again later")
-        await core.waitForCloseFrame(timeout: .seconds(2))
+        await endpoint.waitForCloseFrame(timeout: .seconds(2))
     }
 
     /// Queues input for the worker, waiting while the queue is full; `false` once the connection is closed.
     private func enqueue(_ item: InputQueue.Item) async -> Bool {
-        while let queue = worker?.queue, !core.isClosed {
+        while let queue = worker?.queue, !endpoint.isClosed {
             scheduler.messageQueued()
             if await queue.push(item) { return true }
             scheduler.messageDropped()
@@ -178,7 +181,7 @@ actor ConnectionSession {
     /// place in the input, unless the terminal is busy for longer than the threshold (see ``InputScheduler``).
     private func awaitTurn() async {
         let ticket = scheduler.ticket
-        while worker != nil, !core.isClosed {
+        while worker != nil, !endpoint.isClosed {
             switch scheduler.turn(for: ticket, now: .now) {
             case .run: return
             case .wait(let deadline): await waitForProgress(until: deadline)
@@ -206,7 +209,7 @@ actor ConnectionSession {
 
     /// Ends the connection: stops the worker and closes the attached terminal.
     private func finish() async {
-        core.markClosed()
+        endpoint.markClosed()
         stopWorker()
         if let attachment {
             self.attachment = nil
@@ -222,7 +225,7 @@ actor ConnectionSession {
     /// Closes the connection for a server shutdown.
     func shutdown(code: CloseCode, reason: String) async {
         shutdownReason = .shutdown
-        await core.close(code: code, reason: reason)
+        await endpoint.close(code: code, reason: reason)
     }
 
     // MARK: Attaching terminals
@@ -230,7 +233,7 @@ actor ConnectionSession {
     /// Makes a terminal for the target and applies its URI assignments; nothing is attached yet.
     private func prepare(_ target: TerminalTarget) async throws -> Prepared {
         let descriptor = target.descriptor
-        try api.authorize(.GET, on: .terminal(descriptor), for: core.identity)
+        try api.authorize(.GET, on: .terminal(descriptor), for: endpoint.identity)
         let terminal = descriptor.make()
         let properties = PropertySet(schema: descriptor.schema, instance: terminal)
         var returning = false
@@ -244,7 +247,7 @@ actor ConnectionSession {
         nextGeneration += 1
         let generation = nextGeneration
         if !names.isEmpty {
-            let connection = TerminalConnection(session: self, core: core, generation: generation, isReturning: returning)
+            let connection = TerminalConnection(dispatcher: self, endpoint: endpoint, generation: generation, isReturning: returning)
             try await terminal.propertiesDidChange(names, on: connection)
         }
         return Prepared(
@@ -254,12 +257,12 @@ actor ConnectionSession {
     /// Attaches a prepared terminal in place of the current one, then opens it. If opening fails, the
     /// client gets the error and the connection returns to the Shell (or closes, if the Shell failed).
     private func attach(_ prepared: Prepared, restartingWorker: Bool) async {
-        guard !core.isClosed else {
+        guard !endpoint.isClosed else {
             Task { await prepared.terminal.close(.disconnected) }
             return
         }
         let connection = TerminalConnection(
-            session: self, core: core, generation: prepared.generation, isReturning: prepared.returning)
+            dispatcher: self, endpoint: endpoint, generation: prepared.generation, isReturning: prepared.returning)
         if let old = attachment {
             savedProperties[old.descriptor.name] = old.properties.snapshot()
             dispose(old, reason: .switched)
@@ -267,18 +270,18 @@ actor ConnectionSession {
         attachment = Attachment(
             descriptor: prepared.descriptor, terminal: prepared.terminal, properties: prepared.properties,
             connection: connection)
-        core.generation.store(prepared.generation, ordering: .releasing)
-        core.currentTerminal = prepared.descriptor.name
-        core.messagesArePrivate.store(prepared.descriptor.messagesArePrivate, ordering: .relaxed)
+        endpoint.generation.store(prepared.generation, ordering: .releasing)
+        endpoint.currentTerminal = prepared.descriptor.name
+        endpoint.messagesArePrivate.store(prepared.descriptor.messagesArePrivate, ordering: .relaxed)
         if restartingWorker || worker == nil { startWorker() }
-        core.logger.debug("Terminal attached", metadata: ["sb.terminal": .string(prepared.descriptor.name)])
+        endpoint.logger.debug("Terminal attached", metadata: ["sb.terminal": .string(prepared.descriptor.name)])
         do {
             try await prepared.terminal.open(connection)
         } catch {
             await report(error, from: prepared.descriptor.name, generation: prepared.generation, handler: "open")
             guard attachment?.generation == prepared.generation else { return }
             if prepared.descriptor.name == api.home.descriptor.name {
-                await core.close(code: .unexpectedServerError, reason: SwitchboardError(wrapping: error, logger: core.logger).statusLine)
+                await endpoint.close(code: .unexpectedServerError, reason: SwitchboardError(wrapping: error, logger: endpoint.logger).statusLine)
             } else {
                 await switchToShell(restartingWorker: true)
             }
@@ -302,21 +305,21 @@ actor ConnectionSession {
             let prepared = try await prepare(api.homeTarget)
             await attach(prepared, restartingWorker: restartingWorker)
         } catch {
-            await core.sendStatus(SwitchboardError(wrapping: error, logger: core.logger))
+            await endpoint.sendStatus(SwitchboardError(wrapping: error, logger: endpoint.logger))
         }
     }
 
     /// A terminal asked to switch the connection to another terminal.
     func redirect(from generation: Int, to uri: String) async throws {
-        guard attachment?.generation == generation, !core.isClosed else { throw TerminalConnectionError.detached }
-        try await redirect(from: generation, to: try api.terminalTarget(forURI: uri, for: core.identity))
+        guard attachment?.generation == generation, !endpoint.isClosed else { throw TerminalConnectionError.detached }
+        try await redirect(from: generation, to: try api.terminalTarget(forURI: uri, for: endpoint.identity))
     }
 
     /// A terminal asked to switch the connection to a resolved terminal.
     func redirect(from generation: Int, to target: TerminalTarget) async throws {
-        guard attachment?.generation == generation, !core.isClosed else { throw TerminalConnectionError.detached }
+        guard attachment?.generation == generation, !endpoint.isClosed else { throw TerminalConnectionError.detached }
         let prepared = try await prepare(target)
-        guard attachment?.generation == generation, !core.isClosed else {
+        guard attachment?.generation == generation, !endpoint.isClosed else {
             Task { await prepared.terminal.close(.disconnected) }
             throw TerminalConnectionError.detached
         }
@@ -385,8 +388,8 @@ actor ConnectionSession {
     /// Sends a handler's error to the client as a status line, unless the terminal is gone, and logs it.
     private func report(_ error: any Error, from terminal: String, generation: Int, handler: String) async {
         if error is TerminalConnectionError { return }
-        if error is CancellationError, attachment?.generation != generation || core.isClosed { return }
-        var logger = core.logger
+        if error is CancellationError, attachment?.generation != generation || endpoint.isClosed { return }
+        var logger = endpoint.logger
         logger[metadataKey: "sb.terminal"] = .string(terminal)
         logger[metadataKey: "sb.handler"] = .string(handler)
         let failure: SwitchboardError
@@ -400,13 +403,13 @@ actor ConnectionSession {
         } else {
             failure = .internal(error, logger: logger, message: "Terminal handler failed")
         }
-        await core.sendStatus(failure, generation: generation)
+        await endpoint.sendStatus(failure, generation: generation)
     }
 
     // MARK: Properties
 
     private func current(_ generation: Int) throws(TerminalConnectionError) -> Attachment {
-        guard let attachment, attachment.generation == generation, !core.isClosed else { throw .detached }
+        guard let attachment, attachment.generation == generation, !endpoint.isClosed else { throw .detached }
         return attachment
     }
 

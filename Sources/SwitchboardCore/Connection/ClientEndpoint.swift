@@ -7,9 +7,10 @@ import Logging
 import NIOCore
 import Synchronization
 
-/// The parts of a connection that any task may touch without going through the session actor: sending,
-/// closing, the profile, and which attachment is current.
-final class SessionCore: Sendable {
+/// The client's end of one connection, as the server holds it: who the client is (identity, profile,
+/// headers), sending to it one message at a time, closing it, and which terminal attachment is current.
+/// Any task may use it without going through the ``ConnectionDispatcher`` actor.
+final class ClientEndpoint: Sendable {
     let id: String
     let request: ConnectionRequest
     /// Who the caller is; set once, before the connection was served.
@@ -40,7 +41,7 @@ final class SessionCore: Sendable {
         self.events = events
         self.id = id
         self.request = request
-        // `serve` authenticates before making the core; a request without an identity gets no rights.
+        // `serve` authenticates before making the endpoint; a request without an identity gets no rights.
         self.identity = request.identity ?? .nobody
         self.transport = transport
         self.logger = logger
