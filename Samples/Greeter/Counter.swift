@@ -30,7 +30,7 @@ actor Counter: TerminalResource {
 
     func receive(binary: ByteBuffer, from connection: TerminalConnection) async throws {
         total += binary.readableBytes
-        try await connection.send(binary)        // binary goes back as binary
+        try await connection.send(binary)  // binary goes back as binary
     }
 
     func propertiesDidChange(_ names: [String], on connection: TerminalConnection) async throws {

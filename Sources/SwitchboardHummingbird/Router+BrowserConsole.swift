@@ -35,7 +35,7 @@ extension Router {
     ///   - path: Where the page is (`/console`).
     ///   - terminalURI: The WebSocket path of the terminal, such as `/api/pty`; `mode=terminado` is added.
     ///   - assets: Where xterm.js comes from.
-    ///   - api: The API whose ``Authenticator`` checks the key.
+    ///   - api: The API whose `Authenticator` checks the key.
     ///   - configuration: The server's configuration, for the hosts it answers.
     public func addBrowserConsole(
         at path: String = "/console", terminalURI: String, assets: XtermAssets = .cdn, api: SwitchboardAPI,

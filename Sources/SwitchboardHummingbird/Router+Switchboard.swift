@@ -11,7 +11,7 @@ extension Router where Context: WebSocketRequestContext {
     ///
     /// Every request is checked before anything else runs: its `Host` (``SwitchboardServerConfiguration/allowedHosts``),
     /// for upgrades and state-changing requests its `Origin` (``SwitchboardServerConfiguration/allowedOrigins``),
-    /// then its key, with the API's ``Authenticator``; an upgrade is refused with `401` or `403` before it
+    /// then its key, with the API's `Authenticator`; an upgrade is refused with `401` or `403` before it
     /// happens (a URI that does not resolve is answered after it, with a status line and a 4xxx close). A key may come in the URI right after the root (`/api(<key>)/shell`): it is taken
     /// out before the URI is used, shown or logged.
     ///

@@ -22,7 +22,7 @@ public struct SwitchboardServer {
     public let api: SwitchboardAPI
     /// How it is served.
     public let configuration: SwitchboardServerConfiguration
-    /// The router, with Switchboard's routes added; add your own routes before calling ``run(gracefulShutdownSignals:)``.
+    /// The router, with Switchboard's routes added; add your own routes before calling ``run(gracefulShutdownSignals:shutdownTimeout:onForcedExit:)``.
     public let router: Router<SwitchboardRequestContext>
     let address: BindAddress
     let logger: Logger

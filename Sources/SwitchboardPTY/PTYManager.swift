@@ -164,7 +164,7 @@ public actor PTYManager {
     public var runningCount: Int { sessions.count }
 
     /// Kills every PTY program of the process and their sessions with SIGKILL, synchronously, from any
-    /// thread: for a shutdown that must end now (``SwitchboardServer``'s `onForcedExit`). The orderly way is
+    /// thread: for a shutdown that must end now (`SwitchboardServer`'s `onForcedExit`). The orderly way is
     /// ``shutdown()``.
     public nonisolated static func killEveryProgramNow() {
         PseudoTerminal.killEverySessionNow()

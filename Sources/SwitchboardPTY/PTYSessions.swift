@@ -28,7 +28,7 @@ public struct PTYSessionEntry: Codable, Sendable {
 /// matched ones, their jobs included.
 ///
 /// A caller sees and ends only the programs it started, unless it is an administrator
-/// (``AccessRights/isAdministrator``), who sees and ends all.
+/// (`AccessRights.isAdministrator`), who sees and ends all.
 struct PTYSessions: EntityResource {
     let manager: PTYManager
     var resourceName: String { "Switchboard.PTYSession" }

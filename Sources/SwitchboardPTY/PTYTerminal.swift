@@ -36,7 +36,9 @@ public actor PTYTerminal: TerminalResource {
     @Property(description: "Width in columns (1-1000)") var cols = 80
     @Property(description: "Attach to the named terminal, creating it if needed; set when opening") var name: String? = nil
     @Property(description: "terminado (JSON arrays, for xterm.js) or raw (text frames, for wscat)") var mode = PTYWireMode.raw
-    @Property(description: "In raw mode: line (each text message is a line and gets Enter; ^C or <Up> alone are keys) or keys (text messages are keystrokes as they are)")
+    @Property(
+        description:
+            "In raw mode: line (each text message is a line and gets Enter; ^C or <Up> alone are keys) or keys (text messages are keystrokes as they are)")
     var input = PTYInputMode.line
     @Property(description: "Whose named terminal to attach to (default: your own); it must be shared with you") var owner: String? = nil
     @Property(description: "Who else may attach to your named terminal: names, each with :read or :write (default), comma-separated")

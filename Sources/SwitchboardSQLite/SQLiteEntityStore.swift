@@ -79,7 +79,11 @@ public final class SQLiteEntityStore<Entity: Codable & Sendable>: EntityResource
     /// Closes the database connection; the store cannot be used afterwards. A store that is released
     /// without this closes its connection in the background.
     public func close() async throws {
-        guard closed.withLock({ closed in defer { closed = true }; return !closed }) else { return }
+        let wasClosed = closed.withLock { closed in
+            defer { closed = true }
+            return closed
+        }
+        guard !wasClosed else { return }
         try await connection.close()
     }
 
@@ -92,7 +96,9 @@ public final class SQLiteEntityStore<Entity: Codable & Sendable>: EntityResource
 
     private var fields: [EntityField] { codec.schema.fields }
 
-    static func quote(_ identifier: String) -> String { "\"" + identifier.split(separator: "\"", omittingEmptySubsequences: false).joined(separator: "\"\"") + "\"" }
+    static func quote(_ identifier: String) -> String {
+        "\"" + identifier.split(separator: "\"", omittingEmptySubsequences: false).joined(separator: "\"\"") + "\""
+    }
 
     static func columnType(_ type: EntityFieldType) -> String {
         switch type {

@@ -10,7 +10,7 @@ public import SwitchboardCore
 /// a line starting with `{` or `[` is POSTed. `NEXT`, `PREV`, `FIRST`, `LAST` and `ALL` page,
 /// `OBSERVE` streams entities, `HEADER` sets request headers, `VAR` shows and sets the Shell's properties,
 /// `HELP` lists the commands, `EXIT` closes the connection. After each command the Shell sends `? <query>`.
-/// PATCH and DELETE on more than one entity ask for a Y/N confirmation unless ``unsafe`` is on.
+/// PATCH and DELETE on more than one entity ask for a Y/N confirmation unless the `Unsafe` property is on.
 ///
 /// When the connection comes back to the Shell (`#SHELL`, or a terminal redirecting), it gets back the
 /// properties it had on that connection, including its location.

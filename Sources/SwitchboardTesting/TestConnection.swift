@@ -1,7 +1,7 @@
 public import NIOCore
 public import Switchboard
 
-/// An in-process client for a ``SwitchboardAPI``: no sockets, the same dispatcher, Shell and terminals.
+/// An in-process client for a `SwitchboardAPI`: no sockets, the same dispatcher, Shell and terminals.
 ///
 /// Use it to test terminals in your own test suite:
 /// ```swift

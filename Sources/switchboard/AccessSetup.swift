@@ -59,7 +59,11 @@ struct AccessSetup {
     /// Keys are printable ASCII without spaces and parentheses (they may travel in `/api(<key>)/`).
     static func validate(token: String) throws {
         guard token.utf8.count >= 16 else { throw ValidationError("The token must be at least 16 characters long") }
-        guard token.utf8.allSatisfy({ (33...126).contains($0) && $0 != UInt8(ascii: "(") && $0 != UInt8(ascii: ")") && $0 != UInt8(ascii: ";") && $0 != UInt8(ascii: ",") }) else {
+        guard
+            token.utf8.allSatisfy({
+                (33...126).contains($0) && $0 != UInt8(ascii: "(") && $0 != UInt8(ascii: ")") && $0 != UInt8(ascii: ";") && $0 != UInt8(ascii: ",")
+            })
+        else {
             throw ValidationError("The token must be printable ASCII without spaces, parentheses, commas or semicolons")
         }
     }
@@ -130,4 +134,3 @@ struct AccessSetup {
         return token.isEmpty ? nil : token
     }
 }
-

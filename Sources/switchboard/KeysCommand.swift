@@ -32,7 +32,8 @@ struct KeysCommand: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Add a key and print it; it is not kept anywhere else.")
         @Argument(help: "The key's name: shown in listings and logs, and the owner of the terminals it starts.") var name: String
         @Option(
-            help: "A grant: resources, a colon, methods, as in 'Switchboard.Pty,Switchboard.Shell:GET' or 'SwitchboardSamples.*:*' (repeatable). GET implies REPORT and HEAD."
+            help:
+                "A grant: resources, a colon, methods, as in 'Switchboard.Pty,Switchboard.Shell:GET' or 'SwitchboardSamples.*:*' (repeatable). GET implies REPORT and HEAD."
         )
         var allow: [String] = []
         @OptionGroup var options: FileOption

@@ -87,7 +87,8 @@ struct ServeCommand: AsyncParsableCommand {
             throw ValidationError("--no-auth is refused on a non-loopback address: anyone who reaches \(host) would get every right")
         }
         let access = try AccessSetup.make(
-            token: token ?? ProcessInfo.processInfo.environment["SWITCHBOARD_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }, keyFile: keys, noAuth: noAuth, dataDirectory: dataDir)
+            token: token ?? ProcessInfo.processInfo.environment["SWITCHBOARD_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }, keyFile: keys, noAuth: noAuth,
+            dataDirectory: dataDir)
         if noAuth { logger.warning("Authentication is off (--no-auth): every local user and process can use every resource, PTY shells included") }
         guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together") }
         let tls: SwitchboardTLS?
@@ -145,7 +146,8 @@ struct ServeCommand: AsyncParsableCommand {
 
         let configuration = SwitchboardServerConfiguration(
             apiRoot: apiRoot, maxMessageSize: maxMessageSize,
-            pingInterval: pingInterval > 0 ? .seconds(pingInterval) : nil, trustedProxies: try trustedProxy.map { text in
+            pingInterval: pingInterval > 0 ? .seconds(pingInterval) : nil,
+            trustedProxies: try trustedProxy.map { text in
                 guard let range = IPAddressRange(text) else { throw ValidationError("'\(text)' is not an IP address or CIDR network") }
                 return range
             },

@@ -40,7 +40,8 @@ struct RobustnessTests {
             let witness = try await Witness.open(server)
             let raw = try RawSocket(port: server.port)
             try await raw.upgrade(path: "/api/echo")
-            let again = "GET /api/echo HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            let again =
+                "GET /api/echo HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                 + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
             try raw.write(Array(again.utf8))
             let reply = try await onOwnThread { try raw.readToEnd() }
@@ -153,7 +154,8 @@ final class RawSocket: Sendable {
 
     /// Sends a WebSocket upgrade without compression and reads the `101` response head.
     func upgrade(path: String) async throws {
-        let request = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        let request =
+            "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
             + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
         try write(Array(request.utf8))
         let head = try await onOwnThread { () throws -> String in

@@ -137,7 +137,9 @@ struct ShellRESTTests {
         try await TestServer.with { server in
             let client = try await Self.openShell(server)
             client.send(#"PATCH /superhero/year<1960 {"HasSecretIdentity": false}"#)
-            #expect(try await client.receiveText() == "This will run PATCH on 3 entities in resource 'SwitchboardSamples.Superhero'. Type 'Y' to continue, 'N' to cancel")
+            #expect(
+                try await client.receiveText()
+                    == "This will run PATCH on 3 entities in resource 'SwitchboardSamples.Superhero'. Type 'Y' to continue, 'N' to cancel")
             client.send("maybe")
             #expect(try await client.receiveText() == "Type 'Y' to continue, 'N' to cancel")
             client.send(ByteBuffer(string: "Y"))
@@ -150,7 +152,9 @@ struct ShellRESTTests {
             #expect(try await client.receiveText() == "? /SwitchboardSamples.Superhero/Year<1960")
 
             client.send("DELETE /superhero/hassecretidentity=false")
-            #expect(try await client.receiveText() == "This will run DELETE on 5 entities in resource 'SwitchboardSamples.Superhero'. Type 'Y' to continue, 'N' to cancel")
+            #expect(
+                try await client.receiveText()
+                    == "This will run DELETE on 5 entities in resource 'SwitchboardSamples.Superhero'. Type 'Y' to continue, 'N' to cancel")
             client.send("N")
             #expect(try await client.receiveText() == "Operation cancelled")
             #expect(try await client.receiveText() == "? /SwitchboardSamples.Superhero/HasSecretIdentity=false")
@@ -215,7 +219,8 @@ struct ShellRESTTests {
             client.send("/echo")
             _ = try await client.receiveText()
             client.send("NEXT")
-            #expect(try await client.receiveText() == "400: Bad request. NEXT pages through entity resources; navigate to one first, as in /superhero//limit=10")
+            #expect(
+                try await client.receiveText() == "400: Bad request. NEXT pages through entity resources; navigate to one first, as in /superhero//limit=10")
             try await client.close()
         }
     }
@@ -232,7 +237,8 @@ struct ShellRESTTests {
             #expect(seen.map { $0.contains("\"Name\":") } == [true, true, true])
             // A new entity appears in the stream while it runs.
             let poster = try await RawHTTP.request(
-                port: server.port, "POST", "/api/superhero", headers: ["Content-Type: application/json"], body: #"{"Name": "Hulk", "Year": 1962, "HasSecretIdentity": false}"#)
+                port: server.port, "POST", "/api/superhero", headers: ["Content-Type: application/json"],
+                body: #"{"Name": "Hulk", "Year": 1962, "HasSecretIdentity": false}"#)
             #expect(poster.status == 201)
             #expect(try await client.receiveText() == #"{"Name":"Hulk","Year":1962,"HasSecretIdentity":false}"#)
             client.send("#SHELL")

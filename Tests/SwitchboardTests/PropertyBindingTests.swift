@@ -19,7 +19,10 @@ import Testing
             Issue.record("resolved")
         } catch {
             #expect(error.status == 404)
-            #expect(error.message == "Could not locate any resource by 'nothing'. Available resources: Switchboard.Admin.Console, Switchboard.Admin.WebSocket, Switchboard.AvailableResource, Switchboard.Shell, Tests.Recorder")
+            #expect(
+                error.message
+                    == "Could not locate any resource by 'nothing'. Available resources: Switchboard.Admin.Console, Switchboard.Admin.WebSocket, Switchboard.AvailableResource, Switchboard.Shell, Tests.Recorder"
+            )
         }
         api.register { OtherRecorder() }
         do {
@@ -48,7 +51,10 @@ import Testing
         ("/recorder/since=2024-13-01", 400, "expected an ISO 8601 date"),
         ("/recorder/limit=x", 400, "expected an integer, or null"),
         ("/recorder/status=busy", 400, "Property 'Status' of terminal 'Tests.Recorder' is read-only"),
-        ("/recorder/colour=red", 404, "Unknown property 'colour' in terminal 'Tests.Recorder'; its properties are Flag, Count, Ratio, Label, Mode, Since, Limit, Status"),
+        (
+            "/recorder/colour=red", 404,
+            "Unknown property 'colour' in terminal 'Tests.Recorder'; its properties are Flag, Count, Ratio, Label, Mode, Since, Limit, Status"
+        ),
         ("/recorder/count>1", 400, "Invalid operator '>' in condition 'count>1' to terminal resource 'Tests.Recorder'; only '=' is valid"),
         ("/recorder/count=1&COUNT=2", 400, "Property 'Count' is assigned more than once"),
         ("/recorder/_/limit=1", 400, "takes no meta-conditions"),

@@ -117,11 +117,23 @@ struct QueryLanguageTests {
         ("/hero/name.first=x", 400, "'Name' of resource 'Tests.Hero' is String, not an object; it has no property 'first'"),
         ("/hero/year=abc", 400, "Invalid value 'abc' in condition 'year=abc' on resource 'Tests.Hero': 'Year' is Int, expected an integer"),
         ("/hero/year>19.5", 400, "Invalid value '19.5' in condition 'year>19.5' on resource 'Tests.Hero': 'Year' is Int, expected an integer"),
-        ("/hero/hassecretidentity=yes", 400, "Invalid value 'yes' in condition 'hassecretidentity=yes' on resource 'Tests.Hero': 'HasSecretIdentity' is Bool, expected true or false"),
-        ("/hero/debut>yesterday", 400, "Invalid value 'yesterday' in condition 'debut>yesterday' on resource 'Tests.Hero': 'Debut' is Date, expected an ISO 8601 date such as 2024-05-01, 2024-05-01T12:30 or 2024-05-01T12:30:00Z"),
+        (
+            "/hero/hassecretidentity=yes", 400,
+            "Invalid value 'yes' in condition 'hassecretidentity=yes' on resource 'Tests.Hero': 'HasSecretIdentity' is Bool, expected true or false"
+        ),
+        (
+            "/hero/debut>yesterday", 400,
+            "Invalid value 'yesterday' in condition 'debut>yesterday' on resource 'Tests.Hero': 'Debut' is Date, expected an ISO 8601 date such as 2024-05-01, 2024-05-01T12:30 or 2024-05-01T12:30:00Z"
+        ),
         ("/hero/home=x", 400, "'Home' in 'home=x' is an object and cannot be compared; name one of its properties with a dot"),
-        ("/hero/name", 400, "Syntax error: invalid condition 'name'; expected <property><operator><value> with one of = != < > <= >=, and '&' between conditions (percent-encode '&' and '/' inside values)"),
-        ("/hero//nosuch=1", 400, "Unknown meta-condition 'nosuch' in 'nosuch=1'; the meta-conditions are limit, offset, order_asc, order_desc, select, add, rename, distinct, search, unsafe"),
+        (
+            "/hero/name", 400,
+            "Syntax error: invalid condition 'name'; expected <property><operator><value> with one of = != < > <= >=, and '&' between conditions (percent-encode '&' and '/' inside values)"
+        ),
+        (
+            "/hero//nosuch=1", 400,
+            "Unknown meta-condition 'nosuch' in 'nosuch=1'; the meta-conditions are limit, offset, order_asc, order_desc, select, add, rename, distinct, search, unsafe"
+        ),
         ("/hero//limit>1", 400, "Invalid operator '>' in meta-condition 'limit>1'; meta-conditions take '='"),
         ("/hero//limit=ten", 400, "Invalid value 'ten' for meta-condition 'limit': expected an integer"),
         ("/hero//limit=-2", 400, "Invalid limit -2: expected 0 or more (or -1 for no limit)"),
@@ -131,17 +143,35 @@ struct QueryLanguageTests {
         ("/hero//limit=1&limit=2", 400, "Meta-condition 'limit' is given more than once"),
         ("/hero//order_asc=name&order_desc=year", 400, "More than one order in 'order_desc=year'; give one of order_asc and order_desc"),
         ("/hero//order_asc=home", 400, "'Home' in 'order_asc=home' is an object and cannot be compared; name one of its properties with a dot"),
-        ("/hero//order_asc=nosuch", 404, "Unknown property 'nosuch' of resource 'Tests.Hero'; the properties are Name, Year, HasSecretIdentity, Rating, Debut, Home"),
+        (
+            "/hero//order_asc=nosuch", 404,
+            "Unknown property 'nosuch' of resource 'Tests.Hero'; the properties are Name, Year, HasSecretIdentity, Rating, Debut, Home"
+        ),
         ("/hero//select=name,,year", 400, "Invalid value 'name,,year' for meta-condition 'select': expected a comma-separated list of property names"),
-        ("/hero//select=nosuch", 404, "Unknown property 'nosuch' of resource 'Tests.Hero'; the properties are Name, Year, HasSecretIdentity, Rating, Debut, Home"),
+        (
+            "/hero//select=nosuch", 404,
+            "Unknown property 'nosuch' of resource 'Tests.Hero'; the properties are Name, Year, HasSecretIdentity, Rating, Debut, Home"
+        ),
         ("/hero//rename=name", 400, "Invalid rename 'name': expected <property>-><new name>, with '>' percent-encoded as %3E in URIs"),
         ("/hero//rename=name->n&select=name", 400, "'select' names 'name', which 'rename' renamed; select the new name instead"),
         ("/hero//add=year.length", 400, "'Year' of resource 'Tests.Hero' is Int, not an object; it has no property 'length'"),
         ("/hero//search=", 400, "Meta-condition 'search' needs a text to search for"),
-        ("/hero/a/b/c", 400, "Syntax error: '/hero/a/b/c' has 4 segments; expected at most /<resource>/<conditions>/<metaconditions> (percent-encode '/' inside values as %2F)"),
-        ("/heros", 404, "Could not locate any resource by 'heros'. Available resources: Switchboard.Admin.Console, Switchboard.Admin.WebSocket, Switchboard.AvailableResource, Switchboard.Shell, Tests.Hero"),
-        ("/switchboard.admin", 404, "Could not locate any resource by 'switchboard.admin'. Available resources: Switchboard.Admin.Console, Switchboard.Admin.WebSocket, Switchboard.AvailableResource, Switchboard.Shell, Tests.Hero"),
-        ("/hero/name=%ZZ", 400, "Syntax error: invalid percent-encoding in the condition 'name=%ZZ'; '%' must be followed by two hex digits (write %25 for '%')"),
+        (
+            "/hero/a/b/c", 400,
+            "Syntax error: '/hero/a/b/c' has 4 segments; expected at most /<resource>/<conditions>/<metaconditions> (percent-encode '/' inside values as %2F)"
+        ),
+        (
+            "/heros", 404,
+            "Could not locate any resource by 'heros'. Available resources: Switchboard.Admin.Console, Switchboard.Admin.WebSocket, Switchboard.AvailableResource, Switchboard.Shell, Tests.Hero"
+        ),
+        (
+            "/switchboard.admin", 404,
+            "Could not locate any resource by 'switchboard.admin'. Available resources: Switchboard.Admin.Console, Switchboard.Admin.WebSocket, Switchboard.AvailableResource, Switchboard.Shell, Tests.Hero"
+        ),
+        (
+            "/hero/name=%ZZ", 400,
+            "Syntax error: invalid percent-encoding in the condition 'name=%ZZ'; '%' must be followed by two hex digits (write %25 for '%')"
+        ),
     ])
     func everyGrammarErrorSaysWhatAndWhere(uri: String, status: Int, message: String) async throws {
         let api = try await StoreKind.memory.makeAPI()
@@ -232,7 +262,9 @@ struct QueryLanguageTests {
         let posted = await api.run(.POST, "/hero", body: #"{"name": "Hulk", "year": 1962, "hasSecretIdentity": false}"#)
         #expect(posted.status == 201)
         #expect(posted.info == "1 entities inserted into 'Tests.Hero'")
-        let many = await api.run(.POST, "/hero", body: #"[{"Name": "Thor", "Year": 1962, "HasSecretIdentity": true}, {"NAME": "Loki", "year": 1949, "hassecretidentity": true, "rating": 2.5}]"#)
+        let many = await api.run(
+            .POST, "/hero",
+            body: #"[{"Name": "Thor", "Year": 1962, "HasSecretIdentity": true}, {"NAME": "Loki", "year": 1949, "hassecretidentity": true, "rating": 2.5}]"#)
         #expect(many.status == 201)
         #expect(many.entityCount == 2)
         #expect(try await api.names("/hero/year=1962") == ["Spider-Man", "Hulk", "Thor"])
@@ -287,22 +319,52 @@ struct QueryLanguageTests {
     }
 
     @Test(arguments: [
-        (RESTMethod.POST, "/hero", #"{"Name": "X", "Year": 1}"# as String?, 400, "Missing property 'HasSecretIdentity' (Bool) in the input for resource 'Tests.Hero'"),
-        (.POST, "/hero", #"{"Name": "X", "Year": "1", "HasSecretIdentity": true}"#, 400, #"Invalid value "1" for property 'Year' of resource 'Tests.Hero': expected an integer"#),
-        (.POST, "/hero", #"{"Name": "X", "Year": 1, "HasSecretIdentity": true, "Cape": true}"#, 400, "Unknown property 'Cape' in the input for resource 'Tests.Hero'; the properties are Name, Year, HasSecretIdentity, Rating, Debut, Home"),
-        (.POST, "/hero", #"{"Name": null, "Year": 1, "HasSecretIdentity": true}"#, 400, "Property 'Name' of resource 'Tests.Hero' cannot be null; expected a string"),
-        (.POST, "/hero", #"{"Name": "X", "name": "Y", "Year": 1, "HasSecretIdentity": true}"#, 400, "Property 'name' is given more than once in the input for resource 'Tests.Hero'"),
-        (.POST, "/hero", #"{"Name": "X", "Year": 1, "HasSecretIdentity": true, "Home": {"City": 5, "Country": "x"}}"#, 400, "Invalid value 5 for property 'Home.City' of resource 'Tests.Hero': expected a string"),
-        (.POST, "/hero", #"{"Name": "X", "Year": 1, "HasSecretIdentity": true, "Debut": "soon"}"#, 400, #"Invalid value "soon" for property 'Debut' of resource 'Tests.Hero': expected an ISO 8601 date such as 2024-05-01, 2024-05-01T12:30 or 2024-05-01T12:30:00Z"#),
+        (
+            RESTMethod.POST, "/hero", #"{"Name": "X", "Year": 1}"# as String?, 400,
+            "Missing property 'HasSecretIdentity' (Bool) in the input for resource 'Tests.Hero'"
+        ),
+        (
+            .POST, "/hero", #"{"Name": "X", "Year": "1", "HasSecretIdentity": true}"#, 400,
+            #"Invalid value "1" for property 'Year' of resource 'Tests.Hero': expected an integer"#
+        ),
+        (
+            .POST, "/hero", #"{"Name": "X", "Year": 1, "HasSecretIdentity": true, "Cape": true}"#, 400,
+            "Unknown property 'Cape' in the input for resource 'Tests.Hero'; the properties are Name, Year, HasSecretIdentity, Rating, Debut, Home"
+        ),
+        (
+            .POST, "/hero", #"{"Name": null, "Year": 1, "HasSecretIdentity": true}"#, 400,
+            "Property 'Name' of resource 'Tests.Hero' cannot be null; expected a string"
+        ),
+        (
+            .POST, "/hero", #"{"Name": "X", "name": "Y", "Year": 1, "HasSecretIdentity": true}"#, 400,
+            "Property 'name' is given more than once in the input for resource 'Tests.Hero'"
+        ),
+        (
+            .POST, "/hero", #"{"Name": "X", "Year": 1, "HasSecretIdentity": true, "Home": {"City": 5, "Country": "x"}}"#, 400,
+            "Invalid value 5 for property 'Home.City' of resource 'Tests.Hero': expected a string"
+        ),
+        (
+            .POST, "/hero", #"{"Name": "X", "Year": 1, "HasSecretIdentity": true, "Debut": "soon"}"#, 400,
+            #"Invalid value "soon" for property 'Debut' of resource 'Tests.Hero': expected an ISO 8601 date such as 2024-05-01, 2024-05-01T12:30 or 2024-05-01T12:30:00Z"#
+        ),
         (.POST, "/hero", #"[1]"#, 400, "Element 0 of the body is a number; expected an object"),
         (.POST, "/hero", #""x""#, 400, "The body is a string; POST expects an object or an array of objects"),
         (.POST, "/hero", #"{"Name": "#, 400, "JSON syntax error at position 10: expected a value but found end of input"),
         (.POST, "/hero", nil, 400, "POST needs a JSON body: an object or an array of objects"),
         (.PATCH, "/hero/name=Batman", #"[{"Year": 1}]"#, 400, "The body is an array; PATCH expects an object"),
         (.PATCH, "/hero/name=Batman", #"{"Year": 1.5}"#, 400, "Invalid value 1.5 for property 'Year' of resource 'Tests.Hero': expected an integer"),
-        (.POST, "/switchboard.admin.websocket", #"{}"#, 405, "Method 'POST' is not available for resource 'Switchboard.Admin.WebSocket'; its methods are GET, DELETE, REPORT, HEAD, OPTIONS"),
-        (.DELETE, "/availableresource", nil, 405, "Method 'DELETE' is not available for resource 'Switchboard.AvailableResource'; its methods are GET, REPORT, HEAD, OPTIONS"),
-        (.PATCH, "/shell", #"{}"#, 405, "Method 'PATCH' is not available for terminal resource 'Switchboard.Shell'; terminals support GET (over WebSocket, to enter them) and OPTIONS"),
+        (
+            .POST, "/switchboard.admin.websocket", #"{}"#, 405,
+            "Method 'POST' is not available for resource 'Switchboard.Admin.WebSocket'; its methods are GET, DELETE, REPORT, HEAD, OPTIONS"
+        ),
+        (
+            .DELETE, "/availableresource", nil, 405,
+            "Method 'DELETE' is not available for resource 'Switchboard.AvailableResource'; its methods are GET, REPORT, HEAD, OPTIONS"
+        ),
+        (
+            .PATCH, "/shell", #"{}"#, 405,
+            "Method 'PATCH' is not available for terminal resource 'Switchboard.Shell'; terminals support GET (over WebSocket, to enter them) and OPTIONS"
+        ),
         (.GET, "/shell", nil, 426, "Connections to terminal resource 'Switchboard.Shell' must include a WebSocket upgrade handshake"),
     ])
     func badInputGetsAClearError(method: RESTMethod, uri: String, body: String?, status: Int, message: String) async throws {
@@ -327,14 +389,15 @@ struct QueryLanguageTests {
         let wrongType = await api.run(.POST, "/hero", body: "<hero/>", headers: ["Content-Type": "application/xml"])
         #expect(wrongType.status == 415)
         let options = await api.run(.OPTIONS, "/hero")
-        #expect(options.body == [
-            "Resource": "Tests.Hero", "ResourceKind": "EntityResource",
-            "Methods": ["GET", "POST", "PATCH", "PUT", "DELETE", "REPORT", "HEAD", "OPTIONS"],
-            "Properties": [
-                "Name": "String", "Year": "Int", "HasSecretIdentity": "Bool", "Rating": "Double?", "Debut": "Date?",
-                "Home": ["City": "String", "Country": "String"],
-            ],
-        ])
+        #expect(
+            options.body == [
+                "Resource": "Tests.Hero", "ResourceKind": "EntityResource",
+                "Methods": ["GET", "POST", "PATCH", "PUT", "DELETE", "REPORT", "HEAD", "OPTIONS"],
+                "Properties": [
+                    "Name": "String", "Year": "Int", "HasSecretIdentity": "Bool", "Rating": "Double?", "Debut": "Date?",
+                    "Home": ["City": "String", "Country": "String"],
+                ],
+            ])
         let available = await api.run(.GET, "")
         #expect(available.canonicalURI == "/Switchboard.AvailableResource")
         #expect(available.entityCount == 5)
@@ -345,7 +408,9 @@ struct QueryLanguageTests {
         struct Planets: EntityResource {
             var resourceName: String { "Tests.Planet" }
             func select(_ request: EntitySelectRequest) async throws -> EntitySelection<Planet> {
-                .unfiltered([Planet(name: "Mercury", moons: 0), Planet(name: "Earth", moons: 1), Planet(name: "Mars", moons: 2), Planet(name: "Jupiter", moons: 95)])
+                .unfiltered([
+                    Planet(name: "Mercury", moons: 0), Planet(name: "Earth", moons: 1), Planet(name: "Mars", moons: 2), Planet(name: "Jupiter", moons: 95),
+                ])
             }
         }
         let api = SwitchboardAPI()
@@ -365,7 +430,9 @@ struct QueryLanguageTests {
             let store = try await SQLiteEntityStore<Hero>.open(path: path, name: "Tests.Hero", seed: Hero.seed)
             let api = SwitchboardAPI()
             api.register(resource: store)
-            #expect(await api.run(.POST, "/hero", body: #"{"Name": "Hulk", "Year": 1962, "HasSecretIdentity": false, "Debut": "1962-05-01T10:00:00.250Z"}"#).status == 201)
+            #expect(
+                await api.run(.POST, "/hero", body: #"{"Name": "Hulk", "Year": 1962, "HasSecretIdentity": false, "Debut": "1962-05-01T10:00:00.250Z"}"#).status
+                    == 201)
             try await store.close()
         }
         let reopened = try await SQLiteEntityStore<Hero>.open(path: path, name: "Tests.Hero", seed: [])

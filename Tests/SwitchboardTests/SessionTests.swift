@@ -199,4 +199,3 @@ struct SessionTests {
         #expect((close?.reason.utf8.count ?? 999) <= 123)
     }
 }
-

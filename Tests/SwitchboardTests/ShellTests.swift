@@ -88,21 +88,25 @@ struct ShellTests {
     @Test func varShowsAndSetsPropertiesWithClearErrors() async throws {
         let client = try await openShell()
         await client.send("VAR")
-        #expect(try await client.receiveText() == """
-            {
-              "Query": "",
-              "Unsafe": false,
-              "WriteHeaders": false,
-              "AutoGet": false,
-              "AutoOptions": false,
-              "ReformatQueries": true,
-              "BinaryBodies": false
-            }
-            """)
+        #expect(
+            try await client.receiveText() == """
+                {
+                  "Query": "",
+                  "Unsafe": false,
+                  "WriteHeaders": false,
+                  "AutoGet": false,
+                  "AutoOptions": false,
+                  "ReformatQueries": true,
+                  "BinaryBodies": false
+                }
+                """)
         #expect(try await client.receiveText() == "? <no query>")
         let cases = [
             ("VAR unsafe", "400: Bad request. Invalid property assignment syntax. Should be: VAR <property> = <value>"),
-            ("VAR colour = red", "404: Not found. Unknown shell property 'colour'; the properties are Query, Unsafe, WriteHeaders, AutoGet, AutoOptions, ReformatQueries, BinaryBodies. To list them with their values, type VAR"),
+            (
+                "VAR colour = red",
+                "404: Not found. Unknown shell property 'colour'; the properties are Query, Unsafe, WriteHeaders, AutoGet, AutoOptions, ReformatQueries, BinaryBodies. To list them with their values, type VAR"
+            ),
             ("VAR unsafe = yes", "400: Bad request. Invalid value yes for property 'Unsafe' of terminal 'Switchboard.Shell': expected true or false"),
             ("VAR query = echo", "400: Bad request. Shell queries must begin with '/', as in /echo"),
             ("VAR query = /nothing", "404: Not found. Could not locate any resource by 'nothing'"),
@@ -125,7 +129,8 @@ struct ShellTests {
         #expect(try await client.receiveText() == "400: Bad request. There is no query to run GET on; navigate first, as in /echo")
         #expect(try await client.receiveText() == "? <no query>")
         await client.send("POST /echo {\"a\":1}")
-        #expect(try await client.receiveText().hasPrefix("405: Method not allowed. Method 'POST' is not available for terminal resource 'SwitchboardSamples.Echo'"))
+        #expect(
+            try await client.receiveText().hasPrefix("405: Method not allowed. Method 'POST' is not available for terminal resource 'SwitchboardSamples.Echo'"))
         #expect(try await client.receiveText() == "? /SwitchboardSamples.Echo")
         await client.send("{\"a\":1}")
         #expect(try await client.receiveText().hasPrefix("405: Method not allowed. Method 'POST' is not available"))

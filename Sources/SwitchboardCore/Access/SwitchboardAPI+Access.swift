@@ -53,7 +53,7 @@ extension SwitchboardAPI {
         do {
             let parsed = try ResourceURI(parsing: uri, maxLength: configuration.maxURILength)
             resolved = try resolve(parsed, written: uri, emptyName: home.descriptor.name, for: identity)
-        } catch where error.status == 401 || error.status == 403 {
+        } catch  where error.status == 401 || error.status == 403 {
             throw error
         } catch {
             return identity

@@ -52,7 +52,7 @@ public struct TerminalConnection: Sendable {
     /// Sends JSON as one pretty-printed text message.
     public func send(json: JSON) async throws { try await send(json.prettyPrinted) }
 
-    /// Sends an error as a status line (`404: Not found. ...`); see ``SwitchboardError/init(wrapping:)``.
+    /// Sends an error as a status line (`404: Not found. ...`); see ``SwitchboardError/init(wrapping:logger:)``.
     public func send(error: any Error) async throws { try await send(SwitchboardError(wrapping: error, logger: logger).statusLine) }
 
     /// Sets one of the connection's custom headers (as `#INFO {"CustomHeaders": {...}}` does); `nil` removes it.

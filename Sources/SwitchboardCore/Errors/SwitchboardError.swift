@@ -174,7 +174,7 @@ extension SwitchboardError {
         return SwitchboardError(.internalServerError, code: .internalError, "The details are in the server log under error id \(id)")
     }
 
-    /// Where ``internal(_:logger:)`` logs by default.
+    /// Where ``SwitchboardError/internal(_:logger:message:)`` logs by default.
     public static let logger = Logger(label: "switchboard.error")
 
     static func newErrorID() -> String {

@@ -224,7 +224,9 @@ public struct EntityCodec<Entity: Codable & Sendable>: Sendable {
         }
     }
 
-    static func checkValue(_ value: JSON, _ type: EntityFieldType, optional: Bool, where path: String, resource: String)
+    static func checkValue(
+        _ value: JSON, _ type: EntityFieldType, optional: Bool, where path: String, resource: String
+    )
         throws(SwitchboardError)
     {
         if case .null = value {

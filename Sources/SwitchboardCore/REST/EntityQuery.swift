@@ -338,10 +338,12 @@ public struct EntityQuery: Sendable {
             }
         }
         if let select {
-            return .object(JSONObject(select.map { name in
-                let key = object.members.first { $0.key.lowercased() == name.lowercased() }?.key ?? name
-                return (key, Self.value(at: name, in: object))
-            }))
+            return .object(
+                JSONObject(
+                    select.map { name in
+                        let key = object.members.first { $0.key.lowercased() == name.lowercased() }?.key ?? name
+                        return (key, Self.value(at: name, in: object))
+                    }))
         }
         return .object(object)
     }
