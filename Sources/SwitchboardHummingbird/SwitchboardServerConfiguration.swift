@@ -19,7 +19,8 @@ public struct SwitchboardServerConfiguration: Sendable {
     /// How long the server waits for the client's close frame after sending its own (default 10 s).
     public var closeTimeout: Duration
     /// How long a new connection may take to send its first request head before it is closed (default
-    /// 10 s). Guards against clients that trickle a request in byte by byte to hold connections open.
+    /// 10 s). Guards against clients that trickle a request in byte by byte to hold connections open; the
+    /// heads after it, on a keep-alive connection, are bounded by ``idleTimeout``.
     public var requestHeadTimeout: Duration
     /// Whether permessage-deflate compression is offered (default `true`).
     public var compression: Bool
@@ -39,7 +40,9 @@ public struct SwitchboardServerConfiguration: Sendable {
     /// before any upgrade.
     public var allowedOrigins: [String]
     /// How long an HTTP connection may go without reading or writing before it is closed (default 30 s):
-    /// idle keep-alive connections, and request bodies that stop arriving.
+    /// idle keep-alive connections, request bodies that stop arriving, and the next request head on a
+    /// keep-alive connection, which must be whole within this time of the previous answer (bytes that
+    /// trickle in do not count as activity until the head is complete).
     public var idleTimeout: Duration
     /// The most WebSocket connections served at once (default 4,096); an upgrade beyond it gets `503`.
     public var maxConnections: Int

@@ -152,6 +152,33 @@ final class RawSocket: Sendable {
         }
     }
 
+    /// Reads one HTTP response with a `Content-Length` body, leaving the connection open.
+    func readResponse() throws -> String {
+        var bytes: [UInt8] = []
+        var byte: UInt8 = 0
+        while !bytes.suffix(4).elementsEqual([13, 10, 13, 10]) {
+            guard recv(fd, &byte, 1, 0) == 1 else { throw TestFailure("no response head") }
+            bytes.append(byte)
+        }
+        let head = String(decoding: bytes, as: UTF8.self)
+        let length = RawHTTP.header("Content-Length", in: head).flatMap { Int($0) } ?? 0
+        var body = [UInt8](repeating: 0, count: length)
+        var received = 0
+        while received < length {
+            let count = body[received...].withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            guard count > 0 else { throw TestFailure("the body ended early") }
+            received += count
+        }
+        return head + String(decoding: body, as: UTF8.self)
+    }
+
+    /// Whether the peer has closed the connection (checked without waiting).
+    var peerClosed: Bool {
+        var byte: UInt8 = 0
+        let count = recv(fd, &byte, 1, Int32(MSG_DONTWAIT | MSG_PEEK))
+        return count == 0 || (count < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+    }
+
     /// Sends a WebSocket upgrade without compression and reads the `101` response head.
     func upgrade(path: String) async throws {
         let request =
@@ -332,6 +359,28 @@ final class RawSocket: Sendable {
             let answer = try await onOwnThread { String(decoding: try socket.readToEnd(), as: UTF8.self) }
             #expect(answer.hasPrefix("HTTP/1.1 413"), "\(answer.prefix(80))")
             #expect(answer.lowercased().contains("connection: close"))
+            #expect(try await RawHTTP.request(port: server.port, "GET", "/api/superhero").status == 200)
+        }
+    }
+
+    /// After its first answer a keep-alive connection is bounded by the idle timeout: a second request head
+    /// trickled in a byte at a time is cut off, although the first-head deadline is far away.
+    @Test func aSecondRequestHeadTrickledOnAKeepAliveConnectionIsCutOff() async throws {
+        try await TestServer.with(configuration: .init(requestHeadTimeout: .seconds(60), idleTimeout: .milliseconds(500))) { server in
+            let socket = try RawSocket(port: server.port)
+            try socket.write(Array("GET /api/superhero HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".utf8))
+            let first = try await onOwnThread { try socket.readResponse() }
+            #expect(first.hasPrefix("HTTP/1.1 200"))
+            // The client's pace is what is under test: 300 bytes at one per 50 ms would take 15 s.
+            let head = Array(("GET /api/superhero HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Padding: " + String(repeating: "a", count: 300)).utf8)
+            let sentBeforeClose = try await onOwnThread { () -> Int in
+                for (index, byte) in head.enumerated() {
+                    if (try? socket.write([byte])) == nil || socket.peerClosed { return index }
+                    usleep(50_000)
+                }
+                return head.count
+            }
+            #expect(sentBeforeClose < 100, "closed after \(sentBeforeClose) bytes of the second head")
             #expect(try await RawHTTP.request(port: server.port, "GET", "/api/superhero").status == 200)
         }
     }
