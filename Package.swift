@@ -38,19 +38,25 @@ let package = Package(
         // The Switchboard module: the core and the Shell under one import.
         .target(
             name: "Switchboard",
-            dependencies: ["SwitchboardCore", "SwitchboardShell", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "SwitchboardCore", "SwitchboardShell", .product(name: "Logging", package: "swift-log"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
             swiftSettings: swiftSettings
         ),
         // The Shell is an ordinary terminal: it sees only the core's public API.
         .target(
             name: "SwitchboardShell",
-            dependencies: ["SwitchboardCore", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: [
+                "SwitchboardCore", .product(name: "NIOCore", package: "swift-nio"), .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
             swiftSettings: swiftSettings
         ),
         .target(
             name: "SwitchboardCore",
             dependencies: [
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],

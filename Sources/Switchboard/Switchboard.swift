@@ -3,6 +3,7 @@
 // (`SwitchboardSQLite`) and PTY terminals (`SwitchboardPTY`) are modules of their own.
 @_exported public import SwitchboardCore
 @_exported public import SwitchboardShell
+@_exported public import HTTPTypes
 public import Logging
 
 extension SwitchboardAPI {

@@ -1,5 +1,6 @@
 public import Logging
 import Synchronization
+import HTTPTypes
 
 /// The resources of one Switchboard API and its live connections.
 ///

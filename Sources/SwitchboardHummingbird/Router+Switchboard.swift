@@ -145,7 +145,7 @@ extension Router where Context: WebSocketRequestContext {
             if collected.readableBytes > 0 { body = collected }
         } catch {
             return Self.errorResponse(
-                SwitchboardError(.payloadTooLarge, code: .invalidInput, "The body is larger than \(maxBodySize) bytes"), uri: uri)
+                SwitchboardError(.contentTooLarge, code: .invalidInput, "The body is larger than \(maxBodySize) bytes"), uri: uri)
         }
         // A body must say it is JSON: a cross-site form or `fetch` without CORS can only send other types.
         let contentType = connection.headers["Content-Type"]

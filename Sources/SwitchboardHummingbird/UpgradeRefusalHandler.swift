@@ -36,7 +36,7 @@ final class UpgradeRefusalHandler: ChannelOutboundHandler, RemovableChannelHandl
 
     /// A response serialised for the wire, closing the connection.
     static func serialize(_ response: Response, body: String) -> ByteBuffer {
-        var text = "HTTP/1.1 \(response.status.code) \(SwitchboardError.Status(rawValue: response.status.code).reasonPhrase)\r\n"
+        var text = "HTTP/1.1 \(response.status.code) \(response.status.reasonPhrase)\r\n"
         for field in response.headers where field.name != .contentLength && field.name != .connection {
             text += "\(field.name.rawName): \(field.value)\r\n"
         }

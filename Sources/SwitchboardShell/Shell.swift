@@ -1,5 +1,6 @@
 public import NIOCore
 public import SwitchboardCore
+import HTTPTypes
 
 /// The built-in command shell: navigate the API's resources by URI, query and change entities, and enter
 /// terminals.
@@ -398,7 +399,7 @@ public actor Shell: TerminalResource {
             if first {
                 try await connection.send(
                     response.error == nil
-                        ? "\(response.status): \(SwitchboardError.Status(rawValue: response.status).reasonPhrase). Observing \(observed.canonical)\(deadline == nil ? "" : " for \(argument) s"); #SHELL stops"
+                        ? "\(response.status): \(SwitchboardError.reasonPhrase(for: response.status)). Observing \(observed.canonical)\(deadline == nil ? "" : " for \(argument) s"); #SHELL stops"
                         : response.statusLine)
                 first = false
             }

@@ -1,5 +1,6 @@
 import Crypto
 import Synchronization
+import HTTPTypes
 
 /// API keys with access rights, kept as SHA-256 hashes (RESTable's API keys, with Jupyter's token).
 ///

@@ -1,3 +1,5 @@
+import HTTPTypes
+
 /// What a caller may do: which methods on which resources.
 ///
 /// Rights are a list of grants, each naming resources and methods, as in RESTable's `AllowAccess`

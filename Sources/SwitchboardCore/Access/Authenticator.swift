@@ -1,3 +1,5 @@
+import HTTPTypes
+
 /// Decides who a caller is from the key it presented.
 ///
 /// Switchboard finds the key (see ``AccessCredentials``) and asks the API's authenticator once per HTTP

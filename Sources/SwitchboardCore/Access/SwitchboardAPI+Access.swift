@@ -1,3 +1,5 @@
+import HTTPTypes
+
 extension SwitchboardAPI {
     /// The resources every authenticated caller may read, as in RESTable: the home terminal, the Shell (to
     /// enter it) and the list of resources (which lists only what the caller may use).

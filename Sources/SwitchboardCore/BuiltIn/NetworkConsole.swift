@@ -3,6 +3,7 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import HTTPTypes
 
 /// `Switchboard.Admin.Console`: a feed of the API's WebSocket and HTTP events.
 ///

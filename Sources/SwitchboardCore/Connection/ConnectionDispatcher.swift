@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import Synchronization
+import HTTPTypes
 
 /// One connection's dispatcher: attaches terminals, answers global commands, and feeds input to the
 /// attached terminal through a worker task so that global commands are answered even while it is busy.

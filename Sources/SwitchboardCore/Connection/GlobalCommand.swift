@@ -1,3 +1,5 @@
+import HTTPTypes
+
 /// A global command: `#` followed by a letter, handled by Switchboard for every terminal.
 struct GlobalCommand: Equatable {
     enum Kind: Equatable { case terminal, info, shell, disconnect, options }

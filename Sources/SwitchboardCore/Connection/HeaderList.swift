@@ -1,3 +1,5 @@
+import HTTPTypes
+
 /// An ordered list of HTTP header fields with case-insensitive names.
 public struct HeaderList: Sendable, Equatable, Sequence, ExpressibleByDictionaryLiteral {
     /// The fields in order.

@@ -1,3 +1,4 @@
+public import HTTPTypes
 public import Logging
 
 /// An error with an HTTP status, a stable error code and a message for the client.
@@ -22,15 +23,15 @@ public struct SwitchboardError: Error, Sendable, CustomStringConvertible {
     ///   - status: The HTTP status.
     ///   - code: The error code.
     ///   - message: What went wrong and what was expected.
-    public init(_ status: Status, code: Code, _ message: String) {
-        self.status = status.rawValue
+    public init(_ status: HTTPResponse.Status, code: Code, _ message: String) {
+        self.status = status.code
         self.code = code
         self.message = message
     }
 
     /// The status line sent to WebSocket clients: `<status>: <reason phrase>. <message>`.
     public var statusLine: String {
-        let reason = Status(rawValue: status).reasonPhrase
+        let reason = Self.reasonPhrase(for: status)
         return message.isEmpty ? "\(status): \(reason)." : "\(status): \(reason). \(message)"
     }
 
@@ -56,54 +57,32 @@ public struct SwitchboardError: Error, Sendable, CustomStringConvertible {
         ]
     }
 
-    /// An HTTP status with its reason phrase.
-    public struct Status: RawRepresentable, Sendable, Hashable {
-        public let rawValue: Int
-        public init(rawValue: Int) { self.rawValue = rawValue }
+    /// The status as swift-http-types spells it, with its standard reason phrase.
+    public var httpStatus: HTTPResponse.Status { Self.standardStatus(status) }
 
-        public static let ok = Status(rawValue: 200)
-        public static let created = Status(rawValue: 201)
-        public static let noContent = Status(rawValue: 204)
-        public static let badRequest = Status(rawValue: 400)
-        public static let unauthorized = Status(rawValue: 401)
-        public static let forbidden = Status(rawValue: 403)
-        public static let notFound = Status(rawValue: 404)
-        public static let methodNotAllowed = Status(rawValue: 405)
-        public static let notAcceptable = Status(rawValue: 406)
-        public static let conflict = Status(rawValue: 409)
-        public static let payloadTooLarge = Status(rawValue: 413)
-        public static let uriTooLong = Status(rawValue: 414)
-        public static let unsupportedMediaType = Status(rawValue: 415)
-        public static let upgradeRequired = Status(rawValue: 426)
-        public static let tooManyRequests = Status(rawValue: 429)
-        public static let internalServerError = Status(rawValue: 500)
-        public static let notImplemented = Status(rawValue: 501)
-        public static let serviceUnavailable = Status(rawValue: 503)
+    /// The statuses Switchboard answers with, to find a code's standard reason phrase (swift-http-types
+    /// keeps the phrases on its constants only).
+    private static let standardStatuses: [Int: HTTPResponse.Status] = Dictionary(
+        uniqueKeysWithValues: [
+            HTTPResponse.Status.ok, .created, .noContent, .badRequest, .unauthorized, .forbidden, .notFound,
+            .methodNotAllowed, .notAcceptable, .conflict, .contentTooLarge, .uriTooLong, .unsupportedMediaType,
+            .upgradeRequired, .tooManyRequests, .requestHeaderFieldsTooLarge, .internalServerError, .notImplemented,
+            .serviceUnavailable,
+        ].map { ($0.code, $0) })
 
-        /// The standard reason phrase ("Not found", "Bad request").
-        public var reasonPhrase: String {
-            switch rawValue {
-            case 200: "OK"
-            case 201: "Created"
-            case 204: "No content"
-            case 400: "Bad request"
-            case 401: "Unauthorized"
-            case 403: "Forbidden"
-            case 404: "Not found"
-            case 405: "Method not allowed"
-            case 406: "Not acceptable"
-            case 409: "Conflict"
-            case 413: "Payload too large"
-            case 414: "URI too long"
-            case 415: "Unsupported media type"
-            case 426: "Upgrade required"
-            case 429: "Too many requests"
-            case 500: "Internal server error"
-            case 501: "Not implemented"
-            case 503: "Service unavailable"
-            default: "Status \(rawValue)"
-            }
+    static func standardStatus(_ code: Int) -> HTTPResponse.Status {
+        standardStatuses[code] ?? HTTPResponse.Status(code: code)
+    }
+
+    /// The reason phrase Switchboard writes in status lines: the standard phrase in sentence case, as a
+    /// line reads (`Not found`, `Bad request`, `Content too large`; acronyms such as `OK` and `URI` stay).
+    public static func reasonPhrase(for status: Int) -> String {
+        let phrase = standardStatus(status).reasonPhrase
+        guard !phrase.isEmpty else { return "Status \(status)" }
+        let words = phrase.split(separator: " ").enumerated().map { index, word in
+            index == 0 || word.allSatisfy(\.isUppercase) ? String(word) : word.lowercased()
         }
+        return words.joined(separator: " ")
     }
 
     /// A stable name for a kind of error, written in the JSON error body as `ErrorCode`.

@@ -1,3 +1,5 @@
+import HTTPTypes
+
 /// A description of one terminal property, as `#OPTIONS` and the resource listing show it.
 public struct PropertyDescriptor: Sendable {
     /// The client-facing name (`Prefix`).

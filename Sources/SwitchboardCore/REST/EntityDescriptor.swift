@@ -3,6 +3,7 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import HTTPTypes
 
 /// A registered entity resource: its name, schema and methods, with the entity type erased.
 public struct EntityDescriptor: Sendable {

@@ -3,6 +3,7 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import HTTPTypes
 
 /// A URI resolved against an entity resource: typed conditions and meta-conditions, and its canonical form.
 ///

@@ -1,3 +1,5 @@
+import HTTPTypes
+
 /// A resource of entities that clients query with the URI language and change with POST, PUT, PATCH and
 /// DELETE, over HTTP and through the Shell.
 ///

@@ -3,6 +3,7 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import HTTPTypes
 
 /// The type of one entity property, as far as the query language needs to know it.
 public indirect enum EntityFieldType: Sendable, Equatable {

@@ -1,4 +1,5 @@
 import Synchronization
+import HTTPTypes
 
 /// Runs reads of entity resources against a deadline.
 enum QueryDeadline {

@@ -1,4 +1,5 @@
 import NIOCore
+import HTTPTypes
 
 extension SwitchboardAPI {
     /// Runs a REST request: the one implementation behind HTTP and the Shell.

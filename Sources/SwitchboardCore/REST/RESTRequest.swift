@@ -1,4 +1,5 @@
 public import NIOCore
+import HTTPTypes
 
 /// A request to the REST layer, from HTTP or from the Shell.
 public struct RESTRequest: Sendable {
@@ -89,7 +90,7 @@ public struct RESTResponse: Sendable {
 
     /// The status line the Shell shows: `<status>: <reason> (<ms> ms). <info>`.
     public var statusLine: String {
-        let reason = SwitchboardError.Status(rawValue: status).reasonPhrase
+        let reason = SwitchboardError.reasonPhrase(for: status)
         var line = "\(status): \(reason) (\(RESTResponse.format(milliseconds: elapsedMilliseconds)) ms)"
         if let info, !info.isEmpty { line += ". " + info }
         return line

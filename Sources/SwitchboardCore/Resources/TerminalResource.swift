@@ -1,4 +1,5 @@
 public import NIOCore
+import HTTPTypes
 
 /// An interactive resource that a WebSocket connection attaches to, such as the Shell, a chat room or a PTY.
 ///

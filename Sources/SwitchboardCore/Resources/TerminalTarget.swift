@@ -1,3 +1,5 @@
+import HTTPTypes
+
 /// A terminal URI checked against the terminal's properties: the values it assigns, converted to the
 /// properties' types, ready to apply to a new instance.
 public struct TerminalTarget: Sendable {

@@ -1,3 +1,5 @@
+import HTTPTypes
+
 /// What a URI names, resolved once against an API's resources: a terminal with its property values
 /// checked and converted, or an entity resource with a typed query.
 ///

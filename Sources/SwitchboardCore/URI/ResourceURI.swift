@@ -1,3 +1,5 @@
+import HTTPTypes
+
 /// A comparison operator in a URI condition.
 public enum ConditionOperator: String, Sendable, CaseIterable {
     case equal = "="
