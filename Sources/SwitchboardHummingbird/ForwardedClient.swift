@@ -10,7 +10,7 @@ struct ForwardedClient {
     /// `X-Forwarded-Proto: https`.
     let isEncrypted: Bool
 
-    init(peer: String, isTLS: Bool, headers: HeaderList, trustedProxies: [IPAddressRange]) {
+    init(peer: String, isTLS: Bool, headers: HTTPFields, trustedProxies: [IPAddressRange]) {
         func trusted(_ address: String) -> Bool { trustedProxies.contains { $0.contains(address) } }
         guard !trustedProxies.isEmpty, trusted(peer) else {
             address = peer
@@ -31,10 +31,10 @@ struct ForwardedClient {
     }
 }
 
-extension HeaderList {
+extension HTTPFields {
     /// The values of every field with this name, in order.
     func values(named name: String) -> [String] {
-        let lowered = name.lowercased()
-        return fields.filter { $0.name.lowercased() == lowered }.map(\.value)
+        guard let name = HTTPField.Name(name) else { return [] }
+        return self[values: name]
     }
 }

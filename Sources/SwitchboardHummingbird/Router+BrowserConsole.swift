@@ -73,11 +73,10 @@ extension Router {
             guard guardian.allowsHost(request.head.authority) else {
                 return Response(status: .forbidden, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: "403: Forbidden. Unknown host\n")))
             }
-            var fields = HeaderList()
-            for field in request.headers { fields.append(name: field.name.rawName, value: field.value) }
+            let fields = request.headers
             if let token = request.uri.queryParameters["token"].map(String.init), !token.isEmpty {
                 // Check the key, put it in a cookie, and take it out of the address bar.
-                guard (try? await api.authenticate(headers: ["Authorization": "Bearer " + token], uriKey: nil)) != nil else {
+                guard (try? await api.authenticate(headers: [.authorization: "Bearer " + token], uriKey: nil)) != nil else {
                     return Self.consoleRefusal(headers: headers, reason: "The token is not valid.")
                 }
                 headers[.setCookie] = "\(AccessCredentials.cookieName)=\(token); Path=/; HttpOnly; SameSite=Strict"

@@ -148,7 +148,7 @@ extension Router where Context: WebSocketRequestContext {
                 SwitchboardError(.contentTooLarge, code: .invalidInput, "The body is larger than \(maxBodySize) bytes"), uri: uri)
         }
         // A body must say it is JSON: a cross-site form or `fetch` without CORS can only send other types.
-        let contentType = connection.headers["Content-Type"]
+        let contentType = connection.headers[.contentType]
         if body != nil, !(contentType.map { RESTRequest.isJSONContentType($0) } ?? false) {
             return Self.errorResponse(.unsupportedContentType(contentType), uri: uri)
         }
@@ -161,13 +161,10 @@ extension Router where Context: WebSocketRequestContext {
                 kind: .httpRequest, connectionID: nil, clientIP: connection.request.clientIP,
                 message: "\(request.method.rawValue) \(connection.shownPath) → \(response.status)", content: connection.shownURI,
                 elapsedMilliseconds: response.elapsedMilliseconds))
-        var headers = HTTPFields()
-        for field in response.headers {
-            if let name = HTTPField.Name(field.name) { headers.append(HTTPField(name: name, value: field.value)) }
-        }
+        var headers = response.headers
         if response.status == 401 { headers[.wwwAuthenticate] = Self.authenticationChallenge }
         let responseBody = response.bodyText.map { ResponseBody(byteBuffer: ByteBuffer(string: $0)) } ?? ResponseBody()
-        return Response(status: HTTPResponse.Status(code: response.status), headers: headers, body: responseBody)
+        return Response(status: SwitchboardError.standardStatus(response.status), headers: headers, body: responseBody)
     }
 
     /// Refuses an upgrade when the server, or this client address, has as many connections as allowed.
@@ -229,8 +226,7 @@ extension Router where Context: WebSocketRequestContext {
     static func connectionRequest(
         for request: Request, root: String, remoteAddress: SocketAddress?, trustedProxies: [IPAddressRange], isTLS: Bool = false
     ) throws(SwitchboardError) -> SwitchboardConnectionRequest {
-        var headers = HeaderList()
-        for field in request.headers { headers.append(name: field.name.rawName, value: field.value) }
+        let headers = request.headers
         let forwarded = ForwardedClient(
             peer: remoteAddress?.ipAddress ?? "", isTLS: isTLS, headers: headers, trustedProxies: trustedProxies)
         let clientIP = forwarded.address
@@ -244,7 +240,7 @@ extension Router where Context: WebSocketRequestContext {
         return SwitchboardConnectionRequest(
             request: ConnectionRequest(
                 path: path, query: request.uri.query, headers: headers,
-                host: request.head.authority ?? headers["Host"] ?? "", clientIP: clientIP, isEncrypted: isEncrypted),
+                host: request.head.authority ?? "", clientIP: clientIP, isEncrypted: isEncrypted),
             uriKey: uriKey, root: root)
     }
 }
@@ -255,7 +251,7 @@ struct SwitchboardConnectionRequest: Sendable {
     let uriKey: String?
     let root: String
 
-    var headers: HeaderList { request.headers }
+    var headers: HTTPFields { request.headers }
     var identity: AccessIdentity? {
         get { request.identity }
         set { request.identity = newValue }

@@ -256,7 +256,7 @@ public actor Shell: TerminalResource {
     /// Runs a method on an entity query as this connection's caller, with its custom headers.
     func execute(
         _ method: RESTMethod, on entityQuery: EntityQuery, body: ByteBuffer?, connection: TerminalConnection, unsafe: Bool = false,
-        headers: HeaderList? = nil
+        headers: HTTPFields? = nil
     ) async -> RESTResponse {
         let headers = headers ?? connection.headers.custom
         let caller = RESTCaller(connectionID: connection.id, clientIP: connection.profile.clientIP, headers: headers, identity: connection.identity)
@@ -391,7 +391,7 @@ public actor Shell: TerminalResource {
             return
         }
         var rawHeaders = connection.headers.custom
-        rawHeaders["Accept"] = "application/json;raw=true"
+        rawHeaders[.accept] = "application/json;raw=true"
         var seen: Set<String> = []
         var first = true
         while !Task.isCancelled {

@@ -53,7 +53,7 @@ public final class TestConnection: Sendable {
 
     /// Opens a connection to the terminal a URI names (relative to the API root; `/` opens the Shell).
     public static func open(
-        _ api: SwitchboardAPI, uri: String = "/", headers: HeaderList = HeaderList(), clientIP: String = "127.0.0.1"
+        _ api: SwitchboardAPI, uri: String = "/", headers: HTTPFields = HTTPFields(), clientIP: String = "127.0.0.1"
     ) -> TestConnection {
         var path = uri
         var query: String?

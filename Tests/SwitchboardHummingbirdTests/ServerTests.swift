@@ -209,7 +209,7 @@ struct ServerTests {
             #expect(profile["CurrentTerminal"] == "SwitchboardSamples.Echo")
             guard case .object(let custom) = profile["CustomHeaders"] else { throw TestFailure("no headers") }
             #expect(custom["X-Trace"] == "t1")
-            #expect(custom.members.allSatisfy { !HeaderList.isReserved($0.key) })
+            #expect(custom.members.allSatisfy { !HTTPFields.isReserved($0.key) })
             #expect(custom["Authorization"] == nil)
             try await client.close()
         }

@@ -3,6 +3,7 @@ import NIOCore
 import Switchboard
 import SwitchboardSQLite
 import Testing
+import HTTPTypes
 
 /// A test entity with every kind of property the query language types: text, numbers, booleans, an
 /// optional number, an optional date and a nested object.
@@ -54,7 +55,7 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible, Sendable {
 
 extension SwitchboardAPI {
     /// Runs a request and returns the response; the body text is parsed when there is one.
-    func run(_ method: RESTMethod, _ uri: String, body: String? = nil, headers: HeaderList = HeaderList()) async -> RESTResponse {
+    func run(_ method: RESTMethod, _ uri: String, body: String? = nil, headers: HTTPFields = HTTPFields()) async -> RESTResponse {
         await execute(RESTRequest(method: method, uri: uri, headers: headers, body: body.map { ByteBuffer(string: $0) }))
     }
 
@@ -377,16 +378,16 @@ struct QueryLanguageTests {
 
     @Test func headersAndContentNegotiation() async throws {
         let api = try await StoreKind.memory.makeAPI()
-        let raw = await api.run(.GET, "/hero/name=Storm/select=name", headers: ["Accept": "application/json; raw=true"])
+        let raw = await api.run(.GET, "/hero/name=Storm/select=name", headers: [.accept: "application/json; raw=true"])
         #expect(raw.body == [["Name": "Storm"]])
-        #expect(raw.headers["Content-Type"] == "application/json; charset=utf-8")
-        #expect(raw.headers["Switchboard-Info"] == "1 entities found")
-        #expect(raw.headers["Switchboard-Elapsed-Ms"].flatMap(Double.init) != nil)
+        #expect(raw.headers[.contentType] == "application/json; charset=utf-8")
+        #expect(raw.headers[.switchboardInfo] == "1 entities found")
+        #expect(raw.headers[.switchboardElapsedMs].flatMap(Double.init) != nil)
         #expect(raw.statusLine.hasPrefix("200: OK ("))
         #expect(raw.statusLine.hasSuffix(" ms). 1 entities found"))
-        let refused = await api.run(.GET, "/hero", headers: ["Accept": "application/xml"])
+        let refused = await api.run(.GET, "/hero", headers: [.accept: "application/xml"])
         #expect(refused.status == 406)
-        let wrongType = await api.run(.POST, "/hero", body: "<hero/>", headers: ["Content-Type": "application/xml"])
+        let wrongType = await api.run(.POST, "/hero", body: "<hero/>", headers: [.contentType: "application/xml"])
         #expect(wrongType.status == 415)
         let options = await api.run(.OPTIONS, "/hero")
         #expect(

@@ -60,7 +60,7 @@ struct SessionTests {
     }
 
     @Test func infoShowsTheProfileAndUpdatesCustomHeaders() async throws {
-        let headers: HeaderList = ["Authorization": "secret", "X-Trace": "1", "Cookie": "c", "Sec-WebSocket-Key": "k"]
+        let headers: HTTPFields = [.authorization: "secret", HTTPField.Name("X-Trace")!: "1", .cookie: "c", .secWebSocketKey: "k"]
         let client = TestConnection.open(api, uri: "/recorder", headers: headers)
         await client.send("#INFO")
         guard case .object(let profile) = try JSON(parsing: try await client.receiveText()) else { throw TestConnectionError("no object") }

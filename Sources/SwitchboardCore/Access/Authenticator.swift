@@ -1,4 +1,4 @@
-import HTTPTypes
+public import HTTPTypes
 
 /// Decides who a caller is from the key it presented.
 ///
@@ -49,12 +49,12 @@ public enum AccessCredentials {
     ///   - headers: The request's header fields.
     ///   - uriKey: The key from the URI's `(<key>)` part, which the transport took out.
     /// - Throws: A `401` ``SwitchboardError`` for an `Authorization` header Switchboard cannot read.
-    public static func key(headers: HeaderList, uriKey: String?) throws(SwitchboardError) -> String? {
-        if let authorization = headers["Authorization"] {
+    public static func key(headers: HTTPFields, uriKey: String?) throws(SwitchboardError) -> String? {
+        if let authorization = headers[.authorization] {
             return try key(fromAuthorization: authorization)
         }
         if let uriKey { return uriKey }
-        for cookies in headers where cookies.name.lowercased() == "cookie" {
+        for cookies in headers where cookies.name == .cookie {
             for pair in cookies.value.split(separator: ";") {
                 let parts = pair.split(separator: "=", maxSplits: 1)
                 if parts.count == 2, parts[0].trimmingWhitespace() == cookieName {

@@ -1,4 +1,4 @@
-import HTTPTypes
+public import HTTPTypes
 
 extension SwitchboardAPI {
     /// The resources every authenticated caller may read, as in RESTable: the home terminal, the Shell (to
@@ -7,7 +7,7 @@ extension SwitchboardAPI {
 
     /// Authenticates a caller from its headers (and the key taken out of its URI, if any).
     /// - Throws: A `401` ``SwitchboardError`` for a missing, unreadable or unknown key.
-    public func authenticate(headers: HeaderList, uriKey: String?) async throws(SwitchboardError) -> AccessIdentity {
+    public func authenticate(headers: HTTPFields, uriKey: String?) async throws(SwitchboardError) -> AccessIdentity {
         // With authentication off, whatever the caller sent (even an Authorization header meant for someone
         // else) is not read.
         if authenticator is AllowAllAuthenticator { return .unrestricted }
@@ -49,7 +49,7 @@ extension SwitchboardAPI {
     ///   - headers: The upgrade request's headers.
     ///   - uriKey: The key the transport took out of the URI (`/api(<key>)/...`), if any.
     /// - Returns: The identity to put in the ``ConnectionRequest``.
-    public func authorizeConnection(uri: String, headers: HeaderList, uriKey: String?) async throws(SwitchboardError) -> AccessIdentity {
+    public func authorizeConnection(uri: String, headers: HTTPFields, uriKey: String?) async throws(SwitchboardError) -> AccessIdentity {
         let identity = try await authenticate(headers: headers, uriKey: uriKey)
         let resolved: ResolvedURI
         do {

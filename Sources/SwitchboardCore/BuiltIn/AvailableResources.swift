@@ -1,3 +1,5 @@
+import HTTPTypes
+
 /// One entry of `Switchboard.AvailableResource`.
 public struct AvailableResource: Codable, Sendable, Equatable {
     /// The full resource name.
@@ -73,7 +75,7 @@ final class WebSocketAdmin: EntityResource, Sendable {
     static func redacted(_ profile: JSON) -> JSON {
         guard case .object(var object) = profile, case .object(let headers)? = object["CustomHeaders"] else { return profile }
         object["CustomHeaders"] = .object(
-            JSONObject(headers.members.map { name, value in (name, HeaderList.looksSecret(name) ? "(redacted)" : value) }))
+            JSONObject(headers.members.map { name, value in (name, HTTPFields.looksSecret(name) ? "(redacted)" : value) }))
         return .object(object)
     }
 

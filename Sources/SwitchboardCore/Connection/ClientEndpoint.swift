@@ -6,6 +6,7 @@ import Foundation
 import Logging
 import NIOCore
 import Synchronization
+import HTTPTypes
 
 /// The client's end of one connection, as the server holds it: who the client is (identity, profile,
 /// headers), sending to it one message at a time, closing it, and which terminal attachment is current.
@@ -29,7 +30,7 @@ final class ClientEndpoint: Sendable {
     private let closedContinuation: AsyncStream<Void>.Continuation
 
     private struct MutableState {
-        var headers: HeaderList
+        var headers: HTTPFields
         var currentTerminal = "none"
         var closeTask: Task<Void, Never>?
     }
@@ -51,7 +52,7 @@ final class ClientEndpoint: Sendable {
 
     var isClosed: Bool { closed.load(ordering: .acquiring) }
 
-    var headers: HeaderList {
+    var headers: HTTPFields {
         get { mutable.withLock { $0.headers } }
         set { mutable.withLock { $0.headers = newValue } }
     }

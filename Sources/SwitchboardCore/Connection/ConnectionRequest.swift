@@ -3,6 +3,7 @@ public import FoundationEssentials
 #else
 public import Foundation
 #endif
+public import HTTPTypes
 
 /// What a transport knows about a new connection: the URI it asked for and who it came from.
 public struct ConnectionRequest: Sendable {
@@ -12,7 +13,7 @@ public struct ConnectionRequest: Sendable {
     /// The query string after `?`, if any, still percent-encoded.
     public var query: String?
     /// The upgrade request's header fields.
-    public var headers: HeaderList
+    public var headers: HTTPFields
     /// The `Host` the client connected to.
     public var host: String
     /// The client's IP address, as the transport determined it (honouring proxies only when trusted).
@@ -25,7 +26,7 @@ public struct ConnectionRequest: Sendable {
     public var identity: AccessIdentity?
 
     public init(
-        path: String, query: String? = nil, headers: HeaderList = HeaderList(), host: String = "", clientIP: String = "",
+        path: String, query: String? = nil, headers: HTTPFields = HTTPFields(), host: String = "", clientIP: String = "",
         isEncrypted: Bool = false, identity: AccessIdentity? = nil
     ) {
         self.identity = identity
@@ -58,8 +59,8 @@ public struct ConnectionProfile: Sendable {
     public var connectedAt: Date
     /// The full name of the attached terminal.
     public var currentTerminal: String
-    /// The connection's headers, without the reserved ones (see ``HeaderList/isReserved(_:)``).
-    public var customHeaders: HeaderList
+    /// The connection's headers, without the reserved ones (see ``HTTPFields/isReserved(_:)``).
+    public var customHeaders: HTTPFields
 
     /// The profile as JSON, in the field order `#INFO` uses.
     public var json: JSON {

@@ -1,6 +1,7 @@
 public import Logging
 public import NIOCore
 import Synchronization
+public import HTTPTypes
 
 /// A terminal's handle on the connection it is attached to: send, redirect, close, and read the profile.
 ///
@@ -35,7 +36,7 @@ public struct TerminalConnection: Sendable {
     /// The connection's profile, as `#INFO` shows it.
     public var profile: ConnectionProfile { endpoint.profile }
     /// The connection's headers: those of the upgrade request, updated by `#INFO {"CustomHeaders": ...}`.
-    public var headers: HeaderList { endpoint.headers }
+    public var headers: HTTPFields { endpoint.headers }
     /// Whether this terminal is still attached and the connection open.
     public var isAttached: Bool { !endpoint.isClosed && endpoint.generation.load(ordering: .acquiring) == generation }
 

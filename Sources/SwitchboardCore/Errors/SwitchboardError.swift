@@ -70,7 +70,8 @@ public struct SwitchboardError: Error, Sendable, CustomStringConvertible {
             .serviceUnavailable,
         ].map { ($0.code, $0) })
 
-    static func standardStatus(_ code: Int) -> HTTPResponse.Status {
+    /// The status of a code, with its standard reason phrase when Switchboard answers with it.
+    public static func standardStatus(_ code: Int) -> HTTPResponse.Status {
         standardStatuses[code] ?? HTTPResponse.Status(code: code)
     }
 

@@ -1,4 +1,4 @@
-import HTTPTypes
+public import HTTPTypes
 
 /// A resource of entities that clients query with the URI language and change with POST, PUT, PATCH and
 /// DELETE, over HTTP and through the Shell.
@@ -109,13 +109,13 @@ public struct RESTCaller: Sendable {
     /// The client's IP address.
     public var clientIP: String
     /// The request's headers (for the Shell: the connection's headers with the Shell's own).
-    public var headers: HeaderList
+    public var headers: HTTPFields
     /// Who the caller is. `nil` until authenticated: ``SwitchboardAPI/execute(_:)`` then authenticates
     /// it from ``headers`` and sets it before any resource sees the request.
     public var identity: AccessIdentity?
 
     public init(
-        connectionID: String? = nil, clientIP: String = "", headers: HeaderList = HeaderList(), identity: AccessIdentity? = nil
+        connectionID: String? = nil, clientIP: String = "", headers: HTTPFields = HTTPFields(), identity: AccessIdentity? = nil
     ) {
         self.identity = identity
         self.connectionID = connectionID

@@ -23,13 +23,13 @@ extension SwitchboardAPI {
         let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
         var response = RESTResponse(
             status: outcome.status, info: outcome.info, error: outcome.error, elapsedMilliseconds: milliseconds,
-            headers: HeaderList(), body: nil, canonicalURI: outcome.canonical, entityCount: outcome.count)
+            headers: HTTPFields(), body: nil, canonicalURI: outcome.canonical, entityCount: outcome.count)
         if request.method != .HEAD || outcome.error != nil {
             response.body = outcome.body(raw: raw, elapsed: milliseconds, uri: outcome.canonical ?? request.uri)
         }
-        if response.body != nil { response.headers["Content-Type"] = "application/json; charset=utf-8" }
-        if let info = outcome.info { response.headers["Switchboard-Info"] = Self.headerSafe(info) }
-        response.headers["Switchboard-Elapsed-Ms"] = RESTResponse.format(milliseconds: milliseconds)
+        if response.body != nil { response.headers[.contentType] = "application/json; charset=utf-8" }
+        if let info = outcome.info { response.headers[.switchboardInfo] = Self.headerSafe(info) }
+        response.headers[.switchboardElapsedMs] = RESTResponse.format(milliseconds: milliseconds)
         return response
     }
 
@@ -124,8 +124,8 @@ struct RESTExecution {
         }
     }
 
-    static func wantsRawBody(_ headers: HeaderList) -> Bool {
-        guard let accept = headers["Accept"]?.lowercased() else { return false }
+    static func wantsRawBody(_ headers: HTTPFields) -> Bool {
+        guard let accept = headers[.accept]?.lowercased() else { return false }
         return accept.replacingSpaces().contains("raw=true")
     }
 
@@ -273,7 +273,7 @@ struct RESTExecution {
     }
 
     func checkAccept() throws(SwitchboardError) {
-        guard let accept = request.headers["Accept"], !accept.isEmpty else { return }
+        guard let accept = request.headers[.accept], !accept.isEmpty else { return }
         let types = accept.split(separator: ",").map { $0.split(separator: ";").first.map { String($0).trimmingWhitespace().lowercased() } ?? "" }
         let acceptable = ["*/*", "application/*", "application/json", "json", "text/plain", "text/*"]
         guard types.contains(where: { acceptable.contains($0) }) else {
@@ -284,7 +284,7 @@ struct RESTExecution {
 
     /// The body as JSON objects: an object, or (for POST) an array of objects.
     func bodyObjects(allowArray: Bool) throws(SwitchboardError) -> [JSONObject] {
-        if let type = request.headers["Content-Type"], !type.isEmpty, !RESTRequest.isJSONContentType(type) {
+        if let type = request.headers[.contentType], !type.isEmpty, !RESTRequest.isJSONContentType(type) {
             throw SwitchboardError.unsupportedContentType(type)
         }
         guard var body = request.body, body.readableBytes > 0 else {

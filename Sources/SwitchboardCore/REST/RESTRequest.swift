@@ -1,5 +1,5 @@
 public import NIOCore
-import HTTPTypes
+public import HTTPTypes
 
 /// A request to the REST layer, from HTTP or from the Shell.
 public struct RESTRequest: Sendable {
@@ -9,7 +9,7 @@ public struct RESTRequest: Sendable {
     /// `?` and conditions.
     public var uri: String
     /// The request headers; `Accept` and `Content-Type` are read.
-    public var headers: HeaderList
+    public var headers: HTTPFields
     /// The body, for POST, PUT and PATCH.
     public var body: ByteBuffer?
     /// Who asks.
@@ -23,7 +23,7 @@ public struct RESTRequest: Sendable {
 
     /// Creates a request for a URI, which the API resolves when it runs the request.
     public init(
-        method: RESTMethod, uri: String, headers: HeaderList = HeaderList(), body: ByteBuffer? = nil,
+        method: RESTMethod, uri: String, headers: HTTPFields = HTTPFields(), body: ByteBuffer? = nil,
         caller: RESTCaller = RESTCaller(), unsafe: Bool = false
     ) {
         self.method = method
@@ -37,7 +37,7 @@ public struct RESTRequest: Sendable {
     /// Creates a request for an entity query resolved before (``SwitchboardAPI/resolve(_:for:)``), as the
     /// Shell does for its location: the query is used as it is, and ``uri`` is its canonical form.
     public init(
-        method: RESTMethod, query: EntityQuery, headers: HeaderList = HeaderList(), body: ByteBuffer? = nil,
+        method: RESTMethod, query: EntityQuery, headers: HTTPFields = HTTPFields(), body: ByteBuffer? = nil,
         caller: RESTCaller = RESTCaller(), unsafe: Bool = false
     ) {
         self.init(method: method, uri: query.canonical, headers: headers, body: body, caller: caller, unsafe: unsafe)
@@ -77,7 +77,7 @@ public struct RESTResponse: Sendable {
     /// How long the request took, in milliseconds.
     public var elapsedMilliseconds: Double
     /// The response headers: `Content-Type` (with a body), `Switchboard-Info`, `Switchboard-Elapsed-Ms`.
-    public var headers: HeaderList
+    public var headers: HTTPFields
     /// The body; `nil` for HEAD and for bodiless answers.
     public var body: JSON?
     /// The canonical form of the URI, when it resolved.

@@ -1,36 +1,15 @@
-import HTTPTypes
+public import HTTPTypes
 
-/// An ordered list of HTTP header fields with case-insensitive names.
-public struct HeaderList: Sendable, Equatable, Sequence, ExpressibleByDictionaryLiteral {
-    /// The fields in order.
-    public private(set) var fields: [(name: String, value: String)]
+extension HTTPField.Name {
+    /// `Switchboard-Info`: one line on what a REST request did (`2 entities updated in 'Samples.Superhero'`).
+    public static let switchboardInfo = HTTPField.Name("Switchboard-Info")!
+    /// `Switchboard-Elapsed-Ms`: how long a REST request took, in milliseconds.
+    public static let switchboardElapsedMs = HTTPField.Name("Switchboard-Elapsed-Ms")!
+}
 
-    public init(_ fields: [(name: String, value: String)] = []) { self.fields = fields }
-    public init(dictionaryLiteral elements: (String, String)...) { self.fields = elements.map { ($0.0, $0.1) } }
-
-    public func makeIterator() -> IndexingIterator<[(name: String, value: String)]> { fields.makeIterator() }
-
-    /// The first value of the named field.
-    public subscript(name: String) -> String? {
-        get {
-            let lowered = name.lowercased()
-            return fields.first { $0.name.lowercased() == lowered }?.value
-        }
-        set {
-            let lowered = name.lowercased()
-            let position = fields.firstIndex { $0.name.lowercased() == lowered }
-            fields.removeAll { $0.name.lowercased() == lowered }
-            if let newValue { fields.insert((name, newValue), at: Swift.min(position ?? fields.count, fields.count)) }
-        }
-    }
-
-    /// Adds a field at the end, keeping any others of the same name.
-    public mutating func append(name: String, value: String) { fields.append((name, value)) }
-
-    public static func == (lhs: HeaderList, rhs: HeaderList) -> Bool {
-        lhs.fields.count == rhs.fields.count && zip(lhs.fields, rhs.fields).allSatisfy { $0 == $1 }
-    }
-
+/// Switchboard's policy for the header fields of connections and requests: which are reserved, which are
+/// shown as custom headers, and how clients change them.
+extension HTTPFields {
     /// Whether a header name is reserved: never shown as a custom header and never writable by clients.
     ///
     /// Reserved are `Host`, `Authorization`, `Proxy-Authorization`, `Cookie`, `Connection`, `Upgrade`,
@@ -46,20 +25,7 @@ public struct HeaderList: Sendable, Equatable, Sequence, ExpressibleByDictionary
     ]
 
     /// The fields that are not reserved.
-    public var custom: HeaderList { HeaderList(fields.filter { !Self.isReserved($0.name) }) }
-
-    /// Whether a header name is a valid HTTP token.
-    static func isValidName(_ name: String) -> Bool {
-        !name.isEmpty
-            && name.utf8.allSatisfy { byte in
-                switch byte {
-                case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-                    UInt8(ascii: "0")...UInt8(ascii: "9"):
-                    true
-                default: "!#$%&'*+-.^_`|~".utf8.contains(byte)
-                }
-            }
-    }
+    public var custom: HTTPFields { HTTPFields(filter { !Self.isReserved($0.name.rawName) }) }
 
     /// Whether a header value can be sent as it is: no CR, LF or NUL anywhere, checked by Unicode scalar
     /// (as characters, `"\r\n"` is one grapheme that equals neither `"\r"` nor `"\n"`).
@@ -75,14 +41,14 @@ public struct HeaderList: Sendable, Equatable, Sequence, ExpressibleByDictionary
     }
 
     /// The fields as a JSON object of strings, in order (the Shell's `HEADERS` shows the custom ones so).
-    public var json: JSON { .object(JSONObject(fields.map { ($0.name, .string($0.value)) })) }
+    public var json: JSON { .object(JSONObject(map { ($0.name.rawName, .string($0.value)) })) }
 }
 
 // MARK: Custom headers
 
-extension HeaderList {
+extension HTTPFields {
     /// Applies `#INFO {json}`: only `CustomHeaders` is writable; a `null` header value removes the header.
-    func updatingCustomHeaders(from object: JSONObject) throws(SwitchboardError) -> HeaderList {
+    func updatingCustomHeaders(from object: JSONObject) throws(SwitchboardError) -> HTTPFields {
         var headers = self
         for (key, value) in object.members {
             guard key.lowercased() == "customheaders" else {
@@ -102,17 +68,17 @@ extension HeaderList {
                 )
             }
             for (name, fieldValue) in fields.members {
-                guard HeaderList.isValidName(name) else {
-                    throw SwitchboardError(.badRequest, code: .invalidInput, "'\(name)' is not a valid header name")
+                guard let fieldName = HTTPField.Name(name) else {
+                    throw SwitchboardError(.badRequest, code: .invalidInput, "'\(SwitchboardError.excerpt(name))' is not a valid header name")
                 }
-                if HeaderList.isReserved(name) {
+                if Self.isReserved(name) {
                     throw SwitchboardError(
                         .badRequest, code: .reservedHeader, "Cannot read or write reserved header '\(name)'")
                 }
                 switch fieldValue {
-                case .null: headers[name] = nil
-                case .string(let text) where HeaderList.isValidValue(text):
-                    headers[name] = text
+                case .null: headers[fieldName] = nil
+                case .string(let text) where Self.isValidValue(text):
+                    headers[fieldName] = text
                 default:
                     throw SwitchboardError(
                         .badRequest, code: .invalidPropertyValue,
