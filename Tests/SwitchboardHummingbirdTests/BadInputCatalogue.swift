@@ -3,6 +3,8 @@ import NIOCore
 import Switchboard
 import Testing
 
+@testable import SwitchboardTestSupport
+
 /// Bad input of every kind, each answered with an exact reply and survived: after each case the same
 /// connection (where the protocol allows) and a second, untouched connection still work.
 ///
@@ -467,21 +469,6 @@ struct BadInputCatalogue {
         #expect(try await client.receiveText().contains("\"WebSocketId\""))
         try await client.close()
         try await witness.stillWorks()
-    }
-}
-
-/// A connection opened before a bad-input case and checked after it: the server still serves others.
-struct Witness {
-    let client: WebSocketTestClient
-
-    static func open(_ server: TestServer) async throws -> Witness {
-        Witness(client: try await WebSocketTestClient.connect(server.base + "/api/echo"))
-    }
-
-    func stillWorks() async throws {
-        client.send("still here")
-        #expect(try await client.receiveText() == "still here")
-        #expect(try await client.close()?.code == 1000)
     }
 }
 

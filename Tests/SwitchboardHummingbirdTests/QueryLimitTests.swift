@@ -5,6 +5,8 @@ import SwitchboardTesting
 import Synchronization
 import Testing
 
+@testable import SwitchboardTestSupport
+
 /// A resource whose every read scans forever, as a query over millions of rows would, until it is cancelled.
 final class EndlessScan: EntityResource, Sendable {
     struct Row: Codable, Sendable { var number: Int }

@@ -4,6 +4,8 @@ import Switchboard
 import SwitchboardHummingbird
 import Testing
 
+@testable import SwitchboardTestSupport
+
 /// Every method over real HTTP, against a real server: the REST layer as curl sees it.
 @Suite(.timeLimit(.minutes(2)))
 struct RESTOverHTTPTests {

@@ -5,6 +5,8 @@ import Switchboard
 import SwitchboardHummingbird
 import Testing
 
+@testable import SwitchboardTestSupport
+
 /// Keys, rights, origins, hosts and cross-site requests, end to end through a real server, the Python
 /// `websockets` client and raw HTTP (see Docs/Security.md for the attacks each test covers).
 @Suite(.timeLimit(.minutes(3)))

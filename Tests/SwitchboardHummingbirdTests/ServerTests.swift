@@ -8,9 +8,11 @@ import Switchboard
 import SwitchboardHummingbird
 import Testing
 
+@testable import SwitchboardTestSupport
+
 @Suite(.timeLimit(.minutes(2)))
 struct ServerTests {
-    static let banner = "### Entering the Switchboard shell. Type HELP for commands, or a URI such as /echo to navigate. ###"
+    static let banner = shellBanner
 
     @Test func theShellOpensAtTheRootTheAPIRootAndItsName() async throws {
         try await TestServer.with { server in

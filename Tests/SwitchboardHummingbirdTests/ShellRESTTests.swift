@@ -4,6 +4,8 @@ import Switchboard
 import SwitchboardHummingbird
 import Testing
 
+@testable import SwitchboardTestSupport
+
 /// The Shell's REST commands end to end: a real server, a real WebSocket client.
 @Suite(.timeLimit(.minutes(2)))
 struct ShellRESTTests {

@@ -423,27 +423,6 @@ struct QueryLanguageTests {
         guard case .object(let object)? = options.body else { throw QueryTestFailure("no options") }
         #expect(object["Methods"] == ["GET", "REPORT", "HEAD", "OPTIONS"])
     }
-
-    @Test func sqliteKeepsWhatWasWrittenAcrossReopening() async throws {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-\(UUID().uuidString).sqlite").path
-        defer { try? FileManager.default.removeItem(atPath: path) }
-        do {
-            let store = try await SQLiteEntityStore<Hero>.open(path: path, name: "Tests.Hero", seed: Hero.seed)
-            let api = SwitchboardAPI()
-            api.register(resource: store)
-            #expect(
-                await api.run(.POST, "/hero", body: #"{"Name": "Hulk", "Year": 1962, "HasSecretIdentity": false, "Debut": "1962-05-01T10:00:00.250Z"}"#).status
-                    == 201)
-            try await store.close()
-        }
-        let reopened = try await SQLiteEntityStore<Hero>.open(path: path, name: "Tests.Hero", seed: [])
-        let api = SwitchboardAPI()
-        api.register(resource: reopened)
-        #expect(try await api.names("/hero") == Hero.seed.map(\.name) + ["Hulk"], "seeded once, then kept")
-        let hulk = await api.run(.GET, "/hero/name=Hulk/select=debut")
-        #expect(hulk.body.flatMap(Self.data) == [["Debut": "1962-05-01T10:00:00.250Z"]])
-        try await reopened.close()
-    }
 }
 
 @Suite(.timeLimit(.minutes(1)))

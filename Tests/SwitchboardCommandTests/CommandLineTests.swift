@@ -1,26 +1,7 @@
 import Foundation
 import Testing
 
-extension Thread {
-    /// Reads a pipe to its end on a new thread; the returned function waits for, and returns, the data.
-    static func detachNewThreadReading(_ handle: FileHandle) -> @Sendable () -> Data {
-        let box = DataBox()
-        let done = DispatchSemaphore(value: 0)
-        Thread {
-            box.data = handle.readDataToEndOfFile()
-            done.signal()
-        }.start()
-        return {
-            done.wait()
-            return box.data
-        }
-    }
-}
-
-final class DataBox: @unchecked Sendable {
-    // Written once before the semaphore is signalled, read after waiting on it.
-    var data = Data()
-}
+@testable import SwitchboardTestSupport
 
 @Suite(.timeLimit(.minutes(2)))
 struct CommandLineTests {
@@ -55,7 +36,7 @@ struct CommandLineTests {
                 input: "#INFO\n/echo/prefix=%3E\nGET\nhello\n")
             #expect(result.status == 0, "\(result.err)")
             let lines = result.out.split(separator: "\n").map(String.init)
-            #expect(lines.first == ServerTests.banner)
+            #expect(lines.first == shellBanner)
             #expect(result.out.contains("\"WebSocketId\""))
             #expect(result.out.contains("\"X-Test\": \"piped\""))
             #expect(lines.contains("? /SwitchboardSamples.Echo/Prefix=>"))
@@ -179,7 +160,7 @@ struct CommandLineTests {
             let client = try await WebSocketTestClient.connect(
                 "ws://127.0.0.1:\(port)\(path)", headers: [("Authorization", "Bearer \(try Self.token(data))")])
             client.send("sleep 1000 & echo PIDS=$$,$!,E$((0+1))ND")
-            let output = try await PTYTests.read(client, until: ",E1ND")
+            let output = try await client.read(until: ",E1ND")
             let numbers = output.components(separatedBy: "PIDS=").last?.components(separatedBy: ",E1ND").first?.split(separator: ",") ?? []
             pids += numbers.compactMap { Int32($0) }
             clients.append(client)
@@ -197,8 +178,8 @@ struct CommandLineTests {
         #expect(process.terminationReason == .exit)
         #expect(process.terminationStatus == 0)
         // Gone, or dead and waiting for PID 1 to reap it (zombies of a container's init).
-        let alive = pids.filter { pid in PTYTests.state(of: pid).map { $0 != "Z" } ?? false }
-        #expect(alive.isEmpty, "still running: \(alive.map { "\($0) \(PTYTests.state(of: $0).map(String.init) ?? "-")" })")
+        let alive = pids.filter { pid in processState(of: pid).map { $0 != "Z" } ?? false }
+        #expect(alive.isEmpty, "still running: \(alive.map { "\($0) \(processState(of: $0).map(String.init) ?? "-")" })")
     }
 
     /// Whether headless Chromium, its driver, selenium and Debian's xterm.js are here (CI installs them).

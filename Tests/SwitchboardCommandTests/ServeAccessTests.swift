@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 
+@testable import SwitchboardTestSupport
+
 /// `switchboard serve`'s safe defaults, its key file and `switchboard connect` finding the token, with the
 /// real binary.
 extension CommandLineTests {

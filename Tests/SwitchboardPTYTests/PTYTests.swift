@@ -7,6 +7,8 @@ import SwitchboardHummingbird
 import SwitchboardPTY
 import Testing
 
+@testable import SwitchboardTestSupport
+
 /// Real programs in real PTYs, through a real server and a real WebSocket client.
 @Suite(.serialized, .timeLimit(.minutes(3)))
 struct PTYTests {
@@ -29,20 +31,8 @@ struct PTYTests {
     }
 
     /// Reads messages until their text contains `marker`; returns all of it.
-    static func read(_ client: WebSocketTestClient, until marker: String, sourceLocation: SourceLocation = #_sourceLocation) async throws -> String {
-        var text = ""
-        var found = false
-        while !found {
-            guard let message = await client.receive() else {
-                throw TestFailure("closed before '\(marker)' arrived; got: \(text.suffix(2000).debugDescription)")
-            }
-            guard case .text(let part) = message else { continue }
-            // Look only where the marker can be: the end of what came before and the new part.
-            found = (String(text.suffix(marker.count)) + part).contains(marker)
-            text += part
-            if ProcessInfo.processInfo.environment["PTY_TEST_TRACE"] != nil { print("PTY<", part.debugDescription) }
-        }
-        return text
+    static func read(_ client: WebSocketTestClient, until marker: String) async throws -> String {
+        try await client.read(until: marker)
     }
 
     static func part(_ message: TerminalMessage) -> String {
@@ -98,7 +88,7 @@ struct PTYTests {
             client.send("exit 7")
             let end = try await Self.read(client, until: "? <no query>")
             #expect(end.contains("200: OK. The program 'bash' exited with status 7"))
-            #expect(end.contains(ServerTests.banner))
+            #expect(end.contains(shellBanner))
             try await client.close()
         }
     }
@@ -226,7 +216,7 @@ struct PTYTests {
             #expect(try await Self.read(client, until: "D8IN").contains("10 50"))
             let refused = try await WebSocketTestClient.connect(server.base + "/api/pty")
             #expect(try await refused.receiveText() == "503: Service unavailable. There are 1 terminals running, the most this server allows; try again later")
-            #expect(try await refused.receiveText() == ServerTests.banner, "the connection returns to the Shell")
+            #expect(try await refused.receiveText() == shellBanner, "the connection returns to the Shell")
             try await refused.close()
             client.send("#SHELL")
             _ = try await Self.read(client, until: "? /Switchboard.Pty/Rows=10&Cols=50")
@@ -295,13 +285,7 @@ struct PTYTests {
         return kilobytes * 1024
     }
 
-    /// The state letter of a process (`R`, `S`, `Z`, …), or nil if it is gone.
-    static func state(of pid: Int32) -> Character? {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else {
-            return nil
-        }
-        return stat[stat.index(after: close)...].split(separator: " ").first?.first
-    }
+    static func state(of pid: Int32) -> Character? { processState(of: pid) }
 
     @Test func aStalledClientUnderAYesFloodHoldsTheProgramNotTheMemory() async throws {
         try await Self.withServer { server, _ in
@@ -366,96 +350,5 @@ struct PTYTests {
             _ = try await Self.read(client, until: "D13STILL")
             try await client.close()
         }
-    }
-}
-
-extension CommandLineTests {
-    static func installed(_ program: String) -> Bool {
-        (try? Process.run(URL(fileURLWithPath: "/usr/bin/env"), arguments: ["sh", "-c", "command -v \(program) > /dev/null"]))
-            .map { process in
-                process.waitUntilExit()
-                return process.terminationStatus == 0
-            } ?? false
-    }
-
-    static let wsdumpAvailable = installed("wsdump")
-    static let uwscAvailable = installed("uwsc")
-
-    /// Runs `Tests/Support/line_client_session.py` with a client and a scenario against a fresh `serve`.
-    func lineClientSession(_ client: String, _ scenario: String, path: String) async throws -> (status: Int32, output: String) {
-        let data = Self.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: data) }
-        let (process, port) = try await startServe(dataDirectory: data)
-        defer { if process.isRunning { process.terminate() } }
-        let session = try await run(command: [
-            "python3", FileManager.default.currentDirectoryPath + "/Tests/Support/line_client_session.py", client, scenario,
-            "ws://127.0.0.1:\(port)/api(\(try Self.token(data)))" + path,
-        ])
-        process.terminate()
-        try await onOwnThread { process.waitUntilExit() }
-        return session
-    }
-
-    /// A person at websocket-client's `wsdump`, in a pseudo-terminal, against a raw PTY in line mode:
-    /// answers a `read -p` with one letter and with an empty line, interrupts `sleep` with `^C` ($? 130),
-    /// ends a program's input with `^D`, and sends the text `^C` with `\^C`.
-    @Test(.enabled(if: wsdumpAvailable, "needs wsdump (pip install websocket-client; .ci/run installs it)"))
-    func aLineClientAnswersPromptsAndSendsControlKeys() async throws {
-        let session = try await lineClientSession("wsdump", "pty", path: "/pty")
-        #expect(session.status == 0, "\(session.output)")
-        #expect(session.output.split(separator: "\n").filter { $0.hasPrefix("ok ") }.count == 8, "\(session.output)")
-    }
-
-    /// The Shell's result bodies are text by default: readable in line clients that print binary messages as
-    /// bytes or as a length.
-    @Test(
-        .enabled(if: wsdumpAvailable && uwscAvailable, "needs wsdump and uwsc (.ci/run installs them)"),
-        arguments: ["uwsc", "wsdump"])
-    func aShellGetIsReadableInALineClient(client: String) async throws {
-        let session = try await lineClientSession(client, "shell", path: "/shell")
-        #expect(session.status == 0, "\(session.output)")
-        #expect(session.output.split(separator: "\n").filter { $0.hasPrefix("ok ") }.count == 2, "\(session.output)")
-    }
-}
-
-extension CommandLineTests {
-    /// `switchboard connect` in a pseudo-terminal, as a person at a terminal: keys reach the remote shell,
-    /// Ctrl-C interrupts a remote `sleep` ($? 130), vi opens full-screen and quits, the window size follows,
-    /// `~.` disconnects, the local terminal's settings are the same afterwards (`stty -g`), and a second
-    /// session ends with the program and its exit status.
-    @Test func connectIsARealTerminalForAPty() async throws {
-        let data = Self.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: data) }
-        let (process, port) = try await startServe(dataDirectory: data)
-        defer { if process.isRunning { process.terminate() } }
-        let session = try await run(command: [
-            "python3", FileManager.default.currentDirectoryPath + "/Tests/Support/terminal_session.py", try SwitchboardBinary.url.path,
-            "ws://127.0.0.1:\(port)/api/pty", try Self.token(data),
-        ])
-        #expect(session.status == 0, "\(session.output)")
-        #expect(session.output.split(separator: "\n").filter { $0.hasPrefix("ok ") }.count == 10, "\(session.output)")
-        process.terminate()
-        try await onOwnThread { process.waitUntilExit() }
-    }
-}
-
-/// Line mode's reading of a message, case by case.
-@Suite struct PTYLineInputTests {
-    @Test(arguments: [
-        ("ls -l", "ls -l\r"), ("", "\r"), ("y", "y\r"), ("ls\n", "ls\r"), ("ls\r\n", "ls\r"), ("a\nb", "a\rb\r"),
-        ("a\r\nb\r\n", "a\rb\r"), ("^C", "\u{3}"), ("^d", "\u{4}"), ("^[", "\u{1B}"), ("^?", "\u{7F}"), ("^@", "\u{0}"),
-        ("^1", "^1\r"), ("^CC", "^CC\r"), ("<Up>", "\u{1B}[A"), ("<up><DOWN><Enter>", "\u{1B}[A\u{1B}[B\r"), ("<F5>", "\u{1B}[15~"),
-        ("<Tab>", "\t"), ("<Nope>", "<Nope>\r"), ("<Up> ", "<Up> \r"), ("\\^C", "^C\r"), ("\\<Up>", "<Up>\r"), ("\\ls", "\\ls\r"),
-        ("échec ✓", "échec ✓\r"),
-    ])
-    func aMessageIsReadAsALineOrAsKeys(message: String, sent: String) {
-        #expect(String(buffer: PTYLineInput.keystrokes(for: message)) == sent)
-    }
-
-    @Test func aLargePasteIsConvertedAtOnce() {
-        let paste = String(repeating: "x", count: 4 << 20) + "\n" + String(repeating: "y", count: 10)
-        let bytes = PTYLineInput.keystrokes(for: paste)
-        #expect(bytes.readableBytes == (4 << 20) + 12)
-        #expect(bytes.getInteger(at: 4 << 20, as: UInt8.self) == UInt8(ascii: "\r"))
     }
 }

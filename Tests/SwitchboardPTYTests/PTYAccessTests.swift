@@ -6,6 +6,8 @@ import SwitchboardHummingbird
 import SwitchboardPTY
 import Testing
 
+@testable import SwitchboardTestSupport
+
 /// Who may see and type into which PTY: owners, shares, administrators, viewers, idle ends, the environment
 /// and the audit log, with real bash in real PTYs.
 extension PTYTests {
@@ -182,13 +184,4 @@ extension PTYTests {
             try await alice.close()
         }
     }
-}
-
-/// Waits (up to 10 s) until an asynchronous condition holds.
-func eventuallyAsync(_ condition: @Sendable () async -> Bool) async -> Bool {
-    for _ in 0..<500 {
-        if await condition() { return true }
-        try? await Task.sleep(for: .milliseconds(20))
-    }
-    return await condition()
 }

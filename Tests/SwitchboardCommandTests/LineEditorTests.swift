@@ -1,5 +1,7 @@
 import Testing
 
+@testable import SwitchboardTestSupport
+
 @testable import switchboard
 
 /// The line editor of `switchboard connect`, byte by byte, as a terminal in raw mode sends them.

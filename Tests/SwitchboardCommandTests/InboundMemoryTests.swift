@@ -3,6 +3,8 @@ import Switchboard
 import SwitchboardHummingbird
 import Testing
 
+@testable import SwitchboardTestSupport
+
 extension CommandLineTests {
     /// permessage-deflate bombs from many connections at once, measured on a real `serve` process: its peak
     /// resident memory grows by a small multiple of the inbound budget, not by the input offered, connections

@@ -1,0 +1,247 @@
+import Foundation
+import Switchboard
+import Synchronization
+import Testing
+
+/// Waits for a condition that no event announces (such as the server noticing a reset connection),
+/// checking it every 20 ms for up to 10 s.
+func eventually(_ condition: @Sendable () -> Bool) async -> Bool {
+    for _ in 0..<500 {
+        if condition() { return true }
+        try? await Task.sleep(for: .milliseconds(20))
+    }
+    return condition()
+}
+
+/// A TCP client for what a WebSocket library will not do: half-sent requests, resets, raw frames.
+final class RawSocket: Sendable {
+    let fd: Int32
+    private let isClosed = Mutex(false)
+
+    init(port: Int) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw TestFailure("socket failed") }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { throw TestFailure("connect failed") }
+    }
+
+    deinit { closeOnce() }
+
+    private func closeOnce() {
+        let wasClosed = isClosed.withLock { closed in
+            defer { closed = true }
+            return closed
+        }
+        if !wasClosed { close(fd) }
+    }
+
+    func write(_ bytes: [UInt8]) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let sent = bytes[offset...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            guard sent > 0 else { throw TestFailure("send failed: \(errno)") }
+            offset += sent
+        }
+    }
+
+    /// Reads until the peer closes.
+    func readToEnd() throws -> [UInt8] {
+        var result: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = recv(fd, &buffer, buffer.count, 0)
+            if count <= 0 { return result }
+            result += buffer[0..<count]
+        }
+    }
+
+    /// Reads one HTTP response with a `Content-Length` body, leaving the connection open.
+    func readResponse() throws -> String {
+        var bytes: [UInt8] = []
+        var byte: UInt8 = 0
+        while !bytes.suffix(4).elementsEqual([13, 10, 13, 10]) {
+            guard recv(fd, &byte, 1, 0) == 1 else { throw TestFailure("no response head") }
+            bytes.append(byte)
+        }
+        let head = String(decoding: bytes, as: UTF8.self)
+        let length = RawHTTP.header("Content-Length", in: head).flatMap { Int($0) } ?? 0
+        var body = [UInt8](repeating: 0, count: length)
+        var received = 0
+        while received < length {
+            let count = body[received...].withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            guard count > 0 else { throw TestFailure("the body ended early") }
+            received += count
+        }
+        return head + String(decoding: body, as: UTF8.self)
+    }
+
+    /// Whether the peer has closed the connection (checked without waiting).
+    var peerClosed: Bool {
+        var byte: UInt8 = 0
+        let count = recv(fd, &byte, 1, Int32(MSG_DONTWAIT | MSG_PEEK))
+        return count == 0 || (count < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+    }
+
+    /// Sends a WebSocket upgrade without compression and reads the `101` response head.
+    func upgrade(path: String) async throws {
+        let request =
+            "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        try write(Array(request.utf8))
+        let head = try await onOwnThread { () throws -> String in
+            var bytes: [UInt8] = []
+            var byte: UInt8 = 0
+            while !bytes.suffix(4).elementsEqual([13, 10, 13, 10]) {
+                guard recv(self.fd, &byte, 1, 0) == 1 else { throw TestFailure("no upgrade response") }
+                bytes.append(byte)
+            }
+            return String(decoding: bytes, as: UTF8.self)
+        }
+        guard head.hasPrefix("HTTP/1.1 101") else { throw TestFailure("not upgraded: \(head)") }
+    }
+
+    /// Writes the frame again and again without blocking until the socket stops taking data; returns the
+    /// bytes accepted.
+    func writeUntilBlocked(_ frame: [UInt8], limit: Int) throws -> Int {
+        let flags = fcntl(fd, F_GETFL)
+        _ = fcntl(fd, F_SETFL, flags | O_NONBLOCK)
+        defer { _ = fcntl(fd, F_SETFL, flags) }
+        var total = 0
+        var offset = 0
+        var blockedSince: ContinuousClock.Instant?
+        while total < limit {
+            let sent = frame[offset...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if sent > 0 {
+                total += sent
+                offset = (offset + sent) % frame.count
+                blockedSince = nil
+                continue
+            }
+            guard errno == EAGAIN || errno == EWOULDBLOCK else { throw TestFailure("send failed: \(errno)") }
+            // Blocked; the server may still be draining its side. Stop once it has taken nothing for 1 s.
+            if let since = blockedSince, ContinuousClock.now - since > .seconds(1) { return total }
+            if blockedSince == nil { blockedSince = .now }
+            var poller = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+            _ = poll(&poller, 1, 100)
+        }
+        return total
+    }
+
+    /// Closes with a TCP reset (linger 0).
+    func reset() {
+        var linger = linger(l_onoff: 1, l_linger: 0)
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<linger>.size))
+        closeOnce()
+    }
+
+    /// A client frame (FIN set, masked) with the payload.
+    static func maskedFrame(opcode: UInt8, payload: [UInt8]) -> [UInt8] {
+        var frame: [UInt8] = [0x80 | opcode]
+        switch payload.count {
+        case ..<126: frame.append(0x80 | UInt8(payload.count))
+        case ..<65536: frame += [0x80 | 126, UInt8(payload.count >> 8), UInt8(payload.count & 0xFF)]
+        default: frame += [0x80 | 127] + (0..<8).reversed().map { UInt8((payload.count >> ($0 * 8)) & 0xFF) }
+        }
+        let key: [UInt8] = [0x12, 0x34, 0x56, 0x78]
+        frame += key
+        frame += payload.enumerated().map { $0.element ^ key[$0.offset % 4] }
+        return frame
+    }
+
+    /// The code of the first close frame in bytes the server sent (unmasked, short frames).
+    static func closeCode(in bytes: [UInt8]) -> Int? {
+        var index = 0
+        while index + 1 < bytes.count {
+            let opcode = bytes[index] & 0x0F
+            let length = Int(bytes[index + 1] & 0x7F)
+            guard length < 126 else { return nil }
+            if opcode == 0x8, length >= 2, index + 3 < bytes.count {
+                return Int(bytes[index + 2]) << 8 | Int(bytes[index + 3])
+            }
+            index += 2 + length
+        }
+        return nil
+    }
+}
+
+/// Waits (up to 10 s) until an asynchronous condition holds.
+func eventuallyAsync(_ condition: @Sendable () async -> Bool) async -> Bool {
+    for _ in 0..<500 {
+        if await condition() { return true }
+        try? await Task.sleep(for: .milliseconds(20))
+    }
+    return await condition()
+}
+
+extension Thread {
+    /// Reads a pipe to its end on a new thread; the returned function waits for, and returns, the data.
+    static func detachNewThreadReading(_ handle: FileHandle) -> @Sendable () -> Data {
+        let box = DataBox()
+        let done = DispatchSemaphore(value: 0)
+        Thread {
+            box.data = handle.readDataToEndOfFile()
+            done.signal()
+        }.start()
+        return {
+            done.wait()
+            return box.data
+        }
+    }
+}
+
+final class DataBox: @unchecked Sendable {
+    // Written once before the semaphore is signalled, read after waiting on it.
+    var data = Data()
+}
+
+/// A connection opened before a bad-input case and checked after it: the server still serves others.
+struct Witness {
+    let client: WebSocketTestClient
+
+    static func open(_ server: TestServer) async throws -> Witness {
+        Witness(client: try await WebSocketTestClient.connect(server.base + "/api/echo"))
+    }
+
+    func stillWorks() async throws {
+        client.send("still here")
+        #expect(try await client.receiveText() == "still here")
+        #expect(try await client.close()?.code == 1000)
+    }
+}
+
+/// The banner the Shell greets with.
+let shellBanner = "### Entering the Switchboard shell. Type HELP for commands, or a URI such as /echo to navigate. ###"
+
+extension WebSocketTestClient {
+    /// Reads messages until their text contains `marker`; returns all of it (a PTY's output comes in pieces
+    /// of any size). `PTY_TEST_TRACE=1` prints each piece.
+    func read(until marker: String) async throws -> String {
+        var text = ""
+        var found = false
+        while !found {
+            guard let message = await receive() else {
+                throw TestFailure("closed before '\(marker)' arrived; got: \(text.suffix(2000).debugDescription)")
+            }
+            guard case .text(let part) = message else { continue }
+            // Look only where the marker can be: the end of what came before and the new part.
+            found = (String(text.suffix(marker.count)) + part).contains(marker)
+            text += part
+            if ProcessInfo.processInfo.environment["PTY_TEST_TRACE"] != nil { print("PTY<", part.debugDescription) }
+        }
+        return text
+    }
+}
+
+/// The state letter of a process (`R`, `S`, `Z`, …), or nil if it is gone.
+func processState(of pid: Int32) -> Character? {
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else {
+        return nil
+    }
+    return stat[stat.index(after: close)...].split(separator: " ").first?.first
+}
