@@ -1,14 +1,17 @@
 import Foundation
 import NIOCore
 import Switchboard
+import SwitchboardTesting
 import Testing
 
 @testable import SwitchboardTestSupport
 
 /// Bad input of every kind, each answered with an exact reply and survived: after each case the same
-/// connection (where the protocol allows) and a second, untouched connection still work.
+/// connection (where the protocol allows) and a second, untouched connection still work, and a new one
+/// opens.
 ///
-/// All cases share one server, so they also run against each other in parallel.
+/// Refused upgrades go through a real server (the socket is what they test); bad messages on an open
+/// connection test the core's answers and run in-process on `SwitchboardTesting`, on the same API.
 @Suite(.serialized, .timeLimit(.minutes(3)))
 struct BadInputCatalogue {
     // MARK: Upgrades whose URI is wrong: status line, then close 4000 + status
@@ -191,6 +194,8 @@ struct BadInputCatalogue {
         #expect(close?.code == 4000 + (Int(reply.prefix(3)) ?? 0))
         #expect(close?.reason?.hasPrefix(String(reply.prefix(40))) == true)
         try await witness.stillWorks()
+        // And a new connection opens.
+        try await Witness.open(server).stillWorks()
     }
 
     // MARK: Bad messages on an open connection: a status line, and the connection goes on
@@ -432,23 +437,26 @@ struct BadInputCatalogue {
             ["400: Bad request. Unknown command 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA…'. Type HELP for the list of commands", "? <no query>"]),
     ]
 
+    /// In-process, on the same API as the server: what is tested here is the core's answer, not the socket.
     @Test(arguments: answered)
     func answeredAndSurvived(_ input: Answered) async throws {
-        let server = try await SharedServer.shared.get()
-        let witness = try await Witness.open(server)
-        let client = try await WebSocketTestClient.connect(server.base + input.path)
+        let api = try await SharedAPI.shared.get()
+        let witness = InProcessWitness.open(api)
+        let client = TestConnection.open(api, uri: String(input.path.dropFirst("/api".count)))
         let opening = input.path.hasPrefix("/api/shell") ? 2 : 0
         for _ in 0..<opening { _ = try await client.receiveText() }
-        client.send(input.input)
+        await client.send(input.input)
         var replies: [String] = []
         for _ in input.replies { replies.append(try await client.receiveText()) }
         #expect(replies == input.replies)
         // The same connection still works.
-        client.send("#INFO")
+        await client.send("#INFO")
         let info = try await client.receiveText()
         #expect(info.contains("\"WebSocketId\""))
-        try await client.close()
+        await client.close()
         try await witness.stillWorks()
+        // And a new one opens.
+        try await InProcessWitness.open(api).stillWorks()
     }
 
     // MARK: Binary where text is expected (the Shell POSTs binary input, so it needs a query)
@@ -458,17 +466,44 @@ struct BadInputCatalogue {
         ("/api/typed", "415: Unsupported media type. Terminal 'Tests.Typed' does not support binary input"),
     ])
     func binaryWhereTextIsExpected(_ path: String, _ expected: String) async throws {
-        let server = try await SharedServer.shared.get()
-        let witness = try await Witness.open(server)
-        let client = try await WebSocketTestClient.connect(server.base + path)
+        let api = try await SharedAPI.shared.get()
+        let witness = InProcessWitness.open(api)
+        let client = TestConnection.open(api, uri: String(path.dropFirst("/api".count)))
         if path.hasSuffix("shell") { for _ in 0..<2 { _ = try await client.receiveText() } }
-        client.send(ByteBuffer(string: "hello"))
+        await client.send(ByteBuffer(string: "hello"))
         #expect(try await client.receiveText() == expected)
         if path.hasSuffix("shell") { #expect(try await client.receiveText() == "? <no query>") }
-        client.send("#INFO")
+        await client.send("#INFO")
         #expect(try await client.receiveText().contains("\"WebSocketId\""))
-        try await client.close()
+        await client.close()
         try await witness.stillWorks()
+        try await InProcessWitness.open(api).stillWorks()
+    }
+}
+
+/// A connection opened before an in-process case and checked after it: the API still serves others.
+struct InProcessWitness {
+    let client: TestConnection
+
+    static func open(_ api: SwitchboardAPI) -> InProcessWitness { InProcessWitness(client: TestConnection.open(api, uri: "/echo")) }
+
+    func stillWorks() async throws {
+        await client.send("still here")
+        #expect(try await client.receiveText() == "still here")
+        await client.close()
+    }
+}
+
+/// One API for every in-process case of the catalogue, made on first use.
+actor SharedAPI {
+    static let shared = SharedAPI()
+    private var api: SwitchboardAPI?
+
+    func get() throws -> SwitchboardAPI {
+        if let api { return api }
+        let made = try TestServer.makeAPI()
+        api = made
+        return made
     }
 }
 

@@ -94,6 +94,22 @@ struct TestServer {
         try await server.running.value
     }
 
+    /// The API every test server serves: the Shell, the samples, ``Blocker`` and ``Typed``. In-process tests
+    /// (with `TestConnection`) use it too, so they see the same resources.
+    static func makeAPI(
+        configuration: SwitchboardAPI.Configuration = .init(), authenticator: any Authenticator = AllowAllAuthenticator(),
+        logger: Logger = TestServer.defaultLogger
+    ) throws -> SwitchboardAPI {
+        let api = SwitchboardAPI(configuration: configuration, authenticator: authenticator, logger: logger)
+        let hub = ChatHub()
+        api.register { Echo() }
+        api.register { ChatRoom(hub: hub) }
+        api.register { Blocker() }
+        api.register { Typed() }
+        api.register(resource: try InMemoryEntityStore<Superhero>(views: Superhero.views, initial: Superhero.samples))
+        return api
+    }
+
     /// Starts a server with the Shell, the samples, ``Blocker`` and ``Typed``; it runs until its group is
     /// shut down.
     static func start(
@@ -101,13 +117,7 @@ struct TestServer {
         logger: Logger = TestServer.defaultLogger, authenticator: any Authenticator = AllowAllAuthenticator(),
         configure: (SwitchboardAPI) -> Void = { _ in }, routes: (SwitchboardServer) -> Void = { _ in }
     ) async throws -> TestServer {
-        let api = SwitchboardAPI(configuration: apiConfiguration, authenticator: authenticator, logger: logger)
-        let hub = ChatHub()
-        api.register { Echo() }
-        api.register { ChatRoom(hub: hub) }
-        api.register { Blocker() }
-        api.register { Typed() }
-        api.register(resource: try InMemoryEntityStore<Superhero>(views: Superhero.views, initial: Superhero.samples))
+        let api = try makeAPI(configuration: apiConfiguration, authenticator: authenticator, logger: logger)
         configure(api)
         let (ports, portSink) = AsyncStream.makeStream(of: Int.self)
         let server = SwitchboardServer(
