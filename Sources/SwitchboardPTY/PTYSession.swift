@@ -4,6 +4,7 @@ import FoundationEssentials
 import Foundation
 #endif
 import NIOCore
+import SwitchboardCore
 import Synchronization
 
 /// What a PTY session sends its clients: the program's output, or a notice about the session (someone
@@ -67,14 +68,15 @@ actor PTYSession {
     private var carry: [UInt8] = []
     private var clients: [Int: Client] = [:]
     private var outboxes: [Int: ClientOutbox] = [:]
-    private var progressWaiters: [CheckedContinuation<Void, Never>] = []
+    /// Woken when an outbox delivers or gives up, for a reader held back by slow clients; one slot.
+    private let progress = BoundedQueue<Void>()
     private var nextClient = 0
     private var writer: NIOAsyncChannelOutboundWriter<ByteBuffer>?
-    private var writingInput = false
-    private var inputWaiters: [CheckedContinuation<Void, Never>] = []
+    /// One message of input goes in whole before the next starts.
+    private let inputLock = AsyncLock()
     private var appliedSize: (rows: Int, cols: Int)
-    private var readerDone = false
-    private var readerWaiters: [CheckedContinuation<Void, Never>] = []
+    /// Finished when the reader has seen the end of the output.
+    private let readerEnded = BoundedQueue<Void>()
     private(set) var exit: PTYExit?
     private var onEnd: (@Sendable () async -> Void)?
 
@@ -87,11 +89,16 @@ actor PTYSession {
         self.appliedSize = (rows, cols)
     }
 
-    /// Starts reading output and watching for the program's exit; `onEnd` runs once it has ended.
+    /// Starts reading output and watching for the program's exit, as two children of one task; `onEnd`
+    /// runs once the program has ended.
     func start(onEnd: @escaping @Sendable () async -> Void) {
         self.onEnd = onEnd
-        Task { await self.read() }
-        Task { await self.watchExit() }
+        Task {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await self.read() }
+                group.addTask { await self.watchExit() }
+            }
+        }
     }
 
     var clientCount: Int { clients.count }
@@ -108,9 +115,7 @@ actor PTYSession {
         } catch {
             // EIO once the program's side of the PTY is closed: the end of the output.
         }
-        readerDone = true
-        for waiter in readerWaiters { waiter.resume() }
-        readerWaiters = []
+        readerEnded.finish(droppingBuffered: true)
     }
 
     private func setWriter(_ writer: NIOAsyncChannelOutboundWriter<ByteBuffer>) { self.writer = writer }
@@ -130,15 +135,13 @@ actor PTYSession {
                 }
                 if let again = outboxes.values.map(\.pending).min(), again <= Self.waitLimit { break }
             }
-            await withCheckedContinuation { progressWaiters.append($0) }
+            _ = await progress.next()
         }
     }
 
     /// An outbox delivered something, or gave up: the reader may go on.
     func progressed() {
-        let waiters = progressWaiters
-        progressWaiters = []
-        for waiter in waiters { waiter.resume() }
+        if progress.count == 0 { progress.append(()) }
     }
 
     /// A client's connection failed: forget it.
@@ -287,22 +290,18 @@ actor PTYSession {
             throw PTYSessionError.ended
         }
         if let client, clients[client]?.readOnly == true { throw PTYSessionError.readOnly }
-        while writingInput { await withCheckedContinuation { inputWaiters.append($0) } }
-        writingInput = true
-        defer {
-            writingInput = false
-            if !inputWaiters.isEmpty { inputWaiters.removeFirst().resume() }
-        }
         guard let writer else { throw PTYSessionError.ended }
-        if bytes.readableBytes <= Self.inputChunkSize {
-            try await writer.write(bytes)
-            return
-        }
-        var rest = bytes
-        while let chunk = rest.readSlice(length: min(rest.readableBytes, Self.inputChunkSize)), chunk.readableBytes > 0 {
-            var copy = ByteBuffer()
-            copy.writeImmutableBuffer(chunk)
-            try await writer.write(copy)
+        try await inputLock.withLock {
+            if bytes.readableBytes <= Self.inputChunkSize {
+                try await writer.write(bytes)
+                return
+            }
+            var rest = bytes
+            while let chunk = rest.readSlice(length: min(rest.readableBytes, Self.inputChunkSize)), chunk.readableBytes > 0 {
+                var copy = ByteBuffer()
+                copy.writeImmutableBuffer(chunk)
+                try await writer.write(copy)
+            }
         }
     }
 
@@ -327,18 +326,7 @@ actor PTYSession {
     }
 
     private func waitForReader(upTo timeout: Duration) async {
-        if readerDone { return }
-        let timer = Task {
-            try? await Task.sleep(for: timeout)
-            self.releaseReaderWaiters()
-        }
-        await withCheckedContinuation { readerWaiters.append($0) }
-        timer.cancel()
-    }
-
-    private func releaseReaderWaiters() {
-        for waiter in readerWaiters { waiter.resume() }
-        readerWaiters = []
+        _ = await readerEnded.next(until: .now + timeout)
     }
 
     /// Ends the program and its jobs: SIGHUP, then SIGKILL after `grace`.

@@ -216,4 +216,18 @@ struct QueuePrimitiveTests {
         #expect(await consumer.value == 7)
         #expect(queue.count == 0)
     }
+
+    @Test func aDeadlineEndsTheWaitAndNeverLosesAnElement() async {
+        let queue = BoundedQueue<Int>()
+        #expect(await queue.next(until: .now + .milliseconds(20)) == nil, "nothing came before the deadline")
+        #expect(!queue.hasWaitingConsumer, "the wait was withdrawn")
+        queue.append(1)
+        #expect(await queue.next(until: .now - .seconds(1)) == 1, "an element already there wins over a past deadline")
+        let waiting = Task { await queue.next(until: .now + .seconds(60)) }
+        while !queue.hasWaitingConsumer { await Task.yield() }
+        queue.append(2)
+        #expect(await waiting.value == 2)
+        queue.finish(droppingBuffered: false)
+        #expect(await queue.next(until: .now + .seconds(60)) == nil, "a finished queue does not wait for the deadline")
+    }
 }

@@ -192,15 +192,10 @@ actor ConnectionDispatcher {
 
     /// Returns when the terminal makes progress, at `deadline`, or when the task is cancelled.
     private nonisolated func waitForProgress(until deadline: ContinuousClock.Instant?) async {
-        guard let deadline else {
+        if let deadline {
+            _ = await progress.next(until: deadline)
+        } else {
             _ = await progress.next()
-            return
-        }
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { [progress] in _ = await progress.next() }
-            group.addTask { try? await Task.sleep(until: deadline) }
-            await group.next()
-            group.cancelAll()
         }
     }
 

@@ -208,6 +208,23 @@ package final class BoundedQueue<Element: Sendable>: Sendable {
         }
     }
 
+    /// The next element, waiting for one until `deadline` at the latest.
+    /// - Returns: `nil` at the deadline, once the queue is finished and empty, or when the task is cancelled.
+    package func next(until deadline: ContinuousClock.Instant) async -> Element? {
+        await withTaskGroup(of: Element?.self) { group in
+            group.addTask { await self.next() }
+            group.addTask {
+                try? await Task.sleep(until: deadline)
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            // The sleeper may finish first while `next()` was taking an element: keep it, not lose it.
+            let second = await group.next() ?? nil
+            return first ?? second
+        }
+    }
+
     /// Ends the queue and wakes every waiter: waiting producers get `false`, a waiting consumer `nil`.
     /// - Parameter droppingBuffered: Whether to drop what is buffered (`true`) or let the consumer take it
     ///   first (`false`).
