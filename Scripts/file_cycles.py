@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The file-level reference graph of a Swift module and its cycles.
 
-A file refers to another when it names a type, or a function or property the other declares in an
+A file refers to another when it names a top-level type the other declares, or a function or property the other declares in an
 extension (when that name is declared in one file only). Prints each strongly connected component of more
 than one file, largest first. Usage: Scripts/file_cycles.py Sources/SwitchboardCore
 """
@@ -23,7 +23,7 @@ def strip(text):
 
 sources = {f: strip(open(f).read()) for f in files}
 declared = defaultdict(set)
-type_decl = re.compile(r"^\s*(?:@\w+\s+)*(?:(?:public|package|internal|fileprivate|private|final|indirect|nonisolated)\s+)*(?:struct|class|enum|protocol|actor|typealias)\s+([A-Z]\w*)", re.M)
+type_decl = re.compile(r"^(?:@\w+\s+)*(?:(?:public|package|internal|fileprivate|private|final|indirect|nonisolated)\s+)*(?:struct|class|enum|protocol|actor|typealias)\s+([A-Z]\w*)", re.M)
 member_decl = re.compile(r"^\s{4}(?:@\w+\s+)*(?:(?:public|package|internal|static|mutating|nonisolated|final|override)\s+)*(?:func|var|let)\s+([a-z]\w{7,})", re.M)
 for f, text in sources.items():
     for name in type_decl.findall(text):
