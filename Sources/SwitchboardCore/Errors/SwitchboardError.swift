@@ -57,9 +57,6 @@ public struct SwitchboardError: Error, Sendable, CustomStringConvertible {
         ]
     }
 
-    /// The status as swift-http-types spells it, with its standard reason phrase.
-    public var httpStatus: HTTPResponse.Status { Self.standardStatus(status) }
-
     /// The statuses Switchboard answers with, to find a code's standard reason phrase (swift-http-types
     /// keeps the phrases on its constants only).
     private static let standardStatuses: [Int: HTTPResponse.Status] = Dictionary(
@@ -122,7 +119,6 @@ public struct SwitchboardError: Error, Sendable, CustomStringConvertible {
         public static let invalidEntity = Code(rawValue: "InvalidEntity")
         public static let notAcceptable = Code(rawValue: "NotAcceptable")
         public static let queryTimeout = Code(rawValue: "QueryTimeout")
-        public static let rateLimited = Code(rawValue: "RateLimited")
     }
 }
 
