@@ -114,9 +114,10 @@ extension HTTPServerBuilder {
         webSocketRouter: WSResponderBuilder, configuration: SwitchboardServerConfiguration
     ) -> HTTPServerBuilder where WSResponderBuilder.Responder.Context: WebSocketRequestContext {
         let webSocketResponder = webSocketRouter.buildResponder()
-        let channelConfiguration = HTTP1WebSocketUpgradeChannel.Configuration(
-            http1: .init(additionalChannelHandlers: [ClosingResponseHandler()], idleTimeout: TimeAmount(configuration.idleTimeout)),
-            ws: configuration.webSocketConfiguration)
+        var http1 = configuration.http1
+        let own = http1.additionalChannelHandlers
+        http1.additionalChannelHandlers = { [ClosingResponseHandler()] + own() }
+        let channelConfiguration = HTTP1WebSocketUpgradeChannel.Configuration(http1: http1, ws: configuration.webSocketConfiguration)
         let deadline = TimeAmount(configuration.requestHeadTimeout)
         return .init { responder in
             DeadlineGuardedChannel(

@@ -1,4 +1,6 @@
+public import HummingbirdCore
 public import HummingbirdWebSocket
+import NIOCore
 import HummingbirdWSCompression
 
 /// How Switchboard is served over HTTP and WebSocket.
@@ -39,11 +41,21 @@ public struct SwitchboardServerConfiguration: Sendable {
     /// (anything but a browser) and from the server's own origin are always allowed; others get `403`
     /// before any upgrade.
     public var allowedOrigins: [String]
+    /// Hummingbird's HTTP/1 settings, which Switchboard builds on: the idle timeout (see ``idleTimeout``),
+    /// the request decoder's limits (`httpDecoder`: 80 KiB per header field and in all, 1,000 fields by
+    /// default), and channel handlers of your own (`additionalChannelHandlers`, which run after
+    /// Switchboard's). The WebSocket settings are Switchboard's own (``webSocketConfiguration``): its
+    /// compression counts inflated bytes against the API's memory budget and its pings carry no payload.
+    public var http1: HTTP1Channel.Configuration
+
     /// How long an HTTP connection may go without reading or writing before it is closed (default 30 s):
     /// idle keep-alive connections, request bodies that stop arriving, and the next request head on a
     /// keep-alive connection, which must be whole within this time of the previous answer (bytes that
-    /// trickle in do not count as activity until the head is complete).
-    public var idleTimeout: Duration
+    /// trickle in do not count as activity until the head is complete). It is ``http1``'s `idleTimeout`.
+    public var idleTimeout: Duration {
+        get { http1.idleTimeout.map { Duration.nanoseconds($0.nanoseconds) } ?? .seconds(30) }
+        set { http1.idleTimeout = TimeAmount(newValue) }
+    }
     /// The most WebSocket connections served at once (default 4,096); an upgrade beyond it gets `503`.
     public var maxConnections: Int
     /// The most WebSocket connections from one client address (default 128; the address behind a trusted
@@ -61,7 +73,7 @@ public struct SwitchboardServerConfiguration: Sendable {
         maxBodySize: Int = 4 << 20, allowedHosts: [String]? = nil, allowedOrigins: [String] = [], tls: SwitchboardTLS? = nil,
         maxConnections: Int = 4096, maxConnectionsPerClient: Int = 128, idleTimeout: Duration = .seconds(30)
     ) {
-        self.idleTimeout = idleTimeout
+        self.http1 = HTTP1Channel.Configuration(idleTimeout: TimeAmount(idleTimeout))
         self.maxConnections = maxConnections
         self.maxConnectionsPerClient = maxConnectionsPerClient
         self.tls = tls
