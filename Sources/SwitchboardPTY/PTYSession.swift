@@ -128,14 +128,14 @@ actor PTYSession {
         guard !text.isEmpty else { return }
         remember(text)
         for outbox in outboxes.values { outbox.enqueue(.output(text)) }
-        while let fastest = outboxes.values.map(\.pending).min(), fastest > Self.waitLimit {
-            if outboxes.count > 1 {
-                for (id, outbox) in outboxes where outbox.pending > Self.evictLimit {
-                    await evict(id, reason: "More than \(Self.evictLimit >> 20) MiB behind the shared terminal")
-                }
-                if let again = outboxes.values.map(\.pending).min(), again <= Self.waitLimit { break }
+        let pacing = OutputPacing(waitLimit: Self.waitLimit, evictLimit: Self.evictLimit)
+        while true {
+            switch pacing.step(pending: outboxes.mapValues(\.pending)) {
+            case .read: return
+            case .evict(let ids):
+                for id in ids { await evict(id, reason: "More than \(Self.evictLimit >> 20) MiB behind the shared terminal") }
+            case .wait: _ = await progress.next()
             }
-            _ = await progress.next()
         }
     }
 
@@ -153,8 +153,9 @@ actor PTYSession {
     }
 
     private func evict(_ id: Int, reason: String) async {
-        guard let client = clients.removeValue(forKey: id) else { return }
+        // The outbox first, whatever happens: the pacing loop asks again until it is gone.
         outboxes.removeValue(forKey: id)?.stop()
+        guard let client = clients.removeValue(forKey: id) else { return }
         applySize()
         notify("\(client.who) was detached: \(reason)", except: id)
         await client.evicted(reason)
