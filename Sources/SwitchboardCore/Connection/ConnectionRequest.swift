@@ -59,7 +59,7 @@ public struct ConnectionProfile: Sendable {
     public var connectedAt: Date
     /// The full name of the attached terminal.
     public var currentTerminal: String
-    /// The connection's headers, without the reserved ones (see ``HTTPFields/isReserved(_:)``).
+    /// The connection's headers, without the reserved ones (see `HTTPFields.isReserved(_:)`).
     public var customHeaders: HTTPFields
 
     /// The profile as JSON, in the field order `#INFO` uses.
