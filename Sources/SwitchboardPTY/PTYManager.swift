@@ -15,7 +15,7 @@ import Switchboard
 ///
 /// ```swift
 /// let ptys = PTYManager(configuration: .init(program: PTYProgram("python3")))
-/// ptys.register(in: api)   // Switchboard.Pty and Switchboard.PTYSession
+/// ptys.register(in: api)   // Switchboard.Pty and Switchboard.PtySession
 /// ```
 public actor PTYManager {
     /// How connections share programs.

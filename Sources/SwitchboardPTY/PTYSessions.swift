@@ -5,7 +5,7 @@ public import Foundation
 #endif
 public import Switchboard
 
-/// One running PTY program, as `Switchboard.PTYSession` lists it.
+/// One running PTY program, as `Switchboard.PtySession` lists it.
 public struct PTYSessionEntry: Codable, Sendable {
     /// The terminal's name; `nil` for a connection's own terminal.
     public var name: String?
@@ -24,14 +24,14 @@ public struct PTYSessionEntry: Codable, Sendable {
     public var startedAt: Date
 }
 
-/// `Switchboard.PTYSession`: the running PTY programs (like Jupyter's `/api/terminals`); DELETE ends the
+/// `Switchboard.PtySession`: the running PTY programs (like Jupyter's `/api/terminals`); DELETE ends the
 /// matched ones, their jobs included.
 ///
 /// A caller sees and ends only the programs it started, unless it is an administrator
 /// (`AccessRights.isAdministrator`), who sees and ends all.
 struct PTYSessions: EntityResource {
     let manager: PTYManager
-    var resourceName: String { "Switchboard.PTYSession" }
+    var resourceName: String { "Switchboard.PtySession" }
     var resourceDescription: String? { "The running PTY programs, named and per connection; DELETE ends them" }
     var operations: EntityOperations { [.select, .delete] }
 
@@ -61,7 +61,7 @@ struct PTYSessions: EntityResource {
 }
 
 extension PTYManager {
-    /// Registers `Switchboard.Pty` (the terminal) and `Switchboard.PTYSession` (the running programs) in an API.
+    /// Registers `Switchboard.Pty` (the terminal) and `Switchboard.PtySession` (the running programs) in an API.
     public nonisolated func register(in api: SwitchboardAPI) {
         api.register { PTYTerminal(manager: self) }
         api.register(resource: PTYSessions(manager: self))
