@@ -8,9 +8,8 @@ import FoundationEssentials
 import Foundation
 #endif
 
-actor Counter: TerminalResource {
-    static let resourceDescription: String? = "Counts what you type"
-    static let supportedInput: TerminalInputKinds = [.text, .binary]
+actor Counter: TextInputTerminal, BinaryInputTerminal, PropertyCheckingTerminal {
+    static let resourceDescription = "Counts what you type"
 
     enum Unit: String, CaseIterable, PropertyValue { case characters, bytes }
 
@@ -33,11 +32,11 @@ actor Counter: TerminalResource {
         try await connection.send(binary)  // binary goes back as binary
     }
 
-    func propertiesDidChange(_ names: [String], on connection: TerminalConnection) async throws {
-        if names.contains("Unit") { total = 0 }  // throw here to refuse the change
+    func propertiesDidChange(_ changes: PropertyChanges, on connection: TerminalConnection) async throws {
+        if changes.contains($unit) { total = 0 }  // throw here to refuse the change
     }
 
-    func close(_ reason: TerminalCloseReason) async {
+    func close(_ reason: TerminalCloseReason, on connection: TerminalConnection) async {
         // .switched, .disconnected or .shutdown: release what the terminal holds
     }
 }

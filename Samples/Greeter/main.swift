@@ -6,8 +6,8 @@ import Switchboard
 import SwitchboardHummingbird
 import SwitchboardPTY
 
-actor Greeter: TerminalResource {
-    static let resourceDescription: String? = "Greets whoever types a name"
+actor Greeter: TextInputTerminal {
+    static let resourceDescription = "Greets whoever types a name"
     enum Tone: String, CaseIterable, PropertyValue { case plain, loud }
 
     @Property(description: "The greeting word") var greeting = "Hello"
@@ -23,6 +23,7 @@ actor Greeter: TerminalResource {
         let line = "\(greeting), \(text)!"
         try await connection.send(tone == .loud ? line.uppercased() : line)
     }
+    func close(_ reason: TerminalCloseReason, on connection: TerminalConnection) async {}
 }
 
 // It serves a PTY, which runs commands as this user: every caller needs the token, made anew at each start.

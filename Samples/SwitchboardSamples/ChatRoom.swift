@@ -5,8 +5,8 @@ public import Switchboard
 /// `ws://127.0.0.1:8080/api/chatroom/nickname=Ada&room=lobby`. Messages from others arrive as
 /// `Ada: hello`; joins, leaves and renames as `* Ada joined`. Change your name with
 /// `#TERMINAL {"Nickname": "Grace"}`.
-public actor ChatRoom: TerminalResource {
-    public static var resourceDescription: String? { "A chat room: every connection in a room sees the others' messages" }
+public actor ChatRoom: TextInputTerminal, PropertyCheckingTerminal {
+    public static var resourceDescription: String { "A chat room: every connection in a room sees the others' messages" }
 
     /// The name others see; `guest-<connection id>` if left empty.
     @Property(description: "The name others see; guest-<id> if empty") public var nickname = ""
@@ -35,7 +35,7 @@ public actor ChatRoom: TerminalResource {
         await hub.broadcast("\(joined.nickname): \(text)", in: joined.room, except: connection.id)
     }
 
-    public func propertiesDidChange(_ names: [String], on connection: TerminalConnection) async throws {
+    public func propertiesDidChange(_ changes: PropertyChanges, on connection: TerminalConnection) async throws {
         if nickname.allSatisfy(\.isWhitespace) && joined != nil || room.isEmpty {
             throw SwitchboardError(.badRequest, code: .invalidPropertyValue, "Nickname and Room must not be empty")
         }
@@ -52,7 +52,7 @@ public actor ChatRoom: TerminalResource {
         joined = (room, nickname)
     }
 
-    public func close(_ reason: TerminalCloseReason) async {
+    public func close(_ reason: TerminalCloseReason, on connection: TerminalConnection) async {
         guard let joined, let connectionID else { return }
         await hub.leave(room: joined.room, id: connectionID)
         await hub.broadcast("* \(joined.nickname) left", in: joined.room, except: nil)

@@ -5,9 +5,8 @@ public import Switchboard
 ///
 /// It sends nothing else unless asked, so it is what WebSocket conformance suites expect of an echo
 /// endpoint: `ws://127.0.0.1:8080/api/echo`. Open it with a prefix: `/api/echo/prefix=%3E%20`.
-public actor Echo: TerminalResource {
-    public static var resourceDescription: String? { "Echoes text as text and binary as binary" }
-    public static var supportedInput: TerminalInputKinds { [.text, .binary] }
+public actor Echo: TextInputTerminal, BinaryInputTerminal {
+    public static var resourceDescription: String { "Echoes text as text and binary as binary" }
 
     /// Text put before every echoed text message.
     @Property(description: "Text put before every echoed text message") public var prefix = ""
@@ -25,4 +24,7 @@ public actor Echo: TerminalResource {
         messagesReceived += 1
         try await connection.send(binary)
     }
+
+    public func open(_ connection: TerminalConnection) async throws {}
+    public func close(_ reason: TerminalCloseReason, on connection: TerminalConnection) async {}
 }

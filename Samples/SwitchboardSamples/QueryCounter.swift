@@ -7,8 +7,8 @@ public import Switchboard
 /// /superhero/year>1950        →  3 entities in SwitchboardSamples.Superhero/Year>1950
 /// /echo                       →  400: Bad request. '/echo' names a terminal, not entities
 /// ```
-public actor QueryCounter: TerminalResource {
-    public static var resourceDescription: String? { "Counts the entities each line's URI selects" }
+public actor QueryCounter: TextInputTerminal {
+    public static var resourceDescription: String { "Counts the entities each line's URI selects" }
 
     public init() {}
 
@@ -26,4 +26,7 @@ public actor QueryCounter: TerminalResource {
         }
         try await connection.send("\(count) entities in \(query.canonical.dropFirst())")
     }
+
+    public func open(_ connection: TerminalConnection) async throws {}
+    public func close(_ reason: TerminalCloseReason, on connection: TerminalConnection) async {}
 }

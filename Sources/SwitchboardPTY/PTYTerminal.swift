@@ -25,10 +25,9 @@ public enum PTYWireMode: String, CaseIterable, PropertyValue {
 /// `owner=alice&name=work`. Administrators may attach to any. Everyone attached is told when someone joins
 /// or leaves (`["notice", "bob (127.0.0.1) joined"]` in terminado mode, a bracketed line in raw mode).
 /// `readOnly` can be turned on, never off, on a connection; viewers never change the terminal's size.
-public actor PTYTerminal: TerminalResource {
+public actor PTYTerminal: TextInputTerminal, BinaryInputTerminal, PropertyCheckingTerminal {
     public static var resourceName: String { "Switchboard.Pty" }
-    public static var resourceDescription: String? { "A program (a shell by default) in a real pseudo-terminal" }
-    public static var supportedInput: TerminalInputKinds { [.text, .binary] }
+    public static var resourceDescription: String { "A program (a shell by default) in a real pseudo-terminal" }
     /// Keystrokes carry passwords: the console never shows what passes.
     public static var messagesArePrivate: Bool { true }
 
@@ -251,40 +250,40 @@ public actor PTYTerminal: TerminalResource {
         }
     }
 
-    public func propertiesDidChange(_ names: [String], on connection: TerminalConnection) async throws {
+    public func propertiesDidChange(_ changes: PropertyChanges, on connection: TerminalConnection) async throws {
         // Checked here also before open, so that a bad size in the URI refuses the connection (4400).
-        if names.contains("Rows") || names.contains("Cols") { try Self.checkSize(rows, cols) }
+        if changes.contains($rows) || changes.contains($cols) { try Self.checkSize(rows, cols) }
         guard let session, let clientID else { return }  // before open: open applies the rest
-        if names.contains("Name") && name != openedName {
+        if changes.contains($name) && name != openedName {
             throw SwitchboardError(
                 .badRequest, code: .invalidPropertyValue,
                 "Name is chosen when the terminal opens; open /pty/name=\(name ?? "") to attach to another")
         }
-        if names.contains("Owner") && owner != openedOwner {
+        if changes.contains($owner) && owner != openedOwner {
             throw SwitchboardError(
                 .badRequest, code: .invalidPropertyValue, "Owner is chosen when the terminal opens; open /pty/owner=...&name=... instead")
         }
-        if names.contains("ReadOnly") {
+        if changes.contains($readOnly) {
             if wasReadOnly && !readOnly {
                 throw SwitchboardError(
                     .forbidden, code: .readOnlyProperty, "ReadOnly cannot be turned off: open a new connection to type")
             }
             wasReadOnly = readOnly
         }
-        if names.contains("Share") {
+        if changes.contains($share) {
             guard session.owner == identityName, session.name != nil else {
                 throw SwitchboardError(.forbidden, code: .forbidden, "Only the owner of a named terminal may share it")
             }
             await session.share(try share.map { try Self.grants($0) } ?? [:])
         }
-        if names.contains("Rows") || names.contains("Cols") {
+        if changes.contains($rows) || changes.contains($cols) {
             try Self.checkSize(rows, cols)
             await session.setSize(clientID, rows: rows, cols: cols)
         }
-        if names.contains("ReadOnly") { await session.setReadOnly(clientID, readOnly) }
+        if changes.contains($readOnly) { await session.setReadOnly(clientID, readOnly) }
     }
 
-    public func close(_ reason: TerminalCloseReason) async {
+    public func close(_ reason: TerminalCloseReason, on connection: TerminalConnection) async {
         guard let session, let clientID else { return }
         self.session = nil
         await session.detach(clientID)

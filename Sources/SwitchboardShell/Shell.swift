@@ -15,13 +15,12 @@ import HTTPTypes
 ///
 /// When the connection comes back to the Shell (`#SHELL`, or a terminal redirecting), it gets back the
 /// properties it had on that connection, including its location.
-public actor Shell: TerminalResource {
+public actor Shell: TextInputTerminal, BinaryInputTerminal, PropertyCheckingTerminal {
     public static var resourceName: String { "Switchboard.Shell" }
-    public static var resourceDescription: String? {
+    public static var resourceDescription: String {
         "The Switchboard shell: navigate the API's resources by URI and enter terminals"
     }
     public static var restoresPropertiesOnReturn: Bool { true }
-    public static var supportedInput: TerminalInputKinds { [.text, .binary] }
 
     static let banner = "### Entering the Switchboard shell. Type HELP for commands, or a URI such as /echo to navigate. ###"
     static let closingBanner = "### Closing the Switchboard shell... ###"
@@ -57,17 +56,17 @@ public actor Shell: TerminalResource {
         }
     }
 
-    public func propertiesDidChange(_ names: [String], on connection: TerminalConnection) async throws {
-        if names.contains("AutoGet") && names.contains("AutoOptions") && autoGet && autoOptions {
+    public func propertiesDidChange(_ changes: PropertyChanges, on connection: TerminalConnection) async throws {
+        if changes.contains($autoGet) && changes.contains($autoOptions) && autoGet && autoOptions {
             throw SwitchboardError(
                 .badRequest, code: .invalidPropertyValue, "AutoGet and AutoOptions are mutually exclusive; set at most one of them to true")
         }
-        if names.contains("AutoGet") && autoGet {
+        if changes.contains($autoGet) && autoGet {
             autoOptions = false
-        } else if names.contains("AutoOptions") && autoOptions {
+        } else if changes.contains($autoOptions) && autoOptions {
             autoGet = false
         }
-        if names.contains("Query") && !query.isEmpty {
+        if changes.contains($query) && !query.isEmpty {
             try move(to: query, on: connection)
         }
     }
@@ -522,6 +521,7 @@ public actor Shell: TerminalResource {
         }
         return lines.joined(separator: "\n")
     }
+    public func close(_ reason: TerminalCloseReason, on connection: TerminalConnection) async {}
 }
 
 extension HomeTerminal {

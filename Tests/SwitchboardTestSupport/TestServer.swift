@@ -14,7 +14,7 @@ import Testing
 
 /// A terminal for transport tests: `hang` blocks until the terminal is closed, `fail` throws, `binary`
 /// sends a UTF-8 and a non-UTF-8 binary message, `close` closes the connection with 4409.
-actor Blocker: TerminalResource {
+actor Blocker: TextInputTerminal {
     static let resourceName = "Tests.Blocker"
     private var hang: CheckedContinuation<Void, Never>?
 
@@ -31,14 +31,16 @@ actor Blocker: TerminalResource {
         }
     }
 
-    func close(_ reason: TerminalCloseReason) async {
+    func close(_ reason: TerminalCloseReason, on connection: TerminalConnection) async {
         hang?.resume()
         hang = nil
     }
+
+    func open(_ connection: TerminalConnection) async throws {}
 }
 
 /// A terminal with a property of every supported type, for conversion errors.
-actor Typed: TerminalResource {
+actor Typed: TextInputTerminal {
     static let resourceName = "Tests.Typed"
     enum Mode: String, CaseIterable, PropertyValue { case fast, slow }
     @Property var count = 0
@@ -51,6 +53,9 @@ actor Typed: TerminalResource {
     func receive(text: String, from connection: TerminalConnection) async throws {
         try await connection.send("typed: \(text)")
     }
+
+    func open(_ connection: TerminalConnection) async throws {}
+    func close(_ reason: TerminalCloseReason, on connection: TerminalConnection) async {}
 }
 
 struct BlockerError: Error, CustomStringConvertible {

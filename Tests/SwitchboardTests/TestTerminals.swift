@@ -7,9 +7,9 @@ enum Mode: String, CaseIterable, PropertyValue {
 }
 
 /// A terminal with a property of every supported type, and text commands that exercise the dispatcher.
-actor Recorder: TerminalResource {
+actor Recorder: TextInputTerminal, PropertyCheckingTerminal {
     static let resourceName = "Tests.Recorder"
-    static let resourceDescription: String? = "Records and misbehaves on request"
+    static let resourceDescription = "Records and misbehaves on request"
 
     @Property var flag = false
     @Property(description: "A count") var count = 0
@@ -43,11 +43,11 @@ actor Recorder: TerminalResource {
         }
     }
 
-    func propertiesDidChange(_ names: [String], on connection: TerminalConnection) async throws {
+    func propertiesDidChange(_ changes: PropertyChanges, on connection: TerminalConnection) async throws {
         if label == "invalid" { throw SwitchboardError(.badRequest, code: .invalidPropertyValue, "Label may not be 'invalid'") }
     }
 
-    func close(_ reason: TerminalCloseReason) async {
+    func close(_ reason: TerminalCloseReason, on connection: TerminalConnection) async {
         hang?.resume()
         hang = nil
         await Journal.shared.record("closed \(reason)")
@@ -83,6 +83,9 @@ actor Journal {
 /// A second terminal whose name shares a suffix with Recorder's, for ambiguity tests.
 actor OtherRecorder: TerminalResource {
     static let resourceName = "Other.Recorder"
+
+    func open(_ connection: TerminalConnection) async throws {}
+    func close(_ reason: TerminalCloseReason, on connection: TerminalConnection) async {}
 }
 
 func makeAPI() -> SwitchboardAPI {

@@ -9,9 +9,9 @@ import HTTPTypes
 ///
 /// It starts paused; `OPEN` starts the feed, `PAUSE` stops it, `CLOSE` returns to the Shell. Open it
 /// running with `/admin.console/status=open`. Console connections are never logged, by any console.
-actor NetworkConsole: TerminalResource {
+actor NetworkConsole: TextInputTerminal {
     static var resourceName: String { "Switchboard.Admin.Console" }
-    static var resourceDescription: String? { "A live feed of the API's WebSocket and HTTP events (OPEN, PAUSE, CLOSE)" }
+    static var resourceDescription: String { "A live feed of the API's WebSocket and HTTP events (OPEN, PAUSE, CLOSE)" }
 
     enum Status: String, CaseIterable, PropertyValue { case paused = "PAUSED", open = "OPEN" }
     enum Format: String, CaseIterable, PropertyValue { case line = "Line", json = "JSON" }
@@ -72,7 +72,7 @@ actor NetworkConsole: TerminalResource {
         }
     }
 
-    func close(_ reason: TerminalCloseReason) async {
+    func close(_ reason: TerminalCloseReason, on connection: TerminalConnection) async {
         feed?.cancel()
         if let listenerID { events.stopListening(listenerID) }
     }

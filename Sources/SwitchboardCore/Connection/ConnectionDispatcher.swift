@@ -239,12 +239,11 @@ actor ConnectionDispatcher {
             properties.restore(saved)
             returning = true
         }
-        let names = properties.store(target.values)
         nextGeneration += 1
         let generation = nextGeneration
-        if !names.isEmpty {
+        if !target.values.isEmpty {
             let connection = TerminalConnection(dispatcher: self, endpoint: endpoint, generation: generation, isReturning: returning)
-            try await terminal.propertiesDidChange(names, on: connection)
+            try await properties.apply(target.values, connection: connection, on: terminal)
         }
         return Prepared(
             descriptor: descriptor, terminal: terminal, properties: properties, returning: returning, generation: generation)
@@ -254,7 +253,9 @@ actor ConnectionDispatcher {
     /// client gets the error and the connection returns to the Shell (or closes, if the Shell failed).
     private func attach(_ prepared: Prepared, restartingWorker: Bool) async {
         guard !endpoint.isClosed else {
-            Task { await prepared.terminal.close(.disconnected) }
+            let connection = TerminalConnection(
+                dispatcher: self, endpoint: endpoint, generation: prepared.generation, isReturning: prepared.returning)
+            Task { await prepared.terminal.close(.disconnected, on: connection) }
             return
         }
         let connection = TerminalConnection(
@@ -288,8 +289,9 @@ actor ConnectionDispatcher {
         disposalCount += 1
         let id = disposalCount
         let terminal = old.terminal
+        let connection = old.connection
         disposals[id] = Task {
-            await terminal.close(reason)
+            await terminal.close(reason, on: connection)
             self.disposalFinished(id)
         }
     }
@@ -316,7 +318,9 @@ actor ConnectionDispatcher {
         guard attachment?.generation == generation, !endpoint.isClosed else { throw TerminalConnectionError.detached }
         let prepared = try await prepare(target)
         guard attachment?.generation == generation, !endpoint.isClosed else {
-            Task { await prepared.terminal.close(.disconnected) }
+            let connection = TerminalConnection(
+                dispatcher: self, endpoint: endpoint, generation: prepared.generation, isReturning: prepared.returning)
+            Task { await prepared.terminal.close(.disconnected, on: connection) }
             throw TerminalConnectionError.detached
         }
         await attach(prepared, restartingWorker: false)
@@ -363,18 +367,17 @@ actor ConnectionDispatcher {
         do {
             switch message {
             case .text(let text):
-                guard descriptor.supportedInput.contains(.text) else {
+                guard let terminal = attachment.terminal as? any TextInputTerminal else {
                     throw SwitchboardError(
-                        .unsupportedMediaType, code: .unsupportedInput, "Terminal '\(descriptor.name)' does not support text input")
+                        .unsupportedMediaType, code: .unsupportedInput, "Terminal '\(descriptor.name)' does not take text input")
                 }
-                try await attachment.terminal.receive(text: text, from: attachment.connection)
+                try await terminal.receive(text: text, from: attachment.connection)
             case .binary(let bytes):
-                guard descriptor.supportedInput.contains(.binary) else {
+                guard let terminal = attachment.terminal as? any BinaryInputTerminal else {
                     throw SwitchboardError(
-                        .unsupportedMediaType, code: .unsupportedInput,
-                        "Terminal '\(descriptor.name)' does not support binary input")
+                        .unsupportedMediaType, code: .unsupportedInput, "Terminal '\(descriptor.name)' does not take binary input")
                 }
-                try await attachment.terminal.receive(binary: bytes, from: attachment.connection)
+                try await terminal.receive(binary: bytes, from: attachment.connection)
             }
         } catch {
             await report(error, from: descriptor.name, generation: attachment.generation, handler: "receive")
@@ -415,16 +418,10 @@ actor ConnectionDispatcher {
         try await update(try current(generation), assignments)
     }
 
-    /// Assigns properties all or none, then lets the terminal accept or reject the change.
+    /// Assigns properties all or none on the terminal's actor, then lets the terminal accept or refuse the
+    /// change (``PropertySet/apply(_:connection:on:)``).
     func update(_ attachment: Attachment, _ assignments: [(name: String, input: PropertyInput)]) async throws -> [String] {
-        let snapshot = attachment.properties.snapshot()
-        let names = try attachment.properties.assign(assignments)
-        do {
-            try await attachment.terminal.propertiesDidChange(names, on: attachment.connection)
-        } catch {
-            attachment.properties.restore(snapshot)
-            throw error
-        }
-        return names
+        let converted = try attachment.properties.convert(assignments)
+        return try await attachment.properties.apply(converted, connection: attachment.connection, on: attachment.terminal)
     }
 }

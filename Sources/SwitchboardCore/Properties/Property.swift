@@ -13,9 +13,10 @@ import Synchronization
 /// The client-facing name is the Swift name with its first letter capitalised (`seconds` → `Seconds`)
 /// unless you pass one. Names match case-insensitively.
 ///
-/// - Note: The value lives in a lock-protected box, so Switchboard can read and write it from global
-///   commands while the terminal's actor is busy in a long handler. Inside the terminal, read and write the
-///   property as usual; each access is atomic.
+/// - Note: The value lives in a lock-protected box, so Switchboard can read it for global commands while the
+///   terminal's actor is busy in a long handler. Clients' writes run on the terminal's actor (see
+///   ``PropertyCheckingTerminal``). Inside the terminal, read and write the property as usual; each access is
+///   atomic. The projected value (`$seconds`) is the property itself, to ask ``PropertyChanges`` about it.
 @propertyWrapper
 public final class Property<Value: PropertyValue>: Sendable {
     private let storage: Mutex<Value>
@@ -42,6 +43,9 @@ public final class Property<Value: PropertyValue>: Sendable {
         get { storage.withLock { $0 } }
         set { storage.withLock { $0 = newValue } }
     }
+
+    /// The property itself (`$seconds`), to name it in ``PropertyChanges/contains(_:)-(Property<Value>)``.
+    public var projectedValue: Property<Value> { self }
 }
 
 /// The type-erased face of a ``Property`` that the binder works with.

@@ -149,27 +149,49 @@ struct PropertySet: Sendable {
         }
     }
 
-    /// Assigns all values or none: every assignment is checked before any is stored.
-    /// - Returns: The declared names of the assigned properties, in order.
-    @discardableResult
-    func assign(_ assignments: [(name: String, input: PropertyInput)]) throws(SwitchboardError) -> [String] {
+    /// Converts every assignment before any is stored: all or none.
+    func convert(_ assignments: [(name: String, input: PropertyInput)]) throws(SwitchboardError) -> [PropertyAssignment] {
         var converted: [PropertyAssignment] = []
         for (name, input) in assignments {
             converted.append(try schema.convert(name: name, input: input))
         }
-        return store(converted)
+        return converted
     }
 
-    /// Stores values converted by this schema (``PropertySchema/convert(name:input:)``).
-    /// - Returns: The declared names of the stored properties, in order.
+    /// Stores values converted by this schema (``PropertySchema/convert(name:input:)``) into a terminal that is
+    /// not attached yet.
+    /// - Returns: The properties stored, in order.
     @discardableResult
-    func store(_ assignments: [PropertyAssignment]) -> [String] {
-        var names: [String] = []
+    func store(_ assignments: [PropertyAssignment]) -> [(name: String, box: any PropertyBox)] {
+        var stored: [(name: String, box: any PropertyBox)] = []
         for assignment in assignments {
             guard let box = box(named: assignment.name) else { continue }
             box.store(assignment.value)
-            names.append(assignment.name)
+            stored.append((assignment.name, box))
         }
-        return names
+        return stored
+    }
+
+    /// Stores a client's values and lets the terminal check them, all on the terminal's actor: nothing the
+    /// terminal runs sees the values between the store and the check unless the check suspends. A refused
+    /// change puts back only the properties it set, and only where they still hold the value it wrote.
+    /// - Returns: The declared names of the properties set.
+    @discardableResult
+    func apply(
+        _ assignments: [PropertyAssignment], connection: TerminalConnection, on terminal: isolated any TerminalResource
+    ) async throws -> [String] {
+        let previous = assignments.compactMap { assignment in box(named: assignment.name).map { ($0, $0.jsonValue) } }
+        let stored = store(assignments)
+        let written = stored.map { $0.box.jsonValue }
+        guard let checking = terminal as? any PropertyCheckingTerminal, !stored.isEmpty else { return stored.map(\.name) }
+        do {
+            try await checking.propertiesDidChange(PropertyChanges(stored), on: connection)
+        } catch {
+            for (index, (box, value)) in previous.enumerated() where index < written.count && box.jsonValue == written[index] {
+                if let converted = box.converted(from: value) { box.store(converted) }
+            }
+            throw error
+        }
+        return stored.map(\.name)
     }
 }

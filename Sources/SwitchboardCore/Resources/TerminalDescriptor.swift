@@ -4,7 +4,7 @@ public struct TerminalDescriptor: Sendable {
     public let name: String
     /// What the terminal is for.
     public let summary: String?
-    /// The kinds of input it accepts.
+    /// The kinds of input it takes (from its conformance to ``TextInputTerminal`` and ``BinaryInputTerminal``).
     public let supportedInput: TerminalInputKinds
     /// Its properties in declaration order.
     public var properties: [PropertyDescriptor] { schema.descriptors }
@@ -17,7 +17,7 @@ public struct TerminalDescriptor: Sendable {
 
     init<T: TerminalResource>(_ type: T.Type, make: @escaping @Sendable () -> T) {
         self.name = T.resourceName
-        self.summary = T.resourceDescription
+        self.summary = T.resourceDescription.isEmpty ? nil : T.resourceDescription
         self.supportedInput = T.supportedInput
         self.restoresProperties = T.restoresPropertiesOnReturn
         self.messagesArePrivate = T.messagesArePrivate

@@ -6,7 +6,7 @@ import Switchboard
 import SwitchboardHummingbird
 import Synchronization
 
-actor Spinner: TerminalResource {
+actor Spinner: TextInputTerminal {
     static let resourceName = "Tests.Spinner"
     /// Never set: it keeps the loop from being optimised away.
     static let stop = Atomic<Bool>(false)
@@ -15,6 +15,9 @@ actor Spinner: TerminalResource {
         try await connection.send("spinning")
         while !Self.stop.load(ordering: .relaxed) {}
     }
+
+    func open(_ connection: TerminalConnection) async throws {}
+    func close(_ reason: TerminalCloseReason, on connection: TerminalConnection) async {}
 }
 
 let api = SwitchboardAPI()
