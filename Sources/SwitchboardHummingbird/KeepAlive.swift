@@ -72,11 +72,3 @@ final class PongWatch: ChannelInboundHandler, RemovableChannelHandler {
         context.fireChannelRead(data)
     }
 }
-
-/// A request context that knows its channel (``SwitchboardRequestContext``): its connections get
-/// ``KeepAlive``'s empty pings; other contexts keep Hummingbird's own.
-protocol ChannelRequestContext {
-    var channel: any Channel { get }
-}
-
-extension SwitchboardRequestContext: ChannelRequestContext {}

@@ -113,7 +113,7 @@ extension HTTPServerBuilder {
     public static func switchboard<WSResponderBuilder: HTTPResponderBuilder & _HB_SendableMetatype>(
         webSocketRouter: WSResponderBuilder, configuration: SwitchboardServerConfiguration
     ) -> HTTPServerBuilder where WSResponderBuilder.Responder.Context: WebSocketRequestContext {
-        let webSocketResponder = webSocketRouter.buildResponder()
+        let webSocketResponder = NegotiatingResponder(base: webSocketRouter.buildResponder())
         var http1 = configuration.http1
         let own = http1.additionalChannelHandlers
         http1.additionalChannelHandlers = { [ClosingResponseHandler()] + own() }

@@ -1,11 +1,11 @@
 public import Hummingbird
-public import HummingbirdWebSocket
+import HummingbirdWebSocket
 import HTTPTypes
 import Logging
 import NIOCore
 public import Switchboard
 
-extension Router where Context: WebSocketRequestContext {
+extension Router where Context: SwitchboardRequestContextProtocol {
     /// Mounts a Switchboard API: WebSocket upgrades below the API root open terminals, and plain HTTP
     /// requests to terminals are answered `426 Upgrade required`.
     ///
@@ -36,19 +36,21 @@ extension Router where Context: WebSocketRequestContext {
         let upgrade = WebSocketUpgradeMiddleware<Context> { _, _ in
             .upgrade([:])
         } onUpgrade: { inbound, outbound, webSocketContext in
-            // The upgrade has read its handler: let the request context go (see SwitchboardRequestContext).
-            (webSocketContext.requestContext as? any ReleasesWebSocketReference)?.releaseWebSocketReference()
+            // The upgrade has read its handler: let the request context go (see SwitchboardRequestContextProtocol).
+            let storage = webSocketContext.requestContext.switchboard
+            storage.holder.release()
+            // A graceful shutdown of the server closes with 1001 and `.shutdown` (see ShutdownCloseWatch).
+            let closeState = ShutdownCloseWatch.State()
+            _ = await ShutdownCloseWatch.install(on: storage.channel, state: closeState)
             // Empty pings, and a close when one goes unanswered (see KeepAlive).
             var pinger: Task<Void, Never>?
-            if let interval = pingInterval, let channel = (webSocketContext.requestContext as? any ChannelRequestContext)?.channel,
-                let keepAlive = await KeepAlive.install(on: channel)
-            {
+            if let interval = pingInterval, let keepAlive = await KeepAlive.install(on: storage.channel) {
                 pinger = Task { await keepAlive.run(interval: interval, outbound: outbound) }
             }
             defer { pinger?.cancel() }
             let request = webSocketContext.request
             var connection = try Self.connectionRequest(
-                for: request, root: root, remoteAddress: (webSocketContext.requestContext as? any RemoteAddressRequestContext)?.remoteAddress,
+                for: request, root: root, remoteAddress: webSocketContext.requestContext.remoteAddress,
                 trustedProxies: trustedProxies, isTLS: isTLS)
             // Checked before the upgrade; authenticated once more here because the identity cannot travel
             // through the upgrade. A key revoked in between leaves it `nil`: `serve` then refuses (4401).
@@ -60,7 +62,7 @@ extension Router where Context: WebSocketRequestContext {
                 connection.request,
                 inbound: InboundMessages(
                     messages: inbound.messages(maxSize: maxMessageSize), maxSize: maxMessageSize, outbound: outbound),
-                transport: WebSocketTransport(outbound: outbound))
+                transport: WebSocketTransport(outbound: outbound, closeState: closeState))
         }
         let maxBodySize = configuration.maxBodySize
         let handler: @Sendable (Request, Context) async throws -> Response = { request, context in
@@ -73,7 +75,7 @@ extension Router where Context: WebSocketRequestContext {
                         "This server does not answer for the host '\((request.head.authority ?? "").prefix(100))'; add it with --allow-host")
                 }
                 connection = try Self.connectionRequest(
-                    for: request, root: root, remoteAddress: (context as? any RemoteAddressRequestContext)?.remoteAddress,
+                    for: request, root: root, remoteAddress: context.remoteAddress,
                     trustedProxies: trustedProxies, isTLS: isTLS)
                 if isUpgrade || ![.get, .head, .options, HTTPRequest.Method("REPORT")!].contains(request.method) {
                     guard guardian.allowsOrigin(request.headers[.origin], host: request.head.authority) else {
@@ -84,6 +86,9 @@ extension Router where Context: WebSocketRequestContext {
                     }
                 }
                 if isUpgrade {
+                    if let refusal = await UpgradeNegotiation.refusal(channel: context.switchboard.channel, logger: context.logger) {
+                        throw refusal
+                    }
                     _ = try await api.authorizeConnection(
                         uri: connection.request.uri, headers: connection.headers, uriKey: connection.uriKey)
                     let clientIP = connection.request.clientIP
@@ -98,8 +103,8 @@ extension Router where Context: WebSocketRequestContext {
             } catch let error as SwitchboardError {
                 let uri = Self.shownPath(request.uri.path, root: root)
                 let response = Self.errorResponse(error, uri: uri)
-                if isUpgrade, let refusing = context as? any RefusesUpgrades {
-                    await refusing.refuseUpgrade(
+                if isUpgrade {
+                    await context.switchboard.refuseUpgrade(
                         with: UpgradeRefusalHandler.serialize(response, body: error.body(uri: uri).prettyPrinted + "\n"))
                 }
                 return response
@@ -110,7 +115,7 @@ extension Router where Context: WebSocketRequestContext {
         // `/api(<key>)/...` matches `/api(*` and `/api(*/**`.
         let keyed = root.isEmpty ? "/(*" : root + "(*"
         var paths = [root.isEmpty ? "/" : root, root + "/**", keyed, keyed + "/**"]
-        if configuration.opensShellAtSlash && !root.isEmpty { paths.append("/") }
+        if configuration.opensShellAtSlash == true && !root.isEmpty { paths.append("/") }
         let methods: [HTTPRequest.Method] = [.get, .post, .put, .patch, .delete, .head, .options, HTTPRequest.Method("REPORT")!]
         for path in Set(paths) {
             for method in methods where !(path == "/" && root != "" && method != .get) {

@@ -3,33 +3,67 @@ public import HummingbirdWebSocket
 public import NIOCore
 import Synchronization
 
-/// The request context Switchboard's routes use: WebSocket upgrades and the client's address.
+/// A request context that Switchboard's routes can serve: WebSocket upgrades, the client's address, and what
+/// Switchboard keeps per request (``SwitchboardContextStorage``).
 ///
-/// To mount Switchboard into an application of your own, use this context or any context that conforms
-/// to `WebSocketRequestContext` (and to `RemoteAddressRequestContext`, for `#INFO`'s `ClientIP`).
+/// Use ``SwitchboardRequestContext``, or make your own context conform by adding one stored property; the
+/// protocol provides `webSocket` and `remoteAddress` from it:
+/// ```swift
+/// struct AppRequestContext: RequestContext, SwitchboardRequestContextProtocol {
+///     var coreContext: CoreRequestContextStorage
+///     let switchboard: SwitchboardContextStorage<AppRequestContext>
 ///
-/// - Note: HummingbirdWebSocket 2.8 keeps the upgrade's handler, and with it a copy of the request context,
-///   in a box that the context itself holds, and never empties it: every upgraded connection would keep its
-///   request context (logger, metadata, handler) alive for ever. This context lets Switchboard drop its
-///   hold on the box once the connection is upgraded, which breaks that cycle. Contexts of your own keep
-///   the leak; see `Docs/KnownIssues.md`.
-public struct SwitchboardRequestContext: RequestContext, WebSocketRequestContext, RemoteAddressRequestContext {
-    public var coreContext: CoreRequestContextStorage
-    private let webSocketHolder: WebSocketReferenceHolder<SwitchboardRequestContext>
+///     init(source: ApplicationRequestContextSource) {
+///         coreContext = .init(source: source)
+///         switchboard = .init(source: source)
+///     }
+/// }
+/// ```
+///
+/// - Note: HummingbirdWebSocket 2.8 keeps the upgrade's handler, and with it a copy of the request context, in a
+///   box that the context itself holds, and never empties it: every upgraded connection would keep its request
+///   context (logger, metadata, anything of yours) alive for ever. Through ``SwitchboardContextStorage``,
+///   Switchboard drops its hold on that box once the connection is upgraded, which breaks the cycle.
+public protocol SwitchboardRequestContextProtocol: WebSocketRequestContext, RemoteAddressRequestContext {
+    /// What Switchboard keeps for the request; create it with ``SwitchboardContextStorage/init(source:)`` in the
+    /// context's initialiser.
+    var switchboard: SwitchboardContextStorage<Self> { get }
+}
+
+extension SwitchboardRequestContextProtocol {
+    /// Where HummingbirdWebSocket leaves the upgrade's handler, until Switchboard takes it.
+    public var webSocket: WebSocketHandlerReference<Self> { switchboard.holder.reference }
     /// The address of the client (or of the proxy in front of it).
-    public let remoteAddress: SocketAddress?
-    /// The connection's channel, to answer refused upgrades (see `UpgradeRefusalHandler`).
+    public var remoteAddress: SocketAddress? { switchboard.channel.remoteAddress }
+}
+
+/// What Switchboard keeps in each request context: the connection's channel and the upgrade's handler
+/// reference, which it lets go once the connection is upgraded.
+public struct SwitchboardContextStorage<Context: WebSocketRequestContext>: Sendable {
+    let holder: WebSocketReferenceHolder<Context>
+    /// The connection's channel: for refused upgrades (``UpgradeRefusalHandler``), pings (``KeepAlive``) and
+    /// the close on shutdown (``ShutdownCloseRewriter``).
     let channel: any Channel
+
+    /// Creates the storage for a new request.
+    public init(source: ApplicationRequestContextSource) {
+        self.holder = WebSocketReferenceHolder()
+        self.channel = source.channel
+    }
+}
+
+/// The request context Switchboard's routes use by default: WebSocket upgrades and the client's address.
+///
+/// To mount Switchboard into an application of your own, use this context or one of your own that conforms
+/// to ``SwitchboardRequestContextProtocol``.
+public struct SwitchboardRequestContext: RequestContext, SwitchboardRequestContextProtocol {
+    public var coreContext: CoreRequestContextStorage
+    public let switchboard: SwitchboardContextStorage<SwitchboardRequestContext>
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
-        self.webSocketHolder = WebSocketReferenceHolder()
-        self.remoteAddress = source.channel.remoteAddress
-        self.channel = source.channel
+        self.switchboard = .init(source: source)
     }
-
-    /// Where HummingbirdWebSocket leaves the upgrade's handler.
-    public var webSocket: WebSocketHandlerReference<Self> { webSocketHolder.reference }
 }
 
 /// Holds a context's WebSocket handler reference until the connection is upgraded.
@@ -39,13 +73,4 @@ final class WebSocketReferenceHolder<Context: WebSocketRequestContext>: Sendable
     var reference: WebSocketHandlerReference<Context> { held.withLock { $0 } ?? WebSocketHandlerReference() }
 
     func release() { held.withLock { $0 = nil } }
-}
-
-/// A request context whose hold on its WebSocket handler reference can be dropped after the upgrade.
-protocol ReleasesWebSocketReference {
-    func releaseWebSocketReference()
-}
-
-extension SwitchboardRequestContext: ReleasesWebSocketReference {
-    func releaseWebSocketReference() { webSocketHolder.release() }
 }

@@ -40,6 +40,8 @@ public struct SwitchboardServer {
         address: BindAddress = .hostname("127.0.0.1", port: 8080), logger: Logger = Logger(label: "switchboard"),
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) {
+        var configuration = configuration
+        if configuration.opensShellAtSlash == nil { configuration.opensShellAtSlash = true }
         self.api = api
         self.configuration = configuration
         self.address = address

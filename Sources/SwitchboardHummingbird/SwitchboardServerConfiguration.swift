@@ -7,8 +7,14 @@ import HummingbirdWSCompression
 public struct SwitchboardServerConfiguration: Sendable {
     /// The API root every resource lives under (default `/api`): `ws://host/api/shell`.
     public var apiRoot: String
-    /// Whether a WebSocket upgrade on `/` opens the Shell (default `true`).
-    public var opensShellAtSlash: Bool
+    /// Whether `/` belongs to Switchboard too, when the API root is not `/`: a WebSocket upgrade on `/` opens
+    /// the home terminal (the Shell) and a plain `GET /` lists the resources, as `GET /api` does.
+    ///
+    /// `nil` (the default) means: on for ``SwitchboardServer``, which owns every route of its router; off for
+    /// `Router.addSwitchboard(_:configuration:)` in an application of your own, whose `/` is its own. Set
+    /// `true` there only if your application has no `GET /` route: Hummingbird stops at start with
+    /// "GET already has a handler" when two routes claim it.
+    public var opensShellAtSlash: Bool?
     /// The largest message a client may send, in bytes (default 16 MiB); a larger one closes the
     /// connection with 1009. It is also the largest frame accepted and sent.
     public var maxMessageSize: Int
@@ -67,7 +73,7 @@ public struct SwitchboardServerConfiguration: Sendable {
 
     /// Creates a configuration; every parameter has a production default.
     public init(
-        apiRoot: String = "/api", opensShellAtSlash: Bool = true, maxMessageSize: Int = 16 << 20,
+        apiRoot: String = "/api", opensShellAtSlash: Bool? = nil, maxMessageSize: Int = 16 << 20,
         pingInterval: Duration? = .seconds(30), closeTimeout: Duration = .seconds(10),
         requestHeadTimeout: Duration = .seconds(10), compression: Bool = true, trustedProxies: [IPAddressRange] = [],
         maxBodySize: Int = 4 << 20, allowedHosts: [String]? = nil, allowedOrigins: [String] = [], tls: SwitchboardTLS? = nil,

@@ -7,7 +7,7 @@ import NIOCore
 ///
 /// HummingbirdWebSocket 2.8 answers every upgrade its router declines with an empty `400 Bad Request`.
 /// Switchboard's route records the response it wants on the connection's pipeline first
-/// (``SwitchboardRequestContext`` does this); this handler, nearest the socket, then writes that response
+/// (through ``SwitchboardContextStorage``); this handler, nearest the socket, then writes that response
 /// instead of the `400`. It removes itself after the first response of the connection, which is the only
 /// one an upgrade can be refused in.
 final class UpgradeRefusalHandler: ChannelOutboundHandler, RemovableChannelHandler {
@@ -45,12 +45,8 @@ final class UpgradeRefusalHandler: ChannelOutboundHandler, RemovableChannelHandl
     }
 }
 
-/// A request context that can record the response to a refused upgrade (see ``UpgradeRefusalHandler``).
-protocol RefusesUpgrades {
-    func refuseUpgrade(with response: ByteBuffer) async
-}
-
-extension SwitchboardRequestContext: RefusesUpgrades {
+extension SwitchboardContextStorage {
+    /// Records the response to this request's refused upgrade on the connection's pipeline.
     func refuseUpgrade(with response: ByteBuffer) async {
         let channel = self.channel
         try? await channel.eventLoop.submit {

@@ -2,10 +2,13 @@ import HummingbirdWebSocket
 import NIOCore
 import NIOWebSocket
 import Switchboard
+import Synchronization
 
 /// Carries a Switchboard connection over a Hummingbird WebSocket.
 struct WebSocketTransport: TerminalTransport {
     let outbound: WebSocketOutboundWriter
+    /// Shared with the connection's ``ShutdownCloseWatch``.
+    let closeState: ShutdownCloseWatch.State
 
     func send(_ message: TerminalMessage) async throws {
         switch message {
@@ -14,7 +17,10 @@ struct WebSocketTransport: TerminalTransport {
         }
     }
 
+    var closedForShutdown: Bool { closeState.closedForShutdown.load(ordering: .acquiring) }
+
     func close(code: CloseCode, reason: String) async throws {
+        closeState.closingItself.store(true, ordering: .releasing)
         try await outbound.close(WebSocketErrorCode(codeNumber: Int(code.rawValue)), reason: reason.isEmpty ? nil : reason)
     }
 }

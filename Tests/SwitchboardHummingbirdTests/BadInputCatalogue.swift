@@ -463,7 +463,7 @@ struct BadInputCatalogue {
 
     @Test(arguments: [
         ("/api/shell", "400: Bad request. There is no query to run POST on; navigate first, as in /echo"),
-        ("/api/typed", "415: Unsupported media type. Terminal 'Tests.Typed' does not support binary input"),
+        ("/api/typed", "415: Unsupported media type. Terminal 'Tests.Typed' does not take binary input"),
     ])
     func binaryWhereTextIsExpected(_ path: String, _ expected: String) async throws {
         let api = try await SharedAPI.shared.get()

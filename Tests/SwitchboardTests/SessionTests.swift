@@ -118,7 +118,7 @@ struct SessionTests {
         await client.send("reject")
         #expect(try await client.receiveText() == "409: Conflict. Not now")
         await client.send(ByteBuffer(string: "bytes"))
-        #expect(try await client.receiveText() == "415: Unsupported media type. Terminal 'Tests.Recorder' does not support binary input")
+        #expect(try await client.receiveText() == "415: Unsupported media type. Terminal 'Tests.Recorder' does not take binary input")
         await client.send("ok")
         #expect(try await client.receiveText() == "got: ok")
         await client.close()

@@ -38,6 +38,9 @@ final class ClientEndpoint: Sendable {
     /// Where the connection's events go (for `Switchboard.Admin.Console`).
     let events: NetworkEvents?
 
+    /// Whether the transport closed the connection for a server shutdown (``TerminalTransport/closedForShutdown``).
+    var transportClosedForShutdown: Bool { transport.closedForShutdown }
+
     init(id: String, request: ConnectionRequest, transport: any TerminalTransport, logger: Logger, events: NetworkEvents? = nil) {
         self.events = events
         self.id = id

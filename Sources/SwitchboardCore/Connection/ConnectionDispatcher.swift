@@ -207,6 +207,7 @@ actor ConnectionDispatcher {
     private func finish() async {
         endpoint.markClosed()
         stopWorker()
+        if endpoint.transportClosedForShutdown { shutdownReason = .shutdown }
         if let attachment {
             self.attachment = nil
             dispose(attachment, reason: shutdownReason)
