@@ -175,6 +175,10 @@ public final class SwitchboardAPI: Sendable {
     public var resources: [RegisteredResource] { registry.withLock { $0 } }
 
     /// Finds a resource by its full name or any dot-suffix of it, case-insensitively.
+    ///
+    /// When a short name matches more than one resource and exactly one of them is the application's (not
+    /// one of Switchboard's own, ``isBuiltIn(_:)``), it names the application's: a `Console` terminal of yours
+    /// is `/console`, and Switchboard's is still `/admin.console`. Otherwise the name is ambiguous.
     /// - Parameters:
     ///   - name: The name as written.
     ///   - identity: The caller, when there is one: the error then lists only the resources it may use.
@@ -185,6 +189,10 @@ public final class SwitchboardAPI: Sendable {
         if let exact = all.first(where: { $0.name.lowercased() == lowered }) { return exact }
         let matches = all.filter { $0.name.lowercased().hasSuffix("." + lowered) }
         if matches.count == 1 { return matches[0] }
+        // A short name that is both the application's and Switchboard's own is the application's: built-in
+        // resources stay reachable by a longer name (`admin.console`, `Switchboard.Admin.Console`).
+        let applications = matches.filter { !Self.isBuiltIn($0.name) }
+        if applications.count == 1 { return applications[0] }
         let visible = identity.map { identity in all.filter { !allowedMethods(on: $0, for: identity).isEmpty } } ?? all
         let names = visible.map(\.name).sorted().joined(separator: ", ")
         if matches.isEmpty {
@@ -196,6 +204,10 @@ public final class SwitchboardAPI: Sendable {
             "'\(name)' matches more than one resource: \(matches.map(\.name).sorted().joined(separator: ", ")); write more of the name"
         )
     }
+
+    /// Whether a resource name is one of Switchboard's own (`Switchboard.` and a name); see
+    /// ``resource(named:visibleTo:)`` for how a short name shared with the application resolves.
+    public static func isBuiltIn(_ name: String) -> Bool { name.lowercased().hasPrefix("switchboard.") }
 
     /// Finds a terminal type by its full name or any dot-suffix of it, case-insensitively; an empty name
     /// means the Shell.

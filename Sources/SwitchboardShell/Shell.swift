@@ -22,7 +22,25 @@ public actor Shell: TextInputTerminal, BinaryInputTerminal, PropertyCheckingTerm
     }
     public static var restoresPropertiesOnReturn: Bool { true }
 
-    static let banner = "### Entering the Switchboard shell. Type HELP for commands, or a URI such as /echo to navigate. ###"
+    /// The greeting, with an example drawn from what the API has (see ``example(in:entities:)``).
+    static func banner(api: SwitchboardAPI) -> String {
+        "### Entering the Switchboard shell. Type HELP for commands, or a URI such as /\(example(in: api)) to navigate. ###"
+    }
+
+    /// The shortest name that reaches the application's first resource (a terminal, unless `entities`), or
+    /// Switchboard's resource list when the application has none: examples name only what exists.
+    static func example(in api: SwitchboardAPI, entities: Bool = false) -> String {
+        let candidates = api.resources.filter { resource in
+            guard !SwitchboardAPI.isBuiltIn(resource.name) else { return false }
+            if case .entity = resource { return true }
+            return !entities
+        }
+        let preferred = entities ? candidates : candidates.filter { if case .terminal = $0 { true } else { false } } + candidates
+        guard let resource = preferred.first else { return "availableresource" }
+        let short = String(resource.name.split(separator: ".").last ?? "").lowercased()
+        if let found = try? api.resource(named: short), found.name == resource.name { return short }
+        return resource.name.lowercased()
+    }
     static let closingBanner = "### Closing the Switchboard shell... ###"
 
     @Property(description: "The current location, a URI relative to the API root; all commands act on it")
@@ -49,7 +67,7 @@ public actor Shell: TextInputTerminal, BinaryInputTerminal, PropertyCheckingTerm
 
     public func open(_ connection: TerminalConnection) async throws {
         if connection.isReturning || query.isEmpty {
-            try await connection.send(Self.banner)
+            try await connection.send(Self.banner(api: connection.api))
             try await sendLocation(connection)
         } else {
             await navigate(to: query, on: connection, echo: true, setQuery: false)
@@ -216,7 +234,7 @@ public actor Shell: TextInputTerminal, BinaryInputTerminal, PropertyCheckingTerm
         do {
             guard let location = try currentLocation(on: connection) else {
                 throw SwitchboardError(
-                    .badRequest, code: .shellError, "There is no query to run \(method) on; navigate first, as in /echo")
+                    .badRequest, code: .shellError, "There is no query to run \(method) on; navigate first, as in /\(Self.example(in: connection.api))")
             }
             guard case .entities(let entityQuery) = location else {
                 guard case .terminal(let target) = location else { return }
@@ -326,7 +344,7 @@ public actor Shell: TextInputTerminal, BinaryInputTerminal, PropertyCheckingTerm
         do {
             guard case .entities(let current)? = try currentLocation(on: connection) else {
                 throw SwitchboardError(
-                    .badRequest, code: .shellError, "\(command) pages through entity resources; navigate to one first, as in /superhero//limit=10")
+                    .badRequest, code: .shellError, "\(command) pages through entity resources; navigate to one first, as in /\(Self.example(in: connection.api, entities: true))//limit=10")
             }
             var size: Int?
             if !argument.isEmpty {
@@ -486,11 +504,12 @@ public actor Shell: TextInputTerminal, BinaryInputTerminal, PropertyCheckingTerm
     // MARK: HELP
 
     func help(api: SwitchboardAPI) -> String {
+        let entity = Self.example(in: api, entities: true)
         var lines = [
             "Navigation",
-            "  /<resource>/<conditions>/<meta>  go to a URI, e.g. /superhero/year>1950/order_asc=name",
+            "  /<resource>/<conditions>/<meta>  go to a URI, e.g. /\(entity)//limit=10&offset=10",
             "  GO <uri>                   the same; GO alone prints the current query",
-            "Methods on the current query (or an inline URI: GET /superhero/name=Batman)",
+            "Methods on the current query (or an inline URI: GET /\(entity)//limit=1)",
             "  GET (or an empty line)     get the entities, or enter the terminal",
             "  POST <json>, or {...}      insert; [...] inserts several",
             "  PUT <json>                 insert if nothing matches, update if one entity does",

@@ -37,7 +37,7 @@ struct SessionTests {
 
     @Test(arguments: [
         ("#TERMINAL {", "400: Bad request. JSON syntax error at position 2: expected a member name in double quotes but found end of input"),
-        ("#TERMINAL [1]", #"400: Bad request. #TERMINAL takes a JSON object such as {"Prefix": "> "}, but got an array"#),
+        ("#TERMINAL [1]", #"400: Bad request. #TERMINAL takes a JSON object such as {"Flag":false}, but got an array"#),
         ("#INFO 42", "400: Bad request. #INFO takes a JSON object"),
         (#"#INFO {"Host": "x"}"#, "400: Bad request. Profile field 'Host' is read-only; only CustomHeaders can be set"),
         (#"#INFO {"Nope": 1}"#, "404: Not found. Unknown profile field 'Nope'"),

@@ -36,7 +36,10 @@ extension ConnectionDispatcher {
             case .terminal:
                 guard let attachment else { return }
                 if let argument = command.argument {
-                    let object = try Self.jsonObject(argument, command: command.word, example: #"{"Prefix": "> "}"#)
+                    // The example names a property of this terminal, with its current value.
+                    let writable = attachment.properties.boxes.first { !$0.box.isReadOnly }
+                    let example = writable.map { JSON.object([$0.name: $0.box.jsonValue]).compact } ?? #"{"Name": "value"}"#
+                    let object = try Self.jsonObject(argument, command: command.word, example: example)
                     _ = try await update(attachment, object.members.map { ($0.key, .json($0.value)) })
                     try await endpoint.send(.text("Terminal updated"))
                 }

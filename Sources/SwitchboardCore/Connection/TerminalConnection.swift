@@ -1,3 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
 public import Logging
 public import NIOCore
 import Synchronization
@@ -53,6 +58,40 @@ public struct TerminalConnection: Sendable {
     /// Sends JSON as one pretty-printed text message.
     public func send(json: JSON) async throws { try await send(json.prettyPrinted) }
 
+    /// Sends an `Encodable` value as one pretty-printed JSON text message (keys sorted, dates in ISO 8601).
+    /// - Throws: `EncodingError` if the value does not encode; nothing is sent then.
+    public func send(json value: some Encodable) async throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(ISO8601.format(date))
+        }
+        try await send(String(decoding: try encoder.encode(value), as: UTF8.self))
+    }
+
+    /// Who is calling, for requests this terminal makes on the client's behalf: the connection's id, client
+    /// address, headers and identity. Requests made with it have the client's rights, no more.
+    public var caller: RESTCaller {
+        RESTCaller(connectionID: id, clientIP: profile.clientIP, headers: headers, identity: identity)
+    }
+
+    /// Runs a REST request on this API on the client's behalf (``caller``), as `GET`, `POST` and the rest do
+    /// over HTTP, with the client's rights.
+    /// ```swift
+    /// let response = await connection.execute(.POST, ResourceURI(resourceName: "chore"), body: ["Title": "Dishes"])
+    /// ```
+    /// - Returns: The response; a refused or failed request is a response with its status and error, not a
+    ///   thrown error.
+    public func execute(_ method: RESTMethod, _ uri: ResourceURI, body: JSON? = nil) async -> RESTResponse {
+        var headers = HTTPFields()
+        if body != nil { headers[.contentType] = "application/json" }
+        return await api.execute(
+            RESTRequest(
+                method: method, uri: uri.description, headers: headers, body: body.map { ByteBuffer(string: $0.compact) },
+                caller: caller))
+    }
+
     /// Sends an error as a status line (`404: Not found. ...`); see ``SwitchboardError/init(wrapping:logger:)``.
     public func send(error: any Error) async throws { try await send(SwitchboardError(wrapping: error, logger: logger).statusLine) }
 
@@ -69,6 +108,14 @@ public struct TerminalConnection: Sendable {
     /// - Throws: ``SwitchboardError`` if the URI does not resolve or its assignments are invalid; then
     ///   nothing changes. ``TerminalConnectionError/detached`` if this terminal is no longer attached.
     public func redirect(to uri: String) async throws { try await dispatcher.redirect(from: generation, to: uri) }
+
+    /// Switches the connection to the resource a URI value names, with every condition value encoded as it
+    /// must be: the safe way to put a client's text in a redirect.
+    /// ```swift
+    /// try await connection.redirect(to: ResourceURI(resourceName: "chore", conditions: [.init(key: "Owner", op: .equal, value: owner)]))
+    /// ```
+    /// An entity resource's URI opens the Shell there (as `/chore/owner=bob` does from the Shell's prompt).
+    public func redirect(to uri: ResourceURI) async throws { try await dispatcher.redirect(from: generation, to: uri.description) }
 
     /// Switches the connection to a terminal resolved before (``SwitchboardAPI/resolve(_:for:)``), with the
     /// property values its URI assigned; as ``redirect(to:)-(String)``, without parsing the URI again.
