@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "SwitchboardTesting", targets: ["SwitchboardTesting"]),
         .executable(name: "switchboard", targets: ["switchboard"]),
         .executable(name: "greeter", targets: ["Greeter"]),
+        .executable(name: "TodoApp", targets: ["TodoApp"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -118,6 +119,13 @@ let package = Package(
             name: "Greeter",
             dependencies: ["Switchboard", "SwitchboardHummingbird", "SwitchboardPTY"],
             path: "Samples/Greeter",
+            swiftSettings: swiftSettings
+        ),
+        // An application of its own that mounts Switchboard beside its routes (Docs/Embedding.md).
+        .executableTarget(
+            name: "TodoApp",
+            dependencies: ["Switchboard", "SwitchboardHummingbird", .product(name: "Hummingbird", package: "hummingbird")],
+            path: "Samples/TodoApp",
             swiftSettings: swiftSettings
         ),
         // A server with a terminal that never returns, for the shutdown-deadline test.

@@ -4,7 +4,10 @@
 @_exported public import SwitchboardCore
 @_exported public import SwitchboardShell
 @_exported public import HTTPTypes
-public import Logging
+// What terminals use without a dependency of their own: `ByteBuffer` for binary messages, `Logger` for
+// `connection.logger`.
+@_exported public import Logging
+@_exported public import NIOCore
 
 extension SwitchboardAPI {
     /// Creates an API whose home terminal is the Shell.
