@@ -182,8 +182,10 @@ let package = Package(
             name: "SwitchboardHummingbirdTests",
             dependencies: [
                 "Switchboard", "SwitchboardHummingbird", "SwitchboardSamples", "SwitchboardTesting", "SwitchboardTestSupport",
-                "StuckServer",
+                "StuckServer", "TodoApp",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

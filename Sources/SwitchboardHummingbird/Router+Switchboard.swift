@@ -86,7 +86,7 @@ extension Router where Context: SwitchboardRequestContextProtocol {
                     }
                 }
                 if isUpgrade {
-                    if let refusal = await UpgradeNegotiation.refusal(channel: context.switchboard.channel, logger: context.logger) {
+                    if let refusal = UpgradeNegotiation.refusal(logger: context.logger) {
                         throw refusal
                     }
                     _ = try await api.authorizeConnection(

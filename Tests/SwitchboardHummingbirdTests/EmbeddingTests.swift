@@ -1,0 +1,166 @@
+import Foundation
+import Hummingbird
+import HummingbirdCore
+import HummingbirdWebSocket
+import Logging
+import ServiceLifecycle
+import Switchboard
+import SwitchboardHummingbird
+import SwitchboardSamples
+import Synchronization
+import Testing
+
+@testable import SwitchboardTestSupport
+
+/// Counts the request contexts alive: one token per request, shared by the context's copies.
+final class ContextToken: Sendable {
+    static let alive = Atomic<Int>(0)
+    init() { Self.alive.add(1, ordering: .relaxed) }
+    deinit { Self.alive.subtract(1, ordering: .relaxed) }
+}
+
+/// A context of the application's own, as a user writes it, with a token to count its instances.
+struct TrackedContext: RequestContext, SwitchboardRequestContextProtocol {
+    var coreContext: CoreRequestContextStorage
+    let switchboard: SwitchboardContextStorage<TrackedContext>
+    let token = ContextToken()
+
+    init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        switchboard = .init(source: source)
+    }
+}
+
+/// Mounting Switchboard into an application of one's own (`Docs/Embedding.md`): its own `/` route, its own
+/// request context, the wrong server, a graceful shutdown however the application runs.
+@Suite(.serialized, .timeLimit(.minutes(3)))
+struct EmbeddingTests {
+    /// Runs an application on an ephemeral port until `body` returns, then shuts it down gracefully.
+    static func withApplication<Context: RequestContext>(
+        router: Router<Context>, server: HTTPServerBuilder, _ body: (Int) async throws -> Void
+    ) async throws where Context.Source == ApplicationRequestContextSource {
+        let (ports, sink) = AsyncStream.makeStream(of: Int.self)
+        let app = Application(
+            router: router, server: server, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            onServerRunning: { sink.yield($0.localAddress?.port ?? 0) }, logger: TestServer.defaultLogger)
+        let group = ServiceGroup(configuration: .init(services: [app], logger: TestServer.defaultLogger))
+        let running = Task { try await group.run() }
+        var iterator = ports.makeAsyncIterator()
+        guard let port = await iterator.next() else { throw TestFailure("the application did not start") }
+        do {
+            try await body(port)
+        } catch {
+            await group.triggerGracefulShutdown()
+            _ = try? await running.value
+            throw error
+        }
+        await group.triggerGracefulShutdown()
+        try await running.value
+    }
+
+    static func echoAPI() -> SwitchboardAPI {
+        let api = SwitchboardAPI(logger: TestServer.defaultLogger)
+        api.register { Echo() }
+        return api
+    }
+
+    /// An application with its own `GET /` starts (it used to stop with "GET already has a handler"), keeps
+    /// its `/`, and serves Switchboard below `/api`.
+    @Test func anApplicationKeepsItsOwnSlashRoute() async throws {
+        let configuration = SwitchboardServerConfiguration()
+        let router = Router(context: TrackedContext.self)
+        router.get("/") { _, _ in "the application's own page\n" }
+        router.addSwitchboard(Self.echoAPI(), configuration: configuration)
+        try await Self.withApplication(router: router, server: .switchboard(webSocketRouter: router, configuration: configuration)) { port in
+            let socket = try RawSocket(port: port)
+            try socket.write(Array("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".utf8))
+            #expect(try await onOwnThread { try socket.readResponse() }.hasSuffix("the application's own page\n"))
+            let client = try await WebSocketTestClient.connect("ws://127.0.0.1:\(port)/api/echo")
+            client.send("hi")
+            #expect(try await client.receiveText() == "hi")
+            _ = try await client.close()
+        }
+    }
+
+    /// A server that cannot upgrade (Hummingbird's plain HTTP/1) answers an upgrade with a clear `501`
+    /// instead of an empty `200`.
+    @Test func theWrongServerAnswersUpgradesClearly() async throws {
+        let router = Router(context: TrackedContext.self)
+        router.addSwitchboard(Self.echoAPI())
+        try await Self.withApplication(router: router, server: .http1()) { port in
+            let socket = try RawSocket(port: port)
+            let request =
+                "GET /api/echo HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            try socket.write(Array(request.utf8))
+            let response = try await onOwnThread { try socket.readResponse() }
+            #expect(response.hasPrefix("HTTP/1.1 501"), "\(response)")
+            #expect(response.contains("not set up for WebSocket connections"), "\(response)")
+        }
+    }
+
+    /// On Switchboard's server, an upgrade after another request of a keep-alive connection (which cannot be
+    /// upgraded) is sent to ask again on a new connection: `307` to the same URI, `Connection: close`.
+    @Test func anUpgradeLaterOnAConnectionIsSentToANewOne() async throws {
+        try await TestServer.with { server in
+            let socket = try RawSocket(port: server.port)
+            try socket.write(Array("GET /api/echo HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".utf8))
+            #expect(try await onOwnThread { try socket.readResponse() }.hasPrefix("HTTP/1.1 426"))
+            let request =
+                "GET /api/echo HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            try socket.write(Array(request.utf8))
+            let response = try await onOwnThread { try socket.readResponse() }
+            #expect(response.hasPrefix("HTTP/1.1 307"), "\(response)")
+            #expect(RawHTTP.header("Location", in: response) == "/api/echo", "\(response)")
+            #expect(RawHTTP.header("Connection", in: response) == "close", "\(response)")
+        }
+    }
+
+    /// A context of the application's own lets go of each connection once it is upgraded: over 2,000
+    /// connections, none is kept.
+    @Test func aContextOfYourOwnDoesNotLeak() async throws {
+        let configuration = SwitchboardServerConfiguration()
+        let router = Router(context: TrackedContext.self)
+        router.addSwitchboard(Self.echoAPI(), configuration: configuration)
+        try await Self.withApplication(router: router, server: .switchboard(webSocketRouter: router, configuration: configuration)) { port in
+            let before = ContextToken.alive.load(ordering: .relaxed)
+            for _ in 0..<40 {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for _ in 0..<50 {
+                        group.addTask {
+                            let socket = try RawSocket(port: port)
+                            try await socket.upgrade(path: "/api/echo")
+                            try socket.write(RawSocket.maskedFrame(opcode: 0x8, payload: [0x03, 0xE8]))
+                            _ = try await onOwnThread { try socket.readToEnd() }
+                        }
+                    }
+                    try await group.waitForAll()
+                }
+            }
+            #expect(await eventually { ContextToken.alive.load(ordering: .relaxed) <= before }, "\(ContextToken.alive.load(ordering: .relaxed) - before) contexts kept")
+        }
+    }
+
+    /// Why Switchboard's context protocol exists: HummingbirdWebSocket's own route keeps every upgraded
+    /// connection's context (see `Docs/KnownIssues.md`). When this fails, the library has fixed it.
+    @Test func hummingbirdWebSocketStillKeepsItsContexts() async throws {
+        struct PlainContext: RequestContext, WebSocketRequestContext {
+            var coreContext: CoreRequestContextStorage
+            let webSocket = WebSocketHandlerReference<PlainContext>()
+            let token = ContextToken()
+            init(source: ApplicationRequestContextSource) { coreContext = .init(source: source) }
+        }
+        let router = Router(context: PlainContext.self)
+        router.ws("/ws") { _, _, _ in }
+        try await Self.withApplication(router: router, server: .http1WebSocketUpgrade(webSocketRouter: router)) { port in
+            let before = ContextToken.alive.load(ordering: .relaxed)
+            for _ in 0..<100 {
+                let socket = try RawSocket(port: port)
+                try await socket.upgrade(path: "/ws")
+                _ = try await onOwnThread { try socket.readToEnd() }
+            }
+            #expect(ContextToken.alive.load(ordering: .relaxed) - before >= 100)
+        }
+    }
+}
