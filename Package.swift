@@ -13,6 +13,8 @@ let package = Package(
     products: [
         .library(name: "Switchboard", targets: ["Switchboard"]),
         .library(name: "SwitchboardHummingbird", targets: ["SwitchboardHummingbird"]),
+        .library(name: "SwitchboardNIOSSL", targets: ["SwitchboardNIOSSL"]),
+        .library(name: "SwitchboardAPIKeys", targets: ["SwitchboardAPIKeys"]),
         .library(name: "SwitchboardSQLite", targets: ["SwitchboardSQLite"]),
         .library(name: "SwitchboardPTY", targets: ["SwitchboardPTY"]),
         .library(name: "SwitchboardTesting", targets: ["SwitchboardTesting"]),
@@ -56,7 +58,6 @@ let package = Package(
         .target(
             name: "SwitchboardCore",
             dependencies: [
-                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -70,17 +71,37 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "HummingbirdWSCompression", package: "hummingbird-websocket"),
-                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
-                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // API keys kept as SHA-256 hashes, on swift-crypto (which builds BoringSSL on Linux): a module of its
+        // own, so that applications with an authenticator of their own do not build it.
+        .target(
+            name: "SwitchboardAPIKeys",
+            dependencies: [
+                "SwitchboardCore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // TLS from PEM files for SwitchboardHummingbird, on swift-nio-ssl: a module of its own, so that
+        // applications that do not serve TLS themselves do not build BoringSSL.
+        .target(
+            name: "SwitchboardNIOSSL",
+            dependencies: [
+                "SwitchboardHummingbird",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -117,7 +138,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "Greeter",
-            dependencies: ["Switchboard", "SwitchboardHummingbird", "SwitchboardPTY"],
+            dependencies: ["Switchboard", "SwitchboardAPIKeys", "SwitchboardHummingbird", "SwitchboardPTY"],
             path: "Samples/Greeter",
             swiftSettings: swiftSettings
         ),
@@ -138,7 +159,7 @@ let package = Package(
         .executableTarget(
             name: "switchboard",
             dependencies: [
-                "Switchboard", "SwitchboardHummingbird", "SwitchboardSamples", "SwitchboardSQLite", "SwitchboardPTY",
+                "Switchboard", "SwitchboardAPIKeys", "SwitchboardHummingbird", "SwitchboardNIOSSL", "SwitchboardSamples", "SwitchboardSQLite", "SwitchboardPTY",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "HummingbirdWSCompression", package: "hummingbird-websocket"),
@@ -182,7 +203,7 @@ let package = Package(
             name: "SwitchboardHummingbirdTests",
             dependencies: [
                 "Switchboard", "SwitchboardHummingbird", "SwitchboardSamples", "SwitchboardTesting", "SwitchboardTestSupport",
-                "StuckServer", "TodoApp",
+                "StuckServer", "TodoApp", "SwitchboardAPIKeys",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
@@ -197,7 +218,7 @@ let package = Package(
         .testTarget(
             name: "SwitchboardPTYTests",
             dependencies: [
-                "Switchboard", "SwitchboardHummingbird", "SwitchboardPTY", "SwitchboardTestSupport",
+                "Switchboard", "SwitchboardAPIKeys", "SwitchboardHummingbird", "SwitchboardPTY", "SwitchboardTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "InMemoryLogging", package: "swift-log"),

@@ -3,6 +3,7 @@
 //   swift run switchboard connect --token TOKEN ws://127.0.0.1:8081/api/greeter/tone=loud
 //   curl -H 'Authorization: Bearer TOKEN' 'http://127.0.0.1:8081/api/planet/hasrings=true/order_desc=moons'
 import Switchboard
+import SwitchboardAPIKeys
 import SwitchboardHummingbird
 import SwitchboardPTY
 

@@ -102,7 +102,7 @@ public final class SwitchboardAPI: Sendable {
     ///   - configuration: Limits and timings (see ``Configuration``).
     ///   - authenticator: Who callers are and what they may do. ``AllowAllAuthenticator`` gives every caller
     ///     every right: use it only in-process or on a machine of your own; a server others can reach needs
-    ///     ``APIKeyAuthenticator`` or one of your own.
+    ///     `APIKeyAuthenticator` (module `SwitchboardAPIKeys`) or one of your own.
     ///   - logger: The logger for connection events; each connection adds `sb.connection.id` to its metadata.
     ///   - home: The home terminal; it is registered with the built-in resources.
     public init(configuration: Configuration, authenticator: any Authenticator, logger: Logger, home: HomeTerminal) {

@@ -4,7 +4,6 @@ public import HummingbirdWebSocket
 import Logging
 import NIOCore
 import NIOHTTP1
-import NIOSSL
 
 /// Closes a connection whose first HTTP request head has not fully arrived within a deadline.
 ///
@@ -75,13 +74,13 @@ struct DeadlineGuardedChannel<Base: ServerChildChannel>: ServerChildChannel {
     typealias Value = Base.Value
     let base: Base
     let deadline: TimeAmount
-    let tls: SwitchboardTLS?
+    let tls: (any ConnectionEncryption)?
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         do {
             let operations = channel.pipeline.syncOperations
             if let tls {
-                let encryption = NIOSSLServerHandler(context: tls.context)
+                let encryption = tls.makeHandler()
                 try operations.addHandler(encryption, position: .first)
                 try operations.addHandler(UpgradeRefusalHandler(), position: .after(encryption))
                 try operations.addHandler(RequestHeadDeadlineHandler(deadline: deadline), position: .after(encryption))

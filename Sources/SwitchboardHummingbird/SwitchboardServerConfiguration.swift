@@ -69,14 +69,14 @@ public struct SwitchboardServerConfiguration: Sendable {
     public var maxConnectionsPerClient: Int
     /// TLS for `wss://` and `https://` (default `nil`: plain `ws://` and `http://`). Every connection is
     /// then `IsEncrypted`.
-    public var tls: SwitchboardTLS?
+    public var tls: (any ConnectionEncryption)?
 
     /// Creates a configuration; every parameter has a production default.
     public init(
         apiRoot: String = "/api", opensShellAtSlash: Bool? = nil, maxMessageSize: Int = 16 << 20,
         pingInterval: Duration? = .seconds(30), closeTimeout: Duration = .seconds(10),
         requestHeadTimeout: Duration = .seconds(10), compression: Bool = true, trustedProxies: [IPAddressRange] = [],
-        maxBodySize: Int = 4 << 20, allowedHosts: [String]? = nil, allowedOrigins: [String] = [], tls: SwitchboardTLS? = nil,
+        maxBodySize: Int = 4 << 20, allowedHosts: [String]? = nil, allowedOrigins: [String] = [], tls: (any ConnectionEncryption)? = nil,
         maxConnections: Int = 4096, maxConnectionsPerClient: Int = 128, idleTimeout: Duration = .seconds(30)
     ) {
         self.http1 = HTTP1Channel.Configuration(idleTimeout: TimeAmount(idleTimeout))

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Logging
 import Switchboard
+import SwitchboardAPIKeys
 
 import Foundation
 #if canImport(Glibc)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Switchboard
+import SwitchboardAPIKeys
 
 import Foundation
 

@@ -3,6 +3,7 @@ import Hummingbird
 import Logging
 import Switchboard
 import SwitchboardHummingbird
+import SwitchboardNIOSSL
 import SwitchboardPTY
 import SwitchboardSQLite
 import SwitchboardSamples

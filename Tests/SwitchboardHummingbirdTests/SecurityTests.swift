@@ -2,6 +2,7 @@ import Foundation
 import InMemoryLogging
 import Logging
 import Switchboard
+import SwitchboardAPIKeys
 import SwitchboardHummingbird
 import Testing
 

@@ -5,7 +5,7 @@ public import HTTPTypes
 /// Switchboard finds the key (see ``AccessCredentials``) and asks the API's authenticator once per HTTP
 /// request and once per WebSocket connection, before the upgrade. Rights are then checked for every
 /// request, every terminal entered and every Shell command. Implement it to take keys from anywhere
-/// (a database, an identity provider); ``APIKeyAuthenticator`` keeps hashed keys in memory and reads a
+/// (a database, an identity provider); `APIKeyAuthenticator` (module `SwitchboardAPIKeys`) keeps hashed keys in memory and reads a
 /// key file, and ``AllowAllAuthenticator`` turns authentication off.
 public protocol Authenticator: Sendable {
     /// The identity for a key.
@@ -26,8 +26,8 @@ public struct AllowAllAuthenticator: Authenticator {
 }
 
 extension SwitchboardError {
-    /// `401`: the caller sent no key, or one that is not valid.
-    static func authenticationRequired(_ message: String) -> SwitchboardError {
+    /// `401`: the caller sent no key, or one that is not valid. Throw it from an ``Authenticator`` of your own.
+    public static func authenticationRequired(_ message: String) -> SwitchboardError {
         SwitchboardError(.unauthorized, code: .unauthorized, message)
     }
 }

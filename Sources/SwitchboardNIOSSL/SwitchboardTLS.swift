@@ -1,5 +1,6 @@
-import NIOCore
+public import NIOCore
 import NIOSSL
+public import SwitchboardHummingbird
 import Synchronization
 
 /// TLS for a Switchboard server (`wss://` and `https://`) from a certificate chain and a private key in
@@ -10,7 +11,7 @@ import Synchronization
 /// var configuration = SwitchboardServerConfiguration()
 /// configuration.tls = try SwitchboardTLS(certificateFile: "cert.pem", keyFile: "key.pem")
 /// ```
-public final class SwitchboardTLS: Sendable {
+public final class SwitchboardTLS: ConnectionEncryption {
     /// The PEM file of the certificate chain (the server's certificate first).
     public let certificateFile: String
     /// The PEM file of the private key.
@@ -40,6 +41,9 @@ public final class SwitchboardTLS: Sendable {
         }
         context = try NIOSSLContext(configuration: configuration)
     }
+
+    /// A TLS handler for one new connection.
+    public func makeHandler() -> any ChannelHandler { NIOSSLServerHandler(context: context) }
 
     /// Reads the files again; handshakes from now on use what they hold. On an error the certificate in
     /// use stays.

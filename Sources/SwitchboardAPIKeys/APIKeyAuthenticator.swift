@@ -1,4 +1,5 @@
 import Crypto
+public import SwitchboardCore
 import Synchronization
 import HTTPTypes
 
