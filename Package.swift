@@ -136,6 +136,13 @@ let package = Package(
             path: "Samples/SwitchboardSamples",
             swiftSettings: swiftSettings
         ),
+        // The guides' examples that no sample holds (Scripts/check_snippets.py).
+        .target(
+            name: "SwitchboardSnippets",
+            dependencies: ["Switchboard", "SwitchboardHummingbird", "SwitchboardNIOSSL", "SwitchboardPTY", "SwitchboardSQLite", "SwitchboardSamples"],
+            path: "Samples/Snippets",
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "Greeter",
             dependencies: ["Switchboard", "SwitchboardAPIKeys", "SwitchboardHummingbird", "SwitchboardPTY"],
