@@ -4,7 +4,9 @@
 Each ```swift block must appear, line for line (leading and trailing spaces and blank lines aside), in a
 Swift file of a compiled target: Samples/ (the samples and Samples/Snippets), Sources/ or Tests/. A block
 that is deliberately not compilable on its own says so on the line before it:
-<!-- snippet: fragment -->. Exits non-zero, naming the file and line of each block it cannot find.
+<!-- snippet: fragment -->; a package manifest (a block that starts with `// swift-tools-version`, which no
+target can hold) says <!-- snippet: package manifest -->, and Scripts/first_build.sh builds one of that
+shape. Exits non-zero, naming the file and line of each block it cannot find.
 """
 import pathlib
 import re
@@ -47,7 +49,9 @@ for document in [root / "README.md", *sorted((root / "Docs").glob("*.md"))]:
                 body.append(text[index])
                 index += 1
             marker = text[start - 1].strip() if start > 0 else ""
-            if marker == "<!-- snippet: fragment -->":
+            if marker == "<!-- snippet: fragment -->" or (
+                marker == "<!-- snippet: package manifest -->" and body and body[0].startswith("// swift-tools-version")
+            ):
                 index += 1
                 continue
             checked += 1

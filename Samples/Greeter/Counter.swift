@@ -1,12 +1,6 @@
 // The example of Docs/TerminalResources.md, built in CI with the Greeter sample.
-import NIOCore
+import Foundation  // for Date
 import Switchboard
-
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 
 actor Counter: TextInputTerminal, BinaryInputTerminal, PropertyCheckingTerminal {
     static let resourceDescription = "Counts what you type"
