@@ -7,10 +7,11 @@ import SwitchboardSamples
 
 /// Docs/EntityResources.md: views on an in-memory store.
 func storeWithViews() throws -> InMemoryEntityStore<Superhero> {
-    let heroes = try InMemoryEntityStore<Superhero>(views: [
-        EntityView("Modern", description: "Heroes since 1960, oldest first", conditions: "Year>=1960", metaConditions: "order_asc=Year"),
-        EntityView("Secret", description: "Heroes with a secret identity", conditions: "HasSecretIdentity=true"),
-    ], initial: Superhero.samples)
+    let heroes = try InMemoryEntityStore<Superhero>(
+        views: [
+            EntityView("Modern", description: "Heroes since 1960, oldest first", conditions: "Year>=1960", metaConditions: "order_asc=Year"),
+            EntityView("Secret", description: "Heroes with a secret identity", conditions: "HasSecretIdentity=true"),
+        ], initial: Superhero.samples)
     return heroes
 }
 
@@ -24,8 +25,9 @@ func stores(api: SwitchboardAPI) async throws {
 
 /// Docs/PTY.md: a PTY terminal that runs a program of your own.
 func pythonTerminal(api: SwitchboardAPI) {
-    let python = PTYManager(configuration: .init(
-        program: PTYProgram("python3", arguments: ["-q"], environment: ["PYTHONSTARTUP": ""], directory: "/srv"),
-        maxTerminals: 4))
-    python.register(in: api)        // Switchboard.Pty and Switchboard.PtySession
+    let python = PTYManager(
+        configuration: .init(
+            program: PTYProgram("python3", arguments: ["-q"], environment: ["PYTHONSTARTUP": ""], directory: "/srv"),
+            maxTerminals: 4))
+    python.register(in: api)  // Switchboard.Pty and Switchboard.PtySession
 }

@@ -344,7 +344,8 @@ public actor Shell: TextInputTerminal, BinaryInputTerminal, PropertyCheckingTerm
         do {
             guard case .entities(let current)? = try currentLocation(on: connection) else {
                 throw SwitchboardError(
-                    .badRequest, code: .shellError, "\(command) pages through entity resources; navigate to one first, as in /\(Self.example(in: connection.api, entities: true))//limit=10")
+                    .badRequest, code: .shellError,
+                    "\(command) pages through entity resources; navigate to one first, as in /\(Self.example(in: connection.api, entities: true))//limit=10")
             }
             var size: Int?
             if !argument.isEmpty {

@@ -138,7 +138,9 @@ struct EmbeddingTests {
                     try await group.waitForAll()
                 }
             }
-            #expect(await eventually { ContextToken.alive.load(ordering: .relaxed) <= before }, "\(ContextToken.alive.load(ordering: .relaxed) - before) contexts kept")
+            #expect(
+                await eventually { ContextToken.alive.load(ordering: .relaxed) <= before },
+                "\(ContextToken.alive.load(ordering: .relaxed) - before) contexts kept")
         }
     }
 
