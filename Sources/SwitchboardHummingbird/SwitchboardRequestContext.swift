@@ -42,7 +42,7 @@ extension SwitchboardRequestContextProtocol {
 public struct SwitchboardContextStorage<Context: WebSocketRequestContext>: Sendable {
     let holder: WebSocketReferenceHolder<Context>
     /// The connection's channel: for refused upgrades (``UpgradeRefusalHandler``), pings (``KeepAlive``) and
-    /// the close on shutdown (``ShutdownCloseRewriter``).
+    /// the close on shutdown (``ShutdownCloseWatch``).
     let channel: any Channel
 
     /// Creates the storage for a new request.

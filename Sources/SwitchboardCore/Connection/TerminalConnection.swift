@@ -143,7 +143,7 @@ public struct TerminalConnection: Sendable {
     }
 
     /// Sets properties of this terminal from literals as a URI or `VAR` writes them, all or none, then calls
-    /// ``TerminalResource/propertiesDidChange(_:on:)``.
+    /// ``PropertyCheckingTerminal/propertiesDidChange(_:on:)`` when the terminal conforms to it.
     /// - Returns: The declared names of the properties set.
     @discardableResult
     public func setProperties(_ assignments: [(name: String, literal: String)]) async throws -> [String] {

@@ -44,7 +44,7 @@ public final class Property<Value: PropertyValue>: Sendable {
         set { storage.withLock { $0 = newValue } }
     }
 
-    /// The property itself (`$seconds`), to name it in ``PropertyChanges/contains(_:)-(Property<Value>)``.
+    /// The property itself (`$seconds`), to name it in ``PropertyChanges``.
     public var projectedValue: Property<Value> { self }
 }
 
