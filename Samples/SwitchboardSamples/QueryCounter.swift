@@ -18,8 +18,7 @@ public actor QueryCounter: TextInputTerminal {
             throw SwitchboardError(
                 .badRequest, code: .invalidInput, "'\(SwitchboardError.excerpt(text))' names a terminal, not entities")
         }
-        let caller = RESTCaller(connectionID: connection.id, clientIP: connection.profile.clientIP, identity: connection.identity)
-        let response = await connection.api.execute(RESTRequest(method: .REPORT, query: query, caller: caller))
+        let response = await connection.api.execute(RESTRequest(method: .REPORT, query: query, caller: connection.caller))
         guard response.error == nil, let count = response.entityCount else {
             try await connection.send(response.statusLine)
             return
