@@ -232,10 +232,10 @@ struct BadInputCatalogue {
             "/api/echo", "#TERMINAL {\"Prefix\":\"a\u{01}b\"}", ["400: Bad request. JSON syntax error at position 13: control character in string; escape it"]),
         .init("/api/echo", "#TERMINAL " + deepArray, ["400: Bad request. JSON syntax error at position 65: nesting deeper than 64 levels"]),
         .init("/api/echo", "#TERMINAL " + deepObject, ["400: Bad request. JSON syntax error at position 321: nesting deeper than 64 levels"]),
-        .init("/api/echo", "#TERMINAL [1]", ["400: Bad request. #TERMINAL takes a JSON object such as {\"Prefix\": \"> \"}, but got an array"]),
-        .init("/api/echo", "#TERMINAL \"Prefix\"", ["400: Bad request. #TERMINAL takes a JSON object such as {\"Prefix\": \"> \"}, but got a string"]),
-        .init("/api/echo", "#TERMINAL 42", ["400: Bad request. #TERMINAL takes a JSON object such as {\"Prefix\": \"> \"}, but got a number"]),
-        .init("/api/echo", "#TERMINAL null", ["400: Bad request. #TERMINAL takes a JSON object such as {\"Prefix\": \"> \"}, but got null"]),
+        .init("/api/echo", "#TERMINAL [1]", ["400: Bad request. #TERMINAL takes a JSON object such as {\"Prefix\":\"\"}, but got an array"]),
+        .init("/api/echo", "#TERMINAL \"Prefix\"", ["400: Bad request. #TERMINAL takes a JSON object such as {\"Prefix\":\"\"}, but got a string"]),
+        .init("/api/echo", "#TERMINAL 42", ["400: Bad request. #TERMINAL takes a JSON object such as {\"Prefix\":\"\"}, but got a number"]),
+        .init("/api/echo", "#TERMINAL null", ["400: Bad request. #TERMINAL takes a JSON object such as {\"Prefix\":\"\"}, but got null"]),
         // wrong properties and types in #TERMINAL
         .init(
             "/api/echo", "#TERMINAL {\"Prefix\": 1}",

@@ -19,4 +19,19 @@ struct TodoInProcessTests {
         #expect(try await connection.receiveText() == "400: Bad request. The list is full (Capacity 1); mark something done first")
         await connection.close()
     }
+
+    /// `send(json:)` with an `Encodable` value: JSONEncoder's layout, keys sorted.
+    @Test func listsAsJSON() async throws {
+        let api = SwitchboardAPI()
+        api.register { Todo() }
+        let connection = TestConnection.open(api, uri: "/todo/owner=ada&order=alphabetical")
+        _ = try await connection.receiveText()
+        for item in ["b", "a"] {
+            await connection.send("add \(item)")
+            _ = try await connection.receiveText()
+        }
+        await connection.send("list")
+        #expect(try await connection.receiveText() == "{\n  \"items\" : [\n    \"a\",\n    \"b\"\n  ],\n  \"owner\" : \"ada\"\n}")
+        await connection.close()
+    }
 }

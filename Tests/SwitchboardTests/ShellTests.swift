@@ -13,7 +13,7 @@ struct ShellTests {
 
     func openShell(_ uri: String = "/shell") async throws -> TestConnection {
         let client = TestConnection.open(api, uri: uri)
-        #expect(try await client.receiveText() == "### Entering the Switchboard shell. Type HELP for commands, or a URI such as /echo to navigate. ###")
+        #expect(try await client.receiveText() == "### Entering the Switchboard shell. Type HELP for commands, or a URI such as /recorder to navigate. ###")
         #expect(try await client.receiveText() == "? <no query>")
         return client
     }
@@ -126,7 +126,7 @@ struct ShellTests {
     @Test func methodsOtherThanGetAndOptionsAreRefusedOnTerminals() async throws {
         let client = try await openShell()
         await client.send("GET")
-        #expect(try await client.receiveText() == "400: Bad request. There is no query to run GET on; navigate first, as in /echo")
+        #expect(try await client.receiveText() == "400: Bad request. There is no query to run GET on; navigate first, as in /recorder")
         #expect(try await client.receiveText() == "? <no query>")
         await client.send("POST /echo {\"a\":1}")
         #expect(

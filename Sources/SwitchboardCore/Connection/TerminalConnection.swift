@@ -60,6 +60,8 @@ public struct TerminalConnection: Sendable {
 
     /// Sends an `Encodable` value as one pretty-printed JSON text message (keys sorted, dates in ISO 8601).
     /// - Throws: `EncodingError` if the value does not encode; nothing is sent then.
+    // Disfavoured: a dictionary or array literal stays `JSON`, in `JSON`'s own layout.
+    @_disfavoredOverload
     public func send(json value: some Encodable) async throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
