@@ -58,6 +58,11 @@ struct EmbeddingTests {
         try await running.value
     }
 
+    /// A WebSocket upgrade request for `/api/echo`, without compression.
+    static let echoUpgrade =
+        "GET /api/echo HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+
     static func echoAPI() -> SwitchboardAPI {
         let api = SwitchboardAPI(logger: TestServer.defaultLogger)
         api.register { Echo() }
@@ -89,10 +94,7 @@ struct EmbeddingTests {
         router.addSwitchboard(Self.echoAPI())
         try await Self.withApplication(router: router, server: .http1()) { port in
             let socket = try RawSocket(port: port)
-            let request =
-                "GET /api/echo HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-            try socket.write(Array(request.utf8))
+            try socket.write(Array(Self.echoUpgrade.utf8))
             let response = try await onOwnThread { try socket.readResponse() }
             #expect(response.hasPrefix("HTTP/1.1 501"), "\(response)")
             #expect(response.contains("not set up for WebSocket connections"), "\(response)")
@@ -106,10 +108,7 @@ struct EmbeddingTests {
             let socket = try RawSocket(port: server.port)
             try socket.write(Array("GET /api/echo HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".utf8))
             #expect(try await onOwnThread { try socket.readResponse() }.hasPrefix("HTTP/1.1 426"))
-            let request =
-                "GET /api/echo HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-            try socket.write(Array(request.utf8))
+            try socket.write(Array(Self.echoUpgrade.utf8))
             let response = try await onOwnThread { try socket.readResponse() }
             #expect(response.hasPrefix("HTTP/1.1 307"), "\(response)")
             #expect(RawHTTP.header("Location", in: response) == "/api/echo", "\(response)")

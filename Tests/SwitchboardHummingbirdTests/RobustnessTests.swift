@@ -250,15 +250,7 @@ struct RobustnessTests {
         try process.run()
         defer { if process.isRunning { process.terminate() } }
         let reader = output.fileHandleForReading
-        let line = try await onOwnThread { () -> String in
-            var text = ""
-            while !text.contains("\n") {
-                let data = reader.availableData
-                if data.isEmpty { break }
-                text += String(decoding: data, as: UTF8.self)
-            }
-            return text
-        }
+        let line = try await firstLine(of: reader)
         guard let port = Int(line.split(separator: " ").last?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") else {
             throw TestFailure("no port in \(line)")
         }

@@ -27,15 +27,7 @@ struct TodoAppTests {
             self.process = process
             self.errors = Thread.detachNewThreadReading(errorOutput.fileHandleForReading)
             let reader = output.fileHandleForReading
-            let line = try await onOwnThread { () -> String in
-                var text = ""
-                while !text.contains("\n") {
-                    let data = reader.availableData
-                    if data.isEmpty { break }
-                    text += String(decoding: data, as: UTF8.self)
-                }
-                return text
-            }
+            let line = try await firstLine(of: reader)
             guard let port = Int(line.split(separator: " ").last?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") else {
                 process.terminate()
                 throw TestFailure("no port in '\(line)'")
