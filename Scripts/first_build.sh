@@ -41,6 +41,8 @@ swift package resolve > /dev/null 2>&1
 start=$(date +%s)
 swift build > build.log 2>&1 || { tail -20 build.log; exit 1; }
 end=$(date +%s)
-steps=$(grep -o '^\[[0-9]*/[0-9]*\]' build.log | tail -1)
-boring=$(ls -d .build/*/debug/CNIOBoringSSL.build .build/*/debug/CCryptoBoringSSL.build 2>/dev/null | xargs -rn1 basename | tr '\n' ' ')
-echo "first build of a package depending on $(basename "$switchboard") ($(git -C "$switchboard" rev-parse --short HEAD)): $((end - start)) s, steps $steps, BoringSSL: ${boring:-none}"
+steps=$(grep -o '^\[[0-9]*/[0-9]*\]' build.log | tail -1 | tr -d '[]' | cut -d/ -f2)
+c_files=$(grep -c 'Compiling .*\.\(c\|cc\)$' build.log || true)
+# Objects, not folders: SwiftPM makes a folder for every target of the graph, built or not.
+boring=$(find .build/*/debug/CNIOBoringSSL.build .build/*/debug/CCryptoBoringSSL.build -name '*.o' 2>/dev/null | wc -l)
+echo "first build of a package depending on $(basename "$switchboard") ($(git -C "$switchboard" rev-parse --short HEAD)): $((end - start)) s, $steps build steps, $c_files C/C++ files compiled, $boring BoringSSL objects"
