@@ -44,5 +44,5 @@ end=$(date +%s)
 steps=$(grep -o '^\[[0-9]*/[0-9]*\]' build.log | tail -1 | tr -d '[]' | cut -d/ -f2)
 c_files=$(grep -c 'Compiling .*\.\(c\|cc\)$' build.log || true)
 # Objects, not folders: SwiftPM makes a folder for every target of the graph, built or not.
-boring=$(find .build/*/debug/CNIOBoringSSL.build .build/*/debug/CCryptoBoringSSL.build -name '*.o' 2>/dev/null | wc -l)
+boring=$( (find .build/*/debug/CNIOBoringSSL.build .build/*/debug/CCryptoBoringSSL.build -name '*.o' 2>/dev/null || true) | wc -l)
 echo "first build of a package depending on $(basename "$switchboard") ($(git -C "$switchboard" rev-parse --short HEAD)): $((end - start)) s, $steps build steps, $c_files C/C++ files compiled, $boring BoringSSL objects"
