@@ -14,7 +14,7 @@ import HTTPTypes
 ///
 /// A key file (``KeyFile``) holds the same as JSON; ``reload(_:)`` swaps it in while the server runs and
 /// returns the names of the keys that are gone, so that their connections can be closed
-/// (``SwitchboardAPI/closeConnections(of:reason:)``).
+/// (`SwitchboardAPI.closeConnections(of:reason:)`).
 public final class APIKeyAuthenticator: Authenticator {
     /// One key: a name, the SHA-256 of the key, and its rights.
     public struct Entry: Sendable, Equatable {
@@ -145,7 +145,7 @@ public struct KeyFile: Sendable, Equatable {
     }
 
     /// Reads a key file's JSON.
-    /// - Throws: A ``SwitchboardError`` that names the problem (never a key: the file holds none).
+    /// - Throws: A `SwitchboardError` that names the problem (never a key: the file holds none).
     public init(parsing text: String) throws(SwitchboardError) {
         let json: JSON
         do {
