@@ -3,6 +3,7 @@ import HummingbirdWebSocket
 import HTTPTypes
 import Logging
 import NIOCore
+import ServiceLifecycle
 public import Switchboard
 
 extension Router where Context: SwitchboardRequestContextProtocol {
@@ -58,11 +59,15 @@ extension Router where Context: SwitchboardRequestContextProtocol {
             let clientIP = connection.request.clientIP
             admission.activate(clientIP)
             defer { admission.finish(clientIP) }
-            try await api.serve(
-                connection.request,
-                inbound: InboundMessages(
-                    messages: inbound.messages(maxSize: maxMessageSize), maxSize: maxMessageSize, outbound: outbound),
-                transport: WebSocketTransport(outbound: outbound, closeState: closeState))
+            try await withGracefulShutdownHandler {
+                try await api.serve(
+                    connection.request,
+                    inbound: InboundMessages(
+                        messages: inbound.messages(maxSize: maxMessageSize), maxSize: maxMessageSize, outbound: outbound),
+                    transport: WebSocketTransport(outbound: outbound, closeState: closeState))
+            } onGracefulShutdown: {
+                closeState.serverIsShuttingDown()
+            }
         }
         let maxBodySize = configuration.maxBodySize
         let handler: @Sendable (Request, Context) async throws -> Response = { request, context in

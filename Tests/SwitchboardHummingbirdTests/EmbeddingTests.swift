@@ -143,6 +143,22 @@ struct EmbeddingTests {
         }
     }
 
+    /// A client's close sent right after the upgrade (as Autobahn's 7.7 cases do) is answered with 1000 or its
+    /// own code (RFC 6455 §5.5.1), never taken for the server's shutdown close (1001).
+    @Test func aClientsCloseRightAfterTheUpgradeIsEchoed() async throws {
+        try await TestServer.with { server in
+            for code in [1000, 1002, 3999, 4000] {
+                let socket = try RawSocket(port: server.port)
+                try await socket.upgrade(path: "/api/echo")
+                try socket.write(RawSocket.maskedFrame(opcode: 0x8, payload: [UInt8(code >> 8), UInt8(code & 0xFF)]))
+                let answer = try await onOwnThread { try socket.readToEnd() }
+                #expect(
+                    [1000, code].contains(RawSocket.closeCode(in: answer) ?? 0),
+                    "close \(code) answered with \(String(describing: RawSocket.closeCode(in: answer)))")
+            }
+        }
+    }
+
     /// Why Switchboard's context protocol exists: HummingbirdWebSocket's own route keeps every upgraded
     /// connection's context (see `Docs/KnownIssues.md`). When this fails, the library has fixed it.
     @Test func hummingbirdWebSocketStillKeepsItsContexts() async throws {
