@@ -10,6 +10,12 @@ import time
 class Screen:
     """Runs `argv` with a new pseudo-terminal as its controlling terminal (so window-size changes reach it)."""
 
+    # What a line client prints between two messages: wsdump ends a message with a colour reset and a new
+    # prompt, and starts the next by clearing that line ("\x1b[39m\r\n> \x1b[2K\x1b[E\x1b[34m< "). A program's
+    # output may arrive in several messages, split anywhere (even inside a word), so markers are matched
+    # with these seams taken out.
+    SEAM = re.compile(r"\x1b\[39m\r\n> \x1b\[2K\x1b\[E\x1b\[34m< ")
+
     def __init__(self, argv):
         self.pid, self.master = pty.fork()
         if self.pid == 0:
@@ -25,6 +31,7 @@ class Screen:
         the match, or None when `timeout` seconds pass or the program closes the terminal."""
         deadline = time.monotonic() + timeout
         while True:
+            self.seen = self.SEAM.sub("", self.seen)
             match = re.search(pattern, self.seen)
             if match:
                 self.seen = self.seen[match.end():]
