@@ -30,17 +30,8 @@ struct DeclarationMistakeTests {
         arguments += maps.flatMap { ["-Xcc", "-fmodule-map-file=\($0.path)"] }
         arguments += includes.flatMap { ["-Xcc", "-I\($0)"] }
         arguments.append(file.path)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let read = Thread.detachNewThreadReading(output.fileHandleForReading)
-        let data = try await onOwnThread { read() }
-        try await onOwnThread { process.waitUntilExit() }
-        return (process.terminationStatus == 0, String(decoding: data, as: UTF8.self))
+        let result = try await runToEnd(arguments)
+        return (result.status == 0, result.output)
     }
 
     @Test(arguments: ["Correct", "MisspelledOpen", "MisspelledReceive", "OldClose", "OldPropertiesDidChange", "RenamedProperty"])

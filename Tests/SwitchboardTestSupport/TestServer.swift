@@ -314,8 +314,6 @@ func runToEnd(_ command: [String]) async throws -> (status: Int32, output: Strin
     }
 }
 
-/// Runs blocking work on a thread of its own, so that it never occupies the cooperative thread pool that
-/// the server under test needs (this machine has two cores, so the pool has two threads).
 /// Reads a process's output up to its first line break (such as the "port N" a test server prints).
 func firstLine(of handle: FileHandle) async throws -> String {
     try await onOwnThread { () -> String in
@@ -329,6 +327,8 @@ func firstLine(of handle: FileHandle) async throws -> String {
     }
 }
 
+/// Runs blocking work on a thread of its own, so that it never occupies the cooperative thread pool that
+/// the server under test needs (this machine has two cores, so the pool has two threads).
 func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
     try await withCheckedThrowingContinuation { continuation in
         Thread { continuation.resume(with: Result { try body() }) }.start()
