@@ -22,16 +22,17 @@ public actor Shell: TextInputTerminal, BinaryInputTerminal, PropertyCheckingTerm
     }
     public static var restoresPropertiesOnReturn: Bool { true }
 
-    /// The greeting, with an example drawn from what the API has (see ``example(in:entities:)``).
-    static func banner(api: SwitchboardAPI) -> String {
-        "### Entering the Switchboard shell. Type HELP for commands, or a URI such as /\(example(in: api)) to navigate. ###"
+    /// The greeting, with an example drawn from what the API has (see ``example(in:for:entities:)``).
+    static func banner(api: SwitchboardAPI, identity: AccessIdentity) -> String {
+        "### Entering the Switchboard shell. Type HELP for commands, or a URI such as /\(example(in: api, for: identity)) to navigate. ###"
     }
 
-    /// The shortest name that reaches the application's first resource (a terminal, unless `entities`), or
-    /// Switchboard's resource list when the application has none: examples name only what exists.
-    static func example(in api: SwitchboardAPI, entities: Bool = false) -> String {
+    /// The shortest name that reaches the application's first resource the caller may use (a terminal,
+    /// unless `entities`), or Switchboard's resource list when there is none: examples name only what exists,
+    /// and never a resource the caller has no right on.
+    static func example(in api: SwitchboardAPI, for identity: AccessIdentity, entities: Bool = false) -> String {
         let candidates = api.resources.filter { resource in
-            guard !SwitchboardAPI.isBuiltIn(resource.name) else { return false }
+            guard !SwitchboardAPI.isBuiltIn(resource.name), !api.allowedMethods(on: resource, for: identity).isEmpty else { return false }
             if case .entity = resource { return true }
             return !entities
         }
@@ -67,7 +68,7 @@ public actor Shell: TextInputTerminal, BinaryInputTerminal, PropertyCheckingTerm
 
     public func open(_ connection: TerminalConnection) async throws {
         if connection.isReturning || query.isEmpty {
-            try await connection.send(Self.banner(api: connection.api))
+            try await connection.send(Self.banner(api: connection.api, identity: connection.identity))
             try await sendLocation(connection)
         } else {
             await navigate(to: query, on: connection, echo: true, setQuery: false)
@@ -137,7 +138,7 @@ public actor Shell: TextInputTerminal, BinaryInputTerminal, PropertyCheckingTerm
         case "VAR":
             try await variable(argument, on: connection)
         case "HELP":
-            try await connection.send(help(api: connection.api))
+            try await connection.send(help(api: connection.api, identity: connection.identity))
             try await sendLocation(connection)
         case "EXIT", "QUIT", "CLOSE", "DISCONNECT":
             try await connection.send(Self.closingBanner)
@@ -234,7 +235,8 @@ public actor Shell: TextInputTerminal, BinaryInputTerminal, PropertyCheckingTerm
         do {
             guard let location = try currentLocation(on: connection) else {
                 throw SwitchboardError(
-                    .badRequest, code: .shellError, "There is no query to run \(method) on; navigate first, as in /\(Self.example(in: connection.api))")
+                    .badRequest, code: .shellError,
+                    "There is no query to run \(method) on; navigate first, as in /\(Self.example(in: connection.api, for: connection.identity))")
             }
             guard case .entities(let entityQuery) = location else {
                 guard case .terminal(let target) = location else { return }
@@ -345,7 +347,8 @@ public actor Shell: TextInputTerminal, BinaryInputTerminal, PropertyCheckingTerm
             guard case .entities(let current)? = try currentLocation(on: connection) else {
                 throw SwitchboardError(
                     .badRequest, code: .shellError,
-                    "\(command) pages through entity resources; navigate to one first, as in /\(Self.example(in: connection.api, entities: true))//limit=10")
+                    "\(command) pages through entity resources; navigate to one first, as in /\(Self.example(in: connection.api, for: connection.identity, entities: true))//limit=10"
+                )
             }
             var size: Int?
             if !argument.isEmpty {
@@ -504,8 +507,8 @@ public actor Shell: TextInputTerminal, BinaryInputTerminal, PropertyCheckingTerm
 
     // MARK: HELP
 
-    func help(api: SwitchboardAPI) -> String {
-        let entity = Self.example(in: api, entities: true)
+    func help(api: SwitchboardAPI, identity: AccessIdentity) -> String {
+        let entity = Self.example(in: api, for: identity, entities: true)
         var lines = [
             "Navigation",
             "  /<resource>/<conditions>/<meta>  go to a URI, e.g. /\(entity)//limit=10&offset=10",
@@ -536,7 +539,7 @@ public actor Shell: TextInputTerminal, BinaryInputTerminal, PropertyCheckingTerm
             "  #DISCONNECT                close the connection",
             "Resources",
         ]
-        for resource in api.resources {
+        for resource in api.resources where !api.allowedMethods(on: resource, for: identity).isEmpty {
             lines.append("  /\(resource.name)" + (resource.summary.map { " - \($0)" } ?? ""))
         }
         return lines.joined(separator: "\n")

@@ -15,6 +15,20 @@ struct Chore: Codable, Sendable {
     var title: String
 }
 
+/// Every caller is one whose only right is opening `MyApp.Console`.
+struct ConsoleOnlyAuthenticator: Authenticator {
+    func identity(forKey key: String?) async throws(SwitchboardError) -> AccessIdentity {
+        AccessIdentity(name: "console-only", rights: AccessRights([.init(resources: ["MyApp.Console"], methods: [.GET])]))
+    }
+}
+
+/// A terminal of the application's that the caller above may not use.
+actor Vault: TerminalResource {
+    static let resourceName = "MyApp.Vault"
+    func open(_ connection: TerminalConnection) async throws {}
+    func close(_ reason: TerminalCloseReason, on connection: TerminalConnection) async {}
+}
+
 @Suite(.timeLimit(.minutes(1)))
 struct ResourceNamingTests {
     /// A short name shared with a built-in resource names the application's; the built-in stays reachable by
@@ -50,6 +64,20 @@ struct ResourceNamingTests {
         let help = try await client.receiveText()
         #expect(help.contains("e.g. /chore//limit=10&offset=10"), "\(help)")
         #expect(!help.contains("superhero") && !help.contains("/echo"), "\(help)")
+        await client.close()
+    }
+
+    /// The examples and HELP's resource list name only resources the caller may use.
+    @Test func theShellsExamplesNameNothingTheCallerMayNotUse() async throws {
+        let api = SwitchboardAPI(authenticator: ConsoleOnlyAuthenticator())
+        api.register { Vault() }
+        api.register { Console() }
+        let client = TestConnection.open(api, uri: "/")
+        #expect(try await client.receiveText().contains("a URI such as /console to navigate"))
+        _ = try await client.receiveText()  // the location
+        await client.send("HELP")
+        let help = try await client.receiveText()
+        #expect(help.contains("/MyApp.Console") && !help.contains("Vault"), "\(help)")
         await client.close()
     }
 }
