@@ -155,6 +155,18 @@ let package = Package(
             path: "Samples/TodoApp",
             swiftSettings: swiftSettings
         ),
+        // The servers Scripts/bench.py measures beside `switchboard serve`: a bare Hummingbird echo and an
+        // in-memory entity resource (Docs/Performance.md). Built with everything else, so it cannot rot.
+        .executableTarget(
+            name: "BenchServer",
+            dependencies: [
+                "Switchboard", "SwitchboardHummingbird",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+            ],
+            path: "Benchmarks/BenchServer",
+            swiftSettings: swiftSettings
+        ),
         // A server with a terminal that never returns, for the shutdown-deadline test.
         .executableTarget(
             name: "StuckServer",

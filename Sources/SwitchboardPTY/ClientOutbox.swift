@@ -1,7 +1,12 @@
+import NIOCore
 import SwitchboardCore
 import Synchronization
 
 /// The output waiting for one client of a PTY session, sent in order by its own task.
+///
+/// Output that piles up while a message is being sent leaves as one message (up to ``gatherLimit``): a
+/// client that keeps up gets each read as it comes, one that falls behind gets fewer, larger messages, so
+/// the cost per message does not set the throughput.
 ///
 /// It does not bound itself: the session holds the program back while even the fastest client has more
 /// than its limit ``pending``, and drops clients that fall too far behind the others.
@@ -13,23 +18,51 @@ final class ClientOutbox: Sendable {
     private let pendingBytes = Counter()
     private let sender: Task<Void, Never>
 
+    /// The most output gathered into one message.
+    static let gatherLimit = 256 << 10
+
     /// - Parameters:
     ///   - deliver: Sends one message to the client.
     ///   - report: Called after each message (`true`), or once when sending failed (`false`).
     init(deliver: @escaping @Sendable (PTYOutput) async throws -> Void, report: @escaping @Sendable (Bool) async -> Void) {
         sender = Task { [queue, pendingBytes] in
-            while let item = await queue.next() {
+            var held: PTYOutput?
+            while true {
+                let first: PTYOutput
+                if let item = held {
+                    first = item
+                    held = nil
+                } else if let item = await queue.next() {
+                    first = item
+                } else {
+                    return
+                }
+                let message = Self.gathered(first, from: queue, holding: &held)
                 do {
-                    try await deliver(item)
+                    try await deliver(message)
                 } catch {
                     queue.finish(droppingBuffered: true)
                     await report(false)
                     return
                 }
-                pendingBytes.bytes.subtract(item.byteCount, ordering: .relaxed)
+                pendingBytes.bytes.subtract(message.byteCount, ordering: .relaxed)
                 await report(true)
             }
         }
+    }
+
+    /// `first`, with the output queued right behind it appended when `first` is output; the first notice
+    /// met on the way is held for the next message.
+    private static func gathered(_ first: PTYOutput, from queue: BoundedQueue<PTYOutput>, holding held: inout PTYOutput?) -> PTYOutput {
+        guard case .output(var bytes) = first else { return first }
+        while bytes.readableBytes < gatherLimit, let next = queue.nextIfBuffered() {
+            guard case .output(let more) = next else {
+                held = next
+                break
+            }
+            bytes.writeImmutableBuffer(more)
+        }
+        return .output(bytes)
     }
 
     /// Bytes queued and not yet sent (the message being sent included).

@@ -10,12 +10,16 @@ import Synchronization
 /// What a PTY session sends its clients: the program's output, or a notice about the session (someone
 /// joined or left).
 enum PTYOutput: Sendable {
-    case output(String)
+    /// Whole UTF-8 characters of the program's output.
+    case output(ByteBuffer)
     case notice(String)
+    /// A message of the wire protocol, sent as it is (terminado's `["setup",{}]`).
+    case verbatim(String)
 
     var byteCount: Int {
         switch self {
-        case .output(let text), .notice(let text): text.utf8.count
+        case .output(let bytes): bytes.readableBytes
+        case .notice(let text), .verbatim(let text): text.utf8.count
         }
     }
 }
@@ -59,13 +63,12 @@ actor PTYSession {
     nonisolated let owner: String
     nonisolated let terminal: PseudoTerminal
     nonisolated let startedAt = Date()
-    private let replayLimit: Int
     private let idleTimeout: Duration?
     private var idleTimer: Task<Void, Never>?
     /// Who else may attach, and how: identity name → access.
     private(set) var grants: [String: PTYShareAccess] = [:]
-    private var replay: [UInt8] = []
-    private var carry: [UInt8] = []
+    private var replay: ReplayBuffer
+    private var chunker = UTF8Chunker()
     private var clients: [Int: Client] = [:]
     private var outboxes: [Int: ClientOutbox] = [:]
     /// Woken when an outbox delivers or gives up, for a reader held back by slow clients; one slot.
@@ -85,7 +88,7 @@ actor PTYSession {
         self.owner = owner
         self.idleTimeout = idleTimeout
         self.terminal = terminal
-        self.replayLimit = replayLimit
+        self.replay = ReplayBuffer(limit: replayLimit)
         self.appliedSize = (rows, cols)
     }
 
@@ -124,9 +127,9 @@ actor PTYSession {
     /// ``waitLimit`` queued: the terminal runs at the pace of its fastest reader. On a shared terminal, a
     /// client more than ``evictLimit`` behind is detached, so it cannot stall the others or the memory.
     private func deliver(_ chunk: ByteBuffer) async {
-        let text = decode(chunk)
-        guard !text.isEmpty else { return }
-        remember(text)
+        let text = chunker.chunk(chunk)
+        guard text.readableBytes > 0 else { return }
+        replay.append(text)
         for outbox in outboxes.values { outbox.enqueue(.output(text)) }
         let pacing = OutputPacing(waitLimit: Self.waitLimit, evictLimit: Self.evictLimit)
         while true {
@@ -139,8 +142,9 @@ actor PTYSession {
         }
     }
 
-    /// An outbox delivered something, or gave up: the reader may go on.
-    func progressed() {
+    /// An outbox delivered something, or gave up: the reader may go on. Called by every delivery, so it
+    /// takes no turn on the actor.
+    nonisolated func progressed() {
         if progress.count == 0 { progress.append(()) }
     }
 
@@ -161,54 +165,26 @@ actor PTYSession {
         await client.evicted(reason)
     }
 
-    /// Output as text, never splitting a UTF-8 sequence: an incomplete sequence at the end waits for the
-    /// next read. Invalid bytes become U+FFFD.
-    func decode(_ chunk: ByteBuffer) -> String {
-        var bytes = carry + Array(chunk.readableBytesView)
-        carry = Self.incompleteSuffix(bytes)
-        bytes.removeLast(carry.count)
-        return String(decoding: bytes, as: UTF8.self)
-    }
-
-    /// The trailing bytes that begin a UTF-8 sequence the chunk does not complete.
-    static func incompleteSuffix(_ bytes: [UInt8]) -> [UInt8] {
-        var index = bytes.count - 1
-        var continuation = 0
-        while index >= 0, continuation < 3, bytes[index] & 0xC0 == 0x80 {
-            index -= 1
-            continuation += 1
-        }
-        guard index >= 0 else { return [] }
-        let lead = bytes[index]
-        let length = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1
-        return length > 1 && continuation + 1 < length ? Array(bytes[index...]) : []
-    }
-
-    private func remember(_ text: String) {
-        guard replayLimit > 0 else { return }
-        replay.append(contentsOf: text.utf8)
-        if replay.count > replayLimit {
-            var start = replay.count - replayLimit
-            while start < replay.count, replay[start] & 0xC0 == 0x80 { start += 1 }
-            replay.removeFirst(start)
-        }
-    }
-
     // MARK: Clients
 
-    /// Attaches a client; returns its id and the output to replay to it. The others are told who joined.
-    func attach(_ client: Client) -> (id: Int, replay: String) {
+    /// Attaches a client and returns its id. The client gets `first` (when given), then the recent output,
+    /// then what follows; the others are told who joined.
+    func attach(_ client: Client, first: String?) -> Int {
         idleTimer?.cancel()
         idleTimer = nil
         nextClient += 1
         let id = nextClient
         notify("\(client.who) joined\(client.readOnly ? " (read-only)" : "")", except: id)
         clients[id] = client
-        outboxes[id] = ClientOutbox(deliver: client.deliver) { [weak self] delivered in
-            if delivered { await self?.progressed() } else { await self?.failed(id) }
+        let outbox = ClientOutbox(deliver: client.deliver) { [weak self] delivered in
+            if delivered { self?.progressed() } else { await self?.failed(id) }
         }
+        if let first { outbox.enqueue(.verbatim(first)) }
+        let recent = replay.contents
+        if recent.readableBytes > 0 { outbox.enqueue(.output(recent)) }
+        outboxes[id] = outbox
         applySize()
-        return (id, String(decoding: replay, as: UTF8.self))
+        return id
     }
 
     func detach(_ id: Int) {

@@ -51,6 +51,7 @@ public actor PTYTerminal: TextInputTerminal, BinaryInputTerminal, PropertyChecki
     private var clientID: Int?
     private var openedName: String?
     private var openedOwner: String?
+    private var openedMode = PTYWireMode.raw
     /// Set once the connection has been read-only: it stays so.
     private var wasReadOnly = false
     private var identityName = ""
@@ -111,21 +112,17 @@ public actor PTYTerminal: TextInputTerminal, BinaryInputTerminal, PropertyChecki
         openedOwner = owner
         wasReadOnly = readOnly
         pid = Int(session.terminal.pid)
+        openedMode = mode
         let client = PTYSession.Client(
             who: "\(identity.name) (\(connection.profile.clientIP))", identity: identity.name,
-            deliver: { [weak self] output in try await self?.deliver(output, on: connection) },
+            // Straight from the session's sender to the connection: output takes no turn on this actor.
+            deliver: { [mode] output in try await Self.deliver(output, in: mode, on: connection) },
             exited: { [weak self] exit in await self?.exited(exit, on: connection) },
             evicted: { [weak self] reason in await self?.evicted(reason, on: connection) },
             size: (rows, cols), readOnly: readOnly)
-        let (id, replay) = await session.attach(client)
-        clientID = id
-        if mode == .terminado {
-            try await connection.send(#"["setup",{}]"#)
-            if !replay.isEmpty { try await connection.send(JSON.array(["stdout", .string(replay)]).compact) }
-        } else {
-            if input == .line && !readOnly { try await connection.send(PTYLineInput.greeting) }
-            if !replay.isEmpty { try await connection.send(replay) }
-        }
+        // The protocol's first message, then the replay, then the output: in order, through the outbox.
+        let first = mode == .terminado ? #"["setup",{}]"# : input == .line && !readOnly ? PTYLineInput.greeting : nil
+        clientID = await session.attach(client, first: first)
     }
 
     /// Reads `bob,carol:read`: names, each with `:read` or `:write` (the default).
@@ -143,10 +140,12 @@ public actor PTYTerminal: TextInputTerminal, BinaryInputTerminal, PropertyChecki
         return grants
     }
 
-    private func deliver(_ output: PTYOutput, on connection: TerminalConnection) async throws {
+    private static func deliver(_ output: PTYOutput, in mode: PTYWireMode, on connection: TerminalConnection) async throws {
         switch (output, mode) {
-        case (.output(let text), .terminado): try await connection.send(JSON.array(["stdout", .string(text)]).compact)
-        case (.output(let text), .raw): try await connection.send(text)
+        case (.output(let bytes), .terminado):
+            try await connection.send(JSON.array(["stdout", .string(String(decoding: bytes.readableBytesView, as: UTF8.self))]).compact)
+        case (.output(let bytes), .raw): try await connection.send(String(decoding: bytes.readableBytesView, as: UTF8.self))
+        case (.verbatim(let text), _): try await connection.send(text)
         case (.notice(let text), .terminado): try await connection.send(JSON.array(["notice", .string(text)]).compact)
         case (.notice(let text), .raw): try await connection.send("\r\n[switchboard: \(text)]\r\n")
         }
@@ -258,6 +257,10 @@ public actor PTYTerminal: TextInputTerminal, BinaryInputTerminal, PropertyChecki
             throw SwitchboardError(
                 .badRequest, code: .invalidPropertyValue,
                 "Name is chosen when the terminal opens; open /pty/name=\(name ?? "") to attach to another")
+        }
+        if changes.contains($mode) && mode != openedMode {
+            throw SwitchboardError(
+                .badRequest, code: .invalidPropertyValue, "Mode is chosen when the terminal opens; open /pty/mode=\(mode) for the other protocol")
         }
         if changes.contains($owner) && owner != openedOwner {
             throw SwitchboardError(

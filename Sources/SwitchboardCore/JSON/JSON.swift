@@ -105,24 +105,42 @@ public enum JSON: Sendable, Equatable {
         output += String(repeating: "  ", count: indent)
     }
 
+    /// Appends `string` as a JSON string: runs of bytes that need no escape are appended whole (a string
+    /// without any, the common case, in one append).
     static func writeQuoted(_ string: String, to output: inout String) {
         output += "\""
-        for scalar in string.unicodeScalars {
-            switch scalar {
-            case "\"": output += "\\\""
-            case "\\": output += "\\\\"
-            case "\n": output += "\\n"
-            case "\r": output += "\\r"
-            case "\t": output += "\\t"
-            case "\u{08}": output += "\\b"
-            case "\u{0C}": output += "\\f"
-            case _ where scalar.value < 0x20 || scalar.value == 0x7F:
-                let hex = String(scalar.value, radix: 16)
-                output += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: output.unicodeScalars.append(scalar)
+        var utf8 = string
+        let escaped = utf8.withUTF8 { bytes in
+            var run = 0
+            var escaped = false
+            for index in bytes.indices {
+                let byte = bytes[index]
+                guard byte < 0x20 || byte == 0x22 || byte == 0x5C || byte == 0x7F else { continue }
+                if run < index { output += String(decoding: UnsafeBufferPointer(rebasing: bytes[run..<index]), as: UTF8.self) }
+                output += escape(byte)
+                run = index + 1
+                escaped = true
             }
+            if escaped && run < bytes.count { output += String(decoding: UnsafeBufferPointer(rebasing: bytes[run...]), as: UTF8.self) }
+            return escaped
         }
+        if !escaped { output += string }
         output += "\""
+    }
+
+    /// The escape of an ASCII byte that a JSON string cannot hold as it is.
+    private static func escape(_ byte: UInt8) -> String {
+        switch byte {
+        case 0x22: "\\\""
+        case 0x5C: "\\\\"
+        case 0x0A: "\\n"
+        case 0x0D: "\\r"
+        case 0x09: "\\t"
+        case 0x08: "\\b"
+        case 0x0C: "\\f"
+        default:
+            "\\u00" + (byte < 0x10 ? "0" : "") + String(byte, radix: 16)
+        }
     }
 }
 

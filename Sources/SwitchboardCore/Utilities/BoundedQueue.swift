@@ -208,6 +208,16 @@ package final class BoundedQueue<Element: Sendable>: Sendable {
         }
     }
 
+    /// The next element if one is buffered now, without waiting (for a consumer that gathers what piled up).
+    package func nextIfBuffered() -> Element? {
+        let taken = state.withLock { state -> (Element, [CheckedContinuation<Bool, Never>])? in
+            state.buffer.isEmpty ? nil : take(from: &state)
+        }
+        guard let (element, admitted) = taken else { return nil }
+        for producer in admitted { producer.resume(returning: true) }
+        return element
+    }
+
     /// The next element, waiting for one until `deadline` at the latest.
     /// - Returns: `nil` at the deadline, once the queue is finished and empty, or when the task is cancelled.
     package func next(until deadline: ContinuousClock.Instant) async -> Element? {
