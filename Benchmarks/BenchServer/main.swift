@@ -1,7 +1,8 @@
 // The servers that `Scripts/bench.py` measures beside `switchboard serve` (Docs/Performance.md):
 //
 //   BenchServer bare-echo   a bare Hummingbird WebSocket echo at /echo, built from the same package versions as
-//                           Switchboard: the ceiling for Switchboard's Echo terminal.
+//                           Switchboard: the ceiling for Switchboard's Echo terminal; `GET /health` answers
+//                           `ok`, the ceiling for HTTP requests.
 //   BenchServer items       Switchboard with `Bench.Item`, 1,000 entities in memory, for the Shell's GET rate over
 //                           WebSocket and HTTP; no authentication and no command pacing (loopback only).
 //
@@ -35,8 +36,10 @@ func runBareEcho() async throws {
             }
         }
     }
+    let router = Router()
+    router.get("/health") { _, _ in "ok" }
     let app = Application(
-        router: Router(),
+        router: router,
         server: .http1WebSocketUpgrade(webSocketRouter: webSocketRouter),
         configuration: .init(address: .hostname("127.0.0.1", port: 0)),
         onServerRunning: { announce($0.localAddress?.port ?? 0) })

@@ -42,6 +42,7 @@ public enum JSON: Sendable, Equatable {
     /// The value printed over several lines with two-space indentation.
     public var prettyPrinted: String {
         var output = ""
+        output.reserveCapacity(256)
         write(to: &output, indent: 0, pretty: true)
         return output
     }
@@ -49,6 +50,7 @@ public enum JSON: Sendable, Equatable {
     /// The value printed on one line with no insignificant white space.
     public var compact: String {
         var output = ""
+        output.reserveCapacity(128)
         write(to: &output, indent: 0, pretty: false)
         return output
     }
@@ -102,7 +104,7 @@ public enum JSON: Sendable, Equatable {
 
     private static func newline(_ output: inout String, _ indent: Int) {
         output += "\n"
-        output += String(repeating: "  ", count: indent)
+        for _ in 0..<indent { output += "  " }
     }
 
     /// Appends `string` as a JSON string: runs of bytes that need no escape are appended whole (a string

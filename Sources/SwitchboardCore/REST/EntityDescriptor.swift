@@ -41,11 +41,15 @@ public struct EntityDescriptor: Sendable {
                     "Resource '\(resource.resourceName)' applied paging without applying the conditions")
             }
             var rows: [JSONObject] = []
-            rows.reserveCapacity(selection.entities.count)
-            var progress = QueryProgress()
-            for entity in selection.entities {
-                try await progress.advance()
-                rows.append(try codec.encode(entity))
+            if let encoded = selection.encoded, encoded.count == selection.entities.count {
+                rows = encoded
+            } else {
+                rows.reserveCapacity(selection.entities.count)
+                var progress = QueryProgress()
+                for entity in selection.entities {
+                    try await progress.advance()
+                    rows.append(try codec.encode(entity))
+                }
             }
             return ErasedSelection(
                 rows: rows, entities: selection.entities,

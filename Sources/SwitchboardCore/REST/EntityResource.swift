@@ -161,6 +161,8 @@ public struct EntitySelection<Entity: Sendable>: Sendable {
     public var appliedConditions: Bool
     /// Whether the offered ordering and paging were applied (requires ``appliedConditions``).
     public var appliedPaging: Bool
+    /// The entities as JSON, when the store keeps them so (the in-memory store): not encoded again.
+    var encoded: [JSONObject]?
 
     public init(entities: [Entity], appliedConditions: Bool, appliedPaging: Bool) {
         self.entities = entities

@@ -39,22 +39,37 @@ public final class InMemoryEntityStore<Entity: Codable & Sendable>: EntityResour
     }
 
     /// Every stored entity, in insertion order.
-    public var all: [Entity] { rows.withLock { $0.map(\.entity) } }
+    public var all: [Entity] { rows.withLock { $0.map { $0.entity } } }
 
     public func select(_ request: EntitySelectRequest) async throws -> EntitySelection<Entity> {
         let snapshot = rows.withLock { $0 }
+        let paging = request.paging
+        // Without conditions or an order, a page is a slice: no other row is looked at.
+        if request.conditions.isEmpty, let paging, paging.order == nil {
+            let page = snapshot.dropFirst(min(paging.offset, snapshot.count)).prefix(paging.limit ?? .max)
+            return Self.selection(page, paged: true)
+        }
+        // Without an order, the scan stops at the last row of the page.
+        let enough = paging.flatMap { paging in paging.order == nil ? paging.limit.map { paging.offset + $0 } : nil } ?? .max
         var matching: [(entity: Entity, json: JSONObject)] = []
         var progress = QueryProgress()
-        for row in snapshot {
+        for row in snapshot where matching.count < enough {
             try await progress.advance()
             if request.conditions.allSatisfy({ $0.matches(entity: row.json) }) { matching.append(row) }
         }
-        guard let paging = request.paging else { return .filtered(matching.map(\.entity)) }
+        guard let paging else { return Self.selection(matching[...], paged: false) }
         var ordered = matching
         if let order = paging.order { ordered = order.sorted(ordered, by: \.json) }
         var page = ordered.dropFirst(min(paging.offset, ordered.count))
         if let limit = paging.limit { page = page.prefix(limit) }
-        return .filtered(page.map(\.entity), paged: true)
+        return Self.selection(page, paged: true)
+    }
+
+    /// Rows as a selection that carries their JSON, so that they are not encoded again.
+    private static func selection(_ rows: ArraySlice<(entity: Entity, json: JSONObject)>, paged: Bool) -> EntitySelection<Entity> {
+        var selection = EntitySelection<Entity>.filtered(rows.map { $0.entity }, paged: paged)
+        selection.encoded = rows.map { $0.json }
+        return selection
     }
 
     public func insert(_ entities: [Entity], caller: RESTCaller) async throws -> [Entity] {

@@ -40,8 +40,7 @@ enum QueryDeadline {
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
                 race.wait(for: continuation)
-                let timer = Task {
-                    guard (try? await Task.sleep(for: timeout)) != nil else { return }
+                let timer = DeadlineTimer.shared.schedule(at: .now + timeout) {
                     let expired = SwitchboardError(
                         .serviceUnavailable, code: .queryTimeout,
                         "The query on '\(resource)' took longer than the \(describe(timeout)) a query may take; narrow it with conditions, or page it with limit and offset"
@@ -55,7 +54,7 @@ enum QueryDeadline {
                         } catch {
                             race.settle(.failure(error))
                         }
-                        timer.cancel()
+                        DeadlineTimer.shared.cancel(timer)
                     })
                 if Task.isCancelled || race.isSettled { race.cancelWork() }
             }

@@ -1,0 +1,510 @@
+"""Switchboard beside its peers and its limits, every row measured in the same run (Docs/Performance.md).
+
+    Scripts/bench.sh [--repeats 3] [--only pty,keys,start,echo,idle,gets]   # installs the peers, builds, runs
+
+or, with everything installed and built (release):
+
+    python3 Scripts/bench.py --switchboard .build/release/switchboard --bench-server .build/release/BenchServer
+
+Sections (each prints its rows as it goes; one table at the end, median and range of the repeats):
+
+* pty    PTY output in MB/s for three workloads: the limit (this script reading a PTY itself), Switchboard
+         (raw and terminado mode), websocketd + `script` (binary mode), terminado; server CPU per MB.
+* keys   keystroke round trip through `cat` in a raw PTY, p50 and p99 (Switchboard, websocketd, terminado).
+* start  PTY session start: from the TCP connect to the first byte of the shell's prompt, p50.
+* echo   Switchboard's Echo terminal next to a bare Hummingbird echo (BenchServer bare-echo), node-ws clients
+         in a closed loop at 1, 100 and 1,000 connections: msgs/s, p50, server CPU per message; the 100-
+         connection figure again from two load processes, to show the client is not the limit.
+* idle   resident memory per idle WebSocket connection at 10,000 connections, Switchboard and bare echo.
+* gets   Shell GETs per second on one WebSocket (8 in flight) and over HTTP keep-alive (wrk, 1 connection)
+         against 1,000 in-memory entities with limit=10 (BenchServer items).
+
+The clients: Python `websockets` (sync) for the PTY sections, node with Debian's node-ws for echo, idle and
+gets, wrk for HTTP. Every server is started and stopped by this script.
+"""
+import argparse
+import json
+import os
+import pty
+import re
+import resource
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+from websockets.sync.client import connect
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SHELL = shutil.which("bash") or "/bin/sh"
+LINE77 = "0123456789" * 7 + "abcdef"  # 76 characters and the newline
+LINE80 = "0123456789" * 7 + "abcdefghi"  # 79 characters and the newline
+TICK = os.sysconf("SC_CLK_TCK")
+
+WORKLOADS = {
+    # name: (terminal set-up, producer of N bytes)
+    "77-byte lines": ("stty -echo", lambda n: f"yes {LINE77} | head -c {n}"),
+    "one long line": ("stty -echo", lambda n: f"head -c {n} /dev/zero | tr '\\0' x"),
+    "raw 80-byte lines": ("stty raw -echo", lambda n: f"yes {LINE80} | head -c {n}"),
+}
+
+
+# MARK: processes
+
+class Server:
+    """A server process started by this script, stopped by `stop()`."""
+
+    def __init__(self, name, command, port=None, env=None):
+        self.name = name
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
+        self.port = port
+        deadline = time.monotonic() + 60
+        log = ""
+        while port is None and time.monotonic() < deadline:
+            line = self.process.stderr.readline()
+            if not line:
+                break
+            log += line
+            match = re.search(r"listening on 127\.0\.0\.1:(\d+)", line)
+            if match:
+                self.port = int(match.group(1))
+        if self.port is None:
+            self.process.kill()
+            sys.exit(f"{name} did not start:\n{log}")
+        threading.Thread(target=lambda: [None for _ in self.process.stderr], daemon=True).start()
+        while port is not None and time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+
+    def cpu_seconds(self):
+        """User and system CPU of the server process (its children, the programs in PTYs, not included)."""
+        fields = open(f"/proc/{self.process.pid}/stat").read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / TICK
+
+    def rss_kib(self):
+        for line in open(f"/proc/{self.process.pid}/status"):
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+        return 0
+
+    def stop(self):
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Peers:
+    """The servers of one run: Switchboard, websocketd, terminado, the bench servers, as the sections need them."""
+
+    def __init__(self, args):
+        self.args = args
+        self.data = tempfile.mkdtemp(prefix="switchboard-bench-")
+        self.started = []
+
+    def switchboard(self):
+        if not hasattr(self, "_switchboard"):
+            server = Server("switchboard", [
+                self.args.switchboard, "serve", "--port", "0", "--data-dir", self.data, "--log-level", "warning",
+                "--max-connections", "20000", "--max-connections-per-client", "20000", "--log-level", "info"])
+            token = open(os.path.join(self.data, "token")).read().strip()
+            server.api = f"ws://127.0.0.1:{server.port}/api({token})"
+            self.started.append(server)
+            self._switchboard = server
+        return self._switchboard
+
+    def websocketd(self):
+        if not hasattr(self, "_websocketd"):
+            port = free_port()
+            server = Server("websocketd", [
+                "websocketd", "--address", "127.0.0.1", "--port", str(port), "--binary", "--loglevel", "error",
+                "script", "-qfc", SHELL, "/dev/null"], port=port)
+            self.started.append(server)
+            self._websocketd = server
+        return self._websocketd
+
+    def terminado(self):
+        if not hasattr(self, "_terminado"):
+            server = Server("terminado", [sys.executable, os.path.join(HERE, "bench", "terminado_server.py"), SHELL])
+            self.started.append(server)
+            self._terminado = server
+        return self._terminado
+
+    def bench_server(self, mode):
+        key = "_bench_" + mode
+        if not hasattr(self, key):
+            server = Server(f"BenchServer {mode}", [self.args.bench_server, mode])
+            self.started.append(server)
+            setattr(self, key, server)
+        return getattr(self, key)
+
+    def stop(self):
+        for server in self.started:
+            server.stop()
+        shutil.rmtree(self.data, ignore_errors=True)
+
+
+# MARK: PTY clients: one shape for three protocols
+
+class PTYClient:
+    """A WebSocket client of a PTY server: `send(keys)` and `receive()` (bytes of output, b"" for others)."""
+
+    def __init__(self, kind, peers, keys=False):
+        self.kind = kind
+        if kind == "switchboard":
+            url = peers.switchboard().api + "/pty/input=keys"
+        elif kind == "switchboard terminado":
+            url = peers.switchboard().api + "/pty/mode=terminado"
+        elif kind == "websocketd":
+            url = f"ws://127.0.0.1:{peers.websocketd().port}/"
+        else:
+            url = f"ws://127.0.0.1:{peers.terminado().port}/websocket"
+        self.ws = connect(url, compression=None, max_size=None, open_timeout=20)
+        self.json = kind in ("switchboard terminado", "terminado")
+
+    def send(self, keys):
+        self.ws.send(json.dumps(["stdin", keys]) if self.json else keys)
+
+    def receive(self, timeout=60):
+        message = self.ws.recv(timeout=timeout, decode=False)
+        if self.json:
+            item = json.loads(message)
+            return item[1].encode() if item[0] == "stdout" else b""
+        return message
+
+    def until(self, marker, timeout=20):
+        seen = b""
+        while marker not in seen:
+            seen = (seen + self.receive(timeout))[-4096:]
+
+    def close(self):
+        try:
+            self.send("exit\r")
+        except Exception:
+            pass
+        self.ws.close()
+
+
+def pty_limit(setup, producer):
+    """MB/s reading a PTY directly: the same shell and producer, this script as the reader."""
+    master, slave = pty.openpty()
+    process = subprocess.Popen([SHELL, "-c", f"{setup}; {producer}"], stdin=slave, stdout=slave, stderr=slave,
+                               start_new_session=True, close_fds=True)
+    os.close(slave)
+    received, started = 0, None
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        if started is None:
+            started = time.perf_counter()
+        received += len(chunk)
+    elapsed = time.perf_counter() - started
+    process.wait()
+    os.close(master)
+    return received / elapsed / 1e6, None
+
+
+def pty_through(kind, peers, setup, producer):
+    """MB/s through a server's PTY terminal, and the server's CPU milliseconds per MB."""
+    client = PTYClient(kind, peers)
+    server = {"switchboard": peers.switchboard, "switchboard terminado": peers.switchboard,
+              "websocketd": peers.websocketd, "terminado": peers.terminado}[kind]()
+    client.send(f"{setup}; echo R$((1+1))DY\r")
+    client.until(b"R2DY")
+    cpu = server.cpu_seconds()
+    client.send(f"{producer}; echo; echo E$((2+2))ND\r")
+    received, started, tail = 0, None, b""
+    while b"E4ND" not in tail:
+        chunk = client.receive()
+        if started is None:
+            started = time.perf_counter()
+        received += len(chunk)
+        tail = (tail + chunk)[-64:]
+    elapsed = time.perf_counter() - started
+    cpu = server.cpu_seconds() - cpu
+    client.close()
+    megabytes = received / 1e6
+    return megabytes / elapsed, cpu * 1000 / megabytes
+
+
+def keystrokes(kind, peers, count):
+    """Round trips of single keys through `cat` in a raw PTY, in microseconds (after 50 warm-up keys)."""
+    client = PTYClient(kind, peers)
+    client.send("stty raw -echo; echo R$((1+1))DY; exec cat\r")
+    client.until(b"R2DY")
+    times = []
+    for index in range(count + 50):
+        key = "abcdefghijklmnopqrstuvwxyz"[index % 26]
+        started = time.perf_counter()
+        client.send(key)
+        echoed = b""
+        while key.encode() not in echoed:
+            echoed += client.receive(10)
+        if index >= 50:
+            times.append((time.perf_counter() - started) * 1e6)
+    client.send("\x04")
+    client.ws.close()
+    return times
+
+
+def session_start(kind, peers, count):
+    """Milliseconds from the TCP connect to the first byte of the shell's output, `count` sessions."""
+    times = []
+    for _ in range(count):
+        started = time.perf_counter()
+        client = PTYClient(kind, peers)
+        while not client.receive(20):
+            pass
+        times.append((time.perf_counter() - started) * 1000)
+        client.close()
+    return times
+
+
+# MARK: node load clients
+
+def node(script, *arguments, server=None):
+    """Runs a node load client; returns its result line and, when given a server, the server's CPU seconds
+    over the client's measured window."""
+    process = subprocess.Popen(["node", os.path.join(HERE, "bench", script), *map(str, arguments)],
+                               stdout=subprocess.PIPE, text=True)
+    cpu_started, result = None, None
+    for line in process.stdout:
+        item = json.loads(line)
+        if item.get("event") == "measuring":
+            cpu_started = server.cpu_seconds() if server else None
+        else:
+            result = item
+            if server and cpu_started is not None:
+                result["server_cpu"] = server.cpu_seconds() - cpu_started
+    if process.wait() != 0 or result is None:
+        sys.exit(f"node {script} failed")
+    return result
+
+
+def echo(url, server, connections, seconds):
+    result = node("echo_load.js", url, connections, seconds, server=server)
+    messages = result["messages_per_second"] * seconds
+    result["cpu_us_per_message"] = result["server_cpu"] * 1e6 / messages if messages else None
+    return result
+
+
+def echo_two_clients(url, server, connections, seconds):
+    """The same load from two node processes at once: their rates summed."""
+    outputs = []
+    threads = [threading.Thread(target=lambda: outputs.append(node("echo_load.js", url, connections // 2, seconds)))
+               for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return sum(output["messages_per_second"] for output in outputs)
+
+
+def idle_memory(url, server, count):
+    """KiB of the server's resident memory per idle connection, `count` connections open."""
+    warm = subprocess.Popen(["node", os.path.join(HERE, "bench", "idle_connections.js"), url, "10"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    warm.stdout.readline()
+    time.sleep(0.5)
+    before = server.rss_kib()
+    process = subprocess.Popen(["node", os.path.join(HERE, "bench", "idle_connections.js"), url, str(count)],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    line = process.stdout.readline()
+    if not line.startswith("open"):
+        sys.exit(f"idle connections to {url} failed")
+    time.sleep(2)
+    after = server.rss_kib()
+    for client in (process, warm):
+        client.stdin.close()
+        client.wait()
+    return (after - before) / count
+
+
+def http_gets(port, path, seconds, pipelined=False):
+    """GETs per second over one keep-alive HTTP connection (wrk, one thread, one connection); pipelined, with
+    8 requests in flight."""
+    script = ["-s", os.path.join(HERE, "bench", "pipeline.lua")] if pipelined else []
+    output = subprocess.run(["wrk", "-t1", "-c1", f"-d{seconds}s", *script, f"http://127.0.0.1:{port}{path}"],
+                            capture_output=True, text=True, check=True).stdout
+    match = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    if not match or non2xx:
+        sys.exit("wrk failed:\n" + output)
+    return float(match.group(1))
+
+
+# MARK: the table
+
+class Table:
+    def __init__(self):
+        self.rows = []
+
+    def add(self, section, measure, values, unit, target="", digits=1):
+        values = [v for v in values if v is not None]
+        if not values:
+            return
+        median = statistics.median(values)
+        spread = f"{min(values):.{digits}f}–{max(values):.{digits}f}" if len(values) > 1 else ""
+        row = (section, measure, f"{median:.{digits}f}", spread, unit, target)
+        self.rows.append(row)
+        print(f"  {measure}: {median:.{digits}f} {unit} ({spread}) {target}", flush=True)
+        return median
+
+    def print(self, header):
+        print()
+        print(header)
+        print()
+        print("| Section | Measure | Median | Range | Unit | Target / comparison |")
+        print("|---|---|---:|---:|---|---|")
+        for row in self.rows:
+            print("| " + " | ".join(row) + " |")
+
+
+def ratio(value, reference):
+    return f"{100 * value / reference:.0f} %" if value and reference else "n/a"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--switchboard", required=True)
+    parser.add_argument("--bench-server", required=True)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--megabytes", type=int, default=64)
+    parser.add_argument("--keys", type=int, default=2000)
+    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--idle-connections", type=int, default=10000)
+    parser.add_argument("--only", default="pty,keys,start,echo,idle,gets")
+    args = parser.parse_args()
+    sections = set(args.only.split(","))
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    peers = Peers(args)
+    table = Table()
+    total = args.megabytes * 1_000_000
+    kinds = ["switchboard", "switchboard terminado", "websocketd", "terminado"]
+    try:
+        if "pty" in sections:
+            for workload, (setup, producer) in WORKLOADS.items():
+                print(f"PTY output, {workload}", flush=True)
+                rates = {kind: [] for kind in ["limit"] + kinds}
+                cpu = {kind: [] for kind in kinds}
+                for _ in range(args.repeats):  # interleaved, so that every row sees the same machine
+                    rates["limit"].append(pty_limit(setup, producer(total))[0])
+                    for kind in kinds:
+                        rate, per_mb = pty_through(kind, peers, setup, producer(total))
+                        rates[kind].append(rate)
+                        cpu[kind].append(per_mb)
+                limit = table.add("PTY output", f"{workload}: PTY read directly (the limit)", rates["limit"], "MB/s")
+                medians = {kind: statistics.median(rates[kind]) for kind in kinds}
+                for kind in kinds:
+                    target = f"{ratio(medians[kind], limit)} of the limit"
+                    if kind == "switchboard":
+                        target += (f"; target ≥ 90 %; {medians[kind] / medians['websocketd']:.2f}× websocketd (≥ 1.5), "
+                                   f"{medians[kind] / medians['terminado']:.2f}× terminado (≥ 2.5)")
+                    table.add("PTY output", f"{workload}: {kind}", rates[kind], "MB/s", target)
+                for kind in kinds:
+                    table.add("PTY output", f"{workload}: {kind}, server CPU", cpu[kind], "ms/MB",
+                              "target ≤ 10" if kind == "switchboard" else "")
+        if "keys" in sections:
+            print("Keystroke round trip", flush=True)
+            results = {kind: [keystrokes(kind, peers, args.keys) for _ in range(args.repeats)]
+                       for kind in ["switchboard", "websocketd", "terminado"]}
+            p50 = {kind: [percentile(times, 0.5) for times in runs] for kind, runs in results.items()}
+            reference = statistics.median(p50["websocketd"])
+            for kind, runs in results.items():
+                table.add("Keystrokes", f"{kind} p50", p50[kind], "µs",
+                          f"target ≤ websocketd's ({reference:.0f})" if kind == "switchboard" else "", 0)
+                table.add("Keystrokes", f"{kind} p99", [percentile(times, 0.99) for times in runs], "µs",
+                          "target ≤ 400" if kind == "switchboard" else "", 0)
+        if "start" in sections:
+            print("PTY session start", flush=True)
+            for kind in ["switchboard", "websocketd", "terminado"]:
+                times = session_start(kind, peers, 10 * args.repeats)
+                table.add("Session start", f"{kind}, connect to first prompt byte, p50", [statistics.median(times)], "ms",
+                          "target ≤ 10" if kind == "switchboard" else "")
+        if "echo" in sections:
+            switchboard = peers.switchboard()
+            bare = peers.bench_server("bare-echo")
+            targets = [(switchboard.api + "/echo", switchboard), (f"ws://127.0.0.1:{bare.port}/echo", bare)]
+            for connections in (1, 100, 1000):
+                print(f"Echo, {connections} connections", flush=True)
+                runs = {"switchboard": [], "bare": []}
+                for _ in range(args.repeats):
+                    for name, (url, server) in zip(runs, targets):
+                        runs[name].append(echo(url, server, connections, args.seconds))
+                rate = {name: statistics.median(r["messages_per_second"] for r in results) for name, results in runs.items()}
+                cpu = {name: statistics.median(r["cpu_us_per_message"] for r in results) for name, results in runs.items()}
+                table.add("Echo", f"{connections} conn: bare Hummingbird echo", [r["messages_per_second"] for r in runs["bare"]],
+                          "msgs/s", "", 0)
+                table.add("Echo", f"{connections} conn: Switchboard Echo", [r["messages_per_second"] for r in runs["switchboard"]],
+                          "msgs/s", f"{ratio(rate['switchboard'], rate['bare'])} of bare (target ≥ 95 %)", 0)
+                table.add("Echo", f"{connections} conn: server CPU per message, bare", [r["cpu_us_per_message"] for r in runs["bare"]], "µs")
+                table.add("Echo", f"{connections} conn: server CPU per message, Switchboard",
+                          [r["cpu_us_per_message"] for r in runs["switchboard"]], "µs",
+                          f"{cpu['switchboard'] / cpu['bare']:.2f}× bare (target ≤ 1.1×)")
+                if connections == 1:
+                    table.add("Echo", "1 conn: round trip p50, bare", [r["p50_us"] for r in runs["bare"]], "µs", "", 0)
+                    table.add("Echo", "1 conn: round trip p50, Switchboard", [r["p50_us"] for r in runs["switchboard"]], "µs", "", 0)
+                table.add("Echo", f"{connections} conn: load client CPU (Switchboard run)",
+                          [r["client_cpu_fraction"] * 100 for r in runs["switchboard"]], "% of a core")
+                if connections == 100:
+                    table.add("Echo", "100 conn from two load processes: Switchboard",
+                              [echo_two_clients(targets[0][0], switchboard, 100, args.seconds)], "msgs/s",
+                              "the client is not the limit if this is no higher than one process's", 0)
+        if "idle" in sections:
+            print(f"Memory per idle connection, {args.idle_connections} connections", flush=True)
+            switchboard = peers.switchboard()
+            bare = peers.bench_server("bare-echo")
+            table.add("Idle memory", f"Switchboard Echo, {args.idle_connections} connections",
+                      [idle_memory(switchboard.api + "/echo", switchboard, args.idle_connections)], "KiB each", "target ≤ 24")
+            table.add("Idle memory", f"bare Hummingbird echo, {args.idle_connections} connections",
+                      [idle_memory(f"ws://127.0.0.1:{bare.port}/echo", bare, args.idle_connections)], "KiB each")
+        if "gets" in sections:
+            print("Shell GETs, 1,000 entities, limit=10", flush=True)
+            items = peers.bench_server("items")
+            bare = peers.bench_server("bare-echo")
+            runs = {"ws": [], "http": [], "pipelined": [], "bare": [], "bare pipelined": []}
+            for _ in range(args.repeats):
+                runs["ws"].append(node("shell_load.js", f"ws://127.0.0.1:{items.port}/api", "GET /bench.item//limit=10",
+                                       args.seconds)["gets_per_second"])
+                runs["http"].append(http_gets(items.port, "/api/bench.item//limit=10", args.seconds))
+                runs["pipelined"].append(http_gets(items.port, "/api/bench.item//limit=10", args.seconds, pipelined=True))
+                runs["bare"].append(http_gets(bare.port, "/health", args.seconds))
+                runs["bare pipelined"].append(http_gets(bare.port, "/health", args.seconds, pipelined=True))
+            table.add("Shell GETs", "one WebSocket, 8 in flight", runs["ws"], "GETs/s", "target ≥ 20,000", 0)
+            table.add("Shell GETs", "HTTP, one keep-alive connection, one in flight (wrk)", runs["http"], "GETs/s", "target ≥ 20,000", 0)
+            table.add("Shell GETs", "HTTP, one keep-alive connection, 8 pipelined (wrk)", runs["pipelined"], "GETs/s", "target ≥ 20,000", 0)
+            table.add("Shell GETs", "bare Hummingbird `GET /health` (ok), one in flight: the HTTP ceiling", runs["bare"], "GETs/s", "", 0)
+            table.add("Shell GETs", "bare Hummingbird `GET /health`, 8 pipelined", runs["bare pipelined"], "GETs/s", "", 0)
+    finally:
+        peers.stop()
+    table.print(f"Switchboard benchmark, {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores, "
+                f"{args.repeats} repeats per figure, release build")
+
+
+def percentile(values, fraction):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+if __name__ == "__main__":
+    main()

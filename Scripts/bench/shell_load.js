@@ -1,0 +1,56 @@
+// Shell GETs on one WebSocket connection for Scripts/bench.py: keeps WINDOW commands in flight, counts the
+// answers over the measured window, prints one JSON line.
+//
+//   node shell_load.js URL COMMAND SECONDS [WINDOW]
+//
+// The Shell answers a GET with a status line and the entities (two messages); an error is the status line
+// alone, and ends the run with a failure. Its banner (up to the `? <query>` line) is skipped.
+'use strict';
+const WebSocket = require(process.env.WS_MODULE || '/usr/share/nodejs/ws');
+
+const [url, command, seconds, window] = [process.argv[2], process.argv[3], +process.argv[4], +(process.argv[5] || 8)];
+const ws = new WebSocket(url, { perMessageDeflate: false });
+let measuring = false;
+let count = 0;
+let bytes = 0;
+let started = false;
+ws.on('message', (data) => {
+    const text = data.toString();
+    if (!started) {
+        if (!text.startsWith('? ')) return;
+        started = true;
+        for (let i = 0; i < window; i++) ws.send(command);
+        setTimeout(measure, 1000);
+        return;
+    }
+    if (/^\d{3}: /.test(text)) {
+        if (!text.startsWith('200')) {
+            console.error(`the Shell answered: ${text}`);
+            process.exit(1);
+        }
+        return;
+    }
+    if (measuring) {
+        count++;
+        bytes += data.length;
+    }
+    ws.send(command);
+});
+ws.on('error', (error) => { console.error(error.message); process.exit(1); });
+
+function measure() {
+    measuring = true;
+    console.log(JSON.stringify({ event: 'measuring' }));
+    const began = process.hrtime.bigint();
+    const cpuBegan = process.cpuUsage();
+    setTimeout(() => {
+        const elapsed = Number(process.hrtime.bigint() - began) / 1e9;
+        const cpu = process.cpuUsage(cpuBegan);
+        console.log(JSON.stringify({
+            gets_per_second: count / elapsed, bytes_per_answer: count ? bytes / count : 0,
+            client_cpu_fraction: (cpu.user + cpu.system) / 1e6 / elapsed,
+        }));
+        ws.terminate();
+        process.exit(0);
+    }, seconds * 1000);
+}
