@@ -37,10 +37,17 @@ import tempfile
 import threading
 import time
 
+import warnings
+
 from websockets.sync.client import connect
 
+# The sync client warns when a connection is not used as a context manager; these are closed by hand.
+warnings.filterwarnings("ignore", category=DeprecationWarning)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-SHELL = shutil.which("bash") or "/bin/sh"
+# The shell every server runs (set by --shell): the same program for all, so that its start-up time and its
+# rc files weigh the same everywhere.
+SHELL = "/bin/sh"
 LINE77 = "0123456789" * 7 + "abcdef"  # 76 characters and the newline
 LINE80 = "0123456789" * 7 + "abcdefghi"  # 79 characters and the newline
 TICK = os.sysconf("SC_CLK_TCK")
@@ -72,6 +79,7 @@ class Server:
             match = re.search(r"listening on 127\.0\.0\.1:(\d+)", line)
             if match:
                 self.port = int(match.group(1))
+                break
         if self.port is None:
             self.process.kill()
             sys.exit(f"{name} did not start:\n{log}")
@@ -120,8 +128,9 @@ class Peers:
     def switchboard(self):
         if not hasattr(self, "_switchboard"):
             server = Server("switchboard", [
-                self.args.switchboard, "serve", "--port", "0", "--data-dir", self.data, "--log-level", "warning",
-                "--max-connections", "20000", "--max-connections-per-client", "20000", "--log-level", "info"])
+                self.args.switchboard, "serve", "--port", "0", "--data-dir", self.data,
+                "--max-connections", "20000", "--max-connections-per-client", "20000", "--log-level", "info"],
+                env={**os.environ, "SHELL": SHELL})
             token = open(os.path.join(self.data, "token")).read().strip()
             server.api = f"ws://127.0.0.1:{server.port}/api({token})"
             self.started.append(server)
@@ -393,7 +402,10 @@ def main():
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--idle-connections", type=int, default=10000)
     parser.add_argument("--only", default="pty,keys,start,echo,idle,gets")
+    parser.add_argument("--shell", default="/bin/sh", help="the program of every PTY session (default /bin/sh)")
     args = parser.parse_args()
+    global SHELL
+    SHELL = args.shell
     sections = set(args.only.split(","))
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
