@@ -237,10 +237,10 @@ def pty_through(kind, peers, setup, producer):
     client = PTYClient(kind, peers)
     server = {"switchboard": peers.switchboard, "switchboard terminado": peers.switchboard,
               "websocketd": peers.websocketd, "terminado": peers.terminado}[kind]()
-    client.send(f"{setup}; echo R$((1+1))DY\r")
+    client.send(f"{setup}; echo R$((1+1))DY\n")
     client.until(b"R2DY")
     cpu = server.cpu_seconds()
-    client.send(f"{producer}; echo; echo E$((2+2))ND\r")
+    client.send(f"{producer}; echo; echo E$((2+2))ND\n")  # \n: a raw terminal does not turn \r into it
     received, started, tail = 0, None, b""
     while b"E4ND" not in tail:
         chunk = client.receive()

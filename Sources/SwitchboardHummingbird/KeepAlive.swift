@@ -24,19 +24,15 @@ final class KeepAlive: Sendable {
     /// A pong arrived.
     func pong() { lastPong.store(max(1, elapsed), ordering: .releasing) }
 
-    /// Installs the pong watch on a WebSocket channel; `nil` when the pipeline is not the one expected.
-    static func install(on channel: any Channel) async -> KeepAlive? {
+    /// Installs the pong watch on an upgraded channel, on its event loop; throws when the pipeline is not the
+    /// one expected.
+    static func install(in operations: ChannelPipeline.SynchronousOperations) throws -> KeepAlive {
         let keepAlive = KeepAlive()
-        let installed: Bool? = try? await channel.eventLoop.submit {
-            let operations = channel.pipeline.syncOperations
-            let decoder = try operations.handler(type: ByteToMessageHandler<WebSocketFrameDecoder>.self)
-            try operations.addHandler(PongWatch(keepAlive: keepAlive), position: .after(decoder))
-            return true
-        }.get()
-        return installed == true ? keepAlive : nil
+        let decoder = try operations.handler(type: ByteToMessageHandler<WebSocketFrameDecoder>.self)
+        try operations.addHandler(PongWatch(keepAlive: keepAlive), position: .after(decoder))
+        return keepAlive
     }
 
-    /// Pings every `interval` until the task is cancelled; closes the connection when a ping went unanswered.
     func run(interval: Duration, outbound: WebSocketOutboundWriter) async {
         var lastPing: Int64?
         while true {

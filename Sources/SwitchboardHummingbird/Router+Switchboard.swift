@@ -40,12 +40,19 @@ extension Router where Context: SwitchboardRequestContextProtocol {
             // The upgrade has read its handler: let the request context go (see SwitchboardRequestContextProtocol).
             let storage = webSocketContext.requestContext.switchboard
             storage.holder.release()
-            // A graceful shutdown of the server closes with 1001 and `.shutdown` (see ShutdownCloseWatch).
+            // In one turn on the connection's event loop: a graceful shutdown of the server closes with 1001 and
+            // `.shutdown` (see ShutdownCloseWatch); empty pings, and a close when one goes unanswered (see
+            // KeepAlive); reads into small buffers while the connection is idle.
             let closeState = ShutdownCloseWatch.State()
-            _ = await ShutdownCloseWatch.install(on: storage.channel, state: closeState)
-            // Empty pings, and a close when one goes unanswered (see KeepAlive).
+            let channel = storage.channel
+            let keepAlive = try? await channel.eventLoop.submit { () throws -> KeepAlive? in
+                let operations = channel.pipeline.syncOperations
+                try? ShutdownCloseWatch.install(in: operations, state: closeState)
+                try? channel.syncOptions?.setOption(ChannelOptions.recvAllocator, value: Self.receiveBuffers)
+                return pingInterval == nil ? nil : try? KeepAlive.install(in: operations)
+            }.get()
             var pinger: Task<Void, Never>?
-            if let interval = pingInterval, let keepAlive = await KeepAlive.install(on: storage.channel) {
+            if let interval = pingInterval, let keepAlive = keepAlive ?? nil {
                 pinger = Task { await keepAlive.run(interval: interval, outbound: outbound) }
             }
             defer { pinger?.cancel() }
@@ -230,6 +237,12 @@ extension Router where Context: SwitchboardRequestContextProtocol {
     static func pathBelowRoot(_ path: String, root: String) -> String {
         if !root.isEmpty, path.hasPrefix(root) { return String(path.dropFirst(root.count)) }
         return path == "/" ? "" : path
+    }
+
+    /// How an upgraded connection reads: NIO's adaptive buffers, starting at 512 bytes instead of 2 KiB, so that
+    /// an idle connection holds a small buffer; they grow on the first reads that fill them.
+    static var receiveBuffers: AdaptiveRecvByteBufferAllocator {
+        AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 64 << 10)
     }
 
     /// The connection request for an HTTP request, with the key taken out of a `/api(<key>)/...` path.

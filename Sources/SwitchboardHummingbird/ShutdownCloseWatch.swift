@@ -44,15 +44,11 @@ final class ShutdownCloseWatch: ChannelDuplexHandler, RemovableChannelHandler {
 
     init(state: State) { self.state = state }
 
-    /// Installs the watch on an upgraded channel; `false` when the pipeline is not the one expected.
-    static func install(on channel: any Channel, state: State) async -> Bool {
-        let installed: Bool? = try? await channel.eventLoop.submit {
-            let operations = channel.pipeline.syncOperations
-            let decoder = try operations.handler(type: ByteToMessageHandler<WebSocketFrameDecoder>.self)
-            try operations.addHandler(ShutdownCloseWatch(state: state), position: .after(decoder))
-            return true
-        }.get()
-        return installed == true
+    /// Installs the watch on an upgraded channel, on its event loop; throws when the pipeline is not the one
+    /// expected.
+    static func install(in operations: ChannelPipeline.SynchronousOperations, state: State) throws {
+        let decoder = try operations.handler(type: ByteToMessageHandler<WebSocketFrameDecoder>.self)
+        try operations.addHandler(ShutdownCloseWatch(state: state), position: .after(decoder))
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {

@@ -21,6 +21,9 @@ struct ReplayBuffer {
         }
     }
 
+    /// How many bytes the buffer holds now (at most twice ``limit``).
+    var heldBytes: Int { bytes.readableBytes }
+
     /// At most ``limit`` of the last bytes, starting at a character: never the middle of a UTF-8 sequence.
     var contents: ByteBuffer {
         var start = max(0, bytes.readableBytes - limit)

@@ -127,6 +127,28 @@ struct PTYTests {
         }
     }
 
+    /// A burst of output, which piles up behind the socket and leaves in gathered messages, arrives whole, in
+    /// order and as valid text; the protocol is fixed once the terminal is open.
+    @Test func aBurstArrivesWholeAndInOrderAndTheModeStaysAsOpened() async throws {
+        try await Self.withServer { server, _ in
+            let client = try await WebSocketTestClient.connect(server.base + "/api/pty/input=keys")
+            client.send("stty raw -echo; echo R$((1+1))DY\r")
+            _ = try await Self.read(client, until: "R2DY")
+            // 20,000 numbered lines with a two-byte character each: any loss, reordering or split character shows.
+            client.send("i=0; while [ $i -lt 20000 ]; do echo \"é$i\"; i=$((i+1)); done; echo E$((2+2))ND\r")
+            let text = try await Self.read(client, until: "E4ND")
+            let lines = text.split(whereSeparator: { $0 == "\n" || $0 == "\r" || $0 == "\r\n" }).filter { $0.hasPrefix("é") }
+            #expect(lines.count == 20_000)
+            #expect(lines.enumerated().allSatisfy { $0.element == "é\($0.offset)" }, "every line, in order")
+            #expect(!text.contains("\u{FFFD}"), "no character was split between messages")
+            client.send(#"#TERMINAL {"Mode": "terminado"}"#)
+            let refusal = try await client.receiveText()
+            #expect(refusal.hasPrefix("400: Bad request. Mode is chosen when the terminal opens"), "\(refusal)")
+            client.send("echo S$((3+3))TILL-RAW\r")
+            _ = try await Self.read(client, until: "S6TILL-RAW")
+        }
+    }
+
     @Test func aBadSizeInTheURIRefusesTheConnectionLikeOtherBadValues() async throws {
         try await Self.withServer { server, _ in
             let client = try await WebSocketTestClient.connect(server.base + "/api/pty/rows=0")

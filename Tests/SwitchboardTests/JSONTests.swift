@@ -13,8 +13,14 @@ import Testing
         #expect(json.prettyPrinted == "{\n  \"Name\": \"x\",\n  \"List\": [\n    1,\n    2\n  ],\n  \"Empty\": {}\n}")
     }
 
-    @Test func escapesControlCharacters() {
+    @Test func escapesControlCharacters() throws {
         #expect(JSON.string("a\u{1}b\"\\").compact == #""a\u0001b\"\\""#)
+        #expect(JSON.string("\u{1B}[1m\r\n\t\u{8}\u{C}\u{1F}\u{7F}").compact == #""\u001b[1m\r\n\t\b\f\u001f\u007f""#)
+        #expect(JSON.string("plain é € 😀").compact == #""plain é € 😀""#, "nothing to escape: appended whole")
+        #expect(JSON.string("\"").compact == #""\"""#)
+        #expect(JSON.string("").compact == #""""#)
+        let mixed = "x\u{0}y\u{7F}zé\n"
+        #expect(try JSON(parsing: JSON.string(mixed).compact) == .string(mixed), "every escape parses back")
     }
 
     @Test(arguments: [

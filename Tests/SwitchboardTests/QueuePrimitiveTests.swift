@@ -231,3 +231,25 @@ struct QueuePrimitiveTests {
         #expect(await queue.next(until: .now + .seconds(60)) == nil, "a finished queue does not wait for the deadline")
     }
 }
+
+/// The one timer every query deadline shares.
+@Suite(.timeLimit(.minutes(1)))
+struct DeadlineTimerTests {
+    @Test func actionsRunAtTheirDeadlinesInOrderAndCancelledOnesNever() async throws {
+        let timer = DeadlineTimer()
+        let fired = Mutex<[String]>([])
+        let (done, finish) = AsyncStream.makeStream(of: Void.self)
+        let start = ContinuousClock.now
+        _ = timer.schedule(at: start + .milliseconds(300)) {
+            fired.withLock { $0.append("late") }
+            finish.finish()
+        }
+        let cancelled = timer.schedule(at: start + .milliseconds(100)) { fired.withLock { $0.append("cancelled") } }
+        // Earlier than the sleeper's deadline: a new sleeper takes over.
+        _ = timer.schedule(at: start + .milliseconds(50)) { fired.withLock { $0.append("early") } }
+        timer.cancel(cancelled)
+        for await _ in done {}
+        #expect(fired.withLock { $0 } == ["early", "late"])
+        #expect(ContinuousClock.now - start >= .milliseconds(300))
+    }
+}

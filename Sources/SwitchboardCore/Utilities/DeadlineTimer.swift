@@ -25,7 +25,8 @@ final class DeadlineTimer: Sendable {
 
     private let state = Mutex(State())
 
-    /// Runs `action` at `deadline` (on a task of the timer's), unless ``cancel(_:)`` comes first.
+    /// Runs `action` at `deadline` (on a task of the timer's), unless ``cancel(_:)`` comes first. Actions
+    /// that are due together run in the order of their deadlines.
     /// - Returns: The entry's id, for ``cancel(_:)``.
     func schedule(at deadline: ContinuousClock.Instant, _ action: @escaping @Sendable () -> Void) -> Int {
         state.withLock { state in
@@ -61,7 +62,7 @@ final class DeadlineTimer: Sendable {
                 } else {
                     state.sleeper = nil
                 }
-                return (Array(due.values), next)
+                return (due.values.sorted { $0.deadline < $1.deadline }, next)
             }
             for entry in due { entry.action() }
             guard let next else { return }

@@ -1,0 +1,100 @@
+import NIOCore
+import Synchronization
+import Testing
+
+@testable import SwitchboardPTY
+
+/// The pieces of a PTY's output path as values: cutting output at characters, the replay, and an outbox that
+/// sends what piles up as one message.
+@Suite struct PTYOutputPathTests {
+    @Test func asciiPassesThroughAndASplitCharacterWaitsForTheRestOfIt() {
+        var chunker = UTF8Chunker()
+        #expect(String(buffer: chunker.chunk(ByteBuffer(string: "plain ascii"))) == "plain ascii")
+        let euro = Array("€".utf8)  // E2 82 AC
+        let first = chunker.chunk(ByteBuffer(bytes: Array("a".utf8) + euro.prefix(2)))
+        #expect(String(buffer: first) == "a", "the two bytes of € that came wait")
+        #expect(chunker.chunk(ByteBuffer(bytes: [])).readableBytes == 0)
+        #expect(String(buffer: chunker.chunk(ByteBuffer(bytes: [euro[2]] + Array("b".utf8)))) == "€b")
+        let emoji = Array("😀".utf8)
+        for byte in emoji.dropLast() { #expect(chunker.chunk(ByteBuffer(bytes: [byte])).readableBytes == 0) }
+        #expect(String(buffer: chunker.chunk(ByteBuffer(bytes: [emoji[3]]))) == "😀")
+    }
+
+    @Test func invalidBytesBecomeReplacementCharacters() {
+        var chunker = UTF8Chunker()
+        let text = String(buffer: chunker.chunk(ByteBuffer(bytes: [0x61, 0xFF, 0x62, 0xC3, 0x28])))
+        #expect(text == "a\u{FFFD}b\u{FFFD}(")
+        #expect(String(validating: Array(text.utf8), as: UTF8.self) != nil)
+    }
+
+    @Test func theReplayKeepsTheLastBytesFromACharacterAndStaysBounded() {
+        var replay = ReplayBuffer(limit: 10)
+        for _ in 0..<10_000 { replay.append(ByteBuffer(string: "0123456789abc")) }
+        #expect(String(buffer: replay.contents) == "3456789abc")
+        #expect(replay.heldBytes <= 20, "at most twice the limit is held, however many chunks came")
+        var accented = ReplayBuffer(limit: 4)
+        accented.append(ByteBuffer(string: "xé€"))  // 78 C3 A9 E2 82 AC: the last 4 bytes start inside é
+        #expect(String(buffer: accented.contents) == "€", "never the middle of a character")
+        var none = ReplayBuffer(limit: 0)
+        none.append(ByteBuffer(string: "anything"))
+        #expect(none.contents.readableBytes == 0)
+    }
+
+    @Test func outputThatPilesUpLeavesAsOneMessageAndNoticesKeepTheirPlace() async throws {
+        let sent = Mutex<[String]>([])
+        let firstTaken = BoundedQueueSignal()
+        let release = BoundedQueueSignal()
+        let outbox = ClientOutbox(
+            deliver: { output in
+                let text: String
+                switch output {
+                case .output(let bytes): text = String(buffer: bytes)
+                case .notice(let notice): text = "[\(notice)]"
+                case .verbatim(let verbatim): text = verbatim
+                }
+                let isFirst = sent.withLock { sent in
+                    sent.append(text)
+                    return sent.count == 1
+                }
+                if isFirst {
+                    firstTaken.signal()
+                    await release.wait()
+                }
+            }, report: { _ in })
+        outbox.enqueue(.output(ByteBuffer(string: "first")))
+        await firstTaken.wait()  // the sender is busy with "first": the rest piles up
+        for part in ["a", "b", "c"] { outbox.enqueue(.output(ByteBuffer(string: part))) }
+        outbox.enqueue(.notice("bob joined"))
+        outbox.enqueue(.output(ByteBuffer(string: "d")))
+        #expect(outbox.pending == "first".count + 3 + "bob joined".count + 1)
+        release.signal()
+        await outbox.sendRemainingAndStop()
+        #expect(sent.withLock { $0 } == ["first", "abc", "[bob joined]", "d"])
+        #expect(outbox.pending == 0)
+    }
+}
+
+/// A one-shot signal for the outbox test.
+final class BoundedQueueSignal: Sendable {
+    private let state = Mutex<(signalled: Bool, waiter: CheckedContinuation<Void, Never>?)>((false, nil))
+
+    func signal() {
+        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            state.signalled = true
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume()
+    }
+
+    func wait() async {
+        await withCheckedContinuation { continuation in
+            let now = state.withLock { state -> Bool in
+                if state.signalled { return true }
+                state.waiter = continuation
+                return false
+            }
+            if now { continuation.resume() }
+        }
+    }
+}
