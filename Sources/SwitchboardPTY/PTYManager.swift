@@ -35,8 +35,8 @@ public actor PTYManager {
         public var sharing: Sharing
         /// The most programs running at once; more is a `503` for the connection that asks (default 32).
         public var maxTerminals: Int
-        /// How many bytes of recent output a client gets when it attaches to a running program (default 64 KiB):
-        /// kept for named and shared programs only, since a connection's own program has no other client.
+        /// How many bytes of recent output a client gets when it attaches to a running program (default 64 KiB).
+        /// A connection's own program keeps its output only until its client is attached (it has no other).
         public var replayBytes: Int
         /// How long a program and its jobs get to end after SIGHUP before SIGKILL (default 1 s).
         public var terminationGrace: Duration
@@ -109,11 +109,11 @@ public actor PTYManager {
         }
         let program = configuration.program
         let terminal = try await PseudoTerminal.spawn(program, rows: rows, cols: cols, group: group)
-        // A connection's own program never gets a second client: it keeps nothing to replay.
+        // A connection's own program never gets a second client: it keeps its output only until its client is attached.
         let ownProgram = configuration.sharing == .perConnection && name == nil
         let session = PTYSession(
             name: configuration.sharing == .single ? nil : name, owner: owner, terminal: terminal, rows: rows, cols: cols,
-            replayLimit: ownProgram ? 0 : configuration.replayBytes, idleTimeout: ownProgram ? nil : configuration.idleTimeout)
+            replayLimit: configuration.replayBytes, replaysToLateClients: !ownProgram, idleTimeout: ownProgram ? nil : configuration.idleTimeout)
         let key = ObjectIdentifier(session)
         sessions[key] = session
         if configuration.sharing == .single {

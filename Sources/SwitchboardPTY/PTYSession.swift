@@ -68,6 +68,7 @@ actor PTYSession {
     /// Who else may attach, and how: identity name → access.
     private(set) var grants: [String: PTYShareAccess] = [:]
     private var replay: ReplayBuffer
+    private let replaysToLateClients: Bool
     private var chunker = UTF8Chunker()
     private var clients: [Int: Client] = [:]
     private var outboxes: [Int: ClientOutbox] = [:]
@@ -83,7 +84,14 @@ actor PTYSession {
     private(set) var exit: PTYExit?
     private var onEnd: (@Sendable () async -> Void)?
 
-    init(name: String?, owner: String, terminal: PseudoTerminal, rows: Int, cols: Int, replayLimit: Int, idleTimeout: Duration?) {
+    /// - Parameter replaysToLateClients: Whether clients that attach later get the recent output (a shared
+    ///   program); otherwise the output is kept only until the first client is attached, which gets what the
+    ///   program wrote before (its first prompt).
+    init(
+        name: String?, owner: String, terminal: PseudoTerminal, rows: Int, cols: Int, replayLimit: Int, replaysToLateClients: Bool,
+        idleTimeout: Duration?
+    ) {
+        self.replaysToLateClients = replaysToLateClients
         self.name = name
         self.owner = owner
         self.idleTimeout = idleTimeout
@@ -182,6 +190,7 @@ actor PTYSession {
         if let first { outbox.enqueue(.verbatim(first)) }
         let recent = replay.contents
         if recent.readableBytes > 0 { outbox.enqueue(.output(recent)) }
+        if !replaysToLateClients { replay = ReplayBuffer(limit: 0) }
         outboxes[id] = outbox
         applySize()
         return id

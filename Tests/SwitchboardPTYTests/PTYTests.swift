@@ -127,6 +127,21 @@ struct PTYTests {
         }
     }
 
+    /// What a program writes before its client is attached (its first prompt) reaches the client: a
+    /// connection's own program keeps its output until then, though it replays nothing to anyone later.
+    @Test func outputWrittenBeforeTheClientIsAttachedIsNotLost() async throws {
+        let manager = PTYManager(
+            configuration: .init(program: PTYProgram("/bin/sh", arguments: ["-c", "echo EARLY$((20+22)); sleep 5"]), terminationGrace: .milliseconds(200)))
+        try await TestServer.with(configure: { manager.register(in: $0) }) { server in
+            for _ in 0..<10 {
+                let client = try await WebSocketTestClient.connect(server.base + "/api/pty/input=keys")
+                _ = try await Self.read(client, until: "EARLY42")
+                _ = try await client.close()
+            }
+            await manager.shutdown()
+        }
+    }
+
     /// A burst of output, which piles up behind the socket and leaves in gathered messages, arrives whole, in
     /// order and as valid text; the protocol is fixed once the terminal is open.
     @Test func aBurstArrivesWholeAndInOrderAndTheModeStaysAsOpened() async throws {
