@@ -35,16 +35,31 @@ actor ConnectionDispatcher {
         let task: Task<Void, Never>
     }
 
-    private(set) var attachment: Attachment?
+    /// What the reader and the worker share with the actor: they take and hand over input without
+    /// waiting for the actor's turn, so a message reaches its terminal in as few thread hops as it can.
+    private struct InputState {
+        var attachment: Attachment?
+        var worker: Worker?
+        /// Whose turn it is: the terminal's input or a global command.
+        var scheduler: InputScheduler
+    }
+    private nonisolated let input: Mutex<InputState>
+
+    /// The attached terminal. Set only on the actor; the worker reads it through ``input``.
+    private(set) var attachment: Attachment? {
+        get { input.withLock { $0.attachment } }
+        set { input.withLock { $0.attachment = newValue } }
+    }
+    private var worker: Worker? {
+        get { input.withLock { $0.worker } }
+        set { input.withLock { $0.worker = newValue } }
+    }
     private var nextGeneration = 0
-    private var worker: Worker?
     private var workerCount = 0
     private var savedProperties: [String: [(name: String, value: JSON)]] = [:]
     private var disposals: [Int: Task<Void, Never>] = [:]
     private var disposalCount = 0
     private var shutdownReason: TerminalCloseReason = .disconnected
-    /// Whose turn it is: the terminal's input or a global command.
-    private var scheduler: InputScheduler
     /// Woken when the terminal makes progress (a handler starts or returns, or the worker stops), for a
     /// global command waiting its turn. It holds at most one wake-up.
     private nonisolated let progress = BoundedQueue<Void>()
@@ -55,7 +70,7 @@ actor ConnectionDispatcher {
     init(api: SwitchboardAPI, endpoint: ClientEndpoint) {
         self.api = api
         self.endpoint = endpoint
-        scheduler = InputScheduler(busyThreshold: api.configuration.busyThreshold)
+        input = Mutex(InputState(scheduler: InputScheduler(busyThreshold: api.configuration.busyThreshold)))
         commandPacer = CommandPacer(
             perSecond: api.configuration.shellCommandsPerSecond, burst: api.configuration.shellCommandBurst)
     }
@@ -168,22 +183,33 @@ actor ConnectionDispatcher {
     }
 
     /// Queues input for the worker, waiting while the queue is full; `false` once the connection is closed.
-    private func enqueue(_ item: InputQueue.Item) async -> Bool {
-        while let queue = worker?.queue, !endpoint.isClosed {
-            scheduler.messageQueued()
+    private nonisolated func enqueue(_ item: InputQueue.Item) async -> Bool {
+        while let queue = nextQueue() {
             if await queue.push(item) { return true }
-            scheduler.messageDropped()
+            input.withLock { $0.scheduler.messageDropped() }
         }
         api.inboundMemory.release(item.charge)
         return false
     }
 
+    /// The worker's queue, with the message about to go in counted as queued; `nil` once closed.
+    private nonisolated func nextQueue() -> InputQueue? {
+        input.withLock { state in
+            guard let queue = state.worker?.queue, !endpoint.isClosed else { return nil }
+            state.scheduler.messageQueued()
+            return queue
+        }
+    }
+
     /// Waits until every message received before now has been handled, so that global commands keep their
     /// place in the input, unless the terminal is busy for longer than the threshold (see ``InputScheduler``).
-    private func awaitTurn() async {
-        let ticket = scheduler.ticket
-        while worker != nil, !endpoint.isClosed {
-            switch scheduler.turn(for: ticket, now: .now) {
+    private nonisolated func awaitTurn() async {
+        let ticket = input.withLock { $0.scheduler.ticket }
+        while !endpoint.isClosed {
+            let turn = input.withLock { state -> InputScheduler.Turn in
+                state.worker == nil ? .run : state.scheduler.turn(for: ticket, now: .now)
+            }
+            switch turn {
             case .run: return
             case .wait(let deadline): await waitForProgress(until: deadline)
             }
@@ -199,7 +225,7 @@ actor ConnectionDispatcher {
         }
     }
 
-    private func signalProgress() {
+    private nonisolated func signalProgress() {
         if progress.count == 0 { progress.append(()) }
     }
 
@@ -345,25 +371,36 @@ actor ConnectionDispatcher {
         guard let worker else { return }
         worker.queue.finish()
         worker.task.cancel()
-        self.worker = nil
-        scheduler.inputDropped()
+        input.withLock { state in
+            state.worker = nil
+            state.scheduler.inputDropped()
+        }
         signalProgress()
     }
 
-    private func work(queue: InputQueue, id: Int) async {
+    /// The worker's loop, off the actor: takes each message and hands it to the attached terminal.
+    private nonisolated func work(queue: InputQueue, id: Int) async {
         while let item = await queue.next() {
             defer { api.inboundMemory.release(item.charge) }
-            guard worker?.id == id, let attachment else { return }
-            scheduler.handlerStarted(at: .now)
+            let current = input.withLock { state -> Attachment? in
+                guard state.worker?.id == id, let attachment = state.attachment else { return nil }
+                state.scheduler.handlerStarted(at: .now)
+                return attachment
+            }
+            guard let current else { return }
             signalProgress()
-            await deliver(item.message, to: attachment)
-            guard worker?.id == id else { return }
-            scheduler.handlerFinished()
+            await deliver(item.message, to: current)
+            let stillCurrent = input.withLock { state -> Bool in
+                guard state.worker?.id == id else { return false }
+                state.scheduler.handlerFinished()
+                return true
+            }
+            guard stillCurrent else { return }
             signalProgress()
         }
     }
 
-    private func deliver(_ message: TerminalMessage, to attachment: Attachment) async {
+    private nonisolated func deliver(_ message: TerminalMessage, to attachment: Attachment) async {
         let descriptor = attachment.descriptor
         do {
             switch message {
