@@ -160,6 +160,27 @@ struct SessionTests {
         await client.close()
     }
 
+    @Test func inputBehindASlowHandlerKeepsItsOrderAndFastInputFollows() async throws {
+        let client = TestConnection.open(api, uri: "/recorder")
+        // The reader runs "pause" itself, hands the reading over while it sleeps, and the rest queues behind it.
+        for text in ["pause 100", "one", "two", "#OPTIONS", "three"] { await client.send(text) }
+        #expect(try await client.receiveText() == "paused")
+        #expect(try await client.receiveText() == "got: one")
+        #expect(try await client.receiveText() == "got: two")
+        #expect(try await client.receiveText().contains("\"Resource\": \"Tests.Recorder\""))
+        #expect(try await client.receiveText() == "got: three")
+        // Twice more, so that the reading has passed between tasks and back.
+        for round in 1...2 {
+            await client.send("pause 30")
+            await client.send("after \(round)")
+            #expect(try await client.receiveText() == "paused")
+            #expect(try await client.receiveText() == "got: after \(round)")
+        }
+        await client.send("#TERMINAL")
+        #expect(try await client.receiveText().contains("\"Status\": \"idle\""))
+        await client.close()
+    }
+
     @Test func terminalsCanRedirectAndCloseWithTheirOwnCode() async throws {
         let client = TestConnection.open(api, uri: "/recorder")
         let switched = await Journal.shared.count("closed switched")

@@ -38,6 +38,10 @@ actor Recorder: TextInputTerminal, PropertyCheckingTerminal {
             status = "sleeping"
             try await Task.sleep(for: .seconds(3600))
         case "close": await connection.close(.status(409), reason: "bye")
+        case _ where text.hasPrefix("pause "):
+            // A slow handler: longer than the time the reader runs one itself before another task reads.
+            try await Task.sleep(for: .milliseconds(Int(text.dropFirst(6)) ?? 0))
+            try await connection.send("paused")
         case _ where text.hasPrefix("redirect "): try await connection.redirect(to: String(text.dropFirst(9)))
         default: try await connection.send("got: \(text)")
         }

@@ -4,7 +4,13 @@ import Synchronization
 import HTTPTypes
 
 /// One connection's dispatcher: attaches terminals, answers global commands, and feeds input to the
-/// attached terminal through a worker task so that global commands are answered even while it is busy.
+/// attached terminal so that global commands are answered even while it is busy.
+///
+/// Input takes the shortest way it can: the task that reads a message runs the terminal's handler itself,
+/// unless another is running. A handler that takes longer than ``handOverDelay`` hands the reading over
+/// to a new task, so `#SHELL` and `#DISCONNECT` are read and answered meanwhile; the old task finishes its
+/// handler, handles what was queued behind it (the drainer), and ends. An idle connection has one task of
+/// its own, the reader.
 ///
 /// A connection is three types: the dispatcher (input and terminals), its ``ClientEndpoint`` (output and
 /// the client's identity), and the ``TerminalConnection`` handles it gives each attached terminal.
@@ -29,38 +35,45 @@ actor ConnectionDispatcher {
         let generation: Int
     }
 
-    private struct Worker {
-        let id: Int
-        let queue: InputQueue
-        let task: Task<Void, Never>
-    }
-
-    /// What the reader and the worker share with the actor: they take and hand over input without
+    /// What the reader and the drainer share with the actor: they take and hand over input without
     /// waiting for the actor's turn, so a message reaches its terminal in as few thread hops as it can.
     private struct InputState {
         var attachment: Attachment?
-        var worker: Worker?
         /// Whose turn it is: the terminal's input or a global command.
         var scheduler: InputScheduler
+        /// Input waiting for the drainer; replaced when input is dropped.
+        var queue: InputQueue
+        /// Bumped when input is dropped (a terminal switch that drops it, or the end): a handler of an older
+        /// generation reports nothing back.
+        var generation = 0
+        var nextTaskID = 0
+        var inbound: InboundReader?
+        /// The task reading the client's messages, and whether it is running a handler itself.
+        var reader: InputTask?
+        var readerIsHandling = false
+        /// The task handling queued input, once a handler ran too long for the reader to wait for it.
+        var drainer: InputTask?
+        var readError: (any Error)?
     }
+
+    private struct InputTask {
+        let id: Int
+        let task: Task<Void, Never>
+    }
+
     private nonisolated let input: Mutex<InputState>
 
-    /// The attached terminal. Set only on the actor; the worker reads it through ``input``.
+    /// The attached terminal. Set only on the actor; the reader and the drainer read it through ``input``.
     private(set) var attachment: Attachment? {
         get { input.withLock { $0.attachment } }
         set { input.withLock { $0.attachment = newValue } }
     }
-    private var worker: Worker? {
-        get { input.withLock { $0.worker } }
-        set { input.withLock { $0.worker = newValue } }
-    }
     private var nextGeneration = 0
-    private var workerCount = 0
     private var savedProperties: [String: [(name: String, value: JSON)]] = [:]
     private var disposals: [Int: Task<Void, Never>] = [:]
     private var disposalCount = 0
     private var shutdownReason: TerminalCloseReason = .disconnected
-    /// Woken when the terminal makes progress (a handler starts or returns, or the worker stops), for a
+    /// Woken when the terminal makes progress (a handler starts or returns, or the input is dropped), for a
     /// global command waiting its turn. It holds at most one wake-up.
     private nonisolated let progress = BoundedQueue<Void>()
 
@@ -70,7 +83,10 @@ actor ConnectionDispatcher {
     init(api: SwitchboardAPI, endpoint: ClientEndpoint) {
         self.api = api
         self.endpoint = endpoint
-        input = Mutex(InputState(scheduler: InputScheduler(busyThreshold: api.configuration.busyThreshold)))
+        input = Mutex(
+            InputState(
+                scheduler: InputScheduler(busyThreshold: api.configuration.busyThreshold), queue: Self.makeQueue(api)))
+        handOverDelay = min(api.configuration.busyThreshold, .milliseconds(10))
         commandPacer = CommandPacer(
             perSecond: api.configuration.shellCommandsPerSecond, burst: api.configuration.shellCommandBurst)
     }
@@ -102,58 +118,62 @@ actor ConnectionDispatcher {
         do {
             let target = try api.terminalTarget(forURI: endpoint.request.uri, for: endpoint.identity)
             let prepared = try await prepare(target)
-            await attach(prepared, restartingWorker: true)
+            await attach(prepared, droppingInput: false)
         } catch {
             let failure = SwitchboardError(wrapping: error, logger: endpoint.logger)
             endpoint.logger.debug("Connection refused", metadata: ["sb.status": "\(failure.status)"])
             await endpoint.sendStatus(failure)
             await endpoint.close(code: .status(failure.status), reason: failure.statusLine)
         }
-        var readError: (any Error)?
         if !endpoint.isClosed {
-            do {
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    group.addTask { try await self.read(inbound) }
-                    group.addTask { await self.endpoint.waitUntilClosed() }
-                    _ = try await group.next()
-                    group.cancelAll()
-                }
-            } catch {
-                readError = error
+            let account = InboundAccount(budget: api.inboundMemory, timeout: api.configuration.inboundMemoryTimeout) {
+                [endpoint] in await Self.closeForMemory(endpoint)
             }
+            startReading(InboundReader(inbound, account: account))
+            // The reader marks the endpoint closed when the input ends.
+            await endpoint.waitUntilClosed()
         }
         await finish()
         await endpoint.waitForCloseFrame(timeout: .seconds(2))
         markFinished()
-        if let readError { throw readError }
+        if let readError = input.withLock({ $0.readError }) { throw readError }
     }
 
-    private nonisolated func read<Inbound: AsyncSequence & Sendable>(_ inbound: Inbound) async throws
-    where Inbound.Element == TerminalMessage {
-        let budget = api.inboundMemory
-        let account = InboundAccount(budget: budget, timeout: api.configuration.inboundMemoryTimeout) { [endpoint] in
-            await Self.closeForMemory(endpoint)
+    private nonisolated func startReading(_ inbound: InboundReader) {
+        input.withLock { state in
+            state.inbound = inbound
+            state.nextTaskID += 1
+            let id = state.nextTaskID
+            state.reader = InputTask(id: id, task: Task { await self.read(as: id, from: inbound) })
         }
-        // What the transport reserved for a message that never came whole (a connection closed mid-message).
-        defer { budget.release(account.takeHeld()) }
-        var messages = inbound.makeAsyncIterator()
+    }
+
+    /// The reader's loop: reads messages, runs global commands, and handles or queues the rest, until the input
+    /// ends, the connection closes, or a handler it runs takes long enough that the reading passes on.
+    private nonisolated func read(as id: Int, from inbound: InboundReader) async {
+        let budget = api.inboundMemory
         while true {
-            let next = try await InboundAccount.$current.withValue(account) { try await messages.next() }
-            guard let message = next else { return }
-            var charge = account.takeHeld()
+            let next: TerminalMessage?
+            do {
+                next = try await inbound.next()
+            } catch {
+                return endReading(inbound, error: error)
+            }
+            guard let message = next else { return endReading(inbound, error: nil) }
+            var charge = inbound.account.takeHeld()
             let size = Self.cost(of: message)
             if charge < size {
                 // Input that was not inflated is counted once it is whole; text for the bytes that remain.
-                guard await budget.reserve(size - charge, timeout: account.timeout) else {
+                guard await budget.reserve(size - charge, timeout: inbound.account.timeout) else {
                     budget.release(charge)
                     if !Task.isCancelled { await Self.closeForMemory(endpoint) }
-                    return
+                    return endReading(inbound, error: nil)
                 }
                 charge = size
             }
             if endpoint.isClosed {
                 budget.release(charge)
-                return
+                return endReading(inbound, error: nil)
             }
             endpoint.events?.publish(endpoint.event(.webSocketInput, message))
             if case .text(let text) = message, let command = GlobalCommand(text) {
@@ -162,8 +182,20 @@ actor ConnectionDispatcher {
                 await run(command)
                 continue
             }
-            if await !enqueue(InputQueue.Item(message: message, charge: charge)) { return }
+            switch await handle(InputQueue.Item(message: message, charge: charge), reader: id) {
+            case .keepReading: continue
+            case .handedOver: return await drain(as: id)
+            case .closed: return endReading(inbound, error: nil)
+            }
         }
+    }
+
+    /// The input has ended (or failed, or the connection closed): what the transport still held for an
+    /// unfinished message goes back to the budget, and ``run(inbound:)`` goes on to finish.
+    private nonisolated func endReading(_ inbound: InboundReader, error: (any Error)?) {
+        api.inboundMemory.release(inbound.account.takeHeld())
+        if let error { input.withLock { $0.readError = $0.readError ?? error } }
+        endpoint.markClosed()
     }
 
     /// What a message costs the inbound budget while it is handled: its bytes; text twice, as the `String` made
@@ -182,34 +214,12 @@ actor ConnectionDispatcher {
         await endpoint.waitForCloseFrame(timeout: .seconds(2))
     }
 
-    /// Queues input for the worker, waiting while the queue is full; `false` once the connection is closed.
-    private nonisolated func enqueue(_ item: InputQueue.Item) async -> Bool {
-        while let queue = nextQueue() {
-            if await queue.push(item) { return true }
-            input.withLock { $0.scheduler.messageDropped() }
-        }
-        api.inboundMemory.release(item.charge)
-        return false
-    }
-
-    /// The worker's queue, with the message about to go in counted as queued; `nil` once closed.
-    private nonisolated func nextQueue() -> InputQueue? {
-        input.withLock { state in
-            guard let queue = state.worker?.queue, !endpoint.isClosed else { return nil }
-            state.scheduler.messageQueued()
-            return queue
-        }
-    }
-
     /// Waits until every message received before now has been handled, so that global commands keep their
     /// place in the input, unless the terminal is busy for longer than the threshold (see ``InputScheduler``).
     private nonisolated func awaitTurn() async {
         let ticket = input.withLock { $0.scheduler.ticket }
         while !endpoint.isClosed {
-            let turn = input.withLock { state -> InputScheduler.Turn in
-                state.worker == nil ? .run : state.scheduler.turn(for: ticket, now: .now)
-            }
-            switch turn {
+            switch input.withLock({ $0.scheduler.turn(for: ticket, now: .now) }) {
             case .run: return
             case .wait(let deadline): await waitForProgress(until: deadline)
             }
@@ -229,10 +239,15 @@ actor ConnectionDispatcher {
         if progress.count == 0 { progress.append(()) }
     }
 
-    /// Ends the connection: stops the worker and closes the attached terminal.
+    /// Ends the connection: stops reading, drops the input, and closes the attached terminal.
     private func finish() async {
         endpoint.markClosed()
-        stopWorker()
+        let reader = input.withLock { state in
+            defer { state.reader = nil }
+            return state.reader
+        }
+        reader?.task.cancel()
+        dropInput()
         if endpoint.transportClosedForShutdown { shutdownReason = .shutdown }
         if let attachment {
             self.attachment = nil
@@ -278,7 +293,7 @@ actor ConnectionDispatcher {
 
     /// Attaches a prepared terminal in place of the current one, then opens it. If opening fails, the
     /// client gets the error and the connection returns to the Shell (or closes, if the Shell failed).
-    private func attach(_ prepared: Prepared, restartingWorker: Bool) async {
+    private func attach(_ prepared: Prepared, droppingInput: Bool) async {
         guard !endpoint.isClosed else {
             let connection = TerminalConnection(
                 dispatcher: self, endpoint: endpoint, generation: prepared.generation, isReturning: prepared.returning)
@@ -297,7 +312,7 @@ actor ConnectionDispatcher {
         endpoint.generation.store(prepared.generation, ordering: .releasing)
         endpoint.currentTerminal = prepared.descriptor.name
         endpoint.messagesArePrivate.store(prepared.descriptor.messagesArePrivate, ordering: .relaxed)
-        if restartingWorker || worker == nil { startWorker() }
+        if droppingInput { dropInput() }
         endpoint.logger.debug("Terminal attached", metadata: ["sb.terminal": .string(prepared.descriptor.name)])
         do {
             try await prepared.terminal.open(connection)
@@ -307,7 +322,7 @@ actor ConnectionDispatcher {
             if prepared.descriptor.name == api.home.descriptor.name {
                 await endpoint.close(code: .unexpectedServerError, reason: SwitchboardError(wrapping: error, logger: endpoint.logger).statusLine)
             } else {
-                await switchToShell(restartingWorker: true)
+                await switchToShell(droppingInput: true)
             }
         }
     }
@@ -325,10 +340,10 @@ actor ConnectionDispatcher {
 
     private func disposalFinished(_ id: Int) { disposals[id] = nil }
 
-    func switchToShell(restartingWorker: Bool) async {
+    func switchToShell(droppingInput: Bool) async {
         do {
             let prepared = try await prepare(api.homeTarget)
-            await attach(prepared, restartingWorker: restartingWorker)
+            await attach(prepared, droppingInput: droppingInput)
         } catch {
             await endpoint.sendStatus(SwitchboardError(wrapping: error, logger: endpoint.logger))
         }
@@ -350,54 +365,139 @@ actor ConnectionDispatcher {
             Task { await prepared.terminal.close(.disconnected, on: connection) }
             throw TerminalConnectionError.detached
         }
-        await attach(prepared, restartingWorker: false)
+        await attach(prepared, droppingInput: false)
     }
 
     // MARK: Input
 
-    private func startWorker() {
-        stopWorker()
-        workerCount += 1
-        let id = workerCount
-        let queue = InputQueue(
+    private static func makeQueue(_ api: SwitchboardAPI) -> InputQueue {
+        InputQueue(
             messageLimit: api.configuration.inputQueueMessageLimit, byteLimit: api.configuration.inputQueueByteLimit,
             budget: api.inboundMemory)
-        let task = Task { await self.work(queue: queue, id: id) }
-        worker = Worker(id: id, queue: queue, task: task)
     }
 
-    /// Stops the worker: drops its queued input and cancels the handler it is running.
-    private func stopWorker() {
-        guard let worker else { return }
-        worker.queue.finish()
-        worker.task.cancel()
-        input.withLock { state in
-            state.worker = nil
-            state.scheduler.inputDropped()
+    /// How long the reader runs a handler before the reading passes to a new task: short enough that a
+    /// global command is read at once to a person, never longer than the busy threshold.
+    private nonisolated let handOverDelay: Duration
+
+    private enum Handled {
+        /// The message was handled or queued; the task reads on.
+        case keepReading
+        /// The task ran a handler long enough that another task reads now: it becomes the drainer.
+        case handedOver
+        /// The connection is closing.
+        case closed
+    }
+
+    /// Handles a message the reader read: at once, in this task, when no other handler runs; otherwise it
+    /// goes into the queue behind the others, waiting while the queue is full.
+    private nonisolated func handle(_ item: InputQueue.Item, reader id: Int) async -> Handled {
+        enum Way {
+            case inline(Attachment, generation: Int)
+            case queue(InputQueue)
+            case closed
         }
-        signalProgress()
+        while true {
+            let way = input.withLock { state -> Way in
+                guard !endpoint.isClosed, let attachment = state.attachment else { return .closed }
+                state.scheduler.messageQueued()
+                // Without a drainer nothing is queued or running: this message is next.
+                guard state.drainer == nil else { return .queue(state.queue) }
+                state.readerIsHandling = true
+                state.scheduler.handlerStarted(at: .now)
+                return .inline(attachment, generation: state.generation)
+            }
+            switch way {
+            case .closed:
+                api.inboundMemory.release(item.charge)
+                return .closed
+            case .queue(let queue):
+                if await queue.push(item) { return .keepReading }
+                // The queue was dropped while this waited for room: the message goes to what replaced it.
+                input.withLock { $0.scheduler.messageDropped() }
+            case .inline(let attachment, let generation):
+                signalProgress()
+                let timer = DeadlineTimer.shared.schedule(at: .now + handOverDelay) { [weak self] in
+                    self?.handOverReading(from: id)
+                }
+                await deliver(item.message, to: attachment)
+                DeadlineTimer.shared.cancel(timer)
+                api.inboundMemory.release(item.charge)
+                let readsOn = input.withLock { state -> Bool in
+                    if state.generation == generation { state.scheduler.handlerFinished() }
+                    guard state.reader?.id == id else { return false }
+                    state.readerIsHandling = false
+                    return true
+                }
+                signalProgress()
+                return readsOn ? .keepReading : .handedOver
+            }
+        }
     }
 
-    /// The worker's loop, off the actor: takes each message and hands it to the attached terminal.
-    private nonisolated func work(queue: InputQueue, id: Int) async {
-        while let item = await queue.next() {
-            defer { api.inboundMemory.release(item.charge) }
+    /// The reader has been running a handler for ``handOverDelay``: a new task takes over the reading, and
+    /// this one becomes the drainer once its handler returns.
+    private nonisolated func handOverReading(from id: Int) {
+        input.withLock { state in
+            guard let reader = state.reader, reader.id == id, state.readerIsHandling, let inbound = state.inbound,
+                !endpoint.isClosed
+            else { return }
+            state.nextTaskID += 1
+            let next = state.nextTaskID
+            state.drainer = reader
+            state.readerIsHandling = false
+            state.reader = InputTask(id: next, task: Task { await self.read(as: next, from: inbound) })
+        }
+    }
+
+    /// The drainer's loop: handles what the reader queued behind a long handler, in order, and ends when
+    /// nothing is queued or on its way, or when the input is dropped.
+    private nonisolated func drain(as id: Int) async {
+        while true {
+            let next = input.withLock { state -> (queue: InputQueue, generation: Int)? in
+                guard state.drainer?.id == id else { return nil }
+                guard state.scheduler.pending > 0 else {
+                    state.drainer = nil
+                    return nil
+                }
+                return (state.queue, state.generation)
+            }
+            guard let (queue, generation) = next else { return }
+            guard let item = await queue.next() else { continue }
             let current = input.withLock { state -> Attachment? in
-                guard state.worker?.id == id, let attachment = state.attachment else { return nil }
+                guard state.drainer?.id == id, state.generation == generation, let attachment = state.attachment else { return nil }
                 state.scheduler.handlerStarted(at: .now)
                 return attachment
             }
-            guard let current else { return }
+            guard let current else {
+                api.inboundMemory.release(item.charge)
+                return
+            }
             signalProgress()
             await deliver(item.message, to: current)
-            let stillCurrent = input.withLock { state -> Bool in
-                guard state.worker?.id == id else { return false }
-                state.scheduler.handlerFinished()
-                return true
+            api.inboundMemory.release(item.charge)
+            input.withLock { state in
+                if state.drainer?.id == id, state.generation == generation { state.scheduler.handlerFinished() }
             }
-            guard stillCurrent else { return }
             signalProgress()
         }
+    }
+
+    /// Drops the queued input and cancels the drainer's handler (a terminal switch, or the end). A handler
+    /// the reader runs itself is not cancelled: only that handler can have asked for the switch.
+    private nonisolated func dropInput() {
+        let (queue, drainer) = input.withLock { state in
+            defer {
+                state.queue = Self.makeQueue(api)
+                state.generation += 1
+                state.scheduler.inputDropped()
+                state.drainer = nil
+            }
+            return (state.queue, state.drainer)
+        }
+        queue.finish()
+        drainer?.task.cancel()
+        signalProgress()
     }
 
     private nonisolated func deliver(_ message: TerminalMessage, to attachment: Attachment) async {

@@ -53,7 +53,7 @@ extension ConnectionDispatcher {
                 try await endpoint.send(.text(endpoint.profile.json.prettyPrinted))
             case .shell:
                 try Self.expectNoArgument(command)
-                await switchToShell(restartingWorker: true)
+                await switchToShell(droppingInput: true)
             case .disconnect:
                 try Self.expectNoArgument(command)
                 await endpoint.close(code: .normalClosure, reason: "")

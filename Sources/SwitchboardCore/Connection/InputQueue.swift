@@ -1,6 +1,7 @@
 import NIOCore
 
-/// The bounded queue between a connection's reader and the worker that feeds its terminal: a
+/// The bounded queue between a connection's reader and the drainer that feeds its terminal while a long
+/// handler runs: a
 /// ``BoundedQueue`` of messages measured in bytes, which gives back the memory charges of what it drops.
 ///
 /// `push` waits while the queue holds `messageLimit` messages or `byteLimit` bytes, so a client that

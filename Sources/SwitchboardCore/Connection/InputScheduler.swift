@@ -33,7 +33,7 @@ struct InputScheduler {
     mutating func messageQueued() { queued += 1 }
 
     /// A message that was counted as queued never got in (the queue was finished while it waited). If the
-    /// worker's stop already counted it as dropped, it is not counted twice.
+    /// input was dropped in the meantime, it is not counted twice.
     mutating func messageDropped() { handled = min(handled + 1, queued) }
 
     /// The terminal's handler started on a message.
@@ -45,11 +45,14 @@ struct InputScheduler {
         handled += 1
     }
 
-    /// The worker stopped (the terminal was switched or the connection closed): what was queued is dropped.
+    /// The input was dropped (the terminal was switched or the connection closed): what was queued is gone.
     mutating func inputDropped() {
         handled = queued
         busySince = nil
     }
+
+    /// Messages queued and not handled (nor dropped) yet, the running one included.
+    var pending: Int { queued - handled }
 
     /// The place of a global command that arrives now: after every message queued before it.
     var ticket: Int { queued }
