@@ -45,17 +45,12 @@ extension Router where Context: SwitchboardRequestContextProtocol {
             // KeepAlive); reads into small buffers while the connection is idle.
             let closeState = ShutdownCloseWatch.State()
             let channel = storage.channel
-            let keepAlive = try? await channel.eventLoop.submit { () throws -> KeepAlive? in
+            try? await channel.eventLoop.submit {
                 let operations = channel.pipeline.syncOperations
                 try? ShutdownCloseWatch.install(in: operations, state: closeState)
                 try? channel.syncOptions?.setOption(ChannelOptions.recvAllocator, value: Self.receiveBuffers)
-                return pingInterval == nil ? nil : try? KeepAlive.install(in: operations)
+                if let pingInterval, pingInterval > .zero { try? KeepAlive.install(in: operations, interval: pingInterval, outbound: outbound) }
             }.get()
-            var pinger: Task<Void, Never>?
-            if let interval = pingInterval, let keepAlive = keepAlive ?? nil {
-                pinger = Task { await keepAlive.run(interval: interval, outbound: outbound) }
-            }
-            defer { pinger?.cancel() }
             let request = webSocketContext.request
             var connection = try Self.connectionRequest(
                 for: request, root: root, remoteAddress: webSocketContext.requestContext.remoteAddress,

@@ -115,6 +115,21 @@ actor ConnectionDispatcher {
     // MARK: Running
 
     func run<Inbound: AsyncSequence & Sendable>(inbound: Inbound) async throws where Inbound.Element == TerminalMessage {
+        let account = InboundAccount(budget: api.inboundMemory, timeout: api.configuration.inboundMemoryTimeout) {
+            [endpoint] in await Self.closeForMemory(endpoint)
+        }
+        // The reader attaches the first terminal, then reads, and marks the endpoint closed when the input
+        // ends. This task only waits: an idle connection's tasks keep no deeper stack than they need.
+        startReading(InboundReader(inbound, account: account))
+        await endpoint.waitUntilClosed()
+        await finish()
+        await endpoint.waitForCloseFrame(timeout: .seconds(2))
+        markFinished()
+        if let readError = input.withLock({ $0.readError }) { throw readError }
+    }
+
+    /// Attaches the terminal the connection's URI names, or refuses the connection with its status.
+    private func attachFirstTerminal() async {
         do {
             let target = try api.terminalTarget(forURI: endpoint.request.uri, for: endpoint.identity)
             let prepared = try await prepare(target)
@@ -125,18 +140,6 @@ actor ConnectionDispatcher {
             await endpoint.sendStatus(failure)
             await endpoint.close(code: .status(failure.status), reason: failure.statusLine)
         }
-        if !endpoint.isClosed {
-            let account = InboundAccount(budget: api.inboundMemory, timeout: api.configuration.inboundMemoryTimeout) {
-                [endpoint] in await Self.closeForMemory(endpoint)
-            }
-            startReading(InboundReader(inbound, account: account))
-            // The reader marks the endpoint closed when the input ends.
-            await endpoint.waitUntilClosed()
-        }
-        await finish()
-        await endpoint.waitForCloseFrame(timeout: .seconds(2))
-        markFinished()
-        if let readError = input.withLock({ $0.readError }) { throw readError }
     }
 
     private nonisolated func startReading(_ inbound: InboundReader) {
@@ -144,7 +147,13 @@ actor ConnectionDispatcher {
             state.inbound = inbound
             state.nextTaskID += 1
             let id = state.nextTaskID
-            state.reader = InputTask(id: id, task: Task { await self.read(as: id, from: inbound) })
+            state.reader = InputTask(
+                id: id,
+                task: Task {
+                    await self.attachFirstTerminal()
+                    if self.endpoint.isClosed { return self.endReading(inbound, error: nil) }
+                    await self.read(as: id, from: inbound)
+                })
         }
     }
 
