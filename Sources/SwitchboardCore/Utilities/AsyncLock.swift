@@ -6,7 +6,8 @@ import Synchronization
 package final class AsyncLock: Sendable {
     private struct State {
         var locked = false
-        var waiters = CircularBuffer<CheckedContinuation<Void, Never>>()
+        // Small to start with: one lock per connection, seldom waited for.
+        var waiters = CircularBuffer<CheckedContinuation<Void, Never>>(initialCapacity: 2)
     }
     private let state = Mutex(State())
 

@@ -27,11 +27,12 @@ package final class BoundedQueue<Element: Sendable>: Sendable {
     }
 
     private struct State {
-        var buffer = CircularBuffer<Element>()
+        // Small to start with (they grow as needed): every connection has queues, mostly empty.
+        var buffer = CircularBuffer<Element>(initialCapacity: 2)
         var size = 0
         var finished = false
         var consumer: Consumer?
-        var producers = CircularBuffer<Producer>()
+        var producers = CircularBuffer<Producer>(initialCapacity: 2)
         var nextWaiterID = 0
     }
 
