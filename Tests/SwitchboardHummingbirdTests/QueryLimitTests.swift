@@ -7,10 +7,14 @@ import Testing
 
 @testable import SwitchboardTestSupport
 
-/// A resource whose every read scans forever, as a query over millions of rows would, until it is cancelled.
+/// A resource whose every read scans forever, as a query over millions of rows would, until it is cancelled
+/// (or, when it says it selects cooperatively and runs in the caller's task, until its deadline).
 final class EndlessScan: EntityResource, Sendable {
     struct Row: Codable, Sendable { var number: Int }
     var resourceName: String { "Tests.EndlessScan" }
+    let selectsCooperatively: Bool
+
+    init(cooperative: Bool = false) { selectsCooperatively = cooperative }
     /// One element each time a scan stops.
     let stopped = Mailbox<Void>()
 
@@ -82,8 +86,10 @@ struct QueryLimitTests {
         }
     }
 
-    @Test func readsFromTheShellHaveTheSameDeadline() async throws {
-        let scan = EndlessScan()
+    /// A cooperative store's read runs in the caller's task: `QueryProgress` ends it at the deadline.
+    @Test(arguments: [false, true])
+    func readsFromTheShellHaveTheSameDeadline(cooperative: Bool) async throws {
+        let scan = EndlessScan(cooperative: cooperative)
         try await TestServer.with(api: .init(queryTimeout: .milliseconds(500)), configure: { $0.register(resource: scan) }) { server in
             let shell = try await ShellRESTTests.openShell(server)
             shell.send("GET /tests.endlessscan")

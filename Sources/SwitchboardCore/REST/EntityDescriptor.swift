@@ -22,6 +22,8 @@ public struct EntityDescriptor: Sendable {
     public var methods: [RESTMethod] { operations.methods }
 
     let select: @Sendable (EntitySelectRequest) async throws -> ErasedSelection
+    /// Whether reads run in the caller's task (``EntityResource/selectsCooperatively``).
+    let selectsCooperatively: Bool
     let insert: @Sendable ([JSONObject], RESTCaller) async throws -> [JSONObject]
     let update: @Sendable ([(old: any Sendable, new: JSONObject)], RESTCaller) async throws -> [JSONObject]
     let delete: @Sendable ([any Sendable], RESTCaller) async throws -> Int
@@ -33,6 +35,7 @@ public struct EntityDescriptor: Sendable {
         operations = resource.operations
         schema = codec.schema
         views = resource.views
+        selectsCooperatively = resource.selectsCooperatively
         select = { request in
             let selection = try await resource.select(request)
             if selection.appliedPaging && !selection.appliedConditions {

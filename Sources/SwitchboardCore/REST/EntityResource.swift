@@ -41,6 +41,12 @@ public protocol EntityResource: Sendable {
     /// Named presets of conditions and meta-conditions that clients open as `/<resource>-<view>`
     /// (default none).
     var views: [EntityView] { get }
+    /// Whether ``select(_:)`` does only quick work that does not block, and calls ``QueryProgress/advance()``
+    /// in its loops over rows (default `false`). Switchboard then runs a read in the caller's own task, where
+    /// `advance()` enforces the query deadline, instead of in a task of its own that the caller can leave at
+    /// the deadline: a task and two thread switches less per read. ``InMemoryEntityStore`` says so; a store
+    /// that waits on a database or the network should not.
+    var selectsCooperatively: Bool { get }
 
     /// Returns the entities for a query. Return them all (``EntitySelection/unfiltered(_:)``) and
     /// Switchboard filters; or apply the conditions, and the paging when offered, and say so.
@@ -59,6 +65,7 @@ extension EntityResource {
     public var resourceDescription: String? { nil }
     public var operations: EntityOperations { .select }
     public var views: [EntityView] { [] }
+    public var selectsCooperatively: Bool { false }
     public func insert(_ entities: [Entity], caller: RESTCaller) async throws -> [Entity] {
         throw SwitchboardError(.methodNotAllowed, code: .methodNotAllowed, "Resource '\(resourceName)' does not insert")
     }

@@ -38,6 +38,9 @@ public final class InMemoryEntityStore<Entity: Codable & Sendable>: EntityResour
         rows.withLock { $0 = encoded }
     }
 
+    /// Reads are loops in memory that call ``QueryProgress/advance()``: they run in the caller's task.
+    public var selectsCooperatively: Bool { true }
+
     /// Every stored entity, in insertion order.
     public var all: [Entity] { rows.withLock { $0.map { $0.entity } } }
 

@@ -28,24 +28,39 @@ enum QueryDeadline {
         func cancelWork() { work.withLock { $0 }?.cancel() }
     }
 
-    /// Runs `body` in its own task and returns its result, or throws a `503` once `timeout` has passed.
+    /// The deadline of the read running in this task, for ``QueryProgress/advance()``.
+    struct Deadline: Sendable {
+        let instant: ContinuousClock.Instant
+        let timeout: Duration
+        let resource: String
+
+        /// The `503` of a read past its deadline.
+        var expired: SwitchboardError { QueryDeadline.expired(resource: resource, timeout: timeout) }
+    }
+
+    @TaskLocal static var current: Deadline?
+
+    /// Runs `body` and returns its result, or throws a `503` once `timeout` has passed.
     ///
-    /// At the deadline the caller is answered at once and `body`'s task is cancelled: a store that checks for
-    /// cancellation (see ``QueryProgress``) stops; one that does not finishes in the background and its result
-    /// is dropped. Cancelling the caller cancels `body` too.
+    /// Without `inline`, `body` runs in its own task: at the deadline the caller is answered at once and the
+    /// task is cancelled; a store that checks for cancellation (see ``QueryProgress``) stops, one that does not
+    /// finishes in the background and its result is dropped. With `inline` (a store that only loops in memory
+    /// and calls ``QueryProgress/advance()``), `body` runs in the caller's task and `advance()` throws the
+    /// `503` once the deadline has passed. Cancelling the caller cancels `body` too.
     static func run<T: Sendable>(
-        _ timeout: Duration, resource: String, _ body: @escaping @Sendable () async throws -> T
+        _ timeout: Duration, resource: String, inline: Bool = false, _ body: @escaping @Sendable () async throws -> T
     ) async throws -> T {
+        if inline {
+            return try await $current.withValue(Deadline(instant: .now + timeout, timeout: timeout, resource: resource)) {
+                try await body()
+            }
+        }
         let race = Race<T>()
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
                 race.wait(for: continuation)
                 let timer = DeadlineTimer.shared.schedule(at: .now + timeout) {
-                    let expired = SwitchboardError(
-                        .serviceUnavailable, code: .queryTimeout,
-                        "The query on '\(resource)' took longer than the \(describe(timeout)) a query may take; narrow it with conditions, or page it with limit and offset"
-                    )
-                    if race.settle(.failure(expired)) { race.cancelWork() }
+                    if race.settle(.failure(expired(resource: resource, timeout: timeout))) { race.cancelWork() }
                 }
                 race.run(
                     Task {
@@ -61,6 +76,13 @@ enum QueryDeadline {
         } onCancel: {
             race.cancelWork()
         }
+    }
+
+    static func expired(resource: String, timeout: Duration) -> SwitchboardError {
+        SwitchboardError(
+            .serviceUnavailable, code: .queryTimeout,
+            "The query on '\(resource)' took longer than the \(describe(timeout)) a query may take; narrow it with conditions, or page it with limit and offset"
+        )
     }
 
     /// `10 s`, `250 ms`.

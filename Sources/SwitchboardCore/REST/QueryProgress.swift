@@ -24,12 +24,14 @@ public struct QueryProgress: Sendable {
         self.interval = max(1, interval)
     }
 
-    /// Counts one step; every ``interval`` steps, throws `CancellationError` if the task was cancelled and
-    /// otherwise yields to other tasks.
+    /// Counts one step; every ``interval`` steps, throws `CancellationError` if the task was cancelled, the
+    /// query's `503` if its deadline has passed (for a read that runs in the caller's task, see
+    /// ``EntityResource/selectsCooperatively``), and otherwise yields to other tasks.
     public mutating func advance() async throws {
         steps += 1
         guard steps % interval == 0 else { return }
         try Task.checkCancellation()
+        if let deadline = QueryDeadline.current, ContinuousClock.now >= deadline.instant { throw deadline.expired }
         await Task.yield()
     }
 }

@@ -177,7 +177,9 @@ struct RESTExecution {
             var query = query
             let capped = request.method != .REPORT && query.limit == nil
             if capped { query.limit = api.configuration.maxRowsPerRequest }
-            let rows = try await QueryDeadline.run(api.configuration.queryTimeout, resource: entity.name) { [query] in
+            let rows = try await QueryDeadline.run(
+                api.configuration.queryTimeout, resource: entity.name, inline: entity.selectsCooperatively
+            ) { [query] in
                 let selection = try await entity.select(
                     EntitySelectRequest(conditions: query.allConditions, paging: query.pushablePaging, caller: caller))
                 return try await query.output(selection)
@@ -250,7 +252,7 @@ struct RESTExecution {
     /// The entities a write applies to.
     func matches(_ query: EntityQuery, entity: EntityDescriptor, paged: Bool) async throws -> (ErasedSelection, [Int]) {
         let caller = request.caller
-        return try await QueryDeadline.run(api.configuration.queryTimeout, resource: entity.name) {
+        return try await QueryDeadline.run(api.configuration.queryTimeout, resource: entity.name, inline: entity.selectsCooperatively) {
             let selection = try await entity.select(
                 EntitySelectRequest(conditions: query.allConditions, paging: paged ? query.pushablePaging : nil, caller: caller))
             return (selection, try await query.selectIndices(selection, paging: paged))
