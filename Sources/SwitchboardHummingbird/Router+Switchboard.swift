@@ -175,7 +175,7 @@ extension Router where Context: SwitchboardRequestContextProtocol {
                 elapsedMilliseconds: response.elapsedMilliseconds))
         var headers = response.headers
         if response.status == 401 { headers[.wwwAuthenticate] = Self.authenticationChallenge }
-        let responseBody = response.bodyText.map { ResponseBody(byteBuffer: ByteBuffer(string: $0)) } ?? ResponseBody()
+        let responseBody = response.bodyUTF8.map { ResponseBody(byteBuffer: ByteBuffer(bytes: $0)) } ?? ResponseBody()
         return Response(status: SwitchboardError.standardStatus(response.status), headers: headers, body: responseBody)
     }
 

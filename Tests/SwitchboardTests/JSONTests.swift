@@ -55,6 +55,17 @@ import Testing
         #expect(try JSON(parsing: "3.5") == .double(3.5))
         #expect(throws: JSONSyntaxError(reason: "number out of range", position: 6)) { try JSON(parsing: "1e400") }
     }
+
+    @Test func printsEveryNumberAsSwiftWould() {
+        for value in [0, 7, -7, 10, -10, 1_234_567_890, Int.max, Int.min] {
+            #expect(JSON.int(value).compact == String(value))
+        }
+        #expect(JSON.double(2).compact == "2")
+        #expect(JSON.double(-0.5).compact == "-0.5")
+        #expect(JSON.double(1e20).compact == String(1e20))
+        #expect(JSON.double(.nan).compact == "null")
+        #expect(JSON.array([.int(-1), .string("é😀"), .null]).prettyPrinted == "[\n  -1,\n  \"é😀\",\n  null\n]")
+    }
 }
 
 /// Large objects parse in linear time: the parser's duplicate check and every lookup go through an index

@@ -88,6 +88,14 @@ public struct RESTResponse: Sendable {
     /// The body as text, pretty-printed, with a final newline.
     public var bodyText: String? { body.map { $0.prettyPrinted + "\n" } }
 
+    /// ``bodyText`` as UTF-8 bytes, for a transport that sends bytes (no `String` made on the way).
+    package var bodyUTF8: [UInt8]? {
+        guard let body else { return nil }
+        var bytes = body.utf8(pretty: true)
+        bytes.append(UInt8(ascii: "\n"))
+        return bytes
+    }
+
     /// The status line the Shell shows: `<status>: <reason> (<ms> ms). <info>`.
     public var statusLine: String {
         let reason = SwitchboardError.reasonPhrase(for: status)
