@@ -17,6 +17,8 @@ final class ClientOutbox: Sendable {
     }
     private let pendingBytes = Counter()
     private let sender: Task<Void, Never>
+    private let deliver: @Sendable (PTYOutput) async throws -> Void
+    private let report: @Sendable (Bool) async -> Void
 
     /// The most output gathered into one message.
     static let gatherLimit = 256 << 10
@@ -25,6 +27,8 @@ final class ClientOutbox: Sendable {
     ///   - deliver: Sends one message to the client.
     ///   - report: Called after each message (`true`), or once when sending failed (`false`).
     init(deliver: @escaping @Sendable (PTYOutput) async throws -> Void, report: @escaping @Sendable (Bool) async -> Void) {
+        self.deliver = deliver
+        self.report = report
         sender = Task { [queue, pendingBytes] in
             var held: PTYOutput?
             while true {
@@ -67,6 +71,26 @@ final class ClientOutbox: Sendable {
 
     /// Bytes queued and not yet sent (the message being sent included).
     var pending: Int { pendingBytes.bytes.load(ordering: .relaxed) }
+
+    /// Sends `item` in the caller's task when nothing is queued or being sent, and returns `true`: one hop
+    /// between tasks less than through the sender. Otherwise sends nothing and returns `false` (the caller
+    /// then queues it). Meant for a session's only client, which nobody else queues output for meanwhile.
+    func sendIfIdle(_ item: PTYOutput) async -> Bool {
+        let size = item.byteCount
+        guard size > 0, pendingBytes.bytes.compareExchange(expected: 0, desired: size, ordering: .acquiringAndReleasing).exchanged else {
+            return false
+        }
+        do {
+            try await deliver(item)
+        } catch {
+            queue.finish(droppingBuffered: true)
+            await report(false)
+            return true
+        }
+        pendingBytes.bytes.subtract(size, ordering: .relaxed)
+        await report(true)
+        return true
+    }
 
     /// Queues output for the client; after ``stop()`` it is dropped.
     func enqueue(_ item: PTYOutput) {

@@ -138,6 +138,8 @@ actor PTYSession {
         let text = chunker.chunk(chunk)
         guard text.readableBytes > 0 else { return }
         replay.append(text)
+        // A session's only client that has taken everything gets the output from this task: one hop less.
+        if outboxes.count == 1, let only = outboxes.values.first, await only.sendIfIdle(.output(text)) { return }
         for outbox in outboxes.values { outbox.enqueue(.output(text)) }
         let pacing = OutputPacing(waitLimit: Self.waitLimit, evictLimit: Self.evictLimit)
         while true {

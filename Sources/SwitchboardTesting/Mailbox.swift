@@ -16,4 +16,11 @@ public final class Mailbox<Element: Sendable>: Sendable {
     /// The next value, waiting for one; `nil` once finished and empty (or when the task is cancelled).
     /// One receiver at a time.
     public func receive() async -> Element? { await queue.next() }
+
+    /// The next value, waiting for one until `deadline`; `nil` once finished and empty, or at the deadline
+    /// (``isFinished`` tells which).
+    public func receive(until deadline: ContinuousClock.Instant) async -> Element? { await queue.next(until: deadline) }
+
+    /// Whether delivery has ended (``finish()``).
+    public var isFinished: Bool { queue.isFinished }
 }

@@ -8,6 +8,7 @@ import ServiceLifecycle
 import Switchboard
 import SwitchboardHummingbird
 import SwitchboardSamples
+import Testing
 import SwitchboardTesting
 import Synchronization
 import Testing
@@ -263,10 +264,19 @@ final class WebSocketTestClient: Sendable {
     /// Sends a hand-made frame (written unmasked here; the client masks it), for protocol-violation tests.
     func send(rawFrame: [UInt8]) { command(["op": "raw", "data": .string(Data(rawFrame).base64EncodedString())]) }
 
-    /// The next message, or `nil` once the connection has closed.
+    /// The longest a test waits for the server's next message or close before it fails instead of hanging.
+    static let patience: Duration = .seconds(60)
+
+    /// The next message, or `nil` once the connection has closed. Waits at most ``patience``, then records
+    /// an issue (the server sent nothing: a lost message or a hang) and returns `nil`.
     func receive() async -> TerminalMessage? {
         if closed.withLock({ $0 }) != nil { return nil }
-        switch await events.receive() {
+        let deadline = ContinuousClock.now + Self.patience
+        let event = await events.receive(until: deadline)
+        if event == nil, !events.isFinished, ContinuousClock.now >= deadline {
+            Issue.record("the server sent nothing for \(Self.patience): no message and no close")
+        }
+        switch event {
         case .message(let message): return message
         case .close(let frame):
             closed.withLock { $0 = frame }

@@ -54,6 +54,9 @@ actor ConnectionDispatcher {
         /// The task handling queued input, once a handler ran too long for the reader to wait for it.
         var drainer: InputTask?
         var readError: (any Error)?
+        /// Global commands waiting for the terminal's progress: only then does a handler's start or end
+        /// wake anybody.
+        var commandsWaiting = 0
     }
 
     private struct InputTask {
@@ -228,9 +231,16 @@ actor ConnectionDispatcher {
     private nonisolated func awaitTurn() async {
         let ticket = input.withLock { $0.scheduler.ticket }
         while !endpoint.isClosed {
-            switch input.withLock({ $0.scheduler.turn(for: ticket, now: .now) }) {
+            let turn = input.withLock { state -> InputScheduler.Turn in
+                let turn = state.scheduler.turn(for: ticket, now: .now)
+                if case .wait = turn { state.commandsWaiting += 1 }
+                return turn
+            }
+            switch turn {
             case .run: return
-            case .wait(let deadline): await waitForProgress(until: deadline)
+            case .wait(let deadline):
+                await waitForProgress(until: deadline)
+                input.withLock { $0.commandsWaiting -= 1 }
             }
         }
     }
@@ -244,8 +254,9 @@ actor ConnectionDispatcher {
         }
     }
 
-    private nonisolated func signalProgress() {
-        if progress.count == 0 { progress.append(()) }
+    /// Wakes a global command waiting for the terminal's progress; the wake-up is kept if it is not waiting yet.
+    private nonisolated func signalProgress(_ anybodyWaiting: Bool = true) {
+        if anybodyWaiting, progress.count == 0 { progress.append(()) }
     }
 
     /// Ends the connection: stops reading, drops the input, and closes the attached terminal.
@@ -402,7 +413,7 @@ actor ConnectionDispatcher {
     /// goes into the queue behind the others, waiting while the queue is full.
     private nonisolated func handle(_ item: InputQueue.Item, reader id: Int) async -> Handled {
         enum Way {
-            case inline(Attachment, generation: Int)
+            case inline(Attachment, generation: Int, waiting: Bool)
             case queue(InputQueue)
             case closed
         }
@@ -414,7 +425,7 @@ actor ConnectionDispatcher {
                 guard state.drainer == nil else { return .queue(state.queue) }
                 state.readerIsHandling = true
                 state.scheduler.handlerStarted(at: .now)
-                return .inline(attachment, generation: state.generation)
+                return .inline(attachment, generation: state.generation, waiting: state.commandsWaiting > 0)
             }
             switch way {
             case .closed:
@@ -424,21 +435,21 @@ actor ConnectionDispatcher {
                 if await queue.push(item) { return .keepReading }
                 // The queue was dropped while this waited for room: the message goes to what replaced it.
                 input.withLock { $0.scheduler.messageDropped() }
-            case .inline(let attachment, let generation):
-                signalProgress()
+            case .inline(let attachment, let generation, let waiting):
+                signalProgress(waiting)
                 let timer = DeadlineTimer.shared.schedule(at: .now + handOverDelay) { [weak self] in
                     self?.handOverReading(from: id)
                 }
                 await deliver(item.message, to: attachment)
                 DeadlineTimer.shared.cancel(timer)
                 api.inboundMemory.release(item.charge)
-                let readsOn = input.withLock { state -> Bool in
+                let (readsOn, waiting) = input.withLock { state -> (Bool, Bool) in
                     if state.generation == generation { state.scheduler.handlerFinished() }
-                    guard state.reader?.id == id else { return false }
+                    guard state.reader?.id == id else { return (false, state.commandsWaiting > 0) }
                     state.readerIsHandling = false
-                    return true
+                    return (true, state.commandsWaiting > 0)
                 }
-                signalProgress()
+                signalProgress(waiting)
                 return readsOn ? .keepReading : .handedOver
             }
         }
@@ -473,22 +484,23 @@ actor ConnectionDispatcher {
             }
             guard let (queue, generation) = next else { return }
             guard let item = await queue.next() else { continue }
-            let current = input.withLock { state -> Attachment? in
+            let current = input.withLock { state -> (Attachment, waiting: Bool)? in
                 guard state.drainer?.id == id, state.generation == generation, let attachment = state.attachment else { return nil }
                 state.scheduler.handlerStarted(at: .now)
-                return attachment
+                return (attachment, state.commandsWaiting > 0)
             }
             guard let current else {
                 api.inboundMemory.release(item.charge)
                 return
             }
-            signalProgress()
-            await deliver(item.message, to: current)
+            signalProgress(current.waiting)
+            await deliver(item.message, to: current.0)
             api.inboundMemory.release(item.charge)
-            input.withLock { state in
+            let waiting = input.withLock { state -> Bool in
                 if state.drainer?.id == id, state.generation == generation { state.scheduler.handlerFinished() }
+                return state.commandsWaiting > 0
             }
-            signalProgress()
+            signalProgress(waiting)
         }
     }
 

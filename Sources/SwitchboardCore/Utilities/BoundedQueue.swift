@@ -61,6 +61,8 @@ package final class BoundedQueue<Element: Sendable>: Sendable {
         self.sizeOf = size
     }
 
+    /// Whether ``finish(droppingBuffered:)`` has been called.
+    package var isFinished: Bool { state.withLock { $0.finished } }
     /// How many elements are buffered.
     package var count: Int { state.withLock { $0.buffer.count } }
     /// The total size of the buffered elements.
