@@ -76,6 +76,9 @@ actor PTYSession {
     private let progress = BoundedQueue<Void>()
     private var nextClient = 0
     private var writer: NIOAsyncChannelOutboundWriter<ByteBuffer>?
+    /// Input that came before the reader had the channel's writer (the first keystrokes of a fast client):
+    /// resumed once it has, or once the reader has ended.
+    private var writerWaiters: [CheckedContinuation<Void, Never>] = []
     /// One message of input goes in whole before the next starts.
     private let inputLock = AsyncLock()
     private var appliedSize: (rows: Int, cols: Int)
@@ -127,9 +130,21 @@ actor PTYSession {
             // EIO once the program's side of the PTY is closed: the end of the output.
         }
         readerEnded.finish(droppingBuffered: true)
+        resumeWriterWaiters()
     }
 
-    private func setWriter(_ writer: NIOAsyncChannelOutboundWriter<ByteBuffer>) { self.writer = writer }
+    private func setWriter(_ writer: NIOAsyncChannelOutboundWriter<ByteBuffer>) {
+        self.writer = writer
+        resumeWriterWaiters()
+    }
+
+    /// How many inputs wait for the reader to take the channel (for tests).
+    var inputsWaitingForTheReader: Int { writerWaiters.count }
+
+    private func resumeWriterWaiters() {
+        for waiter in writerWaiters { waiter.resume() }
+        writerWaiters = []
+    }
 
     /// Queues output for every client, then waits while even the fastest client has more than
     /// ``waitLimit`` queued: the terminal runs at the pace of its fastest reader. On a shared terminal, a
@@ -274,11 +289,13 @@ actor PTYSession {
     /// returns — is not kept alive by the channel afterwards. One message goes in whole before the next starts.
     /// - Throws: ``PTYSessionError/readOnly`` when the client may only watch.
     func write(_ bytes: ByteBuffer, from client: Int?) async throws {
-        guard exit == nil, writer != nil else {
-            throw PTYSessionError.ended
+        guard exit == nil else { throw PTYSessionError.ended }
+        if writer == nil, !readerEnded.isFinished {
+            // The session's reader has not taken the channel yet: a client that types at once waits for it.
+            await withCheckedContinuation { writerWaiters.append($0) }
         }
         if let client, clients[client]?.readOnly == true { throw PTYSessionError.readOnly }
-        guard let writer else { throw PTYSessionError.ended }
+        guard exit == nil, let writer else { throw PTYSessionError.ended }
         try await inputLock.withLock {
             if bytes.readableBytes <= Self.inputChunkSize {
                 try await writer.write(bytes)

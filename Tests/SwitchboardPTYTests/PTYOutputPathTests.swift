@@ -1,5 +1,7 @@
 import NIOCore
+import NIOPosix
 import Synchronization
+import SwitchboardTesting
 import Testing
 
 @testable import SwitchboardPTY
@@ -96,5 +98,38 @@ final class BoundedQueueSignal: Sendable {
             }
             if now { continuation.resume() }
         }
+    }
+}
+
+/// A session's first input can come before its reader has taken the PTY's channel (a client that types the
+/// moment the terminal opens): it waits for the reader instead of failing with "The program has ended".
+@Suite(.timeLimit(.minutes(1))) struct PTYSessionStartTests {
+    @Test func inputWrittenBeforeTheReaderStartsReachesTheProgram() async throws {
+        let program = PTYProgram("/bin/sh", environment: ["PS1": "$ "])
+        let terminal = try await PseudoTerminal.spawn(program, rows: 24, cols: 80, group: MultiThreadedEventLoopGroup.singleton)
+        let session = PTYSession(
+            name: nil, owner: "test", terminal: terminal, rows: 24, cols: 80, replayLimit: 0, replaysToLateClients: false,
+            idleTimeout: nil)
+        let output = Mailbox<String>()
+        let client = PTYSession.Client(
+            who: "test", identity: "test",
+            deliver: { item in if case .output(let bytes) = item { output.deliver(String(buffer: bytes)) } },
+            exited: { _ in }, evicted: { _ in }, size: (24, 80), readOnly: false)
+        let id = await session.attach(client, first: nil)
+        // Written before `start`: the reader that takes the channel's writer is not running yet.
+        let written = Task { try await session.write(ByteBuffer(string: "echo D$((40+2))UP\n"), from: id) }
+        // The write has come and waits (before the fix it failed at once, and this never ended).
+        while await session.inputsWaitingForTheReader == 0 {
+            await Task.yield()
+        }
+        await session.start {}
+        try await written.value
+        var text = ""
+        while !text.contains("D42UP") {
+            guard let part = await output.receive() else { break }
+            text += part
+        }
+        #expect(text.contains("D42UP"))
+        await session.kill(grace: .milliseconds(200))
     }
 }
