@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "SwitchboardNIOSSL", targets: ["SwitchboardNIOSSL"]),
         .library(name: "SwitchboardAPIKeys", targets: ["SwitchboardAPIKeys"]),
         .library(name: "SwitchboardSQLite", targets: ["SwitchboardSQLite"]),
+        .library(name: "SwitchboardCSV", targets: ["SwitchboardCSV"]),
         .library(name: "SwitchboardPTY", targets: ["SwitchboardPTY"]),
         .library(name: "SwitchboardTesting", targets: ["SwitchboardTesting"]),
         .executable(name: "switchboard", targets: ["switchboard"]),
@@ -34,6 +35,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/yaslab/CSV.swift.git", from: "2.5.2"),
         // `swift package generate-documentation`: the API reference from the DocC catalogs.
         .package(url: "https://github.com/swiftlang/swift-docc-plugin.git", from: "1.5.0"),
     ],
@@ -91,6 +93,13 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        // CSV answers (`text/csv`) on CSV.swift, which needs Foundation: a module of its own, so that applications
+        // that do not register the format do not link it.
+        .target(
+            name: "SwitchboardCSV",
+            dependencies: ["SwitchboardCore", .product(name: "CSV", package: "CSV.swift")],
             swiftSettings: swiftSettings
         ),
         // TLS from PEM files for SwitchboardHummingbird, on swift-nio-ssl: a module of its own, so that
@@ -177,7 +186,8 @@ let package = Package(
         .executableTarget(
             name: "switchboard",
             dependencies: [
-                "Switchboard", "SwitchboardAPIKeys", "SwitchboardHummingbird", "SwitchboardNIOSSL", "SwitchboardSamples", "SwitchboardSQLite", "SwitchboardPTY",
+                "Switchboard", "SwitchboardAPIKeys", "SwitchboardCSV", "SwitchboardHummingbird", "SwitchboardNIOSSL", "SwitchboardSamples", "SwitchboardSQLite",
+                "SwitchboardPTY",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "HummingbirdWSCompression", package: "hummingbird-websocket"),
@@ -221,7 +231,7 @@ let package = Package(
             name: "SwitchboardHummingbirdTests",
             dependencies: [
                 "Switchboard", "SwitchboardHummingbird", "SwitchboardSamples", "SwitchboardTesting", "SwitchboardTestSupport",
-                "StuckServer", "TodoApp", "SwitchboardAPIKeys",
+                "StuckServer", "TodoApp", "SwitchboardAPIKeys", "SwitchboardCSV",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),

@@ -84,6 +84,7 @@ public final class SwitchboardAPI: Sendable {
     public let authenticator: any Authenticator
     let logger: Logger
     private let registry = Mutex<[RegisteredResource]>([])
+    private let formatRegistry = Mutex<[any ResponseFormat]>([JSONLinesFormat()])
     private let dispatchers = Mutex<[String: ConnectionDispatcher]>([:])
     private let connectionCounter = Atomic<Int>(0)
     /// Set by ``closeAllConnections(code:reason:)``: connections that arrive later are closed at once.
@@ -160,6 +161,20 @@ public final class SwitchboardAPI: Sendable {
         }
         add(.entity(descriptor))
     }
+
+    /// Adds a response format, chosen by a request's `Accept` header (see ``ResponseFormat``). JSON and
+    /// JSON Lines are always there.
+    /// - Precondition: No registered format answers one of its media types already.
+    public func register(format: any ResponseFormat) {
+        formatRegistry.withLock { formats in
+            let taken = Set(formats.flatMap(\.mediaTypes)).union(AcceptedFormat.jsonTypes)
+            precondition(taken.isDisjoint(with: format.mediaTypes), "A format for \(format.mediaTypes) is already registered")
+            formats.append(format)
+        }
+    }
+
+    /// The response formats besides JSON, in registration order.
+    public var formats: [any ResponseFormat] { formatRegistry.withLock { $0 } }
 
     /// The registered terminal types, in registration order.
     public var terminals: [TerminalDescriptor] {

@@ -2,6 +2,7 @@ import ArgumentParser
 import Hummingbird
 import Logging
 import Switchboard
+import SwitchboardCSV
 import SwitchboardHummingbird
 import SwitchboardNIOSSL
 import SwitchboardPTY
@@ -118,6 +119,7 @@ struct ServeCommand: AsyncParsableCommand {
                 maxRowsPerRequest: maxRowsPerRequest, maxInboundBytes: maxInboundBytes, queryTimeout: .milliseconds(Int(queryTimeout * 1000)),
                 shellCommandsPerSecond: shellCommandsPerSecond),
             authenticator: access.authenticator, logger: logger)
+        api.register(format: CSVFormat())
         let hub = ChatHub()
         api.register { Echo() }
         api.register { ChatRoom(hub: hub) }

@@ -421,3 +421,24 @@ extension WebSocketErrorCode {
         return Int(buffer.readInteger(as: UInt16.self) ?? 0)
     }
 }
+
+/// Runs a Python snippet with `input` on its standard input and returns its standard output: for checking
+/// output with a reader nobody here wrote (Python's `csv` and `json` modules).
+func python(_ script: String, input: String) async throws -> String {
+    try await onOwnThread {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", script]
+        let stdin = Pipe()
+        let stdout = Pipe()
+        process.standardInput = stdin
+        process.standardOutput = stdout
+        try process.run()
+        stdin.fileHandleForWriting.write(Data(input.utf8))
+        try stdin.fileHandleForWriting.close()
+        let output = stdout.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw TestFailure("python3 exited with \(process.terminationStatus)") }
+        return String(decoding: output, as: UTF8.self)
+    }
+}

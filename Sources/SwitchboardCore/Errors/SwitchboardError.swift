@@ -119,6 +119,8 @@ public struct SwitchboardError: Error, Sendable, CustomStringConvertible {
         public static let invalidEntity = Code(rawValue: "InvalidEntity")
         public static let notAcceptable = Code(rawValue: "NotAcceptable")
         public static let queryTimeout = Code(rawValue: "QueryTimeout")
+        /// Nothing matched where exactly one entity was asked for (`Accept: application/json; single=true`).
+        public static let noMatch = Code(rawValue: "NoMatch")
     }
 }
 

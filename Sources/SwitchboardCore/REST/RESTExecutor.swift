@@ -8,14 +8,16 @@ extension SwitchboardAPI {
     /// message as its info.
     public func execute(_ request: RESTRequest) async -> RESTResponse {
         let start = ContinuousClock.now
-        let raw = RESTExecution.wantsRawBody(request.headers)
         var outcome: RESTExecution.Outcome
+        var accepted = AcceptedFormat()
         do {
+            accepted = try AcceptedFormat(request.headers[.accept], formats: formats)
             var request = request
             if request.caller.identity == nil {
                 request.caller.identity = try await authenticate(headers: request.headers, uriKey: nil)
             }
             outcome = try await RESTExecution(api: self, request: request).run()
+            if accepted.single { try outcome.keepSingleEntity(request.method) }
         } catch {
             outcome = RESTExecution.Outcome(error: SwitchboardError(wrapping: error, logger: logger))
         }
@@ -25,7 +27,19 @@ extension SwitchboardAPI {
             status: outcome.status, info: outcome.info, error: outcome.error, elapsedMilliseconds: milliseconds,
             headers: HTTPFields(), body: nil, canonicalURI: outcome.canonical, entityCount: outcome.count)
         if request.method != .HEAD || outcome.error != nil {
-            response.body = outcome.body(raw: raw, elapsed: milliseconds, uri: outcome.canonical ?? request.uri)
+            if let format = accepted.format, outcome.error == nil, let entities = outcome.entities {
+                do {
+                    response.encodedBody = try format.write(entities)
+                    response.headers[.contentType] = format.contentType
+                } catch {
+                    let failure = SwitchboardError.internal(error, logger: logger)
+                    outcome = RESTExecution.Outcome(error: failure)
+                    (response.status, response.info, response.error) = (failure.status, failure.message, failure)
+                }
+            }
+            if response.encodedBody == nil {
+                response.body = outcome.body(raw: accepted.raw, elapsed: milliseconds, uri: outcome.canonical ?? request.uri)
+            }
         }
         if response.body != nil { response.headers[.contentType] = "application/json; charset=utf-8" }
         if let info = outcome.info { response.headers[.switchboardInfo] = Self.headerSafe(info) }
@@ -92,6 +106,31 @@ struct RESTExecution {
             self.error = error
         }
 
+        /// The entities of a list answer (found, or changed), which a format other than JSON writes.
+        var entities: [JSON]? {
+            switch payload {
+            case .entities(let rows, _, _), .change(let rows, _, _): rows
+            default: nil
+            }
+        }
+
+        /// For `Accept: application/json; single=true`: the one entity found becomes the body.
+        /// - Throws: `404` when none was found, `400` when more than one was.
+        mutating func keepSingleEntity(_ method: RESTMethod) throws(SwitchboardError) {
+            guard let rows = entities else { return }
+            switch rows.count {
+            case 1: payload = .document(rows[0])
+            case 0 where method == .GET:
+                throw SwitchboardError(.notFound, code: .noMatch, "No entity matches \(canonical ?? "the request") (Accept asks for single=true)")
+            case 0: payload = .document(.null)
+            default:
+                throw SwitchboardError(
+                    .badRequest, code: .ambiguousMatch,
+                    "\(rows.count) entities match \(canonical ?? "the request"); Accept asks for single=true, which needs exactly one: add conditions or limit=1"
+                )
+            }
+        }
+
         /// The JSON body: the envelope `{Data, DataCount, ..., Status}`, or the bare data when `raw`.
         func body(raw: Bool, elapsed: Double, uri: String) -> JSON? {
             let time = JSON.double((elapsed * 1000).rounded() / 1000)
@@ -124,13 +163,7 @@ struct RESTExecution {
         }
     }
 
-    static func wantsRawBody(_ headers: HTTPFields) -> Bool {
-        guard let accept = headers[.accept]?.lowercased() else { return false }
-        return accept.replacingSpaces().contains("raw=true")
-    }
-
     func run() async throws -> Outcome {
-        try checkAccept()
         let identity = request.caller.identity ?? .nobody
         let resolved: ResolvedURI
         if let query = request.query {
@@ -272,16 +305,6 @@ struct RESTExecution {
             }
         }
         return result
-    }
-
-    func checkAccept() throws(SwitchboardError) {
-        guard let accept = request.headers[.accept], !accept.isEmpty else { return }
-        let types = accept.split(separator: ",").map { $0.split(separator: ";").first.map { String($0).trimmingWhitespace().lowercased() } ?? "" }
-        let acceptable = ["*/*", "application/*", "application/json", "json", "text/plain", "text/*"]
-        guard types.contains(where: { acceptable.contains($0) }) else {
-            throw SwitchboardError(
-                .notAcceptable, code: .notAcceptable, "Cannot produce '\(accept)'; Switchboard answers with application/json")
-        }
     }
 
     /// The body as JSON objects: an object, or (for POST) an array of objects.

@@ -78,18 +78,26 @@ public struct RESTResponse: Sendable {
     public var elapsedMilliseconds: Double
     /// The response headers: `Content-Type` (with a body), `Switchboard-Info`, `Switchboard-Elapsed-Ms`.
     public var headers: HTTPFields
-    /// The body; `nil` for HEAD and for bodiless answers.
+    /// The body, when it is JSON; `nil` for HEAD, for bodiless answers, and for answers in another format
+    /// (``encodedBody``).
     public var body: JSON?
+    /// The body, written in the format the request's `Accept` asked for (JSON Lines, CSV, ...), when it is not
+    /// JSON (see ``ResponseFormat``); its type is in the `Content-Type` header.
+    public var encodedBody: [UInt8]?
     /// The canonical form of the URI, when it resolved.
     public var canonicalURI: String?
     /// How many entities the request selected, inserted, changed or counted.
     public var entityCount: Int?
 
-    /// The body as text, pretty-printed, with a final newline.
-    public var bodyText: String? { body.map { $0.prettyPrinted + "\n" } }
+    /// The body as text: JSON pretty-printed with a final newline, or the ``encodedBody``.
+    public var bodyText: String? {
+        if let encodedBody { return String(decoding: encodedBody, as: UTF8.self) }
+        return body.map { $0.prettyPrinted + "\n" }
+    }
 
     /// ``bodyText`` as UTF-8 bytes, for a transport that sends bytes (no `String` made on the way).
     package var bodyUTF8: [UInt8]? {
+        if let encodedBody { return encodedBody }
         guard let body else { return nil }
         var bytes = body.utf8(pretty: true)
         bytes.append(UInt8(ascii: "\n"))
