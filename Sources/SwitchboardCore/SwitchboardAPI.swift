@@ -56,13 +56,18 @@ public final class SwitchboardAPI: Sendable {
         public var inboundMemoryTimeout: Duration
 
         /// Creates a configuration; every parameter has a production default.
+        /// How many errors `Switchboard.Admin.Error` keeps (the last ones); `0` keeps none, and status lines then
+        /// name no entry.
+        public var errorLogSize: Int
+
         public init(
             inputQueueMessageLimit: Int = 256, inputQueueByteLimit: Int = 4 << 20,
             maxURILength: Int = ResourceURI.defaultMaxLength, disposeTimeout: Duration = .seconds(5),
             busyThreshold: Duration = .milliseconds(250), maxConditions: Int = 100, maxRowsPerRequest: Int = 10_000,
             maxInboundBytes: Int = 256 << 20, inboundMemoryTimeout: Duration = .seconds(5), queryTimeout: Duration = .seconds(10),
-            shellCommandsPerSecond: Double = 20, shellCommandBurst: Int = 50
+            shellCommandsPerSecond: Double = 20, shellCommandBurst: Int = 50, errorLogSize: Int = 1000
         ) {
+            self.errorLogSize = errorLogSize
             self.shellCommandsPerSecond = shellCommandsPerSecond
             self.shellCommandBurst = shellCommandBurst
             self.queryTimeout = queryTimeout
@@ -91,6 +96,8 @@ public final class SwitchboardAPI: Sendable {
     private let closingAll = Mutex<(code: CloseCode, reason: String)?>(nil)
     /// The feed of network events that `Switchboard.Admin.Console` shows.
     public let events = NetworkEvents()
+    /// The last errors answered to clients (`Switchboard.Admin.Error`).
+    public let errors: ErrorLog
     /// The memory for client input that all connections share (``Configuration/maxInboundBytes``).
     public let inboundMemory: InboundMemoryBudget
 
@@ -112,9 +119,11 @@ public final class SwitchboardAPI: Sendable {
         self.authenticator = authenticator
         self.logger = logger
         self.home = home
+        self.errors = ErrorLog(capacity: configuration.errorLogSize)
         add(.terminal(home.descriptor))
         register(resource: AvailableResources(api: self))
         register(resource: WebSocketAdmin(api: self))
+        register(resource: ErrorLogResource(log: errors))
         register { [events] in NetworkConsole(events: events) }
     }
 
@@ -298,7 +307,7 @@ public final class SwitchboardAPI: Sendable {
         let id = Self.shortID(connectionCounter.add(1, ordering: .relaxed).newValue)
         var logger = self.logger
         logger[metadataKey: "sb.connection.id"] = .string(id)
-        let endpoint = ClientEndpoint(id: id, request: request, transport: transport, logger: logger, events: events)
+        let endpoint = ClientEndpoint(id: id, request: request, transport: transport, logger: logger, events: events, errors: errors)
         let dispatcher = ConnectionDispatcher(api: self, endpoint: endpoint)
         dispatchers.withLock { $0[id] = dispatcher }
         defer { _ = dispatchers.withLock { $0.removeValue(forKey: id) } }

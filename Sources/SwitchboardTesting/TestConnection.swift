@@ -75,14 +75,29 @@ public final class TestConnection: Sendable {
     /// The next message from the server, or `nil` once the server has closed the connection.
     public func receive() async -> TerminalMessage? { await output.receive() }
 
-    /// The next message, which must be text.
+    /// The next message, which must be text. A status line's reference to its `Switchboard.Admin.Error` entry
+    /// (` (see /Switchboard.Admin.Error/Id=4)`) is taken off (the id depends on what ran before); ``receive()``
+    /// gives the message as it was sent.
     /// - Throws: ``TestConnectionError`` if it is binary or the connection closed.
     public func receiveText() async throws -> String {
         switch await receive() {
-        case .text(let text): return text
+        case .text(let text): return Self.withoutErrorReference(text)
         case .binary(let bytes): throw TestConnectionError("Expected text but got \(bytes.readableBytes) binary bytes")
         case nil: throw TestConnectionError("Expected text but the connection closed")
         }
+    }
+
+    /// A status line without its reference to a `Switchboard.Admin.Error` entry
+    /// (` (see /Switchboard.Admin.Error/Id=4)`); other text as it is.
+    public static func withoutErrorReference(_ line: String) -> String {
+        let marker = "(see /Switchboard.Admin.Error/Id="
+        guard line.hasSuffix(")"), let open = line.lastIndex(of: "("), open > line.startIndex else { return line }
+        let reference = line[open...]
+        let space = line.index(before: open)
+        guard line[space] == " ", reference.hasPrefix(marker), reference.dropFirst(marker.count).dropLast().allSatisfy(\.isNumber) else {
+            return line
+        }
+        return String(line[..<space])
     }
 
     /// Waits until the server closes the connection, skipping messages, and returns its close frame.

@@ -285,7 +285,14 @@ final class WebSocketTestClient: Sendable {
         }
     }
 
+    /// The next message, which must be text. A status line's reference to its `Switchboard.Admin.Error` entry
+    /// (` (see /Switchboard.Admin.Error/Id=4)`) is taken off, so that tests can compare lines whatever the id;
+    /// ``receiveTextAsSent()`` keeps it.
     func receiveText() async throws -> String {
+        TestConnection.withoutErrorReference(try await receiveTextAsSent())
+    }
+
+    func receiveTextAsSent() async throws -> String {
         switch await receive() {
         case .text(let text): return text
         case .binary(let bytes): throw TestFailure("expected text, got \(bytes.readableBytes) binary bytes")
@@ -442,3 +449,4 @@ func python(_ script: String, input: String) async throws -> String {
         return String(decoding: output, as: UTF8.self)
     }
 }
+

@@ -37,12 +37,18 @@ final class ClientEndpoint: Sendable {
 
     /// Where the connection's events go (for `Switchboard.Admin.Console`).
     let events: NetworkEvents?
+    /// Where the errors sent on the connection are logged (for `Switchboard.Admin.Error`).
+    let errors: ErrorLog?
 
     /// Whether the transport closed the connection for a server shutdown (``TerminalTransport/closedForShutdown``).
     var transportClosedForShutdown: Bool { transport.closedForShutdown }
 
-    init(id: String, request: ConnectionRequest, transport: any TerminalTransport, logger: Logger, events: NetworkEvents? = nil) {
+    init(
+        id: String, request: ConnectionRequest, transport: any TerminalTransport, logger: Logger, events: NetworkEvents? = nil,
+        errors: ErrorLog? = nil
+    ) {
         self.events = events
+        self.errors = errors
         self.id = id
         self.request = request
         // `serve` authenticates before making the endpoint; a request without an identity gets no rights.
@@ -117,9 +123,19 @@ final class ClientEndpoint: Sendable {
         if let expected, generation.load(ordering: .acquiring) != expected { throw .detached }
     }
 
-    /// Sends a status line; errors sending it are ignored (the connection is going away).
-    func sendStatus(_ error: SwitchboardError, generation: Int? = nil) async {
-        try? await send(.text(error.statusLine), generation: generation)
+    /// Sends a status line, naming the error's entry in `Switchboard.Admin.Error`; errors sending it are
+    /// ignored (the connection is going away).
+    func sendStatus(_ error: SwitchboardError, generation: Int? = nil, uri: String? = nil) async {
+        try? await send(.text(logged(error, uri: uri).statusLine), generation: generation)
+    }
+
+    /// The error, logged for `Switchboard.Admin.Error` as one sent on this connection, in its current
+    /// terminal (or at `uri`); the message is left out while the terminal's messages are private.
+    func logged(_ error: SwitchboardError, uri: String? = nil) -> SwitchboardError {
+        guard let errors else { return error }
+        return errors.record(
+            error, method: "WebSocket", uri: uri ?? currentTerminal, caller: identity.name, connectionID: id,
+            messageIsPrivate: messagesArePrivate.load(ordering: .relaxed))
     }
 
     /// Starts closing the connection, once: marks it closed, sends the close frame after any message being

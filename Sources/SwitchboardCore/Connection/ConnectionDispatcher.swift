@@ -140,7 +140,7 @@ actor ConnectionDispatcher {
         } catch {
             let failure = SwitchboardError(wrapping: error, logger: endpoint.logger)
             endpoint.logger.debug("Connection refused", metadata: ["sb.status": "\(failure.status)"])
-            await endpoint.sendStatus(failure)
+            await endpoint.sendStatus(failure, uri: endpoint.request.uri)
             await endpoint.close(code: .status(failure.status), reason: failure.statusLine)
         }
     }

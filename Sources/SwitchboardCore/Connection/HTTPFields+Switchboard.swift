@@ -3,6 +3,8 @@ public import HTTPTypes
 extension HTTPField.Name {
     /// `Switchboard-Info`: one line on what a REST request did (`2 entities updated in 'Samples.Superhero'`).
     public static let switchboardInfo = HTTPField.Name("Switchboard-Info")!
+    /// The entry of `Switchboard.Admin.Error` that holds a failed request's error (`/Switchboard.Admin.Error/Id=4`).
+    public static let switchboardError = HTTPField.Name("Switchboard-Error")!
     /// `Switchboard-Elapsed-Ms`: how long a REST request took, in milliseconds.
     public static let switchboardElapsedMs = HTTPField.Name("Switchboard-Elapsed-Ms")!
 }

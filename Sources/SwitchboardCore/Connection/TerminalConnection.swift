@@ -95,7 +95,9 @@ public struct TerminalConnection: Sendable {
     }
 
     /// Sends an error as a status line (`404: Not found. ...`); see ``SwitchboardError/init(wrapping:logger:)``.
-    public func send(error: any Error) async throws { try await send(SwitchboardError(wrapping: error, logger: logger).statusLine) }
+    public func send(error: any Error) async throws {
+        try await send(endpoint.logged(SwitchboardError(wrapping: error, logger: logger)).statusLine)
+    }
 
     /// Sets one of the connection's custom headers (as `#INFO {"CustomHeaders": {...}}` does); `nil` removes it.
     /// - Throws: A `400` ``SwitchboardError`` for reserved or invalid names and values.

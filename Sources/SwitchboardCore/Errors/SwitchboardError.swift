@@ -17,6 +17,9 @@ public struct SwitchboardError: Error, Sendable, CustomStringConvertible {
     public var code: Code
     /// The human-readable message; it says what was wrong and what was expected.
     public var message: String
+    /// The id of the error's entry in `Switchboard.Admin.Error`, once the API has answered with it
+    /// (``ErrorLog``); the status line then names the entry.
+    public var errorEntry: Int?
 
     /// Creates an error.
     /// - Parameters:
@@ -29,11 +32,20 @@ public struct SwitchboardError: Error, Sendable, CustomStringConvertible {
         self.message = message
     }
 
-    /// The status line sent to WebSocket clients: `<status>: <reason phrase>. <message>`.
+    /// The status line sent to WebSocket clients: `<status>: <reason phrase>. <message>`, and once the error
+    /// is logged, the entry that has it: ` (see /Switchboard.Admin.Error/Id=4)`.
     public var statusLine: String {
         let reason = Self.reasonPhrase(for: status)
-        return message.isEmpty ? "\(status): \(reason)." : "\(status): \(reason). \(message)"
+        return (message.isEmpty ? "\(status): \(reason)." : "\(status): \(reason). \(message)") + entryReference
     }
+
+    /// ` (see /Switchboard.Admin.Error/Id=4)`, or nothing before the error is logged.
+    var entryReference: String {
+        errorEntry.map { " (see \(Self.entryURI($0)))" } ?? ""
+    }
+
+    /// The URI of an entry of `Switchboard.Admin.Error`, relative to the API root.
+    public static func entryURI(_ id: Int) -> String { "/\(ErrorLog.resourceName)/Id=\(id)" }
 
     public var description: String { statusLine }
 

@@ -10,16 +10,21 @@ extension SwitchboardAPI {
         let start = ContinuousClock.now
         var outcome: RESTExecution.Outcome
         var accepted = AcceptedFormat()
+        var identity = request.caller.identity
         do {
             accepted = try AcceptedFormat(request.headers[.accept], formats: formats)
             var request = request
-            if request.caller.identity == nil {
-                request.caller.identity = try await authenticate(headers: request.headers, uriKey: nil)
-            }
+            if identity == nil { identity = try await authenticate(headers: request.headers, uriKey: nil) }
+            request.caller.identity = identity
             outcome = try await RESTExecution(api: self, request: request).run()
             if accepted.single { try outcome.keepSingleEntity(request.method) }
         } catch {
             outcome = RESTExecution.Outcome(error: SwitchboardError(wrapping: error, logger: logger))
+        }
+        if let error = outcome.error, let identity {
+            // Logged for Switchboard.Admin.Error once the caller is known (anonymous noise cannot push real errors out).
+            outcome.error = errors.record(
+                error, method: request.method.rawValue, uri: request.uri, caller: identity.name, connectionID: request.caller.connectionID)
         }
         let elapsed = start.duration(to: .now)
         let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
@@ -43,6 +48,7 @@ extension SwitchboardAPI {
         }
         if response.body != nil { response.headers[.contentType] = "application/json; charset=utf-8" }
         if let info = outcome.info { response.headers[.switchboardInfo] = Self.headerSafe(info) }
+        if let entry = outcome.error?.errorEntry { response.headers[.switchboardError] = SwitchboardError.entryURI(entry) }
         response.headers[.switchboardElapsedMs] = RESTResponse.format(milliseconds: milliseconds)
         return response
     }

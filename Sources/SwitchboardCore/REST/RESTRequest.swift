@@ -109,6 +109,7 @@ public struct RESTResponse: Sendable {
         let reason = SwitchboardError.reasonPhrase(for: status)
         var line = "\(status): \(reason) (\(RESTResponse.format(milliseconds: elapsedMilliseconds)) ms)"
         if let info, !info.isEmpty { line += ". " + info }
+        if let reference = error?.entryReference { line += reference }
         return line
     }
 

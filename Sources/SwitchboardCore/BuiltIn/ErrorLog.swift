@@ -1,0 +1,110 @@
+#if canImport(FoundationEssentials)
+public import FoundationEssentials
+#else
+public import Foundation
+#endif
+import Synchronization
+
+/// One error that a client was answered with, as `Switchboard.Admin.Error` lists it.
+///
+/// It holds what an operator needs to find the cause, never what could carry a secret: no bodies, no
+/// headers, no keys (a key in the URI is taken out before anything sees it); the message of an error from a
+/// terminal whose messages are private (a PTY: keystrokes carry passwords) is left out.
+public struct ErrorEntry: Codable, Sendable {
+    /// Counts up from 1 for the life of the server.
+    public var id: Int
+    /// When the error was answered.
+    public var time: Date
+    /// The REST method (`GET`, `POST`, ...), or `WebSocket` for an error sent on a connection outside a REST request.
+    public var method: String
+    /// The request's URI relative to the API root, or the terminal the connection was in.
+    public var uri: String
+    /// The status (`400`, `404`, `500`, ...).
+    public var status: Int
+    /// The error code (`InvalidConditionValue`, ...).
+    public var errorCode: String
+    /// The message the client got.
+    public var message: String
+    /// The name of the identity that made the request.
+    public var caller: String
+    /// The WebSocket connection, when the error came on one.
+    public var connectionId: String?
+}
+
+/// The last errors answered to clients (``SwitchboardAPI/Configuration/errorLogSize`` of them), oldest
+/// first out, for `Switchboard.Admin.Error`; recording one gives it the id that its status line names.
+public final class ErrorLog: Sendable {
+    private struct State {
+        var entries: [ErrorEntry] = []
+        var start = 0
+        var nextID = 1
+    }
+    private let state = Mutex(State())
+    /// The most entries kept; `0` keeps none (and status lines name no entry).
+    public let capacity: Int
+
+    /// The resource's name, as status lines refer to it.
+    public static let resourceName = "Switchboard.Admin.Error"
+
+    init(capacity: Int) { self.capacity = max(0, capacity) }
+
+    /// Records an error and returns it with ``SwitchboardError/errorEntry`` set (unchanged when the log keeps nothing).
+    func record(
+        _ error: SwitchboardError, method: String, uri: String, caller: String, connectionID: String?, messageIsPrivate: Bool = false
+    ) -> SwitchboardError {
+        guard capacity > 0, error.errorEntry == nil else { return error }
+        var error = error
+        state.withLock { state in
+            let entry = ErrorEntry(
+                id: state.nextID, time: Date(), method: method, uri: String(uri.prefix(1000)), status: error.status,
+                errorCode: error.code.rawValue, message: messageIsPrivate ? "(private: the terminal's messages are not logged)" : error.message,
+                caller: caller, connectionId: connectionID)
+            error.errorEntry = state.nextID
+            state.nextID += 1
+            if state.entries.count < capacity {
+                state.entries.append(entry)
+            } else {
+                state.entries[state.start] = entry
+                state.start = (state.start + 1) % capacity
+            }
+        }
+        return error
+    }
+
+    /// The entries kept, oldest first.
+    public var entries: [ErrorEntry] {
+        state.withLock { state in Array(state.entries[state.start...] + state.entries[..<state.start]) }
+    }
+
+    /// Forgets the entries with these ids; returns how many there were.
+    func remove(ids: Set<Int>) -> Int {
+        state.withLock { state in
+            let kept = Array(state.entries[state.start...] + state.entries[..<state.start]).filter { !ids.contains($0.id) }
+            let removed = state.entries.count - kept.count
+            state.entries = kept
+            state.start = 0
+            return removed
+        }
+    }
+}
+
+/// `Switchboard.Admin.Error`: the last errors answered to clients. Administrators see every entry; a caller
+/// granted this resource without being one sees its own. DELETE forgets the matched entries.
+final class ErrorLogResource: EntityResource, Sendable {
+    var resourceName: String { ErrorLog.resourceName }
+    var resourceDescription: String? { "The last errors answered to clients, which their status lines name; DELETE forgets the matched ones" }
+    var operations: EntityOperations { [.select, .delete] }
+    private let log: ErrorLog
+
+    init(log: ErrorLog) { self.log = log }
+
+    func select(_ request: EntitySelectRequest) async throws -> EntitySelection<ErrorEntry> {
+        guard let identity = request.caller.identity else { return .unfiltered([]) }
+        let entries = log.entries
+        return .unfiltered(identity.rights.isAdministrator ? entries : entries.filter { $0.caller == identity.name })
+    }
+
+    func delete(_ entities: [ErrorEntry], caller: RESTCaller) async throws -> Int {
+        log.remove(ids: Set(entities.map(\.id)))
+    }
+}
