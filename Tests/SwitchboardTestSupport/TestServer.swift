@@ -449,4 +449,3 @@ func python(_ script: String, input: String) async throws -> String {
         return String(decoding: output, as: UTF8.self)
     }
 }
-
