@@ -124,6 +124,8 @@ public final class SwitchboardAPI: Sendable {
         register(resource: AvailableResources(api: self))
         register(resource: WebSocketAdmin(api: self))
         register(resource: ErrorLogResource(log: errors))
+        register(resource: ResourceAdmin(api: self))
+        register(resource: SchemaAdmin(api: self))
         register { [events] in NetworkConsole(events: events) }
     }
 
@@ -414,6 +416,23 @@ public enum RegisteredResource: Sendable {
         switch self {
         case .terminal: [.GET, .OPTIONS]
         case .entity(let entity): entity.methods
+        }
+    }
+
+    /// The names of the resource's properties and their types (`{"Name": "String", "Year": "Int"}`; nested
+    /// objects inline): what `Switchboard.Admin.Schema` and the Shell's `SCHEMA` show.
+    public var propertyTypes: JSON {
+        switch self {
+        case .terminal(let terminal): .object(JSONObject(terminal.properties.map { ($0.name, .string($0.typeName)) }))
+        case .entity(let entity): entity.schema.json
+        }
+    }
+
+    /// The names of the resource's views (entity resources only).
+    public var viewNames: [String] {
+        switch self {
+        case .terminal: []
+        case .entity(let entity): entity.views.map(\.name)
         }
     }
 

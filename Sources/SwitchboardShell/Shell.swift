@@ -133,6 +133,8 @@ public actor Shell: TextInputTerminal, BinaryInputTerminal, PropertyCheckingTerm
             try await page(command, argument: argument, on: connection)
         case "OBSERVE":
             try await observe(argument, on: connection)
+        case "SCHEMA":
+            try await schema(on: connection)
         case "HEADERS", "HEADER":
             try await header(argument, on: connection)
         case "VAR":
@@ -223,6 +225,33 @@ public actor Shell: TextInputTerminal, BinaryInputTerminal, PropertyCheckingTerm
     }
 
     // MARK: Methods
+
+    /// Sends the current resource's properties and their types (what `Switchboard.Admin.Schema` has for it), to
+    /// anyone who may see its `OPTIONS`.
+    func schema(on connection: TerminalConnection) async throws {
+        do {
+            guard let location = try currentLocation(on: connection) else {
+                throw SwitchboardError(
+                    .badRequest, code: .shellError,
+                    "There is no resource to show the schema of; navigate first, as in /\(Self.example(in: connection.api, for: connection.identity))")
+            }
+            let resource: RegisteredResource
+            switch location {
+            case .entities(let entityQuery):
+                let options = await execute(.OPTIONS, on: entityQuery, body: nil, connection: connection)
+                if let error = options.error { throw error }
+                resource = .entity(entityQuery.resource)
+            case .terminal(let target): resource = .terminal(target.descriptor)
+            }
+            try await connection.send("200: OK. The properties of '\(resource.name)' and their types")
+            try await connection.send(json: resource.propertyTypes)
+        } catch let error as TerminalConnectionError {
+            throw error
+        } catch {
+            try await connection.send(error: error)
+        }
+        try await sendLocation(connection)
+    }
 
     /// Runs a method on the current location, with a text argument as the body.
     func run(method: RESTMethod, argument: String, on connection: TerminalConnection) async throws {
@@ -520,6 +549,7 @@ public actor Shell: TextInputTerminal, BinaryInputTerminal, PropertyCheckingTerm
             "  PATCH <json>, DELETE       change or delete what matches (Y/N when several)",
             "  REPORT, HEAD               count, or check for, what matches",
             "  OPTIONS                    the resource's kind, methods and properties",
+            "  SCHEMA                     the resource's properties and their types",
             "  OBSERVE [seconds]          stream the entities, and new ones, one per message (#SHELL stops)",
             "Paging (changes limit and offset, then GETs)",
             "  NEXT [n], PREV [n]         the next or previous page",

@@ -32,35 +32,35 @@ struct BadInputCatalogue {
         // unknown resources
         .init(
             "/api/nosuch",
-            "404: Not found. Could not locate any resource by 'nosuch'. Available resources: Switchboard.Admin.Console, Switchboard.Admin.Error, Switchboard.Admin.WebSocket, Switchboard.AvailableResource, Switchboard.Shell, SwitchboardSamples.ChatRoom, SwitchboardSamples.Echo, SwitchboardSamples.Superhero, Tests.Blocker, Tests.Typed"
+            "404: Not found. Could not locate any resource by 'nosuch'. Available resources: Switchboard.Admin.Console, Switchboard.Admin.Error, Switchboard.Admin.Resource, Switchboard.Admin.Schema, Switchboard.Admin.WebSocket, Switchboard.AvailableResource, Switchboard.Shell, SwitchboardSamples.ChatRoom, SwitchboardSamples.Echo, SwitchboardSamples.Superhero, Tests.Blocker, Tests.Typed"
         ),
         .init(
             "/api/NoSuch/x=1",
-            "404: Not found. Could not locate any resource by 'NoSuch'. Available resources: Switchboard.Admin.Console, Switchboard.Admin.Error, Switchboard.Admin.WebSocket, Switchboard.AvailableResource, Switchboard.Shell, SwitchboardSamples.ChatRoom, SwitchboardSamples.Echo, SwitchboardSamples.Superhero, Tests.Blocker, Tests.Typed"
+            "404: Not found. Could not locate any resource by 'NoSuch'. Available resources: Switchboard.Admin.Console, Switchboard.Admin.Error, Switchboard.Admin.Resource, Switchboard.Admin.Schema, Switchboard.Admin.WebSocket, Switchboard.AvailableResource, Switchboard.Shell, SwitchboardSamples.ChatRoom, SwitchboardSamples.Echo, SwitchboardSamples.Superhero, Tests.Blocker, Tests.Typed"
         ),
         .init(
             "/api/echo.x",
-            "404: Not found. Could not locate any resource by 'echo.x'. Available resources: Switchboard.Admin.Console, Switchboard.Admin.Error, Switchboard.Admin.WebSocket, Switchboard.AvailableResource, Switchboard.Shell, SwitchboardSamples.ChatRoom, SwitchboardSamples.Echo, SwitchboardSamples.Superhero, Tests.Blocker, Tests.Typed"
+            "404: Not found. Could not locate any resource by 'echo.x'. Available resources: Switchboard.Admin.Console, Switchboard.Admin.Error, Switchboard.Admin.Resource, Switchboard.Admin.Schema, Switchboard.Admin.WebSocket, Switchboard.AvailableResource, Switchboard.Shell, SwitchboardSamples.ChatRoom, SwitchboardSamples.Echo, SwitchboardSamples.Superhero, Tests.Blocker, Tests.Typed"
         ),
         .init(
             "/api/switchboard.",
-            "404: Not found. Could not locate any resource by 'switchboard.'. Available resources: Switchboard.Admin.Console, Switchboard.Admin.Error, Switchboard.Admin.WebSocket, Switchboard.AvailableResource, Switchboard.Shell, SwitchboardSamples.ChatRoom, SwitchboardSamples.Echo, SwitchboardSamples.Superhero, Tests.Blocker, Tests.Typed"
+            "404: Not found. Could not locate any resource by 'switchboard.'. Available resources: Switchboard.Admin.Console, Switchboard.Admin.Error, Switchboard.Admin.Resource, Switchboard.Admin.Schema, Switchboard.Admin.WebSocket, Switchboard.AvailableResource, Switchboard.Shell, SwitchboardSamples.ChatRoom, SwitchboardSamples.Echo, SwitchboardSamples.Superhero, Tests.Blocker, Tests.Typed"
         ),
         .init(
             "/api/.echo",
-            "404: Not found. Could not locate any resource by '.echo'. Available resources: Switchboard.Admin.Console, Switchboard.Admin.Error, Switchboard.Admin.WebSocket, Switchboard.AvailableResource, Switchboard.Shell, SwitchboardSamples.ChatRoom, SwitchboardSamples.Echo, SwitchboardSamples.Superhero, Tests.Blocker, Tests.Typed"
+            "404: Not found. Could not locate any resource by '.echo'. Available resources: Switchboard.Admin.Console, Switchboard.Admin.Error, Switchboard.Admin.Resource, Switchboard.Admin.Schema, Switchboard.Admin.WebSocket, Switchboard.AvailableResource, Switchboard.Shell, SwitchboardSamples.ChatRoom, SwitchboardSamples.Echo, SwitchboardSamples.Superhero, Tests.Blocker, Tests.Typed"
         ),
         .init(
             "/api/echo..x",
-            "404: Not found. Could not locate any resource by 'echo..x'. Available resources: Switchboard.Admin.Console, Switchboard.Admin.Error, Switchboard.Admin.WebSocket, Switchboard.AvailableResource, Switchboard.Shell, SwitchboardSamples.ChatRoom, SwitchboardSamples.Echo, SwitchboardSamples.Superhero, Tests.Blocker, Tests.Typed"
+            "404: Not found. Could not locate any resource by 'echo..x'. Available resources: Switchboard.Admin.Console, Switchboard.Admin.Error, Switchboard.Admin.Resource, Switchboard.Admin.Schema, Switchboard.Admin.WebSocket, Switchboard.AvailableResource, Switchboard.Shell, SwitchboardSamples.ChatRoom, SwitchboardSamples.Echo, SwitchboardSamples.Superhero, Tests.Blocker, Tests.Typed"
         ),
         .init(
             "/api/ech",
-            "404: Not found. Could not locate any resource by 'ech'. Available resources: Switchboard.Admin.Console, Switchboard.Admin.Error, Switchboard.Admin.WebSocket, Switchboard.AvailableResource, Switchboard.Shell, SwitchboardSamples.ChatRoom, SwitchboardSamples.Echo, SwitchboardSamples.Superhero, Tests.Blocker, Tests.Typed"
+            "404: Not found. Could not locate any resource by 'ech'. Available resources: Switchboard.Admin.Console, Switchboard.Admin.Error, Switchboard.Admin.Resource, Switchboard.Admin.Schema, Switchboard.Admin.WebSocket, Switchboard.AvailableResource, Switchboard.Shell, SwitchboardSamples.ChatRoom, SwitchboardSamples.Echo, SwitchboardSamples.Superhero, Tests.Blocker, Tests.Typed"
         ),
         .init(
             "/api/%E2%9C%93",
-            "404: Not found. Could not locate any resource by '✓'. Available resources: Switchboard.Admin.Console, Switchboard.Admin.Error, Switchboard.Admin.WebSocket, Switchboard.AvailableResource, Switchboard.Shell, SwitchboardSamples.ChatRoom, SwitchboardSamples.Echo, SwitchboardSamples.Superhero, Tests.Blocker, Tests.Typed"
+            "404: Not found. Could not locate any resource by '✓'. Available resources: Switchboard.Admin.Console, Switchboard.Admin.Error, Switchboard.Admin.Resource, Switchboard.Admin.Schema, Switchboard.Admin.WebSocket, Switchboard.AvailableResource, Switchboard.Shell, SwitchboardSamples.ChatRoom, SwitchboardSamples.Echo, SwitchboardSamples.Superhero, Tests.Blocker, Tests.Typed"
         ),
         // bad percent-encoding
         .init(
@@ -179,7 +179,7 @@ struct BadInputCatalogue {
             "/api/shell/autoget=true&autoget=false", "400: Bad request. Property 'AutoGet' is assigned more than once in '/shell/autoget=true&autoget=false'"),
         .init(
             "/api/shell/query=%2Fnosuch",
-            "404: Not found. Could not locate any resource by 'nosuch'. Available resources: Switchboard.Admin.Console, Switchboard.Admin.Error, Switchboard.Admin.WebSocket, Switchboard.AvailableResource, Switchboard.Shell, SwitchboardSamples.ChatRoom, SwitchboardSamples.Echo, SwitchboardSamples.Superhero, Tests.Blocker, Tests.Typed"
+            "404: Not found. Could not locate any resource by 'nosuch'. Available resources: Switchboard.Admin.Console, Switchboard.Admin.Error, Switchboard.Admin.Resource, Switchboard.Admin.Schema, Switchboard.Admin.WebSocket, Switchboard.AvailableResource, Switchboard.Shell, SwitchboardSamples.ChatRoom, SwitchboardSamples.Echo, SwitchboardSamples.Superhero, Tests.Blocker, Tests.Typed"
         ),
     ]
 
@@ -384,13 +384,13 @@ struct BadInputCatalogue {
         .init(
             "/api/shell", "VAR Query = /nosuch",
             [
-                "404: Not found. Could not locate any resource by 'nosuch'. Available resources: Switchboard.Admin.Console, Switchboard.Admin.Error, Switchboard.Admin.WebSocket, Switchboard.AvailableResource, Switchboard.Shell, SwitchboardSamples.ChatRoom, SwitchboardSamples.Echo, SwitchboardSamples.Superhero, Tests.Blocker, Tests.Typed",
+                "404: Not found. Could not locate any resource by 'nosuch'. Available resources: Switchboard.Admin.Console, Switchboard.Admin.Error, Switchboard.Admin.Resource, Switchboard.Admin.Schema, Switchboard.Admin.WebSocket, Switchboard.AvailableResource, Switchboard.Shell, SwitchboardSamples.ChatRoom, SwitchboardSamples.Echo, SwitchboardSamples.Superhero, Tests.Blocker, Tests.Typed",
                 "? <no query>",
             ]),
         .init(
             "/api/shell", "GO /nosuch",
             [
-                "404: Not found. Could not locate any resource by 'nosuch'. Available resources: Switchboard.Admin.Console, Switchboard.Admin.Error, Switchboard.Admin.WebSocket, Switchboard.AvailableResource, Switchboard.Shell, SwitchboardSamples.ChatRoom, SwitchboardSamples.Echo, SwitchboardSamples.Superhero, Tests.Blocker, Tests.Typed",
+                "404: Not found. Could not locate any resource by 'nosuch'. Available resources: Switchboard.Admin.Console, Switchboard.Admin.Error, Switchboard.Admin.Resource, Switchboard.Admin.Schema, Switchboard.Admin.WebSocket, Switchboard.AvailableResource, Switchboard.Shell, SwitchboardSamples.ChatRoom, SwitchboardSamples.Echo, SwitchboardSamples.Superhero, Tests.Blocker, Tests.Typed",
                 "? <no query>",
             ]),
         .init(
@@ -414,7 +414,7 @@ struct BadInputCatalogue {
         .init(
             "/api/shell", "GET /nosuch",
             [
-                "404: Not found. Could not locate any resource by 'nosuch'. Available resources: Switchboard.Admin.Console, Switchboard.Admin.Error, Switchboard.Admin.WebSocket, Switchboard.AvailableResource, Switchboard.Shell, SwitchboardSamples.ChatRoom, SwitchboardSamples.Echo, SwitchboardSamples.Superhero, Tests.Blocker, Tests.Typed",
+                "404: Not found. Could not locate any resource by 'nosuch'. Available resources: Switchboard.Admin.Console, Switchboard.Admin.Error, Switchboard.Admin.Resource, Switchboard.Admin.Schema, Switchboard.Admin.WebSocket, Switchboard.AvailableResource, Switchboard.Shell, SwitchboardSamples.ChatRoom, SwitchboardSamples.Echo, SwitchboardSamples.Superhero, Tests.Blocker, Tests.Typed",
                 "? <no query>",
             ]),
         .init(

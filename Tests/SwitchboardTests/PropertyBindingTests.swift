@@ -21,7 +21,7 @@ import Testing
             #expect(error.status == 404)
             #expect(
                 error.message
-                    == "Could not locate any resource by 'nothing'. Available resources: Switchboard.Admin.Console, Switchboard.Admin.Error, Switchboard.Admin.WebSocket, Switchboard.AvailableResource, Switchboard.Shell, Tests.Recorder"
+                    == "Could not locate any resource by 'nothing'. Available resources: Switchboard.Admin.Console, Switchboard.Admin.Error, Switchboard.Admin.Resource, Switchboard.Admin.Schema, Switchboard.Admin.WebSocket, Switchboard.AvailableResource, Switchboard.Shell, Tests.Recorder"
             )
         }
         api.register { OtherRecorder() }

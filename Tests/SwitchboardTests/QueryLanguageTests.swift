@@ -163,11 +163,11 @@ struct QueryLanguageTests {
         ),
         (
             "/heros", 404,
-            "Could not locate any resource by 'heros'. Available resources: Switchboard.Admin.Console, Switchboard.Admin.Error, Switchboard.Admin.WebSocket, Switchboard.AvailableResource, Switchboard.Shell, Tests.Hero"
+            "Could not locate any resource by 'heros'. Available resources: Switchboard.Admin.Console, Switchboard.Admin.Error, Switchboard.Admin.Resource, Switchboard.Admin.Schema, Switchboard.Admin.WebSocket, Switchboard.AvailableResource, Switchboard.Shell, Tests.Hero"
         ),
         (
             "/switchboard.admin", 404,
-            "Could not locate any resource by 'switchboard.admin'. Available resources: Switchboard.Admin.Console, Switchboard.Admin.Error, Switchboard.Admin.WebSocket, Switchboard.AvailableResource, Switchboard.Shell, Tests.Hero"
+            "Could not locate any resource by 'switchboard.admin'. Available resources: Switchboard.Admin.Console, Switchboard.Admin.Error, Switchboard.Admin.Resource, Switchboard.Admin.Schema, Switchboard.Admin.WebSocket, Switchboard.AvailableResource, Switchboard.Shell, Tests.Hero"
         ),
         (
             "/hero/name=%ZZ", 400,
@@ -405,7 +405,7 @@ struct QueryLanguageTests {
             ])
         let available = await api.run(.GET, "")
         #expect(available.canonicalURI == "/Switchboard.AvailableResource")
-        #expect(available.entityCount == 6)
+        #expect(available.entityCount == 8)
     }
 
     @Test func aResourceThatOnlyListsGetsTheWholeLanguage() async throws {
