@@ -133,7 +133,7 @@ struct QueryLanguageTests {
         ),
         (
             "/hero//nosuch=1", 400,
-            "Unknown meta-condition 'nosuch' in 'nosuch=1'; the meta-conditions are limit, offset, order_asc, order_desc, select, add, rename, distinct, search, unsafe"
+            "Unknown meta-condition 'nosuch' in 'nosuch=1'; the meta-conditions are limit, offset, order_asc, order_desc, select, add, rename, distinct, search, unsafe, safepost"
         ),
         ("/hero//limit>1", 400, "Invalid operator '>' in meta-condition 'limit>1'; meta-conditions take '='"),
         ("/hero//limit=ten", 400, "Invalid value 'ten' for meta-condition 'limit': expected an integer"),
@@ -252,6 +252,43 @@ struct QueryLanguageTests {
         #expect(try await api.names("/hero//search=gotham") == ["Batman"], "search looks into nested values")
         #expect(try await api.names("/hero//search=hassecret").isEmpty, "search looks at values, not property names")
         #expect(try await api.names("/hero/year>1950/search=o&limit=1") == ["Spider-Man"], "New York")
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func safePostUpdatesWhatMatchesAndInsertsTheRest(store: StoreKind) async throws {
+        let api = try await store.makeAPI()
+        let body = #"""
+            [{"Name": "Storm", "Year": 1976, "HasSecretIdentity": true},
+             {"Name": "Cyclops", "Year": 1963, "HasSecretIdentity": false},
+             {"Name": "Cyclops", "Year": 1964, "HasSecretIdentity": false}]
+            """#
+        let posted = await api.run(.POST, "/hero//safepost=name", body: body, headers: [.contentType: "application/json"])
+        #expect(posted.status == 201)
+        #expect(posted.info == "Updated 2 and then inserted 1 entities in resource 'Tests.Hero'")
+        guard case .object(let envelope)? = posted.body else { throw TestFailure("no body") }
+        #expect(envelope["UpdatedCount"] == 2 && envelope["InsertedCount"] == 1)
+        // The second Cyclops updated the first: objects are taken in turn.
+        let cyclops = await api.run(.GET, "/hero/name=Cyclops/select=year")
+        #expect(cyclops.body.flatMap(Self.data) == [["Year": 1964]])
+        #expect(await api.run(.GET, "/hero/name=Storm/select=year&safepost=name").body.flatMap(Self.data) == [["Year": 1976]])
+        // Matching within the URI's conditions, on nested and several properties.
+        let nested = await api.run(
+            .POST, "/hero/year<1940/safepost=home.city,hassecretidentity",
+            body: #"{"Name": "Kal-El", "Year": 1938, "HasSecretIdentity": true, "Home": {"City": "Metropolis", "Country": "US"}}"#,
+            headers: [.contentType: "application/json"])
+        #expect(nested.status == 200)
+        #expect(nested.info == "Updated 1 and then inserted 0 entities in resource 'Tests.Hero'")
+        #expect(try await api.names("/hero/year=1938") == ["Kal-El"])
+        // Refusals: several matches, a missing key, an unknown or uncomparable property.
+        let ambiguous = await api.run(
+            .POST, "/hero//safepost=hassecretidentity", body: #"{"Name": "X", "Year": 1, "HasSecretIdentity": true}"#,
+            headers: [.contentType: "application/json"])
+        #expect(ambiguous.status == 400 && ambiguous.error?.code == .ambiguousMatch)
+        let missing = await api.run(
+            .POST, "/hero//safepost=name", body: #"{"Year": 1, "HasSecretIdentity": true}"#, headers: [.contentType: "application/json"])
+        #expect(missing.info == "Object 0 of the body has no valid 'Name' (String), which safepost matches on")
+        #expect(await api.run(.GET, "/hero//safepost=cape").status == 404)
+        #expect(await api.run(.GET, "/hero//safepost=home").status == 400)
     }
 
     static func data(_ body: JSON) -> JSON? {

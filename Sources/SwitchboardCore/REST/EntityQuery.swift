@@ -38,10 +38,13 @@ public struct EntityQuery: Sendable {
     public var search: String?
     /// `unsafe`: allow PATCH and DELETE on more than one entity.
     public var unsafe: Bool
+    /// `safepost`: the properties that identify an entity for POST, which then updates the entity each
+    /// input object matches on them and inserts the objects that match none (RESTable's safe POST).
+    public var safePost: [[EntityField]]?
 
     /// The meta-conditions, in the order the canonical form writes them.
     public static let metaConditionNames = [
-        "limit", "offset", "order_asc", "order_desc", "select", "add", "rename", "distinct", "search", "unsafe",
+        "limit", "offset", "order_asc", "order_desc", "select", "add", "rename", "distinct", "search", "unsafe", "safepost",
     ]
 
     init(uri: ResourceURI, resource: EntityDescriptor, view: EntityView? = nil) throws(SwitchboardError) {
@@ -57,6 +60,7 @@ public struct EntityQuery: Sendable {
         distinct = false
         search = nil
         unsafe = false
+        safePost = nil
         if let view {
             let preset = try ResourceURI(parsing: "/_/\(view.conditions.isEmpty ? "_" : view.conditions)/\(view.metaConditions)")
             viewConditions = try preset.conditions.map { condition throws(SwitchboardError) in try Self.condition(condition, resource: resource) }
@@ -152,6 +156,12 @@ public struct EntityQuery: Sendable {
                     throw SwitchboardError(.badRequest, code: .invalidMetaCondition, "Meta-condition 'search' needs a text to search for")
                 }
                 search = text
+            case "safepost":
+                safePost = try list().map { name throws(SwitchboardError) in
+                    let fields = try resource.schema.resolve(name, resource: resource.name)
+                    try Self.requireComparable(fields, in: written)
+                    return fields
+                }
             default: unsafe = try boolean()
             }
         }
@@ -227,6 +237,10 @@ public struct EntityQuery: Sendable {
         if distinct { result.append(URICondition(key: "distinct", op: .equal, value: "true")) }
         if let search { result.append(URICondition(key: "search", op: .equal, value: search)) }
         if unsafe { result.append(URICondition(key: "unsafe", op: .equal, value: "true")) }
+        if let safePost {
+            result.append(
+                URICondition(key: "safepost", op: .equal, value: safePost.map { $0.map(\.name).joined(separator: ".") }.joined(separator: ",")))
+        }
         return result
     }
 

@@ -87,7 +87,7 @@ struct RESTExecution {
         enum Payload {
             case none
             case entities([JSON], previous: String?, next: String?)
-            case change([JSON], countKey: String, count: Int)
+            case change([JSON], counts: [(key: String, count: Int)])
             case count(Int)
             case document(JSON)
         }
@@ -115,7 +115,7 @@ struct RESTExecution {
         /// The entities of a list answer (found, or changed), which a format other than JSON writes.
         var entities: [JSON]? {
             switch payload {
-            case .entities(let rows, _, _), .change(let rows, _, _): rows
+            case .entities(let rows, _, _), .change(let rows, _): rows
             default: nil
             }
         }
@@ -158,13 +158,13 @@ struct RESTExecution {
                 object["TimeElapsedMs"] = time
                 object["Status"] = "success"
                 return .object(object)
-            case .change(let rows, let countKey, let count):
+            case .change(let rows, let counts):
                 if raw { return .array(rows) }
-                return .object(
-                    [
-                        "Data": .array(rows), "DataCount": .int(rows.count), countKey: .int(count), "TimeElapsedMs": time,
-                        "Status": "success",
-                    ])
+                var object: JSONObject = ["Data": .array(rows), "DataCount": .int(rows.count)]
+                for (key, count) in counts { object[key] = .int(count) }
+                object["TimeElapsedMs"] = time
+                object["Status"] = "success"
+                return .object(object)
             }
         }
     }
@@ -240,11 +240,12 @@ struct RESTExecution {
             }
         case .POST:
             let objects = try bodyObjects(allowArray: true)
+            if let keys = query.safePost { return try await safePost(objects, matchingOn: keys, query: query, entity: entity) }
             let inserted = try await entity.insert(objects, caller)
             return Outcome(
                 status: inserted.isEmpty ? 200 : 201, info: "\(inserted.count) entities inserted into '\(entity.name)'",
                 canonical: canonical, count: inserted.count,
-                payload: .change(inserted.map { .object($0) }, countKey: "InsertedCount", count: inserted.count))
+                payload: .change(inserted.map { .object($0) }, counts: [("InsertedCount", inserted.count)]))
         case .PUT:
             let patch = try bodyObjects(allowArray: false)[0]
             let (selection, indices) = try await matches(query, entity: entity, paged: false)
@@ -258,13 +259,13 @@ struct RESTExecution {
                 let updated = try await entity.update([(selection.entities[index], Self.merge(selection.rows[index], patch))], caller)
                 return Outcome(
                     info: "\(updated.count) entities updated in '\(entity.name)'", canonical: canonical, count: updated.count,
-                    payload: .change(updated.map { .object($0) }, countKey: "UpdatedCount", count: updated.count))
+                    payload: .change(updated.map { .object($0) }, counts: [("UpdatedCount", updated.count)]))
             }
             let inserted = try await entity.insert([patch], caller)
             return Outcome(
                 status: 201, info: "\(inserted.count) entities inserted into '\(entity.name)'", canonical: canonical,
                 count: inserted.count,
-                payload: .change(inserted.map { .object($0) }, countKey: "InsertedCount", count: inserted.count))
+                payload: .change(inserted.map { .object($0) }, counts: [("InsertedCount", inserted.count)]))
         case .PATCH, .DELETE:
             let patch = request.method == .PATCH ? try bodyObjects(allowArray: false)[0] : nil
             let (selection, indices) = try await matches(query, entity: entity, paged: true)
@@ -279,13 +280,53 @@ struct RESTExecution {
                 let updated = pairs.isEmpty ? [] : try await entity.update(pairs, caller)
                 return Outcome(
                     info: "\(updated.count) entities updated in '\(entity.name)'", canonical: canonical, count: updated.count,
-                    payload: .change(updated.map { .object($0) }, countKey: "UpdatedCount", count: updated.count))
+                    payload: .change(updated.map { .object($0) }, counts: [("UpdatedCount", updated.count)]))
             }
             let deleted = indices.isEmpty ? 0 : try await entity.delete(indices.map { selection.entities[$0] }, caller)
             return Outcome(
                 info: "\(deleted) entities deleted from '\(entity.name)'", canonical: canonical, count: deleted,
-                payload: .change(indices.map { .object(selection.rows[$0]) }, countKey: "DeletedCount", count: deleted))
+                payload: .change(indices.map { .object(selection.rows[$0]) }, counts: [("DeletedCount", deleted)]))
         }
+    }
+
+    /// POST with `safepost`: each object in turn updates the entity it matches on the key properties (within
+    /// the URI's conditions), or is inserted when it matches none; matching more than one is a 400.
+    func safePost(_ objects: [JSONObject], matchingOn keys: [[EntityField]], query: EntityQuery, entity: EntityDescriptor) async throws -> Outcome {
+        let caller = request.caller
+        var updated: [JSON] = []
+        var inserted: [JSON] = []
+        for (index, object) in objects.enumerated() {
+            var matching = query
+            (matching.limit, matching.offset, matching.order) = (nil, 0, nil)
+            for fields in keys {
+                let path = fields.map(\.name)
+                let written = path.joined(separator: ".")
+                guard let value = object.value(at: path), let typed = EntityValue(json: value, as: fields.last!.type) else {
+                    throw SwitchboardError(
+                        .badRequest, code: .invalidInput,
+                        "Object \(index) of the body has no valid '\(written)' (\(fields.last!.type.name)), which safepost matches on")
+                }
+                matching.conditions.append(EntityCondition(path: path, fields: fields, op: .equal, value: typed))
+            }
+            let (selection, indices) = try await matches(matching, entity: entity, paged: false)
+            switch indices.count {
+            case 0: inserted += try await entity.insert([object], caller).map { .object($0) }
+            case 1:
+                let index = indices[0]
+                updated += try await entity.update([(selection.entities[index], Self.merge(selection.rows[index], object))], caller)
+                    .map { .object($0) }
+            default:
+                throw SwitchboardError(
+                    .badRequest, code: .ambiguousMatch,
+                    "Object \(index) of the body matches \(indices.count) entities in '\(entity.name)' on \(keys.map { $0.map(\.name).joined(separator: ".") }.joined(separator: ", ")); safepost updates one entity per object"
+                )
+            }
+        }
+        return Outcome(
+            status: inserted.isEmpty ? 200 : 201,
+            info: "Updated \(updated.count) and then inserted \(inserted.count) entities in resource '\(entity.name)'",
+            canonical: query.canonical, count: updated.count + inserted.count,
+            payload: .change(updated + inserted, counts: [("UpdatedCount", updated.count), ("InsertedCount", inserted.count)]))
     }
 
     /// The entities a write applies to.
