@@ -5,6 +5,9 @@ public import Switchboard
 /// `ws://127.0.0.1:8080/api/chatroom/nickname=Ada&room=lobby`. Messages from others arrive as
 /// `Ada: hello`; joins, leaves and renames as `* Ada joined`. Change your name with
 /// `#TERMINAL {"Nickname": "Grace"}`.
+///
+/// The room has no hub of its own: the others are the open `ChatRoom` terminals of the same room, which the
+/// API lists (``SwitchboardAPI/terminals(of:)``) and sends to (``SwitchboardAPI/broadcast(_:to:except:where:)``).
 public actor ChatRoom: TextInputTerminal, PropertyCheckingTerminal {
     public static var resourceDescription: String { "A chat room: every connection in a room sees the others' messages" }
 
@@ -13,26 +16,29 @@ public actor ChatRoom: TextInputTerminal, PropertyCheckingTerminal {
     /// The room to be in.
     @Property(description: "The room to be in") public var room = "lobby"
 
-    private let hub: ChatHub
+    /// The room and name others know this member by, once it has joined.
     private var joined: (room: String, nickname: String)?
-    private var connectionID: String?
 
-    /// Creates a chat room terminal that meets others through `hub`.
-    public init(hub: ChatHub) { self.hub = hub }
+    public init() {}
+
+    /// The name of this member if it is in `room`.
+    func nickname(in room: String) -> String? { joined?.room == room ? joined?.nickname : nil }
 
     public func open(_ connection: TerminalConnection) async throws {
         if nickname.isEmpty { nickname = "guest-\(connection.id)" }
-        connectionID = connection.id
-        let others = await hub.join(room: room, id: connection.id, nickname: nickname, connection: connection)
+        var others: [String] = []
+        for member in connection.api.terminals(of: ChatRoom.self) where member.connection.id != connection.id {
+            if let name = await member.terminal.nickname(in: room) { others.append(name) }
+        }
         joined = (room, nickname)
-        let present = others.isEmpty ? "nobody else is here yet" : "here: " + others.joined(separator: ", ")
+        let present = others.isEmpty ? "nobody else is here yet" : "here: " + others.sorted().joined(separator: ", ")
         try await connection.send("* Welcome to room '\(room)', \(nickname); \(present)")
-        await hub.broadcast("* \(nickname) joined", in: room, except: connection.id)
+        await Self.say("* \(nickname) joined", in: room, from: connection)
     }
 
     public func receive(text: String, from connection: TerminalConnection) async throws {
         guard let joined else { return }
-        await hub.broadcast("\(joined.nickname): \(text)", in: joined.room, except: connection.id)
+        await Self.say("\(joined.nickname): \(text)", in: joined.room, from: connection)
     }
 
     public func propertiesDidChange(_ changes: PropertyChanges, on connection: TerminalConnection) async throws {
@@ -40,69 +46,22 @@ public actor ChatRoom: TextInputTerminal, PropertyCheckingTerminal {
             throw SwitchboardError(.badRequest, code: .invalidPropertyValue, "Nickname and Room must not be empty")
         }
         guard let current = joined else { return }
-        if current.room != room {
-            await hub.leave(room: current.room, id: connection.id)
-            await hub.broadcast("* \(current.nickname) left", in: current.room, except: connection.id)
-            _ = await hub.join(room: room, id: connection.id, nickname: nickname, connection: connection)
-            await hub.broadcast("* \(nickname) joined", in: room, except: connection.id)
-        } else if current.nickname != nickname {
-            await hub.rename(room: room, id: connection.id, to: nickname)
-            await hub.broadcast("* \(current.nickname) is now known as \(nickname)", in: room, except: connection.id)
-        }
         joined = (room, nickname)
+        if current.room != room {
+            await Self.say("* \(current.nickname) left", in: current.room, from: connection)
+            await Self.say("* \(nickname) joined", in: room, from: connection)
+        } else if current.nickname != nickname {
+            await Self.say("* \(current.nickname) is now known as \(nickname)", in: room, from: connection)
+        }
     }
 
     public func close(_ reason: TerminalCloseReason, on connection: TerminalConnection) async {
-        guard let joined, let connectionID else { return }
-        await hub.leave(room: joined.room, id: connectionID)
-        await hub.broadcast("* \(joined.nickname) left", in: joined.room, except: nil)
-    }
-}
-
-/// Where chat rooms meet: the members of every room, shared by all ``ChatRoom`` terminals of a server.
-public actor ChatHub {
-    private struct Member {
-        var nickname: String
-        let connection: TerminalConnection
-    }
-    private var rooms: [String: [String: Member]] = [:]
-
-    public init() {}
-
-    /// Adds a member; returns the nicknames of the others already in the room.
-    func join(room: String, id: String, nickname: String, connection: TerminalConnection) -> [String] {
-        let others = (rooms[room] ?? [:]).values.map(\.nickname).sorted()
-        rooms[room, default: [:]][id] = Member(nickname: nickname, connection: connection)
-        return others
+        guard let joined else { return }
+        await Self.say("* \(joined.nickname) left", in: joined.room, from: connection)
     }
 
-    func leave(room: String, id: String) {
-        rooms[room]?[id] = nil
-        if rooms[room]?.isEmpty == true { rooms[room] = nil }
-    }
-
-    func rename(room: String, id: String, to nickname: String) { rooms[room]?[id]?.nickname = nickname }
-
-    /// The nicknames in a room.
-    public func members(of room: String) -> [String] { (rooms[room] ?? [:]).values.map(\.nickname).sorted() }
-
-    /// Sends a line to everyone in a room but one; members whose connection has gone are removed.
-    func broadcast(_ line: String, in room: String, except excluded: String?) async {
-        let recipients = (rooms[room] ?? [:]).filter { $0.key != excluded }
-        await withTaskGroup(of: String?.self) { group in
-            for (id, member) in recipients {
-                group.addTask {
-                    do {
-                        try await member.connection.send(line)
-                        return nil
-                    } catch {
-                        return id
-                    }
-                }
-            }
-            for await gone in group {
-                if let gone { leave(room: room, id: gone) }
-            }
-        }
+    /// Sends a line to everyone else in a room.
+    private static func say(_ line: String, in room: String, from connection: TerminalConnection) async {
+        await connection.api.broadcast(line, to: ChatRoom.self, except: connection) { await $0.nickname(in: room) != nil }
     }
 }

@@ -11,7 +11,7 @@ import HTTPTypes
 /// ```swift
 /// let api = SwitchboardAPI()
 /// api.register { Echo() }
-/// api.register { ChatRoom(hub: hub) }
+/// api.register { ChatRoom() }
 /// ```
 ///
 /// The home terminal (the Shell, with `SwitchboardAPI()` from the `Switchboard` module), the list of
@@ -98,6 +98,8 @@ public final class SwitchboardAPI: Sendable {
     public let events = NetworkEvents()
     /// The last errors answered to clients (`Switchboard.Admin.Error`).
     public let errors: ErrorLog
+    /// Who listens to terminals opening and closing.
+    let terminalRegistry = TerminalRegistry()
     /// The memory for client input that all connections share (``Configuration/maxInboundBytes``).
     public let inboundMemory: InboundMemoryBudget
 

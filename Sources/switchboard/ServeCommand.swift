@@ -120,9 +120,8 @@ struct ServeCommand: AsyncParsableCommand {
                 shellCommandsPerSecond: shellCommandsPerSecond),
             authenticator: access.authenticator, logger: logger)
         api.register(format: CSVFormat())
-        let hub = ChatHub()
         api.register { Echo() }
-        api.register { ChatRoom(hub: hub) }
+        api.register { ChatRoom() }
         try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let database = dataDir + "/samples.sqlite"
         let heroes = try await SQLiteEntityStore<Superhero>.open(

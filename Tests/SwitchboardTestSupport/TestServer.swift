@@ -107,9 +107,8 @@ struct TestServer {
         logger: Logger = TestServer.defaultLogger
     ) throws -> SwitchboardAPI {
         let api = SwitchboardAPI(configuration: configuration, authenticator: authenticator, logger: logger)
-        let hub = ChatHub()
         api.register { Echo() }
-        api.register { ChatRoom(hub: hub) }
+        api.register { ChatRoom() }
         api.register { Blocker() }
         api.register { Typed() }
         api.register(resource: try InMemoryEntityStore<Superhero>(views: Superhero.views, initial: Superhero.samples))

@@ -24,6 +24,8 @@ actor ConnectionDispatcher {
         let properties: PropertySet
         let connection: TerminalConnection
         var generation: Int { connection.generation }
+        /// Whether the terminal's `open` has returned: it is then listed among the live terminals.
+        var isOpen = false
     }
 
     /// A terminal made and configured but not attached yet.
@@ -107,6 +109,11 @@ actor ConnectionDispatcher {
         finished = true
         for waiter in finishWaiters { waiter.resume() }
         finishWaiters = []
+    }
+
+    /// The attached terminal, once it is open (for ``SwitchboardAPI/terminals(of:)``).
+    nonisolated var openAttachment: Attachment? {
+        input.withLock { state in state.attachment?.isOpen == true ? state.attachment : nil }
     }
 
     /// The attached terminal's name and properties.
@@ -336,6 +343,12 @@ actor ConnectionDispatcher {
         endpoint.logger.debug("Terminal attached", metadata: ["sb.terminal": .string(prepared.descriptor.name)])
         do {
             try await prepared.terminal.open(connection)
+            let opened = input.withLock { state in
+                guard state.attachment?.generation == prepared.generation else { return false }
+                state.attachment?.isOpen = true
+                return true
+            }
+            if opened { api.terminalRegistry.opened(prepared.terminal, on: connection) }
         } catch {
             await report(error, from: prepared.descriptor.name, generation: prepared.generation, handler: "open")
             guard attachment?.generation == prepared.generation else { return }
@@ -348,6 +361,7 @@ actor ConnectionDispatcher {
     }
 
     private func dispose(_ old: Attachment, reason: TerminalCloseReason) {
+        if old.isOpen { api.terminalRegistry.closed(old.terminal, on: old.connection, reason: reason) }
         disposalCount += 1
         let id = disposalCount
         let terminal = old.terminal
