@@ -19,6 +19,19 @@ struct WebSocketTransport: TerminalTransport {
 
     var closedForShutdown: Bool { closeState.closedForShutdown.load(ordering: .acquiring) }
 
+    /// One message as fragments, one per part; the next part is read once the last one is written.
+    func sendMessage(binary: Bool, parts: any AsyncSequence<ByteBuffer, any Error>) async throws {
+        if binary {
+            try await outbound.withBinaryMessageWriter { writer in
+                for try await part in parts { try await writer(part) }
+            }
+        } else {
+            try await outbound.withTextMessageWriter { writer in
+                for try await part in parts { try await writer(part) }
+            }
+        }
+    }
+
     func close(code: CloseCode, reason: String) async throws {
         closeState.closingItself.store(true, ordering: .releasing)
         try await outbound.close(WebSocketErrorCode(codeNumber: Int(code.rawValue)), reason: reason.isEmpty ? nil : reason)

@@ -95,6 +95,30 @@ final class ClientEndpoint: Sendable {
         }
     }
 
+    /// Sends one message written in parts (``TerminalTransport/sendMessage(binary:parts:)``); other output
+    /// waits until it is whole.
+    func sendMessage(binary: Bool, parts: any AsyncSequence<ByteBuffer, any Error>, generation expected: Int?) async throws {
+        try check(expected)
+        try await sendLock.withLock {
+            try check(expected)
+            let counter = PartCounter()
+            do {
+                try await transport.sendMessage(binary: binary, parts: CountedParts(base: parts, counter: counter))
+            } catch let error as TerminalConnectionError {
+                throw error
+            } catch where counter.failedInParts {
+                throw counter.partsError!
+            } catch {
+                logger.debug("Send failed", metadata: ["error.type": "\(error)"])
+                throw TerminalConnectionError.closed
+            }
+            events?.publish(
+                NetworkEvent(
+                    kind: .webSocketOutput, connectionID: id, clientIP: request.clientIP,
+                    message: "Sent \(counter.bytes.load(ordering: .relaxed)) bytes\(binary ? " (binary)" : "") in \(counter.parts.load(ordering: .relaxed)) parts"))
+        }
+    }
+
     /// An event about this connection; for messages, "Sent n bytes" or "Received n bytes" with the text.
     func event(_ kind: NetworkEvent.Kind, _ message: TerminalMessage? = nil) -> NetworkEvent {
         var text: String
@@ -200,4 +224,40 @@ func withTimeout(_ timeout: Duration, _ body: @escaping @Sendable () async -> Vo
     for await _ in stream {}
     timer.cancel()
     _ = work
+}
+
+/// What a message written in parts has sent so far, and the error of its parts' source, if it failed.
+final class PartCounter: Sendable {
+    let bytes = Atomic<Int>(0)
+    let parts = Atomic<Int>(0)
+    private let failure = Mutex<(any Error)?>(nil)
+    var partsError: (any Error)? { failure.withLock { $0 } }
+    var failedInParts: Bool { partsError != nil }
+    func failed(_ error: any Error) { failure.withLock { $0 = error } }
+}
+
+/// The parts of a message, counted; an error of the source is remembered, so that the sender can tell it
+/// from the transport's.
+struct CountedParts: AsyncSequence {
+    typealias Element = ByteBuffer
+    let base: any AsyncSequence<ByteBuffer, any Error>
+    let counter: PartCounter
+
+    struct AsyncIterator: AsyncIteratorProtocol {
+        var base: any AsyncIteratorProtocol<ByteBuffer, any Error>
+        let counter: PartCounter
+        mutating func next() async throws -> ByteBuffer? {
+            do {
+                guard let part = try await base.next() else { return nil }
+                counter.bytes.add(part.readableBytes, ordering: .relaxed)
+                counter.parts.add(1, ordering: .relaxed)
+                return part
+            } catch {
+                counter.failed(error)
+                throw error
+            }
+        }
+    }
+
+    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(base: base.makeAsyncIterator(), counter: counter) }
 }

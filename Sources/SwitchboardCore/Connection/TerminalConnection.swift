@@ -55,6 +55,23 @@ public struct TerminalConnection: Sendable {
     /// Sends a message.
     public func send(_ message: TerminalMessage) async throws { try await endpoint.send(message, generation: generation) }
 
+    /// Sends one text message written in parts, as they come, without holding it whole: on WebSocket each part
+    /// is a fragment, written once the last one is. Other output to the connection waits until the message is
+    /// whole, so it stays in order. An error thrown by `parts` ends the message with what was sent and is
+    /// rethrown.
+    ///
+    /// ```swift
+    /// try await connection.send(textParts: rows.lazy.map { $0.compact + "\n" }.async)
+    /// ```
+    public func send<Parts: AsyncSequence>(textParts parts: Parts) async throws where Parts.Element == String {
+        try await endpoint.sendMessage(binary: false, parts: MessageParts(parts.map { ByteBuffer(string: $0) }), generation: generation)
+    }
+
+    /// Sends one binary message written in parts; see ``send(textParts:)``.
+    public func send<Parts: AsyncSequence>(binaryParts parts: Parts) async throws where Parts.Element == ByteBuffer {
+        try await endpoint.sendMessage(binary: true, parts: MessageParts(parts), generation: generation)
+    }
+
     /// Sends JSON as one pretty-printed text message.
     public func send(json: JSON) async throws { try await send(json.prettyPrinted) }
 
@@ -159,4 +176,18 @@ public struct TerminalConnection: Sendable {
     public var properties: JSON {
         get async throws { try await dispatcher.propertiesJSON(for: generation) }
     }
+}
+
+/// The parts of a message as the transport takes them: any sequence of bytes, its errors as `any Error`.
+struct MessageParts<Base: AsyncSequence>: AsyncSequence where Base.Element == ByteBuffer {
+    typealias Element = ByteBuffer
+    let base: Base
+    init(_ base: Base) { self.base = base }
+
+    struct AsyncIterator: AsyncIteratorProtocol {
+        var base: Base.AsyncIterator
+        mutating func next() async throws -> ByteBuffer? { try await base.next() }
+    }
+
+    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(base: base.makeAsyncIterator()) }
 }

@@ -1,3 +1,5 @@
+public import NIOCore
+
 /// Sends messages to, and closes, one client connection. A transport binding (such as the Hummingbird one)
 /// provides it; tests can provide an in-memory one.
 public protocol TerminalTransport: Sendable {
@@ -8,8 +10,23 @@ public protocol TerminalTransport: Sendable {
     /// Whether the transport itself closed the connection because the server is shutting down (default
     /// `false`). The attached terminal is then closed with ``TerminalCloseReason/shutdown``.
     var closedForShutdown: Bool { get }
+    /// Sends one message whose content comes in parts, as they come (on WebSocket, one fragment per part), so
+    /// that the whole message is never held. Switchboard never calls it concurrently with ``send(_:)``.
+    ///
+    /// The default gathers the parts and sends them as one message: a transport that can send fragments
+    /// should implement it.
+    /// - Parameters:
+    ///   - binary: Whether it is a binary message; a text message's parts are UTF-8 and whole characters.
+    ///   - parts: The content.
+    func sendMessage(binary: Bool, parts: any AsyncSequence<ByteBuffer, any Error>) async throws
 }
 
 extension TerminalTransport {
     public var closedForShutdown: Bool { false }
+
+    public func sendMessage(binary: Bool, parts: any AsyncSequence<ByteBuffer, any Error>) async throws {
+        var whole = ByteBuffer()
+        for try await var part in parts { whole.writeBuffer(&part) }
+        try await send(binary ? .binary(whole) : .text(String(buffer: whole)))
+    }
 }
