@@ -122,6 +122,8 @@ struct ServeCommand: AsyncParsableCommand {
         api.register(format: CSVFormat())
         api.register { Echo() }
         api.register { ChatRoom() }
+        api.register { Dice() }
+        api.register { Ticker() }
         try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let database = dataDir + "/samples.sqlite"
         let heroes = try await SQLiteEntityStore<Superhero>.open(

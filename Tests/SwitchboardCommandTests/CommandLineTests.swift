@@ -113,6 +113,16 @@ struct CommandLineTests {
             "ws://127.0.0.1:\(found)/api/echo", headers: [("Authorization", "Bearer \(try Self.token(data))")])
         client.send("ping")
         #expect(try await client.receiveText() == "ping")
+        // The template samples run in serve: a command terminal and a feed terminal.
+        let auth = [("Authorization", "Bearer \(try Self.token(data))")]
+        let dice = try await WebSocketTestClient.connect("ws://127.0.0.1:\(found)/api/dice/silent=true", headers: auth)
+        dice.send("roll 6 2")
+        #expect(try await dice.receiveText().split(separator: " ").compactMap { Int($0) }.allSatisfy { (1...6).contains($0) })
+        try await dice.close()
+        let ticker = try await WebSocketTestClient.connect("ws://127.0.0.1:\(found)/api/ticker/status=open&interval=100", headers: auth)
+        #expect(try await ticker.receiveText().hasPrefix("### Ticker ###"))
+        #expect(try await ticker.receiveText().hasPrefix("20"))
+        try await ticker.close()
         process.terminate()
         let close = try await client.closeFrame()
         #expect(close?.code == 1001)

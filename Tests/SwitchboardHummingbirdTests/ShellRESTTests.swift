@@ -348,7 +348,7 @@ struct ShellRESTTests {
             console.send("PAUSE")
             #expect(try await console.receiveText() == "> Status: PAUSED")
             console.send("nonsense")
-            #expect(try await console.receiveText() == "400: Bad request. Unknown console command 'nonsense'; the commands are OPEN, PAUSE and CLOSE")
+            #expect(try await console.receiveText() == "400: Bad request. Unknown command 'nonsense'; the commands are OPEN, PAUSE and CLOSE")
             console.send("CLOSE")
             #expect(try await console.receiveText() == "> Status: CLOSED")
             #expect(try await console.receiveText() == ServerTests.banner)

@@ -9,34 +9,28 @@ import HTTPTypes
 ///
 /// It starts paused; `OPEN` starts the feed, `PAUSE` stops it, `CLOSE` returns to the Shell. Open it
 /// running with `/admin.console/status=open`. Console connections are never logged, by any console.
-actor NetworkConsole: TextInputTerminal {
+actor NetworkConsole: FeedTerminal {
     static var resourceName: String { "Switchboard.Admin.Console" }
     static var resourceDescription: String { "A live feed of the API's WebSocket and HTTP events (OPEN, PAUSE, CLOSE)" }
 
-    enum Status: String, CaseIterable, PropertyValue { case paused = "PAUSED", open = "OPEN" }
     enum Format: String, CaseIterable, PropertyValue { case line = "Line", json = "JSON" }
 
-    @Property(description: "PAUSED or OPEN: whether events are sent") var status = Status.paused
+    @Property(description: "PAUSED or OPEN: whether events are sent") var status = FeedStatus.paused
     @Property(description: "Line or JSON: one line of text, or one JSON object, per event") var format = Format.line
     @Property(description: "Include the text of WebSocket messages and the URI of HTTP requests") var includeContent = false
 
     private let events: NetworkEvents
-    private var feed: Task<Void, Never>?
+    private var relay: Task<Void, Never>?
     private var listenerID: Int?
 
     init(events: NetworkEvents) { self.events = events }
 
-    func open(_ connection: TerminalConnection) async throws {
-        try await connection.send(
-            """
-            ### Switchboard network console ###
-            Events of the API's WebSocket connections and HTTP requests.
-            > Status: \(status.rawValue)
-            > OPEN starts the feed, PAUSE pauses it, CLOSE returns to the Shell
-            """)
+    var welcome: String { "### Switchboard network console ###\nEvents of the API's WebSocket connections and HTTP requests." }
+
+    func startFeed(on connection: TerminalConnection) async throws {
         let (id, stream) = events.listen(from: connection.id)
         listenerID = id
-        feed = Task { [weak self] in
+        relay = Task { [weak self] in
             for await event in stream {
                 guard let self else { return }
                 await self.forward(event, to: connection)
@@ -45,35 +39,15 @@ actor NetworkConsole: TextInputTerminal {
     }
 
     private func forward(_ event: NetworkEvent, to connection: TerminalConnection) async {
-        guard status == .open else { return }
         do {
-            try await connection.send(format == .json ? Self.json(event, content: includeContent).compact : Self.line(event, content: includeContent))
+            try await feed(format == .json ? Self.json(event, content: includeContent).compact : Self.line(event, content: includeContent), to: connection)
         } catch {
-            feed?.cancel()
+            relay?.cancel()
         }
     }
 
-    func receive(text: String, from connection: TerminalConnection) async throws {
-        let command = text.trimmingWhitespace()
-        switch command.uppercased() {
-        case "": return
-        case "OPEN":
-            status = .open
-            try await connection.send("> Status: OPEN")
-        case "PAUSE":
-            status = .paused
-            try await connection.send("> Status: PAUSED")
-        case "CLOSE":
-            try await connection.send("> Status: CLOSED")
-            try await connection.redirectToShell()
-        default:
-            throw SwitchboardError(
-                .badRequest, code: .unknownCommand, "Unknown console command '\(SwitchboardError.excerpt(command))'; the commands are OPEN, PAUSE and CLOSE")
-        }
-    }
-
-    func close(_ reason: TerminalCloseReason, on connection: TerminalConnection) async {
-        feed?.cancel()
+    func stopFeed() async {
+        relay?.cancel()
         if let listenerID { events.stopListening(listenerID) }
     }
 

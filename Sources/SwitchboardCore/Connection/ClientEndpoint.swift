@@ -104,18 +104,16 @@ final class ClientEndpoint: Sendable {
             let counter = PartCounter()
             do {
                 try await transport.sendMessage(binary: binary, parts: CountedParts(base: parts, counter: counter))
-            } catch let error as TerminalConnectionError {
-                throw error
-            } catch where counter.failedInParts {
-                throw counter.partsError!
             } catch {
+                if let partsError = counter.partsError { throw partsError }
                 logger.debug("Send failed", metadata: ["error.type": "\(error)"])
                 throw TerminalConnectionError.closed
             }
+            let (bytes, parts) = (counter.bytes.load(ordering: .relaxed), counter.parts.load(ordering: .relaxed))
             events?.publish(
                 NetworkEvent(
                     kind: .webSocketOutput, connectionID: id, clientIP: request.clientIP,
-                    message: "Sent \(counter.bytes.load(ordering: .relaxed)) bytes\(binary ? " (binary)" : "") in \(counter.parts.load(ordering: .relaxed)) parts"))
+                    message: "Sent \(bytes) bytes\(binary ? " (binary)" : "") in \(parts) parts"))
         }
     }
 
@@ -232,7 +230,6 @@ final class PartCounter: Sendable {
     let parts = Atomic<Int>(0)
     private let failure = Mutex<(any Error)?>(nil)
     var partsError: (any Error)? { failure.withLock { $0 } }
-    var failedInParts: Bool { partsError != nil }
     func failed(_ error: any Error) { failure.withLock { $0 = error } }
 }
 
