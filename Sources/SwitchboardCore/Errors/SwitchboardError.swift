@@ -20,6 +20,9 @@ public struct SwitchboardError: Error, Sendable, CustomStringConvertible {
     /// The id of the error's entry in `Switchboard.Admin.Error`, once the API has answered with it
     /// (``ErrorLog``); the status line then names the entry.
     public var errorEntry: Int?
+    /// For refused property values, each property in error with what is wrong with it (``InvalidProperties``);
+    /// the JSON error body has it as `InvalidProperties`.
+    public var invalidProperties: JSONObject?
 
     /// Creates an error.
     /// - Parameters:
@@ -63,10 +66,12 @@ public struct SwitchboardError: Error, Sendable, CustomStringConvertible {
     /// The JSON error body HTTP clients get: `{"Status": "fail", "StatusCode", "ErrorCode", "Message", "Uri"}`.
     /// - Parameter uri: The request's URI, relative to the API root.
     public func body(uri: String) -> JSON {
-        [
+        var body: JSONObject = [
             "Status": "fail", "StatusCode": .int(status), "ErrorCode": .string(code.rawValue), "Message": .string(message),
             "Uri": .string(uri),
         ]
+        if let invalidProperties { body["InvalidProperties"] = .object(invalidProperties) }
+        return .object(body)
     }
 
     /// The statuses Switchboard answers with, to find a code's standard reason phrase (swift-http-types
@@ -146,6 +151,7 @@ extension SwitchboardError {
     public init(wrapping error: any Error, logger: Logger = SwitchboardError.logger) {
         switch error {
         case let error as SwitchboardError: self = error
+        case let error as InvalidProperties: self = error.switchboardError
         case let error as JSONSyntaxError: self = SwitchboardError(.badRequest, code: .jsonSyntax, error.description)
         default: self = .internal(error, logger: logger)
         }
