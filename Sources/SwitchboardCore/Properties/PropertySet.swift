@@ -46,6 +46,8 @@ struct PropertyAssignment: Sendable {
 struct PropertySchema: Sendable {
     let resourceName: String
     let descriptors: [PropertyDescriptor]
+    /// Whether the terminal takes properties it does not declare (``DynamicProperties``).
+    let acceptsDynamic: Bool
 
     /// Finds the properties declared with ``Property`` on an instance, walking superclasses.
     static func boxes(of instance: Any) -> [(name: String, box: any PropertyBox)] {
@@ -73,8 +75,19 @@ struct PropertySchema: Sendable {
         return first.uppercased() + trimmed.dropFirst()
     }
 
+    /// The ``DynamicProperties`` an instance declares, if any.
+    static func dynamicProperties(of instance: Any) -> DynamicProperties? {
+        var mirror: Mirror? = Mirror(reflecting: instance)
+        while let current = mirror {
+            if let found = current.children.lazy.compactMap({ $0.value as? DynamicProperties }).first { return found }
+            mirror = current.superclassMirror
+        }
+        return nil
+    }
+
     init(resourceName: String, instance: Any) {
         self.resourceName = resourceName
+        self.acceptsDynamic = Self.dynamicProperties(of: instance) != nil
         self.descriptors = Self.boxes(of: instance).map {
             PropertyDescriptor(
                 name: $0.name, typeName: $0.box.typeName, isReadOnly: $0.box.isReadOnly, summary: $0.box.summary,
@@ -95,6 +108,12 @@ struct PropertySchema: Sendable {
     /// and what was expected.
     func convert(name: String, input: PropertyInput) throws(SwitchboardError) -> PropertyAssignment {
         guard let descriptor = descriptor(named: name) else {
+            if acceptsDynamic, !name.isEmpty, name.count <= 100, !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+                switch input {
+                case .literal(let literal): return PropertyAssignment(name: name, value: JSON(literal: literal))
+                case .json(let json): return PropertyAssignment(name: name, value: json)
+                }
+            }
             throw SwitchboardError(
                 .notFound, code: .unknownProperty,
                 "Unknown property '\(name)' in terminal '\(resourceName)'; \(namesList)")
@@ -123,26 +142,33 @@ struct PropertySchema: Sendable {
 struct PropertySet: Sendable {
     let schema: PropertySchema
     let boxes: [(name: String, box: any PropertyBox)]
+    /// The entries of properties the terminal does not declare, if it takes them.
+    let dynamic: DynamicProperties?
 
     init(schema: PropertySchema, instance: Any) {
         self.schema = schema
         self.boxes = PropertySchema.boxes(of: instance)
+        self.dynamic = PropertySchema.dynamicProperties(of: instance)
     }
 
-    /// All properties as a JSON object, in declaration order.
+    /// All properties as a JSON object, in declaration order, then the dynamic ones.
     var json: JSON {
-        .object(JSONObject(boxes.map { ($0.name, $0.box.jsonValue) }))
+        .object(JSONObject(boxes.map { ($0.name, $0.box.jsonValue) } + (dynamic?.wrappedValue.members ?? [])))
     }
 
+    /// A declared property, or else an entry of the dynamic ones (new or not).
     func box(named name: String) -> (any PropertyBox)? {
         let lowered = name.lowercased()
-        return boxes.first { $0.name.lowercased() == lowered }?.box
+        return boxes.first { $0.name.lowercased() == lowered }?.box ?? dynamic?.entry(named: name)
     }
 
     /// A snapshot of every value, to restore later with ``restore(_:)``.
-    func snapshot() -> [(name: String, value: JSON)] { boxes.map { ($0.name, $0.box.jsonValue) } }
+    func snapshot() -> [(name: String, value: JSON)] {
+        boxes.map { ($0.name, $0.box.jsonValue) } + (dynamic?.wrappedValue.members.map { ($0.key, $0.value) } ?? [])
+    }
 
     func restore(_ snapshot: [(name: String, value: JSON)]) {
+        dynamic?.wrappedValue = JSONObject()
         for (name, value) in snapshot {
             guard let box = box(named: name), let converted = box.converted(from: value) else { continue }
             box.store(converted)
@@ -180,6 +206,16 @@ struct PropertySet: Sendable {
     func apply(
         _ assignments: [PropertyAssignment], connection: TerminalConnection, on terminal: isolated any TerminalResource
     ) async throws -> [String] {
+        if let dynamic {
+            let existing = dynamic.wrappedValue.members.map { $0.key.lowercased() }
+            let declared = Set(boxes.map { $0.name.lowercased() })
+            let added = Set(assignments.map { $0.name.lowercased() }).subtracting(declared).subtracting(existing)
+            if existing.count + added.count > DynamicProperties.limit {
+                throw SwitchboardError(
+                    .badRequest, code: .invalidPropertyValue,
+                    "Terminal '\(schema.resourceName)' holds at most \(DynamicProperties.limit) properties it does not declare; set one to null to remove it")
+            }
+        }
         let previous = assignments.compactMap { assignment in box(named: assignment.name).map { ($0, $0.jsonValue) } }
         let stored = store(assignments)
         let written = stored.map { $0.box.jsonValue }

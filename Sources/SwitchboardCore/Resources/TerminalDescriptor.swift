@@ -36,6 +36,7 @@ public struct TerminalDescriptor: Sendable {
         object["SupportsTextInput"] = .bool(supportedInput.contains(.text))
         object["SupportsBinaryInput"] = .bool(supportedInput.contains(.binary))
         object["Properties"] = .array(properties.map(\.json))
+        if schema.acceptsDynamic { object["TakesAnyProperty"] = true }
         return .object(object)
     }
 }
