@@ -90,6 +90,26 @@ struct RESTOverHTTPTests {
         }
     }
 
+    @Test func safePostOverHTTPAndThroughTheShell() async throws {
+        try await TestServer.with { server in
+            let posted = try await RawHTTP.request(
+                port: server.port, "POST", "/api/superhero//safepost=name", headers: Self.json,
+                body: #"[{"Name": "Storm", "Year": 1976, "HasSecretIdentity": true}, "#
+                    + #"{"Name": "Rogue", "Year": 1981, "HasSecretIdentity": false}]"#)
+            #expect(posted.status == 201)
+            #expect(RawHTTP.header("Switchboard-Info", in: posted.head) == "Updated 1 and then inserted 1 entities in resource 'SwitchboardSamples.Superhero'")
+            let shell = try await ShellRESTTests.openShell(server)
+            shell.send(#"POST /superhero//safepost=name {"Name": "Rogue", "Year": 1982, "HasSecretIdentity": false}"#)
+            ShellRESTTests.expectStatus(
+                try await shell.receiveText(), "200: OK", "Updated 1 and then inserted 0 entities in resource 'SwitchboardSamples.Superhero'")
+            _ = try await shell.receiveText()
+            _ = try await shell.receiveText()
+            try await shell.close()
+            let rogue = try await RawHTTP.request(port: server.port, "GET", "/api/superhero/name=Rogue/select=year", headers: ["Accept: application/json;raw=true"])
+            #expect(try JSON(parsing: rogue.body) == [["Year": 1982]])
+        }
+    }
+
     @Test(arguments: [
         ("GET", "/api/superhero", ["Accept: text/html"], nil as String?, 406, "NotAcceptable"),
         ("POST", "/api/superhero", ["Content-Type: application/xml"], "<hero/>", 415, "UnsupportedInput"),
