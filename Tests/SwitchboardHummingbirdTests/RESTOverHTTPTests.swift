@@ -105,7 +105,8 @@ struct RESTOverHTTPTests {
             _ = try await shell.receiveText()
             _ = try await shell.receiveText()
             try await shell.close()
-            let rogue = try await RawHTTP.request(port: server.port, "GET", "/api/superhero/name=Rogue/select=year", headers: ["Accept: application/json;raw=true"])
+            let rogue = try await RawHTTP.request(
+                port: server.port, "GET", "/api/superhero/name=Rogue/select=year", headers: ["Accept: application/json;raw=true"])
             #expect(try JSON(parsing: rogue.body) == [["Year": 1982]])
         }
     }
