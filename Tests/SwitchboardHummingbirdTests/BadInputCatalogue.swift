@@ -337,7 +337,7 @@ struct BadInputCatalogue {
         .init(
             "/api/shell", "/superhero//sort=name",
             [
-                "400: Bad request. Unknown meta-condition 'sort' in 'sort=name'; the meta-conditions are limit, offset, order_asc, order_desc, select, add, rename, distinct, search, unsafe, safepost",
+                "400: Bad request. Unknown meta-condition 'sort' in 'sort=name'; the meta-conditions are limit, offset, order_asc, order_desc, select, add, rename, distinct, search, search_regex, unsafe, safepost",
                 "? <no query>",
             ]),
         .init(

@@ -133,7 +133,7 @@ struct QueryLanguageTests {
         ),
         (
             "/hero//nosuch=1", 400,
-            "Unknown meta-condition 'nosuch' in 'nosuch=1'; the meta-conditions are limit, offset, order_asc, order_desc, select, add, rename, distinct, search, unsafe, safepost"
+            "Unknown meta-condition 'nosuch' in 'nosuch=1'; the meta-conditions are limit, offset, order_asc, order_desc, select, add, rename, distinct, search, search_regex, unsafe, safepost"
         ),
         ("/hero//limit>1", 400, "Invalid operator '>' in meta-condition 'limit>1'; meta-conditions take '='"),
         ("/hero//limit=ten", 400, "Invalid value 'ten' for meta-condition 'limit': expected an integer"),
@@ -252,6 +252,34 @@ struct QueryLanguageTests {
         #expect(try await api.names("/hero//search=gotham") == ["Batman"], "search looks into nested values")
         #expect(try await api.names("/hero//search=hassecret").isEmpty, "search looks at values, not property names")
         #expect(try await api.names("/hero/year>1950/search=o&limit=1") == ["Spider-Man"], "New York")
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func searchRegexMatchesValuesInLinearTime(store: StoreKind) async throws {
+        let api = try await store.makeAPI()
+        #expect(try await api.names("/hero//search_regex=%5Es.*MAN%24") == ["Superman", "Spider-Man"])
+        #expect(try await api.names("/hero//search_regex=gotham%7Cmetropolis") == ["Superman", "Batman"], "nested values")
+        #expect(try await api.names("/hero//search_regex=%5E19%5B0-9%5D%7B2%7D-0%5B45%5D") == ["Superman", "Storm"], "dates as ISO 8601")
+        #expect(try await api.names("/hero/year>1950/search_regex=%5Cbman%5Cb%7Cstorm") == ["Spider-Man", "Storm"])
+        let canonical = await api.run(.GET, "/hero//search_regex=a%7Cb")
+        #expect(canonical.canonicalURI == "/Tests.Hero/_/search_regex=a%7Cb")
+        // Patterns that make a backtracking engine run for ages answer at once here.
+        let long = String(repeating: "a", count: 20_000) + "b"
+        let posted = await api.run(
+            .POST, "/hero", body: #"{"Name": "\#(long)", "Year": 2000, "HasSecretIdentity": false}"#, headers: [.contentType: "application/json"])
+        #expect(posted.status == 201)
+        #expect(await api.run(.GET, "/hero//search_regex=%5E(a%2B)%2B%24&select=year").entityCount == 0)
+        #expect(await api.run(.GET, "/hero//search_regex=%5E(a%7Caa)*c%24&select=year").entityCount == 0)
+        #expect(await api.run(.GET, "/hero//search_regex=%5E(a%2B)%2Bb%24&select=year").entityCount == 1)
+        for (pattern, problem) in [
+            ("(a", "a '(' is not closed"), ("a)", "unmatched ')'"), ("(a)%5C1", "back-references are not supported"),
+            ("a%7B1000%7D", "a repetition count above 100"), ("(%3F%3Da)", "look-around"), ("*a", "repeats nothing"),
+            ("%5Bz-a%5D", "runs backwards"), ("%5Cq", "not an escape"),
+        ] {
+            let refused = await api.run(.GET, "/hero//search_regex=\(pattern)")
+            #expect(refused.status == 400, "\(pattern)")
+            #expect(refused.info?.contains(problem) == true, "\(pattern): \(refused.info ?? "")")
+        }
     }
 
     @Test(arguments: StoreKind.allCases)

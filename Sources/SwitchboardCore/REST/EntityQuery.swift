@@ -7,7 +7,7 @@ import HTTPTypes
 
 /// A URI resolved against an entity resource: typed conditions and meta-conditions, and its canonical form.
 ///
-/// Evaluation order: conditions → search → order → offset → limit → add → rename → select; with
+/// Evaluation order: conditions → search → search_regex → order → offset → limit → add → rename → select; with
 /// `distinct`, the projection (add, rename, select) and the removal of duplicates come before offset and limit.
 public struct EntityQuery: Sendable {
     /// The resource.
@@ -36,6 +36,10 @@ public struct EntityQuery: Sendable {
     public var distinct: Bool
     /// `search`: keep entities with a value that contains this text, ignoring case.
     public var search: String?
+    /// `search_regex`: keep entities with a value that the regular expression matches, ignoring case (matched
+    /// in linear time, see ``LinearRegex``).
+    public var searchRegex: String? { regex?.pattern }
+    var regex: LinearRegex?
     /// `unsafe`: allow PATCH and DELETE on more than one entity.
     public var unsafe: Bool
     /// `safepost`: the properties that identify an entity for POST, which then updates the entity each
@@ -44,7 +48,8 @@ public struct EntityQuery: Sendable {
 
     /// The meta-conditions, in the order the canonical form writes them.
     public static let metaConditionNames = [
-        "limit", "offset", "order_asc", "order_desc", "select", "add", "rename", "distinct", "search", "unsafe", "safepost",
+        "limit", "offset", "order_asc", "order_desc", "select", "add", "rename", "distinct", "search", "search_regex", "unsafe",
+        "safepost",
     ]
 
     init(uri: ResourceURI, resource: EntityDescriptor, view: EntityView? = nil) throws(SwitchboardError) {
@@ -59,6 +64,7 @@ public struct EntityQuery: Sendable {
         rename = []
         distinct = false
         search = nil
+        regex = nil
         unsafe = false
         safePost = nil
         if let view {
@@ -156,6 +162,11 @@ public struct EntityQuery: Sendable {
                     throw SwitchboardError(.badRequest, code: .invalidMetaCondition, "Meta-condition 'search' needs a text to search for")
                 }
                 search = text
+            case "search_regex":
+                guard !text.isEmpty else {
+                    throw SwitchboardError(.badRequest, code: .invalidMetaCondition, "Meta-condition 'search_regex' needs a regular expression")
+                }
+                regex = try LinearRegex(text)
             case "safepost":
                 safePost = try list().map { name throws(SwitchboardError) in
                     let fields = try resource.schema.resolve(name, resource: resource.name)
@@ -236,6 +247,7 @@ public struct EntityQuery: Sendable {
         }
         if distinct { result.append(URICondition(key: "distinct", op: .equal, value: "true")) }
         if let search { result.append(URICondition(key: "search", op: .equal, value: search)) }
+        if let regex { result.append(URICondition(key: "search_regex", op: .equal, value: regex.pattern)) }
         if unsafe { result.append(URICondition(key: "unsafe", op: .equal, value: "true")) }
         if let safePost {
             result.append(
@@ -264,13 +276,27 @@ public struct EntityQuery: Sendable {
 
     /// The ordering and paging a resource may take over for this query, if any.
     var pushablePaging: EntityPaging? {
-        guard search == nil, !distinct, offset >= 0 else { return nil }
+        guard search == nil, regex == nil, !distinct, offset >= 0 else { return nil }
         return EntityPaging(order: order, offset: offset, limit: limit)
     }
 
     /// Whether an entity (in client JSON form) meets the conditions.
     func meetsConditions(_ row: JSONObject) -> Bool {
         allConditions.allSatisfy { $0.matches(entity: row) }
+    }
+
+    /// Whether a value anywhere in the entity matches `search_regex` (text as it is, other values as JSON).
+    func meetsRegex(_ row: JSONObject) throws -> Bool {
+        guard let regex else { return true }
+        func matches(_ json: JSON) throws -> Bool {
+            switch json {
+            case .string(let text): try regex.matches(text)
+            case .array(let elements): try elements.contains(where: matches)
+            case .object(let object): try object.members.contains { try matches($0.value) }
+            default: try regex.matches(json.compact)
+            }
+        }
+        return try matches(.object(row))
     }
 
     /// Whether a value anywhere in the entity contains the search text, ignoring case.
@@ -298,6 +324,7 @@ public struct EntityQuery: Sendable {
             try await progress.advance()
             if !selection.appliedConditions && !meetsConditions(row) { continue }
             if search != nil && !meetsSearch(row) { continue }
+            if regex != nil, try !meetsRegex(row) { continue }
             indices.append(index)
         }
         guard !selection.appliedPaging else { return indices }
