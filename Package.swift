@@ -204,7 +204,7 @@ let package = Package(
         .testTarget(
             name: "SwitchboardTests",
             dependencies: [
-                "Switchboard", "SwitchboardCore", "SwitchboardTesting", "SwitchboardSamples", "SwitchboardSQLite",
+                "Switchboard", "SwitchboardCore", "SwitchboardTesting", "SwitchboardSamples", "SwitchboardSQLite", "SwitchboardTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],

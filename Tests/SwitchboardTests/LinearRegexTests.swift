@@ -1,7 +1,7 @@
-import Foundation
 import Testing
 
 @testable import SwitchboardCore
+@testable import SwitchboardTestSupport
 
 /// `LinearRegex` against Python's `re` (a matcher nobody here wrote) on the same patterns and texts.
 @Suite(.timeLimit(.minutes(1)))
@@ -25,19 +25,8 @@ struct LinearRegexTests {
             print(json.dumps([re.search(p, t, re.I) is not None for p, t in cases]))
             """
         let payload = JSON.array(Self.cases.map { .array([.string($0.0), .string($0.1)]) }).compact
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", script]
-        let input = Pipe()
-        let output = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        try process.run()
-        input.fileHandleForWriting.write(Data(payload.utf8))
-        try input.fileHandleForWriting.close()
-        let answer = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard case .array(let expected) = try JSON(parsing: String(decoding: answer, as: UTF8.self)) else { throw CancellationError() }
+        let answer = try await python(script, input: payload)
+        guard case .array(let expected) = try JSON(parsing: answer) else { throw TestFailure("python3 answered \(answer)") }
         for ((pattern, text), oracle) in zip(Self.cases, expected) {
             let ours = try LinearRegex(pattern).matches(text)
             #expect(.bool(ours) == oracle, "'\(pattern)' on '\(text)'")
