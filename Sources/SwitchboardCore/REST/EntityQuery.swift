@@ -37,7 +37,7 @@ public struct EntityQuery: Sendable {
     /// `search`: keep entities with a value that contains this text, ignoring case.
     public var search: String?
     /// `search_regex`: keep entities with a value that the regular expression matches, ignoring case (matched
-    /// in linear time, see ``LinearRegex``).
+    /// in linear time, by a matcher of our own that no pattern can make backtrack).
     public var searchRegex: String? { regex?.pattern }
     var regex: LinearRegex?
     /// `unsafe`: allow PATCH and DELETE on more than one entity.
