@@ -69,30 +69,17 @@ final class DynamicEntryBox: PropertyBox {
     var typeName: String { "JSON" }
     var expectation: String { "any JSON value" }
     var jsonValue: JSON { container.value(named: name) ?? .null }
-    func converted(from literal: PropertyLiteral) -> (any Sendable)? { JSON(literal: literal) }
+    func converted(from literal: PropertyLiteral) -> (any Sendable)? { DynamicEntryBox.json(literal) }
     func converted(from json: JSON) -> (any Sendable)? { json }
     func store(_ value: any Sendable) {
         guard let json = value as? JSON else { return }
         container.set(name, to: json)
     }
-}
 
-extension JSON {
-    /// A URI literal as JSON: `null`, `true`/`false`, a number, or text (quoted text stays text).
-    init(literal: PropertyLiteral) {
-        switch literal {
-        case .null: self = .null
-        case .text(let text, quoted: true): self = .string(text)
-        case .text(let text, quoted: false):
-            if let value = Bool(literal: text) {
-                self = .bool(value)
-            } else if let value = Int(text) {
-                self = .int(value)
-            } else if let value = Double(text), value.isFinite {
-                self = .double(value)
-            } else {
-                self = .string(text)
-            }
-        }
+    /// A URI literal as JSON, read as a condition on a JSON value reads it: `null`, a number, `true`/`false`,
+    /// or text (quoted text stays text).
+    static func json(_ literal: PropertyLiteral) -> JSON {
+        guard case .text(let text, _) = literal else { return .null }
+        return EntityValue(literal: literal, as: .json)?.json ?? .string(text)
     }
 }

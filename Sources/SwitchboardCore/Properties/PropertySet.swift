@@ -110,7 +110,7 @@ struct PropertySchema: Sendable {
         guard let descriptor = descriptor(named: name) else {
             if acceptsDynamic, !name.isEmpty, name.count <= 100, !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
                 switch input {
-                case .literal(let literal): return PropertyAssignment(name: name, value: JSON(literal: literal))
+                case .literal(let literal): return PropertyAssignment(name: name, value: DynamicEntryBox.json(literal))
                 case .json(let json): return PropertyAssignment(name: name, value: json)
                 }
             }
