@@ -89,6 +89,7 @@ public final class SwitchboardAPI: Sendable {
     public let authenticator: any Authenticator
     let logger: Logger
     private let registry = Mutex<[RegisteredResource]>([])
+    private let documentTypeRegistry = Mutex<Set<String>>([])
     private let formatRegistry = Mutex<[any ResponseFormat]>([JSONLinesFormat()])
     private let dispatchers = Mutex<[String: ConnectionDispatcher]>([:])
     private let connectionCounter = Atomic<Int>(0)
@@ -164,6 +165,23 @@ public final class SwitchboardAPI: Sendable {
         } catch {
             preconditionFailure("\(error)")
         }
+        add(entity: descriptor)
+    }
+
+    /// Registers an entity resource whose entities are also documents (``EntityDocumentResource``): `GET`
+    /// with `Accept` naming one of its document types answers the one selected entity's document.
+    public func register<R: EntityDocumentResource>(resource: R) {
+        let descriptor: EntityDescriptor
+        do {
+            descriptor = try EntityDescriptor(documents: resource)
+        } catch {
+            preconditionFailure("\(error)")
+        }
+        add(entity: descriptor)
+    }
+
+    private func add(entity descriptor: EntityDescriptor) {
+        documentTypeRegistry.withLock { $0.formUnion(descriptor.documentTypes) }
         for view in descriptor.views {
             precondition(!view.name.isEmpty && !view.name.contains("/"), "View names must be non-empty and without '/'")
             do {
@@ -185,6 +203,9 @@ public final class SwitchboardAPI: Sendable {
             formats.append(format)
         }
     }
+
+    /// The media types of every registered resource's documents (``EntityDocumentResource``).
+    var documentTypes: Set<String> { documentTypeRegistry.withLock { $0 } }
 
     /// The response formats besides JSON, in registration order.
     public var formats: [any ResponseFormat] { formatRegistry.withLock { $0 } }

@@ -34,11 +34,13 @@ extension Router {
     /// - Parameters:
     ///   - path: Where the page is (`/console`).
     ///   - terminalURI: The WebSocket path of the terminal, such as `/api/pty`; `mode=terminado` is added.
+    ///   - replayURI: The WebSocket path of the replay terminal (`/api/replay`), when recordings can be played:
+    ///     `/console?replay=<id>` then plays that recording at its recorded size instead of opening a terminal.
     ///   - assets: Where xterm.js comes from.
     ///   - api: The API whose `Authenticator` checks the key.
     ///   - configuration: The server's configuration, for the hosts it answers.
     public func addBrowserConsole(
-        at path: String = "/console", terminalURI: String, assets: XtermAssets = .cdn, api: SwitchboardAPI,
+        at path: String = "/console", terminalURI: String, replayURI: String? = nil, assets: XtermAssets = .cdn, api: SwitchboardAPI,
         configuration: SwitchboardServerConfiguration
     ) {
         let guardian = configuration.browserGuard
@@ -65,7 +67,9 @@ extension Router {
             }
         }
         let separator = terminalURI.split(separator: "/").count >= 3 ? "&" : "/"
-        let page = Self.consolePage(script: script, stylesheet: stylesheet, socketPath: terminalURI + separator + "mode=terminado")
+        let page = Self.consolePage(
+            script: script, stylesheet: stylesheet, socketPath: terminalURI + separator + "mode=terminado",
+            replayPath: replayURI.map { $0 + ($0.split(separator: "/").count >= 3 ? "&" : "/") })
         get(RouterPath(base)) { request, _ -> Response in
             var headers = Self.consoleSecurityHeaders(script: script, host: request.head.authority)
             headers[.contentType] = "text/html; charset=utf-8"
@@ -80,7 +84,9 @@ extension Router {
                     return Self.consoleRefusal(headers: headers, reason: "The token is not valid.")
                 }
                 headers[.setCookie] = "\(AccessCredentials.cookieName)=\(token); Path=/; HttpOnly; SameSite=Strict"
-                headers[.location] = base
+                // A replay id (letters, digits and dashes) stays in the address.
+                let replay = request.uri.queryParameters["replay"].map(String.init)?.filter { $0.isLetter || $0.isNumber || $0 == "-" }
+                headers[.location] = base + (replay.map { $0.isEmpty ? "" : "?replay=" + $0 } ?? "")
                 return Response(status: .seeOther, headers: headers)
             }
             guard (try? await api.authenticate(headers: fields, uriKey: nil)) != nil else {
@@ -124,8 +130,9 @@ extension Router {
         text.replacing("&", with: "&amp;").replacing("\"", with: "&quot;").replacing("<", with: "&lt;")
     }
 
-    static func consolePage(script: String, stylesheet: String, socketPath: String) -> String {
+    static func consolePage(script: String, stylesheet: String, socketPath: String, replayPath: String? = nil) -> String {
         let socketJSON = JSON.string(socketPath).compact
+        let replayJSON = replayPath.map { JSON.string($0).compact } ?? "null"
         return """
             <!doctype html>
             <html lang="en">
@@ -158,7 +165,10 @@ extension Router {
                 if (typeof term[method] === 'function') { term[method](handler); } else { term.on(event, handler); }
               }
               var exited = false;
-              var socket = new WebSocket((location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + \(socketJSON));
+              // /console?replay=<id> plays a recording (Switchboard.Replay) at its recorded size.
+              var replay = \(replayJSON) !== null ? new URLSearchParams(location.search).get('replay') : null;
+              var path = replay ? \(replayJSON) + 'id=' + encodeURIComponent(replay) + '&mode=terminado' : \(socketJSON);
+              var socket = new WebSocket((location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + path);
               function send(message) { if (socket.readyState === 1 && !exited) { socket.send(JSON.stringify(message)); } }
               function cell() {
                 var probe = document.createElement('span');
@@ -170,18 +180,23 @@ extension Router {
                 return size;
               }
               function fit() {
+                if (replay) { return; }
                 var size = cell();
                 var cols = Math.max(2, Math.floor((element.clientWidth - 8) / size.width));
                 var rows = Math.max(1, Math.floor((element.clientHeight - 8) / (size.height * 1.02)));
                 if (cols !== term.cols || rows !== term.rows) { term.resize(cols, rows); }
                 send(['set_size', term.rows, term.cols]);
               }
-              socket.onopen = function () { status.textContent = 'Connected'; fit(); term.focus(); };
+              socket.onopen = function () {
+                status.textContent = replay ? 'Replaying ' + replay + ': space pauses, + and - change the speed, q stops' : 'Connected';
+                fit(); term.focus();
+              };
               socket.onmessage = function (event) {
                 var message;
                 try { message = JSON.parse(event.data); } catch (error) { return; }
                 if (message[0] === 'stdout') { term.write(message[1]); }
-                else if (message[0] === 'disconnect') { exited = true; document.body.setAttribute('data-exited', 'true'); status.textContent = 'The program has exited'; }
+                else if (message[0] === 'resize' && replay) { term.resize(message[2], message[1]); }
+                else if (message[0] === 'disconnect') { exited = true; document.body.setAttribute('data-exited', 'true'); status.textContent = replay ? 'The replay has ended' : 'The program has exited'; }
                 else if (message[0] === 'error' || message[0] === 'notice') { status.textContent = message[1]; }
               };
               socket.onclose = function (event) { status.textContent = exited ? (event.reason || 'The program has exited') : 'Connection closed (' + event.code + (event.reason ? ': ' + event.reason : '') + ')'; };

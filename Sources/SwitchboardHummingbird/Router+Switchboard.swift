@@ -175,7 +175,13 @@ extension Router where Context: SwitchboardRequestContextProtocol {
                 elapsedMilliseconds: response.elapsedMilliseconds))
         var headers = response.headers
         if response.status == 401 { headers[.wwwAuthenticate] = Self.authenticationChallenge }
-        let responseBody = response.bodyUTF8.map { ResponseBody(byteBuffer: ByteBuffer(bytes: $0)) } ?? ResponseBody()
+        let responseBody: ResponseBody
+        if let document = response.document {
+            // Read as the client takes it: a large file is never held whole.
+            responseBody = ResponseBody(asyncSequence: document.makeBytes())
+        } else {
+            responseBody = response.bodyUTF8.map { ResponseBody(byteBuffer: ByteBuffer(bytes: $0)) } ?? ResponseBody()
+        }
         return Response(status: SwitchboardError.standardStatus(response.status), headers: headers, body: responseBody)
     }
 

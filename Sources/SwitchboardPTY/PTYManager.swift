@@ -64,6 +64,8 @@ public actor PTYManager {
 
     /// The configuration.
     public nonisolated let configuration: Configuration
+    /// Where sessions are recorded, if they may be (see ``SessionRecordings``).
+    public nonisolated let recordings: SessionRecordings?
     private let group: any EventLoopGroup
     private var sessions: [ObjectIdentifier: PTYSession] = [:]
     /// Named sessions by owner, then name.
@@ -82,11 +84,14 @@ public actor PTYManager {
     ///   - configuration: The program and the limits.
     ///   - group: The event loops that read and write the PTYs.
     ///   - audit: Where starts and ends of programs are recorded (default label `switchboard.audit`).
+    ///   - recordings: Where sessions are recorded: those whose URI asks (`record=true`), or all of them
+    ///     (``RecordingConfiguration/recordsEverySession``). `nil` (the default) records nothing.
     public init(
         configuration: Configuration = .init(), group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
-        audit: Logger = Logger(label: "switchboard.audit")
+        audit: Logger = Logger(label: "switchboard.audit"), recordings: SessionRecordings? = nil
     ) {
         self.configuration = configuration
+        self.recordings = recordings
         self.group = group
         self.audit = audit
     }
@@ -97,7 +102,7 @@ public actor PTYManager {
     }
 
     /// The program for a connection: its own, the caller's named one, or the shared one; started if needed.
-    func session(named name: String?, owner: String, clientIP: String, rows: Int, cols: Int) async throws -> PTYSession {
+    func session(named name: String?, owner: String, clientIP: String, rows: Int, cols: Int, record: Bool = false) async throws -> PTYSession {
         if shuttingDown { throw PTYManagerError.shuttingDown }
         if configuration.sharing == .single, let single { return single }
         if let name, let existing = named[NamedTerminal(owner: owner, name: name)] { return existing }
@@ -114,6 +119,17 @@ public actor PTYManager {
         let session = PTYSession(
             name: configuration.sharing == .single ? nil : name, owner: owner, terminal: terminal, rows: rows, cols: cols,
             replayLimit: configuration.replayBytes, replaysToLateClients: !ownProgram, idleTimeout: ownProgram ? nil : configuration.idleTimeout)
+        if let recordings, record || recordings.configuration.recordsEverySession {
+            do {
+                try await session.startRecording(in: recordings, audit: recordings.configuration.recordsEverySession)
+            } catch {
+                // A session that must be recorded does not run unrecorded: started only to be ended, so that its
+                // reader closes the PTY and its process is reaped.
+                await session.start {}
+                await session.kill(grace: .zero)
+                throw PTYManagerError.cannotRecord("\(error)")
+            }
+        }
         let key = ObjectIdentifier(session)
         sessions[key] = session
         if configuration.sharing == .single {
@@ -188,4 +204,5 @@ enum PTYManagerError: Error {
     case tooMany(Int)
     case tooManyForOwner(Int)
     case shuttingDown
+    case cannotRecord(String)
 }

@@ -86,6 +86,9 @@ actor PTYSession {
     private let readerEnded = BoundedQueue<Void>()
     private(set) var exit: PTYExit?
     private var onEnd: (@Sendable () async -> Void)?
+    /// The session's recording, while it is recorded, and where it is kept.
+    private var recorder: SessionRecorder?
+    private var recordings: SessionRecordings?
 
     /// - Parameter replaysToLateClients: Whether clients that attach later get the recent output (a shared
     ///   program); otherwise the output is kept only until the first client is attached, which gets what the
@@ -153,6 +156,7 @@ actor PTYSession {
         let text = chunker.chunk(chunk)
         guard text.readableBytes > 0 else { return }
         replay.append(text)
+        recorder?.output(text)
         // A session's only client that has taken everything gets the output from this task: one hop less.
         if outboxes.count == 1, let only = outboxes.values.first, await only.sendIfIdle(.output(text)) { return }
         for outbox in outboxes.values { outbox.enqueue(.output(text)) }
@@ -200,11 +204,13 @@ actor PTYSession {
         nextClient += 1
         let id = nextClient
         notify("\(client.who) joined\(client.readOnly ? " (read-only)" : "")", except: id)
+        recorder?.marker("\(client.who) joined\(client.readOnly ? " (read-only)" : "")")
         clients[id] = client
         let outbox = ClientOutbox(deliver: client.deliver) { [weak self] delivered in
             if delivered { self?.progressed() } else { await self?.failed(id) }
         }
         if let first { outbox.enqueue(.verbatim(first)) }
+        if let recorder { outbox.enqueue(.notice("This session is recorded (\(recorder.id))")) }
         let recent = replay.contents
         if recent.readableBytes > 0 { outbox.enqueue(.output(recent)) }
         if !replaysToLateClients { replay = ReplayBuffer(limit: 0) }
@@ -216,7 +222,10 @@ actor PTYSession {
     func detach(_ id: Int) {
         let client = clients.removeValue(forKey: id)
         outboxes.removeValue(forKey: id)?.stop()
-        if let client { notify("\(client.who) left", except: id) }
+        if let client {
+            notify("\(client.who) left", except: id)
+            recorder?.marker("\(client.who) left")
+        }
         applySize()
         progressed()
         startIdleTimerIfAlone()
@@ -277,6 +286,7 @@ actor PTYSession {
         guard rows != appliedSize.rows || cols != appliedSize.cols else { return }
         appliedSize = (rows, cols)
         terminal.resize(rows: rows, cols: cols)
+        recorder?.resize(cols: cols, rows: rows)
     }
 
     // MARK: Input
@@ -296,6 +306,7 @@ actor PTYSession {
         }
         if let client, clients[client]?.readOnly == true { throw PTYSessionError.readOnly }
         guard exit == nil, let writer else { throw PTYSessionError.ended }
+        recorder?.input(bytes)
         try await inputLock.withLock {
             if bytes.readableBytes <= Self.inputChunkSize {
                 try await writer.write(bytes)
@@ -313,6 +324,34 @@ actor PTYSession {
     /// The largest piece of input handed to the channel at once.
     static let inputChunkSize = 16 << 10
 
+    // MARK: Recording
+
+    /// The id of the session's recording, while it is recorded.
+    var recordingID: String? { recorder?.id }
+
+    /// Records the session from now on, in `recordings` (before ``start(onEnd:)``, from its first byte).
+    /// Every client is told, and told again if the recording stops early.
+    /// - Throws: When the file cannot be created.
+    func startRecording(in recordings: SessionRecordings, audit: Bool) async throws {
+        guard recorder == nil, exit == nil else { return }
+        let size = appliedSize
+        let recorder = try await recordings.start(
+            owner: owner, name: name, program: terminal.program, rows: size.rows, cols: size.cols, audit: audit
+        ) { [weak self] stop in
+            Task { await self?.recordingStopped(stop) }
+        }
+        self.recorder = recorder
+        self.recordings = recordings
+        notify("This session is recorded (\(recorder.id))", except: -1)
+    }
+
+    private func recordingStopped(_ stop: RecordingStop) async {
+        guard let recorder, let recordings else { return }
+        notify("Recording \(recorder.id) stopped: \(SessionRecorder.describe(stop)); the session goes on", except: -1)
+        self.recorder = nil
+        await recordings.finish(recorder)
+    }
+
     // MARK: Ending
 
     private func watchExit() async {
@@ -322,6 +361,11 @@ actor PTYSession {
         await waitForReader(upTo: .milliseconds(300))
         self.exit = exit
         _ = await terminal.terminate(grace: .milliseconds(200))
+        if let recorder, let recordings {
+            recorder.marker("The program \(exit)")
+            self.recorder = nil
+            await recordings.finish(recorder)
+        }
         // Let the clients take the output already queued for them, then tell them.
         for outbox in outboxes.values { await outbox.sendRemainingAndStop() }
         outboxes = [:]

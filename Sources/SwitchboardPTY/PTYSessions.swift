@@ -61,9 +61,14 @@ struct PTYSessions: EntityResource {
 }
 
 extension PTYManager {
-    /// Registers `Switchboard.Pty` (the terminal) and `Switchboard.PtySession` (the running programs) in an API.
+    /// Registers `Switchboard.Pty` (the terminal) and `Switchboard.PtySession` (the running programs) in an API;
+    /// with ``recordings``, also `Switchboard.Recording` (the recordings) and `Switchboard.Replay` (playing one).
     public nonisolated func register(in api: SwitchboardAPI) {
         api.register { PTYTerminal(manager: self) }
         api.register(resource: PTYSessions(manager: self))
+        if let recordings {
+            api.register(resource: RecordingResource(recordings: recordings))
+            api.register { ReplayTerminal(recordings: recordings) }
+        }
     }
 }

@@ -43,6 +43,9 @@ public actor PTYTerminal: TextInputTerminal, BinaryInputTerminal, PropertyChecki
     @Property(description: "Who else may attach to your named terminal: names, each with :read or :write (default), comma-separated")
     var share: String? = nil
     @Property(description: "Watch only: input is refused and the size is left to the others; cannot be turned off again") var readOnly = false
+    @Property(description: "Record the session (asciicast v2, listed by Switchboard.Recording); set when opening") var record = false
+    @Property(readOnly: true, description: "The id of the session's recording, if it was recorded when this connection opened it")
+    var recording: String? = nil
     @Property(readOnly: true, description: "The program's process id") var pid: Int? = nil
     @Property(readOnly: true, description: "The program's exit status, once it has exited") var exitStatus: Int? = nil
 
@@ -66,6 +69,9 @@ public actor PTYTerminal: TextInputTerminal, BinaryInputTerminal, PropertyChecki
         identityName = identity.name
         let ownerName = owner ?? identity.name
         let grants = try share.map { try Self.grants($0) }
+        if record && manager.recordings == nil {
+            throw SwitchboardError(.badRequest, code: .invalidPropertyValue, "This server does not record sessions (it has no recording directory)")
+        }
         let session: PTYSession
         if ownerName != identity.name {
             guard let name else {
@@ -92,7 +98,7 @@ public actor PTYTerminal: TextInputTerminal, BinaryInputTerminal, PropertyChecki
             }
             do {
                 session = try await manager.session(
-                    named: name, owner: identity.name, clientIP: connection.profile.clientIP, rows: rows, cols: cols)
+                    named: name, owner: identity.name, clientIP: connection.profile.clientIP, rows: rows, cols: cols, record: record)
             } catch PTYManagerError.tooMany(let limit) {
                 throw SwitchboardError(
                     .serviceUnavailable, code: .terminalError, "There are \(limit) terminals running, the most this server allows; try again later")
@@ -102,11 +108,26 @@ public actor PTYTerminal: TextInputTerminal, BinaryInputTerminal, PropertyChecki
                     "\(identity) has \(limit) terminals running, the most one caller may; end one first (DELETE /api/ptysession/pid=...)")
             } catch PTYManagerError.shuttingDown {
                 throw SwitchboardError(.serviceUnavailable, code: .terminalError, "The server is shutting down")
+            } catch PTYManagerError.cannotRecord(let reason) {
+                connection.logger.error("PTY session not started: it cannot be recorded", metadata: ["error": "\(reason)"])
+                throw SwitchboardError(.serviceUnavailable, code: .terminalError, "The session cannot be recorded, so it was not started; try again later")
             } catch {
                 throw SwitchboardError.internal(error, logger: connection.logger)
             }
             if let grants { await session.share(grants) }
         }
+        if record, let recordings = manager.recordings, await session.recordingID == nil {
+            // A running named terminal is recorded from now on, when its owner (or an administrator) asks.
+            guard session.owner == identity.name || identity.rights.isAdministrator else {
+                throw SwitchboardError(.forbidden, code: .forbidden, "Only the owner '\(session.owner)' may record terminal '\(name ?? "")'")
+            }
+            do {
+                try await session.startRecording(in: recordings, audit: false)
+            } catch {
+                throw SwitchboardError.internal(error, logger: connection.logger)
+            }
+        }
+        recording = await session.recordingID
         self.session = session
         openedName = name
         openedOwner = owner
@@ -261,6 +282,10 @@ public actor PTYTerminal: TextInputTerminal, BinaryInputTerminal, PropertyChecki
         if changes.contains($mode) && mode != openedMode {
             throw SwitchboardError(
                 .badRequest, code: .invalidPropertyValue, "Mode is chosen when the terminal opens; open /pty/mode=\(mode) for the other protocol")
+        }
+        if changes.contains($record) {
+            throw SwitchboardError(
+                .badRequest, code: .invalidPropertyValue, "Record is chosen when the terminal opens; open /pty/record=true to record a session")
         }
         if changes.contains($owner) && owner != openedOwner {
             throw SwitchboardError(

@@ -315,7 +315,14 @@ public actor Shell: TextInputTerminal, BinaryInputTerminal, PropertyCheckingTerm
     func send(_ response: RESTResponse, on connection: TerminalConnection) async throws {
         try await connection.send(response.statusLine)
         if writeHeaders { try await connection.send(json: response.headers.json) }
-        if let text = response.bodyText {
+        if let document = response.document {
+            // One message, sent in parts as the document is read.
+            if binaryBodies {
+                try await connection.send(binaryParts: document.makeBytes())
+            } else {
+                try await connection.send(textParts: WholeCharacters(document.makeBytes()))
+            }
+        } else if let text = response.bodyText {
             if binaryBodies {
                 try await connection.send(ByteBuffer(string: text))
             } else {
@@ -588,4 +595,38 @@ extension StringProtocol {
         guard let first = firstIndex(where: { !$0.isWhitespace }), let last = lastIndex(where: { !$0.isWhitespace }) else { return "" }
         return String(self[first...last])
     }
+}
+
+/// Text from a sequence of bytes, each part ending at a whole UTF-8 character (invalid bytes become U+FFFD).
+struct WholeCharacters<Base: AsyncSequence & Sendable>: AsyncSequence, Sendable where Base.Element == ByteBuffer {
+    let base: Base
+    init(_ base: Base) { self.base = base }
+
+    struct AsyncIterator: AsyncIteratorProtocol {
+        var base: Base.AsyncIterator
+        var carry: [UInt8] = []
+
+        mutating func next() async throws -> String? {
+            while let chunk = try await base.next() {
+                var bytes = carry
+                bytes.append(contentsOf: chunk.readableBytesView)
+                var end = bytes.count
+                // Keep back a sequence the chunk does not complete (at most 3 bytes).
+                var back = 0
+                while back < 3, end - back - 1 >= 0, bytes[end - back - 1] & 0xC0 == 0x80 { back += 1 }
+                if end - back - 1 >= 0 {
+                    let lead = bytes[end - back - 1]
+                    let length = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1
+                    if length > 1, back + 1 < length { end -= back + 1 }
+                }
+                carry = Array(bytes[end...])
+                if end > 0 { return String(decoding: bytes[..<end], as: UTF8.self) }
+            }
+            guard !carry.isEmpty else { return nil }
+            defer { carry = [] }
+            return String(decoding: carry, as: UTF8.self)
+        }
+    }
+
+    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(base: base.makeAsyncIterator()) }
 }

@@ -73,6 +73,16 @@ struct ServeCommand: AsyncParsableCommand {
     var maxRowsPerRequest = 10_000
     @Option(help: "Shell commands one connection may run per second after a burst of 50 (0: no pacing).")
     var shellCommandsPerSecond = 20.0
+    @Flag(help: "Record every PTY session (for audit) in <data-dir>/recordings; otherwise a session is recorded when its URI says record=true.")
+    var record = false
+    @Flag(help: "Record keystrokes and pastes too (they carry passwords: only when your policy needs them).")
+    var recordInput = false
+    @Option(help: "The largest one recording may grow, in bytes; past it the recording stops and the session goes on.")
+    var recordingMaxBytes = 64 << 20
+    @Option(help: "The most bytes all recordings may take; the oldest finished ones are deleted first.")
+    var recordingsMaxBytes = 1 << 30
+    @Option(help: "Days a finished recording is kept (0: until --recordings-max-bytes needs the room).")
+    var recordingsMaxDays = 30
 
     func run() async throws {
         guard let level = Logger.Level(rawValue: logLevel.lowercased()) else {
@@ -130,13 +140,25 @@ struct ServeCommand: AsyncParsableCommand {
             path: database, description: Superhero.resourceDescription, views: Superhero.views, seed: Superhero.samples)
         api.register(resource: heroes)
         var ptys: PTYManager?
+        var sessionRecordings: SessionRecordings?
         if noPty {
             logger.info("PTY terminals are off (--no-pty)")
         } else if loopback || allowRemotePty {
             var program = PTYProgram.defaultShell
             program.inheritedVariables = ptyEnv
+            guard recordingMaxBytes >= 4096, recordingsMaxBytes >= recordingMaxBytes, recordingsMaxDays >= 0 else {
+                throw ValidationError("--recording-max-bytes must be at least 4096, and --recordings-max-bytes at least as large")
+            }
+            let recordings = try SessionRecordings(
+                configuration: .init(
+                    directory: dataDir + "/recordings", recordsEverySession: record, recordsInput: recordInput,
+                    maxBytesPerRecording: recordingMaxBytes, maxTotalBytes: recordingsMaxBytes,
+                    maxAge: recordingsMaxDays > 0 ? .seconds(recordingsMaxDays * 86_400) : nil),
+                logger: Logger(label: "switchboard.audit"))
+            sessionRecordings = recordings
+            if record { logger.notice("Every PTY session is recorded", metadata: ["directory": "\(dataDir)/recordings"]) }
             let manager = PTYManager(
-                configuration: .init(program: program, idleTimeout: ptyIdleTimeout > 0 ? .seconds(ptyIdleTimeout) : nil))
+                configuration: .init(program: program, idleTimeout: ptyIdleTimeout > 0 ? .seconds(ptyIdleTimeout) : nil), recordings: recordings)
             manager.register(in: api)
             ptys = manager
             if !loopback {
@@ -179,7 +201,8 @@ struct ServeCommand: AsyncParsableCommand {
         }
         if ptys != nil {
             server.router.addBrowserConsole(
-                at: "/console", terminalURI: configuration.apiRoot + "/pty", assets: xtermDir.map { .directory($0) } ?? .cdn, api: api,
+                at: "/console", terminalURI: configuration.apiRoot + "/pty", replayURI: configuration.apiRoot + "/replay",
+                assets: xtermDir.map { .directory($0) } ?? .cdn, api: api,
                 configuration: server.configuration)
         }
         let reloader = Task {
@@ -198,6 +221,7 @@ struct ServeCommand: AsyncParsableCommand {
             PTYManager.killEveryProgramNow()
         }
         await ptys?.shutdown()
+        await sessionRecordings?.close()
         try? await heroes.close()
         if let file = runtimeFile.withLock({ $0 }) { unlink(file) }
         logger.info("Switchboard stopped")

@@ -27,6 +27,9 @@ public struct EntityDescriptor: Sendable {
     let insert: @Sendable ([JSONObject], RESTCaller) async throws -> [JSONObject]
     let update: @Sendable ([(old: any Sendable, new: JSONObject)], RESTCaller) async throws -> [JSONObject]
     let delete: @Sendable ([any Sendable], RESTCaller) async throws -> Int
+    /// The media types of its entities' documents (``EntityDocumentResource``); empty for most resources.
+    public private(set) var documentTypes: [String] = []
+    private(set) var document: (@Sendable (any Sendable, RESTCaller) async throws -> EntityDocument)?
 
     init<R: EntityResource>(_ resource: R) throws {
         let codec = try EntityCodec<R.Entity>(resource: resource.resourceName)
@@ -75,6 +78,18 @@ public struct EntityDescriptor: Sendable {
         }
     }
 
+    /// The descriptor of a resource whose entities are documents too.
+    init<R: EntityDocumentResource>(documents resource: R) throws {
+        try self.init(resource)
+        documentTypes = resource.documentTypes.map { $0.lowercased() }
+        document = { entity, caller in
+            guard let entity = entity as? R.Entity else {
+                throw SwitchboardError(.internalServerError, code: .internalError, "'\(resource.resourceName)' selected an entity of another type")
+            }
+            return try await resource.document(of: entity, caller: caller)
+        }
+    }
+
     /// What `OPTIONS` shows for the resource.
     public var options: JSON {
         var object: JSONObject = [
@@ -83,6 +98,7 @@ public struct EntityDescriptor: Sendable {
             "Methods": .array(methods.map { .string($0.rawValue) }),
         ]
         if let summary { object["Description"] = .string(summary) }
+        if !documentTypes.isEmpty { object["DocumentTypes"] = .array(documentTypes.map { .string($0) }) }
         object["Properties"] = schema.json
         if !views.isEmpty {
             object["Views"] = .array(

@@ -12,11 +12,11 @@ extension SwitchboardAPI {
         var accepted = AcceptedFormat()
         var identity = request.caller.identity
         do {
-            accepted = try AcceptedFormat(request.headers[.accept], formats: formats)
+            accepted = try AcceptedFormat(request.headers[.accept], formats: formats, documentTypes: documentTypes)
             var request = request
             if identity == nil { identity = try await authenticate(headers: request.headers, uriKey: nil) }
             request.caller.identity = identity
-            outcome = try await RESTExecution(api: self, request: request).run()
+            outcome = try await RESTExecution(api: self, request: request, documentType: accepted.documentType).run()
             if accepted.single { try outcome.keepSingleEntity(request.method) }
         } catch {
             outcome = RESTExecution.Outcome(error: SwitchboardError(wrapping: error, logger: logger))
@@ -31,7 +31,12 @@ extension SwitchboardAPI {
         var response = RESTResponse(
             status: outcome.status, info: outcome.info, error: outcome.error, elapsedMilliseconds: milliseconds,
             headers: HTTPFields(), body: nil, canonicalURI: outcome.canonical, entityCount: outcome.count)
-        if request.method != .HEAD || outcome.error != nil {
+        if case .file(let document) = outcome.payload {
+            response.headers[.contentType] = document.contentType
+            if let length = document.byteCount { response.headers[.contentLength] = String(length) }
+            if let disposition = document.contentDisposition { response.headers[.contentDisposition] = disposition }
+            if request.method == .GET { response.document = document }
+        } else if request.method != .HEAD || outcome.error != nil {
             if let format = accepted.format, outcome.error == nil, let entities = outcome.entities {
                 do {
                     response.encodedBody = try format.write(entities)
@@ -81,6 +86,8 @@ extension SwitchboardAPI {
 struct RESTExecution {
     let api: SwitchboardAPI
     let request: RESTRequest
+    /// The document type `Accept` asked for, if any (``EntityDocumentResource``).
+    var documentType: String? = nil
 
     /// What a request produced, before it is timed and written.
     struct Outcome {
@@ -90,6 +97,8 @@ struct RESTExecution {
             case change([JSON], counts: [(key: String, count: Int)])
             case count(Int)
             case document(JSON)
+            /// One entity's own document (``EntityDocumentResource``), sent as it is.
+            case file(EntityDocument)
         }
         var status = 200
         var info: String?
@@ -146,7 +155,7 @@ struct RESTExecution {
                 return .object(object)
             }
             switch payload {
-            case .none: return nil
+            case .none, .file: return nil
             case .document(let document): return document
             case .count(let count):
                 return raw ? ["Count": .int(count)] : ["Count": .int(count), "TimeElapsedMs": time, "Status": "success"]
@@ -211,6 +220,8 @@ struct RESTExecution {
         switch request.method {
         case .OPTIONS:
             return Outcome(canonical: canonical, payload: .document(entity.options))
+        case .GET where documentType != nil, .HEAD where documentType != nil:
+            return try await document(of: query, entity: entity)
         case .GET, .HEAD, .REPORT:
             // Without a limit, a GET returns one full page at most, with a link to the next.
             var query = query
@@ -330,6 +341,27 @@ struct RESTExecution {
     }
 
     /// The entities a write applies to.
+    /// `GET` with `Accept` naming a document type: the document of the one entity the query selects.
+    func document(of query: EntityQuery, entity: EntityDescriptor) async throws -> Outcome {
+        guard let documentType, let document = entity.document, entity.documentTypes.contains(documentType) else {
+            throw SwitchboardError(
+                .notAcceptable, code: .notAcceptable,
+                "Resource '\(entity.name)' has no documents of type '\(documentType ?? "")'; its entities come as application/json and the registered formats")
+        }
+        let (selection, indices) = try await matches(query, entity: entity, paged: true)
+        switch indices.count {
+        case 0:
+            throw SwitchboardError(.notFound, code: .noMatch, "No entity matches \(query.canonical); a document comes from exactly one")
+        case 1:
+            let file = try await document(selection.entities[indices[0]], request.caller)
+            return Outcome(info: "The \(documentType) document of 1 entity", canonical: query.canonical, count: 1, payload: .file(file))
+        default:
+            throw SwitchboardError(
+                .badRequest, code: .ambiguousMatch,
+                "\(indices.count) entities match \(query.canonical); a \(documentType) document comes from exactly one: add conditions that match one")
+        }
+    }
+
     func matches(_ query: EntityQuery, entity: EntityDescriptor, paged: Bool) async throws -> (ErasedSelection, [Int]) {
         let caller = request.caller
         return try await QueryDeadline.run(api.configuration.queryTimeout, resource: entity.name, inline: entity.selectsCooperatively) {

@@ -84,6 +84,9 @@ public struct RESTResponse: Sendable {
     /// The body, written in the format the request's `Accept` asked for (JSON Lines, CSV, ...), when it is not
     /// JSON (see ``ResponseFormat``); its type is in the `Content-Type` header.
     public var encodedBody: [UInt8]?
+    /// One entity's own document, for `GET` with `Accept` naming a document type (``EntityDocumentResource``):
+    /// the transport sends its bytes as they are read; its type and length are in ``headers``.
+    public var document: EntityDocument?
     /// The canonical form of the URI, when it resolved.
     public var canonicalURI: String?
     /// How many entities the request selected, inserted, changed or counted.

@@ -44,6 +44,8 @@ struct AcceptedFormat {
     var raw = false
     /// `single=true`: the one entity found, as an object.
     var single = false
+    /// A document type of some resource (``EntityDocumentResource``): the one entity found, as its document.
+    var documentType: String?
 
     init() {}
 
@@ -51,7 +53,7 @@ struct AcceptedFormat {
 
     /// The first type of the header, in the client's order, that JSON or a registered format answers.
     /// - Throws: `406` when none does.
-    init(_ accept: String?, formats: [any ResponseFormat]) throws(SwitchboardError) {
+    init(_ accept: String?, formats: [any ResponseFormat], documentTypes: Set<String> = []) throws(SwitchboardError) {
         guard let accept, !accept.trimmingWhitespace().isEmpty else { return }
         for item in accept.split(separator: ",") {
             let parts = item.split(separator: ";").map { $0.trimmingWhitespace().lowercased() }
@@ -66,8 +68,12 @@ struct AcceptedFormat {
                 self.format = format
                 return
             }
+            if documentTypes.contains(type) {
+                documentType = type
+                return
+            }
         }
-        let offered = (["application/json"] + formats.compactMap(\.mediaTypes.first)).joined(separator: ", ")
+        let offered = (["application/json"] + formats.compactMap(\.mediaTypes.first) + documentTypes.sorted()).joined(separator: ", ")
         throw SwitchboardError(
             .notAcceptable, code: .notAcceptable, "Cannot produce '\(accept.prefix(200))'; this API answers with \(offered)")
     }
