@@ -97,7 +97,7 @@ public actor SessionRecordings {
     private var ticks = 0
 
     /// Opens the directory (creating it owner-only), lists what it holds, and applies the retention limits.
-    public init(configuration: RecordingConfiguration, logger: Logger = Logger(label: "switchboard.recordings")) throws {
+    public init(configuration: RecordingConfiguration, logger: Logger = Logger(label: "switchboard.recordings")) async throws {
         self.configuration = configuration
         self.logger = logger
         try FileManager.default.createDirectory(
@@ -111,7 +111,11 @@ public actor SessionRecordings {
                 logger.warning("Not a recording; left as it is", metadata: ["sb.recording.file": "\(path)", "error": "\(error)"])
             }
         }
+        applyRetention()
     }
+
+    /// The recorder of a recording being made (for tests).
+    func recorder(_ id: String) -> SessionRecorder? { active[id] }
 
     /// Starts the once-a-second work: syncing recordings to disk and, every minute, the age limit.
     private func startTicking() {

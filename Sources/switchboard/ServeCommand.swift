@@ -149,7 +149,7 @@ struct ServeCommand: AsyncParsableCommand {
             guard recordingMaxBytes >= 4096, recordingsMaxBytes >= recordingMaxBytes, recordingsMaxDays >= 0 else {
                 throw ValidationError("--recording-max-bytes must be at least 4096, and --recordings-max-bytes at least as large")
             }
-            let recordings = try SessionRecordings(
+            let recordings = try await SessionRecordings(
                 configuration: .init(
                     directory: dataDir + "/recordings", recordsEverySession: record, recordsInput: recordInput,
                     maxBytesPerRecording: recordingMaxBytes, maxTotalBytes: recordingsMaxBytes,

@@ -16,14 +16,14 @@ struct PTYTests {
     static func withServer(
         sharing: PTYManager.Sharing = .perConnection, maxTerminals: Int = 32, authenticator: any Authenticator = AllowAllAuthenticator(),
         idleTimeout: Duration? = .seconds(3600), inheritedVariables: [String] = [], audit: Logger = TestServer.defaultLogger,
-        _ body: (TestServer, PTYManager) async throws -> Void
+        recordings: SessionRecordings? = nil, _ body: (TestServer, PTYManager) async throws -> Void
     ) async throws {
         let manager = PTYManager(
             configuration: .init(
                 program: PTYProgram(
                     "bash", arguments: ["--norc", "--noprofile"], environment: ["PS1": "$ "], inheritedVariables: inheritedVariables),
                 sharing: sharing, maxTerminals: maxTerminals, terminationGrace: .milliseconds(500), idleTimeout: idleTimeout),
-            audit: audit)
+            audit: audit, recordings: recordings)
         try await TestServer.with(authenticator: authenticator, configure: { manager.register(in: $0) }) { server in
             try await body(server, manager)
             await manager.shutdown()
