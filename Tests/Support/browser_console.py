@@ -1,7 +1,9 @@
 """Loads Switchboard's browser console in headless Chromium, types a command and reads the rendered screen.
 
-Usage: browser_console.py URL [--screenshot FILE]
+Usage: browser_console.py URL [--screenshot FILE] [--replay]
 Prints the screen's text and exits 0 when `echo $((6*7))` shows 42 on a line of its own, 1 otherwise.
+With --replay, URL opens a recording (`/console?replay=ID`) of such a session: the script waits for the replay
+to end, prints the screen and the terminal's size, and exits 0 when 42 is on the screen.
 Needs Debian's chromium and chromium-driver, and `pip install selenium`.
 """
 import argparse
@@ -19,6 +21,7 @@ def main():
     parser.add_argument("url")
     parser.add_argument("--screenshot")
     parser.add_argument("--timeout", type=float, default=20)
+    parser.add_argument("--replay", action="store_true")
     args = parser.parse_args()
 
     options = webdriver.ChromeOptions()
@@ -32,6 +35,14 @@ def main():
         # Connected, and the shell has drawn its prompt.
         wait.until(lambda d: d.execute_script(
             "return window.switchboardConsole && window.switchboardConsole.socket.readyState === 1"))
+        if args.replay:
+            wait.until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-exited") == "true")
+            text = screen(driver)
+            print(text)
+            size = driver.execute_script("var t = window.switchboardConsole.terminal; return [t.cols, t.rows];")
+            print(f"size={size[0]}x{size[1]}")
+            print("status:", driver.find_element(By.ID, "status").text)
+            return 0 if any(line.strip() == "42" for line in text.splitlines()) else 1
         wait.until(lambda d: screen(d).strip() != "")
         rows_before = driver.execute_script("return window.switchboardConsole.terminal.rows")
         textarea = driver.find_element(By.CSS_SELECTOR, ".xterm-helper-textarea")

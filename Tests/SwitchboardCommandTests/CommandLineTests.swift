@@ -1,4 +1,5 @@
 import Foundation
+import Switchboard
 import Testing
 
 @testable import SwitchboardTestSupport
@@ -214,14 +215,31 @@ struct CommandLineTests {
         let root = FileManager.default.currentDirectoryPath
         let bundle = try await run(command: ["bash", root + "/Scripts/bundle_local_xterm.sh", xterm])
         #expect(bundle.status == 0, "\(bundle.output)")
-        let (process, port) = try await startServe(dataDirectory: data, ["--xterm-dir", xterm])
+        // Every session recorded: the console's session is then played back in the console.
+        let (process, port) = try await startServe(dataDirectory: data, ["--xterm-dir", xterm, "--record"])
         defer { if process.isRunning { process.terminate() } }
+        let token = try Self.token(data)
         let browser = try await run(command: [
-            "python3", root + "/Tests/Support/browser_console.py", "http://127.0.0.1:\(port)/console?token=\(try Self.token(data))",
+            "python3", root + "/Tests/Support/browser_console.py", "http://127.0.0.1:\(port)/console?token=\(token)",
         ])
         #expect(browser.status == 0, "\(browser.output)")
         #expect(browser.output.contains("\n42\n"))
         #expect(browser.output.contains("status: The program 'bash' exited with status 5"))
+
+        let row = try #require(try await Self.recordings(port: port, token: token).first)
+        guard case .string(let id)? = row["Id"] else { throw TestFailure("no Id in \(row)") }
+        let cast = try await RawHTTP.request(
+            port: port, "GET", "/api/recording/id=\(id)", headers: ["Authorization: Bearer \(token)", "Accept: application/x-asciicast"])
+        // The console fitted the terminal to its window: the last resize of the recording is the size to play at.
+        let resizes = cast.body.split(separator: "\n").filter { $0.contains(#", "r", ""#) }
+        let size = try #require(resizes.last?.split(separator: "\"").dropLast().last)
+        let replay = try await run(command: [
+            "python3", root + "/Tests/Support/browser_console.py", "--replay", "http://127.0.0.1:\(port)/console?token=\(token)&replay=\(id)",
+        ])
+        #expect(replay.status == 0, "\(replay.output)")
+        #expect(replay.output.contains("\n42\n"))
+        #expect(replay.output.contains("size=\(size)"))
+        #expect(replay.output.contains("status: Replay of \(id) ended"))
         process.terminate()
         try await onOwnThread { process.waitUntilExit() }
     }
