@@ -56,6 +56,8 @@ final class SessionRecorder: Sendable {
         /// Output left out since the last marker because the writer was behind.
         var droppedBytes = 0
         var writerScheduled = false
+        /// Whether a delayed flush is on its way.
+        var flushPending = false
         var stopped: RecordingStop?
         /// Whether the descriptor is closed once the queue is written.
         var closing = false
@@ -64,6 +66,19 @@ final class SessionRecorder: Sendable {
         var lastEventTime: Double = 0
         var peakQueuedBytes = 0
         var whenWritten: [CheckedContinuation<Void, Never>] = []
+
+        /// What to do with the queue after it grew: write it now (a batch is ready, or no more events come),
+        /// soon (a flush is scheduled), or nothing (a writer or a flush is on its way already).
+        mutating func nextFlush(ended: Bool) -> Flush {
+            guard !writerScheduled, !queued.isEmpty else { return .none }
+            if ended || queued.count >= SessionRecorder.batchBytes {
+                writerScheduled = true
+                return .now
+            }
+            guard !flushPending else { return .none }
+            flushPending = true
+            return .soon
+        }
     }
     private let state: Mutex<State>
 
@@ -129,39 +144,70 @@ final class SessionRecorder: Sendable {
 
     private func record(_ code: String, _ data: ByteBuffer, canDrop: Bool) {
         let time = now
-        let line = Self.eventLine(time: time, code: code, data: data)
         var stopped: RecordingStop?
-        let schedule = state.withLock { state -> Bool in
-            guard state.stopped == nil, !state.closing else { return false }
-            if canDrop && state.queued.count + line.count > Self.maxQueuedBytes {
+        let flush = state.withLock { state -> Flush in
+            guard state.stopped == nil, !state.closing else { return .none }
+            if canDrop && state.queued.count + data.readableBytes > Self.maxQueuedBytes {
                 state.droppedBytes += data.readableBytes
-                return false
+                return .none
             }
-            var lines: [UInt8] = []
+            // Formatted straight into the queue: one copy of the output on this path.
+            let before = state.queued.count
+            let droppedBefore = state.droppedBytes
             if state.droppedBytes > 0 {
-                lines = Self.eventLine(
-                    time: time, code: "m", data: ByteBuffer(string: "\(state.droppedBytes) bytes of output not recorded: the disk was too slow"))
+                let note = "\(state.droppedBytes) bytes of output not recorded: the disk was too slow"
+                Self.appendEvent(time: time, code: "m", data: ByteBuffer(string: note), to: &state.queued)
                 state.droppedBytes = 0
             }
-            lines += line
-            if state.size + lines.count > maxBytes - Self.markerReserve {
+            Self.appendEvent(time: time, code: code, data: data, to: &state.queued)
+            if canDrop && state.queued.count > Self.maxQueuedBytes {
+                // Escaped, it does not fit after all.
+                state.queued.removeLast(state.queued.count - before)
+                state.droppedBytes = droppedBefore + data.readableBytes
+                return .none
+            }
+            if state.size + state.queued.count - before > maxBytes - Self.markerReserve {
+                state.queued.removeLast(state.queued.count - before)
                 let reason = RecordingStop.sizeLimit(maxBytes)
-                let marker = Self.eventLine(time: time, code: "m", data: ByteBuffer(string: "Recording stopped: \(Self.describe(reason))"))
                 state.stopped = reason
                 stopped = reason
-                guard state.size + marker.count <= maxBytes else { return false }
-                lines = marker
+                Self.appendEvent(time: time, code: "m", data: ByteBuffer(string: "Recording stopped: \(Self.describe(reason))"), to: &state.queued)
+                if state.size + state.queued.count - before > maxBytes { state.queued.removeLast(state.queued.count - before) }
             }
-            state.queued += lines
-            state.size += lines.count
+            state.size += state.queued.count - before
             state.lastEventTime = time
             state.peakQueuedBytes = max(state.peakQueuedBytes, state.queued.count)
-            guard !state.writerScheduled else { return false }
-            state.writerScheduled = true
-            return true
+            return state.nextFlush(ended: stopped != nil)
         }
-        if schedule { Self.writerPool.submit { _ in self.writeQueued() } }
+        schedule(flush)
         if let stopped { onStop(stopped) }
+    }
+
+    /// When the queue goes to the disk: at once once it holds a batch worth a write, otherwise a moment
+    /// later, so that a program printing small chunks costs one write per batch rather than one per chunk.
+    enum Flush {
+        case none, now, soon
+    }
+    /// The queue size that is written at once.
+    static let batchBytes = 64 << 10
+    /// How long a smaller queue may wait for more.
+    static let batchDelay = TimeAmount.milliseconds(20)
+
+    private func schedule(_ flush: Flush) {
+        switch flush {
+        case .none: break
+        case .now: Self.writerPool.submit { _ in self.writeQueued() }
+        case .soon:
+            NIOSingletons.posixEventLoopGroup.any().scheduleTask(in: Self.batchDelay) {
+                let now = self.state.withLock { state -> Bool in
+                    state.flushPending = false
+                    guard !state.writerScheduled, !state.queued.isEmpty else { return false }
+                    state.writerScheduled = true
+                    return true
+                }
+                if now { Self.writerPool.submit { _ in self.writeQueued() } }
+            }
+        }
     }
 
     /// What a stop means, for a marker and the clients.
@@ -180,29 +226,39 @@ final class SessionRecorder: Sendable {
             let (batch, descriptor) = state.withLock { state -> ([UInt8], Int32) in
                 let batch = state.queued
                 state.queued = []
-                if batch.isEmpty { state.writerScheduled = false }
                 return (batch, state.closed ? -1 : state.descriptor)
             }
-            guard !batch.isEmpty else { break }
-            guard descriptor >= 0 else { continue }
-            if Self.writeWhole(batch, to: descriptor) {
-                state.withLock {
-                    $0.written += batch.count
-                    $0.unsynced = true
+            if !batch.isEmpty, descriptor >= 0 {
+                if Self.writeWhole(batch, to: descriptor) {
+                    state.withLock {
+                        $0.written += batch.count
+                        $0.unsynced = true
+                    }
+                } else {
+                    // A full disk or an I/O error: cut back to the last whole line, and stop.
+                    let reason = RecordingStop.writeFailed(String(cString: strerror(errno)))
+                    let first = state.withLock { state -> Bool in
+                        _ = ftruncate(descriptor, off_t(state.written))
+                        state.size = state.written
+                        state.queued = []
+                        let first = state.stopped == nil
+                        state.stopped = reason
+                        return first
+                    }
+                    if first { onStop(reason) }
                 }
-            } else {
-                // A full disk or an I/O error: cut back to the last whole line, and stop.
-                let reason = RecordingStop.writeFailed(String(cString: strerror(errno)))
-                let first = state.withLock { state -> Bool in
-                    _ = ftruncate(descriptor, off_t(state.written))
-                    state.size = state.written
-                    state.queued = []
-                    let first = state.stopped == nil
-                    state.stopped = reason
-                    return first
-                }
-                if first { onStop(reason) }
             }
+            // Go on while a batch is ready (or the file is being closed); leave a smaller queue for later.
+            let next = state.withLock { state -> Flush in
+                if !state.queued.isEmpty && (state.closing || state.queued.count >= Self.batchBytes) { return .now }
+                state.writerScheduled = false
+                return state.nextFlush(ended: false)
+            }
+            switch next {
+            case .now: continue
+            case .soon, .none: schedule(next)
+            }
+            break
         }
         closeIfDone()
     }
@@ -289,13 +345,14 @@ final class SessionRecorder: Sendable {
     var stop: RecordingStop? { state.withLock { $0.stopped } }
     /// The most bytes that waited for the disk at once (for tests).
     var peakQueuedBytes: Int { state.withLock { $0.peakQueuedBytes } }
+    /// The file's descriptor (for tests that put a full or a stalled file in its place).
+    var descriptorForTests: Int32 { state.withLock { $0.descriptor } }
 
     // MARK: Format
 
-    /// `[<seconds>, "<code>", "<data>"]` and a newline: the time with microseconds, the data as a JSON string.
-    static func eventLine(time: Double, code: String, data: ByteBuffer) -> [UInt8] {
-        var line: [UInt8] = []
-        line.reserveCapacity(data.readableBytes + data.readableBytes / 8 + 32)
+    /// Appends `[<seconds>, "<code>", "<data>"]` and a newline: the time with microseconds, the data as a JSON string.
+    static func appendEvent(time: Double, code: String, data: ByteBuffer, to line: inout [UInt8]) {
+        // No reserveCapacity: growing a queue by exact amounts would copy it on every event.
         line.append(UInt8(ascii: "["))
         appendTime(time, to: &line)
         line.append(contentsOf: ", \"".utf8)
@@ -303,21 +360,29 @@ final class SessionRecorder: Sendable {
         line.append(contentsOf: "\", \"".utf8)
         data.withUnsafeReadableBytes { appendEscaped($0, to: &line) }
         line.append(contentsOf: "\"]\n".utf8)
-        return line
     }
 
     /// Seconds with six decimals, as asciinema writes them (`12.000345`).
     static func appendTime(_ time: Double, to line: inout [UInt8]) {
         let micros = Int((max(0, time) * 1_000_000).rounded())
-        line.append(contentsOf: String(micros / 1_000_000).utf8)
+        appendDigits(of: micros / 1_000_000, minimumCount: 1, to: &line)
         line.append(UInt8(ascii: "."))
-        var fraction = micros % 1_000_000
-        var digits = [UInt8](repeating: UInt8(ascii: "0"), count: 6)
-        for index in stride(from: 5, through: 0, by: -1) {
-            digits[index] = UInt8(ascii: "0") + UInt8(fraction % 10)
-            fraction /= 10
+        appendDigits(of: micros % 1_000_000, minimumCount: 6, to: &line)
+    }
+
+    /// The decimal digits of a number that is not negative, with leading zeros up to `minimumCount`.
+    private static func appendDigits(of value: Int, minimumCount: Int, to line: inout [UInt8]) {
+        var count = 1
+        var scale = 1
+        while value / scale >= 10 {
+            scale *= 10
+            count += 1
         }
-        line.append(contentsOf: digits)
+        for _ in count..<max(count, minimumCount) { line.append(UInt8(ascii: "0")) }
+        while scale > 0 {
+            line.append(UInt8(ascii: "0") + UInt8((value / scale) % 10))
+            scale /= 10
+        }
     }
 
     /// The bytes of valid UTF-8 text as the inside of a JSON string: runs that need no escape are copied whole.

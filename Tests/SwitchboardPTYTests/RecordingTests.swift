@@ -334,3 +334,77 @@ extension JSON {
         return label
     }
 }
+
+/// The disk misbehaving under a recording: faults put in place of the recording's file.
+extension PTYTests {
+    /// The recorder of the only recording, once its session is open.
+    static func onlyRecorder(_ server: TestServer, _ recordings: SessionRecordings) async throws -> SessionRecorder {
+        let id = Self.id(try #require(try await Self.list(server).first))
+        return try #require(await recordings.recorder(id))
+    }
+
+    @Test func aFullDiskStopsTheRecordingAndTheSessionGoesOn() async throws {
+        try await Self.withRecordings { server, recordings in
+            let client = try await WebSocketTestClient.connect(server.base + "/api/pty/record=true&input=keys")
+            _ = try await Self.read(client, until: "$ ")
+            let recorder = try await Self.onlyRecorder(server, recordings)
+            // From now on every write of the recording fails as on a full disk.
+            let full = Glibc.open("/dev/full", O_WRONLY)
+            #expect(full >= 0)
+            #expect(dup2(full, recorder.descriptorForTests) >= 0)
+            close(full)
+            client.send("echo F$((1+1))ULL\r")
+            let told = try await Self.read(client, until: "the session goes on]")
+            #expect(told.contains("stopped: writing the file failed (No space left on device); the session goes on"))
+            client.send("echo S$((1+1))TILL\r")
+            _ = try await Self.read(client, until: "S2TILL")
+            #expect(recorder.stop == .writeFailed("No space left on device"))
+            let row = try #require(try await Self.list(server).first)
+            #expect(row["Stopped"] == "writing the file failed (No space left on device)")
+            client.send("exit\r")
+            _ = try await Self.read(client, until: "? <no query>")
+        }
+    }
+
+    @Test func aStalledDiskNeverHoldsUpTheProgramAndSaysWhatItLeftOut() async throws {
+        try await Self.withRecordings { server, recordings in
+            let client = try await WebSocketTestClient.connect(server.base + "/api/pty/record=true&input=keys")
+            _ = try await Self.read(client, until: "$ ")
+            let recorder = try await Self.onlyRecorder(server, recordings)
+            // The recording's file becomes a pipe nobody reads yet: the writer thread blocks on it.
+            var ends: [Int32] = [0, 0]
+            #expect(pipe(&ends) == 0)
+            #expect(dup2(ends[1], recorder.descriptorForTests) >= 0)
+            close(ends[1])
+            defer { close(ends[0]) }
+            // 4 MB of output reach the client in full while the disk takes nothing.
+            client.send("yes | head -c 4000000 | wc -c; yes | head -c 4000000; echo D$((1+2))ONE\r")
+            let output = try await Self.read(client, until: "D3ONE")
+            #expect(output.contains("4000000"))
+            #expect(output.utf8.count > 4_000_000)
+            #expect(recorder.peakQueuedBytes <= SessionRecorder.maxQueuedBytes)
+            // The disk catches up; the next output is recorded after a marker saying what was left out.
+            let reader = ends[0]
+            // Read on a thread of its own: a blocking read must not take one of the cooperative pool's threads.
+            async let drained = onOwnThread { () -> String in
+                var seen = [UInt8]()
+                var buffer = [UInt8](repeating: 0, count: 65536)
+                while true {
+                    let count = Glibc.read(reader, &buffer, buffer.count)
+                    if count <= 0 { return "" }
+                    seen += buffer[..<count]
+                    let text = String(decoding: seen.suffix(200_000), as: UTF8.self)
+                    if text.contains("A4FTER") { return text }
+                    if seen.count > 400_000 { seen.removeFirst(seen.count - 200_000) }
+                }
+            }
+            client.send("echo A$((2+2))FTER\r")
+            _ = try await Self.read(client, until: "A4FTER")
+            let tail = try await drained
+            #expect(tail.range(of: #"\d+ bytes of output not recorded: the disk was too slow"#, options: .regularExpression) != nil)
+            #expect(recorder.stop == nil)
+            client.send("exit\r")
+            _ = try await Self.read(client, until: "? <no query>")
+        }
+    }
+}

@@ -351,14 +351,17 @@ struct RESTExecution {
         let (selection, indices) = try await matches(query, entity: entity, paged: true)
         switch indices.count {
         case 0:
-            throw SwitchboardError(.notFound, code: .noMatch, "No entity matches \(query.canonical); a document comes from exactly one")
+            throw SwitchboardError(
+                .notFound, code: .noMatch,
+                "No entity matches \(query.canonical); Accept asks for a document (\(documentType)), which comes from exactly one entity")
         case 1:
             let file = try await document(selection.entities[indices[0]], request.caller)
             return Outcome(info: "The \(documentType) document of 1 entity", canonical: query.canonical, count: 1, payload: .file(file))
         default:
             throw SwitchboardError(
                 .badRequest, code: .ambiguousMatch,
-                "\(indices.count) entities match \(query.canonical); a \(documentType) document comes from exactly one: add conditions that match one")
+                "\(indices.count) entities match \(query.canonical); Accept asks for a document (\(documentType)), which comes from exactly one entity: add conditions that match one"
+            )
         }
     }
 
