@@ -112,6 +112,7 @@ public actor SessionRecordings {
             }
         }
         applyRetention()
+        startTicking()
     }
 
     /// The recorder of a recording being made (for tests).
@@ -137,10 +138,6 @@ public actor SessionRecordings {
         for recorder in active.values { recorder.syncIfChanged() }
         ticks += 1
         if ticks % 60 == 0 { applyRetention() }
-        if active.isEmpty {
-            ticker?.cancel()
-            ticker = nil
-        }
     }
 
     /// Finishes the recordings still running (their files written, synced and closed) and stops the
@@ -181,7 +178,6 @@ public actor SessionRecordings {
             width: cols, height: rows, recording: true, audit: audit, stopped: nil)
         logger.notice(
             "Recording started", metadata: ["sb.recording.id": .string(id), "sb.audit.owner": .string(owner), "sb.pty.name": .string(name ?? "")])
-        startTicking()
         return recorder
     }
 

@@ -408,3 +408,30 @@ extension PTYTests {
         }
     }
 }
+
+extension PTYTests {
+    @Test func keystrokesAreRecordedOnlyWhenTheOperatorSaysSo() async throws {
+        for recordsInput in [false, true] {
+            try await Self.withRecordings({ $0.recordsInput = recordsInput }) { server, recordings in
+                let client = try await WebSocketTestClient.connect(server.base + "/api/pty/record=true&input=keys")
+                _ = try await Self.read(client, until: "$ ")
+                // Typed with the terminal's echo off, as at a password prompt: never in the output.
+                client.send("stty -echo\r")
+                _ = try await Self.read(client, until: "$ ")
+                client.send("true hunter2\r")
+                _ = try await Self.read(client, until: "$ ")
+                client.send("exit\r")
+                _ = try await Self.read(client, until: "? <no query>")
+                let id = Self.id(try #require(try await Self.list(server).first))
+                let cast = try String(contentsOfFile: recordings.configuration.directory + "/" + id + ".cast", encoding: .utf8)
+                let events = try await Self.events(cast)
+                let input = events.compactMap { event -> String? in
+                    guard case .array(let items) = event, items.count == 3, items[1] == "i", case .string(let keys) = items[2] else { return nil }
+                    return keys
+                }.joined()
+                #expect(!Self.output(of: events).contains("hunter2"))
+                #expect(input.contains("hunter2") == recordsInput)
+            }
+        }
+    }
+}
