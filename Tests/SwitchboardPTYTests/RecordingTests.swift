@@ -65,6 +65,21 @@ extension PTYTests {
 
     static func id(_ row: JSONObject) -> String { if case .string(let id)? = row["Id"] { id } else { "" } }
 
+    /// Runs a recorded session to its end: each command after the prompt, then `exit`; returns the id of the
+    /// newest recording.
+    static func recordSession(_ server: TestServer, _ commands: [String]) async throws -> String {
+        let client = try await WebSocketTestClient.connect(server.base + "/api/pty/record=true&input=keys")
+        _ = try await read(client, until: "$ ")
+        for command in commands {
+            client.send(command + "\r")
+            _ = try await read(client, until: "$ ")
+        }
+        client.send("exit\r")
+        _ = try await read(client, until: "? <no query>")
+        try await client.close()
+        return id(try #require(try await list(server).last))
+    }
+
     @Test(.enabled(if: asciinemaAvailable, "needs Debian's asciinema (.ci/run installs it)"))
     func aRecordedSessionIsAnAsciicastThatAsciinemaPrintsAndReplaysInOrder() async throws {
         try await Self.withRecordings { server, recordings in
@@ -159,13 +174,7 @@ extension PTYTests {
 
     @Test func replayIsPausedMovedAndSpedUpWhilePlaying() async throws {
         try await Self.withRecordings { server, _ in
-            let client = try await WebSocketTestClient.connect(server.base + "/api/pty/record=true&input=keys")
-            _ = try await Self.read(client, until: "$ ")
-            client.send("echo F$((1+1))IRST; sleep 0.3; echo S$((1+1))ECOND\r")
-            _ = try await Self.read(client, until: "S2ECOND")
-            client.send("exit\r")
-            _ = try await Self.read(client, until: "? <no query>")
-            let id = Self.id(try #require(try await Self.list(server).first))
+            let id = try await Self.recordSession(server, ["echo F$((1+1))IRST; sleep 0.3; echo S$((1+1))ECOND"])
 
             // Opened paused at the end: everything at once, then nothing until it plays on.
             let replay = try await WebSocketTestClient.connect(server.base + "/api/replay/id=\(id)&paused=true&position=1000")
@@ -264,14 +273,7 @@ extension PTYTests {
             #expect(start.first?["Duration"] == 0.5)
             #expect(!FileManager.default.fileExists(atPath: directory + "/20200101-000000-aaaaaa.cast"))
             var made: [String] = ["20261201-000000-bbbbbb"]
-            for round in 1...3 {
-                let client = try await WebSocketTestClient.connect(server.base + "/api/pty/record=true&input=keys")
-                _ = try await Self.read(client, until: "$ ")
-                client.send("echo R$((0+\(round)))OUND; exit\r")
-                _ = try await Self.read(client, until: "? <no query>")
-                try await client.close()
-                made.append(Self.id(try #require(try await Self.list(server).last)))
-            }
+            for round in 1...3 { made.append(try await Self.recordSession(server, ["echo R$((0+\(round)))OUND"])) }
             // Each is about 500 bytes: the total of 1,200 keeps the newest that fit, and deletes the oldest.
             let rows = try await Self.list(server)
             let kept = rows.map(Self.id)
@@ -413,16 +415,8 @@ extension PTYTests {
     @Test func keystrokesAreRecordedOnlyWhenTheOperatorSaysSo() async throws {
         for recordsInput in [false, true] {
             try await Self.withRecordings({ $0.recordsInput = recordsInput }) { server, recordings in
-                let client = try await WebSocketTestClient.connect(server.base + "/api/pty/record=true&input=keys")
-                _ = try await Self.read(client, until: "$ ")
                 // Typed with the terminal's echo off, as at a password prompt: never in the output.
-                client.send("stty -echo\r")
-                _ = try await Self.read(client, until: "$ ")
-                client.send("true hunter2\r")
-                _ = try await Self.read(client, until: "$ ")
-                client.send("exit\r")
-                _ = try await Self.read(client, until: "? <no query>")
-                let id = Self.id(try #require(try await Self.list(server).first))
+                let id = try await Self.recordSession(server, ["stty -echo", "true hunter2"])
                 let cast = try String(contentsOfFile: recordings.configuration.directory + "/" + id + ".cast", encoding: .utf8)
                 let events = try await Self.events(cast)
                 let input = events.compactMap { event -> String? in
