@@ -11,6 +11,22 @@ public enum PTYWireMode: String, CaseIterable, PropertyValue {
     case raw
 }
 
+extension PTYWireMode {
+    /// Ends a client's time in a terminal whose program (or replay) is over: in raw mode a status line and back
+    /// to the Shell; a terminado client understands JSON arrays only, so `["disconnect", 1]` and the close, with
+    /// the status as its reason.
+    func end(on connection: TerminalConnection, status: String) async {
+        guard connection.isAttached else { return }
+        if self == .terminado {
+            try? await connection.send(#"["disconnect",1]"#)
+            await connection.close(.normalClosure, reason: status)
+            return
+        }
+        try? await connection.send("200: OK. " + status)
+        try? await connection.redirectToShell()
+    }
+}
+
 /// `Switchboard.Pty`: a program in a real pseudo-terminal, over WebSocket.
 ///
 /// `ws://HOST/api/pty/rows=40&cols=120` runs the manager's program (the user's shell by default) in a PTY
@@ -176,16 +192,7 @@ public actor PTYTerminal: TextInputTerminal, BinaryInputTerminal, PropertyChecki
         exitStatus = exit.code
         session = nil
         guard connection.isAttached else { return }
-        let status = "The program '\(manager.configuration.program.displayName)' \(exit)"
-        if mode == .terminado {
-            // A terminado client understands JSON arrays only: the end of the program is the end of the
-            // connection, with the exit status as the close reason.
-            try? await connection.send(#"["disconnect",1]"#)
-            await connection.close(.normalClosure, reason: status)
-            return
-        }
-        try? await connection.send("200: OK. " + status)
-        try? await connection.redirectToShell()
+        await mode.end(on: connection, status: "The program '\(manager.configuration.program.displayName)' \(exit)")
     }
 
     /// This client was detached from a shared terminal (too far behind, or no longer allowed in): its

@@ -171,15 +171,7 @@ public actor ReplayTerminal: TextInputTerminal, PropertyCheckingTerminal {
     private func ended(on connection: TerminalConnection) async {
         // Leaving the terminal closes it: the player that calls this must not be cancelled on the way.
         player = nil
-        guard connection.isAttached else { return }
-        let status = "Replay of \(id ?? "") ended (\((duration * 10).rounded() / 10) s)"
-        if openedMode == .terminado {
-            try? await connection.send(#"["disconnect",1]"#)
-            await connection.close(.normalClosure, reason: status)
-            return
-        }
-        try? await connection.send("200: OK. " + status)
-        try? await connection.redirectToShell()
+        await openedMode.end(on: connection, status: "Replay of \(id ?? "") ended (\((duration * 10).rounded() / 10) s)")
     }
 
     // MARK: Control
