@@ -4,7 +4,7 @@ public import Switchboard
 /// `Switchboard.Replay`: plays a recorded PTY session (``SessionRecordings``) to a client, with its timing.
 ///
 /// `ws://HOST/api/replay/id=20261201-031500-4f2a9c&speed=2` plays the recording at twice its speed, with no
-/// pause longer than ``maxIdle`` seconds; `mode=terminado` speaks terminado's protocol (xterm.js), `raw` sends
+/// pause longer than `MaxIdle` seconds; `mode=terminado` speaks terminado's protocol (xterm.js), `raw` sends
 /// the output as text frames. `Paused`, `Speed` and `Position` (seconds into the recording) change while it
 /// plays (`#TERMINAL {"Paused":true}`, `#TERMINAL {"Position":0}` starts again); keystrokes do too: space
 /// pauses and resumes, `+` and `-` double and halve the speed, `q` stops. When the recording ends, a raw client

@@ -67,8 +67,9 @@ public struct RecordingEntry: Codable, Sendable {
     public var duration: Double
     /// The size of the file, in bytes.
     public var size: Int
-    /// The terminal's size when it started.
+    /// The terminal's width in columns when it started.
     public var width: Int
+    /// The terminal's height in rows when it started.
     public var height: Int
     /// Whether it is being recorded now.
     public var recording: Bool
