@@ -97,6 +97,8 @@ public final class SwitchboardAPI: Sendable {
     private let closingAll = Mutex<(code: CloseCode, reason: String)?>(nil)
     /// The feed of network events that `Switchboard.Admin.Console` shows.
     public let events = NetworkEvents()
+    /// The figures reported through swift-metrics (see `SwitchboardMetrics`).
+    let metrics = SwitchboardMetrics()
     /// The last errors answered to clients (`Switchboard.Admin.Error`).
     public let errors: ErrorLog
     /// Who listens to terminals opening and closing.
@@ -332,7 +334,10 @@ public final class SwitchboardAPI: Sendable {
         let id = Self.shortID(connectionCounter.add(1, ordering: .relaxed).newValue)
         var logger = self.logger
         logger[metadataKey: "sb.connection.id"] = .string(id)
-        let endpoint = ClientEndpoint(id: id, request: request, transport: transport, logger: logger, events: events, errors: errors)
+        let endpoint = ClientEndpoint(
+            id: id, request: request, transport: transport, logger: logger, events: events, errors: errors, metrics: metrics)
+        metrics.connectionOpened()
+        defer { metrics.connectionClosed() }
         let dispatcher = ConnectionDispatcher(api: self, endpoint: endpoint)
         dispatchers.withLock { $0[id] = dispatcher }
         defer { _ = dispatchers.withLock { $0.removeValue(forKey: id) } }

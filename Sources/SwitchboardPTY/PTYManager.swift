@@ -1,6 +1,7 @@
 public import Logging
 public import NIOCore
 public import NIOPosix
+import Metrics
 import Switchboard
 
 /// Runs the programs of PTY terminals and decides which connections share one, with terminado's
@@ -73,6 +74,8 @@ public actor PTYManager {
     private var single: PTYSession?
     private var shuttingDown = false
     private let audit: Logger
+    /// `switchboard_pty_sessions`: the programs running.
+    private let runningMeter = Meter(label: "switchboard_pty_sessions")
 
     private struct NamedTerminal: Hashable {
         let owner: String
@@ -132,6 +135,7 @@ public actor PTYManager {
         }
         let key = ObjectIdentifier(session)
         sessions[key] = session
+        runningMeter.increment()
         if configuration.sharing == .single {
             single = session
         } else if let name {
@@ -150,6 +154,7 @@ public actor PTYManager {
 
     private func ended(_ key: ObjectIdentifier) async {
         guard let session = sessions.removeValue(forKey: key) else { return }
+        runningMeter.decrement()
         if single === session { single = nil }
         if let name = session.name, named[NamedTerminal(owner: session.owner, name: name)] === session {
             named[NamedTerminal(owner: session.owner, name: name)] = nil

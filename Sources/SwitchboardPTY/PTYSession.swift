@@ -3,6 +3,7 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import Metrics
 import NIOCore
 import SwitchboardCore
 import Synchronization
@@ -86,6 +87,10 @@ actor PTYSession {
     private let readerEnded = BoundedQueue<Void>()
     private(set) var exit: PTYExit?
     private var onEnd: (@Sendable () async -> Void)?
+    /// When input was last written with no output read since: the start of a keystroke's echo.
+    private var inputWrittenAt: ContinuousClock.Instant?
+    /// `switchboard_pty_keystroke_echo_seconds`: from writing input to the PTY to the next output read from it.
+    static let keystrokeEcho = Timer(label: "switchboard_pty_keystroke_echo_seconds")
     /// The session's recording, while it is recorded, and where it is kept.
     private var recorder: SessionRecorder?
     private var recordings: SessionRecordings?
@@ -155,6 +160,10 @@ actor PTYSession {
     private func deliver(_ chunk: ByteBuffer) async {
         let text = chunker.chunk(chunk)
         guard text.readableBytes > 0 else { return }
+        if let inputWrittenAt {
+            Self.keystrokeEcho.recordNanoseconds(inputWrittenAt.duration(to: .now).nanoseconds)
+            self.inputWrittenAt = nil
+        }
         replay.append(text)
         recorder?.output(text)
         // A session's only client that has taken everything gets the output from this task: one hop less.
@@ -307,6 +316,7 @@ actor PTYSession {
         if let client, clients[client]?.readOnly == true { throw PTYSessionError.readOnly }
         guard exit == nil, let writer else { throw PTYSessionError.ended }
         recorder?.input(bytes)
+        if inputWrittenAt == nil { inputWrittenAt = .now }
         try await inputLock.withLock {
             if bytes.readableBytes <= Self.inputChunkSize {
                 try await writer.write(bytes)
@@ -387,4 +397,9 @@ actor PTYSession {
 enum PTYSessionError: Error {
     case ended
     case readOnly
+}
+
+extension Duration {
+    /// The duration in whole nanoseconds (for metrics).
+    var nanoseconds: Int64 { components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000 }
 }

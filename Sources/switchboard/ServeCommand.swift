@@ -1,6 +1,8 @@
 import ArgumentParser
 import Hummingbird
 import Logging
+import Metrics
+import Prometheus
 import Switchboard
 import SwitchboardCSV
 import SwitchboardHummingbird
@@ -94,6 +96,7 @@ struct ServeCommand: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "switchboard")
+        let metrics = Self.bootstrapMetrics()
         let loopback = SwitchboardServer.isLoopback(host)
         if noAuth && !loopback {
             throw ValidationError("--no-auth is refused on a non-loopback address: anyone who reaches \(host) would get every right")
@@ -205,6 +208,7 @@ struct ServeCommand: AsyncParsableCommand {
                 assets: xtermDir.map { .directory($0) } ?? .cdn, api: api,
                 configuration: server.configuration)
         }
+        server.router.addMetricsEndpoint(api: api, configuration: server.configuration) { metrics.emitToBuffer() }
         let reloader = Task {
             for await _ in await UnixSignalsSequence(trapping: .sighup) {
                 await access.reload(api: api, logger: logger)
@@ -225,6 +229,23 @@ struct ServeCommand: AsyncParsableCommand {
         try? await heroes.close()
         if let file = runtimeFile.withLock({ $0 }) { unlink(file) }
         logger.info("Switchboard stopped")
+    }
+
+    /// Reports the API's figures to a Prometheus registry, served at `/metrics`: latencies in buckets that fit
+    /// them (keystrokes in microseconds, requests in milliseconds).
+    static func bootstrapMetrics() -> PrometheusCollectorRegistry {
+        let registry = PrometheusCollectorRegistry()
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.durationHistogramBuckets["switchboard_pty_keystroke_echo_seconds"] = [
+            .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5),
+            .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .seconds(1),
+        ]
+        factory.durationHistogramBuckets["switchboard_rest_request_duration_seconds"] = [
+            .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10),
+            .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .seconds(1), .seconds(2), .seconds(5), .seconds(10),
+        ]
+        MetricsSystem.bootstrap(factory)
+        return registry
     }
 
     /// What `serve` prints once it listens: how to reach it with each kind of client. The token itself is

@@ -39,14 +39,17 @@ final class ClientEndpoint: Sendable {
     let events: NetworkEvents?
     /// Where the errors sent on the connection are logged (for `Switchboard.Admin.Error`).
     let errors: ErrorLog?
+    /// Where messages and bytes are counted (`switchboard_websocket_messages_total`, ...).
+    let metrics: SwitchboardMetrics?
 
     /// Whether the transport closed the connection for a server shutdown (``TerminalTransport/closedForShutdown``).
     var transportClosedForShutdown: Bool { transport.closedForShutdown }
 
     init(
         id: String, request: ConnectionRequest, transport: any TerminalTransport, logger: Logger, events: NetworkEvents? = nil,
-        errors: ErrorLog? = nil
+        errors: ErrorLog? = nil, metrics: SwitchboardMetrics? = nil
     ) {
+        self.metrics = metrics
         self.events = events
         self.errors = errors
         self.id = id
@@ -86,6 +89,7 @@ final class ClientEndpoint: Sendable {
             try check(expected)
             do {
                 try await transport.send(message)
+                metrics?.message(in: false, bytes: message.byteCount)
                 events?.publish(self.event(.webSocketOutput, message))
             } catch {
                 // The transport can no longer deliver: the peer has gone or the connection is closing.
@@ -110,6 +114,7 @@ final class ClientEndpoint: Sendable {
                 throw TerminalConnectionError.closed
             }
             let (bytes, parts) = (counter.bytes.load(ordering: .relaxed), counter.parts.load(ordering: .relaxed))
+            metrics?.message(in: false, bytes: bytes)
             events?.publish(
                 NetworkEvent(
                     kind: .webSocketOutput, connectionID: id, clientIP: request.clientIP,

@@ -194,6 +194,7 @@ actor ConnectionDispatcher {
                 budget.release(charge)
                 return endReading(inbound, error: nil)
             }
+            endpoint.metrics?.message(in: true, bytes: message.byteCount)
             endpoint.events?.publish(endpoint.event(.webSocketInput, message))
             if case .text(let text) = message, let command = GlobalCommand(text) {
                 budget.release(charge)
@@ -348,7 +349,10 @@ actor ConnectionDispatcher {
                 state.attachment?.isOpen = true
                 return true
             }
-            if opened { api.terminalRegistry.opened(prepared.terminal, on: connection) }
+            if opened {
+                api.terminalRegistry.opened(prepared.terminal, on: connection)
+                api.metrics.terminal(prepared.descriptor.name, 1)
+            }
         } catch {
             await report(error, from: prepared.descriptor.name, generation: prepared.generation, handler: "open")
             guard attachment?.generation == prepared.generation else { return }
@@ -361,7 +365,10 @@ actor ConnectionDispatcher {
     }
 
     private func dispose(_ old: Attachment, reason: TerminalCloseReason) {
-        if old.isOpen { api.terminalRegistry.closed(old.terminal, on: old.connection, reason: reason) }
+        if old.isOpen {
+            api.terminalRegistry.closed(old.terminal, on: old.connection, reason: reason)
+            api.metrics.terminal(type(of: old.terminal).resourceName, -1)
+        }
         disposalCount += 1
         let id = disposalCount
         let terminal = old.terminal

@@ -27,6 +27,7 @@ extension SwitchboardAPI {
                 error, method: request.method.rawValue, uri: request.uri, caller: identity.name, connectionID: request.caller.connectionID)
         }
         let elapsed = start.duration(to: .now)
+        metrics.request(method: request.method.rawValue, status: outcome.status, duration: elapsed)
         let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
         var response = RESTResponse(
             status: outcome.status, info: outcome.info, error: outcome.error, elapsedMilliseconds: milliseconds,
