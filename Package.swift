@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "SwitchboardSQLite", targets: ["SwitchboardSQLite"]),
         .library(name: "SwitchboardCSV", targets: ["SwitchboardCSV"]),
         .library(name: "SwitchboardPTY", targets: ["SwitchboardPTY"]),
+        .library(name: "SwitchboardPostgres", targets: ["SwitchboardPostgres"]),
         .library(name: "SwitchboardTesting", targets: ["SwitchboardTesting"]),
         .executable(name: "switchboard", targets: ["switchboard"]),
         .executable(name: "greeter", targets: ["Greeter"]),
@@ -37,6 +38,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/yaslab/CSV.swift.git", from: "2.5.2"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         // `swift package generate-documentation`: the API reference from the DocC catalogs.
         .package(url: "https://github.com/swiftlang/swift-docc-plugin.git", from: "1.5.0"),
@@ -128,6 +130,15 @@ let package = Package(
         ),
         .target(name: "CSwitchboardPTY"),
         .target(
+            name: "SwitchboardPostgres",
+            dependencies: [
+                "Switchboard", "SwitchboardCore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "SwitchboardPTY",
             dependencies: [
                 "Switchboard", "SwitchboardCore", "CSwitchboardPTY",
@@ -191,7 +202,8 @@ let package = Package(
             name: "switchboard",
             dependencies: [
                 "Switchboard", "SwitchboardAPIKeys", "SwitchboardCSV", "SwitchboardHummingbird", "SwitchboardNIOSSL", "SwitchboardSamples", "SwitchboardSQLite",
-                "SwitchboardPTY",
+                "SwitchboardPTY", "SwitchboardPostgres",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "HummingbirdWSCompression", package: "hummingbird-websocket"),
@@ -211,6 +223,8 @@ let package = Package(
             name: "SwitchboardTests",
             dependencies: [
                 "Switchboard", "SwitchboardCore", "SwitchboardTesting", "SwitchboardSamples", "SwitchboardSQLite", "SwitchboardTestSupport",
+                "SwitchboardPostgres",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],

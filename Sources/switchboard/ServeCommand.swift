@@ -2,12 +2,14 @@ import ArgumentParser
 import Hummingbird
 import Logging
 import Metrics
+import PostgresNIO
 import Prometheus
 import Switchboard
 import SwitchboardCSV
 import SwitchboardHummingbird
 import SwitchboardNIOSSL
 import SwitchboardPTY
+import SwitchboardPostgres
 import SwitchboardSQLite
 import SwitchboardSamples
 import Synchronization
@@ -75,6 +77,13 @@ struct ServeCommand: AsyncParsableCommand {
     var maxRowsPerRequest = 10_000
     @Option(help: "Shell commands one connection may run per second after a burst of 50 (0: no pacing).")
     var shellCommandsPerSecond = 20.0
+    @Option(
+        help: """
+            A PostgreSQL database for the sample resources instead of <data-dir>/samples.sqlite, shared by every instance \
+            that names it: postgres://user:password@host:port/database, ?sslmode=require for TLS (also SWITCHBOARD_DATABASE, \
+            which keeps the password out of the process list).
+            """)
+    var database: String?
     @Flag(help: "Record every PTY session (for audit) in <data-dir>/recordings; otherwise a session is recorded when its URI says record=true.")
     var record = false
     @Flag(help: "Record keystrokes and pastes too (they carry passwords: only when your policy needs them).")
@@ -138,10 +147,9 @@ struct ServeCommand: AsyncParsableCommand {
         api.register { Dice() }
         api.register { Ticker() }
         try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        let database = dataDir + "/samples.sqlite"
-        let heroes = try await SQLiteEntityStore<Superhero>.open(
-            path: database, description: Superhero.resourceDescription, views: Superhero.views, seed: Superhero.samples)
-        api.register(resource: heroes)
+        let samples = try await Self.openSamples(
+            database: database ?? ProcessInfo.processInfo.environment["SWITCHBOARD_DATABASE"].flatMap { $0.isEmpty ? nil : $0 },
+            dataDirectory: dataDir, api: api, logger: logger)
         var ptys: PTYManager?
         var sessionRecordings: SessionRecordings?
         if noPty {
@@ -186,7 +194,6 @@ struct ServeCommand: AsyncParsableCommand {
         let root = segments.isEmpty ? "" : "/" + segments.joined(separator: "/")
         let host = self.host
         let ptyManager = ptys
-        let dataDir = self.dataDir
         let runtimeFile = Mutex<String?>(nil)
         let server = SwitchboardServer(
             api: api, configuration: configuration, host: host, port: port, logger: logger
@@ -198,7 +205,7 @@ struct ServeCommand: AsyncParsableCommand {
                 runtimeFile.withLock { $0 = file }
             }
             let greeting = Self.greeting(
-                host: host, port: port, root: root, access: access, pty: ptyManager != nil, api: api, dataDirectory: dataDir,
+                host: host, port: port, root: root, access: access, pty: ptyManager != nil, api: api, sampleData: samples.place,
                 showsToken: isatty(2) == 1, secure: tls != nil)
             FileHandle.standardError.write(Data(greeting.utf8))
         }
@@ -226,9 +233,58 @@ struct ServeCommand: AsyncParsableCommand {
         }
         await ptys?.shutdown()
         await sessionRecordings?.close()
-        try? await heroes.close()
+        await samples.close()
         if let file = runtimeFile.withLock({ $0 }) { unlink(file) }
         logger.info("Switchboard stopped")
+    }
+
+    /// The sample Superhero resource, in `<data-dir>/samples.sqlite` or in a PostgreSQL database; returns where
+    /// (for the greeting, without a password) and how to close it.
+    static func openSamples(
+        database: String?, dataDirectory: String, api: SwitchboardAPI, logger: Logger
+    ) async throws -> (place: String, close: @Sendable () async -> Void) {
+        guard let database else {
+            let path = dataDirectory + "/samples.sqlite"
+            let heroes = try await SQLiteEntityStore<Superhero>.open(
+                path: path, description: Superhero.resourceDescription, views: Superhero.views, seed: Superhero.samples)
+            api.register(resource: heroes)
+            return (path, { try? await heroes.close() })
+        }
+        let configuration: PostgresClient.Configuration
+        do {
+            configuration = try PostgresEntityStore<Superhero>.configuration(url: database)
+        } catch {
+            throw ValidationError("--database: \(error)")
+        }
+        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        let running = Task { await client.run() }
+        let place = "PostgreSQL at \(configuration.host ?? "?"):\(configuration.port ?? 5432)/\(configuration.database ?? "")"
+        do {
+            // The pool retries a refused login forever: give the first connection 10 seconds.
+            let heroes = try await withThrowingTaskGroup(of: PostgresEntityStore<Superhero>?.self) { group in
+                group.addTask {
+                    try await PostgresEntityStore<Superhero>.open(
+                        client: client, description: Superhero.resourceDescription, views: Superhero.views, seed: Superhero.samples, logger: logger)
+                }
+                group.addTask {
+                    try await Task.sleep(for: .seconds(10))
+                    return nil
+                }
+                defer { group.cancelAll() }
+                guard let opened = try await group.next(), let store = opened else {
+                    running.cancel()
+                    throw PostgresStoreError.unreachable("no connection within 10 seconds (is the address right, and the user and password?)")
+                }
+                return store
+            }
+            api.register(resource: heroes)
+        } catch {
+            running.cancel()
+            // The driver's errors say little on purpose (they could hold secrets): the log has the details.
+            logger.error("Cannot open the sample resource in the database", metadata: ["error": "\(String(reflecting: error))"])
+            throw ValidationError("Cannot use the database \(place): \(error)")
+        }
+        return (place, { running.cancel() })
     }
 
     /// Reports the API's figures to a Prometheus registry, served at `/metrics`: latencies in buckets that fit
@@ -251,7 +307,7 @@ struct ServeCommand: AsyncParsableCommand {
     /// What `serve` prints once it listens: how to reach it with each kind of client. The token itself is
     /// printed only to a terminal; a log gets commands that read it from its file.
     static func greeting(
-        host: String, port: Int, root: String, access: AccessSetup, pty: Bool, api: SwitchboardAPI, dataDirectory: String,
+        host: String, port: Int, root: String, access: AccessSetup, pty: Bool, api: SwitchboardAPI, sampleData: String,
         showsToken: Bool, secure: Bool
     ) -> String {
         let authority = "\(host.contains(":") ? "[\(host)]" : host):\(port)"
@@ -277,7 +333,7 @@ struct ServeCommand: AsyncParsableCommand {
             if pty { lines.append("  Browser console: \(web)/console") }
         }
         lines.append("Terminals: \(terminals)")
-        lines.append("Sample data: \(dataDirectory)/samples.sqlite")
+        lines.append("Sample data: \(sampleData)")
         return lines.joined(separator: "\n") + "\n\n"
     }
 }

@@ -1,6 +1,8 @@
 import Foundation
 import NIOCore
 import Switchboard
+import PostgresNIO
+import SwitchboardPostgres
 import SwitchboardSQLite
 import Testing
 import HTTPTypes
@@ -38,19 +40,53 @@ struct Hero: Codable, Sendable, Equatable {
     }
 }
 
-/// Which store a test runs against.
+/// Which store a test runs against: in memory, SQLite, and PostgreSQL when `SWITCHBOARD_TEST_POSTGRES` names a
+/// database (`.ci/run` starts Debian's PostgreSQL and sets it).
 enum StoreKind: String, CaseIterable, CustomTestStringConvertible, Sendable {
-    case memory, sqlite
+    case memory, sqlite, postgres
     var testDescription: String { rawValue }
+
+    static var allCases: [StoreKind] { TestPostgres.url == nil ? [.memory, .sqlite] : [.memory, .sqlite, .postgres] }
 
     func makeAPI() async throws -> SwitchboardAPI {
         let api = SwitchboardAPI()
         switch self {
         case .memory: api.register(resource: try InMemoryEntityStore<Hero>(name: "Tests.Hero", initial: Hero.seed))
         case .sqlite: api.register(resource: try await SQLiteEntityStore<Hero>.open(path: nil, name: "Tests.Hero", seed: Hero.seed))
+        case .postgres:
+            api.register(
+                resource: try await PostgresEntityStore<Hero>.open(
+                    client: try await TestPostgres.client(), table: TestPostgres.newTable(), name: "Tests.Hero", seed: Hero.seed))
         }
         return api
     }
+}
+
+/// The PostgreSQL database of the tests: one running client for the process; each store gets a table of its own,
+/// and the tables of earlier runs are dropped when the client starts.
+enum TestPostgres {
+    static let url = ProcessInfo.processInfo.environment["SWITCHBOARD_TEST_POSTGRES"].flatMap { $0.isEmpty ? nil : $0 }
+
+    private static let started = Task { () throws -> PostgresClient in
+        guard let url else { throw QueryTestFailure("SWITCHBOARD_TEST_POSTGRES is not set") }
+        let client = PostgresClient(configuration: try PostgresEntityStore<Hero>.configuration(url: url))
+        // Runs as long as the test process: its connections end with it.
+        Task { await client.run() }
+        try await client.query(
+            PostgresQuery(
+                unsafeSQL: """
+                    DO $$ DECLARE name text; BEGIN
+                      FOR name IN SELECT tablename FROM pg_tables WHERE schemaname = current_schema() AND tablename LIKE 'switchboard_test_%' LOOP
+                        EXECUTE format('DROP TABLE %I', name);
+                      END LOOP;
+                    END $$
+                    """))
+        return client
+    }
+
+    static func client() async throws -> PostgresClient { try await started.value }
+
+    static func newTable() -> String { "switchboard_test_" + UUID().uuidString.prefix(8).lowercased() }
 }
 
 extension SwitchboardAPI {

@@ -1,0 +1,44 @@
+import Foundation
+import NIOCore
+import PostgresNIO
+import Switchboard
+import SwitchboardPostgres
+import Testing
+
+/// The PostgreSQL store on its own, on a real database (`SWITCHBOARD_TEST_POSTGRES`; `.ci/run` starts Debian's
+/// PostgreSQL). The query language is checked against it beside the other stores in `QueryLanguageTests`.
+@Suite(.timeLimit(.minutes(1)), .enabled(if: TestPostgres.url != nil, "needs SWITCHBOARD_TEST_POSTGRES (.ci/run starts PostgreSQL)"))
+struct PostgresEntityStoreTests {
+    static func api(table: String, seed: [Hero] = Hero.seed) async throws -> SwitchboardAPI {
+        let api = SwitchboardAPI()
+        api.register(
+            resource: try await PostgresEntityStore<Hero>.open(client: try await TestPostgres.client(), table: table, name: "Tests.Hero", seed: seed))
+        return api
+    }
+
+    @Test func twoInstancesStartingTogetherSeedOnceAndSeeEachOthersWrites() async throws {
+        let table = TestPostgres.newTable()
+        // Two servers starting at the same moment on one database: the table is created and seeded once.
+        async let first = Self.api(table: table)
+        async let second = Self.api(table: table)
+        let (one, two) = try await (first, second)
+        #expect(try await one.names("/hero//select=name").count == Hero.seed.count)
+        let body = #"{"Name": "Rogue", "Year": 1981, "HasSecretIdentity": false, "Debut": "1981-03-01T12:00:00.125Z"}"#
+        #expect(await one.run(.POST, "/hero", body: body, headers: [.contentType: "application/json"]).status == 201)
+        #expect(try await two.names("/hero/year>1980") == ["Deadpool", "Rogue"])
+        let written = await two.run(.GET, "/hero/name=Rogue/select=debut", headers: [.accept: "application/json; raw=true"])
+        #expect(written.body == [["Debut": "1981-03-01T12:00:00.125Z"]], "milliseconds kept")
+        #expect(await two.run(.DELETE, "/hero/name=Rogue").body.map { "\($0)" }?.contains("DeletedCount") == true)
+        #expect(try await one.names("/hero/name=Rogue").isEmpty)
+    }
+
+    @Test func aTableGoneFromUnderTheStoreIsAnErrorWithAnIdNotTheDatabasesMessage() async throws {
+        let table = TestPostgres.newTable()
+        let api = try await Self.api(table: table)
+        try await TestPostgres.client().query(PostgresQuery(unsafeSQL: "DROP TABLE \"\(table)\""))
+        let response = await api.run(.GET, "/hero")
+        #expect(response.status == 500, "\(response.statusLine)")
+        #expect(response.statusLine.contains("error id"), "\(response.statusLine)")
+        #expect(!response.statusLine.contains(table))
+    }
+}
