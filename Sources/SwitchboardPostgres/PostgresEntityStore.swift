@@ -96,9 +96,7 @@ public final class PostgresEntityStore<Entity: Codable & Sendable>: EntityResour
 
     private var fields: [EntityField] { codec.schema.fields }
 
-    static func quote(_ identifier: String) -> String {
-        "\"" + identifier.split(separator: "\"", omittingEmptySubsequences: false).joined(separator: "\"\"") + "\""
-    }
+    static func quote(_ identifier: String) -> String { SQLText.quote(identifier) }
 
     static func columnType(_ type: EntityFieldType) -> String {
         switch type {
@@ -194,13 +192,7 @@ public final class PostgresEntityStore<Entity: Codable & Sendable>: EntityResour
 
     func entity(from row: PostgresRow) throws -> Entity {
         let cells = row.makeRandomAccess()
-        var object = JSONObject()
-        for field in fields {
-            let value = try json(cells[field.name], field.type)
-            if value == .null && field.isOptional { continue }
-            object[field.name] = value
-        }
-        return try codec.decode(object)
+        return try codec.decode { field in try json(cells[field.name], field.type) }
     }
 
     var columnList: String { fields.map { Self.quote($0.name) }.joined(separator: ", ") }
@@ -210,7 +202,7 @@ public final class PostgresEntityStore<Entity: Codable & Sendable>: EntityResour
     /// A condition in SQL with its placeholders numbered from `first`, when it can be pushed down: a top-level
     /// scalar property.
     func sql(_ condition: EntityCondition, first: Int) -> (String, [Bind])? {
-        guard condition.fields.count == 1, let field = condition.fields.first, Self.isScalar(field.type) else { return nil }
+        guard condition.fields.count == 1, let field = condition.fields.first, field.type.isScalar else { return nil }
         let column = Self.quote(field.name)
         let value = bind(condition.value)
         switch condition.op {
@@ -237,7 +229,7 @@ public final class PostgresEntityStore<Entity: Codable & Sendable>: EntityResour
         var statement = "SELECT \(columnList) FROM \(Self.quote(table))"
         if !clauses.isEmpty { statement += " WHERE " + clauses.joined(separator: " AND ") }
         var paged = false
-        if allPushed, let paging = request.paging, paging.order.map({ $0.fields.count == 1 && Self.isScalar($0.fields[0].type) }) ?? true {
+        if allPushed, let paging = request.paging, paging.order.map({ $0.fields.count == 1 && $0.fields[0].type.isScalar }) ?? true {
             if let order = paging.order {
                 // As in the other stores: null sorts below every value.
                 let direction = order.descending ? "DESC NULLS LAST" : "ASC NULLS FIRST"
@@ -263,13 +255,6 @@ public final class PostgresEntityStore<Entity: Codable & Sendable>: EntityResour
             entities.append(try entity(from: row))
         }
         return EntitySelection(entities: entities, appliedConditions: allPushed, appliedPaging: paged)
-    }
-
-    static func isScalar(_ type: EntityFieldType) -> Bool {
-        switch type {
-        case .object, .array, .json: false
-        default: true
-        }
     }
 
     private func insert(_ row: JSONObject, on connection: PostgresConnection) async throws {

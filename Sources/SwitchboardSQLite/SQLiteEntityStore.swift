@@ -96,9 +96,7 @@ public final class SQLiteEntityStore<Entity: Codable & Sendable>: EntityResource
 
     private var fields: [EntityField] { codec.schema.fields }
 
-    static func quote(_ identifier: String) -> String {
-        "\"" + identifier.split(separator: "\"", omittingEmptySubsequences: false).joined(separator: "\"\"") + "\""
-    }
+    static func quote(_ identifier: String) -> String { SQLText.quote(identifier) }
 
     static func columnType(_ type: EntityFieldType) -> String {
         switch type {
@@ -161,13 +159,7 @@ public final class SQLiteEntityStore<Entity: Codable & Sendable>: EntityResource
     }
 
     func entity(from row: SQLiteRow) throws -> Entity {
-        var object = JSONObject()
-        for field in fields {
-            let value = json(row.column(field.name) ?? .null, field.type)
-            if value == .null && field.isOptional { continue }
-            object[field.name] = value
-        }
-        return try codec.decode(object)
+        try codec.decode { field in json(row.column(field.name) ?? .null, field.type) }
     }
 
     var columnList: String { fields.map { Self.quote($0.name) }.joined(separator: ", ") }
@@ -176,11 +168,7 @@ public final class SQLiteEntityStore<Entity: Codable & Sendable>: EntityResource
 
     /// A condition in SQL, when it can be pushed down: a top-level scalar property.
     func sql(_ condition: EntityCondition) -> (String, [SQLiteData])? {
-        guard condition.fields.count == 1, let field = condition.fields.first else { return nil }
-        switch field.type {
-        case .object, .array, .json: return nil
-        default: break
-        }
+        guard condition.fields.count == 1, let field = condition.fields.first, field.type.isScalar else { return nil }
         let column = Self.quote(field.name)
         let value = sqlValue(condition.value)
         switch condition.op {
@@ -207,7 +195,7 @@ public final class SQLiteEntityStore<Entity: Codable & Sendable>: EntityResource
         var statement = "SELECT \(columnList) FROM \(Self.quote(table))"
         if !clauses.isEmpty { statement += " WHERE " + clauses.joined(separator: " AND ") }
         var paged = false
-        if allPushed, let paging = request.paging, paging.order.map({ $0.fields.count == 1 && Self.isScalar($0.fields[0].type) }) ?? true {
+        if allPushed, let paging = request.paging, paging.order.map({ $0.fields.count == 1 && $0.fields[0].type.isScalar }) ?? true {
             if let order = paging.order {
                 statement += " ORDER BY \(Self.quote(order.fields[0].name)) \(order.descending ? "DESC" : "ASC"), rowid ASC"
             } else {
@@ -228,13 +216,6 @@ public final class SQLiteEntityStore<Entity: Codable & Sendable>: EntityResource
             entities.append(try entity(from: row))
         }
         return EntitySelection(entities: entities, appliedConditions: allPushed, appliedPaging: paged)
-    }
-
-    static func isScalar(_ type: EntityFieldType) -> Bool {
-        switch type {
-        case .object, .array, .json: false
-        default: true
-        }
     }
 
     public func insert(_ entities: [Entity], caller: RESTCaller) async throws -> [Entity] {

@@ -197,15 +197,19 @@ struct CommandLineTests {
     /// Whether headless Chromium, its driver, selenium and Debian's xterm.js are here (CI installs them).
     static let browserAvailable: Bool = {
         let files = ["/usr/bin/chromium", "/usr/bin/chromedriver", "/usr/bin/esbuild", "/usr/share/nodejs/xterm/lib/public/Terminal.js"]
-        guard files.allSatisfy({ FileManager.default.fileExists(atPath: $0) }) else { return false }
+        return files.allSatisfy { FileManager.default.fileExists(atPath: $0) } && pythonCanImport("selenium")
+    }()
+
+    /// Whether `python3` here can import a module.
+    static func pythonCanImport(_ module: String) -> Bool {
         let probe = Process()
         probe.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        probe.arguments = ["python3", "-c", "import selenium"]
+        probe.arguments = ["python3", "-c", "import \(module)"]
         probe.standardError = FileHandle.nullDevice
         guard (try? probe.run()) != nil else { return false }
         probe.waitUntilExit()
         return probe.terminationStatus == 0
-    }()
+    }
 
     @Test(.enabled(if: browserAvailable, "needs chromium, chromium-driver, esbuild, node-xterm and selenium (.ci/run installs them)"))
     func theBrowserConsoleRunsAShellInHeadlessChromium() async throws {

@@ -7,15 +7,7 @@ import Testing
 /// `switchboard serve`'s Prometheus endpoint, read by the official Python client's parser.
 extension CommandLineTests {
     /// Whether Python's `prometheus_client` is here (`.ci/run` installs it).
-    static let prometheusClientAvailable: Bool = {
-        let probe = Process()
-        probe.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        probe.arguments = ["python3", "-c", "import prometheus_client"]
-        probe.standardError = FileHandle.nullDevice
-        guard (try? probe.run()) != nil else { return false }
-        probe.waitUntilExit()
-        return probe.terminationStatus == 0
-    }()
+    static let prometheusClientAvailable = pythonCanImport("prometheus_client")
 
     /// The samples of one scrape: `name{label="value"}` → value.
     func scrape(port: Int, token: String) async throws -> [String: Double] {

@@ -356,3 +356,35 @@ struct SingleValueProbe: SingleValueDecodingContainer {
         return value
     }
 }
+
+extension EntityFieldType {
+    /// Whether a value of this type fits one SQL column of its own kind (everything but objects, arrays and
+    /// free-form JSON, which SQL stores keep as JSON text): conditions and ordering on it can run in SQL.
+    package var isScalar: Bool {
+        switch self {
+        case .object, .array, .json: false
+        default: true
+        }
+    }
+}
+
+/// What the SQL stores share.
+package enum SQLText {
+    /// An identifier in double quotes, its own quotes doubled (`"Name"`, `"a""b"`).
+    package static func quote(_ identifier: String) -> String {
+        "\"" + identifier.split(separator: "\"", omittingEmptySubsequences: false).joined(separator: "\"\"") + "\""
+    }
+}
+
+extension EntityCodec {
+    /// An entity from a stored row: each property's JSON form from `column`; a null optional is left out.
+    package func decode(columns column: (EntityField) throws -> JSON) throws -> Entity {
+        var object = JSONObject()
+        for field in schema.fields {
+            let value = try column(field)
+            if value == .null && field.isOptional { continue }
+            object[field.name] = value
+        }
+        return try decode(object)
+    }
+}
