@@ -1,6 +1,7 @@
 import HummingbirdWebSocket
 import NIOCore
 import NIOWebSocket
+import SwitchboardCore
 
 /// Pings each client with an empty payload and closes the connection (1001) when it has not answered by the
 /// next ping.
@@ -33,8 +34,7 @@ final class KeepAlive: ChannelDuplexHandler, RemovableChannelHandler {
         in operations: ChannelPipeline.SynchronousOperations, interval: Duration, outbound: WebSocketOutboundWriter
     ) throws {
         let decoder = try operations.handler(type: ByteToMessageHandler<WebSocketFrameDecoder>.self)
-        let nanoseconds = interval.components.seconds * 1_000_000_000 + interval.components.attoseconds / 1_000_000_000
-        try operations.addHandler(KeepAlive(interval: .nanoseconds(nanoseconds), outbound: outbound), position: .after(decoder))
+        try operations.addHandler(KeepAlive(interval: .nanoseconds(interval.nanoseconds), outbound: outbound), position: .after(decoder))
     }
 
     func handlerAdded(context: ChannelHandlerContext) {

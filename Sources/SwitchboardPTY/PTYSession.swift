@@ -398,8 +398,3 @@ enum PTYSessionError: Error {
     case ended
     case readOnly
 }
-
-extension Duration {
-    /// The duration in whole nanoseconds (for metrics).
-    var nanoseconds: Int64 { components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000 }
-}

@@ -58,6 +58,6 @@ final class SwitchboardMetrics: Sendable {
             return counter
         }
         counter.increment()
-        requestDuration.recordNanoseconds(Int64(duration.components.seconds) * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
+        requestDuration.recordNanoseconds(duration.nanoseconds)
     }
 }

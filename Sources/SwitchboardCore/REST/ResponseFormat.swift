@@ -53,7 +53,8 @@ struct AcceptedFormat {
 
     /// The first type of the header, in the client's order, that JSON or a registered format answers.
     /// - Throws: `406` when none does.
-    init(_ accept: String?, formats: [any ResponseFormat], documentTypes: Set<String> = []) throws(SwitchboardError) {
+    /// `documentTypes` is read only when the header names a type that JSON and the formats do not answer.
+    init(_ accept: String?, formats: [any ResponseFormat], documentTypes: @autoclosure () -> Set<String> = []) throws(SwitchboardError) {
         guard let accept, !accept.trimmingWhitespace().isEmpty else { return }
         for item in accept.split(separator: ",") {
             let parts = item.split(separator: ";").map { $0.trimmingWhitespace().lowercased() }
@@ -68,12 +69,12 @@ struct AcceptedFormat {
                 self.format = format
                 return
             }
-            if documentTypes.contains(type) {
+            if documentTypes().contains(type) {
                 documentType = type
                 return
             }
         }
-        let offered = (["application/json"] + formats.compactMap(\.mediaTypes.first) + documentTypes.sorted()).joined(separator: ", ")
+        let offered = (["application/json"] + formats.compactMap(\.mediaTypes.first) + documentTypes().sorted()).joined(separator: ", ")
         throw SwitchboardError(
             .notAcceptable, code: .notAcceptable, "Cannot produce '\(accept.prefix(200))'; this API answers with \(offered)")
     }
