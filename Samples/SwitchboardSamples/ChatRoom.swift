@@ -6,9 +6,11 @@ public import Switchboard
 /// `Ada: hello`; joins, leaves and renames as `* Ada joined`. Change your name with
 /// `#TERMINAL {"Nickname": "Grace"}`.
 ///
-/// The room has no hub of its own: the others are the open `ChatRoom` terminals of the same room, which the
-/// API lists (``SwitchboardAPI/terminals(of:)``) and sends to (``SwitchboardAPI/broadcast(_:to:except:where:)``).
-public actor ChatRoom: TextInputTerminal, PropertyCheckingTerminal {
+/// The room has no hub of its own: a room is a broadcast group (``GroupMemberTerminal``), which the API sends to
+/// (``SwitchboardAPI/broadcast(_:toGroup:of:except:)``) on this instance, and on every instance of the system
+/// once the API has joined a cluster (`serve --database` does). Who is present is listed from this instance's
+/// terminals (``SwitchboardAPI/terminals(of:)``).
+public actor ChatRoom: TextInputTerminal, PropertyCheckingTerminal, GroupMemberTerminal {
     public static var resourceDescription: String { "A chat room: every connection in a room sees the others' messages" }
 
     /// The name others see; `guest-<connection id>` if left empty.
@@ -24,6 +26,9 @@ public actor ChatRoom: TextInputTerminal, PropertyCheckingTerminal {
     /// The name of this member if it is in `room`.
     func nickname(in room: String) -> String? { joined?.room == room ? joined?.nickname : nil }
 
+    /// Whether this member is in the room `group`.
+    public func isMember(of group: String) -> Bool { joined?.room == group }
+
     public func open(_ connection: TerminalConnection) async throws {
         if nickname.isEmpty { nickname = "guest-\(connection.id)" }
         var others: [String] = []
@@ -38,7 +43,7 @@ public actor ChatRoom: TextInputTerminal, PropertyCheckingTerminal {
 
     public func receive(text: String, from connection: TerminalConnection) async throws {
         guard let joined else { return }
-        await Self.say("\(joined.nickname): \(text)", in: joined.room, from: connection)
+        try await connection.api.broadcast("\(joined.nickname): \(text)", toGroup: joined.room, of: ChatRoom.self, except: connection)
     }
 
     public func propertiesDidChange(_ changes: PropertyChanges, on connection: TerminalConnection) async throws {
@@ -60,8 +65,8 @@ public actor ChatRoom: TextInputTerminal, PropertyCheckingTerminal {
         await Self.say("* \(joined.nickname) left", in: joined.room, from: connection)
     }
 
-    /// Sends a line to everyone else in a room.
+    /// Tells everyone else in a room; a notice that the cluster cannot carry is left out.
     private static func say(_ line: String, in room: String, from connection: TerminalConnection) async {
-        await connection.api.broadcast(line, to: ChatRoom.self, except: connection) { await $0.nickname(in: room) != nil }
+        try? await connection.api.broadcast(line, toGroup: room, of: ChatRoom.self, except: connection)
     }
 }

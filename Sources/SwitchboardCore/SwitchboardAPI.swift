@@ -99,6 +99,8 @@ public final class SwitchboardAPI: Sendable {
     public let events = NetworkEvents()
     /// The figures reported through swift-metrics (see `SwitchboardMetrics`).
     let metrics = SwitchboardMetrics()
+    /// The cluster this API has joined, if any (``join(cluster:)``).
+    let cluster = ClusterMembership()
     /// The last errors answered to clients (`Switchboard.Admin.Error`).
     public let errors: ErrorLog
     /// Who listens to terminals opening and closing.
@@ -144,7 +146,10 @@ public final class SwitchboardAPI: Sendable {
     /// - Precondition: No other resource has the same full name.
     public func register<T: TerminalResource>(_ make: @escaping @Sendable () -> T) {
         add(.terminal(TerminalDescriptor(T.self, make: make)))
+        if let members = T.self as? any GroupMemberTerminal.Type { registerGroupMembers(members) }
     }
+
+    private func registerGroupMembers<T: GroupMemberTerminal>(_ type: T.Type) { cluster.register(type, api: self) }
 
     private func add(_ resource: RegisteredResource) {
         registry.withLock { registry in

@@ -243,6 +243,7 @@ struct ServeCommand: AsyncParsableCommand {
     static func openSamples(
         database: String?, dataDirectory: String, api: SwitchboardAPI, logger: Logger
     ) async throws -> (place: String, close: @Sendable () async -> Void) {
+        // With a database, the instances that share it are one system: chat rooms (group broadcasts) span them.
         guard let database else {
             let path = dataDirectory + "/samples.sqlite"
             let heroes = try await SQLiteEntityStore<Superhero>.open(
@@ -278,13 +279,20 @@ struct ServeCommand: AsyncParsableCommand {
                 return store
             }
             api.register(resource: heroes)
+            api.join(cluster: PostgresClusterBus(client: client, logger: logger))
         } catch {
             running.cancel()
             // The driver's errors say little on purpose (they could hold secrets): the log has the details.
             logger.error("Cannot open the sample resource in the database", metadata: ["error": "\(String(reflecting: error))"])
             throw ValidationError("Cannot use the database \(place): \(error)")
         }
-        return (place, { running.cancel() })
+        return (
+            place,
+            {
+                api.leaveCluster()
+                running.cancel()
+            }
+        )
     }
 
     /// Reports the API's figures to a Prometheus registry, served at `/metrics`: latencies in buckets that fit

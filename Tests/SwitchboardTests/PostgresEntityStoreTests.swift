@@ -3,6 +3,8 @@ import NIOCore
 import PostgresNIO
 import Switchboard
 import SwitchboardPostgres
+import SwitchboardSamples
+import SwitchboardTesting
 import Testing
 
 /// The PostgreSQL store on its own, on a real database (`SWITCHBOARD_TEST_POSTGRES`; `.ci/run` starts Debian's
@@ -40,5 +42,52 @@ struct PostgresEntityStoreTests {
         #expect(response.status == 500, "\(response.statusLine)")
         #expect(response.statusLine.contains("error id"), "\(response.statusLine)")
         #expect(!response.statusLine.contains(table))
+    }
+}
+
+/// Broadcast groups across instances: two APIs, each joined to its own `PostgresClusterBus` on one database.
+@Suite(.timeLimit(.minutes(1)), .enabled(if: TestPostgres.url != nil, "needs SWITCHBOARD_TEST_POSTGRES (.ci/run starts PostgreSQL)"))
+struct PostgresClusterBusTests {
+    static func instance() async throws -> SwitchboardAPI {
+        let api = SwitchboardAPI()
+        api.register { ChatRoom() }
+        api.join(cluster: PostgresClusterBus(client: try await TestPostgres.client(), channel: "switchboard_test_bus"))
+        return api
+    }
+
+    /// Messages until one contains `marker`.
+    static func read(_ connection: TestConnection, until marker: String) async throws -> [String] {
+        var seen: [String] = []
+        while seen.last?.contains(marker) != true { seen.append(try await connection.receiveText()) }
+        return seen
+    }
+
+    @Test func aChatRoomSpansInstancesInOrderPerSender() async throws {
+        let (one, two) = (try await Self.instance(), try await Self.instance())
+        defer {
+            one.leaveCluster()
+            two.leaveCluster()
+        }
+        let room = "room-\(UUID().uuidString.prefix(6))"
+        let ada = TestConnection.open(one, uri: "/chatroom/nickname=Ada&room=\(room)")
+        _ = try await Self.read(ada, until: "Welcome")
+        let grace = TestConnection.open(two, uri: "/chatroom/nickname=Grace&room=\(room)")
+        _ = try await Self.read(grace, until: "Welcome")
+        // Grace joined on the other instance: Ada hears of it.
+        _ = try await Self.read(ada, until: "* Grace joined")
+        for number in 1...20 { await ada.send("line \(number)") }
+        let lines = try await Self.read(grace, until: "Ada: line 20").filter { $0.hasPrefix("Ada: ") }
+        #expect(lines == (1...20).map { "Ada: line \($0)" })
+        // Nobody hears themselves, and another room hears nothing.
+        let other = TestConnection.open(two, uri: "/chatroom/nickname=Lin&room=\(room)-elsewhere")
+        _ = try await Self.read(other, until: "Welcome")
+        await grace.send("hi Ada")
+        #expect(try await Self.read(ada, until: "Grace: hi Ada").last == "Grace: hi Ada")
+        await other.send("anyone?")
+        await ada.send("bye")
+        #expect(try await Self.read(grace, until: "Ada: bye") == ["Ada: bye"])
+        // Too long for a notification: the sender is told, the connection stays.
+        await ada.send(String(repeating: "x", count: 8_000))
+        #expect(try await ada.receiveText().hasPrefix("413: Content too large. The message is too long for the cluster"))
     }
 }

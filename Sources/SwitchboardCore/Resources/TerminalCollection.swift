@@ -90,21 +90,7 @@ extension SwitchboardAPI {
         _ message: TerminalMessage, to type: T.Type, except excluded: TerminalConnection? = nil,
         where include: @escaping @Sendable (T) async -> Bool = { _ in true }
     ) async -> Int {
-        let targets = terminals(of: type).filter { $0.connection.id != excluded?.id }
-        return await withTaskGroup(of: Bool.self) { group in
-            for target in targets {
-                group.addTask {
-                    guard await include(target.terminal) else { return false }
-                    do {
-                        try await target.connection.send(message)
-                        return true
-                    } catch {
-                        return false
-                    }
-                }
-            }
-            return await group.reduce(0) { $0 + ($1 ? 1 : 0) }
-        }
+        await deliver(message, to: type, exceptID: excluded?.id, where: include)
     }
 
     /// Sends a text message to every open terminal of a type that `include` accepts; see
