@@ -100,7 +100,7 @@ public final class SwitchboardAPI: Sendable {
     /// The figures reported through swift-metrics (see `SwitchboardMetrics`).
     let metrics = SwitchboardMetrics()
     /// The cluster this API has joined, if any (``join(cluster:)``).
-    let cluster = ClusterMembership()
+    let cluster: ClusterMembership
     /// The last errors answered to clients (`Switchboard.Admin.Error`).
     public let errors: ErrorLog
     /// Who listens to terminals opening and closing.
@@ -125,6 +125,7 @@ public final class SwitchboardAPI: Sendable {
         self.inboundMemory = InboundMemoryBudget(limit: configuration.maxInboundBytes)
         self.authenticator = authenticator
         self.logger = logger
+        self.cluster = ClusterMembership(logger: logger)
         self.home = home
         self.errors = ErrorLog(capacity: configuration.errorLogSize)
         add(.terminal(home.descriptor))
@@ -133,7 +134,7 @@ public final class SwitchboardAPI: Sendable {
         register(resource: ErrorLogResource(log: errors))
         register(resource: ResourceAdmin(api: self))
         register(resource: SchemaAdmin(api: self))
-        register { [events] in NetworkConsole(events: events) }
+        register { [events, cluster] in NetworkConsole(events: events, cluster: cluster) }
     }
 
     // MARK: Resources
@@ -173,6 +174,13 @@ public final class SwitchboardAPI: Sendable {
             preconditionFailure("\(error)")
         }
         add(entity: descriptor)
+    }
+
+    /// Registers a resource whose entities live on this instance (``InstanceLocalResource``): it lists them,
+    /// and once the API has joined a cluster (``join(cluster:)``) those of every live instance too.
+    public func register<R: InstanceLocalResource>(resource: R) {
+        register(resource: ClusterWideResource(local: resource, cluster: cluster))
+        cluster.share(resource)
     }
 
     /// Registers an entity resource whose entities are also documents (``EntityDocumentResource``): `GET`

@@ -6,7 +6,7 @@ public import Foundation
 public import Switchboard
 
 /// One running PTY program, as `Switchboard.PtySession` lists it.
-public struct PTYSessionEntry: Codable, Sendable {
+public struct PTYSessionEntry: InstanceLocalEntity {
     /// The terminal's name; `nil` for a connection's own terminal.
     public var name: String?
     /// The identity that started it.
@@ -22,41 +22,48 @@ public struct PTYSessionEntry: Codable, Sendable {
     public var cols: Int
     /// When it started.
     public var startedAt: Date
+    /// The instance that runs it, in a cluster.
+    public var instance: String?
+
+    public var localID: String { String(pid) }
 }
 
-/// `Switchboard.PtySession`: the running PTY programs (like Jupyter's `/api/terminals`); DELETE ends the
-/// matched ones, their jobs included.
+/// `Switchboard.PtySession`: the running PTY programs (like Jupyter's `/api/terminals`), of every instance in a
+/// cluster; DELETE ends the matched ones, their jobs included, on the instance that runs them.
 ///
 /// A caller sees and ends only the programs it started, unless it is an administrator
 /// (`AccessRights.isAdministrator`), who sees and ends all.
-struct PTYSessions: EntityResource {
+struct PTYSessions: InstanceLocalResource {
     let manager: PTYManager
     var resourceName: String { "Switchboard.PtySession" }
     var resourceDescription: String? { "The running PTY programs, named and per connection; DELETE ends them" }
     var operations: EntityOperations { [.select, .delete] }
 
-    func select(_ request: EntitySelectRequest) async throws -> EntitySelection<PTYSessionEntry> {
+    func entities(visibleTo caller: RESTCaller?) async -> [PTYSessionEntry] {
         var entries: [PTYSessionEntry] = []
-        let identity = request.caller.identity
-        for session in await manager.allSessions where Self.may(identity, see: session) {
+        for session in await manager.allSessions where caller.map({ Self.may($0.identity, see: session.owner) }) ?? true {
             let size = await session.size
             entries.append(
                 PTYSessionEntry(
                     name: session.name, owner: session.owner, pid: Int(session.terminal.pid), program: session.terminal.program.executable,
                     clients: await session.clientCount, rows: size.rows, cols: size.cols, startedAt: session.startedAt))
         }
-        return .unfiltered(entries.sorted { $0.startedAt < $1.startedAt })
+        return entries.sorted { $0.startedAt < $1.startedAt }
     }
 
-    func delete(_ entities: [PTYSessionEntry], caller: RESTCaller) async throws -> Int {
+    func isVisible(_ entity: PTYSessionEntry, to caller: RESTCaller) -> Bool { Self.may(caller.identity, see: entity.owner) }
+
+    func delete(_ entities: [PTYSessionEntry], caller: RESTCaller?) async -> Int {
         var ended = 0
-        for entry in entities where await manager.kill(pid: Int32(entry.pid), if: { Self.may(caller.identity, see: $0) }) { ended += 1 }
+        for entry in entities where await manager.kill(pid: Int32(entry.pid), if: { session in caller.map { Self.may($0.identity, see: session.owner) } ?? true }) {
+            ended += 1
+        }
         return ended
     }
 
-    static func may(_ identity: AccessIdentity?, see session: PTYSession) -> Bool {
+    static func may(_ identity: AccessIdentity?, see owner: String) -> Bool {
         guard let identity else { return false }
-        return identity.rights.isAdministrator || identity.name == session.owner
+        return identity.rights.isAdministrator || identity.name == owner
     }
 }
 

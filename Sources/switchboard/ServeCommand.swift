@@ -84,6 +84,11 @@ struct ServeCommand: AsyncParsableCommand {
             which keeps the password out of the process list).
             """)
     var database: String?
+    @Option(
+        help: """
+            This instance's name among the instances that share the --database (the Instance column of             Switchboard.Admin.WebSocket and Switchboard.PtySession); default <host name>:<port>.
+            """)
+    var instance: String?
     @Flag(help: "Record every PTY session (for audit) in <data-dir>/recordings; otherwise a session is recorded when its URI says record=true.")
     var record = false
     @Flag(help: "Record keystrokes and pastes too (they carry passwords: only when your policy needs them).")
@@ -149,6 +154,7 @@ struct ServeCommand: AsyncParsableCommand {
         try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let samples = try await Self.openSamples(
             database: database ?? ProcessInfo.processInfo.environment["SWITCHBOARD_DATABASE"].flatMap { $0.isEmpty ? nil : $0 },
+            instanceName: instance ?? "\(ProcessInfo.processInfo.hostName):\(port == 0 ? "pid\(getpid())" : String(port))",
             dataDirectory: dataDir, api: api, logger: logger)
         var ptys: PTYManager?
         var sessionRecordings: SessionRecordings?
@@ -241,15 +247,19 @@ struct ServeCommand: AsyncParsableCommand {
     /// The sample Superhero resource, in `<data-dir>/samples.sqlite` or in a PostgreSQL database; returns where
     /// (for the greeting, without a password) and how to close it.
     static func openSamples(
-        database: String?, dataDirectory: String, api: SwitchboardAPI, logger: Logger
+        database: String?, instanceName: String, dataDirectory: String, api: SwitchboardAPI, logger: Logger
     ) async throws -> (place: String, close: @Sendable () async -> Void) {
-        // With a database, the instances that share it are one system: chat rooms (group broadcasts) span them.
+        // With a database, the instances that share it are one system: chat rooms (group broadcasts), listings
+        // of connections and PTYs, and the admin console span them.
         guard let database else {
             let path = dataDirectory + "/samples.sqlite"
             let heroes = try await SQLiteEntityStore<Superhero>.open(
                 path: path, description: Superhero.resourceDescription, views: Superhero.views, seed: Superhero.samples)
             api.register(resource: heroes)
             return (path, { try? await heroes.close() })
+        }
+        guard !instanceName.isEmpty, instanceName.utf8.count <= 200, !instanceName.contains(where: \.isNewline) else {
+            throw ValidationError("--instance: a name of 1 to 200 characters on one line")
         }
         let configuration: PostgresClient.Configuration
         do {
@@ -279,7 +289,8 @@ struct ServeCommand: AsyncParsableCommand {
                 return store
             }
             api.register(resource: heroes)
-            api.join(cluster: PostgresClusterBus(client: client, logger: logger))
+            api.join(cluster: try await PostgresClusterBackplane.open(client: client, instanceName: instanceName, logger: logger))
+            logger.info("Joined the instances that share the database", metadata: ["instance": "\(instanceName)"])
         } catch {
             running.cancel()
             // The driver's errors say little on purpose (they could hold secrets): the log has the details.
@@ -289,7 +300,7 @@ struct ServeCommand: AsyncParsableCommand {
         return (
             place,
             {
-                api.leaveCluster()
+                await api.leaveCluster()
                 running.cancel()
             }
         )

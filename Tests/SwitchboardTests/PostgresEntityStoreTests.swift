@@ -45,13 +45,14 @@ struct PostgresEntityStoreTests {
     }
 }
 
-/// Broadcast groups across instances: two APIs, each joined to its own `PostgresClusterBus` on one database.
+/// Broadcast groups across instances: two APIs, each joined to its own `PostgresClusterBackplane` on one
+/// database, on a channel of the test's own.
 @Suite(.timeLimit(.minutes(1)), .enabled(if: TestPostgres.url != nil, "needs SWITCHBOARD_TEST_POSTGRES (.ci/run starts PostgreSQL)"))
-struct PostgresClusterBusTests {
-    static func instance() async throws -> SwitchboardAPI {
+struct PostgresClusterBackplaneTests {
+    static func instance(_ name: String, channel: String) async throws -> SwitchboardAPI {
         let api = SwitchboardAPI()
         api.register { ChatRoom() }
-        api.join(cluster: PostgresClusterBus(client: try await TestPostgres.client(), channel: "switchboard_test_bus"))
+        api.join(cluster: try await PostgresClusterBackplane.open(client: try await TestPostgres.client(), instanceName: name, channel: channel))
         return api
     }
 
@@ -63,11 +64,9 @@ struct PostgresClusterBusTests {
     }
 
     @Test func aChatRoomSpansInstancesInOrderPerSender() async throws {
-        let (one, two) = (try await Self.instance(), try await Self.instance())
-        defer {
-            one.leaveCluster()
-            two.leaveCluster()
-        }
+        let tag = UUID().uuidString.prefix(6).lowercased()
+        let channel = "switchboard_test_\(tag)"
+        let (one, two) = (try await Self.instance("one-\(tag)", channel: channel), try await Self.instance("two-\(tag)", channel: channel))
         let room = "room-\(UUID().uuidString.prefix(6))"
         let ada = TestConnection.open(one, uri: "/chatroom/nickname=Ada&room=\(room)")
         _ = try await Self.read(ada, until: "Welcome")
@@ -89,5 +88,9 @@ struct PostgresClusterBusTests {
         // Too long for a notification: the sender is told, the connection stays.
         await ada.send(String(repeating: "x", count: 8_000))
         #expect(try await ada.receiveText().hasPrefix("413: Content too large. The message is too long for the cluster"))
+        for connection in [ada, grace, other] { await connection.close() }
+        await one.leaveCluster()
+        await two.leaveCluster()
+        #expect(one.instanceName == nil)
     }
 }

@@ -36,7 +36,7 @@ final class AvailableResources: EntityResource, Sendable {
 }
 
 /// One live WebSocket connection, as `Switchboard.Admin.WebSocket` lists it.
-public struct WebSocketConnectionEntry: Codable, Sendable {
+public struct WebSocketConnectionEntry: InstanceLocalEntity {
     /// The connection's short id.
     public var id: String
     /// The full name of the attached terminal.
@@ -47,10 +47,15 @@ public struct WebSocketConnectionEntry: Codable, Sendable {
     public var client: JSON
     /// Whether this is the connection that asks.
     public var isThis: Bool
+    /// The instance that serves it, in a cluster.
+    public var instance: String?
+
+    public var localID: String { id }
 }
 
-/// `Switchboard.Admin.WebSocket`: the live WebSocket connections; DELETE closes the matched ones.
-final class WebSocketAdmin: EntityResource, Sendable {
+/// `Switchboard.Admin.WebSocket`: the live WebSocket connections (of every instance, in a cluster); DELETE
+/// closes the matched ones.
+final class WebSocketAdmin: InstanceLocalResource, Sendable {
     var resourceName: String { "Switchboard.Admin.WebSocket" }
     var resourceDescription: String? { "The live WebSocket connections; DELETE closes the matched ones" }
     var operations: EntityOperations { [.select, .delete] }
@@ -58,17 +63,21 @@ final class WebSocketAdmin: EntityResource, Sendable {
 
     init(api: SwitchboardAPI) { self.api = api }
 
-    func select(_ request: EntitySelectRequest) async throws -> EntitySelection<WebSocketConnectionEntry> {
+    func entities(visibleTo caller: RESTCaller?) async -> [WebSocketConnectionEntry] {
         var entries: [WebSocketConnectionEntry] = []
         for dispatcher in api?.liveDispatchers ?? [] {
             let snapshot = await dispatcher.terminalSnapshot()
             entries.append(
                 WebSocketConnectionEntry(
                     id: dispatcher.endpoint.id, terminalType: snapshot.name, terminal: snapshot.properties,
-                    client: Self.redacted(dispatcher.endpoint.profile.json), isThis: dispatcher.endpoint.id == request.caller.connectionID))
+                    client: Self.redacted(dispatcher.endpoint.profile.json), isThis: caller != nil && dispatcher.endpoint.id == caller?.connectionID))
         }
-        return .unfiltered(entries.sorted { $0.id.count != $1.id.count ? $0.id.count < $1.id.count : $0.id < $1.id })
+        return entries.sorted { $0.id.count != $1.id.count ? $0.id.count < $1.id.count : $0.id < $1.id }
     }
+
+    /// The resource is for administrators (its rights are checked before any row is read): they see every
+    /// instance's connections.
+    func isVisible(_ entity: WebSocketConnectionEntry, to caller: RESTCaller) -> Bool { true }
 
     /// A profile with the values of custom headers that look like credentials (`X-Api-Key`,
     /// `X-Auth-Token`, ...) replaced by `"(redacted)"`: administrators see that they were sent, not what.
@@ -79,7 +88,7 @@ final class WebSocketAdmin: EntityResource, Sendable {
         return .object(object)
     }
 
-    func delete(_ entities: [WebSocketConnectionEntry], caller: RESTCaller) async throws -> Int {
+    func delete(_ entities: [WebSocketConnectionEntry], caller: RESTCaller?) async -> Int {
         var closed = 0
         for entry in entities {
             if await api?.closeConnection(id: entry.id, code: .normalClosure, reason: "Closed by an administrator") == true {

@@ -20,10 +20,14 @@ actor NetworkConsole: FeedTerminal {
     @Property(description: "Include the text of WebSocket messages and the URI of HTTP requests") var includeContent = false
 
     private let events: NetworkEvents
+    private let cluster: ClusterMembership
     private var relay: Task<Void, Never>?
     private var listenerID: Int?
 
-    init(events: NetworkEvents) { self.events = events }
+    init(events: NetworkEvents, cluster: ClusterMembership) {
+        self.events = events
+        self.cluster = cluster
+    }
 
     var welcome: String { "### Switchboard network console ###\nEvents of the API's WebSocket connections and HTTP requests." }
 
@@ -36,9 +40,13 @@ actor NetworkConsole: FeedTerminal {
                 await self.forward(event, to: connection)
             }
         }
+        // In a cluster, the other instances send their events from now on.
+        await cluster.consoleStarted()
     }
 
     private func forward(_ event: NetworkEvent, to connection: TerminalConnection) async {
+        var event = event
+        if event.instance == nil { event.instance = cluster.instanceName }
         do {
             try await feed(format == .json ? Self.json(event, content: includeContent).compact : Self.line(event, content: includeContent), to: connection)
         } catch {
@@ -60,7 +68,12 @@ actor NetworkConsole: FeedTerminal {
             case .webSocketOutput: "<="
             }
         var line = "\(marker) \(ISO8601.format(event.time))"
-        if let id = event.connectionID { line += "[\(id)]" }
+        switch (event.instance, event.connectionID) {
+        case (let instance?, let id?): line += "[\(escaped(instance))/\(id)]"
+        case (let instance?, nil): line += "[\(escaped(instance))]"
+        case (nil, let id?): line += "[\(id)]"
+        case (nil, nil): break
+        }
         line += " " + escaped(event.message)
         if let elapsed = event.elapsedMilliseconds { line += " (\(RESTResponse.format(milliseconds: elapsed)) ms)" }
         if !event.clientIP.isEmpty { line += " | Connection: \(escaped(event.clientIP))" }
@@ -89,6 +102,7 @@ actor NetworkConsole: FeedTerminal {
 
     static func json(_ event: NetworkEvent, content: Bool) -> JSON {
         var object: JSONObject = ["Type": .string(event.kind.rawValue), "Time": .string(ISO8601.format(event.time))]
+        if let instance = event.instance { object["Instance"] = .string(instance) }
         if let id = event.connectionID { object["Id"] = .string(id) }
         object["Message"] = .string(event.message)
         if let elapsed = event.elapsedMilliseconds { object["ElapsedMilliseconds"] = .double(elapsed) }

@@ -30,6 +30,9 @@ public struct NetworkEvent: Sendable {
     public var elapsedMilliseconds: Double?
     /// When it happened.
     public var time: Date
+    /// The instance where it happened, for an event another instance of the cluster sent; `nil` for this
+    /// instance's own.
+    public var instance: String?
 
     public init(
         kind: Kind, connectionID: String?, clientIP: String, message: String, content: String? = nil,
@@ -63,12 +66,16 @@ public final class NetworkEvents: Sendable {
     /// Whether anybody listens.
     public var hasListeners: Bool { listenerCount.load(ordering: .relaxed) > 0 }
 
+    /// How many connections listen (consoles; the cluster's own listener is not one).
+    var watcherCount: Int { listeners.withLock { $0.all.values.count { $0.connectionID != nil } } }
+
     /// Publishes an event; `make` runs only when somebody listens.
     public func publish(_ make: @autoclosure () -> NetworkEvent) {
         guard hasListeners else { return }
         let event = make()
         let targets = listeners.withLock { state -> [AsyncStream<NetworkEvent>.Continuation] in
-            if let id = event.connectionID, state.all.values.contains(where: { $0.connectionID == id }) { return [] }
+            // Connection ids are per instance: another instance's event is never a console's own.
+            if event.instance == nil, let id = event.connectionID, state.all.values.contains(where: { $0.connectionID == id }) { return [] }
             return state.all.values.map(\.continuation)
         }
         for target in targets { target.yield(event) }

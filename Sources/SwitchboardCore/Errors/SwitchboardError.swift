@@ -138,6 +138,8 @@ public struct SwitchboardError: Error, Sendable, CustomStringConvertible {
         public static let queryTimeout = Code(rawValue: "QueryTimeout")
         /// Nothing matched where exactly one entity was asked for (`Accept: application/json; single=true`).
         public static let noMatch = Code(rawValue: "NoMatch")
+        /// The other instances of the cluster cannot be reached (its database is down).
+        public static let clusterUnavailable = Code(rawValue: "ClusterUnavailable")
     }
 }
 
