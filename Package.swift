@@ -134,6 +134,7 @@ let package = Package(
             dependencies: [
                 "Switchboard", "SwitchboardCore",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

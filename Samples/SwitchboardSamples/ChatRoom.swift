@@ -37,8 +37,10 @@ public actor ChatRoom: TextInputTerminal, PropertyCheckingTerminal, GroupMemberT
         }
         joined = (room, nickname)
         let present = others.isEmpty ? "nobody else is here yet" : "here: " + others.sorted().joined(separator: ", ")
-        try await connection.send("* Welcome to room '\(room)', \(nickname); \(present)")
+        // The others first: once the welcome is read, this member is there (in a cluster, saying it takes a
+        // round trip to the database).
         await Self.say("* \(nickname) joined", in: room, from: connection)
+        try await connection.send("* Welcome to room '\(room)', \(nickname); \(present)")
     }
 
     public func receive(text: String, from connection: TerminalConnection) async throws {

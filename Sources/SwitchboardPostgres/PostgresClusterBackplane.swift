@@ -8,12 +8,14 @@ import SwitchboardCore
 /// programs) through two tables, `switchboard_instance` and `switchboard_instance_snapshot`, created on first use.
 ///
 /// ```swift
-/// let client = PostgresClient(configuration: try PostgresEntityStore<Note>.configuration(url: url))
+/// let database = try PostgresDatabaseURL(url)
+/// let client = PostgresClient(configuration: database.clientConfiguration)
 /// // run the client (client.run()) in a task or service group, then:
-/// api.join(cluster: try await PostgresClusterBackplane.open(client: client, instanceName: "eu-1"))
+/// await api.join(cluster: try await PostgresClusterBackplane.open(client: client, database: database, instanceName: "eu-1"))
 /// ```
 ///
-/// Every instance listens on one connection of the client's pool. Sends go one at a time, each after the last
+/// Every instance listens on one connection of its own, closed when it leaves (queries go through the
+/// client's pool). Sends go one at a time, each after the last
 /// was taken, so that what an instance sends arrives everywhere in that order. A message holds at most
 /// ``maxMessageBytes`` (PostgreSQL's limit is 8,000 bytes). An instance is alive while its heartbeat is
 /// younger than ``livenessWindow`` by the database's clock, so the instances' clocks need not agree.
@@ -27,11 +29,16 @@ public final class PostgresClusterBackplane: ClusterBackplane {
     /// How long an instance stays listed after its last heartbeat (default 5 seconds).
     public let livenessWindow: Duration
     private let client: PostgresClient
+    private let listener: PostgresConnection.Configuration
     private let logger: Logger
     private let sends = AsyncLock()
 
-    private init(client: PostgresClient, instanceName: String, channel: String, livenessWindow: Duration, logger: Logger) {
+    private init(
+        client: PostgresClient, listener: PostgresConnection.Configuration, instanceName: String, channel: String, livenessWindow: Duration,
+        logger: Logger
+    ) {
         self.client = client
+        self.listener = listener
         self.instanceName = instanceName
         self.channel = channel
         self.livenessWindow = livenessWindow
@@ -42,16 +49,17 @@ public final class PostgresClusterBackplane: ClusterBackplane {
     /// they are missing.
     /// - Parameters:
     ///   - client: The database's client.
+    ///   - database: The database's URL, for the listening connection.
     ///   - instanceName: This instance's name, unique among the live instances (`serve --instance`).
     ///   - channel: The notification channel; instances on different channels are different systems.
     ///   - livenessWindow: How long an instance stays listed after its last heartbeat.
     ///   - logger: Where failures are logged.
     public static func open(
-        client: PostgresClient, instanceName: String, channel: String = "switchboard_cluster", livenessWindow: Duration = .seconds(5),
-        logger: Logger = Logger(label: "switchboard.cluster")
+        client: PostgresClient, database: PostgresDatabaseURL, instanceName: String, channel: String = "switchboard_cluster",
+        livenessWindow: Duration = .seconds(5), logger: Logger = Logger(label: "switchboard.cluster")
     ) async throws -> PostgresClusterBackplane {
         let backplane = PostgresClusterBackplane(
-            client: client, instanceName: instanceName, channel: channel, livenessWindow: livenessWindow, logger: logger)
+            client: client, listener: try database.connectionConfiguration(), instanceName: instanceName, channel: channel, livenessWindow: livenessWindow, logger: logger)
         try await backplane.prepareTables()
         return backplane
     }
@@ -85,12 +93,25 @@ public final class PostgresClusterBackplane: ClusterBackplane {
         }
     }
 
-    public func receive(_ deliver: @escaping @Sendable (String) async -> Void) async throws {
-        try await client.withConnection { connection in
-            try await connection.listen(on: self.channel) { notifications in
-                for try await notification in notifications { await deliver(notification.payload) }
+    public func receive(listening: @escaping @Sendable () -> Void, _ deliver: @escaping @Sendable (String) async -> Void) async throws {
+        // A connection of its own rather than one of the pool: the pool does not take back a connection closed
+        // under it, and closing is the sure way to end the notifications when the instance leaves.
+        let connection = try await PostgresConnection.connect(configuration: listener, id: 0, logger: logger)
+        do {
+            try await withTaskCancellationHandler {
+                // The driver runs LISTEN before it hands over the notifications.
+                try await connection.listen(on: self.channel) { notifications in
+                    listening()
+                    for try await notification in notifications { await deliver(notification.payload) }
+                }
+            } onCancel: {
+                connection.close().whenComplete { _ in }
             }
+        } catch {
+            try? await connection.close()
+            throw error
         }
+        try? await connection.close()
     }
 
     public func heartbeat(consoleWatchers: Int, snapshots: [String: String]) async throws -> [ClusterInstance] {

@@ -77,21 +77,7 @@ public final class PostgresEntityStore<Entity: Codable & Sendable>: EntityResour
     /// The client configuration of a `postgres://user:password@host:port/database` URL (`?sslmode=require` for TLS;
     /// without it the connection is not encrypted, which suits a database on the same machine or network only).
     public static func configuration(url: String) throws -> PostgresClient.Configuration {
-        guard let components = URLComponents(string: url), ["postgres", "postgresql"].contains(components.scheme ?? ""),
-            let host = components.host, !host.isEmpty, let user = components.user
-        else {
-            throw PostgresStoreError.invalidURL("Use postgres://user:password@host:port/database (got a URL that is not one)")
-        }
-        let database = components.path.split(separator: "/").first.map(String.init)
-        let mode = components.queryItems?.first { $0.name == "sslmode" }?.value ?? "disable"
-        let tls: PostgresClient.Configuration.TLS
-        switch mode {
-        case "disable": tls = .disable
-        case "require": tls = .require(.makeClientConfiguration())
-        default: throw PostgresStoreError.invalidURL("sslmode is disable or require, not '\(mode)'")
-        }
-        return PostgresClient.Configuration(
-            host: host, port: components.port ?? 5432, username: user, password: components.password, database: database, tls: tls)
+        try PostgresDatabaseURL(url).clientConfiguration
     }
 
     private var fields: [EntityField] { codec.schema.fields }

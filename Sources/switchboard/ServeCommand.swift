@@ -261,15 +261,15 @@ struct ServeCommand: AsyncParsableCommand {
         guard !instanceName.isEmpty, instanceName.utf8.count <= 200, !instanceName.contains(where: \.isNewline) else {
             throw ValidationError("--instance: a name of 1 to 200 characters on one line")
         }
-        let configuration: PostgresClient.Configuration
+        let url: PostgresDatabaseURL
         do {
-            configuration = try PostgresEntityStore<Superhero>.configuration(url: database)
+            url = try PostgresDatabaseURL(database)
         } catch {
             throw ValidationError("--database: \(error)")
         }
-        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        let client = PostgresClient(configuration: url.clientConfiguration, backgroundLogger: logger)
         let running = Task { await client.run() }
-        let place = "PostgreSQL at \(configuration.host ?? "?"):\(configuration.port ?? 5432)/\(configuration.database ?? "")"
+        let place = url.place
         do {
             // The pool retries a refused login forever: give the first connection 10 seconds.
             let heroes = try await withThrowingTaskGroup(of: PostgresEntityStore<Superhero>?.self) { group in
@@ -289,7 +289,7 @@ struct ServeCommand: AsyncParsableCommand {
                 return store
             }
             api.register(resource: heroes)
-            api.join(cluster: try await PostgresClusterBackplane.open(client: client, instanceName: instanceName, logger: logger))
+            await api.join(cluster: try await PostgresClusterBackplane.open(client: client, database: url, instanceName: instanceName, logger: logger))
             logger.info("Joined the instances that share the database", metadata: ["instance": "\(instanceName)"])
         } catch {
             running.cancel()

@@ -52,8 +52,15 @@ struct PostgresClusterBackplaneTests {
     static func instance(_ name: String, channel: String) async throws -> SwitchboardAPI {
         let api = SwitchboardAPI()
         api.register { ChatRoom() }
-        api.join(cluster: try await PostgresClusterBackplane.open(client: try await TestPostgres.client(), instanceName: name, channel: channel))
+        await api.join(cluster: try await PostgresClusterBackplane.open(
+                client: try await TestPostgres.client(), database: try PostgresDatabaseURL(try #require(TestPostgres.url)), instanceName: name, channel: channel))
         return api
+    }
+
+    /// Waits until the API lists a chat room terminal (up to 10 s).
+    func eventuallyListed(in api: SwitchboardAPI) async -> Bool {
+        for _ in 0..<500 where api.terminals(of: ChatRoom.self).isEmpty { try? await Task.sleep(for: .milliseconds(20)) }
+        return !api.terminals(of: ChatRoom.self).isEmpty
     }
 
     /// Messages until one contains `marker`.
@@ -70,6 +77,8 @@ struct PostgresClusterBackplaneTests {
         let room = "room-\(UUID().uuidString.prefix(6))"
         let ada = TestConnection.open(one, uri: "/chatroom/nickname=Ada&room=\(room)")
         _ = try await Self.read(ada, until: "Welcome")
+        // A terminal is listed (and so reached) once its open has returned, just after the welcome.
+        #expect(await eventuallyListed(in: one))
         let grace = TestConnection.open(two, uri: "/chatroom/nickname=Grace&room=\(room)")
         _ = try await Self.read(grace, until: "Welcome")
         // Grace joined on the other instance: Ada hears of it.

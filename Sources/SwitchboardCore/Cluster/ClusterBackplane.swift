@@ -15,8 +15,9 @@ public protocol ClusterBackplane: Sendable {
     /// the order it was sent.
     func publish(_ message: String) async throws
     /// Receives the messages of every instance, in order, calling `deliver` for each, until the task is
-    /// cancelled. Switchboard calls it once per join.
-    func receive(_ deliver: @escaping @Sendable (String) async -> Void) async throws
+    /// cancelled; calls `listening` once messages sent from then on will arrive. Switchboard calls it when it
+    /// joins, and again if it fails.
+    func receive(listening: @escaping @Sendable () -> Void, _ deliver: @escaping @Sendable (String) async -> Void) async throws
     /// Says that this instance is alive, with the number of consoles that watch the whole system from it and
     /// the snapshots that changed since the last heartbeat (resource name → a JSON array of its entities).
     /// - Returns: The other instances that are alive.

@@ -66,10 +66,14 @@ final class ClusterMembership: Sendable {
 
     // MARK: Joining
 
-    func join(_ backplane: any ClusterBackplane, events: NetworkEvents, groups: @escaping @Sendable (JSONObject) async -> Void) {
+    /// Joins, and returns once this instance receives the cluster's messages (or after `patience`, logged).
+    func join(
+        _ backplane: any ClusterBackplane, events: NetworkEvents, patience: Duration = .seconds(10), groups: @escaping @Sendable (JSONObject) async -> Void
+    ) async {
+        let (ready, listening) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         let work = Task {
             await withTaskGroup(of: Void.self) { group in
-                group.addTask { await self.receive(from: backplane, events: events, groups: groups) }
+                group.addTask { await self.receive(from: backplane, events: events, listening: listening, groups: groups) }
                 group.addTask { await self.beat(backplane, events: events) }
                 group.addTask { await self.forwardEvents(events, to: backplane) }
             }
@@ -79,6 +83,19 @@ final class ClusterMembership: Sendable {
             return joined
         }
         previous?.work.cancel()
+        let listened = await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                for await _ in ready { return true }
+                return false
+            }
+            group.addTask {
+                try? await Task.sleep(for: patience)
+                return false
+            }
+            defer { group.cancelAll() }
+            return await group.next() ?? false
+        }
+        if !listened { logger.error("Joined the cluster without receiving its messages yet; retrying in the background") }
     }
 
     func leave() async {
@@ -93,10 +110,14 @@ final class ClusterMembership: Sendable {
         for continuation in pending.withLock({ pending in defer { pending = [:] }; return Array(pending.values) }) { continuation.resume(returning: 0) }
     }
 
-    private func receive(from backplane: any ClusterBackplane, events: NetworkEvents, groups: @escaping @Sendable (JSONObject) async -> Void) async {
+    private func receive(
+        from backplane: any ClusterBackplane, events: NetworkEvents, listening: AsyncStream<Void>.Continuation,
+        groups: @escaping @Sendable (JSONObject) async -> Void
+    ) async {
+        defer { listening.finish() }
         while !Task.isCancelled {
             do {
-                try await backplane.receive { text in
+                try await backplane.receive(listening: { listening.yield() }) { text in
                     guard case .object(let message)? = try? JSON(parsing: text) else { return }
                     await self.handle(message, backplane: backplane, events: events, groups: groups)
                 }

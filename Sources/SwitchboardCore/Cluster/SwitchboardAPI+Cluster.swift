@@ -6,10 +6,12 @@ extension SwitchboardAPI {
     ///   `Switchboard.PtySession`) list the entities of every live instance, and DELETE reaches the owner;
     /// - `Switchboard.Admin.Console` shows the events of every instance.
     ///
-    /// Call it once, when the API is set up; ``leaveCluster()`` stops it (a server that stops calls it, so
-    /// that the others stop listing this instance at once rather than after the liveness window).
-    public func join(cluster backplane: any ClusterBackplane) {
-        cluster.join(backplane, events: events) { [weak self] message in
+    /// Call it once, when the API is set up; it returns once this instance receives the cluster's messages (at
+    /// most 10 seconds; after that it keeps trying in the background, and logs it). ``leaveCluster()`` stops
+    /// it (a server that stops calls it, so that the others stop listing this instance at once rather than
+    /// after the liveness window).
+    public func join(cluster backplane: any ClusterBackplane) async {
+        await cluster.join(backplane, events: events) { [weak self] message in
             await self?.deliverGroupMessage(message, instanceName: backplane.instanceName)
         }
     }
