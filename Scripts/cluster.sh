@@ -77,7 +77,7 @@ for index in $(seq 1 "$instances"); do
     ports+=("$port")
     mkdir -p "$work/instance$index"
     SWITCHBOARD_DATABASE="$database" "$binary" serve --port "$port" --data-dir "$work/instance$index" --keys "$work/keys.json" \
-        --trusted-proxy 127.0.0.1 --shutdown-timeout 5 > /dev/null 2> "$work/instance$index.log" &
+        --instance "sb$index" --trusted-proxy 127.0.0.1 --shutdown-timeout 5 > /dev/null 2> "$work/instance$index.log" &
     pids+=($!)
     upstreams="$upstreams server 127.0.0.1:$port max_fails=1 fail_timeout=2s;"
 done
@@ -106,5 +106,5 @@ echo "port $nginx_port"
 
 echo "== checks through nginx"
 python3 Scripts/cluster_check.py --nginx "$nginx_port" --key "$(cat "$work/operator.key")" \
-    --instance-ports "$(IFS=,; echo "${ports[*]}")" --instance-pids "$(IFS=,; echo "${pids[*]:0:$instances}")"
+    --instance-ports "$(IFS=,; echo "${ports[*]}")" --instance-names "$(seq -s, -f 'sb%g' 1 "$instances")" --instance-pids "$(IFS=,; echo "${pids[*]:0:$instances}")"
 echo "== all checks passed"

@@ -37,6 +37,8 @@ final class ClusterMembership: Sendable {
     let shared = Mutex<[String: SharedResource]>([:])
     private let pending = Mutex<[String: CheckedContinuation<Int, Never>]>([:])
     private let watchedUntil = Mutex<ContinuousClock.Instant?>(nil)
+    /// Wakes the event forwarder when a console somewhere starts watching.
+    private let watchSignal = Mutex<AsyncStream<Void>.Continuation?>(nil)
     private let logger: Logger
 
     init(logger: Logger) { self.logger = logger }
@@ -71,11 +73,13 @@ final class ClusterMembership: Sendable {
         _ backplane: any ClusterBackplane, events: NetworkEvents, patience: Duration = .seconds(10), groups: @escaping @Sendable (JSONObject) async -> Void
     ) async {
         let (ready, listening) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        let (watches, watchSignal) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        self.watchSignal.withLock { $0 = watchSignal }
         let work = Task {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask { await self.receive(from: backplane, events: events, listening: listening, groups: groups) }
                 group.addTask { await self.beat(backplane, events: events) }
-                group.addTask { await self.forwardEvents(events, to: backplane) }
+                group.addTask { await self.forwardEvents(events, to: backplane, whenWatched: watches) }
             }
         }
         let previous = joined.withLock { joined in
@@ -101,6 +105,7 @@ final class ClusterMembership: Sendable {
     func leave() async {
         guard let left = joined.withLock({ joined in defer { joined = nil }; return joined }) else { return }
         left.work.cancel()
+        watchSignal.withLock { $0 }?.finish()
         await left.work.value
         do {
             try await left.backplane.remove()
@@ -254,19 +259,19 @@ final class ClusterMembership: Sendable {
 
     private func watched(for duration: Duration) {
         let until = ContinuousClock.now + duration
-        watchedUntil.withLock { $0 = max($0 ?? until, until) }
+        let wasWatched = watchedUntil.withLock { watched in
+            defer { watched = max(watched ?? until, until) }
+            return watched.map { $0 > .now } ?? false
+        }
+        if !wasWatched { watchSignal.withLock { $0 }?.yield() }
     }
 
     private var isWatched: Bool { watchedUntil.withLock { $0.map { $0 > .now } ?? false } }
 
     /// While a console elsewhere watches, sends this instance's network events in batches (every 100 ms, each
     /// within the message limit); past ``eventBufferLimit`` waiting events the oldest are left out.
-    private func forwardEvents(_ events: NetworkEvents, to backplane: any ClusterBackplane) async {
-        while !Task.isCancelled {
-            guard isWatched else {
-                try? await Task.sleep(for: .milliseconds(250))
-                continue
-            }
+    private func forwardEvents(_ events: NetworkEvents, to backplane: any ClusterBackplane, whenWatched watches: AsyncStream<Void>) async {
+        for await _ in watches {
             let buffer = Mutex<(events: [NetworkEvent], dropped: Int)>(([], 0))
             let (id, stream) = events.listen(from: nil)
             let collector = Task {
