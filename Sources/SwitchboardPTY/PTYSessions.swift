@@ -55,7 +55,8 @@ struct PTYSessions: InstanceLocalResource {
 
     func delete(_ entities: [PTYSessionEntry], caller: RESTCaller?) async -> Int {
         var ended = 0
-        for entry in entities where await manager.kill(pid: Int32(entry.pid), if: { session in caller.map { Self.may($0.identity, see: session.owner) } ?? true }) {
+        for entry in entities
+        where await manager.kill(pid: Int32(entry.pid), if: { session in caller.map { Self.may($0.identity, see: session.owner) } ?? true }) {
             ended += 1
         }
         return ended

@@ -59,7 +59,8 @@ public final class PostgresClusterBackplane: ClusterBackplane {
         livenessWindow: Duration = .seconds(5), logger: Logger = Logger(label: "switchboard.cluster")
     ) async throws -> PostgresClusterBackplane {
         let backplane = PostgresClusterBackplane(
-            client: client, listener: try database.connectionConfiguration(), instanceName: instanceName, channel: channel, livenessWindow: livenessWindow, logger: logger)
+            client: client, listener: try database.connectionConfiguration(), instanceName: instanceName, channel: channel, livenessWindow: livenessWindow,
+            logger: logger)
         try await backplane.prepareTables()
         return backplane
     }

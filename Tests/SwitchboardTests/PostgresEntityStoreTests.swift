@@ -52,8 +52,10 @@ struct PostgresClusterBackplaneTests {
     static func instance(_ name: String, channel: String) async throws -> SwitchboardAPI {
         let api = SwitchboardAPI()
         api.register { ChatRoom() }
-        await api.join(cluster: try await PostgresClusterBackplane.open(
-                client: try await TestPostgres.client(), database: try PostgresDatabaseURL(try #require(TestPostgres.url)), instanceName: name, channel: channel))
+        await api.join(
+            cluster: try await PostgresClusterBackplane.open(
+                client: try await TestPostgres.client(), database: try PostgresDatabaseURL(try #require(TestPostgres.url)), instanceName: name, channel: channel
+            ))
         return api
     }
 

@@ -103,7 +103,11 @@ final class ClusterMembership: Sendable {
     }
 
     func leave() async {
-        guard let left = joined.withLock({ joined in defer { joined = nil }; return joined }) else { return }
+        guard
+            let left = joined.withLock({ joined in
+                defer { joined = nil }; return joined
+            })
+        else { return }
         left.work.cancel()
         watchSignal.withLock { $0 }?.finish()
         await left.work.value
@@ -112,7 +116,9 @@ final class ClusterMembership: Sendable {
         } catch {
             logger.warning("Could not remove this instance from the cluster", metadata: ["error": "\(error)"])
         }
-        for continuation in pending.withLock({ pending in defer { pending = [:] }; return Array(pending.values) }) { continuation.resume(returning: 0) }
+        for continuation in pending.withLock({ pending in
+            defer { pending = [:] }; return Array(pending.values)
+        }) { continuation.resume(returning: 0) }
     }
 
     private func receive(

@@ -11,7 +11,7 @@ public protocol InstanceLocalEntity: Codable, Sendable {
 }
 
 /// A resource whose entities live on the instance that serves them (`Switchboard.Admin.WebSocket`,
-/// `Switchboard.PtySession`): registered with ``SwitchboardAPI/register(resource:)-(InstanceLocalResource)``,
+/// `Switchboard.PtySession`): registered with `api.register(resource:)`,
 /// it lists the entities of this instance alone, and once the API has joined a cluster
 /// (``SwitchboardAPI/join(cluster:)``) those of every live instance, each row naming its ``InstanceLocalEntity/instance``;
 /// DELETE reaches the instance that holds each entity.
