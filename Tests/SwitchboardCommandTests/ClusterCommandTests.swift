@@ -98,4 +98,62 @@ extension CommandLineTests {
         one.terminate()
         try await onOwnThread { one.waitUntilExit() }
     }
+
+    @Test(.enabled(if: postgresURL != nil, "needs SWITCHBOARD_TEST_POSTGRES (.ci/run starts PostgreSQL)"))
+    func aCallerSeesAndEndsOnlyTheirOwnProgramsOnEveryInstance() async throws {
+        let url = try #require(Self.postgresURL)
+        let tag = UUID().uuidString.prefix(6).lowercased()
+        let (data, keys) = (Self.temporaryDirectory(), Self.temporaryDirectory() + "-keys.json")
+        let other = Self.temporaryDirectory()
+        defer { for path in [data, other, keys] { try? FileManager.default.removeItem(atPath: path) } }
+        var keyHeaders: [String: String] = [:]
+        for (name, rights) in [("alice", "Switchboard.Pty,Switchboard.PtySession:*"), ("bob", "Switchboard.Pty,Switchboard.PtySession:*"), ("root", "*:*")] {
+            let added = try await run(["keys", "add", name, "--allow", rights, "--file", keys], input: "")
+            #expect(added.status == 0, "\(added.err)")
+            keyHeaders[name] = "Authorization: Bearer " + added.out.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        let key = keyHeaders
+        let shared = ["--database", url, "--keys", keys]
+        let (one, onePort) = try await startServe(dataDirectory: data, shared + ["--instance", "one-\(tag)"])
+        defer { if one.isRunning { one.terminate() } }
+        let (two, twoPort) = try await startServe(dataDirectory: other, shared + ["--instance", "two-\(tag)"])
+        defer { if two.isRunning { two.terminate() } }
+        func open(_ port: Int, as name: String, _ terminal: String) async throws -> WebSocketTestClient {
+            let header = try #require(key[name]).split(separator: " ", maxSplits: 1).map(String.init)
+            return try await WebSocketTestClient.connect(
+                "ws://127.0.0.1:\(port)/api/pty/name=\(terminal)", headers: [(String(header[0].dropLast()), header[1])])
+        }
+        @Sendable func names(_ port: Int, as name: String) async -> [String] {
+            guard let header = key[name],
+                let response = try? await RawHTTP.request(port: port, "GET", "/api/switchboard.ptysession", headers: [header]),
+                case .object(let body)? = try? JSON(parsing: response.body), case .array(let rows)? = body["Data"]
+            else { return [] }
+            return rows.compactMap { row in
+                if case .object(let row) = row, case .string(let name)? = row["Name"], name.hasSuffix(tag) { name } else { nil }
+            }.sorted()
+        }
+        // Alice's program runs on two, Bob's on one.
+        let alices = try await open(twoPort, as: "alice", "a-\(tag)")
+        let bobs = try await open(onePort, as: "bob", "b-\(tag)")
+        // Each instance tells the others what it runs once a second.
+        for port in [onePort, twoPort] {
+            #expect(await eventuallyAsync { await names(port, as: "root") == ["a-\(tag)", "b-\(tag)"] }, "an administrator sees both, anywhere")
+        }
+        #expect(await names(onePort, as: "alice") == ["a-\(tag)"], "Alice sees her own on the other instance, not Bob's here")
+        #expect(await names(twoPort, as: "bob") == ["b-\(tag)"])
+        // Bob cannot end Alice's program from either instance; Alice can, from the instance that does not run it.
+        for port in [onePort, twoPort] {
+            let refused = try await RawHTTP.request(port: port, "DELETE", "/api/switchboard.ptysession/name=a-\(tag)", headers: [try #require(key["bob"])])
+            #expect(refused.body.contains("\"DeletedCount\": 0"), "\(refused.body)")
+        }
+        #expect(await names(twoPort, as: "alice") == ["a-\(tag)"])
+        let ended = try await RawHTTP.request(port: onePort, "DELETE", "/api/switchboard.ptysession/name=a-\(tag)", headers: [try #require(key["alice"])])
+        #expect(ended.body.contains("\"DeletedCount\": 1"), "\(ended.body)")
+        _ = try await Self.read(alices, until: "200: OK. The program")
+        for client in [alices, bobs] { try await client.close() }
+        for process in [one, two] {
+            process.terminate()
+            try await onOwnThread { process.waitUntilExit() }
+        }
+    }
 }
