@@ -99,11 +99,14 @@ struct AccessSetup {
         }
     }
 
-    /// Writes a file that only its owner can read, in a directory only its owner can enter.
-    static func writeOwnerOnly(_ text: String, to path: String) throws {
+    /// Writes a file that only its owner can read. A missing directory is created for the owner alone; an
+    /// existing one is made so too only when it is Switchboard's own (`ownDirectory`: the data directory, the
+    /// runtime directory), never a directory the user named for a file (`keys add --file /srv/keys.json`
+    /// leaves `/srv` as it is, and a file in `/tmp` leaves `/tmp` open to others).
+    static func writeOwnerOnly(_ text: String, to path: String, ownDirectory: Bool = true) throws {
         let directory = (path as NSString).deletingLastPathComponent
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        chmod(directory, 0o700)
+        if ownDirectory { chmod(directory, 0o700) }
         let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard descriptor >= 0 else { throw ValidationError("Cannot write '\(path)': \(String(cString: strerror(errno)))") }
         defer { close(descriptor) }

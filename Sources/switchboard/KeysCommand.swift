@@ -25,7 +25,7 @@ struct KeysCommand: ParsableCommand {
         }
 
         func write(_ keys: KeyFile) throws {
-            try AccessSetup.writeOwnerOnly(keys.json.prettyPrinted + "\n", to: file)
+            try AccessSetup.writeOwnerOnly(keys.json.prettyPrinted + "\n", to: file, ownDirectory: false)
         }
     }
 

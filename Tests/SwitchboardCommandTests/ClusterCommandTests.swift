@@ -103,9 +103,9 @@ extension CommandLineTests {
     func aCallerSeesAndEndsOnlyTheirOwnProgramsOnEveryInstance() async throws {
         let url = try #require(Self.postgresURL)
         let tag = UUID().uuidString.prefix(6).lowercased()
-        let (data, keys) = (Self.temporaryDirectory(), Self.temporaryDirectory() + "-keys.json")
-        let other = Self.temporaryDirectory()
-        defer { for path in [data, other, keys] { try? FileManager.default.removeItem(atPath: path) } }
+        let (data, other) = (Self.temporaryDirectory(), Self.temporaryDirectory())
+        let keys = data + "/keys.json"
+        defer { for path in [data, other] { try? FileManager.default.removeItem(atPath: path) } }
         var keyHeaders: [String: String] = [:]
         for (name, rights) in [("alice", "Switchboard.Pty,Switchboard.PtySession:*"), ("bob", "Switchboard.Pty,Switchboard.PtySession:*"), ("root", "*:*")] {
             let added = try await run(["keys", "add", name, "--allow", rights, "--file", keys], input: "")

@@ -71,6 +71,13 @@ extension CommandLineTests {
         let stored = try String(contentsOfFile: file, encoding: .utf8)
         #expect(!stored.contains(alice), "only the hash is kept")
         #expect((try FileManager.default.attributesOfItem(atPath: file)[.posixPermissions] as? Int) == 0o600)
+        // The directory the user named is left as it was (a key file in /tmp once closed /tmp to everyone else).
+        let open = Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: open) }
+        try FileManager.default.createDirectory(atPath: open, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+        #expect(try await run(["keys", "add", "carol", "--file", open + "/keys.json"], input: "").status == 0)
+        #expect((try FileManager.default.attributesOfItem(atPath: open)[.posixPermissions] as? Int) == 0o755)
+        #expect((try FileManager.default.attributesOfItem(atPath: open + "/keys.json")[.posixPermissions] as? Int) == 0o600)
 
         let (process, port, log) = try await startServeWithLog(dataDirectory: data).get()
         defer { if process.isRunning { process.terminate() } }
