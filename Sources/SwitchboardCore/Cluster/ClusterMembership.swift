@@ -126,15 +126,23 @@ final class ClusterMembership: Sendable {
         groups: @escaping @Sendable (JSONObject) async -> Void
     ) async {
         defer { listening.finish() }
+        let failing = Atomic<Bool>(false)
         while !Task.isCancelled {
             do {
-                try await backplane.receive(listening: { listening.yield() }) { text in
+                try await backplane.receive(
+                    listening: {
+                        listening.yield()
+                        if failing.exchange(false, ordering: .relaxed) { self.logger.notice("The cluster's messages arrive again") }
+                    }
+                ) { text in
                     guard case .object(let message)? = try? JSON(parsing: text) else { return }
                     await self.handle(message, backplane: backplane, events: events, groups: groups)
                 }
             } catch {
                 if Task.isCancelled { return }
-                logger.error("The cluster's messages stopped; listening again in a second", metadata: ["error": "\(error)"])
+                if !failing.exchange(true, ordering: .relaxed) {
+                    logger.error("The cluster's messages stopped; listening again every second", metadata: ["error": "\(error)"])
+                }
             }
             try? await Task.sleep(for: .seconds(1))
         }
@@ -156,7 +164,7 @@ final class ClusterMembership: Sendable {
             let count = await entry.delete(ids.compactMap { if case .string(let id) = $0 { id } else { nil } })
             let answer: JSONObject = ["Kind": "Deleted", "From": .string(me), "To": .string(sender), "Request": .string(request), "Count": .int(count)]
             do {
-                try await backplane.publish(JSON.object(answer).compact)
+                try await Self.within { try await backplane.publish(JSON.object(answer).compact) }
             } catch {
                 logger.warning("Could not answer a DELETE from another instance", metadata: ["error": "\(error)", "instance": "\(sender)"])
             }
@@ -191,7 +199,8 @@ final class ClusterMembership: Sendable {
                 }
             }
             do {
-                let others = try await backplane.heartbeat(consoleWatchers: events.watcherCount, snapshots: changed)
+                let (watchers, snapshots) = (events.watcherCount, changed)
+                let others = try await Self.within { try await backplane.heartbeat(consoleWatchers: watchers, snapshots: snapshots) }
                 published.merge(changed) { $1 }
                 if others.contains(where: { $0.consoleWatchers > 0 }) { watched(for: Self.watchDuration) }
                 if failing { logger.notice("The cluster's heartbeat works again") }
@@ -222,11 +231,14 @@ final class ClusterMembership: Sendable {
                 pending.withLock { $0[request] = continuation }
                 Task {
                     do {
-                        try await backplane.publish(JSON.object(message).compact)
-                        try? await Task.sleep(for: Self.requestTimeout)
+                        try await Self.within { try await backplane.publish(JSON.object(message).compact) }
                     } catch {
                         self.logger.warning("Could not send a DELETE to another instance", metadata: ["error": "\(error)", "instance": "\(instance)"])
+                        self.pending.withLock { $0.removeValue(forKey: request) }?.resume(returning: 0)
                     }
+                }
+                Task {
+                    try? await Task.sleep(for: Self.requestTimeout)
                     self.pending.withLock { $0.removeValue(forKey: request) }?.resume(returning: 0)
                 }
             }
@@ -260,7 +272,7 @@ final class ClusterMembership: Sendable {
     func consoleStarted() async {
         guard let backplane else { return }
         let message: JSONObject = ["Kind": "Watch", "From": .string(backplane.instanceName)]
-        try? await backplane.publish(JSON.object(message).compact)
+        _ = try? await Self.within { try await backplane.publish(JSON.object(message).compact) }
     }
 
     private func watched(for duration: Duration) {
@@ -299,7 +311,7 @@ final class ClusterMembership: Sendable {
                 }
                 if dropped > 0 { logger.notice("Left out network events for the cluster's consoles", metadata: ["count": "\(dropped)"]) }
                 for message in Self.messages(for: batch, from: backplane.instanceName, within: backplane.maxMessageBytes) {
-                    try? await backplane.publish(message)
+                    _ = try? await Self.within { try await backplane.publish(message) }
                 }
             }
             events.stopListening(id)
@@ -328,6 +340,54 @@ final class ClusterMembership: Sendable {
         }
         flush()
         return messages
+    }
+
+    // MARK: Time limits
+
+    /// How long a send, a listing's read or a heartbeat may wait for the backplane (a database that is down
+    /// can leave a request waiting for a connection for ever).
+    static let backplaneTimeout = Duration.seconds(3)
+
+    struct TimedOut: Error, CustomStringConvertible {
+        var description: String { "The cluster did not answer within \(ClusterMembership.backplaneTimeout)" }
+    }
+
+    /// Runs `body` in a task of its own and returns its result, or throws ``TimedOut`` after `timeout`; the
+    /// task is then cancelled and left to end on its own (a request that ignores cancellation cannot hold
+    /// up the caller).
+    static func within<T: Sendable>(_ timeout: Duration = backplaneTimeout, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        let race = Race<T>()
+        return try await withCheckedThrowingContinuation { continuation in
+            race.start(continuation, body: body)
+            Task {
+                try? await Task.sleep(for: timeout)
+                race.finish(with: .failure(TimedOut()), cancellingWork: true)
+            }
+        }
+    }
+
+    /// A result that the first of the work and the timer gives.
+    private final class Race<T: Sendable>: Sendable {
+        private let waiting = Mutex<CheckedContinuation<T, any Error>?>(nil)
+        private let work = Mutex<Task<Void, Never>?>(nil)
+
+        func start(_ continuation: CheckedContinuation<T, any Error>, body: @escaping @Sendable () async throws -> T) {
+            waiting.withLock { $0 = continuation }
+            let task = Task {
+                do {
+                    self.finish(with: .success(try await body()), cancellingWork: false)
+                } catch {
+                    self.finish(with: .failure(error), cancellingWork: false)
+                }
+            }
+            work.withLock { $0 = task }
+        }
+
+        func finish(with result: Result<T, any Error>, cancellingWork: Bool) {
+            guard let continuation = waiting.withLock({ $0.take() }) else { return }
+            if cancellingWork { work.withLock { $0 }?.cancel() }
+            continuation.resume(with: result)
+        }
     }
 
     // MARK: Snapshots

@@ -51,7 +51,7 @@ extension SwitchboardAPI {
                 "The message is too long for the cluster: at most \(backplane.maxMessageBytes) bytes, with its envelope")
         }
         do {
-            try await backplane.publish(payload)
+            try await ClusterMembership.within { try await backplane.publish(payload) }
         } catch {
             logger.error("The cluster did not take a group message", metadata: ["error": "\(error)"])
             throw SwitchboardError(.serviceUnavailable, code: .clusterUnavailable, "The other instances cannot be reached now; the message was not sent")

@@ -55,7 +55,8 @@ struct ClusterWideResource<Local: InstanceLocalResource>: EntityResource {
         for index in entities.indices { entities[index].instance = backplane.instanceName }
         let snapshots: [ClusterSnapshot]
         do {
-            snapshots = try await backplane.snapshots(of: resourceName)
+            let name = resourceName
+            snapshots = try await ClusterMembership.within { try await backplane.snapshots(of: name) }
         } catch {
             SwitchboardError.logger.error("Cannot read the other instances' \(resourceName)", metadata: ["error": "\(error)"])
             throw SwitchboardError(
