@@ -111,7 +111,11 @@ def main():
 
     # A chat room across instances: each member on an instance of its own.
     room = f"room{uuid.uuid4().hex[:6]}"
-    members = [ws(port, f"/api/chatroom/nickname=m{index}&room={room}", key) for index, port in enumerate(ports[:2], 1)]
+    members = []
+    for index, port in enumerate(ports[:2], 1):
+        members.append(ws(port, f"/api/chatroom/nickname=m{index}&room={room}", key))
+        # Once a member has its welcome it is in the room, and hears who joins after it.
+        read_until(members[-1], "Welcome")
     read_until(members[0], "* m2 joined")
     members[0].send("hello from m1")
     members[1].send("hello from m2")
@@ -160,6 +164,15 @@ def main():
     on_first = sum(1 for row in rows(ports[0], f"/api/admin.websocket/instance={names[0]}", key) if row.get("TerminalType", "").endswith("Echo"))
     check("connections are spread over the instances", 0 < on_first < len(echoes), f"{on_first} of {len(echoes)} on instance 1")
     os.kill(pids[0], signal.SIGTERM)
+    # Wait until it has exited: it closes its connections first (an echo sent before the signal took effect
+    # could still come back from it, so the sockets are read afterwards).
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pids[0], 0)
+            time.sleep(0.1)
+        except ProcessLookupError:
+            break
     closed, alive = 0, 0
     for socket in echoes:
         try:
@@ -171,13 +184,6 @@ def main():
             check("a connection of the stopped instance is closed with 1001", closing.rcvd is not None and closing.rcvd.code == 1001,
                   str(closing.rcvd))
     check("the other instances' connections keep working", alive == len(echoes) - on_first and closed == on_first, f"{alive} alive, {closed} closed")
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pids[0], 0)
-            time.sleep(0.1)
-        except ProcessLookupError:
-            break
     for _ in range(len(ports)):
         fresh = ws(nginx, "/api/echo", key)
         fresh.send("new")

@@ -350,7 +350,11 @@ public final class SwitchboardAPI: Sendable {
         let endpoint = ClientEndpoint(
             id: id, request: request, transport: transport, logger: logger, events: events, errors: errors, metrics: metrics)
         metrics.connectionOpened()
-        defer { metrics.connectionClosed() }
+        cluster.noteChange()
+        defer {
+            metrics.connectionClosed()
+            cluster.noteChange()
+        }
         let dispatcher = ConnectionDispatcher(api: self, endpoint: endpoint)
         dispatchers.withLock { $0[id] = dispatcher }
         defer { _ = dispatchers.withLock { $0.removeValue(forKey: id) } }

@@ -28,6 +28,12 @@ final class ClusterMembership: Sendable {
     static let watchDuration = Duration.seconds(6)
     /// How long a DELETE waits for the owning instance's answer.
     static let requestTimeout = Duration.seconds(5)
+    /// The longest a snapshot is kept without a change noted (``noteChange()``), for what changes on its own
+    /// (a detached PTY program that exits).
+    static let snapshotRefreshInterval = Duration.seconds(30)
+    /// Describing this instance's entities takes at most about 1/20 of a core: after a description that took
+    /// `t`, the next waits at least `20 t`.
+    static let snapshotCostFactor = 20
     /// The most events an instance keeps for the cluster's consoles between two sends.
     static let eventBufferLimit = 1_000
 
@@ -36,6 +42,9 @@ final class ClusterMembership: Sendable {
     let deliverers = Mutex<[String: @Sendable (String, String, String?) async -> Void]>([:])
     let shared = Mutex<[String: SharedResource]>([:])
     private let pending = Mutex<[String: CheckedContinuation<Int, Never>]>([:])
+    /// Counts what may have changed the instance-local resources' entities (connections, terminals, messages,
+    /// writes); the snapshots are described again only when it moved, so an idle instance costs nothing.
+    private let changes = Atomic<Int>(0)
     private let watchedUntil = Mutex<ContinuousClock.Instant?>(nil)
     /// Wakes the event forwarder when a console somewhere starts watching.
     private let watchSignal = Mutex<AsyncStream<Void>.Continuation?>(nil)
@@ -44,6 +53,9 @@ final class ClusterMembership: Sendable {
     init(logger: Logger) { self.logger = logger }
 
     var backplane: (any ClusterBackplane)? { joined.withLock { $0?.backplane } }
+
+    /// Notes that what the instance-local resources list may have changed (one relaxed atomic add).
+    func noteChange() { changes.wrappingAdd(1, ordering: .relaxed) }
     /// This instance's name once joined.
     var instanceName: String? { backplane?.instanceName }
 
@@ -188,15 +200,26 @@ final class ClusterMembership: Sendable {
     private func beat(_ backplane: any ClusterBackplane, events: NetworkEvents) async {
         var published: [String: String] = [:]
         var failing = false
+        var described: (changes: Int, at: ContinuousClock.Instant, next: ContinuousClock.Instant)?
         while !Task.isCancelled {
             var changed: [String: String] = [:]
-            for (name, resource) in shared.withLock({ $0 }) {
-                do {
-                    let snapshot = try await resource.snapshot()
-                    if published[name] != snapshot { changed[name] = snapshot }
-                } catch {
-                    logger.error("Cannot describe a resource to the cluster", metadata: ["resource": "\(name)", "error": "\(error)"])
+            let now = ContinuousClock.now
+            let changes = self.changes.load(ordering: .relaxed)
+            let due =
+                described.map { last in
+                    now >= last.next && (last.changes != changes || now - last.at >= Self.snapshotRefreshInterval)
+                } ?? true
+            if due {
+                for (name, resource) in shared.withLock({ $0 }) {
+                    do {
+                        let snapshot = try await resource.snapshot()
+                        if published[name] != snapshot { changed[name] = snapshot }
+                    } catch {
+                        logger.error("Cannot describe a resource to the cluster", metadata: ["resource": "\(name)", "error": "\(error)"])
+                    }
                 }
+                let cost = ContinuousClock.now - now
+                described = (changes, now, now + max(Self.heartbeatInterval, cost * Self.snapshotCostFactor))
             }
             do {
                 let (watchers, snapshots) = (events.watcherCount, changed)
@@ -207,6 +230,8 @@ final class ClusterMembership: Sendable {
                 failing = false
             } catch {
                 if Task.isCancelled { return }
+                // What this heartbeat carried did not arrive: describe everything again next time.
+                described = nil
                 if !failing { logger.error("The cluster's heartbeat failed; the others will stop listing this instance", metadata: ["error": "\(error)"]) }
                 failing = true
             }

@@ -195,6 +195,7 @@ actor ConnectionDispatcher {
                 return endReading(inbound, error: nil)
             }
             endpoint.metrics?.message(in: true, bytes: message.byteCount)
+            api.cluster.noteChange()
             endpoint.events?.publish(endpoint.event(.webSocketInput, message))
             if case .text(let text) = message, let command = GlobalCommand(text) {
                 budget.release(charge)
@@ -352,6 +353,7 @@ actor ConnectionDispatcher {
             if opened {
                 api.terminalRegistry.opened(prepared.terminal, on: connection)
                 api.metrics.terminal(prepared.descriptor.name, 1)
+                api.cluster.noteChange()
             }
         } catch {
             await report(error, from: prepared.descriptor.name, generation: prepared.generation, handler: "open")
@@ -368,6 +370,7 @@ actor ConnectionDispatcher {
         if old.isOpen {
             api.terminalRegistry.closed(old.terminal, on: old.connection, reason: reason)
             api.metrics.terminal(type(of: old.terminal).resourceName, -1)
+            api.cluster.noteChange()
         }
         disposalCount += 1
         let id = disposalCount

@@ -17,6 +17,8 @@ extension SwitchboardAPI {
             if identity == nil { identity = try await authenticate(headers: request.headers, uriKey: nil) }
             request.caller.identity = identity
             outcome = try await RESTExecution(api: self, request: request, documentType: accepted.documentType).run()
+            // A write may end a PTY program or close a connection: the cluster's snapshots are due again.
+            if ![.GET, .HEAD, .REPORT, .OPTIONS].contains(request.method) { cluster.noteChange() }
             if accepted.single { try outcome.keepSingleEntity(request.method) }
         } catch {
             outcome = RESTExecution.Outcome(error: SwitchboardError(wrapping: error, logger: logger))
