@@ -54,8 +54,15 @@ final class ClusterMembership: Sendable {
 
     var backplane: (any ClusterBackplane)? { joined.withLock { $0?.backplane } }
 
-    /// Notes that what the instance-local resources list may have changed (one relaxed atomic add).
-    func noteChange() { changes.wrappingAdd(1, ordering: .relaxed) }
+    /// Whether the API has joined a cluster: read on every message, written only when joining and leaving.
+    private let isJoined = Atomic<Bool>(false)
+
+    /// Notes that what the instance-local resources list may have changed: one relaxed atomic add in a
+    /// cluster, one relaxed load otherwise.
+    func noteChange() {
+        guard isJoined.load(ordering: .relaxed) else { return }
+        changes.wrappingAdd(1, ordering: .relaxed)
+    }
     /// This instance's name once joined.
     var instanceName: String? { backplane?.instanceName }
 
@@ -99,6 +106,7 @@ final class ClusterMembership: Sendable {
             return joined
         }
         previous?.work.cancel()
+        isJoined.store(true, ordering: .relaxed)
         let listened = await withTaskGroup(of: Bool.self) { group in
             group.addTask {
                 for await _ in ready { return true }
@@ -115,6 +123,7 @@ final class ClusterMembership: Sendable {
     }
 
     func leave() async {
+        isJoined.store(false, ordering: .relaxed)
         guard
             let left = joined.withLock({ joined in
                 defer { joined = nil }; return joined
