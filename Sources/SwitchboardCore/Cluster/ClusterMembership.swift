@@ -382,46 +382,9 @@ final class ClusterMembership: Sendable {
     /// can leave a request waiting for a connection for ever).
     static let backplaneTimeout = Duration.seconds(3)
 
-    struct TimedOut: Error, CustomStringConvertible {
-        var description: String { "The cluster did not answer within \(ClusterMembership.backplaneTimeout)" }
-    }
-
-    /// Runs `body` in a task of its own and returns its result, or throws ``TimedOut`` after `timeout`; the
-    /// task is then cancelled and left to end on its own (a request that ignores cancellation cannot hold
-    /// up the caller).
-    static func within<T: Sendable>(_ timeout: Duration = backplaneTimeout, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
-        let race = Race<T>()
-        return try await withCheckedThrowingContinuation { continuation in
-            race.start(continuation, body: body)
-            Task {
-                try? await Task.sleep(for: timeout)
-                race.finish(with: .failure(TimedOut()), cancellingWork: true)
-            }
-        }
-    }
-
-    /// A result that the first of the work and the timer gives.
-    private final class Race<T: Sendable>: Sendable {
-        private let waiting = Mutex<CheckedContinuation<T, any Error>?>(nil)
-        private let work = Mutex<Task<Void, Never>?>(nil)
-
-        func start(_ continuation: CheckedContinuation<T, any Error>, body: @escaping @Sendable () async throws -> T) {
-            waiting.withLock { $0 = continuation }
-            let task = Task {
-                do {
-                    self.finish(with: .success(try await body()), cancellingWork: false)
-                } catch {
-                    self.finish(with: .failure(error), cancellingWork: false)
-                }
-            }
-            work.withLock { $0 = task }
-        }
-
-        func finish(with result: Result<T, any Error>, cancellingWork: Bool) {
-            guard let continuation = waiting.withLock({ $0.take() }) else { return }
-            if cancellingWork { work.withLock { $0 }?.cancel() }
-            continuation.resume(with: result)
-        }
+    /// Runs `body` with the backplane's time limit (``withTimeLimit(_:cancelling:_:)``).
+    static func within<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        try await withTimeLimit(backplaneTimeout, body)
     }
 
     // MARK: Snapshots

@@ -215,18 +215,7 @@ final class ClientEndpoint: Sendable {
 /// Runs `body` in a new task and returns when it finishes or after `timeout`, whichever comes first. The
 /// task is not cancelled when the time runs out; it is left to finish on its own.
 func withTimeout(_ timeout: Duration, _ body: @escaping @Sendable () async -> Void) async {
-    let (stream, continuation) = AsyncStream.makeStream(of: Void.self)
-    let work = Task {
-        await body()
-        continuation.finish()
-    }
-    let timer = Task {
-        try? await Task.sleep(for: timeout)
-        continuation.finish()
-    }
-    for await _ in stream {}
-    timer.cancel()
-    _ = work
+    _ = try? await withTimeLimit(timeout, cancelling: false, body)
 }
 
 /// What a message written in parts has sent so far, and the error of its parts' source, if it failed.
