@@ -133,7 +133,8 @@ final class ClusterMembership: Sendable {
         watchSignal.withLock { $0 }?.finish()
         await left.work.value
         do {
-            try await left.backplane.remove()
+            // Not for ever: a server that stops while its database is down still stops.
+            try await Self.within { try await left.backplane.remove() }
         } catch {
             logger.warning("Could not remove this instance from the cluster", metadata: ["error": "\(error)"])
         }
