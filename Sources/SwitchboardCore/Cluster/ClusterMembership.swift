@@ -107,18 +107,11 @@ final class ClusterMembership: Sendable {
         }
         previous?.work.cancel()
         isJoined.store(true, ordering: .relaxed)
-        let listened = await withTaskGroup(of: Bool.self) { group in
-            group.addTask {
+        let listened =
+            (try? await withTimeLimit(patience) {
                 for await _ in ready { return true }
                 return false
-            }
-            group.addTask {
-                try? await Task.sleep(for: patience)
-                return false
-            }
-            defer { group.cancelAll() }
-            return await group.next() ?? false
-        }
+            }) ?? false
         if !listened { logger.error("Joined the cluster without receiving its messages yet; retrying in the background") }
     }
 
