@@ -75,8 +75,10 @@ upstreams=""
 for index in $(seq 1 "$instances"); do
     port="$(free_port)"
     ports+=("$port")
-    mkdir -p "$work/instance$index"
-    SWITCHBOARD_DATABASE="$database" "$binary" serve --port "$port" --data-dir "$work/instance$index" --keys "$work/keys.json" \
+    mkdir -p "$work/instance$index" "$work/home"
+    # A home of their own: the shells the checks open read no start-up files of this machine's user (root's
+    # .bashrc here runs `pyenv rehash`, which waits up to 60 s for a lock a killed shell can leave behind).
+    HOME="$work/home" SWITCHBOARD_DATABASE="$database" "$binary" serve --port "$port" --data-dir "$work/instance$index" --keys "$work/keys.json" \
         --instance "sb$index" --trusted-proxy 127.0.0.1 --shutdown-timeout 5 > /dev/null 2> "$work/instance$index.log" &
     pids+=($!)
     upstreams="$upstreams server 127.0.0.1:$port max_fails=1 fail_timeout=2s;"

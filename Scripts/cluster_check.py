@@ -32,10 +32,14 @@ def ws(port, path, key, headers=None):
 
 
 def read_until(socket, marker, timeout=20):
+    """What the socket sends until `marker`; a TimeoutError says what came instead."""
     seen = ""
     deadline = time.monotonic() + timeout
     while marker not in seen:
-        seen += socket.recv(timeout=max(0.1, deadline - time.monotonic()))
+        try:
+            seen += socket.recv(timeout=max(0.1, deadline - time.monotonic()))
+        except TimeoutError:
+            raise TimeoutError(f"no {marker!r} within {timeout} s; received {seen[-2000:]!r}") from None
     return seen
 
 
@@ -87,6 +91,8 @@ def main():
     # A named PTY: nginx sends every client of a name to the same instance.
     terminal = f"work{uuid.uuid4().hex[:6]}"
     first = ws(nginx, f"/api/pty/name={terminal}&input=keys", key)
+    # Typed once the shell has started (its first output), so a timeout below is about nginx and the name.
+    first.recv(timeout=20)
     first.send("echo N$((1+1))AMED\r")
     read_until(first, "N2AMED")
     second = ws(nginx, f"/api/pty/Input=keys&Name={terminal}", key)
