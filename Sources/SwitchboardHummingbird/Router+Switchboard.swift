@@ -41,15 +41,13 @@ extension Router where Context: SwitchboardRequestContextProtocol {
             let storage = webSocketContext.requestContext.switchboard
             storage.holder.release()
             // In one turn on the connection's event loop: a graceful shutdown of the server closes with 1001 and
-            // `.shutdown` (see ShutdownCloseWatch); empty pings, and a close when one goes unanswered (see
-            // KeepAlive); reads into small buffers while the connection is idle.
-            let closeState = ShutdownCloseWatch.State()
+            // `.shutdown`, empty pings, and a close when one goes unanswered (see WebSocketWatch); reads into
+            // small buffers while the connection is idle.
+            let closeState = WebSocketWatch.CloseState()
             let channel = storage.channel
             try? await channel.eventLoop.submit {
-                let operations = channel.pipeline.syncOperations
-                try? ShutdownCloseWatch.install(in: operations, state: closeState)
+                try? WebSocketWatch.install(in: channel.pipeline.syncOperations, state: closeState, pingInterval: pingInterval, outbound: outbound)
                 try? channel.syncOptions?.setOption(ChannelOptions.recvAllocator, value: Self.receiveBuffers)
-                if let pingInterval, pingInterval > .zero { try? KeepAlive.install(in: operations, interval: pingInterval, outbound: outbound) }
             }.get()
             let request = webSocketContext.request
             var connection = try Self.connectionRequest(

@@ -41,8 +41,8 @@ extension SwitchboardRequestContextProtocol {
 /// reference, which it lets go once the connection is upgraded.
 public struct SwitchboardContextStorage<Context: WebSocketRequestContext>: Sendable {
     let holder: WebSocketReferenceHolder<Context>
-    /// The connection's channel: for refused upgrades (``UpgradeRefusalHandler``), pings (``KeepAlive``) and
-    /// the close on shutdown (``ShutdownCloseWatch``).
+    /// The connection's channel: for refused upgrades (``UpgradeRefusalHandler``), pings and the close on
+    /// shutdown (``WebSocketWatch``).
     let channel: any Channel
 
     /// Creates the storage for a new request.

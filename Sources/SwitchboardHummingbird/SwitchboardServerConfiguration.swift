@@ -113,7 +113,7 @@ public struct SwitchboardServerConfiguration: Sendable {
         WebSocketServerConfiguration(
             maxFrameSize: maxMessageSize,
             extensions: compression ? [WebSocketExtensionFactory { [maxMessageSize] in BudgetedDeflateBuilder(maxInflatedFrameSize: maxMessageSize) }] : [],
-            // Switchboard's routes ping with empty payloads themselves (KeepAlive).
+            // Switchboard's routes ping with empty payloads themselves (WebSocketWatch).
             autoPing: .disabled,
             closeTimeout: closeTimeout,
             validateUTF8: true

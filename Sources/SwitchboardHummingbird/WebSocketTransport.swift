@@ -7,8 +7,8 @@ import Synchronization
 /// Carries a Switchboard connection over a Hummingbird WebSocket.
 struct WebSocketTransport: TerminalTransport {
     let outbound: WebSocketOutboundWriter
-    /// Shared with the connection's ``ShutdownCloseWatch``.
-    let closeState: ShutdownCloseWatch.State
+    /// Shared with the connection's ``WebSocketWatch``.
+    let closeState: WebSocketWatch.CloseState
 
     func send(_ message: TerminalMessage) async throws {
         switch message {

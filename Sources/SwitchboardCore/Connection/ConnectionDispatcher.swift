@@ -18,14 +18,25 @@ actor ConnectionDispatcher {
     nonisolated let api: SwitchboardAPI
     nonisolated let endpoint: ClientEndpoint
 
-    struct Attachment {
+    /// A class, so that the reader takes the attached terminal out of ``input`` for each message with one retain.
+    final class Attachment: Sendable {
         let descriptor: TerminalDescriptor
         let terminal: any TerminalResource
         let properties: PropertySet
         let connection: TerminalConnection
         var generation: Int { connection.generation }
+        private let opened = Atomic<Bool>(false)
         /// Whether the terminal's `open` has returned: it is then listed among the live terminals.
-        var isOpen = false
+        var isOpen: Bool { opened.load(ordering: .acquiring) }
+
+        init(descriptor: TerminalDescriptor, terminal: any TerminalResource, properties: PropertySet, connection: TerminalConnection) {
+            self.descriptor = descriptor
+            self.terminal = terminal
+            self.properties = properties
+            self.connection = connection
+        }
+
+        func markOpen() { opened.store(true, ordering: .releasing) }
     }
 
     /// A terminal made and configured but not attached yet.
@@ -347,7 +358,7 @@ actor ConnectionDispatcher {
             try await prepared.terminal.open(connection)
             let opened = input.withLock { state in
                 guard state.attachment?.generation == prepared.generation else { return false }
-                state.attachment?.isOpen = true
+                state.attachment?.markOpen()
                 return true
             }
             if opened {

@@ -11,6 +11,9 @@ struct GlobalCommand: Equatable {
     /// Reads a global command; `nil` when the text is not one (including unknown `#WORD`s, which go to
     /// the terminal).
     init?(_ text: String) {
+        // Most messages are not commands: those that start (after ASCII spaces) with another ASCII byte are
+        // told apart without making a trimmed copy.
+        if let first = text.utf8.first(where: { !Self.isASCIISpace($0) }), first < 0x80, first != UInt8(ascii: "#") { return nil }
         let trimmed = text.trimmingWhitespace()
         guard trimmed.hasPrefix("#"), let second = trimmed.dropFirst().first, second.isLetter else { return nil }
         let word = trimmed.prefix { !$0.isWhitespace }
@@ -25,6 +28,10 @@ struct GlobalCommand: Equatable {
         self.word = word.uppercased()
         let rest = trimmed.dropFirst(word.count).trimmingWhitespace()
         argument = rest.isEmpty ? nil : rest
+    }
+
+    private static func isASCIISpace(_ byte: UInt8) -> Bool {
+        byte == 0x20 || (0x09...0x0D).contains(byte)
     }
 }
 

@@ -1,0 +1,144 @@
+import HummingbirdWebSocket
+import NIOCore
+import NIOWebSocket
+import SwitchboardCore
+import Synchronization
+
+/// Switchboard's one handler in the pipeline of an upgraded connection, right after the frame decoder: it
+/// pings the client with empty payloads, and it makes a graceful shutdown of the server close the connection
+/// with `1001 Server shutting down`. One handler rather than one per duty, because every frame in and out
+/// passes through each handler of the pipeline.
+///
+/// **Pings.** HummingbirdWebSocket's own pings carry 16 random bytes, which line clients such as wsdump print
+/// as a line of bytes. These carry nothing. Placed after the frame decoder, the watch sees the pongs
+/// (Hummingbird keeps them from the inbound stream) and every close frame; it pings from a timer of the
+/// connection's event loop, so an idle connection has no task of its own for it. A client that has not
+/// answered by the next ping is closed with 1001. Pinging stops once either side has sent a close frame.
+///
+/// **The close on shutdown.** HummingbirdWebSocket 2.8 closes every WebSocket with `1000` (normal closure)
+/// when the server it runs in shuts down gracefully, however the application is run (`runService()`,
+/// `addServices`, a `ServiceGroup` of your own). Once the connection's own graceful-shutdown handler has run
+/// (``CloseState/serverIsShuttingDown()``), a close with code 1000 that neither Switchboard
+/// (``WebSocketTransport``) nor the client started is that one: the watch rewrites it to 1001 and notes the
+/// shutdown for the connection before the frame leaves, so the client and the terminal learn the same reason.
+/// Both graceful-shutdown handlers run in one pass, Hummingbird's first; its close is written from a task it
+/// starts, which in practice runs after Switchboard's handler has set the flag. Should it ever run first,
+/// the client gets 1000 and the terminal `.disconnected`: consistent, if plainer. Without the flag, a
+/// client's own close that reached the server before the watch was installed (Autobahn's 7.7 cases send one
+/// right after the upgrade) would have been taken for the shutdown.
+final class WebSocketWatch: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = WebSocketFrame
+    typealias InboundOut = WebSocketFrame
+    typealias OutboundIn = WebSocketFrame
+    typealias OutboundOut = WebSocketFrame
+
+    /// What the connection's transport and the watch share about its close.
+    final class CloseState: Sendable {
+        /// Set by ``WebSocketTransport`` before it sends a close of Switchboard's own.
+        let closingItself = Atomic<Bool>(false)
+        /// Set when the client's close frame arrived before any close was sent.
+        let clientClosed = Atomic<Bool>(false)
+        /// Set by the connection's graceful-shutdown handler: the server is shutting down.
+        let serverShuttingDown = Atomic<Bool>(false)
+        /// Set when the watch turned the server's close into 1001.
+        let closedForShutdown = Atomic<Bool>(false)
+
+        /// Called by the connection's graceful-shutdown handler.
+        func serverIsShuttingDown() { serverShuttingDown.store(true, ordering: .releasing) }
+    }
+
+    static let shutdownReason = "Server shutting down"
+    private let state: CloseState
+    /// The time between pings; `nil`: no pings.
+    private let pingInterval: TimeAmount?
+    private let outbound: WebSocketOutboundWriter
+    private var timer: RepeatedTask?
+    /// Whether a ping is out and its pong has not come back.
+    private var awaitingPong = false
+
+    private init(state: CloseState, pingInterval: TimeAmount?, outbound: WebSocketOutboundWriter) {
+        self.state = state
+        self.pingInterval = pingInterval
+        self.outbound = outbound
+    }
+
+    /// Installs the watch on an upgraded channel, on its event loop; throws when the pipeline is not the one
+    /// expected. With no `pingInterval` (or zero) it does not ping.
+    static func install(
+        in operations: ChannelPipeline.SynchronousOperations, state: CloseState, pingInterval: Duration?, outbound: WebSocketOutboundWriter
+    ) throws {
+        let decoder = try operations.handler(type: ByteToMessageHandler<WebSocketFrameDecoder>.self)
+        let interval = pingInterval.flatMap { $0 > .zero ? TimeAmount.nanoseconds($0.nanoseconds) : nil }
+        try operations.addHandler(WebSocketWatch(state: state, pingInterval: interval, outbound: outbound), position: .after(decoder))
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        guard let pingInterval else { return }
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        timer = context.eventLoop.scheduleRepeatedTask(initialDelay: pingInterval, delay: pingInterval) { _ in
+            let (watch, context) = loopBound.value
+            watch.tick(context: context)
+        }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) { stopPinging() }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        stopPinging()
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data).opcode {
+        case .pong: awaitingPong = false
+        case .connectionClose:
+            stopPinging()
+            state.clientClosed.store(true, ordering: .releasing)
+        default: break
+        }
+        context.fireChannelRead(data)
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        let frame = unwrapOutboundIn(data)
+        guard frame.opcode == .connectionClose else {
+            context.write(data, promise: promise)
+            return
+        }
+        stopPinging()
+        guard state.serverShuttingDown.load(ordering: .acquiring), !state.closingItself.load(ordering: .acquiring),
+            !state.clientClosed.load(ordering: .acquiring)
+        else {
+            context.write(data, promise: promise)
+            return
+        }
+        var payload = frame.unmaskedData
+        guard payload.readWebSocketErrorCode() == .normalClosure else {
+            context.write(data, promise: promise)
+            return
+        }
+        state.closedForShutdown.store(true, ordering: .releasing)
+        var replacement = context.channel.allocator.buffer(capacity: 2 + Self.shutdownReason.utf8.count)
+        replacement.write(webSocketErrorCode: .goingAway)
+        replacement.writeString(Self.shutdownReason)
+        context.write(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: replacement)), promise: promise)
+    }
+
+    private func tick(context: ChannelHandlerContext) {
+        guard timer != nil else { return }
+        if awaitingPong {
+            stopPinging()
+            // Closed through Hummingbird's writer, so that its close handshake knows of it.
+            let outbound = outbound
+            Task { try? await outbound.close(.goingAway, reason: "No answer to ping") }
+            return
+        }
+        awaitingPong = true
+        context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .ping, data: ByteBuffer())), promise: nil)
+    }
+
+    private func stopPinging() {
+        timer?.cancel()
+        timer = nil
+    }
+}
