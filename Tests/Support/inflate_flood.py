@@ -16,6 +16,7 @@ import json
 import sys
 
 from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 
 def memory(pid, field):
@@ -36,8 +37,16 @@ async def main():
         clear.write("5")
     rss_before = memory(pid, "VmRSS")
     bomb = "x" * size if kind == "text" else bytes(size)
-    for _ in range(messages):
-        await asyncio.gather(*(client.send(bomb) for client in clients))
+
+    async def flood(client):
+        # The server may close a connection (1013) while its messages are still being sent: that ends its flood.
+        for _ in range(messages):
+            try:
+                await client.send(bomb)
+            except ConnectionClosed:
+                return
+
+    await asyncio.gather(*(flood(client) for client in clients))
     closings = [asyncio.ensure_future(client.wait_closed()) for client in clients]
     await asyncio.wait(closings, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
     peak = memory(pid, "VmHWM")

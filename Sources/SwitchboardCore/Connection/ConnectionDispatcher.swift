@@ -37,6 +37,32 @@ actor ConnectionDispatcher {
         }
 
         func markOpen() { opened.store(true, ordering: .releasing) }
+
+        /// Whether the terminal's `open` is still running, and who waits for it to return.
+        private let opening = Mutex<[CheckedContinuation<Void, Never>]?>([])
+
+        /// The terminal's `open` has returned or thrown.
+        func openFinished() {
+            let waiters = opening.withLock { waiters in
+                defer { waiters = nil }
+                return waiters ?? []
+            }
+            for waiter in waiters { waiter.resume() }
+        }
+
+        /// Returns once the terminal's `open` has returned or thrown: a terminal is closed only after its
+        /// `open`, even when the client leaves while it runs (its actor would otherwise run `close` in the
+        /// middle of `open`, at one of its awaits, and `open` would go on to set up what `close` was to end).
+        func waitUntilOpenFinished() async {
+            await withCheckedContinuation { waiter in
+                let finished = opening.withLock { waiters in
+                    guard waiters != nil else { return true }
+                    waiters?.append(waiter)
+                    return false
+                }
+                if finished { waiter.resume() }
+            }
+        }
     }
 
     /// A terminal made and configured but not attached yet.
@@ -346,9 +372,10 @@ actor ConnectionDispatcher {
             savedProperties[old.descriptor.name] = old.properties.snapshot()
             dispose(old, reason: .switched)
         }
-        attachment = Attachment(
+        let attached = Attachment(
             descriptor: prepared.descriptor, terminal: prepared.terminal, properties: prepared.properties,
             connection: connection)
+        attachment = attached
         endpoint.generation.store(prepared.generation, ordering: .releasing)
         endpoint.currentTerminal = prepared.descriptor.name
         endpoint.messagesArePrivate.store(prepared.descriptor.messagesArePrivate, ordering: .relaxed)
@@ -356,6 +383,7 @@ actor ConnectionDispatcher {
         endpoint.logger.debug("Terminal attached", metadata: ["sb.terminal": .string(prepared.descriptor.name)])
         do {
             try await prepared.terminal.open(connection)
+            attached.openFinished()
             let opened = input.withLock { state in
                 guard state.attachment?.generation == prepared.generation else { return false }
                 state.attachment?.markOpen()
@@ -367,6 +395,7 @@ actor ConnectionDispatcher {
                 api.cluster.noteChange()
             }
         } catch {
+            attached.openFinished()
             await report(error, from: prepared.descriptor.name, generation: prepared.generation, handler: "open")
             guard attachment?.generation == prepared.generation else { return }
             if prepared.descriptor.name == api.home.descriptor.name {
@@ -388,6 +417,7 @@ actor ConnectionDispatcher {
         let terminal = old.terminal
         let connection = old.connection
         disposals[id] = Task {
+            await old.waitUntilOpenFinished()
             await terminal.close(reason, on: connection)
             self.disposalFinished(id)
         }

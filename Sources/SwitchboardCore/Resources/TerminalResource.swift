@@ -60,7 +60,8 @@ public protocol TerminalResource: Actor {
     func open(_ connection: TerminalConnection) async throws
     /// Called once when the terminal is detached: the connection switched to another terminal or closed.
     /// The connection no longer takes output from this terminal; its ``TerminalConnection/id`` and
-    /// ``TerminalConnection/identity`` still say whose it was.
+    /// ``TerminalConnection/identity`` still say whose it was. It comes after ``open(_:)`` has returned or
+    /// thrown, never while it runs, even when the client leaves during `open`.
     func close(_ reason: TerminalCloseReason, on connection: TerminalConnection) async
 }
 
