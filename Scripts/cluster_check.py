@@ -120,8 +120,11 @@ def main():
     members = []
     for index, port in enumerate(ports[:2], 1):
         members.append(ws(port, f"/api/chatroom/nickname=m{index}&room={room}", key))
-        # Once a member has its welcome it is in the room, and hears who joins after it.
         read_until(members[-1], "Welcome")
+        # Its welcome comes a moment before its terminal is open, and so reachable by the room; a global
+        # command is read only after that.
+        members[-1].send("#TERMINAL")
+        read_until(members[-1], '"Room"')
     read_until(members[0], "* m2 joined")
     members[0].send("hello from m1")
     members[1].send("hello from m2")

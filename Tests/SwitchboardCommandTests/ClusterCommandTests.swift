@@ -50,10 +50,17 @@ extension CommandLineTests {
 
         // A chat room across the two: each hears the other, in order.
         let room = "room-\(tag)"
+        // A member's welcome comes a moment before its terminal is open, and so reachable by the room; a global
+        // command is read only after that.
+        func joined(_ member: WebSocketTestClient) async throws {
+            _ = try await Self.read(member, until: "Welcome")
+            member.send("#TERMINAL")
+            _ = try await Self.read(member, until: "\"Room\"")
+        }
         let ada = try await connect(onePort, tokens[0], "/chatroom/nickname=Ada&room=\(room)")
-        _ = try await Self.read(ada, until: "Welcome")
+        try await joined(ada)
         let grace = try await connect(twoPort, tokens[1], "/chatroom/nickname=Grace&room=\(room)")
-        _ = try await Self.read(grace, until: "Welcome")
+        try await joined(grace)
         _ = try await Self.read(ada, until: "* Grace joined")
         for number in 1...5 { ada.send("line \(number)") }
         let heard = try await Self.read(grace, until: "Ada: line 5").filter { $0.hasPrefix("Ada: ") }

@@ -83,6 +83,7 @@ struct PostgresClusterBackplaneTests {
         #expect(await eventuallyListed(in: one))
         let grace = TestConnection.open(two, uri: "/chatroom/nickname=Grace&room=\(room)")
         _ = try await Self.read(grace, until: "Welcome")
+        #expect(await eventuallyListed(in: two))
         // Grace joined on the other instance: Ada hears of it.
         _ = try await Self.read(ada, until: "* Grace joined")
         for number in 1...20 { await ada.send("line \(number)") }
