@@ -1,5 +1,6 @@
 import Foundation
 import Switchboard
+import Synchronization
 import Testing
 
 @testable import SwitchboardPTY
@@ -387,6 +388,7 @@ extension PTYTests {
             #expect(recorder.peakQueuedBytes <= SessionRecorder.maxQueuedBytes)
             // The disk catches up; the next output is recorded after a marker saying what was left out.
             let reader = ends[0]
+            let recorded = Atomic<Bool>(false)
             // Read on a thread of its own: a blocking read must not take one of the cooperative pool's threads.
             async let drained = onOwnThread { () -> String in
                 var seen = [UInt8]()
@@ -396,12 +398,23 @@ extension PTYTests {
                     if count <= 0 { return "" }
                     seen += buffer[..<count]
                     let text = String(decoding: seen.suffix(200_000), as: UTF8.self)
-                    if text.contains("A4FTER") { return text }
+                    if text.contains("A4FTER") {
+                        recorded.store(true, ordering: .releasing)
+                        return text
+                    }
                     if seen.count > 400_000 { seen.removeFirst(seen.count - 200_000) }
                 }
             }
-            client.send("echo A$((2+2))FTER\r")
-            _ = try await Self.read(client, until: "A4FTER")
+            // Output that comes while the queue is still full is left out too: echo until one is recorded (each
+            // echo's round trip gives the disk time to catch up).
+            for _ in 0..<500 where !recorded.load(ordering: .acquiring) {
+                client.send("echo A$((2+2))FTER\r")
+                _ = try await Self.read(client, until: "A4FTER")
+            }
+            if !recorded.load(ordering: .acquiring) {
+                Issue.record("the recording never caught up")
+                _ = "A4FTER".withCString { write(recorder.descriptorForTests, $0, 6) }
+            }
             let tail = try await drained
             #expect(tail.range(of: #"\d+ bytes of output not recorded: the disk was too slow"#, options: .regularExpression) != nil)
             #expect(recorder.stop == nil)
