@@ -97,7 +97,17 @@ public final class APIKeyAuthenticator: Authenticator {
     }
 
     /// A new random key: 32 bytes from the system's secure generator, in base64url (43 characters).
+    ///
+    /// A key never starts with `-`, so that it can follow an option on a command line
+    /// (`switchboard connect --token KEY`) without being read as an option itself; one key in 64 is drawn again.
     public static func generateKey() -> String {
+        while true {
+            let key = randomBase64URLKey()
+            if key.first != "-" { return key }
+        }
+    }
+
+    private static func randomBase64URLKey() -> String {
         var generator = SystemRandomNumberGenerator()
         let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
         let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")

@@ -53,7 +53,7 @@ async def main():
             tls = ssl.create_default_context(cafile=args.pop(0))
     try:
         ws = await connect(url, additional_headers=headers, compression=compression, max_size=None,
-                           ping_interval=None, close_timeout=10, **({"ssl": tls} if tls else {}))
+                           ping_interval=None, close_timeout=10, open_timeout=60, **({"ssl": tls} if tls else {}))
     except InvalidStatus as error:
         emit({"event": "error", "message": str(error), "status": error.response.status_code})
         return

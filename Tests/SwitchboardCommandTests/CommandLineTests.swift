@@ -179,14 +179,14 @@ struct CommandLineTests {
         }
         #expect(pids.count == 4)
         #expect(pids.allSatisfy { kill($0, 0) == 0 })
-        let stopping = ContinuousClock.now
         process.terminate()
         for client in clients {
             let close = try await client.closeFrame()
             #expect(close?.code == 1001)
         }
         try await onOwnThread { process.waitUntilExit() }
-        #expect(ContinuousClock.now - stopping < .seconds(5))
+        // Status 0 is the graceful stop: past `--shutdown-timeout` (10 s) the watchdog ends the process with 1.
+        // (No figure of our own here: the programs end in about 0.3 s, but a busy CI machine stretches anything.)
         #expect(process.terminationReason == .exit)
         #expect(process.terminationStatus == 0)
         // Gone, or dead and waiting for PID 1 to reap it (zombies of a container's init).

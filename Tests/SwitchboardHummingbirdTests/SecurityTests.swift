@@ -67,6 +67,20 @@ struct SecurityTests {
         }
     }
 
+    /// Generated keys are 43 base64url characters and never start with `-`: `connect --token KEY` read one in 64
+    /// as an option (a usage error) before.
+    @Test func generatedKeysAreBase64URLAndCanFollowAnOption() {
+        let alphabet = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+        var keys = Set<String>()
+        for _ in 0..<5_000 {
+            let key = APIKeyAuthenticator.generateKey()
+            #expect(key.count == 43 && key.allSatisfy(alphabet.contains), "\(key)")
+            #expect(key.first != "-", "\(key)")
+            keys.insert(key)
+        }
+        #expect(keys.count == 5_000)
+    }
+
     @Test func missingBadAndMalformedKeysAre401WithAChallenge() async throws {
         try await TestServer.with(authenticator: Self.keys()) { server in
             for headers in [[], ["Authorization: Bearer wrong-key"], ["Authorization: Digest abc"], ["Authorization: Basic !!!"]] {

@@ -248,7 +248,9 @@ final class WebSocketTestClient: Sendable {
             try await client.close()
             return nil
         } catch let failure as UpgradeFailed {
-            return failure.status
+            // No status: the client failed before any answer (a timeout, a reset); say so rather than "nil".
+            guard let status = failure.status else { throw TestFailure("no HTTP answer to the upgrade: \(failure.description)") }
+            return status
         }
     }
 
