@@ -45,7 +45,8 @@ def main():
         screen.wait_for(r"again3\? ")
         type_line("")
         step("an empty line is Enter", screen.wait_for(r"got \[\] 43"))
-        type_line('echo "sleeping $((40+4))"; sleep 100')
+        # Printed by the job itself, so the job holds the terminal by then (see terminal_session.py).
+        type_line("sh -c 'echo \"sleeping $((40+4))\"; exec sleep 100'")
         screen.wait_for(r"sleeping 44")
         type_line("^C")
         type_line('echo "status=$? $((40+5))"')

@@ -33,7 +33,9 @@ def main():
         settings_before = before.group(1) if before else None
         screen.type('echo "ready $((40+2))"\r')
         step("keys reach the remote shell", screen.wait_for(r"ready 42"))
-        screen.type('echo "sleeping $((40+3))"; sleep 100\r')
+        # The marker is printed by the job itself, so the job holds the terminal by then: a Ctrl-C typed when
+        # bash's own `echo` printed it could arrive before `sleep` was the foreground job and be lost.
+        screen.type("sh -c 'echo \"sleeping $((40+3))\"; exec sleep 100'\r")
         screen.wait_for(r"sleeping 43")
         screen.type("\x03")
         screen.type('echo "status=$? $((40+4))"\r')
