@@ -4,7 +4,7 @@ import Testing
 
 @testable import SwitchboardTestSupport
 
-@Suite(.timeLimit(.minutes(2)))
+@Suite(.serialized, .timeLimit(.minutes(2)))
 struct CommandLineTests {
     /// Runs the binary with standard input, returns standard output, standard error and the exit status.
     func run(_ arguments: [String], input: String, environment: [String: String] = [:]) async throws -> (out: String, err: String, status: Int32) {

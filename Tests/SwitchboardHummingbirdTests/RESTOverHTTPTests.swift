@@ -7,7 +7,7 @@ import Testing
 @testable import SwitchboardTestSupport
 
 /// Every method over real HTTP, against a real server: the REST layer as curl sees it.
-@Suite(.timeLimit(.minutes(2)))
+@Suite(.serialized, .timeLimit(.minutes(2)))
 struct RESTOverHTTPTests {
     static let json = ["Content-Type: application/json"]
 

@@ -9,7 +9,7 @@ import Testing
 
 /// Misbehaving clients and handlers at the socket level: each is survived, and a second connection
 /// keeps working.
-@Suite(.timeLimit(.minutes(2)))
+@Suite(.serialized, .timeLimit(.minutes(2)))
 struct RobustnessTests {
     @Test func aSlowLorisUpgradeIsClosedAtTheDeadlineWhileOthersAreServed() async throws {
         try await TestServer.with(configuration: .init(requestHeadTimeout: .milliseconds(500))) { server in
@@ -164,7 +164,7 @@ struct RobustnessTests {
 
 /// HTTP hygiene: a refused body, a malformed head and a body that never comes each end the connection
 /// promptly, and the server goes on serving. (Each used to hold its socket until the client gave up.)
-@Suite(.timeLimit(.minutes(1))) struct HTTPHygieneTests {
+@Suite(.serialized, .timeLimit(.minutes(1))) struct HTTPHygieneTests {
     static let malformed: [(request: String, status: String)] = [
         ("GET /api/superhero HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Long: " + String(repeating: "a", count: 100_000) + "\r\n\r\n", "431"),
         ("GET /" + String(repeating: "a", count: 100_000) + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", "431"),

@@ -10,7 +10,7 @@ import Testing
 
 /// Keys, rights, origins, hosts and cross-site requests, end to end through a real server, the Python
 /// `websockets` client and raw HTTP (see Docs/Security.md for the attacks each test covers).
-@Suite(.timeLimit(.minutes(3)))
+@Suite(.serialized, .timeLimit(.minutes(3)))
 struct SecurityTests {
     static let aliceKey = "alice-key-0123456789abcdef"
     static let bobKey = "bob-key-0123456789abcdef"

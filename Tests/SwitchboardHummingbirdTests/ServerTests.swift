@@ -10,7 +10,7 @@ import Testing
 
 @testable import SwitchboardTestSupport
 
-@Suite(.timeLimit(.minutes(2)))
+@Suite(.serialized, .timeLimit(.minutes(2)))
 struct ServerTests {
     static let banner = shellBanner
 

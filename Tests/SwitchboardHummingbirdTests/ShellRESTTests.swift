@@ -7,7 +7,7 @@ import Testing
 @testable import SwitchboardTestSupport
 
 /// The Shell's REST commands end to end: a real server, a real WebSocket client.
-@Suite(.timeLimit(.minutes(2)))
+@Suite(.serialized, .timeLimit(.minutes(2)))
 struct ShellRESTTests {
     static func openShell(_ server: TestServer, _ path: String = "/api/shell") async throws -> WebSocketTestClient {
         let client = try await WebSocketTestClient.connect(server.base + path)

@@ -113,7 +113,7 @@ struct QueryTestFailure: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.serialized, .timeLimit(.minutes(1)))
 struct QueryLanguageTests {
     // MARK: Grammar and canonical form
 
