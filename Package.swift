@@ -269,6 +269,7 @@ let package = Package(
             dependencies: [
                 "Switchboard", "SwitchboardAPIKeys", "SwitchboardHummingbird", "SwitchboardPTY", "SwitchboardTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "InMemoryLogging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

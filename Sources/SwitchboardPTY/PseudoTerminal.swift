@@ -195,7 +195,8 @@ final class PseudoTerminal: Sendable {
             channel = try await NIOPipeBootstrap(group: group)
                 .takingOwnershipOfDescriptor(inputOutput: master) { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try NIOAsyncChannel<ByteBuffer, ByteBuffer>(
+                        try channel.pipeline.syncOperations.addHandler(PTYReadGatherer())
+                        return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(
                             wrappingChannelSynchronously: channel,
                             configuration: .init(backPressureStrategy: .init(lowWatermark: 2, highWatermark: 8)))
                     }

@@ -1,4 +1,5 @@
 import NIOCore
+import NIOEmbedded
 import NIOPosix
 import Synchronization
 import SwitchboardTesting
@@ -40,6 +41,49 @@ import Testing
         var none = ReplayBuffer(limit: 0)
         none.append(ByteBuffer(string: "anything"))
         #expect(none.contents.readableBytes == 0)
+    }
+
+    @Test func fullReadsWaitForTheNextReadAndLeaveTogether() throws {
+        let loop = EmbeddedEventLoop()
+        let channel = EmbeddedChannel(handler: PTYReadGatherer(), loop: loop)
+        let full = ByteBuffer(repeating: UInt8(ascii: "a"), count: PTYReadGatherer.fullRead)
+        for _ in 0..<3 {
+            try channel.writeInbound(full)
+            #expect(try channel.readInbound(as: ByteBuffer.self) == nil, "a full read means more is coming: held")
+        }
+        try channel.writeInbound(ByteBuffer(string: "end\n"))
+        let joined = try #require(try channel.readInbound(as: ByteBuffer.self))
+        #expect(joined.readableBytes == 3 * PTYReadGatherer.fullRead + 4)
+        #expect(joined.getString(at: joined.readerIndex + joined.readableBytes - 4, length: 4) == "end\n")
+        #expect(try channel.readInbound(as: ByteBuffer.self) == nil, "one message for the four reads")
+
+        try channel.writeInbound(ByteBuffer(string: "x"))
+        #expect(try channel.readInbound(as: ByteBuffer.self) == ByteBuffer(string: "x"), "a read that is not full is never held")
+        #expect(try channel.finish().isClean)
+    }
+
+    @Test func aHeldReadLeavesWhenNoReadFollowsOrTheLimitIsReached() throws {
+        let loop = EmbeddedEventLoop()
+        let channel = EmbeddedChannel(handler: PTYReadGatherer(), loop: loop)
+        let full = ByteBuffer(repeating: UInt8(ascii: "b"), count: PTYReadGatherer.fullRead)
+        try channel.writeInbound(full)
+        loop.advanceTime(by: PTYReadGatherer.holdLimit - .microseconds(1))
+        #expect(try channel.readInbound(as: ByteBuffer.self) == nil)
+        loop.advanceTime(by: .microseconds(1))
+        #expect(try channel.readInbound(as: ByteBuffer.self) == full, "output that ends on a full read waits no longer than the hold limit")
+
+        var reads = 0
+        while try channel.readInbound(as: ByteBuffer.self) == nil {
+            try channel.writeInbound(full)
+            reads += 1
+            try #require(reads < 1_000)
+        }
+        #expect(reads == (PTYReadGatherer.gatherLimit + PTYReadGatherer.fullRead - 1) / PTYReadGatherer.fullRead)
+
+        try channel.writeInbound(full)
+        channel.pipeline.fireChannelInactive()
+        #expect(try channel.readInbound(as: ByteBuffer.self) == full, "what is held goes on before the end")
+        _ = try? channel.finish()
     }
 
     @Test func outputThatPilesUpLeavesAsOneMessageAndNoticesKeepTheirPlace() async throws {

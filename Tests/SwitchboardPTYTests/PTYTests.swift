@@ -143,7 +143,8 @@ struct PTYTests {
     }
 
     /// A burst of output, which piles up behind the socket and leaves in gathered messages, arrives whole, in
-    /// order and as valid text; the protocol is fixed once the terminal is open.
+    /// order and as valid text, and so does output written in bulk; the protocol is fixed once the terminal
+    /// is open.
     @Test func aBurstArrivesWholeAndInOrderAndTheModeStaysAsOpened() async throws {
         try await Self.withServer { server, _ in
             let client = try await WebSocketTestClient.connect(server.base + "/api/pty/input=keys")
@@ -156,6 +157,16 @@ struct PTYTests {
             #expect(lines.count == 20_000)
             #expect(lines.enumerated().allSatisfy { $0.element == "é\($0.offset)" }, "every line, in order")
             #expect(!text.contains("\u{FFFD}"), "no character was split between messages")
+            // Output written in bulk, which the server reads in full pieces and joins: every byte, once.
+            client.send("head -c 3000000 /dev/zero | tr '\\0' a; echo; echo B$((5+5))ULK\r")
+            let bulk = try await Self.read(client, until: "B10ULK")
+            var run = 0
+            var longestRun = 0
+            for byte in bulk.utf8 {
+                run = byte == UInt8(ascii: "a") ? run + 1 : 0
+                longestRun = max(longestRun, run)
+            }
+            #expect(longestRun == 3_000_000, "one unbroken run of the 3,000,000 bytes")
             client.send(#"#TERMINAL {"Mode": "terminado"}"#)
             // The shell's prompt may still be on its way: skip output until the status line.
             var refusal = try await client.receiveText()
