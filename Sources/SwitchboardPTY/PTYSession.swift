@@ -302,10 +302,12 @@ actor PTYSession {
 
     /// Writes a client's input to the program; waits while the PTY takes no more.
     ///
-    /// Input goes to the channel in chunks of at most ``inputChunkSize`` bytes, copied out of the message, and
-    /// the channel takes more only while it is below its high watermark. So the channel holds at most that
-    /// much of a large paste, and the message itself — counted in the API's inbound memory budget until this
-    /// returns — is not kept alive by the channel afterwards. One message goes in whole before the next starts.
+    /// What the PTY takes at once is written straight to it from the caller's task (a keystroke skips the
+    /// trip through the event loop); the rest goes to the channel in chunks of at most ``inputChunkSize``
+    /// bytes, copied out of the message, each written before the next is handed over. So the channel holds
+    /// at most that much of a large paste, and the message itself — counted in the API's inbound memory
+    /// budget until this returns — is not kept alive by the channel afterwards. One message goes in whole
+    /// before the next starts.
     /// - Throws: ``PTYSessionError/readOnly`` when the client may only watch.
     func write(_ bytes: ByteBuffer, from client: Int?) async throws {
         guard exit == nil else { throw PTYSessionError.ended }
@@ -314,19 +316,21 @@ actor PTYSession {
             await withCheckedContinuation { writerWaiters.append($0) }
         }
         if let client, clients[client]?.readOnly == true { throw PTYSessionError.readOnly }
-        guard exit == nil, let writer else { throw PTYSessionError.ended }
+        guard exit == nil, writer != nil else { throw PTYSessionError.ended }
         recorder?.input(bytes)
         if inputWrittenAt == nil { inputWrittenAt = .now }
+        let terminal = self.terminal
+        let channel = terminal.channel.channel
         try await inputLock.withLock {
-            if bytes.readableBytes <= Self.inputChunkSize {
-                try await writer.write(bytes)
-                return
-            }
+            // What the PTY takes at once goes straight in (a keystroke always does); the rest through the
+            // channel, each chunk written before the next, so no input is outstanding when this returns and
+            // the next message's bytes cannot overtake it.
             var rest = bytes
+            rest.moveReaderIndex(forwardBy: terminal.writeAtOnce(rest))
             while let chunk = rest.readSlice(length: min(rest.readableBytes, Self.inputChunkSize)), chunk.readableBytes > 0 {
                 var copy = ByteBuffer()
                 copy.writeImmutableBuffer(chunk)
-                try await writer.write(copy)
+                try await channel.writeAndFlush(copy).get()
             }
         }
     }

@@ -232,6 +232,18 @@ final class PseudoTerminal: Sendable {
         }
     }
 
+    /// Writes as much of `bytes` as the PTY takes at once, straight to the master from the caller's thread,
+    /// and returns how many bytes went in: 0 when it takes nothing now (its input queue is full) or is
+    /// closed. The master is non-blocking, so this never waits; a keystroke saves the trip through the
+    /// channel's event loop. The caller must not have channel writes outstanding, or the bytes would
+    /// overtake them.
+    func writeAtOnce(_ bytes: ByteBuffer) -> Int {
+        controlClosed.withLock { closed in
+            guard !closed, bytes.readableBytes > 0 else { return 0 }
+            return bytes.withUnsafeReadableBytes { raw in max(Glibc.write(control, raw.baseAddress, raw.count), 0) }
+        }
+    }
+
     /// Ends the program and everything it started in its session: SIGHUP (and SIGCONT) to its process
     /// groups, a moment for the shell to pass the hangup to its jobs, then the PTY is closed, and after
     /// `grace` whatever is left of the session gets SIGKILL. Returns once the program is reaped.
