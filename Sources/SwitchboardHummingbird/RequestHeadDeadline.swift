@@ -78,6 +78,7 @@ struct DeadlineGuardedChannel<Base: ServerChildChannel>: ServerChildChannel {
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         do {
+            try channel.syncOptions?.setOption(ChannelOptions.recvAllocator, value: Self.receiveSizes)
             let operations = channel.pipeline.syncOperations
             if let tls {
                 let encryption = tls.makeHandler()
@@ -99,6 +100,12 @@ struct DeadlineGuardedChannel<Base: ServerChildChannel>: ServerChildChannel {
             return value
         }
     }
+
+    /// The sizes of the buffers a connection reads into. A channel keeps its last receive buffer for the
+    /// next read, for as long as it lives; NIO's default starts at 2,048 bytes, which every idle connection
+    /// would hold. Starting at 512 (an upgrade request is 200 to 700 bytes) and growing as reads fill the
+    /// buffer costs a busy connection a read or two more at the start.
+    static var receiveSizes: AdaptiveRecvByteBufferAllocator { .init(minimum: 64, initial: 512, maximum: 65_536) }
 
     func handle(value: Value, logger: Logger) async {
         await base.handle(value: value, logger: logger)

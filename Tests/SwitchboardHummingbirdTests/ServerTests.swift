@@ -47,6 +47,19 @@ struct ServerTests {
         }
     }
 
+    /// A connection reads into a small buffer at first (an idle connection keeps it): an upgrade request many
+    /// times its size, and a message many times the largest read, still arrive whole.
+    @Test func anUpgradeRequestLargerThanTheFirstReadStillUpgrades() async throws {
+        try await TestServer.with { server in
+            let padding = String(repeating: "p", count: 6_000)
+            let client = try await WebSocketTestClient.connect(server.base + "/api/echo", headers: [("X-Padding", padding)])
+            let big = String(repeating: "0123456789", count: 20_000)
+            client.send(big)
+            #expect(try await client.receiveText() == big)
+            #expect(try await client.close()?.code == 1000)
+        }
+    }
+
     @Test func echoPrefixComesFromTheURI() async throws {
         try await TestServer.with { server in
             let client = try await WebSocketTestClient.connect(server.base + "/api/echo/prefix=%3E%20")
