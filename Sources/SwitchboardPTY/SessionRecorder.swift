@@ -386,24 +386,56 @@ final class SessionRecorder: Sendable {
     }
 
     /// The bytes of valid UTF-8 text as the inside of a JSON string: runs that need no escape are copied whole.
+    /// The scan looks at eight bytes at a time and at single bytes only where a word holds one to escape
+    /// (output is mostly plain text: a line break every 80 bytes or so).
     static func appendEscaped(_ bytes: UnsafeRawBufferPointer, to line: inout [UInt8]) {
-        let hex: [UInt8] = Array("0123456789abcdef".utf8)
         var runStart = 0
-        for index in 0..<bytes.count {
-            let byte = bytes[index]
-            guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
-            if runStart < index { line.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[runStart..<index])) }
-            runStart = index + 1
-            switch byte {
-            case UInt8(ascii: "\""): line.append(contentsOf: #"\""#.utf8)
-            case UInt8(ascii: "\\"): line.append(contentsOf: #"\\"#.utf8)
-            case UInt8(ascii: "\n"): line.append(contentsOf: #"\n"#.utf8)
-            case UInt8(ascii: "\r"): line.append(contentsOf: #"\r"#.utf8)
-            case UInt8(ascii: "\t"): line.append(contentsOf: #"\t"#.utf8)
-            default: line.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), 0x30, 0x30, hex[Int(byte >> 4)], hex[Int(byte & 0xF)]])
+        var index = 0
+        while index < bytes.count {
+            if index + 8 <= bytes.count, !mayNeedEscape(bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self)) {
+                index += 8
+                continue
+            }
+            let end = min(index + 8, bytes.count)
+            while index < end {
+                let byte = bytes[index]
+                if byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
+                    if runStart < index { line.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[runStart..<index])) }
+                    runStart = index + 1
+                    appendEscape(of: byte, to: &line)
+                }
+                index += 1
             }
         }
         if runStart < bytes.count { line.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[runStart...])) }
+    }
+
+    /// Whether any of the eight bytes of `word` is below 0x20, a quote or a backslash (never wrong when one
+    /// is; bytes of 0x80 and above never count).
+    @inline(__always)
+    static func mayNeedEscape(_ word: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highBits: UInt64 = 0x8080_8080_8080_8080
+        let below = (word &- ones &* 0x20) & ~word & highBits
+        let quote = word ^ (ones &* UInt64(UInt8(ascii: "\"")))
+        let backslash = word ^ (ones &* UInt64(UInt8(ascii: "\\")))
+        let quoteFound = (quote &- ones) & ~quote & highBits
+        let backslashFound = (backslash &- ones) & ~backslash & highBits
+        return (below | quoteFound | backslashFound) != 0
+    }
+
+    private static func appendEscape(of byte: UInt8, to line: inout [UInt8]) {
+        switch byte {
+        case UInt8(ascii: "\""): line.append(contentsOf: #"\""#.utf8)
+        case UInt8(ascii: "\\"): line.append(contentsOf: #"\\"#.utf8)
+        case UInt8(ascii: "\n"): line.append(contentsOf: #"\n"#.utf8)
+        case UInt8(ascii: "\r"): line.append(contentsOf: #"\r"#.utf8)
+        case UInt8(ascii: "\t"): line.append(contentsOf: #"\t"#.utf8)
+        default:
+            let hex: StaticString = "0123456789abcdef"
+            let digits = hex.utf8Start
+            line.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), 0x30, 0x30, digits[Int(byte >> 4)], digits[Int(byte & 0xF)]])
+        }
     }
 }
 

@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import NIOEmbedded
 import NIOPosix
@@ -84,6 +85,27 @@ import Testing
         channel.pipeline.fireChannelInactive()
         #expect(try channel.readInbound(as: ByteBuffer.self) == full, "what is held goes on before the end")
         _ = try? channel.finish()
+    }
+
+    /// The recording's JSON strings, escaped eight bytes at a time, read back as the text they were made
+    /// of, wherever the bytes to escape fall (every control character, quotes, backslashes, multi-byte
+    /// characters, at every offset of a word).
+    @Test func recordedOutputIsEscapedToJSONThatReadsBackAsTheOutput() throws {
+        let pieces = (0..<0x20).map { String(UnicodeScalar(UInt8($0))) } + ["\"", "\\", "a", "é", "€", "😀", "/", "\u{7F}", " "]
+        var generator = SystemRandomNumberGenerator()
+        var texts = pieces.flatMap { piece in (0..<17).map { String(repeating: "x", count: $0) + piece + "tail" } }
+        for _ in 0..<300 {
+            texts.append((0..<Int.random(in: 0..<60, using: &generator)).map { _ in pieces.randomElement(using: &generator)! }.joined())
+        }
+        texts.append(String(repeating: "plain text without anything to escape ", count: 100))
+        for text in texts {
+            var line: [UInt8] = [UInt8(ascii: "\"")]
+            Array(text.utf8).withUnsafeBytes { SessionRecorder.appendEscaped($0, to: &line) }
+            line.append(UInt8(ascii: "\""))
+            let decoded = try JSONDecoder().decode(String.self, from: Data(line))
+            #expect(decoded == text, "\(text.debugDescription) came back as \(decoded.debugDescription)")
+            #expect(!line.contains(where: { $0 < 0x20 }), "no raw control character in the JSON")
+        }
     }
 
     @Test func outputThatPilesUpLeavesAsOneMessageAndNoticesKeepTheirPlace() async throws {
