@@ -28,11 +28,19 @@ final class PTYReadGatherer: ChannelInboundHandler, RemovableChannelHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let bytes = unwrapInboundIn(data)
         lastReadWasFull = bytes.readableBytes >= Self.fullRead
-        if gathered == nil {
+        guard var held = gathered else {
             gathered = bytes
-        } else {
-            gathered!.writeImmutableBuffer(bytes)
+            return
         }
+        gathered = nil
+        if held.writableBytes < bytes.readableBytes {
+            // Room for all the gathering at once: each byte is copied once, not again at every doubling.
+            var joined = context.channel.allocator.buffer(capacity: Self.gatherLimit + Self.fullRead)
+            joined.writeImmutableBuffer(held)
+            held = joined
+        }
+        held.writeImmutableBuffer(bytes)
+        gathered = held
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
