@@ -54,7 +54,8 @@ enum RemoteTerminal {
     /// Runs the session over an open connection, until the program ends, the server closes, or the escape.
     static func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, terminal: LocalTerminal) async throws {
         func send(_ message: JSON) async throws { try await outbound.writeTextMessage(message.compact) }
-        if let size = windowSize() { try await send(["set_size", .int(size.rows), .int(size.cols)]) }
+        let size = WindowSizeSender(outbound: outbound)
+        try await size.sendIfChanged()
         let keys = terminal.readKeys()
         let resizes = terminal.windowChanges()
         enum Ended { case connection, input, timedOut }
@@ -73,7 +74,9 @@ enum RemoteTerminal {
             group.addTask {
                 for await event in keys {
                     switch event {
-                    case .keys(let text): try await send(["stdin", .string(text)])
+                    case .keys(let text):
+                        try await size.sendIfChanged()
+                        try await send(["stdin", .string(text)])
                     case .disconnect, .end:
                         try await outbound.close(.normalClosure, reason: nil)
                         return .input
@@ -82,7 +85,7 @@ enum RemoteTerminal {
                 return .input
             }
             group.addTask {
-                for await size in resizes { try await send(["set_size", .int(size.rows), .int(size.cols)]) }
+                for await _ in resizes { try await size.sendIfChanged() }
                 return .input
             }
             // The program's end (the server closes), or the escape: then the server's side of the close is
@@ -95,6 +98,33 @@ enum RemoteTerminal {
                 while let ended = try await group.next(), ended == .input {}
             }
             group.cancelAll()
+        }
+    }
+}
+
+/// Sends the local terminal's size (`["set_size", rows, cols]`) when it differs from the size last sent: on
+/// SIGWINCH, and again before any keys go, so that keys typed right after a resize never reach the program
+/// before the new size does (the signal is handled on another thread, and can come after keys already read).
+final class WindowSizeSender: Sendable {
+    private let outbound: WebSocketOutboundWriter
+    private let lock = AsyncLock()
+    private let sent = Mutex<(rows: Int, cols: Int)?>(nil)
+
+    init(outbound: WebSocketOutboundWriter) { self.outbound = outbound }
+
+    /// Sends the size if it changed; a call that comes while another sends waits for it, so keys sent after
+    /// it follow every size sent before.
+    func sendIfChanged() async throws {
+        try await lock.withLock {
+            guard let size = RemoteTerminal.windowSize() else { return }
+            let changed = sent.withLock { sent in
+                if let sent, sent == size { return false }
+                sent = size
+                return true
+            }
+            guard changed else { return }
+            let message: JSON = ["set_size", .int(size.rows), .int(size.cols)]
+            try await outbound.writeTextMessage(message.compact)
         }
     }
 }
