@@ -64,7 +64,7 @@ extension Router where Context: SwitchboardRequestContextProtocol {
                     connection.request,
                     inbound: InboundMessages(
                         messages: inbound.messages(maxSize: maxMessageSize), maxSize: maxMessageSize, outbound: outbound),
-                    transport: WebSocketTransport(outbound: outbound, closeState: closeState))
+                    transport: WebSocketTransport(outbound: outbound, closeState: closeState, maxFrameSize: maxMessageSize))
             } onGracefulShutdown: {
                 closeState.serverIsShuttingDown()
             }

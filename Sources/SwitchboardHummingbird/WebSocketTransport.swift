@@ -9,12 +9,23 @@ struct WebSocketTransport: TerminalTransport {
     let outbound: WebSocketOutboundWriter
     /// Shared with the connection's ``WebSocketWatch``.
     let closeState: WebSocketWatch.CloseState
+    /// The largest frame the writer sends whole (the server's message limit).
+    let maxFrameSize: Int
 
     func send(_ message: TerminalMessage) async throws {
         switch message {
         case .text(let text): try await outbound.writeTextMessage(text)
         case .binary(let bytes): try await outbound.writeBinaryMessage(bytes)
         }
+    }
+
+    /// The bytes as one text frame, as they are (a PTY's output, already cut at whole characters); a message
+    /// over the frame limit goes as a `String`, which the writer fragments.
+    func send(utf8Text: ByteBuffer) async throws {
+        guard utf8Text.readableBytes <= maxFrameSize else {
+            return try await outbound.writeTextMessage(String(decoding: utf8Text.readableBytesView, as: UTF8.self))
+        }
+        try await outbound.write(.custom(WebSocketFrame(fin: true, opcode: .text, data: utf8Text)))
     }
 
     var closedForShutdown: Bool { closeState.closedForShutdown.load(ordering: .acquiring) }

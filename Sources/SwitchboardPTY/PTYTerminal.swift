@@ -180,8 +180,9 @@ public actor PTYTerminal: TextInputTerminal, BinaryInputTerminal, PropertyChecki
     private static func deliver(_ output: PTYOutput, in mode: PTYWireMode, on connection: TerminalConnection) async throws {
         switch (output, mode) {
         case (.output(let bytes), .terminado):
-            try await connection.send(JSON.array(["stdout", .string(String(decoding: bytes.readableBytesView, as: UTF8.self))]).compact)
-        case (.output(let bytes), .raw): try await connection.send(String(decoding: bytes.readableBytesView, as: UTF8.self))
+            let message = JSON.array(["stdout", .string(String(decoding: bytes.readableBytesView, as: UTF8.self))])
+            try await connection.send(utf8Text: ByteBuffer(bytes: message.utf8(pretty: false)))
+        case (.output(let bytes), .raw): try await connection.send(utf8Text: bytes)
         case (.verbatim(let text), _): try await connection.send(text)
         case (.notice(let text), .terminado): try await connection.send(JSON.array(["notice", .string(text)]).compact)
         case (.notice(let text), .raw): try await connection.send("\r\n[switchboard: \(text)]\r\n")

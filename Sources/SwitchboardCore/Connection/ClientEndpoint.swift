@@ -84,13 +84,30 @@ final class ClientEndpoint: Sendable {
 
     /// Sends a message; with a generation, only while that attachment is current.
     func send(_ message: TerminalMessage, generation expected: Int? = nil) async throws {
+        try await send(byteCount: message.byteCount, generation: expected, shown: message) { try await $0.send(message) }
+    }
+
+    /// Sends UTF-8 bytes of whole characters as a text message, without making a `String` of them
+    /// (``TerminalTransport/send(utf8Text:)``); with a generation, only while that attachment is current.
+    func send(utf8Text: ByteBuffer, generation expected: Int? = nil) async throws {
+        try await send(
+            byteCount: utf8Text.readableBytes, generation: expected, shown: .text(String(decoding: utf8Text.readableBytesView, as: UTF8.self))
+        ) { try await $0.send(utf8Text: utf8Text) }
+    }
+
+    /// Writes one message through the transport under the send lock, counts it, and shows it to the console
+    /// (`shown` is made only while a console watches).
+    private func send(
+        byteCount: Int, generation expected: Int?, shown: @autoclosure () -> TerminalMessage,
+        through write: (any TerminalTransport) async throws -> Void
+    ) async throws {
         try check(expected)
         try await sendLock.withLock {
             try check(expected)
             do {
-                try await transport.send(message)
-                metrics?.message(in: false, bytes: message.byteCount)
-                events?.publish(self.event(.webSocketOutput, message))
+                try await write(transport)
+                metrics?.message(in: false, bytes: byteCount)
+                events?.publish(self.event(.webSocketOutput, shown()))
             } catch {
                 // The transport can no longer deliver: the peer has gone or the connection is closing.
                 logger.debug("Send failed", metadata: ["error.type": "\(error)"])

@@ -52,6 +52,11 @@ public struct TerminalConnection: Sendable {
     /// Sends a binary message.
     public func send(_ bytes: ByteBuffer) async throws { try await endpoint.send(.binary(bytes), generation: generation) }
 
+    /// Sends bytes that are valid UTF-8, cut at whole characters, as a text message, without making a
+    /// `String` of them (a PTY's output, which its session has already cut and checked). Bytes that are not
+    /// valid UTF-8 would make the client close the connection.
+    package func send(utf8Text: ByteBuffer) async throws { try await endpoint.send(utf8Text: utf8Text, generation: generation) }
+
     /// Sends a message.
     public func send(_ message: TerminalMessage) async throws { try await endpoint.send(message, generation: generation) }
 

@@ -19,6 +19,13 @@ public protocol TerminalTransport: Sendable {
     ///   - binary: Whether it is a binary message; a text message's parts are UTF-8 and whole characters.
     ///   - parts: The content.
     func sendMessage(binary: Bool, parts: any AsyncSequence<ByteBuffer, any Error>) async throws
+    /// Sends one text message whose content is already UTF-8 bytes of whole characters (the caller has
+    /// checked them), without making a `String` of it first. Switchboard never calls it concurrently with
+    /// ``send(_:)``.
+    ///
+    /// The default makes a `String` of the bytes and calls ``send(_:)``: a transport that can frame bytes as
+    /// text should implement it.
+    func send(utf8Text: ByteBuffer) async throws
 }
 
 extension TerminalTransport {
@@ -28,5 +35,9 @@ extension TerminalTransport {
         var whole = ByteBuffer()
         for try await var part in parts { whole.writeBuffer(&part) }
         try await send(binary ? .binary(whole) : .text(String(buffer: whole)))
+    }
+
+    public func send(utf8Text: ByteBuffer) async throws {
+        try await send(.text(String(decoding: utf8Text.readableBytesView, as: UTF8.self)))
     }
 }

@@ -46,7 +46,7 @@ public enum JSON: Sendable, Equatable {
     public var compact: String { String(decoding: utf8(pretty: false), as: UTF8.self) }
 
     /// The value printed as UTF-8 bytes, pretty (``prettyPrinted``) or compact (``compact``).
-    func utf8(pretty: Bool) -> [UInt8] {
+    package func utf8(pretty: Bool) -> [UInt8] {
         var writer = JSONWriter(pretty: pretty)
         writer.write(self, indent: 0)
         return writer.bytes
