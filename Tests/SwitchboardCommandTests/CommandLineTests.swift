@@ -11,7 +11,7 @@ struct CommandLineTests {
         let process = Process()
         process.executableURL = try SwitchboardBinary.url
         process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        process.environment = Self.environment(environment)
         let stdin = Pipe()
         let stdout = Pipe()
         let stderr = Pipe()
@@ -73,7 +73,7 @@ struct CommandLineTests {
         let process = Process()
         process.executableURL = try SwitchboardBinary.url
         process.arguments = ["serve", "--port", "0", "--data-dir", dataDirectory] + extra
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        process.environment = Self.environment(environment)
         let stderr = Pipe()
         process.standardError = stderr
         process.standardOutput = FileHandle.nullDevice
@@ -100,6 +100,24 @@ struct CommandLineTests {
         Thread { while !reader.availableData.isEmpty {} }.start()
         return .success((process, port, log))
     }
+
+    /// The environment of the `switchboard` processes these tests start: the test's own with `HOME` an empty
+    /// directory of this test run, then `extra`. The shells a `serve` starts inherit `HOME`, so they read no rc
+    /// file of this machine's user: a `.bashrc` is the user's business, not the test's, and one that runs
+    /// `pyenv init` waits 60 s for the lock of `pyenv rehash` whenever an earlier shell was hung up while it
+    /// held it (pyenv takes the lock before it sets the trap that removes it, and these tests end shells
+    /// within milliseconds of their start). `serve` and `connect` share this `HOME`, so a token one leaves there
+    /// the other finds.
+    static func environment(_ extra: [String: String]) -> [String: String] {
+        ProcessInfo.processInfo.environment.merging(["HOME": home]) { $1 }.merging(extra) { $1 }
+    }
+
+    /// The empty `HOME` of ``environment(_:)``, one per test run.
+    static let home: String = {
+        let path = temporaryDirectory()
+        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        return path
+    }()
 
     static func temporaryDirectory() -> String {
         FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-test-\(UUID().uuidString)").path
