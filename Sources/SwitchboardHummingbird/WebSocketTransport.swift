@@ -23,7 +23,7 @@ struct WebSocketTransport: TerminalTransport {
     /// over the frame limit goes as a `String`, which the writer fragments.
     func send(utf8Text: ByteBuffer) async throws {
         guard utf8Text.readableBytes <= maxFrameSize else {
-            return try await outbound.writeTextMessage(String(decoding: utf8Text.readableBytesView, as: UTF8.self))
+            return try await send(.text(String(decoding: utf8Text.readableBytesView, as: UTF8.self)))
         }
         try await outbound.write(.custom(WebSocketFrame(fin: true, opcode: .text, data: utf8Text)))
     }

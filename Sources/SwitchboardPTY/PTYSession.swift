@@ -76,10 +76,12 @@ actor PTYSession {
     /// Woken when an outbox delivers or gives up, for a reader held back by slow clients; one slot.
     private let progress = BoundedQueue<Void>()
     private var nextClient = 0
-    private var writer: NIOAsyncChannelOutboundWriter<ByteBuffer>?
-    /// Input that came before the reader had the channel's writer (the first keystrokes of a fast client):
+    /// Whether the reader has taken the channel: input is written straight to the PTY or through the
+    /// channel only from then on.
+    private var readerHasChannel = false
+    /// Input that came before the reader had taken the channel (the first keystrokes of a fast client):
     /// resumed once it has, or once the reader has ended.
-    private var writerWaiters: [CheckedContinuation<Void, Never>] = []
+    private var channelWaiters: [CheckedContinuation<Void, Never>] = []
     /// One message of input goes in whole before the next starts.
     private let inputLock = AsyncLock()
     private var appliedSize: (rows: Int, cols: Int)
@@ -130,28 +132,28 @@ actor PTYSession {
 
     private func read() async {
         do {
-            try await terminal.channel.executeThenClose { inbound, outbound in
-                self.setWriter(outbound)
+            try await terminal.channel.executeThenClose { inbound, _ in
+                self.readerTookChannel()
                 for try await chunk in inbound { await self.deliver(chunk) }
             }
         } catch {
             // EIO once the program's side of the PTY is closed: the end of the output.
         }
         readerEnded.finish(droppingBuffered: true)
-        resumeWriterWaiters()
+        resumeChannelWaiters()
     }
 
-    private func setWriter(_ writer: NIOAsyncChannelOutboundWriter<ByteBuffer>) {
-        self.writer = writer
-        resumeWriterWaiters()
+    private func readerTookChannel() {
+        readerHasChannel = true
+        resumeChannelWaiters()
     }
 
     /// How many inputs wait for the reader to take the channel (for tests).
-    var inputsWaitingForTheReader: Int { writerWaiters.count }
+    var inputsWaitingForTheReader: Int { channelWaiters.count }
 
-    private func resumeWriterWaiters() {
-        for waiter in writerWaiters { waiter.resume() }
-        writerWaiters = []
+    private func resumeChannelWaiters() {
+        for waiter in channelWaiters { waiter.resume() }
+        channelWaiters = []
     }
 
     /// Queues output for every client, then waits while even the fastest client has more than
@@ -311,12 +313,12 @@ actor PTYSession {
     /// - Throws: ``PTYSessionError/readOnly`` when the client may only watch.
     func write(_ bytes: ByteBuffer, from client: Int?) async throws {
         guard exit == nil else { throw PTYSessionError.ended }
-        if writer == nil, !readerEnded.isFinished {
+        if !readerHasChannel, !readerEnded.isFinished {
             // The session's reader has not taken the channel yet: a client that types at once waits for it.
-            await withCheckedContinuation { writerWaiters.append($0) }
+            await withCheckedContinuation { channelWaiters.append($0) }
         }
         if let client, clients[client]?.readOnly == true { throw PTYSessionError.readOnly }
-        guard exit == nil, writer != nil else { throw PTYSessionError.ended }
+        guard exit == nil, readerHasChannel else { throw PTYSessionError.ended }
         recorder?.input(bytes)
         if inputWrittenAt == nil { inputWrittenAt = .now }
         let terminal = self.terminal

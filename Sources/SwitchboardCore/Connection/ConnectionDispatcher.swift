@@ -90,6 +90,8 @@ actor ConnectionDispatcher {
         /// The task reading the client's messages, and whether it is running a handler itself.
         var reader: InputTask?
         var readerIsHandling = false
+        /// The number of the last handler a reader ran itself (``inlineHandler``).
+        var handlerNumber = 0
         /// The task handling queued input, once a handler ran too long for the reader to wait for it.
         var drainer: InputTask?
         var readError: (any Error)?
@@ -104,6 +106,9 @@ actor ConnectionDispatcher {
     }
 
     private nonisolated let input: Mutex<InputState>
+    /// The number of the handler a reader runs itself now, 0 when none: ``HandOverTimer`` drops the entry of a
+    /// handler that has returned with one load, without taking ``input``'s lock.
+    private nonisolated let inlineHandler = Atomic<Int>(0)
 
     /// The attached terminal. Set only on the actor; the reader and the drainer read it through ``input``.
     private(set) var attachment: Attachment? {
@@ -478,7 +483,7 @@ actor ConnectionDispatcher {
     /// goes into the queue behind the others, waiting while the queue is full.
     private nonisolated func handle(_ item: InputQueue.Item, reader id: Int) async -> Handled {
         enum Way {
-            case inline(Attachment, generation: Int, waiting: Bool)
+            case inline(Attachment, generation: Int, handler: Int, waiting: Bool)
             case queue(InputQueue)
             case closed
         }
@@ -489,8 +494,10 @@ actor ConnectionDispatcher {
                 // Without a drainer nothing is queued or running: this message is next.
                 guard state.drainer == nil else { return .queue(state.queue) }
                 state.readerIsHandling = true
+                state.handlerNumber += 1
+                inlineHandler.store(state.handlerNumber, ordering: .relaxed)
                 state.scheduler.handlerStarted(at: .now)
-                return .inline(attachment, generation: state.generation, waiting: state.commandsWaiting > 0)
+                return .inline(attachment, generation: state.generation, handler: state.handlerNumber, waiting: state.commandsWaiting > 0)
             }
             switch way {
             case .closed:
@@ -500,13 +507,11 @@ actor ConnectionDispatcher {
                 if await queue.push(item) { return .keepReading }
                 // The queue was dropped while this waited for room: the message goes to what replaced it.
                 input.withLock { $0.scheduler.messageDropped() }
-            case .inline(let attachment, let generation, let waiting):
+            case .inline(let attachment, let generation, let handler, let waiting):
                 signalProgress(waiting)
-                let timer = DeadlineTimer.shared.schedule(at: .now + handOverDelay) { [weak self] in
-                    self?.handOverReading(from: id)
-                }
+                HandOverTimer.shared.watch(self, handler: handler, deadline: .now + handOverDelay)
                 await deliver(item.message, to: attachment)
-                DeadlineTimer.shared.cancel(timer)
+                _ = inlineHandler.compareExchange(expected: handler, desired: 0, ordering: .relaxed)
                 api.inboundMemory.release(item.charge)
                 let (readsOn, waiting) = input.withLock { state -> (Bool, Bool) in
                     if state.generation == generation { state.scheduler.handlerFinished() }
@@ -520,11 +525,14 @@ actor ConnectionDispatcher {
         }
     }
 
+    /// Whether a reader runs the handler of this number itself now (``HandOverTimer``).
+    nonisolated func isRunningInline(handler: Int) -> Bool { inlineHandler.load(ordering: .relaxed) == handler }
+
     /// The reader has been running a handler for ``handOverDelay``: a new task takes over the reading, and
     /// this one becomes the drainer once its handler returns.
-    private nonisolated func handOverReading(from id: Int) {
+    nonisolated func handOverReading(handler: Int) {
         input.withLock { state in
-            guard let reader = state.reader, reader.id == id, state.readerIsHandling, let inbound = state.inbound,
+            guard let reader = state.reader, state.readerIsHandling, state.handlerNumber == handler, let inbound = state.inbound,
                 !endpoint.isClosed
             else { return }
             state.nextTaskID += 1
