@@ -6,7 +6,9 @@ import Synchronization
 /// Every message a reader handles is watched, so watching is on the path of every message: it appends an
 /// entry to one queue under one lock, with no closure, no weak reference and nothing to cancel. An entry
 /// names the handler by its number; when its deadline comes and that handler has returned (nearly always),
-/// one atomic load drops it. One sleeping task serves every connection, and only while entries wait.
+/// one atomic load drops it. One sleeping task serves every connection, and only while entries wait; it
+/// wakes at most once per ``granularity``, however many messages come (a hand-over comes at most that much
+/// after its deadline), since waking for each entry costs more than the entries.
 ///
 /// Entries leave in the order they came. Every connection of one API waits the same delay, so deadlines
 /// come in order; APIs with different busy thresholds in one process can make an entry wait behind a later
@@ -31,6 +33,9 @@ final class HandOverTimer: Sendable {
 
     private let state = Mutex(State())
 
+    /// The least time between two wakes of the sleeping task.
+    static let granularity = Duration.milliseconds(5)
+
     /// Calls the dispatcher's ``ConnectionDispatcher/handOverReading(handler:)`` at `deadline` if the
     /// handler of that number is still running then.
     func watch(_ dispatcher: ConnectionDispatcher, handler: Int, deadline: ContinuousClock.Instant) {
@@ -51,7 +56,10 @@ final class HandOverTimer: Sendable {
                 let now = ContinuousClock.now
                 var due: [Entry] = []
                 while state.head < state.entries.count, state.entries[state.head].deadline <= now {
-                    due.append(state.entries[state.head])
+                    // Nearly every entry's handler has returned: it is dropped here, without a copy.
+                    if state.entries[state.head].dispatcher.isRunningInline(handler: state.entries[state.head].handler) {
+                        due.append(state.entries[state.head])
+                    }
                     state.head += 1
                 }
                 if state.head == state.entries.count {
@@ -66,11 +74,9 @@ final class HandOverTimer: Sendable {
                 }
                 return (due, state.entries[state.head].deadline)
             }
-            for entry in due where entry.dispatcher.isRunningInline(handler: entry.handler) {
-                entry.dispatcher.handOverReading(handler: entry.handler)
-            }
+            for entry in due { entry.dispatcher.handOverReading(handler: entry.handler) }
             guard let next else { return }
-            until = next
+            until = max(next, .now + Self.granularity)
         }
     }
 }
