@@ -14,6 +14,13 @@ final class ClientOutbox: Sendable {
     private let queue = BoundedQueue<PTYOutput>()
     private final class Counter: Sendable {
         let bytes = Atomic<Int>(0)
+        /// When the client last took a message, or when output was queued for it while it had none
+        /// (`NIODeadline` nanoseconds).
+        let tookOrWaitsSince = Atomic<UInt64>(NIODeadline.now().uptimeNanoseconds)
+
+        func took() {
+            tookOrWaitsSince.store(NIODeadline.now().uptimeNanoseconds, ordering: .relaxed)
+        }
     }
     private let pendingBytes = Counter()
     private let sender: Task<Void, Never>
@@ -50,6 +57,7 @@ final class ClientOutbox: Sendable {
                     return
                 }
                 pendingBytes.bytes.subtract(message.byteCount, ordering: .relaxed)
+                pendingBytes.took()
                 await report(true)
             }
         }
@@ -72,6 +80,16 @@ final class ClientOutbox: Sendable {
     /// Bytes queued and not yet sent (the message being sent included).
     var pending: Int { pendingBytes.bytes.load(ordering: .relaxed) }
 
+    /// The queue as ``OutputPacing`` sees it: what is pending, and how long the client has had output
+    /// queued without taking any.
+    var pacingQueue: OutputPacing.Queue {
+        let pending = self.pending
+        guard pending > 0 else { return OutputPacing.Queue(pending: 0, waiting: .zero) }
+        let since = pendingBytes.tookOrWaitsSince.load(ordering: .relaxed)
+        let now = NIODeadline.now().uptimeNanoseconds
+        return OutputPacing.Queue(pending: pending, waiting: .nanoseconds(Int64(now > since ? now - since : 0)))
+    }
+
     /// Sends `item` in the caller's task when nothing is queued or being sent, and returns `true`: one hop
     /// between tasks less than through the sender. Otherwise sends nothing and returns `false` (the caller
     /// then queues it). Meant for a session's only client, which nobody else queues output for meanwhile.
@@ -88,13 +106,16 @@ final class ClientOutbox: Sendable {
             return true
         }
         pendingBytes.bytes.subtract(size, ordering: .relaxed)
+        pendingBytes.took()
         await report(true)
         return true
     }
 
     /// Queues output for the client; after ``stop()`` it is dropped.
     func enqueue(_ item: PTYOutput) {
-        if queue.append(item) { pendingBytes.bytes.add(item.byteCount, ordering: .relaxed) }
+        guard queue.append(item) else { return }
+        // A client that had nothing queued starts waiting now, not when it last took something.
+        if pendingBytes.bytes.wrappingAdd(item.byteCount, ordering: .relaxed).oldValue == 0 { pendingBytes.took() }
     }
 
     /// Sends what is queued, then ends the sender (for a session that ends: the client gets the last output).

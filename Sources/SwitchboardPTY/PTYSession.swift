@@ -56,8 +56,13 @@ actor PTYSession {
 
     /// How much output may wait for the fastest client before reading stops (the program then blocks).
     static let waitLimit = 64 << 10
-    /// How far a client of a shared terminal may fall behind the fastest before it is detached.
+    /// How much output a client of a shared terminal may have queued while it takes nothing for
+    /// ``stallLimit``, before it is detached.
     static let evictLimit = 1 << 20
+    /// How long a client of a shared terminal with more than ``evictLimit`` queued may take nothing.
+    static let stallLimit = Duration.seconds(1)
+    /// How much output a client of a shared terminal may have queued at all, however it reads.
+    static let dropLimit = 16 << 20
 
     nonisolated let name: String?
     /// The name of the identity that created the session.
@@ -158,7 +163,8 @@ actor PTYSession {
 
     /// Queues output for every client, then waits while even the fastest client has more than
     /// ``waitLimit`` queued: the terminal runs at the pace of its fastest reader. On a shared terminal, a
-    /// client more than ``evictLimit`` behind is detached, so it cannot stall the others or the memory.
+    /// client that takes nothing for ``stallLimit`` with more than ``evictLimit`` queued, or that has more
+    /// than ``dropLimit`` queued, is detached, so it cannot stall the others or the memory.
     private func deliver(_ chunk: ByteBuffer) async {
         let text = chunker.chunk(chunk)
         guard text.readableBytes > 0 else { return }
@@ -171,12 +177,20 @@ actor PTYSession {
         // A session's only client that has taken everything gets the output from this task: one hop less.
         if outboxes.count == 1, let only = outboxes.values.first, await only.sendIfIdle(.output(text)) { return }
         for outbox in outboxes.values { outbox.enqueue(.output(text)) }
-        let pacing = OutputPacing(waitLimit: Self.waitLimit, evictLimit: Self.evictLimit)
+        let pacing = OutputPacing(
+            waitLimit: Self.waitLimit, evictLimit: Self.evictLimit, stallLimit: Self.stallLimit, dropLimit: Self.dropLimit)
         while true {
-            switch pacing.step(pending: outboxes.mapValues(\.pending)) {
+            let queues = outboxes.mapValues(\.pacingQueue)
+            switch pacing.step(queues) {
             case .read: return
             case .evict(let ids):
-                for id in ids { await evict(id, reason: "More than \(Self.evictLimit >> 20) MiB behind the shared terminal") }
+                for id in ids {
+                    let reason =
+                        (queues[id]?.pending ?? 0) > Self.dropLimit
+                        ? "More than \(Self.dropLimit >> 20) MiB behind the shared terminal"
+                        : "More than \(Self.evictLimit >> 20) MiB behind the shared terminal, none of it taken for \(Self.stallLimit.components.seconds) s"
+                    await evict(id, reason: reason)
+                }
             case .wait: _ = await progress.next()
             }
         }
