@@ -1,15 +1,27 @@
 import NIOCore
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Joins a PTY's reads while the program writes faster than one read takes, so that its output leaves as
 /// fewer, larger messages instead of one message per read.
 ///
-/// Linux hands a PTY's output over in reads of at most 4,095 bytes, and each read used to become one
-/// WebSocket message. A message costs the same hand-offs between threads whatever its size, so at full
-/// speed that cost, not the bytes, set the pace. A read that comes back full (``fullRead`` bytes) means
-/// the program is writing in bulk and more is on its way: the handler holds the bytes until the next read
-/// (at most ``holdLimit`` later, and up to ``gatherLimit`` bytes). Any read that is not full (a keystroke's
-/// echo, a prompt, the last piece of a burst) passes everything on at once, so interactive output is
-/// never held back.
+/// Linux hands a PTY's output over in reads of at most 4,095 bytes into NIO's buffer, and each read used to
+/// become one WebSocket message. A message costs the same hand-offs between threads whatever its size, so
+/// at full speed that cost, not the bytes, set the pace. A read that comes back full (``fullRead`` bytes)
+/// means the program is writing in bulk and more is on its way: the handler holds the bytes until the next
+/// read (at most ``holdLimit`` later, and up to ``gatherLimit`` bytes). Any read that is not full (a
+/// keystroke's echo, a prompt, the last piece of a burst) passes everything on at once, so interactive
+/// output is never held back.
+///
+/// Given its own descriptor of the PTY's master, the handler reads on by itself after a full read, straight
+/// into the gathered bytes, until a read is not full, the master has nothing ready or the limit is reached.
+/// NIO stops after every read that does not fill its buffer, and a 4,095-byte read never fills NIO's
+/// 4,096-byte one, so each read used to cost a round through `epoll_wait` and the channel's read path, and a
+/// copy from NIO's buffer into the gathered one; the program's next bytes are usually ready at once.
 final class PTYReadGatherer: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
@@ -24,6 +36,22 @@ final class PTYReadGatherer: ChannelInboundHandler, RemovableChannelHandler {
     private var gathered: ByteBuffer?
     private var lastReadWasFull = false
     private var passOnTimer: Scheduled<Void>?
+    /// The handler's own descriptor of the master (non-blocking, as NIO set it), or -1; closed when the
+    /// handler leaves the pipeline, always on the channel's event loop, so never while a read uses it.
+    private var master: Int32
+
+    /// A handler that only joins the reads NIO hands it.
+    init() {
+        master = -1
+    }
+
+    /// A handler that also reads on by itself from `master`, a descriptor of the PTY's master that it owns
+    /// and closes. The descriptor is made non-blocking (for a PTY's master NIO has done so already: the
+    /// flag belongs to the open file that both descriptors share).
+    init(readingOnFrom master: Int32) {
+        self.master = master
+        _ = fcntl(master, F_SETFL, fcntl(master, F_GETFL) | O_NONBLOCK)
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let bytes = unwrapInboundIn(data)
@@ -33,18 +61,18 @@ final class PTYReadGatherer: ChannelInboundHandler, RemovableChannelHandler {
             return
         }
         gathered = nil
-        if held.writableBytes < bytes.readableBytes {
-            // Room for all the gathering at once: each byte is copied once, not again at every doubling.
-            var joined = context.channel.allocator.buffer(capacity: Self.gatherLimit + Self.fullRead)
-            joined.writeImmutableBuffer(held)
-            held = joined
-        }
+        Self.makeRoom(for: bytes.readableBytes, in: &held, allocator: context.channel.allocator)
         held.writeImmutableBuffer(bytes)
         gathered = held
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        guard let bytes = gathered else { return context.fireChannelReadComplete() }
+        guard var bytes = gathered else { return context.fireChannelReadComplete() }
+        if lastReadWasFull, master >= 0 {
+            gathered = nil
+            readOn(into: &bytes, allocator: context.channel.allocator)
+            gathered = bytes
+        }
         if lastReadWasFull, bytes.readableBytes < Self.gatherLimit {
             if passOnTimer == nil {
                 let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
@@ -77,6 +105,41 @@ final class PTYReadGatherer: ChannelInboundHandler, RemovableChannelHandler {
     func handlerRemoved(context: ChannelHandlerContext) {
         passOnTimer?.cancel()
         passOnTimer = nil
+        if master >= 0 {
+            close(master)
+            master = -1
+        }
+    }
+
+    /// Reads from ``master`` into `bytes` while its reads come back full and the gathering is under the
+    /// limit. A read with nothing ready leaves ``lastReadWasFull`` set (more is coming: the bytes are held
+    /// as after a full read); the end of the output or an error leaves the rest to NIO's own read.
+    private func readOn(into bytes: inout ByteBuffer, allocator: ByteBufferAllocator) {
+        while lastReadWasFull, bytes.readableBytes < Self.gatherLimit {
+            Self.makeRoom(for: Self.fullRead, in: &bytes, allocator: allocator)
+            var result = 0
+            var error: Int32 = 0
+            bytes.writeWithUnsafeMutableBytes(minimumWritableBytes: Self.fullRead) { space in
+                result = read(master, space.baseAddress, space.count)
+                error = errno
+                return max(result, 0)
+            }
+            guard result > 0 else {
+                // Nothing ready yet: hold, as after a full read. The end, or an error: NIO's read sees it.
+                if result == 0 || (error != EAGAIN && error != EWOULDBLOCK) { lastReadWasFull = false }
+                return
+            }
+            lastReadWasFull = result >= Self.fullRead
+        }
+    }
+
+    /// Makes room for `count` more bytes in `held`: once, for all the gathering, so each byte is copied
+    /// once and not again at every doubling.
+    private static func makeRoom(for count: Int, in held: inout ByteBuffer, allocator: ByteBufferAllocator) {
+        guard held.writableBytes < count else { return }
+        var joined = allocator.buffer(capacity: max(gatherLimit + fullRead, held.readableBytes + count))
+        joined.writeImmutableBuffer(held)
+        held = joined
     }
 
     /// Passes on what is held, as one read.

@@ -195,7 +195,14 @@ final class PseudoTerminal: Sendable {
             channel = try await NIOPipeBootstrap(group: group)
                 .takingOwnershipOfDescriptor(inputOutput: master) { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(PTYReadGatherer())
+                        let gathererMaster = fcntl(master, F_DUPFD_CLOEXEC, 0)
+                        let gatherer = gathererMaster >= 0 ? PTYReadGatherer(readingOnFrom: gathererMaster) : PTYReadGatherer()
+                        do {
+                            try channel.pipeline.syncOperations.addHandler(gatherer)
+                        } catch {
+                            if gathererMaster >= 0 { close(gathererMaster) }
+                            throw error
+                        }
                         return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(
                             wrappingChannelSynchronously: channel,
                             configuration: .init(backPressureStrategy: .init(lowWatermark: 2, highWatermark: 8)))

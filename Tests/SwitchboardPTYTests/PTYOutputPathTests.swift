@@ -87,6 +87,51 @@ import Testing
         _ = try? channel.finish()
     }
 
+    /// Given its own descriptor, the gatherer reads on by itself after a full read: what the descriptor has
+    /// ready leaves with that read as one message, without NIO reading again; a read with nothing ready holds
+    /// the bytes as a full read does, a read that is not full or the end passes them on at once, and the
+    /// descriptor is closed when the handler leaves. (A pipe stands in for the PTY's master: it has all its
+    /// bytes ready at once, where a PTY refills its 4 KiB between reads.)
+    @Test func aFullReadReadsOnFromTheGatherersOwnDescriptor() throws {
+        let full = ByteBuffer(repeating: UInt8(ascii: "a"), count: PTYReadGatherer.fullRead)
+        let (reading, writing) = try Self.pipeEnds()
+        let loop = EmbeddedEventLoop()
+        let channel = EmbeddedChannel(handler: PTYReadGatherer(readingOnFrom: reading), loop: loop)
+        #expect(fcntl(reading, F_GETFL) & O_NONBLOCK != 0, "the gatherer never blocks its event loop")
+
+        let ready = [UInt8](repeating: UInt8(ascii: "b"), count: 10_000)
+        #expect(write(writing, ready, ready.count) == ready.count)
+        try channel.writeInbound(full)
+        #expect(try channel.readInbound(as: ByteBuffer.self) == nil, "all of it read, more may come: held")
+        loop.advanceTime(by: PTYReadGatherer.holdLimit)
+        var joined = try #require(try channel.readInbound(as: ByteBuffer.self))
+        #expect(joined.readableBytes == PTYReadGatherer.fullRead + ready.count)
+        #expect(joined.readBytes(length: PTYReadGatherer.fullRead) == Array(full.readableBytesView))
+        #expect(joined.readBytes(length: ready.count) == ready, "NIO's read first, then what the gatherer read")
+
+        #expect(write(writing, "tail", 4) == 4)
+        try channel.writeInbound(full)
+        let passed = try #require(try channel.readInbound(as: ByteBuffer.self), "a read that is not full passes it on")
+        #expect(passed.readableBytes == PTYReadGatherer.fullRead + 4)
+        _ = try channel.finish()
+        var writer = pollfd(fd: writing, events: Int16(POLLOUT), revents: 0)
+        #expect(poll(&writer, 1, 0) == 1 && writer.revents & Int16(POLLERR) != 0, "closed when the handler leaves")
+        close(writing)
+
+        let (ending, written) = try Self.pipeEnds()
+        close(written)
+        let endChannel = EmbeddedChannel(handler: PTYReadGatherer(readingOnFrom: ending), loop: loop)
+        try endChannel.writeInbound(full)
+        #expect(try endChannel.readInbound(as: ByteBuffer.self) == full, "the end passes it on at once")
+        _ = try endChannel.finish()
+    }
+
+    private static func pipeEnds() throws -> (reading: Int32, writing: Int32) {
+        var ends: [Int32] = [-1, -1]
+        try #require(pipe(&ends) == 0)
+        return (ends[0], ends[1])
+    }
+
     /// The recording's JSON strings, escaped eight bytes at a time, read back as the text they were made
     /// of, wherever the bytes to escape fall (every control character, quotes, backslashes, multi-byte
     /// characters, at every offset of a word).
