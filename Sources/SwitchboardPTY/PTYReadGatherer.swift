@@ -11,30 +11,35 @@ import Darwin
 ///
 /// Linux hands a PTY's output over in reads of at most 4,095 bytes into NIO's buffer, and each read used to
 /// become one WebSocket message. A message costs the same hand-offs between threads whatever its size, so
-/// at full speed that cost, not the bytes, set the pace. A read that comes back full (``fullRead`` bytes)
-/// means the program is writing in bulk and more is on its way: the handler holds the bytes until the next
-/// read (at most ``holdLimit`` later, and up to ``gatherLimit`` bytes). Any read that is not full (a
-/// keystroke's echo, a prompt, the last piece of a burst) passes everything on at once, so interactive
-/// output is never held back.
+/// at full speed that cost, not the bytes, set the pace. A read of at least ``bulkRead`` bytes means the
+/// program is writing in bulk and more is on its way: the handler holds the bytes until the next read (at
+/// most ``holdLimit`` later, and up to ``gatherLimit`` bytes). A smaller read (a keystroke's echo, a prompt,
+/// the last piece of a burst) passes everything on at once, so interactive output is not held back; a burst
+/// that ends on a bulk read waits at most ``holdLimit``.
 ///
-/// Given its own descriptor of the PTY's master, the handler reads on by itself after a full read, straight
-/// into the gathered bytes, until a read is not full, the master has nothing ready or the limit is reached.
+/// Given its own descriptor of the PTY's master, the handler reads on by itself after a bulk read, straight
+/// into the gathered bytes, until a read is not bulk, the master has nothing ready or the limit is reached.
 /// NIO stops after every read that does not fill its buffer, and a 4,095-byte read never fills NIO's
 /// 4,096-byte one, so each read used to cost a round through `epoll_wait` and the channel's read path, and a
-/// copy from NIO's buffer into the gathered one; the program's next bytes are usually ready at once.
+/// copy from NIO's buffer into the gathered one; the program's next bytes are usually ready at once, and
+/// into the larger buffer a read brings more than 4,095 bytes when the program refills the PTY meanwhile.
 final class PTYReadGatherer: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
 
     /// The most a Linux PTY gives in one read (its line discipline's buffer, less one byte).
     static let fullRead = 4095
+    /// The least a read must bring to count as bulk output, with more on its way. A keystroke's echo and a
+    /// prompt are far smaller; a program writing as fast as it can fills most reads (a PTY refills its
+    /// buffer while it is read, so reads of streamed lines are often 2–4 KiB, not 4,095 bytes).
+    static let bulkRead = 1024
     /// The most output joined into one message.
     static let gatherLimit = 64 << 10
-    /// How long full reads are held waiting for the next one.
+    /// How long bulk reads are held waiting for the next one.
     static let holdLimit = TimeAmount.microseconds(500)
 
     private var gathered: ByteBuffer?
-    private var lastReadWasFull = false
+    private var lastReadWasBulk = false
     private var passOnTimer: Scheduled<Void>?
     /// The handler's own descriptor of the master (non-blocking, as NIO set it), or -1; closed when the
     /// handler leaves the pipeline, always on the channel's event loop, so never while a read uses it.
@@ -55,7 +60,7 @@ final class PTYReadGatherer: ChannelInboundHandler, RemovableChannelHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let bytes = unwrapInboundIn(data)
-        lastReadWasFull = bytes.readableBytes >= Self.fullRead
+        lastReadWasBulk = bytes.readableBytes >= Self.bulkRead
         guard var held = gathered else {
             gathered = bytes
             return
@@ -68,12 +73,12 @@ final class PTYReadGatherer: ChannelInboundHandler, RemovableChannelHandler {
 
     func channelReadComplete(context: ChannelHandlerContext) {
         guard var bytes = gathered else { return context.fireChannelReadComplete() }
-        if lastReadWasFull, master >= 0 {
+        if lastReadWasBulk, master >= 0 {
             gathered = nil
             readOn(into: &bytes, allocator: context.channel.allocator)
             gathered = bytes
         }
-        if lastReadWasFull, bytes.readableBytes < Self.gatherLimit {
+        if lastReadWasBulk, bytes.readableBytes < Self.gatherLimit {
             if passOnTimer == nil {
                 let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
                 passOnTimer = context.eventLoop.scheduleTask(in: Self.holdLimit) {
@@ -111,11 +116,11 @@ final class PTYReadGatherer: ChannelInboundHandler, RemovableChannelHandler {
         }
     }
 
-    /// Reads from ``master`` into `bytes` while its reads come back full and the gathering is under the
-    /// limit. A read with nothing ready leaves ``lastReadWasFull`` set (more is coming: the bytes are held
-    /// as after a full read); the end of the output or an error leaves the rest to NIO's own read.
+    /// Reads from ``master`` into `bytes` while its reads are bulk and the gathering is under the limit. A
+    /// read with nothing ready leaves ``lastReadWasBulk`` set (more is coming: the bytes are held as after
+    /// a bulk read); the end of the output or an error leaves the rest to NIO's own read.
     private func readOn(into bytes: inout ByteBuffer, allocator: ByteBufferAllocator) {
-        while lastReadWasFull, bytes.readableBytes < Self.gatherLimit {
+        while lastReadWasBulk, bytes.readableBytes < Self.gatherLimit {
             Self.makeRoom(for: Self.fullRead, in: &bytes, allocator: allocator)
             var result = 0
             var error: Int32 = 0
@@ -125,11 +130,11 @@ final class PTYReadGatherer: ChannelInboundHandler, RemovableChannelHandler {
                 return max(result, 0)
             }
             guard result > 0 else {
-                // Nothing ready yet: hold, as after a full read. The end, or an error: NIO's read sees it.
-                if result == 0 || (error != EAGAIN && error != EWOULDBLOCK) { lastReadWasFull = false }
+                // Nothing ready yet: hold, as after a bulk read. The end, or an error: NIO's read sees it.
+                if result == 0 || (error != EAGAIN && error != EWOULDBLOCK) { lastReadWasBulk = false }
                 return
             }
-            lastReadWasFull = result >= Self.fullRead
+            lastReadWasBulk = result >= Self.bulkRead
         }
     }
 

@@ -59,7 +59,15 @@ import Testing
         #expect(try channel.readInbound(as: ByteBuffer.self) == nil, "one message for the four reads")
 
         try channel.writeInbound(ByteBuffer(string: "x"))
-        #expect(try channel.readInbound(as: ByteBuffer.self) == ByteBuffer(string: "x"), "a read that is not full is never held")
+        #expect(try channel.readInbound(as: ByteBuffer.self) == ByteBuffer(string: "x"), "a small read is never held")
+        let small = ByteBuffer(repeating: UInt8(ascii: "s"), count: PTYReadGatherer.bulkRead - 1)
+        try channel.writeInbound(small)
+        #expect(try channel.readInbound(as: ByteBuffer.self) == small, "an echo or a prompt is never held")
+        let bulk = ByteBuffer(repeating: UInt8(ascii: "m"), count: PTYReadGatherer.bulkRead)
+        try channel.writeInbound(bulk)
+        #expect(try channel.readInbound(as: ByteBuffer.self) == nil, "a bulk read that is not full is held too")
+        try channel.writeInbound(small)
+        #expect(try channel.readInbound(as: ByteBuffer.self)?.readableBytes == bulk.readableBytes + small.readableBytes)
         #expect(try channel.finish().isClean)
     }
 
@@ -111,7 +119,7 @@ import Testing
 
         #expect(write(writing, "tail", 4) == 4)
         try channel.writeInbound(full)
-        let passed = try #require(try channel.readInbound(as: ByteBuffer.self), "a read that is not full passes it on")
+        let passed = try #require(try channel.readInbound(as: ByteBuffer.self), "a read that is not bulk passes it on")
         #expect(passed.readableBytes == PTYReadGatherer.fullRead + 4)
         _ = try channel.finish()
         var writer = pollfd(fd: writing, events: Int16(POLLOUT), revents: 0)
