@@ -3,6 +3,7 @@ import HummingbirdWebSocket
 import HTTPTypes
 import Logging
 import NIOCore
+import NIOWebSocket
 import ServiceLifecycle
 public import Switchboard
 
@@ -45,9 +46,11 @@ extension Router where Context: SwitchboardRequestContextProtocol {
             // small buffers while the connection is idle.
             let closeState = WebSocketWatch.CloseState()
             let channel = storage.channel
-            try? await channel.eventLoop.submit {
-                try? WebSocketWatch.install(in: channel.pipeline.syncOperations, state: closeState, pingInterval: pingInterval, outbound: outbound)
+            let directWriter = try? await channel.eventLoop.submit {
                 try? channel.syncOptions?.setOption(ChannelOptions.recvAllocator, value: Self.receiveBuffers)
+                return try? WebSocketWatch.install(on: channel, state: closeState, pingInterval: pingInterval) {
+                    Task { try? await outbound.close(.goingAway, reason: "No answer to ping") }
+                }
             }.get()
             let request = webSocketContext.request
             var connection = try Self.connectionRequest(
@@ -64,7 +67,8 @@ extension Router where Context: SwitchboardRequestContextProtocol {
                     connection.request,
                     inbound: InboundMessages(
                         messages: inbound.messages(maxSize: maxMessageSize), maxSize: maxMessageSize, outbound: outbound),
-                    transport: WebSocketTransport(outbound: outbound, closeState: closeState, maxFrameSize: maxMessageSize))
+                    transport: WebSocketTransport(
+                        outbound: outbound, closeState: closeState, directWriter: directWriter ?? nil, maxFrameSize: maxMessageSize))
             } onGracefulShutdown: {
                 closeState.serverIsShuttingDown()
             }

@@ -9,6 +9,8 @@ struct WebSocketTransport: TerminalTransport {
     let outbound: WebSocketOutboundWriter
     /// Shared with the connection's ``WebSocketWatch``.
     let closeState: WebSocketWatch.CloseState
+    /// Writes frames at once, past the writer (`nil` when the watch could not be installed).
+    let directWriter: WebSocketWatch.DirectWriter?
     /// The largest frame the writer sends whole (the server's message limit).
     let maxFrameSize: Int
 
@@ -26,6 +28,15 @@ struct WebSocketTransport: TerminalTransport {
             return try await send(.text(String(decoding: utf8Text.readableBytesView, as: UTF8.self)))
         }
         try await outbound.write(.custom(WebSocketFrame(fin: true, opcode: .text, data: utf8Text)))
+    }
+
+    /// Hands the bytes to the connection's event loop as one text frame, past Hummingbird's writer, when
+    /// the channel is writable and little is handed over this way and not yet written
+    /// (``WebSocketWatch/DirectWriter``). Everything sent before has been handed to the event loop by then
+    /// (Switchboard's contract), so the frame goes out after it.
+    func sendAtOnce(utf8Text: ByteBuffer) -> Bool {
+        guard utf8Text.readableBytes <= maxFrameSize, let directWriter else { return false }
+        return directWriter.writeText(utf8Text)
     }
 
     var closedForShutdown: Bool { closeState.closedForShutdown.load(ordering: .acquiring) }

@@ -26,6 +26,11 @@ import Synchronization
 /// the client gets 1000 and the terminal `.disconnected`: consistent, if plainer. Without the flag, a
 /// client's own close that reached the server before the watch was installed (Autobahn's 7.7 cases send one
 /// right after the upgrade) would have been taken for the shutdown.
+///
+/// **Frames at once.** Its ``DirectWriter`` writes text frames into the pipeline from any thread, past
+/// Hummingbird's writer and its task (``WebSocketTransport/sendAtOnce(utf8Text:)``): a PTY's event loop hands
+/// a keystroke's echo straight to the connection's. Such a frame is dropped once a close frame has been
+/// written.
 final class WebSocketWatch: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = WebSocketFrame
     typealias InboundOut = WebSocketFrame
@@ -47,32 +52,77 @@ final class WebSocketWatch: ChannelDuplexHandler, RemovableChannelHandler {
         func serverIsShuttingDown() { serverShuttingDown.store(true, ordering: .releasing) }
     }
 
+    /// Writes text frames into the pipeline from any thread without waiting, while the connection can take
+    /// them: it refuses (and writes nothing) when the channel is not writable or ``inFlightLimit`` bytes are
+    /// handed over and not yet written, so what it holds is bounded. The frames are not compressed: with
+    /// permessage-deflate a message may go uncompressed (RFC 7692, section 6).
+    final class DirectWriter: Sendable {
+        /// The most bytes handed over and not yet written.
+        static let inFlightLimit = 64 << 10
+        private let channel: any Channel
+        private let watch: NIOLoopBound<WebSocketWatch>
+        private let inFlight = Atomic<Int>(0)
+
+        fileprivate init(channel: any Channel, watch: WebSocketWatch) {
+            self.channel = channel
+            self.watch = NIOLoopBound(watch, eventLoop: channel.eventLoop)
+        }
+
+        /// Hands `bytes` over as one text frame (UTF-8 of whole characters, checked by the caller); returns
+        /// whether it did.
+        func writeText(_ bytes: ByteBuffer) -> Bool {
+            let size = bytes.readableBytes
+            guard channel.isWritable else { return false }
+            guard inFlight.wrappingAdd(size, ordering: .relaxed).newValue <= Self.inFlightLimit else {
+                inFlight.subtract(size, ordering: .relaxed)
+                return false
+            }
+            let frame = WebSocketFrame(fin: true, opcode: .text, data: bytes)
+            channel.eventLoop.execute {
+                self.watch.value.writeDirect(frame)
+                self.inFlight.subtract(size, ordering: .relaxed)
+            }
+            return true
+        }
+    }
+
     static let shutdownReason = "Server shutting down"
     private let state: CloseState
     /// The time between pings; `nil`: no pings.
     private let pingInterval: TimeAmount?
-    private let outbound: WebSocketOutboundWriter
+    /// Closes the connection for a ping that went unanswered (through Hummingbird's writer, so that its
+    /// close handshake knows of it).
+    private let closeUnanswered: @Sendable () -> Void
     private var timer: RepeatedTask?
     /// Whether a ping is out and its pong has not come back.
     private var awaitingPong = false
+    /// Whether a close frame has been written (frames written at once are dropped from then on).
+    private var closeWritten = false
+    /// The watch's place in the pipeline, while it is in it.
+    private var context: ChannelHandlerContext?
 
-    private init(state: CloseState, pingInterval: TimeAmount?, outbound: WebSocketOutboundWriter) {
+    private init(state: CloseState, pingInterval: TimeAmount?, closeUnanswered: @escaping @Sendable () -> Void) {
         self.state = state
         self.pingInterval = pingInterval
-        self.outbound = outbound
+        self.closeUnanswered = closeUnanswered
     }
 
-    /// Installs the watch on an upgraded channel, on its event loop; throws when the pipeline is not the one
-    /// expected. With no `pingInterval` (or zero) it does not ping.
+    /// Installs the watch on an upgraded channel, on its event loop, and returns its writer of frames at
+    /// once; throws when the pipeline is not the one expected. With no `pingInterval` (or zero) it does not
+    /// ping.
     static func install(
-        in operations: ChannelPipeline.SynchronousOperations, state: CloseState, pingInterval: Duration?, outbound: WebSocketOutboundWriter
-    ) throws {
+        on channel: any Channel, state: CloseState, pingInterval: Duration?, closeUnanswered: @escaping @Sendable () -> Void
+    ) throws -> DirectWriter {
+        let operations = channel.pipeline.syncOperations
         let decoder = try operations.handler(type: ByteToMessageHandler<WebSocketFrameDecoder>.self)
         let interval = pingInterval.flatMap { $0 > .zero ? TimeAmount.nanoseconds($0.nanoseconds) : nil }
-        try operations.addHandler(WebSocketWatch(state: state, pingInterval: interval, outbound: outbound), position: .after(decoder))
+        let watch = WebSocketWatch(state: state, pingInterval: interval, closeUnanswered: closeUnanswered)
+        try operations.addHandler(watch, position: .after(decoder))
+        return DirectWriter(channel: channel, watch: watch)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
         guard let pingInterval else { return }
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         timer = context.eventLoop.scheduleRepeatedTask(initialDelay: pingInterval, delay: pingInterval) { _ in
@@ -81,7 +131,16 @@ final class WebSocketWatch: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
-    func handlerRemoved(context: ChannelHandlerContext) { stopPinging() }
+    func handlerRemoved(context: ChannelHandlerContext) {
+        stopPinging()
+        self.context = nil
+    }
+
+    /// Writes a frame of ``DirectWriter``, unless a close frame has gone out or the watch has left the pipeline.
+    private func writeDirect(_ frame: WebSocketFrame) {
+        guard !closeWritten, let context else { return }
+        context.writeAndFlush(wrapOutboundOut(frame), promise: nil)
+    }
 
     func channelInactive(context: ChannelHandlerContext) {
         stopPinging()
@@ -105,6 +164,7 @@ final class WebSocketWatch: ChannelDuplexHandler, RemovableChannelHandler {
             context.write(data, promise: promise)
             return
         }
+        closeWritten = true
         stopPinging()
         guard state.serverShuttingDown.load(ordering: .acquiring), !state.closingItself.load(ordering: .acquiring),
             !state.clientClosed.load(ordering: .acquiring)
@@ -128,9 +188,7 @@ final class WebSocketWatch: ChannelDuplexHandler, RemovableChannelHandler {
         guard timer != nil else { return }
         if awaitingPong {
             stopPinging()
-            // Closed through Hummingbird's writer, so that its close handshake knows of it.
-            let outbound = outbound
-            Task { try? await outbound.close(.goingAway, reason: "No answer to ping") }
+            closeUnanswered()
             return
         }
         awaitingPong = true

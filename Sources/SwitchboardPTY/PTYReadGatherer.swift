@@ -45,16 +45,22 @@ final class PTYReadGatherer: ChannelInboundHandler, RemovableChannelHandler {
     /// handler leaves the pipeline, always on the channel's event loop, so never while a read uses it.
     private var master: Int32
 
-    /// A handler that only joins the reads NIO hands it.
-    init() {
+    /// Where what the handler passes on may go straight to the session's only client.
+    private let direct: DirectOutput?
+
+    /// A handler that only joins the reads NIO hands it; with `direct`, it offers what it passes on there
+    /// first.
+    init(direct: DirectOutput? = nil) {
         master = -1
+        self.direct = direct
     }
 
     /// A handler that also reads on by itself from `master`, a descriptor of the PTY's master that it owns
     /// and closes. The descriptor is made non-blocking (for a PTY's master NIO has done so already: the
     /// flag belongs to the open file that both descriptors share).
-    init(readingOnFrom master: Int32) {
+    init(readingOnFrom master: Int32, direct: DirectOutput? = nil) {
         self.master = master
+        self.direct = direct
         _ = fcntl(master, F_SETFL, fcntl(master, F_GETFL) | O_NONBLOCK)
     }
 
@@ -147,12 +153,14 @@ final class PTYReadGatherer: ChannelInboundHandler, RemovableChannelHandler {
         held = joined
     }
 
-    /// Passes on what is held, as one read.
+    /// Passes on what is held, as one read: straight to the session's only client when ``DirectOutput``
+    /// takes it, otherwise down the pipeline to the session.
     private func passOn(_ context: ChannelHandlerContext) {
         passOnTimer?.cancel()
         passOnTimer = nil
         guard let bytes = gathered else { return }
         gathered = nil
+        if let direct, direct.send(bytes) { return }
         context.fireChannelRead(wrapInboundOut(bytes))
         context.fireChannelReadComplete()
     }

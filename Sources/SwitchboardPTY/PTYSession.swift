@@ -47,6 +47,10 @@ actor PTYSession {
         let who: String
         let identity: String
         let deliver: @Sendable (PTYOutput) async throws -> Void
+        /// Hands output (whole UTF-8 characters) to the client's connection without waiting, when it can take
+        /// it at once; the session's only client gets output this way straight from the PTY's event loop
+        /// (``DirectOutput``). `nil`: always through ``deliver``.
+        var deliverAtOnce: DirectOutput.Route? = nil
         let exited: @Sendable (PTYExit) async -> Void
         /// Called when the client is detached: too far behind a shared terminal, or no longer allowed in.
         let evicted: @Sendable (String) async -> Void
@@ -94,8 +98,6 @@ actor PTYSession {
     private let readerEnded = BoundedQueue<Void>()
     private(set) var exit: PTYExit?
     private var onEnd: (@Sendable () async -> Void)?
-    /// When input was last written with no output read since: the start of a keystroke's echo.
-    private var inputWrittenAt: ContinuousClock.Instant?
     /// `switchboard_pty_keystroke_echo_seconds`: from writing input to the PTY to the next output read from it.
     static let keystrokeEcho = Timer(label: "switchboard_pty_keystroke_echo_seconds")
     /// The session's recording, while it is recorded, and where it is kept.
@@ -139,7 +141,10 @@ actor PTYSession {
         do {
             try await terminal.channel.executeThenClose { inbound, _ in
                 self.readerTookChannel()
-                for try await chunk in inbound { await self.deliver(chunk) }
+                for try await chunk in inbound {
+                    await self.deliver(chunk)
+                    self.terminal.directOutput.delivered(route: self.directRoute())
+                }
             }
         } catch {
             // EIO once the program's side of the PTY is closed: the end of the output.
@@ -168,10 +173,7 @@ actor PTYSession {
     private func deliver(_ chunk: ByteBuffer) async {
         let text = chunker.chunk(chunk)
         guard text.readableBytes > 0 else { return }
-        if let inputWrittenAt {
-            Self.keystrokeEcho.recordNanoseconds(inputWrittenAt.duration(to: .now).nanoseconds)
-            self.inputWrittenAt = nil
-        }
+        terminal.directOutput.outputRead()
         replay.append(text)
         recorder?.output(text)
         // A session's only client that has taken everything gets the output from this task: one hop less.
@@ -196,6 +198,21 @@ actor PTYSession {
         }
     }
 
+    /// The way for output straight from the PTY's event loop (``DirectOutput``): open while the session has
+    /// one client that takes output that way, does not record, keeps no output for later clients and holds
+    /// no part of a character.
+    private func directRoute() -> (ClientOutbox, DirectOutput.Route)? {
+        guard !replaysToLateClients, recorder == nil, chunker.isEmpty, outboxes.count == 1, let (id, outbox) = outboxes.first,
+            let route = clients[id]?.deliverAtOnce
+        else { return nil }
+        return (outbox, route)
+    }
+
+    /// Opens or closes the way for output straight from the PTY's event loop, as the session now stands.
+    private func updateDirectRoute() {
+        terminal.directOutput.route(directRoute())
+    }
+
     /// An outbox delivered something, or gave up: the reader may go on. Called by every delivery, so it
     /// takes no turn on the actor.
     nonisolated func progressed() {
@@ -206,6 +223,7 @@ actor PTYSession {
     func failed(_ id: Int) {
         outboxes.removeValue(forKey: id)?.stop()
         clients[id] = nil
+        updateDirectRoute()
         applySize()
         progressed()
     }
@@ -213,6 +231,7 @@ actor PTYSession {
     private func evict(_ id: Int, reason: String) async {
         // The outbox first, whatever happens: the pacing loop asks again until it is gone.
         outboxes.removeValue(forKey: id)?.stop()
+        updateDirectRoute()
         guard let client = clients.removeValue(forKey: id) else { return }
         applySize()
         notify("\(client.who) was detached: \(reason)", except: id)
@@ -226,6 +245,9 @@ actor PTYSession {
     func attach(_ client: Client, first: String?) -> Int {
         idleTimer?.cancel()
         idleTimer = nil
+        // Closed while the clients change: output must not go past a new client, nor before its first messages.
+        terminal.directOutput.route(nil)
+        defer { updateDirectRoute() }
         nextClient += 1
         let id = nextClient
         notify("\(client.who) joined\(client.readOnly ? " (read-only)" : "")", except: id)
@@ -247,6 +269,7 @@ actor PTYSession {
     func detach(_ id: Int) {
         let client = clients.removeValue(forKey: id)
         outboxes.removeValue(forKey: id)?.stop()
+        updateDirectRoute()
         if let client {
             notify("\(client.who) left", except: id)
             recorder?.marker("\(client.who) left")
@@ -334,7 +357,7 @@ actor PTYSession {
         if let client, clients[client]?.readOnly == true { throw PTYSessionError.readOnly }
         guard exit == nil, readerHasChannel else { throw PTYSessionError.ended }
         recorder?.input(bytes)
-        if inputWrittenAt == nil { inputWrittenAt = .now }
+        terminal.directOutput.inputWritten()
         let terminal = self.terminal
         let channel = terminal.channel.channel
         try await inputLock.withLock {
@@ -365,6 +388,9 @@ actor PTYSession {
     func startRecording(in recordings: SessionRecordings, audit: Bool) async throws {
         guard recorder == nil, exit == nil else { return }
         let size = appliedSize
+        // Closed first: from now on every byte of output goes through the session, which records it.
+        terminal.directOutput.route(nil)
+        defer { updateDirectRoute() }
         let recorder = try await recordings.start(
             owner: owner, name: name, program: terminal.program, rows: size.rows, cols: size.cols, audit: audit
         ) { [weak self] stop in
@@ -379,6 +405,7 @@ actor PTYSession {
         guard let recorder, let recordings else { return }
         notify("Recording \(recorder.id) stopped: \(SessionRecorder.describe(stop)); the session goes on", except: -1)
         self.recorder = nil
+        updateDirectRoute()
         await recordings.finish(recorder)
     }
 
@@ -399,6 +426,7 @@ actor PTYSession {
         // Let the clients take the output already queued for them, then tell them.
         for outbox in outboxes.values { await outbox.sendRemainingAndStop() }
         outboxes = [:]
+        updateDirectRoute()
         for client in clients.values { await client.exited(exit) }
         clients = [:]
         await onEnd?()

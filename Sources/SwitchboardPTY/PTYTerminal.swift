@@ -154,6 +154,7 @@ public actor PTYTerminal: TextInputTerminal, BinaryInputTerminal, PropertyChecki
             who: "\(identity.name) (\(connection.profile.clientIP))", identity: identity.name,
             // Straight from the session's sender to the connection: output takes no turn on this actor.
             deliver: { [mode] output in try await Self.deliver(output, in: mode, on: connection) },
+            deliverAtOnce: { [mode] bytes in Self.deliverAtOnce(bytes, in: mode, on: connection) },
             exited: { [weak self] exit in await self?.exited(exit, on: connection) },
             evicted: { [weak self] reason in await self?.evicted(reason, on: connection) },
             size: (rows, cols), readOnly: readOnly)
@@ -186,6 +187,17 @@ public actor PTYTerminal: TextInputTerminal, BinaryInputTerminal, PropertyChecki
         case (.verbatim(let text), _): try await connection.send(text)
         case (.notice(let text), .terminado): try await connection.send(JSON.array(["notice", .string(text)]).compact)
         case (.notice(let text), .raw): try await connection.send("\r\n[switchboard: \(text)]\r\n")
+        }
+    }
+
+    /// Output handed to the connection without waiting (``PTYSession/Client/deliverAtOnce``), framed as
+    /// ``deliver(_:in:on:)`` frames it; `false` when the connection cannot take it at once.
+    private static func deliverAtOnce(_ bytes: ByteBuffer, in mode: PTYWireMode, on connection: TerminalConnection) -> Bool {
+        switch mode {
+        case .raw: connection.sendAtOnce(utf8Text: bytes)
+        case .terminado:
+            connection.sendAtOnce(
+                utf8Text: ByteBuffer(bytes: JSON.array(["stdout", .string(String(decoding: bytes.readableBytesView, as: UTF8.self))]).utf8(pretty: false)))
         }
     }
 

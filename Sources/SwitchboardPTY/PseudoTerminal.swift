@@ -97,6 +97,8 @@ final class PseudoTerminal: Sendable {
     let program: PTYProgram
     /// The master, for reading output and writing input. Reading stops while the consumer is behind.
     let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
+    /// The way output may take from the channel's event loop straight to the session's only client.
+    let directOutput: DirectOutput
     private let pidfd: Int32
     /// A second descriptor of the master (NIO owns the first) for the size and the foreground group.
     private let control: Int32
@@ -106,9 +108,11 @@ final class PseudoTerminal: Sendable {
     private let exited: ExitRecord
 
     private init(
-        pid: Int32, pidfd: Int32, control: Int32, program: PTYProgram, channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
+        pid: Int32, pidfd: Int32, control: Int32, program: PTYProgram, channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>,
+        directOutput: DirectOutput
     ) {
         self.pid = pid
+        self.directOutput = directOutput
         self.pidfd = pidfd
         self.control = control
         self.program = program
@@ -191,12 +195,15 @@ final class PseudoTerminal: Sendable {
             throw PTYError.system("watching the program", pidfd < 0 ? -pidfd : errno)
         }
         let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
+        let directOutput = DirectOutput()
         do {
             channel = try await NIOPipeBootstrap(group: group)
                 .takingOwnershipOfDescriptor(inputOutput: master) { channel in
                     channel.eventLoop.makeCompletedFuture {
                         let gathererMaster = fcntl(master, F_DUPFD_CLOEXEC, 0)
-                        let gatherer = gathererMaster >= 0 ? PTYReadGatherer(readingOnFrom: gathererMaster) : PTYReadGatherer()
+                        let gatherer =
+                            gathererMaster >= 0
+                            ? PTYReadGatherer(readingOnFrom: gathererMaster, direct: directOutput) : PTYReadGatherer(direct: directOutput)
                         do {
                             try channel.pipeline.syncOperations.addHandler(gatherer)
                         } catch {
@@ -215,7 +222,7 @@ final class PseudoTerminal: Sendable {
             _ = await terminal.value
             throw error
         }
-        return PseudoTerminal(pid: pid, pidfd: pidfd, control: control, program: program, channel: channel)
+        return PseudoTerminal(pid: pid, pidfd: pidfd, control: control, program: program, channel: channel, directOutput: directOutput)
     }
 
     private static func reapOnly(pid: Int32, pidfd: Int32) -> Task<Void, Never> {

@@ -9,6 +9,9 @@ struct UTF8Chunker {
     /// The start of a sequence that the last chunk did not complete (at most 3 bytes).
     private var carry: [UInt8] = []
 
+    /// Whether no part of a character waits for the next chunk.
+    var isEmpty: Bool { carry.isEmpty }
+
     /// The whole characters of `chunk` (after what the last chunk left over); empty when it holds none yet.
     mutating func chunk(_ chunk: ByteBuffer) -> ByteBuffer {
         var bytes = chunk

@@ -95,6 +95,19 @@ final class ClientEndpoint: Sendable {
         ) { try await $0.send(utf8Text: utf8Text) }
     }
 
+    /// Hands UTF-8 bytes of whole characters to the transport as a text message without waiting
+    /// (``TerminalTransport/sendAtOnce(utf8Text:)``), when nothing else is being sent, the attachment is
+    /// current and the transport can take it at once; returns whether it did. Counted and shown like
+    /// ``send(utf8Text:generation:)``. Never waits: any thread may call it.
+    func sendAtOnce(utf8Text: ByteBuffer, generation expected: Int?) -> Bool {
+        guard (try? check(expected)) != nil, sendLock.tryLock() else { return false }
+        defer { sendLock.unlock() }
+        guard (try? check(expected)) != nil, transport.sendAtOnce(utf8Text: utf8Text) else { return false }
+        metrics?.message(in: false, bytes: utf8Text.readableBytes)
+        events?.publish(self.event(.webSocketOutput, .text(String(decoding: utf8Text.readableBytesView, as: UTF8.self))))
+        return true
+    }
+
     /// Writes one message through the transport under the send lock, counts it, and shows it to the console
     /// (`shown` is made only while a console watches).
     private func send(

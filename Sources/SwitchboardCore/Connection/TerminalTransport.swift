@@ -26,6 +26,16 @@ public protocol TerminalTransport: Sendable {
     /// The default makes a `String` of the bytes and calls ``send(_:)``: a transport that can frame bytes as
     /// text should implement it.
     func send(utf8Text: ByteBuffer) async throws
+    /// Hands one text message of UTF-8 bytes of whole characters to the transport without waiting, if it
+    /// can take it at once, and returns whether it did; otherwise it sends nothing and the caller sends the
+    /// message with ``send(utf8Text:)``. Switchboard calls it from any thread, never concurrently with the
+    /// other sends, and only when every message sent before has been handed over: the message must go out
+    /// after them. It must not block, and must refuse (return `false`) rather than buffer without bound:
+    /// when the connection cannot write, or too much handed over this way is not yet written.
+    ///
+    /// A PTY session's only client gets the program's output this way straight from the PTY's event loop,
+    /// one hand-over between threads less for every keystroke's echo. The default returns `false`.
+    func sendAtOnce(utf8Text: ByteBuffer) -> Bool
 }
 
 extension TerminalTransport {
@@ -40,4 +50,6 @@ extension TerminalTransport {
     public func send(utf8Text: ByteBuffer) async throws {
         try await send(.text(String(decoding: utf8Text.readableBytesView, as: UTF8.self)))
     }
+
+    public func sendAtOnce(utf8Text: ByteBuffer) -> Bool { false }
 }

@@ -43,7 +43,18 @@ package final class AsyncLock: Sendable {
         }
     }
 
-    private func unlock() {
+    /// Takes the lock if it is free, without waiting, and returns whether it did; the caller then releases
+    /// it with ``unlock()``.
+    package func tryLock() -> Bool {
+        state.withLock { state in
+            if state.locked { return false }
+            state.locked = true
+            return true
+        }
+    }
+
+    /// Releases the lock (taken by ``tryLock()``), to the next waiter if there is one.
+    package func unlock() {
         let next = state.withLock { state -> CheckedContinuation<Void, Never>? in
             if let next = state.waiters.popFirst() { return next }  // ownership passes to the next waiter
             state.locked = false

@@ -1,0 +1,80 @@
+import Metrics
+import NIOCore
+import Synchronization
+
+/// The way a PTY's output may take from the PTY's event loop straight to the connection of the session's
+/// only client, skipping the session's task: one hand-over between threads less for every keystroke's echo.
+///
+/// The session opens the way (``route(_:)``) while it has one client, does not record, keeps no output for
+/// later clients and holds no part of a character. The ``PTYReadGatherer`` offers each read it passes on
+/// (``send(_:)``); a read goes the direct way only when the way is open, nothing read before is still on its
+/// way through the session or queued for the client, and the read is whole UTF-8 characters; and only when
+/// the client's connection takes it at once. Otherwise it goes through the session as before, which counts
+/// it off when delivered (``delivered(route:)``). So the output keeps its order, the session still holds the
+/// program back for a slow client, and a second client, a recording or a notice closes the way first.
+final class DirectOutput: Sendable {
+    /// The only client's way: hands whole UTF-8 characters to its connection without waiting, or returns
+    /// `false`.
+    typealias Route = @Sendable (ByteBuffer) -> Bool
+
+    private struct State {
+        var route: Route?
+        /// The client's outbox: the way is open only while nothing waits in it.
+        var outbox: ClientOutbox?
+        /// Reads passed to the session and not yet delivered by it.
+        var undelivered = 0
+    }
+
+    private let state = Mutex(State())
+    /// When input was last written with no output read since (`NIODeadline` nanoseconds; 0: none): the
+    /// start of a keystroke's echo, for ``PTYSession/keystrokeEcho``.
+    private let inputWrittenAt = Atomic<UInt64>(0)
+
+    /// Sends `bytes` the direct way and returns `true`, or returns `false` and counts them as passed to the
+    /// session (the caller then passes them on). Called on the PTY's event loop.
+    func send(_ bytes: ByteBuffer) -> Bool {
+        let sent = state.withLock { state in
+            if let route = state.route, state.undelivered == 0, state.outbox?.pending == 0, Self.isWholeUTF8(bytes), route(bytes) {
+                return true
+            }
+            state.undelivered += 1
+            return false
+        }
+        if sent { outputRead() }
+        return sent
+    }
+
+    /// The session delivered a read passed to it; `route` is the way from now on (`nil`: closed).
+    func delivered(route: (ClientOutbox, Route)?) {
+        state.withLock { state in
+            state.undelivered -= 1
+            (state.outbox, state.route) = (route?.0, route?.1)
+        }
+    }
+
+    /// Opens the way to one client (or closes it, with `nil`).
+    func route(_ route: (ClientOutbox, Route)?) {
+        state.withLock { state in (state.outbox, state.route) = (route?.0, route?.1) }
+    }
+
+    /// Whether the way is open (for tests).
+    var isOpen: Bool { state.withLock { $0.route != nil } }
+
+    /// Input was written to the program: its echo starts now, unless earlier input has not been answered yet.
+    func inputWritten() {
+        _ = inputWrittenAt.compareExchange(expected: 0, desired: NIODeadline.now().uptimeNanoseconds, ordering: .relaxed)
+    }
+
+    /// Output was read: records how long the input written before it waited for it.
+    func outputRead() {
+        let at = inputWrittenAt.exchange(0, ordering: .relaxed)
+        guard at != 0 else { return }
+        let now = NIODeadline.now().uptimeNanoseconds
+        PTYSession.keystrokeEcho.recordNanoseconds(Int64(now > at ? now - at : 0))
+    }
+
+    /// Whether the bytes are valid UTF-8, which ends with a whole character (what a text message needs).
+    static func isWholeUTF8(_ bytes: ByteBuffer) -> Bool {
+        bytes.withUnsafeReadableBytes { UTF8Chunker.isASCII($0) || String(validating: $0, as: UTF8.self) != nil }
+    }
+}
