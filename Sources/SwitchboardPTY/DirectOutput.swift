@@ -60,6 +60,10 @@ final class DirectOutput: Sendable {
     /// Whether the way is open (for tests).
     var isOpen: Bool { state.withLock { $0.route != nil } }
 
+    /// Whether the next read will be offered to the client's connection: the way is open and nothing is ahead
+    /// (for tests).
+    var isClear: Bool { state.withLock { $0.route != nil && $0.undelivered == 0 && $0.outbox?.pending == 0 } }
+
     /// Input was written to the program: its echo starts now, unless earlier input has not been answered yet.
     func inputWritten() {
         _ = inputWrittenAt.compareExchange(expected: 0, desired: NIODeadline.now().uptimeNanoseconds, ordering: .relaxed)

@@ -59,24 +59,20 @@ import Testing
         #expect(routed.withLock { $0 } == ["a", "é€😀", "b"])
     }
 
-    /// A per-connection session's client whose connection takes every other output at once: everything the
-    /// program writes arrives once, in order, whichever way each piece went.
+    /// A per-connection session's client whose connection takes every other output offered at once:
+    /// everything the program writes arrives once, in order, whichever way each piece went.
     @Test func outputKeepsItsOrderAcrossBothWays() async throws {
         let (session, terminal) = try await Self.session(replaysToLateClients: false)
-        let received = Mutex<(text: String, direct: Int, throughSession: Int)>(("", 0, 0))
-        let done = BoundedQueueSignal()
+        let received = Mailbox<String>()
+        let counts = Mutex<(direct: Int, throughSession: Int)>((0, 0))
         let refuseNext = Atomic<Bool>(false)
-        @Sendable func take(_ text: String, direct: Bool) {
-            let finished = received.withLock { state in
-                state.text += text
-                if direct { state.direct += 1 } else { state.throughSession += 1 }
-                return state.text.contains("E4ND")
-            }
-            if finished { done.signal() }
-        }
         let client = PTYSession.Client(
             who: "test", identity: "test",
-            deliver: { item in if case .output(let bytes) = item { take(String(buffer: bytes), direct: false) } },
+            deliver: { item in
+                guard case .output(let bytes) = item else { return }
+                counts.withLock { $0.throughSession += 1 }
+                received.deliver(String(buffer: bytes))
+            },
             deliverAtOnce: { bytes in
                 // Every other offer is refused, so the two ways alternate.
                 guard !refuseNext.load(ordering: .relaxed) else {
@@ -84,25 +80,36 @@ import Testing
                     return false
                 }
                 refuseNext.store(true, ordering: .relaxed)
-                take(String(buffer: bytes), direct: true)
+                counts.withLock { $0.direct += 1 }
+                received.deliver(String(buffer: bytes))
                 return true
             },
             exited: { _ in }, evicted: { _ in }, size: (24, 80), readOnly: false)
         let id = await session.attach(client, first: nil)
         #expect(terminal.directOutput.isOpen)
         await session.start {}
-        // Small pieces one by one (each its own read), then a burst read in bulk.
-        try await session.write(
-            ByteBuffer(string: "stty -echo; for i in 1 2 3 4 5 6 7 8; do echo s$i; sleep 0.02; done; seq 1 20000; echo E$((2+2))ND\n"), from: id)
-        await done.wait()
-        let (text, direct, throughSession) = received.withLock { $0 }
-        let lines = text.split(whereSeparator: \.isNewline).map(String.init)
-        let small = lines.filter { $0.hasPrefix("s") && $0.count == 2 }
-        #expect(small == (1...8).map { "s\($0)" })
+        var text = ""
+        func receive(until marker: String) async {
+            while !text.contains(marker), let part = await received.receive() { text += part }
+        }
+        try await session.write(ByteBuffer(string: "stty -echo; echo R$((1+1))DY\n"), from: id)
+        await receive(until: "R2DY")
+        // Small pieces one at a time, each offered once nothing is ahead of it: both ways are taken.
+        for piece in 1...8 {
+            while !terminal.directOutput.isClear { await Task.yield() }
+            try await session.write(ByteBuffer(string: "echo s\(piece)\n"), from: id)
+            await receive(until: "s\(piece)\r\n")
+        }
+        // Then a burst, read in bulk, whichever way each read goes.
+        try await session.write(ByteBuffer(string: "seq 1 20000; echo E$((2+2))ND\n"), from: id)
+        await receive(until: "E4ND")
+        let lines = text.split(whereSeparator: \.isNewline).map { $0.replacingOccurrences(of: "$ ", with: "") }
+        #expect(lines.filter { $0.count == 2 && $0.hasPrefix("s") } == (1...8).map { "s\($0)" })
         let numbers = lines.compactMap(Int.init)
         let inOrder = numbers.elementsEqual(1...20000)
         #expect(inOrder, "every number once, in order: \(numbers.count) numbers, first wrong at \(String(describing: zip(numbers, 1...).first { $0 != $1 }))")
-        #expect(direct > 0 && throughSession > 0, "direct \(direct), through the session \(throughSession)")
+        let (direct, throughSession) = counts.withLock { $0 }
+        #expect(direct >= 4 && throughSession >= 4, "direct \(direct), through the session \(throughSession)")
         await session.detach(id)
         #expect(!terminal.directOutput.isOpen, "no client: closed")
         await session.kill(grace: .milliseconds(200))
