@@ -39,6 +39,9 @@ struct WebSocketTransport: TerminalTransport {
         return directWriter.writeText(utf8Text)
     }
 
+    /// The connection channel's event loop.
+    var eventLoop: (any EventLoop)? { directWriter?.eventLoop }
+
     var closedForShutdown: Bool { closeState.closedForShutdown.load(ordering: .acquiring) }
 
     /// One message as fragments, one per part; the next part is read once the last one is written.

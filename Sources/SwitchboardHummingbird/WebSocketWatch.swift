@@ -62,6 +62,8 @@ final class WebSocketWatch: ChannelDuplexHandler, RemovableChannelHandler {
         private let channel: any Channel
         private let watch: NIOLoopBound<WebSocketWatch>
         private let inFlight = Atomic<Int>(0)
+        /// The connection channel's event loop.
+        var eventLoop: any EventLoop { channel.eventLoop }
 
         fileprivate init(channel: any Channel, watch: WebSocketWatch) {
             self.channel = channel

@@ -105,7 +105,14 @@ public actor PTYManager {
     }
 
     /// The program for a connection: its own, the caller's named one, or the shared one; started if needed.
-    func session(named name: String?, owner: String, clientIP: String, rows: Int, cols: Int, record: Bool = false) async throws -> PTYSession {
+    ///
+    /// A connection's own program is read and written on `connectionLoop`, the connection's event loop when
+    /// it has one: its output then goes from the PTY's read to the connection's write without crossing
+    /// threads (``DirectOutput``). Programs that several connections may share run on the manager's group.
+    func session(
+        named name: String?, owner: String, clientIP: String, rows: Int, cols: Int, record: Bool = false,
+        connectionLoop: (any EventLoop)? = nil
+    ) async throws -> PTYSession {
         if shuttingDown { throw PTYManagerError.shuttingDown }
         if configuration.sharing == .single, let single { return single }
         if let name, let existing = named[NamedTerminal(owner: owner, name: name)] { return existing }
@@ -116,9 +123,9 @@ public actor PTYManager {
             throw PTYManagerError.tooManyForOwner(configuration.maxTerminalsPerOwner)
         }
         let program = configuration.program
-        let terminal = try await PseudoTerminal.spawn(program, rows: rows, cols: cols, group: group)
         // A connection's own program never gets a second client: it keeps its output only until its client is attached.
         let ownProgram = configuration.sharing == .perConnection && name == nil
+        let terminal = try await PseudoTerminal.spawn(program, rows: rows, cols: cols, group: ownProgram ? connectionLoop ?? group : group)
         let session = PTYSession(
             name: configuration.sharing == .single ? nil : name, owner: owner, terminal: terminal, rows: rows, cols: cols,
             replayLimit: configuration.replayBytes, replaysToLateClients: !ownProgram, idleTimeout: ownProgram ? nil : configuration.idleTimeout)

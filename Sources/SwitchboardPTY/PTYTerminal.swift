@@ -114,7 +114,8 @@ public actor PTYTerminal: TextInputTerminal, BinaryInputTerminal, PropertyChecki
             }
             do {
                 session = try await manager.session(
-                    named: name, owner: identity.name, clientIP: connection.profile.clientIP, rows: rows, cols: cols, record: record)
+                    named: name, owner: identity.name, clientIP: connection.profile.clientIP, rows: rows, cols: cols, record: record,
+                    connectionLoop: connection.eventLoop)
             } catch PTYManagerError.tooMany(let limit) {
                 throw SwitchboardError(
                     .serviceUnavailable, code: .terminalError, "There are \(limit) terminals running, the most this server allows; try again later")

@@ -149,6 +149,23 @@ import Testing
         await own.kill(grace: .milliseconds(200))
     }
 
+    /// A connection's own program is read and written on the connection's event loop, so that its output does
+    /// not cross threads on its way to the client; a named program, which other connections may join, runs on
+    /// the manager's group.
+    @Test func aConnectionsOwnProgramRunsOnItsConnectionsEventLoop() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        let connectionLoop = MultiThreadedEventLoopGroup.singleton.next()
+        let manager = PTYManager(configuration: .init(program: PTYProgram("/bin/sh")), group: group)
+        let own = try await manager.session(named: nil, owner: "test", clientIP: "127.0.0.1", rows: 24, cols: 80, connectionLoop: connectionLoop)
+        #expect(own.terminal.channel.channel.eventLoop === connectionLoop)
+        let named = try await manager.session(named: "work", owner: "test", clientIP: "127.0.0.1", rows: 24, cols: 80, connectionLoop: connectionLoop)
+        #expect(named.terminal.channel.channel.eventLoop !== connectionLoop)
+        let withoutLoop = try await manager.session(named: nil, owner: "test", clientIP: "127.0.0.1", rows: 24, cols: 80)
+        #expect(withoutLoop.terminal.channel.channel.eventLoop !== connectionLoop)
+        await manager.shutdown()
+        try await group.shutdownGracefully()
+    }
+
     private static func session(replaysToLateClients: Bool) async throws -> (PTYSession, PseudoTerminal) {
         let program = PTYProgram("/bin/sh", environment: ["PS1": "$ "])
         let terminal = try await PseudoTerminal.spawn(program, rows: 24, cols: 80, group: MultiThreadedEventLoopGroup.singleton)

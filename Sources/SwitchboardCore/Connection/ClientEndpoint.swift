@@ -64,6 +64,9 @@ final class ClientEndpoint: Sendable {
 
     var isClosed: Bool { closed.load(ordering: .acquiring) }
 
+    /// The event loop the connection is served on, if its transport has one.
+    var eventLoop: (any EventLoop)? { transport.eventLoop }
+
     var headers: HTTPFields {
         get { mutable.withLock { $0.headers } }
         set { mutable.withLock { $0.headers = newValue } }

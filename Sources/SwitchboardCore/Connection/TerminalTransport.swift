@@ -36,6 +36,9 @@ public protocol TerminalTransport: Sendable {
     /// A PTY session's only client gets the program's output this way straight from the PTY's event loop,
     /// one hand-over between threads less for every keystroke's echo. The default returns `false`.
     func sendAtOnce(utf8Text: ByteBuffer) -> Bool
+    /// The event loop the connection is served on, if it has one (default `nil`). A connection's own PTY
+    /// program is read and written on it, so that its output reaches the connection without crossing threads.
+    var eventLoop: (any EventLoop)? { get }
 }
 
 extension TerminalTransport {
@@ -52,4 +55,6 @@ extension TerminalTransport {
     }
 
     public func sendAtOnce(utf8Text: ByteBuffer) -> Bool { false }
+
+    public var eventLoop: (any EventLoop)? { nil }
 }
