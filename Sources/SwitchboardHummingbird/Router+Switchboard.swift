@@ -68,7 +68,7 @@ extension Router where Context: SwitchboardRequestContextProtocol {
                     inbound: InboundMessages(
                         messages: inbound.messages(maxSize: maxMessageSize), maxSize: maxMessageSize, outbound: outbound),
                     transport: WebSocketTransport(
-                        outbound: outbound, closeState: closeState, directWriter: directWriter ?? nil, maxFrameSize: maxMessageSize))
+                        outbound: outbound, closeState: closeState, directWriter: directWriter, maxFrameSize: maxMessageSize))
             } onGracefulShutdown: {
                 closeState.serverIsShuttingDown()
             }

@@ -57,13 +57,13 @@ public struct TerminalConnection: Sendable {
     /// valid UTF-8 would make the client close the connection.
     package func send(utf8Text: ByteBuffer) async throws { try await endpoint.send(utf8Text: utf8Text, generation: generation) }
 
+    /// The event loop the connection is served on, if its transport has one (``TerminalTransport/eventLoop``).
+    package var eventLoop: (any EventLoop)? { endpoint.eventLoop }
+
     /// Hands bytes of whole UTF-8 characters to the connection as a text message without waiting, when it
     /// can take them at once (nothing else being sent, room to write) and this terminal is attached; returns
     /// whether it did, and the caller otherwise sends them with ``send(utf8Text:)``. Any thread may call it;
     /// it never waits (a PTY's event loop passes a keystroke's echo on this way).
-    /// The event loop the connection is served on, if its transport has one (``TerminalTransport/eventLoop``).
-    package var eventLoop: (any EventLoop)? { endpoint.eventLoop }
-
     package func sendAtOnce(utf8Text: ByteBuffer) -> Bool { endpoint.sendAtOnce(utf8Text: utf8Text, generation: generation) }
 
     /// Sends a message.
