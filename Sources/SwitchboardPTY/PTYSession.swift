@@ -175,7 +175,11 @@ actor PTYSession {
         guard text.readableBytes > 0 else { return }
         terminal.directOutput.outputRead()
         replay.append(text)
-        recorder?.output(text)
+        if let recorder {
+            recorder.output(text)
+            // A recording that reached its size limit with this output: its clients learn it before the output.
+            if recorder.stop != nil, let stopped = recorderHasStopped() { Task { await stopped.recordings.finish(stopped.recorder) } }
+        }
         // A session's only client that has taken everything gets the output from this task: one hop less.
         if outboxes.count == 1, let only = outboxes.values.first, await only.sendIfIdle(.output(text)) { return }
         for outbox in outboxes.values { outbox.enqueue(.output(text)) }
@@ -393,20 +397,28 @@ actor PTYSession {
         defer { updateDirectRoute() }
         let recorder = try await recordings.start(
             owner: owner, name: name, program: terminal.program, rows: size.rows, cols: size.cols, audit: audit
-        ) { [weak self] stop in
-            Task { await self?.recordingStopped(stop) }
+        ) { [weak self] _ in
+            Task { await self?.recordingStopped() }
         }
         self.recorder = recorder
         self.recordings = recordings
         notify("This session is recorded (\(recorder.id))", except: -1)
     }
 
-    private func recordingStopped(_ stop: RecordingStop) async {
-        guard let recorder, let recordings else { return }
+    private func recordingStopped() async {
+        guard let stopped = recorderHasStopped() else { return }
+        await stopped.recordings.finish(stopped.recorder)
+    }
+
+    /// The session's recording has stopped early (its size limit, a failed write): tells the clients, and
+    /// returns it for closing, once. `nil` when there is no recording or it has not stopped (a notice about an
+    /// earlier recording that came late).
+    private func recorderHasStopped() -> (recorder: SessionRecorder, recordings: SessionRecordings)? {
+        guard let recorder, let recordings, let stop = recorder.stop else { return nil }
         notify("Recording \(recorder.id) stopped: \(SessionRecorder.describe(stop)); the session goes on", except: -1)
         self.recorder = nil
         updateDirectRoute()
-        await recordings.finish(recorder)
+        return (recorder, recordings)
     }
 
     // MARK: Ending

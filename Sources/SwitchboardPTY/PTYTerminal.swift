@@ -181,9 +181,7 @@ public actor PTYTerminal: TextInputTerminal, BinaryInputTerminal, PropertyChecki
 
     private static func deliver(_ output: PTYOutput, in mode: PTYWireMode, on connection: TerminalConnection) async throws {
         switch (output, mode) {
-        case (.output(let bytes), .terminado):
-            let message = JSON.array(["stdout", .string(String(decoding: bytes.readableBytesView, as: UTF8.self))])
-            try await connection.send(utf8Text: ByteBuffer(bytes: message.utf8(pretty: false)))
+        case (.output(let bytes), .terminado): try await connection.send(utf8Text: terminadoOutput(bytes))
         case (.output(let bytes), .raw): try await connection.send(utf8Text: bytes)
         case (.verbatim(let text), _): try await connection.send(text)
         case (.notice(let text), .terminado): try await connection.send(JSON.array(["notice", .string(text)]).compact)
@@ -196,10 +194,13 @@ public actor PTYTerminal: TextInputTerminal, BinaryInputTerminal, PropertyChecki
     private static func deliverAtOnce(_ bytes: ByteBuffer, in mode: PTYWireMode, on connection: TerminalConnection) -> Bool {
         switch mode {
         case .raw: connection.sendAtOnce(utf8Text: bytes)
-        case .terminado:
-            connection.sendAtOnce(
-                utf8Text: ByteBuffer(bytes: JSON.array(["stdout", .string(String(decoding: bytes.readableBytesView, as: UTF8.self))]).utf8(pretty: false)))
+        case .terminado: connection.sendAtOnce(utf8Text: terminadoOutput(bytes))
         }
+    }
+
+    /// Output as terminado frames it: `["stdout", "..."]`.
+    private static func terminadoOutput(_ bytes: ByteBuffer) -> ByteBuffer {
+        ByteBuffer(bytes: JSON.array(["stdout", .string(String(decoding: bytes.readableBytesView, as: UTF8.self))]).utf8(pretty: false))
     }
 
     private func exited(_ exit: PTYExit, on connection: TerminalConnection) async {
