@@ -178,7 +178,7 @@ actor PTYSession {
         if let recorder {
             recorder.output(text)
             // A recording that reached its size limit with this output: its clients learn it before the output.
-            if recorder.stop != nil, let stopped = recorderHasStopped() { Task { await stopped.recordings.finish(stopped.recorder) } }
+            if let stopped = recorderHasStopped() { Task { await stopped.recordings.finish(stopped.recorder) } }
         }
         // A session's only client that has taken everything gets the output from this task: one hop less.
         if outboxes.count == 1, let only = outboxes.values.first, await only.sendIfIdle(.output(text)) { return }
@@ -392,9 +392,6 @@ actor PTYSession {
     func startRecording(in recordings: SessionRecordings, audit: Bool) async throws {
         guard recorder == nil, exit == nil else { return }
         let size = appliedSize
-        // Closed first: from now on every byte of output goes through the session, which records it.
-        terminal.directOutput.route(nil)
-        defer { updateDirectRoute() }
         let recorder = try await recordings.start(
             owner: owner, name: name, program: terminal.program, rows: size.rows, cols: size.cols, audit: audit
         ) { [weak self] _ in
@@ -402,6 +399,8 @@ actor PTYSession {
         }
         self.recorder = recorder
         self.recordings = recordings
+        // Closed from here on: every byte of output goes through the session, which records it.
+        updateDirectRoute()
         notify("This session is recorded (\(recorder.id))", except: -1)
     }
 
