@@ -3,8 +3,10 @@
 //
 //   node shell_load.js URL COMMAND SECONDS [WINDOW]
 //
-// The Shell answers a GET with a status line and the entities (two messages); an error is the status line
-// alone, and ends the run with a failure. Its banner (up to the `? <query>` line) is skipped.
+// The Shell answers a GET with a status line, the entities and the location line `? <query>` (three
+// messages); an error is a status line other than 200, and ends the run with a failure. One answer is counted,
+// and the next command sent, when its location line arrives, so that exactly WINDOW commands stay in flight.
+// Its banner (up to the first `? <query>` line) is skipped.
 'use strict';
 const WebSocket = require(process.env.WS_MODULE || '/usr/share/nodejs/ws');
 
@@ -30,10 +32,11 @@ ws.on('message', (data) => {
         }
         return;
     }
-    if (measuring) {
-        count++;
-        bytes += data.length;
+    if (!text.startsWith('? ')) {
+        if (measuring) bytes += data.length;
+        return;
     }
+    if (measuring) count++;
     ws.send(command);
 });
 ws.on('error', (error) => { console.error(error.message); process.exit(1); });

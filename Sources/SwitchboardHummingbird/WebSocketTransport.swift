@@ -42,6 +42,11 @@ struct WebSocketTransport: TerminalTransport {
     /// The connection channel's event loop.
     var eventLoop: (any EventLoop)? { directWriter?.eventLoop }
 
+    /// The watch holds back the flushes of the frames sent until the run ends (``WebSocketWatch``).
+    func beginSendingTogether() { directWriter?.beginSendingTogether() }
+
+    func endSendingTogether() { directWriter?.endSendingTogether() }
+
     var closedForShutdown: Bool { closeState.closedForShutdown.load(ordering: .acquiring) }
 
     /// One message as fragments, one per part; the next part is read once the last one is written.

@@ -31,13 +31,21 @@ import Synchronization
 /// Hummingbird's writer and its task (``WebSocketTransport/sendAtOnce(utf8Text:)``): a PTY's event loop hands
 /// a keystroke's echo straight to the connection's. Such a frame is dropped once a close frame has been
 /// written.
+///
+/// **Messages sent together.** Hummingbird's writer hands every frame to the event loop with a flush of its
+/// own: the Shell's answer to a command (status line, entities, location) cost three socket writes. While
+/// the transport sends messages together (``DirectWriter/beginSendingTogether()``), the watch holds their
+/// flushes back and makes one when the run ends, so they leave in one `writev`. It holds nothing while the
+/// channel is not writable (the writer would wait for a flush that never comes) and never past the run's
+/// end, which reaches the event loop after the run's frames; a close of the channel flushes first.
 final class WebSocketWatch: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = WebSocketFrame
     typealias InboundOut = WebSocketFrame
     typealias OutboundIn = WebSocketFrame
     typealias OutboundOut = WebSocketFrame
 
-    /// What the connection's transport and the watch share about its close.
+    /// What the connection's transport and the watch share: about its close, and the runs of messages sent
+    /// together.
     final class CloseState: Sendable {
         /// Set by ``WebSocketTransport`` before it sends a close of Switchboard's own.
         let closingItself = Atomic<Bool>(false)
@@ -47,6 +55,8 @@ final class WebSocketWatch: ChannelDuplexHandler, RemovableChannelHandler {
         let serverShuttingDown = Atomic<Bool>(false)
         /// Set when the watch turned the server's close into 1001.
         let closedForShutdown = Atomic<Bool>(false)
+        /// The runs of messages sent together begun and not yet ended on the event loop.
+        let runsSentTogether = Atomic<Int>(0)
 
         /// Called by the connection's graceful-shutdown handler.
         func serverIsShuttingDown() { serverShuttingDown.store(true, ordering: .releasing) }
@@ -61,13 +71,30 @@ final class WebSocketWatch: ChannelDuplexHandler, RemovableChannelHandler {
         static let inFlightLimit = 64 << 10
         private let channel: any Channel
         private let watch: NIOLoopBound<WebSocketWatch>
+        private let state: CloseState
         private let inFlight = Atomic<Int>(0)
         /// The connection channel's event loop.
         var eventLoop: any EventLoop { channel.eventLoop }
 
-        fileprivate init(channel: any Channel, watch: WebSocketWatch) {
+        fileprivate init(channel: any Channel, watch: WebSocketWatch, state: CloseState) {
             self.channel = channel
             self.watch = NIOLoopBound(watch, eventLoop: channel.eventLoop)
+            self.state = state
+        }
+
+        /// Begins a run of messages sent together: from now on the watch holds back the flushes of the frames
+        /// that reach it (see the watch's "Messages sent together").
+        func beginSendingTogether() {
+            state.runsSentTogether.add(1, ordering: .relaxed)
+        }
+
+        /// Ends a run: on the event loop, after the frames sent before this call, the watch makes the flush
+        /// it held back. A run begun in the meantime holds only its own frames, which come after.
+        func endSendingTogether() {
+            channel.eventLoop.execute {
+                self.state.runsSentTogether.subtract(1, ordering: .relaxed)
+                self.watch.value.releaseHeldFlush()
+            }
         }
 
         /// Hands `bytes` over as one text frame (UTF-8 of whole characters, checked by the caller); returns
@@ -102,6 +129,8 @@ final class WebSocketWatch: ChannelDuplexHandler, RemovableChannelHandler {
     private var closeWritten = false
     /// The watch's place in the pipeline, while it is in it.
     private var context: ChannelHandlerContext?
+    /// Whether a flush is held back until a run of messages sent together ends.
+    private var flushHeld = false
 
     private init(state: CloseState, pingInterval: TimeAmount?, closeUnanswered: @escaping @Sendable () -> Void) {
         self.state = state
@@ -120,7 +149,7 @@ final class WebSocketWatch: ChannelDuplexHandler, RemovableChannelHandler {
         let interval = pingInterval.flatMap { $0 > .zero ? TimeAmount.nanoseconds($0.nanoseconds) : nil }
         let watch = WebSocketWatch(state: state, pingInterval: interval, closeUnanswered: closeUnanswered)
         try operations.addHandler(watch, position: .after(decoder))
-        return DirectWriter(channel: channel, watch: watch)
+        return DirectWriter(channel: channel, watch: watch, state: state)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -135,13 +164,40 @@ final class WebSocketWatch: ChannelDuplexHandler, RemovableChannelHandler {
 
     func handlerRemoved(context: ChannelHandlerContext) {
         stopPinging()
+        if flushHeld {
+            flushHeld = false
+            context.flush()
+        }
         self.context = nil
     }
 
     /// Writes a frame of ``DirectWriter``, unless a close frame has gone out or the watch has left the pipeline.
     private func writeDirect(_ frame: WebSocketFrame) {
         guard !closeWritten, let context else { return }
+        flushHeld = false
         context.writeAndFlush(wrapOutboundOut(frame), promise: nil)
+    }
+
+    /// Holds the flush back while messages are sent together and the channel is writable.
+    func flush(context: ChannelHandlerContext) {
+        if state.runsSentTogether.load(ordering: .relaxed) > 0, context.channel.isWritable {
+            flushHeld = true
+            return
+        }
+        flushHeld = false
+        context.flush()
+    }
+
+    func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
+        releaseHeldFlush()
+        context.close(mode: mode, promise: promise)
+    }
+
+    /// Makes the flush held back, if there is one.
+    fileprivate func releaseHeldFlush() {
+        guard flushHeld, let context else { return }
+        flushHeld = false
+        context.flush()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -194,6 +250,7 @@ final class WebSocketWatch: ChannelDuplexHandler, RemovableChannelHandler {
             return
         }
         awaitingPong = true
+        flushHeld = false
         context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .ping, data: ByteBuffer())), promise: nil)
     }
 

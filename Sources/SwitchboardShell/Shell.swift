@@ -61,7 +61,9 @@ public actor Shell: TextInputTerminal, BinaryInputTerminal, PropertyCheckingTerm
 
     /// Where ``query`` points, resolved once: kept with the text it was resolved from, and resolved again
     /// only when ``query`` changes (by navigation, `VAR`, or property values restored on return).
-    private var location: (query: String, resolved: ResolvedURI)?
+    /// The location resolved: ``query`` when it was made, the resolution, and the URI text it came from
+    /// (`nil` for a page moved to).
+    private var location: (query: String, resolved: ResolvedURI, written: String?)?
 
     /// Creates a Shell; Switchboard makes one per connection that opens it.
     public init() {}
@@ -178,14 +180,19 @@ public actor Shell: TextInputTerminal, BinaryInputTerminal, PropertyCheckingTerm
             throw SwitchboardError(
                 .badRequest, code: .shellError, "Shell queries must begin with '/', as in /\(uri)")
         }
-        let resolved = try connection.api.resolve(uri, for: connection.identity)
-        move(to: resolved, writtenAs: uri)
+        // The same text as the location's resolves the same way (the connection's identity does not change,
+        // and every request is authorized again when it runs): a client repeating `GET /x/y` parses it once.
+        if let location, location.written == uri {
+            move(to: location.resolved, writtenAs: uri)
+            return
+        }
+        move(to: try connection.api.resolve(uri, for: connection.identity), writtenAs: uri)
     }
 
     /// Makes a resolved URI the location.
     private func move(to resolved: ResolvedURI, writtenAs uri: String? = nil) {
         query = reformatQueries ? resolved.canonical : uri ?? resolved.canonical
-        location = (query, resolved)
+        location = (query, resolved, uri)
     }
 
     /// The current location, resolved; resolved anew only if ``query`` changed since.
@@ -193,7 +200,7 @@ public actor Shell: TextInputTerminal, BinaryInputTerminal, PropertyCheckingTerm
         guard !query.isEmpty else { return nil }
         if let location, location.query == query { return location.resolved }
         let resolved = try connection.api.resolve(query, for: connection.identity)
-        location = (query, resolved)
+        location = (query, resolved, query)
         return resolved
     }
 
@@ -261,6 +268,7 @@ public actor Shell: TextInputTerminal, BinaryInputTerminal, PropertyCheckingTerm
     /// Runs a method on the current location: enters terminals, and sends entity results as a status line,
     /// the headers (with ``writeHeaders``), the body as one binary message, and `? <query>`.
     func run(method: RESTMethod, body: ByteBuffer?, on connection: TerminalConnection, confirmed: Bool = false) async throws {
+        let response: RESTResponse
         do {
             guard let location = try currentLocation(on: connection) else {
                 throw SwitchboardError(
@@ -287,7 +295,28 @@ public actor Shell: TextInputTerminal, BinaryInputTerminal, PropertyCheckingTerm
                     return
                 }
             }
-            let response = await execute(method, on: entityQuery, body: body, connection: connection, unsafe: confirmed || unsafe)
+            response = await execute(method, on: entityQuery, body: body, connection: connection, unsafe: confirmed || unsafe)
+        } catch let error as TerminalConnectionError {
+            throw error
+        } catch {
+            try await connection.sendingTogether {
+                try await connection.send(error: error)
+                try await sendLocation(connection)
+            }
+            return
+        }
+        // The answer's few messages leave in one write; a document goes out part by part as it is read.
+        if response.document != nil {
+            try await sendAnswer(response, to: method, on: connection)
+        } else {
+            try await connection.sendingTogether { try await sendAnswer(response, to: method, on: connection) }
+        }
+    }
+
+    /// Sends the answer to a method run on an entity query, then `? <query>`; an error while sending the
+    /// body (a document that fails as it is read) is sent as a status line.
+    private func sendAnswer(_ response: RESTResponse, to method: RESTMethod, on connection: TerminalConnection) async throws {
+        do {
             if method == .OPTIONS, response.error == nil, let options = response.body {
                 try await connection.send(json: options)
             } else {

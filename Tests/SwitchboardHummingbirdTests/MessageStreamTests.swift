@@ -39,6 +39,27 @@ actor PartsSender: TextInputTerminal {
     func close(_ reason: TerminalCloseReason, on connection: TerminalConnection) async {}
 }
 
+/// Answers `N SIZE` with a status line and N lines of SIZE letters, sent together.
+actor TogetherSender: TextInputTerminal {
+    static var resourceName: String { "Tests.TogetherSender" }
+    init() {}
+    static func line(_ index: Int, size: Int) -> String { String(repeating: Character(UnicodeScalar(UInt8(97 + index % 26))), count: size) }
+
+    func receive(text: String, from connection: TerminalConnection) async throws {
+        let numbers = text.split(separator: " ").compactMap { Int($0) }
+        guard numbers.count == 2 else { return try await connection.send("400: Bad request. Send N SIZE") }
+        let lines = (0..<numbers[0]).map { Self.line($0, size: numbers[1]) }
+        try await connection.sendingTogether {
+            try await connection.send("200: OK. \(lines.count) lines")
+            for line in lines { try await connection.send(line) }
+        }
+        try await connection.send("after")
+    }
+
+    func open(_ connection: TerminalConnection) async throws {}
+    func close(_ reason: TerminalCloseReason, on connection: TerminalConnection) async {}
+}
+
 /// A sequence of the numbers of a range, asynchronously (the standard library has no `.async`).
 struct AsyncRange: AsyncSequence {
     typealias Element = Int
@@ -87,6 +108,24 @@ struct MessageStreamTests {
             #expect(try await client.receiveText() == "before")
             #expect(try await client.receiveText() == PartsSender.part(0))
             #expect(try await client.receiveText() == "after")
+            try await client.close()
+        }
+    }
+
+    /// Messages sent together arrive whole and in order, with and without permessage-deflate, also when they
+    /// are far more than the connection's buffer holds (held back past it, the writer would wait forever).
+    @Test(arguments: [false, true]) func messagesSentTogetherArriveInOrderAlsoPastTheBuffer(compression: Bool) async throws {
+        try await TestServer.with(configure: { $0.register { TogetherSender() } }) { server in
+            let client = try await WebSocketTestClient.connect(server.base + "/api/tests.togethersender", compression: compression)
+            for (count, size) in [(3, 20), (1, 1), (200, 16 << 10)] {
+                client.send("\(count) \(size)")
+                #expect(try await client.receiveText() == "200: OK. \(count) lines")
+                for index in 0..<count {
+                    let line = try await client.receiveText()
+                    #expect(line == TogetherSender.line(index, size: size), "line \(index) of \(count)")
+                }
+                #expect(try await client.receiveText() == "after")
+            }
             try await client.close()
         }
     }

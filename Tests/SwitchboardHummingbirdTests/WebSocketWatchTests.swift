@@ -7,7 +7,65 @@ import Testing
 
 /// The watch's writer of frames at once (``WebSocketWatch/DirectWriter``), in a pipeline of its own: it
 /// writes while the connection can take more, refuses beyond its bound, and writes nothing after a close.
+/// Messages sent together leave with one flush at the run's end, and never wait beyond it.
 @Suite struct WebSocketWatchTests {
+    @Test func messagesSentTogetherLeaveWithOneFlushAtTheRunsEnd() throws {
+        let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(WebSocketFrameDecoder()))
+        let writer = try WebSocketWatch.install(on: channel, state: WebSocketWatch.CloseState(), pingInterval: nil) {}
+        func text(_ string: String) -> WebSocketFrame { WebSocketFrame(fin: true, opcode: .text, data: ByteBuffer(string: string)) }
+        // As Hummingbird's writer does: a write and a flush for each frame (not waiting for the write).
+        func send(_ string: String) { channel.writeAndFlush(text(string), promise: nil) }
+        func flushed() throws -> [String] {
+            var texts: [String] = []
+            while let frame = try channel.readOutbound(as: WebSocketFrame.self) { texts.append(String(buffer: frame.unmaskedData)) }
+            return texts
+        }
+
+        // Outside a run, every flush passes at once (as Hummingbird's writer makes them: one per frame).
+        send("alone")
+        #expect(try flushed() == ["alone"])
+
+        // In a run: written, held back, and flushed once when the run's end reaches the event loop.
+        writer.beginSendingTogether()
+        send("200: OK")
+        send("[entities]")
+        send("? /x")
+        #expect(try flushed() == [], "held while the run lasts")
+        writer.endSendingTogether()
+        #expect(try flushed() == [], "the end comes after the run's frames, on the event loop")
+        channel.embeddedEventLoop.run()
+        #expect(try flushed() == ["200: OK", "[entities]", "? /x"])
+
+        // Nothing is held while the channel cannot write: the writer would wait for that flush.
+        writer.beginSendingTogether()
+        channel.isWritable = false
+        send("full")
+        #expect(try flushed() == ["full"])
+        channel.isWritable = true
+        writer.endSendingTogether()
+        channel.embeddedEventLoop.run()
+
+        // A frame written at once flushes what is held before it, in order.
+        writer.beginSendingTogether()
+        send("before")
+        #expect(writer.writeText(ByteBuffer(string: "at once")))
+        channel.embeddedEventLoop.run()
+        #expect(try flushed() == ["before", "at once"])
+        writer.endSendingTogether()
+        channel.embeddedEventLoop.run()
+
+        // A close in the middle of a run flushes first: nothing held is lost.
+        writer.beginSendingTogether()
+        send("last")
+        #expect(try flushed() == [])
+        channel.close(promise: nil)
+        #expect(try flushed() == ["last"])
+        writer.endSendingTogether()
+        channel.embeddedEventLoop.run()
+        #expect(try flushed() == [])
+    }
+
     @Test func framesAtOnceAreBoundedAndNeverFollowAClose() throws {
         let channel = EmbeddedChannel()
         try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(WebSocketFrameDecoder()))

@@ -111,6 +111,13 @@ final class ClientEndpoint: Sendable {
         return true
     }
 
+    /// Runs `body` within one run of messages sent together (``TerminalTransport/beginSendingTogether()``).
+    nonisolated(nonsending) func sendingTogether<Result>(_ body: () async throws -> Result) async rethrows -> Result {
+        transport.beginSendingTogether()
+        defer { transport.endSendingTogether() }
+        return try await body()
+    }
+
     /// Writes one message through the transport under the send lock, counts it, and shows it to the console
     /// (`shown` is made only while a console watches).
     private func send(

@@ -69,6 +69,15 @@ public struct TerminalConnection: Sendable {
     /// Sends a message.
     public func send(_ message: TerminalMessage) async throws { try await endpoint.send(message, generation: generation) }
 
+    /// Runs `body`, and sends what it sends together: each message is handed to the connection as it is sent,
+    /// in order, and they reach the network in one write when `body` returns rather than in one write each.
+    /// For a few messages that answer one input (the Shell sends a status line, the entities and the location
+    /// this way). The transport writes sooner when its buffer fills, so a large output is never held whole.
+    /// Keep `body` to the sends: output that waits for something slow inside it waits with it.
+    nonisolated(nonsending) public func sendingTogether<Result>(_ body: () async throws -> Result) async rethrows -> Result {
+        try await endpoint.sendingTogether(body)
+    }
+
     /// Sends one text message written in parts, as they come, without holding it whole: on WebSocket each part
     /// is a fragment, written once the last one is. Other output to the connection waits until the message is
     /// whole, so it stays in order. An error thrown by `parts` ends the message with what was sent and is

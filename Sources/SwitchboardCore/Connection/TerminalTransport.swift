@@ -39,6 +39,14 @@ public protocol TerminalTransport: Sendable {
     /// The event loop the connection is served on, if it has one (default `nil`). A connection's own PTY
     /// program is read and written on it, so that its output reaches the connection without crossing threads.
     var eventLoop: (any EventLoop)? { get }
+    /// Starts a run of messages that go to the network together: the messages sent until the matching
+    /// ``endSendingTogether()`` may be held back and written in one go when it comes. Calls nest; each is
+    /// matched by one end. The transport must not hold back so much that a send waits for room (it writes
+    /// when the connection's buffer is full), nor anything beyond the end. The default does nothing.
+    func beginSendingTogether()
+    /// Ends a run begun with ``beginSendingTogether()``: once the last one ends, what was held back goes out,
+    /// after every message sent in the run.
+    func endSendingTogether()
 }
 
 extension TerminalTransport {
@@ -57,4 +65,6 @@ extension TerminalTransport {
     public func sendAtOnce(utf8Text: ByteBuffer) -> Bool { false }
 
     public var eventLoop: (any EventLoop)? { nil }
+    public func beginSendingTogether() {}
+    public func endSendingTogether() {}
 }

@@ -4,6 +4,7 @@ import FoundationEssentials
 import Foundation
 #endif
 import HTTPTypes
+import Synchronization
 
 /// A URI resolved against an entity resource: typed conditions and meta-conditions, and its canonical form.
 ///
@@ -15,36 +16,39 @@ public struct EntityQuery: Sendable {
     /// The view, if the URI named one (`/superhero-modern`).
     public let view: EntityView?
     /// The conditions the URI gave, all of which must hold (the view's come on top).
-    public var conditions: [EntityCondition]
+    public var conditions: [EntityCondition] { didSet { canonicalForm = CanonicalForm() } }
     /// The view's conditions.
-    var viewConditions: [EntityCondition] = []
+    var viewConditions: [EntityCondition] = [] { didSet { canonicalForm = CanonicalForm() } }
     /// The view's meta-conditions in canonical form, left out of ``canonical`` unless changed.
-    var viewMetaConditions: [URICondition] = []
+    var viewMetaConditions: [URICondition] = [] { didSet { canonicalForm = CanonicalForm() } }
     /// `limit`: the most entities to return (`nil`: no limit).
-    public var limit: Int?
+    public var limit: Int? { didSet { canonicalForm = CanonicalForm() } }
     /// `offset`: how many to skip; negative takes the last |offset|.
-    public var offset: Int
+    public var offset: Int { didSet { canonicalForm = CanonicalForm() } }
     /// `order_asc` / `order_desc`.
-    public var order: EntityOrder?
+    public var order: EntityOrder? { didSet { canonicalForm = CanonicalForm() } }
     /// `select`: the output properties to keep, as written (dotted paths allowed).
-    public var select: [String]?
+    public var select: [String]? { didSet { canonicalForm = CanonicalForm() } }
     /// `add`: dotted paths to add as output properties (`Name.Length`).
-    public var add: [String]
+    public var add: [String] { didSet { canonicalForm = CanonicalForm() } }
     /// `rename`: output properties to rename, `from->to`.
-    public var rename: [(from: String, to: String)]
+    public var rename: [(from: String, to: String)] { didSet { canonicalForm = CanonicalForm() } }
     /// `distinct`: drop duplicate output objects.
-    public var distinct: Bool
+    public var distinct: Bool { didSet { canonicalForm = CanonicalForm() } }
     /// `search`: keep entities with a value that contains this text, ignoring case.
-    public var search: String?
+    public var search: String? { didSet { canonicalForm = CanonicalForm() } }
     /// `search_regex`: keep entities with a value that the regular expression matches, ignoring case (matched
     /// in linear time, by a matcher of our own that no pattern can make backtrack).
     public var searchRegex: String? { regex?.pattern }
-    var regex: LinearRegex?
+    var regex: LinearRegex? { didSet { canonicalForm = CanonicalForm() } }
     /// `unsafe`: allow PATCH and DELETE on more than one entity.
-    public var unsafe: Bool
+    public var unsafe: Bool { didSet { canonicalForm = CanonicalForm() } }
     /// `safepost`: the properties that identify an entity for POST, which then updates the entity each
     /// input object matches on them and inserts the objects that match none (RESTable's safe POST).
-    public var safePost: [[EntityField]]?
+    public var safePost: [[EntityField]]? { didSet { canonicalForm = CanonicalForm() } }
+    /// The canonical form once made, shared by the query's copies until one of them changes: each change
+    /// starts an empty one. The Shell runs the query of its location again and again.
+    private var canonicalForm = CanonicalForm()
 
     /// The meta-conditions, in the order the canonical form writes them.
     public static let metaConditionNames = [
@@ -258,7 +262,9 @@ public struct EntityQuery: Sendable {
 
     /// The canonical URI: full resource name (and view), declared property casing, typed values, `_` for
     /// empty parts. What a view implies is left out.
-    public var canonical: String {
+    public var canonical: String { canonicalForm.text { makeCanonical() } }
+
+    private func makeCanonical() -> String {
         var metas = metaConditions.filter { !viewMetaConditions.contains($0) }
         if limit == nil, viewMetaConditions.contains(where: { $0.key == "limit" }) {
             metas.insert(URICondition(key: "limit", op: .equal, value: "-1"), at: 0)
@@ -402,5 +408,17 @@ public struct EntityQuery: Sendable {
             }
         }
         return object.value(at: parts) ?? .null
+    }
+}
+
+/// The canonical form of an ``EntityQuery``, made on first use.
+private final class CanonicalForm: Sendable {
+    private let made = Mutex<String?>(nil)
+
+    func text(_ make: () -> String) -> String {
+        if let text = made.withLock({ $0 }) { return text }
+        let text = make()
+        made.withLock { $0 = text }
+        return text
     }
 }
