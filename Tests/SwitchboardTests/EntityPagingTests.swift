@@ -21,6 +21,22 @@ struct EntityPagingTests {
         return "offset=\(page.offset) limit=\(page.limit.map(String.init) ?? "none")"
     }
 
+    /// The canonical form is made once for a query and its unchanged copies; a changed copy says its own.
+    @Test func aChangedCopySaysItsOwnCanonicalForm() throws {
+        let page = try query("/hero/name=Batman/limit=2")
+        #expect(page.canonical == "/Tests.Hero/Name=Batman/limit=2")
+        var copy = page
+        #expect(copy.canonical == page.canonical)
+        copy.limit = 5
+        #expect(copy.canonical == "/Tests.Hero/Name=Batman/limit=5")
+        copy.conditions.removeAll()
+        #expect(copy.canonical == "/Tests.Hero/_/limit=5")
+        copy.distinct = true
+        #expect(copy.canonical == "/Tests.Hero/_/limit=5&distinct=true")
+        #expect(page.canonical == "/Tests.Hero/Name=Batman/limit=2", "the original keeps its own")
+        #expect(page.nextPage()?.canonical == "/Tests.Hero/Name=Batman/limit=2&offset=2")
+    }
+
     @Test func nextMovesByTheLimitAndTakesANewSize() throws {
         let page = try query("/hero//limit=2&offset=4")
         #expect(window(page.nextPage()) == "offset=6 limit=2")
