@@ -164,10 +164,7 @@ final class WebSocketWatch: ChannelDuplexHandler, RemovableChannelHandler {
 
     func handlerRemoved(context: ChannelHandlerContext) {
         stopPinging()
-        if flushHeld {
-            flushHeld = false
-            context.flush()
-        }
+        releaseHeldFlush()
         self.context = nil
     }
 
