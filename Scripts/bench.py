@@ -18,7 +18,9 @@ Sections (each prints its rows as it goes; one table at the end, median and rang
          connection figure again from two load processes, to show the client is not the limit.
 * idle   resident memory per idle WebSocket connection at 10,000 connections, Switchboard and bare echo.
 * gets   Shell GETs per second on one WebSocket (8 in flight) and over HTTP keep-alive (wrk, 1 connection)
-         against 1,000 in-memory entities with limit=10 (BenchServer items).
+         against 1,000 in-memory entities with limit=10 (BenchServer items), with the server's CPU per GET;
+         beside them the ceilings: a bare Hummingbird WebSocket that answers each command with the Shell's
+         three messages made once (BenchServer bare-echo, /answer), and a bare `GET /health`.
 
 The clients: Python `websockets` (sync) for the PTY sections, node with Debian's node-ws for echo, idle and
 gets, wrk for HTTP. Every server is started and stopped by this script.
@@ -539,15 +541,30 @@ def main():
             print("Shell GETs, 1,000 entities, limit=10", flush=True)
             items = peers.bench_server("items")
             bare = peers.bench_server("bare-echo")
-            runs = {"ws": [], "http": [], "pipelined": [], "bare": [], "bare pipelined": []}
+            runs = {"ws": [], "ws cpu": [], "bare ws": [], "bare ws cpu": [], "client cpu": [], "bare client cpu": [],
+                    "http": [], "pipelined": [], "bare": [], "bare pipelined": []}
+
+            def shell_gets(url, server, key, *flags):
+                result = node("shell_load.js", url, "GET /bench.item//limit=10", args.seconds, 8, *flags, server=server)
+                answers = result["gets_per_second"] * args.seconds
+                runs[key].append(result["gets_per_second"])
+                runs[key + " cpu"].append(result["server_cpu"] * 1e6 / answers if answers else None)
+                runs[("bare " if key == "bare ws" else "") + "client cpu"].append(100 * result["client_cpu_fraction"])
+
             for _ in range(args.repeats):
-                runs["ws"].append(node("shell_load.js", f"ws://127.0.0.1:{items.port}/api", "GET /bench.item//limit=10",
-                                       args.seconds)["gets_per_second"])
+                shell_gets(f"ws://127.0.0.1:{items.port}/api", items, "ws")
+                shell_gets(f"ws://127.0.0.1:{bare.port}/answer", bare, "bare ws", "--no-banner")
                 runs["http"].append(http_gets(items.port, "/api/bench.item//limit=10", args.seconds))
                 runs["pipelined"].append(http_gets(items.port, "/api/bench.item//limit=10", args.seconds, pipelined=True))
                 runs["bare"].append(http_gets(bare.port, "/health", args.seconds))
                 runs["bare pipelined"].append(http_gets(bare.port, "/health", args.seconds, pipelined=True))
             table.add("Shell GETs", "one WebSocket, 8 in flight", runs["ws"], "GETs/s", "target ≥ 20,000", 0)
+            table.add("Shell GETs", "one WebSocket: server CPU", runs["ws cpu"], "µs per GET", "", 0)
+            table.add("Shell GETs", "one WebSocket: the node client's CPU", runs["client cpu"], "% of a core", "", 0)
+            table.add("Shell GETs", "bare Hummingbird WebSocket answering with the Shell's three messages: the WebSocket ceiling",
+                      runs["bare ws"], "answers/s", "", 0)
+            table.add("Shell GETs", "bare Hummingbird WebSocket: server CPU", runs["bare ws cpu"], "µs per answer", "", 0)
+            table.add("Shell GETs", "bare Hummingbird WebSocket: the node client's CPU", runs["bare client cpu"], "% of a core", "", 0)
             table.add("Shell GETs", "HTTP, one keep-alive connection, one in flight (wrk)", runs["http"], "GETs/s", "target ≥ 20,000", 0)
             table.add("Shell GETs", "HTTP, one keep-alive connection, 8 pipelined (wrk)", runs["pipelined"], "GETs/s", "target ≥ 20,000", 0)
             table.add("Shell GETs", "bare Hummingbird `GET /health` (ok), one in flight: the HTTP ceiling", runs["bare"], "GETs/s", "", 0)

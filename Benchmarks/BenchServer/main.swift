@@ -2,7 +2,9 @@
 //
 //   BenchServer bare-echo   a bare Hummingbird WebSocket echo at /echo, built from the same package versions as
 //                           Switchboard: the ceiling for Switchboard's Echo terminal; `GET /health` answers
-//                           `ok`, the ceiling for HTTP requests.
+//                           `ok`, the ceiling for HTTP requests; /answer answers every message with the three
+//                           messages the Shell answers the benchmark's GET with (status line, the same 10 items,
+//                           location), made once: the ceiling for Shell GETs on one WebSocket.
 //   BenchServer items       Switchboard with `Bench.Item`, 1,000 entities in memory, for the Shell's GET rate over
 //                           WebSocket and HTTP; no authentication and no command pacing (loopback only).
 //
@@ -36,6 +38,16 @@ func runBareEcho() async throws {
             }
         }
     }
+    // The Shell's answer to `GET /bench.item//limit=10`, made once.
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted]
+    let page = String(decoding: try encoder.encode(Array(benchItems.prefix(10))), as: UTF8.self) + "\n"
+    let answer = ["200: OK (0.05 ms). 10 entities found", page, "? /Bench.Item/_/limit=10"]
+    webSocketRouter.ws("/answer") { inbound, outbound, _ in
+        for try await _ in inbound.messages(maxSize: 16 << 20) {
+            for message in answer { try await outbound.write(.text(message)) }
+        }
+    }
     let router = Router()
     router.get("/health") { _, _ in "ok" }
     let app = Application(
@@ -46,8 +58,11 @@ func runBareEcho() async throws {
     try await app.runService()
 }
 
+/// The entities of the GET benchmark.
+let benchItems = (0..<1000).map { Item(id: $0, name: "item \($0)", group: $0 % 10, score: Double($0) / 7, active: $0 % 3 == 0) }
+
 func runItems() async throws {
-    let items = (0..<1000).map { Item(id: $0, name: "item \($0)", group: $0 % 10, score: Double($0) / 7, active: $0 % 3 == 0) }
+    let items = benchItems
     let api = SwitchboardAPI(configuration: .init(shellCommandsPerSecond: 0))
     api.register(resource: try InMemoryEntityStore<Item>(name: "Bench.Item", initial: items))
     let server = SwitchboardServer(

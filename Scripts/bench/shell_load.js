@@ -1,8 +1,10 @@
 // Shell GETs on one WebSocket connection for Scripts/bench.py: keeps WINDOW commands in flight, counts the
 // answers over the measured window, prints one JSON line.
 //
-//   node shell_load.js URL COMMAND SECONDS [WINDOW]
+//   node shell_load.js URL COMMAND SECONDS [WINDOW] [--no-banner]
 //
+// With --no-banner (a server that sends nothing first, such as BenchServer's /answer), the commands go out
+// as soon as the connection is open.
 // The Shell answers a GET with a status line, the entities and the location line `? <query>` (three
 // messages); an error is a status line other than 200, and ends the run with a failure. One answer is counted,
 // and the next command sent, when its location line arrives, so that exactly WINDOW commands stay in flight.
@@ -10,19 +12,26 @@
 'use strict';
 const WebSocket = require(process.env.WS_MODULE || '/usr/share/nodejs/ws');
 
-const [url, command, seconds, window] = [process.argv[2], process.argv[3], +process.argv[4], +(process.argv[5] || 8)];
+const noBanner = process.argv.includes('--no-banner');
+const args = process.argv.filter((argument) => argument !== '--no-banner');
+const [url, command, seconds, window] = [args[2], args[3], +args[4], +(args[5] || 8)];
 const ws = new WebSocket(url, { perMessageDeflate: false });
 let measuring = false;
 let count = 0;
 let bytes = 0;
 let started = false;
+
+function start() {
+    started = true;
+    for (let i = 0; i < window; i++) ws.send(command);
+    setTimeout(measure, 1000);
+}
+
+ws.on('open', () => { if (noBanner) start(); });
 ws.on('message', (data) => {
     const text = data.toString();
     if (!started) {
-        if (!text.startsWith('? ')) return;
-        started = true;
-        for (let i = 0; i < window; i++) ws.send(command);
-        setTimeout(measure, 1000);
+        if (text.startsWith('? ')) start();
         return;
     }
     if (/^\d{3}: /.test(text)) {

@@ -149,7 +149,9 @@ extension Router where Context: SwitchboardRequestContextProtocol {
         } catch {
             return Self.errorResponse(error, uri: uri)
         }
-        if method == .GET, let terminal = Self.terminalResponse(uri: uri, path: connection.shownPath, api: api, identity: identity) {
+        // Parsed once, here and for the request below.
+        let parsed = try? ResourceURI(parsing: uri, maxLength: api.configuration.maxURILength)
+        if method == .GET, let parsed, let terminal = Self.terminalResponse(to: parsed, uri: uri, path: connection.shownPath, api: api, identity: identity) {
             return terminal
         }
         var body: ByteBuffer?
@@ -166,10 +168,11 @@ extension Router where Context: SwitchboardRequestContextProtocol {
         if body != nil, !(contentType.map { RESTRequest.isJSONContentType($0) } ?? false) {
             return Self.errorResponse(.unsupportedContentType(contentType), uri: uri)
         }
-        response = await api.execute(
-            RESTRequest(
-                method: method, uri: uri, headers: connection.headers, body: body,
-                caller: RESTCaller(clientIP: connection.request.clientIP, headers: connection.headers, identity: identity)))
+        var restRequest = RESTRequest(
+            method: method, uri: uri, headers: connection.headers, body: body,
+            caller: RESTCaller(clientIP: connection.request.clientIP, headers: connection.headers, identity: identity))
+        restRequest.parsedURI = parsed
+        response = await api.execute(restRequest)
         api.events.publish(
             NetworkEvent(
                 kind: .httpRequest, connectionID: nil, clientIP: connection.request.clientIP,
@@ -213,8 +216,8 @@ extension Router where Context: SwitchboardRequestContextProtocol {
 
     /// The answer to a plain HTTP GET for a terminal: `426 Upgrade required` with a JSON body (or the
     /// caller's `401`/`403`); `nil` for URIs that are not a terminal's.
-    static func terminalResponse(uri: String, path: String, api: SwitchboardAPI, identity: AccessIdentity) -> Response? {
-        guard let parsed = try? ResourceURI(parsing: uri), !parsed.baseResourceName.isEmpty,
+    static func terminalResponse(to parsed: ResourceURI, uri: String, path: String, api: SwitchboardAPI, identity: AccessIdentity) -> Response? {
+        guard !parsed.baseResourceName.isEmpty,
             case .terminal(let terminal)? = try? api.resource(named: parsed.baseResourceName)
         else { return nil }
         do {

@@ -114,7 +114,7 @@ public actor PTYTerminal: TextInputTerminal, BinaryInputTerminal, PropertyChecki
             }
             do {
                 session = try await manager.session(
-                    named: name, owner: identity.name, clientIP: connection.profile.clientIP, rows: rows, cols: cols, record: record,
+                    named: name, owner: identity.name, clientIP: connection.clientIP, rows: rows, cols: cols, record: record,
                     connectionLoop: connection.eventLoop)
             } catch PTYManagerError.tooMany(let limit) {
                 throw SwitchboardError(
@@ -152,7 +152,7 @@ public actor PTYTerminal: TextInputTerminal, BinaryInputTerminal, PropertyChecki
         pid = Int(session.terminal.pid)
         openedMode = mode
         let client = PTYSession.Client(
-            who: "\(identity.name) (\(connection.profile.clientIP))", identity: identity.name,
+            who: "\(identity.name) (\(connection.clientIP))", identity: identity.name,
             // Straight from the session's sender to the connection: output takes no turn on this actor.
             deliver: { [mode] output in try await Self.deliver(output, in: mode, on: connection) },
             deliverAtOnce: { [mode] bytes in Self.deliverAtOnce(bytes, in: mode, on: connection) },

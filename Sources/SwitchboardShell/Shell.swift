@@ -335,8 +335,8 @@ public actor Shell: TextInputTerminal, BinaryInputTerminal, PropertyCheckingTerm
         _ method: RESTMethod, on entityQuery: EntityQuery, body: ByteBuffer?, connection: TerminalConnection, unsafe: Bool = false,
         headers: HTTPFields? = nil
     ) async -> RESTResponse {
-        let headers = headers ?? connection.headers.custom
-        let caller = RESTCaller(connectionID: connection.id, clientIP: connection.profile.clientIP, headers: headers, identity: connection.identity)
+        let headers = headers ?? connection.customHeaders
+        let caller = RESTCaller(connectionID: connection.id, clientIP: connection.clientIP, headers: headers, identity: connection.identity)
         return await connection.api.execute(
             RESTRequest(method: method, query: entityQuery, headers: headers, body: body, caller: caller, unsafe: unsafe))
     }
@@ -351,11 +351,12 @@ public actor Shell: TextInputTerminal, BinaryInputTerminal, PropertyCheckingTerm
             } else {
                 try await connection.send(textParts: WholeCharacters(document.makeBytes()))
             }
-        } else if let text = response.bodyText {
+        } else if let body = response.bodyUTF8 {
+            // The body's bytes as they were printed: no `String` made of them on the way.
             if binaryBodies {
-                try await connection.send(ByteBuffer(string: text))
+                try await connection.send(ByteBuffer(bytes: body))
             } else {
-                try await connection.send(text)
+                try await connection.send(utf8Text: ByteBuffer(bytes: body))
             }
         }
     }
@@ -476,7 +477,7 @@ public actor Shell: TextInputTerminal, BinaryInputTerminal, PropertyCheckingTerm
             try await sendLocation(connection)
             return
         }
-        var rawHeaders = connection.headers.custom
+        var rawHeaders = connection.customHeaders
         rawHeaders[.accept] = "application/json;raw=true"
         var seen: Set<String> = []
         var first = true
@@ -526,7 +527,7 @@ public actor Shell: TextInputTerminal, BinaryInputTerminal, PropertyCheckingTerm
             try await sendLocation(connection)
             return
         }
-        try await connection.send(json: ["Headers": connection.headers.custom.json])
+        try await connection.send(json: ["Headers": connection.customHeaders.json])
         try await sendLocation(connection)
     }
 
@@ -616,14 +617,6 @@ public actor Shell: TextInputTerminal, BinaryInputTerminal, PropertyCheckingTerm
 extension HomeTerminal {
     /// The Shell as the home terminal: it opens at an entity query's URI through its `Query` property.
     public static var shell: HomeTerminal { HomeTerminal(locationProperty: "Query") { Shell() } }
-}
-
-extension StringProtocol {
-    /// The text without leading and trailing whitespace.
-    fileprivate func trimmingWhitespace() -> String {
-        guard let first = firstIndex(where: { !$0.isWhitespace }), let last = lastIndex(where: { !$0.isWhitespace }) else { return "" }
-        return String(self[first...last])
-    }
 }
 
 /// Text from a sequence of bytes, each part ending at a whole UTF-8 character (invalid bytes become U+FFFD).

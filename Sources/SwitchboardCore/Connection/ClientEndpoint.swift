@@ -30,7 +30,11 @@ final class ClientEndpoint: Sendable {
     private let closedContinuation: AsyncStream<Void>.Continuation
 
     private struct MutableState {
-        var headers: HTTPFields
+        var headers: HTTPFields {
+            didSet { customHeaders = headers.custom }
+        }
+        /// The custom ones among ``headers``, kept with them: every REST request a terminal makes carries them.
+        var customHeaders: HTTPFields
         var currentTerminal = "none"
         var closeTask: Task<Void, Never>?
     }
@@ -58,7 +62,7 @@ final class ClientEndpoint: Sendable {
         self.identity = request.identity ?? .nobody
         self.transport = transport
         self.logger = logger
-        self.mutable = Mutex(MutableState(headers: request.headers))
+        self.mutable = Mutex(MutableState(headers: request.headers, customHeaders: request.headers.custom))
         (closedSignal, closedContinuation) = AsyncStream.makeStream(of: Void.self)
     }
 
@@ -72,6 +76,9 @@ final class ClientEndpoint: Sendable {
         set { mutable.withLock { $0.headers = newValue } }
     }
 
+    /// The custom headers among ``headers`` (``HTTPFields/custom``).
+    var customHeaders: HTTPFields { mutable.withLock { $0.customHeaders } }
+
     var currentTerminal: String {
         get { mutable.withLock { $0.currentTerminal } }
         set { mutable.withLock { $0.currentTerminal = newValue } }
@@ -81,7 +88,7 @@ final class ClientEndpoint: Sendable {
         mutable.withLock { state in
             ConnectionProfile(
                 host: request.host, webSocketId: id, isEncrypted: request.isEncrypted, clientIP: request.clientIP,
-                connectedAt: connectedAt, currentTerminal: state.currentTerminal, customHeaders: state.headers.custom)
+                connectedAt: connectedAt, currentTerminal: state.currentTerminal, customHeaders: state.customHeaders)
         }
     }
 

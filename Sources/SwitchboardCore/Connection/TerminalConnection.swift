@@ -42,6 +42,11 @@ public struct TerminalConnection: Sendable {
     public var profile: ConnectionProfile { endpoint.profile }
     /// The connection's headers: those of the upgrade request, updated by `#INFO {"CustomHeaders": ...}`.
     public var headers: HTTPFields { endpoint.headers }
+    /// The custom headers among ``headers`` (``HTTPFields/custom``): those a terminal passes on to the REST
+    /// requests it makes.
+    public var customHeaders: HTTPFields { endpoint.customHeaders }
+    /// The client's IP address, as the profile shows it.
+    public var clientIP: String { endpoint.request.clientIP }
     /// Whether this terminal is still attached and the connection open.
     public var isAttached: Bool { !endpoint.isClosed && endpoint.generation.load(ordering: .acquiring) == generation }
 
@@ -115,7 +120,7 @@ public struct TerminalConnection: Sendable {
     /// Who is calling, for requests this terminal makes on the client's behalf: the connection's id, client
     /// address, headers and identity. Requests made with it have the client's rights, no more.
     public var caller: RESTCaller {
-        RESTCaller(connectionID: id, clientIP: profile.clientIP, headers: headers, identity: identity)
+        RESTCaller(connectionID: id, clientIP: clientIP, headers: headers, identity: identity)
     }
 
     /// Runs a REST request on this API on the client's behalf (``caller``), as `GET`, `POST` and the rest do

@@ -92,6 +92,13 @@ public struct SwitchboardError: Error, Sendable, CustomStringConvertible {
     /// The reason phrase Switchboard writes in status lines: the standard phrase in sentence case, as a
     /// line reads (`Not found`, `Bad request`, `Content too large`; acronyms such as `OK` and `URI` stay).
     public static func reasonPhrase(for status: Int) -> String {
+        reasonPhrases[status] ?? makeReasonPhrase(for: status)
+    }
+
+    /// The phrases of the statuses Switchboard answers with, made once: every status line needs one.
+    private static let reasonPhrases = Dictionary(uniqueKeysWithValues: standardStatuses.keys.map { ($0, makeReasonPhrase(for: $0)) })
+
+    private static func makeReasonPhrase(for status: Int) -> String {
         let phrase = standardStatus(status).reasonPhrase
         guard !phrase.isEmpty else { return "Status \(status)" }
         let words = phrase.split(separator: " ").enumerated().map { index, word in

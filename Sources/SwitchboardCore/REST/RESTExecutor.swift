@@ -96,7 +96,8 @@ struct RESTExecution {
     struct Outcome {
         enum Payload {
             case none
-            case entities([JSON], previous: String?, next: String?)
+            /// The entities found; the envelope links the query's previous and next pages (made only then).
+            case entities([JSON], pagesOf: EntityQuery)
             case change([JSON], counts: [(key: String, count: Int)])
             case count(Int)
             case document(JSON)
@@ -127,7 +128,7 @@ struct RESTExecution {
         /// The entities of a list answer (found, or changed), which a format other than JSON writes.
         var entities: [JSON]? {
             switch payload {
-            case .entities(let rows, _, _), .change(let rows, _): rows
+            case .entities(let rows, _), .change(let rows, _): rows
             default: nil
             }
         }
@@ -162,9 +163,10 @@ struct RESTExecution {
             case .document(let document): return document
             case .count(let count):
                 return raw ? ["Count": .int(count)] : ["Count": .int(count), "TimeElapsedMs": time, "Status": "success"]
-            case .entities(let rows, let previous, let next):
+            case .entities(let rows, let query):
                 if raw { return .array(rows) }
                 var object: JSONObject = ["Data": .array(rows), "DataCount": .int(rows.count)]
+                let (previous, next) = query.pageLinks(returned: rows.count)
                 if let previous { object["PreviousPage"] = .string(previous) }
                 if let next { object["NextPage"] = .string(next) }
                 object["TimeElapsedMs"] = time
@@ -187,7 +189,7 @@ struct RESTExecution {
         if let query = request.query {
             resolved = .entities(query)
         } else {
-            let uri = try ResourceURI(parsing: request.uri, maxLength: api.configuration.maxURILength)
+            let uri = try request.parsedURI ?? ResourceURI(parsing: request.uri, maxLength: api.configuration.maxURILength)
             resolved = try api.resolve(uri, written: request.uri, method: request.method, for: identity)
         }
         try api.authorize(request.method, on: resolved.resource, for: identity)
@@ -247,10 +249,7 @@ struct RESTExecution {
                     : Outcome(info: found, canonical: canonical, count: rows.count)
             default:
                 let info = rows.isEmpty ? "No entities found matching request." : found
-                let links = query.pageLinks(returned: rows.count)
-                return Outcome(
-                    info: info, canonical: canonical, count: rows.count,
-                    payload: .entities(rows, previous: links.previous, next: links.next))
+                return Outcome(info: info, canonical: canonical, count: rows.count, payload: .entities(rows, pagesOf: query))
             }
         case .POST:
             let objects = try bodyObjects(allowArray: true)

@@ -20,6 +20,10 @@ public struct RESTRequest: Sendable {
     /// The query, when the request was made from one resolved before
     /// (``init(method:query:headers:body:caller:unsafe:)``); the ``uri`` is then not parsed again.
     public private(set) var query: EntityQuery?
+    /// The ``uri`` parsed before, by a transport that had to look at it first (HTTP, to answer a GET on a
+    /// terminal with `426`); the API then does not parse it again. It must be ``uri``, parsed with the API's
+    /// ``Configuration/maxURILength``.
+    package var parsedURI: ResourceURI?
 
     /// Creates a request for a URI, which the API resolves when it runs the request.
     public init(
