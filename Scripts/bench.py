@@ -10,7 +10,8 @@ Sections (each prints its rows as it goes; one table at the end, median and rang
 
 * pty    PTY output in MB/s for three workloads: the limit (this script reading a PTY itself), Switchboard
          (raw and terminado mode, and raw mode recorded to asciicast), websocketd + `script` (binary mode),
-         terminado; server CPU per MB.
+         terminado; server CPU per MB, the client's CPU, and the share of the machine's cores busy meanwhile
+         (for the limit too: whether the transfer left a core idle).
 * keys   keystroke round trip through `cat` in a raw PTY, p50 and p99 (Switchboard, websocketd, terminado).
 * start  PTY session start: from the TCP connect to the first byte of the shell's prompt, p50.
 * echo   Switchboard's Echo terminal next to a bare Hummingbird echo (BenchServer bare-echo), node-ws clients
@@ -244,13 +245,29 @@ class PTYClient:
         self.ws.close()
 
 
+def machine_times():
+    """The machine's busy and total CPU time so far, in clock ticks, over all cores (`/proc/stat`)."""
+    with open("/proc/stat") as stat:
+        fields = [int(field) for field in stat.readline().split()[1:]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    total = sum(fields[:8])  # without guest time, which is counted in user time already
+    return total - idle, total
+
+
+def machine_busy(began):
+    """The share of all cores busy since `began` (a `machine_times()`), in percent."""
+    busy, total = machine_times()
+    return 100 * (busy - began[0]) / (total - began[1]) if total > began[1] else None
+
+
 def pty_limit(setup, producer):
-    """MB/s reading a PTY directly: the same shell and producer, this script as the reader."""
+    """MB/s reading a PTY directly: the same shell and producer, this script as the reader; and the share of
+    the machine's cores busy meanwhile."""
     master, slave = pty.openpty()
     process = subprocess.Popen([SHELL, "-c", f"{setup}; {producer}"], stdin=slave, stdout=slave, stderr=slave,
                                start_new_session=True, close_fds=True)
     os.close(slave)
-    received, started = 0, None
+    received, started, machine = 0, None, None
     while True:
         try:
             chunk = os.read(master, 65536)
@@ -259,16 +276,18 @@ def pty_limit(setup, producer):
         if not chunk:
             break
         if started is None:
-            started = time.perf_counter()
+            started, machine = time.perf_counter(), machine_times()
         received += len(chunk)
     elapsed = time.perf_counter() - started
+    busy = machine_busy(machine)
     process.wait()
     os.close(master)
-    return received / elapsed / 1e6
+    return received / elapsed / 1e6, busy
 
 
 def pty_through(kind, peers, setup, producer):
-    """MB/s through a server's PTY terminal, and the server's CPU milliseconds per MB."""
+    """MB/s through a server's PTY terminal, the server's CPU milliseconds per MB, the client's share of a
+    core and the share of the machine's cores busy."""
     client = PTYClient(kind, peers)
     server = {"switchboard": peers.switchboard, "switchboard terminado": peers.switchboard, "switchboard recorded": peers.switchboard,
               "websocketd": peers.websocketd, "terminado": peers.terminado}[kind]()
@@ -277,7 +296,7 @@ def pty_through(kind, peers, setup, producer):
     cpu = server.cpu_seconds()
     client_cpu = sum(os.times()[:2])
     client.send(f"{producer}; echo; echo E$((2+2))ND\n")  # \n: a raw terminal does not turn \r into it
-    received, started, tail = 0, None, b""
+    received, started, tail, machine = 0, None, b"", machine_times()
     while b"E4ND" not in tail:
         chunk = client.receive()
         if started is None:
@@ -285,11 +304,12 @@ def pty_through(kind, peers, setup, producer):
         received += len(chunk)
         tail = (tail + chunk)[-64:]
     elapsed = time.perf_counter() - started
+    busy = machine_busy(machine)
     cpu = server.cpu_seconds() - cpu
     client_cpu = sum(os.times()[:2]) - client_cpu
     client.close()
     megabytes = received / 1e6
-    return megabytes / elapsed, cpu * 1000 / megabytes, 100 * client_cpu / elapsed
+    return megabytes / elapsed, cpu * 1000 / megabytes, 100 * client_cpu / elapsed, busy
 
 
 def keystrokes(kind, peers, count):
@@ -457,13 +477,17 @@ def main():
                 rates = {kind: [] for kind in ["limit"] + kinds}
                 cpu = {kind: [] for kind in kinds}
                 client = {kind: [] for kind in kinds}
+                busy = {kind: [] for kind in ["limit"] + kinds}
                 for _ in range(args.repeats):  # interleaved, so that every row sees the same machine
-                    rates["limit"].append(pty_limit(setup, producer(total)))
+                    rate, machine = pty_limit(setup, producer(total))
+                    rates["limit"].append(rate)
+                    busy["limit"].append(machine)
                     for kind in kinds:
-                        rate, per_mb, client_share = pty_through(kind, peers, setup, producer(total))
+                        rate, per_mb, client_share, machine = pty_through(kind, peers, setup, producer(total))
                         rates[kind].append(rate)
                         cpu[kind].append(per_mb)
                         client[kind].append(client_share)
+                        busy[kind].append(machine)
                 limit = table.add("PTY output", f"{workload}: PTY read directly (the limit)", rates["limit"], "MB/s")
                 medians = {kind: statistics.median(rates[kind]) for kind in kinds}
                 for kind in kinds:
@@ -479,6 +503,9 @@ def main():
                               "target ≤ 10" if kind == "switchboard" else "")
                 for kind in kinds:
                     table.add("PTY output", f"{workload}: {kind}, the Python client's CPU", client[kind], "% of a core")
+                for kind in ["limit"] + kinds:
+                    name = "PTY read directly" if kind == "limit" else kind
+                    table.add("PTY output", f"{workload}: {name}, the machine's cores busy", busy[kind], f"% of {os.cpu_count()} cores")
         if "keys" in sections:
             print("Keystroke round trip", flush=True)
             results = {kind: [keystrokes(kind, peers, args.keys) for _ in range(args.repeats)]

@@ -38,11 +38,9 @@ func runBareEcho() async throws {
             }
         }
     }
-    // The Shell's answer to `GET /bench.item//limit=10`, made once.
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted]
-    let page = String(decoding: try encoder.encode(Array(benchItems.prefix(10))), as: UTF8.self) + "\n"
-    let answer = ["200: OK (0.05 ms). 10 entities found", page, "? /Bench.Item/_/limit=10"]
+    // The Shell's answer to `GET /bench.item//limit=10`, made once by the same API.
+    let response = try await makeItemsAPI().execute(RESTRequest(method: .GET, uri: "/bench.item//limit=10"))
+    let answer = [response.statusLine, response.bodyText ?? "", "? " + (response.canonicalURI ?? "")]
     webSocketRouter.ws("/answer") { inbound, outbound, _ in
         for try await _ in inbound.messages(maxSize: 16 << 20) {
             for message in answer { try await outbound.write(.text(message)) }
@@ -61,10 +59,15 @@ func runBareEcho() async throws {
 /// The entities of the GET benchmark.
 let benchItems = (0..<1000).map { Item(id: $0, name: "item \($0)", group: $0 % 10, score: Double($0) / 7, active: $0 % 3 == 0) }
 
-func runItems() async throws {
-    let items = benchItems
+/// An API with `Bench.Item`, 1,000 entities in memory, and no command pacing.
+func makeItemsAPI() throws -> SwitchboardAPI {
     let api = SwitchboardAPI(configuration: .init(shellCommandsPerSecond: 0))
-    api.register(resource: try InMemoryEntityStore<Item>(name: "Bench.Item", initial: items))
+    api.register(resource: try InMemoryEntityStore<Item>(name: "Bench.Item", initial: benchItems))
+    return api
+}
+
+func runItems() async throws {
+    let api = try makeItemsAPI()
     let server = SwitchboardServer(
         api: api, configuration: .init(maxConnections: 20_000, maxConnectionsPerClient: 20_000), host: "127.0.0.1", port: 0,
         onServerRunning: { announce($0) })

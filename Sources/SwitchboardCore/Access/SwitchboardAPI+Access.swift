@@ -22,12 +22,19 @@ extension SwitchboardAPI {
         return resource.methods.filter { [.GET, .REPORT, .HEAD, .OPTIONS].contains($0) || granted.contains($0) }
     }
 
+    /// Whether ``allowedMethods(on:for:)`` holds `method`, one of the resource's methods, without listing the
+    /// others: every request asks.
+    private func allows(_ method: RESTMethod, on resource: RegisteredResource, for identity: AccessIdentity) -> Bool {
+        if identity.rights.allows(method, on: resource.name) { return true }
+        return [.GET, .REPORT, .HEAD, .OPTIONS].contains(method) && openToEveryCaller.contains(resource.name.lowercased())
+    }
+
     /// Checks that a caller may use a method on a resource. A method the resource does not have passes,
     /// for the caller to answer `405`.
     /// - Throws: `401` for an anonymous caller (it may have rights with a key), `403` for a key without the
     ///   right. The message names the key, never the key itself.
     public func authorize(_ method: RESTMethod, on resource: RegisteredResource, for identity: AccessIdentity) throws(SwitchboardError) {
-        guard resource.methods.contains(method), !allowedMethods(on: resource, for: identity).contains(method) else { return }
+        guard resource.methods.contains(method), !allows(method, on: resource, for: identity) else { return }
         let what = method == .GET && resource.kind == "TerminalResource" ? "open terminal" : "\(method)"
         if identity.isAnonymous {
             throw SwitchboardError(

@@ -3,16 +3,27 @@
 extension StringProtocol {
     /// The text without leading and trailing white space and newlines.
     package func trimmingWhitespace() -> String {
-        // Text that begins and ends with a printable ASCII character (a typed command) is trimmed already:
-        // whether a character is white space depends on its first scalar, and a printable ASCII character
-        // never joins a white-space one before it into one character.
         let text = String(self)
-        if let first = text.utf8.first, let last = text.utf8.last, (0x21...0x7E).contains(first), (0x21...0x7E).contains(last) {
-            return text
+        // ASCII white space at either end is cut as bytes, as long as the byte next to it is ASCII as well:
+        // an ASCII character never joins a white-space character before it into one character, and neither
+        // does an ASCII white-space byte join the ASCII character before it (CR LF are both white space).
+        // Next to any other byte (a combining mark, a prepended character) characters are looked at.
+        let bytes = text.utf8
+        var start = bytes.startIndex
+        var end = bytes.endIndex
+        while start < end, Self.isASCIIWhitespace(bytes[start]) { start = bytes.index(after: start) }
+        while start < end, Self.isASCIIWhitespace(bytes[bytes.index(before: end)]) { end = bytes.index(before: end) }
+        if start == end { return "" }
+        if bytes[start] < 0x80, bytes[bytes.index(before: end)] < 0x80 {
+            return start == bytes.startIndex && end == bytes.endIndex ? text : String(text[start..<end])
         }
-        guard let first = firstIndex(where: { !$0.isWhitespace }), let last = lastIndex(where: { !$0.isWhitespace })
+        guard let first = text.firstIndex(where: { !$0.isWhitespace }), let last = text.lastIndex(where: { !$0.isWhitespace })
         else { return "" }
-        return String(self[first...last])
+        return String(text[first...last])
+    }
+
+    private static func isASCIIWhitespace(_ byte: UInt8) -> Bool {
+        byte == 0x20 || (0x09...0x0D).contains(byte)
     }
 }
 
