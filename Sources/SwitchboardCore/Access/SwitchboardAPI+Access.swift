@@ -17,13 +17,11 @@ extension SwitchboardAPI {
 
     /// The methods of a resource that a caller may use, in the resource's order.
     public func allowedMethods(on resource: RegisteredResource, for identity: AccessIdentity) -> [RESTMethod] {
-        let granted = identity.rights.allowed(resource.methods, on: resource.name)
-        guard openToEveryCaller.contains(resource.name.lowercased()) else { return granted }
-        return resource.methods.filter { [.GET, .REPORT, .HEAD, .OPTIONS].contains($0) || granted.contains($0) }
+        resource.methods.filter { allows($0, on: resource, for: identity) }
     }
 
-    /// Whether ``allowedMethods(on:for:)`` holds `method`, one of the resource's methods, without listing the
-    /// others: every request asks.
+    /// Whether a caller may use one of a resource's methods: its rights grant it, or the resource is open to
+    /// every caller for reading and the method reads. Every request asks, for its one method.
     private func allows(_ method: RESTMethod, on resource: RegisteredResource, for identity: AccessIdentity) -> Bool {
         if identity.rights.allows(method, on: resource.name) { return true }
         return [.GET, .REPORT, .HEAD, .OPTIONS].contains(method) && openToEveryCaller.contains(resource.name.lowercased())
