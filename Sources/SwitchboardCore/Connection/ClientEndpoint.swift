@@ -76,7 +76,7 @@ final class ClientEndpoint: Sendable {
         set { mutable.withLock { $0.headers = newValue } }
     }
 
-    /// The custom headers among ``headers`` (``HTTPFields/custom``).
+    /// The custom headers among ``headers`` (`HTTPFields.custom`).
     var customHeaders: HTTPFields { mutable.withLock { $0.customHeaders } }
 
     var currentTerminal: String {

@@ -42,7 +42,7 @@ public struct TerminalConnection: Sendable {
     public var profile: ConnectionProfile { endpoint.profile }
     /// The connection's headers: those of the upgrade request, updated by `#INFO {"CustomHeaders": ...}`.
     public var headers: HTTPFields { endpoint.headers }
-    /// The custom headers among ``headers`` (``HTTPFields/custom``): those a terminal passes on to the REST
+    /// The custom headers among ``headers`` (`HTTPFields.custom`): those a terminal passes on to the REST
     /// requests it makes.
     public var customHeaders: HTTPFields { endpoint.customHeaders }
     /// The client's IP address, as the profile shows it.
