@@ -334,39 +334,57 @@ public final class SwitchboardAPI: Sendable {
     public func serve<Inbound: AsyncSequence & Sendable>(
         _ request: ConnectionRequest, inbound: Inbound, transport: some TerminalTransport
     ) async throws where Inbound.Element == TerminalMessage {
+        // An idle connection's task keeps the deepest stack it has had (a task's allocator keeps its slabs), so
+        // the frame that waits for the connection's end holds little: the rest is done by the functions below.
         var request = request
         if request.identity == nil {
-            do {
-                request.identity = try await authenticate(headers: request.headers, uriKey: nil)
-            } catch {
-                try? await transport.send(.text(error.statusLine))
-                try? await transport.close(code: .status(error.status), reason: error.statusLine)
-                return
-            }
+            guard let identity = await authenticateOrRefuse(request, transport: transport) else { return }
+            request.identity = identity
         }
-        let id = Self.shortID(connectionCounter.add(1, ordering: .relaxed).newValue)
-        var logger = self.logger
-        logger[metadataKey: "sb.connection.id"] = .string(id)
-        let endpoint = ClientEndpoint(
-            id: id, request: request, transport: transport, logger: logger, events: events, errors: errors, metrics: metrics)
-        metrics.connectionOpened()
-        cluster.noteChange()
-        defer {
-            metrics.connectionClosed()
-            cluster.noteChange()
-        }
-        let dispatcher = ConnectionDispatcher(api: self, endpoint: endpoint)
-        dispatchers.withLock { $0[id] = dispatcher }
-        defer { _ = dispatchers.withLock { $0.removeValue(forKey: id) } }
+        let dispatcher = open(request, transport: transport)
+        defer { closed(dispatcher) }
         if let closing = closingAll.withLock({ $0 }) {
             // The server is shutting down: this connection came in after the others were closed.
             await dispatcher.shutdown(code: closing.code, reason: closing.reason)
         }
-        logger.debug("Connection opened", metadata: ["sb.uri": .string(request.uri), "sb.client.ip": .string(request.clientIP)])
-        events.publish(endpoint.event(.webSocketOpened))
-        defer { events.publish(endpoint.event(.webSocketClosed)) }
         try await dispatcher.run(inbound: inbound)
-        logger.debug("Connection closed")
+    }
+
+    /// The identity of a request that came without one, by its headers; `nil` once the client has been told why not.
+    private func authenticateOrRefuse(_ request: ConnectionRequest, transport: some TerminalTransport) async -> AccessIdentity? {
+        do {
+            return try await authenticate(headers: request.headers, uriKey: nil)
+        } catch {
+            try? await transport.send(.text(error.statusLine))
+            try? await transport.close(code: .status(error.status), reason: error.statusLine)
+            return nil
+        }
+    }
+
+    /// Registers a new connection and makes its dispatcher.
+    private func open(_ request: ConnectionRequest, transport: some TerminalTransport) -> ConnectionDispatcher {
+        let id = Self.shortID(connectionCounter.add(1, ordering: .relaxed).newValue)
+        let endpoint = ClientEndpoint(
+            id: id, request: request, transport: transport, logger: logger, events: events, errors: errors, metrics: metrics)
+        metrics.connectionOpened()
+        cluster.noteChange()
+        let dispatcher = ConnectionDispatcher(api: self, endpoint: endpoint)
+        dispatchers.withLock { $0[id] = dispatcher }
+        logger.debug(
+            "Connection opened",
+            metadata: ["sb.connection.id": .string(id), "sb.uri": .string(request.uri), "sb.client.ip": .string(request.clientIP)])
+        events.publish(endpoint.event(.webSocketOpened))
+        return dispatcher
+    }
+
+    /// Unregisters a connection that has ended.
+    private func closed(_ dispatcher: ConnectionDispatcher) {
+        let endpoint = dispatcher.endpoint
+        events.publish(endpoint.event(.webSocketClosed))
+        _ = dispatchers.withLock { $0.removeValue(forKey: endpoint.id) }
+        metrics.connectionClosed()
+        cluster.noteChange()
+        logger.debug("Connection closed", metadata: ["sb.connection.id": .string(endpoint.id)])
     }
 
     /// The dispatchers of the connections being served.

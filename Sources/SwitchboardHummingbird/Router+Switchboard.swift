@@ -28,50 +28,16 @@ extension Router where Context: SwitchboardRequestContextProtocol {
     ///   - configuration: The API root and WebSocket settings.
     public func addSwitchboard(_ api: SwitchboardAPI, configuration: SwitchboardServerConfiguration = .init()) {
         let root = configuration.normalizedRoot
-        let maxMessageSize = configuration.maxMessageSize
-        let pingInterval = configuration.pingInterval
         let trustedProxies = configuration.trustedProxies
         let isTLS = configuration.tls != nil
         let guardian = configuration.browserGuard
         let admission = ConnectionAdmission(
             maxConnections: configuration.maxConnections, maxConnectionsPerClient: configuration.maxConnectionsPerClient)
+        let upgraded = UpgradedConnection(api: api, configuration: configuration, admission: admission)
         let upgrade = WebSocketUpgradeMiddleware<Context> { _, _ in
             .upgrade([:])
         } onUpgrade: { inbound, outbound, webSocketContext in
-            // The upgrade has read its handler: let the request context go (see SwitchboardRequestContextProtocol).
-            let storage = webSocketContext.requestContext.switchboard
-            storage.holder.release()
-            // In one turn on the connection's event loop: a graceful shutdown of the server closes with 1001 and
-            // `.shutdown`, empty pings, and a close when one goes unanswered (see WebSocketWatch); reads into
-            // small buffers while the connection is idle.
-            let closeState = WebSocketWatch.CloseState()
-            let channel = storage.channel
-            let directWriter = try? await channel.eventLoop.submit {
-                try? channel.syncOptions?.setOption(ChannelOptions.recvAllocator, value: Self.receiveBuffers)
-                return try? WebSocketWatch.install(on: channel, state: closeState, pingInterval: pingInterval) {
-                    Task { try? await outbound.close(.goingAway, reason: "No answer to ping") }
-                }
-            }.get()
-            let request = webSocketContext.request
-            var connection = try Self.connectionRequest(
-                for: request, root: root, remoteAddress: webSocketContext.requestContext.remoteAddress,
-                trustedProxies: trustedProxies, isTLS: isTLS)
-            // Checked before the upgrade; authenticated once more here because the identity cannot travel
-            // through the upgrade. A key revoked in between leaves it `nil`: `serve` then refuses (4401).
-            connection.identity = try? await api.authenticate(headers: connection.headers, uriKey: connection.uriKey)
-            let clientIP = connection.request.clientIP
-            admission.activate(clientIP)
-            defer { admission.finish(clientIP) }
-            try await withGracefulShutdownHandler {
-                try await api.serve(
-                    connection.request,
-                    inbound: InboundMessages(
-                        messages: inbound.messages(maxSize: maxMessageSize), maxSize: maxMessageSize, outbound: outbound),
-                    transport: WebSocketTransport(
-                        outbound: outbound, closeState: closeState, directWriter: directWriter, maxFrameSize: maxMessageSize))
-            } onGracefulShutdown: {
-                closeState.serverIsShuttingDown()
-            }
+            try await upgraded.serve(inbound: inbound, outbound: outbound, context: webSocketContext)
         }
         let maxBodySize = configuration.maxBodySize
         let handler: @Sendable (Request, Context) async throws -> Response = { request, context in

@@ -16,7 +16,10 @@ final class ClientEndpoint: Sendable {
     let request: ConnectionRequest
     /// Who the caller is; set once, before the connection was served.
     let identity: AccessIdentity
-    let logger: Logger
+    /// The API's logger, which ``logger`` is made from.
+    private let apiLogger: Logger
+    /// ``logger``, once made.
+    private let madeLogger = Mutex<Logger?>(nil)
     let connectedAt = Date()
     private let transport: any TerminalTransport
     private let sendLock = AsyncLock()
@@ -26,8 +29,6 @@ final class ClientEndpoint: Sendable {
     /// Whether the attached terminal's messages are private (kept out of the console's content).
     let messagesArePrivate = Atomic<Bool>(false)
     private let mutable: Mutex<MutableState>
-    private let closedSignal: AsyncStream<Void>
-    private let closedContinuation: AsyncStream<Void>.Continuation
 
     private struct MutableState {
         var headers: HTTPFields {
@@ -37,6 +38,8 @@ final class ClientEndpoint: Sendable {
         var customHeaders: HTTPFields
         var currentTerminal = "none"
         var closeTask: Task<Void, Never>?
+        /// Who waits in ``waitUntilClosed()``; `nil` once the connection has started closing.
+        var closeWaiters: [CheckedContinuation<Void, Never>]? = []
     }
 
     /// Where the connection's events go (for `Switchboard.Admin.Console`).
@@ -61,9 +64,21 @@ final class ClientEndpoint: Sendable {
         // `serve` authenticates before making the endpoint; a request without an identity gets no rights.
         self.identity = request.identity ?? .nobody
         self.transport = transport
-        self.logger = logger
+        self.apiLogger = logger
         self.mutable = Mutex(MutableState(headers: request.headers, customHeaders: request.headers.custom))
-        (closedSignal, closedContinuation) = AsyncStream.makeStream(of: Void.self)
+    }
+
+    /// A logger whose metadata carries the connection id (`sb.connection.id`). Made on first use: setting
+    /// metadata renders it at once with some handlers (swift-log's `StreamLogHandler`), and most connections
+    /// never log.
+    var logger: Logger {
+        madeLogger.withLock { made in
+            if let made { return made }
+            var logger = apiLogger
+            logger[metadataKey: "sb.connection.id"] = .string(id)
+            made = logger
+            return logger
+        }
     }
 
     var isClosed: Bool { closed.load(ordering: .acquiring) }
@@ -219,26 +234,54 @@ final class ClientEndpoint: Sendable {
             return
         }
         let reason = Self.truncatedReason(reason)
-        let task = Task { [transport, sendLock, logger] in
+        let task = Task { [transport, sendLock] in
             do {
                 try await sendLock.withLock { try await transport.close(code: code, reason: reason) }
             } catch {
-                logger.trace("Close frame not sent", metadata: ["error.type": "\(error)"])
+                self.logger.trace("Close frame not sent", metadata: ["error.type": "\(error)"])
             }
         }
         mutable.withLock { $0.closeTask = task }
-        closedContinuation.finish()
+        wakeCloseWaiters()
     }
 
     /// Marks the connection closed without sending anything (the peer went away).
     func markClosed() {
         closed.store(true, ordering: .releasing)
-        closedContinuation.finish()
+        wakeCloseWaiters()
     }
 
-    /// Returns once the connection has started closing.
+    /// Returns once the connection has started closing, or the task is cancelled. A continuation, not a stream:
+    /// every connection's task waits here for as long as the connection lasts.
     func waitUntilClosed() async {
-        for await _ in closedSignal {}
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { waiter in
+                let closing = mutable.withLock { state in
+                    guard state.closeWaiters != nil else { return true }
+                    state.closeWaiters?.append(waiter)
+                    return false
+                }
+                if closing { waiter.resume() }
+            }
+        } onCancel: {
+            wakeCloseWaiters()
+        }
+    }
+
+    /// Logs a debug message with ``logger``, made only when debug messages are logged: every connection logs
+    /// its attachments.
+    func debug(_ message: @autoclosure () -> Logger.Message, metadata: @autoclosure () -> Logger.Metadata? = nil) {
+        guard apiLogger.logLevel <= .debug else { return }
+        logger.debug(message(), metadata: metadata())
+    }
+
+    /// Wakes ``waitUntilClosed()``, now and from now on.
+    private func wakeCloseWaiters() {
+        let waiters = mutable.withLock { state in
+            defer { state.closeWaiters = nil }
+            return state.closeWaiters ?? []
+        }
+        for waiter in waiters { waiter.resume() }
     }
 
     /// Waits (up to `timeout`) until the close frame has been handed to the transport.

@@ -188,7 +188,7 @@ actor ConnectionDispatcher {
             await attach(prepared, droppingInput: false)
         } catch {
             let failure = SwitchboardError(wrapping: error, logger: endpoint.logger)
-            endpoint.logger.debug("Connection refused", metadata: ["sb.status": "\(failure.status)"])
+            endpoint.debug("Connection refused", metadata: ["sb.status": "\(failure.status)"])
             await endpoint.sendStatus(failure, uri: endpoint.request.uri)
             await endpoint.close(code: .status(failure.status), reason: failure.statusLine)
         }
@@ -385,7 +385,7 @@ actor ConnectionDispatcher {
         endpoint.currentTerminal = prepared.descriptor.name
         endpoint.messagesArePrivate.store(prepared.descriptor.messagesArePrivate, ordering: .relaxed)
         if droppingInput { dropInput() }
-        endpoint.logger.debug("Terminal attached", metadata: ["sb.terminal": .string(prepared.descriptor.name)])
+        endpoint.debug("Terminal attached", metadata: ["sb.terminal": .string(prepared.descriptor.name)])
         do {
             try await prepared.terminal.open(connection)
             attached.openFinished()

@@ -1,4 +1,4 @@
-import NIOCore
+import DequeModule
 import Synchronization
 
 /// A first-come, first-served lock for async code: one holder at a time, waiters resume in order. A
@@ -6,8 +6,8 @@ import Synchronization
 package final class AsyncLock: Sendable {
     private struct State {
         var locked = false
-        // Small to start with: one lock per connection, seldom waited for.
-        var waiters = CircularBuffer<CheckedContinuation<Void, Never>>(initialCapacity: 2)
+        // Nothing allocated until somebody waits: one lock per connection, seldom waited for.
+        var waiters = Deque<CheckedContinuation<Void, Never>>()
     }
     private let state = Mutex(State())
 

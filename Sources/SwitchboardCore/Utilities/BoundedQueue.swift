@@ -1,4 +1,4 @@
-import NIOCore
+import DequeModule
 import Synchronization
 
 /// A first-in, first-out queue between async producers and one async consumer, bounded by a count and by a
@@ -27,12 +27,12 @@ package final class BoundedQueue<Element: Sendable>: Sendable {
     }
 
     private struct State {
-        // Small to start with (they grow as needed): every connection has queues, mostly empty.
-        var buffer = CircularBuffer<Element>(initialCapacity: 2)
+        // Nothing allocated until something is queued: every connection has queues, mostly empty.
+        var buffer = Deque<Element>()
         var size = 0
         var finished = false
         var consumer: Consumer?
-        var producers = CircularBuffer<Producer>(initialCapacity: 2)
+        var producers = Deque<Producer>()
         var nextWaiterID = 0
     }
 
