@@ -111,8 +111,8 @@ public actor Shell: TextInputTerminal, BinaryInputTerminal, PropertyCheckingTerm
             try await run(method: .POST, argument: line, on: connection)
             return
         }
-        let word = String(line.prefix { !$0.isWhitespace })
-        var argument = String(line.dropFirst(word.count)).trimmingWhitespace()
+        let (word, rest) = line.splitAtFirstWhitespace()
+        var argument = rest.trimmingWhitespace()
         let command = word.uppercased()
         switch command {
         case "GO", "NAVIGATE", "?":
@@ -123,9 +123,9 @@ public actor Shell: TextInputTerminal, BinaryInputTerminal, PropertyCheckingTerm
             }
         case _ where RESTMethod(rawValue: command) != nil:
             if argument.hasPrefix("/") {
-                let path = String(argument.prefix { !$0.isWhitespace })
-                argument = String(argument.dropFirst(path.count)).trimmingWhitespace()
-                guard await navigate(to: path, on: connection, echo: false, automatic: false) else {
+                let (path, rest) = argument.splitAtFirstWhitespace()
+                argument = rest.trimmingWhitespace()
+                guard await navigate(to: String(path), on: connection, echo: false, automatic: false) else {
                     try await sendLocation(connection)
                     return
                 }
@@ -150,7 +150,7 @@ public actor Shell: TextInputTerminal, BinaryInputTerminal, PropertyCheckingTerm
         default:
             try await connection.send(
                 error: SwitchboardError(
-                    .badRequest, code: .unknownCommand, "Unknown command '\(SwitchboardError.excerpt(word))'. Type HELP for the list of commands"))
+                    .badRequest, code: .unknownCommand, "Unknown command '\(SwitchboardError.excerpt(String(word)))'. Type HELP for the list of commands"))
             try await sendLocation(connection)
         }
     }

@@ -1,7 +1,8 @@
 import SwitchboardCore
 import Testing
 
-/// Trimming a command cuts ASCII white space as bytes; it must cut exactly what trimming by characters cuts.
+/// Trimming a command cuts ASCII white space as bytes, and splitting it at its first white space looks at
+/// bytes while they are ASCII; both must cut exactly where characters would.
 @Suite
 struct TextTrimmingTests {
     /// Trimming by characters, the way it was defined first.
@@ -37,6 +38,39 @@ struct TextTrimmingTests {
         for _ in 0..<4 { texts = texts + texts.flatMap { text in pieces.map { text + $0 } } }
         for text in Set(texts) {
             #expect(text.trimmingWhitespace() == Self.trimmedByCharacters(text), "\(Array(text.unicodeScalars))")
+        }
+    }
+
+    /// Splitting by characters, the way the Shell first split a command from its argument.
+    static func splitByCharacters(_ text: String) -> (word: String, rest: String) {
+        let word = String(text.prefix { !$0.isWhitespace })
+        return (word, String(text.dropFirst(word.count)))
+    }
+
+    @Test(arguments: [
+        ("GET /x//limit=10", "GET", " /x//limit=10"),
+        ("GET", "GET", ""),
+        ("/x\t1", "/x", "\t1"),
+        // A space followed by a combining mark is one white-space character: the word ends before it.
+        ("ab \u{301}c", "ab", " \u{301}c"),
+        // A prepended character joins the space after it: not white space, so the word goes on.
+        ("a\u{600} b", "a\u{600} b", ""),
+        ("é\u{A0}x", "é", "\u{A0}x"),
+    ])
+    func splitsWhereCharactersSplit(text: String, word: String, rest: String) {
+        let split = text.splitAtFirstWhitespace()
+        #expect(String(split.word) == word && String(split.rest) == rest)
+        #expect(Self.splitByCharacters(text) == (word, rest))
+    }
+
+    @Test func splitAgreesWithCharactersOnEveryShortMix() {
+        let pieces = [" ", "\t", "\r", "\n", "a", "/", "\u{301}", "\u{600}", "\u{A0}", "\u{2003}", "é"]
+        var texts = [""]
+        for _ in 0..<4 { texts = texts + texts.flatMap { text in pieces.map { text + $0 } } }
+        for text in Set(texts) {
+            let split = text.splitAtFirstWhitespace()
+            let expected = Self.splitByCharacters(text)
+            #expect(String(split.word) == expected.word && String(split.rest) == expected.rest, "\(Array(text.unicodeScalars))")
         }
     }
 }

@@ -49,8 +49,7 @@ public final class InMemoryEntityStore<Entity: Codable & Sendable>: EntityResour
         let paging = request.paging
         // Without conditions or an order, a page is a slice: no other row is looked at.
         if request.conditions.isEmpty, let paging, paging.order == nil {
-            let page = snapshot.dropFirst(min(paging.offset, snapshot.count)).prefix(paging.limit ?? .max)
-            return Self.selection(page, paged: true)
+            return Self.selection(Self.page(of: snapshot, offset: paging.offset, limit: paging.limit), paged: true)
         }
         // Without an order, the scan stops at the last row of the page.
         let enough = paging.flatMap { paging in paging.order == nil ? paging.limit.map { paging.offset + $0 } : nil } ?? .max
@@ -63,9 +62,17 @@ public final class InMemoryEntityStore<Entity: Codable & Sendable>: EntityResour
         guard let paging else { return Self.selection(matching[...], paged: false) }
         var ordered = matching
         if let order = paging.order { ordered = order.sorted(ordered, by: \.json) }
-        var page = ordered.dropFirst(min(paging.offset, ordered.count))
-        if let limit = paging.limit { page = page.prefix(limit) }
-        return Self.selection(page, paged: true)
+        return Self.selection(Self.page(of: ordered, offset: paging.offset, limit: paging.limit), paged: true)
+    }
+
+    /// The rows of a page, by index: the collection algorithms (`dropFirst`, `prefix`) would look up the row
+    /// tuple's metadata at run time on every call, the store being generic.
+    private static func page(
+        of rows: [(entity: Entity, json: JSONObject)], offset: Int, limit: Int?
+    ) -> ArraySlice<(entity: Entity, json: JSONObject)> {
+        let start = min(max(offset, 0), rows.count)
+        let end = limit.map { start + min(max($0, 0), rows.count - start) } ?? rows.count
+        return rows[start..<end]
     }
 
     /// Rows as a selection that carries their JSON, so that they are not encoded again.

@@ -22,8 +22,29 @@ extension StringProtocol {
         return String(text[first...last])
     }
 
-    private static func isASCIIWhitespace(_ byte: UInt8) -> Bool {
+    fileprivate static func isASCIIWhitespace(_ byte: UInt8) -> Bool {
         byte == 0x20 || (0x09...0x0D).contains(byte)
+    }
+}
+
+extension String {
+    /// The text up to its first white-space character, and the rest from there (empty, or starting with white
+    /// space): `"GET /x"` → `("GET", " /x")`. Cut as bytes while the word is ASCII: an ASCII character never
+    /// joins the white space after it into one character. Characters are looked at from the first byte that
+    /// is not ASCII.
+    package func splitAtFirstWhitespace() -> (word: Substring, rest: Substring) {
+        let bytes = utf8
+        var index = bytes.startIndex
+        while index < bytes.endIndex {
+            let byte = bytes[index]
+            if byte >= 0x80 {
+                let end = firstIndex(where: \.isWhitespace) ?? endIndex
+                return (self[..<end], self[end...])
+            }
+            if Self.isASCIIWhitespace(byte) { return (self[..<index], self[index...]) }
+            index = bytes.index(after: index)
+        }
+        return (self[...], self[endIndex...])
     }
 }
 
