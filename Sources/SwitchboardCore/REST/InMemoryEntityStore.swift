@@ -15,7 +15,19 @@ public final class InMemoryEntityStore<Entity: Codable & Sendable>: EntityResour
     public let operations: EntityOperations
     public let views: [EntityView]
     private let codec: EntityCodec<Entity>
-    private let rows = Mutex<[(entity: Entity, json: JSONObject)]>([])
+    private let rows = Mutex(Rows())
+
+    /// The stored entities and their JSON, side by side: a page is two slices copied whole, where an array of
+    /// pairs was copied pair by pair through the pair type's metadata, the store being generic.
+    private struct Rows {
+        var entities: [Entity] = []
+        var json: [JSONObject] = []
+
+        mutating func append(_ entity: Entity, _ object: JSONObject) {
+            entities.append(entity)
+            json.append(object)
+        }
+    }
 
     /// Creates a store.
     /// - Parameters:
@@ -34,57 +46,61 @@ public final class InMemoryEntityStore<Entity: Codable & Sendable>: EntityResour
         resourceDescription = description
         self.operations = operations
         codec = try EntityCodec<Entity>(resource: resourceName)
-        let encoded = try initial.map { ($0, try codec.encode($0)) }
-        rows.withLock { $0 = encoded }
+        let encoded = try initial.map { try codec.encode($0) }
+        rows.withLock { $0 = Rows(entities: initial, json: encoded) }
     }
 
     /// Reads are loops in memory that call ``QueryProgress/advance()``: they run in the caller's task.
     public var selectsCooperatively: Bool { true }
 
     /// Every stored entity, in insertion order.
-    public var all: [Entity] { rows.withLock { $0.map { $0.entity } } }
+    public var all: [Entity] { rows.withLock { $0.entities } }
 
     public func select(_ request: EntitySelectRequest) async throws -> EntitySelection<Entity> {
         let snapshot = rows.withLock { $0 }
         let paging = request.paging
         // Without conditions or an order, a page is a slice: no other row is looked at.
         if request.conditions.isEmpty, let paging, paging.order == nil {
-            return Self.selection(Self.page(of: snapshot, offset: paging.offset, limit: paging.limit), paged: true)
+            let page = Self.page(count: snapshot.entities.count, offset: paging.offset, limit: paging.limit)
+            return Self.selection(Array(snapshot.entities[page]), json: Array(snapshot.json[page]), paged: true)
         }
         // Without an order, the scan stops at the last row of the page.
         let enough = paging.flatMap { paging in paging.order == nil ? paging.limit.map { paging.offset + $0 } : nil } ?? .max
-        var matching: [(entity: Entity, json: JSONObject)] = []
+        var matching: [Int] = []
         var progress = QueryProgress()
-        for row in snapshot where matching.count < enough {
+        for index in snapshot.json.indices where matching.count < enough {
             try await progress.advance()
-            if request.conditions.allSatisfy({ $0.matches(entity: row.json) }) { matching.append(row) }
+            if request.conditions.allSatisfy({ $0.matches(entity: snapshot.json[index]) }) { matching.append(index) }
         }
-        guard let paging else { return Self.selection(matching[...], paged: false) }
-        var ordered = matching
-        if let order = paging.order { ordered = order.sorted(ordered, by: \.json) }
-        return Self.selection(Self.page(of: ordered, offset: paging.offset, limit: paging.limit), paged: true)
+        var chosen = matching
+        if let paging {
+            if let order = paging.order { chosen = order.sorted(matching, by: { snapshot.json[$0] }) }
+            chosen = Array(chosen[Self.page(count: chosen.count, offset: paging.offset, limit: paging.limit)])
+        }
+        return Self.selection(
+            chosen.map { snapshot.entities[$0] }, json: chosen.map { snapshot.json[$0] }, paged: paging != nil)
     }
 
-    /// The rows of a page, by index: the collection algorithms (`dropFirst`, `prefix`) would look up the row
-    /// tuple's metadata at run time on every call, the store being generic.
-    private static func page(
-        of rows: [(entity: Entity, json: JSONObject)], offset: Int, limit: Int?
-    ) -> ArraySlice<(entity: Entity, json: JSONObject)> {
-        let start = min(max(offset, 0), rows.count)
-        let end = limit.map { start + min(max($0, 0), rows.count - start) } ?? rows.count
-        return rows[start..<end]
+    /// The positions of a page among `count` rows.
+    private static func page(count: Int, offset: Int, limit: Int?) -> Range<Int> {
+        let start = min(max(offset, 0), count)
+        let end = limit.map { start + min(max($0, 0), count - start) } ?? count
+        return start..<end
     }
 
-    /// Rows as a selection that carries their JSON, so that they are not encoded again.
-    private static func selection(_ rows: ArraySlice<(entity: Entity, json: JSONObject)>, paged: Bool) -> EntitySelection<Entity> {
-        var selection = EntitySelection<Entity>.filtered(rows.map { $0.entity }, paged: paged)
-        selection.encoded = rows.map { $0.json }
+    /// Entities as a selection that carries their JSON, so that they are not encoded again.
+    private static func selection(_ entities: [Entity], json: [JSONObject], paged: Bool) -> EntitySelection<Entity> {
+        var selection = EntitySelection<Entity>.filtered(entities, paged: paged)
+        selection.encoded = json
         return selection
     }
 
     public func insert(_ entities: [Entity], caller: RESTCaller) async throws -> [Entity] {
-        let encoded = try entities.map { ($0, try codec.encode($0)) }
-        rows.withLock { $0.append(contentsOf: encoded) }
+        let encoded = try entities.map { try codec.encode($0) }
+        rows.withLock { rows in
+            rows.entities.append(contentsOf: entities)
+            rows.json.append(contentsOf: encoded)
+        }
         return entities
     }
 
@@ -94,9 +110,11 @@ public final class InMemoryEntityStore<Entity: Codable & Sendable>: EntityResour
             var updated: [Entity] = []
             var taken: Set<Int> = []
             for update in prepared {
-                guard let index = rows.indices.first(where: { !taken.contains($0) && rows[$0].json == update.old }) else { continue }
+                guard let index = rows.json.indices.first(where: { !taken.contains($0) && rows.json[$0] == update.old }) else {
+                    continue
+                }
                 taken.insert(index)
-                rows[index] = update.new
+                (rows.entities[index], rows.json[index]) = update.new
                 updated.append(update.new.0)
             }
             return updated
@@ -108,9 +126,11 @@ public final class InMemoryEntityStore<Entity: Codable & Sendable>: EntityResour
         return rows.withLock { rows in
             var doomed: Set<Int> = []
             for target in targets {
-                if let index = rows.indices.first(where: { !doomed.contains($0) && rows[$0].json == target }) { doomed.insert(index) }
+                if let index = rows.json.indices.first(where: { !doomed.contains($0) && rows.json[$0] == target }) { doomed.insert(index) }
             }
-            rows = rows.enumerated().filter { !doomed.contains($0.offset) }.map(\.element)
+            var kept = Rows()
+            for index in rows.json.indices where !doomed.contains(index) { kept.append(rows.entities[index], rows.json[index]) }
+            rows = kept
             return doomed.count
         }
     }
