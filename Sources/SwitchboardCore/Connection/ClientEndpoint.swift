@@ -29,6 +29,8 @@ final class ClientEndpoint: Sendable {
     /// Whether the attached terminal's messages are private (kept out of the console's content).
     let messagesArePrivate = Atomic<Bool>(false)
     private let mutable: Mutex<MutableState>
+    /// Signalled when the connection starts closing (``waitUntilClosed()``).
+    private let closing = OneTimeSignal()
 
     private struct MutableState {
         var headers: HTTPFields {
@@ -38,8 +40,6 @@ final class ClientEndpoint: Sendable {
         var customHeaders: HTTPFields
         var currentTerminal = "none"
         var closeTask: Task<Void, Never>?
-        /// Who waits in ``waitUntilClosed()``; `nil` once the connection has started closing.
-        var closeWaiters: [CheckedContinuation<Void, Never>]? = []
     }
 
     /// Where the connection's events go (for `Switchboard.Admin.Console`).
@@ -242,29 +242,22 @@ final class ClientEndpoint: Sendable {
             }
         }
         mutable.withLock { $0.closeTask = task }
-        wakeCloseWaiters()
+        closing.signal()
     }
 
     /// Marks the connection closed without sending anything (the peer went away).
     func markClosed() {
         closed.store(true, ordering: .releasing)
-        wakeCloseWaiters()
+        closing.signal()
     }
 
     /// Returns once the connection has started closing, or the task is cancelled. A continuation, not a stream:
     /// every connection's task waits here for as long as the connection lasts.
     func waitUntilClosed() async {
         await withTaskCancellationHandler {
-            await withCheckedContinuation { waiter in
-                let closing = mutable.withLock { state in
-                    guard state.closeWaiters != nil else { return true }
-                    state.closeWaiters?.append(waiter)
-                    return false
-                }
-                if closing { waiter.resume() }
-            }
+            await closing.wait()
         } onCancel: {
-            wakeCloseWaiters()
+            closing.signal()
         }
     }
 
@@ -273,15 +266,6 @@ final class ClientEndpoint: Sendable {
     func debug(_ message: @autoclosure () -> Logger.Message, metadata: @autoclosure () -> Logger.Metadata? = nil) {
         guard apiLogger.logLevel <= .debug else { return }
         logger.debug(message(), metadata: metadata())
-    }
-
-    /// Wakes ``waitUntilClosed()``, now and from now on.
-    private func wakeCloseWaiters() {
-        let waiters = mutable.withLock { state in
-            defer { state.closeWaiters = nil }
-            return state.closeWaiters ?? []
-        }
-        for waiter in waiters { waiter.resume() }
     }
 
     /// Waits (up to `timeout`) until the close frame has been handed to the transport.

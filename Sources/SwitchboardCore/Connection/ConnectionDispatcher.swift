@@ -38,31 +38,16 @@ actor ConnectionDispatcher {
 
         func markOpen() { opened.store(true, ordering: .releasing) }
 
-        /// Whether the terminal's `open` is still running, and who waits for it to return.
-        private let opening = Mutex<[CheckedContinuation<Void, Never>]?>([])
+        /// Signalled when the terminal's `open` has returned or thrown.
+        private let openReturned = OneTimeSignal()
 
         /// The terminal's `open` has returned or thrown.
-        func openFinished() {
-            let waiters = opening.withLock { waiters in
-                defer { waiters = nil }
-                return waiters ?? []
-            }
-            for waiter in waiters { waiter.resume() }
-        }
+        func openFinished() { openReturned.signal() }
 
         /// Returns once the terminal's `open` has returned or thrown: a terminal is closed only after its
         /// `open`, even when the client leaves while it runs (its actor would otherwise run `close` in the
         /// middle of `open`, at one of its awaits, and `open` would go on to set up what `close` was to end).
-        func waitUntilOpenFinished() async {
-            await withCheckedContinuation { waiter in
-                let finished = opening.withLock { waiters in
-                    guard waiters != nil else { return true }
-                    waiters?.append(waiter)
-                    return false
-                }
-                if finished { waiter.resume() }
-            }
-        }
+        func waitUntilOpenFinished() async { await openReturned.wait() }
     }
 
     /// A terminal made and configured but not attached yet.
