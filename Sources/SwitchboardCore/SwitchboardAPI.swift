@@ -88,7 +88,7 @@ public final class SwitchboardAPI: Sendable {
     /// Decides who callers are and what they may do (see ``Authenticator``).
     public let authenticator: any Authenticator
     let logger: Logger
-    private let registry = Mutex<[RegisteredResource]>([])
+    private let registry = Mutex(ResourceRegistry())
     private let documentTypeRegistry = Mutex<Set<String>>([])
     private let formatRegistry = Mutex<[any ResponseFormat]>([JSONLinesFormat()])
     private let dispatchers = Mutex<[String: ConnectionDispatcher]>([:])
@@ -155,7 +155,7 @@ public final class SwitchboardAPI: Sendable {
     private func add(_ resource: RegisteredResource) {
         registry.withLock { registry in
             precondition(
-                !registry.contains { $0.name.lowercased() == resource.name.lowercased() },
+                !registry.lowercasedNames.contains(resource.name.lowercased()),
                 "A resource named '\(resource.name)' is already registered")
             precondition(!resource.name.contains("-"), "Resource names cannot contain '-', which introduces a view")
             registry.append(resource)
@@ -227,16 +227,16 @@ public final class SwitchboardAPI: Sendable {
 
     /// The registered terminal types, in registration order.
     public var terminals: [TerminalDescriptor] {
-        registry.withLock { $0.compactMap { if case .terminal(let terminal) = $0 { terminal } else { nil } } }
+        registry.withLock { $0.all.compactMap { if case .terminal(let terminal) = $0 { terminal } else { nil } } }
     }
 
     /// The registered entity resources, in registration order.
     public var entityResources: [EntityDescriptor] {
-        registry.withLock { $0.compactMap { if case .entity(let entity) = $0 { entity } else { nil } } }
+        registry.withLock { $0.all.compactMap { if case .entity(let entity) = $0 { entity } else { nil } } }
     }
 
     /// Every registered resource, in registration order.
-    public var resources: [RegisteredResource] { registry.withLock { $0 } }
+    public var resources: [RegisteredResource] { registry.withLock { $0.all } }
 
     /// Finds a resource by its full name or any dot-suffix of it, case-insensitively.
     ///
@@ -248,15 +248,13 @@ public final class SwitchboardAPI: Sendable {
     ///   - identity: The caller, when there is one: the error then lists only the resources it may use.
     /// - Throws: A `404` ``SwitchboardError`` when no resource or more than one matches; it lists the names.
     public func resource(named name: String, visibleTo identity: AccessIdentity? = nil) throws(SwitchboardError) -> RegisteredResource {
-        let all = resources
-        let lowered = name.lowercased()
-        if let exact = all.first(where: { $0.name.lowercased() == lowered }) { return exact }
-        let matches = all.filter { $0.name.lowercased().hasSuffix("." + lowered) }
+        let matches = registry.withLock { $0.matches(lowercased: name.lowercased()) }
         if matches.count == 1 { return matches[0] }
         // A short name that is both the application's and Switchboard's own is the application's: built-in
         // resources stay reachable by a longer name (`admin.console`, `Switchboard.Admin.Console`).
         let applications = matches.filter { !Self.isBuiltIn($0.name) }
         if applications.count == 1 { return applications[0] }
+        let all = resources
         let visible = identity.map { identity in all.filter { !allowedMethods(on: $0, for: identity).isEmpty } } ?? all
         let names = visible.map(\.name).sorted().joined(separator: ", ")
         if matches.isEmpty {
@@ -442,6 +440,25 @@ public final class SwitchboardAPI: Sendable {
             value /= 62
         }
         return String(text.reversed())
+    }
+}
+
+/// The registered resources in registration order, with their names lowercased once (names are looked up
+/// for every request, case-insensitively).
+struct ResourceRegistry {
+    private(set) var all: [RegisteredResource] = []
+    private(set) var lowercasedNames: [String] = []
+
+    mutating func append(_ resource: RegisteredResource) {
+        all.append(resource)
+        lowercasedNames.append(resource.name.lowercased())
+    }
+
+    /// The resource of exactly this name, or else every resource whose name ends in `.` and this name.
+    func matches(lowercased name: String) -> [RegisteredResource] {
+        if let exact = lowercasedNames.firstIndex(of: name) { return [all[exact]] }
+        let suffix = "." + name
+        return zip(all, lowercasedNames).compactMap { resource, lowercased in lowercased.hasSuffix(suffix) ? resource : nil }
     }
 }
 

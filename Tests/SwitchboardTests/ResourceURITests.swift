@@ -66,4 +66,24 @@ import Testing
         let uri = ResourceURI(resourceName: "R", conditions: [.init(key: "k", op: .equal, value: value)])
         #expect(try ResourceURI(parsing: uri.description).conditions[0].value == value)
     }
+
+    /// Every byte a name or value can hold: the unreserved ones (and `<`, `>`, `=`, `!` in a value) as they
+    /// are, every other byte as `%` and two uppercase hex digits; parsing gives a value back.
+    @Test func encodesEveryByteAsPercentEncodingSays() throws {
+        let unreserved = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~',:@$*+()\"".utf8)
+        func expected(_ text: String, isValue: Bool) -> String {
+            text.utf8.map { byte in
+                unreserved.contains(byte) || (isValue && "<>=!".utf8.contains(byte))
+                    ? String(UnicodeScalar(byte)) : "%" + (byte < 16 ? "0" : "") + String(byte, radix: 16, uppercase: true)
+            }.joined()
+        }
+        let texts = (1..<128).map { String(UnicodeScalar(UInt8($0))) } + ["é", "日本", "🙂", "a b&c", "plain", "x<=1"]
+        for text in texts {
+            for isValue in [false, true] {
+                #expect(ResourceURI.encode(text, isValue: isValue) == expected(text, isValue: isValue), "\(text)")
+            }
+            let uri = ResourceURI(resourceName: "R", conditions: [.init(key: "k", op: .equal, value: text)])
+            #expect(try ResourceURI(parsing: uri.description).conditions.map(\.value) == [text], "\(uri.description)")
+        }
+    }
 }

@@ -73,4 +73,13 @@ struct TextTrimmingTests {
             #expect(String(split.word) == expected.word && String(split.rest) == expected.rest, "\(Array(text.unicodeScalars))")
         }
     }
+
+    @Test func whiteSpaceIsFoundWhereCharactersFindIt() {
+        let pieces = [" ", "\t", "\r", "\n", "a", "/", "\u{301}", "\u{600}", "\u{A0}", "\u{2003}", "é"]
+        var texts = [""]
+        for _ in 0..<4 { texts = texts + texts.flatMap { text in pieces.map { text + $0 } } }
+        for text in Set(texts) {
+            #expect(text.containsWhitespace == text.contains(where: \.isWhitespace), "\(Array(text.unicodeScalars))")
+        }
+    }
 }

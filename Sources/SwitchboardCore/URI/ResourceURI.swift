@@ -38,15 +38,20 @@ public struct ResourceURI: Sendable, Equatable {
 
     /// The resource name without the view: what comes before the first `-`.
     public var baseResourceName: String {
-        guard let dash = resourceName.firstIndex(of: "-") else { return resourceName }
+        guard let dash = viewDash else { return resourceName }
         return String(resourceName[..<dash])
     }
 
     /// The view named after the first `-` of the resource name (`modern` in `superhero-modern`), if any.
     public var viewName: String? {
-        guard let dash = resourceName.firstIndex(of: "-") else { return nil }
-        return String(resourceName[resourceName.index(after: dash)...])
+        guard let dash = viewDash else { return nil }
+        return String(resourceName[resourceName.utf8.index(after: dash)...])
     }
+
+    /// Where the first `-` of the resource name is, found among its bytes (no other character's UTF-8 holds a
+    /// `-` byte; a mark combined with the `-` makes a view name that no view has, as it made a resource name
+    /// that no resource has when the search went by characters).
+    private var viewDash: String.Index? { resourceName.utf8.firstIndex(of: UInt8(ascii: "-")) }
     /// The conditions in URI order.
     public var conditions: [URICondition]
     /// The meta-conditions in URI order.
@@ -65,10 +70,11 @@ public struct ResourceURI: Sendable, Equatable {
             throw SwitchboardError(
                 .uriTooLong, code: .uriTooLong, "The URI is \(raw.utf8.count) bytes long; the limit is \(maxLength)")
         }
-        if let bad = raw.unicodeScalars.first(where: { $0.value < 0x20 || $0.value == 0x7F }) {
+        // Bytes: a control character's only byte is its scalar's value, and no other character's UTF-8 has one.
+        if let bad = raw.utf8.first(where: { $0 < 0x20 || $0 == 0x7F }) {
             throw SwitchboardError(
                 .badRequest, code: .invalidURISyntax,
-                "Syntax error: the URI contains the control character U+\(String(bad.value, radix: 16, uppercase: true).leftPadded(4)); percent-encode it"
+                "Syntax error: the URI contains the control character U+\(String(bad, radix: 16, uppercase: true).leftPadded(4)); percent-encode it"
             )
         }
         var path = Substring(raw)
@@ -88,7 +94,7 @@ public struct ResourceURI: Sendable, Equatable {
         }
         let resourceSegment = segments.first ?? ""
         resourceName = resourceSegment == "_" ? "" : try Self.decode(resourceSegment, what: "the resource name")
-        if resourceName.contains(where: { $0.isWhitespace }) {
+        if resourceName.containsWhitespace {
             throw SwitchboardError(
                 .badRequest, code: .invalidURISyntax, "Syntax error: the resource name '\(resourceName)' contains white space")
         }
@@ -172,7 +178,7 @@ public struct ResourceURI: Sendable, Equatable {
             throw SwitchboardError(
                 .badRequest, code: .invalidConditionSyntax, "Syntax error: the \(kind) '\(piece)' has no property name")
         }
-        if key.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F || $0 == " " }) {
+        if key.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F || $0 == UInt8(ascii: " ") }) {
             throw SwitchboardError(
                 .badRequest, code: .invalidConditionSyntax,
                 "Syntax error: the property name in \(kind) '\(piece)' contains white space or a control character")
@@ -182,8 +188,8 @@ public struct ResourceURI: Sendable, Equatable {
     }
 
     /// Percent-decodes `text`; `+` stays `+`. Invalid escapes and non-UTF-8 results are errors.
-    static func decode(_ text: Substring, what: String) throws(SwitchboardError) -> String {
-        guard text.contains("%") else { return String(text) }
+    static func decode(_ text: Substring, what: @autoclosure () -> String) throws(SwitchboardError) -> String {
+        guard text.utf8.contains(UInt8(ascii: "%")) else { return String(text) }
         var bytes: [UInt8] = []
         bytes.reserveCapacity(text.utf8.count)
         var iterator = Array(text.utf8).makeIterator()
@@ -195,17 +201,18 @@ public struct ResourceURI: Sendable, Equatable {
             guard let high = iterator.next().flatMap(hexValue), let low = iterator.next().flatMap(hexValue) else {
                 throw SwitchboardError(
                     .badRequest, code: .invalidURISyntax,
-                    "Syntax error: invalid percent-encoding in \(what); '%' must be followed by two hex digits (write %25 for '%')"
+                    "Syntax error: invalid percent-encoding in \(what()); '%' must be followed by two hex digits (write %25 for '%')"
                 )
             }
             bytes.append(high << 4 | low)
         }
         guard let decoded = String(validating: bytes, as: UTF8.self) else {
             throw SwitchboardError(
-                .badRequest, code: .invalidURISyntax, "Syntax error: \(what) does not decode to valid UTF-8")
+                .badRequest, code: .invalidURISyntax, "Syntax error: \(what()) does not decode to valid UTF-8")
         }
-        if decoded.unicodeScalars.contains(where: { $0.value == 0 }) {
-            throw SwitchboardError(.badRequest, code: .invalidURISyntax, "Syntax error: \(what) contains a NUL character")
+        // In valid UTF-8 a 0 byte is the NUL character and nothing else.
+        if bytes.contains(0) {
+            throw SwitchboardError(.badRequest, code: .invalidURISyntax, "Syntax error: \(what()) contains a NUL character")
         }
         return decoded
     }
@@ -224,25 +231,33 @@ public struct ResourceURI: Sendable, Equatable {
     ///   - text: The name or value.
     ///   - isValue: Whether it is a value, after the operator: then `<`, `>`, `=` and `!` stay as they are.
     public static func encode(_ text: String, isValue: Bool = false) -> String {
-        var output = ""
-        for byte in text.utf8 {
-            if isValue, byte == UInt8(ascii: "<") || byte == UInt8(ascii: ">") || byte == UInt8(ascii: "=") || byte == UInt8(ascii: "!") {
-                output.unicodeScalars.append(UnicodeScalar(byte))
-                continue
-            }
+        func keeps(_ byte: UInt8) -> Bool {
             switch byte {
             case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
                 UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"),
                 UInt8(ascii: "~"), UInt8(ascii: "'"), UInt8(ascii: ","), UInt8(ascii: ":"), UInt8(ascii: "@"),
                 UInt8(ascii: "$"), UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "("), UInt8(ascii: ")"),
                 UInt8(ascii: "\""):
-                output.unicodeScalars.append(UnicodeScalar(byte))
-            default:
-                let hex = String(byte, radix: 16, uppercase: true)
-                output += "%" + (hex.count == 1 ? "0" + hex : hex)
+                true
+            case UInt8(ascii: "<"), UInt8(ascii: ">"), UInt8(ascii: "="), UInt8(ascii: "!"): isValue
+            default: false
             }
         }
-        return output
+        // Most names and values need no escape, and are returned as they are.
+        guard text.utf8.contains(where: { !keeps($0) }) else { return text }
+        let digits = Array("0123456789ABCDEF".utf8)
+        var output: [UInt8] = []
+        output.reserveCapacity(text.utf8.count + 16)
+        for byte in text.utf8 {
+            if keeps(byte) {
+                output.append(byte)
+            } else {
+                output.append(UInt8(ascii: "%"))
+                output.append(digits[Int(byte >> 4)])
+                output.append(digits[Int(byte & 0x0F)])
+            }
+        }
+        return String(decoding: output, as: UTF8.self)
     }
 
     /// The URI in text form: `/<resource>/<conditions>/<metaconditions>`, with `_` for empty parts that are

@@ -46,6 +46,18 @@ extension String {
         }
         return (self[...], self[endIndex...])
     }
+
+    /// Whether the text holds a white-space character. Looked for among the bytes while they are ASCII (an
+    /// ASCII string's characters are its bytes, but for CR LF, which is white space either way); by
+    /// characters once a byte is not.
+    package var containsWhitespace: Bool {
+        var found = false
+        for byte in utf8 {
+            if byte >= 0x80 { return contains(where: \.isWhitespace) }
+            if Self.isASCIIWhitespace(byte) { found = true }
+        }
+        return found
+    }
 }
 
 extension String {
