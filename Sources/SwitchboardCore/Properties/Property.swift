@@ -1,4 +1,4 @@
-import Synchronization
+public import Synchronization
 
 /// Declares a terminal property: a typed value that clients can read with `#TERMINAL` and, unless it is
 /// read-only, set through URI conditions (`/echo/prefix=>`), `#TERMINAL {json}` and the Shell's `VAR`.
@@ -19,7 +19,7 @@ import Synchronization
 ///   atomic. The projected value (`$seconds`) is the property itself, to ask ``PropertyChanges`` about it.
 @propertyWrapper
 public final class Property<Value: PropertyValue>: Sendable {
-    private let storage: Mutex<Value>
+    @usableFromInline let storage: Mutex<Value>
     let declaredName: String?
     let summary: String?
     let isReadOnly: Bool
@@ -39,7 +39,10 @@ public final class Property<Value: PropertyValue>: Sendable {
     }
 
     /// The current value.
-    public var wrappedValue: Value {
+    ///
+    /// Inlinable, so that a terminal's module reads and writes it specialized for its type: a handler that
+    /// reads a property on every message does not look up the lock's generic metadata each time.
+    @inlinable public var wrappedValue: Value {
         get { storage.withLock { $0 } }
         set { storage.withLock { $0 = newValue } }
     }
