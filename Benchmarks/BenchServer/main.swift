@@ -8,7 +8,8 @@
 //   BenchServer items       Switchboard with `Bench.Item`, 1,000 entities in memory, for the Shell's GET rate over
 //                           WebSocket and HTTP; no authentication and no command pacing (loopback only).
 //
-// Both listen on a free loopback port and print `listening on 127.0.0.1:PORT` to standard error.
+// Both listen on a free loopback port and print `listening on 127.0.0.1:PORT` to standard error, and both log
+// as `switchboard serve` does (`DeferredMetadataLogHandler`, at `info`).
 import Foundation
 import Hummingbird
 import HummingbirdWebSocket
@@ -72,6 +73,12 @@ func runItems() async throws {
         api: api, configuration: .init(maxConnections: 20_000, maxConnectionsPerClient: 20_000), host: "127.0.0.1", port: 0,
         onServerRunning: { announce($0) })
     try await server.run()
+}
+
+LoggingSystem.bootstrap { label in
+    var handler = DeferredMetadataLogHandler.standardError(label: label)
+    handler.logLevel = .info
+    return handler
 }
 
 switch CommandLine.arguments.dropFirst().first {

@@ -105,7 +105,7 @@ struct ServeCommand: AsyncParsableCommand {
             throw ValidationError("Unknown log level '\(logLevel)'")
         }
         LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
+            var handler = DeferredMetadataLogHandler.standardError(label: label)
             handler.logLevel = level
             return handler
         }

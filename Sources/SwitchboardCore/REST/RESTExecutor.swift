@@ -63,7 +63,10 @@ extension SwitchboardAPI {
 
     /// A header value on one line of printable text.
     static func headerSafe(_ text: String) -> String {
-        String(String.UnicodeScalarView(text.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? " " : $0 }))
+        // A control character's only byte is its value, and no other character's UTF-8 has such a byte: text
+        // without one (nearly all) is returned as it is.
+        guard text.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) else { return text }
+        return String(String.UnicodeScalarView(text.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? " " : $0 }))
     }
 
     /// Refuses a query over the API's limits before it reaches a store: more conditions than
