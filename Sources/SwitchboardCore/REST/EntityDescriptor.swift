@@ -58,7 +58,7 @@ public struct EntityDescriptor: Sendable {
                 }
             }
             return ErasedSelection(
-                rows: rows, entities: selection.entities,
+                rows: rows, entities: TypedEntities(all: selection.entities),
                 appliedConditions: selection.appliedConditions, appliedPaging: selection.appliedPaging)
         }
         insert = { objects, caller in
@@ -115,9 +115,24 @@ public struct EntityDescriptor: Sendable {
 /// Selected entities with their JSON forms, index for index.
 struct ErasedSelection: Sendable {
     var rows: [JSONObject]
-    var entities: [any Sendable]
+    /// The resource's `[Entity]` as it is: erasing the array, not each entity, so that a query that only
+    /// reads the rows (every `GET`) does not box every entity it found.
+    var entities: any EntityList
     var appliedConditions: Bool
     var appliedPaging: Bool
+}
+
+/// An array of a resource's entities, read one at a time as `any Sendable` (``ErasedSelection``).
+protocol EntityList: Sendable {
+    /// The entity at `index`, erased.
+    func entity(at index: Int) -> any Sendable
+}
+
+/// A resource's entities as the resource gave them.
+struct TypedEntities<Entity: Sendable>: EntityList {
+    let all: [Entity]
+
+    func entity(at index: Int) -> any Sendable { all[index] }
 }
 
 /// Converts entities to and from the JSON clients see: client property names, ISO 8601 dates.

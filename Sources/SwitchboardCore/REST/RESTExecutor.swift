@@ -272,7 +272,7 @@ struct RESTExecution {
                 )
             }
             if let index = indices.first {
-                let updated = try await entity.update([(selection.entities[index], Self.merge(selection.rows[index], patch))], caller)
+                let updated = try await entity.update([(selection.entities.entity(at: index), Self.merge(selection.rows[index], patch))], caller)
                 return Outcome(
                     info: "\(updated.count) entities updated in '\(entity.name)'", canonical: canonical, count: updated.count,
                     payload: .change(updated.map { .object($0) }, counts: [("UpdatedCount", updated.count)]))
@@ -292,13 +292,13 @@ struct RESTExecution {
                 )
             }
             if let patch {
-                let pairs = indices.map { (old: selection.entities[$0], new: Self.merge(selection.rows[$0], patch)) }
+                let pairs = indices.map { (old: selection.entities.entity(at: $0), new: Self.merge(selection.rows[$0], patch)) }
                 let updated = pairs.isEmpty ? [] : try await entity.update(pairs, caller)
                 return Outcome(
                     info: "\(updated.count) entities updated in '\(entity.name)'", canonical: canonical, count: updated.count,
                     payload: .change(updated.map { .object($0) }, counts: [("UpdatedCount", updated.count)]))
             }
-            let deleted = indices.isEmpty ? 0 : try await entity.delete(indices.map { selection.entities[$0] }, caller)
+            let deleted = indices.isEmpty ? 0 : try await entity.delete(indices.map { selection.entities.entity(at: $0) }, caller)
             return Outcome(
                 info: "\(deleted) entities deleted from '\(entity.name)'", canonical: canonical, count: deleted,
                 payload: .change(indices.map { .object(selection.rows[$0]) }, counts: [("DeletedCount", deleted)]))
@@ -329,7 +329,7 @@ struct RESTExecution {
             case 0: inserted += try await entity.insert([object], caller).map { .object($0) }
             case 1:
                 let index = indices[0]
-                updated += try await entity.update([(selection.entities[index], Self.merge(selection.rows[index], object))], caller)
+                updated += try await entity.update([(selection.entities.entity(at: index), Self.merge(selection.rows[index], object))], caller)
                     .map { .object($0) }
             default:
                 throw SwitchboardError(
@@ -360,7 +360,7 @@ struct RESTExecution {
                 .notFound, code: .noMatch,
                 "No entity matches \(query.canonical); Accept asks for a document (\(documentType)), which comes from exactly one entity")
         case 1:
-            let file = try await document(selection.entities[indices[0]], request.caller)
+            let file = try await document(selection.entities.entity(at: indices[0]), request.caller)
             return Outcome(info: "The \(documentType) document of 1 entity", canonical: query.canonical, count: 1, payload: .file(file))
         default:
             throw SwitchboardError(
