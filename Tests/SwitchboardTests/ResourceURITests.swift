@@ -43,6 +43,8 @@ import Testing
         ("/a/=1", 400, "has no property name"),
         ("/a/novalue", 400, "invalid condition 'novalue'"),
         ("/a/b%ZZ=1", 400, "invalid percent-encoding"),
+        // A raw '%' with a combining mark is one character, but still a '%' that must start an escape.
+        ("/a/b=%\u{301}", 400, "invalid percent-encoding"),
         ("/a/b=%E2%28", 400, "does not decode to valid UTF-8"),
         ("/a/b=%00", 400, "NUL character"),
         ("/a\u{1}", 400, "control character U+0001"),
