@@ -47,8 +47,7 @@ struct UpgradedConnection: Sendable {
         try await withGracefulShutdownHandler {
             try await api.serve(
                 ready.request,
-                inbound: InboundMessages(
-                    messages: inbound.messages(maxSize: maxMessageSize), maxSize: maxMessageSize, outbound: outbound),
+                inbound: InboundMessages(frames: inbound, maxSize: maxMessageSize, outbound: outbound),
                 transport: ready.transport)
         } onGracefulShutdown: {
             closeState.serverIsShuttingDown()

@@ -212,6 +212,65 @@ struct ServerTests {
         }
     }
 
+    /// An unmasked frame (the test client masks it): FIN, opcode, a payload under 126 bytes.
+    static func frame(fin: Bool, opcode: UInt8, _ payload: [UInt8]) -> [UInt8] {
+        [(fin ? 0x80 : 0) | opcode, UInt8(payload.count)] + payload
+    }
+
+    @Test func aFragmentedTextMessageClosesAtTheFragmentThatMakesItInvalid() async throws {
+        try await TestServer.with { server in
+            let client = try await WebSocketTestClient.connect(server.base + "/api/echo", compression: false)
+            // "κό" then U+110000 in the four-byte form: the close comes before the last fragment is sent.
+            client.send(rawFrame: Self.frame(fin: false, opcode: 0x1, Array("κό".utf8)))
+            client.send(rawFrame: Self.frame(fin: false, opcode: 0x0, [0xF4, 0x90, 0x80, 0x80]))
+            #expect(try await client.closeFrame()?.code == 1007)
+        }
+        try await TestServer.with { server in
+            let client = try await WebSocketTestClient.connect(server.base + "/api/echo", compression: false)
+            // A fragment may end inside a character (here "ό"); one that starts a character no text can have fails.
+            let word = Array("κόσμε".utf8)
+            client.send(rawFrame: Self.frame(fin: false, opcode: 0x1, Array(word[0..<3])))
+            client.send(rawFrame: Self.frame(fin: false, opcode: 0x0, Array(word[3..<7])))
+            client.send(rawFrame: Self.frame(fin: true, opcode: 0x0, Array(word[7...])))
+            #expect(try await client.receiveText() == "κόσμε")
+            client.send(rawFrame: Self.frame(fin: false, opcode: 0x1, [0x61, 0xED]))
+            client.send(rawFrame: Self.frame(fin: false, opcode: 0x0, [0xA0]))  // a surrogate
+            #expect(try await client.closeFrame()?.code == 1007)
+        }
+        try await TestServer.with { server in
+            let client = try await WebSocketTestClient.connect(server.base + "/api/echo", compression: false)
+            // The last fragment ends in the middle of a character.
+            client.send(rawFrame: Self.frame(fin: false, opcode: 0x1, [0x61]))
+            client.send(rawFrame: Self.frame(fin: true, opcode: 0x0, [0xE2, 0x82]))
+            #expect(try await client.closeFrame()?.code == 1007)
+        }
+    }
+
+    @Test func fragmentsOutOfTurnAreAProtocolErrorAndTooManyAreTooLarge() async throws {
+        try await TestServer.with(configuration: .init(maxMessageSize: 200)) { server in
+            let first = try await WebSocketTestClient.connect(server.base + "/api/echo", compression: false)
+            first.send(rawFrame: Self.frame(fin: true, opcode: 0x0, Array("stray".utf8)))
+            #expect(try await first.closeFrame()?.code == 1002)
+            let second = try await WebSocketTestClient.connect(server.base + "/api/echo", compression: false)
+            second.send(rawFrame: Self.frame(fin: false, opcode: 0x2, [1, 2, 3]))
+            second.send(rawFrame: Self.frame(fin: true, opcode: 0x1, Array("new".utf8)))
+            #expect(try await second.closeFrame()?.code == 1002)
+            let third = try await WebSocketTestClient.connect(server.base + "/api/echo", compression: false)
+            third.send(rawFrame: Self.frame(fin: false, opcode: 0x2, [UInt8](repeating: 7, count: 100)))
+            third.send(rawFrame: Self.frame(fin: false, opcode: 0x0, [UInt8](repeating: 7, count: 100)))
+            third.send(rawFrame: Self.frame(fin: true, opcode: 0x0, [7]))
+            #expect(try await third.closeFrame()?.code == 1009)
+            // Fragments up to the limit make one message, whose binary bytes come back as sent.
+            let fourth = try await WebSocketTestClient.connect(server.base + "/api/echo", compression: false)
+            fourth.send(rawFrame: Self.frame(fin: false, opcode: 0x2, [UInt8](repeating: 1, count: 100)))
+            fourth.send(rawFrame: Self.frame(fin: false, opcode: 0x0, []))
+            fourth.send(rawFrame: Self.frame(fin: true, opcode: 0x0, [UInt8](repeating: 2, count: 100)))
+            guard case .binary(let bytes) = await fourth.receive() else { throw TestFailure("no binary echo") }
+            #expect(Array(bytes.readableBytesView) == [UInt8](repeating: 1, count: 100) + [UInt8](repeating: 2, count: 100))
+            try await fourth.close()
+        }
+    }
+
     @Test func infoReportsTheConnectionAndHidesReservedHeaders() async throws {
         try await TestServer.with { server in
             let headers = [("Authorization", "Bearer secret"), ("X-Forwarded-For", "203.0.113.9"), ("X-Trace", "t1")]
