@@ -6,16 +6,16 @@ import Switchboard
 /// The client's messages, whole, as Switchboard messages, assembled from the frames of a Hummingbird WebSocket.
 ///
 /// Hummingbird answers pings and close frames as it reads (`WebSocketInboundStream`); this joins the data
-/// frames into messages itself, rather than through Hummingbird's `messages(maxSize:)`, for three reasons:
+/// frames into messages itself, rather than through Hummingbird's `messages(maxSize:)`:
 /// - **Fail fast on invalid UTF-8.** Each fragment of a text message is checked as it arrives
 ///   (``UTF8StreamValidator``), so a message that turns invalid in its second fragment closes the connection
 ///   with 1007 then, not after its last fragment (RFC 6455 §8.1).
-/// - **Every message is held to `maxSize` after decompression**, whole or in fragments: the WebSocket library
-///   checks the size of reassembled fragments, but not the inflated size of a single compressed frame.
-/// - **Less memory per idle connection, less work per message.** An idle connection's reader waits in here
-///   for its life, and a Swift task keeps the deepest stack it has had: `messages(maxSize:)` adds two async
-///   frames (3.3 KiB of task-allocator slabs per connection, measured with `heaptrack`), and an array for the
-///   fragments of every message, one fragment or many.
+/// - **Every message is held to `maxSize` after decompression**, whole or in fragments, and fragments before
+///   they are joined: the frame decoder's limit applies to a frame as sent, not to what it inflates to.
+/// - **Less memory per idle connection.** An idle connection's reader waits in here for its life, and a Swift
+///   task keeps the deepest stack it has had: `messages(maxSize:)` puts two async frames of its own above the
+///   frame iterator's (1.1 KiB of task-allocator slabs per idle connection, measured with `heaptrack`), and
+///   makes an array for the fragments of every message, one fragment or many.
 ///
 /// A protocol error closes the connection with its code (1002 for a frame out of turn, 1007 for invalid UTF-8,
 /// 1009 for a message over the limit), and the sequence ends.
