@@ -200,7 +200,7 @@ public actor PTYTerminal: TextInputTerminal, BinaryInputTerminal, PropertyChecki
 
     /// Output as terminado frames it: `["stdout", "..."]`.
     private static func terminadoOutput(_ bytes: ByteBuffer) -> ByteBuffer {
-        ByteBuffer(bytes: JSON.array(["stdout", .string(String(decoding: bytes.readableBytesView, as: UTF8.self))]).utf8(pretty: false))
+        bytes.withUnsafeReadableBytes { ByteBuffer(bytes: JSON.compactTaggedText(tag: "stdout", utf8: $0)) }
     }
 
     private func exited(_ exit: PTYExit, on connection: TerminalConnection) async {

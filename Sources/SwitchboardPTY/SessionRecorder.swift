@@ -1,5 +1,6 @@
 import NIOCore
 import NIOPosix
+import SwitchboardCore
 import Synchronization
 
 #if canImport(Glibc)
@@ -385,43 +386,13 @@ final class SessionRecorder: Sendable {
         }
     }
 
-    /// The bytes of valid UTF-8 text as the inside of a JSON string: runs that need no escape are copied whole.
-    /// The scan looks at eight bytes at a time and at single bytes only where a word holds one to escape
-    /// (output is mostly plain text: a line break every 80 bytes or so).
+    /// The bytes of valid UTF-8 text as the inside of a JSON string, escaped as all of Switchboard's JSON is
+    /// (`JSONEscaping`): runs that need no escape are copied whole.
     static func appendEscaped(_ bytes: UnsafeRawBufferPointer, to line: inout [UInt8]) {
-        var runStart = 0
-        var index = 0
-        while index < bytes.count {
-            if index + 8 <= bytes.count, !mayNeedEscape(bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self)) {
-                index += 8
-                continue
-            }
-            let end = min(index + 8, bytes.count)
-            while index < end {
-                let byte = bytes[index]
-                if byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
-                    if runStart < index { line.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[runStart..<index])) }
-                    runStart = index + 1
-                    appendEscape(of: byte, to: &line)
-                }
-                index += 1
-            }
+        JSONEscaping.forEachRun(in: bytes) { run, byteToEscape in
+            line.append(contentsOf: run)
+            if let byteToEscape { appendEscape(of: byteToEscape, to: &line) }
         }
-        if runStart < bytes.count { line.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[runStart...])) }
-    }
-
-    /// Whether any of the eight bytes of `word` is below 0x20, a quote or a backslash (never wrong when one
-    /// is; bytes of 0x80 and above never count).
-    @inline(__always)
-    static func mayNeedEscape(_ word: UInt64) -> Bool {
-        let ones: UInt64 = 0x0101_0101_0101_0101
-        let highBits: UInt64 = 0x8080_8080_8080_8080
-        let below = (word &- ones &* 0x20) & ~word & highBits
-        let quote = word ^ (ones &* UInt64(UInt8(ascii: "\"")))
-        let backslash = word ^ (ones &* UInt64(UInt8(ascii: "\\")))
-        let quoteFound = (quote &- ones) & ~quote & highBits
-        let backslashFound = (backslash &- ones) & ~backslash & highBits
-        return (below | quoteFound | backslashFound) != 0
     }
 
     private static func appendEscape(of byte: UInt8, to line: inout [UInt8]) {

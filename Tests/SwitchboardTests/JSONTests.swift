@@ -1,4 +1,6 @@
+import Foundation
 import Switchboard
+import SwitchboardCore
 import Testing
 
 @Suite struct JSONTests {
@@ -21,6 +23,58 @@ import Testing
         #expect(JSON.string("").compact == #""""#)
         let mixed = "x\u{0}y\u{7F}zé\n"
         #expect(try JSON(parsing: JSON.string(mixed).compact) == .string(mixed), "every escape parses back")
+    }
+
+    /// Strings are scanned eight bytes at a time: every byte to escape, at every offset of a word and in a
+    /// word of its own, comes out as the escape a byte-by-byte writer makes, and reads back as the text.
+    @Test func stringsAreEscapedWhereverTheBytesToEscapeFall() throws {
+        let pieces = (0..<0x20).map { String(UnicodeScalar(UInt8($0))) } + ["\"", "\\", "a", "é", "€", "😀", "/", "\u{7F}", " "]
+        var texts = pieces.flatMap { piece in (0..<17).map { String(repeating: "x", count: $0) + piece + "tail" } }
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<300 {
+            texts.append((0..<Int.random(in: 0..<60, using: &generator)).map { _ in pieces.randomElement(using: &generator)! }.joined())
+        }
+        texts.append(String(repeating: "plain text without anything to escape ", count: 100))
+        for text in texts {
+            let compact = JSON.string(text).compact
+            #expect(compact == Self.escapedByteByByte(text), "\(text.debugDescription)")
+            #expect(try JSONDecoder().decode(String.self, from: Data(compact.utf8)) == text)
+            let tagged = Array(text.utf8).withUnsafeBytes { JSON.compactTaggedText(tag: "stdout", utf8: $0) }
+            #expect(String(decoding: tagged, as: UTF8.self) == JSON.array(["stdout", .string(text)]).compact)
+        }
+    }
+
+    /// The writer's buffer starts small and doubles: documents of every size around its first capacities
+    /// print whole, pretty and compact.
+    @Test func documentsLargerThanTheFirstBufferPrintWhole() throws {
+        for count in [0, 1, 50, 60, 61, 62, 120, 121, 122, 250, 500, 2_000] {
+            let json = JSON.array((0..<count).map { .object(["n": .int($0), "s": .string(String(repeating: "é", count: $0 % 7))]) })
+            #expect(try JSON(parsing: json.prettyPrinted) == json)
+            #expect(try JSON(parsing: json.compact) == json)
+            let long = JSON.string(String(repeating: "0123456789abcde\n", count: count * 10))
+            #expect(try JSON(parsing: long.compact) == long)
+        }
+    }
+
+    /// What a writer that looks at one byte at a time makes of `text`.
+    private static func escapedByteByByte(_ text: String) -> String {
+        var escaped = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": escaped += "\\\""
+            case "\\": escaped += "\\\\"
+            case "\n": escaped += "\\n"
+            case "\r": escaped += "\\r"
+            case "\t": escaped += "\\t"
+            case "\u{8}": escaped += "\\b"
+            case "\u{C}": escaped += "\\f"
+            case _ where scalar.value < 0x20 || scalar.value == 0x7F:
+                let hex = String(scalar.value, radix: 16)
+                escaped += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: escaped.unicodeScalars.append(scalar)
+            }
+        }
+        return escaped + "\""
     }
 
     @Test(arguments: [

@@ -46,130 +46,23 @@ public enum JSON: Sendable, Equatable {
     public var compact: String { String(decoding: utf8(pretty: false), as: UTF8.self) }
 
     /// The value printed as UTF-8 bytes, pretty (``prettyPrinted``) or compact (``compact``).
-    package func utf8(pretty: Bool) -> [UInt8] {
+    package func utf8(pretty: Bool, appendingNewline: Bool = false) -> [UInt8] {
         var writer = JSONWriter(pretty: pretty)
         writer.write(self, indent: 0)
-        return writer.bytes
-    }
-}
-
-/// Prints JSON into a byte array: every piece is appended as bytes, and the text is made once at the end.
-struct JSONWriter {
-    private(set) var bytes: [UInt8] = []
-    let pretty: Bool
-
-    init(pretty: Bool) {
-        self.pretty = pretty
-        bytes.reserveCapacity(pretty ? 256 : 128)
+        if appendingNewline { writer.append(UInt8(ascii: "\n")) }
+        return writer.finish()
     }
 
-    mutating func write(_ value: JSON, indent: Int) {
-        switch value {
-        case .null: append("null")
-        case .bool(let value): append(value ? "true" : "false")
-        case .int(let value): write(value)
-        case .double(let value):
-            if value.isFinite {
-                if value == value.rounded(), abs(value) < 1e15 {
-                    write(Int(value))
-                } else {
-                    bytes.append(contentsOf: String(value).utf8)
-                }
-            } else {
-                append("null")
-            }
-        case .string(let value): writeQuoted(value)
-        case .array(let elements):
-            if elements.isEmpty {
-                append("[]")
-                return
-            }
-            bytes.append(UInt8(ascii: "["))
-            for (index, element) in elements.enumerated() {
-                if index > 0 { bytes.append(UInt8(ascii: ",")) }
-                if pretty { newline(indent + 1) }
-                write(element, indent: indent + 1)
-            }
-            if pretty { newline(indent) }
-            bytes.append(UInt8(ascii: "]"))
-        case .object(let object):
-            if object.isEmpty {
-                append("{}")
-                return
-            }
-            bytes.append(UInt8(ascii: "{"))
-            for (index, member) in object.members.enumerated() {
-                if index > 0 { bytes.append(UInt8(ascii: ",")) }
-                if pretty { newline(indent + 1) }
-                writeQuoted(member.key)
-                append(pretty ? ": " : ":")
-                write(member.value, indent: indent + 1)
-            }
-            if pretty { newline(indent) }
-            bytes.append(UInt8(ascii: "}"))
-        }
-    }
-
-    private mutating func append(_ text: StaticString) {
-        text.withUTF8Buffer { bytes.append(contentsOf: $0) }
-    }
-
-    /// An integer in decimal, without making a `String` of it.
-    private mutating func write(_ value: Int) {
-        if value < 0 { bytes.append(UInt8(ascii: "-")) }
-        var magnitude = value.magnitude
-        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // room for the 20 digits of UInt64.max
-        var count = 0
-        withUnsafeMutableBytes(of: &digits) { buffer in
-            repeat {
-                buffer[19 - count] = UInt8(ascii: "0") + UInt8(magnitude % 10)
-                magnitude /= 10
-                count += 1
-            } while magnitude > 0
-            bytes.append(contentsOf: buffer[(20 - count)..<20])
-        }
-    }
-
-    private mutating func newline(_ indent: Int) {
-        bytes.append(UInt8(ascii: "\n"))
-        for _ in 0..<indent { append("  ") }
-    }
-
-    /// Appends `string` as a JSON string: runs of bytes that need no escape are appended whole (a string
-    /// without any, the common case, in one append).
-    mutating func writeQuoted(_ string: String) {
-        bytes.append(UInt8(ascii: "\""))
-        var string = string
-        string.withUTF8 { source in
-            var run = 0
-            for index in source.indices {
-                let byte = source[index]
-                guard byte < 0x20 || byte == 0x22 || byte == 0x5C || byte == 0x7F else { continue }
-                if run < index { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: source[run..<index])) }
-                escape(byte)
-                run = index + 1
-            }
-            if run < source.count { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: source[run...])) }
-        }
-        bytes.append(UInt8(ascii: "\""))
-    }
-
-    /// The escape of an ASCII byte that a JSON string cannot hold as it is.
-    private mutating func escape(_ byte: UInt8) {
-        switch byte {
-        case 0x22: append("\\\"")
-        case 0x5C: append("\\\\")
-        case 0x0A: append("\\n")
-        case 0x0D: append("\\r")
-        case 0x09: append("\\t")
-        case 0x08: append("\\b")
-        case 0x0C: append("\\f")
-        default:
-            let hex = Array("0123456789abcdef".utf8)
-            append("\\u00")
-            bytes.append(hex[Int(byte >> 4)])
-            bytes.append(hex[Int(byte & 0x0F)])
-        }
+    /// `["<tag>","<text>"]` on one line (terminado's output message), from text that is already valid UTF-8:
+    /// escaped as it is, without making a `String` of it first.
+    package static func compactTaggedText(tag: String, utf8 text: UnsafeRawBufferPointer) -> [UInt8] {
+        var writer = JSONWriter(pretty: false, capacity: text.count + tag.utf8.count + 8)
+        writer.append(UInt8(ascii: "["))
+        writer.writeQuoted(tag)
+        writer.append(UInt8(ascii: ","))
+        writer.writeQuoted(text)
+        writer.append(UInt8(ascii: "]"))
+        return writer.finish()
     }
 }
 

@@ -105,10 +105,7 @@ public struct RESTResponse: Sendable {
     /// ``bodyText`` as UTF-8 bytes, for a transport that sends bytes (no `String` made on the way).
     package var bodyUTF8: [UInt8]? {
         if let encodedBody { return encodedBody }
-        guard let body else { return nil }
-        var bytes = body.utf8(pretty: true)
-        bytes.append(UInt8(ascii: "\n"))
-        return bytes
+        return body?.utf8(pretty: true, appendingNewline: true)
     }
 
     /// The status line the Shell shows: `<status>: <reason> (<ms> ms). <info>`.

@@ -1,0 +1,225 @@
+/// Prints JSON into bytes.
+///
+/// Every piece is copied into one growing buffer of the writer's own: a capacity check and a copy, where
+/// appending to an `Array` paid for the array's generic bookkeeping on every piece (a Shell page of ten
+/// entities is some 200 pieces). Strings are scanned eight bytes at a time for what needs an escape, and the
+/// array is made once, by ``finish()``.
+struct JSONWriter: ~Copyable {
+    private var start: UnsafeMutableRawPointer
+    private var capacity: Int
+    private var count = 0
+    let pretty: Bool
+
+    /// A writer whose buffer starts with room for `capacity` bytes and doubles when it is full.
+    init(pretty: Bool, capacity: Int = 1024) {
+        self.pretty = pretty
+        self.capacity = max(capacity, 16)
+        start = .allocate(byteCount: self.capacity, alignment: 1)
+    }
+
+    deinit { start.deallocate() }
+
+    /// The bytes written.
+    consuming func finish() -> [UInt8] {
+        [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            UnsafeMutableRawBufferPointer(buffer).copyMemory(from: UnsafeRawBufferPointer(start: start, count: count))
+            initialized = count
+        }
+    }
+
+    mutating func write(_ value: JSON, indent: Int) {
+        switch value {
+        case .null: append("null")
+        case .bool(let value): append(value ? "true" : "false")
+        case .int(let value): write(value)
+        case .double(let value):
+            if !value.isFinite {
+                append("null")
+            } else if value == value.rounded(), abs(value) < 1e15 {
+                write(Int(value))
+            } else {
+                var text = value.description
+                text.withUTF8 { append(UnsafeRawBufferPointer($0)) }
+            }
+        case .string(let value): writeQuoted(value)
+        case .array(let elements):
+            guard !elements.isEmpty else { return append("[]") }
+            append(UInt8(ascii: "["))
+            var first = true
+            for element in elements {
+                if !first { append(UInt8(ascii: ",")) }
+                first = false
+                if pretty { newline(indent + 1) }
+                write(element, indent: indent + 1)
+            }
+            if pretty { newline(indent) }
+            append(UInt8(ascii: "]"))
+        case .object(let object):
+            guard !object.isEmpty else { return append("{}") }
+            append(UInt8(ascii: "{"))
+            var first = true
+            for member in object.members {
+                if !first { append(UInt8(ascii: ",")) }
+                first = false
+                if pretty { newline(indent + 1) }
+                writeQuoted(member.key)
+                append(pretty ? ": " : ":")
+                write(member.value, indent: indent + 1)
+            }
+            if pretty { newline(indent) }
+            append(UInt8(ascii: "}"))
+        }
+    }
+
+    /// Appends `string` as a JSON string.
+    mutating func writeQuoted(_ string: String) {
+        let written: Void? = string.utf8.withContiguousStorageIfAvailable { writeQuoted(UnsafeRawBufferPointer($0)) }
+        if written == nil {
+            var copy = string
+            copy.withUTF8 { writeQuoted(UnsafeRawBufferPointer($0)) }
+        }
+    }
+
+    /// Appends valid UTF-8 as a JSON string (see ``JSONEscaping/forEachRun(in:_:)``).
+    mutating func writeQuoted(_ source: UnsafeRawBufferPointer) {
+        reserve(source.count + 2)
+        append(UInt8(ascii: "\""))
+        JSONEscaping.forEachRun(in: source) { run, byteToEscape in
+            append(run)
+            if let byteToEscape { escape(byteToEscape) }
+        }
+        append(UInt8(ascii: "\""))
+    }
+
+    @inline(__always)
+    mutating func append(_ byte: UInt8) {
+        reserve(1)
+        start.storeBytes(of: byte, toByteOffset: count, as: UInt8.self)
+        count += 1
+    }
+
+    @inline(__always)
+    private mutating func append(_ bytes: UnsafeRawBufferPointer) {
+        guard let base = bytes.baseAddress, !bytes.isEmpty else { return }
+        reserve(bytes.count)
+        (start + count).copyMemory(from: base, byteCount: bytes.count)
+        count += bytes.count
+    }
+
+    @inline(__always)
+    private mutating func append(_ text: StaticString) {
+        append(UnsafeRawBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+    }
+
+    @inline(__always)
+    private mutating func reserve(_ extra: Int) {
+        if capacity - count < extra { grow(toHold: count + extra) }
+    }
+
+    private mutating func grow(toHold needed: Int) {
+        let larger = max(capacity * 2, needed)
+        let moved = UnsafeMutableRawPointer.allocate(byteCount: larger, alignment: 1)
+        moved.copyMemory(from: start, byteCount: count)
+        start.deallocate()
+        start = moved
+        capacity = larger
+    }
+
+    /// An integer in decimal, its digits written in place.
+    private mutating func write(_ value: Int) {
+        reserve(21)  // a sign and the 20 digits of UInt64.max
+        if value < 0 { append(UInt8(ascii: "-")) }
+        var magnitude = value.magnitude
+        var digits = 1
+        var rest = magnitude / 10
+        while rest > 0 {
+            digits += 1
+            rest /= 10
+        }
+        var position = count + digits
+        repeat {
+            position -= 1
+            start.storeBytes(of: UInt8(ascii: "0") + UInt8(magnitude % 10), toByteOffset: position, as: UInt8.self)
+            magnitude /= 10
+        } while magnitude > 0
+        count += digits
+    }
+
+    private mutating func newline(_ indent: Int) {
+        reserve(1 + 2 * indent)
+        start.storeBytes(of: UInt8(ascii: "\n"), toByteOffset: count, as: UInt8.self)
+        (start + count + 1).initializeMemory(as: UInt8.self, repeating: UInt8(ascii: " "), count: 2 * indent)
+        count += 1 + 2 * indent
+    }
+
+    /// The escape of an ASCII byte that ``JSONEscaping/needsEscape(_:)``.
+    private mutating func escape(_ byte: UInt8) {
+        switch byte {
+        case 0x22: append("\\\"")
+        case 0x5C: append("\\\\")
+        case 0x0A: append("\\n")
+        case 0x0D: append("\\r")
+        case 0x09: append("\\t")
+        case 0x08: append("\\b")
+        case 0x0C: append("\\f")
+        default:
+            let hex: StaticString = "0123456789abcdef"
+            append("\\u00")
+            append(hex.utf8Start[Int(byte >> 4)])
+            append(hex.utf8Start[Int(byte & 0x0F)])
+        }
+    }
+}
+
+/// Which bytes of a JSON string Switchboard escapes: control characters (below 0x20 and DEL, so that no JSON
+/// it prints can move a terminal's cursor), the quote and the backslash.
+package enum JSONEscaping {
+    /// Whether `byte` is written as an escape.
+    @inlinable
+    package static func needsEscape(_ byte: UInt8) -> Bool {
+        byte < 0x20 || byte == 0x22 || byte == 0x5C || byte == 0x7F
+    }
+
+    /// Calls `body` with each run of `source` that needs no escape, in order, and the byte after it that does
+    /// (`nil` after the last run). The scan looks at eight bytes at a time, and at single bytes only in a word
+    /// that may hold one to escape: text is mostly runs of plain characters.
+    @inlinable
+    package static func forEachRun(
+        in source: UnsafeRawBufferPointer, _ body: (_ run: UnsafeRawBufferPointer, _ byteToEscape: UInt8?) -> Void
+    ) {
+        var run = 0
+        var index = 0
+        while index < source.count {
+            if index + 8 <= source.count, !mayNeedEscape(source.loadUnaligned(fromByteOffset: index, as: UInt64.self)) {
+                index += 8
+                continue
+            }
+            let end = min(index + 8, source.count)
+            while index < end {
+                let byte = source[index]
+                if needsEscape(byte) {
+                    body(UnsafeRawBufferPointer(rebasing: source[run..<index]), byte)
+                    run = index + 1
+                }
+                index += 1
+            }
+        }
+        body(UnsafeRawBufferPointer(rebasing: source[run...]), nil)
+    }
+
+    /// Whether any of the eight bytes of `word` may need an escape: never `false` when one does (bytes of 0x80
+    /// and above never do), sometimes `true` when none does.
+    @inlinable @inline(__always)
+    static func mayNeedEscape(_ word: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let below = (word &- ones &* 0x20) & ~word & 0x8080_8080_8080_8080
+        return (below | zeroByte(in: word ^ (ones &* 0x22)) | zeroByte(in: word ^ (ones &* 0x5C))
+            | zeroByte(in: word ^ (ones &* 0x7F))) != 0
+    }
+
+    /// The high bit of a byte is set for each byte of `word` that is zero (and may be for a byte above one).
+    @inlinable @inline(__always)
+    static func zeroByte(in word: UInt64) -> UInt64 {
+        (word &- 0x0101_0101_0101_0101) & ~word & 0x8080_8080_8080_8080
+    }
+}
