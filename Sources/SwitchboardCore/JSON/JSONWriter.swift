@@ -213,8 +213,10 @@ package enum JSONEscaping {
     static func mayNeedEscape(_ word: UInt64) -> Bool {
         let ones: UInt64 = 0x0101_0101_0101_0101
         let below = (word &- ones &* 0x20) & ~word & 0x8080_8080_8080_8080
-        return (below | zeroByte(in: word ^ (ones &* 0x22)) | zeroByte(in: word ^ (ones &* 0x5C))
-            | zeroByte(in: word ^ (ones &* 0x7F))) != 0
+        let quote = zeroByte(in: word ^ (ones &* 0x22))
+        let backslash = zeroByte(in: word ^ (ones &* 0x5C))
+        let delete = zeroByte(in: word ^ (ones &* 0x7F))
+        return (below | quote | backslash | delete) != 0
     }
 
     /// The high bit of a byte is set for each byte of `word` that is zero (and may be for a byte above one).
