@@ -1,6 +1,6 @@
 """Switchboard beside its peers and its limits, every row measured in the same run (Docs/Performance.md).
 
-    Scripts/bench.sh [--repeats 3] [--only pty,keys,start,echo,idle,gets]   # installs the peers, builds, runs
+    Scripts/bench.sh [--repeats 3] [--only pty,keys,start,echo,idle,gets,instructions]   # installs, builds, runs
 
 or, with everything installed and built (release):
 
@@ -22,6 +22,10 @@ Sections (each prints its rows as it goes; one table at the end, median and rang
          against 1,000 in-memory entities with limit=10 (BenchServer items), with the server's CPU per GET;
          beside them the ceilings: a bare Hummingbird WebSocket that answers each command with the Shell's
          three messages made once (BenchServer bare-echo, /answer), and a bare `GET /health`.
+* instructions  the same work under valgrind's callgrind, which counts the instructions the server ran
+         (user space only): per Shell GET on one WebSocket and over HTTP, per Echo message on one connection,
+         each beside its ceiling. Unlike time, the count does not move with the machine's load, so a change of
+         a few per cent shows; the kernel's share (socket reads and writes) is not in it.
 
 The clients: Python `websockets` (sync) for the PTY sections, node with Debian's node-ws for echo, idle and
 gets, wrk for HTTP. Every server is started and stopped by this script.
@@ -458,7 +462,8 @@ def main():
     parser.add_argument("--keys", type=int, default=2000)
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--idle-connections", type=int, default=10000)
-    parser.add_argument("--only", default="pty,keys,start,echo,idle,gets")
+    parser.add_argument("--only", default="pty,keys,start,echo,idle,gets,instructions")
+    parser.add_argument("--counted", type=int, default=2000, help="GETs or messages counted under callgrind")
     parser.add_argument("--shell", default="/bin/sh", help="the program of every PTY session (default /bin/sh)")
     args = parser.parse_args()
     global SHELL
@@ -596,10 +601,153 @@ def main():
             table.add("Shell GETs", "HTTP, one keep-alive connection, 8 pipelined (wrk)", runs["pipelined"], "GETs/s", "target ≥ 20,000", 0)
             table.add("Shell GETs", "bare Hummingbird `GET /health` (ok), one in flight: the HTTP ceiling", runs["bare"], "GETs/s", "", 0)
             table.add("Shell GETs", "bare Hummingbird `GET /health`, 8 pipelined", runs["bare pipelined"], "GETs/s", "", 0)
+        if "instructions" in sections:
+            instruction_counts(args, peers, table)
     finally:
         peers.stop()
     table.print(f"Switchboard benchmark, {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores, "
                 f"{args.repeats} repeats per figure, release build")
+
+
+# MARK: instructions under callgrind
+
+# valgrind 3.19 (Debian 12) rewrites the signal mask that `rt_sigsuspend` is given, in place, and libdispatch
+# gives it a read-only one: valgrind dies at start. This preload hands it a copy.
+SIGSUSPEND_SHIM = r"""
+#define _GNU_SOURCE
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+int sigsuspend(const sigset_t *mask) { sigset_t copy = *mask; return syscall(SYS_rt_sigsuspend, &copy, 8); }
+"""
+
+
+class CallgrindServer:
+    """A server run under callgrind: `count(work)` is the number of instructions the server ran during `work()`
+    (counters zeroed before, dumped after)."""
+
+    def __init__(self, name, command, workdir, env=None):
+        # valgrind 3.19 cannot read the DWARF 5 of Swift's binaries; the symbol table is enough for counting.
+        binary = os.path.join(workdir, os.path.basename(command[0]) + ".symbols-only")
+        if not os.path.exists(binary):
+            subprocess.run(["objcopy", "--strip-debug", command[0], binary], check=True)
+        shim = os.path.join(workdir, "sigsuspend_copy.so")
+        if not os.path.exists(shim):
+            source = os.path.join(workdir, "sigsuspend_copy.c")
+            with open(source, "w") as file:
+                file.write(SIGSUSPEND_SHIM)
+            compiler = shutil.which("cc") or shutil.which("clang")
+            subprocess.run([compiler, "-shared", "-fPIC", "-O2", "-o", shim, source], check=True)
+        self.output = os.path.join(workdir, name.replace(" ", "-") + ".callgrind")
+        self.server = Server(name, ["valgrind", "--tool=callgrind", f"--callgrind-out-file={self.output}", binary,
+                                    *command[1:]], env={**(env or os.environ), "LD_PRELOAD": shim})
+        self.port = self.server.port
+        self.dumps = 0
+
+    def count(self, work):
+        subprocess.run(["callgrind_control", "-z", str(self.server.process.pid)], check=True, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+        work()
+        subprocess.run(["callgrind_control", "-d", str(self.server.process.pid)], check=True, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+        self.dumps += 1
+        with open(f"{self.output}.{self.dumps}") as dump:
+            for line in dump:
+                if line.startswith("summary:") or line.startswith("totals:"):
+                    return int(line.split()[1])
+        sys.exit(f"no totals in {self.output}.{self.dumps}")
+
+    def stop(self):
+        self.server.stop()
+
+
+def closed_loop(url, message, count, window=1, answered=lambda text: True, skip_banner=False):
+    """Sends `message`, keeping `window` in flight, until `count` answers came (`answered` says which message
+    ends one)."""
+    with connect(url, compression=None, max_size=None) as ws:
+        if skip_banner:
+            while not ws.recv().startswith("? "):
+                pass
+        sent = done = 0
+        while sent < min(window, count):
+            ws.send(message)
+            sent += 1
+        while done < count:
+            if answered(ws.recv()):
+                done += 1
+                if sent < count:
+                    ws.send(message)
+                    sent += 1
+
+
+def http_keep_alive(port, path, count):
+    """`count` GETs of `path`, one after the other, on one keep-alive connection."""
+    with socket.create_connection(("127.0.0.1", port)) as connection:
+        request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
+        pending = b""
+        for _ in range(count):
+            connection.sendall(request)
+            while True:
+                end = pending.find(b"\r\n\r\n")
+                length = re.search(rb"content-length: *(\d+)", pending[:end], re.I) if end >= 0 else None
+                if length and len(pending) >= end + 4 + int(length.group(1)):
+                    if not pending.startswith(b"HTTP/1.1 200"):
+                        sys.exit("a GET failed: " + pending[:end].decode(errors="replace"))
+                    pending = pending[end + 4 + int(length.group(1)):]
+                    break
+                pending += connection.recv(65536)
+
+
+def instruction_counts(args, peers, table):
+    """Instructions per Shell GET and per Echo message, each beside its ceiling, under callgrind."""
+    n = args.counted
+    workdir = tempfile.mkdtemp(prefix="switchboard-callgrind-")
+    started = []
+    try:
+        print(f"Instructions under callgrind, {n} per figure", flush=True)
+        items = CallgrindServer("BenchServer items", [args.bench_server, "items"], workdir)
+        started.append(items)
+        bare = CallgrindServer("BenchServer bare-echo", [args.bench_server, "bare-echo"], workdir)
+        started.append(bare)
+        data = os.path.join(workdir, "data")
+        switchboard = CallgrindServer("switchboard", [args.switchboard, "serve", "--port", "0", "--data-dir", data,
+                                                      "--log-level", "info"], workdir)
+        started.append(switchboard)
+        token = open(os.path.join(data, "token")).read().strip()
+        get = "GET /bench.item//limit=10"
+        location = lambda text: text.startswith("? ")
+        payload = "x" * 32
+        echoed = lambda text: text.endswith(payload)
+        work = {
+            "ws": (items, lambda: closed_loop(f"ws://127.0.0.1:{items.port}/api", get, n, 8, location, True)),
+            "ws ceiling": (bare, lambda: closed_loop(f"ws://127.0.0.1:{bare.port}/answer", get, n, 8, location)),
+            "http": (items, lambda: http_keep_alive(items.port, "/api/bench.item//limit=10", n)),
+            "http ceiling": (bare, lambda: http_keep_alive(bare.port, "/health", n)),
+            "echo": (switchboard, lambda: closed_loop(f"ws://127.0.0.1:{switchboard.port}/api({token})/echo", payload,
+                                                      n, 1, echoed)),
+            "echo bare": (bare, lambda: closed_loop(f"ws://127.0.0.1:{bare.port}/echo", payload, n, 1, echoed)),
+        }
+        counts = {key: [] for key in work}
+        for key, (server, run) in work.items():
+            server.count(run)  # warm-up: first-use work (metadata, caches, the allocator's arenas) is not counted
+            for _ in range(args.repeats):
+                counts[key].append(server.count(run) / n / 1000)
+        median = {key: statistics.median(values) for key, values in counts.items()}
+        rows = [
+            ("ws", "Shell GET on one WebSocket (8 in flight), Switchboard", "ws ceiling"),
+            ("ws ceiling", "the WebSocket ceiling (bare Hummingbird, the same three messages)", None),
+            ("http", "Shell GET over HTTP keep-alive, one in flight, Switchboard", "http ceiling"),
+            ("http ceiling", "the HTTP ceiling (bare Hummingbird `GET /health`)", None),
+            ("echo", "Echo message, one connection, Switchboard", "echo bare"),
+            ("echo bare", "Echo message, one connection, bare Hummingbird echo", None),
+        ]
+        for key, measure, reference in rows:
+            note = f"{median[key] / median[reference]:.2f}× its ceiling" if reference else ""
+            table.add("Instructions", measure, counts[key], "thousand per GET or message", note, 1)
+    finally:
+        for server in started:
+            server.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def percentile(values, fraction):

@@ -8,10 +8,10 @@ cd "$(dirname "$0")/.."
 
 echo "== peers and load clients"
 # websocketd (Go) and node-ws from Debian, terminado from PyPI, wrk for HTTP; pinned where PyPI allows.
-if command -v apt-get > /dev/null && ! { command -v websocketd && command -v wrk && test -d /usr/share/nodejs/ws; } > /dev/null; then
+if command -v apt-get > /dev/null && ! { command -v websocketd && command -v wrk && command -v valgrind && test -d /usr/share/nodejs/ws; } > /dev/null; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -q > /dev/null
-    apt-get install -y -q --no-install-recommends websocketd node-ws nodejs wrk util-linux > /dev/null
+    apt-get install -y -q --no-install-recommends websocketd node-ws nodejs wrk util-linux valgrind binutils > /dev/null
 fi
 python3 -m pip install --quiet --disable-pip-version-check 'websockets==17.4' 'terminado==0.18.1' 'tornado==6.6.1'
 
