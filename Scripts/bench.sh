@@ -7,7 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 echo "== peers and load clients"
-# websocketd (Go) and node-ws from Debian, terminado from PyPI, wrk for HTTP; pinned where PyPI allows.
+# websocketd (Go) and node-ws from Debian, terminado from PyPI, wrk for HTTP, valgrind (callgrind) for the
+# instruction counts; pinned where PyPI allows.
 if command -v apt-get > /dev/null && ! { command -v websocketd && command -v wrk && command -v valgrind && test -d /usr/share/nodejs/ws; } > /dev/null; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -q > /dev/null
