@@ -161,6 +161,11 @@ struct SessionTests {
     }
 
     @Test func inputBehindASlowHandlerKeepsItsOrderAndFastInputFollows() async throws {
+        // The busy threshold far beyond the pauses: on a loaded machine a 100 ms pause can last past the default
+        // 250 ms, and #OPTIONS would then rightly answer before the input queued ahead of it. The hand-over to a
+        // new reader still comes after 10 ms.
+        let api = SwitchboardAPI(configuration: .init(busyThreshold: .seconds(30)))
+        api.register { Recorder() }
         let client = TestConnection.open(api, uri: "/recorder")
         // The reader runs "pause" itself, hands the reading over while it sleeps, and the rest queues behind it.
         for text in ["pause 100", "one", "two", "#OPTIONS", "three"] { await client.send(text) }

@@ -108,16 +108,48 @@ final class ClientEndpoint: Sendable {
     }
 
     /// Sends a message; with a generation, only while that attachment is current.
+    ///
+    /// This and ``send(utf8Text:generation:)`` are every message's way out, so they take the send lock and call
+    /// the transport themselves: one `async` call deep, where a shared helper taking the write as a closure made
+    /// it four.
     func send(_ message: TerminalMessage, generation expected: Int? = nil) async throws {
-        try await send(byteCount: message.byteCount, generation: expected, shown: message) { try await $0.send(message) }
+        try check(expected)
+        await sendLock.lock()
+        defer { sendLock.unlock() }
+        try check(expected)
+        do {
+            try await transport.send(message)
+        } catch {
+            throw sendFailed(error)
+        }
+        sent(byteCount: message.byteCount, shown: message)
     }
 
     /// Sends UTF-8 bytes of whole characters as a text message, without making a `String` of them
     /// (``TerminalTransport/send(utf8Text:)``); with a generation, only while that attachment is current.
     func send(utf8Text: ByteBuffer, generation expected: Int? = nil) async throws {
-        try await send(
-            byteCount: utf8Text.readableBytes, generation: expected, shown: .text(String(decoding: utf8Text.readableBytesView, as: UTF8.self))
-        ) { try await $0.send(utf8Text: utf8Text) }
+        try check(expected)
+        await sendLock.lock()
+        defer { sendLock.unlock() }
+        try check(expected)
+        do {
+            try await transport.send(utf8Text: utf8Text)
+        } catch {
+            throw sendFailed(error)
+        }
+        sent(byteCount: utf8Text.readableBytes, shown: .text(String(decoding: utf8Text.readableBytesView, as: UTF8.self)))
+    }
+
+    /// Counts a message written and shows it to the console (`shown` is made only while a console watches).
+    private func sent(byteCount: Int, shown: @autoclosure () -> TerminalMessage) {
+        metrics?.message(in: false, bytes: byteCount)
+        events?.publish(self.event(.webSocketOutput, shown()))
+    }
+
+    /// The transport can no longer deliver: the peer has gone or the connection is closing.
+    private func sendFailed(_ error: any Error) -> TerminalConnectionError {
+        logger.debug("Send failed", metadata: ["error.type": "\(error)"])
+        return .closed
     }
 
     /// Hands UTF-8 bytes of whole characters to the transport as a text message without waiting
@@ -128,8 +160,7 @@ final class ClientEndpoint: Sendable {
         guard (try? check(expected)) != nil, sendLock.tryLock() else { return false }
         defer { sendLock.unlock() }
         guard (try? check(expected)) != nil, transport.sendAtOnce(utf8Text: utf8Text) else { return false }
-        metrics?.message(in: false, bytes: utf8Text.readableBytes)
-        events?.publish(self.event(.webSocketOutput, .text(String(decoding: utf8Text.readableBytesView, as: UTF8.self))))
+        sent(byteCount: utf8Text.readableBytes, shown: .text(String(decoding: utf8Text.readableBytesView, as: UTF8.self)))
         return true
     }
 
@@ -138,27 +169,6 @@ final class ClientEndpoint: Sendable {
         transport.beginSendingTogether()
         defer { transport.endSendingTogether() }
         return try await body()
-    }
-
-    /// Writes one message through the transport under the send lock, counts it, and shows it to the console
-    /// (`shown` is made only while a console watches).
-    private func send(
-        byteCount: Int, generation expected: Int?, shown: @autoclosure () -> TerminalMessage,
-        through write: (any TerminalTransport) async throws -> Void
-    ) async throws {
-        try check(expected)
-        try await sendLock.withLock {
-            try check(expected)
-            do {
-                try await write(transport)
-                metrics?.message(in: false, bytes: byteCount)
-                events?.publish(self.event(.webSocketOutput, shown()))
-            } catch {
-                // The transport can no longer deliver: the peer has gone or the connection is closing.
-                logger.debug("Send failed", metadata: ["error.type": "\(error)"])
-                throw TerminalConnectionError.closed
-            }
-        }
     }
 
     /// Sends one message written in parts (``TerminalTransport/sendMessage(binary:parts:)``); other output

@@ -213,7 +213,10 @@ actor ConnectionDispatcher {
             let size = Self.cost(of: message)
             if charge < size {
                 // Input that was not inflated is counted once it is whole; text for the bytes that remain.
-                guard await budget.reserve(size - charge, timeout: inbound.account.timeout) else {
+                // Free room is taken without an `async` call; only a reader that must wait for room suspends.
+                var reserved = budget.tryReserve(size - charge)
+                if !reserved { reserved = await budget.reserve(size - charge, timeout: inbound.account.timeout) }
+                guard reserved else {
                     budget.release(charge)
                     if !Task.isCancelled { await Self.closeForMemory(endpoint) }
                     return endReading(inbound, error: nil)
@@ -476,6 +479,7 @@ actor ConnectionDispatcher {
             case closed
         }
         while true {
+            let now = ContinuousClock.now  // read once: the handler's start and its hand-over deadline
             let way = input.withLock { state -> Way in
                 guard !endpoint.isClosed, let attachment = state.attachment else { return .closed }
                 state.scheduler.messageQueued()
@@ -484,7 +488,7 @@ actor ConnectionDispatcher {
                 state.readerIsHandling = true
                 state.handlerNumber += 1
                 inlineHandler.store(state.handlerNumber, ordering: .relaxed)
-                state.scheduler.handlerStarted(at: .now)
+                state.scheduler.handlerStarted(at: now)
                 return .inline(attachment, generation: state.generation, handler: state.handlerNumber, waiting: state.commandsWaiting > 0)
             }
             switch way {
@@ -497,7 +501,7 @@ actor ConnectionDispatcher {
                 input.withLock { $0.scheduler.messageDropped() }
             case .inline(let attachment, let generation, let handler, let waiting):
                 signalProgress(waiting)
-                HandOverTimer.shared.watch(self, handler: handler, deadline: .now + handOverDelay)
+                HandOverTimer.shared.watch(self, handler: handler, deadline: now + handOverDelay)
                 await deliver(item.message, to: attachment)
                 _ = inlineHandler.compareExchange(expected: handler, desired: 0, ordering: .relaxed)
                 api.inboundMemory.release(item.charge)
