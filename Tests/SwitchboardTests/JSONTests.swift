@@ -56,6 +56,49 @@ import Testing
         }
     }
 
+    /// An object that keeps its printed form (the in-memory store's entities) prints as it would without it,
+    /// at every depth and in both styles; a change of a copy's members drops the copy's form, not the original's.
+    @Test func objectsKeepingTheirPrintedFormPrintAsTheyWouldWithout() throws {
+        let plain: JSONObject = [
+            "Name": "Spider-Man", "Quote": "with \"great\" power\n\t… \u{7F}", "Year": 1962, "Rating": 4.5,
+            "Home": ["City": "New York", "Tags": ["a", 1, .null, [:], []]], "Empty": [:], "List": [["x": 1]],
+        ]
+        let kept = plain.keepingPrintedForm()
+        #expect(kept == plain)
+        #expect(kept.hashValue == plain.hashValue)
+        let documents: [(JSON) -> JSON] = [
+            { $0 }, { [$0] }, { ["Data": [$0, $0], "DataCount": 2] }, { [[["deep": [$0, "after"]]]] },
+        ]
+        for document in documents {
+            #expect(document(.object(kept)).prettyPrinted == document(.object(plain)).prettyPrinted)
+            #expect(document(.object(kept)).compact == document(.object(plain)).compact)
+        }
+        let changes: [(inout JSONObject) -> Void] = [
+            { $0["Year"] = 1963 }, { $0["Home"] = nil }, { $0["Added"] = [1, 2] }, { $0["Name"] = "Peter" },
+        ]
+        for change in changes {
+            var changed = kept
+            change(&changed)
+            #expect(JSON.object(changed).prettyPrinted == JSON.object(JSONObject(changed.members)).prettyPrinted)
+            #expect(JSON.object(changed).prettyPrinted != JSON.object(plain).prettyPrinted)
+        }
+        #expect(JSON.object(kept).prettyPrinted == JSON.object(plain).prettyPrinted)
+
+        // An object large enough to keep an index of its members keeps it beside the printed form.
+        let largePlain = JSONObject((0..<40).map { ("k\($0)", JSON.int($0)) })
+        var large = largePlain.keepingPrintedForm()
+        let before = large
+        #expect(large["k39"] == .int(39))
+        large["k5"] = nil
+        large["new"] = true
+        #expect(large["k6"] == .int(6))
+        #expect(large["k5"] == nil)
+        #expect(large["new"] == true)
+        #expect(try JSON(parsing: JSON.object(large).prettyPrinted) == .object(large))
+        #expect(before["k5"] == .int(5))
+        #expect(JSON.object(before).prettyPrinted == JSON.object(largePlain).prettyPrinted)
+    }
+
     /// What a writer that looks at one byte at a time makes of `text`.
     private static func escapedByteByByte(_ text: String) -> String {
         var escaped = "\""

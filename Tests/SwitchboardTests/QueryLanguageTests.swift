@@ -245,6 +245,28 @@ struct QueryLanguageTests {
         #expect(try await api.names("/hero/home.city!=Gotham&year<1950") == ["Superman", "Wonder Woman"])
     }
 
+    /// The page a store answers prints as its JSON, before and after its entities change: the in-memory store
+    /// copies each entity's printed form into the page, and a change must not leave the old one behind.
+    @Test(arguments: StoreKind.allCases)
+    func pagesPrintAsTheirJSONAfterChanges(store: StoreKind) async throws {
+        let api = try await store.makeAPI()
+        func expectPrintedAsItsJSON(_ uri: String) async throws -> String {
+            let response = await api.run(.GET, uri)
+            let text = try #require(response.bodyText)
+            let body = try #require(response.body)
+            #expect(try JSON(parsing: text) == body, "\(uri)")
+            #expect(try JSON(parsing: text).prettyPrinted + "\n" == text, "\(uri)")
+            return text
+        }
+        #expect(try await expectPrintedAsItsJSON("/hero/name=Batman").contains("\"Year\": 1939"))
+        #expect(await api.run(.PATCH, "/hero/name=Batman", body: #"{"Year": 1940, "Home": {"City": "Bludhaven"}}"#).status == 200)
+        let changed = try await expectPrintedAsItsJSON("/hero/name=Batman")
+        #expect(changed.contains("\"Year\": 1940") && changed.contains("\"City\": \"Bludhaven\""))
+        #expect(await api.run(.POST, "/hero", body: #"{"Name": "Vision \"V\"\n", "Year": 1968, "HasSecretIdentity": false}"#).status == 201)
+        _ = try await expectPrintedAsItsJSON("/hero//order_asc=name")
+        _ = try await expectPrintedAsItsJSON("/hero//select=name,year&limit=3")
+    }
+
     @Test(arguments: StoreKind.allCases)
     func pagingAndOrdering(store: StoreKind) async throws {
         let api = try await store.makeAPI()

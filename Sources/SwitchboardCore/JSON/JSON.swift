@@ -47,7 +47,7 @@ public enum JSON: Sendable, Equatable {
 
     /// The value printed as UTF-8 bytes, pretty (``prettyPrinted``) or compact (``compact``).
     package func utf8(pretty: Bool, appendingNewline: Bool = false) -> [UInt8] {
-        var writer = JSONWriter(pretty: pretty)
+        var writer = JSONWriter(pretty: pretty, capacity: 4096)
         writer.write(self, indent: 0)
         if appendingNewline { writer.append(UInt8(ascii: "\n")) }
         return writer.finish()
@@ -74,8 +74,24 @@ public enum JSON: Sendable, Equatable {
 public struct JSONObject: Sendable, Equatable, ExpressibleByDictionaryLiteral {
     /// The members in order.
     public private(set) var members: [(key: String, value: JSON)]
-    /// Member name → position in ``members``, kept once the object is larger than ``indexThreshold``.
-    private var positions: [String: Int]?
+    /// The index of positions and the printed form, when the object has either (one reference, so that a
+    /// `JSON` value stays 17 bytes).
+    private var side: Side?
+
+    /// What an object keeps besides its members. Shared by copies of the object; a change of the members
+    /// makes the changed copy's own first (``willChange()``), so it is never written while shared.
+    private final class Side: @unchecked Sendable {
+        /// Member name → position in ``JSONObject/members``, kept once the object is larger than
+        /// ``JSONObject/indexThreshold``.
+        var positions: [String: Int]?
+        /// The object printed pretty, kept by ``JSONObject/keepingPrintedForm()`` until the members change.
+        let printed: PrintedJSON?
+
+        init(positions: [String: Int]?, printed: PrintedJSON?) {
+            self.positions = positions
+            self.printed = printed
+        }
+    }
 
     /// How many members an object may have before lookups use an index.
     static let indexThreshold = 16
@@ -95,26 +111,46 @@ public struct JSONObject: Sendable, Equatable, ExpressibleByDictionaryLiteral {
     public var isEmpty: Bool { members.isEmpty }
     public var count: Int { members.count }
 
+    /// The object printed pretty, when it keeps that form (``keepingPrintedForm()``).
+    var printed: PrintedJSON? { side?.printed }
+
+    /// The object, keeping its pretty-printed form for as long as its members do not change: printing it
+    /// again is then a copy. For objects that are printed many times and rarely changed (the in-memory store's
+    /// entities); it costs about the printed size in memory.
+    package func keepingPrintedForm() -> JSONObject {
+        var copy = self
+        copy.side = Side(positions: side?.positions, printed: PrintedJSON(self))
+        return copy
+    }
+
     private func position(of key: String) -> Int? {
-        if let positions { return positions[key] }
+        if let positions = side?.positions { return positions[key] }
         return members.firstIndex { $0.key == key }
+    }
+
+    /// Before the members change: the printed form no longer holds, and the index becomes this copy's own.
+    private mutating func willChange() {
+        guard side != nil else { return }
+        if isKnownUniquelyReferenced(&side), side?.printed == nil { return }
+        side = side?.positions.map { Side(positions: $0, printed: nil) }
     }
 
     /// The member with exactly this name; setting `nil` removes it.
     public subscript(key: String) -> JSON? {
         get { position(of: key).map { members[$0].value } }
         set {
+            willChange()
             if let index = position(of: key) {
                 if let newValue {
                     members[index].value = newValue
                 } else {
                     members.remove(at: index)
-                    if positions != nil { reindex() }
+                    if side != nil { reindex() }
                 }
             } else if let newValue {
                 members.append((key, newValue))
-                if positions != nil {
-                    positions?[key] = members.count - 1
+                if let side {
+                    side.positions?[key] = members.count - 1
                 } else if members.count > Self.indexThreshold {
                     reindex()
                 }
@@ -124,13 +160,13 @@ public struct JSONObject: Sendable, Equatable, ExpressibleByDictionaryLiteral {
 
     private mutating func reindex() {
         guard members.count > Self.indexThreshold else {
-            positions = nil
+            side = nil
             return
         }
         var index: [String: Int] = [:]
         index.reserveCapacity(members.count)
         for (position, member) in members.enumerated() { index[member.key] = position }
-        positions = index
+        side = Side(positions: index, printed: nil)
     }
 
     public static func == (lhs: JSONObject, rhs: JSONObject) -> Bool {

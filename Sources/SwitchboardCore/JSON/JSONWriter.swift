@@ -27,7 +27,10 @@ struct JSONWriter: ~Copyable {
         }
     }
 
-    mutating func write(_ value: JSON, indent: Int) {
+    /// Writes `value`, whose first line starts at the current position and whose other lines are indented by
+    /// `indent` levels. An object that keeps its printed form (``JSONObject/keepingPrintedForm()``) is copied
+    /// from it when printing pretty, unless `usingPrintedForms` is `false`.
+    mutating func write(_ value: JSON, indent: Int, usingPrintedForms: Bool = true) {
         switch value {
         case .null: append("null")
         case .bool(let value): append(value ? "true" : "false")
@@ -50,11 +53,12 @@ struct JSONWriter: ~Copyable {
                 if !first { append(UInt8(ascii: ",")) }
                 first = false
                 if pretty { newline(indent + 1) }
-                write(element, indent: indent + 1)
+                write(element, indent: indent + 1, usingPrintedForms: usingPrintedForms)
             }
             if pretty { newline(indent) }
             append(UInt8(ascii: "]"))
         case .object(let object):
+            if pretty, usingPrintedForms, let printed = object.printed { return append(printed, indent: indent) }
             guard !object.isEmpty else { return append("{}") }
             append(UInt8(ascii: "{"))
             var first = true
@@ -64,11 +68,38 @@ struct JSONWriter: ~Copyable {
                 if pretty { newline(indent + 1) }
                 writeQuoted(member.key)
                 append(pretty ? ": " : ":")
-                write(member.value, indent: indent + 1)
+                write(member.value, indent: indent + 1, usingPrintedForms: usingPrintedForms)
             }
             if pretty { newline(indent) }
             append(UInt8(ascii: "}"))
         }
+    }
+
+    /// Copies an object's printed form, each line after the first indented by `indent` more levels.
+    private mutating func append(_ printed: PrintedJSON, indent: Int) {
+        let padding = 2 * indent
+        reserve(printed.bytes.count + printed.lineFeeds.count * padding)
+        let destination = start
+        let written = printed.bytes.withUnsafeBytes { [count] bytes in
+            guard let source = bytes.baseAddress else { return count }
+            var position = count
+            var lineStart = 0
+            if padding > 0 {
+                printed.lineFeeds.withUnsafeBufferPointer { lineFeeds in
+                    for lineFeed in lineFeeds {
+                        let length = lineFeed + 1 - lineStart
+                        (destination + position).copyMemory(from: source + lineStart, byteCount: length)
+                        (destination + position + length).initializeMemory(
+                            as: UInt8.self, repeating: UInt8(ascii: " "), count: padding)
+                        position += length + padding
+                        lineStart = lineFeed + 1
+                    }
+                }
+            }
+            (destination + position).copyMemory(from: source + lineStart, byteCount: bytes.count - lineStart)
+            return position + bytes.count - lineStart
+        }
+        count = written
     }
 
     /// Appends `string` as a JSON string.

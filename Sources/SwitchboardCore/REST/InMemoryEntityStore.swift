@@ -9,6 +9,10 @@ import Synchronization
 /// It applies conditions and paging itself (in one pass under its lock); updates and deletes find the
 /// stored entities by their value as they were selected, so a change made meanwhile by another request is
 /// not overwritten.
+///
+/// It keeps each entity three ways: the value, its JSON, and that JSON printed, so that a page is answered
+/// by copying the printed entities rather than printing them again (the printed form is about as large as
+/// the JSON text of the entities).
 public final class InMemoryEntityStore<Entity: Codable & Sendable>: EntityResource, Sendable {
     public let resourceName: String
     public let resourceDescription: String?
@@ -46,7 +50,7 @@ public final class InMemoryEntityStore<Entity: Codable & Sendable>: EntityResour
         resourceDescription = description
         self.operations = operations
         codec = try EntityCodec<Entity>(resource: resourceName)
-        let encoded = try initial.map { try codec.encode($0) }
+        let encoded = try initial.map { try codec.encode($0).keepingPrintedForm() }
         rows.withLock { $0 = Rows(entities: initial, json: encoded) }
     }
 
@@ -96,7 +100,7 @@ public final class InMemoryEntityStore<Entity: Codable & Sendable>: EntityResour
     }
 
     public func insert(_ entities: [Entity], caller: RESTCaller) async throws -> [Entity] {
-        let encoded = try entities.map { try codec.encode($0) }
+        let encoded = try entities.map { try codec.encode($0).keepingPrintedForm() }
         rows.withLock { rows in
             rows.entities.append(contentsOf: entities)
             rows.json.append(contentsOf: encoded)
@@ -105,7 +109,7 @@ public final class InMemoryEntityStore<Entity: Codable & Sendable>: EntityResour
     }
 
     public func update(_ updates: [EntityUpdate<Entity>], caller: RESTCaller) async throws -> [Entity] {
-        let prepared = try updates.map { (old: try codec.encode($0.old), new: ($0.new, try codec.encode($0.new))) }
+        let prepared = try updates.map { (old: try codec.encode($0.old), new: ($0.new, try codec.encode($0.new).keepingPrintedForm())) }
         return rows.withLock { rows in
             var updated: [Entity] = []
             var taken: Set<Int> = []
