@@ -18,6 +18,8 @@ struct UpgradedConnection: Sendable {
     let pingInterval: Duration?
     let trustedProxies: [IPAddressRange]
     let isTLS: Bool
+    /// Whether permessage-deflate is offered to clients.
+    let compression: Bool
     let admission: ConnectionAdmission
 
     init(api: SwitchboardAPI, configuration: SwitchboardServerConfiguration, admission: ConnectionAdmission) {
@@ -27,6 +29,7 @@ struct UpgradedConnection: Sendable {
         pingInterval = configuration.pingInterval
         trustedProxies = configuration.trustedProxies
         isTLS = configuration.tls != nil
+        compression = configuration.compression
         self.admission = admission
     }
 
@@ -78,9 +81,17 @@ struct UpgradedConnection: Sendable {
         // Checked before the upgrade; authenticated once more here because the identity cannot travel
         // through the upgrade. A key revoked in between leaves it `nil`: `serve` then refuses (4401).
         connection.identity = try? await api.authenticate(headers: connection.headers, uriKey: connection.uriKey)
+        // Whether permessage-deflate may be in use: offered by both sides (a client's offer the server turns
+        // down only costs this connection the direct way).
+        let mayCompress =
+            compression
+            && webSocketContext.request.headers[values: .secWebSocketExtensions].contains {
+                $0.lowercased().contains("permessage-deflate")
+            }
         return Ready(
             request: connection.request,
             transport: WebSocketTransport(
-                outbound: outbound, closeState: closeState, directWriter: directWriter, maxFrameSize: maxMessageSize))
+                outbound: outbound, closeState: closeState, directWriter: directWriter, maxFrameSize: maxMessageSize,
+                sendsDirectly: !mayCompress))
     }
 }

@@ -13,11 +13,23 @@ struct WebSocketTransport: TerminalTransport {
     let directWriter: WebSocketWatch.DirectWriter?
     /// The largest frame the writer sends whole (the server's message limit).
     let maxFrameSize: Int
+    /// Whether messages may be handed to the event loop directly (``WebSocketWatch/DirectWriter``): only on a
+    /// connection that does not compress, since those frames pass the writer's permessage-deflate.
+    let sendsDirectly: Bool
 
+    /// Sends a message as one frame. On a connection without compression, a message that fits in one frame is
+    /// handed straight to the connection's event loop while the channel is writable, without the writer's
+    /// task machinery (every message before it has been handed over by then, so it goes out after them); a
+    /// message the direct way refuses goes through Hummingbird's writer, which waits while the channel is not
+    /// writable and fragments what is over the frame limit.
     func send(_ message: TerminalMessage) async throws {
         switch message {
-        case .text(let text): try await outbound.writeTextMessage(text)
-        case .binary(let bytes): try await outbound.writeBinaryMessage(bytes)
+        case .text(let text):
+            guard sendsDirectly, text.utf8.count <= maxFrameSize else { return try await outbound.writeTextMessage(text) }
+            try await send(ByteBuffer(string: text), opcode: .text)
+        case .binary(let bytes):
+            guard sendsDirectly, bytes.readableBytes <= maxFrameSize else { return try await outbound.writeBinaryMessage(bytes) }
+            try await send(bytes, opcode: .binary)
         }
     }
 
@@ -25,9 +37,18 @@ struct WebSocketTransport: TerminalTransport {
     /// over the frame limit goes as a `String`, which the writer fragments.
     func send(utf8Text: ByteBuffer) async throws {
         guard utf8Text.readableBytes <= maxFrameSize else {
-            return try await send(.text(String(decoding: utf8Text.readableBytesView, as: UTF8.self)))
+            return try await outbound.writeTextMessage(String(decoding: utf8Text.readableBytesView, as: UTF8.self))
         }
-        try await outbound.write(.custom(WebSocketFrame(fin: true, opcode: .text, data: utf8Text)))
+        guard sendsDirectly else {
+            return try await outbound.write(.custom(WebSocketFrame(fin: true, opcode: .text, data: utf8Text)))
+        }
+        try await send(utf8Text, opcode: .text)
+    }
+
+    /// One frame of a whole message, handed over directly when the direct way takes it, else through the writer.
+    private func send(_ bytes: ByteBuffer, opcode: WebSocketOpcode) async throws {
+        if let directWriter, directWriter.write(bytes, opcode: opcode) { return }
+        try await outbound.write(.custom(WebSocketFrame(fin: true, opcode: opcode, data: bytes)))
     }
 
     /// Hands the bytes to the connection's event loop as one text frame, past Hummingbird's writer, when

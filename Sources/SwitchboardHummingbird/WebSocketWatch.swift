@@ -27,10 +27,12 @@ import Synchronization
 /// client's own close that reached the server before the watch was installed (Autobahn's 7.7 cases send one
 /// right after the upgrade) would have been taken for the shutdown.
 ///
-/// **Frames at once.** Its ``DirectWriter`` writes text frames into the pipeline from any thread, past
+/// **Frames at once.** Its ``DirectWriter`` writes frames into the pipeline from any thread, past
 /// Hummingbird's writer and its task (``WebSocketTransport/sendAtOnce(utf8Text:)``): a PTY's event loop hands
-/// a keystroke's echo straight to the connection's. Such a frame is dropped once a close frame has been
-/// written.
+/// a keystroke's echo straight to the connection's, and on a connection without compression every message
+/// that fits in a frame goes this way while the channel is writable (``WebSocketTransport/send(_:)``). Such
+/// a frame is refused once a close frame has been written, and dropped if one was written after it was
+/// handed over.
 ///
 /// **Messages sent together.** Hummingbird's writer hands every frame to the event loop with a flush of its
 /// own: the Shell's answer to a command (status line, entities, location) cost three socket writes. While
@@ -57,6 +59,9 @@ final class WebSocketWatch: ChannelDuplexHandler, RemovableChannelHandler {
         let closedForShutdown = Atomic<Bool>(false)
         /// The runs of messages sent together begun and not yet ended on the event loop.
         let runsSentTogether = Atomic<Int>(0)
+        /// Set when a close frame has been written: ``DirectWriter`` then refuses, so that a message sent
+        /// after it fails in Hummingbird's writer as it should, rather than being dropped.
+        let closeFrameWritten = Atomic<Bool>(false)
 
         /// Called by the connection's graceful-shutdown handler.
         func serverIsShuttingDown() { serverShuttingDown.store(true, ordering: .releasing) }
@@ -99,14 +104,21 @@ final class WebSocketWatch: ChannelDuplexHandler, RemovableChannelHandler {
 
         /// Hands `bytes` over as one text frame (UTF-8 of whole characters, checked by the caller); returns
         /// whether it did.
-        func writeText(_ bytes: ByteBuffer) -> Bool {
+        func writeText(_ bytes: ByteBuffer) -> Bool { write(bytes, opcode: .text) }
+
+        /// Hands `bytes` over as one frame of a whole message, text (UTF-8 of whole characters, checked by the
+        /// caller) or binary; returns whether it did. It refuses once the channel has closed or a close frame
+        /// has been written.
+        func write(_ bytes: ByteBuffer, opcode: WebSocketOpcode) -> Bool {
             let size = bytes.readableBytes
-            guard channel.isWritable else { return false }
+            guard channel.isWritable, channel.isActive, !state.closeFrameWritten.load(ordering: .relaxed) else {
+                return false
+            }
             guard inFlight.wrappingAdd(size, ordering: .relaxed).newValue <= Self.inFlightLimit else {
                 inFlight.subtract(size, ordering: .relaxed)
                 return false
             }
-            let frame = WebSocketFrame(fin: true, opcode: .text, data: bytes)
+            let frame = WebSocketFrame(fin: true, opcode: opcode, data: bytes)
             channel.eventLoop.execute {
                 self.watch.value.writeDirect(frame)
                 self.inFlight.subtract(size, ordering: .relaxed)
@@ -168,11 +180,12 @@ final class WebSocketWatch: ChannelDuplexHandler, RemovableChannelHandler {
         self.context = nil
     }
 
-    /// Writes a frame of ``DirectWriter``, unless a close frame has gone out or the watch has left the pipeline.
+    /// Writes a frame of ``DirectWriter``, unless a close frame has gone out or the watch has left the pipeline;
+    /// its flush is held back like any other while messages are sent together.
     private func writeDirect(_ frame: WebSocketFrame) {
         guard !closeWritten, let context else { return }
-        flushHeld = false
-        context.writeAndFlush(wrapOutboundOut(frame), promise: nil)
+        context.write(wrapOutboundOut(frame), promise: nil)
+        flush(context: context)
     }
 
     /// Holds the flush back while messages are sent together and the channel is writable.
@@ -220,6 +233,7 @@ final class WebSocketWatch: ChannelDuplexHandler, RemovableChannelHandler {
             return
         }
         closeWritten = true
+        state.closeFrameWritten.store(true, ordering: .relaxed)
         stopPinging()
         guard state.serverShuttingDown.load(ordering: .acquiring), !state.closingItself.load(ordering: .acquiring),
             !state.clientClosed.load(ordering: .acquiring)

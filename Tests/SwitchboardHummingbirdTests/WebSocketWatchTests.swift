@@ -11,6 +11,7 @@ import Testing
 @Suite struct WebSocketWatchTests {
     @Test func messagesSentTogetherLeaveWithOneFlushAtTheRunsEnd() throws {
         let channel = EmbeddedChannel()
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 9)).wait()
         try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(WebSocketFrameDecoder()))
         let writer = try WebSocketWatch.install(on: channel, state: WebSocketWatch.CloseState(), pingInterval: nil) {}
         func text(_ string: String) -> WebSocketFrame { WebSocketFrame(fin: true, opcode: .text, data: ByteBuffer(string: string)) }
@@ -46,14 +47,21 @@ import Testing
         writer.endSendingTogether()
         channel.embeddedEventLoop.run()
 
-        // A frame written at once flushes what is held before it, in order.
+        // A frame written at once in a run is held with the others and leaves with them, in order.
         writer.beginSendingTogether()
         send("before")
         #expect(writer.writeText(ByteBuffer(string: "at once")))
         channel.embeddedEventLoop.run()
-        #expect(try flushed() == ["before", "at once"])
+        #expect(try flushed() == [], "held while the run lasts")
         writer.endSendingTogether()
         channel.embeddedEventLoop.run()
+        #expect(try flushed() == ["before", "at once"])
+
+        // Outside a run, a frame written at once is flushed at once.
+        #expect(writer.write(ByteBuffer(bytes: [0, 1, 2]), opcode: .binary))
+        channel.embeddedEventLoop.run()
+        let binary = try #require(try channel.readOutbound(as: WebSocketFrame.self))
+        #expect(binary.opcode == .binary && binary.fin && binary.unmaskedData == ByteBuffer(bytes: [0, 1, 2]))
 
         // A close in the middle of a run flushes first: nothing held is lost.
         writer.beginSendingTogether()
@@ -68,6 +76,7 @@ import Testing
 
     @Test func framesAtOnceAreBoundedAndNeverFollowAClose() throws {
         let channel = EmbeddedChannel()
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 9)).wait()
         try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(WebSocketFrameDecoder()))
         let writer = try WebSocketWatch.install(on: channel, state: WebSocketWatch.CloseState(), pingInterval: nil) {}
 
@@ -95,9 +104,27 @@ import Testing
         closing.write(webSocketErrorCode: .normalClosure)
         try channel.writeOutbound(WebSocketFrame(fin: true, opcode: .connectionClose, data: closing))
         #expect(try channel.readOutbound(as: WebSocketFrame.self)?.opcode == .connectionClose)
-        _ = writer.writeText(ByteBuffer(string: "late"))
+        #expect(!writer.writeText(ByteBuffer(string: "late")), "refused after a close frame: the writer's way fails")
         channel.embeddedEventLoop.run()
         #expect(try channel.readOutbound(as: WebSocketFrame.self) == nil, "nothing after the close frame")
         _ = try channel.finish()
+    }
+
+    /// A frame handed over before a close frame was written, and reaching the event loop after it, is dropped;
+    /// a closed channel takes nothing.
+    @Test func framesAtOnceAfterACloseAreDroppedOrRefused() throws {
+        let channel = EmbeddedChannel()
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 9)).wait()
+        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(WebSocketFrameDecoder()))
+        let writer = try WebSocketWatch.install(on: channel, state: WebSocketWatch.CloseState(), pingInterval: nil) {}
+        #expect(writer.writeText(ByteBuffer(string: "handed over")))
+        var closing = ByteBuffer()
+        closing.write(webSocketErrorCode: .normalClosure)
+        try channel.writeOutbound(WebSocketFrame(fin: true, opcode: .connectionClose, data: closing))
+        channel.embeddedEventLoop.run()
+        #expect(try channel.readOutbound(as: WebSocketFrame.self)?.opcode == .connectionClose)
+        #expect(try channel.readOutbound(as: WebSocketFrame.self) == nil)
+        _ = try channel.finish()
+        #expect(!writer.writeText(ByteBuffer(string: "closed")))
     }
 }
