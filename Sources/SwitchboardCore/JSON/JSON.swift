@@ -83,7 +83,7 @@ public struct JSONObject: Sendable, Equatable, ExpressibleByDictionaryLiteral {
     private final class Side: @unchecked Sendable {
         /// Member name → position in ``JSONObject/members``, kept once the object is larger than
         /// ``JSONObject/indexThreshold``.
-        var positions: [String: Int]?
+        @exclusivity(unchecked) var positions: [String: Int]?
         /// The object printed pretty, kept by ``JSONObject/keepingPrintedForm()`` until the members change.
         let printed: PrintedJSON?
 

@@ -6,87 +6,126 @@ import Foundation
 import HTTPTypes
 
 /// A registered entity resource: its name, schema and methods, with the entity type erased.
+///
+/// Its fields are held in one reference: a descriptor travels with every query (``EntityQuery/resource``), and
+/// a copy of a dozen fields cost a retain and a release for each.
 public struct EntityDescriptor: Sendable {
     /// The full resource name.
-    public let name: String
+    public var name: String { box.fields.name }
     /// What the resource holds.
-    public let summary: String?
+    public var summary: String? { box.fields.summary }
     /// The operations it supports.
-    public let operations: EntityOperations
+    public var operations: EntityOperations { box.fields.operations }
     /// Its properties.
-    public let schema: EntitySchema
+    public var schema: EntitySchema { box.fields.schema }
     /// Its views.
-    public let views: [EntityView]
-
+    public var views: [EntityView] { box.fields.views }
     /// The methods clients may use.
     public var methods: [RESTMethod] { operations.methods }
-
-    let select: @Sendable (EntitySelectRequest) async throws -> ErasedSelection
-    /// Whether reads run in the caller's task (``EntityResource/selectsCooperatively``).
-    let selectsCooperatively: Bool
-    let insert: @Sendable ([JSONObject], RESTCaller) async throws -> [JSONObject]
-    let update: @Sendable ([(old: any Sendable, new: JSONObject)], RESTCaller) async throws -> [JSONObject]
-    let delete: @Sendable ([any Sendable], RESTCaller) async throws -> Int
     /// The media types of its entities' documents (``EntityDocumentResource``); empty for most resources.
-    public private(set) var documentTypes: [String] = []
-    private(set) var document: (@Sendable (any Sendable, RESTCaller) async throws -> EntityDocument)?
+    public var documentTypes: [String] { box.fields.documentTypes }
 
-    init<R: EntityResource>(_ resource: R) throws {
-        let codec = try EntityCodec<R.Entity>(resource: resource.resourceName)
-        name = resource.resourceName
-        summary = resource.resourceDescription
-        operations = resource.operations
-        schema = codec.schema
-        views = resource.views
-        selectsCooperatively = resource.selectsCooperatively
-        select = { request in
-            let selection = try await resource.select(request)
-            if selection.appliedPaging && !selection.appliedConditions {
-                throw SwitchboardError(
-                    .internalServerError, code: .internalError,
-                    "Resource '\(resource.resourceName)' applied paging without applying the conditions")
-            }
-            var rows: [JSONObject] = []
-            if let encoded = selection.encoded, encoded.count == selection.entities.count {
-                rows = encoded
-            } else {
-                rows.reserveCapacity(selection.entities.count)
-                var progress = QueryProgress()
-                for entity in selection.entities {
-                    try await progress.advance()
-                    rows.append(try codec.encode(entity))
-                }
-            }
-            return ErasedSelection(
-                rows: rows, entities: TypedEntities(all: selection.entities),
-                appliedConditions: selection.appliedConditions, appliedPaging: selection.appliedPaging)
-        }
-        insert = { objects, caller in
-            let entities = try objects.map { object throws(SwitchboardError) in try codec.decode(object) }
-            return try await resource.insert(entities, caller: caller).map { try codec.encode($0) }
-        }
-        update = { pairs, caller in
-            var updates: [EntityUpdate<R.Entity>] = []
-            for pair in pairs {
-                guard let old = pair.old as? R.Entity else { continue }
-                updates.append(EntityUpdate(old: old, new: try codec.decode(pair.new)))
-            }
-            return try await resource.update(updates, caller: caller).map { try codec.encode($0) }
-        }
-        delete = { entities, caller in
-            try await resource.delete(entities.compactMap { $0 as? R.Entity }, caller: caller)
-        }
+    var select: @Sendable (EntitySelectRequest) async throws -> ErasedSelection { box.fields.select }
+    /// Whether reads run in the caller's task (``EntityResource/selectsCooperatively``).
+    var selectsCooperatively: Bool { box.fields.selectsCooperatively }
+    var insert: @Sendable ([JSONObject], RESTCaller) async throws -> [JSONObject] { box.fields.insert }
+    var update: @Sendable ([(old: any Sendable, new: JSONObject)], RESTCaller) async throws -> [JSONObject] {
+        box.fields.update
+    }
+    var delete: @Sendable ([any Sendable], RESTCaller) async throws -> Int { box.fields.delete }
+    var document: (@Sendable (any Sendable, RESTCaller) async throws -> EntityDocument)? { box.fields.document }
+
+    private final class Box: Sendable {
+        let fields: Fields
+        init(_ fields: Fields) { self.fields = fields }
     }
 
+    private let box: Box
+
+    init<R: EntityResource>(_ resource: R) throws { box = Box(try Fields(resource)) }
+
     /// The descriptor of a resource whose entities are documents too.
-    init<R: EntityDocumentResource>(documents resource: R) throws {
-        try self.init(resource)
-        documentTypes = resource.documentTypes.map { $0.lowercased() }
-        document = { entity, caller in
-            guard let entity = entity as? R.Entity else {
-                throw SwitchboardError(.internalServerError, code: .internalError, "'\(resource.resourceName)' selected an entity of another type")
+    init<R: EntityDocumentResource>(documents resource: R) throws { box = Box(try Fields(documents: resource)) }
+
+    private struct Fields: Sendable {
+        /// The full resource name.
+        let name: String
+        /// What the resource holds.
+        let summary: String?
+        /// The operations it supports.
+        let operations: EntityOperations
+        /// Its properties.
+        let schema: EntitySchema
+        /// Its views.
+        let views: [EntityView]
+
+        let select: @Sendable (EntitySelectRequest) async throws -> ErasedSelection
+        /// Whether reads run in the caller's task (``EntityResource/selectsCooperatively``).
+        let selectsCooperatively: Bool
+        let insert: @Sendable ([JSONObject], RESTCaller) async throws -> [JSONObject]
+        let update: @Sendable ([(old: any Sendable, new: JSONObject)], RESTCaller) async throws -> [JSONObject]
+        let delete: @Sendable ([any Sendable], RESTCaller) async throws -> Int
+        /// The media types of its entities' documents (``EntityDocumentResource``); empty for most resources.
+        var documentTypes: [String] = []
+        var document: (@Sendable (any Sendable, RESTCaller) async throws -> EntityDocument)?
+
+        init<R: EntityResource>(_ resource: R) throws {
+            let codec = try EntityCodec<R.Entity>(resource: resource.resourceName)
+            name = resource.resourceName
+            summary = resource.resourceDescription
+            operations = resource.operations
+            schema = codec.schema
+            views = resource.views
+            selectsCooperatively = resource.selectsCooperatively
+            select = { request in
+                let selection = try await resource.select(request)
+                if selection.appliedPaging && !selection.appliedConditions {
+                    throw SwitchboardError(
+                        .internalServerError, code: .internalError,
+                        "Resource '\(resource.resourceName)' applied paging without applying the conditions")
+                }
+                var rows: [JSONObject] = []
+                if let encoded = selection.encoded, encoded.count == selection.entities.count {
+                    rows = encoded
+                } else {
+                    rows.reserveCapacity(selection.entities.count)
+                    var progress = QueryProgress()
+                    for entity in selection.entities {
+                        try await progress.advance()
+                        rows.append(try codec.encode(entity))
+                    }
+                }
+                return ErasedSelection(
+                    rows: rows, entities: TypedEntities(all: selection.entities),
+                    appliedConditions: selection.appliedConditions, appliedPaging: selection.appliedPaging)
             }
-            return try await resource.document(of: entity, caller: caller)
+            insert = { objects, caller in
+                let entities = try objects.map { object throws(SwitchboardError) in try codec.decode(object) }
+                return try await resource.insert(entities, caller: caller).map { try codec.encode($0) }
+            }
+            update = { pairs, caller in
+                var updates: [EntityUpdate<R.Entity>] = []
+                for pair in pairs {
+                    guard let old = pair.old as? R.Entity else { continue }
+                    updates.append(EntityUpdate(old: old, new: try codec.decode(pair.new)))
+                }
+                return try await resource.update(updates, caller: caller).map { try codec.encode($0) }
+            }
+            delete = { entities, caller in
+                try await resource.delete(entities.compactMap { $0 as? R.Entity }, caller: caller)
+            }
+        }
+
+        /// The fields of a resource whose entities are documents too.
+        init<R: EntityDocumentResource>(documents resource: R) throws {
+            try self.init(resource)
+            documentTypes = resource.documentTypes.map { $0.lowercased() }
+            document = { entity, caller in
+                guard let entity = entity as? R.Entity else {
+                    throw SwitchboardError(.internalServerError, code: .internalError, "'\(resource.resourceName)' selected an entity of another type")
+                }
+                return try await resource.document(of: entity, caller: caller)
+            }
         }
     }
 

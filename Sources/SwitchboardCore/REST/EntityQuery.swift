@@ -12,43 +12,142 @@ import Synchronization
 /// `distinct`, the projection (add, rename, select) and the removal of duplicates come before offset and limit.
 public struct EntityQuery: Sendable {
     /// The resource.
-    public let resource: EntityDescriptor
+    public var resource: EntityDescriptor { storage.resource }
     /// The view, if the URI named one (`/superhero-modern`).
-    public let view: EntityView?
+    public var view: EntityView? { storage.view }
     /// The conditions the URI gave, all of which must hold (the view's come on top).
-    public var conditions: [EntityCondition] { didSet { canonicalForm = CanonicalForm() } }
+    public var conditions: [EntityCondition] {
+        get { storage.conditions }
+        _modify { yield &changing().conditions }
+    }
     /// The view's conditions.
-    var viewConditions: [EntityCondition] = [] { didSet { canonicalForm = CanonicalForm() } }
+    var viewConditions: [EntityCondition] {
+        get { storage.viewConditions }
+        _modify { yield &changing().viewConditions }
+    }
     /// The view's meta-conditions in canonical form, left out of ``canonical`` unless changed.
-    var viewMetaConditions: [URICondition] = [] { didSet { canonicalForm = CanonicalForm() } }
+    var viewMetaConditions: [URICondition] {
+        get { storage.viewMetaConditions }
+        _modify { yield &changing().viewMetaConditions }
+    }
     /// `limit`: the most entities to return (`nil`: no limit).
-    public var limit: Int? { didSet { canonicalForm = CanonicalForm() } }
+    public var limit: Int? {
+        get { storage.limit }
+        _modify { yield &changing().limit }
+    }
     /// `offset`: how many to skip; negative takes the last |offset|.
-    public var offset: Int { didSet { canonicalForm = CanonicalForm() } }
+    public var offset: Int {
+        get { storage.offset }
+        _modify { yield &changing().offset }
+    }
     /// `order_asc` / `order_desc`.
-    public var order: EntityOrder? { didSet { canonicalForm = CanonicalForm() } }
+    public var order: EntityOrder? {
+        get { storage.order }
+        _modify { yield &changing().order }
+    }
     /// `select`: the output properties to keep, as written (dotted paths allowed).
-    public var select: [String]? { didSet { canonicalForm = CanonicalForm() } }
+    public var select: [String]? {
+        get { storage.select }
+        _modify { yield &changing().select }
+    }
     /// `add`: dotted paths to add as output properties (`Name.Length`).
-    public var add: [String] { didSet { canonicalForm = CanonicalForm() } }
+    public var add: [String] {
+        get { storage.add }
+        _modify { yield &changing().add }
+    }
     /// `rename`: output properties to rename, `from->to`.
-    public var rename: [(from: String, to: String)] { didSet { canonicalForm = CanonicalForm() } }
+    public var rename: [(from: String, to: String)] {
+        get { storage.rename }
+        _modify { yield &changing().rename }
+    }
     /// `distinct`: drop duplicate output objects.
-    public var distinct: Bool { didSet { canonicalForm = CanonicalForm() } }
+    public var distinct: Bool {
+        get { storage.distinct }
+        _modify { yield &changing().distinct }
+    }
     /// `search`: keep entities with a value that contains this text, ignoring case.
-    public var search: String? { didSet { canonicalForm = CanonicalForm() } }
+    public var search: String? {
+        get { storage.search }
+        _modify { yield &changing().search }
+    }
     /// `search_regex`: keep entities with a value that the regular expression matches, ignoring case (matched
     /// in linear time, by a matcher of our own that no pattern can make backtrack).
     public var searchRegex: String? { regex?.pattern }
-    var regex: LinearRegex? { didSet { canonicalForm = CanonicalForm() } }
+    var regex: LinearRegex? {
+        get { storage.regex }
+        _modify { yield &changing().regex }
+    }
     /// `unsafe`: allow PATCH and DELETE on more than one entity.
-    public var unsafe: Bool { didSet { canonicalForm = CanonicalForm() } }
+    public var unsafe: Bool {
+        get { storage.unsafe }
+        _modify { yield &changing().unsafe }
+    }
     /// `safepost`: the properties that identify an entity for POST, which then updates the entity each
     /// input object matches on them and inserts the objects that match none (RESTable's safe POST).
-    public var safePost: [[EntityField]]? { didSet { canonicalForm = CanonicalForm() } }
-    /// The canonical form once made, shared by the query's copies until one of them changes: each change
-    /// starts an empty one. The Shell runs the query of its location again and again.
-    private var canonicalForm = CanonicalForm()
+    public var safePost: [[EntityField]]? {
+        get { storage.safePost }
+        _modify { yield &changing().safePost }
+    }
+
+    /// What the query holds, in one reference: a query is copied several times on its way through a request
+    /// (into the request, the resolved URI, the execution), and a copy of the fields themselves cost a retain and a
+    /// release for each of them (and for each of the resource's). Copied when a query that shares it changes
+    /// (``changing()``), so it is never written while shared.
+    private final class Storage: @unchecked Sendable {
+        let resource: EntityDescriptor
+        let view: EntityView?
+        @exclusivity(unchecked) var conditions: [EntityCondition] = []
+        @exclusivity(unchecked) var viewConditions: [EntityCondition] = []
+        @exclusivity(unchecked) var viewMetaConditions: [URICondition] = []
+        @exclusivity(unchecked) var limit: Int? = nil
+        @exclusivity(unchecked) var offset: Int = 0
+        @exclusivity(unchecked) var order: EntityOrder? = nil
+        @exclusivity(unchecked) var select: [String]? = nil
+        @exclusivity(unchecked) var add: [String] = []
+        @exclusivity(unchecked) var rename: [(from: String, to: String)] = []
+        @exclusivity(unchecked) var distinct: Bool = false
+        @exclusivity(unchecked) var search: String? = nil
+        @exclusivity(unchecked) var regex: LinearRegex? = nil
+        @exclusivity(unchecked) var unsafe: Bool = false
+        @exclusivity(unchecked) var safePost: [[EntityField]]? = nil
+        /// The canonical form once made, shared by the query's copies until one of them changes: each change
+        /// starts an empty one. The Shell runs the query of its location again and again.
+        @exclusivity(unchecked) var canonicalForm = CanonicalForm()
+
+        init(resource: EntityDescriptor, view: EntityView?) {
+            self.resource = resource
+            self.view = view
+        }
+
+        func copy() -> Storage {
+            let copy = Storage(resource: resource, view: view)
+            copy.conditions = conditions
+            copy.viewConditions = viewConditions
+            copy.viewMetaConditions = viewMetaConditions
+            copy.limit = limit
+            copy.offset = offset
+            copy.order = order
+            copy.select = select
+            copy.add = add
+            copy.rename = rename
+            copy.distinct = distinct
+            copy.search = search
+            copy.regex = regex
+            copy.unsafe = unsafe
+            copy.safePost = safePost
+            copy.canonicalForm = canonicalForm
+            return copy
+        }
+    }
+
+    private var storage: Storage
+
+    /// The storage, made this query's own, with its canonical form reset: for a change.
+    private mutating func changing() -> Storage {
+        if !isKnownUniquelyReferenced(&storage) { storage = storage.copy() }
+        storage.canonicalForm = CanonicalForm()
+        return storage
+    }
 
     /// The meta-conditions, in the order the canonical form writes them.
     public static let metaConditionNames = [
@@ -57,20 +156,7 @@ public struct EntityQuery: Sendable {
     ]
 
     init(uri: ResourceURI, resource: EntityDescriptor, view: EntityView? = nil) throws(SwitchboardError) {
-        self.resource = resource
-        self.view = view
-        conditions = []
-        limit = nil
-        offset = 0
-        order = nil
-        select = nil
-        add = []
-        rename = []
-        distinct = false
-        search = nil
-        regex = nil
-        unsafe = false
-        safePost = nil
+        storage = Storage(resource: resource, view: view)
         if let view {
             let preset = try ResourceURI(parsing: "/_/\(view.conditions.isEmpty ? "_" : view.conditions)/\(view.metaConditions)")
             viewConditions = try preset.conditions.map { condition throws(SwitchboardError) in try Self.condition(condition, resource: resource) }
@@ -262,7 +348,7 @@ public struct EntityQuery: Sendable {
 
     /// The canonical URI: full resource name (and view), declared property casing, typed values, `_` for
     /// empty parts. What a view implies is left out.
-    public var canonical: String { canonicalForm.text { makeCanonical() } }
+    public var canonical: String { storage.canonicalForm.text { makeCanonical() } }
 
     private func makeCanonical() -> String {
         var metas = metaConditions.filter { !viewMetaConditions.contains($0) }
