@@ -1,6 +1,8 @@
 import Switchboard
 import Testing
 
+@testable import SwitchboardCore
+
 @Suite struct ResourceURITests {
     @Test func splitsResourceConditionsAndMetaConditions() throws {
         let uri = try ResourceURI(parsing: "/superhero/year>1950&name!=Bob/limit=2")
@@ -17,6 +19,26 @@ import Testing
     func readsEveryOperator(piece: String, op: ConditionOperator, value: String) throws {
         let uri = try ResourceURI(parsing: "/r/" + piece)
         #expect(uri.conditions == [.init(key: "a", op: op, value: value)])
+    }
+
+    /// An ASCII URI is cut by its bytes: the same pieces as cutting by characters, for every string of up to six
+    /// of the pieces that matter. A non-ASCII one is cut by characters, so a separator that a combining mark
+    /// follows stays in its piece, as before.
+    @Test func cuttingByBytesGivesTheCharactersPieces() throws {
+        let alphabet = ["a", "/", "&", "?", "_", "="]
+        var texts = [""]
+        for _ in 0..<6 { texts = texts.flatMap { text in alphabet.map { text + $0 } } + texts }
+        for text in Set(texts) {
+            for separator in [UInt8(ascii: "/"), UInt8(ascii: "&")] {
+                #expect(
+                    ResourceURI.split(Substring(text), at: separator, ascii: true)
+                        == ResourceURI.split(Substring(text), at: separator, ascii: false), "\(text)")
+            }
+        }
+        let combining = try ResourceURI(parsing: "/hero/name=a/\u{301}b")
+        #expect(combining.resourceName == "hero" && combining.conditions.map(\.value) == ["a/\u{301}b"])
+        let plain = try ResourceURI(parsing: "/hero/name=a&year>1950/limit=2?")
+        #expect(plain.resourceName == "hero" && plain.conditions.count == 2 && plain.metaConditions.count == 1)
     }
 
     @Test func splitsTheRawPathBeforeDecoding() throws {
