@@ -9,11 +9,17 @@ import Testing
 /// writes while the connection can take more, refuses beyond its bound, and writes nothing after a close.
 /// Messages sent together leave with one flush at the run's end, and never wait beyond it.
 @Suite struct WebSocketWatchTests {
-    @Test func messagesSentTogetherLeaveWithOneFlushAtTheRunsEnd() throws {
+    /// A connected channel with a frame decoder and the watch after it, as an upgraded connection has them.
+    static func watchedChannel() throws -> (EmbeddedChannel, WebSocketWatch.DirectWriter) {
         let channel = EmbeddedChannel()
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 9)).wait()
         try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(WebSocketFrameDecoder()))
         let writer = try WebSocketWatch.install(on: channel, state: WebSocketWatch.CloseState(), pingInterval: nil) {}
+        return (channel, writer)
+    }
+
+    @Test func messagesSentTogetherLeaveWithOneFlushAtTheRunsEnd() throws {
+        let (channel, writer) = try Self.watchedChannel()
         func text(_ string: String) -> WebSocketFrame { WebSocketFrame(fin: true, opcode: .text, data: ByteBuffer(string: string)) }
         // As Hummingbird's writer does: a write and a flush for each frame (not waiting for the write).
         func send(_ string: String) { channel.writeAndFlush(text(string), promise: nil) }
@@ -75,10 +81,7 @@ import Testing
     }
 
     @Test func framesAtOnceAreBoundedAndNeverFollowAClose() throws {
-        let channel = EmbeddedChannel()
-        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 9)).wait()
-        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(WebSocketFrameDecoder()))
-        let writer = try WebSocketWatch.install(on: channel, state: WebSocketWatch.CloseState(), pingInterval: nil) {}
+        let (channel, writer) = try Self.watchedChannel()
 
         #expect(writer.writeText(ByteBuffer(string: "echo")))
         channel.embeddedEventLoop.run()
@@ -113,10 +116,7 @@ import Testing
     /// A frame handed over before a close frame was written, and reaching the event loop after it, is dropped;
     /// a closed channel takes nothing.
     @Test func framesAtOnceAfterACloseAreDroppedOrRefused() throws {
-        let channel = EmbeddedChannel()
-        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 9)).wait()
-        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(WebSocketFrameDecoder()))
-        let writer = try WebSocketWatch.install(on: channel, state: WebSocketWatch.CloseState(), pingInterval: nil) {}
+        let (channel, writer) = try Self.watchedChannel()
         #expect(writer.writeText(ByteBuffer(string: "handed over")))
         var closing = ByteBuffer()
         closing.write(webSocketErrorCode: .normalClosure)
