@@ -29,8 +29,8 @@ struct JSONWriter: ~Copyable {
 
     /// Writes `value`, whose first line starts at the current position and whose other lines are indented by
     /// `indent` levels. An object that keeps its printed form (``JSONObject/keepingPrintedForm()``) is copied
-    /// from it when printing pretty, unless `usingPrintedForms` is `false`.
-    mutating func write(_ value: JSON, indent: Int, usingPrintedForms: Bool = true) {
+    /// from it when printing pretty.
+    mutating func write(_ value: JSON, indent: Int) {
         switch value {
         case .null: append("null")
         case .bool(let value): append(value ? "true" : "false")
@@ -53,12 +53,12 @@ struct JSONWriter: ~Copyable {
                 if !first { append(UInt8(ascii: ",")) }
                 first = false
                 if pretty { newline(indent + 1) }
-                write(element, indent: indent + 1, usingPrintedForms: usingPrintedForms)
+                write(element, indent: indent + 1)
             }
             if pretty { newline(indent) }
             append(UInt8(ascii: "]"))
         case .object(let object):
-            if pretty, usingPrintedForms, let printed = object.printed { return append(printed, indent: indent) }
+            if pretty, let printed = object.printed { return append(printed, indent: indent) }
             guard !object.isEmpty else { return append("{}") }
             append(UInt8(ascii: "{"))
             var first = true
@@ -68,7 +68,7 @@ struct JSONWriter: ~Copyable {
                 if pretty { newline(indent + 1) }
                 writeQuoted(member.key)
                 append(pretty ? ": " : ":")
-                write(member.value, indent: indent + 1, usingPrintedForms: usingPrintedForms)
+                write(member.value, indent: indent + 1)
             }
             if pretty { newline(indent) }
             append(UInt8(ascii: "}"))

@@ -9,7 +9,7 @@ final class PrintedJSON: Sendable {
 
     init(_ object: JSONObject) {
         var writer = JSONWriter(pretty: true, capacity: 256)
-        writer.write(.object(object), indent: 0, usingPrintedForms: false)
+        writer.write(.object(object), indent: 0)
         let printed = writer.finish()
         bytes = printed
         lineFeeds = printed.indices.filter { printed[$0] == UInt8(ascii: "\n") }

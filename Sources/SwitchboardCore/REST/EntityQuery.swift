@@ -135,7 +135,6 @@ public struct EntityQuery: Sendable {
             copy.regex = regex
             copy.unsafe = unsafe
             copy.safePost = safePost
-            copy.canonicalForm = canonicalForm
             return copy
         }
     }

@@ -143,7 +143,7 @@ public struct ResourceURI: Sendable, Equatable {
         self.metaConditions = metaConditions
     }
 
-    static func parseConditions(_ segment: Substring, meta: Bool, ascii: Bool = false) throws(SwitchboardError) -> [URICondition] {
+    static func parseConditions(_ segment: Substring, meta: Bool, ascii: Bool) throws(SwitchboardError) -> [URICondition] {
         if segment.isEmpty || segment == "_" { return [] }
         var result: [URICondition] = []
         for piece in split(segment, at: UInt8(ascii: "&"), ascii: ascii) {
