@@ -499,6 +499,14 @@ public enum RegisteredResource: Sendable {
         }
     }
 
+    /// Whether clients may use `method` (whether ``methods`` contains it).
+    public func supports(_ method: RESTMethod) -> Bool {
+        switch self {
+        case .terminal: method == .GET || method == .OPTIONS
+        case .entity(let entity): entity.operations.supports(method)
+        }
+    }
+
     /// The names of the resource's properties and their types (`{"Name": "String", "Year": "Int"}`; nested
     /// objects inline): what `Switchboard.Admin.Schema` and the Shell's `SCHEMA` show.
     public var propertyTypes: JSON {

@@ -170,7 +170,7 @@ public actor Shell: TextInputTerminal, BinaryInputTerminal, PropertyCheckingTerm
     // MARK: Navigation
 
     func sendLocation(_ connection: TerminalConnection) async throws {
-        try await connection.send("? " + (query.isEmpty ? "<no query>" : query))
+        try await connection.send(String(concatenating: "? ", query.isEmpty ? "<no query>" : query))
     }
 
     /// Resolves a URI and makes it the location: ``query`` becomes its canonical form if

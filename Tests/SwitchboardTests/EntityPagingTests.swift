@@ -37,6 +37,27 @@ struct EntityPagingTests {
         #expect(page.nextPage()?.canonical == "/Tests.Hero/Name=Batman/limit=2&offset=2")
     }
 
+    /// A query's page links are made once for it and its unchanged copies (the Shell runs its location again
+    /// and again); a changed copy links its own pages.
+    @Test func aChangedCopyLinksItsOwnPages() async throws {
+        var page = try query("/hero//limit=2")
+        for offset in [0, 2, 4, 0] {
+            page.offset = offset
+            for _ in 0..<2 {
+                let response = await api.execute(RESTRequest(method: .GET, query: page))
+                guard case .object(let body)? = response.body else {
+                    Issue.record("offset \(offset): \(response.statusLine)")
+                    return
+                }
+                let next = if case .string(let link)? = body["NextPage"] { link } else { String?.none }
+                let previous = if case .string(let link)? = body["PreviousPage"] { link } else { String?.none }
+                #expect(next == page.nextPage()?.canonical, "offset \(offset)")
+                #expect(previous == page.previousPage()?.canonical, "offset \(offset)")
+                #expect(next == "/Tests.Hero/_/limit=2&offset=\(offset + 2)")
+            }
+        }
+    }
+
     @Test func nextMovesByTheLimitAndTakesANewSize() throws {
         let page = try query("/hero//limit=2&offset=4")
         #expect(window(page.nextPage()) == "offset=6 limit=2")

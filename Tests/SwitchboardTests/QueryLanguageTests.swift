@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import Switchboard
+@testable import SwitchboardCore
 import PostgresNIO
 import SwitchboardPostgres
 import SwitchboardSQLite
@@ -501,6 +502,20 @@ struct QueryLanguageTests {
         #expect(response.status == status)
         #expect(response.info == message)
         #expect(try await api.names("/hero").count == 6, "nothing changed")
+    }
+
+    /// Elapsed times in headers and status lines: milliseconds with at most three decimals, no trailing zeros.
+    @Test(arguments: [
+        (0.0, "0"), (0.0004, "0"), (0.0005, "0.001"), (0.412, "0.412"), (0.41, "0.41"), (12.5, "12.5"), (3.0, "3"),
+        (0.005, "0.005"), (0.05, "0.05"), (10.0, "10"), (100.009, "100.009"), (1234567.8901, "1234567.89"),
+        (9.9996, "10"),
+    ])
+    func elapsedMillisecondsPrintWithAtMostThreeDecimals(milliseconds: Double, printed: String) {
+        #expect(RESTResponse.format(milliseconds: milliseconds) == printed)
+        let response = RESTResponse(
+            status: 200, info: "2 entities found", error: nil, elapsedMilliseconds: milliseconds, headers: [:], body: nil,
+            canonicalURI: nil, entityCount: 2)
+        #expect(response.statusLine == "200: OK (\(printed) ms). 2 entities found")
     }
 
     @Test func headersAndContentNegotiation() async throws {

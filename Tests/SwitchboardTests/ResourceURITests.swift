@@ -110,4 +110,16 @@ import Testing
             #expect(try ResourceURI(parsing: uri.description).conditions.map(\.value) == [text], "\(uri.description)")
         }
     }
+
+    /// The text form: `/` parts, `_` for empty conditions before meta-conditions, `&` between conditions, keys
+    /// and values encoded (a key's `=` too, a value's not).
+    @Test func writesItsPartsAsTheGrammarSays() {
+        #expect(ResourceURI(resourceName: "R").description == "/R")
+        #expect(ResourceURI(resourceName: "R", metaConditions: [.init(key: "limit", op: .equal, value: "10")]).description == "/R/_/limit=10")
+        let uri = ResourceURI(
+            resourceName: "Shop.Item-cheap",
+            conditions: [.init(key: "Name", op: .notEqual, value: "a b"), .init(key: "k=", op: .greaterThanOrEqual, value: "x=1")],
+            metaConditions: [.init(key: "limit", op: .equal, value: "10"), .init(key: "offset", op: .equal, value: "20")])
+        #expect(uri.description == "/Shop.Item-cheap/Name!=a%20b&k%3D>=x=1/limit=10&offset=20")
+    }
 }

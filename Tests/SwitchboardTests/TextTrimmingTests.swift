@@ -38,6 +38,10 @@ struct TextTrimmingTests {
         for _ in 0..<4 { texts = texts + texts.flatMap { text in pieces.map { text + $0 } } }
         for text in Set(texts) {
             #expect(text.trimmingWhitespace() == Self.trimmedByCharacters(text), "\(Array(text.unicodeScalars))")
+            // A command's argument is trimmed as a piece of the command.
+            let command = "GET " + text
+            let argument = command[command.utf8.index(command.startIndex, offsetBy: 3)...]
+            #expect(argument.trimmingWhitespace() == Self.trimmedByCharacters(String(argument)), "\(Array(text.unicodeScalars))")
         }
     }
 

@@ -32,7 +32,7 @@ extension SwitchboardAPI {
     /// - Throws: `401` for an anonymous caller (it may have rights with a key), `403` for a key without the
     ///   right. The message names the key, never the key itself.
     public func authorize(_ method: RESTMethod, on resource: RegisteredResource, for identity: AccessIdentity) throws(SwitchboardError) {
-        guard resource.methods.contains(method), !allows(method, on: resource, for: identity) else { return }
+        guard resource.supports(method), !allows(method, on: resource, for: identity) else { return }
         let what = method == .GET && resource.kind == "TerminalResource" ? "open terminal" : "\(method)"
         if identity.isAnonymous {
             throw SwitchboardError(

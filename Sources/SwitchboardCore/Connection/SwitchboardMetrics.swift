@@ -17,7 +17,13 @@ final class SwitchboardMetrics: Sendable {
     /// How long REST requests take (HTTP and the Shell's), from the request to the answer.
     let requestDuration = Timer(label: "switchboard_rest_request_duration_seconds")
     private let terminals = Mutex<[String: Meter]>([:])
-    private let requests = Mutex<[String: Counter]>([:])
+    private let requests = Mutex<[RequestKind: Counter]>([:])
+
+    /// A REST request's method and status: the dimensions of its counter.
+    private struct RequestKind: Hashable {
+        let method: RESTMethod
+        let status: Int
+    }
 
     func connectionOpened() {
         connections.increment()
@@ -49,11 +55,12 @@ final class SwitchboardMetrics: Sendable {
     }
 
     /// Counts a REST request by method and status, and records its duration.
-    func request(method: String, status: Int, duration: Duration) {
-        let key = "\(method) \(status)"
+    func request(method: RESTMethod, status: Int, duration: Duration) {
+        let key = RequestKind(method: method, status: status)
         let counter = requests.withLock { counters in
             if let counter = counters[key] { return counter }
-            let counter = Counter(label: "switchboard_rest_requests_total", dimensions: [("method", method), ("status", String(status))])
+            let counter = Counter(
+                label: "switchboard_rest_requests_total", dimensions: [("method", method.rawValue), ("status", String(status))])
             counters[key] = counter
             return counter
         }

@@ -65,7 +65,7 @@ extension EntityQuery {
     /// only when the page came back full, neither for pages that count from the end.
     func pageLinks(returned: Int) -> (previous: String?, next: String?) {
         guard offset >= 0 else { return (nil, nil) }
-        let next = limit.map { returned == $0 } == true ? nextPage()?.canonical : nil
-        return (previousPage()?.canonical, next)
+        let links = pageLinkTexts
+        return (links.previous, limit.map { returned == $0 } == true ? links.next : nil)
     }
 }

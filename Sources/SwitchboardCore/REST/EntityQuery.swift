@@ -112,7 +112,10 @@ public struct EntityQuery: Sendable {
         @exclusivity(unchecked) var safePost: [[EntityField]]? = nil
         /// The canonical form once made, shared by the query's copies until one of them changes: each change
         /// starts an empty one. The Shell runs the query of its location again and again.
-        @exclusivity(unchecked) var canonicalForm = CanonicalForm()
+        @exclusivity(unchecked) var canonicalForm = MadeOnce<String>()
+        /// The canonical forms of the pages before and after this one, kept the same way: every answer to a
+        /// `GET` links them.
+        @exclusivity(unchecked) var pageLinks = MadeOnce<PageLinks>()
 
         init(resource: EntityDescriptor, view: EntityView?) {
             self.resource = resource
@@ -144,7 +147,8 @@ public struct EntityQuery: Sendable {
     /// The storage, made this query's own, with its canonical form reset: for a change.
     private mutating func changing() -> Storage {
         if !isKnownUniquelyReferenced(&storage) { storage = storage.copy() }
-        storage.canonicalForm = CanonicalForm()
+        storage.canonicalForm = MadeOnce()
+        storage.pageLinks = MadeOnce()
         return storage
     }
 
@@ -324,6 +328,7 @@ public struct EntityQuery: Sendable {
     /// The meta-conditions in canonical form and order.
     var metaConditions: [URICondition] {
         var result: [URICondition] = []
+        result.reserveCapacity(4)
         if let limit { result.append(URICondition(key: "limit", op: .equal, value: String(limit))) }
         if offset != 0 { result.append(URICondition(key: "offset", op: .equal, value: String(offset))) }
         if let order {
@@ -347,12 +352,22 @@ public struct EntityQuery: Sendable {
 
     /// The canonical URI: full resource name (and view), declared property casing, typed values, `_` for
     /// empty parts. What a view implies is left out.
-    public var canonical: String { storage.canonicalForm.text { makeCanonical() } }
+    public var canonical: String { storage.canonicalForm.value { makeCanonical() } }
+
+    /// The canonical forms of the previous and the next page (``previousPage(size:)``, ``nextPage(size:)``),
+    /// made once for the query and its unchanged copies.
+    var pageLinkTexts: PageLinks {
+        storage.pageLinks.value { PageLinks(previous: previousPage()?.canonical, next: nextPage()?.canonical) }
+    }
 
     private func makeCanonical() -> String {
-        var metas = metaConditions.filter { !viewMetaConditions.contains($0) }
-        if limit == nil, viewMetaConditions.contains(where: { $0.key == "limit" }) {
-            metas.insert(URICondition(key: "limit", op: .equal, value: "-1"), at: 0)
+        var metas = metaConditions
+        let implied = viewMetaConditions
+        if !implied.isEmpty {
+            metas.removeAll { implied.contains($0) }
+            if limit == nil, implied.contains(where: { $0.key == "limit" }) {
+                metas.insert(URICondition(key: "limit", op: .equal, value: "-1"), at: 0)
+            }
         }
         return ResourceURI(
             resourceName: resource.name + (view.map { "-" + $0.name } ?? ""), conditions: conditions.map(\.uriCondition),
@@ -447,8 +462,10 @@ public struct EntityQuery: Sendable {
             }
             return page(unique)
         }
+        let indices = try await selectIndices(selection, paging: true)
         var rows: [JSON] = []
-        for index in try await selectIndices(selection, paging: true) {
+        rows.reserveCapacity(indices.count)
+        for index in indices {
             try await progress.advance()
             rows.append(project(selection.rows[index]))
         }
@@ -496,14 +513,20 @@ public struct EntityQuery: Sendable {
     }
 }
 
-/// The canonical form of an ``EntityQuery``, made on first use.
-private final class CanonicalForm: Sendable {
-    private let made = Mutex<String?>(nil)
+/// The canonical forms of a query's neighbouring pages.
+struct PageLinks: Sendable {
+    let previous: String?
+    let next: String?
+}
 
-    func text(_ make: () -> String) -> String {
-        if let text = made.withLock({ $0 }) { return text }
-        let text = make()
-        made.withLock { $0 = text }
-        return text
+/// A value of an ``EntityQuery`` made from it on first use (its canonical form, its page links).
+private final class MadeOnce<Value: Sendable>: Sendable {
+    private let made = Mutex<Value?>(nil)
+
+    func value(_ make: () -> Value) -> Value {
+        if let value = made.withLock({ $0 }) { return value }
+        let value = make()
+        made.withLock { $0 = value }
+        return value
     }
 }

@@ -92,6 +92,18 @@ public struct EntityOperations: OptionSet, Sendable {
     /// Everything.
     public static let all: EntityOperations = [.select, .insert, .update, .delete]
 
+    /// Whether these operations give `method` (what ``methods`` contains, without making the list).
+    public func supports(_ method: RESTMethod) -> Bool {
+        switch method {
+        case .GET, .REPORT, .HEAD: contains(.select)
+        case .POST: contains(.insert)
+        case .PATCH: contains(.update)
+        case .PUT: contains([.insert, .update])
+        case .DELETE: contains(.delete)
+        case .OPTIONS: true
+        }
+    }
+
     /// The methods these operations give, in canonical order, with OPTIONS last.
     public var methods: [RESTMethod] {
         var result: [RESTMethod] = []

@@ -29,7 +29,7 @@ extension SwitchboardAPI {
                 error, method: request.method.rawValue, uri: request.uri, caller: identity.name, connectionID: request.caller.connectionID)
         }
         let elapsed = start.duration(to: .now)
-        metrics.request(method: request.method.rawValue, status: outcome.status, duration: elapsed)
+        metrics.request(method: request.method, status: outcome.status, duration: elapsed)
         let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
         var response = RESTResponse(
             status: outcome.status, info: outcome.info, error: outcome.error, elapsedMilliseconds: milliseconds,
@@ -54,12 +54,19 @@ extension SwitchboardAPI {
                 response.body = outcome.body(raw: accepted.raw, elapsed: milliseconds, uri: outcome.canonical ?? request.uri)
             }
         }
-        if response.body != nil { response.headers[.contentType] = "application/json; charset=utf-8" }
-        if let info = outcome.info { response.headers[.switchboardInfo] = Self.headerSafe(info) }
-        if let entry = outcome.error?.errorEntry { response.headers[.switchboardError] = SwitchboardError.entryURI(entry) }
-        response.headers[.switchboardElapsedMs] = RESTResponse.format(milliseconds: milliseconds)
+        // None of these was set above (a JSON body has no other type): appended, not looked up and replaced.
+        response.headers.reserveCapacity(response.headers.count + 4)
+        if response.body != nil { response.headers.append(Self.jsonContentType) }
+        if let info = outcome.info { response.headers.append(HTTPField(name: .switchboardInfo, value: Self.headerSafe(info))) }
+        if let entry = outcome.error?.errorEntry {
+            response.headers.append(HTTPField(name: .switchboardError, value: SwitchboardError.entryURI(entry)))
+        }
+        response.headers.append(HTTPField(name: .switchboardElapsedMs, value: RESTResponse.format(milliseconds: milliseconds)))
         return response
     }
+
+    /// `Content-Type` of a JSON body, made once (a field's value is checked when it is made).
+    private static let jsonContentType = HTTPField(name: .contentType, value: "application/json; charset=utf-8")
 
     /// A header value on one line of printable text.
     static func headerSafe(_ text: String) -> String {
@@ -168,13 +175,17 @@ struct RESTExecution {
                 return raw ? ["Count": .int(count)] : ["Count": .int(count), "TimeElapsedMs": time, "Status": "success"]
             case .entities(let rows, let query):
                 if raw { return .array(rows) }
-                var object: JSONObject = ["Data": .array(rows), "DataCount": .int(rows.count)]
+                // The members in one array of the right size: every GET's answer is made here.
+                var members: [(String, JSON)] = []
+                members.reserveCapacity(6)
+                members.append(("Data", .array(rows)))
+                members.append(("DataCount", .int(rows.count)))
                 let (previous, next) = query.pageLinks(returned: rows.count)
-                if let previous { object["PreviousPage"] = .string(previous) }
-                if let next { object["NextPage"] = .string(next) }
-                object["TimeElapsedMs"] = time
-                object["Status"] = "success"
-                return .object(object)
+                if let previous { members.append(("PreviousPage", .string(previous))) }
+                if let next { members.append(("NextPage", .string(next))) }
+                members.append(("TimeElapsedMs", time))
+                members.append(("Status", "success"))
+                return .object(JSONObject(members))
             case .change(let rows, let counts):
                 if raw { return .array(rows) }
                 var object: JSONObject = ["Data": .array(rows), "DataCount": .int(rows.count)]
@@ -217,7 +228,7 @@ struct RESTExecution {
         }
         let entity = query.resource
         try api.checkLimits(of: query)
-        guard entity.methods.contains(request.method) else {
+        guard entity.operations.supports(request.method) else {
             throw SwitchboardError(
                 .methodNotAllowed, code: .methodNotAllowed,
                 "Method '\(request.method)' is not available for resource '\(entity.name)'; its methods are \(entity.methods.map(\.rawValue).joined(separator: ", "))"

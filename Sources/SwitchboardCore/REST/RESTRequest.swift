@@ -110,24 +110,46 @@ public struct RESTResponse: Sendable {
 
     /// The status line the Shell shows: `<status>: <reason> (<ms> ms). <info>`.
     public var statusLine: String {
+        // Copied into one string of the right size: the Shell makes a status line for every answer.
         let reason = SwitchboardError.reasonPhrase(for: status)
-        var line = "\(status): \(reason) (\(RESTResponse.format(milliseconds: elapsedMilliseconds)) ms)"
-        if let info, !info.isEmpty { line += ". " + info }
-        if let reference = error?.entryReference { line += reference }
-        return line
+        let milliseconds = RESTResponse.format(milliseconds: elapsedMilliseconds)
+        let reference = error?.entryReference ?? ""
+        guard let info, !info.isEmpty else {
+            return String(concatenating: String(status), ": ", reason, " (", milliseconds, " ms)", reference)
+        }
+        return String(concatenating: String(status), ": ", reason, " (", milliseconds, " ms). ", info, reference)
     }
 
     /// Milliseconds with at most three decimals: `0.412`, `12.5`, `3`.
     static func format(milliseconds: Double) -> String {
         let thousandths = Int((milliseconds * 1000).rounded())
-        var text = String(thousandths / 1000)
-        var fraction = thousandths % 1000
-        if fraction > 0 {
-            var digits = String(fraction).leftPadded(3)
-            while digits.hasSuffix("0") { digits.removeLast() }
-            text += "." + digits
-            fraction = 0
+        guard thousandths >= 0 else { return String(thousandths / 1000) }
+        // Digits written straight into the string (at most 16 for the whole part, a point and three).
+        return String(unsafeUninitializedCapacity: 24) { buffer in
+            var count = 0
+            let whole = thousandths / 1000
+            var divisor = 1
+            while divisor <= whole / 10 { divisor *= 10 }
+            var rest = whole
+            while divisor > 0 {
+                buffer[count] = UInt8(ascii: "0") + UInt8(rest / divisor)
+                count += 1
+                rest %= divisor
+                divisor /= 10
+            }
+            var fraction = thousandths % 1000
+            if fraction > 0 {
+                buffer[count] = UInt8(ascii: ".")
+                count += 1
+                var place = 100
+                while fraction > 0 {
+                    buffer[count] = UInt8(ascii: "0") + UInt8(fraction / place)
+                    count += 1
+                    fraction %= place
+                    place /= 10
+                }
+            }
+            return count
         }
-        return text
     }
 }

@@ -55,7 +55,7 @@ extension SwitchboardAPI {
     ) throws(SwitchboardError) -> ResolvedURI {
         let (found, view) = try locate(uri, defaultName: emptyName, for: identity)
         if let identity, allowedMethods(on: found, for: identity).isEmpty {
-            try authorize(found.methods.contains(method) ? method : found.methods.first ?? method, on: found, for: identity)
+            try authorize(found.supports(method) ? method : found.methods.first ?? method, on: found, for: identity)
         }
         switch found {
         case .entity(let entity):

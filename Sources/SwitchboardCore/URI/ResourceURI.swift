@@ -257,44 +257,83 @@ public struct ResourceURI: Sendable, Equatable {
     ///   - text: The name or value.
     ///   - isValue: Whether it is a value, after the operator: then `<`, `>`, `=` and `!` stay as they are.
     public static func encode(_ text: String, isValue: Bool = false) -> String {
-        func keeps(_ byte: UInt8) -> Bool {
-            switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"),
-                UInt8(ascii: "~"), UInt8(ascii: "'"), UInt8(ascii: ","), UInt8(ascii: ":"), UInt8(ascii: "@"),
-                UInt8(ascii: "$"), UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "("), UInt8(ascii: ")"),
-                UInt8(ascii: "\""):
-                true
-            case UInt8(ascii: "<"), UInt8(ascii: ">"), UInt8(ascii: "="), UInt8(ascii: "!"): isValue
-            default: false
-            }
-        }
         // Most names and values need no escape, and are returned as they are.
-        guard text.utf8.contains(where: { !keeps($0) }) else { return text }
-        let digits = Array("0123456789ABCDEF".utf8)
+        guard text.utf8.contains(where: { !keeps($0, isValue: isValue) }) else { return text }
         var output: [UInt8] = []
         output.reserveCapacity(text.utf8.count + 16)
+        append(text, isValue: isValue, to: &output)
+        return String(decoding: output, as: UTF8.self)
+    }
+
+    /// Whether a byte stays as it is in an encoded name (or value).
+    private static func keeps(_ byte: UInt8, isValue: Bool) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+            UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"),
+            UInt8(ascii: "~"), UInt8(ascii: "'"), UInt8(ascii: ","), UInt8(ascii: ":"), UInt8(ascii: "@"),
+            UInt8(ascii: "$"), UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "("), UInt8(ascii: ")"),
+            UInt8(ascii: "\""):
+            true
+        case UInt8(ascii: "<"), UInt8(ascii: ">"), UInt8(ascii: "="), UInt8(ascii: "!"): isValue
+        default: false
+        }
+    }
+
+    /// Appends `text` to `output`, percent-encoded as ``encode(_:isValue:)`` does.
+    private static func append(_ text: String, isValue: Bool, to output: inout [UInt8]) {
+        let copied = text.utf8.withContiguousStorageIfAvailable { bytes -> Bool in
+            // The bytes that stay as they are go in runs, the others one by one.
+            var runStart = 0
+            for (offset, byte) in bytes.enumerated() where !keeps(byte, isValue: isValue) {
+                output.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<offset]))
+                output.append(UInt8(ascii: "%"))
+                output.append(hexDigit(byte >> 4))
+                output.append(hexDigit(byte & 0x0F))
+                runStart = offset + 1
+            }
+            output.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart...]))
+            return true
+        }
+        guard copied == nil else { return }
         for byte in text.utf8 {
-            if keeps(byte) {
+            if keeps(byte, isValue: isValue) {
                 output.append(byte)
             } else {
                 output.append(UInt8(ascii: "%"))
-                output.append(digits[Int(byte >> 4)])
-                output.append(digits[Int(byte & 0x0F)])
+                output.append(hexDigit(byte >> 4))
+                output.append(hexDigit(byte & 0x0F))
             }
         }
-        return String(decoding: output, as: UTF8.self)
+    }
+
+    private static func hexDigit(_ value: UInt8) -> UInt8 {
+        value < 10 ? UInt8(ascii: "0") + value : UInt8(ascii: "A") + value - 10
     }
 
     /// The URI in text form: `/<resource>/<conditions>/<metaconditions>`, with `_` for empty parts that are
     /// followed by others, and values percent-encoded where needed.
     public var description: String {
-        var text = "/" + resourceName
-        func join(_ conditions: [URICondition]) -> String {
-            conditions.map { Self.encode($0.key) + $0.op.rawValue + Self.encode($0.value, isValue: true) }.joined(separator: "&")
+        // Written as bytes into one buffer: a page's links make a URI for every answer.
+        var text: [UInt8] = []
+        text.reserveCapacity(64 + resourceName.utf8.count)
+        text.append(UInt8(ascii: "/"))
+        text.append(contentsOf: resourceName.utf8)
+        func join(_ conditions: [URICondition]) {
+            for (number, condition) in conditions.enumerated() {
+                if number > 0 { text.append(UInt8(ascii: "&")) }
+                Self.append(condition.key, isValue: false, to: &text)
+                text.append(contentsOf: condition.op.rawValue.utf8)
+                Self.append(condition.value, isValue: true, to: &text)
+            }
         }
-        if !conditions.isEmpty || !metaConditions.isEmpty { text += "/" + (conditions.isEmpty ? "_" : join(conditions)) }
-        if !metaConditions.isEmpty { text += "/" + join(metaConditions) }
-        return text
+        if !conditions.isEmpty || !metaConditions.isEmpty {
+            text.append(UInt8(ascii: "/"))
+            if conditions.isEmpty { text.append(UInt8(ascii: "_")) } else { join(conditions) }
+        }
+        if !metaConditions.isEmpty {
+            text.append(UInt8(ascii: "/"))
+            join(metaConditions)
+        }
+        return String(decoding: text, as: UTF8.self)
     }
 }

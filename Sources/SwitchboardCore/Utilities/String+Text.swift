@@ -1,30 +1,41 @@
 // Text helpers the core shares: trimming, padding and squeezing the way request lines and headers need.
 
-extension StringProtocol {
+extension Substring {
     /// The text without leading and trailing white space and newlines.
     package func trimmingWhitespace() -> String {
-        let text = String(self)
         // ASCII white space at either end is cut as bytes, as long as the byte next to it is ASCII as well:
         // an ASCII character never joins a white-space character before it into one character, and neither
         // does an ASCII white-space byte join the ASCII character before it (CR LF are both white space).
         // Next to any other byte (a combining mark, a prepended character) characters are looked at.
-        let bytes = text.utf8
+        let bytes = utf8
         var start = bytes.startIndex
         var end = bytes.endIndex
-        while start < end, Self.isASCIIWhitespace(bytes[start]) { start = bytes.index(after: start) }
-        while start < end, Self.isASCIIWhitespace(bytes[bytes.index(before: end)]) { end = bytes.index(before: end) }
+        while start < end, isASCIIWhitespace(bytes[start]) { start = bytes.index(after: start) }
+        while start < end, isASCIIWhitespace(bytes[bytes.index(before: end)]) { end = bytes.index(before: end) }
         if start == end { return "" }
-        if bytes[start] < 0x80, bytes[bytes.index(before: end)] < 0x80 {
-            return start == bytes.startIndex && end == bytes.endIndex ? text : String(text[start..<end])
-        }
-        guard let first = text.firstIndex(where: { !$0.isWhitespace }), let last = text.lastIndex(where: { !$0.isWhitespace })
+        if bytes[start] < 0x80, bytes[bytes.index(before: end)] < 0x80 { return String(self[start..<end]) }
+        guard let first = firstIndex(where: { !$0.isWhitespace }), let last = lastIndex(where: { !$0.isWhitespace })
         else { return "" }
-        return String(text[first...last])
+        return String(self[first...last])
     }
+}
 
-    fileprivate static func isASCIIWhitespace(_ byte: UInt8) -> Bool {
-        byte == 0x20 || (0x09...0x0D).contains(byte)
+extension String {
+    /// The text without leading and trailing white space and newlines; the text itself when it has none (no
+    /// copy).
+    package func trimmingWhitespace() -> String {
+        if let first = utf8.first, let last = utf8.last, first < 0x80, last < 0x80, !isASCIIWhitespace(first),
+            !isASCIIWhitespace(last)
+        {
+            return self
+        }
+        return self[...].trimmingWhitespace()
     }
+}
+
+/// Whether a byte is ASCII white space: space, tab, line feed, vertical tab, form feed or carriage return.
+private func isASCIIWhitespace(_ byte: UInt8) -> Bool {
+    byte == 0x20 || (0x09...0x0D).contains(byte)
 }
 
 extension String {
@@ -33,6 +44,18 @@ extension String {
     /// joins the white space after it into one character. Characters are looked at from the first byte that
     /// is not ASCII.
     package func splitAtFirstWhitespace() -> (word: Substring, rest: Substring) {
+        // Found in the contiguous bytes, then made an index once.
+        let found = utf8.withContiguousStorageIfAvailable { bytes -> Int? in
+            for (offset, byte) in bytes.enumerated() {
+                if byte >= 0x80 { return nil }
+                if isASCIIWhitespace(byte) { return offset }
+            }
+            return bytes.count
+        }
+        if let offset = found.flatMap({ $0 }) {
+            let index = utf8.index(startIndex, offsetBy: offset)
+            return (self[..<index], self[index...])
+        }
         let bytes = utf8
         var index = bytes.startIndex
         while index < bytes.endIndex {
@@ -41,7 +64,7 @@ extension String {
                 let end = firstIndex(where: \.isWhitespace) ?? endIndex
                 return (self[..<end], self[end...])
             }
-            if Self.isASCIIWhitespace(byte) { return (self[..<index], self[index...]) }
+            if isASCIIWhitespace(byte) { return (self[..<index], self[index...]) }
             index = bytes.index(after: index)
         }
         return (self[...], self[endIndex...])
@@ -54,7 +77,7 @@ extension String {
         var found = false
         for byte in utf8 {
             if byte >= 0x80 { return contains(where: \.isWhitespace) }
-            if Self.isASCIIWhitespace(byte) { found = true }
+            if isASCIIWhitespace(byte) { found = true }
         }
         return found
     }
@@ -70,4 +93,31 @@ extension String {
 extension String {
     /// The text without spaces.
     func replacingSpaces() -> String { String(filter { $0 != " " }) }
+}
+
+extension String {
+    /// The pieces one after another, copied into one string made at its full size: cheaper than appending
+    /// them one by one, which looks at how characters meet at every append (a status line for every answer).
+    package init(concatenating pieces: String...) {
+        var count = 0
+        for piece in pieces { count += piece.utf8.count }
+        self.init(unsafeUninitializedCapacity: count) { buffer in
+            var offset = 0
+            for piece in pieces {
+                let copied = piece.utf8.withContiguousStorageIfAvailable { bytes in
+                    _ = UnsafeMutableBufferPointer(rebasing: buffer[offset..<offset + bytes.count]).initialize(from: bytes)
+                    return bytes.count
+                }
+                if let copied {
+                    offset += copied
+                } else {
+                    for byte in piece.utf8 {
+                        buffer[offset] = byte
+                        offset += 1
+                    }
+                }
+            }
+            return offset
+        }
+    }
 }
