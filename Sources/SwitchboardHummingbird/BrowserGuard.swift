@@ -56,6 +56,15 @@ struct BrowserGuard: Sendable {
             let rest = authority[authority.index(after: close)...]
             return (host, rest.hasPrefix(":") ? String(rest.dropFirst()) : nil)
         }
+        let bytes = authority.utf8
+        if !bytes.contains(where: { $0 >= 0x80 }) {
+            // ASCII, as every request's `Host` is: its bytes are its characters, and the one colon is found
+            // among them (cutting by characters cost an HTTP request more than the rest of this check).
+            guard let colon = bytes.firstIndex(of: UInt8(ascii: ":")) else { return (authority, nil) }
+            let afterColon = bytes.index(after: colon)
+            if bytes[afterColon...].contains(UInt8(ascii: ":")) { return (authority, nil) }
+            return (String(authority[..<colon]), String(authority[afterColon...]))
+        }
         let parts = authority.split(separator: ":", omittingEmptySubsequences: false)
         if parts.count == 2 { return (String(parts[0]), String(parts[1])) }
         return (authority, nil)  // a bare name, or an IPv6 address without brackets

@@ -183,7 +183,9 @@ public actor Shell: TextInputTerminal, BinaryInputTerminal, PropertyCheckingTerm
         // The same text as the location's resolves the same way (the connection's identity does not change,
         // and every request is authorized again when it runs): a client repeating `GET /x/y` parses it once.
         if let location, location.written == uri {
-            move(to: location.resolved, writtenAs: uri)
+            // Already there (the query unchanged since): nothing to store again.
+            let same = location.query == query && (reformatQueries ? location.resolved.canonical : uri) == query
+            if !same { move(to: location.resolved, writtenAs: uri) }
             return
         }
         move(to: try connection.api.resolve(uri, for: connection.identity), writtenAs: uri)

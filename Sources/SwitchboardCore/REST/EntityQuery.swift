@@ -110,12 +110,10 @@ public struct EntityQuery: Sendable {
         @exclusivity(unchecked) var regex: LinearRegex? = nil
         @exclusivity(unchecked) var unsafe: Bool = false
         @exclusivity(unchecked) var safePost: [[EntityField]]? = nil
-        /// The canonical form once made, shared by the query's copies until one of them changes: each change
-        /// starts an empty one. The Shell runs the query of its location again and again.
-        @exclusivity(unchecked) var canonicalForm = MadeOnce<String>()
-        /// The canonical forms of the pages before and after this one, kept the same way: every answer to a
-        /// `GET` links them.
-        @exclusivity(unchecked) var pageLinks = MadeOnce<PageLinks>()
+        /// The canonical form and the page links once made, shared by the query's copies until one of them
+        /// changes (the Shell runs the query of its location again and again, and every answer to a `GET`
+        /// links its neighbouring pages). Made on first use; a change empties them.
+        let derived = Mutex(DerivedForms())
 
         init(resource: EntityDescriptor, view: EntityView?) {
             self.resource = resource
@@ -144,11 +142,13 @@ public struct EntityQuery: Sendable {
 
     private var storage: Storage
 
-    /// The storage, made this query's own, with its canonical form reset: for a change.
+    /// The storage, made this query's own and without forms made from its old values: for a change.
     private mutating func changing() -> Storage {
-        if !isKnownUniquelyReferenced(&storage) { storage = storage.copy() }
-        storage.canonicalForm = MadeOnce()
-        storage.pageLinks = MadeOnce()
+        if !isKnownUniquelyReferenced(&storage) {
+            storage = storage.copy()
+        } else {
+            storage.derived.withLock { $0 = DerivedForms() }
+        }
         return storage
     }
 
@@ -352,12 +352,20 @@ public struct EntityQuery: Sendable {
 
     /// The canonical URI: full resource name (and view), declared property casing, typed values, `_` for
     /// empty parts. What a view implies is left out.
-    public var canonical: String { storage.canonicalForm.value { makeCanonical() } }
+    public var canonical: String {
+        if let made = storage.derived.withLock({ $0.canonical }) { return made }
+        let made = makeCanonical()
+        storage.derived.withLock { $0.canonical = made }
+        return made
+    }
 
     /// The canonical forms of the previous and the next page (``previousPage(size:)``, ``nextPage(size:)``),
     /// made once for the query and its unchanged copies.
     var pageLinkTexts: PageLinks {
-        storage.pageLinks.value { PageLinks(previous: previousPage()?.canonical, next: nextPage()?.canonical) }
+        if let made = storage.derived.withLock({ $0.pageLinks }) { return made }
+        let made = PageLinks(previous: previousPage()?.canonical, next: nextPage()?.canonical)
+        storage.derived.withLock { $0.pageLinks = made }
+        return made
     }
 
     private func makeCanonical() -> String {
@@ -519,14 +527,8 @@ struct PageLinks: Sendable {
     let next: String?
 }
 
-/// A value of an ``EntityQuery`` made from it on first use (its canonical form, its page links).
-private final class MadeOnce<Value: Sendable>: Sendable {
-    private let made = Mutex<Value?>(nil)
-
-    func value(_ make: () -> Value) -> Value {
-        if let value = made.withLock({ $0 }) { return value }
-        let value = make()
-        made.withLock { $0 = value }
-        return value
-    }
+/// What is made from an ``EntityQuery`` on first use: its canonical form and its page links.
+private struct DerivedForms {
+    var canonical: String?
+    var pageLinks: PageLinks?
 }
