@@ -12,13 +12,14 @@ struct BrowserGuardTests {
         return (authority, nil)
     }
 
-    @Test(arguments: [
-        ("example.com:8080", "example.com", "8080"), ("example.com", "example.com", nil), ("[::1]:80", "::1", "80"),
-        ("[::1]", "::1", nil), ("::1", "::1", nil), ("host:", "host", ""), (":80", "", "80"), ("a:b:c", "a:b:c", nil),
-        ("hôst:80", "hôst", "80"),
-        // A colon with a combining mark after it is one character that is not a colon.
-        ("host:\u{301}80", "host:\u{301}80", nil),
-    ] as [(String, String, String?)])
+    @Test(
+        arguments: [
+            ("example.com:8080", "example.com", "8080"), ("example.com", "example.com", nil), ("[::1]:80", "::1", "80"),
+            ("[::1]", "::1", nil), ("::1", "::1", nil), ("host:", "host", ""), (":80", "", "80"), ("a:b:c", "a:b:c", nil),
+            ("hôst:80", "hôst", "80"),
+            // A colon with a combining mark after it is one character that is not a colon.
+            ("host:\u{301}80", "host:\u{301}80", nil),
+        ] as [(String, String, String?)])
     func cutsHostAndPort(authority: String, host: String, port: String?) {
         let cut = BrowserGuard.split(authority)
         #expect(cut.host == host && cut.port == port, "\(authority)")
