@@ -151,7 +151,7 @@ extension Router where Context: SwitchboardRequestContextProtocol {
             // Read as the client takes it: a large file is never held whole.
             responseBody = ResponseBody(asyncSequence: document.makeBytes())
         } else {
-            responseBody = response.bodyUTF8.map { ResponseBody(byteBuffer: ByteBuffer(bytes: $0)) } ?? ResponseBody()
+            responseBody = response.bodyBuffer.map { ResponseBody(byteBuffer: $0) } ?? ResponseBody()
         }
         return Response(status: SwitchboardError.standardStatus(response.status), headers: headers, body: responseBody)
     }

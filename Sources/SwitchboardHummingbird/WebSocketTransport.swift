@@ -17,6 +17,13 @@ struct WebSocketTransport: TerminalTransport {
     /// connection that does not compress, since those frames pass the writer's permessage-deflate.
     let sendsDirectly: Bool
 
+    /// Hummingbird's writer, once the frames the direct way holds for a run of messages sent together have
+    /// been handed to the event loop: what the writer sends reaches the event loop later, so it follows them.
+    private func writer() -> WebSocketOutboundWriter {
+        directWriter?.handOverHeldFrames()
+        return outbound
+    }
+
     /// Sends a message as one frame. On a connection without compression, a message that fits in one frame is
     /// handed straight to the connection's event loop while the channel is writable, without the writer's
     /// task machinery (every message before it has been handed over by then, so it goes out after them); a
@@ -25,10 +32,10 @@ struct WebSocketTransport: TerminalTransport {
     func send(_ message: TerminalMessage) async throws {
         switch message {
         case .text(let text):
-            guard sendsDirectly, text.utf8.count <= maxFrameSize else { return try await outbound.writeTextMessage(text) }
+            guard sendsDirectly, text.utf8.count <= maxFrameSize else { return try await writer().writeTextMessage(text) }
             try await send(ByteBuffer(string: text), opcode: .text)
         case .binary(let bytes):
-            guard sendsDirectly, bytes.readableBytes <= maxFrameSize else { return try await outbound.writeBinaryMessage(bytes) }
+            guard sendsDirectly, bytes.readableBytes <= maxFrameSize else { return try await writer().writeBinaryMessage(bytes) }
             try await send(bytes, opcode: .binary)
         }
     }
@@ -37,10 +44,10 @@ struct WebSocketTransport: TerminalTransport {
     /// over the frame limit goes as a `String`, which the writer fragments.
     func send(utf8Text: ByteBuffer) async throws {
         guard utf8Text.readableBytes <= maxFrameSize else {
-            return try await outbound.writeTextMessage(String(decoding: utf8Text.readableBytesView, as: UTF8.self))
+            return try await writer().writeTextMessage(String(decoding: utf8Text.readableBytesView, as: UTF8.self))
         }
         guard sendsDirectly else {
-            return try await outbound.write(.custom(WebSocketFrame(fin: true, opcode: .text, data: utf8Text)))
+            return try await writer().write(.custom(WebSocketFrame(fin: true, opcode: .text, data: utf8Text)))
         }
         try await send(utf8Text, opcode: .text)
     }
@@ -48,7 +55,7 @@ struct WebSocketTransport: TerminalTransport {
     /// One frame of a whole message, handed over directly when the direct way takes it, else through the writer.
     private func send(_ bytes: ByteBuffer, opcode: WebSocketOpcode) async throws {
         if let directWriter, directWriter.write(bytes, opcode: opcode) { return }
-        try await outbound.write(.custom(WebSocketFrame(fin: true, opcode: opcode, data: bytes)))
+        try await writer().write(.custom(WebSocketFrame(fin: true, opcode: opcode, data: bytes)))
     }
 
     /// Hands the bytes to the connection's event loop as one text frame, past Hummingbird's writer, when
@@ -73,11 +80,11 @@ struct WebSocketTransport: TerminalTransport {
     /// One message as fragments, one per part; the next part is read once the last one is written.
     func sendMessage(binary: Bool, parts: any AsyncSequence<ByteBuffer, any Error>) async throws {
         if binary {
-            try await outbound.withBinaryMessageWriter { writer in
+            try await writer().withBinaryMessageWriter { writer in
                 for try await part in parts { try await writer(part) }
             }
         } else {
-            try await outbound.withTextMessageWriter { writer in
+            try await writer().withTextMessageWriter { writer in
                 for try await part in parts { try await writer(part) }
             }
         }
@@ -85,6 +92,6 @@ struct WebSocketTransport: TerminalTransport {
 
     func close(code: CloseCode, reason: String) async throws {
         closeState.closingItself.store(true, ordering: .releasing)
-        try await outbound.close(WebSocketErrorCode(codeNumber: Int(code.rawValue)), reason: reason.isEmpty ? nil : reason)
+        try await writer().close(WebSocketErrorCode(codeNumber: Int(code.rawValue)), reason: reason.isEmpty ? nil : reason)
     }
 }

@@ -36,10 +36,12 @@ import Synchronization
 ///
 /// **Messages sent together.** Hummingbird's writer hands every frame to the event loop with a flush of its
 /// own: the Shell's answer to a command (status line, entities, location) cost three socket writes. While
-/// the transport sends messages together (``DirectWriter/beginSendingTogether()``), the watch holds their
-/// flushes back and makes one when the run ends, so they leave in one `writev`. It holds nothing while the
-/// channel is not writable (the writer would wait for a flush that never comes) and never past the run's
-/// end, which reaches the event loop after the run's frames; a close of the channel flushes first.
+/// the transport sends messages together (``DirectWriter/beginSendingTogether()``), the direct writer holds
+/// their frames and hands them to the event loop in one task when the run ends (one hop where each message
+/// took one), and the watch holds their flushes back and makes one then, so they leave in one `writev`. It
+/// holds no flush while the channel is not writable (the writer would wait for a flush that never comes) and
+/// never past the run's end; a close of the channel flushes first. A message that goes through Hummingbird's
+/// writer instead (too large, or refused) first hands the held frames over, so that it follows them.
 final class WebSocketWatch: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = WebSocketFrame
     typealias InboundOut = WebSocketFrame
@@ -78,8 +80,18 @@ final class WebSocketWatch: ChannelDuplexHandler, RemovableChannelHandler {
         private let watch: NIOLoopBound<WebSocketWatch>
         private let state: CloseState
         private let inFlight = Atomic<Int>(0)
+        /// The frames of the runs of messages sent together, held until a run ends and then handed to the
+        /// event loop in one task (one hop for the Shell's three messages, not three).
+        private let batch = Mutex(Batch())
         /// The connection channel's event loop.
         var eventLoop: any EventLoop { channel.eventLoop }
+
+        /// The runs begun and not yet ended, and the frames they hold.
+        private struct Batch {
+            var openRuns = 0
+            var frames: [WebSocketFrame] = []
+            var bytes = 0
+        }
 
         fileprivate init(channel: any Channel, watch: WebSocketWatch, state: CloseState) {
             self.channel = channel
@@ -87,18 +99,43 @@ final class WebSocketWatch: ChannelDuplexHandler, RemovableChannelHandler {
             self.state = state
         }
 
-        /// Begins a run of messages sent together: from now on the watch holds back the flushes of the frames
-        /// that reach it (see the watch's "Messages sent together").
+        /// Begins a run of messages sent together: from now on the frames handed over wait for the run's end,
+        /// and the watch holds back the flushes of the frames that reach it (see the watch's "Messages sent
+        /// together").
         func beginSendingTogether() {
             state.runsSentTogether.add(1, ordering: .relaxed)
+            batch.withLock { $0.openRuns += 1 }
         }
 
-        /// Ends a run: on the event loop, after the frames sent before this call, the watch makes the flush
-        /// it held back. A run begun in the meantime holds only its own frames, which come after.
+        /// Ends a run: hands the frames held to the event loop, where the watch writes them and makes the
+        /// flush it held back. A run begun in the meantime holds only the frames that come after.
         func endSendingTogether() {
+            batch.withLock { batch in
+                batch.openRuns -= 1
+                // Inside the lock: a frame handed over after this one reaches the event loop after it.
+                hand(&batch) { self.state.runsSentTogether.subtract(1, ordering: .relaxed) }
+            }
+        }
+
+        /// Hands the frames held so far to the event loop, before a message that goes through Hummingbird's
+        /// writer (which reaches the event loop later, so it follows them).
+        func handOverHeldFrames() {
+            batch.withLock { batch in
+                guard !batch.frames.isEmpty else { return }
+                hand(&batch) {}
+            }
+        }
+
+        /// The event loop's task for the frames held: writes them, runs `then`, and makes a held flush.
+        private func hand(_ batch: inout Batch, then: @escaping @Sendable () -> Void) {
+            let (frames, bytes) = (batch.frames, batch.bytes)
+            (batch.frames, batch.bytes) = ([], 0)
             channel.eventLoop.execute {
-                self.state.runsSentTogether.subtract(1, ordering: .relaxed)
-                self.watch.value.releaseHeldFlush()
+                let watch = self.watch.value
+                for frame in frames { watch.writeDirect(frame) }
+                self.inFlight.subtract(bytes, ordering: .relaxed)
+                then()
+                watch.releaseHeldFlush()
             }
         }
 
@@ -108,20 +145,33 @@ final class WebSocketWatch: ChannelDuplexHandler, RemovableChannelHandler {
 
         /// Hands `bytes` over as one frame of a whole message, text (UTF-8 of whole characters, checked by the
         /// caller) or binary; returns whether it did. It refuses once the channel has closed or a close frame
-        /// has been written.
+        /// has been written; before it refuses, it hands over the frames it holds, so that the message, sent
+        /// through Hummingbird's writer instead, follows them.
         func write(_ bytes: ByteBuffer, opcode: WebSocketOpcode) -> Bool {
             let size = bytes.readableBytes
             guard channel.isWritable, channel.isActive, !state.closeFrameWritten.load(ordering: .relaxed) else {
+                handOverHeldFrames()
                 return false
             }
             guard inFlight.wrappingAdd(size, ordering: .relaxed).newValue <= Self.inFlightLimit else {
                 inFlight.subtract(size, ordering: .relaxed)
+                handOverHeldFrames()
                 return false
             }
             let frame = WebSocketFrame(fin: true, opcode: opcode, data: bytes)
-            channel.eventLoop.execute {
-                self.watch.value.writeDirect(frame)
-                self.inFlight.subtract(size, ordering: .relaxed)
+            batch.withLock { batch in
+                guard batch.openRuns == 0 else {
+                    if batch.frames.isEmpty { batch.frames.reserveCapacity(4) }
+                    batch.frames.append(frame)
+                    batch.bytes += size
+                    return
+                }
+                // Inside the lock, as the end of a run hands its frames over: the order of the event loop's
+                // tasks is the order of the frames.
+                channel.eventLoop.execute {
+                    self.watch.value.writeDirect(frame)
+                    self.inFlight.subtract(size, ordering: .relaxed)
+                }
             }
             return true
         }
@@ -182,7 +232,7 @@ final class WebSocketWatch: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// Writes a frame of ``DirectWriter``, unless a close frame has gone out or the watch has left the pipeline;
     /// its flush is held back like any other while messages are sent together.
-    private func writeDirect(_ frame: WebSocketFrame) {
+    fileprivate func writeDirect(_ frame: WebSocketFrame) {
         guard !closeWritten, let context else { return }
         context.write(wrapOutboundOut(frame), promise: nil)
         flush(context: context)

@@ -353,12 +353,12 @@ public actor Shell: TextInputTerminal, BinaryInputTerminal, PropertyCheckingTerm
             } else {
                 try await connection.send(textParts: WholeCharacters(document.makeBytes()))
             }
-        } else if let body = response.bodyUTF8 {
+        } else if let body = response.bodyBuffer {
             // The body's bytes as they were printed: no `String` made of them on the way.
             if binaryBodies {
-                try await connection.send(ByteBuffer(bytes: body))
+                try await connection.send(body)
             } else {
-                try await connection.send(utf8Text: ByteBuffer(bytes: body))
+                try await connection.send(utf8Text: body)
             }
         }
     }

@@ -67,7 +67,7 @@ import Testing
         #expect(kept == plain)
         #expect(kept.hashValue == plain.hashValue)
         let documents: [(JSON) -> JSON] = [
-            { $0 }, { [$0] }, { ["Data": [$0, $0], "DataCount": 2] }, { [[["deep": [$0, "after"]]]] },
+            { $0 }, { [$0] }, { ["Data": [$0, $0], "DataCount": 2] }, { [["Data": [$0]]] }, { [[["deep": [$0, "after"]]]] },
         ]
         for document in documents {
             #expect(document(.object(kept)).prettyPrinted == document(.object(plain)).prettyPrinted)
@@ -97,6 +97,18 @@ import Testing
         #expect(try JSON(parsing: JSON.object(large).prettyPrinted) == .object(large))
         #expect(before["k5"] == .int(5))
         #expect(JSON.object(before).prettyPrinted == JSON.object(largePlain).prettyPrinted)
+    }
+
+    @Test func fractionsPrintAsTheirShortestForm() {
+        // Thousandths (every elapsed time) take a path of their own; everything else is `description`'s.
+        var values: [Double] = [0.001, 0.012, 0.1, 0.5, 2.675, 12.345, 999_999_999.999, -0.001, -3.5, 1e9 - 0.5]
+        values += stride(from: -5_000, through: 5_000, by: 7).map { Double($0) / 1000 }
+        values += (0..<2_000).map { _ in Double(Int.random(in: -999_999_999_999...999_999_999_999)) / 1000 }
+        values += [0.0001, 0.00001, 1.0 / 3, 0.1 + 0.2, 1e9 + 0.5, 1e12 + 0.25, 2.000_000_1, -1e-7, 123_456.789_5]
+        for value in values where value != value.rounded() {
+            #expect(JSON.double(value).compact == value.description, "\(value)")
+            #expect(JSON.array([.double(value)]).prettyPrinted == "[\n  \(value.description)\n]")
+        }
     }
 
     /// What a writer that looks at one byte at a time makes of `text`.

@@ -1,3 +1,5 @@
+package import NIOCore
+
 /// A JSON value whose objects keep their members in order.
 ///
 /// Switchboard writes terminal properties, connection profiles and options in declaration order, so it
@@ -51,6 +53,15 @@ public enum JSON: Sendable, Equatable {
         writer.write(self, indent: 0)
         if appendingNewline { writer.append(UInt8(ascii: "\n")) }
         return writer.finish()
+    }
+
+    /// The value printed pretty (``prettyPrinted``) with a final newline, in a buffer of its size: the body of
+    /// an answer, printed for a transport.
+    package func prettyPrintedLine() -> ByteBuffer {
+        var writer = JSONWriter(pretty: true, capacity: 4096)
+        writer.write(self, indent: 0)
+        writer.append(UInt8(ascii: "\n"))
+        return writer.finishBuffer()
     }
 
     /// `["<tag>","<text>"]` on one line (terminado's output message), from text that is already valid UTF-8:

@@ -1,3 +1,5 @@
+import NIOCore
+
 /// Prints JSON into bytes.
 ///
 /// Every piece is copied into one growing buffer of the writer's own: a capacity check and a copy, where
@@ -27,6 +29,13 @@ struct JSONWriter: ~Copyable {
         }
     }
 
+    /// The bytes written, in a buffer of their size (what a transport sends: no array made on the way).
+    consuming func finishBuffer() -> ByteBuffer {
+        var buffer = ByteBufferAllocator().buffer(capacity: count)
+        buffer.writeBytes(UnsafeRawBufferPointer(start: start, count: count))
+        return buffer
+    }
+
     /// Writes `value`, whose first line starts at the current position and whose other lines are indented by
     /// `indent` levels. An object that keeps its printed form (``JSONObject/keepingPrintedForm()``) is copied
     /// from it when printing pretty.
@@ -40,6 +49,8 @@ struct JSONWriter: ~Copyable {
                 append("null")
             } else if value == value.rounded(), abs(value) < 1e15 {
                 write(Int(value))
+            } else if let thousandths = Self.thousandths(value) {
+                writeThousandths(thousandths)
             } else {
                 var text = value.description
                 text.withUTF8 { append(UnsafeRawBufferPointer($0)) }
@@ -75,24 +86,28 @@ struct JSONWriter: ~Copyable {
         }
     }
 
-    /// Copies an object's printed form, each line after the first indented by `indent` more levels.
+    /// Copies an object's printed form to depth `indent`: in one copy at the depth it was printed at, else line
+    /// by line, each line after the first gaining or losing two spaces per level of difference.
     private mutating func append(_ printed: PrintedJSON, indent: Int) {
-        let padding = 2 * indent
-        reserve(printed.bytes.count + printed.lineFeeds.count * padding)
+        let shift = 2 * (indent - PrintedJSON.depth)
+        reserve(printed.bytes.count + printed.lineFeeds.count * max(shift, 0))
         let destination = start
         let written = printed.bytes.withUnsafeBytes { [count] bytes in
             guard let source = bytes.baseAddress else { return count }
             var position = count
             var lineStart = 0
-            if padding > 0 {
+            if shift != 0 {
                 printed.lineFeeds.withUnsafeBufferPointer { lineFeeds in
                     for lineFeed in lineFeeds {
                         let length = lineFeed + 1 - lineStart
                         (destination + position).copyMemory(from: source + lineStart, byteCount: length)
-                        (destination + position + length).initializeMemory(
-                            as: UInt8.self, repeating: UInt8(ascii: " "), count: padding)
-                        position += length + padding
-                        lineStart = lineFeed + 1
+                        position += length
+                        if shift > 0 {
+                            (destination + position).initializeMemory(as: UInt8.self, repeating: UInt8(ascii: " "), count: shift)
+                            position += shift
+                        }
+                        // The next line's first `-shift` bytes are spaces of the deeper indent: skipped.
+                        lineStart = lineFeed + 1 - min(shift, 0)
                     }
                 }
             }
@@ -174,6 +189,37 @@ struct JSONWriter: ~Copyable {
             magnitude /= 10
         } while magnitude > 0
         count += digits
+    }
+
+    /// `value` as a whole number of thousandths, when it is the double nearest to one and below a billion
+    /// (every elapsed time is rounded to microseconds): then its shortest form, the one `description` prints,
+    /// is that decimal, at most twelve digits, which no other double of twelve digits shares.
+    static func thousandths(_ value: Double) -> Int? {
+        guard abs(value) < 1e9 else { return nil }
+        let scaled = (value * 1000).rounded()
+        return scaled / 1000 == value ? Int(scaled) : nil
+    }
+
+    /// A number of thousandths that is not whole, as `description` prints it: `0.012`, `-3.5`.
+    private mutating func writeThousandths(_ thousandths: Int) {
+        if thousandths < 0 { append(UInt8(ascii: "-")) }
+        let magnitude = thousandths.magnitude
+        write(Int(magnitude / 1000))
+        var fraction = Int(magnitude % 1000)
+        var digits = 3
+        while fraction != 0, fraction % 10 == 0 {
+            fraction /= 10
+            digits -= 1
+        }
+        reserve(1 + digits)
+        start.storeBytes(of: UInt8(ascii: "."), toByteOffset: count, as: UInt8.self)
+        var position = count + digits
+        for _ in 0..<digits {
+            start.storeBytes(of: UInt8(ascii: "0") + UInt8(fraction % 10), toByteOffset: position, as: UInt8.self)
+            fraction /= 10
+            position -= 1
+        }
+        count += 1 + digits
     }
 
     private mutating func newline(_ indent: Int) {

@@ -103,9 +103,9 @@ public struct RESTResponse: Sendable {
     }
 
     /// ``bodyText`` as UTF-8 bytes, for a transport that sends bytes (no `String` made on the way).
-    package var bodyUTF8: [UInt8]? {
-        if let encodedBody { return encodedBody }
-        return body?.utf8(pretty: true, appendingNewline: true)
+    package var bodyBuffer: ByteBuffer? {
+        if let encodedBody { return ByteBuffer(bytes: encodedBody) }
+        return body?.prettyPrintedLine()
     }
 
     /// The status line the Shell shows: `<status>: <reason> (<ms> ms). <info>`.
