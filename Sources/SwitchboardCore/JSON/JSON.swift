@@ -48,10 +48,9 @@ public enum JSON: Sendable, Equatable {
     public var compact: String { String(decoding: utf8(pretty: false), as: UTF8.self) }
 
     /// The value printed as UTF-8 bytes, pretty (``prettyPrinted``) or compact (``compact``).
-    package func utf8(pretty: Bool, appendingNewline: Bool = false) -> [UInt8] {
+    package func utf8(pretty: Bool) -> [UInt8] {
         var writer = JSONWriter(pretty: pretty, capacity: 4096)
         writer.write(self, indent: 0)
-        if appendingNewline { writer.append(UInt8(ascii: "\n")) }
         return writer.finish()
     }
 
