@@ -77,6 +77,7 @@ let package = Package(
             name: "SwitchboardHummingbird",
             dependencies: [
                 "Switchboard",
+                .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "HummingbirdWSCompression", package: "hummingbird-websocket"),

@@ -19,19 +19,78 @@ import Switchboard
 ///
 /// A protocol error closes the connection with its code (1002 for a frame out of turn, 1007 for invalid UTF-8,
 /// 1009 for a message over the limit), and the sequence ends.
-struct InboundMessages: AsyncSequence, Sendable {
+///
+/// On a connection without compression the data frames come from the watch's ``InboundFrameQueue`` (after
+/// those that reached Hummingbird's stream first), and the reader may park between messages (``parking``).
+struct InboundMessages: AsyncSequence, Sendable, ParkableInbound {
     typealias Element = TerminalMessage
     let frames: WebSocketInboundStream
+    let queue: InboundFrameQueue?
     let maxSize: Int
     let outbound: WebSocketOutboundWriter
 
+    var parking: (any InboundParking)? { queue }
+
+    /// A data frame, from Hummingbird's stream or the queue.
+    struct Frame {
+        let opcode: WebSocketDataFrame.Opcode
+        let fin: Bool
+        let data: ByteBuffer
+        /// Set for a frame from the queue with a reserved bit set: no extension is in use to give it meaning.
+        var reservedBitsSet = false
+
+        init(_ frame: WebSocketDataFrame) {
+            opcode = frame.opcode
+            fin = frame.fin
+            data = frame.data
+        }
+
+        /// A frame the watch queued: text, binary or continuation.
+        init(_ frame: WebSocketFrame) {
+            opcode = frame.opcode == .text ? .text : frame.opcode == .binary ? .binary : .continuation
+            fin = frame.fin
+            data = frame.data
+            reservedBitsSet = frame.rsv1 || frame.rsv2 || frame.rsv3
+        }
+    }
+
+    /// The data frames: Hummingbird's stream up to the queue's sentinel, then the queue (or Hummingbird's stream
+    /// alone, without a queue).
+    struct Frames {
+        var hummingbird: WebSocketInboundStream.AsyncIterator
+        let queue: InboundFrameQueue?
+        var readsQueue = false
+
+        /// The next frame; between messages (`betweenMessages`), right after the sentinel, it throws
+        /// ``InboundReaderMayPark`` rather than wait for the queue.
+        mutating func next(betweenMessages: Bool = false) async throws -> Frame? {
+            guard let queue else { return try await hummingbird.next().map(Frame.init) }
+            if !readsQueue {
+                guard let frame = try await hummingbird.next() else { return nil }
+                guard frame.opcode == .binary, frame.fin, frame.data == queue.sentinel else { return Frame(frame) }
+                readsQueue = true
+                queue.sentinelPassed()
+                if betweenMessages { throw InboundReaderMayPark() }
+            }
+            while true {
+                switch await queue.take() {
+                case .frame(let frame): return Frame(frame)
+                case .ping(let payload): queue.answerPing(payload)
+                case .consultHummingbird: return try await hummingbird.next().map(Frame.init)
+                case nil: return nil
+                }
+            }
+        }
+    }
+
     struct AsyncIterator: AsyncIteratorProtocol {
-        var frames: WebSocketInboundStream.AsyncIterator
+        var frames: Frames
         let maxSize: Int
         let outbound: WebSocketOutboundWriter
 
         mutating func next() async throws -> TerminalMessage? {
-            guard let frame = try await frames.next() else { return nil }
+            guard let frame = try await frames.next(betweenMessages: true) else { return nil }
+            if frame.reservedBitsSet { return await refuse(.protocolError, reason: "A reserved bit set with no extension in use") }
             guard frame.fin, frame.opcode != .continuation else { return try await assemble(startingWith: frame) }
             guard frame.data.readableBytes <= maxSize else { return await refuse(tooLarge: frame.data.readableBytes) }
             guard frame.opcode == .text else { return .binary(frame.data) }
@@ -42,7 +101,7 @@ struct InboundMessages: AsyncSequence, Sendable {
         }
 
         /// A message in fragments: the first frame, then continuation frames up to the one with FIN.
-        private mutating func assemble(startingWith first: WebSocketDataFrame) async throws -> TerminalMessage? {
+        private mutating func assemble(startingWith first: Frame) async throws -> TerminalMessage? {
             guard first.opcode != .continuation else {
                 return await refuse(.protocolError, reason: "A continuation frame without a message to continue")
             }
@@ -57,6 +116,7 @@ struct InboundMessages: AsyncSequence, Sendable {
                 }
                 if frame.fin { break }
                 guard let next = try await frames.next() else { return nil }
+                if next.reservedBitsSet { return await refuse(.protocolError, reason: "A reserved bit set with no extension in use") }
                 guard next.opcode == .continuation else {
                     return await refuse(.protocolError, reason: "A new message before the last one's final fragment")
                 }
@@ -86,6 +146,6 @@ struct InboundMessages: AsyncSequence, Sendable {
     }
 
     func makeAsyncIterator() -> AsyncIterator {
-        AsyncIterator(frames: frames.makeAsyncIterator(), maxSize: maxSize, outbound: outbound)
+        AsyncIterator(frames: Frames(hummingbird: frames.makeAsyncIterator(), queue: queue), maxSize: maxSize, outbound: outbound)
     }
 }

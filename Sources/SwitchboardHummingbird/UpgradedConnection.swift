@@ -37,6 +37,7 @@ struct UpgradedConnection: Sendable {
     private struct Ready: Sendable {
         let request: ConnectionRequest
         let transport: WebSocketTransport
+        let inboundQueue: InboundFrameQueue?
     }
 
     func serve<Context: SwitchboardRequestContextProtocol>(
@@ -50,7 +51,7 @@ struct UpgradedConnection: Sendable {
         try await withGracefulShutdownHandler {
             try await api.serve(
                 ready.request,
-                inbound: InboundMessages(frames: inbound, maxSize: maxMessageSize, outbound: outbound),
+                inbound: InboundMessages(frames: inbound, queue: ready.inboundQueue, maxSize: maxMessageSize, outbound: outbound),
                 transport: ready.transport)
         } onGracefulShutdown: {
             closeState.serverIsShuttingDown()
@@ -63,15 +64,25 @@ struct UpgradedConnection: Sendable {
         // The upgrade has read its handler: let the request context go (see SwitchboardRequestContextProtocol).
         let storage = webSocketContext.requestContext.switchboard
         storage.holder.release()
+        // Whether permessage-deflate may be in use: offered by both sides (a client's offer the server turns
+        // down only costs this connection the direct ways).
+        let mayCompress =
+            compression
+            && webSocketContext.request.headers[values: .secWebSocketExtensions].contains {
+                $0.lowercased().contains("permessage-deflate")
+            }
         // In one turn on the connection's event loop: a graceful shutdown of the server closes with 1001 and
         // `.shutdown`, empty pings, and a close when one goes unanswered (see WebSocketWatch); reads into
-        // small buffers while the connection is idle.
+        // small buffers while the connection is idle; without compression, the data frames read are queued
+        // for the reader, which parks while there are none (see InboundFrameQueue).
         let closeState = WebSocketWatch.CloseState()
         let channel = storage.channel
         let pingInterval = pingInterval
-        let directWriter = try? await channel.eventLoop.submit {
+        let installed = try? await channel.eventLoop.submit {
             try? channel.syncOptions?.setOption(ChannelOptions.recvAllocator, value: Router<Context>.receiveBuffers)
-            return try? WebSocketWatch.install(on: channel, state: closeState, pingInterval: pingInterval) {
+            return try? WebSocketWatch.install(
+                on: channel, state: closeState, pingInterval: pingInterval, queueingInput: !mayCompress
+            ) {
                 Task { try? await outbound.close(.goingAway, reason: "No answer to ping") }
             }
         }.get()
@@ -81,17 +92,11 @@ struct UpgradedConnection: Sendable {
         // Checked before the upgrade; authenticated once more here because the identity cannot travel
         // through the upgrade. A key revoked in between leaves it `nil`: `serve` then refuses (4401).
         connection.identity = try? await api.authenticate(headers: connection.headers, uriKey: connection.uriKey)
-        // Whether permessage-deflate may be in use: offered by both sides (a client's offer the server turns
-        // down only costs this connection the direct way).
-        let mayCompress =
-            compression
-            && webSocketContext.request.headers[values: .secWebSocketExtensions].contains {
-                $0.lowercased().contains("permessage-deflate")
-            }
         return Ready(
             request: connection.request,
             transport: WebSocketTransport(
-                outbound: outbound, closeState: closeState, directWriter: directWriter, maxFrameSize: maxMessageSize,
-                sendsDirectly: !mayCompress))
+                outbound: outbound, closeState: closeState, directWriter: installed?.0, maxFrameSize: maxMessageSize,
+                sendsDirectly: !mayCompress),
+            inboundQueue: installed?.1)
     }
 }

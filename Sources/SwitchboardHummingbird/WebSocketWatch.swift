@@ -193,6 +193,13 @@ final class WebSocketWatch: ChannelDuplexHandler, RemovableChannelHandler {
     private var context: ChannelHandlerContext?
     /// Whether a flush is held back until a run of messages sent together ends.
     private var flushHeld = false
+    /// The queue of the data frames read, on a connection without compression (see ``InboundFrameQueue``).
+    private var inboundQueue: InboundFrameQueue?
+    /// Whether a read of the socket is held while the queue is full.
+    private var readHeld = false
+    /// Set once a frame failed the connection (a reserved bit or opcode): what follows goes to Hummingbird's
+    /// stream, which answers nothing more.
+    private var inputFailed = false
 
     private init(state: CloseState, pingInterval: TimeAmount?, closeUnanswered: @escaping @Sendable () -> Void) {
         self.state = state
@@ -203,15 +210,32 @@ final class WebSocketWatch: ChannelDuplexHandler, RemovableChannelHandler {
     /// Installs the watch on an upgraded channel, on its event loop, and returns its writer of frames at
     /// once; throws when the pipeline is not the one expected. With no `pingInterval` (or zero) it does not
     /// ping.
+    ///
+    /// With `queueingInput` (a connection without compression) the watch queues the data frames it reads for
+    /// the connection's reader and answers pings itself, and returns the queue (see ``InboundFrameQueue``).
     static func install(
-        on channel: any Channel, state: CloseState, pingInterval: Duration?, closeUnanswered: @escaping @Sendable () -> Void
-    ) throws -> DirectWriter {
+        on channel: any Channel, state: CloseState, pingInterval: Duration?, queueingInput: Bool,
+        closeUnanswered: @escaping @Sendable () -> Void
+    ) throws -> (DirectWriter, InboundFrameQueue?) {
         let operations = channel.pipeline.syncOperations
         let decoder = try operations.handler(type: ByteToMessageHandler<WebSocketFrameDecoder>.self)
         let interval = pingInterval.flatMap { $0 > .zero ? TimeAmount.nanoseconds($0.nanoseconds) : nil }
         let watch = WebSocketWatch(state: state, pingInterval: interval, closeUnanswered: closeUnanswered)
         try operations.addHandler(watch, position: .after(decoder))
-        return DirectWriter(channel: channel, watch: watch, state: state)
+        guard queueingInput, let context = watch.context else { return (DirectWriter(channel: channel, watch: watch, state: state), nil) }
+        let loopBound = NIOLoopBound(watch, eventLoop: channel.eventLoop)
+        let eventLoop = channel.eventLoop
+        let queue = InboundFrameQueue {
+            eventLoop.execute { loopBound.value.resumeHeldRead() }
+        } answerPing: { payload in
+            eventLoop.execute { loopBound.value.answerPing(payload) }
+        }
+        watch.inboundQueue = queue
+        // After the frames that reached Hummingbird's stream before the watch was in the pipeline.
+        // (Hummingbird's stream takes in what was read at the read's completion.)
+        context.fireChannelRead(watch.wrapInboundOut(WebSocketFrame(fin: true, opcode: .binary, data: queue.sentinel)))
+        context.fireChannelReadComplete()
+        return (DirectWriter(channel: channel, watch: watch, state: state), queue)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -263,17 +287,81 @@ final class WebSocketWatch: ChannelDuplexHandler, RemovableChannelHandler {
     func channelInactive(context: ChannelHandlerContext) {
         stopPinging()
         context.fireChannelInactive()
+        _ = inboundQueue?.append(.consultHummingbird)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.fireErrorCaught(error)
+        _ = inboundQueue?.append(.consultHummingbird)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        context.fireUserInboundEventTriggered(event)
+        if let event = event as? ChannelEvent, case .inputClosed = event { _ = inboundQueue?.append(.consultHummingbird) }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data).opcode {
-        case .pong: awaitingPong = false
+        let frame = unwrapInboundIn(data)
+        switch frame.opcode {
+        case .pong:
+            awaitingPong = false
+            if inboundQueue != nil { return }
         case .connectionClose:
             stopPinging()
             state.clientClosed.store(true, ordering: .releasing)
-        default: break
+        case .text, .binary, .continuation:
+            guard let inboundQueue, !inputFailed else { break }
+            // A reserved bit fails the connection (the reader refuses the frame in its turn): what follows
+            // goes Hummingbird's way, which answers nothing more.
+            if frame.rsv1 || frame.rsv2 || frame.rsv3 { inputFailed = true }
+            let unmasked = WebSocketFrame(
+                fin: frame.fin, rsv1: frame.rsv1, rsv2: frame.rsv2, rsv3: frame.rsv3, opcode: frame.opcode,
+                data: frame.unmaskedData)
+            switch inboundQueue.append(.frame(unmasked)) {
+            case .queued, .queuedAndFull: return
+            case .refused: break
+            }
+        case .ping:
+            guard let inboundQueue, !inputFailed else { break }
+            // Answered at once while the reader is parked with nothing queued; otherwise in its turn, after
+            // the input before it.
+            if inboundQueue.pingCanBeAnsweredAtOnce() {
+                answerPing(frame.unmaskedData)
+                return
+            }
+            switch inboundQueue.append(.ping(frame.unmaskedData)) {
+            case .queued, .queuedAndFull: return
+            case .refused: break
+            }
+        default:
+            // A frame of a reserved opcode fails the connection.
+            inputFailed = inboundQueue != nil
         }
         context.fireChannelRead(data)
+        // A close frame, or a frame of a reserved opcode: Hummingbird's stream answers it, in its turn.
+        if frame.opcode != .pong { _ = inboundQueue?.append(.consultHummingbird) }
+    }
+
+    /// Answers a ping with its payload, as Hummingbird would, unless a close frame has gone out or come in.
+    fileprivate func answerPing(_ payload: ByteBuffer) {
+        guard let context, !closeWritten, !state.clientClosed.load(ordering: .relaxed) else { return }
+        flushHeld = false
+        context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .pong, data: payload)), promise: nil)
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if let inboundQueue, inboundQueue.readsPaused {
+            readHeld = true
+            return
+        }
+        context.read()
+    }
+
+    /// The reader took the queue below half: the socket's read held, if any, goes on.
+    fileprivate func resumeHeldRead() {
+        guard readHeld, let context else { return }
+        readHeld = false
+        context.read()
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {

@@ -1,6 +1,7 @@
 import NIOCore
 import NIOEmbedded
 import NIOWebSocket
+import Synchronization
 import Testing
 
 @testable import SwitchboardHummingbird
@@ -14,7 +15,9 @@ import Testing
         let channel = EmbeddedChannel()
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 9)).wait()
         try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(WebSocketFrameDecoder()))
-        let writer = try WebSocketWatch.install(on: channel, state: WebSocketWatch.CloseState(), pingInterval: nil) {}
+        let (writer, _) = try WebSocketWatch.install(
+            on: channel, state: WebSocketWatch.CloseState(), pingInterval: nil, queueingInput: false
+        ) {}
         return (channel, writer)
     }
 
@@ -126,5 +129,152 @@ import Testing
         #expect(try channel.readOutbound(as: WebSocketFrame.self) == nil)
         _ = try channel.finish()
         #expect(!writer.writeText(ByteBuffer(string: "closed")))
+    }
+
+    // MARK: Input queued for the reader (connections without compression)
+
+    /// Counts the reads of the socket that reach the front of the pipeline.
+    final class ReadCounter: ChannelOutboundHandler {
+        typealias OutboundIn = Any
+        var reads = 0
+        func read(context: ChannelHandlerContext) {
+            reads += 1
+            context.read()
+        }
+    }
+
+    /// A channel as ``watchedChannel()`` makes it, with the watch queueing input, and a counter of reads.
+    static func queueingChannel() throws -> (EmbeddedChannel, InboundFrameQueue, ReadCounter) {
+        let channel = EmbeddedChannel()
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 9)).wait()
+        let counter = ReadCounter()
+        try channel.pipeline.syncOperations.addHandler(counter)
+        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(WebSocketFrameDecoder()))
+        let (_, queue) = try WebSocketWatch.install(
+            on: channel, state: WebSocketWatch.CloseState(), pingInterval: nil, queueingInput: true
+        ) {}
+        return (channel, try #require(queue), counter)
+    }
+
+    /// A frame as a client sends it: masked.
+    static func clientFrame(_ opcode: WebSocketOpcode, _ payload: [UInt8], fin: Bool = true) -> ByteBuffer {
+        precondition(payload.count < 126)
+        let mask: [UInt8] = [0x11, 0x22, 0x33, 0x44]
+        var bytes: [UInt8] = [(fin ? 0x80 : 0) | UInt8(webSocketOpcode: opcode), 0x80 | UInt8(payload.count)] + mask
+        bytes += payload.enumerated().map { $0.element ^ mask[$0.offset % 4] }
+        return ByteBuffer(bytes: bytes)
+    }
+
+    /// Data frames go to the queue unmasked, after the sentinel that follows whatever reached Hummingbird's
+    /// stream first; pings are answered at once with their payload; a close frame goes on to Hummingbird's
+    /// stream, with a mark in the queue; the reader parks only past the sentinel and while nothing is queued,
+    /// and is woken once by what arrives.
+    @Test func dataFramesAreQueuedPingsAnsweredAndTheReaderWoken() async throws {
+        let (channel, queue, _) = try Self.queueingChannel()
+        let sentinel = try #require(try channel.readInbound(as: WebSocketFrame.self))
+        #expect(sentinel.opcode == .binary && sentinel.data == queue.sentinel && queue.sentinel.readableBytes == 16)
+        #expect(!queue.parkUnlessReady {}, "not before the reader has passed the sentinel")
+        queue.sentinelPassed()
+
+        let woken = Atomic<Int>(0)
+        #expect(queue.parkUnlessReady { woken.add(1, ordering: .relaxed) })
+        try channel.writeInbound(Self.clientFrame(.text, Array("hel".utf8), fin: false))
+        try channel.writeInbound(Self.clientFrame(.continuation, Array("lo".utf8)))
+        #expect(woken.load(ordering: .relaxed) == 1, "woken once, by the first frame")
+        #expect(try channel.readInbound(as: WebSocketFrame.self) == nil, "data frames stay out of Hummingbird's stream")
+        #expect(!queue.parkUnlessReady {}, "frames are waiting")
+        guard case .frame(let first) = await queue.take(), case .frame(let second) = await queue.take() else {
+            Issue.record("two frames queued")
+            return
+        }
+        #expect(first.opcode == .text && !first.fin && first.maskKey == nil && String(buffer: first.data) == "hel")
+        #expect(second.opcode == .continuation && second.fin && String(buffer: second.data) == "lo")
+
+        // A ping while the reader is parked with nothing queued: answered at once, on the event loop.
+        #expect(queue.parkUnlessReady {})
+        try channel.writeInbound(Self.clientFrame(.ping, [1, 2, 3]))
+        let pong = try #require(try channel.readOutbound(as: WebSocketFrame.self))
+        #expect(pong.opcode == .pong && pong.unmaskedData == ByteBuffer(bytes: [1, 2, 3]))
+        #expect(try channel.readInbound(as: WebSocketFrame.self) == nil)
+
+        // A ping behind input: answered in its turn, when the reader reaches it.
+        try channel.writeInbound(Self.clientFrame(.text, Array("first".utf8)))
+        try channel.writeInbound(Self.clientFrame(.ping, [9]))
+        #expect(try channel.readOutbound(as: WebSocketFrame.self) == nil, "not before the input ahead of it")
+        guard case .frame = await queue.take(), case .ping(let payload) = await queue.take() else {
+            Issue.record("the text, then the ping")
+            return
+        }
+        queue.answerPing(payload)
+        channel.embeddedEventLoop.run()
+        #expect(try channel.readOutbound(as: WebSocketFrame.self)?.unmaskedData == ByteBuffer(bytes: [9]))
+
+        try channel.writeInbound(Self.clientFrame(.connectionClose, [0x03, 0xE8]))
+        #expect(try channel.readInbound(as: WebSocketFrame.self)?.opcode == .connectionClose, "Hummingbird answers the close")
+        guard case .consultHummingbird = await queue.take() else {
+            Issue.record("the close marked in the queue")
+            return
+        }
+        try channel.writeInbound(Self.clientFrame(.ping, [4]))
+        #expect(try channel.readOutbound(as: WebSocketFrame.self) == nil, "no pong after the client's close")
+
+        queue.readingEnded()
+        try channel.writeInbound(Self.clientFrame(.text, Array("late".utf8)))
+        #expect(try channel.readInbound(as: WebSocketFrame.self)?.opcode == .text, "after the reading, frames go Hummingbird's way")
+        #expect(await queue.take() == nil)
+        _ = try? channel.finish()
+    }
+
+    /// A frame with a reserved bit fails the connection: it is queued for the reader to refuse, and what
+    /// follows goes Hummingbird's way, so a ping after it goes unanswered (Autobahn 3.2).
+    @Test func aReservedBitFailsTheInputAndAPingAfterItGoesUnanswered() async throws {
+        let (channel, queue, _) = try Self.queueingChannel()
+        _ = try channel.readInbound(as: WebSocketFrame.self)
+        queue.sentinelPassed()
+        var bad = Self.clientFrame(.text, Array("x".utf8))
+        bad.setInteger(bad.getInteger(at: 0, as: UInt8.self)! | 0x20, at: 0)  // RSV2
+        try channel.writeInbound(bad)
+        try channel.writeInbound(Self.clientFrame(.ping, [1]))
+        guard case .frame(let frame) = await queue.take() else {
+            Issue.record("the frame queued for the reader to refuse")
+            return
+        }
+        #expect(frame.rsv2)
+        #expect(try channel.readInbound(as: WebSocketFrame.self)?.opcode == .ping, "Hummingbird's way")
+        #expect(try channel.readOutbound(as: WebSocketFrame.self) == nil, "no pong")
+        _ = try? channel.finish()
+    }
+
+    /// A full queue holds the socket's reads until the reader has taken it below half; the end of the reading
+    /// lets them go too.
+    @Test func aFullQueueHoldsTheSocketsReads() async throws {
+        let (channel, queue, counter) = try Self.queueingChannel()
+        _ = try channel.readInbound(as: WebSocketFrame.self)
+        for index in 0..<InboundFrameQueue.pauseFrames {
+            #expect(!queue.readsPaused, "room at frame \(index)")
+            try channel.writeInbound(Self.clientFrame(.binary, [UInt8(index)]))
+        }
+        #expect(queue.readsPaused)
+        let before = counter.reads
+        channel.read()
+        #expect(counter.reads == before, "held")
+        for index in 0..<InboundFrameQueue.pauseFrames / 2 {
+            guard case .frame(let frame) = await queue.take() else { return }
+            #expect(frame.data == ByteBuffer(bytes: [UInt8(index)]))
+        }
+        channel.embeddedEventLoop.run()
+        #expect(counter.reads == before, "still half full")
+        _ = await queue.take()
+        channel.embeddedEventLoop.run()
+        #expect(counter.reads == before + 1, "the held read goes on below half")
+        #expect(!queue.readsPaused)
+
+        for index in 0..<InboundFrameQueue.pauseFrames { try channel.writeInbound(Self.clientFrame(.binary, [UInt8(index)])) }
+        channel.read()
+        #expect(counter.reads == before + 1)
+        queue.readingEnded()
+        channel.embeddedEventLoop.run()
+        #expect(counter.reads == before + 2, "the end of the reading lets the held read go")
+        _ = try? channel.finish()
     }
 }

@@ -10,7 +10,8 @@ import HTTPTypes
 /// unless another is running. A handler that takes longer than ``handOverDelay`` hands the reading over
 /// to a new task, so `#SHELL` and `#DISCONNECT` are read and answered meanwhile; the old task finishes its
 /// handler, handles what was queued behind it (the drainer), and ends. An idle connection has one task of
-/// its own, the reader.
+/// its own, the reader, or none when the transport lets the reader park between messages (``InboundParking``):
+/// then the reader ends when nothing is left to read, and input that arrives starts a new one.
 ///
 /// A connection is three types: the dispatcher (input and terminals), its ``ClientEndpoint`` (output and
 /// the client's identity), and the ``TerminalConnection`` handles it gives each attached terminal.
@@ -87,7 +88,8 @@ actor ConnectionDispatcher {
 
     private struct InputTask {
         let id: Int
-        let task: Task<Void, Never>
+        /// `nil` for a moment while a parked reader's successor is made (``resumeReading()``).
+        let task: Task<Void, Never>?
     }
 
     private nonisolated let input: Mutex<InputState>
@@ -202,9 +204,12 @@ actor ConnectionDispatcher {
     private nonisolated func read(as id: Int, from inbound: InboundReader) async {
         let budget = api.inboundMemory
         while true {
+            if let parking = inbound.parking, park(as: id, parking) { return }
             let next: TerminalMessage?
             do {
                 next = try await inbound.next()
+            } catch is InboundReaderMayPark {
+                continue
             } catch {
                 return endReading(inbound, error: error)
             }
@@ -244,10 +249,43 @@ actor ConnectionDispatcher {
         }
     }
 
+    /// Leaves the reading while nothing is ready to read, unless another task reads now or the connection is
+    /// closing: the task ends, and ``resumeReading()`` starts a new reader when input arrives.
+    private nonisolated func park(as id: Int, _ parking: any InboundParking) -> Bool {
+        input.withLock { state in
+            guard state.reader?.id == id, !endpoint.isClosed,
+                parking.parkUnlessReady(wake: { [weak self] in self?.resumeReading() })
+            else { return false }
+            state.reader = nil
+            return true
+        }
+    }
+
+    /// Input arrived for a parked reader: a new task reads, unless the connection is closing. The task is
+    /// made outside the lock (it may start at once, and its first step takes the lock); it is cancelled if
+    /// the connection finished meanwhile.
+    private nonisolated func resumeReading() {
+        let claimed = input.withLock { state -> (id: Int, inbound: InboundReader)? in
+            guard state.reader == nil, !endpoint.isClosed, let inbound = state.inbound else { return nil }
+            state.nextTaskID += 1
+            state.reader = InputTask(id: state.nextTaskID, task: nil)
+            return (state.nextTaskID, inbound)
+        }
+        guard let (id, inbound) = claimed else { return }
+        let task = Task.detached { await self.read(as: id, from: inbound) }
+        let kept = input.withLock { state in
+            if state.reader?.id == id { state.reader = InputTask(id: id, task: task) }
+            if state.drainer?.id == id { state.drainer = InputTask(id: id, task: task) }
+            return state.reader?.id == id || state.drainer?.id == id
+        }
+        if !kept { task.cancel() }
+    }
+
     /// The input has ended (or failed, or the connection closed): what the transport still held for an
     /// unfinished message goes back to the budget, and ``run(inbound:)`` goes on to finish.
     private nonisolated func endReading(_ inbound: InboundReader, error: (any Error)?) {
         api.inboundMemory.release(inbound.account.takeHeld())
+        inbound.parking?.readingEnded()
         if let error { input.withLock { $0.readError = $0.readError ?? error } }
         endpoint.markClosed()
     }
@@ -304,11 +342,16 @@ actor ConnectionDispatcher {
     /// Ends the connection: stops reading, drops the input, and closes the attached terminal.
     private func finish() async {
         endpoint.markClosed()
-        let reader = input.withLock { state in
+        let (reader, inbound) = input.withLock { state in
             defer { state.reader = nil }
-            return state.reader
+            return (state.reader, state.inbound)
         }
-        reader?.task.cancel()
+        reader?.task?.cancel()
+        if reader == nil, let inbound {
+            // A parked reader: nothing will end its reading but this.
+            api.inboundMemory.release(inbound.account.takeHeld())
+            inbound.parking?.readingEnded()
+        }
         dropInput()
         if endpoint.transportClosedForShutdown { shutdownReason = .shutdown }
         if let attachment {
@@ -582,7 +625,7 @@ actor ConnectionDispatcher {
             return (state.queue, state.drainer)
         }
         queue.finish()
-        drainer?.task.cancel()
+        drainer?.task?.cancel()
         signalProgress()
     }
 

@@ -1,0 +1,174 @@
+import DequeModule
+import NIOCore
+import NIOWebSocket
+import SwitchboardCore
+import Synchronization
+
+/// The frames a connection without compression receives, queued by the ``WebSocketWatch`` on the event loop
+/// for the connection's reader, which may leave while the queue is empty (``InboundParking``): an idle
+/// connection then has no task waiting for its input.
+///
+/// Hummingbird's inbound stream is read by a task that waits in it for the connection's life; its frames and
+/// the deepest handler that task ran stay in the task's memory. Here the watch answers pings itself and queues
+/// the data frames (unmasked); close frames, frames of a reserved opcode, errors and the end still go to
+/// Hummingbird's stream, which answers them, and a ``Item/consultHummingbird`` in the queue tells the reader,
+/// in order, to read that stream once.
+///
+/// **The frames that came first.** A client may send frames right after its upgrade request, before the watch
+/// is in the pipeline; those are in Hummingbird's stream. The watch follows them with a frame of
+/// ``sentinel`` bytes (random, one per connection): the reader reads Hummingbird's stream up to it, then this
+/// queue, and may park only from then on.
+///
+/// **Bounded.** Once ``pauseBytes`` or ``pauseFrames`` are queued the watch stops reading from the socket,
+/// and the reader resumes the reads when it has taken the queue below half of both.
+final class InboundFrameQueue: InboundParking, Sendable {
+    /// What the reader takes, in the order the frames arrived.
+    enum Item: Sendable {
+        /// A data frame (text, binary or continuation), unmasked.
+        case frame(WebSocketFrame)
+        /// A ping with this payload, to answer in its turn (``answerPing(_:)``).
+        case ping(ByteBuffer)
+        /// Hummingbird's stream holds what comes next (a close frame, an error, the end).
+        case consultHummingbird
+    }
+
+    /// What ``append(_:)`` did.
+    enum Appended {
+        case queued
+        /// Queued, and the queue is full: the watch holds the socket's reads.
+        case queuedAndFull
+        /// The reading has ended: the frame goes to Hummingbird's stream.
+        case refused
+    }
+
+    static let pauseBytes = 64 << 10
+    static let pauseFrames = 32
+
+    /// The bytes of the frame the watch puts into Hummingbird's stream after the frames that came first.
+    let sentinel: ByteBuffer
+
+    private struct State {
+        var items = Deque<Item>()
+        var bytes = 0
+        /// The reader waiting inside a message for its next frame.
+        var waiter: CheckedContinuation<Item?, Never>?
+        /// The parked reader's wake-up.
+        var wake: (@Sendable () -> Void)?
+        var sentinelPassed = false
+        var readsPaused = false
+        var ended = false
+    }
+
+    private let state = Mutex(State())
+    /// Resumes the socket's reads the watch held (on the event loop).
+    private let resumeReads: @Sendable () -> Void
+    /// Answers a ping with its payload (on the event loop), unless the connection is closing.
+    let answerPing: @Sendable (ByteBuffer) -> Void
+
+    init(resumeReads: @escaping @Sendable () -> Void, answerPing: @escaping @Sendable (ByteBuffer) -> Void) {
+        var generator = SystemRandomNumberGenerator()
+        var bytes = ByteBuffer()
+        for _ in 0..<2 { bytes.writeInteger(generator.next() as UInt64) }
+        sentinel = bytes
+        self.resumeReads = resumeReads
+        self.answerPing = answerPing
+    }
+
+    // MARK: The watch's side (the event loop)
+
+    /// Queues an item for the reader, waking it if it waits or is parked.
+    func append(_ item: Item) -> Appended {
+        let size = if case .frame(let frame) = item { frame.data.readableBytes } else { 0 }
+        let (appended, resume, wake) = state.withLock { state -> (Appended, CheckedContinuation<Item?, Never>?, (@Sendable () -> Void)?) in
+            guard !state.ended else { return (.refused, nil, nil) }
+            if let waiter = state.waiter {
+                state.waiter = nil
+                return (.queued, waiter, nil)
+            }
+            state.items.append(item)
+            state.bytes += size
+            let wake = state.wake
+            state.wake = nil
+            if state.bytes >= Self.pauseBytes || state.items.count >= Self.pauseFrames { state.readsPaused = true }
+            return (state.readsPaused ? .queuedAndFull : .queued, nil, wake)
+        }
+        resume?.resume(returning: item)
+        wake?()
+        return appended
+    }
+
+    /// Whether a ping can be answered at once: the reader is parked and nothing is queued ahead of it. A
+    /// ping behind input is answered in its turn, as Hummingbird's stream does, so that a ping after a frame
+    /// that fails the connection goes unanswered.
+    func pingCanBeAnsweredAtOnce() -> Bool {
+        state.withLock { $0.wake != nil && $0.items.isEmpty && !$0.ended }
+    }
+
+    /// Whether the watch holds the socket's reads.
+    var readsPaused: Bool { state.withLock { $0.readsPaused } }
+
+    // MARK: The reader's side
+
+    /// The reader has read Hummingbird's stream up to ``sentinel``: it reads the queue from now on.
+    func sentinelPassed() { state.withLock { $0.sentinelPassed = true } }
+
+    /// The next item, waiting for it; `nil` when the reading has ended or the task is cancelled.
+    func take() async -> Item? {
+        let (item, resume, ended) = state.withLock { state in
+            let (item, resume) = Self.pop(&state)
+            return (item, resume, state.ended)
+        }
+        if resume { resumeReads() }
+        if let item { return item }
+        if ended { return nil }
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Item?, Never>) in
+                let (ready, item, resume) = state.withLock { state -> (Bool, Item?, Bool) in
+                    let (item, resume) = Self.pop(&state)
+                    if item != nil || state.ended || Task.isCancelled { return (true, item, resume) }
+                    state.waiter = continuation
+                    return (false, nil, false)
+                }
+                if resume { resumeReads() }
+                if ready { continuation.resume(returning: item) }
+            }
+        } onCancel: {
+            state.withLock { state in
+                defer { state.waiter = nil }
+                return state.waiter
+            }?.resume(returning: nil)
+        }
+    }
+
+    /// Takes the first item, if any, and whether the socket's reads are to resume now.
+    private static func pop(_ state: inout State) -> (Item?, resume: Bool) {
+        guard let item = state.items.popFirst() else { return (nil, false) }
+        if case .frame(let frame) = item { state.bytes -= frame.data.readableBytes }
+        guard state.readsPaused, state.bytes < pauseBytes / 2, state.items.count < pauseFrames / 2 else { return (item, false) }
+        state.readsPaused = false
+        return (item, true)
+    }
+
+    func parkUnlessReady(wake: @escaping @Sendable () -> Void) -> Bool {
+        state.withLock { state in
+            guard state.sentinelPassed, !state.ended, state.items.isEmpty else { return false }
+            state.wake = wake
+            return true
+        }
+    }
+
+    func readingEnded() {
+        let (resume, waiter) = state.withLock { state -> (Bool, CheckedContinuation<Item?, Never>?) in
+            state.ended = true
+            state.items.removeAll()
+            state.bytes = 0
+            state.wake = nil
+            defer { state.waiter = nil }
+            let resume = state.readsPaused
+            state.readsPaused = false
+            return (resume, state.waiter)
+        }
+        waiter?.resume(returning: nil)
+        if resume { resumeReads() }
+    }
+}
