@@ -200,6 +200,8 @@ final class WebSocketWatch: ChannelDuplexHandler, RemovableChannelHandler {
     /// Set once a frame failed the connection (a reserved bit or opcode): what follows goes to Hummingbird's
     /// stream, which answers nothing more.
     private var inputFailed = false
+    /// The payload of the latest ping not answered while the channel could not write.
+    private var pongOwed: ByteBuffer?
 
     private init(state: CloseState, pingInterval: TimeAmount?, closeUnanswered: @escaping @Sendable () -> Void) {
         self.state = state
@@ -343,10 +345,25 @@ final class WebSocketWatch: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     /// Answers a ping with its payload, as Hummingbird would, unless a close frame has gone out or come in.
+    /// While the channel cannot write (a client that sends pings and reads nothing), only the latest ping is
+    /// kept and answered once it can (RFC 6455 §5.5.3 allows answering only the most recent): what a ping
+    /// flood holds stays bounded.
     fileprivate func answerPing(_ payload: ByteBuffer) {
         guard let context, !closeWritten, !state.clientClosed.load(ordering: .relaxed) else { return }
+        guard context.channel.isWritable else {
+            pongOwed = payload
+            return
+        }
         flushHeld = false
         context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .pong, data: payload)), promise: nil)
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        context.fireChannelWritabilityChanged()
+        if context.channel.isWritable, let payload = pongOwed {
+            pongOwed = nil
+            answerPing(payload)
+        }
     }
 
     func read(context: ChannelHandlerContext) {

@@ -245,6 +245,24 @@ import Testing
         _ = try? channel.finish()
     }
 
+    /// A client that sends pings and reads nothing gets no pongs piled up: while the channel cannot write
+    /// only the latest ping is kept, and it is answered once the channel can.
+    @Test func pingsWhileTheChannelCannotWriteOweOnePong() async throws {
+        let (channel, queue, _) = try Self.queueingChannel()
+        _ = try channel.readInbound(as: WebSocketFrame.self)
+        queue.sentinelPassed()
+        #expect(queue.parkUnlessReady {})
+        channel.isWritable = false
+        for index in 0..<100 { try channel.writeInbound(Self.clientFrame(.ping, [UInt8(index)])) }
+        #expect(try channel.readOutbound(as: WebSocketFrame.self) == nil, "nothing written while it cannot write")
+        channel.isWritable = true
+        channel.pipeline.fireChannelWritabilityChanged()
+        let pong = try #require(try channel.readOutbound(as: WebSocketFrame.self))
+        #expect(pong.opcode == .pong && pong.unmaskedData == ByteBuffer(bytes: [99]), "the latest ping's payload")
+        #expect(try channel.readOutbound(as: WebSocketFrame.self) == nil, "one pong, not a hundred")
+        _ = try? channel.finish()
+    }
+
     /// A full queue holds the socket's reads until the reader has taken it below half; the end of the reading
     /// lets them go too.
     @Test func aFullQueueHoldsTheSocketsReads() async throws {
