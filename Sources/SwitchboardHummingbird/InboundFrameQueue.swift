@@ -32,15 +32,6 @@ final class InboundFrameQueue: InboundParking, Sendable {
         case consultHummingbird
     }
 
-    /// What ``append(_:)`` did.
-    enum Appended {
-        case queued
-        /// Queued, and the queue is full: the watch holds the socket's reads.
-        case queuedAndFull
-        /// The reading has ended: the frame goes to Hummingbird's stream.
-        case refused
-    }
-
     static let pauseBytes = 64 << 10
     static let pauseFrames = 32
 
@@ -76,21 +67,23 @@ final class InboundFrameQueue: InboundParking, Sendable {
 
     // MARK: The watch's side (the event loop)
 
-    /// Queues an item for the reader, waking it if it waits or is parked.
-    func append(_ item: Item) -> Appended {
+    /// Queues an item for the reader, waking it if it waits or is parked; returns `false` once the reading
+    /// has ended (the frame then goes to Hummingbird's stream). A full queue sets ``readsPaused``.
+    @discardableResult
+    func append(_ item: Item) -> Bool {
         let size = if case .frame(let frame) = item { frame.data.readableBytes } else { 0 }
-        let (appended, resume, wake) = state.withLock { state -> (Appended, CheckedContinuation<Item?, Never>?, (@Sendable () -> Void)?) in
-            guard !state.ended else { return (.refused, nil, nil) }
+        let (appended, resume, wake) = state.withLock { state -> (Bool, CheckedContinuation<Item?, Never>?, (@Sendable () -> Void)?) in
+            guard !state.ended else { return (false, nil, nil) }
             if let waiter = state.waiter {
                 state.waiter = nil
-                return (.queued, waiter, nil)
+                return (true, waiter, nil)
             }
             state.items.append(item)
             state.bytes += size
             let wake = state.wake
             state.wake = nil
             if state.bytes >= Self.pauseBytes || state.items.count >= Self.pauseFrames { state.readsPaused = true }
-            return (state.readsPaused ? .queuedAndFull : .queued, nil, wake)
+            return (true, nil, wake)
         }
         resume?.resume(returning: item)
         wake?()

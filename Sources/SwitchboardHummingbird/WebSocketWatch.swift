@@ -289,17 +289,17 @@ final class WebSocketWatch: ChannelDuplexHandler, RemovableChannelHandler {
     func channelInactive(context: ChannelHandlerContext) {
         stopPinging()
         context.fireChannelInactive()
-        _ = inboundQueue?.append(.consultHummingbird)
+        inboundQueue?.append(.consultHummingbird)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         context.fireErrorCaught(error)
-        _ = inboundQueue?.append(.consultHummingbird)
+        inboundQueue?.append(.consultHummingbird)
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         context.fireUserInboundEventTriggered(event)
-        if let event = event as? ChannelEvent, case .inputClosed = event { _ = inboundQueue?.append(.consultHummingbird) }
+        if let event = event as? ChannelEvent, case .inputClosed = event { inboundQueue?.append(.consultHummingbird) }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -319,10 +319,7 @@ final class WebSocketWatch: ChannelDuplexHandler, RemovableChannelHandler {
             let unmasked = WebSocketFrame(
                 fin: frame.fin, rsv1: frame.rsv1, rsv2: frame.rsv2, rsv3: frame.rsv3, opcode: frame.opcode,
                 data: frame.unmaskedData)
-            switch inboundQueue.append(.frame(unmasked)) {
-            case .queued, .queuedAndFull: return
-            case .refused: break
-            }
+            if inboundQueue.append(.frame(unmasked)) { return }
         case .ping:
             guard let inboundQueue, !inputFailed else { break }
             // Answered at once while the reader is parked with nothing queued; otherwise in its turn, after
@@ -331,17 +328,14 @@ final class WebSocketWatch: ChannelDuplexHandler, RemovableChannelHandler {
                 answerPing(frame.unmaskedData)
                 return
             }
-            switch inboundQueue.append(.ping(frame.unmaskedData)) {
-            case .queued, .queuedAndFull: return
-            case .refused: break
-            }
+            if inboundQueue.append(.ping(frame.unmaskedData)) { return }
         default:
             // A frame of a reserved opcode fails the connection.
             inputFailed = inboundQueue != nil
         }
         context.fireChannelRead(data)
         // A close frame, or a frame of a reserved opcode: Hummingbird's stream answers it, in its turn.
-        if frame.opcode != .pong { _ = inboundQueue?.append(.consultHummingbird) }
+        if frame.opcode != .pong { inboundQueue?.append(.consultHummingbird) }
     }
 
     /// Answers a ping with its payload, as Hummingbird would, unless a close frame has gone out or come in.
