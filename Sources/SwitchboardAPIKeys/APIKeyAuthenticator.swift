@@ -58,6 +58,13 @@ public final class APIKeyAuthenticator: Authenticator {
     }
 
     public func identity(forKey key: String?) async throws(SwitchboardError) -> AccessIdentity {
+        try lookUp(key)
+    }
+
+    /// The look-up itself, out of the `async` function: work done in one (here, hashing the key) takes its
+    /// stack from the task's allocator, whose slabs an upgrading connection's task keeps for its life.
+    @inline(never)
+    private func lookUp(_ key: String?) throws(SwitchboardError) -> AccessIdentity {
         let (entry, anonymous) = state.withLock { state in (key.flatMap { state.byHash[Self.hash($0)] }, state.anonymous) }
         guard key != nil else {
             guard !anonymous.isEmpty else {

@@ -332,20 +332,42 @@ public final class SwitchboardAPI: Sendable {
     public func serve<Inbound: AsyncSequence & Sendable>(
         _ request: ConnectionRequest, inbound: Inbound, transport: some TerminalTransport
     ) async throws where Inbound.Element == TerminalMessage {
-        // An idle connection's task keeps the deepest stack it has had (a task's allocator keeps its slabs), so
-        // the frame that waits for the connection's end holds little: the rest is done by the functions below.
-        var request = request
-        if request.identity == nil {
-            guard let identity = await authenticateOrRefuse(request, transport: transport) else { return }
-            request.identity = identity
+        guard let connection = await open(request, transport: transport) else { return }
+        try await connection.serve(inbound: inbound)
+    }
+
+    /// A connection ``open(_:transport:)`` registered, to be served.
+    ///
+    /// Serving a connection in two steps lets a transport keep the frame that waits for the connection's end
+    /// small: an idle connection's task keeps the deepest stack it has had (a task's allocator keeps its
+    /// slabs), and the request, the upgrade and the authentication are then done in frames that are gone.
+    package struct OpenedConnection: Sendable {
+        let api: SwitchboardAPI
+        let dispatcher: ConnectionDispatcher
+
+        /// Serves the connection until it ends, then unregisters it; see ``SwitchboardAPI/serve(_:inbound:transport:)``.
+        package func serve<Inbound: AsyncSequence & Sendable>(inbound: Inbound) async throws
+        where Inbound.Element == TerminalMessage {
+            defer { api.closed(dispatcher) }
+            try await dispatcher.run(inbound: inbound)
         }
-        let dispatcher = open(request, transport: transport)
-        defer { closed(dispatcher) }
+    }
+
+    /// Authenticates the request if it came without an identity, then registers the connection and makes its
+    /// dispatcher; `nil` once the client has been told why not. Serve it with ``OpenedConnection/serve(inbound:)``.
+    @inline(never)
+    package func open(_ request: ConnectionRequest, transport: some TerminalTransport) async -> OpenedConnection? {
+        var identity = request.identity
+        if identity == nil {
+            identity = await authenticateOrRefuse(request, transport: transport)
+            if identity == nil { return nil }
+        }
+        let dispatcher = register(request, identity: identity, transport: transport)
         if let closing = closingAll.withLock({ $0 }) {
             // The server is shutting down: this connection came in after the others were closed.
             await dispatcher.shutdown(code: closing.code, reason: closing.reason)
         }
-        try await dispatcher.run(inbound: inbound)
+        return OpenedConnection(api: self, dispatcher: dispatcher)
     }
 
     /// The identity of a request that came without one, by its headers; `nil` once the client has been told why not.
@@ -360,7 +382,12 @@ public final class SwitchboardAPI: Sendable {
     }
 
     /// Registers a new connection and makes its dispatcher.
-    private func open(_ request: ConnectionRequest, transport: some TerminalTransport) -> ConnectionDispatcher {
+    @inline(never)
+    private func register(
+        _ request: ConnectionRequest, identity: AccessIdentity?, transport: some TerminalTransport
+    ) -> ConnectionDispatcher {
+        var request = request
+        request.identity = identity
         let id = Self.shortID(connectionCounter.add(1, ordering: .relaxed).newValue)
         let endpoint = ClientEndpoint(
             id: id, request: request, transport: transport, logger: logger, events: events, errors: errors, metrics: metrics)

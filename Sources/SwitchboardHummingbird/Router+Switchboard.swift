@@ -39,53 +39,17 @@ extension Router where Context: SwitchboardRequestContextProtocol {
         } onUpgrade: { inbound, outbound, webSocketContext in
             try await upgraded.serve(inbound: inbound, outbound: outbound, context: webSocketContext)
         }
-        let maxBodySize = configuration.maxBodySize
+        let route = SwitchboardRoute(
+            api: api, root: root, trustedProxies: trustedProxies, isTLS: isTLS, guardian: guardian,
+            admission: admission, upgrade: upgrade, maxBodySize: configuration.maxBodySize)
+        // Two functions of their own, not one closure: the connection's task keeps the largest stack it has
+        // had (a Swift task's allocator keeps its slabs), and an upgrade's frame then holds only what an
+        // upgrade needs, for the whole life of the WebSocket.
         let handler: @Sendable (Request, Context) async throws -> Response = { request, context in
-            let connection: SwitchboardConnectionRequest
-            let isUpgrade = request.method == .get && Self.isWebSocketUpgrade(request)
-            do {
-                guard guardian.allowsHost(request.head.authority) else {
-                    throw SwitchboardError(
-                        .forbidden, code: .hostNotAllowed,
-                        "This server does not answer for the host '\((request.head.authority ?? "").prefix(100))'; add it with --allow-host")
-                }
-                connection = try Self.connectionRequest(
-                    for: request, root: root, remoteAddress: context.remoteAddress,
-                    trustedProxies: trustedProxies, isTLS: isTLS)
-                if isUpgrade || ![.get, .head, .options, HTTPRequest.Method("REPORT")!].contains(request.method) {
-                    guard guardian.allowsOrigin(request.headers[.origin], host: request.head.authority) else {
-                        throw SwitchboardError(
-                            .forbidden, code: .originNotAllowed,
-                            "Cross-origin request refused: origin '\((request.headers[.origin] ?? "").prefix(100))' is not this server's; add it with --allow-origin"
-                        )
-                    }
-                }
-                if isUpgrade {
-                    if let refusal = UpgradeNegotiation.refusal(logger: context.logger) {
-                        throw refusal
-                    }
-                    _ = try await api.authorizeConnection(
-                        uri: connection.request.uri, headers: connection.headers, uriKey: connection.uriKey)
-                    let clientIP = connection.request.clientIP
-                    try admission.admit(clientIP)
-                    do {
-                        return try await upgrade.handle(request, context: context) { _, _ in Response(status: .notFound) }
-                    } catch {
-                        admission.withdraw(clientIP)
-                        throw error
-                    }
-                }
-            } catch let error as SwitchboardError {
-                let uri = Self.shownPath(request.uri.path, root: root)
-                let response = Self.errorResponse(error, uri: uri)
-                if isUpgrade {
-                    await context.switchboard.refuseUpgrade(
-                        with: UpgradeRefusalHandler.serialize(response, body: error.body(uri: uri).prettyPrinted + "\n"))
-                }
-                return response
+            if request.method == .get && Self.isWebSocketUpgrade(request) {
+                return try await route.upgrade(request, context: context)
             }
-            return await Self.restResponse(
-                to: request, connection: connection, api: api, maxBodySize: maxBodySize)
+            return await route.respond(to: request, context: context)
         }
         // `/api(<key>)/...` matches `/api(*` and `/api(*/**`.
         let keyed = root.isEmpty ? "/(*" : root + "(*"
@@ -209,12 +173,6 @@ extension Router where Context: SwitchboardRequestContextProtocol {
     static func pathBelowRoot(_ path: String, root: String) -> String {
         if !root.isEmpty, path.hasPrefix(root) { return String(path.dropFirst(root.count)) }
         return path == "/" ? "" : path
-    }
-
-    /// How an upgraded connection reads: NIO's adaptive buffers, starting at 512 bytes instead of 2 KiB, so that
-    /// an idle connection holds a small buffer; they grow on the first reads that fill them.
-    static var receiveBuffers: AdaptiveRecvByteBufferAllocator {
-        AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 64 << 10)
     }
 
     /// The connection request for an HTTP request, with the key taken out of a `/api(<key>)/...` path.

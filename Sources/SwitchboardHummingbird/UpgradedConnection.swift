@@ -43,60 +43,132 @@ struct UpgradedConnection: Sendable {
     func serve<Context: SwitchboardRequestContextProtocol>(
         inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, context: WebSocketRouterContext<Context>
     ) async throws {
-        let ready = try await prepare(outbound: outbound, context: context)
-        let clientIP = ready.request.clientIP
-        admission.activate(clientIP)
-        defer { admission.finish(clientIP) }
-        let closeState = ready.transport.closeState
+        guard let opened = try await open(inbound: inbound, outbound: outbound, context: context) else { return }
+        defer { admission.finish(opened.clientIP) }
+        let closeState = opened.closeState
         try await withGracefulShutdownHandler {
-            try await api.serve(
-                ready.request,
-                inbound: InboundMessages(frames: inbound, queue: ready.inboundQueue, maxSize: maxMessageSize, outbound: outbound),
-                transport: ready.transport)
+            try await opened.connection.serve(inbound: opened.inbound)
         } onGracefulShutdown: {
             closeState.serverIsShuttingDown()
         }
     }
 
+    /// What the frame waiting for the connection's end holds.
+    private struct Opened: Sendable {
+        let connection: SwitchboardAPI.OpenedConnection
+        let inbound: InboundMessages
+        let closeState: WebSocketWatch.CloseState
+        let clientIP: String
+    }
+
+    /// Prepares the upgraded connection and registers it with the API; `nil` if the API refused it (the
+    /// client has been told why).
+    @inline(never)
+    private func open<Context: SwitchboardRequestContextProtocol>(
+        inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, context: WebSocketRouterContext<Context>
+    ) async throws -> Opened? {
+        let ready = try await prepare(outbound: outbound, context: context)
+        let clientIP = ready.request.clientIP
+        admission.activate(clientIP)
+        guard let connection = await api.open(ready.request, transport: ready.transport) else {
+            admission.finish(clientIP)
+            return nil
+        }
+        return Opened(
+            connection: connection,
+            inbound: InboundMessages(frames: inbound, queue: ready.inboundQueue, maxSize: maxMessageSize, outbound: outbound),
+            closeState: ready.transport.closeState, clientIP: clientIP)
+    }
+
+    /// Reads the upgraded request, installs the watch and authenticates the connection. Each `await` here is
+    /// in a small function of its own, and the frame of this one holds only what crosses them: the
+    /// connection's task keeps the slabs of its deepest stack for the life of the connection.
+    @inline(never)
     private func prepare<Context: SwitchboardRequestContextProtocol>(
         outbound: WebSocketOutboundWriter, context webSocketContext: WebSocketRouterContext<Context>
     ) async throws -> Ready {
+        let upgrade = try upgradeRequest(webSocketContext)
+        let closeState = WebSocketWatch.CloseState()
+        let installed = await installWatch(
+            on: upgrade.channel, closeState: closeState, queueingInput: !upgrade.mayCompress, outbound: outbound)
+        // Checked before the upgrade; authenticated once more here because the identity cannot travel
+        // through the upgrade. A key revoked in between leaves it `nil`: `serve` then refuses (4401).
+        let identity = try? await api.authenticate(headers: upgrade.connection.headers, uriKey: upgrade.connection.uriKey)
+        return ready(upgrade, identity: identity, closeState: closeState, installed: installed, outbound: outbound)
+    }
+
+    @inline(never)
+    private func ready(
+        _ upgrade: UpgradeRequest, identity: AccessIdentity?, closeState: WebSocketWatch.CloseState,
+        installed: (writer: WebSocketWatch.DirectWriter, queue: InboundFrameQueue?)?, outbound: WebSocketOutboundWriter
+    ) -> Ready {
+        var request = upgrade.connection.request
+        request.identity = identity
+        return Ready(
+            request: request,
+            transport: WebSocketTransport(
+                outbound: outbound, closeState: closeState, directWriter: installed?.writer, maxFrameSize: maxMessageSize,
+                sendsDirectly: !upgrade.mayCompress),
+            inboundQueue: installed?.queue)
+    }
+
+    /// What the upgrade request says about the connection. A class: the frame of `prepare` holds a reference
+    /// across its `await`s, not the request.
+    private final class UpgradeRequest {
+        let connection: SwitchboardConnectionRequest
+        let channel: any Channel
+        /// Whether permessage-deflate may be in use: offered by both sides (a client's offer the server turns
+        /// down only costs this connection the direct ways).
+        let mayCompress: Bool
+
+        init(connection: SwitchboardConnectionRequest, channel: any Channel, mayCompress: Bool) {
+            self.connection = connection
+            self.channel = channel
+            self.mayCompress = mayCompress
+        }
+    }
+
+    @inline(never)
+    private func upgradeRequest<Context: SwitchboardRequestContextProtocol>(
+        _ webSocketContext: WebSocketRouterContext<Context>
+    ) throws(SwitchboardError) -> UpgradeRequest {
         // The upgrade has read its handler: let the request context go (see SwitchboardRequestContextProtocol).
         let storage = webSocketContext.requestContext.switchboard
         storage.holder.release()
-        // Whether permessage-deflate may be in use: offered by both sides (a client's offer the server turns
-        // down only costs this connection the direct ways).
         let mayCompress =
             compression
             && webSocketContext.request.headers[values: .secWebSocketExtensions].contains {
                 $0.lowercased().contains("permessage-deflate")
             }
-        // In one turn on the connection's event loop: a graceful shutdown of the server closes with 1001 and
-        // `.shutdown`, empty pings, and a close when one goes unanswered (see WebSocketWatch); reads into
-        // small buffers while the connection is idle; without compression, the data frames read are queued
-        // for the reader, which parks while there are none (see InboundFrameQueue).
-        let closeState = WebSocketWatch.CloseState()
-        let channel = storage.channel
+        let connection = try Router<Context>.connectionRequest(
+            for: webSocketContext.request, root: root, remoteAddress: webSocketContext.requestContext.remoteAddress,
+            trustedProxies: trustedProxies, isTLS: isTLS)
+        return UpgradeRequest(connection: connection, channel: storage.channel, mayCompress: mayCompress)
+    }
+
+    /// In one turn on the connection's event loop: a graceful shutdown of the server closes with 1001 and
+    /// `.shutdown`, empty pings, and a close when one goes unanswered (see WebSocketWatch); reads into small
+    /// buffers while the connection is idle; without compression, the data frames read are queued for the
+    /// reader, which parks while there are none (see InboundFrameQueue).
+    @inline(never)
+    private func installWatch(
+        on channel: any Channel, closeState: WebSocketWatch.CloseState, queueingInput: Bool, outbound: WebSocketOutboundWriter
+    ) async -> (writer: WebSocketWatch.DirectWriter, queue: InboundFrameQueue?)? {
         let pingInterval = pingInterval
         let installed = try? await channel.eventLoop.submit {
-            try? channel.syncOptions?.setOption(ChannelOptions.recvAllocator, value: Router<Context>.receiveBuffers)
+            try? channel.syncOptions?.setOption(ChannelOptions.recvAllocator, value: Self.receiveBuffers)
             return try? WebSocketWatch.install(
-                on: channel, state: closeState, pingInterval: pingInterval, queueingInput: !mayCompress
+                on: channel, state: closeState, pingInterval: pingInterval, queueingInput: queueingInput
             ) {
                 Task { try? await outbound.close(.goingAway, reason: "No answer to ping") }
             }
         }.get()
-        var connection = try Router<Context>.connectionRequest(
-            for: webSocketContext.request, root: root, remoteAddress: webSocketContext.requestContext.remoteAddress,
-            trustedProxies: trustedProxies, isTLS: isTLS)
-        // Checked before the upgrade; authenticated once more here because the identity cannot travel
-        // through the upgrade. A key revoked in between leaves it `nil`: `serve` then refuses (4401).
-        connection.identity = try? await api.authenticate(headers: connection.headers, uriKey: connection.uriKey)
-        return Ready(
-            request: connection.request,
-            transport: WebSocketTransport(
-                outbound: outbound, closeState: closeState, directWriter: installed?.0, maxFrameSize: maxMessageSize,
-                sendsDirectly: !mayCompress),
-            inboundQueue: installed?.1)
+        return installed.map { (writer: $0.0, queue: $0.1) }
     }
+    /// How an upgraded connection reads: NIO's adaptive buffers, starting at 512 bytes instead of 2 KiB, so that
+    /// an idle connection holds a small buffer; they grow on the first reads that fill them.
+    static var receiveBuffers: AdaptiveRecvByteBufferAllocator {
+        AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 64 << 10)
+    }
+
 }

@@ -56,6 +56,14 @@ extension SwitchboardAPI {
     /// - Returns: The identity to put in the ``ConnectionRequest``.
     public func authorizeConnection(uri: String, headers: HTTPFields, uriKey: String?) async throws(SwitchboardError) -> AccessIdentity {
         let identity = try await authenticate(headers: headers, uriKey: uriKey)
+        try authorizeConnection(of: identity, to: uri)
+        return identity
+    }
+
+    /// The checks after the key: a function of its own, so that the caller's frame, which an upgrading
+    /// connection's task keeps the stack slabs of, holds only what crosses its `await`.
+    @inline(never)
+    private func authorizeConnection(of identity: AccessIdentity, to uri: String) throws(SwitchboardError) {
         let resolved: ResolvedURI
         do {
             let parsed = try ResourceURI(parsing: uri, maxLength: configuration.maxURILength)
@@ -63,11 +71,10 @@ extension SwitchboardAPI {
         } catch  where error.status == 401 || error.status == 403 {
             throw error
         } catch {
-            return identity
+            return
         }
         try authorize(.GET, on: resolved.resource, for: identity)
         // An entity resource opens the home terminal there.
         if case .entities = resolved { try authorize(.GET, on: .terminal(home.descriptor), for: identity) }
-        return identity
     }
 }

@@ -154,12 +154,9 @@ actor ConnectionDispatcher {
     // MARK: Running
 
     func run<Inbound: AsyncSequence & Sendable>(inbound: Inbound) async throws where Inbound.Element == TerminalMessage {
-        let account = InboundAccount(budget: api.inboundMemory, timeout: api.configuration.inboundMemoryTimeout) {
-            [endpoint] in await Self.closeForMemory(endpoint)
-        }
         // The reader attaches the first terminal, then reads, and marks the endpoint closed when the input
         // ends. This task only waits: an idle connection's tasks keep no deeper stack than they need.
-        startReading(InboundReader(inbound, account: account))
+        startReading(from: inbound)
         await endpoint.waitUntilClosed()
         await finish()
         await endpoint.waitForCloseFrame(timeout: .seconds(2))
@@ -179,6 +176,18 @@ actor ConnectionDispatcher {
             await endpoint.sendStatus(failure, uri: endpoint.request.uri)
             await endpoint.close(code: .status(failure.status), reason: failure.statusLine)
         }
+    }
+
+    /// Starts the reader on the connection's input, which counts against the server's inbound memory budget.
+    /// A function of its own, so that what it makes stays out of the frame of `run(inbound:)`, which waits
+    /// for the life of the connection.
+    @inline(never)
+    private nonisolated func startReading<Inbound: AsyncSequence & Sendable>(from inbound: Inbound)
+    where Inbound.Element == TerminalMessage {
+        let account = InboundAccount(budget: api.inboundMemory, timeout: api.configuration.inboundMemoryTimeout) {
+            [endpoint] in await Self.closeForMemory(endpoint)
+        }
+        startReading(InboundReader(inbound, account: account))
     }
 
     /// Starts the reader. Detached: it takes none of the connection task's task-local values (the server's

@@ -1,0 +1,99 @@
+import Hummingbird
+import HummingbirdWebSocket
+import HTTPTypes
+import NIOCore
+import Switchboard
+
+/// What the routes of `Router.addSwitchboard(_:configuration:)` answer with: an upgrade to a terminal, or a
+/// plain HTTP request through the REST layer.
+///
+/// Each is a function of its own, and the checks that run no `await` are plain functions beside them: an
+/// upgrade runs on the connection's task, which keeps for the life of the WebSocket every slab of stack it
+/// ever took, so the frame that waits on an upgrade's `await`s holds only what crosses them.
+struct SwitchboardRoute<Context: SwitchboardRequestContextProtocol>: Sendable {
+    let api: SwitchboardAPI
+    let root: String
+    let trustedProxies: [IPAddressRange]
+    let isTLS: Bool
+    let guardian: BrowserGuard
+    let admission: ConnectionAdmission
+    let upgrade: WebSocketUpgradeMiddleware<Context>
+    let maxBodySize: Int
+
+    /// Upgrades a WebSocket request to a terminal, or refuses it: the refusal's response is also kept on the
+    /// connection's pipeline, which writes it in place of the upgrade (see `UpgradeRefusalHandler`).
+    @inline(never)
+    func upgrade(_ request: Request, context: Context) async throws -> Response {
+        let admitted: ConnectionToAdmit
+        do throws(SwitchboardError) {
+            admitted = try checkedUpgrade(request, context: context)
+            _ = try await api.authorizeConnection(uri: admitted.uri, headers: request.headers, uriKey: admitted.uriKey)
+            try admission.admit(admitted.clientIP)
+        } catch {
+            return await refuse(error, path: request.uri.path, context: context)
+        }
+        do {
+            return try await upgrade.handle(request, context: context) { _, _ in Response(status: .notFound) }
+        } catch {
+            admission.withdraw(admitted.clientIP)
+            guard let error = error as? SwitchboardError else { throw error }
+            return await refuse(error, path: request.uri.path, context: context)
+        }
+    }
+
+    /// Answers a plain HTTP request: checks its host and origin, then hands it to the REST layer.
+    @inline(never)
+    func respond(to request: Request, context: Context) async -> Response {
+        let connection: SwitchboardConnectionRequest
+        do throws(SwitchboardError) {
+            connection = try checked(request, context: context, isUpgrade: false)
+        } catch {
+            return Router<Context>.errorResponse(error, uri: Router<Context>.shownPath(request.uri.path, root: root))
+        }
+        return await Router<Context>.restResponse(to: request, connection: connection, api: api, maxBodySize: maxBodySize)
+    }
+
+    /// What an upgrade's `await`s need of its request.
+    private struct ConnectionToAdmit {
+        let uri: String
+        let uriKey: String?
+        let clientIP: String
+    }
+
+    @inline(never)
+    private func checkedUpgrade(_ request: Request, context: Context) throws(SwitchboardError) -> ConnectionToAdmit {
+        let connection = try checked(request, context: context, isUpgrade: true)
+        if let refusal = UpgradeNegotiation.refusal(logger: context.logger) { throw refusal }
+        return ConnectionToAdmit(uri: connection.request.uri, uriKey: connection.uriKey, clientIP: connection.request.clientIP)
+    }
+
+    /// The host, then (for upgrades and state-changing methods) the origin; the request as the core reads it.
+    private func checked(_ request: Request, context: Context, isUpgrade: Bool) throws(SwitchboardError) -> SwitchboardConnectionRequest {
+        guard guardian.allowsHost(request.head.authority) else {
+            throw SwitchboardError(
+                .forbidden, code: .hostNotAllowed,
+                "This server does not answer for the host '\((request.head.authority ?? "").prefix(100))'; add it with --allow-host")
+        }
+        let connection = try Router<Context>.connectionRequest(
+            for: request, root: root, remoteAddress: context.remoteAddress, trustedProxies: trustedProxies, isTLS: isTLS)
+        if isUpgrade || ![.get, .head, .options, HTTPRequest.Method("REPORT")!].contains(request.method) {
+            guard guardian.allowsOrigin(request.headers[.origin], host: request.head.authority) else {
+                throw SwitchboardError(
+                    .forbidden, code: .originNotAllowed,
+                    "Cross-origin request refused: origin '\((request.headers[.origin] ?? "").prefix(100))' is not this server's; add it with --allow-origin"
+                )
+            }
+        }
+        return connection
+    }
+
+    /// The response refusing an upgrade, also kept on the connection's pipeline to be written in its place.
+    @inline(never)
+    private func refuse(_ error: SwitchboardError, path: String, context: Context) async -> Response {
+        let uri = Router<Context>.shownPath(path, root: root)
+        let response = Router<Context>.errorResponse(error, uri: uri)
+        await context.switchboard.refuseUpgrade(
+            with: UpgradeRefusalHandler.serialize(response, body: error.body(uri: uri).prettyPrinted + "\n"))
+        return response
+    }
+}
