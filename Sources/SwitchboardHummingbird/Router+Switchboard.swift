@@ -181,7 +181,7 @@ extension Router where Context: SwitchboardRequestContextProtocol {
     ) throws(SwitchboardError) -> SwitchboardConnectionRequest {
         let headers = request.headers
         let forwarded = ForwardedClient(
-            peer: remoteAddress?.ipAddress ?? "", isTLS: isTLS, headers: headers, trustedProxies: trustedProxies)
+            peer: remoteAddress?.ipText ?? "", isTLS: isTLS, headers: headers, trustedProxies: trustedProxies)
         let clientIP = forwarded.address
         let isEncrypted = forwarded.isEncrypted
         var path = pathBelowRoot(request.uri.path, root: root)
