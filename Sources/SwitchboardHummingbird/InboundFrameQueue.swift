@@ -35,8 +35,9 @@ final class InboundFrameQueue: InboundParking, Sendable {
     static let pauseBytes = 64 << 10
     static let pauseFrames = 32
 
-    /// The bytes of the frame the watch puts into Hummingbird's stream after the frames that came first.
-    let sentinel: ByteBuffer
+    /// The sixteen bytes of the frame the watch puts into Hummingbird's stream after the frames that came
+    /// first, as two words (a buffer of them would cost every connection an allocation).
+    private let sentinelWords: (UInt64, UInt64)
 
     private struct State {
         var items = Deque<Item>()
@@ -51,18 +52,41 @@ final class InboundFrameQueue: InboundParking, Sendable {
     }
 
     private let state = Mutex(State())
-    /// Resumes the socket's reads the watch held (on the event loop).
-    private let resumeReads: @Sendable () -> Void
-    /// Answers a ping with its payload (on the event loop), unless the connection is closing.
-    let answerPing: @Sendable (ByteBuffer) -> Void
+    /// The connection's event loop, where the watch resumes the socket's reads and answers pings.
+    private let eventLoop: any EventLoop
+    private let watch: NIOLoopBound<WebSocketWatch>
 
-    init(resumeReads: @escaping @Sendable () -> Void, answerPing: @escaping @Sendable (ByteBuffer) -> Void) {
+    init(watch: WebSocketWatch, eventLoop: any EventLoop) {
         var generator = SystemRandomNumberGenerator()
+        sentinelWords = (generator.next(), generator.next())
+        self.eventLoop = eventLoop
+        self.watch = NIOLoopBound(watch, eventLoop: eventLoop)
+    }
+
+    /// The payload of the frame that follows the frames that came first.
+    var sentinel: ByteBuffer {
         var bytes = ByteBuffer()
-        for _ in 0..<2 { bytes.writeInteger(generator.next() as UInt64) }
-        sentinel = bytes
-        self.resumeReads = resumeReads
-        self.answerPing = answerPing
+        bytes.writeMultipleIntegers(sentinelWords.0, sentinelWords.1)
+        return bytes
+    }
+
+    /// Whether a frame's payload is ``sentinel``.
+    func isSentinel(_ payload: ByteBuffer) -> Bool {
+        payload.readableBytes == 16
+            && payload.getInteger(at: payload.readerIndex, as: UInt64.self) == sentinelWords.0
+            && payload.getInteger(at: payload.readerIndex + 8, as: UInt64.self) == sentinelWords.1
+    }
+
+    /// Answers a ping with its payload (on the event loop), unless the connection is closing.
+    func answerPing(_ payload: ByteBuffer) {
+        let watch = watch
+        eventLoop.execute { watch.value.answerPing(payload) }
+    }
+
+    /// Resumes the socket's reads the watch held (on the event loop).
+    private func resumeReads() {
+        let watch = watch
+        eventLoop.execute { watch.value.resumeHeldRead() }
     }
 
     // MARK: The watch's side (the event loop)

@@ -67,7 +67,7 @@ struct InboundMessages: AsyncSequence, Sendable, ParkableInbound {
             guard let queue else { return try await hummingbird.next().map(Frame.init) }
             if !readsQueue {
                 guard let frame = try await hummingbird.next() else { return nil }
-                guard frame.opcode == .binary, frame.fin, frame.data == queue.sentinel else { return Frame(frame) }
+                guard frame.opcode == .binary, frame.fin, queue.isSentinel(frame.data) else { return Frame(frame) }
                 readsQueue = true
                 queue.sentinelPassed()
                 if betweenMessages { throw InboundReaderMayPark() }

@@ -225,13 +225,7 @@ final class WebSocketWatch: ChannelDuplexHandler, RemovableChannelHandler {
         let watch = WebSocketWatch(state: state, pingInterval: interval, closeUnanswered: closeUnanswered)
         try operations.addHandler(watch, position: .after(decoder))
         guard queueingInput, let context = watch.context else { return (DirectWriter(channel: channel, watch: watch, state: state), nil) }
-        let loopBound = NIOLoopBound(watch, eventLoop: channel.eventLoop)
-        let eventLoop = channel.eventLoop
-        let queue = InboundFrameQueue {
-            eventLoop.execute { loopBound.value.resumeHeldRead() }
-        } answerPing: { payload in
-            eventLoop.execute { loopBound.value.answerPing(payload) }
-        }
+        let queue = InboundFrameQueue(watch: watch, eventLoop: channel.eventLoop)
         watch.inboundQueue = queue
         // After the frames that reached Hummingbird's stream before the watch was in the pipeline.
         // (Hummingbird's stream takes in what was read at the read's completion.)
@@ -254,6 +248,9 @@ final class WebSocketWatch: ChannelDuplexHandler, RemovableChannelHandler {
         stopPinging()
         releaseHeldFlush()
         self.context = nil
+        // The queue holds the watch (to answer pings and resume reads on the event loop): the channel is gone,
+        // so nothing more is queued, and letting go of the queue here breaks the cycle.
+        inboundQueue = nil
     }
 
     /// Writes a frame of ``DirectWriter``, unless a close frame has gone out or the watch has left the pipeline;
@@ -342,7 +339,7 @@ final class WebSocketWatch: ChannelDuplexHandler, RemovableChannelHandler {
     /// While the channel cannot write (a client that sends pings and reads nothing), only the latest ping is
     /// kept and answered once it can (RFC 6455 §5.5.3 allows answering only the most recent): what a ping
     /// flood holds stays bounded.
-    fileprivate func answerPing(_ payload: ByteBuffer) {
+    func answerPing(_ payload: ByteBuffer) {
         guard let context, !closeWritten, !state.clientClosed.load(ordering: .relaxed) else { return }
         guard context.channel.isWritable else {
             pongOwed = payload
@@ -369,7 +366,7 @@ final class WebSocketWatch: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     /// The reader took the queue below half: the socket's read held, if any, goes on.
-    fileprivate func resumeHeldRead() {
+    func resumeHeldRead() {
         guard readHeld, let context else { return }
         readHeld = false
         context.read()

@@ -156,6 +156,22 @@ import Testing
         return (channel, try #require(queue), counter)
     }
 
+    /// The queue and the watch hold each other while the connection is open; once the channel is closed both
+    /// are freed (a closed connection used to leave them behind, about 0.8 KB each).
+    @Test func aClosedChannelLeavesNeitherTheQueueNorTheWatchBehind() throws {
+        weak var weakQueue: InboundFrameQueue?
+        weak var weakWatch: WebSocketWatch?
+        try {
+            let (channel, queue, _) = try Self.queueingChannel()
+            weakQueue = queue
+            weakWatch = try channel.pipeline.syncOperations.handler(type: WebSocketWatch.self)
+            try channel.writeInbound(Self.clientFrame(.text, Array("hello".utf8)))
+            _ = try channel.finish()
+        }()
+        #expect(weakQueue == nil)
+        #expect(weakWatch == nil)
+    }
+
     /// A frame as a client sends it: masked.
     static func clientFrame(_ opcode: WebSocketOpcode, _ payload: [UInt8], fin: Bool = true) -> ByteBuffer {
         precondition(payload.count < 126)
@@ -173,6 +189,7 @@ import Testing
         let (channel, queue, _) = try Self.queueingChannel()
         let sentinel = try #require(try channel.readInbound(as: WebSocketFrame.self))
         #expect(sentinel.opcode == .binary && sentinel.data == queue.sentinel && queue.sentinel.readableBytes == 16)
+        #expect(queue.isSentinel(sentinel.data) && !queue.isSentinel(ByteBuffer(repeating: 0, count: 16)))
         #expect(!queue.parkUnlessReady {}, "not before the reader has passed the sentinel")
         queue.sentinelPassed()
 
