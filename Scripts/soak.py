@@ -7,7 +7,8 @@ descriptors, child processes, threads and resident memory sampled before and aft
 
 Each cycle opens one connection, to the Shell, Echo and ChatRoom terminals in turn, exchanges a message
 and closes. The first 100 cycles warm the server up; the baseline is sampled after them. Exits 1 when
-descriptors, children or threads grew, or memory grew by more than --rss-slack-mib.
+descriptors, children or threads grew, or memory grew by more than --rss-slack-mib plus
+--rss-slack-kib-per-cycle for each cycle (1 MiB and 1 KiB: a connection that leaves a few KB behind fails).
 """
 import argparse
 import shutil
@@ -67,7 +68,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--binary", required=True)
     parser.add_argument("--cycles", type=int, default=1000)
-    parser.add_argument("--rss-slack-mib", type=float, default=8)
+    parser.add_argument("--rss-slack-mib", type=float, default=1, help="memory growth allowed whatever the cycles")
+    parser.add_argument("--rss-slack-kib-per-cycle", type=float, default=1, help="and for each cycle")
     parser.add_argument("--write", help="a Markdown file to record the figures in")
     parser.add_argument("--only", choices=list(TERMINALS), help="cycle through one terminal only")
     args = parser.parse_args()
@@ -101,7 +103,7 @@ def main():
 
     # Swift's concurrency pool starts threads on demand (up to one per core), so a thread more is not a leak.
     grew = [name for name, b, a, d in rows if (name == "threads" and d > os.cpu_count()) or (name not in ("rss_kib", "threads") and d > 0)]
-    if after["rss_kib"] - before["rss_kib"] > args.rss_slack_mib * 1024:
+    if after["rss_kib"] - before["rss_kib"] > args.rss_slack_mib * 1024 + args.rss_slack_kib_per_cycle * args.cycles:
         grew.append("rss_kib")
     if args.write:
         when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
@@ -118,8 +120,14 @@ SOAK_DOC = """# Soak test
 with 100 connect/disconnect cycles, samples the server's open descriptors, child processes, threads and
 resident memory from `/proc`, runs the cycles, samples again, and stops the server with SIGTERM. It fails
 when descriptors or children grew, threads grew by more than one per core (Swift's concurrency pool starts
-threads on demand), or memory grew by more than 8 MiB. Each PTY cycle starts a shell with a background
-job and closes the connection, so the shell and its job must be ended (SIGHUP, then SIGKILL after 1 s).
+threads on demand), or memory grew by more than 1 MiB plus 1 KiB per cycle. Each PTY cycle starts a shell
+with a background job and closes the connection, so the shell and its job must be ended (SIGHUP, then
+SIGKILL after 1 s).
+
+The memory slack was 8 MiB until 2026-12-04, when heaptrack found that every closed connection without
+compression had left about 3.4 KB behind since the day before (the inbound queue and the watch held each
+other; see the seventeenth round in [Performance.md](Performance.md)): 1,000 cycles stayed under 8 MiB. With
+that leak put back, 1,000 cycles fail (RSS +2,716 KiB against the 2,024 allowed); with the fix, +364 KiB.
 
 ```sh
 swift build -c release --product switchboard
