@@ -203,13 +203,13 @@ actor PTYSession {
     }
 
     /// The way for output straight from the PTY's event loop (``DirectOutput``): open while the session has
-    /// one client that takes output that way, does not record, keeps no output for later clients and holds
-    /// no part of a character.
-    private func directRoute() -> (ClientOutbox, DirectOutput.Route)? {
-        guard !replaysToLateClients, recorder == nil, chunker.isEmpty, outboxes.count == 1, let (id, outbox) = outboxes.first,
+    /// one client that takes output that way, keeps no output for later clients and holds no part of a
+    /// character; it records what it sends while the session is recorded.
+    private func directRoute() -> DirectOutput.Destination? {
+        guard !replaysToLateClients, chunker.isEmpty, outboxes.count == 1, let (id, outbox) = outboxes.first,
             let route = clients[id]?.deliverAtOnce
         else { return nil }
-        return (outbox, route)
+        return DirectOutput.Destination(outbox: outbox, route: route, recorder: recorder)
     }
 
     /// Opens or closes the way for output straight from the PTY's event loop, as the session now stands.
@@ -399,7 +399,7 @@ actor PTYSession {
         }
         self.recorder = recorder
         self.recordings = recordings
-        // Closed from here on: every byte of output goes through the session, which records it.
+        // Output straight from the PTY is recorded from here on, as the session records what it delivers.
         updateDirectRoute()
         notify("This session is recorded (\(recorder.id))", except: -1)
     }
@@ -430,8 +430,10 @@ actor PTYSession {
         self.exit = exit
         _ = await terminal.terminate(grace: .milliseconds(200))
         if let recorder, let recordings {
-            recorder.marker("The program \(exit)")
+            // No output straight from the PTY after the last marker.
             self.recorder = nil
+            updateDirectRoute()
+            recorder.marker("The program \(exit)")
             await recordings.finish(recorder)
         }
         // Let the clients take the output already queued for them, then tell them.

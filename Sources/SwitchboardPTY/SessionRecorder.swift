@@ -143,11 +143,22 @@ final class SessionRecorder: Sendable {
         return Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18
     }
 
+    /// Whether output of `count` bytes is sure to be recorded without reaching the size limit (escaped, a byte
+    /// takes at most six): the way straight from the PTY (``DirectOutput``) takes output only then, and leaves
+    /// the output that stops the recording to the session, which tells the clients first.
+    func hasRoom(forOutput count: Int) -> Bool {
+        state.withLock { state in
+            state.stopped == nil && !state.closing && state.size + count * 6 + Self.markerReserve <= maxBytes - Self.markerReserve
+        }
+    }
+
     private func record(_ code: String, _ data: ByteBuffer, canDrop: Bool) {
-        let time = now
+        let clock = now
         var stopped: RecordingStop?
         let flush = state.withLock { state -> Flush in
             guard state.stopped == nil, !state.closing else { return .none }
+            // Events come from the session and from the PTY's event loop: their times never go back.
+            let time = max(clock, state.lastEventTime)
             if canDrop && state.queued.count + data.readableBytes > Self.maxQueuedBytes {
                 state.droppedBytes += data.readableBytes
                 return .none

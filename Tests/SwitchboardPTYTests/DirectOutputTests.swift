@@ -2,14 +2,16 @@ import Foundation
 import NIOCore
 import NIOPosix
 import Synchronization
+import SwitchboardCore
 import SwitchboardTesting
 import Testing
 
 @testable import SwitchboardPTY
+@testable import SwitchboardTestSupport
 
 /// Output straight from the PTY's event loop to a session's only client (``DirectOutput``): taken only when
-/// nothing is ahead of it, in order with the output that goes through the session, and never for a session
-/// that records, replays to later clients or has no client.
+/// nothing is ahead of it, in order with the output that goes through the session (and in a recording), and
+/// never for a session that replays to later clients or has no client.
 @Suite(.timeLimit(.minutes(1))) struct DirectOutputTests {
     @Test func theWayIsTakenOnlyWhenNothingIsAheadAndTheBytesAreWholeCharacters() async throws {
         let direct = DirectOutput()
@@ -28,28 +30,29 @@ import Testing
                 await release.wait()
             }, report: { _ in })
 
+        let destination = DirectOutput.Destination(outbox: outbox, route: route)
         #expect(!direct.send(ByteBuffer(string: "closed")), "no way yet: through the session")
-        direct.route((outbox, route))
+        direct.route(destination)
         #expect(!direct.send(ByteBuffer(string: "behind")), "a read is still on its way through the session")
-        direct.delivered(route: (outbox, route))
+        direct.delivered(route: destination)
         #expect(!direct.send(ByteBuffer(string: "behind")), "and another")
-        direct.delivered(route: (outbox, route))
-        direct.delivered(route: (outbox, route))
+        direct.delivered(route: destination)
+        direct.delivered(route: destination)
         #expect(direct.send(ByteBuffer(string: "a")))
         #expect(direct.send(ByteBuffer(string: "é€😀")))
         #expect(!direct.send(ByteBuffer(bytes: [0x61, 0xE2, 0x82])), "a character cut short waits for its rest in the session")
-        direct.delivered(route: (outbox, route))
+        direct.delivered(route: destination)
         #expect(!direct.send(ByteBuffer(bytes: [0x61, 0xFF, 0x62])), "invalid bytes are the session's to replace")
-        direct.delivered(route: (outbox, route))
+        direct.delivered(route: destination)
         refuses.store(true, ordering: .relaxed)
         #expect(!direct.send(ByteBuffer(string: "full")), "the connection cannot take it at once")
         refuses.store(false, ordering: .relaxed)
-        direct.delivered(route: (outbox, route))
+        direct.delivered(route: destination)
 
         outbox.enqueue(.notice("bob joined"))
         await taken.wait()
         #expect(!direct.send(ByteBuffer(string: "queued")), "the client's outbox is sending: after it")
-        direct.delivered(route: (outbox, route))
+        direct.delivered(route: destination)
         release.signal()
         await outbox.sendRemainingAndStop()
         #expect(direct.send(ByteBuffer(string: "b")))
@@ -63,6 +66,52 @@ import Testing
     /// everything the program writes arrives once, in order, whichever way each piece went.
     @Test func outputKeepsItsOrderAcrossBothWays() async throws {
         let (session, terminal) = try await Self.session(replaysToLateClients: false)
+        let run = try await Self.runAlternating(session, terminal)
+        Self.expectEveryPieceInOrder(run.text)
+        #expect(run.direct >= 4 && run.throughSession >= 4, "direct \(run.direct), through the session \(run.throughSession)")
+        await session.detach(run.id)
+        #expect(!terminal.directOutput.isOpen, "no client: closed")
+        await session.kill(grace: .milliseconds(200))
+    }
+
+    /// A recorded session whose client takes every other output at once: the recording holds exactly what
+    /// the client got, in order, whichever way each piece went, and its times never go back.
+    @Test func aRecordingKeepsTheOrderOfTheOutputAcrossBothWays() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-direct-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let recordings = try await SessionRecordings(configuration: RecordingConfiguration(directory: directory))
+        let (session, terminal) = try await Self.session(replaysToLateClients: false)
+        try await session.startRecording(in: recordings, audit: false)
+        let id = try #require(await session.recordingID)
+        let ended = BoundedQueueSignal()
+        let run = try await Self.runAlternating(session, terminal, onEnd: { ended.signal() }) {
+            #expect(terminal.directOutput.records)
+        }
+        Self.expectEveryPieceInOrder(run.text)
+        #expect(run.direct >= 4 && run.throughSession >= 4, "direct \(run.direct), through the session \(run.throughSession)")
+        await session.kill(grace: .milliseconds(200))
+        await ended.wait()
+        await recordings.close()
+
+        let lines = try String(contentsOfFile: directory + "/" + id + ".cast", encoding: .utf8).split(separator: "\n").dropFirst()
+        var times: [Double] = []
+        var recorded = ""
+        for line in lines {
+            guard case .array(let event) = try JSON(parsing: String(line)), event.count == 3, case .double(let time) = event[0] else {
+                throw TestFailure("not an event: \(line)")
+            }
+            times.append(time)
+            if event[1] == "o", case .string(let text) = event[2] { recorded += text }
+        }
+        #expect(recorded == run.text)
+        #expect(times == times.sorted(), "the times never go back")
+    }
+
+    /// Attaches a client whose connection refuses every other offer, so the two ways alternate; starts the
+    /// program, writes small pieces one at a time (each offered once nothing is ahead of it), then a burst.
+    private static func runAlternating(
+        _ session: PTYSession, _ terminal: PseudoTerminal, onEnd: @escaping @Sendable () -> Void = {}, whenAttached: () -> Void = {}
+    ) async throws -> (text: String, direct: Int, throughSession: Int, id: Int) {
         let received = Mailbox<String>()
         let counts = Mutex<(direct: Int, throughSession: Int)>((0, 0))
         let refuseNext = Atomic<Bool>(false)
@@ -74,7 +123,6 @@ import Testing
                 received.deliver(String(buffer: bytes))
             },
             deliverAtOnce: { bytes in
-                // Every other offer is refused, so the two ways alternate.
                 guard !refuseNext.load(ordering: .relaxed) else {
                     refuseNext.store(false, ordering: .relaxed)
                     return false
@@ -87,37 +135,37 @@ import Testing
             exited: { _ in }, evicted: { _ in }, size: (24, 80), readOnly: false)
         let id = await session.attach(client, first: nil)
         #expect(terminal.directOutput.isOpen)
-        await session.start {}
+        whenAttached()
+        await session.start { onEnd() }
         var text = ""
         func receive(until marker: String) async {
             while !text.contains(marker), let part = await received.receive() { text += part }
         }
         try await session.write(ByteBuffer(string: "stty -echo; echo R$((1+1))DY\n"), from: id)
         await receive(until: "R2DY")
-        // Small pieces one at a time, each offered once nothing is ahead of it: both ways are taken.
         for piece in 1...8 {
             while !terminal.directOutput.isClear { await Task.yield() }
             try await session.write(ByteBuffer(string: "echo s\(piece)\n"), from: id)
             await receive(until: "s\(piece)\r\n")
         }
-        // Then a burst, read in bulk, whichever way each read goes.
         try await session.write(ByteBuffer(string: "seq 1 20000; echo E$((2+2))ND\n"), from: id)
         await receive(until: "E4ND")
+        let (direct, throughSession) = counts.withLock { $0 }
+        return (text, direct, throughSession, id)
+    }
+
+    /// The eight small pieces, then every number of the burst once, in order.
+    private static func expectEveryPieceInOrder(_ text: String) {
         let lines = text.split(whereSeparator: \.isNewline).map { $0.replacingOccurrences(of: "$ ", with: "") }
         #expect(lines.filter { $0.count == 2 && $0.hasPrefix("s") } == (1...8).map { "s\($0)" })
         let numbers = lines.compactMap(Int.init)
         let inOrder = numbers.elementsEqual(1...20000)
         #expect(inOrder, "every number once, in order: \(numbers.count) numbers, first wrong at \(String(describing: zip(numbers, 1...).first { $0 != $1 }))")
-        let (direct, throughSession) = counts.withLock { $0 }
-        #expect(direct >= 4 && throughSession >= 4, "direct \(direct), through the session \(throughSession)")
-        await session.detach(id)
-        #expect(!terminal.directOutput.isOpen, "no client: closed")
-        await session.kill(grace: .milliseconds(200))
     }
 
-    /// A shared program keeps its recent output for later clients, and a recorded one records every byte:
-    /// their output always goes through the session.
-    @Test func aSharedOrRecordedSessionKeepsTheWayClosed() async throws {
+    /// A shared program keeps its recent output for later clients: its output always goes through the
+    /// session. A recorded one takes the way, which records what it sends.
+    @Test func aSharedSessionKeepsTheWayClosedAndARecordedOneRecordsOnIt() async throws {
         let client = PTYSession.Client(
             who: "test", identity: "test", deliver: { _ in }, deliverAtOnce: { _ in true }, exited: { _ in }, evicted: { _ in },
             size: (24, 80), readOnly: false)
@@ -134,7 +182,7 @@ import Testing
         let (recorded, recordedTerminal) = try await Self.session(replaysToLateClients: false)
         try await recorded.startRecording(in: recordings, audit: false)
         let id = await recorded.attach(client, first: nil)
-        #expect(!recordedTerminal.directOutput.isOpen)
+        #expect(recordedTerminal.directOutput.isOpen && recordedTerminal.directOutput.records)
         await recorded.start {}
         await recorded.detach(id)
         await recorded.kill(grace: .milliseconds(200))
