@@ -152,7 +152,7 @@ final class SessionRecorder: Sendable {
         }
     }
 
-    private func record(_ code: String, _ data: ByteBuffer, canDrop: Bool) {
+    private func record(_ code: Unicode.Scalar, _ data: ByteBuffer, canDrop: Bool) {
         let clock = now
         var stopped: RecordingStop?
         let flush = state.withLock { state -> Flush in
@@ -363,15 +363,22 @@ final class SessionRecorder: Sendable {
     // MARK: Format
 
     /// Appends `[<seconds>, "<code>", "<data>"]` and a newline: the time with microseconds, the data as a JSON string.
-    static func appendEvent(time: Double, code: String, data: ByteBuffer, to line: inout [UInt8]) {
+    /// `code` is one ASCII letter.
+    static func appendEvent(time: Double, code: Unicode.Scalar, data: ByteBuffer, to line: inout [UInt8]) {
         // No reserveCapacity: growing a queue by exact amounts would copy it on every event.
         line.append(UInt8(ascii: "["))
         appendTime(time, to: &line)
-        line.append(contentsOf: ", \"".utf8)
-        line.append(contentsOf: code.utf8)
-        line.append(contentsOf: "\", \"".utf8)
+        appendText(", \"", to: &line)
+        line.append(UInt8(truncatingIfNeeded: code.value))
+        appendText("\", \"", to: &line)
         data.withUnsafeReadableBytes { appendEscaped($0, to: &line) }
-        line.append(contentsOf: "\"]\n".utf8)
+        appendText("\"]\n", to: &line)
+    }
+
+    /// Appends the bytes of a literal (a copy, not a walk through a `String`'s characters).
+    @inline(__always)
+    private static func appendText(_ text: StaticString, to line: inout [UInt8]) {
+        line.append(contentsOf: UnsafeRawBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
     }
 
     /// Seconds with six decimals, as asciinema writes them (`12.000345`).
@@ -407,16 +414,17 @@ final class SessionRecorder: Sendable {
     }
 
     private static func appendEscape(of byte: UInt8, to line: inout [UInt8]) {
+        line.append(UInt8(ascii: "\\"))
         switch byte {
-        case UInt8(ascii: "\""): line.append(contentsOf: #"\""#.utf8)
-        case UInt8(ascii: "\\"): line.append(contentsOf: #"\\"#.utf8)
-        case UInt8(ascii: "\n"): line.append(contentsOf: #"\n"#.utf8)
-        case UInt8(ascii: "\r"): line.append(contentsOf: #"\r"#.utf8)
-        case UInt8(ascii: "\t"): line.append(contentsOf: #"\t"#.utf8)
+        case UInt8(ascii: "\""), UInt8(ascii: "\\"): line.append(byte)
+        case UInt8(ascii: "\n"): line.append(UInt8(ascii: "n"))
+        case UInt8(ascii: "\r"): line.append(UInt8(ascii: "r"))
+        case UInt8(ascii: "\t"): line.append(UInt8(ascii: "t"))
         default:
-            let hex: StaticString = "0123456789abcdef"
-            let digits = hex.utf8Start
-            line.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), 0x30, 0x30, digits[Int(byte >> 4)], digits[Int(byte & 0xF)]])
+            let digits: StaticString = "0123456789abcdef"
+            appendText("u00", to: &line)
+            line.append(digits.utf8Start[Int(byte >> 4)])
+            line.append(digits.utf8Start[Int(byte & 0xF)])
         }
     }
 }

@@ -25,11 +25,12 @@ import Testing
         #expect(try JSON(parsing: JSON.string(mixed).compact) == .string(mixed), "every escape parses back")
     }
 
-    /// Strings are scanned eight bytes at a time: every byte to escape, at every offset of a word and in a
-    /// word of its own, comes out as the escape a byte-by-byte writer makes, and reads back as the text.
+    /// Strings are scanned sixteen bytes at a time, then eight: every byte to escape, at every offset of a
+    /// block, of a word after it and in the bytes after that, comes out as the escape a byte-by-byte writer
+    /// makes, and reads back as the text.
     @Test func stringsAreEscapedWhereverTheBytesToEscapeFall() throws {
         let pieces = (0..<0x20).map { String(UnicodeScalar(UInt8($0))) } + ["\"", "\\", "a", "é", "€", "😀", "/", "\u{7F}", " "]
-        var texts = pieces.flatMap { piece in (0..<17).map { String(repeating: "x", count: $0) + piece + "tail" } }
+        var texts = pieces.flatMap { piece in (0..<40).map { String(repeating: "x", count: $0) + piece + "tail" } }
         var generator = SystemRandomNumberGenerator()
         for _ in 0..<300 {
             texts.append((0..<Int.random(in: 0..<60, using: &generator)).map { _ in pieces.randomElement(using: &generator)! }.joined())
