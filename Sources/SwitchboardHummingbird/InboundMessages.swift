@@ -2,6 +2,7 @@ import HummingbirdWebSocket
 import NIOCore
 import NIOWebSocket
 import Switchboard
+import SwitchboardCore
 
 /// The client's messages, whole, as Switchboard messages, assembled from the frames of a Hummingbird WebSocket.
 ///
@@ -94,7 +95,7 @@ struct InboundMessages: AsyncSequence, Sendable, ParkableInbound {
             guard frame.fin, frame.opcode != .continuation else { return try await assemble(startingWith: frame) }
             guard frame.data.readableBytes <= maxSize else { return await refuse(tooLarge: frame.data.readableBytes) }
             guard frame.opcode == .text else { return .binary(frame.data) }
-            guard let text = String(validating: frame.data.readableBytesView, as: UTF8.self) else {
+            guard let text = frame.data.withUnsafeReadableBytes({ String(validatingUTF8: $0) }) else {
                 return await refuse(.dataInconsistentWithMessage, reason: "Invalid UTF-8 in a text message")
             }
             return .text(text)

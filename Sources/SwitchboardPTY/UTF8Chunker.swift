@@ -1,4 +1,5 @@
 import NIOCore
+import SwitchboardCore
 
 /// Cuts a program's output into chunks of whole UTF-8 characters, as a text message needs them: a sequence
 /// that a read splits waits for the next read, and invalid bytes become U+FFFD.
@@ -33,20 +34,8 @@ struct UTF8Chunker {
         return ByteBuffer(string: String(decoding: bytes.readableBytesView, as: UTF8.self))
     }
 
-    /// Whether every byte is below 0x80, eight at a time.
-    static func isASCII(_ bytes: UnsafeRawBufferPointer) -> Bool {
-        var index = 0
-        let count = bytes.count
-        while index + 8 <= count {
-            if bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self) & 0x8080_8080_8080_8080 != 0 { return false }
-            index += 8
-        }
-        while index < count {
-            if bytes[index] >= 0x80 { return false }
-            index += 1
-        }
-        return true
-    }
+    /// Whether every byte is below 0x80.
+    static func isASCII(_ bytes: UnsafeRawBufferPointer) -> Bool { bytes.isASCII }
 
     /// How many trailing bytes begin a UTF-8 sequence that they do not complete (0 to 3).
     static func incompleteSuffixLength(_ bytes: UnsafeRawBufferPointer) -> Int {

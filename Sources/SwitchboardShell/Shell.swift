@@ -64,6 +64,9 @@ public actor Shell: TextInputTerminal, BinaryInputTerminal, PropertyCheckingTerm
     /// The location resolved: ``query`` when it was made, the resolution, and the URI text it came from
     /// (`nil` for a page moved to).
     private var location: (query: String, resolved: ResolvedURI, written: String?)?
+    /// The line that shows the location (`? /x/y`), made again only when ``query`` changes: a client repeating
+    /// a command gets the same line after every answer.
+    private var locationLine: (query: String, line: String)?
 
     /// Creates a Shell; Switchboard makes one per connection that opens it.
     public init() {}
@@ -170,7 +173,15 @@ public actor Shell: TextInputTerminal, BinaryInputTerminal, PropertyCheckingTerm
     // MARK: Navigation
 
     func sendLocation(_ connection: TerminalConnection) async throws {
-        try await connection.send(String(concatenating: "? ", query.isEmpty ? "<no query>" : query))
+        let query = self.query
+        let line: String
+        if let cached = locationLine, cached.query == query {
+            line = cached.line
+        } else {
+            line = String(concatenating: "? ", query.isEmpty ? "<no query>" : query)
+            locationLine = (query, line)
+        }
+        try await connection.send(line)
     }
 
     /// Resolves a URI and makes it the location: ``query`` becomes its canonical form if
@@ -339,8 +350,10 @@ public actor Shell: TextInputTerminal, BinaryInputTerminal, PropertyCheckingTerm
     ) async -> RESTResponse {
         let headers = headers ?? connection.customHeaders
         let caller = RESTCaller(connectionID: connection.id, clientIP: connection.clientIP, headers: headers, identity: connection.identity)
-        return await connection.api.execute(
-            RESTRequest(method: method, query: entityQuery, headers: headers, body: body, caller: caller, unsafe: unsafe))
+        var request = RESTRequest(method: method, query: entityQuery, headers: headers, body: body, caller: caller, unsafe: unsafe)
+        // The answer's headers are shown only with WriteHeaders.
+        request.wantsResponseHeaders = writeHeaders
+        return await connection.api.execute(request)
     }
 
     func send(_ response: RESTResponse, on connection: TerminalConnection) async throws {

@@ -294,6 +294,34 @@ struct QueryLanguageTests {
         #expect(body["DataCount"] == 2)
     }
 
+    /// PATCH and DELETE on a page change the entities of that page (the in-memory store hands a page of its
+    /// own entities over without copying them, so the page's first entity is not the store's first).
+    @Test(arguments: StoreKind.allCases)
+    func writesOnAPageChangeThatPagesEntities(store: StoreKind) async throws {
+        let api = try await store.makeAPI()
+        #expect(await api.run(.PATCH, "/hero//limit=1&offset=2", body: #"{"Year": 1999}"#).entityCount == 1)
+        #expect(try await api.names("/hero/year=1999") == ["Wonder Woman"])
+        #expect(await api.run(.DELETE, "/hero//limit=1&offset=3").entityCount == 1)
+        #expect(try await api.names("/hero") == ["Superman", "Batman", "Wonder Woman", "Storm", "Deadpool"])
+        #expect(await api.run(.DELETE, "/hero//offset=-1").entityCount == 1)
+        #expect(try await api.names("/hero") == ["Superman", "Batman", "Wonder Woman", "Storm"])
+    }
+
+    /// A selection's entities read and change as an array, whether a store gave an array or a page of its own.
+    @Test func aSelectionsEntitiesReadAndChangeAsAnArray() async throws {
+        var built = EntitySelection<Hero>.unfiltered([])
+        for hero in Hero.seed { built.entities.append(hero) }
+        #expect(built.entities.map(\.name) == Hero.seed.map(\.name))
+        let store = try InMemoryEntityStore<Hero>(name: "Tests.Hero", initial: Hero.seed)
+        var page = try await store.select(
+            EntitySelectRequest(conditions: [], paging: EntityPaging(order: nil, offset: 2, limit: 2), caller: RESTCaller()))
+        #expect(page.entities.map(\.name) == ["Wonder Woman", "Spider-Man"])
+        page.entities.removeFirst()
+        page.entities.append(Hero.seed[0])
+        #expect(page.entities.map(\.name) == ["Spider-Man", "Superman"])
+        #expect(store.all.map(\.name) == Hero.seed.map(\.name), "the store's own entities are untouched")
+    }
+
     @Test(arguments: StoreKind.allCases)
     func projectionDistinctAndSearch(store: StoreKind) async throws {
         let api = try await store.makeAPI()

@@ -86,4 +86,22 @@ struct TextTrimmingTests {
             #expect(text.containsWhitespace == text.contains(where: \.isWhitespace), "\(Array(text.unicodeScalars))")
         }
     }
+
+    /// Text messages are made strings through an ASCII fast path: every byte that is not ASCII, at every
+    /// offset of the sixteen-byte scan and of the bytes after it, takes the full validation, which refuses
+    /// what is not UTF-8 as `String(validating:)` does.
+    @Test func textIsValidatedWhereverItsFirstNonASCIIByteFalls() {
+        let pieces: [[UInt8]] = [Array("é".utf8), Array("€".utf8), Array("😀".utf8), [0xFF], [0xC3], [0x80], [0xED, 0xA0, 0x80], [0x7F]]
+        for length in 0..<40 {
+            let plain = Array(repeating: UInt8(ascii: "x"), count: length)
+            plain.withUnsafeBytes { #expect(String(validatingUTF8: $0) == String(repeating: "x", count: length)) }
+            for piece in pieces {
+                let bytes = plain + piece + Array("tail".utf8)
+                bytes.withUnsafeBytes { buffer in
+                    #expect(String(validatingUTF8: buffer) == String(validating: bytes, as: UTF8.self), "\(bytes)")
+                    #expect(buffer.isASCII == bytes.allSatisfy { $0 < 0x80 })
+                }
+            }
+        }
+    }
 }

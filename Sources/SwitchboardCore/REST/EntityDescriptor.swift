@@ -85,18 +85,18 @@ public struct EntityDescriptor: Sendable {
                         "Resource '\(resource.resourceName)' applied paging without applying the conditions")
                 }
                 var rows: [JSONObject] = []
-                if let encoded = selection.encoded, encoded.count == selection.entities.count {
+                if let encoded = selection.encoded, encoded.count == selection.selected.count {
                     rows = encoded
                 } else {
-                    rows.reserveCapacity(selection.entities.count)
+                    rows.reserveCapacity(selection.selected.count)
                     var progress = QueryProgress()
-                    for entity in selection.entities {
+                    for entity in selection.selected {
                         try await progress.advance()
                         rows.append(try codec.encode(entity))
                     }
                 }
                 return ErasedSelection(
-                    rows: rows, entities: TypedEntities(all: selection.entities),
+                    rows: rows, entities: TypedEntities(all: selection.selected),
                     appliedConditions: selection.appliedConditions, appliedPaging: selection.appliedPaging)
             }
             insert = { objects, caller in
@@ -169,9 +169,9 @@ protocol EntityList: Sendable {
 
 /// A resource's entities as the resource gave them.
 struct TypedEntities<Entity: Sendable>: EntityList {
-    let all: [Entity]
+    let all: ArraySlice<Entity>
 
-    func entity(at index: Int) -> any Sendable { all[index] }
+    func entity(at index: Int) -> any Sendable { all[all.startIndex + index] }
 }
 
 /// Converts entities to and from the JSON clients see: client property names, ISO 8601 dates.

@@ -175,7 +175,19 @@ public struct EntityPaging: Sendable, Equatable {
 /// The entities a resource selected, and how much of the query it applied.
 public struct EntitySelection<Entity: Sendable>: Sendable {
     /// The entities.
-    public var entities: [Entity]
+    public var entities: [Entity] {
+        get { Array(selected) }
+        _modify {
+            // The whole of an array comes back as that array, without a copy, and is changed in place.
+            var entities = Array(selected)
+            selected = []
+            defer { selected = entities[...] }
+            yield &entities
+        }
+    }
+    /// The entities as the store gave them: an array, or a part of the store's own (the in-memory store's
+    /// page), which a `GET` then never copies.
+    package var selected: ArraySlice<Entity>
     /// Whether every condition was applied.
     public var appliedConditions: Bool
     /// Whether the offered ordering and paging were applied (requires ``appliedConditions``).
@@ -184,7 +196,11 @@ public struct EntitySelection<Entity: Sendable>: Sendable {
     var encoded: [JSONObject]?
 
     public init(entities: [Entity], appliedConditions: Bool, appliedPaging: Bool) {
-        self.entities = entities
+        self.init(selected: entities[...], appliedConditions: appliedConditions, appliedPaging: appliedPaging)
+    }
+
+    package init(selected: ArraySlice<Entity>, appliedConditions: Bool, appliedPaging: Bool) {
+        self.selected = selected
         self.appliedConditions = appliedConditions
         self.appliedPaging = appliedPaging
     }

@@ -54,6 +54,7 @@ extension SwitchboardAPI {
                 response.body = outcome.body(raw: accepted.raw, elapsed: milliseconds, uri: outcome.canonical ?? request.uri)
             }
         }
+        guard request.wantsResponseHeaders else { return response }
         // None of these was set above (a JSON body has no other type): appended, not looked up and replaced.
         response.headers.reserveCapacity(response.headers.count + 4)
         if response.body != nil { response.headers.append(Self.jsonContentType) }
@@ -61,7 +62,9 @@ extension SwitchboardAPI {
         if let entry = outcome.error?.errorEntry {
             response.headers.append(HTTPField(name: .switchboardError, value: SwitchboardError.entryURI(entry)))
         }
-        response.headers.append(HTTPField(name: .switchboardElapsedMs, value: RESTResponse.format(milliseconds: milliseconds)))
+        let elapsedText = RESTResponse.format(milliseconds: milliseconds)
+        response.elapsedText = elapsedText
+        response.headers.append(HTTPField(name: .switchboardElapsedMs, value: elapsedText))
         return response
     }
 

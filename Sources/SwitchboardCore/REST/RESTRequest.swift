@@ -24,6 +24,10 @@ public struct RESTRequest: Sendable {
     /// terminal with `426`); the API then does not parse it again. It must be ``uri``, parsed with the API's
     /// ``Configuration/maxURILength``.
     package var parsedURI: ResourceURI?
+    /// Whether the answer's ``RESTResponse/headers`` are wanted beyond those a document needs
+    /// (`Switchboard-Info`, `Switchboard-Elapsed-Ms`, the JSON `Content-Type`): the Shell shows them only with
+    /// `WriteHeaders`, and they cost a check of every value that goes in.
+    package var wantsResponseHeaders = true
 
     /// Creates a request for a URI, which the API resolves when it runs the request.
     public init(
@@ -108,11 +112,15 @@ public struct RESTResponse: Sendable {
         return body?.prettyPrintedLine()
     }
 
+    /// ``elapsedMilliseconds`` as ``format(milliseconds:)`` writes it, when it was written already (for the
+    /// `Switchboard-Elapsed-Ms` header).
+    package var elapsedText: String?
+
     /// The status line the Shell shows: `<status>: <reason> (<ms> ms). <info>`.
     public var statusLine: String {
         // Copied into one string of the right size: the Shell makes a status line for every answer.
         let reason = SwitchboardError.reasonPhrase(for: status)
-        let milliseconds = RESTResponse.format(milliseconds: elapsedMilliseconds)
+        let milliseconds = elapsedText ?? RESTResponse.format(milliseconds: elapsedMilliseconds)
         let reference = error?.entryReference ?? ""
         guard let info, !info.isEmpty else {
             return String(concatenating: String(status), ": ", reason, " (", milliseconds, " ms)", reference)
