@@ -155,7 +155,7 @@ public final class SwitchboardAPI: Sendable {
     private func add(_ resource: RegisteredResource) {
         registry.withLock { registry in
             precondition(
-                !registry.lowercasedNames.contains(resource.name.lowercased()),
+                !registry.contains(lowercased: resource.name.lowercased()),
                 "A resource named '\(resource.name)' is already registered")
             precondition(!resource.name.contains("-"), "Resource names cannot contain '-', which introduces a view")
             registry.append(resource)
@@ -475,15 +475,23 @@ public final class SwitchboardAPI: Sendable {
 struct ResourceRegistry {
     private(set) var all: [RegisteredResource] = []
     private(set) var lowercasedNames: [String] = []
+    /// Where each lowercased name is in ``all``: a full name is found with one hash, not a comparison with
+    /// every name registered (an HTTP request looks its resource up every time).
+    private var positions: [String: Int] = [:]
 
     mutating func append(_ resource: RegisteredResource) {
+        let lowercased = resource.name.lowercased()
+        positions[lowercased] = all.count
         all.append(resource)
-        lowercasedNames.append(resource.name.lowercased())
+        lowercasedNames.append(lowercased)
     }
+
+    /// Whether a resource of this name (lowercased) is registered.
+    func contains(lowercased name: String) -> Bool { positions[name] != nil }
 
     /// The resource of exactly this name, or else every resource whose name ends in `.` and this name.
     func matches(lowercased name: String) -> [RegisteredResource] {
-        if let exact = lowercasedNames.firstIndex(of: name) { return [all[exact]] }
+        if let exact = positions[name] { return [all[exact]] }
         let suffix = "." + name
         return zip(all, lowercasedNames).compactMap { resource, lowercased in lowercased.hasSuffix(suffix) ? resource : nil }
     }

@@ -66,7 +66,7 @@ public actor Shell: TextInputTerminal, BinaryInputTerminal, PropertyCheckingTerm
     private var location: (query: String, resolved: ResolvedURI, written: String?)?
     /// The line that shows the location (`? /x/y`), made again only when ``query`` changes: a client repeating
     /// a command gets the same line after every answer.
-    private var locationLine: (query: String, line: String)?
+    private var locationLine: (query: String, line: ByteBuffer)?
 
     /// Creates a Shell; Switchboard makes one per connection that opens it.
     public init() {}
@@ -174,14 +174,14 @@ public actor Shell: TextInputTerminal, BinaryInputTerminal, PropertyCheckingTerm
 
     func sendLocation(_ connection: TerminalConnection) async throws {
         let query = self.query
-        let line: String
+        let line: ByteBuffer
         if let cached = locationLine, cached.query == query {
             line = cached.line
         } else {
-            line = String(concatenating: "? ", query.isEmpty ? "<no query>" : query)
+            line = ByteBuffer(string: String(concatenating: "? ", query.isEmpty ? "<no query>" : query))
             locationLine = (query, line)
         }
-        try await connection.send(line)
+        try await connection.send(utf8Text: line)
     }
 
     /// Resolves a URI and makes it the location: ``query`` becomes its canonical form if
@@ -357,7 +357,7 @@ public actor Shell: TextInputTerminal, BinaryInputTerminal, PropertyCheckingTerm
     }
 
     func send(_ response: RESTResponse, on connection: TerminalConnection) async throws {
-        try await connection.send(response.statusLine)
+        try await connection.send(utf8Text: response.statusLineBytes)
         if writeHeaders { try await connection.send(json: response.headers.json) }
         if let document = response.document {
             // One message, sent in parts as the document is read.

@@ -257,7 +257,11 @@ struct RESTExecution {
                 return try await query.output(selection)
             }
             let more = capped && rows.count == query.limit
-            let found = more ? "The first \(rows.count) entities found (the most one request returns; NextPage has more)" : "\(rows.count) entities found"
+            // Joined, not interpolated: every GET makes this line.
+            let found =
+                more
+                ? String(concatenating: "The first ", String(rows.count), " entities found (the most one request returns; NextPage has more)")
+                : String(concatenating: String(rows.count), " entities found")
             switch request.method {
             case .REPORT: return Outcome(canonical: canonical, count: rows.count, payload: .count(rows.count))
             case .HEAD:

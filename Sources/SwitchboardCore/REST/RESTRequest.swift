@@ -117,47 +117,85 @@ public struct RESTResponse: Sendable {
     package var elapsedText: String?
 
     /// The status line the Shell shows: `<status>: <reason> (<ms> ms). <info>`.
-    public var statusLine: String {
-        // Copied into one string of the right size: the Shell makes a status line for every answer.
+    public var statusLine: String { String(buffer: statusLineBytes) }
+
+    /// ``statusLine`` as UTF-8 bytes, written straight into one buffer of the right size: the Shell sends one
+    /// for every answer, and a `String` made of the pieces would be checked again as UTF-8.
+    package var statusLineBytes: ByteBuffer {
         let reason = SwitchboardError.reasonPhrase(for: status)
-        let milliseconds = elapsedText ?? RESTResponse.format(milliseconds: elapsedMilliseconds)
         let reference = error?.entryReference ?? ""
-        guard let info, !info.isEmpty else {
-            return String(concatenating: String(status), ": ", reason, " (", milliseconds, " ms)", reference)
+        let info = self.info ?? ""
+        var line = ByteBuffer()
+        line.reserveCapacity(3 + 2 + reason.utf8.count + 2 + Self.maxMillisecondsLength + 5 + info.utf8.count + reference.utf8.count)
+        line.writeWithUnsafeMutableBytes(minimumWritableBytes: 20) { Self.writeDigits(of: status, to: $0) }
+        line.writeStaticString(": ")
+        line.writeString(reason)
+        line.writeStaticString(" (")
+        if let elapsedText {
+            line.writeString(elapsedText)
+        } else {
+            let milliseconds = elapsedMilliseconds
+            line.writeWithUnsafeMutableBytes(minimumWritableBytes: Self.maxMillisecondsLength) {
+                Self.writeMilliseconds(milliseconds, to: $0)
+            }
         }
-        return String(concatenating: String(status), ": ", reason, " (", milliseconds, " ms). ", info, reference)
+        line.writeStaticString(" ms)")
+        if !info.isEmpty {
+            line.writeStaticString(". ")
+            line.writeString(info)
+        }
+        line.writeString(reference)
+        return line
     }
 
     /// Milliseconds with at most three decimals: `0.412`, `12.5`, `3`.
     static func format(milliseconds: Double) -> String {
-        let thousandths = Int((milliseconds * 1000).rounded())
-        guard thousandths >= 0 else { return String(thousandths / 1000) }
-        // Digits written straight into the string (at most 16 for the whole part, a point and three).
-        return String(unsafeUninitializedCapacity: 24) { buffer in
-            var count = 0
-            let whole = thousandths / 1000
-            var divisor = 1
-            while divisor <= whole / 10 { divisor *= 10 }
-            var rest = whole
-            while divisor > 0 {
-                buffer[count] = UInt8(ascii: "0") + UInt8(rest / divisor)
-                count += 1
-                rest %= divisor
-                divisor /= 10
-            }
-            var fraction = thousandths % 1000
-            if fraction > 0 {
-                buffer[count] = UInt8(ascii: ".")
-                count += 1
-                var place = 100
-                while fraction > 0 {
-                    buffer[count] = UInt8(ascii: "0") + UInt8(fraction / place)
-                    count += 1
-                    fraction %= place
-                    place /= 10
-                }
-            }
-            return count
+        String(unsafeUninitializedCapacity: maxMillisecondsLength) { buffer in
+            writeMilliseconds(milliseconds, to: UnsafeMutableRawBufferPointer(buffer))
         }
+    }
+
+    /// The most bytes ``writeMilliseconds(_:to:)`` writes: a sign, the 19 digits of `Int.max`, a point and three.
+    static let maxMillisecondsLength = 24
+
+    /// Writes milliseconds as ``format(milliseconds:)`` prints them; returns how many bytes it wrote.
+    private static func writeMilliseconds(_ milliseconds: Double, to buffer: UnsafeMutableRawBufferPointer) -> Int {
+        let thousandths = Int((milliseconds * 1000).rounded())
+        guard thousandths >= 0 else {
+            // Whole milliseconds only, as `String(thousandths / 1000)` writes them (never an elapsed time).
+            let whole = thousandths / 1000
+            guard whole < 0 else { return writeDigits(of: 0, to: buffer) }
+            buffer[0] = UInt8(ascii: "-")
+            return 1 + writeDigits(of: -whole, to: UnsafeMutableRawBufferPointer(rebasing: buffer[1...]))
+        }
+        var count = writeDigits(of: thousandths / 1000, to: buffer)
+        var fraction = thousandths % 1000
+        if fraction > 0 {
+            buffer[count] = UInt8(ascii: ".")
+            count += 1
+            var place = 100
+            while fraction > 0 {
+                buffer[count] = UInt8(ascii: "0") + UInt8(fraction / place)
+                count += 1
+                fraction %= place
+                place /= 10
+            }
+        }
+        return count
+    }
+
+    /// Writes the decimal digits of a number that is not negative; returns how many.
+    private static func writeDigits(of value: Int, to buffer: UnsafeMutableRawBufferPointer) -> Int {
+        var divisor = 1
+        while divisor <= value / 10 { divisor *= 10 }
+        var rest = value
+        var count = 0
+        while divisor > 0 {
+            buffer[count] = UInt8(ascii: "0") + UInt8(rest / divisor)
+            count += 1
+            rest %= divisor
+            divisor /= 10
+        }
+        return count
     }
 }
