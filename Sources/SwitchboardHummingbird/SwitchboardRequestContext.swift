@@ -67,10 +67,30 @@ public struct SwitchboardRequestContext: RequestContext, SwitchboardRequestConte
 }
 
 /// Holds a context's WebSocket handler reference until the connection is upgraded.
+///
+/// The reference (a lock and a box) is made the first time it is asked for, which only an upgrade does: a
+/// plain HTTP request neither makes nor frees one.
 final class WebSocketReferenceHolder<Context: WebSocketRequestContext>: Sendable {
-    private let held = Mutex<WebSocketHandlerReference<Context>?>(WebSocketHandlerReference())
+    private enum State {
+        case unused
+        case held(WebSocketHandlerReference<Context>)
+        case released
+    }
 
-    var reference: WebSocketHandlerReference<Context> { held.withLock { $0 } ?? WebSocketHandlerReference() }
+    private let state = Mutex<State>(.unused)
 
-    func release() { held.withLock { $0 = nil } }
+    var reference: WebSocketHandlerReference<Context> {
+        state.withLock { state in
+            switch state {
+            case .held(let reference): return reference
+            case .unused:
+                let reference = WebSocketHandlerReference<Context>()
+                state = .held(reference)
+                return reference
+            case .released: return WebSocketHandlerReference()
+            }
+        }
+    }
+
+    func release() { state.withLock { $0 = .released } }
 }
