@@ -593,6 +593,32 @@ struct QueryLanguageTests {
         guard case .object(let object)? = options.body else { throw QueryTestFailure("no options") }
         #expect(object["Methods"] == ["GET", "REPORT", "HEAD", "OPTIONS"])
     }
+
+    /// Scans take their rows in batches (of 64, one step of progress each): what they find, in the store that
+    /// filters for itself and in the generic filter behind a resource that only lists, does not depend on where
+    /// a batch ends.
+    @Test func scansFindTheSameRowsWhereverABatchEnds() async throws {
+        struct Numbered: Codable, Sendable { var name: String; var number: Int; var group: Int }
+        let rows = (0..<300).map { Numbered(name: "n\($0)", number: $0, group: $0 % 10) }
+        struct Listed: EntityResource {
+            let rows: [Numbered]
+            var resourceName: String { "Tests.Listed" }
+            func select(_ request: EntitySelectRequest) async throws -> EntitySelection<Numbered> { .unfiltered(rows) }
+        }
+        let api = SwitchboardAPI()
+        api.register(resource: try InMemoryEntityStore<Numbered>(name: "Tests.Stored", initial: rows))
+        api.register(resource: Listed(rows: rows))
+        let names = { (numbers: [Int]) in numbers.map { "n\($0)" } }
+        for resource in ["stored", "listed"] {
+            #expect(try await api.names("/\(resource)/group=3") == names(Array(stride(from: 3, to: 300, by: 10))), "\(resource)")
+            #expect(try await api.names("/\(resource)/group=1/limit=5&offset=6") == names([61, 71, 81, 91, 101]), "\(resource)")
+            #expect(try await api.names("/\(resource)/group=9&number>60/limit=3") == names([69, 79, 89]), "\(resource)")
+            #expect(try await api.names("/\(resource)/group=2/order_desc=number&limit=2") == names([292, 282]), "\(resource)")
+            #expect(try await api.names("/\(resource)/number>=63&number<=65") == names([63, 64, 65]), "\(resource): rows on both sides of a batch's end")
+            #expect(try await api.names("/\(resource)/number=299") == names([299]), "\(resource): the last row")
+            #expect(try await api.names("/\(resource)//search=n12&limit=4") == names([12, 120, 121, 122]), "\(resource)")
+        }
+    }
 }
 
 @Suite(.timeLimit(.minutes(1)))

@@ -18,7 +18,8 @@ public enum EntityValue: Sendable, Hashable, CustomStringConvertible {
         switch (json, type) {
         case (.null, _): self = .null
         case (.bool(let value), .bool): self = .bool(value)
-        case (.int(let value), .int), (.int(let value), .double): self = type == .int ? .int(value) : .double(Double(value))
+        case (.int(let value), .int): self = .int(value)
+        case (.int(let value), .double): self = .double(Double(value))
         case (.double(let value), .double): self = .double(value)
         case (.double(let value), .int) where value == value.rounded(): self = .int(Int(value))
         case (.string(let value), .string): self = .string(value)
@@ -157,7 +158,8 @@ public struct EntityCondition: Sendable, Equatable {
 
     /// Whether an entity, in its client JSON form, meets the condition; a missing or mistyped value is null.
     public func matches(entity row: JSONObject) -> Bool {
-        matches(EntityValue(json: row.value(at: path) ?? .null, as: fields.last!.type) ?? .null)
+        let found = path.count == 1 ? row.member(named: path[0]) : row.value(at: path)
+        return matches(EntityValue(json: found ?? .null, as: fields[fields.count - 1].type) ?? .null)
     }
 
     /// The condition as the canonical URI writes it.

@@ -434,16 +434,29 @@ public struct EntityQuery: Sendable {
         var indices: [Int] = []
         indices.reserveCapacity(selection.rows.count)
         var progress = QueryProgress()
-        for (index, row) in selection.rows.enumerated() {
-            try await progress.advance()
-            if !selection.appliedConditions && !meetsConditions(row) { continue }
-            if search != nil && !meetsSearch(row) { continue }
-            if regex != nil, try !meetsRegex(row) { continue }
-            indices.append(index)
+        // In batches: the rows of a batch are filtered in a plain loop, with one step of progress for each.
+        var start = selection.rows.startIndex
+        while start < selection.rows.endIndex {
+            let end = min(start + 64, selection.rows.endIndex)
+            try await progress.advance(by: end - start)
+            try collectSelected(selection.rows, in: start..<end, checkingConditions: !selection.appliedConditions, into: &indices)
+            start = end
         }
         guard !selection.appliedPaging else { return indices }
         if let order { indices = order.sorted(indices) { selection.rows[$0] } }
         return paging ? page(indices) : indices
+    }
+
+    /// Appends the positions of the rows in `range` that meet the conditions (when the resource did not apply
+    /// them), the search and the regex.
+    private func collectSelected(_ rows: [JSONObject], in range: Range<Int>, checkingConditions: Bool, into indices: inout [Int]) throws {
+        for index in range {
+            let row = rows[index]
+            if checkingConditions && !meetsConditions(row) { continue }
+            if search != nil && !meetsSearch(row) { continue }
+            if regex != nil, try !meetsRegex(row) { continue }
+            indices.append(index)
+        }
     }
 
     func page<T>(_ items: [T]) -> [T] {

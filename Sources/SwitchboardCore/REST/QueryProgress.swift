@@ -40,6 +40,16 @@ public struct QueryProgress: Sendable {
         try await check()
     }
 
+    /// Counts `steps` steps at once, for a loop that takes its rows in batches; checks as ``advance()`` does when
+    /// the batch reaches the next check.
+    @inlinable
+    public mutating func advance(by steps: Int) async throws {
+        stepsUntilCheck &-= steps
+        guard stepsUntilCheck <= 0 else { return }
+        stepsUntilCheck = interval
+        try await check()
+    }
+
     /// The check that ``advance()`` makes every ``interval`` steps.
     @usableFromInline
     func check() async throws {
