@@ -199,16 +199,9 @@ public struct EntityCodec<Entity: Codable & Sendable>: Sendable {
 
     /// The entity as a JSON object with client property names.
     public func encode(_ entity: Entity) throws -> JSONObject {
-        let encoder = JSONEncoder()
-        // Declared properties are put back in declaration order by `rename`; free-form JSON values come out
-        // with sorted keys, so that the output is stable.
-        encoder.outputFormatting = .sortedKeys
-        encoder.dateEncodingStrategy = .custom { date, encoder in
-            var container = encoder.singleValueContainer()
-            try container.encode(ISO8601.format(date))
-        }
-        let data = try encoder.encode(entity)
-        guard case .object(let object) = try JSON(parsing: String(decoding: data, as: UTF8.self), maxDepth: 512) else {
+        // Straight into JSON, as `JSONEncoder` with sorted keys would write it: declared properties are put back
+        // in declaration order by `rename`; free-form JSON values keep sorted keys, so that the output is stable.
+        guard case .object(let object) = try JSONValueEncoder().encode(entity) else {
             throw SwitchboardError(.internalServerError, code: .internalError, "\(Entity.self) did not encode to a JSON object")
         }
         return Self.rename(object, schema: schema, toClient: true)
