@@ -159,7 +159,7 @@ public struct EntityCondition: Sendable, Equatable {
     /// Whether an entity, in its client JSON form, meets the condition; a missing or mistyped value is null.
     public func matches(entity row: JSONObject) -> Bool {
         let found = path.count == 1 ? row.member(named: path[0]) : row.value(at: path)
-        return matches(EntityValue(json: found ?? .null, as: fields[fields.count - 1].type) ?? .null)
+        return matches(EntityValue(json: found ?? .null, as: fields.last!.type) ?? .null)
     }
 
     /// The condition as the canonical URI writes it.
@@ -193,10 +193,12 @@ extension JSONObject {
     /// The value at a path of client names, matched case-insensitively; `nil` when a step is missing.
     public func value(at path: [String]) -> JSON? {
         guard let first = path.first else { return .object(self) }
-        guard let value = self.member(named: first) else { return nil }
-        if path.count == 1 { return value }
-        if case .object(let nested) = value { return nested.value(at: Array(path.dropFirst())) }
-        return nil
+        var value = member(named: first)
+        for name in path.dropFirst() {
+            guard case .object(let nested)? = value else { return nil }
+            value = nested.member(named: name)
+        }
+        return value
     }
 
     /// The member with this name, matched exactly first, then case-insensitively.

@@ -434,13 +434,9 @@ public struct EntityQuery: Sendable {
         var indices: [Int] = []
         indices.reserveCapacity(selection.rows.count)
         var progress = QueryProgress()
-        // In batches: the rows of a batch are filtered in a plain loop, with one step of progress for each.
-        var start = selection.rows.startIndex
-        while start < selection.rows.endIndex {
-            let end = min(start + 64, selection.rows.endIndex)
-            try await progress.advance(by: end - start)
-            try collectSelected(selection.rows, in: start..<end, checkingConditions: !selection.appliedConditions, into: &indices)
-            start = end
+        try await progress.forEachBatch(of: selection.rows.indices) { batch in
+            try collectSelected(selection.rows, in: batch, checkingConditions: !selection.appliedConditions, into: &indices)
+            return true
         }
         guard !selection.appliedPaging else { return indices }
         if let order { indices = order.sorted(indices) { selection.rows[$0] } }

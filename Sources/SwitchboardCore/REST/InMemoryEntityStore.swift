@@ -72,13 +72,9 @@ public final class InMemoryEntityStore<Entity: Codable & Sendable>: EntityResour
         let enough = paging.flatMap { paging in paging.order == nil ? paging.limit.map { paging.offset + $0 } : nil } ?? .max
         var matching: [Int] = []
         var progress = QueryProgress()
-        // In batches: the rows of a batch are matched in a plain loop, with one step of progress for each.
-        var start = snapshot.json.startIndex
-        while start < snapshot.json.endIndex && matching.count < enough {
-            let end = min(start + Self.batchSize, snapshot.json.endIndex)
-            try await progress.advance(by: end - start)
-            Self.collectMatching(snapshot.json, in: start..<end, conditions: request.conditions, upTo: enough, into: &matching)
-            start = end
+        try await progress.forEachBatch(of: snapshot.json.indices) { batch in
+            Self.collectMatching(snapshot.json, in: batch, conditions: request.conditions, upTo: enough, into: &matching)
+            return matching.count < enough
         }
         var chosen = matching
         if let paging {
@@ -88,9 +84,6 @@ public final class InMemoryEntityStore<Entity: Codable & Sendable>: EntityResour
         return Self.selection(
             chosen.map { snapshot.entities[$0] }[...], json: chosen.map { snapshot.json[$0] }, paged: paging != nil)
     }
-
-    /// How many rows a scan matches between two steps of its progress.
-    private static var batchSize: Int { 64 }
 
     /// Appends the positions of the rows in `range` that meet every condition, until `matching` has `limit`.
     private static func collectMatching(

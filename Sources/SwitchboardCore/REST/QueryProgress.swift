@@ -34,10 +34,7 @@ public struct QueryProgress: Sendable {
     /// for it, so a loop over a thousand rows pays for four checks, not for a thousand calls.
     @inlinable @inline(__always)
     public mutating func advance() async throws {
-        stepsUntilCheck &-= 1
-        guard stepsUntilCheck <= 0 else { return }
-        stepsUntilCheck = interval
-        try await check()
+        try await advance(by: 1)
     }
 
     /// Counts `steps` steps at once, for a loop that takes its rows in batches; checks as ``advance()`` does when
@@ -48,6 +45,18 @@ public struct QueryProgress: Sendable {
         guard stepsUntilCheck <= 0 else { return }
         stepsUntilCheck = interval
         try await check()
+    }
+
+    /// Hands `body` the positions of `range` in batches of `batchSize`, counting a step for each position (one
+    /// `advance(by:)` per batch), until `body` returns `false`: a scan's rows are then looked at in a plain loop.
+    mutating func forEachBatch(of range: Range<Int>, batchSize: Int = 64, _ body: (Range<Int>) throws -> Bool) async throws {
+        var start = range.lowerBound
+        while start < range.upperBound {
+            let end = min(start + batchSize, range.upperBound)
+            try await advance(by: end - start)
+            guard try body(start..<end) else { return }
+            start = end
+        }
     }
 
     /// The check that ``advance()`` makes every ``interval`` steps.
