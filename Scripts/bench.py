@@ -270,18 +270,21 @@ def idle_polling():
     `guest_halt_poll_ns`). A PTY's producer, the kernel's tty worker and the reader wake each other for every few
     KiB, so on a VM this setting moves every PTY row, the limit's too (Docs/Performance.md)."""
     try:
-        driver = open("/sys/devices/system/cpu/cpuidle/current_driver").read().strip()
+        with open("/sys/devices/system/cpu/cpuidle/current_driver") as file:
+            driver = file.read().strip()
+        if driver != "haltpoll":
+            return f"cpuidle: {driver}"
+        with open(HALT_POLL) as file:
+            return f"cpuidle: haltpoll, guest_halt_poll_ns={file.read().strip()}"
     except OSError:
         return "cpuidle: unknown"
-    if driver == "haltpoll" and os.path.exists(HALT_POLL):
-        return f"cpuidle: haltpoll, guest_halt_poll_ns={open(HALT_POLL).read().strip()}"
-    return f"cpuidle: {driver}"
 
 
 def set_halt_poll(value):
     """Sets the guest's halt polling (ns) and returns the value it had, or exits when it cannot."""
     try:
-        before = open(HALT_POLL).read().strip()
+        with open(HALT_POLL) as file:
+            before = file.read().strip()
         with open(HALT_POLL, "w") as file:
             file.write(str(value))
         return before
@@ -480,6 +483,11 @@ class Table:
             print("| " + " | ".join(row) + " |")
 
 
+def pair_ratios(values, references, scale=1):
+    """Each repeat's value over the reference measured beside it in the same repeat (times `scale`)."""
+    return [scale * value / reference for value, reference in zip(values, references) if value and reference]
+
+
 def ratio(value, reference):
     return f"{100 * value / reference:.0f} %" if value and reference else "n/a"
 
@@ -546,15 +554,14 @@ def run(args):
                     table.add("PTY output", f"{workload}: {kind}", rates[kind], "MB/s", target)
                 # Each repeat's rows ran one after the other, seconds apart: their ratios are the verdicts, as
                 # the machine's pace moves between repeats more than between neighbouring rows.
-                paired = lambda kind, reference, scale: [scale * a / b for a, b in zip(rates[kind], rates[reference])]
-                table.add("PTY output", f"{workload}: switchboard ÷ the limit, each repeat's pair", paired("switchboard", "limit", 100),
-                          "%", "target ≥ 90 %", 0)
-                table.add("PTY output", f"{workload}: switchboard ÷ websocketd, each repeat's pair", paired("switchboard", "websocketd", 1),
-                          "×", "target ≥ 1.5", 2)
-                table.add("PTY output", f"{workload}: switchboard ÷ terminado, each repeat's pair", paired("switchboard", "terminado", 1),
-                          "×", "target ≥ 2.5", 2)
+                table.add("PTY output", f"{workload}: switchboard ÷ the limit, each repeat's pair",
+                          pair_ratios(rates["switchboard"], rates["limit"], 100), "%", "target ≥ 90 %", 0)
+                table.add("PTY output", f"{workload}: switchboard ÷ websocketd, each repeat's pair",
+                          pair_ratios(rates["switchboard"], rates["websocketd"]), "×", "target ≥ 1.5", 2)
+                table.add("PTY output", f"{workload}: switchboard ÷ terminado, each repeat's pair",
+                          pair_ratios(rates["switchboard"], rates["terminado"]), "×", "target ≥ 2.5", 2)
                 table.add("PTY output", f"{workload}: recorded ÷ unrecorded raw mode, each repeat's pair",
-                          paired("switchboard recorded", "switchboard", 100), "%", "target ≥ 90 %", 0)
+                          pair_ratios(rates["switchboard recorded"], rates["switchboard"], 100), "%", "target ≥ 90 %", 0)
                 for kind in kinds:
                     table.add("PTY output", f"{workload}: {kind}, server CPU", cpu[kind], "ms/MB",
                               "target ≤ 10" if kind == "switchboard" else "")
@@ -596,15 +603,16 @@ def run(args):
                           "msgs/s", "", 0)
                 table.add("Echo", f"{connections} conn: Switchboard Echo", [r["messages_per_second"] for r in runs["switchboard"]],
                           "msgs/s", f"median {ratio(rate['switchboard'], rate['bare'])} of bare's median (the verdict: the pairs below)", 0)
+                field = lambda name, key: [r[key] for r in runs[name]]
                 table.add("Echo", f"{connections} conn: Switchboard ÷ bare, each repeat's pair",
-                          [100 * a["messages_per_second"] / b["messages_per_second"] for a, b in zip(runs["switchboard"], runs["bare"])],
+                          pair_ratios(field("switchboard", "messages_per_second"), field("bare", "messages_per_second"), 100),
                           "%", "target ≥ 95 %", 0)
                 table.add("Echo", f"{connections} conn: server CPU per message, bare", [r["cpu_us_per_message"] for r in runs["bare"]], "µs")
                 table.add("Echo", f"{connections} conn: server CPU per message, Switchboard",
                           [r["cpu_us_per_message"] for r in runs["switchboard"]], "µs",
                           f"median {cpu['switchboard'] / cpu['bare']:.2f}× bare's median (the verdict: the pairs below)")
                 table.add("Echo", f"{connections} conn: server CPU per message, Switchboard ÷ bare, each repeat's pair",
-                          [a["cpu_us_per_message"] / b["cpu_us_per_message"] for a, b in zip(runs["switchboard"], runs["bare"])],
+                          pair_ratios(field("switchboard", "cpu_us_per_message"), field("bare", "cpu_us_per_message")),
                           "×", "target ≤ 1.1×", 2)
                 if connections == 1:
                     table.add("Echo", "1 conn: round trip p50, bare", [r["p50_us"] for r in runs["bare"]], "µs", "", 0)
@@ -659,11 +667,12 @@ def run(args):
             table.add("Shell GETs", "HTTP, one keep-alive connection, 8 pipelined (wrk)", runs["pipelined"], "GETs/s", "target ≥ 20,000", 0)
             table.add("Shell GETs", "bare Hummingbird `GET /health` (ok), one in flight: the HTTP ceiling", runs["bare"], "GETs/s", "", 0)
             table.add("Shell GETs", "bare Hummingbird `GET /health`, 8 pipelined", runs["bare pipelined"], "GETs/s", "", 0)
-            pairs = lambda key, reference: [100 * a / b for a, b in zip(runs[key], runs[reference])]
-            table.add("Shell GETs", "one WebSocket ÷ its ceiling, each repeat's pair", pairs("ws", "bare ws"), "%", "", 0)
-            table.add("Shell GETs", "HTTP one in flight ÷ the bare `GET /health`, each repeat's pair", pairs("http", "bare"), "%", "", 0)
+            table.add("Shell GETs", "one WebSocket ÷ its ceiling, each repeat's pair",
+                      pair_ratios(runs["ws"], runs["bare ws"], 100), "%", "", 0)
+            table.add("Shell GETs", "HTTP one in flight ÷ the bare `GET /health`, each repeat's pair",
+                      pair_ratios(runs["http"], runs["bare"], 100), "%", "", 0)
             table.add("Shell GETs", "HTTP pipelined ÷ the bare `GET /health` pipelined, each repeat's pair",
-                      pairs("pipelined", "bare pipelined"), "%", "", 0)
+                      pair_ratios(runs["pipelined"], runs["bare pipelined"], 100), "%", "", 0)
         if "instructions" in sections:
             instruction_counts(args, peers, table)
     finally:
