@@ -484,8 +484,9 @@ class Table:
 
 
 def pair_ratios(values, references, scale=1):
-    """Each repeat's value over the reference measured beside it in the same repeat (times `scale`)."""
-    return [scale * value / reference for value, reference in zip(values, references) if value and reference]
+    """Each repeat's value over the reference measured beside it in the same repeat (times `scale`); a repeat
+    without a figure, or with none to divide by, is left out (a value of 0 counts: it is a result)."""
+    return [scale * value / reference for value, reference in zip(values, references) if value is not None and reference]
 
 
 def ratio(value, reference):
