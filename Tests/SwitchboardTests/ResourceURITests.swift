@@ -41,6 +41,28 @@ import Testing
         #expect(plain.resourceName == "hero" && plain.conditions.count == 2 && plain.metaConditions.count == 1)
     }
 
+    /// A plain URI (printable ASCII, no `%`) is read in one pass over its bytes: the same URI as the general
+    /// parser makes, and `nil` wherever that parser refuses it (which then says why), for every string of up to
+    /// five of the characters that matter, with and without a leading `/`.
+    @Test func theFastWayReadsPlainURIsAsTheGeneralParserDoes() {
+        let alphabet = ["a", "/", "&", "?", "_", "=", "!", "<", ">", " "]
+        var texts = [""]
+        for _ in 0..<5 { texts = texts.flatMap { text in alphabet.map { text + $0 } } + texts }
+        var differences: [String] = []
+        for text in Set(texts) {
+            for raw in [text, "/" + text, "/r/" + text] {
+                let fast = raw.utf8.withContiguousStorageIfAvailable(ResourceURI.parsePlain) ?? nil
+                let general = try? ResourceURI(parsingAnyURI: raw)
+                if fast != general { differences.append(raw) }
+            }
+        }
+        #expect(differences.isEmpty, "\(differences.prefix(10))")
+        // Escapes and other characters go the general way.
+        for raw in ["/a%2Eb", "/caf\u{E9}", "/r/name=a\tb"] {
+            #expect(raw.utf8.withContiguousStorageIfAvailable(ResourceURI.parsePlain) ?? nil == nil)
+        }
+    }
+
     @Test func splitsTheRawPathBeforeDecoding() throws {
         let uri = try ResourceURI(parsing: "/shell/query=%2Fecho%2Fprefix%3Dx%26y&autoget=true")
         #expect(uri.conditions.map(\.key) == ["query", "autoget"])
