@@ -174,11 +174,13 @@ public struct EntityQuery: Sendable {
 
     /// Applies meta-conditions; each key may appear once (a view's are overridden).
     mutating func applyMetaConditions(_ metaConditions: [URICondition]) throws(SwitchboardError) {
-        var seen: Set<String> = []
+        // Which meta-conditions were given, one bit each (both orders share one): no set to make for a query.
+        var seen: UInt32 = 0
         for meta in metaConditions {
             let key = meta.key.lowercased()
-            let written = "\(meta.key)\(meta.op.rawValue)\(meta.value)"
-            guard Self.metaConditionNames.contains(key) else {
+            // For messages only: made when one is.
+            var written: String { "\(meta.key)\(meta.op.rawValue)\(meta.value)" }
+            guard let position = Self.metaConditionNames.firstIndex(of: key) else {
                 throw SwitchboardError(
                     .badRequest, code: .invalidMetaCondition,
                     "Unknown meta-condition '\(meta.key)' in '\(written)'; the meta-conditions are \(Self.metaConditionNames.joined(separator: ", "))"
@@ -189,14 +191,15 @@ public struct EntityQuery: Sendable {
                     .badRequest, code: .invalidConditionOperator,
                     "Invalid operator '\(meta.op.rawValue)' in meta-condition '\(written)'; meta-conditions take '='")
             }
-            let orderKey = key.hasPrefix("order_") ? "order" : key
-            guard seen.insert(orderKey).inserted else {
+            let bit: UInt32 = 1 << (key == "order_desc" ? position - 1 : position)  // `order_asc` comes just before
+            guard seen & bit == 0 else {
                 throw SwitchboardError(
                     .badRequest, code: .invalidMetaCondition,
                     key.hasPrefix("order_")
                         ? "More than one order in '\(written)'; give one of order_asc and order_desc"
                         : "Meta-condition '\(key)' is given more than once")
             }
+            seen |= bit
             let literal = PropertyLiteral(meta.value)
             let text: String
             if case .text(let value, _) = literal { text = value } else { text = "null" }
@@ -310,7 +313,8 @@ public struct EntityQuery: Sendable {
     }
 
     static func condition(_ condition: URICondition, resource: EntityDescriptor) throws(SwitchboardError) -> EntityCondition {
-        let written = "\(condition.key)\(condition.op.rawValue)\(condition.value)"
+        // For messages only: made when one is.
+        var written: String { "\(condition.key)\(condition.op.rawValue)\(condition.value)" }
         let fields = try resource.schema.resolve(condition.key, resource: resource.name)
         try requireComparable(fields, in: written)
         let type = fields.last!.type

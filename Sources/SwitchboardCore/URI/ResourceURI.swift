@@ -346,14 +346,15 @@ public struct ResourceURI: Sendable, Equatable {
     public static func encode(_ text: String, isValue: Bool = false) -> String {
         // Most names and values need no escape, and are returned as they are.
         guard text.utf8.contains(where: { !keeps($0, isValue: isValue) }) else { return text }
-        var output: [UInt8] = []
-        output.reserveCapacity(text.utf8.count + 16)
-        append(text, isValue: isValue, to: &output)
-        return String(decoding: output, as: UTF8.self)
+        return String(unsafeUninitializedCapacity: 3 * text.utf8.count) { buffer in
+            var output = URITextWriter(buffer: buffer)
+            output.appendEncoded(text, isValue: isValue)
+            return output.count
+        }
     }
 
     /// Whether a byte stays as it is in an encoded name (or value).
-    private static func keeps(_ byte: UInt8, isValue: Bool) -> Bool {
+    fileprivate static func keeps(_ byte: UInt8, isValue: Bool) -> Bool {
         switch byte {
         case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
             UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"),
@@ -366,61 +367,77 @@ public struct ResourceURI: Sendable, Equatable {
         }
     }
 
-    /// Appends `text` to `output`, percent-encoded as ``encode(_:isValue:)`` does.
-    private static func append(_ text: String, isValue: Bool, to output: inout [UInt8]) {
-        let copied = text.utf8.withContiguousStorageIfAvailable { bytes -> Bool in
-            // The bytes that stay as they are go in runs, the others one by one.
-            var runStart = 0
-            for (offset, byte) in bytes.enumerated() where !keeps(byte, isValue: isValue) {
-                output.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<offset]))
-                output.append(UInt8(ascii: "%"))
-                output.append(hexDigit(byte >> 4))
-                output.append(hexDigit(byte & 0x0F))
-                runStart = offset + 1
-            }
-            output.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart...]))
-            return true
-        }
-        guard copied == nil else { return }
-        for byte in text.utf8 {
-            if keeps(byte, isValue: isValue) {
-                output.append(byte)
-            } else {
-                output.append(UInt8(ascii: "%"))
-                output.append(hexDigit(byte >> 4))
-                output.append(hexDigit(byte & 0x0F))
-            }
-        }
-    }
-
-    private static func hexDigit(_ value: UInt8) -> UInt8 {
+    fileprivate static func hexDigit(_ value: UInt8) -> UInt8 {
         value < 10 ? UInt8(ascii: "0") + value : UInt8(ascii: "A") + value - 10
     }
 
     /// The URI in text form: `/<resource>/<conditions>/<metaconditions>`, with `_` for empty parts that are
     /// followed by others, and values percent-encoded where needed.
     public var description: String {
-        // Written as bytes into one buffer: a page's links make a URI for every answer.
-        var text: [UInt8] = []
-        text.reserveCapacity(64 + resourceName.utf8.count)
-        text.append(UInt8(ascii: "/"))
-        text.append(contentsOf: resourceName.utf8)
-        func join(_ conditions: [URICondition]) {
-            for (number, condition) in conditions.enumerated() {
-                if number > 0 { text.append(UInt8(ascii: "&")) }
-                Self.append(condition.key, isValue: false, to: &text)
-                text.append(contentsOf: condition.op.rawValue.utf8)
-                Self.append(condition.value, isValue: true, to: &text)
+        // Written straight into the string's own storage, sized for the worst case (every byte of a name or
+        // value escaped): a page's links make a URI for every answer.
+        func room(_ list: [URICondition]) -> Int { list.reduce(0) { $0 + 3 * ($1.key.utf8.count + $1.value.utf8.count) + 3 } }
+        let capacity = 4 + resourceName.utf8.count + room(conditions) + room(metaConditions)
+        return String(unsafeUninitializedCapacity: capacity) { buffer in
+            var text = URITextWriter(buffer: buffer)
+            text.append(UInt8(ascii: "/"))
+            text.append(resourceName)
+            func join(_ conditions: [URICondition]) {
+                for (number, condition) in conditions.enumerated() {
+                    if number > 0 { text.append(UInt8(ascii: "&")) }
+                    text.appendEncoded(condition.key, isValue: false)
+                    text.append(condition.op.rawValue)
+                    text.appendEncoded(condition.value, isValue: true)
+                }
             }
+            if !conditions.isEmpty || !metaConditions.isEmpty {
+                text.append(UInt8(ascii: "/"))
+                if conditions.isEmpty { text.append(UInt8(ascii: "_")) } else { join(conditions) }
+            }
+            if !metaConditions.isEmpty {
+                text.append(UInt8(ascii: "/"))
+                join(metaConditions)
+            }
+            return text.count
         }
-        if !conditions.isEmpty || !metaConditions.isEmpty {
-            text.append(UInt8(ascii: "/"))
-            if conditions.isEmpty { text.append(UInt8(ascii: "_")) } else { join(conditions) }
+    }
+}
+
+/// Writes a URI's text into a buffer made large enough for it beforehand.
+private struct URITextWriter {
+    let buffer: UnsafeMutableBufferPointer<UInt8>
+    var count = 0
+
+    mutating func append(_ byte: UInt8) {
+        buffer[count] = byte
+        count += 1
+    }
+
+    mutating func append(_ bytes: UnsafeBufferPointer<UInt8>) {
+        guard let base = bytes.baseAddress, !bytes.isEmpty else { return }
+        (buffer.baseAddress! + count).update(from: base, count: bytes.count)
+        count += bytes.count
+    }
+
+    mutating func append(_ text: String) {
+        var text = text
+        text.withUTF8 { append($0) }
+    }
+
+    /// Appends `text` percent-encoded as ``ResourceURI/encode(_:isValue:)`` does: the bytes that stay as they
+    /// are in runs, the others one by one.
+    mutating func appendEncoded(_ text: String, isValue: Bool) {
+        var text = text
+        text.withUTF8 { bytes in
+            var runStart = 0
+            for (offset, byte) in bytes.enumerated() where !ResourceURI.keeps(byte, isValue: isValue) {
+                append(UnsafeBufferPointer(rebasing: bytes[runStart..<offset]))
+                append(UInt8(ascii: "%"))
+                append(ResourceURI.hexDigit(byte >> 4))
+                append(ResourceURI.hexDigit(byte & 0x0F))
+                runStart = offset + 1
+            }
+            append(UnsafeBufferPointer(rebasing: bytes[runStart...]))
         }
-        if !metaConditions.isEmpty {
-            text.append(UInt8(ascii: "/"))
-            join(metaConditions)
-        }
-        return String(decoding: text, as: UTF8.self)
     }
 }
