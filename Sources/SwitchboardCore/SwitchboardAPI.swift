@@ -248,7 +248,12 @@ public final class SwitchboardAPI: Sendable {
     ///   - identity: The caller, when there is one: the error then lists only the resources it may use.
     /// - Throws: A `404` ``SwitchboardError`` when no resource or more than one matches; it lists the names.
     public func resource(named name: String, visibleTo identity: AccessIdentity? = nil) throws(SwitchboardError) -> RegisteredResource {
-        let matches = registry.withLock { $0.matches(lowercased: name.lowercased()) }
+        let lowercased = name.lowercased()
+        // A full name (nearly every lookup) is found without making a list of matches.
+        let (exact, matches) = registry.withLock { registry in
+            registry.resource(lowercased: lowercased).map { ($0, []) } ?? (nil, registry.matches(lowercased: lowercased))
+        }
+        if let exact { return exact }
         if matches.count == 1 { return matches[0] }
         // A short name that is both the application's and Switchboard's own is the application's: built-in
         // resources stay reachable by a longer name (`admin.console`, `Switchboard.Admin.Console`).
@@ -488,6 +493,9 @@ struct ResourceRegistry {
 
     /// Whether a resource of this name (lowercased) is registered.
     func contains(lowercased name: String) -> Bool { positions[name] != nil }
+
+    /// The resource of exactly this name (lowercased), if one is registered.
+    func resource(lowercased name: String) -> RegisteredResource? { positions[name].map { all[$0] } }
 
     /// The resource of exactly this name, or else every resource whose name ends in `.` and this name.
     func matches(lowercased name: String) -> [RegisteredResource] {

@@ -20,7 +20,7 @@ struct BrowserGuard: Sendable {
     func allowsHost(_ authority: String?) -> Bool {
         guard let allowedHosts else { return true }
         guard let authority, !authority.isEmpty else { return false }
-        return allowedHosts.contains(Self.hostName(of: authority.lowercased()))
+        return allowedHosts.contains(Self.plainHostName(of: authority) ?? Self.hostName(of: authority.lowercased()))
     }
 
     /// Whether a request from this `Origin` may upgrade or change state: no `Origin` (not a browser), the
@@ -68,6 +68,26 @@ struct BrowserGuard: Sendable {
         let parts = authority.split(separator: ":", omittingEmptySubsequences: false)
         if parts.count == 2 { return (String(parts[0]), String(parts[1])) }
         return (authority, nil)  // a bare name, or an IPv6 address without brackets
+    }
+
+    /// The host name of a plain authority, `name[:port]` in lowercase ASCII without brackets (nearly every
+    /// `Host`), read from its bytes in one pass: what ``hostName(of:)`` gives for it, without lowercasing and
+    /// cutting through `String`'s views. `nil` for any other authority.
+    static func plainHostName(of authority: String) -> String? {
+        var text = authority
+        return text.withUTF8 { bytes in
+            var colon: Int?
+            for (offset, byte) in bytes.enumerated() {
+                if byte >= 0x80 || byte == UInt8(ascii: "[") || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) { return nil }
+                if byte == UInt8(ascii: ":") {
+                    if colon != nil { return nil }
+                    colon = offset
+                }
+            }
+            var end = colon ?? bytes.count
+            if end > 0, bytes[end - 1] == UInt8(ascii: ".") { end -= 1 }
+            return String(decoding: UnsafeBufferPointer(rebasing: bytes[..<end]), as: UTF8.self)
+        }
     }
 
     static func hostName(of authority: String) -> String {

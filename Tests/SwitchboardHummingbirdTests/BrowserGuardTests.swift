@@ -1,3 +1,4 @@
+import Hummingbird
 import Testing
 
 @testable import SwitchboardHummingbird
@@ -34,6 +35,35 @@ struct BrowserGuardTests {
             let expected = Self.splitByCharacters(text)
             #expect(host == expected.host && port == expected.port, "\(text)")
         }
+    }
+
+    /// The one-pass read of a plain authority names the host that the general cut names, and leaves every
+    /// other authority (capitals, brackets, two colons, non-ASCII) to it.
+    @Test func thePlainHostNameIsTheGeneralOne() {
+        let pieces = ["a", ":", ".", "1", "[", "]", "A"]
+        var texts = [""]
+        for _ in 0..<5 { texts = texts + texts.flatMap { text in pieces.map { text + $0 } } }
+        var differences: [String] = []
+        for text in Set(texts) + ["hôst:80", "localhost:8080", "example.com.", "::1"] {
+            if let plain = BrowserGuard.plainHostName(of: text), plain != BrowserGuard.hostName(of: text.lowercased()) {
+                differences.append(text)
+            }
+        }
+        #expect(differences.isEmpty, "\(differences.prefix(10))")
+        #expect(BrowserGuard.plainHostName(of: "localhost:8080") == "localhost")
+        #expect(BrowserGuard.plainHostName(of: "Localhost:8080") == nil && BrowserGuard.plainHostName(of: "[::1]:80") == nil)
+    }
+
+    /// The path below the API root, cut by bytes where that is where characters cut.
+    @Test func thePathBelowTheRootIsCutWhereCharactersAre() {
+        #expect(Router<SwitchboardRequestContext>.pathBelowRoot("/api/shell", root: "/api") == "/shell")
+        #expect(Router<SwitchboardRequestContext>.pathBelowRoot("/api(key)/shell", root: "/api") == "(key)/shell")
+        #expect(Router<SwitchboardRequestContext>.pathBelowRoot("/api", root: "/api") == "")
+        #expect(Router<SwitchboardRequestContext>.pathBelowRoot("/", root: "") == "")
+        // A mark combined with the root's last letter makes another character: not below the root.
+        #expect(Router<SwitchboardRequestContext>.pathBelowRoot("/api\u{301}/x", root: "/api") == "/api\u{301}/x")
+        // The same text composed another way is.
+        #expect(Router<SwitchboardRequestContext>.pathBelowRoot("/cafe\u{301}/x", root: "/caf\u{E9}") == "/x")
     }
 
     @Test func allowsOnlyTheListedHostsWhateverTheirPortOrCase() {

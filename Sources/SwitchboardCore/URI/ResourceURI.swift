@@ -51,7 +51,15 @@ public struct ResourceURI: Sendable, Equatable {
     /// Where the first `-` of the resource name is, found among its bytes (no other character's UTF-8 holds a
     /// `-` byte; a mark combined with the `-` makes a view name that no view has, as it made a resource name
     /// that no resource has when the search went by characters).
-    private var viewDash: String.Index? { resourceName.utf8.firstIndex(of: UInt8(ascii: "-")) }
+    private var viewDash: String.Index? {
+        // Looked for in the contiguous bytes where they are (a native string's always are): the generic search
+        // through the UTF-8 view cost more than the rest of a name's lookup.
+        let utf8 = resourceName.utf8
+        guard let found = utf8.withContiguousStorageIfAvailable({ $0.firstIndex(of: UInt8(ascii: "-")) }) else {
+            return utf8.firstIndex(of: UInt8(ascii: "-"))
+        }
+        return found.map { utf8.index(utf8.startIndex, offsetBy: $0) }
+    }
     /// The conditions in URI order.
     public var conditions: [URICondition]
     /// The meta-conditions in URI order.
