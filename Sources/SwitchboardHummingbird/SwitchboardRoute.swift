@@ -76,7 +76,7 @@ struct SwitchboardRoute<Context: SwitchboardRequestContextProtocol>: Sendable {
         }
         let connection = try Router<Context>.connectionRequest(
             for: request, root: root, remoteAddress: context.remoteAddress, trustedProxies: trustedProxies, isTLS: isTLS)
-        if isUpgrade || ![.get, .head, .options, HTTPRequest.Method("REPORT")!].contains(request.method) {
+        if isUpgrade || !Self.onlyReads(request.method) {
             guard guardian.allowsOrigin(request.headers[.origin], host: request.head.authority) else {
                 throw SwitchboardError(
                     .forbidden, code: .originNotAllowed,
@@ -85,6 +85,11 @@ struct SwitchboardRoute<Context: SwitchboardRequestContextProtocol>: Sendable {
             }
         }
         return connection
+    }
+
+    /// Whether a request's method only reads: `GET`, `HEAD`, `OPTIONS` and `REPORT` need no origin check.
+    private static func onlyReads(_ method: HTTPRequest.Method) -> Bool {
+        method == .get || method == .head || method == .options || method.rawValue == "REPORT"
     }
 
     /// The response refusing an upgrade, also kept on the connection's pipeline to be written in its place.

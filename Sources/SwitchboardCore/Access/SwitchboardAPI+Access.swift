@@ -24,7 +24,7 @@ extension SwitchboardAPI {
     /// every caller for reading and the method reads. Every request asks, for its one method.
     private func allows(_ method: RESTMethod, on resource: RegisteredResource, for identity: AccessIdentity) -> Bool {
         if identity.rights.allows(method, on: resource.name) { return true }
-        return [.GET, .REPORT, .HEAD, .OPTIONS].contains(method) && openToEveryCaller.contains(resource.name.lowercased())
+        return method.onlyReads && openToEveryCaller.contains(resource.name.lowercased())
     }
 
     /// Checks that a caller may use a method on a resource. A method the resource does not have passes,

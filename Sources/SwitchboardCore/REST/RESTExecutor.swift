@@ -18,7 +18,7 @@ extension SwitchboardAPI {
             request.caller.identity = identity
             outcome = try await RESTExecution(api: self, request: request, documentType: accepted.documentType).run()
             // A write may end a PTY program or close a connection: the cluster's snapshots are due again.
-            if ![.GET, .HEAD, .REPORT, .OPTIONS].contains(request.method) { cluster.noteChange() }
+            if !request.method.onlyReads { cluster.noteChange() }
             if accepted.single { try outcome.keepSingleEntity(request.method) }
         } catch {
             outcome = RESTExecution.Outcome(error: SwitchboardError(wrapping: error, logger: logger))
