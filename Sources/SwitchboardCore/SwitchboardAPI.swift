@@ -260,7 +260,7 @@ public final class SwitchboardAPI: Sendable {
         let applications = matches.filter { !Self.isBuiltIn($0.name) }
         if applications.count == 1 { return applications[0] }
         let all = resources
-        let visible = identity.map { identity in all.filter { !allowedMethods(on: $0, for: identity).isEmpty } } ?? all
+        let visible = identity.map { identity in all.filter { allowsAnyMethod(on: $0, for: identity) } } ?? all
         let names = visible.map(\.name).sorted().joined(separator: ", ")
         if matches.isEmpty {
             throw SwitchboardError(

@@ -32,7 +32,7 @@ public actor Shell: TextInputTerminal, BinaryInputTerminal, PropertyCheckingTerm
     /// and never a resource the caller has no right on.
     static func example(in api: SwitchboardAPI, for identity: AccessIdentity, entities: Bool = false) -> String {
         let candidates = api.resources.filter { resource in
-            guard !SwitchboardAPI.isBuiltIn(resource.name), !api.allowedMethods(on: resource, for: identity).isEmpty else { return false }
+            guard !SwitchboardAPI.isBuiltIn(resource.name), api.allowsAnyMethod(on: resource, for: identity) else { return false }
             if case .entity = resource { return true }
             return !entities
         }
@@ -621,7 +621,7 @@ public actor Shell: TextInputTerminal, BinaryInputTerminal, PropertyCheckingTerm
             "  #DISCONNECT                close the connection",
             "Resources",
         ]
-        for resource in api.resources where !api.allowedMethods(on: resource, for: identity).isEmpty {
+        for resource in api.resources where api.allowsAnyMethod(on: resource, for: identity) {
             lines.append("  /\(resource.name)" + (resource.summary.map { " - \($0)" } ?? ""))
         }
         return lines.joined(separator: "\n")

@@ -20,6 +20,12 @@ extension SwitchboardAPI {
         resource.methods.filter { allows($0, on: resource, for: identity) }
     }
 
+    /// Whether a caller may use any method of a resource: whether it may see the resource at all. Asked for
+    /// every request, without making the list ``allowedMethods(on:for:)`` makes.
+    public func allowsAnyMethod(on resource: RegisteredResource, for identity: AccessIdentity) -> Bool {
+        resource.methods.contains { allows($0, on: resource, for: identity) }
+    }
+
     /// Whether a caller may use one of a resource's methods: its rights grant it, or the resource is open to
     /// every caller for reading and the method reads. Every request asks, for its one method.
     private func allows(_ method: RESTMethod, on resource: RegisteredResource, for identity: AccessIdentity) -> Bool {

@@ -75,7 +75,8 @@ extension SwitchboardAPI {
     static func headerSafe(_ text: String) -> String {
         // A control character's only byte is its value, and no other character's UTF-8 has such a byte: text
         // without one (nearly all) is returned as it is.
-        guard text.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) else { return text }
+        var bytes = text
+        guard bytes.withUTF8({ $0.contains { $0 < 0x20 || $0 == 0x7F } }) else { return text }
         return String(String.UnicodeScalarView(text.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? " " : $0 }))
     }
 

@@ -54,7 +54,7 @@ extension SwitchboardAPI {
         for identity: AccessIdentity?
     ) throws(SwitchboardError) -> ResolvedURI {
         let (found, view) = try locate(uri, defaultName: emptyName, for: identity)
-        if let identity, allowedMethods(on: found, for: identity).isEmpty {
+        if let identity, !allowsAnyMethod(on: found, for: identity) {
             try authorize(found.supports(method) ? method : found.methods.first ?? method, on: found, for: identity)
         }
         switch found {
