@@ -70,16 +70,23 @@ struct EmbeddingTests {
     }
 
     /// An application with its own `GET /` starts (it used to stop with "GET already has a handler"), keeps
-    /// its `/`, and serves Switchboard below `/api`.
+    /// its `/`, and serves Switchboard below `/api`; a route of its own below the root with a fixed path
+    /// (`/api/version`) is its own too, and passes Hummingbird's route validation (a debug build runs it).
     @Test func anApplicationKeepsItsOwnSlashRoute() async throws {
         let configuration = SwitchboardServerConfiguration()
         let router = Router(context: TrackedContext.self)
         router.get("/") { _, _ in "the application's own page\n" }
+        router.get("/api/version") { _, _ in "the application's version\n" }
         router.addSwitchboard(Self.echoAPI(), configuration: configuration)
         try await Self.withApplication(router: router, server: .switchboard(webSocketRouter: router, configuration: configuration)) { port in
             let socket = try RawSocket(port: port)
             try socket.write(Array("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".utf8))
             #expect(try await onOwnThread { try socket.readResponse() }.hasSuffix("the application's own page\n"))
+            try socket.write(Array("GET /api/version HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".utf8))
+            #expect(try await onOwnThread { try socket.readResponse() }.hasSuffix("the application's version\n"))
+            try socket.write(Array("GET /api/echo/a/b/c HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".utf8))
+            let deep = try await onOwnThread { try socket.readResponse() }
+            #expect(deep.hasPrefix("HTTP/1.1 400") && deep.contains("has 4 segments"), "\(deep)")
             let client = try await WebSocketTestClient.connect("ws://127.0.0.1:\(port)/api/echo")
             client.send("hi")
             #expect(try await client.receiveText() == "hi")
