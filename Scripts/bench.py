@@ -226,7 +226,8 @@ class PTYClient:
             url = f"ws://127.0.0.1:{peers.websocketd().port}/"
         else:
             url = f"ws://127.0.0.1:{peers.terminado().port}/websocket"
-        self.ws = connect(url, compression=None, max_size=None, open_timeout=20)
+        # Held across calls, so connected directly (websockets 17.1 asks for `legacy=True` outside a `with`).
+        self.ws = connect(url, compression=None, max_size=None, open_timeout=20, legacy=True)
         self.json = kind in ("switchboard terminado", "terminado")
 
     def send(self, keys):

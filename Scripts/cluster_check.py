@@ -27,8 +27,9 @@ def http(port, method, path, key, body=None, headers=None):
 
 
 def ws(port, path, key, headers=None):
+    """A connection held across checks, so connected directly (websockets 17.1 asks for `legacy=True` outside a `with`)."""
     return connect(f"ws://127.0.0.1:{port}{path}", additional_headers={"Authorization": f"Bearer {key}", **(headers or {})},
-                   open_timeout=20, compression=None)
+                   open_timeout=20, compression=None, legacy=True)
 
 
 def read_until(socket, marker, timeout=20):

@@ -18,8 +18,11 @@ struct BudgetedDeflateBuilder: WebSocketExtensionBuilder {
     let deflate: any WebSocketExtensionBuilder
     let maxInflatedFrameSize: Int
 
-    init(maxInflatedFrameSize: Int) {
-        self.deflate = WebSocketExtensionFactory.perMessageDeflate(maxDecompressedFrameSize: maxInflatedFrameSize).build()
+    /// - Parameter compressionLevel: zlib's level for what the server sends, clamped to 1...9.
+    init(maxInflatedFrameSize: Int, compressionLevel: Int = 1) {
+        self.deflate = WebSocketExtensionFactory.perMessageDeflate(
+            compressionLevel: min(max(compressionLevel, 1), 9), maxDecompressedFrameSize: maxInflatedFrameSize
+        ).build()
         self.maxInflatedFrameSize = maxInflatedFrameSize
     }
 

@@ -32,6 +32,14 @@ public struct SwitchboardServerConfiguration: Sendable {
     public var requestHeadTimeout: Duration
     /// Whether permessage-deflate compression is offered (default `true`).
     public var compression: Bool
+    /// How hard the server compresses what it sends when a client negotiated permessage-deflate: zlib's
+    /// level, 1 (fastest, the default) to 9 (smallest); values outside are taken as the nearest end.
+    ///
+    /// Browsers, Python `websockets` and `switchboard connect` all offer compression, so this sets the CPU a
+    /// stream of PTY output costs. Measured on text (`Docs/Performance.md`, the twenty-third round): zlib's
+    /// default level 6 made the output 3.9 times smaller at about 25 ms of CPU per MB, and halved the rate
+    /// PTY output reached a compressing client; level 1 makes it 3.1 times smaller at about 7 ms per MB.
+    public var compressionLevel: Int
     /// The reverse proxies whose `X-Forwarded-For` and `X-Forwarded-Proto` are believed, by address or
     /// network (default none: anyone could send them). The client's address is then the right-most
     /// `X-Forwarded-For` entry that is not one of them, and `IsEncrypted` follows `X-Forwarded-Proto` only
@@ -75,7 +83,7 @@ public struct SwitchboardServerConfiguration: Sendable {
     public init(
         apiRoot: String = "/api", opensShellAtSlash: Bool? = nil, maxMessageSize: Int = 16 << 20,
         pingInterval: Duration? = .seconds(30), closeTimeout: Duration = .seconds(10),
-        requestHeadTimeout: Duration = .seconds(10), compression: Bool = true, trustedProxies: [IPAddressRange] = [],
+        requestHeadTimeout: Duration = .seconds(10), compression: Bool = true, compressionLevel: Int = 1, trustedProxies: [IPAddressRange] = [],
         maxBodySize: Int = 4 << 20, allowedHosts: [String]? = nil, allowedOrigins: [String] = [], tls: (any ConnectionEncryption)? = nil,
         maxConnections: Int = 4096, maxConnectionsPerClient: Int = 128, idleTimeout: Duration = .seconds(30)
     ) {
@@ -93,6 +101,7 @@ public struct SwitchboardServerConfiguration: Sendable {
         self.pingInterval = pingInterval
         self.closeTimeout = closeTimeout
         self.compression = compression
+        self.compressionLevel = compressionLevel
         self.trustedProxies = trustedProxies
     }
 
@@ -112,7 +121,12 @@ public struct SwitchboardServerConfiguration: Sendable {
     public var webSocketConfiguration: WebSocketServerConfiguration {
         WebSocketServerConfiguration(
             maxFrameSize: maxMessageSize,
-            extensions: compression ? [WebSocketExtensionFactory { [maxMessageSize] in BudgetedDeflateBuilder(maxInflatedFrameSize: maxMessageSize) }] : [],
+            extensions: compression
+                ? [
+                    WebSocketExtensionFactory { [maxMessageSize, compressionLevel] in
+                        BudgetedDeflateBuilder(maxInflatedFrameSize: maxMessageSize, compressionLevel: compressionLevel)
+                    }
+                ] : [],
             // Switchboard's routes ping with empty payloads themselves (WebSocketWatch).
             autoPing: .disabled,
             closeTimeout: closeTimeout,

@@ -38,6 +38,8 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "The API root every resource lives under.") var apiRoot = "/api"
     @Option(help: "The largest message a client may send, in bytes.") var maxMessageSize = 16 << 20
     @Option(help: "Seconds between pings to each client (0 turns them off).") var pingInterval = 30
+    @Option(help: "How hard what the server sends is compressed when a client offers permessage-deflate: 1 (fastest) to 9 (smallest); 0 does not offer compression.")
+    var compressionLevel = 1
     @Option(
         help: "A reverse proxy (address or CIDR network) whose X-Forwarded-For and X-Forwarded-Proto are believed (repeatable).")
     var trustedProxy: [String] = []
@@ -141,6 +143,9 @@ struct ServeCommand: AsyncParsableCommand {
         guard queryTimeout > 0, maxRowsPerRequest > 0 else {
             throw ValidationError("--query-timeout and --max-rows-per-request must be above 0")
         }
+        guard (0...9).contains(compressionLevel) else {
+            throw ValidationError("--compression-level must be 0 (no compression) to 9")
+        }
         let api = SwitchboardAPI(
             configuration: .init(
                 maxRowsPerRequest: maxRowsPerRequest, maxInboundBytes: maxInboundBytes, queryTimeout: .milliseconds(Int(queryTimeout * 1000)),
@@ -190,6 +195,7 @@ struct ServeCommand: AsyncParsableCommand {
         let configuration = SwitchboardServerConfiguration(
             apiRoot: apiRoot, maxMessageSize: maxMessageSize,
             pingInterval: pingInterval > 0 ? .seconds(pingInterval) : nil,
+            compression: compressionLevel > 0, compressionLevel: compressionLevel,
             trustedProxies: try trustedProxy.map { text in
                 guard let range = IPAddressRange(text) else { throw ValidationError("'\(text)' is not an IP address or CIDR network") }
                 return range

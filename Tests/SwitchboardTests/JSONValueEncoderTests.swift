@@ -32,7 +32,7 @@ struct JSONValueEncoderTests {
     struct Numbers: Codable {
         var int8: Int8 = -8, int16: Int16 = 16, int32: Int32 = -32, int64: Int64 = .min, uint: UInt = 7
         var uint8: UInt8 = 255, uint16: UInt16 = 16, uint32: UInt32 = 32, uint64: UInt64 = .max
-        var doubles: [Double] = [3, 0.1, 1e20, 1e-7, -0.0, 2.5e15, 9_007_199_254_740_992, 9_007_199_254_740_994, -5, 5e-324]
+        var doubles: [Double] = [3, 0.1, 1e20, 1e-7, -0.0, 2.5e15, 9_007_199_254_740_992, 9_007_199_254_740_994, -5, .leastNonzeroMagnitude]
         var floats: [Float] = [0.1, 3, 1e10, 16_777_216, 0.3, -2.5]
         var single: Double = 42
         var singleFloat: Float = 0.1
