@@ -8,8 +8,10 @@ or, with everything installed and built (release):
 
 Sections (each prints its rows as it goes; one table at the end, median and range of the repeats):
 
-* pty    PTY output in MB/s for three workloads: the limit (this script reading a PTY itself), Switchboard
-         (raw and terminado mode, and raw mode recorded to asciicast), websocketd + `script` (binary mode),
+* pty    PTY output in MB/s for four workloads (77-byte lines, one long line, raw 80-byte lines, and text: this
+         repository's sources and guides): the limit (this script reading a PTY itself), Switchboard (raw and
+         terminado mode, raw mode recorded to asciicast, and raw mode to a client that offers permessage-deflate
+         as browsers do), websocketd + `script` (binary mode),
          terminado; server CPU per MB, the client's CPU, and the share of the machine's cores busy meanwhile
          (for the limit too: whether the transfer left a core idle). The targets are read from each repeat's
          own pairs (Switchboard ÷ the limit, ÷ websocketd, ÷ terminado, recorded ÷ unrecorded), measured
@@ -63,12 +65,35 @@ LINE77 = "0123456789" * 7 + "abcdef"  # 76 characters and the newline
 LINE80 = "0123456789" * 7 + "abcdefghi"  # 79 characters and the newline
 TICK = os.sysconf("SC_CLK_TCK")
 
+# Prose and code: this repository's sources and guides, repeated (made by `make_text_file`). Unlike the other
+# workloads' repeated bytes it costs a compressor what real output does.
+TEXT_FILE = None
+
 WORKLOADS = {
     # name: (terminal set-up, producer of N bytes)
     "77-byte lines": ("stty -echo", lambda n: f"yes {LINE77} | head -c {n}"),
     "one long line": ("stty -echo", lambda n: f"head -c {n} /dev/zero | tr '\\0' x"),
     "raw 80-byte lines": ("stty raw -echo", lambda n: f"yes {LINE80} | head -c {n}"),
+    "text": ("stty -echo", lambda n: f"head -c {n} {TEXT_FILE}"),
 }
+
+
+def make_text_file(directory, size):
+    """Writes `size` bytes of this repository's Swift sources and Markdown guides, repeated, to a file in
+    `directory` (the repeats lie far beyond deflate's 32 KiB window, so each compresses as fresh text)."""
+    global TEXT_FILE
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    corpus = b""
+    for top in ("Sources", "Docs"):
+        for folder, _, names in sorted(os.walk(os.path.join(root, top))):
+            for name in sorted(names):
+                if name.endswith((".swift", ".md")):
+                    with open(os.path.join(folder, name), "rb") as file:
+                        corpus += file.read()
+    TEXT_FILE = os.path.join(directory, "text")
+    with open(TEXT_FILE, "wb") as file:
+        for _ in range(size // len(corpus) + 1):
+            file.write(corpus)
 
 
 # MARK: processes
@@ -216,7 +241,7 @@ class PTYClient:
 
     def __init__(self, kind, peers, keys=False):
         self.kind = kind
-        if kind == "switchboard":
+        if kind in ("switchboard", "switchboard compressed"):
             url = peers.switchboard().api + "/pty/input=keys"
         elif kind == "switchboard recorded":
             url = peers.switchboard().api + "/pty/input=keys&record=true"
@@ -227,7 +252,9 @@ class PTYClient:
         else:
             url = f"ws://127.0.0.1:{peers.terminado().port}/websocket"
         # Held across calls, so connected directly (websockets 17.1 asks for `legacy=True` outside a `with`).
-        self.ws = connect(url, compression=None, max_size=None, open_timeout=20, legacy=True)
+        # "switchboard compressed" offers permessage-deflate, as browsers do; the other clients do not.
+        compression = "deflate" if kind == "switchboard compressed" else None
+        self.ws = connect(url, compression=compression, max_size=None, open_timeout=20, legacy=True)
         self.json = kind in ("switchboard terminado", "terminado")
 
     def send(self, keys):
@@ -329,6 +356,7 @@ def pty_through(kind, peers, setup, producer):
     core and the share of the machine's cores busy."""
     client = PTYClient(kind, peers)
     server = {"switchboard": peers.switchboard, "switchboard terminado": peers.switchboard, "switchboard recorded": peers.switchboard,
+              "switchboard compressed": peers.switchboard,
               "websocketd": peers.websocketd, "terminado": peers.terminado}[kind]()
     client.send(f"{setup}; echo R$((1+1))DY\n")
     client.until(b"R2DY")
@@ -527,9 +555,10 @@ def run(args):
     peers = Peers(args)
     table = Table()
     total = args.megabytes * 1_000_000
-    kinds = ["switchboard", "switchboard terminado", "switchboard recorded", "websocketd", "terminado"]
+    kinds = ["switchboard", "switchboard terminado", "switchboard recorded", "switchboard compressed", "websocketd", "terminado"]
     try:
         if "pty" in sections:
+            make_text_file(peers.data, total)
             for workload, (setup, producer) in WORKLOADS.items():
                 print(f"PTY output, {workload}", flush=True)
                 rates = {kind: [] for kind in ["limit"] + kinds}
@@ -564,9 +593,11 @@ def run(args):
                           pair_ratios(rates["switchboard"], rates["terminado"]), "×", "target ≥ 2.5", 2)
                 table.add("PTY output", f"{workload}: recorded ÷ unrecorded raw mode, each repeat's pair",
                           pair_ratios(rates["switchboard recorded"], rates["switchboard"], 100), "%", "target ≥ 90 %", 0)
+                table.add("PTY output", f"{workload}: compressed ÷ uncompressed raw mode, each repeat's pair",
+                          pair_ratios(rates["switchboard compressed"], rates["switchboard"], 100), "%", "", 0)
                 for kind in kinds:
                     table.add("PTY output", f"{workload}: {kind}, server CPU", cpu[kind], "ms/MB",
-                              "target ≤ 10" if kind == "switchboard" else "")
+                              "target ≤ 10" if kind in ("switchboard", "switchboard compressed") else "")
                 for kind in kinds:
                     table.add("PTY output", f"{workload}: {kind}, the Python client's CPU", client[kind], "% of a core")
                 for kind in ["limit"] + kinds:

@@ -45,4 +45,35 @@ extension CommandLineTests {
         #expect(refused.status != 0)
         #expect(refused.err.contains("--compression-level must be 0 (no compression) to 9"), "\(refused.err)")
     }
+
+    /// A PTY's output reaches a client with permessage-deflate whole: `cat` of a megabyte of the guides through a
+    /// real `serve` to a raw client (`Tests/Support/pty_compressed_reader.py`), which inflates each compressed
+    /// message with one inflater for the connection (the server keeps its context from message to message) and
+    /// takes the uncompressed ones (the direct road's) as they are, in order.
+    @Test func ptyOutputReachesACompressingClientWhole() async throws {
+        let data = Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        let (process, port) = try await startServe(dataDirectory: data)
+        defer { if process.isRunning { process.terminate() } }
+        let docs = FileManager.default.currentDirectoryPath + "/Docs"
+        var text = Data()
+        for name in try FileManager.default.contentsOfDirectory(atPath: docs).sorted() where name.hasSuffix(".md") {
+            text.append(try Data(contentsOf: URL(fileURLWithPath: docs + "/" + name)))
+        }
+        let file = data + "/text.md"
+        try text.prefix(1 << 20).write(to: URL(fileURLWithPath: file))
+        let reading = try await run(command: [
+            "python3", FileManager.default.currentDirectoryPath + "/Tests/Support/pty_compressed_reader.py", "\(port)",
+            try Self.token(data), file,
+        ])
+        #expect(reading.status == 0, "\(reading.output)")
+        let line = try #require(reading.output.split(separator: "\n").last, "\(reading.output)")
+        let result = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "\(line)")
+        #expect(result["whole"] as? Bool == true, "\(line)")
+        let compressed = try #require(result["compressed"] as? Int)
+        let wire = try #require(result["compressed_wire"] as? Int)
+        #expect(compressed > 0 && wire * 2 < compressed, "output went compressed, at least two to one: \(line)")
+        process.terminate()
+        try await onOwnThread { process.waitUntilExit() }
+    }
 }
