@@ -17,7 +17,8 @@ Sections (each prints its rows as it goes; one table at the end, median and rang
          own pairs (Switchboard ÷ the limit, ÷ websocketd, ÷ terminado, recorded ÷ unrecorded), measured
          seconds apart, and their median: the machine's pace drifts between repeats more than within one.
          The echo's targets and the GETs' ratios to their ceilings are read from pairs in the same way.
-* keys   keystroke round trip through `cat` in a raw PTY, p50 and p99 (Switchboard, websocketd, terminado).
+* keys   keystroke round trip through `cat` in a raw PTY, p50 and p99 (Switchboard, also to a client that offers
+         permessage-deflate, websocketd, terminado).
 * start  PTY session start: from the TCP connect to the first byte of the shell's prompt, p50.
 * echo   Switchboard's Echo terminal next to a bare Hummingbird echo (BenchServer bare-echo), node-ws clients
          in a closed loop at 1, 100 and 1,000 connections: msgs/s, p50, server CPU per message; the 100-
@@ -606,7 +607,7 @@ def run(args):
         if "keys" in sections:
             print("Keystroke round trip", flush=True)
             results = {kind: [keystrokes(kind, peers, args.keys) for _ in range(args.repeats)]
-                       for kind in ["switchboard", "websocketd", "terminado"]}
+                       for kind in ["switchboard", "switchboard compressed", "websocketd", "terminado"]}
             p50 = {kind: [percentile(times, 0.5) for times in runs] for kind, runs in results.items()}
             reference = statistics.median(p50["websocketd"])
             for kind, runs in results.items():
