@@ -17,6 +17,8 @@ Sections (each prints its rows as it goes; one table at the end, median and rang
          own pairs (Switchboard ÷ the limit, ÷ websocketd, ÷ terminado, recorded ÷ unrecorded), measured
          seconds apart, and their median: the machine's pace drifts between repeats more than within one.
          The echo's targets and the GETs' ratios to their ceilings are read from pairs in the same way.
+* compression  the text workload to a client that offers permessage-deflate, from `switchboard serve` at
+         `--compression-level 6` (zlib's default) and at its default 1, beside the same client without it.
 * keys   keystroke round trip through `cat` in a raw PTY, p50 and p99 (Switchboard, also to a client that offers
          permessage-deflate, websocketd, terminado).
 * start  PTY session start: from the TCP connect to the first byte of the shell's prompt, p50.
@@ -189,20 +191,26 @@ class Peers:
         self.args = args
         self.data = tempfile.mkdtemp(prefix="switchboard-bench-")
         self.started = []
+        # The `--compression-level` of the Switchboard that `switchboard()` returns (the compression section
+        # changes it); one server per level.
+        self.compression_level = 1
+        self._switchboards = {}
 
     def switchboard(self):
-        if not hasattr(self, "_switchboard"):
-            server = Server("switchboard", [
-                self.args.switchboard, "serve", "--port", "0", "--data-dir", self.data,
+        level = self.compression_level
+        if level not in self._switchboards:
+            data = self.data if level == 1 else os.path.join(self.data, f"level-{level}")
+            server = Server("switchboard" if level == 1 else f"switchboard --compression-level {level}", [
+                self.args.switchboard, "serve", "--port", "0", "--data-dir", data, "--compression-level", str(level),
                 "--max-connections", "20000", "--max-connections-per-client", "20000", "--log-level", "info",
                 # Recorded sessions (record=true) keep all of a run's output: no size limit cuts a recording short.
                 "--recording-max-bytes", str(1 << 30), "--recordings-max-bytes", str(1 << 30)],
                 env={**os.environ, "SHELL": SHELL})
-            token = open(os.path.join(self.data, "token")).read().strip()
+            token = open(os.path.join(data, "token")).read().strip()
             server.api = f"ws://127.0.0.1:{server.port}/api({token})"
             self.started.append(server)
-            self._switchboard = server
-        return self._switchboard
+            self._switchboards[level] = server
+        return self._switchboards[level]
 
     def websocketd(self):
         if not hasattr(self, "_websocketd"):
@@ -532,7 +540,7 @@ def main():
     parser.add_argument("--keys", type=int, default=2000)
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--idle-connections", type=int, default=10000)
-    parser.add_argument("--only", default="pty,keys,start,echo,idle,gets,instructions")
+    parser.add_argument("--only", default="pty,compression,keys,start,echo,idle,gets,instructions")
     parser.add_argument("--counted", type=int, default=2000, help="GETs or messages counted under callgrind")
     parser.add_argument("--shell", default="/bin/sh", help="the program of every PTY session (default /bin/sh)")
     parser.add_argument("--halt-poll-ns", type=int,
@@ -604,6 +612,30 @@ def run(args):
                 for kind in ["limit"] + kinds:
                     name = "PTY read directly" if kind == "limit" else kind
                     table.add("PTY output", f"{workload}: {name}, the machine's cores busy", busy[kind], f"% of {os.cpu_count()} cores")
+        if "compression" in sections:
+            # The same text to a client that offers permessage-deflate, from servers at zlib's default level
+            # (what Hummingbird uses unless told) and at Switchboard's default, beside the same client without
+            # compression; interleaved, so that every row sees the same machine.
+            print("PTY output of text to a compressing client, by level", flush=True)
+            if TEXT_FILE is None:
+                make_text_file(peers.data, total)
+            setup, producer = WORKLOADS["text"]
+            rows = {"permessage-deflate at level 6 (zlib's default)": (6, "switchboard compressed"),
+                    "permessage-deflate at level 1 (Switchboard's default)": (1, "switchboard compressed"),
+                    "no permessage-deflate": (1, "switchboard")}
+            rates = {name: [] for name in rows}
+            cpu = {name: [] for name in rows}
+            for _ in range(args.repeats):
+                for name, (level, kind) in rows.items():
+                    peers.compression_level = level
+                    rate, per_mb, _, _ = pty_through(kind, peers, setup, producer(total))
+                    rates[name].append(rate)
+                    cpu[name].append(per_mb)
+            peers.compression_level = 1
+            for name in rows:
+                table.add("Compression", f"text, {name}", rates[name], "MB/s")
+            for name in rows:
+                table.add("Compression", f"text, {name}, server CPU", cpu[name], "ms/MB")
         if "keys" in sections:
             print("Keystroke round trip", flush=True)
             results = {kind: [keystrokes(kind, peers, args.keys) for _ in range(args.repeats)]

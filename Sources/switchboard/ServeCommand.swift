@@ -38,7 +38,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "The API root every resource lives under.") var apiRoot = "/api"
     @Option(help: "The largest message a client may send, in bytes.") var maxMessageSize = 16 << 20
     @Option(help: "Seconds between pings to each client (0 turns them off).") var pingInterval = 30
-    @Option(help: "How hard what the server sends is compressed when a client offers permessage-deflate: 1 (fastest) to 9 (smallest); 0 does not offer compression.")
+    @Option(
+        help: "How hard what the server sends is compressed when a client offers permessage-deflate: 1 (fastest) to 9 (smallest); 0 does not offer compression."
+    )
     var compressionLevel = 1
     @Option(
         help: "A reverse proxy (address or CIDR network) whose X-Forwarded-For and X-Forwarded-Proto are believed (repeatable).")
