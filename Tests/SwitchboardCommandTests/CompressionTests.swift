@@ -5,7 +5,7 @@ import Testing
 
 extension CommandLineTests {
     /// `serve --compression-level` sets how hard what the server sends is deflated: a real `serve` echoes 48 KiB
-    /// of text to a raw client that offers permessage-deflate (`Tests/Support/compressed_echo.py`), and the
+    /// of text to a raw client that offers permessage-deflate (`Tests/Support/deflate_client.py echo`), and the
     /// echo's frame is as large as zlib makes that text at the level asked for (level 1 by default, 9 on
     /// request) and inflates to what was sent; `0` offers no compression; anything else is refused.
     @Test func theCompressionLevelSetsHowHardTheServerDeflates() async throws {
@@ -15,13 +15,7 @@ extension CommandLineTests {
             defer { try? FileManager.default.removeItem(atPath: data) }
             let (process, port) = try await startServe(dataDirectory: data, arguments)
             defer { if process.isRunning { process.terminate() } }
-            let echo = try await run(command: [
-                "python3", FileManager.default.currentDirectoryPath + "/Tests/Support/compressed_echo.py", "\(port)",
-                try Self.token(data), text,
-            ])
-            #expect(echo.status == 0, "\(echo.output)")
-            let line = try #require(echo.output.split(separator: "\n").last, "\(echo.output)")
-            let result = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "\(line)")
+            let (line, result) = try await deflateClient("echo", port: port, token: try Self.token(data), file: text)
             #expect(result["intact"] as? Bool == true, "level \(level): the echo is what was sent: \(line)")
             #expect(result["negotiated"] as? Bool == (level > 0), "level \(level): \(line)")
             #expect(result["compressed"] as? Bool == (level > 0), "level \(level): \(line)")
@@ -47,7 +41,7 @@ extension CommandLineTests {
     }
 
     /// A PTY's output reaches a client with permessage-deflate whole: `cat` of a megabyte of the guides through a
-    /// real `serve` to a raw client (`Tests/Support/pty_compressed_reader.py`), which inflates each compressed
+    /// real `serve` to a raw client (`Tests/Support/deflate_client.py pty`), which inflates each compressed
     /// message with one inflater for the connection (the server keeps its context from message to message) and
     /// takes the uncompressed ones (the direct road's) as they are, in order.
     @Test func ptyOutputReachesACompressingClientWhole() async throws {
@@ -62,18 +56,22 @@ extension CommandLineTests {
         }
         let file = data + "/text.md"
         try text.prefix(1 << 20).write(to: URL(fileURLWithPath: file))
-        let reading = try await run(command: [
-            "python3", FileManager.default.currentDirectoryPath + "/Tests/Support/pty_compressed_reader.py", "\(port)",
-            try Self.token(data), file,
-        ])
-        #expect(reading.status == 0, "\(reading.output)")
-        let line = try #require(reading.output.split(separator: "\n").last, "\(reading.output)")
-        let result = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "\(line)")
+        let (line, result) = try await deflateClient("pty", port: port, token: try Self.token(data), file: file)
         #expect(result["whole"] as? Bool == true, "\(line)")
         let compressed = try #require(result["compressed"] as? Int)
         let wire = try #require(result["compressed_wire"] as? Int)
         #expect(compressed > 0 && wire * 2 < compressed, "output went compressed, at least two to one: \(line)")
         process.terminate()
         try await onOwnThread { process.waitUntilExit() }
+    }
+
+    /// Runs `Tests/Support/deflate_client.py` and returns its JSON line, as text and as an object.
+    func deflateClient(_ mode: String, port: Int, token: String, file: String) async throws -> (String, [String: Any]) {
+        let client = try await run(command: [
+            "python3", FileManager.default.currentDirectoryPath + "/Tests/Support/deflate_client.py", mode, "\(port)", token, file,
+        ])
+        #expect(client.status == 0, "\(client.output)")
+        let line = String(try #require(client.output.split(separator: "\n").last, "\(client.output)"))
+        return (line, try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "\(line)"))
     }
 }
