@@ -1,5 +1,6 @@
 import Metrics
 import NIOCore
+import SwitchboardCore
 import Synchronization
 
 /// The way a PTY's output may take from the PTY's event loop straight to the connection of the session's
@@ -93,6 +94,6 @@ final class DirectOutput: Sendable {
 
     /// Whether the bytes are valid UTF-8, which ends with a whole character (what a text message needs).
     static func isWholeUTF8(_ bytes: ByteBuffer) -> Bool {
-        bytes.withUnsafeReadableBytes { UTF8Chunker.isASCII($0) || String(validating: $0, as: UTF8.self) != nil }
+        bytes.withUnsafeReadableBytes(\.isValidUTF8)
     }
 }

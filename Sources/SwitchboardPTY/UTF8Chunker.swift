@@ -4,8 +4,8 @@ import SwitchboardCore
 /// Cuts a program's output into chunks of whole UTF-8 characters, as a text message needs them: a sequence
 /// that a read splits waits for the next read, and invalid bytes become U+FFFD.
 ///
-/// ASCII output, the common case, passes through without a copy; only a chunk with a split sequence at one of
-/// its ends, or with invalid bytes, is copied.
+/// Valid output, the common case, passes through without a copy (checked in place, ASCII sixteen bytes at a
+/// time); only a chunk with a split sequence at one of its ends, or with invalid bytes, is copied.
 struct UTF8Chunker {
     /// The start of a sequence that the last chunk did not complete (at most 3 bytes).
     private var carry: [UInt8] = []
@@ -29,13 +29,9 @@ struct UTF8Chunker {
             carry = Array(bytes.readableBytesView.suffix(incomplete))
             bytes = bytes.getSlice(at: bytes.readerIndex, length: bytes.readableBytes - incomplete)!
         }
-        let valid = bytes.withUnsafeReadableBytes { Self.isASCII($0) || String(validating: $0, as: UTF8.self) != nil }
-        if valid { return bytes }
+        if bytes.withUnsafeReadableBytes(\.isValidUTF8) { return bytes }
         return ByteBuffer(string: String(decoding: bytes.readableBytesView, as: UTF8.self))
     }
-
-    /// Whether every byte is below 0x80.
-    static func isASCII(_ bytes: UnsafeRawBufferPointer) -> Bool { bytes.isASCII }
 
     /// How many trailing bytes begin a UTF-8 sequence that they do not complete (0 to 3).
     static func incompleteSuffixLength(_ bytes: UnsafeRawBufferPointer) -> Int {

@@ -100,8 +100,44 @@ struct TextTrimmingTests {
                 bytes.withUnsafeBytes { buffer in
                     #expect(String(validatingUTF8: buffer) == String(validating: bytes, as: UTF8.self), "\(bytes)")
                     #expect(buffer.isASCII == bytes.allSatisfy { $0 < 0x80 })
+                    #expect(buffer.isValidUTF8 == (String(validating: bytes, as: UTF8.self) != nil), "\(bytes)")
                 }
             }
         }
+    }
+
+    /// PTY output is checked for UTF-8 in place (`isValidUTF8`), and must agree with `String(validating:)` on
+    /// everything: every sequence of one and two bytes, every lead and second byte followed by the bytes that
+    /// border the continuation range, and each of those at every offset around the sixteen-byte ASCII scan.
+    @Test func utf8IsCheckedInPlaceAsTheStandardLibraryChecksIt() {
+        func agree(_ bytes: [UInt8]) -> Bool {
+            bytes.withUnsafeBytes { $0.isValidUTF8 } == (String(validating: bytes, as: UTF8.self) != nil)
+        }
+        var disagreements: [[UInt8]] = []
+        for first in 0...255 {
+            if !agree([UInt8(first)]) { disagreements.append([UInt8(first)]) }
+            for second in 0...255 where !agree([UInt8(first), UInt8(second)]) {
+                disagreements.append([UInt8(first), UInt8(second)])
+            }
+        }
+        let borders: [UInt8] = [0x00, 0x7F, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF, 0xC0, 0xFF]
+        for lead in 0xC0...0xFF {
+            for second in borders {
+                for third in borders {
+                    for fourth in borders {
+                        let bytes = [UInt8(lead), second, third, fourth]
+                        for cut in 3...4 where !agree(Array(bytes.prefix(cut))) { disagreements.append(Array(bytes.prefix(cut))) }
+                    }
+                }
+            }
+        }
+        for offset in 0..<34 {
+            for piece in [Array("é".utf8), Array("€".utf8), Array("😀".utf8), [0xE0, 0x80, 0x80], [0xF4, 0x90, 0x80, 0x80], [0xF0, 0x9F]] {
+                let bytes = Array(repeating: UInt8(ascii: "a"), count: offset) + piece + Array(repeating: UInt8(ascii: "b"), count: 17)
+                if !agree(bytes) { disagreements.append(bytes) }
+                if !agree(Array(bytes.prefix(offset + piece.count))) { disagreements.append(Array(bytes.prefix(offset + piece.count))) }
+            }
+        }
+        #expect(disagreements.isEmpty, "\(disagreements.prefix(5))")
     }
 }

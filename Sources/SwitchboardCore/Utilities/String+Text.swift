@@ -123,6 +123,44 @@ extension String {
 }
 
 extension UnsafeRawBufferPointer {
+    /// Whether the bytes are well-formed UTF-8 that ends with a whole character, checked without making a
+    /// string (`String(validating:)` copies them into one): ASCII sixteen bytes at a time, each longer sequence
+    /// by its lead byte's rule in the Unicode Standard's Table 3-7 (no overlong forms, no surrogates, nothing
+    /// above U+10FFFF).
+    package var isValidUTF8: Bool {
+        var index = 0
+        while index < count {
+            while index + 16 <= count {
+                let pair = loadUnaligned(fromByteOffset: index, as: UInt64.self) | loadUnaligned(fromByteOffset: index + 8, as: UInt64.self)
+                if pair & 0x8080_8080_8080_8080 != 0 { break }
+                index += 16
+            }
+            guard index < count else { return true }
+            let lead = self[index]
+            if lead < 0x80 {
+                index += 1
+                continue
+            }
+            // The sequence's length, and the range its second byte must fall in (narrower after E0, ED, F0, F4).
+            let length: Int
+            var (lower, upper): (UInt8, UInt8) = (0x80, 0xBF)
+            switch lead {
+            case 0xC2...0xDF: length = 2
+            case 0xE0: (length, lower) = (3, 0xA0)
+            case 0xE1...0xEC, 0xEE...0xEF: length = 3
+            case 0xED: (length, upper) = (3, 0x9F)
+            case 0xF0: (length, lower) = (4, 0x90)
+            case 0xF1...0xF3: length = 4
+            case 0xF4: (length, upper) = (4, 0x8F)
+            default: return false
+            }
+            guard index + length <= count, (lower...upper).contains(self[index + 1]) else { return false }
+            for offset in 2..<length where self[index + offset] & 0xC0 != 0x80 { return false }
+            index += length
+        }
+        return true
+    }
+
     /// Whether every byte is below 0x80, sixteen at a time.
     package var isASCII: Bool {
         var index = 0
