@@ -364,9 +364,8 @@ def pty_through(kind, peers, setup, producer):
     """MB/s through a server's PTY terminal, the server's CPU milliseconds per MB, the client's share of a
     core and the share of the machine's cores busy."""
     client = PTYClient(kind, peers)
-    server = {"switchboard": peers.switchboard, "switchboard terminado": peers.switchboard, "switchboard recorded": peers.switchboard,
-              "switchboard compressed": peers.switchboard,
-              "websocketd": peers.websocketd, "terminado": peers.terminado}[kind]()
+    # Every "switchboard …" kind is the same server; the peers are named as their kinds.
+    server = peers.switchboard() if kind.startswith("switchboard") else getattr(peers, kind)()
     client.send(f"{setup}; echo R$((1+1))DY\n")
     client.until(b"R2DY")
     cpu = server.cpu_seconds()

@@ -1,0 +1,75 @@
+"""Two builds of `switchboard` side by side on one PTY workload: the rate and the server's CPU per MB, repeats
+interleaved so that both builds see the same machine, and each repeat's pair (B ÷ A) for the verdict.
+
+    python3 Scripts/bench_ab.py --a /tmp/switchboard.before --b .build/release/switchboard \\
+        [--workload text] [--megabytes 64] [--repeats 9] [--compression]
+
+The workloads are those of Scripts/bench.py (`77-byte lines`, `one long line`, `raw 80-byte lines`, `text`);
+`--compression` has the client offer permessage-deflate, as browsers do. Keep a copy of the binary before a
+change (`cp .build/release/switchboard /tmp/switchboard.before`), rebuild, and compare.
+"""
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench  # noqa: E402
+
+
+class TwoBuilds:
+    """Stands in for bench.Peers: `switchboard()` is the server of the build being measured."""
+
+    def __init__(self, binaries):
+        self.servers = {}
+        self.current = None
+        for name, binary in binaries.items():
+            data = tempfile.mkdtemp(prefix=f"switchboard-ab-{name}-")
+            server = bench.Server(f"switchboard {name}", [binary, "serve", "--port", "0", "--data-dir", data],
+                                  env={**os.environ, "SHELL": bench.SHELL})
+            server.api = f"ws://127.0.0.1:{server.port}/api({open(os.path.join(data, 'token')).read().strip()})"
+            self.servers[name] = server
+
+    def switchboard(self):
+        return self.servers[self.current]
+
+    def stop(self):
+        for server in self.servers.values():
+            server.stop()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--a", required=True, help="the build before")
+    parser.add_argument("--b", required=True, help="the build after")
+    parser.add_argument("--workload", default="text", choices=list(bench.WORKLOADS))
+    parser.add_argument("--megabytes", type=int, default=64)
+    parser.add_argument("--repeats", type=int, default=9)
+    parser.add_argument("--compression", action="store_true", help="the client offers permessage-deflate")
+    args = parser.parse_args()
+    total = args.megabytes * 1_000_000
+    builds = TwoBuilds({"A": args.a, "B": args.b})
+    kind = "switchboard compressed" if args.compression else "switchboard"
+    try:
+        bench.make_text_file(tempfile.mkdtemp(prefix="switchboard-ab-text-"), total)
+        setup, producer = bench.WORKLOADS[args.workload]
+        rates, cpu = {"A": [], "B": []}, {"A": [], "B": []}
+        for _ in range(args.repeats):
+            for name in ("A", "B"):
+                builds.current = name
+                rate, per_mb, _, _ = bench.pty_through(kind, builds, setup, producer(total))
+                rates[name].append(rate)
+                cpu[name].append(per_mb)
+        for name, binary in (("A", args.a), ("B", args.b)):
+            print(f"{name} {binary}: {statistics.median(rates[name]):.1f} MB/s ({min(rates[name]):.1f}–{max(rates[name]):.1f}), "
+                  f"{statistics.median(cpu[name]):.2f} ms/MB ({min(cpu[name]):.2f}–{max(cpu[name]):.2f})")
+        pairs = sorted(b / a for a, b in zip(cpu["A"], cpu["B"]))
+        print(f"server CPU per MB, B ÷ A, each repeat's pair: median {statistics.median(pairs):.2f} "
+              f"({pairs[0]:.2f}–{pairs[-1]:.2f}), {args.workload}, {args.repeats} repeats of {args.megabytes} MB")
+    finally:
+        builds.stop()
+
+
+if __name__ == "__main__":
+    main()
