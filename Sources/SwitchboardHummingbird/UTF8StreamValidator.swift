@@ -1,3 +1,5 @@
+import SwitchboardCore
+
 /// Checks UTF-8 that arrives in pieces: each piece is accepted while the bytes so far can still be the start of
 /// valid UTF-8, so a fragmented text message is refused at the fragment that makes it invalid.
 ///
@@ -24,17 +26,9 @@ struct UTF8StreamValidator {
                 (lower, upper) = (0x80, 0xBF)
                 continue
             }
-            switch byte {
-            case 0x00...0x7F: continue
-            case 0xC2...0xDF: remaining = 1
-            case 0xE0: (remaining, lower) = (2, 0xA0)
-            case 0xE1...0xEC, 0xEE...0xEF: remaining = 2
-            case 0xED: (remaining, upper) = (2, 0x9F)
-            case 0xF0: (remaining, lower) = (3, 0x90)
-            case 0xF1...0xF3: remaining = 3
-            case 0xF4: (remaining, upper) = (3, 0x8F)
-            default: return refuse()
-            }
+            if byte < 0x80 { continue }
+            guard let (length, second) = UTF8Lead.sequence(startingWith: byte) else { return refuse() }
+            (remaining, lower, upper) = (length - 1, second.lowerBound, second.upperBound)
         }
         return true
     }

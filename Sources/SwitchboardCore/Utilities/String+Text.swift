@@ -122,11 +122,30 @@ extension String {
     }
 }
 
+/// The Unicode Standard's rule for a UTF-8 sequence by its first byte (Table 3-7).
+package enum UTF8Lead {
+    /// For a lead byte above 0x7F: the sequence's length in bytes and the range its second byte must fall in
+    /// (`0x80...0xBF`, narrower after `E0`, `ED`, `F0` and `F4`, which rules out overlong forms, surrogates and
+    /// anything above U+10FFFF); the bytes after the second are `0x80...0xBF`. `nil` for a byte that begins no
+    /// sequence (a continuation byte, `C0`, `C1`, `F5` and above).
+    package static func sequence(startingWith lead: UInt8) -> (length: Int, second: ClosedRange<UInt8>)? {
+        switch lead {
+        case 0xC2...0xDF: (2, 0x80...0xBF)
+        case 0xE0: (3, 0xA0...0xBF)
+        case 0xE1...0xEC, 0xEE...0xEF: (3, 0x80...0xBF)
+        case 0xED: (3, 0x80...0x9F)
+        case 0xF0: (4, 0x90...0xBF)
+        case 0xF1...0xF3: (4, 0x80...0xBF)
+        case 0xF4: (4, 0x80...0x8F)
+        default: nil
+        }
+    }
+}
+
 extension UnsafeRawBufferPointer {
     /// Whether the bytes are well-formed UTF-8 that ends with a whole character, checked without making a
     /// string (`String(validating:)` copies them into one): ASCII sixteen bytes at a time, each longer sequence
-    /// by its lead byte's rule in the Unicode Standard's Table 3-7 (no overlong forms, no surrogates, nothing
-    /// above U+10FFFF).
+    /// by its lead byte's rule (``UTF8Lead``).
     package var isValidUTF8: Bool {
         var index = 0
         while index < count {
@@ -141,20 +160,9 @@ extension UnsafeRawBufferPointer {
                 index += 1
                 continue
             }
-            // The sequence's length, and the range its second byte must fall in (narrower after E0, ED, F0, F4).
-            let length: Int
-            var (lower, upper): (UInt8, UInt8) = (0x80, 0xBF)
-            switch lead {
-            case 0xC2...0xDF: length = 2
-            case 0xE0: (length, lower) = (3, 0xA0)
-            case 0xE1...0xEC, 0xEE...0xEF: length = 3
-            case 0xED: (length, upper) = (3, 0x9F)
-            case 0xF0: (length, lower) = (4, 0x90)
-            case 0xF1...0xF3: length = 4
-            case 0xF4: (length, upper) = (4, 0x8F)
-            default: return false
-            }
-            guard index + length <= count, (lower...upper).contains(self[index + 1]) else { return false }
+            guard let (length, second) = UTF8Lead.sequence(startingWith: lead), index + length <= count,
+                second.contains(self[index + 1])
+            else { return false }
             for offset in 2..<length where self[index + offset] & 0xC0 != 0x80 { return false }
             index += length
         }
