@@ -37,8 +37,8 @@ public struct SwitchboardServerConfiguration: Sendable {
     ///
     /// Browsers, Python `websockets` and `switchboard connect` all offer compression, so this sets the CPU a
     /// stream of PTY output costs. Measured on text (`Docs/Performance.md`, the twenty-third round): zlib's
-    /// default level 6 made the output 3.9 times smaller at about 25 ms of CPU per MB, and halved the rate
-    /// PTY output reached a compressing client; level 1 makes it 3.1 times smaller at about 7 ms per MB.
+    /// default level 6 made the output 3.9 times smaller at about 25 ms of CPU per MB, and cut the rate of
+    /// PTY output to a compressing client by about 40 %; level 1 makes it 3.1 times smaller at about 7 ms per MB.
     public var compressionLevel: Int
     /// The reverse proxies whose `X-Forwarded-For` and `X-Forwarded-Proto` are believed, by address or
     /// network (default none: anyone could send them). The client's address is then the right-most
