@@ -12,31 +12,9 @@ import argparse
 import os
 import statistics
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench  # noqa: E402
-
-
-class TwoBuilds:
-    """Stands in for bench.Peers: `switchboard()` is the server of the build being measured."""
-
-    def __init__(self, binaries):
-        self.servers = {}
-        self.current = None
-        for name, binary in binaries.items():
-            data = tempfile.mkdtemp(prefix=f"switchboard-ab-{name}-")
-            server = bench.Server(f"switchboard {name}", [binary, "serve", "--port", "0", "--data-dir", data],
-                                  env={**os.environ, "SHELL": bench.SHELL})
-            server.api = f"ws://127.0.0.1:{server.port}/api({open(os.path.join(data, 'token')).read().strip()})"
-            self.servers[name] = server
-
-    def switchboard(self):
-        return self.servers[self.current]
-
-    def stop(self):
-        for server in self.servers.values():
-            server.stop()
 
 
 def main():
@@ -49,16 +27,16 @@ def main():
     parser.add_argument("--compression", action="store_true", help="the client offers permessage-deflate")
     args = parser.parse_args()
     total = args.megabytes * 1_000_000
-    builds = TwoBuilds({"A": args.a, "B": args.b})
+    # One bench.Peers per build: each starts its `switchboard serve` as bench.py does.
+    builds = {"A": bench.Peers(argparse.Namespace(switchboard=args.a)), "B": bench.Peers(argparse.Namespace(switchboard=args.b))}
     kind = "switchboard compressed" if args.compression else "switchboard"
     try:
-        bench.make_text_file(tempfile.mkdtemp(prefix="switchboard-ab-text-"), total)
+        bench.make_text_file(builds["A"].data, total)  # removed with the run
         setup, producer = bench.WORKLOADS[args.workload]
         rates, cpu = {"A": [], "B": []}, {"A": [], "B": []}
         for _ in range(args.repeats):
             for name in ("A", "B"):
-                builds.current = name
-                rate, per_mb, _, _ = bench.pty_through(kind, builds, setup, producer(total))
+                rate, per_mb, _, _ = bench.pty_through(kind, builds[name], setup, producer(total))
                 rates[name].append(rate)
                 cpu[name].append(per_mb)
         for name, binary in (("A", args.a), ("B", args.b)):
@@ -68,7 +46,8 @@ def main():
         print(f"server CPU per MB, B ÷ A, each repeat's pair: median {statistics.median(pairs):.2f} "
               f"({pairs[0]:.2f}–{pairs[-1]:.2f}), {args.workload}, {args.repeats} repeats of {args.megabytes} MB")
     finally:
-        builds.stop()
+        for peers in builds.values():
+            peers.stop()
 
 
 if __name__ == "__main__":
