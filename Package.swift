@@ -76,11 +76,10 @@ let package = Package(
         .target(
             name: "SwitchboardHummingbird",
             dependencies: [
-                "Switchboard",
+                "Switchboard", "CSwitchboardZlib",
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
-                .product(name: "HummingbirdWSCompression", package: "hummingbird-websocket"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
@@ -132,6 +131,9 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(name: "CSwitchboardPTY"),
+        // permessage-deflate's compressor and inflater, on the system's zlib (which Hummingbird's compression
+        // links too).
+        .target(name: "CSwitchboardZlib", linkerSettings: [.linkedLibrary("z")]),
         .target(
             name: "SwitchboardPostgres",
             dependencies: [

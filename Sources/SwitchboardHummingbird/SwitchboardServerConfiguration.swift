@@ -1,7 +1,6 @@
 public import HummingbirdCore
 public import HummingbirdWebSocket
 import NIOCore
-import HummingbirdWSCompression
 
 /// How Switchboard is served over HTTP and WebSocket.
 public struct SwitchboardServerConfiguration: Sendable {
@@ -30,7 +29,10 @@ public struct SwitchboardServerConfiguration: Sendable {
     /// 10 s). Guards against clients that trickle a request in byte by byte to hold connections open; the
     /// heads after it, on a keep-alive connection, are bounded by ``idleTimeout``.
     public var requestHeadTimeout: Duration
-    /// Whether permessage-deflate compression is offered (default `true`).
+    /// Whether permessage-deflate compression is offered (default `true`). Switchboard's permessage-deflate
+    /// answers every offer with no context takeover either way: each message is compressed as a stream of its
+    /// own, with compressors and inflaters shared by every connection, so an idle connection that negotiated
+    /// compression (as every browser does) holds none of them.
     public var compression: Bool
     /// How hard the server compresses what it sends when a client negotiated permessage-deflate: zlib's
     /// level, 1 (fastest, the default) to 9 (smallest); values outside are taken as the nearest end.
@@ -124,7 +126,7 @@ public struct SwitchboardServerConfiguration: Sendable {
             extensions: compression
                 ? [
                     WebSocketExtensionFactory { [maxMessageSize, compressionLevel] in
-                        BudgetedDeflateBuilder(maxInflatedFrameSize: maxMessageSize, compressionLevel: compressionLevel)
+                        PerMessageDeflateBuilder(maxInflatedFrameSize: maxMessageSize, compressionLevel: compressionLevel)
                     }
                 ] : [],
             // Switchboard's routes ping with empty payloads themselves (WebSocketWatch).

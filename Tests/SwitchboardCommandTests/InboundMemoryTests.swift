@@ -104,6 +104,27 @@ struct InboundBudgetAccountingTests {
         #expect(budget.highWater >= 600 << 10, "the fragments were counted")
         #expect(budget.inUse == 0, "\(budget.inUse) bytes still reserved after every connection ended")
     }
+
+    /// One compressed frame that inflates past the message limit closes its connection with 1009 (message too
+    /// big) once the inflater has written one byte past the limit, not after inflating all of it; and nothing
+    /// stays reserved.
+    @Test func aFrameThatInflatesPastTheLimitIsClosedWith1009() async throws {
+        let pieces = try await Self.deflatedPieces(1, size: 4 << 20)
+        let configuration = SwitchboardServerConfiguration(maxMessageSize: 1 << 20)
+        var api: SwitchboardAPI?
+        try await TestServer.with(configuration: configuration) { server in
+            api = server.api
+            let bomb = try await WebSocketTestClient.connect(server.base + "/api/echo")
+            bomb.send(rawFrame: Self.frame(0xC2, pieces[0]))
+            #expect(try await bomb.closeFrame()?.code == 1009)
+            let echo = try await WebSocketTestClient.connect(server.base + "/api/echo")
+            echo.send(String(repeating: "z", count: 100_000))
+            #expect(try await echo.receiveText().count == 100_000)
+            try await echo.close()
+        }
+        let budget = try #require(api?.inboundMemory)
+        #expect(budget.inUse == 0, "\(budget.inUse) bytes still reserved after every connection ended")
+    }
 }
 
 extension CommandLineTests {

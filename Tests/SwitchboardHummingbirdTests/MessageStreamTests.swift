@@ -83,9 +83,11 @@ extension Range<Int> {
 
 @Suite(.timeLimit(.minutes(2)))
 struct MessageStreamTests {
-    @Test func aMessageInPartsArrivesWholeAndInOrder() async throws {
+    /// With permessage-deflate, each part is a compressed fragment of one message, all of them one DEFLATE stream.
+    @Test(arguments: [false, true])
+    func aMessageInPartsArrivesWholeAndInOrder(compression: Bool) async throws {
         try await TestServer.with(configure: { $0.register { PartsSender() } }) { server in
-            let client = try await WebSocketTestClient.connect(server.base + "/api/tests.partssender", compression: false)
+            let client = try await WebSocketTestClient.connect(server.base + "/api/tests.partssender", compression: compression)
             client.send("text 16")
             #expect(try await client.receiveText() == "before")
             let text = try await client.receiveText()

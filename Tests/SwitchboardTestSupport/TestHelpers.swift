@@ -88,11 +88,14 @@ final class RawSocket: Sendable {
         return count == 0 || (count < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
     }
 
-    /// Sends a WebSocket upgrade without compression and reads the `101` response head.
-    func upgrade(path: String) async throws {
+    /// Sends a WebSocket upgrade, without compression unless `extensions` offers it (one
+    /// `Sec-WebSocket-Extensions` line each), and returns the `101` response head.
+    @discardableResult
+    func upgrade(path: String, extensions: [String] = []) async throws -> String {
         let request =
             "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+            + extensions.map { "Sec-WebSocket-Extensions: \($0)\r\n" }.joined() + "\r\n"
         try write(Array(request.utf8))
         let head = try await onOwnThread { () throws -> String in
             var bytes: [UInt8] = []
@@ -104,6 +107,7 @@ final class RawSocket: Sendable {
             return String(decoding: bytes, as: UTF8.self)
         }
         guard head.hasPrefix("HTTP/1.1 101") else { throw TestFailure("not upgraded: \(head)") }
+        return head
     }
 
     /// Writes the frame again and again without blocking until the socket stops taking data; returns the

@@ -1,0 +1,264 @@
+import HummingbirdWebSocket
+import NIOCore
+import NIOWebSocket
+import Switchboard
+import Synchronization
+
+/// Switchboard's permessage-deflate (RFC 7692), for servers: every message, either way, is a DEFLATE stream of
+/// its own, so an idle connection holds no compression state at all; and what a client sends is inflated only
+/// after the memory it can take is reserved from the connection's ``InboundAccount``.
+///
+/// - **No context takeover, either way.** The server answers every offer with `server_no_context_takeover`
+///   and `client_no_context_takeover` (a server may include both whatever the client offered, RFC 7692,
+///   sections 7.1.1.1 and 7.1.1.2): a compressor (``Deflater``) or an inflater (``Inflater``) is taken from a
+///   pool shared by every connection for one message and given back after it. Hummingbird's
+///   permessage-deflate keeps both for every connection from its handshake on (256 KiB of compressor, 64 KiB of
+///   it touched at once, and 7 KiB of inflater with its 32 KiB window once used), which made an idle browser's
+///   connection cost three to four times an uncompressed one's. What is given up: a message cannot refer to
+///   the messages before it, which matters for small messages that repeat each other and not for a PTY's
+///   output, which leaves in messages of up to 64 KiB.
+/// - **Sending.** A message under ``minimumCompressedSize`` bytes goes uncompressed (RFC 7692, section 6);
+///   a longer one is compressed even when deflate cannot make it smaller (its stored blocks cost 5 bytes in
+///   64 KiB), as Hummingbird does: Autobahn's runner breaks on uncompressed answers to compressed messages. A client that limits the server's window to 256 bytes
+///   (`server_max_window_bits=8`, which zlib's compressor cannot keep to) gets every message uncompressed.
+/// - **Receiving.** A compressed frame of `n` bytes inflates to at most about 1,032 × `n` bytes, and never to
+///   more than the message limit; three times that is reserved before the frame is inflated (the output grows
+///   by doubling, and for a moment holds the old buffer and the new), and what the frame did not need is given
+///   back right after; the rest stays charged to the message until its terminal has handled it. So however
+///   many connections send compressed input at once, the server never holds more inflated input than the
+///   API's budget. Inflating needs no hop to another task (Hummingbird's inflater is an actor).
+struct PerMessageDeflateBuilder: WebSocketExtensionBuilder {
+    static var name: String { "permessage-deflate" }
+    let maxInflatedFrameSize: Int
+    /// zlib's level for what the server sends, 1...9.
+    let compressionLevel: Int
+
+    /// - Parameter compressionLevel: zlib's level for what the server sends, clamped to 1...9.
+    init(maxInflatedFrameSize: Int, compressionLevel: Int = 1) {
+        self.maxInflatedFrameSize = maxInflatedFrameSize
+        self.compressionLevel = min(max(compressionLevel, 1), 9)
+    }
+
+    /// Switchboard's permessage-deflate is a server's; a client offers the extension without parameters.
+    func clientRequestHeader() -> String { Self.name }
+
+    func serverReponseHeader(to request: WebSocketExtensionHTTPParameters) -> String? {
+        Agreement(offer: request)?.responseHeader
+    }
+
+    func serverExtension(from request: WebSocketExtensionHTTPParameters) throws -> (any WebSocketExtension)? {
+        Agreement(offer: request).map {
+            PerMessageDeflate(agreement: $0, compressionLevel: compressionLevel, maxInflatedFrameSize: maxInflatedFrameSize)
+        }
+    }
+
+    /// Switchboard's permessage-deflate is a server's (`switchboard connect` uses Hummingbird's).
+    func clientExtension(from request: WebSocketExtensionHTTPParameters) throws -> (any WebSocketExtension)? { nil }
+
+    /// What the server accepts of a client's offer (RFC 7692, section 7.1).
+    struct Agreement: Equatable {
+        /// The client's `server_max_window_bits`, which the answer repeats.
+        var serverMaxWindowBits: Int?
+
+        /// The window the server compresses with: 2^15 bytes unless the client asked for less; `nil` (nothing
+        /// is compressed) when it asked for 256 bytes.
+        var sendWindowBits: Int? {
+            let bits = serverMaxWindowBits ?? 15
+            return bits >= 9 ? bits : nil
+        }
+
+        /// The agreement on an offer, or `nil` when the offer has a parameter that is unknown, repeated with a
+        /// value it must not have, or out of range (the server then declines that offer).
+        init?(offer: WebSocketExtensionHTTPParameters) {
+            for (name, value) in offer.parameters {
+                switch name {
+                case "server_no_context_takeover":
+                    guard value == .null else { return nil }
+                case "client_no_context_takeover":
+                    guard value == .null else { return nil }
+                case "server_max_window_bits":
+                    guard let bits = Self.windowBits(value) else { return nil }
+                    serverMaxWindowBits = bits
+                case "client_max_window_bits":
+                    // The client can keep to a window the server names; Switchboard inflates with 32 KiB, and names none.
+                    guard value == .null || Self.windowBits(value) != nil else { return nil }
+                default:
+                    return nil
+                }
+            }
+        }
+
+        /// The `Sec-WebSocket-Extensions` answer.
+        var responseHeader: String {
+            var header = "permessage-deflate; server_no_context_takeover; client_no_context_takeover"
+            if let serverMaxWindowBits { header += "; server_max_window_bits=\(serverMaxWindowBits)" }
+            return header
+        }
+
+        /// A window size parameter's value: a decimal number from 8 to 15 without leading zeros, maybe quoted.
+        static func windowBits(_ parameter: WebSocketExtensionHTTPParameters.Parameter) -> Int? {
+            guard case .value(var text) = parameter else { return nil }
+            if text.utf8.count >= 2, text.hasPrefix("\""), text.hasSuffix("\"") { text = String(text.dropFirst().dropLast()) }
+            guard !text.isEmpty, !text.hasPrefix("0"), text.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }),
+                let bits = Int(text), (8...15).contains(bits)
+            else { return nil }
+            return bits
+        }
+    }
+}
+
+/// The per-connection extension of ``PerMessageDeflateBuilder``.
+final class PerMessageDeflate: WebSocketExtension {
+    /// The most a deflate stream can expand: 258 bytes from about 2 bits.
+    static let maxDeflateRatio = 1_032
+    /// Messages shorter than this go uncompressed: deflate's own overhead would take most of what it saves.
+    static let minimumCompressedSize = 256
+
+    let agreement: PerMessageDeflateBuilder.Agreement
+    let compressionLevel: Int
+    let maxInflatedFrameSize: Int
+    private let receiving = Mutex(Receiving())
+    /// The deflater of the message being sent in fragments, from its first frame to its last; `nil` between
+    /// messages and while a message goes uncompressed.
+    private let sending = Mutex<Deflater?>(nil)
+
+    private struct Receiving {
+        /// Whether the message being received is compressed (its first frame had RSV1); continuation frames
+        /// do not repeat the bit.
+        var compressed = false
+        /// The inflater of the compressed message being received, from its first frame to its last.
+        var inflater: Inflater?
+    }
+
+    /// Why a frame could not be processed; the connection is closed with 1011.
+    enum Failure: Error, CustomStringConvertible {
+        /// zlib could not make an inflater.
+        case noMemory
+        /// zlib failed in the middle of a fragmented message, which can then be neither finished nor taken back.
+        case compressionFailed
+
+        var description: String {
+            switch self {
+            case .noMemory: "no memory to inflate a compressed message"
+            case .compressionFailed: "compressing a fragmented message failed"
+            }
+        }
+    }
+
+    var name: String { PerMessageDeflateBuilder.name }
+    var reservedBits: WebSocketFrame.ReservedBits { .rsv1 }
+
+    init(agreement: PerMessageDeflateBuilder.Agreement, compressionLevel: Int, maxInflatedFrameSize: Int) {
+        self.agreement = agreement
+        self.compressionLevel = compressionLevel
+        self.maxInflatedFrameSize = maxInflatedFrameSize
+    }
+
+    // MARK: Receiving
+
+    func processReceivedFrame(_ frame: WebSocketFrame, context: WebSocketExtensionContext) async throws -> WebSocketFrame {
+        let compressed = receiving.withLock { receiving -> Bool in
+            switch frame.opcode {
+            case .text, .binary:
+                receiving.compressed = frame.fin ? false : frame.rsv1
+                return frame.rsv1
+            case .continuation:
+                defer { if frame.fin { receiving.compressed = false } }
+                return receiving.compressed
+            default:
+                return false
+            }
+        }
+        guard compressed else { return frame }
+        let account = InboundAccount.current
+        let reservation = Self.reservation(forCompressed: frame.data.readableBytes, maxInflatedFrameSize: maxInflatedFrameSize)
+        try await account?.reserve(reservation)
+        do {
+            var inflated = frame
+            let payload = frame.unmaskedData
+            inflated.data = try receiving.withLock { receiving in
+                guard let inflater = receiving.inflater ?? Inflater.pool.take(orMake: { Inflater() }) else { throw Failure.noMemory }
+                // Held until the message's last frame; dropped, not given back, when inflating fails.
+                receiving.inflater = nil
+                let output = try inflater.inflate(payload, endOfMessage: frame.fin, maxSize: maxInflatedFrameSize, allocator: ByteBufferAllocator())
+                if frame.fin {
+                    Inflater.pool.giveBack(inflater)
+                } else {
+                    receiving.inflater = inflater
+                }
+                return output
+            }
+            inflated.maskKey = nil
+            account?.giveBack(reservation - inflated.data.readableBytes)
+            return inflated
+        } catch {
+            account?.giveBack(reservation)
+            throw error
+        }
+    }
+
+    /// What inflating a compressed frame of `length` bytes can take at most, the growing of its buffer included.
+    static func reservation(forCompressed length: Int, maxInflatedFrameSize: Int) -> Int {
+        let (expanded, overflow) = (length + 4).multipliedReportingOverflow(by: maxDeflateRatio)
+        return 3 * min(overflow ? maxInflatedFrameSize : expanded, maxInflatedFrameSize)
+    }
+
+    // MARK: Sending
+
+    func processFrameToSend(_ frame: WebSocketFrame, context: WebSocketExtensionContext) async throws -> WebSocketFrame {
+        guard let windowBits = agreement.sendWindowBits else { return frame }
+        switch frame.opcode {
+        case .text, .binary:
+            guard frame.fin else {
+                // The first frame of a fragmented message: the message is compressed with one deflater, held
+                // until its last frame.
+                guard let deflater = Deflater.take(level: compressionLevel, windowBits: windowBits),
+                    let compressed = deflater.compress(frame.data, allocator: ByteBufferAllocator())
+                else { return frame }
+                sending.withLock { $0 = deflater }
+                var sent = frame
+                sent.data = compressed
+                sent.rsv1 = true
+                return sent
+            }
+            // A whole message: compressed when it is long enough to gain from it.
+            guard frame.data.readableBytes >= Self.minimumCompressedSize,
+                let deflater = Deflater.take(level: compressionLevel, windowBits: windowBits),
+                let compressed = deflater.compress(frame.data, allocator: ByteBufferAllocator())
+            else { return frame }
+            deflater.giveBack()
+            guard let payload = Self.withoutTail(compressed) else { return frame }
+            var sent = frame
+            sent.data = payload
+            sent.rsv1 = true
+            return sent
+        case .continuation:
+            guard let deflater = sending.withLock({ $0 }) else { return frame }
+            guard let compressed = deflater.compress(frame.data, allocator: ByteBufferAllocator()) else {
+                sending.withLock { $0 = nil }
+                throw Failure.compressionFailed
+            }
+            var sent = frame
+            sent.data = compressed
+            if frame.fin {
+                sending.withLock { $0 = nil }
+                deflater.giveBack()
+                sent.data = Self.withoutTail(compressed) ?? compressed
+            }
+            return sent
+        default:
+            return frame
+        }
+    }
+
+    /// A flushed stream without its last four bytes `00 00 ff ff`, as a message ends (RFC 7692, section 7.2.1);
+    /// `nil` if it does not end with them.
+    private static func withoutTail(_ bytes: ByteBuffer) -> ByteBuffer? {
+        guard bytes.readableBytes >= 4, bytes.getBytes(at: bytes.writerIndex - 4, length: 4) == [0x00, 0x00, 0xFF, 0xFF] else { return nil }
+        return bytes.getSlice(at: bytes.readerIndex, length: bytes.readableBytes - 4)
+    }
+
+    func shutdown() async {
+        sending.withLock { $0 = nil }
+    }
+}

@@ -1,0 +1,74 @@
+import Foundation
+import Switchboard
+import SwitchboardHummingbird
+import Testing
+
+@testable import SwitchboardTestSupport
+
+/// Switchboard's permessage-deflate (RFC 7692) as a client meets it: what the server answers to each offer,
+/// and what it does with compressed frames it cannot take.
+@Suite(.timeLimit(.minutes(1)))
+struct PerMessageDeflateTests {
+    static let both = "permessage-deflate; server_no_context_takeover; client_no_context_takeover"
+
+    /// Every offer is answered without context takeover either way (a server may ask for both, sections
+    /// 7.1.1.1 and 7.1.1.2), with the client's limit on the server's window repeated; an offer with a parameter
+    /// that is unknown, has a value it must not have, or is out of range is declined, and the next one is taken.
+    @Test func everyOfferIsAnsweredWithoutContextTakeover() async throws {
+        let cases: [(offers: [String], answer: String?)] = [
+            (["permessage-deflate"], Self.both),
+            // What browsers and Python `websockets` offer.
+            (["permessage-deflate; client_max_window_bits"], Self.both),
+            (["permessage-deflate; client_max_window_bits=10; client_no_context_takeover"], Self.both),
+            (["permessage-deflate; server_no_context_takeover; client_no_context_takeover"], Self.both),
+            (["permessage-deflate; server_max_window_bits=10"], Self.both + "; server_max_window_bits=10"),
+            (["permessage-deflate; server_max_window_bits=\"12\""], Self.both + "; server_max_window_bits=12"),
+            (["permessage-deflate; server_max_window_bits=8"], Self.both + "; server_max_window_bits=8"),
+            // Declined, and the next offer taken.
+            (["permessage-deflate; server_max_window_bits=16", "permessage-deflate; server_max_window_bits=9"], Self.both + "; server_max_window_bits=9"),
+            (["permessage-deflate; x-unknown", "permessage-deflate"], Self.both),
+            // Several offers in one line (RFC 6455, section 9.1), as Autobahn's cases 13.7 send them.
+            (
+                ["permessage-deflate; server_max_window_bits=16, permessage-deflate; server_max_window_bits=10"],
+                Self.both + "; server_max_window_bits=10"
+            ),
+            (
+                ["permessage-deflate; client_no_context_takeover; server_max_window_bits=9, permessage-deflate; client_no_context_takeover, permessage-deflate"],
+                Self.both + "; server_max_window_bits=9"
+            ),
+            (["x-webkit-deflate-frame, permessage-deflate; server_max_window_bits=\"1,2\", permessage-deflate"], Self.both),
+            // Declined, with nothing after: no compression.
+            (["permessage-deflate; server_max_window_bits=010"], nil),
+            (["permessage-deflate; server_max_window_bits"], nil),
+            (["permessage-deflate; server_max_window_bits=7"], nil),
+            (["permessage-deflate; client_max_window_bits=16"], nil),
+            (["permessage-deflate; server_no_context_takeover=1"], nil),
+            (["x-webkit-deflate-frame"], nil),
+        ]
+        try await TestServer.with { server in
+            for (offers, expected) in cases {
+                let raw = try RawSocket(port: server.port)
+                let head = try await raw.upgrade(path: "/api/echo", extensions: offers)
+                let answer = head.split(separator: "\r\n").first { $0.lowercased().hasPrefix("sec-websocket-extensions:") }
+                    .map { $0.dropFirst("sec-websocket-extensions:".count).trimmingCharacters(in: .whitespaces) }
+                #expect(answer == expected, "\(offers)")
+                raw.reset()
+            }
+        }
+    }
+
+    /// A compressed frame that is not DEFLATE fails its connection, as RFC 7692 asks (with 1011, Hummingbird's
+    /// code for an extension's error), and the server goes on serving.
+    @Test func aCompressedFrameThatIsNotDeflateFailsItsConnectionOnly() async throws {
+        try await TestServer.with { server in
+            let witness = try await Witness.open(server)
+            let raw = try RawSocket(port: server.port)
+            try await raw.upgrade(path: "/api/echo", extensions: ["permessage-deflate"])
+            // Block type 3 (reserved): not DEFLATE.
+            try raw.write(RawSocket.maskedFrame(opcode: 0x41, payload: [0xFF, 0xFF, 0xFF, 0xFF]))
+            let bytes = try await onOwnThread { try raw.readToEnd() }
+            #expect(RawSocket.closeCode(in: bytes) == 1011, "\(bytes)")
+            try await witness.stillWorks()
+        }
+    }
+}
