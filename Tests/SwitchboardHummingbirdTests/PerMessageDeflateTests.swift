@@ -33,7 +33,10 @@ struct PerMessageDeflateTests {
                 Self.both + "; server_max_window_bits=10"
             ),
             (
-                ["permessage-deflate; client_no_context_takeover; server_max_window_bits=9, permessage-deflate; client_no_context_takeover, permessage-deflate"],
+                [
+                    "permessage-deflate; client_no_context_takeover; server_max_window_bits=9, "
+                        + "permessage-deflate; client_no_context_takeover, permessage-deflate"
+                ],
                 Self.both + "; server_max_window_bits=9"
             ),
             (["x-webkit-deflate-frame, permessage-deflate; server_max_window_bits=\"1,2\", permessage-deflate"], Self.both),
