@@ -196,11 +196,18 @@ class Peers:
         self.compression_level = 1
         self._switchboards = {}
 
-    def switchboard(self):
+    def switchboard(self, instance=None):
+        """The Switchboard at the current compression level; `instance` names a separate one (a server of its
+        own, whose memory no other section has used)."""
         level = self.compression_level
-        if level not in self._switchboards:
+        key = (level, instance)
+        if key not in self._switchboards:
+            name = "switchboard" if level == 1 else f"switchboard --compression-level {level}"
             data = self.data if level == 1 else os.path.join(self.data, f"level-{level}")
-            server = Server("switchboard" if level == 1 else f"switchboard --compression-level {level}", [
+            if instance:
+                name += f" ({instance})"
+                data = os.path.join(self.data, instance)
+            server = Server(name, [
                 self.args.switchboard, "serve", "--port", "0", "--data-dir", data, "--compression-level", str(level),
                 "--max-connections", "20000", "--max-connections-per-client", "20000", "--log-level", "info",
                 # Recorded sessions (record=true) keep all of a run's output: no size limit cuts a recording short.
@@ -209,8 +216,8 @@ class Peers:
             token = open(os.path.join(data, "token")).read().strip()
             server.api = f"ws://127.0.0.1:{server.port}/api({token})"
             self.started.append(server)
-            self._switchboards[level] = server
-        return self._switchboards[level]
+            self._switchboards[key] = server
+        return self._switchboards[key]
 
     def websocketd(self):
         if not hasattr(self, "_websocketd"):
@@ -460,14 +467,16 @@ def echo_two_clients(url, server, connections, seconds):
     return sum(output["messages_per_second"] for output in outputs)
 
 
-def idle_memory(url, server, count):
-    """KiB of the server's resident memory per idle connection, `count` connections open."""
-    warm = subprocess.Popen(["node", os.path.join(HERE, "bench", "idle_connections.js"), url, "10"],
+def idle_memory(url, server, count, compression=False):
+    """KiB of the server's resident memory per idle connection, `count` connections open; with `compression`,
+    the clients offer permessage-deflate, as browsers do."""
+    offer = ["deflate"] if compression else []
+    warm = subprocess.Popen(["node", os.path.join(HERE, "bench", "idle_connections.js"), url, "10", *offer],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     warm.stdout.readline()
     time.sleep(0.5)
     before = server.rss_kib()
-    process = subprocess.Popen(["node", os.path.join(HERE, "bench", "idle_connections.js"), url, str(count)],
+    process = subprocess.Popen(["node", os.path.join(HERE, "bench", "idle_connections.js"), url, str(count), *offer],
                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     line = process.stdout.readline()
     if not line.startswith("open"):
@@ -700,6 +709,12 @@ def run(args):
                       [idle_memory(switchboard.api + "/echo", switchboard, args.idle_connections)], "KiB each", "target ≤ 24")
             table.add("Idle memory", f"bare Hummingbird echo, {args.idle_connections} connections",
                       [idle_memory(f"ws://127.0.0.1:{bare.port}/echo", bare, args.idle_connections)], "KiB each")
+            # Browsers offer permessage-deflate: a server of its own, so that no memory freed by the rows above
+            # is counted as this row's.
+            compressing = peers.switchboard(instance="idle, compressing clients")
+            table.add("Idle memory", f"Switchboard Echo, {args.idle_connections} connections that offer permessage-deflate",
+                      [idle_memory(compressing.api + "/echo", compressing, args.idle_connections, compression=True)],
+                      "KiB each", "as browsers connect")
         if "gets" in sections:
             print("Shell GETs, 1,000 entities, limit=10", flush=True)
             items = peers.bench_server("items")

@@ -21,12 +21,14 @@ import SwitchboardCore
 /// A protocol error closes the connection with its code (1002 for a frame out of turn, 1007 for invalid UTF-8,
 /// 1009 for a message over the limit), and the sequence ends.
 ///
-/// On a connection without compression the data frames come from the watch's ``InboundFrameQueue`` (after
-/// those that reached Hummingbird's stream first), and the reader may park between messages (``parking``).
+/// The data frames come from the watch's ``InboundFrameQueue`` (after those that reached Hummingbird's stream
+/// first), and the reader may park between messages (``parking``); with permessage-deflate, the `receiver`
+/// inflates the queued frames of compressed messages (Hummingbird's stream inflated the ones before).
 struct InboundMessages: AsyncSequence, Sendable, ParkableInbound {
     typealias Element = TerminalMessage
     let frames: WebSocketInboundStream
     let queue: InboundFrameQueue?
+    let receiver: DeflateReceiver?
     let maxSize: Int
     let outbound: WebSocketOutboundWriter
 
@@ -46,13 +48,20 @@ struct InboundMessages: AsyncSequence, Sendable, ParkableInbound {
             data = frame.data
         }
 
-        /// A frame the watch queued: text, binary or continuation.
-        init(_ frame: WebSocketFrame) {
+        /// A frame the watch queued: text, binary or continuation; `data` is its payload, inflated when it was
+        /// compressed, which its RSV1 may say only with permessage-deflate and only on a message's first frame.
+        init(_ frame: WebSocketFrame, data: ByteBuffer, compression: Bool) {
             opcode = frame.opcode == .text ? .text : frame.opcode == .binary ? .binary : .continuation
             fin = frame.fin
-            data = frame.data
-            reservedBitsSet = frame.rsv1 || frame.rsv2 || frame.rsv3
+            self.data = data
+            reservedBitsSet = frame.rsv2 || frame.rsv3 || (frame.rsv1 && (!compression || frame.opcode == .continuation))
         }
+    }
+
+    /// Why a frame from the queue fails the connection: the code and reason of its close.
+    struct Refusal: Error {
+        let code: WebSocketErrorCode
+        let reason: String
     }
 
     /// The data frames: Hummingbird's stream up to the queue's sentinel, then the queue (or Hummingbird's stream
@@ -60,14 +69,15 @@ struct InboundMessages: AsyncSequence, Sendable, ParkableInbound {
     struct Frames {
         var hummingbird: WebSocketInboundStream.AsyncIterator
         let queue: InboundFrameQueue?
+        let receiver: DeflateReceiver?
         var readsQueue = false
 
         /// The next frame; between messages (`betweenMessages`), right after the sentinel, it throws
         /// ``InboundReaderMayPark`` rather than wait for the queue.
         mutating func next(betweenMessages: Bool = false) async throws -> Frame? {
-            guard let queue else { return try await hummingbird.next().map(Frame.init) }
+            guard let queue else { return try await nextOfHummingbird().map(Frame.init) }
             if !readsQueue {
-                guard let frame = try await hummingbird.next() else { return nil }
+                guard let frame = try await nextOfHummingbird() else { return nil }
                 guard frame.opcode == .binary, frame.fin, queue.isSentinel(frame.data) else { return Frame(frame) }
                 readsQueue = true
                 queue.sentinelPassed()
@@ -75,11 +85,34 @@ struct InboundMessages: AsyncSequence, Sendable, ParkableInbound {
             }
             while true {
                 switch await queue.take() {
-                case .frame(let frame): return Frame(frame)
+                case .frame(let frame): return try await inflated(frame)
                 case .ping(let payload): queue.answerPing(payload)
-                case .consultHummingbird: return try await hummingbird.next().map(Frame.init)
+                case .consultHummingbird: return try await nextOfHummingbird().map(Frame.init)
                 case nil: return nil
                 }
+            }
+        }
+
+        /// The next frame of Hummingbird's stream, whose permessage-deflate inflates with this connection's
+        /// receiver (``DeflateReceiver/current``): a compressed message begun there may go on in the queue.
+        private mutating func nextOfHummingbird() async throws -> WebSocketDataFrame? {
+            guard let receiver else { return try await hummingbird.next() }
+            var iterator = hummingbird
+            defer { hummingbird = iterator }
+            return try await DeflateReceiver.$current.withValue(receiver) { try await iterator.next() }
+        }
+
+        /// A queued frame, inflated by the receiver when its message is compressed.
+        private func inflated(_ frame: WebSocketFrame) async throws -> Frame {
+            guard let receiver, !(frame.rsv2 || frame.rsv3), !(frame.rsv1 && frame.opcode == .continuation) else {
+                return Frame(frame, data: frame.data, compression: receiver != nil)
+            }
+            do {
+                return Frame(frame, data: try await receiver.inflateIfCompressed(frame).data, compression: true)
+            } catch NIOWebSocketError.invalidFrameLength {
+                throw Refusal(code: .messageTooLarge, reason: "A compressed frame inflates to more than the limit of \(receiver.maxInflatedFrameSize) bytes")
+            } catch is Inflater.Failure {
+                throw Refusal(code: .protocolError, reason: "A compressed frame that is not DEFLATE data")
             }
         }
     }
@@ -90,6 +123,14 @@ struct InboundMessages: AsyncSequence, Sendable, ParkableInbound {
         let outbound: WebSocketOutboundWriter
 
         mutating func next() async throws -> TerminalMessage? {
+            do {
+                return try await nextMessage()
+            } catch let refusal as Refusal {
+                return await refuse(refusal.code, reason: refusal.reason)
+            }
+        }
+
+        private mutating func nextMessage() async throws -> TerminalMessage? {
             guard let frame = try await frames.next(betweenMessages: true) else { return nil }
             if frame.reservedBitsSet { return await refuse(.protocolError, reason: "A reserved bit set with no extension in use") }
             guard frame.fin, frame.opcode != .continuation else { return try await assemble(startingWith: frame) }
@@ -147,6 +188,7 @@ struct InboundMessages: AsyncSequence, Sendable, ParkableInbound {
     }
 
     func makeAsyncIterator() -> AsyncIterator {
-        AsyncIterator(frames: Frames(hummingbird: frames.makeAsyncIterator(), queue: queue), maxSize: maxSize, outbound: outbound)
+        AsyncIterator(
+            frames: Frames(hummingbird: frames.makeAsyncIterator(), queue: queue, receiver: receiver), maxSize: maxSize, outbound: outbound)
     }
 }

@@ -1,3 +1,4 @@
+import HTTPTypes
 import HummingbirdWebSocket
 import NIOCore
 import NIOWebSocket
@@ -21,12 +22,11 @@ import Synchronization
 ///   a longer one is compressed even when deflate cannot make it smaller (its stored blocks cost 5 bytes in
 ///   64 KiB), as Hummingbird does: Autobahn's runner breaks on uncompressed answers to compressed messages. A client that limits the server's window to 256 bytes
 ///   (`server_max_window_bits=8`, which zlib's compressor cannot keep to) gets every message uncompressed.
-/// - **Receiving.** A compressed frame of `n` bytes inflates to at most about 1,032 × `n` bytes, and never to
-///   more than the message limit; three times that is reserved before the frame is inflated (the output grows
-///   by doubling, and for a moment holds the old buffer and the new), and what the frame did not need is given
-///   back right after; the rest stays charged to the message until its terminal has handled it. So however
-///   many connections send compressed input at once, the server never holds more inflated input than the
-///   API's budget. Inflating needs no hop to another task (Hummingbird's inflater is an actor).
+/// - **Receiving** (``DeflateReceiver``). What a frame can inflate to is reserved from the API's inbound budget
+///   before it is inflated, and inflating stops one byte past the message limit (1009). Past the first moments
+///   of a connection its frames do not come this way but through the ``WebSocketWatch``'s queue, whose reader
+///   inflates them with the connection's receiver (the one this extension uses too while the reader reads
+///   here: ``DeflateReceiver/current``).
 struct PerMessageDeflateBuilder: WebSocketExtensionBuilder {
     static var name: String { "permessage-deflate" }
     let maxInflatedFrameSize: Int
@@ -50,6 +50,12 @@ struct PerMessageDeflateBuilder: WebSocketExtensionBuilder {
         Agreement(offer: request).map {
             PerMessageDeflate(agreement: $0, compressionLevel: compressionLevel, maxInflatedFrameSize: maxInflatedFrameSize)
         }
+    }
+
+    /// Whether a request's offers (split one to a line, ``ExtensionOfferSplitter``) lead to permessage-deflate,
+    /// as the server negotiates them: the first offer of this name that the server accepts.
+    static func negotiates(_ requestHeaders: HTTPFields) -> Bool {
+        WebSocketExtensionHTTPParameters.parseHeaders(requestHeaders).contains { $0.name == name && Agreement(offer: $0) != nil }
     }
 
     /// Switchboard's permessage-deflate is a server's (`switchboard connect` uses Hummingbird's).
@@ -109,40 +115,20 @@ struct PerMessageDeflateBuilder: WebSocketExtensionBuilder {
 
 /// The per-connection extension of ``PerMessageDeflateBuilder``.
 final class PerMessageDeflate: WebSocketExtension {
-    /// The most a deflate stream can expand: 258 bytes from about 2 bits.
-    static let maxDeflateRatio = 1_032
     /// Messages shorter than this go uncompressed: deflate's own overhead would take most of what it saves.
     static let minimumCompressedSize = 256
 
     let agreement: PerMessageDeflateBuilder.Agreement
     let compressionLevel: Int
-    let maxInflatedFrameSize: Int
-    private let receiving = Mutex(Receiving())
+    let receiver: DeflateReceiver
     /// The deflater of the message being sent in fragments, from its first frame to its last; `nil` between
     /// messages and while a message goes uncompressed.
     private let sending = Mutex<Deflater?>(nil)
 
-    private struct Receiving {
-        /// Whether the message being received is compressed (its first frame had RSV1); continuation frames
-        /// do not repeat the bit.
-        var compressed = false
-        /// The inflater of the compressed message being received, from its first frame to its last.
-        var inflater: Inflater?
-    }
-
-    /// Why a frame could not be processed; the connection is closed with 1011.
-    enum Failure: Error, CustomStringConvertible {
-        /// zlib could not make an inflater.
-        case noMemory
-        /// zlib failed in the middle of a fragmented message, which can then be neither finished nor taken back.
-        case compressionFailed
-
-        var description: String {
-            switch self {
-            case .noMemory: "no memory to inflate a compressed message"
-            case .compressionFailed: "compressing a fragmented message failed"
-            }
-        }
+    /// Why a frame could not be sent: zlib failed in the middle of a fragmented message, which can then be
+    /// neither finished nor taken back (the connection is closed with 1011).
+    struct CompressionFailed: Error, CustomStringConvertible {
+        var description: String { "compressing a fragmented message failed" }
     }
 
     var name: String { PerMessageDeflateBuilder.name }
@@ -151,56 +137,14 @@ final class PerMessageDeflate: WebSocketExtension {
     init(agreement: PerMessageDeflateBuilder.Agreement, compressionLevel: Int, maxInflatedFrameSize: Int) {
         self.agreement = agreement
         self.compressionLevel = compressionLevel
-        self.maxInflatedFrameSize = maxInflatedFrameSize
+        receiver = DeflateReceiver(maxInflatedFrameSize: maxInflatedFrameSize)
     }
 
     // MARK: Receiving
 
     func processReceivedFrame(_ frame: WebSocketFrame, context: WebSocketExtensionContext) async throws -> WebSocketFrame {
-        let compressed = receiving.withLock { receiving -> Bool in
-            switch frame.opcode {
-            case .text, .binary:
-                receiving.compressed = frame.fin ? false : frame.rsv1
-                return frame.rsv1
-            case .continuation:
-                defer { if frame.fin { receiving.compressed = false } }
-                return receiving.compressed
-            default:
-                return false
-            }
-        }
-        guard compressed else { return frame }
-        let account = InboundAccount.current
-        let reservation = Self.reservation(forCompressed: frame.data.readableBytes, maxInflatedFrameSize: maxInflatedFrameSize)
-        try await account?.reserve(reservation)
-        do {
-            var inflated = frame
-            let payload = frame.unmaskedData
-            inflated.data = try receiving.withLock { receiving in
-                guard let inflater = receiving.inflater ?? Inflater.pool.take(orMake: { Inflater() }) else { throw Failure.noMemory }
-                // Held until the message's last frame; dropped, not given back, when inflating fails.
-                receiving.inflater = nil
-                let output = try inflater.inflate(payload, endOfMessage: frame.fin, maxSize: maxInflatedFrameSize, allocator: ByteBufferAllocator())
-                if frame.fin {
-                    Inflater.pool.giveBack(inflater)
-                } else {
-                    receiving.inflater = inflater
-                }
-                return output
-            }
-            inflated.maskKey = nil
-            account?.giveBack(reservation - inflated.data.readableBytes)
-            return inflated
-        } catch {
-            account?.giveBack(reservation)
-            throw error
-        }
-    }
-
-    /// What inflating a compressed frame of `length` bytes can take at most, the growing of its buffer included.
-    static func reservation(forCompressed length: Int, maxInflatedFrameSize: Int) -> Int {
-        let (expanded, overflow) = (length + 4).multipliedReportingOverflow(by: maxDeflateRatio)
-        return 3 * min(overflow ? maxInflatedFrameSize : expanded, maxInflatedFrameSize)
+        // The reader's receiver: a message begun here may go on in the watch's queue.
+        try await (DeflateReceiver.current ?? receiver).inflateIfCompressed(frame)
     }
 
     // MARK: Sending
@@ -236,7 +180,7 @@ final class PerMessageDeflate: WebSocketExtension {
             guard let deflater = sending.withLock({ $0 }) else { return frame }
             guard let compressed = deflater.compress(frame.data, allocator: ByteBufferAllocator()) else {
                 sending.withLock { $0 = nil }
-                throw Failure.compressionFailed
+                throw CompressionFailed()
             }
             var sent = frame
             sent.data = compressed

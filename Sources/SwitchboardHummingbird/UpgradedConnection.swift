@@ -38,6 +38,8 @@ struct UpgradedConnection: Sendable {
         let request: ConnectionRequest
         let transport: WebSocketTransport
         let inboundQueue: InboundFrameQueue?
+        /// Inflates what the queue brings, when permessage-deflate was negotiated.
+        let receiver: DeflateReceiver?
     }
 
     func serve<Context: SwitchboardRequestContextProtocol>(
@@ -76,7 +78,8 @@ struct UpgradedConnection: Sendable {
         }
         return Opened(
             connection: connection,
-            inbound: InboundMessages(frames: inbound, queue: ready.inboundQueue, maxSize: maxMessageSize, outbound: outbound),
+            inbound: InboundMessages(
+                frames: inbound, queue: ready.inboundQueue, receiver: ready.receiver, maxSize: maxMessageSize, outbound: outbound),
             closeState: ready.transport.closeState, clientIP: clientIP)
     }
 
@@ -90,7 +93,7 @@ struct UpgradedConnection: Sendable {
         let upgrade = try upgradeRequest(webSocketContext)
         let closeState = WebSocketWatch.CloseState()
         let installed = await installWatch(
-            on: upgrade.channel, closeState: closeState, queueingInput: !upgrade.mayCompress, outbound: outbound)
+            on: upgrade.channel, closeState: closeState, compressedInput: upgrade.compresses, outbound: outbound)
         // Checked before the upgrade; authenticated once more here because the identity cannot travel
         // through the upgrade. A key revoked in between leaves it `nil`: `serve` then refuses (4401).
         let identity = try? await api.authenticate(headers: upgrade.connection.headers, uriKey: upgrade.connection.uriKey)
@@ -108,8 +111,9 @@ struct UpgradedConnection: Sendable {
             request: request,
             transport: WebSocketTransport(
                 outbound: outbound, closeState: closeState, directWriter: installed?.writer, maxFrameSize: maxMessageSize,
-                sendsDirectly: !upgrade.mayCompress),
-            inboundQueue: installed?.queue)
+                sendsDirectly: !upgrade.compresses),
+            inboundQueue: installed?.queue,
+            receiver: upgrade.compresses ? DeflateReceiver(maxInflatedFrameSize: maxMessageSize) : nil)
     }
 
     /// What the upgrade request says about the connection. A class: the frame of `prepare` holds a reference
@@ -117,14 +121,13 @@ struct UpgradedConnection: Sendable {
     private final class UpgradeRequest {
         let connection: SwitchboardConnectionRequest
         let channel: any Channel
-        /// Whether permessage-deflate may be in use: offered by both sides (a client's offer the server turns
-        /// down only costs this connection the direct ways).
-        let mayCompress: Bool
+        /// Whether permessage-deflate was negotiated: offered by the client in a way the server accepts.
+        let compresses: Bool
 
-        init(connection: SwitchboardConnectionRequest, channel: any Channel, mayCompress: Bool) {
+        init(connection: SwitchboardConnectionRequest, channel: any Channel, compresses: Bool) {
             self.connection = connection
             self.channel = channel
-            self.mayCompress = mayCompress
+            self.compresses = compresses
         }
     }
 
@@ -135,30 +138,26 @@ struct UpgradedConnection: Sendable {
         // The upgrade has read its handler: let the request context go (see SwitchboardRequestContextProtocol).
         let storage = webSocketContext.requestContext.switchboard
         storage.holder.release()
-        let mayCompress =
-            compression
-            && webSocketContext.request.headers[values: .secWebSocketExtensions].contains {
-                $0.lowercased().contains("permessage-deflate")
-            }
+        let compresses = compression && PerMessageDeflateBuilder.negotiates(webSocketContext.request.headers)
         let connection = try Router<Context>.connectionRequest(
             for: webSocketContext.request, root: root, remoteAddress: webSocketContext.requestContext.remoteAddress,
             trustedProxies: trustedProxies, isTLS: isTLS)
-        return UpgradeRequest(connection: connection, channel: storage.channel, mayCompress: mayCompress)
+        return UpgradeRequest(connection: connection, channel: storage.channel, compresses: compresses)
     }
 
     /// In one turn on the connection's event loop: a graceful shutdown of the server closes with 1001 and
     /// `.shutdown`, empty pings, and a close when one goes unanswered (see WebSocketWatch); reads into small
-    /// buffers while the connection is idle; without compression, the data frames read are queued for the
-    /// reader, which parks while there are none (see InboundFrameQueue).
+    /// buffers while the connection is idle; the data frames read are queued for the reader, which parks while
+    /// there are none (see InboundFrameQueue) and inflates compressed ones (see DeflateReceiver).
     @inline(never)
     private func installWatch(
-        on channel: any Channel, closeState: WebSocketWatch.CloseState, queueingInput: Bool, outbound: WebSocketOutboundWriter
+        on channel: any Channel, closeState: WebSocketWatch.CloseState, compressedInput: Bool, outbound: WebSocketOutboundWriter
     ) async -> (writer: WebSocketWatch.DirectWriter, queue: InboundFrameQueue?)? {
         let pingInterval = pingInterval
         let installed = try? await channel.eventLoop.submit {
             try? channel.syncOptions?.setOption(ChannelOptions.recvAllocator, value: Self.receiveBuffers)
             return try? WebSocketWatch.install(
-                on: channel, state: closeState, pingInterval: pingInterval, queueingInput: queueingInput
+                on: channel, state: closeState, pingInterval: pingInterval, queueingInput: true, compressedInput: compressedInput
             ) {
                 Task { try? await outbound.close(.goingAway, reason: "No answer to ping") }
             }

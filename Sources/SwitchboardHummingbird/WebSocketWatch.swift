@@ -193,8 +193,10 @@ final class WebSocketWatch: ChannelDuplexHandler, RemovableChannelHandler {
     private var context: ChannelHandlerContext?
     /// Whether a flush is held back until a run of messages sent together ends.
     private var flushHeld = false
-    /// The queue of the data frames read, on a connection without compression (see ``InboundFrameQueue``).
+    /// The queue of the data frames read (see ``InboundFrameQueue``).
     private var inboundQueue: InboundFrameQueue?
+    /// Whether the first frame of a message may have RSV1 (permessage-deflate was negotiated).
+    private var compressedInput = false
     /// Whether a read of the socket is held while the queue is full.
     private var readHeld = false
     /// Set once a frame failed the connection (a reserved bit or opcode): what follows goes to Hummingbird's
@@ -213,16 +215,18 @@ final class WebSocketWatch: ChannelDuplexHandler, RemovableChannelHandler {
     /// once; throws when the pipeline is not the one expected. With no `pingInterval` (or zero) it does not
     /// ping.
     ///
-    /// With `queueingInput` (a connection without compression) the watch queues the data frames it reads for
-    /// the connection's reader and answers pings itself, and returns the queue (see ``InboundFrameQueue``).
+    /// With `queueingInput` the watch queues the data frames it reads for the connection's reader and answers
+    /// pings itself, and returns the queue (see ``InboundFrameQueue``); with `compressedInput` (permessage-deflate
+    /// was negotiated) a message's first frame may have RSV1, and the reader inflates it (``DeflateReceiver``).
     static func install(
-        on channel: any Channel, state: CloseState, pingInterval: Duration?, queueingInput: Bool,
+        on channel: any Channel, state: CloseState, pingInterval: Duration?, queueingInput: Bool, compressedInput: Bool = false,
         closeUnanswered: @escaping @Sendable () -> Void
     ) throws -> (DirectWriter, InboundFrameQueue?) {
         let operations = channel.pipeline.syncOperations
         let decoder = try operations.handler(type: ByteToMessageHandler<WebSocketFrameDecoder>.self)
         let interval = pingInterval.flatMap { $0 > .zero ? TimeAmount.nanoseconds($0.nanoseconds) : nil }
         let watch = WebSocketWatch(state: state, pingInterval: interval, closeUnanswered: closeUnanswered)
+        watch.compressedInput = compressedInput
         try operations.addHandler(watch, position: .after(decoder))
         guard queueingInput, let context = watch.context else { return (DirectWriter(channel: channel, watch: watch, state: state), nil) }
         let queue = InboundFrameQueue(watch: watch, eventLoop: channel.eventLoop)
@@ -312,7 +316,7 @@ final class WebSocketWatch: ChannelDuplexHandler, RemovableChannelHandler {
             guard let inboundQueue, !inputFailed else { break }
             // A reserved bit fails the connection (the reader refuses the frame in its turn): what follows
             // goes Hummingbird's way, which answers nothing more.
-            if frame.rsv1 || frame.rsv2 || frame.rsv3 { inputFailed = true }
+            if frame.rsv2 || frame.rsv3 || (frame.rsv1 && (!compressedInput || frame.opcode == .continuation)) { inputFailed = true }
             let unmasked = WebSocketFrame(
                 fin: frame.fin, rsv1: frame.rsv1, rsv2: frame.rsv2, rsv3: frame.rsv3, opcode: frame.opcode,
                 data: frame.unmaskedData)

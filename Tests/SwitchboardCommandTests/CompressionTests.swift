@@ -101,8 +101,10 @@ extension CommandLineTests {
     /// An idle connection that negotiated permessage-deflate (as every browser does) holds no compressor and no
     /// inflater: on a real `serve`, 300 connections that offer it, each after one message compressed both ways,
     /// grow the server's resident memory by about as much as 300 that do not (`Tests/Support/idle_compressing.py`,
-    /// Python `websockets`). Measured: 34 against 28 KiB each; with a compressor and an inflater kept for each
-    /// connection from its handshake on (Hummingbird's permessage-deflate), 135 against 28.
+    /// Python `websockets`). Measured on a release build with 1,000 of each: 27 against 28 KiB each; with a
+    /// compressor and an inflater kept for each connection from its handshake on (Hummingbird's
+    /// permessage-deflate), 135 against 28; with them pooled but the compressing connections' reader waiting in
+    /// Hummingbird's stream rather than parked on the watch's queue, 34 against 28.
     @Test func anIdleCompressingConnectionHoldsNoCompressor() async throws {
         let data = Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: data) }
@@ -118,7 +120,7 @@ extension CommandLineTests {
         let plain = try #require(result["plain_kib"] as? Double)
         let compressing = try #require(result["compressing_kib"] as? Double)
         #expect(result["answer"] as? String == Self.deflateAnswer, "\(line)")
-        #expect(compressing < plain + 16, "a compressing connection costs \(compressing) KiB, a plain one \(plain): \(line)")
+        #expect(compressing < plain + 4, "a compressing connection costs \(compressing) KiB, a plain one \(plain): \(line)")
         process.terminate()
         try await onOwnThread { process.waitUntilExit() }
     }

@@ -1,7 +1,9 @@
 import Foundation
+import NIOCore
 import Switchboard
-import SwitchboardHummingbird
 import Testing
+
+@testable import SwitchboardHummingbird
 
 @testable import SwitchboardTestSupport
 
@@ -60,17 +62,54 @@ struct PerMessageDeflateTests {
         }
     }
 
-    /// A compressed frame that is not DEFLATE fails its connection, as RFC 7692 asks (with 1011, Hummingbird's
-    /// code for an extension's error), and the server goes on serving.
-    @Test func aCompressedFrameThatIsNotDeflateFailsItsConnectionOnly() async throws {
+    /// A compressed message whose first fragment arrives with the upgrade request, before the connection's
+    /// reader takes its frames from the watch's queue, and whose last fragment arrives after: the first is
+    /// inflated through Hummingbird's stream and the last from the queue, by one inflater, and the message
+    /// arrives whole. (The watch's marker of where its queue begins once passed for a new message and reset
+    /// the open one: the rest went on uncompressed, and the echo was short.)
+    @Test func aCompressedMessageBegunBeforeTheConnectionIsReadyArrivesWhole() async throws {
+        let text = String(repeating: "a compressed message in two fragments, ", count: 3)
+        let deflater = try #require(Deflater(level: 6, windowBits: 15))
+        let stream = try #require(deflater.compress(ByteBuffer(string: text), allocator: ByteBufferAllocator()))
+        let bytes = Array(stream.readableBytesView.dropLast(4))
+        let half = bytes.count / 2
+        try await TestServer.with { server in
+            for _ in 0..<5 {
+                let raw = try RawSocket(port: server.port)
+                try await raw.upgrade(
+                    path: "/api/echo", extensions: ["permessage-deflate"],
+                    frames: RawSocket.maskedFrame(opcode: 0x41, payload: Array(bytes[..<half]), fin: false))
+                try raw.write(RawSocket.maskedFrame(opcode: 0x0, payload: Array(bytes[half...])))
+                // Under 126 bytes: the echo goes uncompressed, with a one-byte length.
+                let echo = try await onOwnThread { try raw.read(count: 2 + text.utf8.count) }
+                #expect(echo == [0x81, UInt8(text.utf8.count)] + Array(text.utf8))
+                raw.reset()
+            }
+        }
+    }
+
+    /// A compressed frame that is not DEFLATE fails its connection, as RFC 7692 asks, with 1002 (protocol
+    /// error), and the server goes on serving. So does RSV1 on a continuation frame (RFC 7692, section 6.1).
+    /// (A frame sent in the first moments of a connection, before the connection's reader takes its frames,
+    /// is inflated by Hummingbird's stream, which closes with 1011 instead.)
+    @Test(arguments: ["not deflate", "rsv1 on a continuation"])
+    func compressedInputThatBreaksTheRulesFailsItsConnectionOnly(_ breach: String) async throws {
         try await TestServer.with { server in
             let witness = try await Witness.open(server)
             let raw = try RawSocket(port: server.port)
             try await raw.upgrade(path: "/api/echo", extensions: ["permessage-deflate"])
-            // Block type 3 (reserved): not DEFLATE.
-            try raw.write(RawSocket.maskedFrame(opcode: 0x41, payload: [0xFF, 0xFF, 0xFF, 0xFF]))
+            // An uncompressed message and its echo first: the connection's reader takes its frames now.
+            try raw.write(RawSocket.maskedFrame(opcode: 0x1, payload: Array("hello".utf8)))
+            #expect(try await onOwnThread { try raw.read(count: 7) } == [0x81, 5] + Array("hello".utf8))
+            if breach == "not deflate" {
+                // RSV1 and text; block type 3 (reserved).
+                try raw.write(RawSocket.maskedFrame(opcode: 0x41, payload: [0xFF, 0xFF, 0xFF, 0xFF]))
+            } else {
+                try raw.write(RawSocket.maskedFrame(opcode: 0x1, payload: Array("a".utf8), fin: false))
+                try raw.write(RawSocket.maskedFrame(opcode: 0x40, payload: Array("b".utf8)))
+            }
             let bytes = try await onOwnThread { try raw.readToEnd() }
-            #expect(RawSocket.closeCode(in: bytes) == 1011, "\(bytes)")
+            #expect(RawSocket.closeCode(in: bytes) == 1002, "\(breach): \(bytes)")
             try await witness.stillWorks()
         }
     }

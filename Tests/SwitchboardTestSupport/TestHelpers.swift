@@ -50,6 +50,18 @@ final class RawSocket: Sendable {
         }
     }
 
+    /// Reads exactly `count` bytes; fewer if the peer closes first.
+    func read(count: Int) throws -> [UInt8] {
+        var result: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: count)
+        while result.count < count {
+            let received = recv(fd, &buffer, count - result.count, 0)
+            if received <= 0 { return result }
+            result += buffer[0..<received]
+        }
+        return result
+    }
+
     /// Reads until the peer closes.
     func readToEnd() throws -> [UInt8] {
         var result: [UInt8] = []
@@ -89,14 +101,15 @@ final class RawSocket: Sendable {
     }
 
     /// Sends a WebSocket upgrade, without compression unless `extensions` offers it (one
-    /// `Sec-WebSocket-Extensions` line each), and returns the `101` response head.
+    /// `Sec-WebSocket-Extensions` line each), with `frames` right behind it in the same write, and returns the
+    /// `101` response head.
     @discardableResult
-    func upgrade(path: String, extensions: [String] = []) async throws -> String {
+    func upgrade(path: String, extensions: [String] = [], frames: [UInt8] = []) async throws -> String {
         let request =
             "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
             + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
             + extensions.map { "Sec-WebSocket-Extensions: \($0)\r\n" }.joined() + "\r\n"
-        try write(Array(request.utf8))
+        try write(Array(request.utf8) + frames)
         let head = try await onOwnThread { () throws -> String in
             var bytes: [UInt8] = []
             var byte: UInt8 = 0
@@ -145,8 +158,8 @@ final class RawSocket: Sendable {
     }
 
     /// A client frame (FIN set, masked) with the payload.
-    static func maskedFrame(opcode: UInt8, payload: [UInt8]) -> [UInt8] {
-        var frame: [UInt8] = [0x80 | opcode]
+    static func maskedFrame(opcode: UInt8, payload: [UInt8], fin: Bool = true) -> [UInt8] {
+        var frame: [UInt8] = [(fin ? 0x80 : 0) | opcode]
         switch payload.count {
         case ..<126: frame.append(0x80 | UInt8(payload.count))
         case ..<65536: frame += [0x80 | 126, UInt8(payload.count >> 8), UInt8(payload.count & 0xFF)]
