@@ -4,9 +4,10 @@ import NIOWebSocket
 import SwitchboardCore
 import Synchronization
 
-/// The frames a connection without compression receives, queued by the ``WebSocketWatch`` on the event loop
-/// for the connection's reader, which may leave while the queue is empty (``InboundParking``): an idle
-/// connection then has no task waiting for its input.
+/// The frames a connection receives, queued by the ``WebSocketWatch`` on the event loop for the connection's
+/// reader, which may leave while the queue is empty (``InboundParking``): an idle connection then has no task
+/// waiting for its input. With permessage-deflate the frames are queued as they came, and the reader inflates
+/// those of compressed messages (``DeflateReceiver``).
 ///
 /// Hummingbird's inbound stream is read by a task that waits in it for the connection's life; its frames and
 /// the deepest handler that task ran stay in the task's memory. Here the watch answers pings itself and queues
