@@ -25,7 +25,8 @@ Sections (each prints its rows as it goes; one table at the end, median and rang
 * echo   Switchboard's Echo terminal next to a bare Hummingbird echo (BenchServer bare-echo), node-ws clients
          in a closed loop at 1, 100 and 1,000 connections: msgs/s, p50, server CPU per message; the 100-
          connection figure again from two load processes, to show the client is not the limit.
-* idle   resident memory per idle WebSocket connection at 10,000 connections, Switchboard and bare echo.
+* idle   resident memory per idle WebSocket connection at 10,000 connections, Switchboard and bare echo, and
+         Switchboard's with clients that offer permessage-deflate (as browsers do).
 * gets   Shell GETs per second on one WebSocket (8 in flight) and over HTTP keep-alive (wrk, 1 connection)
          against 1,000 in-memory entities with limit=10 (BenchServer items), with the server's CPU per GET;
          beside them the ceilings: a bare Hummingbird WebSocket that answers each command with the Shell's
