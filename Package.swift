@@ -256,7 +256,7 @@ let package = Package(
         .testTarget(
             name: "SwitchboardHummingbirdTests",
             dependencies: [
-                "Switchboard", "SwitchboardHummingbird", "SwitchboardSamples", "SwitchboardTesting", "SwitchboardTestSupport",
+                "Switchboard", "SwitchboardHummingbird", "CSwitchboardZlib", "SwitchboardSamples", "SwitchboardTesting", "SwitchboardTestSupport",
                 "StuckServer", "TodoApp", "SwitchboardAPIKeys", "SwitchboardCSV",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),

@@ -52,10 +52,10 @@ int sb_deflater_reset(sb_deflater *deflater) {
     return deflateReset(&deflater->stream) == Z_OK ? 0 : -1;
 }
 
-sb_inflater *sb_inflater_create(void) {
+sb_inflater *sb_inflater_create(int windowBits) {
     sb_inflater *inflater = calloc(1, sizeof(sb_inflater));
     if (inflater == NULL) return NULL;
-    if (inflateInit2(&inflater->stream, -15) != Z_OK) {
+    if (inflateInit2(&inflater->stream, -windowBits) != Z_OK) {
         free(inflater);
         return NULL;
     }

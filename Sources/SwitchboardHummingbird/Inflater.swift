@@ -22,7 +22,7 @@ final class Inflater: @unchecked Sendable {
 
     /// `nil` when zlib cannot make one (no memory).
     init?() {
-        guard let stream = sb_inflater_create() else { return nil }
+        guard let stream = sb_inflater_create(15) else { return nil }
         self.stream = stream
     }
 

@@ -6,8 +6,10 @@ import Testing
 extension CommandLineTests {
     /// `serve --compression-level` sets how hard what the server sends is deflated: a real `serve` echoes 48 KiB
     /// of text to a raw client that offers permessage-deflate (`Tests/Support/deflate_client.py echo`), and the
-    /// echo's frame is as large as zlib makes that text at the level asked for (level 1 by default, 9 on
-    /// request) and inflates to what was sent; `0` offers no compression; anything else is refused.
+    /// echo's frame inflates to what was sent and is as large as that text comes out at the level asked for:
+    /// by default level 1, Switchboard's own encoder, within 5 % of zlib's level 1 (1.3 % larger when this was
+    /// written); on request zlib's level 9, to the byte but for the last few; `0` offers no compression;
+    /// anything else is refused.
     @Test func theCompressionLevelSetsHowHardTheServerDeflates() async throws {
         let text = FileManager.default.currentDirectoryPath + "/Docs/Performance.md"
         for (arguments, level) in [([String](), 1), (["--compression-level", "9"], 9), (["--compression-level", "0"], 0)] {
@@ -26,11 +28,11 @@ extension CommandLineTests {
             let size = try #require(result["size"] as? Int)
             let zlib1 = try #require(result["zlib1"] as? Int)
             let zlib9 = try #require(result["zlib9"] as? Int)
-            // The two levels differ by about 15 % on this text; the server's zlib may differ from Python's in
+            // zlib's two levels differ by about 15 % on this text; the server's zlib may differ from Python's in
             // the last bytes, not by that much.
             #expect(zlib9 * 100 < zlib1 * 95, "the text tells the levels apart: \(line)")
             switch level {
-            case 1: #expect(abs(size - zlib1) * 100 <= zlib1, "level 1: \(line)")
+            case 1: #expect(abs(size - zlib1) * 100 <= zlib1 * 5 && size < zlib9 * 2, "level 1: \(line)")
             case 9: #expect(abs(size - zlib9) * 100 <= zlib9, "level 9: \(line)")
             default: #expect(size == result["sent"] as? Int, "no compression: \(line)")
             }

@@ -22,9 +22,24 @@ long sb_deflater_compress(sb_deflater *deflater, const unsigned char *input, siz
 /// Starts a new stream: nothing compressed before is referred to by what comes after. Returns 0, or -1.
 int sb_deflater_reset(sb_deflater *deflater);
 
-/// A raw-deflate inflater with a window of 32 KiB (enough for any window a sender may use); NULL when zlib
-/// cannot make one.
-sb_inflater *sb_inflater_create(void);
+/// Switchboard's own DEFLATE encoder (FastDeflater.c): one pass, one hash probe per position, no reference
+/// to anything before the buffer it is given. Faster than zlib's level 1 and about as small.
+typedef struct sb_fast_deflater sb_fast_deflater;
+
+/// An encoder whose matches reach at most 2^`windowBits` bytes back (9–15); NULL without memory, or on a
+/// big-endian machine.
+sb_fast_deflater *sb_fast_deflater_create(int windowBits);
+void sb_fast_deflater_free(sb_fast_deflater *deflater);
+/// The most `sb_fast_deflater_compress` can write for `length` bytes of input, its flush included.
+size_t sb_fast_deflater_bound(size_t length);
+/// Compresses `length` bytes as non-final blocks followed by a sync flush (an empty stored block,
+/// `00 00 ff ff`), into `output`. Returns the bytes written, or -1 when `capacity` is below the bound.
+long sb_fast_deflater_compress(sb_fast_deflater *deflater, const unsigned char *input, size_t length,
+                               unsigned char *output, size_t capacity);
+
+/// A raw-deflate inflater with a window of 2^`windowBits` bytes (9–15; 15 takes any window a sender may use,
+/// a smaller one refuses a distance beyond it); NULL when zlib cannot make one.
+sb_inflater *sb_inflater_create(int windowBits);
 void sb_inflater_free(sb_inflater *inflater);
 /// Inflates from `input` into `output`, and sets how many bytes it read and wrote. Returns 0 when it stopped
 /// for want of input or of room, 1 at the end of a stream (a block with BFINAL set), -1 for data that is not

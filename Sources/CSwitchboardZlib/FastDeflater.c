@@ -1,0 +1,488 @@
+// Switchboard's own single-pass DEFLATE encoder (RFC 1951) for permessage-deflate at level 1.
+//
+// zlib spends most of its time at level 1 on its bit writer and its block bookkeeping, not on finding
+// matches (Huffman-only coding costs it nearly what level 1 does). This encoder does one thing: it compresses
+// one buffer as a run of non-final blocks followed by a sync flush, with no reference to anything before the
+// buffer. Matches come from one probe of a hash table of 4-byte sequences (greedy, no chains); literals and
+// matches are gathered per block and coded with the block's own Huffman codes, the fixed codes, or stored,
+// whichever is smallest; bits go out through a 64-bit accumulator.
+//
+// The output is a DEFLATE stream any inflater reads: nothing here is BFINAL, so a receiver that keeps its
+// inflater across messages is never told that the stream ended.
+#include "CSwitchboardZlib.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum {
+    HASH_BITS = 15,
+    MIN_MATCH = 4,  // what the hash table looks up; DEFLATE allows 3, which rarely pays in one probe
+    MAX_MATCH = 258,
+    BLOCK_ITEMS = 1 << 15,  // literals and matches gathered before a block is coded
+    LITLEN_SYMBOLS = 286,
+    DISTANCE_SYMBOLS = 30,
+    LENGTH_CODE_SYMBOLS = 19,
+    MAX_CODE_BITS = 15,
+    MAX_LENGTH_CODE_BITS = 7,
+    STORED_MAX = 65535,
+    END_OF_BLOCK = 256,
+    MATCH_FLAG = 1u << 31,
+};
+
+/// A prefix code: each symbol's length in bits (0 when unused) and its code, bit-reversed for LSB-first output.
+typedef struct {
+    uint8_t lengths[LITLEN_SYMBOLS + 2];
+    uint16_t codes[LITLEN_SYMBOLS + 2];
+} prefix_code;
+
+struct sb_fast_deflater {
+    uint32_t maximumDistance;
+    /// Where each hash of 4 bytes was last seen, as `base + position`; entries below `base` belong to earlier
+    /// buffers, so the table is never cleared between calls (only when `base` would overflow).
+    uint32_t base;
+    uint32_t table[1 << HASH_BITS];
+    /// The block being gathered: a literal is its byte; a match is MATCH_FLAG | (length - 3) << 16 | (distance - 1).
+    uint32_t items[BLOCK_ITEMS];
+    uint32_t litlenCounts[LITLEN_SYMBOLS];
+    uint32_t distanceCounts[DISTANCE_SYMBOLS];
+    prefix_code litlen, distance, lengthCode;
+    prefix_code fixedLitlen, fixedDistance;
+};
+
+/// The output and its 64-bit bit accumulator; `end` leaves 8 bytes of slack for whole-word stores.
+typedef struct {
+    uint8_t *next;
+    uint8_t *end;
+    uint64_t bits;
+    unsigned count;
+} bit_writer;
+
+static inline void put_bits(bit_writer *writer, uint32_t value, unsigned count) {
+    writer->bits |= (uint64_t)value << writer->count;
+    writer->count += count;
+    if (writer->count >= 32) {
+        uint32_t word = (uint32_t)writer->bits;
+        memcpy(writer->next, &word, 4);  // little-endian machines; see sb_fast_deflater_create
+        writer->next += 4;
+        writer->bits >>= 32;
+        writer->count -= 32;
+    }
+}
+
+/// Writes out whole bytes and pads the last partial byte with zero bits.
+static void align_to_byte(bit_writer *writer) {
+    while (writer->count > 0) {
+        *writer->next++ = (uint8_t)writer->bits;
+        writer->bits >>= 8;
+        writer->count = writer->count >= 8 ? writer->count - 8 : 0;
+    }
+    writer->bits = 0;
+}
+
+static inline uint32_t load32(const uint8_t *bytes) {
+    uint32_t value;
+    memcpy(&value, bytes, 4);
+    return value;
+}
+
+static inline uint64_t load64(const uint8_t *bytes) {
+    uint64_t value;
+    memcpy(&value, bytes, 8);
+    return value;
+}
+
+static inline uint32_t hash4(uint32_t bytes) { return (bytes * 2654435761u) >> (32 - HASH_BITS); }
+
+static inline unsigned floor_log2(uint32_t value) { return 31u - (unsigned)__builtin_clz(value); }
+
+/// The length symbol (257–285) of a match of `length` bytes (3–258), and its extra bits.
+static inline unsigned length_symbol(unsigned length, unsigned *extraBits, unsigned *extraValue) {
+    unsigned offset = length - 3;
+    if (length == MAX_MATCH) {
+        *extraBits = 0;
+        *extraValue = 0;
+        return 285;
+    }
+    if (offset < 8) {
+        *extraBits = 0;
+        *extraValue = 0;
+        return 257 + offset;
+    }
+    unsigned log = floor_log2(offset);
+    *extraBits = log - 2;
+    *extraValue = offset & ((1u << (log - 2)) - 1);
+    return 257 + 4 * (log - 1) + ((offset >> (log - 2)) & 3);
+}
+
+/// The distance symbol (0–29) of a match `distance` bytes back (1–32768), and its extra bits.
+static inline unsigned distance_symbol(unsigned distance, unsigned *extraBits, unsigned *extraValue) {
+    unsigned offset = distance - 1;
+    if (offset < 4) {
+        *extraBits = 0;
+        *extraValue = 0;
+        return offset;
+    }
+    unsigned log = floor_log2(offset);
+    *extraBits = log - 1;
+    *extraValue = offset & ((1u << (log - 1)) - 1);
+    return 2 * log + ((offset >> (log - 1)) & 1);
+}
+
+/// Gives each symbol its code from its length, the canonical way (RFC 1951, 3.2.2), bit-reversed.
+static void assign_codes(prefix_code *code, unsigned symbols) {
+    unsigned lengthCounts[MAX_CODE_BITS + 1] = {0};
+    unsigned next[MAX_CODE_BITS + 2] = {0};
+    for (unsigned symbol = 0; symbol < symbols; symbol++) lengthCounts[code->lengths[symbol]]++;
+    lengthCounts[0] = 0;
+    for (unsigned bits = 1; bits <= MAX_CODE_BITS; bits++) next[bits + 1] = (next[bits] + lengthCounts[bits]) << 1;
+    for (unsigned symbol = 0; symbol < symbols; symbol++) {
+        unsigned length = code->lengths[symbol];
+        if (length == 0) continue;
+        unsigned value = next[length]++;
+        unsigned reversed = 0;
+        for (unsigned bit = 0; bit < length; bit++) reversed |= ((value >> bit) & 1u) << (length - 1 - bit);
+        code->codes[symbol] = (uint16_t)reversed;
+    }
+}
+
+/// Huffman code lengths for `counts`, none longer than `limit` bits. At least two symbols get a code (a lone
+/// used symbol gets a partner), since some inflaters reject a code with one symbol.
+static void build_lengths(const uint32_t *counts, unsigned symbols, unsigned limit, uint8_t *lengths) {
+    uint32_t weights[LITLEN_SYMBOLS];
+    unsigned used = 0;
+    for (unsigned symbol = 0; symbol < symbols; symbol++) {
+        weights[symbol] = counts[symbol];
+        lengths[symbol] = 0;
+        if (counts[symbol] > 0) used++;
+    }
+    for (unsigned symbol = 0; used < 2 && symbol < symbols; symbol++) {
+        if (weights[symbol] == 0) {
+            weights[symbol] = 1;
+            used++;
+        }
+    }
+    for (;;) {
+        // Leaves sorted by weight (insertion sort: at most 286 symbols, mostly few), then the two-queue
+        // construction: internal nodes are made in order of weight, so each queue stays sorted.
+        uint16_t leaves[LITLEN_SYMBOLS];
+        unsigned leafCount = 0;
+        for (unsigned symbol = 0; symbol < symbols; symbol++) {
+            if (weights[symbol] == 0) continue;
+            unsigned at = leafCount++;
+            while (at > 0 && weights[leaves[at - 1]] > weights[symbol]) {
+                leaves[at] = leaves[at - 1];
+                at--;
+            }
+            leaves[at] = (uint16_t)symbol;
+        }
+        uint64_t nodeWeights[LITLEN_SYMBOLS];
+        uint16_t parents[2 * LITLEN_SYMBOLS];  // of leaves (by leaf index) then of nodes (leafCount + node)
+        unsigned nodeCount = 0, nextLeaf = 0, nextNode = 0;
+        while (nodeCount < leafCount - 1) {
+            unsigned children[2];
+            uint64_t weight = 0;
+            for (unsigned child = 0; child < 2; child++) {
+                int takeLeaf = nextLeaf < leafCount &&
+                               (nextNode >= nodeCount || weights[leaves[nextLeaf]] <= nodeWeights[nextNode]);
+                if (takeLeaf) {
+                    children[child] = nextLeaf;
+                    weight += weights[leaves[nextLeaf++]];
+                } else {
+                    children[child] = leafCount + nextNode;
+                    weight += nodeWeights[nextNode++];
+                }
+            }
+            parents[children[0]] = (uint16_t)(leafCount + nodeCount);
+            parents[children[1]] = (uint16_t)(leafCount + nodeCount);
+            nodeWeights[nodeCount++] = weight;
+        }
+        // Depths from the root (the last node) down: a node's parent was made after it.
+        uint8_t depths[2 * LITLEN_SYMBOLS];
+        unsigned root = leafCount + nodeCount - 1;
+        depths[root] = 0;
+        for (unsigned node = root; node-- > leafCount;) depths[node] = depths[parents[node]] + 1;
+        unsigned deepest = 0;
+        for (unsigned leaf = 0; leaf < leafCount; leaf++) {
+            unsigned depth = depths[parents[leaf]] + 1;
+            lengths[leaves[leaf]] = (uint8_t)depth;
+            if (depth > deepest) deepest = depth;
+        }
+        if (deepest <= limit) return;
+        // Too deep: flatten the weights and build again (rare; each round halves the spread).
+        for (unsigned symbol = 0; symbol < symbols; symbol++) {
+            if (weights[symbol] > 0) weights[symbol] = (weights[symbol] >> 1) | 1;
+        }
+    }
+}
+
+/// The code lengths of both codes as DEFLATE sends them: run-length coded with symbols 16 (repeat the last
+/// length 3–6 times), 17 (3–10 zeros) and 18 (11–138 zeros). Returns the number of entries in `runs`, each
+/// symbol | extra value << 5.
+static unsigned encode_lengths(const uint8_t *lengths, unsigned count, uint16_t *runs, uint32_t *counts) {
+    unsigned entries = 0;
+    for (unsigned at = 0; at < count;) {
+        uint8_t length = lengths[at];
+        unsigned run = 1;
+        while (at + run < count && lengths[at + run] == length) run++;
+        at += run;
+        if (length == 0) {
+            while (run >= 11) {
+                unsigned take = run > 138 ? 138 : run;
+                runs[entries++] = (uint16_t)(18 | (take - 11) << 5);
+                counts[18]++;
+                run -= take;
+            }
+            if (run >= 3) {
+                runs[entries++] = (uint16_t)(17 | (run - 3) << 5);
+                counts[17]++;
+                run = 0;
+            }
+        } else {
+            runs[entries++] = length;
+            counts[length]++;
+            run--;
+            while (run >= 3) {
+                unsigned take = run > 6 ? 6 : run;
+                runs[entries++] = (uint16_t)(16 | (take - 3) << 5);
+                counts[16]++;
+                run -= take;
+            }
+        }
+        while (run-- > 0) {
+            runs[entries++] = length;
+            counts[length]++;
+        }
+    }
+    return entries;
+}
+
+static const uint8_t lengthCodeOrder[LENGTH_CODE_SYMBOLS] = {16, 17, 18, 0, 8,  7, 9,  6, 10, 5,
+                                                              11, 4,  12, 3, 13, 2, 14, 1, 15};
+static const uint8_t runExtraBits[3] = {2, 3, 7};
+
+/// The bits the block's items take with `litlen` and `distance` codes, extra bits included.
+static uint64_t items_cost(const sb_fast_deflater *deflater, const prefix_code *litlen, const prefix_code *distance) {
+    uint64_t bits = 0;
+    for (unsigned symbol = 0; symbol < LITLEN_SYMBOLS; symbol++) {
+        uint32_t count = deflater->litlenCounts[symbol];
+        if (count == 0) continue;
+        unsigned extra = symbol >= 265 && symbol < 285 ? (symbol - 261) / 4 : 0;
+        bits += (uint64_t)count * (litlen->lengths[symbol] + extra);
+    }
+    for (unsigned symbol = 0; symbol < DISTANCE_SYMBOLS; symbol++) {
+        uint32_t count = deflater->distanceCounts[symbol];
+        if (count == 0) continue;
+        unsigned extra = symbol >= 4 ? symbol / 2 - 1 : 0;
+        bits += (uint64_t)count * (distance->lengths[symbol] + extra);
+    }
+    return bits;
+}
+
+static void write_items(sb_fast_deflater *deflater, bit_writer *writer, unsigned itemCount, const prefix_code *litlen,
+                        const prefix_code *distance) {
+    for (unsigned index = 0; index < itemCount; index++) {
+        uint32_t item = deflater->items[index];
+        if (!(item & MATCH_FLAG)) {
+            put_bits(writer, litlen->codes[item], litlen->lengths[item]);
+            continue;
+        }
+        unsigned extraBits, extraValue;
+        unsigned symbol = length_symbol(((item >> 16) & 0x1ff) + 3, &extraBits, &extraValue);
+        put_bits(writer, litlen->codes[symbol], litlen->lengths[symbol]);
+        if (extraBits) put_bits(writer, extraValue, extraBits);
+        symbol = distance_symbol((item & 0xffff) + 1, &extraBits, &extraValue);
+        put_bits(writer, distance->codes[symbol], distance->lengths[symbol]);
+        if (extraBits) put_bits(writer, extraValue, extraBits);
+    }
+    put_bits(writer, litlen->codes[END_OF_BLOCK], litlen->lengths[END_OF_BLOCK]);
+}
+
+/// Codes the gathered items, which stand for `input[0..<length]`, as one non-final block: with their own
+/// codes, the fixed codes, or stored, whichever takes fewest bits.
+static void write_block(sb_fast_deflater *deflater, bit_writer *writer, unsigned itemCount, const uint8_t *input,
+                        size_t length) {
+    deflater->litlenCounts[END_OF_BLOCK] = 1;
+    build_lengths(deflater->litlenCounts, LITLEN_SYMBOLS, MAX_CODE_BITS, deflater->litlen.lengths);
+    build_lengths(deflater->distanceCounts, DISTANCE_SYMBOLS, MAX_CODE_BITS, deflater->distance.lengths);
+    assign_codes(&deflater->litlen, LITLEN_SYMBOLS);
+    assign_codes(&deflater->distance, DISTANCE_SYMBOLS);
+
+    unsigned litlenSent = LITLEN_SYMBOLS, distanceSent = DISTANCE_SYMBOLS;
+    while (litlenSent > 257 && deflater->litlen.lengths[litlenSent - 1] == 0) litlenSent--;
+    while (distanceSent > 1 && deflater->distance.lengths[distanceSent - 1] == 0) distanceSent--;
+    uint8_t allLengths[LITLEN_SYMBOLS + DISTANCE_SYMBOLS];
+    memcpy(allLengths, deflater->litlen.lengths, litlenSent);
+    memcpy(allLengths + litlenSent, deflater->distance.lengths, distanceSent);
+    uint16_t runs[LITLEN_SYMBOLS + DISTANCE_SYMBOLS];
+    uint32_t runCounts[LENGTH_CODE_SYMBOLS] = {0};
+    unsigned runCount = encode_lengths(allLengths, litlenSent + distanceSent, runs, runCounts);
+    build_lengths(runCounts, LENGTH_CODE_SYMBOLS, MAX_LENGTH_CODE_BITS, deflater->lengthCode.lengths);
+    assign_codes(&deflater->lengthCode, LENGTH_CODE_SYMBOLS);
+    unsigned lengthCodesSent = LENGTH_CODE_SYMBOLS;
+    while (lengthCodesSent > 4 && deflater->lengthCode.lengths[lengthCodeOrder[lengthCodesSent - 1]] == 0)
+        lengthCodesSent--;
+
+    uint64_t dynamicBits = 3 + 5 + 5 + 4 + 3 * (uint64_t)lengthCodesSent;
+    for (unsigned symbol = 0; symbol < LENGTH_CODE_SYMBOLS; symbol++) {
+        dynamicBits += (uint64_t)runCounts[symbol] *
+                       (deflater->lengthCode.lengths[symbol] + (symbol >= 16 ? runExtraBits[symbol - 16] : 0));
+    }
+    dynamicBits += items_cost(deflater, &deflater->litlen, &deflater->distance);
+    uint64_t fixedBits = 3 + items_cost(deflater, &deflater->fixedLitlen, &deflater->fixedDistance);
+    // Stored: each piece of up to 65535 bytes has a 3-bit header, padding to a byte, and LEN and NLEN.
+    uint64_t storedBits = 8 * (uint64_t)length + (length / STORED_MAX + 1) * (3 + 7 + 32);
+
+    if (storedBits <= dynamicBits && storedBits <= fixedBits) {
+        size_t offset = 0;
+        do {
+            size_t piece = length - offset > STORED_MAX ? STORED_MAX : length - offset;
+            put_bits(writer, 0, 3);  // BFINAL 0, BTYPE 00
+            align_to_byte(writer);
+            uint16_t header[2] = {(uint16_t)piece, (uint16_t)~piece};
+            memcpy(writer->next, header, 4);
+            memcpy(writer->next + 4, input + offset, piece);
+            writer->next += 4 + piece;
+            offset += piece;
+        } while (offset < length);
+    } else if (fixedBits <= dynamicBits) {
+        put_bits(writer, 1 << 1, 3);  // BFINAL 0, BTYPE 01
+        write_items(deflater, writer, itemCount, &deflater->fixedLitlen, &deflater->fixedDistance);
+    } else {
+        put_bits(writer, 2 << 1, 3);  // BFINAL 0, BTYPE 10
+        put_bits(writer, litlenSent - 257, 5);
+        put_bits(writer, distanceSent - 1, 5);
+        put_bits(writer, lengthCodesSent - 4, 4);
+        for (unsigned index = 0; index < lengthCodesSent; index++) {
+            put_bits(writer, deflater->lengthCode.lengths[lengthCodeOrder[index]], 3);
+        }
+        for (unsigned index = 0; index < runCount; index++) {
+            unsigned symbol = runs[index] & 31;
+            put_bits(writer, deflater->lengthCode.codes[symbol], deflater->lengthCode.lengths[symbol]);
+            if (symbol >= 16) put_bits(writer, runs[index] >> 5, runExtraBits[symbol - 16]);
+        }
+        write_items(deflater, writer, itemCount, &deflater->litlen, &deflater->distance);
+    }
+    memset(deflater->litlenCounts, 0, sizeof deflater->litlenCounts);
+    memset(deflater->distanceCounts, 0, sizeof deflater->distanceCounts);
+}
+
+sb_fast_deflater *sb_fast_deflater_create(int windowBits) {
+    const uint16_t probe = 1;
+    if (windowBits < 9 || windowBits > 15 || *(const uint8_t *)&probe != 1) return NULL;  // little-endian only
+    sb_fast_deflater *deflater = calloc(1, sizeof(sb_fast_deflater));
+    if (deflater == NULL) return NULL;
+    deflater->maximumDistance = 1u << windowBits;
+    deflater->base = 1;
+    for (unsigned symbol = 0; symbol < LITLEN_SYMBOLS + 2; symbol++) {
+        deflater->fixedLitlen.lengths[symbol] = symbol < 144 ? 8 : symbol < 256 ? 9 : symbol < 280 ? 7 : 8;
+    }
+    for (unsigned symbol = 0; symbol < DISTANCE_SYMBOLS + 2; symbol++) deflater->fixedDistance.lengths[symbol] = 5;
+    assign_codes(&deflater->fixedLitlen, LITLEN_SYMBOLS + 2);
+    assign_codes(&deflater->fixedDistance, DISTANCE_SYMBOLS + 2);
+    return deflater;
+}
+
+void sb_fast_deflater_free(sb_fast_deflater *deflater) { free(deflater); }
+
+size_t sb_fast_deflater_bound(size_t length) {
+    // A block is never coded larger than stored: six bytes (a header, its padding, LEN and NLEN) per piece of
+    // up to 65535 bytes. Every block but the last holds BLOCK_ITEMS items, so at least 32 KiB, which makes at
+    // most 6 * (length / 65535 + length / 32768 + 1) bytes of overhead; then the flush's five and the writer's
+    // slack of eight for whole-word stores.
+    return length + 6 * (length / 16384 + 2) + 5 + 8;
+}
+
+long sb_fast_deflater_compress(sb_fast_deflater *deflater, const unsigned char *input, size_t length,
+                               unsigned char *output, size_t capacity) {
+    if (length > UINT32_MAX / 2 || capacity < sb_fast_deflater_bound(length)) return -1;
+    if (deflater->base > UINT32_MAX - (uint32_t)length - 1) {
+        memset(deflater->table, 0, sizeof deflater->table);
+        deflater->base = 1;
+    }
+    const uint32_t base = deflater->base;
+    deflater->base += (uint32_t)length + 1;
+    bit_writer writer = {output, output + capacity - 8, 0, 0};
+
+    size_t position = 0, literalsFrom = 0, blockFrom = 0;
+    unsigned itemCount = 0;
+    // Room for a whole match and a run of literals up to the next probe.
+    const size_t searchEnd = length >= MIN_MATCH + 8 ? length - 8 : 0;
+    while (position < searchEnd) {
+        uint32_t bytes = load32(input + position);
+        uint32_t *slot = &deflater->table[hash4(bytes)];
+        uint32_t candidate = *slot;
+        *slot = base + (uint32_t)position;
+        size_t distance = position - (candidate - base);
+        if (candidate < base || distance > deflater->maximumDistance || load32(input + candidate - base) != bytes) {
+            // No match: after 32 literals in a row, probe less often (incompressible input passes quickly).
+            position += 1 + ((position - literalsFrom) >> 5);
+            continue;
+        }
+        size_t matchLength = MIN_MATCH, limit = length - position;
+        if (limit > MAX_MATCH) limit = MAX_MATCH;
+        const uint8_t *here = input + position, *there = here - distance;
+        while (matchLength + 8 <= limit) {
+            uint64_t difference = load64(here + matchLength) ^ load64(there + matchLength);
+            if (difference) {
+                matchLength += (size_t)__builtin_ctzll(difference) >> 3;
+                goto found;
+            }
+            matchLength += 8;
+        }
+        while (matchLength < limit && here[matchLength] == there[matchLength]) matchLength++;
+    found:
+        if (itemCount + (position - literalsFrom) + 1 > BLOCK_ITEMS) {
+            write_block(deflater, &writer, itemCount, input + blockFrom, literalsFrom - blockFrom);
+            itemCount = 0;
+            blockFrom = literalsFrom;
+            if (position - literalsFrom + 1 > BLOCK_ITEMS) {
+                // A run of literals longer than a block: it becomes blocks of its own.
+                while (position - literalsFrom >= BLOCK_ITEMS) {
+                    for (unsigned index = 0; index < BLOCK_ITEMS; index++) {
+                        uint8_t byte = input[literalsFrom + index];
+                        deflater->items[index] = byte;
+                        deflater->litlenCounts[byte]++;
+                    }
+                    write_block(deflater, &writer, BLOCK_ITEMS, input + literalsFrom, BLOCK_ITEMS);
+                    literalsFrom += BLOCK_ITEMS;
+                    blockFrom = literalsFrom;
+                }
+            }
+        }
+        for (; literalsFrom < position; literalsFrom++) {
+            uint8_t byte = input[literalsFrom];
+            deflater->items[itemCount++] = byte;
+            deflater->litlenCounts[byte]++;
+        }
+        unsigned lengthExtraBits, lengthExtra, distanceExtraBits, distanceExtra;
+        deflater->litlenCounts[length_symbol((unsigned)matchLength, &lengthExtraBits, &lengthExtra)]++;
+        deflater->distanceCounts[distance_symbol((unsigned)distance, &distanceExtraBits, &distanceExtra)]++;
+        deflater->items[itemCount++] = MATCH_FLAG | (uint32_t)(matchLength - 3) << 16 | (uint32_t)(distance - 1);
+        position += matchLength;
+        literalsFrom = position;
+        // The end of the match goes in the table too: the next repeat often starts there.
+        if (position - 2 < searchEnd) {
+            deflater->table[hash4(load32(input + position - 2))] = base + (uint32_t)(position - 2);
+        }
+    }
+    // The rest are literals.
+    while (literalsFrom < length) {
+        if (itemCount == BLOCK_ITEMS) {
+            write_block(deflater, &writer, itemCount, input + blockFrom, literalsFrom - blockFrom);
+            itemCount = 0;
+            blockFrom = literalsFrom;
+        }
+        uint8_t byte = input[literalsFrom++];
+        deflater->items[itemCount++] = byte;
+        deflater->litlenCounts[byte]++;
+    }
+    if (itemCount > 0) write_block(deflater, &writer, itemCount, input + blockFrom, length - blockFrom);
+    // The sync flush: an empty stored block, 00 00 ff ff after the padding.
+    put_bits(&writer, 0, 3);
+    align_to_byte(&writer);
+    static const uint8_t flush[4] = {0x00, 0x00, 0xff, 0xff};
+    memcpy(writer.next, flush, 4);
+    writer.next += 4;
+    return (long)(writer.next - output);
+}
