@@ -367,6 +367,34 @@ static void write_block(sb_fast_deflater *deflater, bit_writer *writer, unsigned
     memset(deflater->distanceCounts, 0, sizeof deflater->distanceCounts);
 }
 
+/// The block being gathered: how many literals and matches it holds, and where in the input it begins.
+typedef struct {
+    unsigned itemCount;
+    size_t from;
+} gathering;
+
+/// Codes the gathered block when it is full, so that one more item fits; `at` is where that item begins.
+static inline void make_room(sb_fast_deflater *deflater, bit_writer *writer, gathering *block, const uint8_t *input,
+                             size_t at) {
+    if (block->itemCount < BLOCK_ITEMS) return;
+    write_block(deflater, writer, block->itemCount, input + block->from, at - block->from);
+    block->itemCount = 0;
+    block->from = at;
+}
+
+/// Gathers `input[from..<to]` as literals, as many at a time as the block has room for.
+static inline void gather_literals(sb_fast_deflater *deflater, bit_writer *writer, gathering *block,
+                                   const uint8_t *input, size_t from, size_t to) {
+    while (from < to) {
+        make_room(deflater, writer, block, input, from);
+        size_t room = BLOCK_ITEMS - block->itemCount, end = to - from > room ? from + room : to;
+        for (; from < end; from++) {
+            deflater->items[block->itemCount++] = input[from];
+            deflater->litlenCounts[input[from]]++;
+        }
+    }
+}
+
 sb_fast_deflater *sb_fast_deflater_create(int windowBits) {
     const uint16_t probe = 1;
     if (windowBits < 9 || windowBits > 15 || *(const uint8_t *)&probe != 1) return NULL;  // little-endian only
@@ -404,8 +432,8 @@ long sb_fast_deflater_compress(sb_fast_deflater *deflater, const unsigned char *
     deflater->base += (uint32_t)length + 1;
     bit_writer writer = {output, output + capacity - 8, 0, 0};
 
-    size_t position = 0, literalsFrom = 0, blockFrom = 0;
-    unsigned itemCount = 0;
+    size_t position = 0, literalsFrom = 0;
+    gathering block = {0, 0};
     // Room for a whole match and a run of literals up to the next probe.
     const size_t searchEnd = length >= MIN_MATCH + 8 ? length - 8 : 0;
     while (position < searchEnd) {
@@ -432,33 +460,12 @@ long sb_fast_deflater_compress(sb_fast_deflater *deflater, const unsigned char *
         }
         while (matchLength < limit && here[matchLength] == there[matchLength]) matchLength++;
     found:
-        if (itemCount + (position - literalsFrom) + 1 > BLOCK_ITEMS) {
-            write_block(deflater, &writer, itemCount, input + blockFrom, literalsFrom - blockFrom);
-            itemCount = 0;
-            blockFrom = literalsFrom;
-            if (position - literalsFrom + 1 > BLOCK_ITEMS) {
-                // A run of literals longer than a block: it becomes blocks of its own.
-                while (position - literalsFrom >= BLOCK_ITEMS) {
-                    for (unsigned index = 0; index < BLOCK_ITEMS; index++) {
-                        uint8_t byte = input[literalsFrom + index];
-                        deflater->items[index] = byte;
-                        deflater->litlenCounts[byte]++;
-                    }
-                    write_block(deflater, &writer, BLOCK_ITEMS, input + literalsFrom, BLOCK_ITEMS);
-                    literalsFrom += BLOCK_ITEMS;
-                    blockFrom = literalsFrom;
-                }
-            }
-        }
-        for (; literalsFrom < position; literalsFrom++) {
-            uint8_t byte = input[literalsFrom];
-            deflater->items[itemCount++] = byte;
-            deflater->litlenCounts[byte]++;
-        }
+        gather_literals(deflater, &writer, &block, input, literalsFrom, position);
+        make_room(deflater, &writer, &block, input, position);
         unsigned lengthExtraBits, lengthExtra, distanceExtraBits, distanceExtra;
         deflater->litlenCounts[length_symbol((unsigned)matchLength, &lengthExtraBits, &lengthExtra)]++;
         deflater->distanceCounts[distance_symbol((unsigned)distance, &distanceExtraBits, &distanceExtra)]++;
-        deflater->items[itemCount++] = MATCH_FLAG | (uint32_t)(matchLength - 3) << 16 | (uint32_t)(distance - 1);
+        deflater->items[block.itemCount++] = MATCH_FLAG | (uint32_t)(matchLength - 3) << 16 | (uint32_t)(distance - 1);
         position += matchLength;
         literalsFrom = position;
         // The end of the match goes in the table too: the next repeat often starts there.
@@ -467,17 +474,8 @@ long sb_fast_deflater_compress(sb_fast_deflater *deflater, const unsigned char *
         }
     }
     // The rest are literals.
-    while (literalsFrom < length) {
-        if (itemCount == BLOCK_ITEMS) {
-            write_block(deflater, &writer, itemCount, input + blockFrom, literalsFrom - blockFrom);
-            itemCount = 0;
-            blockFrom = literalsFrom;
-        }
-        uint8_t byte = input[literalsFrom++];
-        deflater->items[itemCount++] = byte;
-        deflater->litlenCounts[byte]++;
-    }
-    if (itemCount > 0) write_block(deflater, &writer, itemCount, input + blockFrom, length - blockFrom);
+    gather_literals(deflater, &writer, &block, input, literalsFrom, length);
+    if (block.itemCount > 0) write_block(deflater, &writer, block.itemCount, input + block.from, length - block.from);
     // The sync flush: an empty stored block, 00 00 ff ff after the padding.
     put_bits(&writer, 0, 3);
     align_to_byte(&writer);
