@@ -397,7 +397,7 @@ static inline void gather_literals(sb_fast_deflater *deflater, bit_writer *write
 
 sb_fast_deflater *sb_fast_deflater_create(int windowBits) {
     const uint16_t probe = 1;
-    if (windowBits < 9 || windowBits > 15 || *(const uint8_t *)&probe != 1) return NULL;  // little-endian only
+    if (windowBits < 8 || windowBits > 15 || *(const uint8_t *)&probe != 1) return NULL;  // little-endian only
     sb_fast_deflater *deflater = calloc(1, sizeof(sb_fast_deflater));
     if (deflater == NULL) return NULL;
     deflater->maximumDistance = 1u << windowBits;

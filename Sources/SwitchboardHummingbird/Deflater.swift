@@ -31,9 +31,10 @@ final class Deflater: @unchecked Sendable {
     }
 
     /// A compressor at `level` (1–9; 1 is Switchboard's encoder, 2–9 zlib's levels) with a window of
-    /// 2^`windowBits` bytes (9–15); `nil` when it cannot be made (no memory).
+    /// 2^`windowBits` bytes (8–15 at level 1, 9–15 at zlib's, which cannot keep to 256 bytes); `nil` when it
+    /// cannot be made (no memory).
     init?(level: Int, windowBits: Int) {
-        guard (1...9).contains(level), (9...15).contains(windowBits) else { return nil }
+        guard (1...9).contains(level), (level == 1 ? 8 : 9)...15 ~= windowBits else { return nil }
         if level == 1 {
             guard let encoder = sb_fast_deflater_create(Int32(windowBits)) else { return nil }
             engine = .fast(encoder)

@@ -21,8 +21,9 @@ import Synchronization
 /// - **Sending.** A message under ``minimumCompressedSize`` bytes goes uncompressed (RFC 7692, section 6);
 ///   a longer one is compressed even when deflate cannot make it smaller (its stored blocks cost 5 bytes in
 ///   64 KiB), as Hummingbird does: Autobahn's runner (kosoku) breaks on uncompressed answers to compressed
-///   messages. A client that limits the server's window to 256 bytes (`server_max_window_bits=8`, which
-///   zlib's compressor cannot keep to) gets every message uncompressed.
+///   messages. A client that limits the server's window to 256 bytes (`server_max_window_bits=8`) gets
+///   messages compressed with that window at level 1 (Switchboard's encoder, ``Deflater``) and uncompressed at
+///   the levels of zlib, whose compressor cannot keep to it.
 /// - **Receiving** (``DeflateReceiver``). What a frame can inflate to is reserved from the API's inbound budget
 ///   before it is inflated, and inflating stops one byte past the message limit (1009). Past the first moments
 ///   of a connection its frames do not come this way but through the ``WebSocketWatch``'s queue, whose reader
@@ -31,10 +32,11 @@ import Synchronization
 struct PerMessageDeflateBuilder: WebSocketExtensionBuilder {
     static var name: String { "permessage-deflate" }
     let maxInflatedFrameSize: Int
-    /// zlib's level for what the server sends, 1...9.
+    /// How hard what the server sends is compressed, 1...9: 1 is Switchboard's own encoder, 2...9 zlib's levels.
     let compressionLevel: Int
 
-    /// - Parameter compressionLevel: zlib's level for what the server sends, clamped to 1...9.
+    /// - Parameter compressionLevel: How hard what the server sends is compressed, clamped to 1...9
+    ///   (``Deflater``).
     init(maxInflatedFrameSize: Int, compressionLevel: Int = 1) {
         self.maxInflatedFrameSize = maxInflatedFrameSize
         self.compressionLevel = min(max(compressionLevel, 1), 9)
@@ -67,11 +69,12 @@ struct PerMessageDeflateBuilder: WebSocketExtensionBuilder {
         /// The client's `server_max_window_bits`, which the answer repeats.
         var serverMaxWindowBits: Int?
 
-        /// The window the server compresses with: 2^15 bytes unless the client asked for less; `nil` (nothing
-        /// is compressed) when it asked for 256 bytes.
-        var sendWindowBits: Int? {
+        /// The window the server compresses with at `level`: 2^15 bytes unless the client asked for less; `nil`
+        /// (nothing is compressed) when it asked for 256 bytes at a level of zlib's, whose compressor cannot
+        /// keep to that (Switchboard's encoder, level 1, can).
+        func sendWindowBits(level: Int) -> Int? {
             let bits = serverMaxWindowBits ?? 15
-            return bits >= 9 ? bits : nil
+            return bits >= 9 || level == 1 ? bits : nil
         }
 
         /// The agreement on an offer, or `nil` when the offer has a parameter that is unknown, repeated with a
@@ -126,7 +129,7 @@ final class PerMessageDeflate: WebSocketExtension {
     /// messages and while a message goes uncompressed.
     private let sending = Mutex<Deflater?>(nil)
 
-    /// Why a frame could not be sent: zlib failed in the middle of a fragmented message, which can then be
+    /// Why a frame could not be sent: the compressor failed in the middle of a fragmented message, which can then be
     /// neither finished nor taken back (the connection is closed with 1011).
     struct CompressionFailed: Error, CustomStringConvertible {
         var description: String { "compressing a fragmented message failed" }
@@ -151,7 +154,7 @@ final class PerMessageDeflate: WebSocketExtension {
     // MARK: Sending
 
     func processFrameToSend(_ frame: WebSocketFrame, context: WebSocketExtensionContext) async throws -> WebSocketFrame {
-        guard let windowBits = agreement.sendWindowBits else { return frame }
+        guard let windowBits = agreement.sendWindowBits(level: compressionLevel) else { return frame }
         switch frame.opcode {
         case .text, .binary:
             guard frame.fin else {

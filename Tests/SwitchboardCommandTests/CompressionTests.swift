@@ -78,26 +78,31 @@ extension CommandLineTests {
     }
 
     /// A client that limits the server's window (`server_max_window_bits`) gets what it can inflate: messages
-    /// compressed with that window (the raw client inflates them with no larger one), and none compressed when
-    /// it asks for 256 bytes, which zlib's compressor cannot keep to.
+    /// compressed with that window (the raw client inflates them with no larger one), down to 256 bytes at the
+    /// default level (Switchboard's encoder); at a level of zlib's, whose compressor cannot keep to 256 bytes,
+    /// those go uncompressed.
     @Test func aClientsLimitOnTheServersWindowIsKept() async throws {
-        let data = Self.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: data) }
-        let (process, port) = try await startServe(dataDirectory: data)
-        defer { if process.isRunning { process.terminate() } }
         let text = FileManager.default.currentDirectoryPath + "/Docs/Performance.md"
-        var sizes: [Int: Int] = [:]
-        for bits in [8, 9, 12, 15] {
-            let (line, result) = try await deflateClient("window", port: port, token: try Self.token(data), file: text, "\(bits)")
-            #expect(result["answer"] as? String == Self.deflateAnswer + "; server_max_window_bits=\(bits)", "\(line)")
-            #expect(result["intact"] as? Bool == true, "inflated with a window of 2^\(bits) bytes: \(line)")
-            #expect(result["compressed"] as? Bool == (bits > 8), "\(line)")
-            sizes[bits] = result["size"] as? Int
+        for (arguments, level) in [([String](), 1), (["--compression-level", "9"], 9)] {
+            let data = Self.temporaryDirectory()
+            defer { try? FileManager.default.removeItem(atPath: data) }
+            let (process, port) = try await startServe(dataDirectory: data, arguments)
+            defer { if process.isRunning { process.terminate() } }
+            var sizes: [Int: Int] = [:]
+            for bits in [8, 9, 12, 15] {
+                let (line, result) = try await deflateClient("window", port: port, token: try Self.token(data), file: text, "\(bits)")
+                #expect(result["answer"] as? String == Self.deflateAnswer + "; server_max_window_bits=\(bits)", "\(line)")
+                #expect(result["intact"] as? Bool == true, "level \(level): inflated with a window of 2^\(bits) bytes: \(line)")
+                #expect(result["compressed"] as? Bool == (bits > 8 || level == 1), "level \(level): \(line)")
+                sizes[bits] = result["size"] as? Int
+            }
+            // A smaller window finds fewer matches: the sizes tell that the window was used, not just allowed.
+            let windows = level == 1 ? [8, 9, 12, 15] : [9, 12, 15]
+            let smallerIsLarger = zip(windows, windows.dropFirst()).allSatisfy { (sizes[$0] ?? 0) > (sizes[$1] ?? 0) }
+            #expect(smallerIsLarger, "level \(level): \(sizes)")
+            process.terminate()
+            try await onOwnThread { process.waitUntilExit() }
         }
-        // A smaller window finds fewer matches: the sizes tell that the window was used, not just allowed.
-        #expect((sizes[9] ?? 0) > (sizes[12] ?? 0) && (sizes[12] ?? 0) > (sizes[15] ?? 0), "\(sizes)")
-        process.terminate()
-        try await onOwnThread { process.waitUntilExit() }
     }
 
     /// An idle connection that negotiated permessage-deflate (as every browser does) holds no compressor and no

@@ -49,9 +49,10 @@ struct DeflaterTests {
         }
     }
 
-    /// No match reaches further back than the window the client allowed: zlib's inflater with a window of 2^bits
+    /// No match reaches further back than the window the client allowed (down to 256 bytes, which zlib's own
+    /// compressor cannot keep to): zlib's inflater with a window of 2^bits
     /// refuses a distance beyond it ("invalid distance too far back"), and the repeats lie just beyond it.
-    @Test(arguments: 9...15)
+    @Test(arguments: 8...15)
     func matchesStayInsideTheWindow(_ bits: Int) throws {
         var random = SystemRandomNumberGenerator()
         let block = (0..<(1 << bits) + 50).map { _ in UInt8.random(in: 0...255, using: &random) }

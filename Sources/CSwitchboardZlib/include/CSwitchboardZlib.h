@@ -26,7 +26,7 @@ int sb_deflater_reset(sb_deflater *deflater);
 /// to anything before the buffer it is given. Faster than zlib's level 1 and about as small.
 typedef struct sb_fast_deflater sb_fast_deflater;
 
-/// An encoder whose matches reach at most 2^`windowBits` bytes back (9–15); NULL without memory, or on a
+/// An encoder whose matches reach at most 2^`windowBits` bytes back (8–15); NULL without memory, or on a
 /// big-endian machine.
 sb_fast_deflater *sb_fast_deflater_create(int windowBits);
 void sb_fast_deflater_free(sb_fast_deflater *deflater);
