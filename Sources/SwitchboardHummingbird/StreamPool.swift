@@ -1,7 +1,7 @@
 import NIOCore
 import Synchronization
 
-/// zlib streams not in use, kept for the next message: permessage-deflate's compressors and inflaters
+/// DEFLATE streams not in use, kept for the next message: permessage-deflate's compressors and inflaters
 /// (``Deflater``, ``Inflater``), shared by every connection of the process.
 ///
 /// Switchboard negotiates no context takeover either way, so every message is a DEFLATE stream of its own and
@@ -14,7 +14,7 @@ final class StreamPool<Stream: AnyObject & Sendable>: Sendable {
     private let idle = Mutex<[Int: [Stream]]>([:])
     private let reset: @Sendable (Stream) -> Bool
 
-    /// - Parameter reset: Starts a stream anew before it is kept; `false` (zlib failed) drops it.
+    /// - Parameter reset: Starts a stream anew before it is kept; `false` (the stream failed) drops it.
     init(capacity: Int = max(4, 2 * System.coreCount), reset: @escaping @Sendable (Stream) -> Bool) {
         self.capacity = capacity
         self.reset = reset

@@ -34,13 +34,15 @@ public struct SwitchboardServerConfiguration: Sendable {
     /// own, with compressors and inflaters shared by every connection, so an idle connection that negotiated
     /// compression (as every browser does) holds none of them.
     public var compression: Bool
-    /// How hard the server compresses what it sends when a client negotiated permessage-deflate: zlib's
-    /// level, 1 (fastest, the default) to 9 (smallest); values outside are taken as the nearest end.
+    /// How hard the server compresses what it sends when a client negotiated permessage-deflate: 1 (fastest,
+    /// the default: Switchboard's own DEFLATE encoder) to 9 (smallest; 2–9 are zlib's levels); values outside
+    /// are taken as the nearest end.
     ///
     /// Browsers, Python `websockets` and `switchboard connect` all offer compression, so this sets the CPU a
-    /// stream of PTY output costs. Measured on text (`Docs/Performance.md`, the twenty-third round): zlib's
-    /// default level 6 made the output 3.9 times smaller at about 25 ms of CPU per MB, and cut the rate of
-    /// PTY output to a compressing client by about 40 %; level 1 makes it 3.1 times smaller at about 7 ms per MB.
+    /// stream of PTY output costs. Measured on text (`Docs/Performance.md`, the twenty-third and twenty-fifth
+    /// rounds): zlib's default level 6 made the output 3.9 times smaller at about 25 ms of CPU per MB, and cut
+    /// the rate of PTY output to a compressing client by about 40 %; level 1 makes it about 3 times smaller
+    /// and adds about 3.5 ms per MB to what sending it uncompressed costs, half of what zlib's level 1 added.
     public var compressionLevel: Int
     /// The reverse proxies whose `X-Forwarded-For` and `X-Forwarded-Proto` are believed, by address or
     /// network (default none: anyone could send them). The client's address is then the right-most

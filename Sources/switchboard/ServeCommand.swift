@@ -39,7 +39,10 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "The largest message a client may send, in bytes.") var maxMessageSize = 16 << 20
     @Option(help: "Seconds between pings to each client (0 turns them off).") var pingInterval = 30
     @Option(
-        help: "How hard what the server sends is compressed when a client offers permessage-deflate: 1 (fastest) to 9 (smallest); 0 does not offer compression."
+        help: """
+            How hard what the server sends is compressed when a client offers permessage-deflate: \
+            1 (fastest, Switchboard's own encoder) to 9 (smallest; 2-9 are zlib's levels); 0 does not offer compression.
+            """
     )
     var compressionLevel = 1
     @Option(

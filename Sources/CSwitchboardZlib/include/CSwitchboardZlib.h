@@ -1,5 +1,6 @@
-// Raw DEFLATE streams for permessage-deflate (RFC 7692), through the system's zlib: a compressor that
-// flushes every call to a byte boundary, and an inflater that reports how much it read and wrote. The
+// Raw DEFLATE streams for permessage-deflate (RFC 7692): through the system's zlib, a compressor that
+// flushes every call to a byte boundary and an inflater that reports how much it read and wrote; and
+// Switchboard's own single-pass encoder (FastDeflater.c), which the server uses at level 1. The
 // z_stream stays behind an opaque pointer, so Swift never copies or moves it.
 #ifndef CSWITCHBOARD_ZLIB_H
 #define CSWITCHBOARD_ZLIB_H
