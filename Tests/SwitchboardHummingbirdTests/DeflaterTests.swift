@@ -65,6 +65,57 @@ struct DeflaterTests {
         #expect(try Self.inflate(Array(compressed.readableBytesView), windowBits: bits, room: 16) == bytes)
     }
 
+    /// Messages made at random of the pieces output is made of (random bytes, runs, text, few symbols, and
+    /// copies of what came before from distances around the window's size), cut into up to four fragments
+    /// that are compressed one by one as a fragmented message is, with a random window of 2^8–2^15 bytes:
+    /// zlib, inflating the fragments as one stream with that window, gets every message back. The generator is
+    /// seeded, so that a failure names the message that shows it.
+    @Test func randomMessagesInflateToThemselves() throws {
+        let text = Array(try String(contentsOfFile: FileManager.default.currentDirectoryPath + "/Docs/PTY.md", encoding: .utf8).utf8)
+        for seed in UInt64(1)...250 {
+            var random = SeededGenerator(seed: seed)
+            let bits = Int.random(in: 8...15, using: &random)
+            let window = 1 << bits
+            var bytes: [UInt8] = []
+            let target = Int.random(in: 0...(seed.isMultiple(of: 10) ? 150_000 : 20_000), using: &random)
+            while bytes.count < target {
+                let count = Int.random(in: 1...3_000, using: &random)
+                switch Int.random(in: 0..<5, using: &random) {
+                case 0: bytes += (0..<count).map { _ in UInt8.random(in: 0...255, using: &random) }
+                case 1: bytes += repeatElement(UInt8.random(in: 0...255, using: &random), count: count)
+                case 2:
+                    let start = Int.random(in: 0..<text.count, using: &random)
+                    bytes += text[start..<min(text.count, start + count)]
+                case 3: bytes += (0..<count).map { _ in UInt8.random(in: 97...99, using: &random) }
+                default:
+                    guard !bytes.isEmpty else { continue }
+                    // From just inside to just outside the window, and anywhere closer.
+                    let distance = min(
+                        bytes.count,
+                        Bool.random(using: &random)
+                            ? window + Int.random(in: -3...3, using: &random) : Int.random(in: 1...window, using: &random))
+                    guard distance > 0 else { continue }
+                    for _ in 0..<count { bytes.append(bytes[bytes.count - distance]) }
+                }
+            }
+            var cuts = (0..<Int.random(in: 0...3, using: &random)).map { _ in Int.random(in: 0...bytes.count, using: &random) }
+            cuts = [0] + cuts.sorted() + [bytes.count]
+            let deflater = try #require(Deflater(level: 1, windowBits: bits))
+            var payload: [UInt8] = []
+            for (from, to) in zip(cuts, cuts.dropFirst()) {
+                let fragment = try #require(
+                    deflater.compress(ByteBuffer(bytes: bytes[from..<to]), allocator: ByteBufferAllocator()), "message \(seed)")
+                payload += fragment.readableBytesView
+            }
+            let room = [16, 4_096, 1 << 20][Int.random(in: 0..<3, using: &random)]
+            // A Bool, so that a failure prints the message's number rather than its bytes.
+            let intact = (try? Self.inflate(payload, windowBits: bits, room: room)) == bytes
+            #expect(
+                intact,
+                "message \(seed): \(bytes.count) bytes in \(cuts.count - 1) fragments, window 2^\(bits), \(payload.count) compressed")
+        }
+    }
+
     /// The encoder writes no byte past ``sb_fast_deflater_bound``, on the inputs that come closest to it
     /// (random bytes, stored), with bytes after the bound left as they were.
     @Test func theOutputStaysWithinItsBound() throws {
@@ -134,6 +185,19 @@ struct DeflaterTests {
         var output = [UInt8](repeating: 0, count: bound)
         let written = output.withUnsafeMutableBufferPointer { sb_deflater_compress(stream, bytes, bytes.count, $0.baseAddress, bound) }
         return written > 0 ? written : nil
+    }
+
+    /// SplitMix64: the same numbers for the same seed on every machine.
+    struct SeededGenerator: RandomNumberGenerator {
+        var state: UInt64
+        init(seed: UInt64) { state = seed }
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var mixed = state
+            mixed = (mixed ^ (mixed >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            mixed = (mixed ^ (mixed >> 27)) &* 0x94D0_49BB_1331_11EB
+            return mixed ^ (mixed >> 31)
+        }
     }
 
     /// zlib refused the data (-1), or it stopped short.
