@@ -111,7 +111,7 @@ struct UpgradedConnection: Sendable {
             request: request,
             transport: WebSocketTransport(
                 outbound: outbound, closeState: closeState, directWriter: installed?.writer, maxFrameSize: maxMessageSize,
-                sendsDirectly: !upgrade.compresses),
+                compresses: upgrade.compresses),
             inboundQueue: installed?.queue,
             receiver: upgrade.compresses ? DeflateReceiver(maxInflatedFrameSize: maxMessageSize) : nil)
     }

@@ -13,9 +13,23 @@ struct WebSocketTransport: TerminalTransport {
     let directWriter: WebSocketWatch.DirectWriter?
     /// The largest frame the writer sends whole (the server's message limit).
     let maxFrameSize: Int
-    /// Whether messages may be handed to the event loop directly (``WebSocketWatch/DirectWriter``): only on a
-    /// connection that does not compress, since those frames pass the writer's permessage-deflate.
-    let sendsDirectly: Bool
+    /// The largest message handed to the event loop directly (``WebSocketWatch/DirectWriter``): on a connection
+    /// that does not compress, any that fits in one frame; on one that does, those that permessage-deflate
+    /// sends uncompressed anyway (under ``PerMessageDeflate/minimumCompressedSize`` bytes), since only the
+    /// writer's frames pass through the compressor.
+    let largestDirectMessage: Int
+
+    /// - Parameter compresses: Whether the connection negotiated permessage-deflate.
+    init(
+        outbound: WebSocketOutboundWriter, closeState: WebSocketWatch.CloseState, directWriter: WebSocketWatch.DirectWriter?,
+        maxFrameSize: Int, compresses: Bool
+    ) {
+        self.outbound = outbound
+        self.closeState = closeState
+        self.directWriter = directWriter
+        self.maxFrameSize = maxFrameSize
+        largestDirectMessage = compresses ? min(maxFrameSize, PerMessageDeflate.minimumCompressedSize - 1) : maxFrameSize
+    }
 
     /// Hummingbird's writer, once the frames the direct way holds for a run of messages sent together have
     /// been handed to the event loop: what the writer sends reaches the event loop later, so it follows them.
@@ -24,18 +38,18 @@ struct WebSocketTransport: TerminalTransport {
         return outbound
     }
 
-    /// Sends a message as one frame. On a connection without compression, a message that fits in one frame is
-    /// handed straight to the connection's event loop while the channel is writable, without the writer's
-    /// task machinery (every message before it has been handed over by then, so it goes out after them); a
-    /// message the direct way refuses goes through Hummingbird's writer, which waits while the channel is not
-    /// writable and fragments what is over the frame limit.
+    /// Sends a message as one frame. A message that fits in one frame (on a compressing connection, one too
+    /// short to be compressed) is handed straight to the connection's event loop while the channel is writable,
+    /// without the writer's task machinery (every message before it has been handed over by then, so it goes
+    /// out after them); a message the direct way refuses goes through Hummingbird's writer, which waits while
+    /// the channel is not writable, compresses, and fragments what is over the frame limit.
     func send(_ message: TerminalMessage) async throws {
         switch message {
         case .text(let text):
-            guard sendsDirectly, text.utf8.count <= maxFrameSize else { return try await writer().writeTextMessage(text) }
+            guard text.utf8.count <= largestDirectMessage else { return try await writer().writeTextMessage(text) }
             try await send(ByteBuffer(string: text), opcode: .text)
         case .binary(let bytes):
-            guard sendsDirectly, bytes.readableBytes <= maxFrameSize else { return try await writer().writeBinaryMessage(bytes) }
+            guard bytes.readableBytes <= largestDirectMessage else { return try await writer().writeBinaryMessage(bytes) }
             try await send(bytes, opcode: .binary)
         }
     }
@@ -46,7 +60,7 @@ struct WebSocketTransport: TerminalTransport {
         guard utf8Text.readableBytes <= maxFrameSize else {
             return try await writer().writeTextMessage(String(decoding: utf8Text.readableBytesView, as: UTF8.self))
         }
-        guard sendsDirectly else {
+        guard utf8Text.readableBytes <= largestDirectMessage else {
             return try await writer().write(.custom(WebSocketFrame(fin: true, opcode: .text, data: utf8Text)))
         }
         try await send(utf8Text, opcode: .text)

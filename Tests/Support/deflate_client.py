@@ -13,7 +13,9 @@ extension, whether the echo came back compressed (RSV1), whether it inflates to 
 the wire, and the size zlib gives the same text at levels 1 and 9 with the extension's settings (raw
 deflate, a 32 KiB window, memory level 8, a sync flush whose last four bytes are dropped), so the caller
 can tell the level the server used. Then it sends the text again compressed, as a stream of its own in two
-fragments (the second a continuation), and reports whether that echo is intact too.
+fragments (the second a continuation), and reports whether that echo is intact too. Last it sends a burst of
+short and long messages without waiting for their echoes, and reports whether the echoes came back in order and
+compressed exactly when they are 256 bytes or longer.
 
 `pty` has the shell `cat` the file and reads frames until the end marker: a compressed message is inflated
 with an inflater of its own when the server answered `server_no_context_takeover` (so a message that
@@ -123,8 +125,20 @@ def echo(port, token, text):
     send_frame(sock, 0x41, pieces[0])
     send_frame(sock, 0x80, pieces[1][:-4])
     fragments_echoed, _, _, _ = read_message(sock)
+    # A burst of short and long messages sent without waiting: the short ones go back uncompressed by a way of
+    # their own, the long ones compressed through the compressor, and the echoes must keep their order.
+    sizes = [10, 300, 255, 256, 5, 1000, 3, 40000, 4, 257, 200, 3000] * 4
+    burst = [(f"{index:03d}" + "abcdefghij" * (size // 10 + 1))[:size].encode() for index, size in enumerate(sizes)]
+    for message in burst:
+        send_text(sock, message)
+    in_order, compressed_as_expected = True, True
+    for message in burst:
+        echoed_message, was_compressed, _, _ = read_message(sock)
+        in_order = in_order and echoed_message == message
+        compressed_as_expected = compressed_as_expected and was_compressed == (len(message) >= 256)
     sock.close()
-    return {**result, "fragments_intact": fragments_echoed == text}
+    return {**result, "fragments_intact": fragments_echoed == text, "burst_in_order": in_order,
+            "burst_compressed_as_expected": compressed_as_expected}
 
 
 def window(port, token, text, bits):

@@ -9,7 +9,8 @@ extension CommandLineTests {
     /// echo's frame inflates to what was sent and is as large as that text comes out at the level asked for:
     /// by default level 1, Switchboard's own encoder, within 5 % of zlib's level 1 (1.3 % larger when this was
     /// written); on request zlib's level 9, to the byte but for the last few; `0` offers no compression;
-    /// anything else is refused.
+    /// anything else is refused. A burst of short and long messages comes back in order, the short ones (which
+    /// skip Hummingbird's writer) uncompressed and the long ones compressed.
     @Test func theCompressionLevelSetsHowHardTheServerDeflates() async throws {
         let text = FileManager.default.currentDirectoryPath + "/Docs/Performance.md"
         for (arguments, level) in [([String](), 1), (["--compression-level", "9"], 9), (["--compression-level", "0"], 0)] {
@@ -24,6 +25,8 @@ extension CommandLineTests {
             if level > 0 {
                 #expect(result["answer"] as? String == Self.deflateAnswer, "level \(level): \(line)")
                 #expect(result["fragments_intact"] as? Bool == true, "level \(level): a compressed message in two fragments: \(line)")
+                #expect(result["burst_in_order"] as? Bool == true, "level \(level): short and long messages in one burst: \(line)")
+                #expect(result["burst_compressed_as_expected"] as? Bool == true, "level \(level): \(line)")
             }
             let size = try #require(result["size"] as? Int)
             let zlib1 = try #require(result["zlib1"] as? Int)
