@@ -10,8 +10,9 @@ Sections (each prints its rows as it goes; one table at the end, median and rang
 
 * pty    PTY output in MB/s for four workloads (77-byte lines, one long line, raw 80-byte lines, and text: this
          repository's sources and guides): the limit (this script reading a PTY itself), Switchboard (raw and
-         terminado mode, raw mode recorded to asciicast, and raw mode to a client that offers permessage-deflate
-         as browsers do), websocketd + `script` (binary mode),
+         terminado mode, raw mode recorded to asciicast, raw mode to a client that offers permessage-deflate
+         as browsers do, and "browser": terminado mode to such a client, as the browser console's xterm.js
+         connects), websocketd + `script` (binary mode),
          terminado; server CPU per MB, the client's CPU, and the share of the machine's cores busy meanwhile
          (for the limit too: whether the transfer left a core idle). The targets are read from each repeat's
          own pairs (Switchboard ÷ the limit, ÷ websocketd, ÷ terminado, recorded ÷ unrecorded), measured
@@ -20,7 +21,7 @@ Sections (each prints its rows as it goes; one table at the end, median and rang
 * compression  the text workload to a client that offers permessage-deflate, from `switchboard serve` at
          `--compression-level 6` (zlib's default) and at its default 1, beside the same client without it.
 * keys   keystroke round trip through `cat` in a raw PTY, p50 and p99 (Switchboard, also to a client that offers
-         permessage-deflate, websocketd, terminado).
+         permessage-deflate and the browser's way, websocketd, terminado).
 * start  PTY session start: from the TCP connect to the first byte of the shell's prompt, p50.
 * echo   Switchboard's Echo terminal next to a bare Hummingbird echo (BenchServer bare-echo), node-ws clients
          in a closed loop at 1, 100 and 1,000 connections: msgs/s, p50, server CPU per message; the 100-
@@ -262,17 +263,18 @@ class PTYClient:
             url = peers.switchboard().api + "/pty/input=keys"
         elif kind == "switchboard recorded":
             url = peers.switchboard().api + "/pty/input=keys&record=true"
-        elif kind == "switchboard terminado":
+        elif kind in ("switchboard terminado", "switchboard browser"):
             url = peers.switchboard().api + "/pty/mode=terminado"
         elif kind == "websocketd":
             url = f"ws://127.0.0.1:{peers.websocketd().port}/"
         else:
             url = f"ws://127.0.0.1:{peers.terminado().port}/websocket"
         # Held across calls, so connected directly (websockets 17.1 asks for `legacy=True` outside a `with`).
-        # "switchboard compressed" offers permessage-deflate, as browsers do; the other clients do not.
-        compression = "deflate" if kind == "switchboard compressed" else None
+        # "switchboard compressed" offers permessage-deflate, as browsers do; so does "switchboard browser", which
+        # speaks the terminado protocol as the browser console's xterm.js does. The other clients do not.
+        compression = "deflate" if kind in ("switchboard compressed", "switchboard browser") else None
         self.ws = connect(url, compression=compression, max_size=None, open_timeout=20, legacy=True)
-        self.json = kind in ("switchboard terminado", "terminado")
+        self.json = kind in ("switchboard terminado", "switchboard browser", "terminado")
 
     def send(self, keys):
         self.ws.send(json.dumps(["stdin", keys]) if self.json else keys)
@@ -573,7 +575,8 @@ def run(args):
     peers = Peers(args)
     table = Table()
     total = args.megabytes * 1_000_000
-    kinds = ["switchboard", "switchboard terminado", "switchboard recorded", "switchboard compressed", "websocketd", "terminado"]
+    kinds = ["switchboard", "switchboard terminado", "switchboard recorded", "switchboard compressed", "switchboard browser",
+             "websocketd", "terminado"]
     try:
         if "pty" in sections:
             make_text_file(peers.data, total)
@@ -615,7 +618,7 @@ def run(args):
                           pair_ratios(rates["switchboard compressed"], rates["switchboard"], 100), "%", "", 0)
                 for kind in kinds:
                     table.add("PTY output", f"{workload}: {kind}, server CPU", cpu[kind], "ms/MB",
-                              "target ≤ 10" if kind in ("switchboard", "switchboard compressed") else "")
+                              "target ≤ 10" if kind in ("switchboard", "switchboard compressed", "switchboard browser") else "")
                 for kind in kinds:
                     table.add("PTY output", f"{workload}: {kind}, the Python client's CPU", client[kind], "% of a core")
                 for kind in ["limit"] + kinds:
@@ -648,7 +651,7 @@ def run(args):
         if "keys" in sections:
             print("Keystroke round trip", flush=True)
             results = {kind: [keystrokes(kind, peers, args.keys) for _ in range(args.repeats)]
-                       for kind in ["switchboard", "switchboard compressed", "websocketd", "terminado"]}
+                       for kind in ["switchboard", "switchboard compressed", "switchboard browser", "websocketd", "terminado"]}
             p50 = {kind: [percentile(times, 0.5) for times in runs] for kind, runs in results.items()}
             reference = statistics.median(p50["websocketd"])
             for kind, runs in results.items():
