@@ -241,9 +241,10 @@ class Peers:
 
     def bench_server(self, mode, instance=None):
         """`BenchServer mode`; `instance` names a separate one, as for `switchboard()`."""
-        key = "_bench_" + mode + (f" ({instance})" if instance else "")
+        name = f"BenchServer {mode}" + (f" ({instance})" if instance else "")
+        key = "_" + name
         if not hasattr(self, key):
-            server = Server(f"BenchServer {mode}" + (f" ({instance})" if instance else ""), [self.args.bench_server, mode])
+            server = Server(name, [self.args.bench_server, mode])
             self.started.append(server)
             setattr(self, key, server)
         return getattr(self, key)
@@ -255,6 +256,12 @@ class Peers:
 
 
 # MARK: PTY clients: one shape for three protocols
+
+# The clients that offer permessage-deflate, as browsers do ("switchboard browser" speaks the terminado protocol
+# as the browser console's xterm.js does), and those that speak the terminado protocol.
+COMPRESSING_KINDS = ("switchboard compressed", "switchboard browser")
+TERMINADO_KINDS = ("switchboard terminado", "switchboard browser", "terminado")
+
 
 class PTYClient:
     """A WebSocket client of a PTY server: `send(keys)` and `receive()` (bytes of output, b"" for others)."""
@@ -272,11 +279,9 @@ class PTYClient:
         else:
             url = f"ws://127.0.0.1:{peers.terminado().port}/websocket"
         # Held across calls, so connected directly (websockets 17.1 asks for `legacy=True` outside a `with`).
-        # "switchboard compressed" offers permessage-deflate, as browsers do; so does "switchboard browser", which
-        # speaks the terminado protocol as the browser console's xterm.js does. The other clients do not.
-        compression = "deflate" if kind in ("switchboard compressed", "switchboard browser") else None
+        compression = "deflate" if kind in COMPRESSING_KINDS else None
         self.ws = connect(url, compression=compression, max_size=None, open_timeout=20, legacy=True)
-        self.json = kind in ("switchboard terminado", "switchboard browser", "terminado")
+        self.json = kind in TERMINADO_KINDS
 
     def send(self, keys):
         self.ws.send(json.dumps(["stdin", keys]) if self.json else keys)
@@ -620,7 +625,7 @@ def run(args):
                           pair_ratios(rates["switchboard compressed"], rates["switchboard"], 100), "%", "", 0)
                 for kind in kinds:
                     table.add("PTY output", f"{workload}: {kind}, server CPU", cpu[kind], "ms/MB",
-                              "target ≤ 10" if kind in ("switchboard", "switchboard compressed", "switchboard browser") else "")
+                              "target ≤ 10" if kind == "switchboard" or kind in COMPRESSING_KINDS else "")
                 for kind in kinds:
                     table.add("PTY output", f"{workload}: {kind}, the Python client's CPU", client[kind], "% of a core")
                 for kind in ["limit"] + kinds:
