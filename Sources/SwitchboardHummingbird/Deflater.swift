@@ -35,7 +35,7 @@ final class Deflater: @unchecked Sendable {
     /// 2^`windowBits` bytes (8–15 at level 1, 9–15 at zlib's, which cannot keep to 256 bytes); `nil` when it
     /// cannot be made (no memory).
     init?(level: Int, windowBits: Int) {
-        guard (1...9).contains(level), (level == 1 ? 8 : 9)...15 ~= windowBits else { return nil }
+        guard (1...9).contains(level), (Self.smallestWindowBits(level: level)...15).contains(windowBits) else { return nil }
         if level == 1 {
             guard let encoder = sb_fast_deflater_create(Int32(windowBits)) else { return nil }
             engine = .fast(encoder)
@@ -79,6 +79,10 @@ final class Deflater: @unchecked Sendable {
         }
         return failed ? nil : output
     }
+
+    /// The smallest window the compressor at `level` keeps to: 2^8 bytes for Switchboard's encoder (level 1),
+    /// 2^9 for zlib's, which refuses a 256-byte window for a raw stream.
+    static func smallestWindowBits(level: Int) -> Int { level == 1 ? 8 : 9 }
 
     /// Starts a new stream: nothing compressed before is referred to by what follows. `false` when zlib failed.
     /// Switchboard's encoder never refers to an earlier call, so it has nothing to reset.

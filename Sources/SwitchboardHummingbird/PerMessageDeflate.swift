@@ -74,7 +74,7 @@ struct PerMessageDeflateBuilder: WebSocketExtensionBuilder {
         /// keep to that (Switchboard's encoder, level 1, can).
         func sendWindowBits(level: Int) -> Int? {
             let bits = serverMaxWindowBits ?? 15
-            return bits >= 9 || level == 1 ? bits : nil
+            return bits >= Deflater.smallestWindowBits(level: level) ? bits : nil
         }
 
         /// The agreement on an offer, or `nil` when the offer has a parameter that is unknown, repeated with a
@@ -129,8 +129,8 @@ final class PerMessageDeflate: WebSocketExtension {
     /// messages and while a message goes uncompressed.
     private let sending = Mutex<Deflater?>(nil)
 
-    /// Why a frame could not be sent: the compressor failed in the middle of a fragmented message, which can then be
-    /// neither finished nor taken back (the connection is closed with 1011).
+    /// Why a frame could not be sent: the compressor failed in the middle of a fragmented message, which can
+    /// then be neither finished nor taken back (the connection is closed with 1011).
     struct CompressionFailed: Error, CustomStringConvertible {
         var description: String { "compressing a fragmented message failed" }
     }
