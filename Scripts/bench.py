@@ -260,6 +260,9 @@ class Peers:
 # The clients that offer permessage-deflate, as browsers do ("switchboard browser" speaks the terminado protocol
 # as the browser console's xterm.js does), and those that speak the terminado protocol.
 COMPRESSING_KINDS = ("switchboard compressed", "switchboard browser")
+# Every client of a PTY row, in the table's order.
+PTY_KINDS = ("switchboard", "switchboard terminado", "switchboard recorded", "switchboard compressed", "switchboard browser",
+             "websocketd", "terminado")
 TERMINADO_KINDS = ("switchboard terminado", "switchboard browser", "terminado")
 
 
@@ -582,8 +585,7 @@ def run(args):
     peers = Peers(args)
     table = Table()
     total = args.megabytes * 1_000_000
-    kinds = ["switchboard", "switchboard terminado", "switchboard recorded", "switchboard compressed", "switchboard browser",
-             "websocketd", "terminado"]
+    kinds = list(PTY_KINDS)
     try:
         if "pty" in sections:
             make_text_file(peers.data, total)

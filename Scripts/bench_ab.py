@@ -2,11 +2,13 @@
 interleaved so that both builds see the same machine, and each repeat's pair (B ÷ A) for the verdict.
 
     python3 Scripts/bench_ab.py --a /tmp/switchboard.before --b .build/release/switchboard \\
-        [--workload text] [--megabytes 64] [--repeats 9] [--compression]
+        [--workload text] [--megabytes 64] [--repeats 9] [--compression | --kind "switchboard browser"]
 
 The workloads are those of Scripts/bench.py (`77-byte lines`, `one long line`, `raw 80-byte lines`, `text`);
-`--compression` has the client offer permessage-deflate, as browsers do. Keep a copy of the binary before a
-change (`cp .build/release/switchboard /tmp/switchboard.before`), rebuild, and compare.
+`--compression` has the client offer permessage-deflate, as browsers do; `--kind` picks any of bench.py's
+Switchboard clients (`switchboard browser`: the terminado protocol with permessage-deflate, as the browser
+console's xterm.js connects). Keep a copy of the binary before a change
+(`cp .build/release/switchboard /tmp/switchboard.before`), rebuild, and compare.
 """
 import argparse
 import os
@@ -25,11 +27,13 @@ def main():
     parser.add_argument("--megabytes", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=9)
     parser.add_argument("--compression", action="store_true", help="the client offers permessage-deflate")
+    parser.add_argument("--kind", choices=[kind for kind in bench.PTY_KINDS if kind.startswith("switchboard")],
+                        help="the client, as bench.py names it (default: switchboard, or switchboard compressed)")
     args = parser.parse_args()
     total = args.megabytes * 1_000_000
     # One bench.Peers per build: each starts its `switchboard serve` as bench.py does.
     builds = {"A": bench.Peers(argparse.Namespace(switchboard=args.a)), "B": bench.Peers(argparse.Namespace(switchboard=args.b))}
-    kind = "switchboard compressed" if args.compression else "switchboard"
+    kind = args.kind or ("switchboard compressed" if args.compression else "switchboard")
     try:
         bench.make_text_file(builds["A"].data, total)  # removed with the run
         setup, producer = bench.WORKLOADS[args.workload]
@@ -44,7 +48,7 @@ def main():
                   f"{statistics.median(cpu[name]):.2f} ms/MB ({min(cpu[name]):.2f}–{max(cpu[name]):.2f})")
         pairs = sorted(b / a for a, b in zip(cpu["A"], cpu["B"]))
         print(f"server CPU per MB, B ÷ A, each repeat's pair: median {statistics.median(pairs):.2f} "
-              f"({pairs[0]:.2f}–{pairs[-1]:.2f}), {args.workload}, {args.repeats} repeats of {args.megabytes} MB")
+              f"({pairs[0]:.2f}–{pairs[-1]:.2f}), {kind}, {args.workload}, {args.repeats} repeats of {args.megabytes} MB")
     finally:
         for peers in builds.values():
             peers.stop()

@@ -200,7 +200,7 @@ public actor PTYTerminal: TextInputTerminal, BinaryInputTerminal, PropertyChecki
 
     /// Output as terminado frames it: `["stdout", "..."]`.
     private static func terminadoOutput(_ bytes: ByteBuffer) -> ByteBuffer {
-        bytes.withUnsafeReadableBytes { ByteBuffer(bytes: JSON.compactTaggedText(tag: "stdout", utf8: $0)) }
+        bytes.withUnsafeReadableBytes { JSON.compactTaggedText(tag: "stdout", utf8: $0) }
     }
 
     private func exited(_ exit: PTYExit, on connection: TerminalConnection) async {

@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import Switchboard
 import SwitchboardCore
 import Testing
@@ -41,7 +42,7 @@ import Testing
             #expect(compact == Self.escapedByteByByte(text), "\(text.debugDescription)")
             #expect(try JSONDecoder().decode(String.self, from: Data(compact.utf8)) == text)
             let tagged = Array(text.utf8).withUnsafeBytes { JSON.compactTaggedText(tag: "stdout", utf8: $0) }
-            #expect(String(decoding: tagged, as: UTF8.self) == JSON.array(["stdout", .string(text)]).compact)
+            #expect(String(buffer: tagged) == JSON.array(["stdout", .string(text)]).compact)
         }
     }
 

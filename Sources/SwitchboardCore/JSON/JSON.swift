@@ -64,15 +64,17 @@ public enum JSON: Sendable, Equatable {
     }
 
     /// `["<tag>","<text>"]` on one line (terminado's output message), from text that is already valid UTF-8:
-    /// escaped as it is, without making a `String` of it first.
-    package static func compactTaggedText(tag: String, utf8 text: UnsafeRawBufferPointer) -> [UInt8] {
-        var writer = JSONWriter(pretty: false, capacity: text.count + tag.utf8.count + 8)
+    /// escaped as it is, without making a `String` of it first, into a buffer of its size. The writer starts
+    /// with room for an eighth more than the text, as terminal output grows by its escaped line ends (`\r\n`
+    /// takes four bytes), so that it does not double (and copy) on the way.
+    package static func compactTaggedText(tag: String, utf8 text: UnsafeRawBufferPointer) -> ByteBuffer {
+        var writer = JSONWriter(pretty: false, capacity: text.count + text.count / 8 + tag.utf8.count + 8)
         writer.append(UInt8(ascii: "["))
         writer.writeQuoted(tag)
         writer.append(UInt8(ascii: ","))
         writer.writeQuoted(text)
         writer.append(UInt8(ascii: "]"))
-        return writer.finish()
+        return writer.finishBuffer()
     }
 }
 

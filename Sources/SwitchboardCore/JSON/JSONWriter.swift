@@ -258,26 +258,39 @@ package enum JSONEscaping {
     }
 
     /// Calls `body` with each run of `source` that needs no escape, in order, and the byte after it that does
-    /// (`nil` after the last run). The scan looks at sixteen bytes at a time (one vector compare each), then
-    /// eight, and at single bytes only in a block that holds one to escape or may: text is mostly runs of
-    /// plain characters.
+    /// (`nil` after the last run). The scan looks at sixteen bytes at a time (one vector compare each) and,
+    /// in a block that holds bytes to escape, goes straight from one to the next by the compare's mask; the
+    /// last fifteen bytes or fewer are looked at eight at a time, then one by one where a word may hold one.
+    /// Text is mostly runs of plain characters, and terminal output has a line end every few dozen bytes.
     @inlinable
     package static func forEachRun(
         in source: UnsafeRawBufferPointer, _ body: (_ run: UnsafeRawBufferPointer, _ byteToEscape: UInt8?) -> Void
     ) {
         var run = 0
         var index = 0
-        while index < source.count {
-            if index + 16 <= source.count {
-                if !needsEscape(source.loadUnaligned(fromByteOffset: index, as: SIMD16<UInt8>.self)) {
-                    index += 16
-                    continue
+        while index + 16 <= source.count {
+            let (low, high) = escapeMask(source.loadUnaligned(fromByteOffset: index, as: SIMD16<UInt8>.self))
+            var marks = low
+            var half = index
+            while true {
+                while marks != 0 {
+                    let at = half + marks.trailingZeroBitCount / 8
+                    body(UnsafeRawBufferPointer(rebasing: source[run..<at]), source[at])
+                    run = at + 1
+                    marks &= marks &- 1
                 }
-            } else if index + 8 <= source.count, !mayNeedEscape(source.loadUnaligned(fromByteOffset: index, as: UInt64.self)) {
+                guard half == index, high != 0 else { break }
+                marks = high
+                half = index + 8
+            }
+            index += 16
+        }
+        while index < source.count {
+            if index + 8 <= source.count, !mayNeedEscape(source.loadUnaligned(fromByteOffset: index, as: UInt64.self)) {
                 index += 8
                 continue
             }
-            let end = min(index + (index + 16 <= source.count ? 16 : 8), source.count)
+            let end = min(index + 8, source.count)
             while index < end {
                 let byte = source[index]
                 if needsEscape(byte) {
@@ -290,16 +303,19 @@ package enum JSONEscaping {
         body(UnsafeRawBufferPointer(rebasing: source[run...]), nil)
     }
 
-    /// Whether any of the sixteen bytes of `block` needs an escape. Written so that it compiles to a few vector
-    /// instructions: each comparison against a whole vector (one against a scalar is a loop over the lanes),
-    /// and the mask read as two words (`any(_:)` is a call).
+    /// Which of the sixteen bytes of `block` need an escape, as two words (bytes 0–7 and 8–15) with the high
+    /// bit of byte *i* of a word set for each such byte *i*, so that `trailingZeroBitCount / 8` is the first
+    /// one's place and `marks &= marks &- 1` drops it. Written so that it compiles to a few vector
+    /// instructions: each comparison against a whole vector (one against a scalar is a loop over the lanes).
     @inlinable @inline(__always)
-    static func needsEscape(_ block: SIMD16<UInt8>) -> Bool {
+    static func escapeMask(_ block: SIMD16<UInt8>) -> (low: UInt64, high: UInt64) {
         let mask =
             (block .< SIMD16<UInt8>(repeating: 0x20)) .| (block .== SIMD16<UInt8>(repeating: 0x22))
             .| (block .== SIMD16<UInt8>(repeating: 0x5C)) .| (block .== SIMD16<UInt8>(repeating: 0x7F))
         let lanes = unsafeBitCast(mask, to: SIMD2<UInt64>.self)
-        return lanes[0] | lanes[1] != 0
+        // A lane of the mask is all ones where the byte matched; its memory order is the bytes' order.
+        let highBits: UInt64 = 0x8080_8080_8080_8080
+        return (UInt64(littleEndian: lanes[0]) & highBits, UInt64(littleEndian: lanes[1]) & highBits)
     }
 
     /// Whether any of the eight bytes of `word` may need an escape: never `false` when one does (bytes of 0x80
