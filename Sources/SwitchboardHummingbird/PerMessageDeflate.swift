@@ -55,10 +55,14 @@ struct PerMessageDeflateBuilder: WebSocketExtensionBuilder {
         }
     }
 
-    /// Whether a request's offers (split one to a line, ``ExtensionOfferSplitter``) lead to permessage-deflate,
-    /// as the server negotiates them: the first offer of this name that the server accepts.
-    static func negotiates(_ requestHeaders: HTTPFields) -> Bool {
-        WebSocketExtensionHTTPParameters.parseHeaders(requestHeaders).contains { $0.name == name && Agreement(offer: $0) != nil }
+    /// What a request's offers (split one to a line, ``ExtensionOfferSplitter``) lead to, as the server
+    /// negotiates them: the agreement on the first offer of this name that the server accepts; `nil` when
+    /// there is none (the connection does not compress).
+    static func agreement(_ requestHeaders: HTTPFields) -> Agreement? {
+        for offer in WebSocketExtensionHTTPParameters.parseHeaders(requestHeaders) where offer.name == name {
+            if let agreement = Agreement(offer: offer) { return agreement }
+        }
+        return nil
     }
 
     /// Switchboard's permessage-deflate is a server's (`switchboard connect` uses Hummingbird's).
@@ -117,6 +121,36 @@ struct PerMessageDeflateBuilder: WebSocketExtensionBuilder {
     }
 }
 
+/// How the server compresses the whole messages it sends on a connection that negotiated permessage-deflate:
+/// each as a stream of its own, at the server's level, in the window the client allows. The connection's
+/// transport compresses a message that fits in one frame itself (``WebSocketTransport``), so that it can go
+/// to the event loop the direct way as uncompressed ones do, and marks the frame (RSV1), which
+/// ``PerMessageDeflate`` then passes on as it is.
+struct MessageCompression: Sendable {
+    let level: Int
+    let windowBits: Int
+
+    /// How messages are compressed on a connection with this agreement at `level`; `nil` when the server
+    /// sends them uncompressed (the client allows a window the compressor at that level cannot keep to).
+    init?(agreement: PerMessageDeflateBuilder.Agreement, level: Int) {
+        guard let windowBits = agreement.sendWindowBits(level: level) else { return nil }
+        self.level = level
+        self.windowBits = windowBits
+    }
+
+    /// A whole message's payload compressed as it goes in a frame with RSV1: a stream of its own, flushed,
+    /// without the flush's last four bytes (RFC 7692, section 7.2.1); `nil` for a message shorter than
+    /// ``PerMessageDeflate/minimumCompressedSize`` (sent as it is) or when the compressor failed.
+    func compress(_ message: ByteBuffer) -> ByteBuffer? {
+        guard message.readableBytes >= PerMessageDeflate.minimumCompressedSize,
+            let deflater = Deflater.take(level: level, windowBits: windowBits),
+            let compressed = deflater.compress(message, allocator: ByteBufferAllocator())
+        else { return nil }
+        deflater.giveBack()
+        return PerMessageDeflate.withoutTail(compressed)
+    }
+}
+
 /// The per-connection extension of ``PerMessageDeflateBuilder``.
 final class PerMessageDeflate: WebSocketExtension {
     /// Messages shorter than this go uncompressed: deflate's own overhead would take most of what it saves.
@@ -153,10 +187,15 @@ final class PerMessageDeflate: WebSocketExtension {
 
     // MARK: Sending
 
+    /// Compresses what the transport did not: the frames of a fragmented message, and a whole message
+    /// the transport handed over as it is. A frame with RSV1 is a whole message the transport compressed
+    /// (``MessageCompression``) and goes as it is.
     func processFrameToSend(_ frame: WebSocketFrame, context: WebSocketExtensionContext) async throws -> WebSocketFrame {
-        guard let windowBits = agreement.sendWindowBits(level: compressionLevel) else { return frame }
+        guard let compression = MessageCompression(agreement: agreement, level: compressionLevel) else { return frame }
+        let windowBits = compression.windowBits
         switch frame.opcode {
         case .text, .binary:
+            guard !frame.rsv1 else { return frame }
             guard frame.fin else {
                 // The first frame of a fragmented message: the message is compressed with one deflater, held
                 // until its last frame.
@@ -170,12 +209,7 @@ final class PerMessageDeflate: WebSocketExtension {
                 return sent
             }
             // A whole message: compressed when it is long enough to gain from it.
-            guard frame.data.readableBytes >= Self.minimumCompressedSize,
-                let deflater = Deflater.take(level: compressionLevel, windowBits: windowBits),
-                let compressed = deflater.compress(frame.data, allocator: ByteBufferAllocator())
-            else { return frame }
-            deflater.giveBack()
-            guard let payload = Self.withoutTail(compressed) else { return frame }
+            guard let payload = compression.compress(frame.data) else { return frame }
             var sent = frame
             sent.data = payload
             sent.rsv1 = true
@@ -201,7 +235,7 @@ final class PerMessageDeflate: WebSocketExtension {
 
     /// A flushed stream without its last four bytes `00 00 ff ff`, as a message ends (RFC 7692, section 7.2.1);
     /// `nil` if it does not end with them.
-    private static func withoutTail(_ bytes: ByteBuffer) -> ByteBuffer? {
+    fileprivate static func withoutTail(_ bytes: ByteBuffer) -> ByteBuffer? {
         guard bytes.readableBytes >= 4, bytes.getBytes(at: bytes.writerIndex - 4, length: 4) == [0x00, 0x00, 0xFF, 0xFF] else { return nil }
         return bytes.getSlice(at: bytes.readerIndex, length: bytes.readableBytes - 4)
     }

@@ -20,6 +20,8 @@ struct UpgradedConnection: Sendable {
     let isTLS: Bool
     /// Whether permessage-deflate is offered to clients.
     let compression: Bool
+    /// How hard what the server sends is compressed (1...9).
+    let compressionLevel: Int
     let admission: ConnectionAdmission
 
     init(api: SwitchboardAPI, configuration: SwitchboardServerConfiguration, admission: ConnectionAdmission) {
@@ -30,6 +32,7 @@ struct UpgradedConnection: Sendable {
         trustedProxies = configuration.trustedProxies
         isTLS = configuration.tls != nil
         compression = configuration.compression
+        compressionLevel = min(max(configuration.compressionLevel, 1), 9)
         self.admission = admission
     }
 
@@ -93,7 +96,7 @@ struct UpgradedConnection: Sendable {
         let upgrade = try upgradeRequest(webSocketContext)
         let closeState = WebSocketWatch.CloseState()
         let installed = await installWatch(
-            on: upgrade.channel, closeState: closeState, compressedInput: upgrade.compresses, outbound: outbound)
+            on: upgrade.channel, closeState: closeState, compressedInput: upgrade.agreement != nil, outbound: outbound)
         // Checked before the upgrade; authenticated once more here because the identity cannot travel
         // through the upgrade. A key revoked in between leaves it `nil`: `serve` then refuses (4401).
         let identity = try? await api.authenticate(headers: upgrade.connection.headers, uriKey: upgrade.connection.uriKey)
@@ -111,9 +114,9 @@ struct UpgradedConnection: Sendable {
             request: request,
             transport: WebSocketTransport(
                 outbound: outbound, closeState: closeState, directWriter: installed?.writer, maxFrameSize: maxMessageSize,
-                compresses: upgrade.compresses),
+                compression: upgrade.agreement.flatMap { MessageCompression(agreement: $0, level: compressionLevel) }),
             inboundQueue: installed?.queue,
-            receiver: upgrade.compresses ? DeflateReceiver(maxInflatedFrameSize: maxMessageSize) : nil)
+            receiver: upgrade.agreement != nil ? DeflateReceiver(maxInflatedFrameSize: maxMessageSize) : nil)
     }
 
     /// What the upgrade request says about the connection. A class: the frame of `prepare` holds a reference
@@ -121,13 +124,13 @@ struct UpgradedConnection: Sendable {
     private final class UpgradeRequest {
         let connection: SwitchboardConnectionRequest
         let channel: any Channel
-        /// Whether permessage-deflate was negotiated: offered by the client in a way the server accepts.
-        let compresses: Bool
+        /// What permessage-deflate was agreed on, when it was: offered by the client in a way the server accepts.
+        let agreement: PerMessageDeflateBuilder.Agreement?
 
-        init(connection: SwitchboardConnectionRequest, channel: any Channel, compresses: Bool) {
+        init(connection: SwitchboardConnectionRequest, channel: any Channel, agreement: PerMessageDeflateBuilder.Agreement?) {
             self.connection = connection
             self.channel = channel
-            self.compresses = compresses
+            self.agreement = agreement
         }
     }
 
@@ -138,11 +141,11 @@ struct UpgradedConnection: Sendable {
         // The upgrade has read its handler: let the request context go (see SwitchboardRequestContextProtocol).
         let storage = webSocketContext.requestContext.switchboard
         storage.holder.release()
-        let compresses = compression && PerMessageDeflateBuilder.negotiates(webSocketContext.request.headers)
+        let agreement = compression ? PerMessageDeflateBuilder.agreement(webSocketContext.request.headers) : nil
         let connection = try Router<Context>.connectionRequest(
             for: webSocketContext.request, root: root, remoteAddress: webSocketContext.requestContext.remoteAddress,
             trustedProxies: trustedProxies, isTLS: isTLS)
-        return UpgradeRequest(connection: connection, channel: storage.channel, compresses: compresses)
+        return UpgradeRequest(connection: connection, channel: storage.channel, agreement: agreement)
     }
 
     /// In one turn on the connection's event loop: a graceful shutdown of the server closes with 1001 and

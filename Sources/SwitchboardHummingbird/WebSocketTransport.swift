@@ -13,22 +13,19 @@ struct WebSocketTransport: TerminalTransport {
     let directWriter: WebSocketWatch.DirectWriter?
     /// The largest frame the writer sends whole (the server's message limit).
     let maxFrameSize: Int
-    /// The largest message handed to the event loop directly (``WebSocketWatch/DirectWriter``): on a connection
-    /// that does not compress, any that fits in one frame; on one that does, those that permessage-deflate
-    /// sends uncompressed anyway (under ``PerMessageDeflate/minimumCompressedSize`` bytes), since only the
-    /// writer's frames pass through the compressor.
-    let largestDirectMessage: Int
+    /// How whole messages are compressed, on a connection that negotiated permessage-deflate and whose
+    /// client allows a window the server's compressor keeps to; `nil`: they go as they are.
+    let compression: MessageCompression?
 
-    /// - Parameter compresses: Whether the connection negotiated permessage-deflate.
     init(
         outbound: WebSocketOutboundWriter, closeState: WebSocketWatch.CloseState, directWriter: WebSocketWatch.DirectWriter?,
-        maxFrameSize: Int, compresses: Bool
+        maxFrameSize: Int, compression: MessageCompression?
     ) {
         self.outbound = outbound
         self.closeState = closeState
         self.directWriter = directWriter
         self.maxFrameSize = maxFrameSize
-        largestDirectMessage = compresses ? min(maxFrameSize, PerMessageDeflate.minimumCompressedSize - 1) : maxFrameSize
+        self.compression = compression
     }
 
     /// Hummingbird's writer, once the frames the direct way holds for a run of messages sent together have
@@ -38,46 +35,56 @@ struct WebSocketTransport: TerminalTransport {
         return outbound
     }
 
-    /// Sends a message as one frame. A message that fits in one frame (on a compressing connection, one too
-    /// short to be compressed) is handed straight to the connection's event loop while the channel is writable,
-    /// without the writer's task machinery (every message before it has been handed over by then, so it goes
-    /// out after them); a message the direct way refuses goes through Hummingbird's writer, which waits while
-    /// the channel is not writable, compresses, and fragments what is over the frame limit.
+    /// Sends a message as one frame, compressed here when the connection compresses and the message is long
+    /// enough (``MessageCompression``). A message that fits in one frame is handed straight to the connection's
+    /// event loop while the channel is writable, without the writer's task machinery (every message before
+    /// it has been handed over by then, so it goes out after them); a message the direct way refuses goes
+    /// through Hummingbird's writer, which waits while the channel is not writable, and one over the frame
+    /// limit goes through the writer in fragments, which the extension compresses.
     func send(_ message: TerminalMessage) async throws {
         switch message {
         case .text(let text):
-            guard text.utf8.count <= largestDirectMessage else { return try await writer().writeTextMessage(text) }
+            guard text.utf8.count <= maxFrameSize else { return try await writer().writeTextMessage(text) }
             try await send(ByteBuffer(string: text), opcode: .text)
         case .binary(let bytes):
-            guard bytes.readableBytes <= largestDirectMessage else { return try await writer().writeBinaryMessage(bytes) }
+            guard bytes.readableBytes <= maxFrameSize else { return try await writer().writeBinaryMessage(bytes) }
             try await send(bytes, opcode: .binary)
         }
     }
 
-    /// The bytes as one text frame, as they are (a PTY's output, already cut at whole characters); a message
-    /// over the frame limit goes as a `String`, which the writer fragments.
+    /// The bytes as one text frame, as they are (a PTY's output, already cut at whole characters) or
+    /// compressed; a message over the frame limit goes as a `String`, which the writer fragments.
     func send(utf8Text: ByteBuffer) async throws {
         guard utf8Text.readableBytes <= maxFrameSize else {
             return try await writer().writeTextMessage(String(decoding: utf8Text.readableBytesView, as: UTF8.self))
         }
-        guard utf8Text.readableBytes <= largestDirectMessage else {
-            return try await writer().write(.custom(WebSocketFrame(fin: true, opcode: .text, data: utf8Text)))
-        }
         try await send(utf8Text, opcode: .text)
     }
 
-    /// One frame of a whole message, handed over directly when the direct way takes it, else through the writer.
+    /// One frame of a whole message, compressed when the connection compresses it, handed over directly
+    /// when the direct way takes it, else through the writer (whose extension passes a compressed frame on
+    /// as it is).
     private func send(_ bytes: ByteBuffer, opcode: WebSocketOpcode) async throws {
-        if let directWriter, directWriter.write(bytes, opcode: opcode) { return }
-        try await writer().write(.custom(WebSocketFrame(fin: true, opcode: opcode, data: bytes)))
+        var frame = WebSocketFrame(fin: true, opcode: opcode, data: bytes)
+        if let compressed = compression?.compress(bytes) {
+            frame.data = compressed
+            frame.rsv1 = true
+        }
+        if let directWriter, directWriter.write(frame) { return }
+        try await writer().write(.custom(frame))
     }
 
     /// Hands the bytes to the connection's event loop as one text frame, past Hummingbird's writer, when
     /// the channel is writable and little is handed over this way and not yet written
     /// (``WebSocketWatch/DirectWriter``). Everything sent before has been handed to the event loop by then
     /// (Switchboard's contract), so the frame goes out after it.
+    ///
+    /// On a connection that compresses, only what is sent uncompressed anyway (a keystroke's echo) goes
+    /// this way: the caller is the PTY's event loop, which is not held up compressing, and a longer message
+    /// is left to the caller's other way (the PTY session's task), which compresses it.
     func sendAtOnce(utf8Text: ByteBuffer) -> Bool {
         guard utf8Text.readableBytes <= maxFrameSize, let directWriter else { return false }
+        if compression != nil, utf8Text.readableBytes >= PerMessageDeflate.minimumCompressedSize { return false }
         return directWriter.writeText(utf8Text)
     }
 

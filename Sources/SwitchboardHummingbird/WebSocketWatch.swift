@@ -29,10 +29,10 @@ import Synchronization
 ///
 /// **Frames at once.** Its ``DirectWriter`` writes frames into the pipeline from any thread, past
 /// Hummingbird's writer and its task (``WebSocketTransport/sendAtOnce(utf8Text:)``): a PTY's event loop hands
-/// a keystroke's echo straight to the connection's, and on a connection without compression every message
-/// that fits in a frame goes this way while the channel is writable (``WebSocketTransport/send(_:)``). Such
-/// a frame is refused once a close frame has been written, and dropped if one was written after it was
-/// handed over.
+/// a keystroke's echo straight to the connection's, and every message that fits in a frame goes this way
+/// while the channel is writable, compressed first by its sender on a connection that compresses
+/// (``WebSocketTransport/send(_:)``). Such a frame is refused once a close frame has been written, and
+/// dropped if one was written after it was handed over.
 ///
 /// **Messages sent together.** Hummingbird's writer hands every frame to the event loop with a flush of its
 /// own: the Shell's answer to a command (status line, entities, location) cost three socket writes. While
@@ -139,16 +139,16 @@ final class WebSocketWatch: ChannelDuplexHandler, RemovableChannelHandler {
             }
         }
 
-        /// Hands `bytes` over as one text frame (UTF-8 of whole characters, checked by the caller); returns
-        /// whether it did.
-        func writeText(_ bytes: ByteBuffer) -> Bool { write(bytes, opcode: .text) }
+        /// Hands `bytes` over as one uncompressed text frame (UTF-8 of whole characters, checked by the caller);
+        /// returns whether it did.
+        func writeText(_ bytes: ByteBuffer) -> Bool { write(WebSocketFrame(fin: true, opcode: .text, data: bytes)) }
 
-        /// Hands `bytes` over as one frame of a whole message, text (UTF-8 of whole characters, checked by the
-        /// caller) or binary; returns whether it did. It refuses once the channel has closed or a close frame
-        /// has been written; before it refuses, it hands over the frames it holds, so that the message, sent
-        /// through Hummingbird's writer instead, follows them.
-        func write(_ bytes: ByteBuffer, opcode: WebSocketOpcode) -> Bool {
-            let size = bytes.readableBytes
+        /// Hands `frame` over, the one frame of a whole message: text (UTF-8 of whole characters, checked by
+        /// the caller) or binary, compressed (RSV1) or not; returns whether it did. It refuses once the channel
+        /// has closed or a close frame has been written; before it refuses, it hands over the frames it holds,
+        /// so that the message, sent through Hummingbird's writer instead, follows them.
+        func write(_ frame: WebSocketFrame) -> Bool {
+            let size = frame.data.readableBytes
             guard channel.isWritable, channel.isActive, !state.closeFrameWritten.load(ordering: .relaxed) else {
                 handOverHeldFrames()
                 return false
@@ -158,7 +158,6 @@ final class WebSocketWatch: ChannelDuplexHandler, RemovableChannelHandler {
                 handOverHeldFrames()
                 return false
             }
-            let frame = WebSocketFrame(fin: true, opcode: opcode, data: bytes)
             batch.withLock { batch in
                 guard batch.openRuns == 0 else {
                     if batch.frames.isEmpty { batch.frames.reserveCapacity(4) }

@@ -19,9 +19,10 @@ compressed exactly when they are 256 bytes or longer.
 
 `pty` has the shell `cat` the file and reads frames until the end marker: a compressed message is inflated
 with an inflater of its own when the server answered `server_no_context_takeover` (so a message that
-referred to an earlier one would fail), else with one inflater for the connection; an uncompressed one (the
-direct road's) is taken as it is, in order. It reports whether the file came through whole, and how many
-bytes of it came in compressed messages (on the wire and inflated) and in uncompressed ones.
+referred to an earlier one would fail), else with one inflater for the connection; an uncompressed one (a
+short one, which the server sends as it is) is taken as it is, in order. It reports whether the file came
+through whole, how many bytes of it came in compressed messages (on the wire and inflated) and in
+uncompressed ones, and the largest uncompressed message.
 
 `window` offers `server_max_window_bits=BITS` and inflates the echo with a window of that size, which fails
 if the server compressed with a larger one.
@@ -162,7 +163,8 @@ def pty(port, token, text, path):
     own_streams = "server_no_context_takeover" in answer
     inflater = zlib.decompressobj(-15)
     output = b""
-    counts = {"compressed_wire": 0, "compressed": 0, "uncompressed": 0, "messages_compressed": 0, "messages_uncompressed": 0}
+    counts = {"compressed_wire": 0, "compressed": 0, "uncompressed": 0, "messages_compressed": 0, "messages_uncompressed": 0,
+              "largest_uncompressed": 0}
     while b"E4ND" not in output[-256:]:
         first, payload = read_frame(sock)
         if first & 0x0F not in (0x1, 0x2):
@@ -180,6 +182,7 @@ def pty(port, token, text, path):
             data = payload
             counts["uncompressed"] += len(data)
             counts["messages_uncompressed"] += 1
+            counts["largest_uncompressed"] = max(counts["largest_uncompressed"], len(data))
         output += data
     sock.close()
     # The PTY turns each line feed into a carriage return and a line feed.

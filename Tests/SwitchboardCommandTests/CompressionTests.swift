@@ -56,8 +56,8 @@ extension CommandLineTests {
     /// A PTY's output reaches a client with permessage-deflate whole: `cat` of a megabyte of the guides through a
     /// real `serve` to a raw client (`Tests/Support/deflate_client.py pty`), which inflates each compressed
     /// message with an inflater of its own (the server answered `server_no_context_takeover`, so a message that
-    /// referred to an earlier one would not inflate) and takes the uncompressed ones (the direct road's) as they
-    /// are, in order.
+    /// referred to an earlier one would not inflate) and takes the uncompressed ones as they are, in order. Only
+    /// messages too short to compress come uncompressed, also those that take the direct road from the PTY.
     @Test func ptyOutputReachesACompressingClientWhole() async throws {
         let data = Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: data) }
@@ -76,6 +76,8 @@ extension CommandLineTests {
         let compressed = try #require(result["compressed"] as? Int)
         let wire = try #require(result["compressed_wire"] as? Int)
         #expect(compressed > 0 && wire * 2 < compressed, "output went compressed, at least two to one: \(line)")
+        // What goes uncompressed is what permessage-deflate leaves so (under 256 bytes), whichever way it left.
+        #expect(try #require(result["largest_uncompressed"] as? Int) < 256, "\(line)")
         process.terminate()
         try await onOwnThread { process.waitUntilExit() }
     }

@@ -67,7 +67,7 @@ import Testing
         #expect(try flushed() == ["before", "at once"])
 
         // Outside a run, a frame written at once is flushed at once.
-        #expect(writer.write(ByteBuffer(bytes: [0, 1, 2]), opcode: .binary))
+        #expect(writer.write(WebSocketFrame(fin: true, opcode: .binary, data: ByteBuffer(bytes: [0, 1, 2]))))
         channel.embeddedEventLoop.run()
         let binary = try #require(try channel.readOutbound(as: WebSocketFrame.self))
         #expect(binary.opcode == .binary && binary.fin && binary.unmaskedData == ByteBuffer(bytes: [0, 1, 2]))
