@@ -126,7 +126,7 @@ SIGKILL after 1 s).
 
 The memory slack was 8 MiB until 2026-12-04, when heaptrack found that every closed connection without
 compression had left about 3.4 KB behind since the day before (the inbound queue and the watch held each
-other; see the seventeenth round in [Performance.md](Performance.md)): 1,000 cycles stayed under 8 MiB. With
+other; see [the seventeenth round](PerformanceHistory.md#the-seventeenth-round)): 1,000 cycles stayed under 8 MiB. With
 that leak put back, 1,000 cycles fail (RSS +2,716 KiB against the 2,024 allowed); with the fix, +364 KiB.
 
 ```sh

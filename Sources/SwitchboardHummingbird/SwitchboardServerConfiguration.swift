@@ -39,7 +39,7 @@ public struct SwitchboardServerConfiguration: Sendable {
     /// are taken as the nearest end.
     ///
     /// Browsers, Python `websockets` and `switchboard connect` all offer compression, so this sets the CPU a
-    /// stream of PTY output costs. Measured on text (`Docs/Performance.md`, the twenty-third and twenty-fifth
+    /// stream of PTY output costs. Measured on text (`Docs/PerformanceHistory.md`, the twenty-third and twenty-fifth
     /// rounds): zlib's default level 6 made the output 3.9 times smaller at about 25 ms of CPU per MB, and cut
     /// the rate of PTY output to a compressing client by about 40 %; level 1 makes it about 3 times smaller
     /// and adds about 3.5 ms per MB to what sending it uncompressed costs, half of what zlib's level 1 added.
