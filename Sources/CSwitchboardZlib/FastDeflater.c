@@ -140,9 +140,7 @@ static void assign_codes(prefix_code *code, unsigned symbols) {
         unsigned length = code->lengths[symbol];
         if (length == 0) continue;
         unsigned value = next[length]++;
-        unsigned reversed = 0;
-        for (unsigned bit = 0; bit < length; bit++) reversed |= ((value >> bit) & 1u) << (length - 1 - bit);
-        code->codes[symbol] = (uint16_t)reversed;
+        code->codes[symbol] = (uint16_t)(__builtin_bitreverse16((uint16_t)value) >> (16 - length));
     }
 }
 
