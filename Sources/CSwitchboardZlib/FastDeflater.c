@@ -28,6 +28,7 @@ enum {
     STORED_MAX = 65535,
     END_OF_BLOCK = 256,
     MATCH_FLAG = 1u << 31,
+    LIGHT_WEIGHTS = 256,  // symbol weights below this are sorted by counting
 };
 
 /// A prefix code: each symbol's length in bits (0 when unused) and its code, bit-reversed for LSB-first output.
@@ -161,18 +162,32 @@ static void build_lengths(const uint32_t *counts, unsigned symbols, unsigned lim
         }
     }
     for (;;) {
-        // Leaves sorted by weight (insertion sort: at most 286 symbols, mostly few), then the two-queue
-        // construction: internal nodes are made in order of weight, so each queue stays sorted.
+        // Leaves sorted by weight, ties in symbol order: a counting sort by weight for weights under 256 (in a
+        // message's block most symbols are rare), then an insertion sort of the few heavier ones at the end.
+        // Then the two-queue construction: internal nodes are made in order of weight, so each queue stays
+        // sorted.
         uint16_t leaves[LITLEN_SYMBOLS];
-        unsigned leafCount = 0;
+        unsigned starts[LIGHT_WEIGHTS + 1] = {0};
         for (unsigned symbol = 0; symbol < symbols; symbol++) {
-            if (weights[symbol] == 0) continue;
-            unsigned at = leafCount++;
+            if (weights[symbol] > 0) starts[weights[symbol] < LIGHT_WEIGHTS ? weights[symbol] : LIGHT_WEIGHTS]++;
+        }
+        unsigned leafCount = 0;
+        for (unsigned weight = 0; weight <= LIGHT_WEIGHTS; weight++) {
+            unsigned count = starts[weight];
+            starts[weight] = leafCount;
+            leafCount += count;
+        }
+        for (unsigned symbol = 0; symbol < symbols; symbol++) {
+            if (weights[symbol] > 0) leaves[starts[weights[symbol] < LIGHT_WEIGHTS ? weights[symbol] : LIGHT_WEIGHTS]++] = (uint16_t)symbol;
+        }
+        for (unsigned next = starts[LIGHT_WEIGHTS - 1] + 1; next < leafCount; next++) {
+            uint16_t symbol = leaves[next];
+            unsigned at = next;
             while (at > 0 && weights[leaves[at - 1]] > weights[symbol]) {
                 leaves[at] = leaves[at - 1];
                 at--;
             }
-            leaves[at] = (uint16_t)symbol;
+            leaves[at] = symbol;
         }
         uint64_t nodeWeights[LITLEN_SYMBOLS];
         uint16_t parents[2 * LITLEN_SYMBOLS];  // of leaves (by leaf index) then of nodes (leafCount + node)
