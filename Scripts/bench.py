@@ -830,10 +830,10 @@ class CallgrindServer:
         self.server.stop()
 
 
-def closed_loop(url, message, count, window=1, answered=lambda text: True, skip_banner=False):
+def closed_loop(url, message, count, window=1, answered=lambda text: True, skip_banner=False, compression=None):
     """Sends `message`, keeping `window` in flight, until `count` answers came (`answered` says which message
-    ends one)."""
-    with connect(url, compression=None, max_size=None) as ws:
+    ends one); `compression="deflate"` offers permessage-deflate, as browsers do."""
+    with connect(url, compression=compression, max_size=None) as ws:
         if skip_banner:
             while not ws.recv().startswith("? "):
                 pass
@@ -889,6 +889,8 @@ def instruction_counts(args, peers, table):
         echoed = lambda text: text.endswith(payload)
         work = {
             "ws": (items, lambda: closed_loop(f"ws://127.0.0.1:{items.port}/api", get, n, 8, location, True)),
+            "ws deflate": (items, lambda: closed_loop(f"ws://127.0.0.1:{items.port}/api", get, n, 8, location, True,
+                                                      "deflate")),
             "ws ceiling": (bare, lambda: closed_loop(f"ws://127.0.0.1:{bare.port}/answer", get, n, 8, location)),
             "http": (items, lambda: http_keep_alive(items.port, "/api/bench.item//limit=10", n)),
             "http ceiling": (bare, lambda: http_keep_alive(bare.port, "/health", n)),
@@ -905,6 +907,7 @@ def instruction_counts(args, peers, table):
         rows = [
             ("ws", "Shell GET on one WebSocket (8 in flight), Switchboard", "ws ceiling"),
             ("ws ceiling", "the WebSocket ceiling (bare Hummingbird, the same three messages)", None),
+            ("ws deflate", "Shell GET on one WebSocket (8 in flight), a client that offers permessage-deflate", "ws"),
             ("http", "Shell GET over HTTP keep-alive, one in flight, Switchboard", "http ceiling"),
             ("http ceiling", "the HTTP ceiling (bare Hummingbird `GET /health`)", None),
             ("echo", "Echo message, one connection, Switchboard", "echo bare"),
@@ -912,6 +915,8 @@ def instruction_counts(args, peers, table):
         ]
         for key, measure, reference in rows:
             note = f"{median[key] / median[reference]:.2f}× its ceiling" if reference else ""
+            if key == "ws deflate":
+                note = f"{median[key] / median[reference]:.2f}× without compression"
             table.add("Instructions", measure, counts[key], "thousand per GET or message", note, 1)
     finally:
         for server in started:
