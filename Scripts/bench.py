@@ -35,8 +35,9 @@ Sections (each prints its rows as it goes; one table at the end, median and rang
          three messages made once (BenchServer bare-echo, /answer), and a bare `GET /health`.
 * instructions  the same work under valgrind's callgrind, which counts the instructions the server ran
          (user space only): per Shell GET on one WebSocket (also from a client that offers permessage-deflate)
-         and over HTTP, per Echo message on one connection, each beside its ceiling. Unlike time, the count does not move with the machine's load, so a change of
-         a few per cent shows; the kernel's share (socket reads and writes) is not in it.
+         and over HTTP, per Echo message on one connection, each beside its ceiling. Unlike time, the count
+         does not move with the machine's load, so a change of a few per cent shows; the kernel's share
+         (socket reads and writes) is not in it.
 
 The clients: Python `websockets` (sync) for the PTY sections, node with Debian's node-ws for echo, idle and
 gets, wrk for HTTP. Every server is started and stopped by this script.

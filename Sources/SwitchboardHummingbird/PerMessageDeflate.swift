@@ -39,8 +39,11 @@ struct PerMessageDeflateBuilder: WebSocketExtensionBuilder {
     ///   (``Deflater``).
     init(maxInflatedFrameSize: Int, compressionLevel: Int = 1) {
         self.maxInflatedFrameSize = maxInflatedFrameSize
-        self.compressionLevel = min(max(compressionLevel, 1), 9)
+        self.compressionLevel = Self.level(compressionLevel)
     }
+
+    /// The level the server compresses at when `requested` is configured: the nearest of 1...9.
+    static func level(_ requested: Int) -> Int { min(max(requested, 1), 9) }
 
     /// Switchboard's permessage-deflate is a server's; a client offers the extension without parameters.
     func clientRequestHeader() -> String { Self.name }
@@ -51,7 +54,7 @@ struct PerMessageDeflateBuilder: WebSocketExtensionBuilder {
 
     func serverExtension(from request: WebSocketExtensionHTTPParameters) throws -> (any WebSocketExtension)? {
         Agreement(offer: request).map {
-            PerMessageDeflate(agreement: $0, compressionLevel: compressionLevel, maxInflatedFrameSize: maxInflatedFrameSize)
+            PerMessageDeflate(compression: MessageCompression(agreement: $0, level: compressionLevel), maxInflatedFrameSize: maxInflatedFrameSize)
         }
     }
 
@@ -156,8 +159,9 @@ final class PerMessageDeflate: WebSocketExtension {
     /// Messages shorter than this go uncompressed: deflate's own overhead would take most of what it saves.
     static let minimumCompressedSize = 256
 
-    let agreement: PerMessageDeflateBuilder.Agreement
-    let compressionLevel: Int
+    /// How what the server sends is compressed; `nil`: it goes uncompressed (the client allows a window the
+    /// compressor cannot keep to).
+    let compression: MessageCompression?
     let receiver: DeflateReceiver
     /// The deflater of the message being sent in fragments, from its first frame to its last; `nil` between
     /// messages and while a message goes uncompressed.
@@ -172,9 +176,8 @@ final class PerMessageDeflate: WebSocketExtension {
     var name: String { PerMessageDeflateBuilder.name }
     var reservedBits: WebSocketFrame.ReservedBits { .rsv1 }
 
-    init(agreement: PerMessageDeflateBuilder.Agreement, compressionLevel: Int, maxInflatedFrameSize: Int) {
-        self.agreement = agreement
-        self.compressionLevel = compressionLevel
+    init(compression: MessageCompression?, maxInflatedFrameSize: Int) {
+        self.compression = compression
         receiver = DeflateReceiver(maxInflatedFrameSize: maxInflatedFrameSize)
     }
 
@@ -191,15 +194,14 @@ final class PerMessageDeflate: WebSocketExtension {
     /// the transport handed over as it is. A frame with RSV1 is a whole message the transport compressed
     /// (``MessageCompression``) and goes as it is.
     func processFrameToSend(_ frame: WebSocketFrame, context: WebSocketExtensionContext) async throws -> WebSocketFrame {
-        guard let compression = MessageCompression(agreement: agreement, level: compressionLevel) else { return frame }
-        let windowBits = compression.windowBits
+        guard let compression else { return frame }
         switch frame.opcode {
         case .text, .binary:
             guard !frame.rsv1 else { return frame }
             guard frame.fin else {
                 // The first frame of a fragmented message: the message is compressed with one deflater, held
                 // until its last frame.
-                guard let deflater = Deflater.take(level: compressionLevel, windowBits: windowBits),
+                guard let deflater = Deflater.take(level: compression.level, windowBits: compression.windowBits),
                     let compressed = deflater.compress(frame.data, allocator: ByteBufferAllocator())
                 else { return frame }
                 sending.withLock { $0 = deflater }

@@ -32,7 +32,7 @@ struct UpgradedConnection: Sendable {
         trustedProxies = configuration.trustedProxies
         isTLS = configuration.tls != nil
         compression = configuration.compression
-        compressionLevel = min(max(configuration.compressionLevel, 1), 9)
+        compressionLevel = PerMessageDeflateBuilder.level(configuration.compressionLevel)
         self.admission = admission
     }
 
