@@ -49,7 +49,20 @@ struct sb_fast_deflater {
     uint32_t distanceCounts[DISTANCE_SYMBOLS];
     prefix_code litlen, distance, lengthCode;
     prefix_code fixedLitlen, fixedDistance;
+    /// Each match length's symbol (257–285), by `length - 3`, and each symbol's extra bits and first length - 3.
+    uint16_t lengthSymbols[256];
+    uint8_t lengthExtraBits[29], lengthBases[29];
+    /// Each distance's symbol (0–29): by `distance - 1` below 256, by `256 + (distance - 1) >> 7` above; and
+    /// each symbol's extra bits and first `distance - 1`.
+    uint8_t distanceSymbols[512];
+    uint8_t distanceExtraBits[DISTANCE_SYMBOLS];
+    uint16_t distanceBases[DISTANCE_SYMBOLS];
 };
+
+/// The symbol of a match's `distance - 1` (0–32767), from the deflater's table.
+static inline unsigned distance_symbol_of(const sb_fast_deflater *deflater, unsigned back) {
+    return deflater->distanceSymbols[back < 256 ? back : 256 + (back >> 7)];
+}
 
 /// The output and its 64-bit bit accumulator; `end` leaves 8 bytes of slack for whole-word stores.
 typedef struct {
@@ -292,22 +305,51 @@ static uint64_t items_cost(const sb_fast_deflater *deflater, const prefix_code *
     return bits;
 }
 
+/// Writes out the accumulator's whole bytes in one unconditional store: after it, at most 7 bits are held.
+static inline void flush_bytes(bit_writer *writer) {
+    memcpy(writer->next, &writer->bits, 8);  // little-endian machines; the output keeps 8 bytes of slack
+    writer->next += writer->count >> 3;
+    writer->bits >>= writer->count & ~7u;  // at most 24: put_bits leaves fewer than 32 bits
+    writer->count &= 7;
+}
+
+/// Codes the block's items: each item's bits (a match's length code, its extra bits, its distance code and
+/// theirs, up to 48 bits) go into the accumulator at once, then its whole bytes out, with no branch on the count.
 static void write_items(sb_fast_deflater *deflater, bit_writer *writer, unsigned itemCount, const prefix_code *litlen,
                         const prefix_code *distance) {
+    flush_bytes(writer);
+    uint64_t bits = writer->bits;
+    unsigned count = writer->count;
+    uint8_t *next = writer->next;
     for (unsigned index = 0; index < itemCount; index++) {
         uint32_t item = deflater->items[index];
+        uint64_t value;
+        unsigned length;
         if (!(item & MATCH_FLAG)) {
-            put_bits(writer, litlen->codes[item], litlen->lengths[item]);
-            continue;
+            value = litlen->codes[item];
+            length = litlen->lengths[item];
+        } else {
+            unsigned offset = (item >> 16) & 0xff;
+            unsigned symbol = deflater->lengthSymbols[offset], slot = symbol - 257;
+            value = litlen->codes[symbol] | (uint64_t)(offset - deflater->lengthBases[slot]) << litlen->lengths[symbol];
+            length = litlen->lengths[symbol] + deflater->lengthExtraBits[slot];
+            unsigned back = item & 0xffff;
+            unsigned distanceSymbol = distance_symbol_of(deflater, back);
+            uint64_t distanceValue = distance->codes[distanceSymbol] |
+                                     (uint64_t)(back - deflater->distanceBases[distanceSymbol]) << distance->lengths[distanceSymbol];
+            value |= distanceValue << length;
+            length += distance->lengths[distanceSymbol] + deflater->distanceExtraBits[distanceSymbol];
         }
-        unsigned extraBits, extraValue;
-        unsigned symbol = length_symbol(((item >> 16) & 0x1ff) + 3, &extraBits, &extraValue);
-        put_bits(writer, litlen->codes[symbol], litlen->lengths[symbol]);
-        if (extraBits) put_bits(writer, extraValue, extraBits);
-        symbol = distance_symbol((item & 0xffff) + 1, &extraBits, &extraValue);
-        put_bits(writer, distance->codes[symbol], distance->lengths[symbol]);
-        if (extraBits) put_bits(writer, extraValue, extraBits);
+        bits |= value << count;
+        count += length;
+        memcpy(next, &bits, 8);
+        next += count >> 3;
+        bits >>= count & ~7u;  // count is at most 7 + 48 here
+        count &= 7;
     }
+    writer->bits = bits;
+    writer->count = count;
+    writer->next = next;
     put_bits(writer, litlen->codes[END_OF_BLOCK], litlen->lengths[END_OF_BLOCK]);
 }
 
@@ -421,6 +463,23 @@ sb_fast_deflater *sb_fast_deflater_create(int windowBits) {
     for (unsigned symbol = 0; symbol < DISTANCE_SYMBOLS + 2; symbol++) deflater->fixedDistance.lengths[symbol] = 5;
     assign_codes(&deflater->fixedLitlen, LITLEN_SYMBOLS + 2);
     assign_codes(&deflater->fixedDistance, DISTANCE_SYMBOLS + 2);
+    for (unsigned offset = 0; offset < 256; offset++) {
+        unsigned extraBits, extraValue;
+        unsigned symbol = length_symbol(offset + 3, &extraBits, &extraValue);
+        deflater->lengthSymbols[offset] = (uint16_t)symbol;
+        deflater->lengthExtraBits[symbol - 257] = (uint8_t)extraBits;
+        deflater->lengthBases[symbol - 257] = (uint8_t)(offset - extraValue);
+    }
+    // One `distance - 1` for each entry of distance_symbol_of's table: above 255, the 128 that share an entry
+    // share a symbol.
+    for (unsigned entry = 0; entry < 512; entry++) {
+        unsigned back = entry < 256 ? entry : (entry - 256) << 7, extraBits, extraValue;
+        if (entry >= 256 && back < 256) continue;
+        unsigned symbol = distance_symbol(back + 1, &extraBits, &extraValue);
+        deflater->distanceSymbols[entry] = (uint8_t)symbol;
+        deflater->distanceExtraBits[symbol] = (uint8_t)extraBits;
+        deflater->distanceBases[symbol] = (uint16_t)(back - extraValue);
+    }
     return deflater;
 }
 
@@ -447,15 +506,18 @@ long sb_fast_deflater_compress(sb_fast_deflater *deflater, const unsigned char *
 
     size_t position = 0, literalsFrom = 0;
     gathering block = {0, 0};
+    // In locals: the table's stores could alias the deflater's fields for all the compiler knows.
+    uint32_t *const table = deflater->table;
+    const size_t maximumDistance = deflater->maximumDistance;
     // Room for a whole match and a run of literals up to the next probe.
     const size_t searchEnd = length >= MIN_MATCH + 8 ? length - 8 : 0;
     while (position < searchEnd) {
         uint32_t bytes = load32(input + position);
-        uint32_t *slot = &deflater->table[hash4(bytes)];
+        uint32_t *slot = &table[hash4(bytes)];
         uint32_t candidate = *slot;
         *slot = base + (uint32_t)position;
         size_t distance = position - (candidate - base);
-        if (candidate < base || distance > deflater->maximumDistance || load32(input + candidate - base) != bytes) {
+        if (candidate < base || distance > maximumDistance || load32(input + candidate - base) != bytes) {
             // No match: after 32 literals in a row, probe less often (incompressible input passes quickly).
             position += 1 + ((position - literalsFrom) >> 5);
             continue;
@@ -475,15 +537,14 @@ long sb_fast_deflater_compress(sb_fast_deflater *deflater, const unsigned char *
     found:
         gather_literals(deflater, &writer, &block, input, literalsFrom, position);
         make_room(deflater, &writer, &block, input, position);
-        unsigned lengthExtraBits, lengthExtra, distanceExtraBits, distanceExtra;
-        deflater->litlenCounts[length_symbol((unsigned)matchLength, &lengthExtraBits, &lengthExtra)]++;
-        deflater->distanceCounts[distance_symbol((unsigned)distance, &distanceExtraBits, &distanceExtra)]++;
+        deflater->litlenCounts[deflater->lengthSymbols[matchLength - 3]]++;
+        deflater->distanceCounts[distance_symbol_of(deflater, (unsigned)distance - 1)]++;
         deflater->items[block.itemCount++] = MATCH_FLAG | (uint32_t)(matchLength - 3) << 16 | (uint32_t)(distance - 1);
         position += matchLength;
         literalsFrom = position;
         // The end of the match goes in the table too: the next repeat often starts there.
         if (position - 2 < searchEnd) {
-            deflater->table[hash4(load32(input + position - 2))] = base + (uint32_t)(position - 2);
+            table[hash4(load32(input + position - 2))] = base + (uint32_t)(position - 2);
         }
     }
     // The rest are literals.
