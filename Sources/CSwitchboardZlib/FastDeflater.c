@@ -163,10 +163,12 @@ static void assign_codes(prefix_code *code, unsigned symbols) {
 static void build_lengths(const uint32_t *counts, unsigned symbols, unsigned limit, uint8_t *lengths) {
     uint32_t weights[LITLEN_SYMBOLS];
     unsigned used = 0;
+    uint32_t heaviest = 1;
     for (unsigned symbol = 0; symbol < symbols; symbol++) {
         weights[symbol] = counts[symbol];
         lengths[symbol] = 0;
         if (counts[symbol] > 0) used++;
+        if (counts[symbol] > heaviest) heaviest = counts[symbol];
     }
     for (unsigned symbol = 0; used < 2 && symbol < symbols; symbol++) {
         if (weights[symbol] == 0) {
@@ -179,13 +181,17 @@ static void build_lengths(const uint32_t *counts, unsigned symbols, unsigned lim
         // message's block most symbols are rare), then an insertion sort of the few heavier ones at the end.
         // Then the two-queue construction: internal nodes are made in order of weight, so each queue stays
         // sorted.
+        // The buckets go up to the heaviest weight (a short message's weights are small), the last one being
+        // the heavy ones' when some weigh LIGHT_WEIGHTS or more.
         uint16_t leaves[LITLEN_SYMBOLS];
-        unsigned starts[LIGHT_WEIGHTS + 1] = {0};
+        unsigned top = heaviest < LIGHT_WEIGHTS ? heaviest : LIGHT_WEIGHTS;
+        unsigned starts[LIGHT_WEIGHTS + 1];
+        memset(starts, 0, (top + 1) * sizeof starts[0]);
         for (unsigned symbol = 0; symbol < symbols; symbol++) {
             if (weights[symbol] > 0) starts[weights[symbol] < LIGHT_WEIGHTS ? weights[symbol] : LIGHT_WEIGHTS]++;
         }
         unsigned leafCount = 0;
-        for (unsigned weight = 0; weight <= LIGHT_WEIGHTS; weight++) {
+        for (unsigned weight = 0; weight <= top; weight++) {
             unsigned count = starts[weight];
             starts[weight] = leafCount;
             leafCount += count;
@@ -193,7 +199,7 @@ static void build_lengths(const uint32_t *counts, unsigned symbols, unsigned lim
         for (unsigned symbol = 0; symbol < symbols; symbol++) {
             if (weights[symbol] > 0) leaves[starts[weights[symbol] < LIGHT_WEIGHTS ? weights[symbol] : LIGHT_WEIGHTS]++] = (uint16_t)symbol;
         }
-        for (unsigned next = starts[LIGHT_WEIGHTS - 1] + 1; next < leafCount; next++) {
+        for (unsigned next = top == LIGHT_WEIGHTS ? starts[LIGHT_WEIGHTS - 1] + 1 : leafCount; next < leafCount; next++) {
             uint16_t symbol = leaves[next];
             unsigned at = next;
             while (at > 0 && weights[leaves[at - 1]] > weights[symbol]) {
@@ -236,6 +242,7 @@ static void build_lengths(const uint32_t *counts, unsigned symbols, unsigned lim
         }
         if (deepest <= limit) return;
         // Too deep: flatten the weights and build again (rare; each round halves the spread).
+        heaviest = (heaviest >> 1) | 1;
         for (unsigned symbol = 0; symbol < symbols; symbol++) {
             if (weights[symbol] > 0) weights[symbol] = (weights[symbol] >> 1) | 1;
         }
@@ -287,22 +294,26 @@ static const uint8_t lengthCodeOrder[LENGTH_CODE_SYMBOLS] = {16, 17, 18, 0, 8,  
                                                               11, 4,  12, 3, 13, 2, 14, 1, 15};
 static const uint8_t runExtraBits[3] = {2, 3, 7};
 
-/// The bits the block's items take with `litlen` and `distance` codes, extra bits included.
-static uint64_t items_cost(const sb_fast_deflater *deflater, const prefix_code *litlen, const prefix_code *distance) {
-    uint64_t bits = 0;
+/// The bits the block's items take with the block's own codes (`*dynamicBits`) and with the fixed codes
+/// (`*fixedBits`), extra bits included, in one pass over the symbols.
+static void items_cost(const sb_fast_deflater *deflater, uint64_t *dynamicBits, uint64_t *fixedBits) {
+    uint64_t dynamic = 0, fixed = 0;
     for (unsigned symbol = 0; symbol < LITLEN_SYMBOLS; symbol++) {
         uint32_t count = deflater->litlenCounts[symbol];
         if (count == 0) continue;
         unsigned extra = symbol >= 265 && symbol < 285 ? (symbol - 261) / 4 : 0;
-        bits += (uint64_t)count * (litlen->lengths[symbol] + extra);
+        dynamic += (uint64_t)count * (deflater->litlen.lengths[symbol] + extra);
+        fixed += (uint64_t)count * (deflater->fixedLitlen.lengths[symbol] + extra);
     }
     for (unsigned symbol = 0; symbol < DISTANCE_SYMBOLS; symbol++) {
         uint32_t count = deflater->distanceCounts[symbol];
         if (count == 0) continue;
         unsigned extra = symbol >= 4 ? symbol / 2 - 1 : 0;
-        bits += (uint64_t)count * (distance->lengths[symbol] + extra);
+        dynamic += (uint64_t)count * (deflater->distance.lengths[symbol] + extra);
+        fixed += (uint64_t)count * (deflater->fixedDistance.lengths[symbol] + extra);
     }
-    return bits;
+    *dynamicBits += dynamic;
+    *fixedBits += fixed;
 }
 
 /// Writes out the accumulator's whole bytes in one unconditional store: after it, at most 7 bits are held.
@@ -383,8 +394,8 @@ static void write_block(sb_fast_deflater *deflater, bit_writer *writer, unsigned
         dynamicBits += (uint64_t)runCounts[symbol] *
                        (deflater->lengthCode.lengths[symbol] + (symbol >= 16 ? runExtraBits[symbol - 16] : 0));
     }
-    dynamicBits += items_cost(deflater, &deflater->litlen, &deflater->distance);
-    uint64_t fixedBits = 3 + items_cost(deflater, &deflater->fixedLitlen, &deflater->fixedDistance);
+    uint64_t fixedBits = 3;
+    items_cost(deflater, &dynamicBits, &fixedBits);
     // Stored: each piece of up to 65535 bytes has a 3-bit header, padding to a byte, and LEN and NLEN.
     uint64_t storedBits = 8 * (uint64_t)length + (length / STORED_MAX + 1) * (3 + 7 + 32);
 
