@@ -64,10 +64,10 @@ static inline unsigned distance_symbol_of(const sb_fast_deflater *deflater, unsi
     return deflater->distanceSymbols[back < 256 ? back : 256 + (back >> 7)];
 }
 
-/// The output and its 64-bit bit accumulator; `end` leaves 8 bytes of slack for whole-word stores.
+/// The output and its 64-bit bit accumulator. Whole words are stored at `next`, so the output needs 8 bytes of
+/// slack past what is written (sb_fast_deflater_bound counts them).
 typedef struct {
     uint8_t *next;
-    uint8_t *end;
     uint64_t bits;
     unsigned count;
 } bit_writer;
@@ -178,11 +178,9 @@ static void build_lengths(const uint32_t *counts, unsigned symbols, unsigned lim
     }
     for (;;) {
         // Leaves sorted by weight, ties in symbol order: a counting sort by weight for weights under 256 (in a
-        // message's block most symbols are rare), then an insertion sort of the few heavier ones at the end.
-        // Then the two-queue construction: internal nodes are made in order of weight, so each queue stays
-        // sorted.
-        // The buckets go up to the heaviest weight (a short message's weights are small), the last one being
-        // the heavy ones' when some weigh LIGHT_WEIGHTS or more.
+        // message's block most symbols are rare), its buckets going up to the heaviest weight only, then an
+        // insertion sort of the few heavier ones at the end. Then the two-queue construction: internal nodes
+        // are made in order of weight, so each queue stays sorted.
         uint16_t leaves[LITLEN_SYMBOLS];
         unsigned top = heaviest < LIGHT_WEIGHTS ? heaviest : LIGHT_WEIGHTS;
         unsigned starts[LIGHT_WEIGHTS + 1];
@@ -513,7 +511,7 @@ long sb_fast_deflater_compress(sb_fast_deflater *deflater, const unsigned char *
     }
     const uint32_t base = deflater->base;
     deflater->base += (uint32_t)length + 1;
-    bit_writer writer = {output, output + capacity - 8, 0, 0};
+    bit_writer writer = {output, 0, 0};
 
     size_t position = 0, literalsFrom = 0;
     gathering block = {0, 0};
