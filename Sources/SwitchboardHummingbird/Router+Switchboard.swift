@@ -27,6 +27,13 @@ extension Router where Context: SwitchboardRequestContextProtocol {
     ///   - api: The API to serve.
     ///   - configuration: The API root and WebSocket settings.
     public func addSwitchboard(_ api: SwitchboardAPI, configuration: SwitchboardServerConfiguration = .init()) {
+        addSwitchboardRoutes(api, configuration: configuration)
+    }
+
+    /// Adds the routes of ``addSwitchboard(_:configuration:)`` and returns them as one endpoint, which a
+    /// ``SwitchboardResponder`` in front of this router answers without the router's path trie.
+    @discardableResult
+    func addSwitchboardRoutes(_ api: SwitchboardAPI, configuration: SwitchboardServerConfiguration) -> SwitchboardEndpoint<Context> {
         let root = configuration.normalizedRoot
         let trustedProxies = configuration.trustedProxies
         let isTLS = configuration.tls != nil
@@ -51,22 +58,12 @@ extension Router where Context: SwitchboardRequestContextProtocol {
             }
             return await route.respond(to: request, context: context)
         }
-        // `/api(<key>)/...` matches `/api(*` and below. A URI has at most three segments (resource, conditions,
-        // meta-conditions), which plain wildcards match; `/**` after them takes the longer paths, for their
-        // `400`. (A `/**` beside the `/*` would be ambiguous to the router, and a `/**` match costs an HTTP
-        // request a catch-all parameter: 2 % of a `GET`.)
-        let keyed = root.isEmpty ? "/(*" : root + "(*"
-        var paths = [root.isEmpty ? "/" : root, keyed]
-        for base in [root, keyed] {
-            paths += [base + "/*", base + "/*/*", base + "/*/*/*", base + "/*/*/*/**"]
+        let endpoint = SwitchboardEndpoint<Context>(
+            root: root, opensShellAtSlash: configuration.opensShellAtSlash == true, handler: handler)
+        for (path, methods) in SwitchboardEndpoint<Context>.routes(root: root, opensShellAtSlash: endpoint.opensShellAtSlash) {
+            for method in methods { on(RouterPath(path), method: method, use: handler) }
         }
-        if configuration.opensShellAtSlash == true && !root.isEmpty { paths.append("/") }
-        let methods: [HTTPRequest.Method] = [.get, .post, .put, .patch, .delete, .head, .options, HTTPRequest.Method("REPORT")!]
-        for path in Set(paths) {
-            for method in methods where !(path == "/" && root != "" && method != .get) {
-                on(RouterPath(path), method: method, use: handler)
-            }
-        }
+        return endpoint
     }
 
     /// Answers a plain HTTP request through the REST layer; GET on a terminal gets `426 Upgrade required`.

@@ -27,6 +27,8 @@ public struct SwitchboardServer {
     let address: BindAddress
     let logger: Logger
     let onServerRunning: @Sendable (Int) async -> Void
+    /// Switchboard's routes in ``router``, answered ahead of its trie (``SwitchboardResponder``).
+    let endpoint: SwitchboardEndpoint<SwitchboardRequestContext>
 
     /// Creates a server.
     /// - Parameters:
@@ -48,7 +50,7 @@ public struct SwitchboardServer {
         self.logger = logger
         self.onServerRunning = onServerRunning
         let router = Router(context: SwitchboardRequestContext.self)
-        router.addSwitchboard(api, configuration: configuration)
+        endpoint = router.addSwitchboardRoutes(api, configuration: configuration)
         self.router = router
     }
 
@@ -80,9 +82,10 @@ public struct SwitchboardServer {
     /// connections on a graceful shutdown. Use them to run the server next to services of your own.
     public var services: [any Service] {
         let onServerRunning = self.onServerRunning
+        let responder = SwitchboardResponderBuilder(router: router, endpoint: endpoint)
         let application = Application(
-            router: router,
-            server: .switchboard(webSocketRouter: router, configuration: configuration),
+            router: responder,
+            server: .switchboard(webSocketRouter: responder, configuration: configuration),
             configuration: .init(address: address, serverName: "Switchboard"),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
             logger: logger
