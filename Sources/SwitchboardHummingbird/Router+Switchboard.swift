@@ -71,7 +71,7 @@ extension Router where Context: SwitchboardRequestContextProtocol {
         to request: Request, connection: SwitchboardConnectionRequest, api: SwitchboardAPI, maxBodySize: Int
     ) async -> Response {
         let uri = connection.request.uri
-        let response: RESTResponse
+        var response: RESTResponse
         guard let method = RESTMethod(rawValue: request.method.rawValue) else {
             return Self.errorResponse(
                 SwitchboardError(.methodNotAllowed, code: .methodNotAllowed, "Method '\(request.method.rawValue)' is not supported"), uri: uri)
@@ -111,14 +111,20 @@ extension Router where Context: SwitchboardRequestContextProtocol {
                 kind: .httpRequest, connectionID: nil, clientIP: connection.request.clientIP,
                 message: "\(request.method.rawValue) \(connection.shownPath) → \(response.status)", content: connection.shownURI,
                 elapsedMilliseconds: response.elapsedMilliseconds))
+        // Taken out, so that the fields added here change them in place rather than copy them.
         var headers = response.headers
+        response.headers = HTTPFields()
         if response.status == 401 { headers[.wwwAuthenticate] = Self.authenticationChallenge }
         let responseBody: ResponseBody
         if let document = response.document {
             // Read as the client takes it: a large file is never held whole.
             responseBody = ResponseBody(asyncSequence: document.makeBytes())
+        } else if let body = response.bodyBuffer {
+            // Appended here, where nobody has set it, rather than looked up and set by `Response`.
+            headers.append(HTTPField(name: .contentLength, value: String(body.readableBytes)))
+            responseBody = ResponseBody(byteBuffer: body)
         } else {
-            responseBody = response.bodyBuffer.map { ResponseBody(byteBuffer: $0) } ?? ResponseBody()
+            responseBody = ResponseBody()
         }
         return Response(status: SwitchboardError.standardStatus(response.status), headers: headers, body: responseBody)
     }
