@@ -120,6 +120,21 @@ public struct JSONObject: Sendable, Equatable, ExpressibleByDictionaryLiteral {
 
     public init(dictionaryLiteral elements: (String, JSON)...) { self.init(elements) }
 
+    /// An object of members whose names Switchboard wrote itself and knows to differ: taken as they are,
+    /// without looking each name up among the ones before it (an answer's few members, made for every GET).
+    package init(distinctMembers members: [(key: String, value: JSON)]) {
+        assert(Set(members.map(\.key)).count == members.count, "duplicate member names")
+        if members.count > Self.indexThreshold {
+            self.init(members.map { ($0.key, $0.value) })  // with the index of positions
+        } else {
+            self.init(members: members)
+        }
+    }
+
+    private init(members: [(key: String, value: JSON)]) {
+        self.members = members
+    }
+
     public var isEmpty: Bool { members.isEmpty }
     public var count: Int { members.count }
 

@@ -180,7 +180,7 @@ struct RESTExecution {
             case .entities(let rows, let query):
                 if raw { return .array(rows) }
                 // The members in one array of the right size: every GET's answer is made here.
-                var members: [(String, JSON)] = []
+                var members: [(key: String, value: JSON)] = []
                 members.reserveCapacity(6)
                 members.append(("Data", .array(rows)))
                 members.append(("DataCount", .int(rows.count)))
@@ -189,7 +189,7 @@ struct RESTExecution {
                 if let next { members.append(("NextPage", .string(next))) }
                 members.append(("TimeElapsedMs", time))
                 members.append(("Status", "success"))
-                return .object(JSONObject(members))
+                return .object(JSONObject(distinctMembers: members))
             case .change(let rows, let counts):
                 if raw { return .array(rows) }
                 var object: JSONObject = ["Data": .array(rows), "DataCount": .int(rows.count)]
