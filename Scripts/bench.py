@@ -809,8 +809,11 @@ class CallgrindServer:
             compiler = shutil.which("cc") or shutil.which("clang")
             subprocess.run([compiler, "-shared", "-fPIC", "-O2", "-o", shim, source], check=True)
         self.output = os.path.join(workdir, name.replace(" ", "-") + ".callgrind")
+        # One hash seed for every run: Swift seeds its hashing at random per process, which moves a process's
+        # count of dictionary and set work by a few thousand instructions per GET from one process to the next.
         self.server = Server(name, ["valgrind", "--tool=callgrind", f"--callgrind-out-file={self.output}", binary,
-                                    *command[1:]], env={**(env or os.environ), "LD_PRELOAD": shim})
+                                    *command[1:]],
+                             env={**(env or os.environ), "LD_PRELOAD": shim, "SWIFT_DETERMINISTIC_HASHING": "1"})
         self.port = self.server.port
         self.dumps = 0
 
