@@ -88,18 +88,26 @@ extension Router where Context: SwitchboardRequestContextProtocol {
             return terminal
         }
         var body: ByteBuffer?
-        do {
-            var request = request
-            let collected = try await request.collectBody(upTo: maxBodySize)
-            if collected.readableBytes > 0 { body = collected }
-        } catch {
-            return Self.errorResponse(
-                SwitchboardError(.contentTooLarge, code: .invalidInput, "The body is larger than \(maxBodySize) bytes"), uri: uri)
+        // A GET or HEAD whose head announces no body has none to read (RFC 9112 §6.3), and the REST layer
+        // reads no body for them: Hummingbird reads the request's end after the response, as it does for
+        // every request. (Over HTTP/2 a body needs no such field; a GET's would be left unread, which is
+        // what the REST layer does with it.)
+        if !(method == .GET || method == .HEAD) || Self.framesBody(connection.headers) {
+            do {
+                var request = request
+                let collected = try await request.collectBody(upTo: maxBodySize)
+                if collected.readableBytes > 0 { body = collected }
+            } catch {
+                return Self.errorResponse(
+                    SwitchboardError(.contentTooLarge, code: .invalidInput, "The body is larger than \(maxBodySize) bytes"), uri: uri)
+            }
         }
         // A body must say it is JSON: a cross-site form or `fetch` without CORS can only send other types.
-        let contentType = connection.headers[.contentType]
-        if body != nil, !(contentType.map { RESTRequest.isJSONContentType($0) } ?? false) {
-            return Self.errorResponse(.unsupportedContentType(contentType), uri: uri)
+        if body != nil {
+            let contentType = connection.headers[.contentType]
+            if !(contentType.map { RESTRequest.isJSONContentType($0) } ?? false) {
+                return Self.errorResponse(.unsupportedContentType(contentType), uri: uri)
+            }
         }
         var restRequest = RESTRequest(
             method: method, uri: uri, headers: connection.headers, body: body,
@@ -127,6 +135,17 @@ extension Router where Context: SwitchboardRequestContextProtocol {
             responseBody = ResponseBody()
         }
         return Response(status: SwitchboardError.standardStatus(response.status), headers: headers, body: responseBody)
+    }
+
+    /// Whether a request's head announces a body: a `Transfer-Encoding`, or a `Content-Length` other than `0`.
+    /// Without either, HTTP/1.1 gives the request no body (RFC 9112 §6.3), and the parser reads what follows
+    /// as the next request.
+    static func framesBody(_ headers: HTTPFields) -> Bool {
+        for field in headers {
+            if field.name == .transferEncoding { return true }
+            if field.name == .contentLength, field.value != "0" { return true }
+        }
+        return false
     }
 
     /// Refuses an upgrade when the server, or this client address, has as many connections as allowed.

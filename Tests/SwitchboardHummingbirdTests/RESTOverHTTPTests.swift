@@ -166,3 +166,35 @@ extension RESTOverHTTPTests {
         }
     }
 }
+
+extension RESTOverHTTPTests {
+    /// GETs with and without a body, pipelined on one connection: a GET whose head announces no body is answered
+    /// without reading one, a GET that announces one (by length or chunked) still has it read and checked, and
+    /// every request is answered once, in order: a body that looks like a request is never taken for one.
+    @Test func pipelinedGetsWithAndWithoutBodiesAreEachAnsweredOnce() async throws {
+        try await TestServer.with { server in
+            let page = "/api/superhero//limit=1"
+            let smuggled = "GET /api/superhero HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+            let chunk = String(smuggled.utf8.count, radix: 16)
+            let requests = [
+                "GET \(page) HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 17\r\n\r\n"
+                    + #"{"ignored": true}"#,
+                "GET \(page) HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\nContent-Length: \(smuggled.utf8.count)\r\n\r\n"
+                    + smuggled,
+                "GET \(page) HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+                "GET \(page) HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n"
+                    + "\(chunk)\r\n\(smuggled)\r\n0\r\n\r\n",
+                "GET \(page) HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n",
+                "HEAD \(page) HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+                "GET \(page) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+            ]
+            let socket = try RawSocket(port: server.port)
+            try socket.write(Array(requests.joined().utf8))
+            let answer = String(decoding: try await onOwnThread { try socket.readToEnd() }, as: UTF8.self)
+            // A status line follows the previous answer's body at once, without a line break of its own.
+            let statuses = answer.matches(of: #/HTTP/1\.1 ([0-9]{3}) /#).map { String($0.output.1) }
+            #expect(statuses == ["200", "415", "200", "415", "200", "200", "200"], "\(answer)")
+            #expect(answer.components(separatedBy: "\"Name\": ").count - 1 == 4, "one hero in each GET answered 200")
+        }
+    }
+}
