@@ -31,16 +31,19 @@ public struct QueryProgress: Sendable {
     /// ``EntityResource/selectsCooperatively``), and otherwise yields to other tasks.
     ///
     /// A step between checks is a decrement and a branch, inlined into the loop: no asynchronous call is made
-    /// for it, so a loop over a thousand rows pays for four checks, not for a thousand calls.
+    /// for it, so a loop over a thousand rows pays for four checks, not for a thousand calls. It runs on the
+    /// caller's executor (`nonisolated(nonsending)`): a plain `async` function starts with a hop to the global
+    /// executor, and inlined into a loop that hop was a call into the runtime on every row (about 150
+    /// instructions a step, measured with callgrind); the caller's actor is not left between checks either.
     @inlinable @inline(__always)
-    public mutating func advance() async throws {
+    nonisolated(nonsending) public mutating func advance() async throws {
         try await advance(by: 1)
     }
 
     /// Counts `steps` steps at once, for a loop that takes its rows in batches; checks as ``advance()`` does when
     /// the batch reaches the next check.
     @inlinable
-    public mutating func advance(by steps: Int) async throws {
+    nonisolated(nonsending) public mutating func advance(by steps: Int) async throws {
         stepsUntilCheck &-= steps
         guard stepsUntilCheck <= 0 else { return }
         stepsUntilCheck = interval
