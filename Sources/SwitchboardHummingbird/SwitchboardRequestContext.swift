@@ -32,7 +32,7 @@ public protocol SwitchboardRequestContextProtocol: WebSocketRequestContext, Remo
 
 extension SwitchboardRequestContextProtocol {
     /// Where HummingbirdWebSocket leaves the upgrade's handler, until Switchboard takes it.
-    public var webSocket: WebSocketHandlerReference<Self> { switchboard.holder.reference }
+    public var webSocket: WebSocketHandlerReference<Self> { switchboard.holder.reference(as: Self.self) }
     /// The address of the client (or of the proxy in front of it).
     public var remoteAddress: SocketAddress? { switchboard.channel.remoteAddress }
 }
@@ -40,7 +40,7 @@ extension SwitchboardRequestContextProtocol {
 /// What Switchboard keeps in each request context: the connection's channel and the upgrade's handler
 /// reference, which it lets go once the connection is upgraded.
 public struct SwitchboardContextStorage<Context: WebSocketRequestContext>: Sendable {
-    let holder: WebSocketReferenceHolder<Context>
+    let holder: WebSocketReferenceHolder
     /// The connection's channel: for refused upgrades (``UpgradeRefusalHandler``), pings and the close on
     /// shutdown (``WebSocketWatch``).
     let channel: any Channel
@@ -69,20 +69,24 @@ public struct SwitchboardRequestContext: RequestContext, SwitchboardRequestConte
 /// Holds a context's WebSocket handler reference until the connection is upgraded.
 ///
 /// The reference (a lock and a box) is made the first time it is asked for, which only an upgrade does: a
-/// plain HTTP request neither makes nor frees one.
-final class WebSocketReferenceHolder<Context: WebSocketRequestContext>: Sendable {
+/// plain HTTP request neither makes nor frees one. The holder is not generic: the reference is kept as
+/// `any Sendable` and handed out as the one type its ``SwitchboardContextStorage`` asks for, so that freeing
+/// the holder of a plain request looks up no generic type's metadata (two look-ups, about 650 instructions).
+final class WebSocketReferenceHolder: Sendable {
     private enum State {
         case unused
-        case held(WebSocketHandlerReference<Context>)
+        case held(any Sendable)
         case released
     }
 
     private let state = Mutex<State>(.unused)
 
-    var reference: WebSocketHandlerReference<Context> {
+    /// The reference, made on first use; the storage that owns this holder always asks with the same `Context`.
+    func reference<Context: WebSocketRequestContext>(as _: Context.Type) -> WebSocketHandlerReference<Context> {
         state.withLock { state in
             switch state {
-            case .held(let reference): return reference
+            // Asked for only while a request is upgraded, with the type that made it.
+            case .held(let reference): return reference as! WebSocketHandlerReference<Context>
             case .unused:
                 let reference = WebSocketHandlerReference<Context>()
                 state = .held(reference)

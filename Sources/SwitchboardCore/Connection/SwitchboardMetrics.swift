@@ -55,7 +55,7 @@ final class SwitchboardMetrics: Sendable {
     }
 
     /// Counts a REST request by method and status, and records its duration.
-    func request(method: RESTMethod, status: Int, duration: Duration) {
+    func request(method: RESTMethod, status: Int, nanoseconds: Int64) {
         let key = RequestKind(method: method, status: status)
         let counter = requests.withLock { counters in
             if let counter = counters[key] { return counter }
@@ -65,6 +65,6 @@ final class SwitchboardMetrics: Sendable {
             return counter
         }
         counter.increment()
-        requestDuration.recordNanoseconds(duration.nanoseconds)
+        requestDuration.recordNanoseconds(nanoseconds)
     }
 }

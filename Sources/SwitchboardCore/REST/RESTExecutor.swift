@@ -28,9 +28,9 @@ extension SwitchboardAPI {
             outcome.error = errors.record(
                 error, method: request.method.rawValue, uri: request.uri, caller: identity.name, connectionID: request.caller.connectionID)
         }
-        let elapsed = start.duration(to: .now)
-        metrics.request(method: request.method, status: outcome.status, duration: elapsed)
-        let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+        let nanoseconds = start.duration(to: .now).nanoseconds
+        metrics.request(method: request.method, status: outcome.status, nanoseconds: nanoseconds)
+        let milliseconds = Double(nanoseconds) / 1e6
         var response = RESTResponse(
             status: outcome.status, info: outcome.info, error: outcome.error, elapsedMilliseconds: milliseconds,
             headers: HTTPFields(), body: nil, canonicalURI: outcome.canonical, entityCount: outcome.count)
