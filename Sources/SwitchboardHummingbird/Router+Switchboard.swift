@@ -68,7 +68,7 @@ extension Router where Context: SwitchboardRequestContextProtocol {
 
     /// Answers a plain HTTP request through the REST layer; GET on a terminal gets `426 Upgrade required`.
     static func restResponse(
-        to request: Request, connection: SwitchboardConnectionRequest, api: SwitchboardAPI, maxBodySize: Int
+        to request: Request, connection: SwitchboardConnectionRequest, api: SwitchboardAPI, maxBodySize: Int, channel: any Channel
     ) async -> Response {
         let uri = connection.request.uri
         var response: RESTResponse
@@ -98,6 +98,8 @@ extension Router where Context: SwitchboardRequestContextProtocol {
                 let collected = try await request.collectBody(upTo: maxBodySize)
                 if collected.readableBytes > 0 { body = collected }
             } catch {
+                // Its answer ends the connection: the handler that closes it is told before it is written.
+                channel.triggerUserOutboundEvent(ClosingResponseHandler.CloseAfterResponse(), promise: nil)
                 return Self.errorResponse(
                     SwitchboardError(.contentTooLarge, code: .invalidInput, "The body is larger than \(maxBodySize) bytes"), uri: uri)
             }

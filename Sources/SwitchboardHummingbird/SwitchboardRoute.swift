@@ -50,7 +50,8 @@ struct SwitchboardRoute<Context: SwitchboardRequestContextProtocol>: Sendable {
         } catch {
             return Router<Context>.errorResponse(error, uri: Router<Context>.shownPath(request.uri.path, root: root))
         }
-        return await Router<Context>.restResponse(to: request, connection: connection, api: api, maxBodySize: maxBodySize)
+        return await Router<Context>.restResponse(
+            to: request, connection: connection, api: api, maxBodySize: maxBodySize, channel: context.switchboard.channel)
     }
 
     /// What an upgrade's `await`s need of its request.

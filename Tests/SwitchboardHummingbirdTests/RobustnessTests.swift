@@ -187,8 +187,26 @@ struct RobustnessTests {
         }
     }
 
+    /// A malformed head after a good request on a keep-alive connection: Hummingbird answers it `400`, and the
+    /// connection ends at once rather than when the idle timeout (two minutes here, longer than the suite's time
+    /// limit) or the client ends it.
+    @Test func aMalformedHeadAfterAGoodRequestIsAnsweredAndClosed() async throws {
+        try await TestServer.with(configuration: .init(idleTimeout: .seconds(120))) { server in
+            let socket = try RawSocket(port: server.port)
+            let good = "GET /api/superhero//limit=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+            let malformed = "GET /api/superhero HTTP/1.1\r\nHost : x\r\n\r\n"
+            try socket.write(Array((good + malformed).utf8))
+            let answer = try await onOwnThread { String(decoding: try socket.readToEnd(), as: UTF8.self) }
+            let statuses = answer.matches(of: #/HTTP/1\.1 ([0-9]{3}) /#).map { String($0.output.1) }
+            #expect(statuses == ["200", "400"], "\(answer.prefix(300))")
+            #expect(answer.lowercased().contains("connection: close"))
+            #expect(try await RawHTTP.request(port: server.port, "GET", "/api/superhero").status == 200)
+        }
+    }
+
     @Test func aBodyOverTheLimitIsAnswered413AndTheConnectionClosedUnread() async throws {
-        try await TestServer.with(configuration: .init(maxBodySize: 1024)) { server in
+        // An idle timeout longer than the suite's time limit: the connection must end because of the answer.
+        try await TestServer.with(configuration: .init(maxBodySize: 1024, idleTimeout: .seconds(120))) { server in
             let socket = try RawSocket(port: server.port)
             let head = "POST /api/superhero HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 10000000\r\n\r\n"
             try socket.write(Array(head.utf8) + [UInt8](repeating: UInt8(ascii: " "), count: 200_000))
