@@ -9,17 +9,21 @@ extension EntityQuery {
     /// - Returns: `nil` without a page size (no `size` and no limit), or when this page counts from the
     ///   end and is the last one.
     public func nextPage(size: Int? = nil) -> EntityQuery? {
+        nextPaging(size: size).map(paged)
+    }
+
+    /// The limit and offset of ``nextPage(size:)``, without the query.
+    func nextPaging(size: Int? = nil) -> QueryPaging? {
         guard let length = size ?? limit, length > 0 else { return nil }
-        var page = self
+        var pageOffset = offset
         if offset < 0 {
             let pageLimit = limit ?? 0
             guard offset + pageLimit < 0 else { return nil }
-            page.offset = offset + pageLimit
+            pageOffset = offset + pageLimit
         } else if let limit {
-            page.offset = offset + limit
+            pageOffset = offset + limit
         }
-        page.limit = length
-        return page
+        return QueryPaging(limit: length, offset: pageOffset)
     }
 
     /// The page before this one: `size` entities (default: this page's limit) that end where this page
@@ -27,12 +31,22 @@ extension EntityQuery {
     /// page is everything before this one.
     /// - Returns: `nil` when this page starts at the first entity or counts from the end.
     public func previousPage(size: Int? = nil) -> EntityQuery? {
+        previousPaging(size: size).map(paged)
+    }
+
+    /// The limit and offset of ``previousPage(size:)``, without the query.
+    func previousPaging(size: Int? = nil) -> QueryPaging? {
         guard offset > 0 else { return nil }
         let length = size ?? limit ?? offset
         guard length > 0 else { return nil }
+        return QueryPaging(limit: min(length, offset), offset: max(0, offset - length))
+    }
+
+    /// This query with another page's limit and offset.
+    private func paged(_ paging: QueryPaging) -> EntityQuery {
         var page = self
-        page.limit = min(length, offset)
-        page.offset = max(0, offset - length)
+        page.limit = paging.limit
+        page.offset = paging.offset
         return page
     }
 
@@ -68,4 +82,10 @@ extension EntityQuery {
         let links = pageLinkTexts
         return (links.previous, limit.map { returned == $0 } == true ? links.next : nil)
     }
+}
+
+/// A page's limit and offset: what a query's neighbouring pages change of it.
+struct QueryPaging {
+    var limit: Int?
+    var offset: Int
 }

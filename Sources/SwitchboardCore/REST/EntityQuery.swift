@@ -330,11 +330,14 @@ public struct EntityQuery: Sendable {
     // MARK: Canonical form
 
     /// The meta-conditions in canonical form and order.
-    var metaConditions: [URICondition] {
+    var metaConditions: [URICondition] { metaConditions(QueryPaging(limit: limit, offset: offset)) }
+
+    /// The meta-conditions in canonical form and order, with `paging` for the query's own limit and offset.
+    private func metaConditions(_ paging: QueryPaging) -> [URICondition] {
         var result: [URICondition] = []
         result.reserveCapacity(4)
-        if let limit { result.append(URICondition(key: "limit", op: .equal, value: String(limit))) }
-        if offset != 0 { result.append(URICondition(key: "offset", op: .equal, value: String(offset))) }
+        if let limit = paging.limit { result.append(URICondition(key: "limit", op: .equal, value: String(limit))) }
+        if paging.offset != 0 { result.append(URICondition(key: "offset", op: .equal, value: String(paging.offset))) }
         if let order {
             result.append(URICondition(key: order.descending ? "order_desc" : "order_asc", op: .equal, value: order.dottedPath))
         }
@@ -367,17 +370,20 @@ public struct EntityQuery: Sendable {
     /// made once for the query and its unchanged copies.
     var pageLinkTexts: PageLinks {
         if let made = storage.derived.withLock({ $0.pageLinks }) { return made }
-        let made = PageLinks(previous: previousPage()?.canonical, next: nextPage()?.canonical)
+        // Written from this query with the pages' limits and offsets: no copy of it is made for either.
+        let made = PageLinks(previous: previousPaging().map { makeCanonical($0) }, next: nextPaging().map { makeCanonical($0) })
         storage.derived.withLock { $0.pageLinks = made }
         return made
     }
 
-    private func makeCanonical() -> String {
-        var metas = metaConditions
+    /// The canonical form of this query, or of this query with another page's limit and offset.
+    private func makeCanonical(_ paging: QueryPaging? = nil) -> String {
+        let paging = paging ?? QueryPaging(limit: limit, offset: offset)
+        var metas = metaConditions(paging)
         let implied = viewMetaConditions
         if !implied.isEmpty {
             metas.removeAll { implied.contains($0) }
-            if limit == nil, implied.contains(where: { $0.key == "limit" }) {
+            if paging.limit == nil, implied.contains(where: { $0.key == "limit" }) {
                 metas.insert(URICondition(key: "limit", op: .equal, value: "-1"), at: 0)
             }
         }
