@@ -84,8 +84,13 @@ extension Router where Context: SwitchboardRequestContextProtocol {
         }
         // Parsed once, here and for the request below.
         let parsed = try? ResourceURI(parsing: uri, maxLength: api.configuration.maxURILength)
-        if method == .GET, let parsed, let terminal = Self.terminalResponse(to: parsed, uri: uri, path: connection.shownPath, api: api, identity: identity) {
-            return terminal
+        // A GET's resource is looked up here, to answer one on a terminal, and then not again below.
+        var named: RegisteredResource?
+        if method == .GET, let parsed, !parsed.baseResourceName.isEmpty {
+            named = try? api.resource(named: parsed.baseResourceName)
+            if case .terminal(let terminal)? = named {
+                return Self.terminalResponse(to: terminal, uri: uri, path: connection.shownPath, api: api, identity: identity)
+            }
         }
         var body: ByteBuffer?
         // A GET or HEAD whose head announces no body has none to read (RFC 9112 §6.3), and the REST layer
@@ -115,6 +120,7 @@ extension Router where Context: SwitchboardRequestContextProtocol {
             method: method, uri: uri, headers: connection.headers, body: body,
             caller: RESTCaller(clientIP: connection.request.clientIP, headers: connection.headers, identity: identity))
         restRequest.parsedURI = parsed
+        restRequest.namedResource = named
         response = await api.execute(restRequest)
         api.events.publish(
             NetworkEvent(
@@ -175,11 +181,10 @@ extension Router where Context: SwitchboardRequestContextProtocol {
     }
 
     /// The answer to a plain HTTP GET for a terminal: `426 Upgrade required` with a JSON body (or the
-    /// caller's `401`/`403`); `nil` for URIs that are not a terminal's.
-    static func terminalResponse(to parsed: ResourceURI, uri: String, path: String, api: SwitchboardAPI, identity: AccessIdentity) -> Response? {
-        guard !parsed.baseResourceName.isEmpty,
-            case .terminal(let terminal)? = try? api.resource(named: parsed.baseResourceName)
-        else { return nil }
+    /// caller's `401`/`403`).
+    static func terminalResponse(
+        to terminal: TerminalDescriptor, uri: String, path: String, api: SwitchboardAPI, identity: AccessIdentity
+    ) -> Response {
         do {
             try api.authorize(.GET, on: .terminal(terminal), for: identity)
             try api.validateTerminalURI(uri)

@@ -208,7 +208,7 @@ struct RESTExecution {
             resolved = .entities(query)
         } else {
             let uri = try request.parsedURI ?? ResourceURI(parsing: request.uri, maxLength: api.configuration.maxURILength)
-            resolved = try api.resolve(uri, written: request.uri, method: request.method, for: identity)
+            resolved = try api.resolve(uri, written: request.uri, method: request.method, for: identity, named: request.namedResource)
         }
         try api.authorize(request.method, on: resolved.resource, for: identity)
         let query: EntityQuery

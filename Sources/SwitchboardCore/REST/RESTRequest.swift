@@ -24,6 +24,9 @@ public struct RESTRequest: Sendable {
     /// terminal with `426`); the API then does not parse it again. It must be ``uri``, parsed with the API's
     /// ``Configuration/maxURILength``.
     package var parsedURI: ResourceURI?
+    /// The resource ``parsedURI`` names by its resource name, looked up before by the same transport (HTTP, for a
+    /// GET); the API then does not look it up again. `nil` to have the API look it up.
+    package var namedResource: RegisteredResource?
     /// Whether the answer's ``RESTResponse/headers`` are wanted beyond those a document needs
     /// (`Switchboard-Info`, `Switchboard-Elapsed-Ms`, the JSON `Content-Type`): the Shell shows them only with
     /// `WriteHeaders`, and they cost a check of every value that goes in.

@@ -51,9 +51,9 @@ extension SwitchboardAPI {
     /// resource gets the error ``authorize(_:on:for:)`` gives for `method`.
     func resolve(
         _ uri: ResourceURI, written: String, emptyName: String = AvailableResources.resourceName, method: RESTMethod = .GET,
-        for identity: AccessIdentity?
+        for identity: AccessIdentity?, named: RegisteredResource? = nil
     ) throws(SwitchboardError) -> ResolvedURI {
-        let (found, view) = try locate(uri, defaultName: emptyName, for: identity)
+        let (found, view) = try locate(uri, defaultName: emptyName, for: identity, named: named)
         if let identity, !allowsAnyMethod(on: found, for: identity) {
             try authorize(found.supports(method) ? method : found.methods.first ?? method, on: found, for: identity)
         }
@@ -65,12 +65,14 @@ extension SwitchboardAPI {
         }
     }
 
-    /// Finds the resource (and view) a parsed URI names; an empty name is `defaultName`.
+    /// Finds the resource (and view) a parsed URI names; an empty name is `defaultName`. `named` is the resource
+    /// of the URI's resource name when the caller has looked it up already.
     func locate(
-        _ uri: ResourceURI, defaultName: String, for identity: AccessIdentity? = nil
+        _ uri: ResourceURI, defaultName: String, for identity: AccessIdentity? = nil, named: RegisteredResource? = nil
     ) throws(SwitchboardError) -> (RegisteredResource, EntityView?) {
         let name = uri.baseResourceName.isEmpty ? defaultName : uri.baseResourceName
-        let found = try resource(named: name, visibleTo: identity)
+        let found: RegisteredResource
+        if let named { found = named } else { found = try resource(named: name, visibleTo: identity) }
         guard let viewName = uri.viewName else { return (found, nil) }
         switch found {
         case .terminal(let terminal):
