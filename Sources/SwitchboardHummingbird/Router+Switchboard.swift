@@ -116,12 +116,12 @@ extension Router where Context: SwitchboardRequestContextProtocol {
                 return Self.errorResponse(.unsupportedContentType(contentType), uri: uri)
             }
         }
-        var restRequest = RESTRequest(
-            method: method, uri: uri, headers: connection.headers, body: body,
-            caller: RESTCaller(clientIP: connection.request.clientIP, headers: connection.headers, identity: identity))
-        restRequest.parsedURI = parsed
-        restRequest.namedResource = named
-        response = await api.execute(restRequest)
+        // Made where it is handed on, so that it is moved into the API rather than copied.
+        response = await api.execute(
+            RESTRequest(
+                method: method, uri: uri, headers: connection.headers, body: body,
+                caller: RESTCaller(clientIP: connection.request.clientIP, headers: connection.headers, identity: identity),
+                parsedURI: parsed, namedResource: named))
         api.events.publish(
             NetworkEvent(
                 kind: .httpRequest, connectionID: nil, clientIP: connection.request.clientIP,

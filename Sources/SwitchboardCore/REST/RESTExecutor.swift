@@ -6,30 +6,33 @@ extension SwitchboardAPI {
     ///
     /// It never throws: every failure becomes a response with an error status, a JSON error body and the
     /// message as its info.
-    public func execute(_ request: RESTRequest) async -> RESTResponse {
+    public func execute(_ request: consuming RESTRequest) async -> RESTResponse {
         let start = ContinuousClock.now
         var outcome: RESTExecution.Outcome
         var accepted = AcceptedFormat()
         var identity = request.caller.identity
+        // What is needed of the request after it has been handed on: the request itself is moved, not copied.
+        let method = request.method
+        let uri = request.uri
+        let connectionID = request.caller.connectionID
+        let wantsResponseHeaders = request.wantsResponseHeaders
         do {
             accepted = try AcceptedFormat(request.headers[.accept], formats: formats, documentTypes: documentTypes)
-            var request = request
             if identity == nil { identity = try await authenticate(headers: request.headers, uriKey: nil) }
             request.caller.identity = identity
-            outcome = try await RESTExecution(api: self, request: request, documentType: accepted.documentType).run()
+            outcome = try await RESTExecution(api: self, request: consume request, documentType: accepted.documentType).run()
             // A write may end a PTY program or close a connection: the cluster's snapshots are due again.
-            if !request.method.onlyReads { cluster.noteChange() }
-            if accepted.single { try outcome.keepSingleEntity(request.method) }
+            if !method.onlyReads { cluster.noteChange() }
+            if accepted.single { try outcome.keepSingleEntity(method) }
         } catch {
             outcome = RESTExecution.Outcome(error: SwitchboardError(wrapping: error, logger: logger))
         }
         if let error = outcome.error, let identity {
             // Logged for Switchboard.Admin.Error once the caller is known (anonymous noise cannot push real errors out).
-            outcome.error = errors.record(
-                error, method: request.method.rawValue, uri: request.uri, caller: identity.name, connectionID: request.caller.connectionID)
+            outcome.error = errors.record(error, method: method.rawValue, uri: uri, caller: identity.name, connectionID: connectionID)
         }
         let nanoseconds = start.duration(to: .now).nanoseconds
-        metrics.request(method: request.method, status: outcome.status, nanoseconds: nanoseconds)
+        metrics.request(method: method, status: outcome.status, nanoseconds: nanoseconds)
         let milliseconds = Double(nanoseconds) / 1e6
         var response = RESTResponse(
             status: outcome.status, info: outcome.info, error: outcome.error, elapsedMilliseconds: milliseconds,
@@ -38,8 +41,8 @@ extension SwitchboardAPI {
             response.headers[.contentType] = document.contentType
             if let length = document.byteCount { response.headers[.contentLength] = String(length) }
             if let disposition = document.contentDisposition { response.headers[.contentDisposition] = disposition }
-            if request.method == .GET { response.document = document }
-        } else if request.method != .HEAD || outcome.error != nil {
+            if method == .GET { response.document = document }
+        } else if method != .HEAD || outcome.error != nil {
             if let format = accepted.format, outcome.error == nil, let entities = outcome.entities {
                 do {
                     response.encodedBody = try format.write(entities)
@@ -51,10 +54,10 @@ extension SwitchboardAPI {
                 }
             }
             if response.encodedBody == nil {
-                response.body = outcome.body(raw: accepted.raw, elapsed: milliseconds, uri: outcome.canonical ?? request.uri)
+                response.body = outcome.body(raw: accepted.raw, elapsed: milliseconds, uri: outcome.canonical ?? uri)
             }
         }
-        guard request.wantsResponseHeaders else { return response }
+        guard wantsResponseHeaders else { return response }
         // None of these was set above (a JSON body has no other type): appended, not looked up and replaced.
         response.headers.reserveCapacity(response.headers.count + 4)
         if response.body != nil { response.headers.append(Self.jsonContentType) }

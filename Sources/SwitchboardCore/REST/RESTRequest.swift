@@ -45,6 +45,24 @@ public struct RESTRequest: Sendable {
         self.unsafe = unsafe
     }
 
+    /// Creates a request whose URI a transport has parsed, and whose resource it has looked up, already (see
+    /// ``parsedURI`` and ``namedResource``).
+    package init(
+        method: RESTMethod, uri: String, headers: HTTPFields, body: ByteBuffer?, caller: RESTCaller, parsedURI: ResourceURI?,
+        namedResource: RegisteredResource?
+    ) {
+        // Each property set here, not through the other initializer and then changed: that copied the whole
+        // request twice (callgrind).
+        self.method = method
+        self.uri = uri
+        self.headers = headers
+        self.body = body
+        self.caller = caller
+        self.unsafe = false
+        self.parsedURI = parsedURI
+        self.namedResource = namedResource
+    }
+
     /// Creates a request for an entity query resolved before (``SwitchboardAPI/resolve(_:for:)``), as the
     /// Shell does for its location: the query is used as it is, and ``uri`` is its canonical form.
     public init(
