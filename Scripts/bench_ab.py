@@ -9,6 +9,11 @@ The workloads are those of Scripts/bench.py (`77-byte lines`, `one long line`, `
 Switchboard clients (`switchboard browser`: the terminado protocol with permessage-deflate, as the browser
 console's xterm.js connects). Keep a copy of the binary before a change
 (`cp .build/release/switchboard /tmp/switchboard.before`), rebuild, and compare.
+
+With `--http-gets`, `--a` and `--b` are two builds of `BenchServer` instead, compared on bench.py's Shell GET
+over HTTP (`/api/bench.item//limit=10` on one keep-alive connection, 8 pipelined, wrk), `--seconds` each:
+
+    python3 Scripts/bench_ab.py --http-gets --a /tmp/BenchServer.before --b .build/release/BenchServer
 """
 import argparse
 import os
@@ -29,7 +34,12 @@ def main():
     parser.add_argument("--compression", action="store_true", help="the client offers permessage-deflate")
     parser.add_argument("--kind", choices=[kind for kind in bench.PTY_KINDS if kind.startswith("switchboard")],
                         help="the client, as bench.py names it (default: switchboard, or switchboard compressed)")
+    parser.add_argument("--http-gets", action="store_true",
+                        help="compare two BenchServer builds on Shell GETs over HTTP, pipelined, instead")
+    parser.add_argument("--seconds", type=int, default=3, help="with --http-gets: how long each build is loaded")
     args = parser.parse_args()
+    if args.http_gets:
+        return compare_http_gets(args)
     total = args.megabytes * 1_000_000
     # One bench.Peers per build: each starts its `switchboard serve` as bench.py does.
     builds = {"A": bench.Peers(argparse.Namespace(switchboard=args.a)), "B": bench.Peers(argparse.Namespace(switchboard=args.b))}
@@ -52,6 +62,24 @@ def main():
     finally:
         for peers in builds.values():
             peers.stop()
+
+
+def compare_http_gets(args):
+    """GETs a second from two BenchServer builds, each on a server of its own started once, in turns."""
+    servers = {name: bench.Server(f"BenchServer {name}", [binary, "items"]) for name, binary in (("A", args.a), ("B", args.b))}
+    rates = {"A": [], "B": []}
+    try:
+        for _ in range(args.repeats):
+            for name in ("A", "B"):
+                rates[name].append(bench.http_gets(servers[name].port, "/api/bench.item//limit=10", args.seconds, pipelined=True))
+        for name, binary in (("A", args.a), ("B", args.b)):
+            print(f"{name} {binary}: {statistics.median(rates[name]):.0f} GETs/s ({min(rates[name]):.0f}–{max(rates[name]):.0f})")
+        pairs = sorted(b / a for a, b in zip(rates["A"], rates["B"]))
+        print(f"GETs a second, B ÷ A, each repeat's pair: median {statistics.median(pairs):.3f} "
+              f"({pairs[0]:.2f}–{pairs[-1]:.2f}), {args.repeats} repeats of {args.seconds} s, 8 pipelined")
+    finally:
+        for server in servers.values():
+            server.stop()
 
 
 if __name__ == "__main__":
