@@ -54,14 +54,23 @@ def main():
                 rates[name].append(rate)
                 cpu[name].append(per_mb)
         for name, binary in (("A", args.a), ("B", args.b)):
-            print(f"{name} {binary}: {statistics.median(rates[name]):.1f} MB/s ({min(rates[name]):.1f}–{max(rates[name]):.1f}), "
-                  f"{statistics.median(cpu[name]):.2f} ms/MB ({min(cpu[name]):.2f}–{max(cpu[name]):.2f})")
-        pairs = sorted(b / a for a, b in zip(cpu["A"], cpu["B"]))
-        print(f"server CPU per MB, B ÷ A, each repeat's pair: median {statistics.median(pairs):.2f} "
-              f"({pairs[0]:.2f}–{pairs[-1]:.2f}), {kind}, {args.workload}, {args.repeats} repeats of {args.megabytes} MB")
+            print(f"{name} {binary}: {spread(rates[name], 1)} MB/s, {spread(cpu[name], 2)} ms/MB")
+        print(f"server CPU per MB, B ÷ A, each repeat's pair: {pair_ratios(cpu, 2)}, {kind}, {args.workload}, "
+              f"{args.repeats} repeats of {args.megabytes} MB")
     finally:
         for peers in builds.values():
             peers.stop()
+
+
+def spread(values, digits):
+    """The median and the range of `values`."""
+    return f"{statistics.median(values):.{digits}f} ({min(values):.{digits}f}–{max(values):.{digits}f})"
+
+
+def pair_ratios(values, digits):
+    """B ÷ A for each repeat's pair: the median and the range."""
+    pairs = sorted(b / a for a, b in zip(values["A"], values["B"]))
+    return f"median {statistics.median(pairs):.{digits}f} ({pairs[0]:.2f}–{pairs[-1]:.2f})"
 
 
 def compare_http_gets(args):
@@ -73,10 +82,9 @@ def compare_http_gets(args):
             for name in ("A", "B"):
                 rates[name].append(bench.http_gets(servers[name].port, "/api/bench.item//limit=10", args.seconds, pipelined=True))
         for name, binary in (("A", args.a), ("B", args.b)):
-            print(f"{name} {binary}: {statistics.median(rates[name]):.0f} GETs/s ({min(rates[name]):.0f}–{max(rates[name]):.0f})")
-        pairs = sorted(b / a for a, b in zip(rates["A"], rates["B"]))
-        print(f"GETs a second, B ÷ A, each repeat's pair: median {statistics.median(pairs):.3f} "
-              f"({pairs[0]:.2f}–{pairs[-1]:.2f}), {args.repeats} repeats of {args.seconds} s, 8 pipelined")
+            print(f"{name} {binary}: {spread(rates[name], 0)} GETs/s")
+        print(f"GETs a second, B ÷ A, each repeat's pair: {pair_ratios(rates, 3)}, {args.repeats} repeats of "
+              f"{args.seconds} s, 8 pipelined")
     finally:
         for server in servers.values():
             server.stop()
