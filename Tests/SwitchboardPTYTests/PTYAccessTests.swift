@@ -121,6 +121,9 @@ extension PTYTests {
         try await Self.withServer(idleTimeout: .milliseconds(200)) { server, _ in
             let first = try await WebSocketTestClient.connect(server.base + "/api/pty/name=kept")
             let second = try await WebSocketTestClient.connect(server.base + "/api/pty/name=kept")
+            // The upgrade is answered before the terminal is attached: a client that closes before then was
+            // never in the session, and nobody is told it left. Close the second only once it has joined.
+            _ = try await Self.read(first, until: "joined]")
             let pid = try await Self.pid(first)
             try await second.close()
             _ = try await Self.read(first, until: "left]")
