@@ -322,6 +322,22 @@ struct QueryLanguageTests {
         #expect(store.all.map(\.name) == Hero.seed.map(\.name), "the store's own entities are untouched")
     }
 
+    /// A caller is a value: copies share their storage only until one of them changes.
+    @Test func aChangedCopyOfACallerLeavesTheOriginalAlone() {
+        let original = RESTCaller(connectionID: "c1", clientIP: "10.0.0.1", headers: [.userAgent: "a"], identity: .unrestricted)
+        var copy = original
+        copy.headers[.userAgent] = "b"
+        copy.identity = .nobody
+        copy.clientIP = "10.0.0.2"
+        copy.connectionID = nil
+        #expect(original.headers[.userAgent] == "a" && original.identity == .unrestricted)
+        #expect(original.clientIP == "10.0.0.1" && original.connectionID == "c1")
+        #expect(copy.headers[.userAgent] == "b" && copy.identity == .nobody && copy.clientIP == "10.0.0.2" && copy.connectionID == nil)
+        var alone = RESTCaller()
+        alone.clientIP = "::1"
+        #expect(alone.clientIP == "::1")
+    }
+
     @Test(arguments: StoreKind.allCases)
     func projectionDistinctAndSearch(store: StoreKind) async throws {
         let api = try await store.makeAPI()

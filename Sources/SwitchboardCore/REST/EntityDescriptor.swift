@@ -84,19 +84,21 @@ public struct EntityDescriptor: Sendable {
                         .internalServerError, code: .internalError,
                         "Resource '\(resource.resourceName)' applied paging without applying the conditions")
                 }
-                var rows: [JSONObject] = []
+                let rows: ArraySlice<JSONObject>
                 if let encoded = selection.encoded, encoded.count == selection.selected.count {
                     rows = encoded
                 } else {
-                    rows.reserveCapacity(selection.selected.count)
+                    var encoding: [JSONObject] = []
+                    encoding.reserveCapacity(selection.selected.count)
                     var progress = QueryProgress()
                     for entity in selection.selected {
                         try await progress.advance()
-                        rows.append(try codec.encode(entity))
+                        encoding.append(try codec.encode(entity))
                     }
+                    rows = encoding[...]
                 }
                 return ErasedSelection(
-                    rows: rows, entities: TypedEntities(all: selection.selected),
+                    rows: SelectedRows(rows), entities: TypedEntities(all: selection.selected),
                     appliedConditions: selection.appliedConditions, appliedPaging: selection.appliedPaging)
             }
             insert = { objects, caller in
@@ -153,12 +155,24 @@ public struct EntityDescriptor: Sendable {
 
 /// Selected entities with their JSON forms, index for index.
 struct ErasedSelection: Sendable {
-    var rows: [JSONObject]
+    var rows: SelectedRows
     /// The resource's `[Entity]` as it is: erasing the array, not each entity, so that a query that only
     /// reads the rows (every `GET`) does not box every entity it found.
     var entities: any EntityList
     var appliedConditions: Bool
     var appliedPaging: Bool
+}
+
+/// The JSON forms of selected entities, indexed from 0: a part of the store's own array (the in-memory store's
+/// page, never copied) or an array of their own.
+struct SelectedRows: RandomAccessCollection, Sendable {
+    private let all: ArraySlice<JSONObject>
+
+    init(_ all: ArraySlice<JSONObject>) { self.all = all }
+
+    var startIndex: Int { 0 }
+    var endIndex: Int { all.count }
+    subscript(position: Int) -> JSONObject { all[all.startIndex + position] }
 }
 
 /// An array of a resource's entities, read one at a time as `any Sendable` (``ErasedSelection``).

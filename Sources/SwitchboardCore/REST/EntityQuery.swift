@@ -455,7 +455,7 @@ public struct EntityQuery: Sendable {
 
     /// Appends the positions of the rows in `range` that meet the conditions (when the resource did not apply
     /// them), the search and the regex.
-    private func collectSelected(_ rows: [JSONObject], in range: Range<Int>, checkingConditions: Bool, into indices: inout [Int]) throws {
+    private func collectSelected(_ rows: SelectedRows, in range: Range<Int>, checkingConditions: Bool, into indices: inout [Int]) throws {
         for index in range {
             let row = rows[index]
             if checkingConditions && !meetsConditions(row) { continue }

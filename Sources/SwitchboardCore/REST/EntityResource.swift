@@ -124,22 +124,58 @@ public struct EntityOperations: OptionSet, Sendable {
 /// can decide per caller.
 public struct RESTCaller: Sendable {
     /// The WebSocket connection's id, for requests made through a terminal.
-    public var connectionID: String?
+    public var connectionID: String? {
+        get { storage.connectionID }
+        set { uniqueStorage().connectionID = newValue }
+    }
     /// The client's IP address.
-    public var clientIP: String
+    public var clientIP: String {
+        get { storage.clientIP }
+        set { uniqueStorage().clientIP = newValue }
+    }
     /// The request's headers (for the Shell: the connection's headers with the Shell's own).
-    public var headers: HTTPFields
+    public var headers: HTTPFields {
+        get { storage.headers }
+        set { uniqueStorage().headers = newValue }
+    }
     /// Who the caller is. `nil` until authenticated: ``SwitchboardAPI/execute(_:)`` then authenticates
     /// it from ``headers`` and sets it before any resource sees the request.
-    public var identity: AccessIdentity?
+    public var identity: AccessIdentity? {
+        get { storage.identity }
+        set { uniqueStorage().identity = newValue }
+    }
+
+    /// The values, shared by copies until one of them changes: a request hands its caller on several times
+    /// (to the query, the store, the response), and a copy is then one reference, not the headers', the
+    /// address's and the identity's each.
+    private var storage: Storage
+
+    private final class Storage: @unchecked Sendable {
+        var connectionID: String?
+        var clientIP: String
+        var headers: HTTPFields
+        var identity: AccessIdentity?
+
+        init(connectionID: String?, clientIP: String, headers: HTTPFields, identity: AccessIdentity?) {
+            self.connectionID = connectionID
+            self.clientIP = clientIP
+            self.headers = headers
+            self.identity = identity
+        }
+    }
 
     public init(
         connectionID: String? = nil, clientIP: String = "", headers: HTTPFields = HTTPFields(), identity: AccessIdentity? = nil
     ) {
-        self.identity = identity
-        self.connectionID = connectionID
-        self.clientIP = clientIP
-        self.headers = headers
+        storage = Storage(connectionID: connectionID, clientIP: clientIP, headers: headers, identity: identity)
+    }
+
+    /// The storage, made this value's own first if another copy shares it.
+    private mutating func uniqueStorage() -> Storage {
+        if !isKnownUniquelyReferenced(&storage) {
+            storage = Storage(connectionID: storage.connectionID, clientIP: storage.clientIP, headers: storage.headers, identity: storage.identity)
+        }
+        return storage
     }
 }
 
@@ -192,8 +228,9 @@ public struct EntitySelection<Entity: Sendable>: Sendable {
     public var appliedConditions: Bool
     /// Whether the offered ordering and paging were applied (requires ``appliedConditions``).
     public var appliedPaging: Bool
-    /// The entities as JSON, when the store keeps them so (the in-memory store): not encoded again.
-    var encoded: [JSONObject]?
+    /// The entities as JSON, when the store keeps them so (the in-memory store, a part of its own array): not
+    /// encoded again, nor copied.
+    var encoded: ArraySlice<JSONObject>?
 
     public init(entities: [Entity], appliedConditions: Bool, appliedPaging: Bool) {
         self.init(selected: entities[...], appliedConditions: appliedConditions, appliedPaging: appliedPaging)

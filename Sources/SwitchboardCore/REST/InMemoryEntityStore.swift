@@ -66,7 +66,7 @@ public final class InMemoryEntityStore<Entity: Codable & Sendable>: EntityResour
         // Without conditions or an order, a page is a slice: no other row is looked at.
         if request.conditions.isEmpty, let paging, paging.order == nil {
             let page = Self.page(count: snapshot.entities.count, offset: paging.offset, limit: paging.limit)
-            return Self.selection(snapshot.entities[page], json: Array(snapshot.json[page]), paged: true)
+            return Self.selection(snapshot.entities[page], json: snapshot.json[page], paged: true)
         }
         // Without an order, the scan stops at the last row of the page.
         let enough = paging.flatMap { paging in paging.order == nil ? paging.limit.map { paging.offset + $0 } : nil } ?? .max
@@ -82,7 +82,7 @@ public final class InMemoryEntityStore<Entity: Codable & Sendable>: EntityResour
             chosen = Array(chosen[Self.page(count: chosen.count, offset: paging.offset, limit: paging.limit)])
         }
         return Self.selection(
-            chosen.map { snapshot.entities[$0] }[...], json: chosen.map { snapshot.json[$0] }, paged: paging != nil)
+            chosen.map { snapshot.entities[$0] }[...], json: chosen.map { snapshot.json[$0] }[...], paged: paging != nil)
     }
 
     /// Appends the positions of the rows in `range` that meet every condition, until `matching` has `limit`.
@@ -104,7 +104,7 @@ public final class InMemoryEntityStore<Entity: Codable & Sendable>: EntityResour
 
     /// Entities as a selection that carries their JSON, so that they are not encoded again; a page of the
     /// stored entities is not copied.
-    private static func selection(_ entities: ArraySlice<Entity>, json: [JSONObject], paged: Bool) -> EntitySelection<Entity> {
+    private static func selection(_ entities: ArraySlice<Entity>, json: ArraySlice<JSONObject>, paged: Bool) -> EntitySelection<Entity> {
         var selection = EntitySelection<Entity>(selected: entities, appliedConditions: true, appliedPaging: paged)
         selection.encoded = json
         return selection
