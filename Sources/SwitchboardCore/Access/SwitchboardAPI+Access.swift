@@ -28,7 +28,7 @@ extension SwitchboardAPI {
 
     /// Whether a caller may use one of a resource's methods: its rights grant it, or the resource is open to
     /// every caller for reading and the method reads. Every request asks, for its one method.
-    private func allows(_ method: RESTMethod, on resource: RegisteredResource, for identity: AccessIdentity) -> Bool {
+    func allows(_ method: RESTMethod, on resource: RegisteredResource, for identity: AccessIdentity) -> Bool {
         if identity.rights.allows(method, on: resource.name) { return true }
         return method.onlyReads && openToEveryCaller.contains(resource.name.lowercased())
     }

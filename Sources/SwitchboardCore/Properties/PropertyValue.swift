@@ -152,7 +152,11 @@ public enum PropertyLiteral: Sendable, Equatable {
 
     /// Reads a literal: `null` becomes ``null``, and one pair of matching quotes is removed.
     public init(_ raw: String) {
-        if raw.lowercased() == "null" {
+        // Most literals (a number, a name) are neither quoted nor four bytes long: no character is read.
+        let utf8 = raw.utf8
+        if utf8.count != 4, let first = utf8.first, first != UInt8(ascii: "'"), first != UInt8(ascii: "\"") {
+            self = .text(raw, quoted: false)
+        } else if raw.lowercased() == "null" {
             self = .null
         } else if raw.count >= 2, let first = raw.first, first == raw.last, first == "'" || first == "\"" {
             self = .text(String(raw.dropFirst().dropLast()), quoted: true)

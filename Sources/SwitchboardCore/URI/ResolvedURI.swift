@@ -54,7 +54,8 @@ extension SwitchboardAPI {
         for identity: AccessIdentity?, named: RegisteredResource? = nil
     ) throws(SwitchboardError) -> ResolvedURI {
         let (found, view) = try locate(uri, defaultName: emptyName, for: identity, named: named)
-        if let identity, !allowsAnyMethod(on: found, for: identity) {
+        // The request's own method first: allowed, it answers without listing the resource's methods.
+        if let identity, !(found.supports(method) && allows(method, on: found, for: identity)), !allowsAnyMethod(on: found, for: identity) {
             try authorize(found.supports(method) ? method : found.methods.first ?? method, on: found, for: identity)
         }
         switch found {
