@@ -86,7 +86,8 @@ public struct SwitchboardServer {
         let application = Application(
             router: responder,
             server: .switchboard(webSocketRouter: responder, configuration: configuration),
-            configuration: .init(address: address, serverName: "Switchboard"),
+            // No `Server` field: it tells a client nothing it needs, and a scanner what it has found.
+            configuration: .init(address: address),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
             logger: logger
         )

@@ -33,6 +33,7 @@ struct RESTOverHTTPTests {
             #expect(RawHTTP.header("Content-Type", in: get.head) == "application/json; charset=utf-8")
             #expect(RawHTTP.header("Switchboard-Info", in: get.head) == "3 entities found")
             #expect(RawHTTP.header("Switchboard-Elapsed-Ms", in: get.head).flatMap(Double.init) != nil)
+            #expect(RawHTTP.header("Server", in: get.head) == nil, "no Server field names the software")
 
             let encoded = try await RawHTTP.request(port: port, "GET", "/api/superhero/year%3E1950&name!=Storm")
             #expect(try Self.names(encoded.body) == ["Spider-Man", "Deadpool"])

@@ -204,6 +204,9 @@ struct RESTExecution {
         }
     }
 
+    /// `0 entities found` … `127 entities found`.
+    private static let foundLines = (0..<128).map { String(concatenating: String($0), " entities found") }
+
     func run() async throws -> Outcome {
         let identity = request.caller.identity ?? .nobody
         let resolved: ResolvedURI
@@ -261,11 +264,12 @@ struct RESTExecution {
                 return try await query.output(selection)
             }
             let more = capped && rows.count == query.limit
-            // Joined, not interpolated: every GET makes this line.
+            // Every GET says this line: for the page sizes most ask for, it was made once.
             let found =
                 more
                 ? String(concatenating: "The first ", String(rows.count), " entities found (the most one request returns; NextPage has more)")
-                : String(concatenating: String(rows.count), " entities found")
+                : rows.count < Self.foundLines.count
+                    ? Self.foundLines[rows.count] : String(concatenating: String(rows.count), " entities found")
             switch request.method {
             case .REPORT: return Outcome(canonical: canonical, count: rows.count, payload: .count(rows.count))
             case .HEAD:
