@@ -83,6 +83,7 @@ struct ResponseFormatTests {
             let none = try await RawHTTP.request(port: server.port, "GET", "/api/superhero/name=Nobody", headers: single)
             #expect(none.status == 404)
             #expect(try JSON(parsing: none.body).compact.contains(#""ErrorCode":"NoMatch""#))
+            #expect(none.body.contains("No entity matches /SwitchboardSamples.Superhero/Name=Nobody"), "the query, in canonical form")
             let several = try await RawHTTP.request(port: server.port, "GET", "/api/superhero", headers: single)
             #expect(several.status == 400)
             #expect(several.body.contains("single=true, which needs exactly one"))

@@ -16,11 +16,15 @@ extension SwitchboardAPI {
         let uri = request.uri
         let connectionID = request.caller.connectionID
         let wantsResponseHeaders = request.wantsResponseHeaders
+        let wantsCanonicalURI = request.wantsCanonicalURI || request.query != nil
         do {
             accepted = try AcceptedFormat(request.headers[.accept], formats: formats, documentTypes: documentTypes)
             if identity == nil { identity = try await authenticate(headers: request.headers, uriKey: nil) }
             request.caller.identity = identity
-            outcome = try await RESTExecution(api: self, request: consume request, documentType: accepted.documentType).run()
+            // `single=true` names the query in its refusals.
+            outcome = try await RESTExecution(
+                api: self, request: consume request, documentType: accepted.documentType, describesQuery: wantsCanonicalURI || accepted.single
+            ).run()
             // A write may end a PTY program or close a connection: the cluster's snapshots are due again.
             if !method.onlyReads { cluster.noteChange() }
             if accepted.single { try outcome.keepSingleEntity(method) }
@@ -108,6 +112,8 @@ struct RESTExecution {
     let request: RESTRequest
     /// The document type `Accept` asked for, if any (``EntityDocumentResource``).
     var documentType: String? = nil
+    /// Whether the outcome names the query in its canonical form (``Outcome/canonical``).
+    var describesQuery = true
 
     /// What a request produced, before it is timed and written.
     struct Outcome {
@@ -244,7 +250,7 @@ struct RESTExecution {
                 "Method '\(request.method)' is not available for resource '\(entity.name)'; its methods are \(entity.methods.map(\.rawValue).joined(separator: ", "))"
             )
         }
-        let canonical = query.canonical
+        let canonical = describesQuery ? query.canonical : nil
         let caller = request.caller
         switch request.method {
         case .OPTIONS:

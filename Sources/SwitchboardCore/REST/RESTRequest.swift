@@ -31,6 +31,10 @@ public struct RESTRequest: Sendable {
     /// (`Switchboard-Info`, `Switchboard-Elapsed-Ms`, the JSON `Content-Type`): the Shell shows them only with
     /// `WriteHeaders`, and they cost a check of every value that goes in.
     package var wantsResponseHeaders = true
+    /// Whether the answer's ``RESTResponse/canonicalURI`` is wanted. HTTP shows it nowhere, and its text costs a
+    /// GET as much as writing the page's next link; `false` leaves it `nil` unless the request is made from a
+    /// query (``init(method:query:headers:body:caller:unsafe:)``), whose canonical form is its URI already.
+    package var wantsCanonicalURI = true
 
     /// Creates a request for a URI, which the API resolves when it runs the request.
     public init(
@@ -49,7 +53,7 @@ public struct RESTRequest: Sendable {
     /// ``parsedURI`` and ``namedResource``).
     package init(
         method: RESTMethod, uri: String, headers: HTTPFields, body: ByteBuffer?, caller: RESTCaller, parsedURI: ResourceURI?,
-        namedResource: RegisteredResource?
+        namedResource: RegisteredResource?, wantsCanonicalURI: Bool
     ) {
         // Each property set here, not through the other initializer and then changed: that copied the whole
         // request twice (callgrind).
@@ -61,6 +65,7 @@ public struct RESTRequest: Sendable {
         self.unsafe = false
         self.parsedURI = parsedURI
         self.namedResource = namedResource
+        self.wantsCanonicalURI = wantsCanonicalURI
     }
 
     /// Creates a request for an entity query resolved before (``SwitchboardAPI/resolve(_:for:)``), as the
