@@ -121,7 +121,7 @@ extension Router where Context: SwitchboardRequestContextProtocol {
             RESTRequest(
                 method: method, uri: uri, headers: connection.headers, body: body,
                 caller: RESTCaller(clientIP: connection.request.clientIP, headers: connection.headers, identity: identity),
-                parsedURI: parsed, namedResource: named, wantsCanonicalURI: false))
+                parsedURI: parsed, namedResource: named, wantsCanonicalURI: false, wantsPrintedBody: true))
         api.events.publish(
             NetworkEvent(
                 kind: .httpRequest, connectionID: nil, clientIP: connection.request.clientIP,

@@ -37,6 +37,29 @@ struct EntityPagingTests {
         #expect(page.nextPage()?.canonical == "/Tests.Hero/Name=Batman/limit=2&offset=2")
     }
 
+    /// A page HTTP asks for printed (the envelope written straight from the rows) is, byte for byte, the JSON
+    /// body printed: first, middle, last and empty pages, projections, the last rows, the raw form.
+    @Test func aPrintedPageIsTheJSONBodyPrinted() async throws {
+        let elapsed = /"TimeElapsedMs": [0-9.e-]+/
+        let uris = [
+            "/hero", "/hero//limit=2", "/hero//limit=2&offset=2", "/hero//limit=2&offset=6", "/hero/name=Nobody",
+            "/hero//select=name,home.city&limit=3&offset=1", "/hero//offset=-2&rename=name->Hero", "/hero//distinct=true&select=year",
+        ]
+        for uri in uris {
+            for accept in ["application/json", "application/json; raw=true"] {
+                let asValue = await api.execute(RESTRequest(method: .GET, uri: uri, headers: [.accept: accept]))
+                var request = RESTRequest(method: .GET, uri: uri, headers: [.accept: accept])
+                request.wantsPrintedBody = true
+                let printed = await api.execute(request)
+                #expect(asValue.status == 200 && printed.status == 200, "\(uri)")
+                #expect(accept.contains("raw") ? printed.printedBody == nil : printed.body == nil && printed.printedBody != nil, "\(uri)")
+                let expected = try #require(asValue.bodyText).replacing(elapsed, with: "")
+                #expect(try #require(printed.bodyText).replacing(elapsed, with: "") == expected, "\(uri) (\(accept))")
+                #expect(printed.headers[.contentType] == "application/json; charset=utf-8")
+            }
+        }
+    }
+
     /// A query's page links are made once for it and its unchanged copies (the Shell runs its location again
     /// and again); a changed copy links its own pages.
     @Test func aChangedCopyLinksItsOwnPages() async throws {

@@ -86,6 +86,23 @@ struct JSONWriter: ~Copyable {
         }
     }
 
+    /// Starts a member of an object whose `{` is written, at depth `indent`: the comma before it (unless it is the
+    /// first), the line break (when pretty), then `"key": `. For an object written member by member, with no
+    /// `JSONObject` made for it; `key` is written as it is, so it must need no escape.
+    mutating func beginMember(_ key: StaticString, indent: Int, first: Bool) {
+        if !first { append(UInt8(ascii: ",")) }
+        if pretty { newline(indent + 1) }
+        append(UInt8(ascii: "\""))
+        append(key)
+        append(pretty ? "\": " : "\":")
+    }
+
+    /// Ends an object written member by member at depth `indent` (see ``beginMember(_:indent:first:)``).
+    mutating func endObject(indent: Int) {
+        if pretty { newline(indent) }
+        append(UInt8(ascii: "}"))
+    }
+
     /// Copies an object's printed form to depth `indent`: in one copy at the depth it was printed at, else line
     /// by line, each line after the first gaining or losing two spaces per level of difference.
     private mutating func append(_ printed: PrintedJSON, indent: Int) {
@@ -153,7 +170,7 @@ struct JSONWriter: ~Copyable {
     }
 
     @inline(__always)
-    private mutating func append(_ text: StaticString) {
+    mutating func append(_ text: StaticString) {
         append(UnsafeRawBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
     }
 

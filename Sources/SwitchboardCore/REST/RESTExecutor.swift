@@ -17,6 +17,7 @@ extension SwitchboardAPI {
         let connectionID = request.caller.connectionID
         let wantsResponseHeaders = request.wantsResponseHeaders
         let wantsCanonicalURI = request.wantsCanonicalURI || request.query != nil
+        let wantsPrintedBody = request.wantsPrintedBody
         do {
             accepted = try AcceptedFormat(request.headers[.accept], formats: formats, documentTypes: documentTypes)
             if identity == nil { identity = try await authenticate(headers: request.headers, uriKey: nil) }
@@ -58,13 +59,17 @@ extension SwitchboardAPI {
                 }
             }
             if response.encodedBody == nil {
-                response.body = outcome.body(raw: accepted.raw, elapsed: milliseconds, uri: outcome.canonical ?? uri)
+                if wantsPrintedBody, !accepted.raw, let printed = outcome.printedEntityPage(elapsed: milliseconds) {
+                    response.printedBody = printed
+                } else {
+                    response.body = outcome.body(raw: accepted.raw, elapsed: milliseconds, uri: outcome.canonical ?? uri)
+                }
             }
         }
         guard wantsResponseHeaders else { return response }
         // None of these was set above (a JSON body has no other type): appended, not looked up and replaced.
         response.headers.reserveCapacity(response.headers.count + 4)
-        if response.body != nil { response.headers.append(Self.jsonContentType) }
+        if response.body != nil || response.printedBody != nil { response.headers.append(Self.jsonContentType) }
         if let info = outcome.info { response.headers.append(HTTPField(name: .switchboardInfo, value: Self.headerSafe(info))) }
         if let entry = outcome.error?.errorEntry {
             response.headers.append(HTTPField(name: .switchboardError, value: SwitchboardError.entryURI(entry)))
@@ -173,9 +178,42 @@ struct RESTExecution {
             }
         }
 
+        /// The elapsed time as the body says it: milliseconds, to the microsecond.
+        private static func elapsedJSON(_ elapsed: Double) -> JSON { .double((elapsed * 1000).rounded() / 1000) }
+
+        /// A page of entities' body (``body(raw:elapsed:uri:)``'s envelope) printed pretty, with its final newline,
+        /// straight from the rows: no object is made for the envelope, nor freed (every GET over HTTP). `nil`
+        /// for any other answer.
+        func printedEntityPage(elapsed: Double) -> ByteBuffer? {
+            guard error == nil, case .entities(let rows, let query) = payload else { return nil }
+            var writer = JSONWriter(pretty: true, capacity: 4096)
+            writer.append(UInt8(ascii: "{"))
+            writer.beginMember("Data", indent: 0, first: true)
+            writer.write(.array(rows), indent: 1)
+            writer.beginMember("DataCount", indent: 0, first: false)
+            writer.write(.int(rows.count), indent: 1)
+            let (previous, next) = query.pageLinks(returned: rows.count)
+            if let previous {
+                writer.beginMember("PreviousPage", indent: 0, first: false)
+                writer.writeQuoted(previous)
+            }
+            if let next {
+                writer.beginMember("NextPage", indent: 0, first: false)
+                writer.writeQuoted(next)
+            }
+            writer.beginMember("TimeElapsedMs", indent: 0, first: false)
+            writer.write(Self.elapsedJSON(elapsed), indent: 1)
+            writer.beginMember("Status", indent: 0, first: false)
+            writer.append(#""success""#)
+            writer.endObject(indent: 0)
+            writer.append(UInt8(ascii: "\n"))
+            return writer.finishBuffer()
+        }
+
         /// The JSON body: the envelope `{Data, DataCount, ..., Status}`, or the bare data when `raw`.
+        /// ``printedEntityPage(elapsed:)`` prints a page's the same way.
         func body(raw: Bool, elapsed: Double, uri: String) -> JSON? {
-            let time = JSON.double((elapsed * 1000).rounded() / 1000)
+            let time = Self.elapsedJSON(elapsed)
             if let error {
                 guard case .object(var object) = error.body(uri: uri) else { return nil }
                 object["TimeElapsedMs"] = time

@@ -35,6 +35,10 @@ public struct RESTRequest: Sendable {
     /// GET as much as writing the page's next link; `false` leaves it `nil` unless the request is made from a
     /// query (``init(method:query:headers:body:caller:unsafe:)``), whose canonical form is its URI already.
     package var wantsCanonicalURI = true
+    /// Whether a page of entities is wanted printed (``RESTResponse/printedBody``) rather than as a `JSON` value
+    /// (``RESTResponse/body``): a transport that sends bytes (HTTP) then gets the envelope written straight
+    /// from the rows.
+    package var wantsPrintedBody = false
 
     /// Creates a request for a URI, which the API resolves when it runs the request.
     public init(
@@ -53,7 +57,7 @@ public struct RESTRequest: Sendable {
     /// ``parsedURI`` and ``namedResource``).
     package init(
         method: RESTMethod, uri: String, headers: HTTPFields, body: ByteBuffer?, caller: RESTCaller, parsedURI: ResourceURI?,
-        namedResource: RegisteredResource?, wantsCanonicalURI: Bool
+        namedResource: RegisteredResource?, wantsCanonicalURI: Bool, wantsPrintedBody: Bool
     ) {
         // Each property set here, not through the other initializer and then changed: that copied the whole
         // request twice (callgrind).
@@ -66,6 +70,7 @@ public struct RESTRequest: Sendable {
         self.parsedURI = parsedURI
         self.namedResource = namedResource
         self.wantsCanonicalURI = wantsCanonicalURI
+        self.wantsPrintedBody = wantsPrintedBody
     }
 
     /// Creates a request for an entity query resolved before (``SwitchboardAPI/resolve(_:for:)``), as the
@@ -112,9 +117,12 @@ public struct RESTResponse: Sendable {
     public var elapsedMilliseconds: Double
     /// The response headers: `Content-Type` (with a body), `Switchboard-Info`, `Switchboard-Elapsed-Ms`.
     public var headers: HTTPFields
-    /// The body, when it is JSON; `nil` for HEAD, for bodiless answers, and for answers in another format
-    /// (``encodedBody``).
+    /// The body, when it is JSON; `nil` for HEAD, for bodiless answers, for answers in another format
+    /// (``encodedBody``), and for a page of entities that HTTP asked for printed.
     public var body: JSON?
+    /// A page of entities' JSON body, printed pretty with its final newline, for a request that asked for it so
+    /// (``RESTRequest/wantsPrintedBody``); ``body`` is then `nil`.
+    package var printedBody: ByteBuffer?
     /// The body, written in the format the request's `Accept` asked for (JSON Lines, CSV, ...), when it is not
     /// JSON (see ``ResponseFormat``); its type is in the `Content-Type` header.
     public var encodedBody: [UInt8]?
@@ -129,12 +137,14 @@ public struct RESTResponse: Sendable {
     /// The body as text: JSON pretty-printed with a final newline, or the ``encodedBody``.
     public var bodyText: String? {
         if let encodedBody { return String(decoding: encodedBody, as: UTF8.self) }
+        if let printedBody { return String(buffer: printedBody) }
         return body.map { $0.prettyPrinted + "\n" }
     }
 
     /// ``bodyText`` as UTF-8 bytes, for a transport that sends bytes (no `String` made on the way).
     package var bodyBuffer: ByteBuffer? {
         if let encodedBody { return ByteBuffer(bytes: encodedBody) }
+        if let printedBody { return printedBody }
         return body?.prettyPrintedLine()
     }
 
