@@ -3,13 +3,19 @@ import HTTPTypes
 /// The checks that keep browsers from being used against a Switchboard server: which `Host` it answers
 /// (against DNS rebinding) and which `Origin` may upgrade or change state (against cross-site requests).
 struct BrowserGuard: Sendable {
-    /// The host names the server answers; `nil` answers any.
-    let allowedHosts: Set<String>?
+    /// The host names the server answers, without duplicates; `nil` answers any. Searched in order: there are
+    /// few (the loopback names, or those an operator lists), and comparing a short name to each costs less
+    /// than hashing it once.
+    let allowedHosts: [String]?
     /// Origins allowed besides the server's own (`https://app.example.com`); `*` allows any.
     let allowedOrigins: Set<String>
 
     init(allowedHosts: [String]?, allowedOrigins: [String]) {
-        self.allowedHosts = allowedHosts.map { Set($0.map { Self.hostName(of: $0.lowercased()) }) }
+        self.allowedHosts = allowedHosts.map { hosts in
+            var unique: [String] = []
+            for host in hosts.map({ Self.hostName(of: $0.lowercased()) }) where !unique.contains(host) { unique.append(host) }
+            return unique
+        }
         self.allowedOrigins = Set(allowedOrigins.map { Self.trimmedOrigin($0.lowercased()) })
     }
 

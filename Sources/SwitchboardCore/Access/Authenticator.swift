@@ -94,7 +94,8 @@ public enum AccessCredentials {
     /// - Returns: `nil` when the path does not start with `(`.
     /// - Throws: A `400` ``SwitchboardError`` when the part is not closed or is empty.
     public static func splitURIKey(_ path: Substring) throws(SwitchboardError) -> (key: String, rest: Substring)? {
-        guard path.first == "(" else { return nil }
+        // A first byte other than `(` cannot begin a `(` character: most paths are passed over without reading one.
+        guard path.utf8.first == UInt8(ascii: "("), path.first == "(" else { return nil }
         guard let close = path.firstIndex(of: ")") else {
             throw SwitchboardError(.badRequest, code: .invalidURISyntax, "The key in the URI is not closed; write it as /api(<key>)/shell")
         }
