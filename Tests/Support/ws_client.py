@@ -10,6 +10,7 @@ JSON lines on stdin; events are JSON lines on stdout:
   out:  {"event": "open"}  {"event": "error", "message": "...", "status": 404}
         {"event": "text", "data": "..."}  {"event": "binary", "data": "<base64>"}
         {"event": "close", "code": 1000, "reason": "..."}
+  The end of stdin (the test is gone) closes the connection with 1001, and the client exits.
 """
 import asyncio
 import base64
@@ -85,6 +86,12 @@ async def main():
             break
         line = line_task.result()
         if not line:
+            # The test that drove this client is gone (a test process that died closes its end of stdin): close
+            # and leave, rather than wait for a server that may never close and keep the test run's output open.
+            try:
+                await ws.close(code=1001)
+            except ConnectionClosed:
+                pass
             break
         command = json.loads(line)
         try:

@@ -37,6 +37,19 @@ struct RobustnessTests {
         }
     }
 
+    /// The tests' line client, left by its test (its commands' input closed, as when a test process dies),
+    /// closes its connection and exits: it does not wait for a server that may never close, holding the test
+    /// run's output open (`swift test` waited on two such clients once).
+    @Test func aTestClientLeftByItsTestClosesAndExits() async throws {
+        try await TestServer.with { server in
+            let client = try await WebSocketTestClient.connect(server.base + "/api/echo")
+            #expect(await eventually { server.api.connectionCount == 1 })
+            client.abandonInput()
+            #expect(await eventually { !client.isRunning })
+            #expect(await eventually { server.api.connectionCount == 0 })
+        }
+    }
+
     @Test func aSecondUpgradeOnAnOpenWebSocketIsAProtocolError() async throws {
         try await TestServer.with { server in
             let witness = try await Witness.open(server)

@@ -307,6 +307,15 @@ final class WebSocketTestClient: Sendable {
         return closed.withLock { $0 }
     }
 
+    /// Closes the client's command input, as a test process that dies does; the client then closes its
+    /// connection and exits (``isRunning``).
+    func abandonInput() {
+        writer.sync { try? input.close() }
+    }
+
+    /// Whether the client's process is still running.
+    var isRunning: Bool { process.isRunning }
+
     /// Closes from the client side and returns the server's close frame.
     @discardableResult
     func close(_ code: Int = 1000) async throws -> CloseFrame? {
