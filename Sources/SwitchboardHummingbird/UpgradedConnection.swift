@@ -9,13 +9,14 @@ import Switchboard
 ///
 /// An idle connection's task keeps the deepest stack it has had, for its life: a Swift task's allocator keeps
 /// the slabs it took. So the work done once (installing the watch, reading the request, authenticating) runs
-/// in a function of its own, whose frame is gone before the connection is served, and the frame that waits
-/// for the connection's end holds only what that wait needs.
+/// in a task of its own, whose slabs are freed when it is done, and the frame that waits for the connection's
+/// end holds only what that wait needs.
 struct UpgradedConnection: Sendable {
     let api: SwitchboardAPI
     let root: String
     let maxMessageSize: Int
-    let pingInterval: Duration?
+    /// The keep-alive pings of this server's connections, one round per event loop; `nil`: no pings.
+    let pings: PingRounds?
     let trustedProxies: [IPAddressRange]
     let isTLS: Bool
     /// Whether permessage-deflate is offered to clients.
@@ -28,7 +29,7 @@ struct UpgradedConnection: Sendable {
         self.api = api
         root = configuration.normalizedRoot
         maxMessageSize = configuration.maxMessageSize
-        pingInterval = configuration.pingInterval
+        pings = PingRounds(interval: configuration.pingInterval)
         trustedProxies = configuration.trustedProxies
         isTLS = configuration.tls != nil
         compression = configuration.compression
@@ -48,7 +49,7 @@ struct UpgradedConnection: Sendable {
     func serve<Context: SwitchboardRequestContextProtocol>(
         inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, context: WebSocketRouterContext<Context>
     ) async throws {
-        guard let opened = try await open(inbound: inbound, outbound: outbound, context: context) else { return }
+        guard let opened = try await openInATaskOfItsOwn(inbound: inbound, outbound: outbound, context: context) else { return }
         defer { admission.finish(opened.clientIP) }
         let closeState = opened.closeState
         try await withGracefulShutdownHandler {
@@ -64,6 +65,18 @@ struct UpgradedConnection: Sendable {
         let inbound: InboundMessages
         let closeState: WebSocketWatch.CloseState
         let clientIP: String
+    }
+
+    /// ``open(inbound:outbound:context:)`` in a task of its own. The setup's frames are the deepest this
+    /// connection's task would have; in a task of its own their slabs are freed once it is done, where in this
+    /// task they would stay for the connection's life (one slab, about 1 KiB, per idle connection). The task
+    /// is released when this function returns: a local that held it to the end of `serve` would keep its
+    /// slabs too.
+    @inline(never)
+    private func openInATaskOfItsOwn<Context: SwitchboardRequestContextProtocol>(
+        inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, context: WebSocketRouterContext<Context>
+    ) async throws -> Opened? {
+        try await Task { try await open(inbound: inbound, outbound: outbound, context: context) }.value
     }
 
     /// Prepares the upgraded connection and registers it with the API; `nil` if the API refused it (the
@@ -156,11 +169,11 @@ struct UpgradedConnection: Sendable {
     private func installWatch(
         on channel: any Channel, closeState: WebSocketWatch.CloseState, compressedInput: Bool, outbound: WebSocketOutboundWriter
     ) async -> (writer: WebSocketWatch.DirectWriter, queue: InboundFrameQueue?)? {
-        let pingInterval = pingInterval
+        let pings = pings
         let installed = try? await channel.eventLoop.submit {
             try? channel.syncOptions?.setOption(ChannelOptions.recvAllocator, value: Self.receiveBuffers)
             return try? WebSocketWatch.install(
-                on: channel, state: closeState, pingInterval: pingInterval, queueingInput: true, compressedInput: compressedInput
+                on: channel, state: closeState, pings: pings, queueingInput: true, compressedInput: compressedInput
             ) {
                 Task { try? await outbound.close(.goingAway, reason: "No answer to ping") }
             }

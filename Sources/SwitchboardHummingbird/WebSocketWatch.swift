@@ -11,8 +11,8 @@ import Synchronization
 ///
 /// **Pings.** HummingbirdWebSocket's own pings carry 16 random bytes, which line clients such as wsdump print
 /// as a line of bytes. These carry nothing. Placed after the frame decoder, the watch sees the pongs
-/// (Hummingbird keeps them from the inbound stream) and every close frame; it pings from a timer of the
-/// connection's event loop, so an idle connection has no task of its own for it. A client that has not
+/// (Hummingbird keeps them from the inbound stream) and every close frame; it is pinged on the ticks of its
+/// event loop's ``PingRound``, so an idle connection has neither a task nor a timer of its own for it. A client that has not
 /// answered by the next ping is closed with 1001. Pinging stops once either side has sent a close frame.
 ///
 /// **The close on shutdown.** HummingbirdWebSocket 2.8 closes every WebSocket with `1000` (normal closure)
@@ -178,12 +178,17 @@ final class WebSocketWatch: ChannelDuplexHandler, RemovableChannelHandler {
 
     static let shutdownReason = "Server shutting down"
     private let state: CloseState
-    /// The time between pings; `nil`: no pings.
-    private let pingInterval: TimeAmount?
+    /// The rounds that ping the connections; `nil`: no pings.
+    private let pings: PingRounds?
     /// Closes the connection for a ping that went unanswered (through Hummingbird's writer, so that its
     /// close handshake knows of it).
     private let closeUnanswered: @Sendable () -> Void
-    private var timer: RepeatedTask?
+    /// The round this watch is pinged in, while it is.
+    private var round: PingRound?
+    /// The watches that joined the round before and after this one (see ``PingRound``). The round holds its
+    /// watches through the first, so a watch that failed to leave would be kept, never left dangling.
+    var olderInRound: WebSocketWatch?
+    unowned(unsafe) var newerInRound: WebSocketWatch?
     /// Whether a ping is out and its pong has not come back.
     private var awaitingPong = false
     /// Whether a close frame has been written (frames written at once are dropped from then on).
@@ -204,27 +209,25 @@ final class WebSocketWatch: ChannelDuplexHandler, RemovableChannelHandler {
     /// The payload of the latest ping not answered while the channel could not write.
     private var pongOwed: ByteBuffer?
 
-    private init(state: CloseState, pingInterval: TimeAmount?, closeUnanswered: @escaping @Sendable () -> Void) {
+    private init(state: CloseState, pings: PingRounds?, closeUnanswered: @escaping @Sendable () -> Void) {
         self.state = state
-        self.pingInterval = pingInterval
+        self.pings = pings
         self.closeUnanswered = closeUnanswered
     }
 
     /// Installs the watch on an upgraded channel, on its event loop, and returns its writer of frames at
-    /// once; throws when the pipeline is not the one expected. With no `pingInterval` (or zero) it does not
-    /// ping.
+    /// once; throws when the pipeline is not the one expected. With no `pings` it does not ping.
     ///
     /// With `queueingInput` the watch queues the data frames it reads for the connection's reader and answers
     /// pings itself, and returns the queue (see ``InboundFrameQueue``); with `compressedInput` (permessage-deflate
     /// was negotiated) a message's first frame may have RSV1, and the reader inflates it (``DeflateReceiver``).
     static func install(
-        on channel: any Channel, state: CloseState, pingInterval: Duration?, queueingInput: Bool, compressedInput: Bool = false,
+        on channel: any Channel, state: CloseState, pings: PingRounds?, queueingInput: Bool, compressedInput: Bool = false,
         closeUnanswered: @escaping @Sendable () -> Void
     ) throws -> (DirectWriter, InboundFrameQueue?) {
         let operations = channel.pipeline.syncOperations
         let decoder = try operations.handler(type: ByteToMessageHandler<WebSocketFrameDecoder>.self)
-        let interval = pingInterval.flatMap { $0 > .zero ? TimeAmount.nanoseconds($0.nanoseconds) : nil }
-        let watch = WebSocketWatch(state: state, pingInterval: interval, closeUnanswered: closeUnanswered)
+        let watch = WebSocketWatch(state: state, pings: pings, closeUnanswered: closeUnanswered)
         watch.compressedInput = compressedInput
         try operations.addHandler(watch, position: .after(decoder))
         guard queueingInput, let context = watch.context else { return (DirectWriter(channel: channel, watch: watch, state: state), nil) }
@@ -239,12 +242,9 @@ final class WebSocketWatch: ChannelDuplexHandler, RemovableChannelHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        guard let pingInterval else { return }
-        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        timer = context.eventLoop.scheduleRepeatedTask(initialDelay: pingInterval, delay: pingInterval) { _ in
-            let (watch, context) = loopBound.value
-            watch.tick(context: context)
-        }
+        guard let round = pings?.round(on: context.eventLoop) else { return }
+        self.round = round
+        round.join(self)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -402,8 +402,9 @@ final class WebSocketWatch: ChannelDuplexHandler, RemovableChannelHandler {
         context.write(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: replacement)), promise: promise)
     }
 
-    private func tick(context: ChannelHandlerContext) {
-        guard timer != nil else { return }
+    /// On a tick of the round: pings, or closes the connection when the last ping went unanswered.
+    func pingOrClose() {
+        guard round != nil, let context else { return }
         if awaitingPong {
             stopPinging()
             closeUnanswered()
@@ -415,7 +416,7 @@ final class WebSocketWatch: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private func stopPinging() {
-        timer?.cancel()
-        timer = nil
+        round?.leave(self)
+        round = nil
     }
 }

@@ -16,7 +16,7 @@ import Testing
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 9)).wait()
         try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(WebSocketFrameDecoder()))
         let (writer, _) = try WebSocketWatch.install(
-            on: channel, state: WebSocketWatch.CloseState(), pingInterval: nil, queueingInput: false
+            on: channel, state: WebSocketWatch.CloseState(), pings: nil, queueingInput: false
         ) {}
         return (channel, writer)
     }
@@ -151,7 +151,7 @@ import Testing
         try channel.pipeline.syncOperations.addHandler(counter)
         try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(WebSocketFrameDecoder()))
         let (_, queue) = try WebSocketWatch.install(
-            on: channel, state: WebSocketWatch.CloseState(), pingInterval: nil, queueingInput: true
+            on: channel, state: WebSocketWatch.CloseState(), pings: nil, queueingInput: true
         ) {}
         return (channel, try #require(queue), counter)
     }
@@ -311,5 +311,62 @@ import Testing
         channel.embeddedEventLoop.run()
         #expect(counter.reads == before + 2, "the end of the reading lets the held read go")
         _ = try? channel.finish()
+    }
+
+    /// One ``PingRound`` pings every watched connection of its event loop on each tick, closes those whose
+    /// last ping went unanswered, lets connections leave from anywhere in its list, and stops its timer once
+    /// none is left.
+    @Test func oneRoundPingsEveryConnectionOfItsLoopAndClosesTheSilentOnes() throws {
+        let loop = EmbeddedEventLoop()
+        let pings = try #require(PingRounds(interval: .seconds(1)))
+        let unanswered = Mutex<[Int]>([])
+        var channels: [EmbeddedChannel] = []
+        for index in 0..<4 {
+            let channel = EmbeddedChannel(loop: loop)
+            try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 9)).wait()
+            try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(WebSocketFrameDecoder()))
+            _ = try WebSocketWatch.install(on: channel, state: WebSocketWatch.CloseState(), pings: pings, queueingInput: false) {
+                unanswered.withLock { $0.append(index) }
+            }
+            channels.append(channel)
+        }
+        func pinged() throws -> [Int] {
+            try channels.indices.filter { index in
+                var pinged = false
+                while let frame = try channels[index].readOutbound(as: WebSocketFrame.self) { pinged = pinged || frame.opcode == .ping }
+                return pinged
+            }
+        }
+        func answer(_ index: Int) throws {
+            try channels[index].writeInbound(ByteBuffer(bytes: [0x8A, 0x80, 0, 0, 0, 0]))  // a masked, empty pong
+            while try channels[index].readInbound(as: WebSocketFrame.self) != nil {}
+        }
+        let round = pings.round(on: loop)
+
+        loop.advanceTime(by: .milliseconds(999))
+        #expect(try pinged() == [])
+        loop.advanceTime(by: .milliseconds(1))
+        #expect(try pinged() == [0, 1, 2, 3])
+
+        // 0 and 2 answer, 1 leaves from the middle of the list, 3 stays silent.
+        try answer(0)
+        try answer(2)
+        // (Closed, not finished: an embedded channel's finish runs off its loop's scheduled tasks, the round's too.)
+        try channels[1].close().wait()
+        loop.advanceTime(by: .seconds(1))
+        #expect(try pinged() == [0, 2])
+        #expect(unanswered.withLock { $0 } == [3])
+
+        // The silent one is out of the round; the others go on until they leave too.
+        try answer(0)
+        try answer(2)
+        loop.advanceTime(by: .seconds(1))
+        #expect(try pinged() == [0, 2])
+        #expect(unanswered.withLock { $0 } == [3])
+        #expect(round.isTicking)
+        for index in [0, 2, 3] { try channels[index].close().wait() }
+        #expect(!round.isTicking)
+        loop.advanceTime(by: .seconds(5))
+        #expect(try pinged() == [])
     }
 }
