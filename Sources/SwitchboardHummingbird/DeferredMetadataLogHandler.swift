@@ -18,19 +18,54 @@ public import Logging
 /// }
 /// ```
 public struct DeferredMetadataLogHandler: LogHandler {
-    /// Writes the lines; it holds no metadata of its own, and no provider.
-    private var stream: StreamLogHandler
+    /// Where the lines go, and the metadata provider: one object shared by the handler's copies, so that the
+    /// handler fits in a logger's inline storage. (Hummingbird copies the logger for every connection to set
+    /// its request id; a larger handler is boxed on the heap for each copy, 144 bytes an idle connection kept.)
+    private final class Output: Sendable {
+        /// Writes the lines; it holds no metadata of its own, and no provider.
+        let stream: StreamLogHandler
+        let metadataProvider: Logger.MetadataProvider?
+
+        init(stream: StreamLogHandler, metadataProvider: Logger.MetadataProvider?) {
+            self.stream = stream
+            self.metadataProvider = metadataProvider
+        }
+    }
+
+    private var output: Output
 
     /// The logger's metadata, kept as it is until a message is logged.
-    public var metadata: Logger.Metadata = [:]
+    private var entries = Entries.none
 
-    /// Metadata added to every message, below the message's own.
-    public var metadataProvider: Logger.MetadataProvider?
+    /// The logger's metadata: none, one entry (as Hummingbird sets on each connection's logger: a box of 80
+    /// bytes where a dictionary of one took 200), or more.
+    private enum Entries {
+        case none
+        indirect case one(key: String, value: Logger.Metadata.Value)
+        case many(Logger.Metadata)
+    }
+
+    /// The logger's metadata, kept as it is until a message is logged.
+    public var metadata: Logger.Metadata {
+        get {
+            switch entries {
+            case .none: [:]
+            case .one(let key, let value): [key: value]
+            case .many(let metadata): metadata
+            }
+        }
+        set {
+            entries = newValue.isEmpty ? .none : .many(newValue)
+        }
+    }
 
     /// The least severe level that is written.
-    public var logLevel: Logger.Level {
-        get { stream.logLevel }
-        set { stream.logLevel = newValue }
+    public var logLevel: Logger.Level = .info
+
+    /// Metadata added to every message, below the message's own.
+    public var metadataProvider: Logger.MetadataProvider? {
+        get { output.metadataProvider }
+        set { output = Output(stream: output.stream, metadataProvider: newValue) }
     }
 
     /// Writes to standard error, as `StreamLogHandler.standardError(label:)` does, with the metadata provider
@@ -51,27 +86,46 @@ public struct DeferredMetadataLogHandler: LogHandler {
     }
 
     private init(stream: StreamLogHandler, metadataProvider: Logger.MetadataProvider?) {
-        self.stream = stream
-        self.metadataProvider = metadataProvider
+        output = Output(stream: stream, metadataProvider: metadataProvider)
+        logLevel = stream.logLevel
     }
 
     /// One key of the logger's metadata.
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
+        get {
+            switch entries {
+            case .none: nil
+            case .one(let only, let value): only == key ? value : nil
+            case .many(let metadata): metadata[key]
+            }
+        }
+        set {
+            switch entries {
+            case .none:
+                if let newValue { entries = .one(key: key, value: newValue) }
+            case .one(let only, _) where only == key:
+                entries = newValue.map { .one(key: key, value: $0) } ?? .none
+            case .one(let only, let value):
+                if let newValue { entries = .many([only: value, key: newValue]) }
+            case .many(var metadata):
+                entries = .none  // the dictionary stays unique while it changes
+                metadata[key] = newValue
+                entries = metadata.isEmpty ? .none : .many(metadata)
+            }
+        }
     }
 
     /// Writes a message with the logger's metadata, the provider's over it, and the message's over both.
     public func log(event: LogEvent) {
         var event = event
         var merged = metadata
-        if let provided = metadataProvider?.get(), !provided.isEmpty {
+        if let provided = output.metadataProvider?.get(), !provided.isEmpty {
             merged.merge(provided) { _, provided in provided }
         }
         if let explicit = event.metadata {
             merged.merge(explicit) { _, explicit in explicit }
         }
         event.metadata = merged.isEmpty ? nil : merged
-        stream.log(event: event)
+        output.stream.log(event: event)
     }
 }
