@@ -147,7 +147,14 @@ struct PropertySet: Sendable {
 
     init(schema: PropertySchema, instance: Any) {
         self.schema = schema
-        self.boxes = PropertySchema.boxes(of: instance)
+        var boxes = PropertySchema.boxes(of: instance)
+        // The schema's own strings where the names are equal (they are, for instances of one type): a name
+        // longer than 15 bytes is not stored inline, and a terminal would otherwise keep copies of its names
+        // for its life.
+        for index in boxes.indices where index < schema.descriptors.count && boxes[index].name == schema.descriptors[index].name {
+            boxes[index].name = schema.descriptors[index].name
+        }
+        self.boxes = boxes
         self.dynamic = PropertySchema.dynamicProperties(of: instance)
     }
 
