@@ -71,7 +71,8 @@ struct UpgradedConnection: Sendable {
     /// connection's task would have; in a task of its own their slabs are freed once it is done, where in this
     /// task they would stay for the connection's life (one slab, about 1 KiB, per idle connection). The task
     /// is released when this function returns: a local that held it to the end of `serve` would keep its
-    /// slabs too.
+    /// slabs too. It is not cancelled with the connection's task: the setup is short, and a connection whose
+    /// task was cancelled meanwhile ends in `serve`, as before.
     @inline(never)
     private func openInATaskOfItsOwn<Context: SwitchboardRequestContextProtocol>(
         inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, context: WebSocketRouterContext<Context>
