@@ -60,7 +60,7 @@ public struct DeferredMetadataLogHandler: LogHandler {
     }
 
     /// The least severe level that is written.
-    public var logLevel: Logger.Level = .info
+    public var logLevel: Logger.Level
 
     /// Metadata added to every message, below the message's own.
     public var metadataProvider: Logger.MetadataProvider? {

@@ -5,7 +5,7 @@ import Synchronization
 /// The keep-alive pings of every upgraded connection on one event loop, from one timer of that loop.
 ///
 /// A timer of its own for each connection (NIO's `RepeatedTask`, its scheduled task, promises and callbacks)
-/// cost about 0.6 KiB per idle connection. The round keeps its connections' watches in a list threaded through
+/// cost about 0.7 KiB per idle connection. The round keeps its connections' watches in a list threaded through
 /// the watches themselves (two references each, no allocation) and pings them all on each tick; a watch whose
 /// last ping is still unanswered at the next tick has its connection closed. So a connection is first pinged
 /// at the first tick after it joined (within one interval), and then once per interval, as before.

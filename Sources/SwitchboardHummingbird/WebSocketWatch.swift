@@ -12,8 +12,9 @@ import Synchronization
 /// **Pings.** HummingbirdWebSocket's own pings carry 16 random bytes, which line clients such as wsdump print
 /// as a line of bytes. These carry nothing. Placed after the frame decoder, the watch sees the pongs
 /// (Hummingbird keeps them from the inbound stream) and every close frame; it is pinged on the ticks of its
-/// event loop's ``PingRound``, so an idle connection has neither a task nor a timer of its own for it. A client that has not
-/// answered by the next ping is closed with 1001. Pinging stops once either side has sent a close frame.
+/// event loop's ``PingRound``, so an idle connection has neither a task nor a timer of its own for it. A
+/// client that has not answered by the next ping is closed with 1001. Pinging stops once either side has sent
+/// a close frame.
 ///
 /// **The close on shutdown.** HummingbirdWebSocket 2.8 closes every WebSocket with `1000` (normal closure)
 /// when the server it runs in shuts down gracefully, however the application is run (`runService()`,
