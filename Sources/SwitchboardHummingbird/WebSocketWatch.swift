@@ -190,6 +190,8 @@ final class WebSocketWatch: ChannelDuplexHandler, RemovableChannelHandler {
     /// watches through the first, so a watch that failed to leave would be kept, never left dangling.
     var olderInRound: WebSocketWatch?
     unowned(unsafe) var newerInRound: WebSocketWatch?
+    /// Which of the round's lists this watch is in (see ``PingRound``).
+    var slotInRound = 0
     /// Whether a ping is out and its pong has not come back.
     private var awaitingPong = false
     /// Whether a close frame has been written (frames written at once are dropped from then on).

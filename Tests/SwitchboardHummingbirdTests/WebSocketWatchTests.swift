@@ -313,22 +313,26 @@ import Testing
         _ = try? channel.finish()
     }
 
-    /// One ``PingRound`` pings every watched connection of its event loop on each tick, closes those whose
-    /// last ping went unanswered, lets connections leave from anywhere in its list, and stops its timer once
-    /// none is left.
+    /// One ``PingRound`` pings every watched connection of its event loop once per interval, the first time
+    /// one interval after it joined, spread over the interval (one list of connections per tick); it closes
+    /// those whose last ping went unanswered, lets connections leave from anywhere in its lists, and stops its
+    /// timer once none is left.
     @Test func oneRoundPingsEveryConnectionOfItsLoopAndClosesTheSilentOnes() throws {
         let loop = EmbeddedEventLoop()
-        let pings = try #require(PingRounds(interval: .seconds(1)))
+        let pings = try #require(PingRounds(interval: .seconds(1), slots: 2))  // a tick every half second
         let unanswered = Mutex<[Int]>([])
         var channels: [EmbeddedChannel] = []
-        for index in 0..<4 {
-            let channel = EmbeddedChannel(loop: loop)
-            try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 9)).wait()
-            try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(WebSocketFrameDecoder()))
-            _ = try WebSocketWatch.install(on: channel, state: WebSocketWatch.CloseState(), pings: pings, queueingInput: false) {
-                unanswered.withLock { $0.append(index) }
+        func connect(_ count: Int) throws {
+            for _ in 0..<count {
+                let index = channels.count
+                let channel = EmbeddedChannel(loop: loop)
+                try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 9)).wait()
+                try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(WebSocketFrameDecoder()))
+                _ = try WebSocketWatch.install(on: channel, state: WebSocketWatch.CloseState(), pings: pings, queueingInput: false) {
+                    unanswered.withLock { $0.append(index) }
+                }
+                channels.append(channel)
             }
-            channels.append(channel)
         }
         func pinged() throws -> [Int] {
             try channels.indices.filter { index in
@@ -337,34 +341,43 @@ import Testing
                 return pinged
             }
         }
-        func answer(_ index: Int) throws {
-            try channels[index].writeInbound(ByteBuffer(bytes: [0x8A, 0x80, 0, 0, 0, 0]))  // a masked, empty pong
-            while try channels[index].readInbound(as: WebSocketFrame.self) != nil {}
+        func answer(_ indices: Int...) throws {
+            for index in indices {
+                try channels[index].writeInbound(ByteBuffer(bytes: [0x8A, 0x80, 0, 0, 0, 0]))  // a masked, empty pong
+                while try channels[index].readInbound(as: WebSocketFrame.self) != nil {}
+            }
         }
         let round = pings.round(on: loop)
 
-        loop.advanceTime(by: .milliseconds(999))
+        // 0, 1 and 2 join at 0 ms, 3, 4 and 5 at 500: each is first pinged one interval after it joined.
+        try connect(3)
+        loop.advanceTime(by: .milliseconds(500))
+        #expect(try pinged() == [])
+        try connect(3)
+        loop.advanceTime(by: .milliseconds(499))
         #expect(try pinged() == [])
         loop.advanceTime(by: .milliseconds(1))
-        #expect(try pinged() == [0, 1, 2, 3])
+        #expect(try pinged() == [0, 1, 2])
+        loop.advanceTime(by: .milliseconds(500))
+        #expect(try pinged() == [3, 4, 5])
 
-        // 0 and 2 answer, 1 leaves from the middle of the list, 3 stays silent.
-        try answer(0)
-        try answer(2)
-        // (Closed, not finished: an embedded channel's finish runs off its loop's scheduled tasks, the round's too.)
-        try channels[1].close().wait()
-        loop.advanceTime(by: .seconds(1))
+        // 1 stays silent; 4 leaves from the middle of its list. (Closed, not finished: an embedded channel's
+        // finish runs off its loop's scheduled tasks, the round's too.)
+        try answer(0, 2, 3, 5)
+        try channels[4].close().wait()
+        loop.advanceTime(by: .milliseconds(500))
         #expect(try pinged() == [0, 2])
-        #expect(unanswered.withLock { $0 } == [3])
+        #expect(unanswered.withLock { $0 } == [1])
+        loop.advanceTime(by: .milliseconds(500))
+        #expect(try pinged() == [3, 5])
 
         // The silent one is out of the round; the others go on until they leave too.
-        try answer(0)
-        try answer(2)
+        try answer(0, 2, 3, 5)
         loop.advanceTime(by: .seconds(1))
-        #expect(try pinged() == [0, 2])
-        #expect(unanswered.withLock { $0 } == [3])
+        #expect(try pinged() == [0, 2, 3, 5])
+        #expect(unanswered.withLock { $0 } == [1])
         #expect(round.isTicking)
-        for index in [0, 2, 3] { try channels[index].close().wait() }
+        for index in [0, 1, 2, 3, 5] { try channels[index].close().wait() }
         #expect(!round.isTicking)
         loop.advanceTime(by: .seconds(5))
         #expect(try pinged() == [])
