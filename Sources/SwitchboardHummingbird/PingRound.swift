@@ -12,7 +12,8 @@ import Synchronization
 /// and then once per interval, as with a timer of its own, and the pings (and their pongs) of thousands of
 /// connections are spread over the interval as their own timers spread them: pinged all at once, 5,000
 /// connections on a loop held it for about 100 ms. A watch whose last ping is still unanswered when its list's
-/// turn comes again has its connection closed.
+/// turn comes again has its connection closed. The timer runs only while the round has watches: at the
+/// default 30 seconds, a loop with connections wakes for it about twice a second.
 ///
 /// Every method runs on the round's event loop, as the watches' own handler methods do.
 final class PingRound: @unchecked Sendable {
