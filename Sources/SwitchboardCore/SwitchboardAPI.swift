@@ -328,7 +328,8 @@ public final class SwitchboardAPI: Sendable {
     ///
     /// Opens the terminal the request's URI names (the Shell for an empty one) and feeds it the inbound
     /// messages. A URI that does not resolve is answered with a status line and a close code of 4000 +
-    /// its HTTP status.
+    /// its HTTP status. Cancelling the calling task finishes the connection as its end would: its terminal is
+    /// closed and the call returns.
     /// - Parameters:
     ///   - request: Where the connection came from and which URI it asked for.
     ///   - inbound: The client's messages; the sequence ends when the client closes.
@@ -338,7 +339,12 @@ public final class SwitchboardAPI: Sendable {
         _ request: ConnectionRequest, inbound: Inbound, transport: some TerminalTransport
     ) async throws where Inbound.Element == TerminalMessage {
         guard let connection = await open(request, transport: transport) else { return }
-        try await connection.serve(inbound: inbound)
+        let endpoint = connection.dispatcher.endpoint
+        try await withTaskCancellationHandler {
+            try await connection.serve(inbound: inbound)
+        } onCancel: {
+            endpoint.endWaiting()
+        }
     }
 
     /// A connection ``open(_:transport:)`` registered, to be served.
@@ -351,6 +357,8 @@ public final class SwitchboardAPI: Sendable {
         let dispatcher: ConnectionDispatcher
 
         /// Serves the connection until it ends, then unregisters it; see ``SwitchboardAPI/serve(_:inbound:transport:)``.
+        /// A cancellation of the calling task does not end it: the transport must end the input of a cancelled
+        /// connection, or call `endWaiting()` on its endpoint.
         package func serve<Inbound: AsyncSequence & Sendable>(inbound: Inbound) async throws
         where Inbound.Element == TerminalMessage {
             defer { api.closed(dispatcher) }

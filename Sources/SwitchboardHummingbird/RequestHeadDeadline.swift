@@ -4,6 +4,7 @@ public import HummingbirdWebSocket
 import Logging
 import NIOCore
 import NIOHTTP1
+import ServiceLifecycle
 
 /// Closes a connection whose first HTTP request head has not fully arrived within a deadline.
 ///
@@ -70,6 +71,12 @@ final class RequestHeadDeadlineHandler: ChannelInboundHandler, RemovableChannelH
 /// Hummingbird's HTTP/1 + WebSocket child channel with Switchboard's handlers in front of it: TLS (when
 /// configured) nearest the socket, then ``RequestHeadDeadlineHandler`` and ``UpgradeRefusalHandler``, which
 /// see plain HTTP.
+///
+/// It also registers the connection's graceful-shutdown handler, for the connection's life, which sends a
+/// ``ServerShutdownNotice`` into its pipeline: an upgraded connection's ``WebSocketWatch`` takes it (so that
+/// it tells Hummingbird's close on shutdown from other closes). Registered here, before Hummingbird's frames,
+/// rather than around the upgraded connection's wait, which comes after them: there its frames took a slab of
+/// their own, about 1 KiB per idle WebSocket connection; here they fit in the task's first slab.
 struct DeadlineGuardedChannel<Base: ServerChildChannel>: ServerChildChannel {
     typealias Value = Base.Value
     let base: Base
@@ -110,9 +117,17 @@ struct DeadlineGuardedChannel<Base: ServerChildChannel>: ServerChildChannel {
     static var receiveSizes: AdaptiveRecvByteBufferAllocator { .init(minimum: 64, initial: 512, maximum: 65_536) }
 
     func handle(value: Value, logger: Logger) async {
-        await base.handle(value: value, logger: logger)
+        let channel = value.channel
+        await withGracefulShutdownHandler {
+            await base.handle(value: value, logger: logger)
+        } onGracefulShutdown: {
+            channel.eventLoop.execute { channel.pipeline.fireUserInboundEventTriggered(ServerShutdownNotice()) }
+        }
     }
 }
+
+/// Sent into a connection's pipeline when the server's graceful shutdown begins (``DeadlineGuardedChannel``).
+struct ServerShutdownNotice: Sendable {}
 
 extension HTTPServerBuilder {
     /// HTTP/1 with WebSocket upgrades for Switchboard: Hummingbird's `http1WebSocketUpgrade`, configured from

@@ -46,38 +46,52 @@ struct UpgradedConnection: Sendable {
         let receiver: DeflateReceiver?
     }
 
+    /// Serves an upgraded connection until it ends.
+    ///
+    /// What waits here for the connection's end is the last thing on the connection's task, after
+    /// Hummingbird's frames: small enough to fit in the slab they leave, with no slab of its own (about 1 KiB
+    /// per idle connection). So the setup runs in a task of its own (``openingTask(inbound:outbound:context:)``),
+    /// what the wait needs is one object (``Opened``), the graceful-shutdown handler that tells the watch of a
+    /// shutdown is registered before the upgrade, for the connection's life (``DeadlineGuardedChannel``), and
+    /// the wait has no cancellation handler: when the connection's task is cancelled, Hummingbird's WebSocket
+    /// handler closes the channel's input, and the connection ends as when the client goes away.
+    @inline(__always)
     func serve<Context: SwitchboardRequestContextProtocol>(
         inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, context: WebSocketRouterContext<Context>
     ) async throws {
-        guard let opened = try await openInATaskOfItsOwn(inbound: inbound, outbound: outbound, context: context) else { return }
-        defer { admission.finish(opened.clientIP) }
-        let closeState = opened.closeState
-        try await withGracefulShutdownHandler {
-            try await opened.connection.serve(inbound: opened.inbound)
-        } onGracefulShutdown: {
-            closeState.serverIsShuttingDown()
-        }
+        guard let opened = try await openingTask(inbound: inbound, outbound: outbound, context: context).value else { return }
+        defer { opened.admission.finish(opened.clientIP) }
+        try await opened.connection.serve(inbound: opened.inbound)
     }
 
-    /// What the frame waiting for the connection's end holds.
-    private struct Opened: Sendable {
+    /// An opened connection, and what serving it needs: one reference in the frame that waits.
+    private final class Opened: Sendable {
         let connection: SwitchboardAPI.OpenedConnection
         let inbound: InboundMessages
-        let closeState: WebSocketWatch.CloseState
         let clientIP: String
+        let admission: ConnectionAdmission
+
+        init(connection: SwitchboardAPI.OpenedConnection, inbound: InboundMessages, clientIP: String, admission: ConnectionAdmission) {
+            self.connection = connection
+            self.inbound = inbound
+            self.clientIP = clientIP
+            self.admission = admission
+        }
     }
 
     /// ``open(inbound:outbound:context:)`` in a task of its own. The setup's frames are the deepest this
     /// connection's task would have; in a task of its own their slabs are freed once it is done, where in this
-    /// task they would stay for the connection's life (one slab, about 1 KiB, per idle connection). The task
-    /// is released when this function returns: a local that held it to the end of `serve` would keep its
-    /// slabs too. It is not cancelled with the connection's task: the setup is short, and a connection whose
-    /// task was cancelled meanwhile ends in `serve`, as before.
+    /// task they would stay for the connection's life (one slab, about 1 KiB, per idle connection). Made in a
+    /// function that does not suspend: the copy of the router context that the task takes is made on the
+    /// thread's stack, not in the connection task's allocator (it is 304 bytes). The task is released once
+    /// `serve` has its value: a local that held it to the end of `serve` would keep its slabs too. It is not
+    /// cancelled with the connection's task: the setup is short, and a connection whose task was cancelled
+    /// meanwhile ends as any cancelled connection does (see `serve`).
     @inline(never)
-    private func openInATaskOfItsOwn<Context: SwitchboardRequestContextProtocol>(
+    private func openingTask<Context: SwitchboardRequestContextProtocol>(
         inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, context: WebSocketRouterContext<Context>
-    ) async throws -> Opened? {
-        try await Task { try await open(inbound: inbound, outbound: outbound, context: context) }.value
+    ) -> Task<Opened?, any Error> {
+        Task { try await open(inbound: inbound, outbound: outbound, context: context) }
     }
 
     /// Prepares the upgraded connection and registers it with the API; `nil` if the API refused it (the
@@ -97,7 +111,7 @@ struct UpgradedConnection: Sendable {
             connection: connection,
             inbound: InboundMessages(
                 frames: inbound, queue: ready.inboundQueue, receiver: ready.receiver, maxSize: maxMessageSize, outbound: outbound),
-            closeState: ready.transport.closeState, clientIP: clientIP)
+            clientIP: clientIP, admission: admission)
     }
 
     /// Reads the upgraded request, installs the watch and authenticates the connection. Each `await` here is
@@ -111,6 +125,9 @@ struct UpgradedConnection: Sendable {
         let closeState = WebSocketWatch.CloseState()
         let installed = await installWatch(
             on: upgrade.channel, closeState: closeState, compressedInput: upgrade.agreement != nil, outbound: outbound)
+        // A shutdown that began before the watch was in the pipeline did not reach it (``ServerShutdownNotice``).
+        // This task has the connection's task-local values, the graceful-shutdown manager among them.
+        if Task.isShuttingDownGracefully { closeState.serverIsShuttingDown() }
         // Checked before the upgrade; authenticated once more here because the identity cannot travel
         // through the upgrade. A key revoked in between leaves it `nil`: `serve` then refuses (4401).
         let identity = try? await api.authenticate(headers: upgrade.connection.headers, uriKey: upgrade.connection.uriKey)

@@ -18,13 +18,16 @@ import Synchronization
 ///
 /// **The close on shutdown.** HummingbirdWebSocket 2.8 closes every WebSocket with `1000` (normal closure)
 /// when the server it runs in shuts down gracefully, however the application is run (`runService()`,
-/// `addServices`, a `ServiceGroup` of your own). Once the connection's own graceful-shutdown handler has run
-/// (``CloseState/serverIsShuttingDown()``), a close with code 1000 that neither Switchboard
+/// `addServices`, a `ServiceGroup` of your own). Once the watch has heard of the shutdown
+/// (``CloseState/serverIsShuttingDown()``: a ``ServerShutdownNotice`` from the connection's graceful-shutdown
+/// handler, which ``DeadlineGuardedChannel`` registers for the connection's life, or, for a shutdown that began
+/// before the watch was installed, the setup's own look), a close with code 1000 that neither Switchboard
 /// (``WebSocketTransport``) nor the client started is that one: the watch rewrites it to 1001 and notes the
 /// shutdown for the connection before the frame leaves, so the client and the terminal learn the same reason.
-/// Both graceful-shutdown handlers run in one pass, Hummingbird's first; its close is written from a task it
-/// starts, which in practice runs after Switchboard's handler has set the flag. Should it ever run first,
-/// the client gets 1000 and the terminal `.disconnected`: consistent, if plainer. Without the flag, a
+/// Both graceful-shutdown handlers run in one pass, Switchboard's first (it was registered first), which hands
+/// the notice to the connection's event loop; Hummingbird's close is written from a task it starts, which in
+/// practice reaches the event loop after the notice. Should it ever come first, the client gets 1000 and the
+/// terminal `.disconnected`: consistent, if plainer. Without the flag, a
 /// client's own close that reached the server before the watch was installed (Autobahn's 7.7 cases send one
 /// right after the upgrade) would have been taken for the shutdown.
 ///
@@ -56,7 +59,7 @@ final class WebSocketWatch: ChannelDuplexHandler, RemovableChannelHandler {
         let closingItself = Atomic<Bool>(false)
         /// Set when the client's close frame arrived before any close was sent.
         let clientClosed = Atomic<Bool>(false)
-        /// Set by the connection's graceful-shutdown handler: the server is shutting down.
+        /// Set once the server is shutting down (``serverIsShuttingDown()``).
         let serverShuttingDown = Atomic<Bool>(false)
         /// Set when the watch turned the server's close into 1001.
         let closedForShutdown = Atomic<Bool>(false)
@@ -66,7 +69,7 @@ final class WebSocketWatch: ChannelDuplexHandler, RemovableChannelHandler {
         /// after it fails in Hummingbird's writer as it should, rather than being dropped.
         let closeFrameWritten = Atomic<Bool>(false)
 
-        /// Called by the connection's graceful-shutdown handler.
+        /// Called when the server's graceful shutdown has begun (``ServerShutdownNotice``).
         func serverIsShuttingDown() { serverShuttingDown.store(true, ordering: .releasing) }
     }
 
@@ -301,6 +304,10 @@ final class WebSocketWatch: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is ServerShutdownNotice {
+            state.serverIsShuttingDown()
+            return
+        }
         context.fireUserInboundEventTriggered(event)
         if let event = event as? ChannelEvent, case .inputClosed = event { inboundQueue?.append(.consultHummingbird) }
     }

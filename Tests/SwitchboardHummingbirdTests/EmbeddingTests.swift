@@ -150,6 +150,39 @@ struct EmbeddingTests {
         }
     }
 
+    /// An application whose task is cancelled, rather than shut down gracefully, ends with its idle WebSocket
+    /// connections, without `SwitchboardShutdownService` (which closes them itself). A connection's wait for its
+    /// end has no cancellation handler of its own (every idle connection's task would keep its frames): it
+    /// ends because Hummingbird's WebSocket handler closes a cancelled connection's input, which ends the
+    /// connection as a client's leaving does. Were it not so, the application's task would wait for ever.
+    @Test func cancellingTheApplicationEndsItsIdleConnections() async throws {
+        let configuration = SwitchboardServerConfiguration()
+        let api = Self.echoAPI()
+        let router = Router(context: TrackedContext.self)
+        router.addSwitchboard(api, configuration: configuration)
+        let (ports, sink) = AsyncStream.makeStream(of: Int.self)
+        let app = Application(
+            router: router, server: .switchboard(webSocketRouter: router, configuration: configuration),
+            configuration: .init(address: .hostname("127.0.0.1", port: 0)), onServerRunning: { sink.yield($0.localAddress?.port ?? 0) },
+            logger: TestServer.defaultLogger)
+        let running = Task { try await app.run() }
+        var iterator = ports.makeAsyncIterator()
+        guard let port = await iterator.next() else { throw TestFailure("the application did not start") }
+        let client = try await WebSocketTestClient.connect("ws://127.0.0.1:\(port)/api/echo")
+        client.send("hi")
+        #expect(try await client.receiveText() == "hi")
+        #expect(api.connectionCount == 1)
+        let ended = Atomic<Bool>(false)
+        Task {
+            _ = try? await running.value
+            ended.store(true, ordering: .releasing)
+        }
+        running.cancel()
+        #expect(await eventually { ended.load(ordering: .acquiring) }, "the application's task did not end")
+        #expect(api.connectionCount == 0)
+        #expect(try await client.closeFrame() != nil)
+    }
+
     /// A client's close sent right after the upgrade (as Autobahn's 7.7 cases do) is answered with 1000 or its
     /// own code (RFC 6455 §5.5.1), never taken for the server's shutdown close (1001).
     @Test func aClientsCloseRightAfterTheUpgradeIsEchoed() async throws {

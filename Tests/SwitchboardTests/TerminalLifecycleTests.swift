@@ -77,4 +77,33 @@ struct TerminalLifecycleTests {
         #expect(await journal.receive() == "open returned")
         #expect(await journal.receive() == "close disconnected")
     }
+
+    /// Cancelling the task that serves a connection (`SwitchboardAPI.serve`) finishes the connection as the
+    /// client's leaving would: its terminal is closed and `serve` returns. The wait for a connection's end has
+    /// no cancellation handler of its own (every idle connection's task would keep its frames); `serve` ends
+    /// it on cancellation. Without that, this test waits until its time limit.
+    @Test func cancellingTheServingTaskFinishesTheConnection() async throws {
+        struct Quiet: TerminalTransport {
+            func send(_ message: TerminalMessage) async throws {}
+            func close(code: CloseCode, reason: String) async throws {}
+        }
+        let journal = Mailbox<String>()
+        let gate = Gate()
+        gate.open()
+        let api = SwitchboardAPI()
+        api.register { SlowOpener(journal: journal, gate: gate) }
+        // An input that never ends: the client stays.
+        let (inbound, input) = AsyncStream.makeStream(of: TerminalMessage.self)
+        defer { input.finish() }
+        let request = ConnectionRequest(
+            path: "/slowopener", query: nil, headers: HTTPFields(), host: "localhost", clientIP: "127.0.0.1", isEncrypted: false)
+        let served = Task { try await api.serve(request, inbound: inbound, transport: Quiet()) }
+        #expect(await journal.receive() == "open started")
+        #expect(await journal.receive() == "open returned")
+        #expect(api.connectionCount == 1)
+        served.cancel()
+        try await served.value
+        #expect(await journal.receive() == "close disconnected")
+        #expect(api.connectionCount == 0)
+    }
 }

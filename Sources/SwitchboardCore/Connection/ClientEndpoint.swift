@@ -261,14 +261,19 @@ final class ClientEndpoint: Sendable {
         closing.signal()
     }
 
-    /// Returns once the connection has started closing, or the task is cancelled. A continuation, not a stream:
-    /// every connection's task waits here for as long as the connection lasts.
+    /// Returns once the connection has started closing, or ``endWaiting()`` was called. A continuation, not a
+    /// stream: every connection's task waits here for as long as the connection lasts. A cancellation of the
+    /// waiting task does not end it by itself: that takes a cancellation handler's frames in every idle
+    /// connection's task, and the transport ends the input of a cancelled connection anyway (Hummingbird's
+    /// WebSocket handler does); ``SwitchboardAPI/serve(_:inbound:transport:)`` calls ``endWaiting()`` on
+    /// cancellation.
     func waitUntilClosed() async {
-        await withTaskCancellationHandler {
-            await closing.wait()
-        } onCancel: {
-            closing.signal()
-        }
+        await closing.wait()
+    }
+
+    /// Ends ``waitUntilClosed()`` without closing the connection (its task was cancelled).
+    func endWaiting() {
+        closing.signal()
     }
 
     /// Logs a debug message with ``logger``, made only when debug messages are logged: every connection logs

@@ -158,6 +158,14 @@ actor ConnectionDispatcher {
         // ends. This task only waits: an idle connection's tasks keep no deeper stack than they need.
         startReading(from: inbound)
         await endpoint.waitUntilClosed()
+        try await finishServing()
+    }
+
+    /// What follows the connection's end: closing the terminal, waiting for the close frame to go out. A
+    /// function of its own, so that the frame of ``run(inbound:)``, which lasts as long as the connection,
+    /// holds only what the wait needs (every idle connection's task keeps it).
+    @inline(never)
+    private func finishServing() async throws {
         await finish()
         await endpoint.waitForCloseFrame(timeout: .seconds(2))
         markFinished()
