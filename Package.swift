@@ -257,7 +257,7 @@ let package = Package(
             name: "SwitchboardHummingbirdTests",
             dependencies: [
                 "Switchboard", "SwitchboardHummingbird", "CSwitchboardZlib", "SwitchboardSamples", "SwitchboardTesting", "SwitchboardTestSupport",
-                "StuckServer", "TodoApp", "SwitchboardAPIKeys", "SwitchboardCSV",
+                "StuckServer", "TodoApp", "SwitchboardAPIKeys", "SwitchboardCSV", "SwitchboardNIOSSL",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),

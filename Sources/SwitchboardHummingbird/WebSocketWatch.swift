@@ -280,9 +280,20 @@ final class WebSocketWatch: ChannelDuplexHandler, RemovableChannelHandler {
         context.flush()
     }
 
+    /// Closing the input alone is what HummingbirdWebSocket does to a connection whose task is cancelled, and
+    /// what ends the connection then: its wait has no cancellation handler of its own (see
+    /// `UpgradedConnection.serve`). A TLS handler cannot close input alone (`operationUnsupported`), so there
+    /// the connection is closed whole.
     func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
         releaseHeldFlush()
-        context.close(mode: mode, promise: promise)
+        guard mode == .input else { return context.close(mode: mode, promise: promise) }
+        let channel = context.channel
+        let inputClosed = context.eventLoop.makePromise(of: Void.self)
+        inputClosed.futureResult.whenFailure { error in
+            if let error = error as? ChannelError, error == .operationUnsupported { channel.close(promise: nil) }
+        }
+        inputClosed.futureResult.cascade(to: promise)
+        context.close(mode: .input, promise: inputClosed)
     }
 
     /// Makes the flush held back, if there is one.

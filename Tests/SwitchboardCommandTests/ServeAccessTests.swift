@@ -108,24 +108,6 @@ extension CommandLineTests {
 /// TLS with a certificate the test makes: `wss://` through Python's `websockets` and `switchboard connect
 /// --ca`, `https://` through Python, plain `ws://` refused, and the certificate reloaded on SIGHUP.
 extension CommandLineTests {
-    /// Makes a self-signed certificate for localhost and 127.0.0.1 with openssl; returns the two paths.
-    static func makeCertificate(in directory: String, name: String) throws -> (certificate: String, key: String) {
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let certificate = directory + "/\(name).pem"
-        let key = directory + "/\(name)-key.pem"
-        let openssl = Process()
-        openssl.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        openssl.arguments = [
-            "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out",
-            certificate, "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
-        ]
-        openssl.standardError = FileHandle.nullDevice
-        try openssl.run()
-        openssl.waitUntilExit()
-        guard openssl.terminationStatus == 0 else { throw TestFailure("openssl failed") }
-        return (certificate, key)
-    }
-
     /// The PEM certificate the server on `port` presents, as Python reads it.
     func presentedCertificate(port: Int) async throws -> String {
         let script = "import ssl; print(ssl.get_server_certificate(('127.0.0.1', \(port))).strip())"
@@ -135,7 +117,7 @@ extension CommandLineTests {
     @Test func tlsServesWssAndHttpsAndReloadsTheCertificateOnSIGHUP() async throws {
         let data = Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: data) }
-        let first = try Self.makeCertificate(in: data + "/tls", name: "first")
+        let first = try makeSelfSignedCertificate(in: data + "/tls", name: "first")
         let (process, port, log) = try await startServeWithLog(
             dataDirectory: data, ["--tls-cert", first.certificate, "--tls-key", first.key], environment: ["XDG_RUNTIME_DIR": data]
         ).get()
@@ -168,7 +150,7 @@ extension CommandLineTests {
 
         // A new certificate in the same files, then SIGHUP: new connections get it, open ones go on.
         let firstPEM = try await presentedCertificate(port: port)
-        let second = try Self.makeCertificate(in: data + "/tls", name: "second")
+        let second = try makeSelfSignedCertificate(in: data + "/tls", name: "second")
         try FileManager.default.removeItem(atPath: first.certificate)
         try FileManager.default.removeItem(atPath: first.key)
         try FileManager.default.copyItem(atPath: second.certificate, toPath: first.certificate)

