@@ -54,7 +54,8 @@ struct UpgradedConnection: Sendable {
     /// what the wait needs is one object (``Opened``), the graceful-shutdown handler that tells the watch of a
     /// shutdown is registered before the upgrade, for the connection's life (``DeadlineGuardedChannel``), and
     /// the wait has no cancellation handler: when the connection's task is cancelled, Hummingbird's WebSocket
-    /// handler closes the channel's input, and the connection ends as when the client goes away.
+    /// handler closes the channel's input (the watch closes a TLS connection whole, whose handler cannot close
+    /// input alone), and the connection ends as when the client goes away.
     @inline(__always)
     func serve<Context: SwitchboardRequestContextProtocol>(
         inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, context: WebSocketRouterContext<Context>
