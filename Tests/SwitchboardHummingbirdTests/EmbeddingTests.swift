@@ -159,13 +159,13 @@ struct EmbeddingTests {
     /// and the watch then closes the connection whole. Were it not so, the application's task would wait for ever.
     @Test(arguments: [false, true]) func cancellingTheApplicationEndsItsIdleConnections(tls: Bool) async throws {
         var configuration = SwitchboardServerConfiguration()
-        var certificate: String?
+        let directory = NSTemporaryDirectory() + "switchboard-tls-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var trusted: String?
         if tls {
-            let directory = NSTemporaryDirectory() + "switchboard-tls-\(UUID().uuidString)"
-            defer { try? FileManager.default.removeItem(atPath: directory) }
             let files = try makeSelfSignedCertificate(in: directory, name: "server")
             configuration.tls = try SwitchboardTLS(certificateFile: files.certificate, keyFile: files.key)
-            certificate = try String(contentsOfFile: files.certificate, encoding: .utf8)
+            trusted = files.certificate
         }
         let api = Self.echoAPI()
         let router = Router(context: TrackedContext.self)
@@ -178,12 +178,6 @@ struct EmbeddingTests {
         let running = Task { try await app.run() }
         var iterator = ports.makeAsyncIterator()
         guard let port = await iterator.next() else { throw TestFailure("the application did not start") }
-        var trusted: String?
-        if let certificate {
-            trusted = NSTemporaryDirectory() + "switchboard-ca-\(UUID().uuidString).pem"
-            try certificate.write(toFile: trusted!, atomically: true, encoding: .utf8)
-        }
-        defer { if let trusted { try? FileManager.default.removeItem(atPath: trusted) } }
         let client = try await WebSocketTestClient.connect("\(tls ? "wss" : "ws")://127.0.0.1:\(port)/api/echo", trusting: trusted)
         client.send("hi")
         #expect(try await client.receiveText() == "hi")
