@@ -190,7 +190,7 @@ let package = Package(
         .executableTarget(
             name: "BenchServer",
             dependencies: [
-                "Switchboard", "SwitchboardHummingbird",
+                "Switchboard", "SwitchboardHummingbird", "CSwitchboardZlib",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
             ],

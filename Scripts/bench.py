@@ -19,7 +19,9 @@ Sections (each prints its rows as it goes; one table at the end, median and rang
          seconds apart, and their median: the machine's pace drifts between repeats more than within one.
          The echo's targets and the GETs' ratios to their ceilings are read from pairs in the same way.
 * compression  the text workload to a client that offers permessage-deflate, from `switchboard serve` at
-         `--compression-level 6` (zlib's default) and at its default 1, beside the same client without it.
+         `--compression-level 6` (zlib's default) and at its default 1, beside the same client without it; and
+         the encoders alone, without a server (`BenchServer deflate`): Switchboard's and zlib's level 1 on the
+         same text in 64 KiB messages, CPU per MB and compressed size.
 * keys   keystroke round trip through `cat` in a raw PTY, p50 and p99 (Switchboard, also to a client that offers
          permessage-deflate and the browser's way, websocketd, terminado).
 * start  PTY session start: from the TCP connect to the first byte of the shell's prompt, p50.
@@ -83,6 +85,19 @@ WORKLOADS = {
     "raw 80-byte lines": ("stty raw -echo", lambda n: f"yes {LINE80} | head -c {n}"),
     "text": ("stty -echo", lambda n: f"head -c {n} {TEXT_FILE}"),
 }
+
+
+def encoder_rounds(bench_server, text_file, message_bytes=65536):
+    """`BenchServer deflate`: Switchboard's DEFLATE encoder and zlib's level 1 alone on `text_file`, in messages of
+    `message_bytes`; for each, its name, its CPU ms per MB and its compressed size's share of the text."""
+    output = subprocess.run([bench_server, "deflate", text_file, str(message_bytes)], capture_output=True, text=True,
+                            check=True).stdout
+    found = []
+    for line in output.splitlines():
+        name, rest = line.split(": ", 1)
+        fields = rest.split()
+        found.append((name, float(fields[0]), float(fields[2])))
+    return found
 
 
 def make_text_file(directory, size):
@@ -658,6 +673,17 @@ def run(args):
                 table.add("Compression", f"text, {name}", rates[name], "MB/s")
             for name in rows:
                 table.add("Compression", f"text, {name}, server CPU", cpu[name], "ms/MB")
+            # The encoders alone, without a server: each repeat one run of `BenchServer deflate` (both encoders
+            # in turns, the fastest of five rounds each) on the same text in messages of 64 KiB.
+            encoders = {}
+            for _ in range(args.repeats):
+                for name, per_mb, share in encoder_rounds(args.bench_server, TEXT_FILE):
+                    encoders.setdefault(name, ([], []))
+                    encoders[name][0].append(per_mb)
+                    encoders[name][1].append(share * 100)
+            for name, (per_mb, share) in encoders.items():
+                table.add("Compression", f"text, the encoder alone: {name}, CPU", per_mb, "ms/MB")
+                table.add("Compression", f"text, the encoder alone: {name}, compressed size", share, "% of the text")
         if "keys" in sections:
             print("Keystroke round trip", flush=True)
             results = {kind: [keystrokes(kind, peers, args.keys) for _ in range(args.repeats)]

@@ -14,6 +14,11 @@ With `--http-gets`, `--a` and `--b` are two builds of `BenchServer` instead, com
 over HTTP (`/api/bench.item//limit=10` on one keep-alive connection, 8 pipelined, wrk), `--seconds` each:
 
     python3 Scripts/bench_ab.py --http-gets --a /tmp/BenchServer.before --b .build/release/BenchServer
+
+With `--deflate`, `--a` and `--b` are two builds of `BenchServer`, compared on Switchboard's DEFLATE encoder alone
+(`BenchServer deflate`: bench.py's text in 64 KiB messages, the fastest of five rounds), in turns:
+
+    python3 Scripts/bench_ab.py --deflate --a /tmp/BenchServer.before --b .build/release/BenchServer
 """
 import argparse
 import os
@@ -37,9 +42,13 @@ def main():
     parser.add_argument("--http-gets", action="store_true",
                         help="compare two BenchServer builds on Shell GETs over HTTP, pipelined, instead")
     parser.add_argument("--seconds", type=int, default=3, help="with --http-gets: how long each build is loaded")
+    parser.add_argument("--deflate", action="store_true",
+                        help="--a and --b are BenchServer builds, compared on the DEFLATE encoder alone")
     args = parser.parse_args()
     if args.http_gets:
         return compare_http_gets(args)
+    if args.deflate:
+        return compare_encoders(args)
     total = args.megabytes * 1_000_000
     # One bench.Peers per build: each starts its `switchboard serve` as bench.py does.
     builds = {"A": bench.Peers(argparse.Namespace(switchboard=args.a)), "B": bench.Peers(argparse.Namespace(switchboard=args.b))}
@@ -88,6 +97,27 @@ def compare_http_gets(args):
     finally:
         for server in servers.values():
             server.stop()
+
+
+def compare_encoders(args):
+    """Switchboard's DEFLATE encoder in two BenchServer builds, in turns, on bench.py's text."""
+    directory = bench.tempfile.mkdtemp(prefix="switchboard-bench-")
+    try:
+        bench.make_text_file(directory, args.megabytes * 1_000_000 // 4)
+        cpu = {"A": [], "B": []}
+        size = {}
+        for _ in range(args.repeats):
+            for name, binary in (("A", args.a), ("B", args.b)):
+                per_mb, share = next((per_mb, share) for encoder, per_mb, share in bench.encoder_rounds(binary, bench.TEXT_FILE)
+                                     if encoder == "switchboard")
+                cpu[name].append(per_mb)
+                size[name] = share
+        for name, binary in (("A", args.a), ("B", args.b)):
+            print(f"{name} {binary}: {spread(cpu[name], 3)} ms/MB, {size[name] * 100:.2f} % of the text")
+        print(f"the encoder's CPU per MB, B ÷ A, each repeat's pair: {pair_ratios(cpu, 3)}, {args.repeats} repeats of "
+              f"{args.megabytes // 4} MB of text in 64 KiB messages")
+    finally:
+        bench.shutil.rmtree(directory, ignore_errors=True)
 
 
 if __name__ == "__main__":

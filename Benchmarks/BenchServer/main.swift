@@ -7,14 +7,26 @@
 //                           location), made once: the ceiling for Shell GETs on one WebSocket.
 //   BenchServer items       Switchboard with `Bench.Item`, 1,000 entities in memory, for the Shell's GET rate over
 //                           WebSocket and HTTP; no authentication and no command pacing (loopback only).
+//   BenchServer deflate FILE [MESSAGE_BYTES [ROUNDS]]
+//                           no server: Switchboard's DEFLATE encoder and zlib's level 1 compress FILE in messages
+//                           of MESSAGE_BYTES (65,536 by default, the most a PTY's output is joined into), each
+//                           message on its own as permessage-deflate sends it, in turns for ROUNDS rounds (5);
+//                           prints each one's CPU time per MB (its fastest round) and the compressed size's share.
 //
-// Both listen on a free loopback port and print `listening on 127.0.0.1:PORT` to standard error, and both log
-// as `switchboard serve` does (`DeferredMetadataLogHandler`, at `info`).
+// The servers listen on a free loopback port and print `listening on 127.0.0.1:PORT` to standard error, and both
+// log as `switchboard serve` does (`DeferredMetadataLogHandler`, at `info`).
+import CSwitchboardZlib
 import Foundation
 import Hummingbird
 import HummingbirdWebSocket
 import Switchboard
 import SwitchboardHummingbird
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// An entity of the GET benchmark.
 struct Item: Codable, Sendable {
@@ -75,6 +87,67 @@ func runItems() async throws {
     try await server.run()
 }
 
+/// The encoder alone, without a server: `deflate FILE [MESSAGE_BYTES [ROUNDS]]` (see the top of this file).
+func runDeflate(_ arguments: [String]) throws {
+    guard let path = arguments.first, let text = FileManager.default.contents(atPath: path), !text.isEmpty,
+        let messageBytes = arguments.count > 1 ? Int(arguments[1]) : 65_536, messageBytes > 0,
+        let rounds = arguments.count > 2 ? Int(arguments[2]) : 5, rounds > 0
+    else {
+        FileHandle.standardError.write(Data("usage: BenchServer deflate FILE [MESSAGE_BYTES [ROUNDS]]\n".utf8))
+        exit(2)
+    }
+    guard let fast = sb_fast_deflater_create(15), let zlib = sb_deflater_create(1, 15) else { exit(1) }
+    defer {
+        sb_fast_deflater_free(fast)
+        sb_deflater_free(zlib)
+    }
+    let capacity = max(sb_fast_deflater_bound(messageBytes), sb_deflater_bound(zlib, messageBytes))
+    var output = [UInt8](repeating: 0, count: capacity)
+    /// One round of `compress` over the file: the process's CPU seconds (nothing else runs) and the bytes written.
+    func round(_ compress: (UnsafePointer<UInt8>, Int, UnsafeMutablePointer<UInt8>) -> Int) -> (seconds: Double, bytes: Int) {
+        let start = clock()
+        var written = 0
+        text.withUnsafeBytes { bytes in
+            let base = bytes.bindMemory(to: UInt8.self).baseAddress!
+            output.withUnsafeMutableBufferPointer { space in
+                for offset in stride(from: 0, to: bytes.count, by: messageBytes) {
+                    let count = min(messageBytes, bytes.count - offset)
+                    let made = compress(base + offset, count, space.baseAddress!)
+                    precondition(made > 0, "the encoder failed")
+                    written += made
+                }
+            }
+        }
+        return (Double(clock() - start) / Double(CLOCKS_PER_SEC), written)
+    }
+    let encoders: [(name: String, compress: (UnsafePointer<UInt8>, Int, UnsafeMutablePointer<UInt8>) -> Int)] = [
+        ("switchboard", { sb_fast_deflater_compress(fast, $0, $1, $2, capacity) }),
+        (
+            "zlib level 1",
+            { input, count, into in
+                _ = sb_deflater_reset(zlib)  // each message a stream of its own, as Switchboard sends them
+                return sb_deflater_compress(zlib, input, count, into, capacity)
+            }
+        ),
+    ]
+    var fastest = [Double](repeating: .infinity, count: encoders.count)
+    var sizes = [Int](repeating: 0, count: encoders.count)
+    for _ in 0..<rounds {
+        for (index, encoder) in encoders.enumerated() {
+            let (seconds, bytes) = round(encoder.compress)
+            fastest[index] = min(fastest[index], seconds)
+            sizes[index] = bytes
+        }
+    }
+    let megabytes = Double(text.count) / 1e6
+    for (index, encoder) in encoders.enumerated() {
+        let line = String(
+            format: "%@: %.3f ms/MB, %.4f of the size, %d bytes in messages of %d\n", encoder.name,
+            fastest[index] * 1000 / megabytes, Double(sizes[index]) / Double(text.count), text.count, messageBytes)
+        FileHandle.standardOutput.write(Data(line.utf8))
+    }
+}
+
 LoggingSystem.bootstrap { label in
     var handler = DeferredMetadataLogHandler.standardError(label: label)
     handler.logLevel = .info
@@ -84,7 +157,8 @@ LoggingSystem.bootstrap { label in
 switch CommandLine.arguments.dropFirst().first {
 case "bare-echo": try await runBareEcho()
 case "items": try await runItems()
+case "deflate": try runDeflate(Array(CommandLine.arguments.dropFirst(2)))
 default:
-    FileHandle.standardError.write(Data("usage: BenchServer bare-echo | items\n".utf8))
+    FileHandle.standardError.write(Data("usage: BenchServer bare-echo | items | deflate FILE [MESSAGE_BYTES [ROUNDS]]\n".utf8))
     exit(2)
 }
