@@ -7,9 +7,10 @@ import NIOCore
 /// At level 1 zlib spends most of its time on its bit writer and block bookkeeping rather than on finding
 /// matches; Switchboard's encoder (`FastDeflater.c`: one hash probe per position, each block coded with its own
 /// Huffman codes, the fixed ones, or stored, whichever is smallest) makes text as small as zlib's level 1 does
-/// in about half the CPU (3.7 against 6.6–7.4 ms per MB of this repository's text in 64 KiB messages, 2.97:1
-/// against 2.99:1; `Docs/PerformanceHistory.md`, the twenty-fifth round). Its output is plain DEFLATE in non-final
-/// blocks, which every inflater reads, and it keeps to any window down to 256 bytes, which zlib cannot.
+/// in about two fifths of the CPU (3.7 against 9.8 ms per MB of this repository's text in 64 KiB messages, 3.08:1
+/// against 3.10:1, the two in turns in one run of `BenchServer deflate`; `Docs/PerformanceHistory.md`, the
+/// twenty-fifth and thirty-third rounds). Its output is plain DEFLATE in non-final blocks, which every inflater
+/// reads, and it keeps to any window down to 256 bytes, which zlib cannot.
 ///
 /// Switchboard compresses every message as a stream of its own (`server_no_context_takeover`), so a
 /// connection keeps no compressor between messages: one is taken from ``pool`` for a message and given back

@@ -39,10 +39,11 @@ public struct SwitchboardServerConfiguration: Sendable {
     /// are taken as the nearest end.
     ///
     /// Browsers, Python `websockets` and `switchboard connect` all offer compression, so this sets the CPU a
-    /// stream of PTY output costs. Measured on text (`Docs/PerformanceHistory.md`, the twenty-third and twenty-fifth
-    /// rounds): zlib's default level 6 made the output 3.9 times smaller at about 25 ms of CPU per MB, and cut
-    /// the rate of PTY output to a compressing client by about 40 %; level 1 makes it about 3 times smaller
-    /// and adds about 3.5 ms per MB to what sending it uncompressed costs, half of what zlib's level 1 added.
+    /// stream of PTY output costs. Measured on text (`Docs/PerformanceHistory.md`, the twenty-third, twenty-fifth
+    /// and thirty-third rounds): zlib's default level 6 made the output 3.9 times smaller at about 25 ms of CPU
+    /// per MB, and cut the rate of PTY output to a compressing client by about 40 %; level 1 makes it about 3
+    /// times smaller and adds about 3 ms per MB to what sending it uncompressed costs, its encoder alone two
+    /// fifths of what zlib's level 1 takes.
     public var compressionLevel: Int
     /// The reverse proxies whose `X-Forwarded-For` and `X-Forwarded-Proto` are believed, by address or
     /// network (default none: anyone could send them). The client's address is then the right-most
