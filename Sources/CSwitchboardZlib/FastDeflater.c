@@ -11,7 +11,8 @@
 // above all. So nothing else branches on it: a literal is gathered where its probe failed (not counted out again
 // before the next match), and an item is coded without asking whether it is a literal or a match (a literal is a
 // match with no extra bits and an empty distance code). On this repository's text in 64 KiB messages that cut the
-// mispredicted branches by about half and the time by about a tenth, for a tenth more instructions.
+// mispredicted branches by about half and the time by a seventh (0.86×, `BenchServer deflate`), for 12 % more
+// instructions; 256-byte messages, the smallest Switchboard compresses, take 2 % longer.
 //
 // The output is a DEFLATE stream any inflater reads: nothing here is BFINAL, so a receiver that keeps its
 // inflater across messages is never told that the stream ended.
