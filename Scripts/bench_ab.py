@@ -16,9 +16,10 @@ over HTTP (`/api/bench.item//limit=10` on one keep-alive connection, 8 pipelined
     python3 Scripts/bench_ab.py --http-gets --a /tmp/BenchServer.before --b .build/release/BenchServer
 
 With `--deflate`, `--a` and `--b` are two builds of `BenchServer`, compared on Switchboard's DEFLATE encoder alone
-(`BenchServer deflate`: bench.py's text in 64 KiB messages, the fastest of five rounds), in turns:
+(`BenchServer deflate`: bench.py's text in 64 KiB messages, or `--message-bytes`, the fastest of five rounds), in
+turns:
 
-    python3 Scripts/bench_ab.py --deflate --a /tmp/BenchServer.before --b .build/release/BenchServer
+    python3 Scripts/bench_ab.py --deflate --a /tmp/BenchServer.before --b .build/release/BenchServer [--message-bytes 1024]
 """
 import argparse
 import os
@@ -44,6 +45,8 @@ def main():
     parser.add_argument("--seconds", type=int, default=3, help="with --http-gets: how long each build is loaded")
     parser.add_argument("--deflate", action="store_true",
                         help="--a and --b are BenchServer builds, compared on the DEFLATE encoder alone")
+    parser.add_argument("--message-bytes", type=int, default=65536,
+                        help="with --deflate: the size of the messages the text is compressed in")
     args = parser.parse_args()
     if args.http_gets:
         return compare_http_gets(args)
@@ -108,14 +111,14 @@ def compare_encoders(args):
         size = {}
         for _ in range(args.repeats):
             for name, binary in (("A", args.a), ("B", args.b)):
-                per_mb, share = next((per_mb, share) for encoder, per_mb, share in bench.encoder_rounds(binary, bench.TEXT_FILE)
-                                     if encoder == "switchboard")
+                per_mb, share = next((per_mb, share) for encoder, per_mb, share
+                                     in bench.encoder_rounds(binary, bench.TEXT_FILE, args.message_bytes) if encoder == "switchboard")
                 cpu[name].append(per_mb)
                 size[name] = share
         for name, binary in (("A", args.a), ("B", args.b)):
             print(f"{name} {binary}: {spread(cpu[name], 3)} ms/MB, {size[name] * 100:.2f} % of the text")
         print(f"the encoder's CPU per MB, B ÷ A, each repeat's pair: {pair_ratios(cpu, 3)}, {args.repeats} repeats of "
-              f"{args.megabytes // 4} MB of text in 64 KiB messages")
+              f"{args.megabytes // 4} MB of text in messages of {args.message_bytes} bytes")
     finally:
         bench.shutil.rmtree(directory, ignore_errors=True)
 

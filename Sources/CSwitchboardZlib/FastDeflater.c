@@ -158,37 +158,57 @@ static inline unsigned distance_symbol(unsigned distance, unsigned *extraBits, u
     return 2 * log + ((offset >> (log - 1)) & 1);
 }
 
-/// Gives each symbol its code from its length, the canonical way (RFC 1951, 3.2.2), bit-reversed.
-static void assign_codes(prefix_code *code, unsigned symbols) {
+/// Gives each of the `count` symbols in `used` (in increasing order; every other symbol's length is 0) its code
+/// from its length, the canonical way (RFC 1951, 3.2.2), bit-reversed.
+static void assign_codes(prefix_code *code, const uint16_t *used, unsigned count) {
     unsigned lengthCounts[MAX_CODE_BITS + 1] = {0};
     unsigned next[MAX_CODE_BITS + 2] = {0};
-    for (unsigned symbol = 0; symbol < symbols; symbol++) lengthCounts[code->lengths[symbol]]++;
+    for (unsigned index = 0; index < count; index++) lengthCounts[code->lengths[used[index]]]++;
     lengthCounts[0] = 0;
     for (unsigned bits = 1; bits <= MAX_CODE_BITS; bits++) next[bits + 1] = (next[bits] + lengthCounts[bits]) << 1;
-    for (unsigned symbol = 0; symbol < symbols; symbol++) {
-        unsigned length = code->lengths[symbol];
+    for (unsigned index = 0; index < count; index++) {
+        unsigned symbol = used[index], length = code->lengths[symbol];
         if (length == 0) continue;
         unsigned value = next[length]++;
         code->codes[symbol] = (uint16_t)(__builtin_bitreverse16((uint16_t)value) >> (16 - length));
     }
 }
 
+/// `assign_codes` for a code whose `symbols` all have a length (the fixed codes).
+static void assign_all_codes(prefix_code *code, unsigned symbols) {
+    uint16_t every[LITLEN_SYMBOLS + 2];
+    for (unsigned symbol = 0; symbol < symbols; symbol++) every[symbol] = (uint16_t)symbol;
+    assign_codes(code, every, symbols);
+}
+
 /// Huffman code lengths for `counts`, none longer than `limit` bits. At least two symbols get a code (a lone
-/// used symbol gets a partner), since some inflaters reject a code with one symbol.
-static void build_lengths(const uint32_t *counts, unsigned symbols, unsigned limit, uint8_t *lengths) {
+/// used symbol gets a partner), since some inflaters reject a code with one symbol. Returns how many symbols got
+/// a code, and lists them in `used` in increasing order: after this one pass over every symbol, the rest of the
+/// work (and `assign_codes`, and the block's cost) goes over those alone, which in a short message's block are a
+/// third of the 286 literal/length symbols or fewer.
+static unsigned build_lengths(const uint32_t *counts, unsigned symbols, unsigned limit, uint8_t *lengths,
+                              uint16_t *used) {
     uint32_t weights[LITLEN_SYMBOLS];
-    unsigned used = 0;
+    unsigned usedCount = 0;
     uint32_t heaviest = 1;
+    memset(lengths, 0, symbols);
     for (unsigned symbol = 0; symbol < symbols; symbol++) {
-        weights[symbol] = counts[symbol];
-        lengths[symbol] = 0;
-        if (counts[symbol] > 0) used++;
-        if (counts[symbol] > heaviest) heaviest = counts[symbol];
+        uint32_t count = counts[symbol];
+        weights[symbol] = count;
+        used[usedCount] = (uint16_t)symbol;  // kept only if the symbol is used: without a branch
+        usedCount += count > 0;
+        heaviest = count > heaviest ? count : heaviest;
     }
-    for (unsigned symbol = 0; used < 2 && symbol < symbols; symbol++) {
-        if (weights[symbol] == 0) {
-            weights[symbol] = 1;
-            used++;
+    if (usedCount < 2) {
+        for (unsigned symbol = 0; usedCount < 2 && symbol < symbols; symbol++) {
+            if (weights[symbol] == 0) {
+                weights[symbol] = 1;
+                usedCount++;
+            }
+        }
+        usedCount = 0;
+        for (unsigned symbol = 0; symbol < symbols; symbol++) {
+            if (weights[symbol] > 0) used[usedCount++] = (uint16_t)symbol;
         }
     }
     for (;;) {
@@ -200,8 +220,9 @@ static void build_lengths(const uint32_t *counts, unsigned symbols, unsigned lim
         unsigned top = heaviest < LIGHT_WEIGHTS ? heaviest : LIGHT_WEIGHTS;
         unsigned starts[LIGHT_WEIGHTS + 1];
         memset(starts, 0, (top + 1) * sizeof starts[0]);
-        for (unsigned symbol = 0; symbol < symbols; symbol++) {
-            if (weights[symbol] > 0) starts[weights[symbol] < LIGHT_WEIGHTS ? weights[symbol] : LIGHT_WEIGHTS]++;
+        for (unsigned index = 0; index < usedCount; index++) {
+            uint32_t weight = weights[used[index]];
+            starts[weight < LIGHT_WEIGHTS ? weight : LIGHT_WEIGHTS]++;
         }
         unsigned leafCount = 0;
         for (unsigned weight = 0; weight <= top; weight++) {
@@ -209,8 +230,9 @@ static void build_lengths(const uint32_t *counts, unsigned symbols, unsigned lim
             starts[weight] = leafCount;
             leafCount += count;
         }
-        for (unsigned symbol = 0; symbol < symbols; symbol++) {
-            if (weights[symbol] > 0) leaves[starts[weights[symbol] < LIGHT_WEIGHTS ? weights[symbol] : LIGHT_WEIGHTS]++] = (uint16_t)symbol;
+        for (unsigned index = 0; index < usedCount; index++) {
+            uint32_t weight = weights[used[index]];
+            leaves[starts[weight < LIGHT_WEIGHTS ? weight : LIGHT_WEIGHTS]++] = used[index];
         }
         for (unsigned next = top == LIGHT_WEIGHTS ? starts[LIGHT_WEIGHTS - 1] + 1 : leafCount; next < leafCount; next++) {
             uint16_t symbol = leaves[next];
@@ -253,12 +275,10 @@ static void build_lengths(const uint32_t *counts, unsigned symbols, unsigned lim
             lengths[leaves[leaf]] = (uint8_t)depth;
             if (depth > deepest) deepest = depth;
         }
-        if (deepest <= limit) return;
+        if (deepest <= limit) return usedCount;
         // Too deep: flatten the weights and build again (rare; each round halves the spread).
         heaviest = (heaviest >> 1) | 1;
-        for (unsigned symbol = 0; symbol < symbols; symbol++) {
-            if (weights[symbol] > 0) weights[symbol] = (weights[symbol] >> 1) | 1;
-        }
+        for (unsigned index = 0; index < usedCount; index++) weights[used[index]] = (weights[used[index]] >> 1) | 1;
     }
 }
 
@@ -308,22 +328,24 @@ static const uint8_t lengthCodeOrder[LENGTH_CODE_SYMBOLS] = {16, 17, 18, 0, 8,  
 static const uint8_t runExtraBits[3] = {2, 3, 7};
 
 /// The bits the block's items take with the block's own codes (`*dynamicBits`) and with the fixed codes
-/// (`*fixedBits`), extra bits included, in one pass over the symbols.
-static void items_cost(const sb_fast_deflater *deflater, uint64_t *dynamicBits, uint64_t *fixedBits) {
+/// (`*fixedBits`), extra bits included, in one pass over the symbols that have a code in the block's own (every
+/// symbol used is among them).
+static void items_cost(const sb_fast_deflater *deflater, const uint16_t *litlenUsed, unsigned litlenCount,
+                       const uint16_t *distanceUsed, unsigned distanceCount, uint64_t *dynamicBits, uint64_t *fixedBits) {
     uint64_t dynamic = 0, fixed = 0;
-    for (unsigned symbol = 0; symbol < LITLEN_SYMBOLS; symbol++) {
-        uint32_t count = deflater->litlenCounts[symbol];
-        if (count == 0) continue;
-        unsigned extra = symbol >= 265 && symbol < 285 ? (symbol - 261) / 4 : 0;
-        dynamic += (uint64_t)count * (deflater->litlen.lengths[symbol] + extra);
-        fixed += (uint64_t)count * (deflater->fixedLitlen.lengths[symbol] + extra);
+    for (unsigned index = 0; index < litlenCount; index++) {
+        unsigned symbol = litlenUsed[index];
+        uint64_t count = deflater->litlenCounts[symbol];
+        unsigned extra = deflater->symbolExtraBits[symbol];
+        dynamic += count * (deflater->litlen.lengths[symbol] + extra);
+        fixed += count * (deflater->fixedLitlen.lengths[symbol] + extra);
     }
-    for (unsigned symbol = 0; symbol < DISTANCE_SYMBOLS; symbol++) {
-        uint32_t count = deflater->distanceCounts[symbol];
-        if (count == 0) continue;
-        unsigned extra = symbol >= 4 ? symbol / 2 - 1 : 0;
-        dynamic += (uint64_t)count * (deflater->distance.lengths[symbol] + extra);
-        fixed += (uint64_t)count * (deflater->fixedDistance.lengths[symbol] + extra);
+    for (unsigned index = 0; index < distanceCount; index++) {
+        unsigned symbol = distanceUsed[index];
+        uint64_t count = deflater->distanceCounts[symbol];
+        unsigned extra = deflater->distanceExtraBits[symbol];
+        dynamic += count * (deflater->distance.lengths[symbol] + extra);
+        fixed += count * (deflater->fixedDistance.lengths[symbol] + extra);
     }
     *dynamicBits += dynamic;
     *fixedBits += fixed;
@@ -374,10 +396,13 @@ static void write_items(const sb_fast_deflater *deflater, bit_writer *writer, un
 static void write_block(sb_fast_deflater *deflater, bit_writer *writer, unsigned itemCount, const uint8_t *input,
                         size_t length) {
     deflater->litlenCounts[END_OF_BLOCK] = 1;
-    build_lengths(deflater->litlenCounts, LITLEN_SYMBOLS, MAX_CODE_BITS, deflater->litlen.lengths);
-    build_lengths(deflater->distanceCounts, DISTANCE_SYMBOLS, MAX_CODE_BITS, deflater->distance.lengths);
-    assign_codes(&deflater->litlen, LITLEN_SYMBOLS);
-    assign_codes(&deflater->distance, DISTANCE_SYMBOLS);
+    uint16_t litlenUsed[LITLEN_SYMBOLS], distanceUsed[DISTANCE_SYMBOLS], lengthCodeUsed[LENGTH_CODE_SYMBOLS];
+    unsigned litlenCount =
+        build_lengths(deflater->litlenCounts, LITLEN_SYMBOLS, MAX_CODE_BITS, deflater->litlen.lengths, litlenUsed);
+    unsigned distanceCount =
+        build_lengths(deflater->distanceCounts, DISTANCE_SYMBOLS, MAX_CODE_BITS, deflater->distance.lengths, distanceUsed);
+    assign_codes(&deflater->litlen, litlenUsed, litlenCount);
+    assign_codes(&deflater->distance, distanceUsed, distanceCount);
 
     unsigned litlenSent = LITLEN_SYMBOLS, distanceSent = DISTANCE_SYMBOLS;
     while (litlenSent > 257 && deflater->litlen.lengths[litlenSent - 1] == 0) litlenSent--;
@@ -388,8 +413,9 @@ static void write_block(sb_fast_deflater *deflater, bit_writer *writer, unsigned
     uint16_t runs[LITLEN_SYMBOLS + DISTANCE_SYMBOLS];
     uint32_t runCounts[LENGTH_CODE_SYMBOLS] = {0};
     unsigned runCount = encode_lengths(allLengths, litlenSent + distanceSent, runs, runCounts);
-    build_lengths(runCounts, LENGTH_CODE_SYMBOLS, MAX_LENGTH_CODE_BITS, deflater->lengthCode.lengths);
-    assign_codes(&deflater->lengthCode, LENGTH_CODE_SYMBOLS);
+    unsigned lengthCodeCount =
+        build_lengths(runCounts, LENGTH_CODE_SYMBOLS, MAX_LENGTH_CODE_BITS, deflater->lengthCode.lengths, lengthCodeUsed);
+    assign_codes(&deflater->lengthCode, lengthCodeUsed, lengthCodeCount);
     unsigned lengthCodesSent = LENGTH_CODE_SYMBOLS;
     while (lengthCodesSent > 4 && deflater->lengthCode.lengths[lengthCodeOrder[lengthCodesSent - 1]] == 0)
         lengthCodesSent--;
@@ -400,7 +426,7 @@ static void write_block(sb_fast_deflater *deflater, bit_writer *writer, unsigned
                        (deflater->lengthCode.lengths[symbol] + (symbol >= 16 ? runExtraBits[symbol - 16] : 0));
     }
     uint64_t fixedBits = 3;
-    items_cost(deflater, &dynamicBits, &fixedBits);
+    items_cost(deflater, litlenUsed, litlenCount, distanceUsed, distanceCount, &dynamicBits, &fixedBits);
     // Stored: each piece of up to 65535 bytes has a 3-bit header, padding to a byte, and LEN and NLEN.
     uint64_t storedBits = 8 * (uint64_t)length + (length / STORED_MAX + 1) * (3 + 7 + 32);
 
@@ -478,8 +504,8 @@ sb_fast_deflater *sb_fast_deflater_create(int windowBits) {
     }
     // Distance symbols 30 and 31 take no part: NO_DISTANCE (30) must stay empty, and they come last in the code.
     for (unsigned symbol = 0; symbol < DISTANCE_SYMBOLS; symbol++) deflater->fixedDistance.lengths[symbol] = 5;
-    assign_codes(&deflater->fixedLitlen, LITLEN_SYMBOLS + 2);
-    assign_codes(&deflater->fixedDistance, DISTANCE_SYMBOLS);
+    assign_all_codes(&deflater->fixedLitlen, LITLEN_SYMBOLS + 2);
+    assign_all_codes(&deflater->fixedDistance, DISTANCE_SYMBOLS);
     for (unsigned offset = 0; offset < 256; offset++) {
         unsigned extraBits, extraValue;
         unsigned symbol = length_symbol(offset + 3, &extraBits, &extraValue);
