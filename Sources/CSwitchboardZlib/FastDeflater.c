@@ -329,25 +329,17 @@ static const uint8_t lengthCodeOrder[LENGTH_CODE_SYMBOLS] = {16, 17, 18, 0, 8,  
                                                               11, 4,  12, 3, 13, 2, 14, 1, 15};
 static const uint8_t runExtraBits[3] = {2, 3, 7};
 
-/// The bits the block's items take with the block's own codes (`*dynamicBits`) and with the fixed codes
-/// (`*fixedBits`), extra bits included, in one pass over the symbols that have a code in the block's own (every
-/// symbol used is among them).
-static void items_cost(const sb_fast_deflater *deflater, const uint16_t *litlenUsed, unsigned litlenCount,
-                       const uint16_t *distanceUsed, unsigned distanceCount, uint64_t *dynamicBits, uint64_t *fixedBits) {
+/// Adds to `*dynamicBits` and `*fixedBits` the bits that the symbols of one alphabet take with the block's own
+/// code and with the fixed one, extra bits included, going over the symbols that have a code in the block's own
+/// (every symbol used is among them).
+static void code_cost(const uint16_t *used, unsigned count, const uint32_t *counts, const uint8_t *extraBits,
+                      const prefix_code *own, const prefix_code *fixedCode, uint64_t *dynamicBits, uint64_t *fixedBits) {
     uint64_t dynamic = 0, fixed = 0;
-    for (unsigned index = 0; index < litlenCount; index++) {
-        unsigned symbol = litlenUsed[index];
-        uint64_t count = deflater->litlenCounts[symbol];
-        unsigned extra = deflater->symbolExtraBits[symbol];
-        dynamic += count * (deflater->litlen.lengths[symbol] + extra);
-        fixed += count * (deflater->fixedLitlen.lengths[symbol] + extra);
-    }
-    for (unsigned index = 0; index < distanceCount; index++) {
-        unsigned symbol = distanceUsed[index];
-        uint64_t count = deflater->distanceCounts[symbol];
-        unsigned extra = deflater->distanceExtraBits[symbol];
-        dynamic += count * (deflater->distance.lengths[symbol] + extra);
-        fixed += count * (deflater->fixedDistance.lengths[symbol] + extra);
+    for (unsigned index = 0; index < count; index++) {
+        unsigned symbol = used[index];
+        uint64_t times = counts[symbol];
+        dynamic += times * (own->lengths[symbol] + extraBits[symbol]);
+        fixed += times * (fixedCode->lengths[symbol] + extraBits[symbol]);
     }
     *dynamicBits += dynamic;
     *fixedBits += fixed;
@@ -428,7 +420,10 @@ static void write_block(sb_fast_deflater *deflater, bit_writer *writer, unsigned
                        (deflater->lengthCode.lengths[symbol] + (symbol >= 16 ? runExtraBits[symbol - 16] : 0));
     }
     uint64_t fixedBits = 3;
-    items_cost(deflater, litlenUsed, litlenCount, distanceUsed, distanceCount, &dynamicBits, &fixedBits);
+    code_cost(litlenUsed, litlenCount, deflater->litlenCounts, deflater->symbolExtraBits, &deflater->litlen,
+              &deflater->fixedLitlen, &dynamicBits, &fixedBits);
+    code_cost(distanceUsed, distanceCount, deflater->distanceCounts, deflater->distanceExtraBits, &deflater->distance,
+              &deflater->fixedDistance, &dynamicBits, &fixedBits);
     // Stored: each piece of up to 65535 bytes has a 3-bit header, padding to a byte, and LEN and NLEN.
     uint64_t storedBits = 8 * (uint64_t)length + (length / STORED_MAX + 1) * (3 + 7 + 32);
 
