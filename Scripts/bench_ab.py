@@ -23,8 +23,10 @@ turns:
 """
 import argparse
 import os
+import shutil
 import statistics
 import sys
+import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench  # noqa: E402
@@ -104,7 +106,7 @@ def compare_http_gets(args):
 
 def compare_encoders(args):
     """Switchboard's DEFLATE encoder in two BenchServer builds, in turns, on bench.py's text."""
-    directory = bench.tempfile.mkdtemp(prefix="switchboard-bench-")
+    directory = tempfile.mkdtemp(prefix="switchboard-bench-")
     try:
         bench.make_text_file(directory, args.megabytes * 1_000_000 // 4)
         cpu = {"A": [], "B": []}
@@ -120,7 +122,7 @@ def compare_encoders(args):
         print(f"the encoder's CPU per MB, B ÷ A, each repeat's pair: {pair_ratios(cpu, 3)}, {args.repeats} repeats of "
               f"{args.megabytes // 4} MB of text in messages of {args.message_bytes} bytes")
     finally:
-        bench.shutil.rmtree(directory, ignore_errors=True)
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 if __name__ == "__main__":
