@@ -32,10 +32,8 @@ def main():
     try:
         driver.get(args.url)
         wait = WebDriverWait(driver, args.timeout)
-        # Connected, and the shell has drawn its prompt.
-        wait.until(lambda d: d.execute_script(
-            "return window.switchboardConsole && window.switchboardConsole.socket.readyState === 1"))
         if args.replay:
+            # A replay can be over, its socket closed, before the first poll: wait for the end, never for "open".
             wait.until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-exited") == "true")
             text = screen(driver)
             print(text)
@@ -43,6 +41,9 @@ def main():
             print(f"size={size[0]}x{size[1]}")
             print("status:", driver.find_element(By.ID, "status").text)
             return 0 if any(line.strip() == "42" for line in text.splitlines()) else 1
+        # Connected, and the shell has drawn its prompt.
+        wait.until(lambda d: d.execute_script(
+            "return window.switchboardConsole && window.switchboardConsole.socket.readyState === 1"))
         wait.until(lambda d: screen(d).strip() != "")
         rows_before = driver.execute_script("return window.switchboardConsole.terminal.rows")
         textarea = driver.find_element(By.CSS_SELECTOR, ".xterm-helper-textarea")
