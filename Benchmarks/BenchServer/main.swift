@@ -12,6 +12,10 @@
 //                           of MESSAGE_BYTES (65,536 by default, the most a PTY's output is joined into), each
 //                           message on its own as permessage-deflate sends it, in turns for ROUNDS rounds (5);
 //                           prints each one's CPU time per MB (its fastest round) and the compressed size's share.
+//   BenchServer json FILE [MESSAGE_BYTES [ROUNDS]]
+//                           no server: frames FILE as terminado output (`["stdout", "..."]`, what the browser console
+//                           gets) in messages of MESSAGE_BYTES with Switchboard's JSON writer and with Foundation's
+//                           JSONEncoder in turns; prints each one's CPU time per MB and the framed size's share.
 //
 // The servers listen on a free loopback port and print `listening on 127.0.0.1:PORT` to standard error, and both
 // log as `switchboard serve` does (`DeferredMetadataLogHandler`, at `info`).
@@ -148,6 +152,56 @@ func runDeflate(_ arguments: [String]) throws {
     }
 }
 
+/// `BenchServer json FILE [MESSAGE_BYTES [ROUNDS]]`: frames FILE as terminado output, `["stdout", "..."]`, in
+/// messages of MESSAGE_BYTES, with Switchboard's JSON writer and, in turns with it, with Foundation's
+/// `JSONEncoder` (what a Swift server would reach for: the figure beside ours); prints each one's CPU per MB
+/// (its fastest round) and the framed size's share.
+func runJSON(_ arguments: [String]) throws {
+    guard let path = arguments.first, let text = FileManager.default.contents(atPath: path), !text.isEmpty,
+        let messageBytes = arguments.count > 1 ? Int(arguments[1]) : 65_536, messageBytes > 0,
+        let rounds = arguments.count > 2 ? Int(arguments[2]) : 5, rounds > 0
+    else {
+        FileHandle.standardError.write(Data("usage: BenchServer json FILE [MESSAGE_BYTES [ROUNDS]]\n".utf8))
+        exit(2)
+    }
+    // Messages end where a character does, as the PTY's output is cut (a String needs whole characters).
+    var messages: [[UInt8]] = []
+    var offset = 0
+    let bytes = [UInt8](text)
+    while offset < bytes.count {
+        var end = min(offset + messageBytes, bytes.count)
+        while end < bytes.count, end > offset + 1, bytes[end] & 0xC0 == 0x80 { end -= 1 }
+        messages.append(Array(bytes[offset..<end]))
+        offset = end
+    }
+    let strings = messages.map { String(decoding: $0, as: UTF8.self) }
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.withoutEscapingSlashes]
+    let writers: [(name: String, frame: (Int) -> Int)] = [
+        ("switchboard", { index in messages[index].withUnsafeBytes { JSON.compactTaggedText(tag: "stdout", utf8: $0).readableBytes } }),
+        ("Foundation JSONEncoder", { index in (try? encoder.encode(["stdout", strings[index]]).count) ?? 0 }),
+    ]
+    var fastest = [Double](repeating: .infinity, count: writers.count)
+    var sizes = [Int](repeating: 0, count: writers.count)
+    for _ in 0..<rounds {
+        for (index, writer) in writers.enumerated() {
+            let start = clock()
+            var written = 0
+            for message in messages.indices { written += writer.frame(message) }
+            fastest[index] = min(fastest[index], Double(clock() - start) / Double(CLOCKS_PER_SEC))
+            precondition(written > text.count, "\(writer.name) framed nothing")
+            sizes[index] = written
+        }
+    }
+    let megabytes = Double(text.count) / 1e6
+    for (index, writer) in writers.enumerated() {
+        let line = String(
+            format: "%@: %.3f ms/MB, %.4f of the size, %d bytes in messages of %d\n", writer.name,
+            fastest[index] * 1000 / megabytes, Double(sizes[index]) / Double(text.count), text.count, messageBytes)
+        FileHandle.standardOutput.write(Data(line.utf8))
+    }
+}
+
 LoggingSystem.bootstrap { label in
     var handler = DeferredMetadataLogHandler.standardError(label: label)
     handler.logLevel = .info
@@ -158,7 +212,9 @@ switch CommandLine.arguments.dropFirst().first {
 case "bare-echo": try await runBareEcho()
 case "items": try await runItems()
 case "deflate": try runDeflate(Array(CommandLine.arguments.dropFirst(2)))
+case "json": try runJSON(Array(CommandLine.arguments.dropFirst(2)))
 default:
-    FileHandle.standardError.write(Data("usage: BenchServer bare-echo | items | deflate FILE [MESSAGE_BYTES [ROUNDS]]\n".utf8))
+    let usage = "usage: BenchServer bare-echo | items | deflate FILE [MESSAGE_BYTES [ROUNDS]] | json FILE [MESSAGE_BYTES [ROUNDS]]\n"
+    FileHandle.standardError.write(Data(usage.utf8))
     exit(2)
 }
