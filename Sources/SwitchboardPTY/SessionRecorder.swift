@@ -405,26 +405,17 @@ final class SessionRecorder: Sendable {
     }
 
     /// The bytes of valid UTF-8 text as the inside of a JSON string, escaped as all of Switchboard's JSON is
-    /// (`JSONEscaping`): runs that need no escape are copied whole.
+    /// (``JSONEscaping/escape(_:into:)``), straight into the line's room beyond its end.
     static func appendEscaped(_ bytes: UnsafeRawBufferPointer, to line: inout [UInt8]) {
-        JSONEscaping.forEachRun(in: bytes) { run, byteToEscape in
-            line.append(contentsOf: run)
-            if let byteToEscape { appendEscape(of: byteToEscape, to: &line) }
-        }
-    }
-
-    private static func appendEscape(of byte: UInt8, to line: inout [UInt8]) {
-        line.append(UInt8(ascii: "\\"))
-        switch byte {
-        case UInt8(ascii: "\""), UInt8(ascii: "\\"): line.append(byte)
-        case UInt8(ascii: "\n"): line.append(UInt8(ascii: "n"))
-        case UInt8(ascii: "\r"): line.append(UInt8(ascii: "r"))
-        case UInt8(ascii: "\t"): line.append(UInt8(ascii: "t"))
-        default:
-            let digits: StaticString = "0123456789abcdef"
-            appendText("u00", to: &line)
-            line.append(digits.utf8Start[Int(byte >> 4)])
-            line.append(digits.utf8Start[Int(byte & 0xF)])
+        var read = 0
+        while read < bytes.count {
+            let end = line.count
+            line.append(contentsOf: repeatElement(0, count: bytes.count - read + JSONEscaping.room))
+            let (taken, written) = line.withUnsafeMutableBytes { space in
+                JSONEscaping.escape(UnsafeRawBufferPointer(rebasing: bytes[read...]), into: UnsafeMutableRawBufferPointer(rebasing: space[end...]))
+            }
+            read += taken
+            line.removeLast(line.count - end - written)
         }
     }
 }

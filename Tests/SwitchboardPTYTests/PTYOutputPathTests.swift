@@ -152,6 +152,8 @@ import Testing
             texts.append((0..<Int.random(in: 0..<60, using: &generator)).map { _ in pieces.randomElement(using: &generator)! }.joined())
         }
         texts.append(String(repeating: "plain text without anything to escape ", count: 100))
+        // Every byte an escape, far beyond the room the line is given beyond the text.
+        texts += [String(repeating: "\u{1B}", count: 50_000), String(repeating: "\r\n", count: 30_000)]
         for text in texts {
             var line: [UInt8] = [UInt8(ascii: "\"")]
             Array(text.utf8).withUnsafeBytes { SessionRecorder.appendEscaped($0, to: &line) }

@@ -46,6 +46,20 @@ import Testing
         }
     }
 
+    /// Escapes are written straight into the room left beyond the text; text whose every byte becomes an
+    /// escape of two or six bytes outgrows that room many times over and still prints whole, at every length
+    /// around a block and in long runs.
+    @Test func textThatGrowsSixfoldWhenEscapedPrintsWhole() throws {
+        var texts = (0..<70).map { String(repeating: "\u{1}", count: $0) } + (0..<70).map { String(repeating: "\r\n", count: $0) }
+        texts += [String(repeating: "\u{1B}", count: 100_000), String(repeating: "a\"\u{7F}\\é\t", count: 20_000)]
+        for text in texts {
+            let compact = JSON.string(text).compact
+            #expect(compact == Self.escapedByteByByte(text), "\(text.utf8.count) bytes")
+            let tagged = Array(text.utf8).withUnsafeBytes { JSON.compactTaggedText(tag: "stdout", utf8: $0) }
+            #expect(String(buffer: tagged) == "[\"stdout\",\(compact)]", "\(text.utf8.count) bytes")
+        }
+    }
+
     /// The writer's buffer starts small and doubles: documents of every size around its first capacities
     /// print whole, pretty and compact.
     @Test func documentsLargerThanTheFirstBufferPrintWhole() throws {

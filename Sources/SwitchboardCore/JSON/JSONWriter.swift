@@ -4,7 +4,7 @@ import NIOCore
 ///
 /// Every piece is copied into one growing buffer of the writer's own: a capacity check and a copy, where
 /// appending to an `Array` paid for the array's generic bookkeeping on every piece (a Shell page of ten
-/// entities is some 200 pieces). Strings are scanned eight bytes at a time for what needs an escape, and the
+/// entities is some 200 pieces). Strings are escaped sixteen bytes at a time straight into it, and the
 /// array is made once, by ``finish()``.
 struct JSONWriter: ~Copyable {
     private var start: UnsafeMutableRawPointer
@@ -143,15 +143,48 @@ struct JSONWriter: ~Copyable {
         }
     }
 
-    /// Appends valid UTF-8 as a JSON string (see ``JSONEscaping/forEachRun(in:_:)``).
+    /// Appends valid UTF-8 as a JSON string (see ``JSONEscaping/escape(_:into:)``): escaped straight into the
+    /// buffer, which grows only when escapes have used up the room left beyond the text.
     mutating func writeQuoted(_ source: UnsafeRawBufferPointer) {
-        reserve(source.count + 2)
+        if source.count < 16 { return writeShortQuoted(source) }
+        reserve(source.count + JSONEscaping.room + 2)
         append(UInt8(ascii: "\""))
-        JSONEscaping.forEachRun(in: source) { run, byteToEscape in
-            append(run)
-            if let byteToEscape { escape(byteToEscape) }
+        var read = 0
+        while true {
+            let (taken, written) = JSONEscaping.escape(
+                UnsafeRawBufferPointer(rebasing: source[read...]), into: UnsafeMutableRawBufferPointer(start: start + count, count: capacity - count))
+            read += taken
+            count += written
+            if read == source.count { break }
+            reserve(source.count - read + JSONEscaping.room + 1)
         }
         append(UInt8(ascii: "\""))
+    }
+
+    /// A string of fewer than sixteen bytes (most names and values of an answer) as a JSON string, with room
+    /// for the longest escape of each byte made at once: one copy when its two overlapping words need no
+    /// escape, else byte by byte.
+    private mutating func writeShortQuoted(_ source: UnsafeRawBufferPointer) {
+        reserve(6 * source.count + 2)
+        start.storeBytes(of: UInt8(ascii: "\""), toByteOffset: count, as: UInt8.self)
+        count += 1
+        if source.count >= 8, !JSONEscaping.mayNeedEscape(source.loadUnaligned(as: UInt64.self)),
+            !JSONEscaping.mayNeedEscape(source.loadUnaligned(fromByteOffset: source.count - 8, as: UInt64.self))
+        {
+            (start + count).copyMemory(from: source.baseAddress!, byteCount: source.count)
+            count += source.count
+        } else {
+            for byte in source {
+                if JSONEscaping.needsEscape(byte) {
+                    count += JSONEscaping.writeEscape(of: byte, to: start + count)
+                } else {
+                    start.storeBytes(of: byte, toByteOffset: count, as: UInt8.self)
+                    count += 1
+                }
+            }
+        }
+        start.storeBytes(of: UInt8(ascii: "\""), toByteOffset: count, as: UInt8.self)
+        count += 1
     }
 
     @inline(__always)
@@ -245,24 +278,6 @@ struct JSONWriter: ~Copyable {
         (start + count + 1).initializeMemory(as: UInt8.self, repeating: UInt8(ascii: " "), count: 2 * indent)
         count += 1 + 2 * indent
     }
-
-    /// The escape of an ASCII byte that ``JSONEscaping/needsEscape(_:)``.
-    private mutating func escape(_ byte: UInt8) {
-        switch byte {
-        case 0x22: append("\\\"")
-        case 0x5C: append("\\\\")
-        case 0x0A: append("\\n")
-        case 0x0D: append("\\r")
-        case 0x09: append("\\t")
-        case 0x08: append("\\b")
-        case 0x0C: append("\\f")
-        default:
-            let hex: StaticString = "0123456789abcdef"
-            append("\\u00")
-            append(hex.utf8Start[Int(byte >> 4)])
-            append(hex.utf8Start[Int(byte & 0x0F)])
-        }
-    }
 }
 
 /// Which bytes of a JSON string Switchboard escapes: control characters (below 0x20 and DEL, so that no JSON
@@ -274,50 +289,101 @@ package enum JSONEscaping {
         byte < 0x20 || byte == 0x22 || byte == 0x5C || byte == 0x7F
     }
 
-    /// Calls `body` with each run of `source` that needs no escape, in order, and the byte after it that does
-    /// (`nil` after the last run). The scan looks at sixteen bytes at a time (one vector compare each) and,
-    /// in a block that holds bytes to escape, goes straight from one to the next by the compare's mask; the
-    /// last fifteen bytes or fewer are looked at eight at a time, then one by one where a word may hold one.
-    /// Text is mostly runs of plain characters, and terminal output has a line end every few dozen bytes.
+    /// The room beyond its text that ``escape(_:into:)`` needs to take all of it: a block of sixteen bytes is
+    /// copied whole before it is looked at, and an escape takes up to six bytes.
+    package static let room = 22
+
+    /// Copies valid UTF-8 into `destination` as the inside of a JSON string, for as long as `destination` has
+    /// room; returns how many bytes of `source` it took and how many it wrote. It takes all of `source` when
+    /// `destination` has ``room`` bytes more than `source` plus five for each escape, and takes at least one
+    /// byte when it has ``room`` more than that byte's escape needs; what it writes beyond `written` within
+    /// `destination` is scratch.
+    ///
+    /// Sixteen bytes at a time are copied, then looked at with one vector compare: the copy stands when none
+    /// needs an escape, up to the first that does otherwise, and the scan goes on after that byte's escape.
+    /// The last fifteen bytes or fewer go eight at a time where a word needs no escape, else one by one.
+    /// (Terminal output has a line end, two escapes, every few dozen bytes; most blocks have none.)
     @inlinable
-    package static func forEachRun(
-        in source: UnsafeRawBufferPointer, _ body: (_ run: UnsafeRawBufferPointer, _ byteToEscape: UInt8?) -> Void
-    ) {
-        var run = 0
-        var index = 0
-        while index + 16 <= source.count {
-            let (low, high) = escapeMask(source.loadUnaligned(fromByteOffset: index, as: SIMD16<UInt8>.self))
-            var marks = low
-            var half = index
-            while true {
-                while marks != 0 {
-                    let at = half + marks.trailingZeroBitCount / 8
-                    body(UnsafeRawBufferPointer(rebasing: source[run..<at]), source[at])
-                    run = at + 1
-                    marks &= marks &- 1
-                }
-                guard half == index, high != 0 else { break }
-                marks = high
-                half = index + 8
-            }
-            index += 16
-        }
-        while index < source.count {
-            if index + 8 <= source.count, !mayNeedEscape(source.loadUnaligned(fromByteOffset: index, as: UInt64.self)) {
-                index += 8
+    package static func escape(
+        _ source: UnsafeRawBufferPointer, into destination: UnsafeMutableRawBufferPointer
+    ) -> (taken: Int, written: Int) {
+        guard let from = source.baseAddress, let to = destination.baseAddress else { return (0, 0) }
+        let end = source.count
+        let room = destination.count
+        var read = 0
+        var written = 0
+        while read + 16 <= end, written + 16 <= room {
+            let block = from.loadUnaligned(fromByteOffset: read, as: SIMD16<UInt8>.self)
+            to.storeBytes(of: block, toByteOffset: written, as: SIMD16<UInt8>.self)
+            let (low, high) = escapeMask(block)
+            if low | high == 0 {
+                read += 16
+                written += 16
                 continue
             }
-            let end = min(index + 8, source.count)
-            while index < end {
-                let byte = source[index]
-                if needsEscape(byte) {
-                    body(UnsafeRawBufferPointer(rebasing: source[run..<index]), byte)
-                    run = index + 1
-                }
-                index += 1
-            }
+            let plain = low != 0 ? low.trailingZeroBitCount / 8 : 8 + high.trailingZeroBitCount / 8
+            read += plain
+            written += plain
+            // This escape and those right after it (the `\n` of a `\r\n`): the next block starts after them.
+            repeat {
+                guard written + 6 <= room else { return (read, written) }
+                written += writeEscape(of: from.load(fromByteOffset: read, as: UInt8.self), to: to + written)
+                read += 1
+            } while read < end && needsEscape(from.load(fromByteOffset: read, as: UInt8.self))
         }
-        body(UnsafeRawBufferPointer(rebasing: source[run...]), nil)
+        // Fewer than sixteen bytes left, or little room: the rest, or as much as fits.
+        while read < end {
+            if read + 8 <= end, written + 8 <= room {
+                let word = from.loadUnaligned(fromByteOffset: read, as: UInt64.self)
+                if !mayNeedEscape(word) {
+                    to.storeBytes(of: word, toByteOffset: written, as: UInt64.self)
+                    read += 8
+                    written += 8
+                    continue
+                }
+            }
+            let byte = from.load(fromByteOffset: read, as: UInt8.self)
+            if needsEscape(byte) {
+                guard written + 6 <= room else { break }
+                written += writeEscape(of: byte, to: to + written)
+            } else {
+                guard written < room else { break }
+                to.storeBytes(of: byte, toByteOffset: written, as: UInt8.self)
+                written += 1
+            }
+            read += 1
+        }
+        return (read, written)
+    }
+
+    /// Writes the escape of a byte that ``needsEscape(_:)`` (`\n`, `\"`, `\u001b`, …) and returns its length,
+    /// two or six. No `switch` on the byte: it compiled to a jump through a table, taken in turn for the `\r` and
+    /// the `\n` of every line end and mispredicted nearly every time.
+    @inlinable
+    static func writeEscape(of byte: UInt8, to destination: UnsafeMutableRawPointer) -> Int {
+        // The letter after the backslash: the byte itself for `"` and `\`, from "btn0fr" for 0x08–0x0D, else
+        // "0", for `\u00XX`. Branches that go the same way for the `\r` and the `\n` of a line end.
+        let letters: StaticString = "btn0fr"
+        let letter: UInt8
+        if byte == 0x22 || byte == 0x5C {
+            letter = byte
+        } else if byte &- 8 < 6 {
+            letter = letters.utf8Start[Int(byte &- 8)]
+        } else {
+            letter = UInt8(ascii: "0")
+        }
+        if letter != UInt8(ascii: "0") {
+            destination.storeBytes(of: (UInt16(letter) << 8 | UInt16(UInt8(ascii: "\\"))).littleEndian, as: UInt16.self)
+            return 2
+        }
+        let hex: StaticString = "0123456789abcdef"
+        destination.storeBytes(of: UInt8(ascii: "\\"), as: UInt8.self)
+        destination.storeBytes(of: UInt8(ascii: "u"), toByteOffset: 1, as: UInt8.self)
+        destination.storeBytes(of: UInt8(ascii: "0"), toByteOffset: 2, as: UInt8.self)
+        destination.storeBytes(of: UInt8(ascii: "0"), toByteOffset: 3, as: UInt8.self)
+        destination.storeBytes(of: hex.utf8Start[Int(byte >> 4)], toByteOffset: 4, as: UInt8.self)
+        destination.storeBytes(of: hex.utf8Start[Int(byte & 0x0F)], toByteOffset: 5, as: UInt8.self)
+        return 6
     }
 
     /// Which of the sixteen bytes of `block` need an escape, as two words (bytes 0–7 and 8–15) with the high
