@@ -21,7 +21,8 @@ Sections (each prints its rows as it goes; one table at the end, median and rang
 * compression  the text workload to a client that offers permessage-deflate, from `switchboard serve` at
          `--compression-level 6` (zlib's default) and at its default 1, beside the same client without it; and
          the encoders alone, without a server (`BenchServer deflate`): Switchboard's and zlib's level 1 on the
-         same text in 64 KiB messages, CPU per MB and compressed size.
+         same text in 64 KiB messages, CPU per MB and compressed size; and terminado's framing alone
+         (`BenchServer json`): Switchboard's and Foundation's JSONEncoder on the same messages.
 * keys   keystroke round trip through `cat` in a raw PTY, p50 and p99 (Switchboard, also to a client that offers
          permessage-deflate and the browser's way, websocketd, terminado).
 * start  PTY session start: from the TCP connect to the first byte of the shell's prompt, p50.
@@ -87,10 +88,12 @@ WORKLOADS = {
 }
 
 
-def encoder_rounds(bench_server, text_file, message_bytes=65536):
-    """`BenchServer deflate`: Switchboard's DEFLATE encoder and zlib's level 1 alone on `text_file`, in messages of
-    `message_bytes`; for each, its name, its CPU ms per MB and its compressed size's share of the text."""
-    output = subprocess.run([bench_server, "deflate", text_file, str(message_bytes)], capture_output=True, text=True,
+def alone_rounds(bench_server, work, text_file, message_bytes=65536):
+    """One step of the output path alone, without a server, on `text_file` in messages of `message_bytes`:
+    `BenchServer deflate` (Switchboard's DEFLATE encoder and zlib's level 1) or `BenchServer json` (terminado's
+    `["stdout", ...]` framing by Switchboard and by Foundation's JSONEncoder, the text's line ends made `\\r\\n`);
+    for each, its name, its CPU ms per MB and its output's size as a share of the text."""
+    output = subprocess.run([bench_server, work, text_file, str(message_bytes)], capture_output=True, text=True,
                             check=True).stdout
     found = []
     for line in output.splitlines():
@@ -674,16 +677,19 @@ def run(args):
             for name in rows:
                 table.add("Compression", f"text, {name}, server CPU", cpu[name], "ms/MB")
             # The encoders alone, without a server: each repeat one run of `BenchServer deflate` (both encoders
-            # in turns, the fastest of five rounds each) on the same text in messages of 64 KiB.
-            encoders = {}
-            for _ in range(args.repeats):
-                for name, per_mb, share in encoder_rounds(args.bench_server, TEXT_FILE):
-                    encoders.setdefault(name, ([], []))
-                    encoders[name][0].append(per_mb)
-                    encoders[name][1].append(share * 100)
-            for name, (per_mb, share) in encoders.items():
-                table.add("Compression", f"text, the encoder alone: {name}, CPU", per_mb, "ms/MB")
-                table.add("Compression", f"text, the encoder alone: {name}, compressed size", share, "% of the text")
+            # in turns, the fastest of five rounds each) on the same text in messages of 64 KiB; and the other
+            # step of the browser's way, terminado's JSON framing, alone (`BenchServer json`) in the same way.
+            for work, what, size in (("deflate", "the encoder alone", "compressed size"),
+                                     ("json", "terminado's framing alone", "framed size")):
+                steps = {}
+                for _ in range(args.repeats):
+                    for name, per_mb, share in alone_rounds(args.bench_server, work, TEXT_FILE):
+                        steps.setdefault(name, ([], []))
+                        steps[name][0].append(per_mb)
+                        steps[name][1].append(share * 100)
+                for name, (per_mb, share) in steps.items():
+                    table.add("Compression", f"text, {what}: {name}, CPU", per_mb, "ms/MB")
+                    table.add("Compression", f"text, {what}: {name}, {size}", share, "% of the text")
         if "keys" in sections:
             print("Keystroke round trip", flush=True)
             results = {kind: [keystrokes(kind, peers, args.keys) for _ in range(args.repeats)]

@@ -20,6 +20,9 @@ With `--deflate`, `--a` and `--b` are two builds of `BenchServer`, compared on S
 turns:
 
     python3 Scripts/bench_ab.py --deflate --a /tmp/BenchServer.before --b .build/release/BenchServer [--message-bytes 1024]
+
+With `--json`, the same for terminado's `["stdout", ...]` framing alone (`BenchServer json`, the text's line ends
+made `\\r\\n` as a terminal's output has them).
 """
 import argparse
 import os
@@ -47,13 +50,15 @@ def main():
     parser.add_argument("--seconds", type=int, default=3, help="with --http-gets: how long each build is loaded")
     parser.add_argument("--deflate", action="store_true",
                         help="--a and --b are BenchServer builds, compared on the DEFLATE encoder alone")
+    parser.add_argument("--json", action="store_true",
+                        help="--a and --b are BenchServer builds, compared on terminado's JSON framing alone")
     parser.add_argument("--message-bytes", type=int, default=65536,
-                        help="with --deflate: the size of the messages the text is compressed in")
+                        help="with --deflate or --json: the size of the messages the text is cut into")
     args = parser.parse_args()
     if args.http_gets:
         return compare_http_gets(args)
-    if args.deflate:
-        return compare_encoders(args)
+    if args.deflate or args.json:
+        return compare_steps(args, "deflate" if args.deflate else "json")
     total = args.megabytes * 1_000_000
     # One bench.Peers per build: each starts its `switchboard serve` as bench.py does.
     builds = {"A": bench.Peers(argparse.Namespace(switchboard=args.a)), "B": bench.Peers(argparse.Namespace(switchboard=args.b))}
@@ -104,8 +109,10 @@ def compare_http_gets(args):
             server.stop()
 
 
-def compare_encoders(args):
-    """Switchboard's DEFLATE encoder in two BenchServer builds, in turns, on bench.py's text."""
+def compare_steps(args, work):
+    """One step of the output path alone (`BenchServer deflate` or `json`) in two BenchServer builds, in turns,
+    on bench.py's text."""
+    what = {"deflate": ("the encoder's", "of the text compressed"), "json": ("terminado framing's", "of the text framed")}[work]
     directory = tempfile.mkdtemp(prefix="switchboard-bench-")
     try:
         bench.make_text_file(directory, args.megabytes * 1_000_000 // 4)
@@ -113,13 +120,13 @@ def compare_encoders(args):
         size = {}
         for _ in range(args.repeats):
             for name, binary in (("A", args.a), ("B", args.b)):
-                per_mb, share = next((per_mb, share) for encoder, per_mb, share
-                                     in bench.encoder_rounds(binary, bench.TEXT_FILE, args.message_bytes) if encoder == "switchboard")
+                per_mb, share = next((per_mb, share) for step, per_mb, share
+                                     in bench.alone_rounds(binary, work, bench.TEXT_FILE, args.message_bytes) if step == "switchboard")
                 cpu[name].append(per_mb)
                 size[name] = share
         for name, binary in (("A", args.a), ("B", args.b)):
-            print(f"{name} {binary}: {spread(cpu[name], 3)} ms/MB, {size[name] * 100:.2f} % of the text")
-        print(f"the encoder's CPU per MB, B ÷ A, each repeat's pair: {pair_ratios(cpu, 3)}, {args.repeats} repeats of "
+            print(f"{name} {binary}: {spread(cpu[name], 3)} ms/MB, {size[name] * 100:.2f} % {what[1]}")
+        print(f"{what[0]} CPU per MB, B ÷ A, each repeat's pair: {pair_ratios(cpu, 3)}, {args.repeats} repeats of "
               f"{args.megabytes // 4} MB of text in messages of {args.message_bytes} bytes")
     finally:
         shutil.rmtree(directory, ignore_errors=True)

@@ -13,8 +13,8 @@
 //                           message on its own as permessage-deflate sends it, in turns for ROUNDS rounds (5);
 //                           prints each one's CPU time per MB (its fastest round) and the compressed size's share.
 //   BenchServer json FILE [MESSAGE_BYTES [ROUNDS]]
-//                           no server: frames FILE as terminado output (`["stdout", "..."]`, what the browser console
-//                           gets) in messages of MESSAGE_BYTES with Switchboard's JSON writer and with Foundation's
+//                           no server: frames FILE, line ends made \r\n, as terminado output (`["stdout", "..."]`,
+//                           what the browser console gets) in messages of MESSAGE_BYTES with Switchboard's JSON writer and with Foundation's
 //                           JSONEncoder in turns; prints each one's CPU time per MB and the framed size's share.
 //
 // The servers listen on a free loopback port and print `listening on 127.0.0.1:PORT` to standard error, and both
@@ -152,8 +152,8 @@ func runDeflate(_ arguments: [String]) throws {
     }
 }
 
-/// `BenchServer json FILE [MESSAGE_BYTES [ROUNDS]]`: frames FILE as terminado output, `["stdout", "..."]`, in
-/// messages of MESSAGE_BYTES, with Switchboard's JSON writer and, in turns with it, with Foundation's
+/// `BenchServer json FILE [MESSAGE_BYTES [ROUNDS]]`: frames FILE, its line ends made `\r\n` as a terminal's
+/// output has them, as terminado output, `["stdout", "..."]`, in messages of MESSAGE_BYTES, with Switchboard's JSON writer and, in turns with it, with Foundation's
 /// `JSONEncoder` (what a Swift server would reach for: the figure beside ours); prints each one's CPU per MB
 /// (its fastest round) and the framed size's share.
 func runJSON(_ arguments: [String]) throws {
@@ -164,10 +164,16 @@ func runJSON(_ arguments: [String]) throws {
         FileHandle.standardError.write(Data("usage: BenchServer json FILE [MESSAGE_BYTES [ROUNDS]]\n".utf8))
         exit(2)
     }
-    // Messages end where a character does, as the PTY's output is cut (a String needs whole characters).
+    // The file's line ends become `\r\n`, as a terminal's output has them (two escapes each), and messages end
+    // where a character does, as the PTY's output is cut (a String needs whole characters).
+    var bytes: [UInt8] = []
+    bytes.reserveCapacity(text.count + text.count / 16)
+    for byte in text {
+        if byte == UInt8(ascii: "\n") { bytes.append(UInt8(ascii: "\r")) }
+        bytes.append(byte)
+    }
     var messages: [[UInt8]] = []
     var offset = 0
-    let bytes = [UInt8](text)
     while offset < bytes.count {
         var end = min(offset + messageBytes, bytes.count)
         while end < bytes.count, end > offset + 1, bytes[end] & 0xC0 == 0x80 { end -= 1 }
@@ -189,15 +195,15 @@ func runJSON(_ arguments: [String]) throws {
             var written = 0
             for message in messages.indices { written += writer.frame(message) }
             fastest[index] = min(fastest[index], Double(clock() - start) / Double(CLOCKS_PER_SEC))
-            precondition(written > text.count, "\(writer.name) framed nothing")
+            precondition(written > bytes.count, "\(writer.name) framed nothing")
             sizes[index] = written
         }
     }
-    let megabytes = Double(text.count) / 1e6
+    let megabytes = Double(bytes.count) / 1e6
     for (index, writer) in writers.enumerated() {
         let line = String(
             format: "%@: %.3f ms/MB, %.4f of the size, %d bytes in messages of %d\n", writer.name,
-            fastest[index] * 1000 / megabytes, Double(sizes[index]) / Double(text.count), text.count, messageBytes)
+            fastest[index] * 1000 / megabytes, Double(sizes[index]) / Double(bytes.count), bytes.count, messageBytes)
         FileHandle.standardOutput.write(Data(line.utf8))
     }
 }
