@@ -92,14 +92,21 @@ func runItems() async throws {
 }
 
 /// The encoder alone, without a server: `deflate FILE [MESSAGE_BYTES [ROUNDS]]` (see the top of this file).
-func runDeflate(_ arguments: [String]) throws {
+/// `FILE [MESSAGE_BYTES [ROUNDS]]` of a benchmark without a server: the file's bytes, the size of the messages
+/// it is cut into (65,536 unless given) and the rounds (5); the usage and exit status 2 when they are not that.
+func fileArguments(_ arguments: [String], of work: String) -> (text: Data, messageBytes: Int, rounds: Int) {
     guard let path = arguments.first, let text = FileManager.default.contents(atPath: path), !text.isEmpty,
         let messageBytes = arguments.count > 1 ? Int(arguments[1]) : 65_536, messageBytes > 0,
         let rounds = arguments.count > 2 ? Int(arguments[2]) : 5, rounds > 0
     else {
-        FileHandle.standardError.write(Data("usage: BenchServer deflate FILE [MESSAGE_BYTES [ROUNDS]]\n".utf8))
+        FileHandle.standardError.write(Data("usage: BenchServer \(work) FILE [MESSAGE_BYTES [ROUNDS]]\n".utf8))
         exit(2)
     }
+    return (text, messageBytes, rounds)
+}
+
+func runDeflate(_ arguments: [String]) throws {
+    let (text, messageBytes, rounds) = fileArguments(arguments, of: "deflate")
     guard let fast = sb_fast_deflater_create(15), let zlib = sb_deflater_create(1, 15) else { exit(1) }
     defer {
         sb_fast_deflater_free(fast)
@@ -107,9 +114,8 @@ func runDeflate(_ arguments: [String]) throws {
     }
     let capacity = max(sb_fast_deflater_bound(messageBytes), sb_deflater_bound(zlib, messageBytes))
     var output = [UInt8](repeating: 0, count: capacity)
-    /// One round of `compress` over the file: the process's CPU seconds (nothing else runs) and the bytes written.
-    func round(_ compress: (UnsafePointer<UInt8>, Int, UnsafeMutablePointer<UInt8>) -> Int) -> (seconds: Double, bytes: Int) {
-        let start = clock()
+    /// One round of `compress` over the file: the bytes written.
+    func round(_ compress: (UnsafePointer<UInt8>, Int, UnsafeMutablePointer<UInt8>) -> Int) -> Int {
         var written = 0
         text.withUnsafeBytes { bytes in
             let base = bytes.bindMemory(to: UInt8.self).baseAddress!
@@ -122,7 +128,7 @@ func runDeflate(_ arguments: [String]) throws {
                 }
             }
         }
-        return (Double(clock() - start) / Double(CLOCKS_PER_SEC), written)
+        return written
     }
     let encoders: [(name: String, compress: (UnsafePointer<UInt8>, Int, UnsafeMutablePointer<UInt8>) -> Int)] = [
         ("switchboard", { sb_fast_deflater_compress(fast, $0, $1, $2, capacity) }),
@@ -134,20 +140,31 @@ func runDeflate(_ arguments: [String]) throws {
             }
         ),
     ]
-    var fastest = [Double](repeating: .infinity, count: encoders.count)
-    var sizes = [Int](repeating: 0, count: encoders.count)
+    reportInTurns(encoders.map(\.name), rounds: rounds, inputBytes: text.count, messageBytes: messageBytes) { index in
+        round(encoders[index].compress)
+    }
+}
+
+/// Runs each contender's round (`round(index)`, which returns the bytes it wrote) in turns for `rounds` rounds,
+/// and prints for each its CPU time per MB of the input (its fastest round; the process's CPU, as nothing else
+/// runs) and its output's size as a share of the input, one line each, as `Scripts/bench.py` reads them.
+func reportInTurns(_ names: [String], rounds: Int, inputBytes: Int, messageBytes: Int, round: (Int) -> Int) {
+    var fastest = [Double](repeating: .infinity, count: names.count)
+    var sizes = [Int](repeating: 0, count: names.count)
     for _ in 0..<rounds {
-        for (index, encoder) in encoders.enumerated() {
-            let (seconds, bytes) = round(encoder.compress)
-            fastest[index] = min(fastest[index], seconds)
-            sizes[index] = bytes
+        for index in names.indices {
+            let start = clock()
+            let written = round(index)
+            fastest[index] = min(fastest[index], Double(clock() - start) / Double(CLOCKS_PER_SEC))
+            precondition(written > 0, "\(names[index]) wrote nothing")
+            sizes[index] = written
         }
     }
-    let megabytes = Double(text.count) / 1e6
-    for (index, encoder) in encoders.enumerated() {
+    let megabytes = Double(inputBytes) / 1e6
+    for index in names.indices {
         let line = String(
-            format: "%@: %.3f ms/MB, %.4f of the size, %d bytes in messages of %d\n", encoder.name,
-            fastest[index] * 1000 / megabytes, Double(sizes[index]) / Double(text.count), text.count, messageBytes)
+            format: "%@: %.3f ms/MB, %.4f of the size, %d bytes in messages of %d\n", names[index],
+            fastest[index] * 1000 / megabytes, Double(sizes[index]) / Double(inputBytes), inputBytes, messageBytes)
         FileHandle.standardOutput.write(Data(line.utf8))
     }
 }
@@ -157,13 +174,7 @@ func runDeflate(_ arguments: [String]) throws {
 /// `JSONEncoder` (what a Swift server would reach for: the figure beside ours); prints each one's CPU per MB
 /// (its fastest round) and the framed size's share.
 func runJSON(_ arguments: [String]) throws {
-    guard let path = arguments.first, let text = FileManager.default.contents(atPath: path), !text.isEmpty,
-        let messageBytes = arguments.count > 1 ? Int(arguments[1]) : 65_536, messageBytes > 0,
-        let rounds = arguments.count > 2 ? Int(arguments[2]) : 5, rounds > 0
-    else {
-        FileHandle.standardError.write(Data("usage: BenchServer json FILE [MESSAGE_BYTES [ROUNDS]]\n".utf8))
-        exit(2)
-    }
+    let (text, messageBytes, rounds) = fileArguments(arguments, of: "json")
     // The file's line ends become `\r\n`, as a terminal's output has them (two escapes each), and messages end
     // where a character does, as the PTY's output is cut (a String needs whole characters).
     var bytes: [UInt8] = []
@@ -187,24 +198,8 @@ func runJSON(_ arguments: [String]) throws {
         ("switchboard", { index in messages[index].withUnsafeBytes { JSON.compactTaggedText(tag: "stdout", utf8: $0).readableBytes } }),
         ("Foundation JSONEncoder", { index in (try? encoder.encode(["stdout", strings[index]]).count) ?? 0 }),
     ]
-    var fastest = [Double](repeating: .infinity, count: writers.count)
-    var sizes = [Int](repeating: 0, count: writers.count)
-    for _ in 0..<rounds {
-        for (index, writer) in writers.enumerated() {
-            let start = clock()
-            var written = 0
-            for message in messages.indices { written += writer.frame(message) }
-            fastest[index] = min(fastest[index], Double(clock() - start) / Double(CLOCKS_PER_SEC))
-            precondition(written > bytes.count, "\(writer.name) framed nothing")
-            sizes[index] = written
-        }
-    }
-    let megabytes = Double(bytes.count) / 1e6
-    for (index, writer) in writers.enumerated() {
-        let line = String(
-            format: "%@: %.3f ms/MB, %.4f of the size, %d bytes in messages of %d\n", writer.name,
-            fastest[index] * 1000 / megabytes, Double(sizes[index]) / Double(bytes.count), bytes.count, messageBytes)
-        FileHandle.standardOutput.write(Data(line.utf8))
+    reportInTurns(writers.map(\.name), rounds: rounds, inputBytes: bytes.count, messageBytes: messageBytes) { index in
+        messages.indices.reduce(0) { written, message in written + writers[index].frame(message) }
     }
 }
 
