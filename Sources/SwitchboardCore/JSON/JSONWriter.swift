@@ -295,9 +295,8 @@ package enum JSONEscaping {
 
     /// Copies valid UTF-8 into `destination` as the inside of a JSON string, for as long as `destination` has
     /// room; returns how many bytes of `source` it took and how many it wrote. It takes all of `source` when
-    /// `destination` has ``room`` bytes more than `source` plus five for each escape, and takes at least one
-    /// byte when it has ``room`` more than that byte's escape needs; what it writes beyond `written` within
-    /// `destination` is scratch.
+    /// `destination` has ``room`` bytes more than `source` plus five for each escape, and at least one byte
+    /// whenever `destination` has six; what it writes beyond `written` within `destination` is scratch.
     ///
     /// Sixteen bytes at a time are copied, then looked at with one vector compare: the copy stands when none
     /// needs an escape, up to the first that does otherwise, and the scan goes on after that byte's escape.
