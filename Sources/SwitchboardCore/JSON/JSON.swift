@@ -76,8 +76,7 @@ public enum JSON: Sendable, Equatable {
             var buffer = ByteBufferAllocator().buffer(capacity: capacity)
             var read = 0
             var begun = false
-            var ended = false
-            while !ended {
+            repeat {
                 let wanted = begun ? text.count - read + JSONEscaping.room + 2 : capacity
                 buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: wanted) { space in
                     var at = 0
@@ -91,18 +90,18 @@ public enum JSON: Sendable, Equatable {
                         }
                         begun = true
                     }
+                    // The text into all but the last two bytes, kept for the `"]` that ends it.
                     let (taken, written) = JSONEscaping.escape(
-                        UnsafeRawBufferPointer(rebasing: text[read...]), into: UnsafeMutableRawBufferPointer(rebasing: space[at...]))
+                        UnsafeRawBufferPointer(rebasing: text[read...]), into: UnsafeMutableRawBufferPointer(rebasing: space[at..<space.count - 2]))
                     read += taken
                     at += written
-                    if read == text.count, space.count - at >= 2 {
+                    if read == text.count {
                         space.storeBytes(of: (UInt16(UInt8(ascii: "]")) << 8 | UInt16(UInt8(ascii: "\""))).littleEndian, toByteOffset: at, as: UInt16.self)
                         at += 2
-                        ended = true
                     }
                     return at
                 }
-            }
+            } while read < text.count
             return buffer
         }
     }
