@@ -88,6 +88,14 @@ struct WebSocketTransport: TerminalTransport {
         return directWriter.writeText(utf8Text)
     }
 
+    /// Calls `resume` on the event loop once the channel can write again, after ``sendAtOnce(utf8Text:)``
+    /// refused because it could not (``WebSocketWatch/DirectWriter/callWhenWritable(_:)``). Not on a connection
+    /// that compresses: its longer messages never go the direct way, whatever the room.
+    func callWhenWritable(_ resume: @escaping @Sendable () -> Void) -> Bool {
+        guard compression == nil, let directWriter else { return false }
+        return directWriter.callWhenWritable(resume)
+    }
+
     /// The connection channel's event loop.
     var eventLoop: (any EventLoop)? { directWriter?.eventLoop }
 

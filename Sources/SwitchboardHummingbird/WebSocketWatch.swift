@@ -36,7 +36,10 @@ import Synchronization
 /// a keystroke's echo straight to the connection's, and every message that fits in a frame goes this way
 /// while the channel is writable, compressed first by its sender on a connection that compresses
 /// (``WebSocketTransport/send(_:)``). Such a frame is refused once a close frame has been written, and
-/// dropped if one was written after it was handed over.
+/// dropped if one was written after it was handed over. A caller on the connection's event loop that was
+/// refused because the channel could not write may ask to be called back once it can
+/// (``DirectWriter/callWhenWritable(_:)``): a connection's own PTY program then waits for a slow client on
+/// that event loop, with no hand-over to another thread.
 ///
 /// **Messages sent together.** Hummingbird's writer hands every frame to the event loop with a flush of its
 /// own: the Shell's answer to a command (status line, entities, location) cost three socket writes. While
@@ -74,11 +77,13 @@ final class WebSocketWatch: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     /// Writes text frames into the pipeline from any thread without waiting, while the connection can take
-    /// them: it refuses (and writes nothing) when the channel is not writable or ``inFlightLimit`` bytes are
-    /// handed over and not yet written, so what it holds is bounded. The frames are not compressed: with
+    /// them: it refuses (and writes nothing) when the channel is not writable, or when bytes handed over and
+    /// not yet written would with this frame exceed ``inFlightLimit``, so what it holds is bounded (one frame
+    /// is taken whatever its size when nothing else is in flight: the gathered output of a PTY is often a
+    /// little over 64 KiB). The frames are not compressed: with
     /// permessage-deflate a message may go uncompressed (RFC 7692, section 6).
     final class DirectWriter: Sendable {
-        /// The most bytes handed over and not yet written.
+        /// The most bytes handed over and not yet written, unless one frame alone is larger.
         static let inFlightLimit = 64 << 10
         private let channel: any Channel
         private let watch: NIOLoopBound<WebSocketWatch>
@@ -147,6 +152,21 @@ final class WebSocketWatch: ChannelDuplexHandler, RemovableChannelHandler {
         /// returns whether it did.
         func writeText(_ bytes: ByteBuffer) -> Bool { write(WebSocketFrame(fin: true, opcode: .text, data: bytes)) }
 
+        /// After ``write(_:)`` refused for want of room, asks for `resume` to be called once, on the event
+        /// loop, when there is room again: when the channel can write again (or closes, or the watch leaves the
+        /// pipeline), or, when it was refused for the bytes handed over and not yet written, right after the
+        /// tasks that write them. Returns whether it will be. Only on the channel's event loop, and only while
+        /// the channel is open and has no close frame written: otherwise, and when it was refused for another
+        /// reason, it returns `false` (and the caller's slower way sends the message, which fails as it
+        /// should on a closed connection).
+        func callWhenWritable(_ resume: @escaping @Sendable () -> Void) -> Bool {
+            guard channel.eventLoop.inEventLoop, channel.isActive, !state.closeFrameWritten.load(ordering: .relaxed) else { return false }
+            guard channel.isWritable else { return watch.value.callWhenWritable(resume) }
+            guard inFlight.load(ordering: .relaxed) > 0 else { return false }
+            channel.eventLoop.execute(resume)
+            return true
+        }
+
         /// Hands `frame` over, the one frame of a whole message: text (UTF-8 of whole characters, checked by
         /// the caller) or binary, compressed (RSV1) or not; returns whether it did. It refuses once the channel
         /// has closed or a close frame has been written; before it refuses, it hands over the frames it holds,
@@ -157,7 +177,8 @@ final class WebSocketWatch: ChannelDuplexHandler, RemovableChannelHandler {
                 handOverHeldFrames()
                 return false
             }
-            guard inFlight.wrappingAdd(size, ordering: .relaxed).newValue <= Self.inFlightLimit else {
+            let (before, after) = inFlight.wrappingAdd(size, ordering: .relaxed)
+            guard before == 0 || after <= Self.inFlightLimit else {
                 inFlight.subtract(size, ordering: .relaxed)
                 handOverHeldFrames()
                 return false
@@ -214,6 +235,9 @@ final class WebSocketWatch: ChannelDuplexHandler, RemovableChannelHandler {
     private var inputFailed = false
     /// The payload of the latest ping not answered while the channel could not write.
     private var pongOwed: ByteBuffer?
+    /// Who waits for the channel to write again (``DirectWriter/callWhenWritable(_:)``): one at most, the
+    /// connection's own PTY.
+    private var writableWaiter: (@Sendable () -> Void)?
 
     private init(state: CloseState, pings: PingRounds?, closeUnanswered: @escaping @Sendable () -> Void) {
         self.state = state
@@ -257,6 +281,7 @@ final class WebSocketWatch: ChannelDuplexHandler, RemovableChannelHandler {
         stopPinging()
         releaseHeldFlush()
         self.context = nil
+        resumeWritableWaiter()
         // The queue holds the watch (to answer pings and resume reads on the event loop): the channel is gone,
         // so nothing more is queued, and letting go of the queue here breaks the cycle.
         inboundQueue = nil
@@ -307,6 +332,23 @@ final class WebSocketWatch: ChannelDuplexHandler, RemovableChannelHandler {
         stopPinging()
         context.fireChannelInactive()
         inboundQueue?.append(.consultHummingbird)
+        resumeWritableWaiter()
+    }
+
+    /// Keeps `resume` to be called when the channel can write again (``DirectWriter/callWhenWritable(_:)``);
+    /// `false` once the watch has left the pipeline. A waiter it replaces is called first, on the next tick.
+    fileprivate func callWhenWritable(_ resume: @escaping @Sendable () -> Void) -> Bool {
+        guard let context else { return false }
+        if let replaced = writableWaiter { context.eventLoop.execute(replaced) }
+        writableWaiter = resume
+        return true
+    }
+
+    /// Calls who waits for the channel to write again, if anyone does.
+    private func resumeWritableWaiter() {
+        guard let resume = writableWaiter else { return }
+        writableWaiter = nil
+        resume()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -375,10 +417,12 @@ final class WebSocketWatch: ChannelDuplexHandler, RemovableChannelHandler {
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         context.fireChannelWritabilityChanged()
-        if context.channel.isWritable, let payload = pongOwed {
+        guard context.channel.isWritable else { return }
+        if let payload = pongOwed {
             pongOwed = nil
             answerPing(payload)
         }
+        resumeWritableWaiter()
     }
 
     func read(context: ChannelHandlerContext) {

@@ -6,6 +6,10 @@ import Glibc
 import Darwin
 #endif
 
+/// The system's `read` and `close`, which the handler's `read(context:)` and `close(context:mode:promise:)` hide.
+private func readDescriptor(_ descriptor: Int32, _ buffer: UnsafeMutableRawPointer?, _ count: Int) -> Int { read(descriptor, buffer, count) }
+private func closeDescriptor(_ descriptor: Int32) { _ = close(descriptor) }
+
 /// Joins a PTY's reads while the program writes faster than one read takes, so that its output leaves as
 /// fewer, larger messages instead of one message per read.
 ///
@@ -23,9 +27,17 @@ import Darwin
 /// 4,096-byte one, so each read used to cost a round through `epoll_wait` and the channel's read path, and a
 /// copy from NIO's buffer into the gathered one; the program's next bytes are usually ready at once, and
 /// into the larger buffer a read brings more than 4,095 bytes when the program refills the PTY meanwhile.
-final class PTYReadGatherer: ChannelInboundHandler, RemovableChannelHandler {
+///
+/// When ``DirectOutput`` has it wait for room in the client's connection, the handler holds what it gathered
+/// and lets no read of the PTY through until it is called back on the channel's event loop; then it offers
+/// the bytes again, and reads on once they are gone. The program is held back by the PTY's full buffer, as
+/// when the session's task waited for the client, but the output never leaves the event loop. An error, the
+/// end of the output or an event passes what is held to the session first, so that nothing waits behind it.
+final class PTYReadGatherer: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
 
     /// The most a Linux PTY gives in one read (its line discipline's buffer, less one byte).
     static let fullRead = 4095
@@ -47,6 +59,13 @@ final class PTYReadGatherer: ChannelInboundHandler, RemovableChannelHandler {
 
     /// Where what the handler passes on may go straight to the session's only client.
     private let direct: DirectOutput?
+    /// Whether what is gathered waits for room in the client's connection: no read goes through meanwhile.
+    private var waitingForRoom = false
+    /// Whether a read was asked for while waiting (made once the wait ends).
+    private var readHeld = false
+    /// Calls ``roomMade(_:)`` on the channel's event loop, from any thread; made when the handler joins the
+    /// pipeline, let go when it leaves.
+    private var resumeAfterWait: (@Sendable () -> Void)?
 
     /// A handler that only joins the reads NIO hands it; with `direct`, it offers what it passes on there
     /// first.
@@ -64,6 +83,19 @@ final class PTYReadGatherer: ChannelInboundHandler, RemovableChannelHandler {
         _ = fcntl(master, F_SETFL, fcntl(master, F_GETFL) | O_NONBLOCK)
     }
 
+    func handlerAdded(context: ChannelHandlerContext) {
+        guard direct != nil else { return }
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        let eventLoop = context.eventLoop
+        resumeAfterWait = {
+            guard eventLoop.inEventLoop else {
+                eventLoop.execute { loopBound.value.0.roomMade(loopBound.value.1) }
+                return
+            }
+            loopBound.value.0.roomMade(loopBound.value.1)
+        }
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let bytes = unwrapInboundIn(data)
         lastReadWasBulk = bytes.readableBytes >= Self.bulkRead
@@ -79,6 +111,8 @@ final class PTYReadGatherer: ChannelInboundHandler, RemovableChannelHandler {
 
     func channelReadComplete(context: ChannelHandlerContext) {
         guard var bytes = gathered else { return context.fireChannelReadComplete() }
+        // Reads of a round that had begun before the wait join what waits.
+        guard !waitingForRoom else { return }
         if lastReadWasBulk, master >= 0 {
             gathered = nil
             readOn(into: &bytes, allocator: context.channel.allocator)
@@ -99,25 +133,37 @@ final class PTYReadGatherer: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        passOn(context)
+        passOn(context, mayWait: false)
         context.fireErrorCaught(error)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        passOn(context)
+        passOn(context, mayWait: false)
         context.fireChannelInactive()
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        passOn(context)
+        passOn(context, mayWait: false)
         context.fireUserInboundEventTriggered(event)
+    }
+
+    /// Lets no read through while what is gathered waits for room.
+    func read(context: ChannelHandlerContext) {
+        guard !waitingForRoom else {
+            readHeld = true
+            return
+        }
+        context.read()
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
         passOnTimer?.cancel()
         passOnTimer = nil
+        waitingForRoom = false
+        resumeAfterWait = nil
+        direct?.stopWaiting()
         if master >= 0 {
-            close(master)
+            closeDescriptor(master)
             master = -1
         }
     }
@@ -131,7 +177,7 @@ final class PTYReadGatherer: ChannelInboundHandler, RemovableChannelHandler {
             var result = 0
             var error: Int32 = 0
             bytes.writeWithUnsafeMutableBytes(minimumWritableBytes: Self.fullRead) { space in
-                result = read(master, space.baseAddress, space.count)
+                result = readDescriptor(master, space.baseAddress, space.count)
                 error = errno
                 return max(result, 0)
             }
@@ -154,14 +200,34 @@ final class PTYReadGatherer: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     /// Passes on what is held, as one read: straight to the session's only client when ``DirectOutput``
-    /// takes it, otherwise down the pipeline to the session.
-    private func passOn(_ context: ChannelHandlerContext) {
+    /// takes it; or, when it has the read wait for room and `mayWait`, holds it; otherwise down the pipeline
+    /// to the session. A read held back by a wait that has ended is made.
+    private func passOn(_ context: ChannelHandlerContext, mayWait: Bool = true) {
         passOnTimer?.cancel()
         passOnTimer = nil
-        guard let bytes = gathered else { return }
-        gathered = nil
-        if let direct, direct.send(bytes) { return }
-        context.fireChannelRead(wrapInboundOut(bytes))
-        context.fireChannelReadComplete()
+        waitingForRoom = false
+        if let bytes = gathered {
+            switch direct?.send(bytes, resumeWhenThereIsRoom: mayWait ? resumeAfterWait : nil) {
+            case .sent:
+                gathered = nil
+            case .waiting:
+                waitingForRoom = true
+                return
+            case .passedToSession, nil:
+                gathered = nil
+                context.fireChannelRead(wrapInboundOut(bytes))
+                context.fireChannelReadComplete()
+            }
+        }
+        if readHeld {
+            readHeld = false
+            context.read()
+        }
+    }
+
+    /// The client's connection has room again, or the way changed: what waits is offered again.
+    private func roomMade(_ context: ChannelHandlerContext) {
+        guard waitingForRoom else { return }
+        passOn(context)
     }
 }

@@ -51,6 +51,9 @@ actor PTYSession {
         /// it at once; the session's only client gets output this way straight from the PTY's event loop
         /// (``DirectOutput``). `nil`: always through ``deliver``.
         var deliverAtOnce: DirectOutput.Route? = nil
+        /// After ``deliverAtOnce`` refused, asks for a call on the PTY's event loop once the client's connection
+        /// has room again (``DirectOutput/WaitForRoom``). `nil`: never; the output then goes through ``deliver``.
+        var waitForRoom: DirectOutput.WaitForRoom? = nil
         let exited: @Sendable (PTYExit) async -> Void
         /// Called when the client is detached: too far behind a shared terminal, or no longer allowed in.
         let evicted: @Sendable (String) async -> Void
@@ -209,7 +212,7 @@ actor PTYSession {
         guard !replaysToLateClients, chunker.isEmpty, outboxes.count == 1, let (id, outbox) = outboxes.first,
             let route = clients[id]?.deliverAtOnce
         else { return nil }
-        return DirectOutput.Destination(outbox: outbox, route: route, recorder: recorder)
+        return DirectOutput.Destination(outbox: outbox, route: route, waitForRoom: clients[id]?.waitForRoom, recorder: recorder)
     }
 
     /// Opens or closes the way for output straight from the PTY's event loop, as the session now stands.

@@ -156,6 +156,7 @@ public actor PTYTerminal: TextInputTerminal, BinaryInputTerminal, PropertyChecki
             // Straight from the session's sender to the connection: output takes no turn on this actor.
             deliver: { [mode] output in try await Self.deliver(output, in: mode, on: connection) },
             deliverAtOnce: { [mode] bytes in Self.deliverAtOnce(bytes, in: mode, on: connection) },
+            waitForRoom: { resume in connection.callWhenWritable(resume) },
             exited: { [weak self] exit in await self?.exited(exit, on: connection) },
             evicted: { [weak self] reason in await self?.evicted(reason, on: connection) },
             size: (rows, cols), readOnly: readOnly)

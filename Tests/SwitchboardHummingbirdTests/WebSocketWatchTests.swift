@@ -102,6 +102,13 @@ import Testing
         channel.embeddedEventLoop.run()
         _ = try channel.readOutbound(as: WebSocketFrame.self)
 
+        // One frame over the bound is taken when nothing else is in flight (a PTY's gathered output), not two.
+        let large = ByteBuffer(repeating: UInt8(ascii: "b"), count: WebSocketWatch.DirectWriter.inFlightLimit + 4095)
+        #expect(writer.writeText(large))
+        #expect(!writer.writeText(ByteBuffer(string: "c")), "anything more waits until it is written")
+        channel.embeddedEventLoop.run()
+        #expect(try channel.readOutbound(as: WebSocketFrame.self)?.unmaskedData.readableBytes == large.readableBytes)
+
         channel.isWritable = false
         #expect(!writer.writeText(ByteBuffer(string: "full")), "a connection that cannot write takes nothing at once")
         channel.isWritable = true
@@ -129,6 +136,35 @@ import Testing
         #expect(try channel.readOutbound(as: WebSocketFrame.self) == nil)
         _ = try channel.finish()
         #expect(!writer.writeText(ByteBuffer(string: "closed")))
+    }
+
+    /// A caller refused for want of room is called once when the channel can write again, or when it closes;
+    /// never while the channel can write (it has room: nothing to wait for), nor after it closed.
+    @Test func aCallerRefusedForWantOfRoomIsCalledWhenTheChannelCanWriteOrCloses() throws {
+        let (channel, writer) = try Self.watchedChannel()
+        let calls = Atomic<Int>(0)
+        let resume: @Sendable () -> Void = { calls.add(1, ordering: .relaxed) }
+        #expect(!writer.callWhenWritable(resume), "the channel can write: no wait")
+
+        channel.isWritable = false
+        #expect(!writer.writeText(ByteBuffer(string: "full")))
+        #expect(writer.callWhenWritable(resume))
+        channel.pipeline.fireChannelWritabilityChanged()
+        #expect(calls.load(ordering: .relaxed) == 0, "still cannot write")
+        channel.isWritable = true
+        channel.pipeline.fireChannelWritabilityChanged()
+        #expect(calls.load(ordering: .relaxed) == 1)
+        channel.pipeline.fireChannelWritabilityChanged()
+        #expect(calls.load(ordering: .relaxed) == 1, "once")
+
+        channel.isWritable = false
+        #expect(writer.callWhenWritable(resume))
+        #expect(writer.callWhenWritable(resume), "a second wait replaces the first, which is called on the next tick")
+        channel.embeddedEventLoop.run()
+        #expect(calls.load(ordering: .relaxed) == 2)
+        _ = try channel.finish()
+        #expect(calls.load(ordering: .relaxed) == 3, "the channel closed: who waits is called")
+        #expect(!writer.callWhenWritable(resume), "closed: no wait")
     }
 
     // MARK: Input queued for the reader (connections without compression)

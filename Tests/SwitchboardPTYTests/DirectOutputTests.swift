@@ -31,35 +31,176 @@ import Testing
             }, report: { _ in })
 
         let destination = DirectOutput.Destination(outbox: outbox, route: route)
-        #expect(!direct.send(ByteBuffer(string: "closed")), "no way yet: through the session")
+        #expect(direct.send(ByteBuffer(string: "closed")) == .passedToSession, "no way yet: through the session")
         direct.route(destination)
-        #expect(!direct.send(ByteBuffer(string: "behind")), "a read is still on its way through the session")
+        #expect(direct.send(ByteBuffer(string: "behind")) == .passedToSession, "a read is still on its way through the session")
         direct.delivered(route: destination)
-        #expect(!direct.send(ByteBuffer(string: "behind")), "and another")
+        #expect(direct.send(ByteBuffer(string: "behind")) == .passedToSession, "and another")
         direct.delivered(route: destination)
         direct.delivered(route: destination)
-        #expect(direct.send(ByteBuffer(string: "a")))
-        #expect(direct.send(ByteBuffer(string: "é€😀")))
-        #expect(!direct.send(ByteBuffer(bytes: [0x61, 0xE2, 0x82])), "a character cut short waits for its rest in the session")
+        #expect(direct.send(ByteBuffer(string: "a")) == .sent)
+        #expect(direct.send(ByteBuffer(string: "é€😀")) == .sent)
+        #expect(direct.send(ByteBuffer(bytes: [0x61, 0xE2, 0x82])) == .passedToSession, "a character cut short waits for its rest in the session")
         direct.delivered(route: destination)
-        #expect(!direct.send(ByteBuffer(bytes: [0x61, 0xFF, 0x62])), "invalid bytes are the session's to replace")
+        #expect(direct.send(ByteBuffer(bytes: [0x61, 0xFF, 0x62])) == .passedToSession, "invalid bytes are the session's to replace")
         direct.delivered(route: destination)
         refuses.store(true, ordering: .relaxed)
-        #expect(!direct.send(ByteBuffer(string: "full")), "the connection cannot take it at once")
+        #expect(direct.send(ByteBuffer(string: "full")) == .passedToSession, "the connection cannot take it at once")
         refuses.store(false, ordering: .relaxed)
         direct.delivered(route: destination)
 
         outbox.enqueue(.notice("bob joined"))
         await taken.wait()
-        #expect(!direct.send(ByteBuffer(string: "queued")), "the client's outbox is sending: after it")
+        #expect(direct.send(ByteBuffer(string: "queued")) == .passedToSession, "the client's outbox is sending: after it")
         direct.delivered(route: destination)
         release.signal()
         await outbox.sendRemainingAndStop()
-        #expect(direct.send(ByteBuffer(string: "b")))
+        #expect(direct.send(ByteBuffer(string: "b")) == .sent)
         direct.route(nil)
         #expect(!direct.isOpen)
-        #expect(!direct.send(ByteBuffer(string: "closed again")))
+        #expect(direct.send(ByteBuffer(string: "closed again")) == .passedToSession)
         #expect(routed.withLock { $0 } == ["a", "é€😀", "b"])
+    }
+
+    /// A read the connection refused for want of room waits when a way to wait is given: it is not counted
+    /// as passed to the session, so the next read is offered at once; a change of the way calls who waits.
+    @Test func aReadRefusedForWantOfRoomWaitsAndAChangeOfTheWayCallsItBack() async throws {
+        let direct = DirectOutput()
+        let full = Atomic<Bool>(true)
+        let canWait = Atomic<Bool>(true)
+        let waiters = Mutex<[@Sendable () -> Void]>([])
+        let outbox = ClientOutbox(deliver: { _ in }, report: { _ in })
+        let destination = DirectOutput.Destination(
+            outbox: outbox, route: { _ in !full.load(ordering: .relaxed) },
+            waitForRoom: { resume in
+                guard canWait.load(ordering: .relaxed) else { return false }
+                waiters.withLock { $0.append(resume) }
+                return true
+            })
+        direct.route(destination)
+        let calls = Atomic<Int>(0)
+        let resume: @Sendable () -> Void = { calls.add(1, ordering: .relaxed) }
+
+        #expect(direct.send(ByteBuffer(string: "a"), resumeWhenThereIsRoom: resume) == .waiting)
+        #expect(direct.isWaiting && waiters.withLock(\.count) == 1)
+        full.store(false, ordering: .relaxed)
+        #expect(direct.send(ByteBuffer(string: "a"), resumeWhenThereIsRoom: resume) == .sent, "nothing was counted as passed to the session")
+        #expect(!direct.isWaiting)
+
+        full.store(true, ordering: .relaxed)
+        #expect(direct.send(ByteBuffer(string: "b")) == .passedToSession, "no way to be called back: through the session")
+        direct.delivered(route: destination)
+        canWait.store(false, ordering: .relaxed)
+        #expect(direct.send(ByteBuffer(string: "c"), resumeWhenThereIsRoom: resume) == .passedToSession, "the connection cannot say when")
+        direct.delivered(route: destination)
+        canWait.store(true, ordering: .relaxed)
+
+        #expect(direct.send(ByteBuffer(string: "d"), resumeWhenThereIsRoom: resume) == .waiting)
+        direct.route(nil)
+        #expect(calls.load(ordering: .relaxed) == 1, "the way closed: who waits offers the read again")
+        #expect(!direct.isWaiting)
+        #expect(direct.send(ByteBuffer(string: "d"), resumeWhenThereIsRoom: resume) == .passedToSession)
+        await outbox.sendRemainingAndStop()
+    }
+
+    /// A real program writing faster than its client's connection takes: every time the connection has no
+    /// room the gatherer holds the output and reads nothing more until called back, from another thread
+    /// here; nothing goes through the session, and everything arrives once, in order.
+    @Test func outputWaitsForRoomOnThePTYsEventLoopAndKeepsItsOrder() async throws {
+        enum Event: Sendable {
+            case output(String)
+            case waiting(resume: @Sendable () -> Void)
+        }
+        let (session, terminal) = try await Self.session(replaysToLateClients: false)
+        let events = Mailbox<Event>()
+        // The session's way, once the output has begun to wait (the first prompt may be read before the client
+        // is attached, and goes through the session).
+        let throughSession = Atomic<Int>(0)
+        let hasWaited = Atomic<Bool>(false)
+        let full = Atomic<Bool>(false)
+        let client = PTYSession.Client(
+            who: "test", identity: "test",
+            deliver: { item in
+                guard case .output(let bytes) = item else { return }
+                if hasWaited.load(ordering: .relaxed) { throughSession.add(1, ordering: .relaxed) }
+                events.deliver(.output(String(buffer: bytes)))
+            },
+            deliverAtOnce: { bytes in
+                // The connection takes one message, then has no room until the test makes some.
+                guard !full.load(ordering: .relaxed) else { return false }
+                full.store(true, ordering: .relaxed)
+                events.deliver(.output(String(buffer: bytes)))
+                return true
+            },
+            waitForRoom: { resume in
+                hasWaited.store(true, ordering: .relaxed)
+                events.deliver(.waiting(resume: resume))
+                return true
+            },
+            exited: { _ in }, evicted: { _ in }, size: (24, 80), readOnly: false)
+        let id = await session.attach(client, first: nil)
+        await session.start {}
+        try await session.write(ByteBuffer(string: "stty -echo; seq 1 100000; echo E$((2+2))ND\n"), from: id)
+        var text = ""
+        var waited = 0
+        while !text.contains("E4ND\r\n") {
+            switch await events.receive() {
+            case .output(let part): text += part
+            case .waiting(let resume):
+                waited += 1
+                #expect(terminal.directOutput.isWaiting)
+                full.store(false, ordering: .relaxed)
+                resume()
+            case nil: throw TestFailure("no more events")
+            }
+        }
+        #expect(waited >= 4, "waited \(waited) times")
+        #expect(throughSession.load(ordering: .relaxed) == 0, "no output through the session once it waits")
+        Self.expectEveryNumber(in: text, upTo: 100_000)
+        // The prompt may wait for room: detaching the client closes the way, which offers it to the session.
+        await session.detach(id)
+        await session.kill(grace: .milliseconds(200))
+    }
+
+    /// Through a real server, to a client that stops reading while its program writes 11 MB: the output waits
+    /// for room on the connection's event loop (the program held back meanwhile), and once the client reads
+    /// again every line arrives, once and in order.
+    @Test func aClientThatStopsReadingGetsEveryLineInOrderOnceItReadsAgain() async throws {
+        try await PTYTests.withServer { server, manager in
+            let raw = try RawSocket(port: server.port)
+            try await raw.upgrade(path: "/api/pty")
+            try raw.write(RawSocket.maskedFrame(opcode: 0x1, payload: Array("stty -echo; seq 7 1500006; echo E$((2+2))ND".utf8)))
+            #expect(
+                await eventuallyAsync { await manager.allSessions.first?.terminal.directOutput.isWaiting ?? false },
+                "the output waits for room, not in the session")
+            let text = try await onOwnThread { try Self.readText(from: raw, until: Array("E4ND".utf8)) }
+            let numbers = text.split { $0 == 10 || $0 == 13 }.compactMap { Int(String(decoding: $0, as: UTF8.self)) }
+            let inOrder = numbers.elementsEqual(7...1_500_006)
+            #expect(
+                inOrder,
+                "\(numbers.count) numbers, from \(numbers.first ?? -1), first wrong at \(String(describing: zip(numbers, 7...).first { $0 != $1 }))")
+            raw.reset()
+        }
+    }
+
+    /// The bytes of the server's text frames (unmasked), read until they end with a frame that contains
+    /// `marker`; other frames are skipped.
+    private static func readText(from raw: RawSocket, until marker: [UInt8]) throws -> [UInt8] {
+        var text: [UInt8] = []
+        while true {
+            let head = try raw.read(count: 2)
+            guard head.count == 2 else { throw TestFailure("closed; got \(String(decoding: text.suffix(200), as: UTF8.self).debugDescription)") }
+            var length = Int(head[1] & 0x7F)
+            if length >= 126 {
+                let bytes = try raw.read(count: length == 126 ? 2 : 8)
+                length = bytes.reduce(0) { $0 << 8 | Int($1) }
+            }
+            let payload = try raw.read(count: length)
+            guard payload.count == length else { throw TestFailure("closed in a frame") }
+            guard head[0] & 0x0F == 0x1 else { continue }
+            text += payload
+            if payload.firstRange(of: marker) != nil { return text }
+        }
     }
 
     /// A per-connection session's client whose connection takes every other output offered at once:
@@ -156,13 +297,18 @@ import Testing
         return (text, direct, throughSession, id)
     }
 
+    /// Every number from 1 to `last` once, in order, one per line (a line may begin with the prompt).
+    private static func expectEveryNumber(in text: String, upTo last: Int) {
+        let numbers = text.split(whereSeparator: \.isNewline).compactMap { Int($0.replacingOccurrences(of: "$ ", with: "")) }
+        let inOrder = numbers.elementsEqual(1...last)
+        #expect(inOrder, "every number once, in order: \(numbers.count) numbers, first wrong at \(String(describing: zip(numbers, 1...).first { $0 != $1 }))")
+    }
+
     /// The eight small pieces, then every number of the burst once, in order.
     private static func expectEveryPieceInOrder(_ text: String) {
         let lines = text.split(whereSeparator: \.isNewline).map { $0.replacingOccurrences(of: "$ ", with: "") }
         #expect(lines.filter { $0.count == 2 && $0.hasPrefix("s") } == (1...8).map { "s\($0)" })
-        let numbers = lines.compactMap(Int.init)
-        let inOrder = numbers.elementsEqual(1...20000)
-        #expect(inOrder, "every number once, in order: \(numbers.count) numbers, first wrong at \(String(describing: zip(numbers, 1...).first { $0 != $1 }))")
+        expectEveryNumber(in: text, upTo: 20000)
     }
 
     /// A shared program keeps its recent output for later clients: its output always goes through the

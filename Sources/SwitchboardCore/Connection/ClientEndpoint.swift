@@ -164,6 +164,14 @@ final class ClientEndpoint: Sendable {
         return true
     }
 
+    /// After ``sendAtOnce(utf8Text:generation:)`` refused, asks the transport to call `resume` on the
+    /// connection's event loop once it can write again (``TerminalTransport/callWhenWritable(_:)``), while the
+    /// attachment is current; returns whether it will. Called on the connection's event loop.
+    func callWhenWritable(_ resume: @escaping @Sendable () -> Void, generation expected: Int?) -> Bool {
+        guard (try? check(expected)) != nil else { return false }
+        return transport.callWhenWritable(resume)
+    }
+
     /// Runs `body` within one run of messages sent together (``TerminalTransport/beginSendingTogether()``).
     nonisolated(nonsending) func sendingTogether<Result>(_ body: () async throws -> Result) async rethrows -> Result {
         transport.beginSendingTogether()

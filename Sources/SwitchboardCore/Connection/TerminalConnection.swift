@@ -71,6 +71,13 @@ public struct TerminalConnection: Sendable {
     /// it never waits (a PTY's event loop passes a keystroke's echo on this way).
     package func sendAtOnce(utf8Text: ByteBuffer) -> Bool { endpoint.sendAtOnce(utf8Text: utf8Text, generation: generation) }
 
+    /// After ``sendAtOnce(utf8Text:)`` refused, asks for `resume` to be called on the connection's event loop
+    /// once the connection can write again, or closes; returns whether it will be (`false`: send with
+    /// ``send(utf8Text:)``). Called on the connection's event loop (``eventLoop``) only.
+    package func callWhenWritable(_ resume: @escaping @Sendable () -> Void) -> Bool {
+        endpoint.callWhenWritable(resume, generation: generation)
+    }
+
     /// Sends a message.
     public func send(_ message: TerminalMessage) async throws { try await endpoint.send(message, generation: generation) }
 

@@ -36,6 +36,16 @@ public protocol TerminalTransport: Sendable {
     /// A PTY session's only client gets the program's output this way straight from the PTY's event loop,
     /// one hand-over between threads less for every keystroke's echo. The default returns `false`.
     func sendAtOnce(utf8Text: ByteBuffer) -> Bool
+    /// After ``sendAtOnce(utf8Text:)`` refused because the connection could not write, asks for `resume` to
+    /// be called once, on the connection's event loop, when it can write again or when it closes; returns
+    /// whether it will be. Switchboard calls it only on the connection's event loop (``eventLoop``). A
+    /// transport that refused for another reason, or cannot tell when it has room again, returns `false` and
+    /// never calls `resume`: the caller then sends with ``send(utf8Text:)``.
+    ///
+    /// A connection's own PTY program, read on that event loop, waits this way for a client that reads more
+    /// slowly than the program writes: its output stays on the event loop, and the PTY is not read until the
+    /// connection has room, with no hand-over to another thread. The default returns `false`.
+    func callWhenWritable(_ resume: @escaping @Sendable () -> Void) -> Bool
     /// The event loop the connection is served on, if it has one (default `nil`). A connection's own PTY
     /// program is read and written on it, so that its output reaches the connection without crossing threads.
     var eventLoop: (any EventLoop)? { get }
@@ -63,6 +73,8 @@ extension TerminalTransport {
     }
 
     public func sendAtOnce(utf8Text: ByteBuffer) -> Bool { false }
+
+    public func callWhenWritable(_ resume: @escaping @Sendable () -> Void) -> Bool { false }
 
     public var eventLoop: (any EventLoop)? { nil }
     public func beginSendingTogether() {}
