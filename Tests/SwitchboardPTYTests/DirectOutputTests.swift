@@ -118,6 +118,9 @@ import Testing
         let throughSession = Atomic<Int>(0)
         let hasWaited = Atomic<Bool>(false)
         let full = Atomic<Bool>(false)
+        // Set while a wait is out: no read may be offered then (the gatherer reads nothing until called back).
+        let outstanding = Atomic<Bool>(false)
+        let offersWhileWaiting = Atomic<Int>(0)
         let client = PTYSession.Client(
             who: "test", identity: "test",
             deliver: { item in
@@ -126,6 +129,7 @@ import Testing
                 events.deliver(.output(String(buffer: bytes)))
             },
             deliverAtOnce: { bytes in
+                if outstanding.load(ordering: .relaxed) { offersWhileWaiting.add(1, ordering: .relaxed) }
                 // The connection takes one message, then has no room until the test makes some.
                 guard !full.load(ordering: .relaxed) else { return false }
                 full.store(true, ordering: .relaxed)
@@ -134,6 +138,7 @@ import Testing
             },
             waitForRoom: { resume in
                 hasWaited.store(true, ordering: .relaxed)
+                outstanding.store(true, ordering: .relaxed)
                 events.deliver(.waiting(resume: resume))
                 return true
             },
@@ -150,12 +155,14 @@ import Testing
                 waited += 1
                 #expect(terminal.directOutput.isWaiting)
                 full.store(false, ordering: .relaxed)
+                outstanding.store(false, ordering: .relaxed)
                 resume()
             case nil: throw TestFailure("no more events")
             }
         }
         #expect(waited >= 4, "waited \(waited) times")
         #expect(throughSession.load(ordering: .relaxed) == 0, "no output through the session once it waits")
+        #expect(offersWhileWaiting.load(ordering: .relaxed) == 0, "nothing is read and offered while a read waits")
         Self.expectEveryNumber(in: text, upTo: 100_000)
         // The prompt may wait for room: detaching the client closes the way, which offers it to the session.
         await session.detach(id)
