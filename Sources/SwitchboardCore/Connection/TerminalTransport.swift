@@ -36,9 +36,9 @@ public protocol TerminalTransport: Sendable {
     /// A PTY session's only client gets the program's output this way straight from the PTY's event loop,
     /// one hand-over between threads less for every keystroke's echo. The default returns `false`.
     func sendAtOnce(utf8Text: ByteBuffer) -> Bool
-    /// After ``sendAtOnce(utf8Text:)`` refused because the connection could not write, asks for `resume` to
-    /// be called once, on the connection's event loop, when it can write again or when it closes; returns
-    /// whether it will be. Switchboard calls it only on the connection's event loop (``eventLoop``). A
+    /// After ``sendAtOnce(utf8Text:)`` refused for want of room (the connection could not write, or what was
+    /// handed over is not yet written), asks for `resume` to be called once, on the connection's event loop,
+    /// when there is room again or when the connection closes; returns whether it will be. Switchboard calls it only on the connection's event loop (``eventLoop``). A
     /// transport that refused for another reason, or cannot tell when it has room again, returns `false` and
     /// never calls `resume`: the caller then sends with ``send(utf8Text:)``.
     ///
