@@ -24,7 +24,9 @@ Sections (each prints its rows as it goes; one table at the end, median and rang
          same text in 64 KiB messages, CPU per MB and compressed size; and terminado's framing alone
          (`BenchServer json`): Switchboard's and Foundation's JSONEncoder on the same messages.
 * keys   keystroke round trip through `cat` in a raw PTY, p50 and p99 (Switchboard, also to a client that offers
-         permessage-deflate and the browser's way, websocketd, terminado).
+         permessage-deflate and the browser's way, websocketd, terminado), each repeat taking every kind in
+         turn; beside them the two floors, measured the same way: the PTY read directly (this script writing
+         keys to `cat` in a PTY of its own) and the same Python client's round trip to a bare Hummingbird echo.
 * start  PTY session start: from the TCP connect to the first byte of the shell's prompt, p50.
 * echo   Switchboard's Echo terminal next to a bare Hummingbird echo (BenchServer bare-echo), node-ws clients
          in a closed loop at 1, 100 and 1,000 connections: msgs/s, p50, server CPU per message; the 100-
@@ -446,6 +448,45 @@ def keystrokes(kind, peers, count):
     return times
 
 
+def keystrokes_floor(kind, peers, count):
+    """The two floors of a keystroke's round trip, measured the same way as `keystrokes` (single keys, after 50
+    warm-up keys), in microseconds: "PTY read directly" is this script writing each key to a PTY of its own
+    that runs `cat` and reading the echo (what the kernel's PTY and `cat` take, with no server); "bare
+    Hummingbird echo" is the same Python client sending each key to BenchServer's bare echo (what the client,
+    loopback and a Hummingbird WebSocket take, with no PTY)."""
+    if kind == "PTY read directly":
+        master, slave = pty.openpty()
+        process = subprocess.Popen([SHELL, "-c", "stty raw -echo; echo R$((1+1))DY; exec cat"], stdin=slave,
+                                   stdout=slave, stderr=slave, start_new_session=True, close_fds=True)
+        os.close(slave)
+        seen = b""
+        while b"R2DY" not in seen:
+            seen += os.read(master, 4096)
+        send, receive = (lambda key: os.write(master, key.encode())), (lambda: os.read(master, 4096))
+    else:
+        ws = connect(f"ws://127.0.0.1:{peers.bench_server('bare-echo').port}/echo", max_size=None)
+        send, receive = ws.send, (lambda: ws.recv(timeout=10, decode=False))
+    times = []
+    try:
+        for index in range(count + 50):
+            key = "abcdefghijklmnopqrstuvwxyz"[index % 26]
+            started = time.perf_counter()
+            send(key)
+            echoed = b""
+            while key.encode() not in echoed:
+                echoed += receive()
+            if index >= 50:
+                times.append((time.perf_counter() - started) * 1e6)
+    finally:
+        if kind == "PTY read directly":
+            process.kill()  # a raw terminal does not end `cat` at ^D
+            process.wait()
+            os.close(master)
+        else:
+            ws.close()
+    return times
+
+
 def session_start(kind, peers, count):
     """Milliseconds from the TCP connect to the first byte of the shell's output, `count` sessions."""
     times = []
@@ -692,15 +733,26 @@ def run(args):
                     table.add("Compression", f"text, {what}: {name}, {size}", share, "% of the text")
         if "keys" in sections:
             print("Keystroke round trip", flush=True)
-            results = {kind: [keystrokes(kind, peers, args.keys) for _ in range(args.repeats)]
-                       for kind in ["switchboard", "switchboard compressed", "switchboard browser", "websocketd", "terminado"]}
+            # Each repeat takes every kind in turn, so that the rows compare like the PTY rows: side by side.
+            # The floors come first in the table: no server can answer a key faster than its PTY echoes it,
+            # nor than this client takes a Hummingbird WebSocket's round trip.
+            floors = ["PTY read directly", "bare Hummingbird echo"]
+            kinds = ["switchboard", "switchboard compressed", "switchboard browser", "websocketd", "terminado"]
+            results = {kind: [] for kind in floors + kinds}
+            for _ in range(args.repeats):
+                for kind in floors:
+                    results[kind].append(keystrokes_floor(kind, peers, args.keys))
+                for kind in kinds:
+                    results[kind].append(keystrokes(kind, peers, args.keys))
             p50 = {kind: [percentile(times, 0.5) for times in runs] for kind, runs in results.items()}
             reference = statistics.median(p50["websocketd"])
+            notes = {"PTY read directly": "the floor: the PTY and `cat`, no server",
+                     "bare Hummingbird echo": "the floor: this client, loopback and a WebSocket, no PTY"}
             for kind, runs in results.items():
                 table.add("Keystrokes", f"{kind} p50", p50[kind], "µs",
-                          f"target ≤ websocketd's ({reference:.0f})" if kind == "switchboard" else "", 0)
+                          f"target ≤ websocketd's ({reference:.0f})" if kind == "switchboard" else notes.get(kind, ""), 0)
                 table.add("Keystrokes", f"{kind} p99", [percentile(times, 0.99) for times in runs], "µs",
-                          "target ≤ 400" if kind == "switchboard" else "", 0)
+                          "target ≤ 400" if kind == "switchboard" else notes.get(kind, ""), 0)
         if "start" in sections:
             print("PTY session start", flush=True)
             for kind in ["switchboard", "websocketd", "terminado"]:
