@@ -22,7 +22,7 @@ import Synchronization
 ///
 /// **Bounded.** Once ``pauseBytes`` or ``pauseFrames`` are queued the watch stops reading from the socket,
 /// and the reader resumes the reads when it has taken the queue below half of both.
-final class InboundFrameQueue: InboundParking, Sendable {
+final class InboundFrameQueue: InboundParking, TaskExecutor, Sendable {
     /// What the reader takes, in the order the frames arrived.
     enum Item: Sendable {
         /// A data frame (text, binary or continuation), unmasked.
@@ -173,6 +173,17 @@ final class InboundFrameQueue: InboundParking, Sendable {
             state.wake = wake
             return true
         }
+    }
+
+    /// The connection's event loop, as the executor of a reader that resumes for a quick terminal
+    /// (``QuickInputTerminal``): the watch wakes the reader on the event loop, so its job runs there, after
+    /// the read that woke it, with no other thread woken.
+    var readerExecutor: (any TaskExecutor)? { self }
+
+    /// Runs a job of the reader's on the connection's event loop.
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        eventLoop.execute { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
     }
 
     func readingEnded() {

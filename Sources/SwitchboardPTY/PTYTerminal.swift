@@ -41,7 +41,7 @@ extension PTYWireMode {
 /// `owner=alice&name=work`. Administrators may attach to any. Everyone attached is told when someone joins
 /// or leaves (`["notice", "bob (127.0.0.1) joined"]` in terminado mode, a bracketed line in raw mode).
 /// `readOnly` can be turned on, never off, on a connection; viewers never change the terminal's size.
-public actor PTYTerminal: TextInputTerminal, BinaryInputTerminal, PropertyCheckingTerminal {
+public actor PTYTerminal: TextInputTerminal, BinaryInputTerminal, PropertyCheckingTerminal, QuickInputTerminal {
     public static var resourceName: String { "Switchboard.Pty" }
     public static var resourceDescription: String { "A program (a shell by default) in a real pseudo-terminal" }
     /// Keystrokes carry passwords: the console never shows what passes.

@@ -25,6 +25,9 @@ actor ConnectionDispatcher {
         let terminal: any TerminalResource
         let properties: PropertySet
         let connection: TerminalConnection
+        /// Whether the terminal is a ``QuickInputTerminal``: a reader that resumes for it may run on the
+        /// transport's thread.
+        let inputIsQuick: Bool
         var generation: Int { connection.generation }
         private let opened = Atomic<Bool>(false)
         /// Whether the terminal's `open` has returned: it is then listed among the live terminals.
@@ -35,6 +38,7 @@ actor ConnectionDispatcher {
             self.terminal = terminal
             self.properties = properties
             self.connection = connection
+            inputIsQuick = terminal is any QuickInputTerminal
         }
 
         func markOpen() { opened.store(true, ordering: .releasing) }
@@ -207,14 +211,17 @@ actor ConnectionDispatcher {
                 task: Task.detached {
                     await self.attachFirstTerminal()
                     if self.endpoint.isClosed { return self.endReading(inbound, error: nil) }
-                    await self.read(as: id, from: inbound)
+                    await self.read(as: id, from: inbound, onTransport: false)
                 })
         }
     }
 
     /// The reader's loop: reads messages, runs global commands, and handles or queues the rest, until the input
     /// ends, the connection closes, or a handler it runs takes long enough that the reading passes on.
-    private nonisolated func read(as id: Int, from inbound: InboundReader) async {
+    /// `onTransport`: the task runs on the transport's thread (``InboundParking/readerExecutor``), where only a
+    /// quick terminal's handler runs; global commands and other terminals' handlers are run on the
+    /// concurrency pool.
+    private nonisolated func read(as id: Int, from inbound: InboundReader, onTransport: Bool) async {
         let budget = api.inboundMemory
         while true {
             if let parking = inbound.parking, park(as: id, parking) { return }
@@ -250,13 +257,15 @@ actor ConnectionDispatcher {
             endpoint.events?.publish(endpoint.event(.webSocketInput, message))
             if case .text(let text) = message, let command = GlobalCommand(text) {
                 budget.release(charge)
-                await awaitTurn()
-                await run(command)
+                await offTransport(onTransport) {
+                    await awaitTurn()
+                    await run(command)
+                }
                 continue
             }
-            switch await handle(InputQueue.Item(message: message, charge: charge), reader: id) {
+            switch await handle(InputQueue.Item(message: message, charge: charge), reader: id, onTransport: onTransport) {
             case .keepReading: continue
-            case .handedOver: return await drain(as: id)
+            case .handedOver: return await drain(as: id, onTransport: onTransport)
             case .closed: return endReading(inbound, error: nil)
             }
         }
@@ -276,16 +285,20 @@ actor ConnectionDispatcher {
 
     /// Input arrived for a parked reader: a new task reads, unless the connection is closing. The task is
     /// made outside the lock (it may start at once, and its first step takes the lock); it is cancelled if
-    /// the connection finished meanwhile.
+    /// the connection finished meanwhile. For a quick terminal (``QuickInputTerminal``) the task runs on the
+    /// transport's thread, where the input arrived, if the transport offers it.
     private nonisolated func resumeReading() {
-        let claimed = input.withLock { state -> (id: Int, inbound: InboundReader)? in
+        let claimed = input.withLock { state -> (id: Int, inbound: InboundReader, executor: (any TaskExecutor)?)? in
             guard state.reader == nil, !endpoint.isClosed, let inbound = state.inbound else { return nil }
             state.nextTaskID += 1
             state.reader = InputTask(id: state.nextTaskID, task: nil)
-            return (state.nextTaskID, inbound)
+            let executor = state.attachment?.inputIsQuick == true ? inbound.parking?.readerExecutor : nil
+            return (state.nextTaskID, inbound, executor)
         }
-        guard let (id, inbound) = claimed else { return }
-        let task = Task.detached { await self.read(as: id, from: inbound) }
+        guard let (id, inbound, executor) = claimed else { return }
+        let task = Task.detached(executorPreference: executor) {
+            await self.read(as: id, from: inbound, onTransport: executor != nil)
+        }
         let kept = input.withLock { state in
             if state.reader?.id == id { state.reader = InputTask(id: id, task: task) }
             if state.drainer?.id == id { state.drainer = InputTask(id: id, task: task) }
@@ -528,7 +541,7 @@ actor ConnectionDispatcher {
 
     /// Handles a message the reader read: at once, in this task, when no other handler runs; otherwise it
     /// goes into the queue behind the others, waiting while the queue is full.
-    private nonisolated func handle(_ item: InputQueue.Item, reader id: Int) async -> Handled {
+    private nonisolated func handle(_ item: InputQueue.Item, reader id: Int, onTransport: Bool) async -> Handled {
         enum Way {
             case inline(Attachment, generation: Int, handler: Int, waiting: Bool)
             case queue(InputQueue)
@@ -558,7 +571,7 @@ actor ConnectionDispatcher {
             case .inline(let attachment, let generation, let handler, let waiting):
                 signalProgress(waiting)
                 HandOverTimer.shared.watch(self, handler: handler, deadline: now + handOverDelay)
-                await deliver(item.message, to: attachment)
+                await deliver(item.message, to: attachment, onTransport: onTransport)
                 _ = inlineHandler.compareExchange(expected: handler, desired: 0, ordering: .relaxed)
                 api.inboundMemory.release(item.charge)
                 let (readsOn, waiting) = input.withLock { state -> (Bool, Bool) in
@@ -587,13 +600,13 @@ actor ConnectionDispatcher {
             let next = state.nextTaskID
             state.drainer = reader
             state.readerIsHandling = false
-            state.reader = InputTask(id: next, task: Task { await self.read(as: next, from: inbound) })
+            state.reader = InputTask(id: next, task: Task { await self.read(as: next, from: inbound, onTransport: false) })
         }
     }
 
     /// The drainer's loop: handles what the reader queued behind a long handler, in order, and ends when
     /// nothing is queued or on its way, or when the input is dropped.
-    private nonisolated func drain(as id: Int) async {
+    private nonisolated func drain(as id: Int, onTransport: Bool) async {
         while true {
             let next = input.withLock { state -> (queue: InputQueue, generation: Int)? in
                 guard state.drainer?.id == id else { return nil }
@@ -615,7 +628,7 @@ actor ConnectionDispatcher {
                 return
             }
             signalProgress(current.waiting)
-            await deliver(item.message, to: current.0)
+            await deliver(item.message, to: current.0, onTransport: onTransport)
             api.inboundMemory.release(item.charge)
             let waiting = input.withLock { state -> Bool in
                 if state.drainer?.id == id, state.generation == generation { state.scheduler.handlerFinished() }
@@ -642,7 +655,27 @@ actor ConnectionDispatcher {
         signalProgress()
     }
 
-    private nonisolated func deliver(_ message: TerminalMessage, to attachment: Attachment) async {
+    /// The largest message a quick terminal handles on the transport's thread: a keystroke, a line, a short
+    /// paste (the size of the pieces a PTY's input is written in).
+    static let quickMessageBytes = 16 << 10
+
+    /// Runs `body` on the concurrency pool when the task runs on the transport's thread (`onTransport`), so
+    /// that work of unknown length never holds up that thread's other connections.
+    private nonisolated func offTransport(_ onTransport: Bool, _ body: () async -> Void) async {
+        if onTransport {
+            await withTaskExecutorPreference(globalConcurrentExecutor, operation: body)
+        } else {
+            await body()
+        }
+    }
+
+    private nonisolated func deliver(_ message: TerminalMessage, to attachment: Attachment, onTransport: Bool) async {
+        // A reader on the transport's thread may meet a terminal that is not quick after a switch (the
+        // switch's message and the next came together); and a large message (a paste) costs its terminal
+        // time in proportion (a terminado message's JSON, for one), so it goes to the pool too.
+        if onTransport && (!attachment.inputIsQuick || message.byteCount > Self.quickMessageBytes) {
+            return await offTransport(true) { await deliver(message, to: attachment, onTransport: false) }
+        }
         let descriptor = attachment.descriptor
         do {
             switch message {

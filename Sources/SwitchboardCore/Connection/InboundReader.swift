@@ -51,6 +51,11 @@ package protocol InboundParking: Sendable {
     /// The dispatcher reads no more: what arrives from now on goes the transport's own way (its close
     /// handshake), and a `wake` kept is dropped.
     func readingEnded()
+    /// An executor on the transport's own thread for this connection (an event loop), where a reader that
+    /// resumes runs when the attached terminal's input handlers are quick (``QuickInputTerminal``): a message
+    /// then reaches its terminal on the thread that read it, with no other thread woken. `nil` when the
+    /// transport has none.
+    var readerExecutor: (any TaskExecutor)? { get }
 }
 
 /// An inbound sequence that may let its reader park (``InboundParking``); `parking` is `nil` when it cannot.
