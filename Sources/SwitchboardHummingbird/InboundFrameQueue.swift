@@ -47,6 +47,8 @@ final class InboundFrameQueue: InboundParking, TaskExecutor, Sendable {
         var waiter: CheckedContinuation<Item?, Never>?
         /// The parked reader's wake-up.
         var wake: (@Sendable () -> Void)?
+        /// Called when an item is queued while the reader runs a handler (``callWhenInputArrives(_:)``).
+        var inputArrived: (@Sendable () -> Void)?
         var sentinelPassed = false
         var readsPaused = false
         var ended = false
@@ -105,8 +107,10 @@ final class InboundFrameQueue: InboundParking, TaskExecutor, Sendable {
             }
             state.items.append(item)
             state.bytes += size
-            let wake = state.wake
+            // A parked reader is woken; a reader in a handler that asked is told.
+            let wake = state.wake ?? state.inputArrived
             state.wake = nil
+            state.inputArrived = nil
             if state.bytes >= Self.pauseBytes || state.items.count >= Self.pauseFrames { state.readsPaused = true }
             return (true, nil, wake)
         }
@@ -186,12 +190,25 @@ final class InboundFrameQueue: InboundParking, TaskExecutor, Sendable {
         eventLoop.execute { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
     }
 
+    func callWhenInputArrives(_ call: @escaping @Sendable () -> Void) -> Bool {
+        state.withLock { state in
+            guard state.items.isEmpty, !state.ended else { return false }
+            state.inputArrived = call
+            return true
+        }
+    }
+
+    func stopCallingWhenInputArrives() {
+        state.withLock { $0.inputArrived = nil }
+    }
+
     func readingEnded() {
         let (resume, waiter) = state.withLock { state -> (Bool, CheckedContinuation<Item?, Never>?) in
             state.ended = true
             state.items.removeAll()
             state.bytes = 0
             state.wake = nil
+            state.inputArrived = nil
             defer { state.waiter = nil }
             let resume = state.readsPaused
             state.readsPaused = false

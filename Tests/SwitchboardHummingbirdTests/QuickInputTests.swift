@@ -17,14 +17,20 @@ import Testing
     actor QuickReporter: TextInputTerminal, PropertyCheckingTerminal, QuickInputTerminal {
         static let resourceName = "Tests.QuickReporter"
         @Property var mark = 0
+        private var hang: CheckedContinuation<Void, Never>?
         func receive(text: String, from connection: TerminalConnection) async throws {
+            // `hang` waits until the terminal is closed, as a PTY's write waits for a program that reads nothing.
+            if text == "hang" { return await withCheckedContinuation { hang = $0 } }
             try await connection.send(MultiThreadedEventLoopGroup.currentEventLoop == nil ? "pool" : "loop")
         }
         func propertiesDidChange(_ changes: PropertyChanges, on connection: TerminalConnection) async throws {
             try await connection.send(MultiThreadedEventLoopGroup.currentEventLoop == nil ? "pool" : "loop")
         }
         func open(_ connection: TerminalConnection) async throws {}
-        func close(_ reason: TerminalCloseReason, on connection: TerminalConnection) async {}
+        func close(_ reason: TerminalCloseReason, on connection: TerminalConnection) async {
+            hang?.resume()
+            hang = nil
+        }
     }
 
     /// The same, but not a quick terminal.
@@ -63,6 +69,11 @@ import Testing
 
         /// The next text frame that is `loop` or `pool`, skipping the others (the Shell's).
         func nextPlace() async throws -> String {
+            try await nextText { $0 == "loop" || $0 == "pool" }
+        }
+
+        /// The next text frame that `accept` takes, skipping the others.
+        func nextText(_ accept: @escaping @Sendable (String) -> Bool) async throws -> String {
             let socket = self.socket
             return try await onOwnThread {
                 while true {
@@ -77,7 +88,7 @@ import Testing
                     let payload = try socket.read(count: length)
                     guard payload.count == length else { throw TestFailure("the connection ended") }
                     let text = String(decoding: payload, as: UTF8.self)
-                    if head[0] & 0x0F == 0x1, text == "loop" || text == "pool" { return text }
+                    if head[0] & 0x0F == 0x1, accept(text) { return text }
                 }
             }
         }
@@ -138,6 +149,29 @@ import Testing
             #expect(try await client.nextPlace() == "pool")
             try client.send(["which"])
             #expect(try await client.nextPlace() == "loop", "the reader is back on the event loop")
+        }
+    }
+
+    /// A handler on the event loop that waits (a PTY that takes no more input) holds no thread, and the reading
+    /// is handed over once input arrives behind it: a global command is still answered. The reader watches
+    /// such a handler only when input arrives, so a keystroke that returns at once costs no timer.
+    @Test func aWaitingHandlerOnTheEventLoopHandsTheReadingOverWhenInputArrives() async throws {
+        try await Self.withServer { server in
+            let client = try await Client(port: server.port, path: "/api/tests.quickreporter")
+            #expect(try await client.untilOnTheLoop() != nil)
+            try client.send(["hang"])
+            try client.send(["#INFO"])
+            let profile = try await client.nextText { $0.hasPrefix("{") }
+            #expect(profile.contains("\"CurrentTerminal\""), "the profile: \(profile)")
+            // And the next global command, while the handler still waits.
+            try client.send([#"#TERMINAL {"Mark": 2}"#])
+            #expect(try await client.nextText { $0.hasPrefix("{") }.contains("Mark"))
+
+            // Input that came with the handler's message, queued before the handler ran, is watched at once.
+            let second = try await Client(port: server.port, path: "/api/tests.quickreporter")
+            #expect(try await second.untilOnTheLoop() != nil)
+            try second.send(["hang", "#INFO"])
+            #expect(try await second.nextText { $0.hasPrefix("{") }.contains("\"CurrentTerminal\""))
         }
     }
 

@@ -263,7 +263,8 @@ actor ConnectionDispatcher {
                 }
                 continue
             }
-            switch await handle(InputQueue.Item(message: message, charge: charge), reader: id, onTransport: onTransport) {
+            let item = InputQueue.Item(message: message, charge: charge)
+            switch await handle(item, reader: id, onTransport: onTransport ? inbound.parking : nil) {
             case .keepReading: continue
             case .handedOver: return await drain(as: id, onTransport: onTransport)
             case .closed: return endReading(inbound, error: nil)
@@ -547,7 +548,8 @@ actor ConnectionDispatcher {
 
     /// Handles a message the reader read: at once, in this task, when no other handler runs; otherwise it
     /// goes into the queue behind the others, waiting while the queue is full.
-    private nonisolated func handle(_ item: InputQueue.Item, reader id: Int, onTransport: Bool) async -> Handled {
+    /// `onTransport`: the transport's input, when the reader runs on its thread (``InboundParking/readerExecutor``).
+    private nonisolated func handle(_ item: InputQueue.Item, reader id: Int, onTransport: (any InboundParking)?) async -> Handled {
         enum Way {
             case inline(Attachment, generation: Int, handler: Int, waiting: Bool)
             case queue(InputQueue)
@@ -576,8 +578,17 @@ actor ConnectionDispatcher {
                 input.withLock { $0.scheduler.messageDropped() }
             case .inline(let attachment, let generation, let handler, let waiting):
                 signalProgress(waiting)
-                HandOverTimer.shared.watch(self, handler: handler, deadline: now + handOverDelay)
-                await deliver(item.message, to: attachment, onTransport: onTransport)
+                let deadline = now + handOverDelay
+                // On the transport's thread, the handler holds the thread while it runs: input that could need
+                // the reading handed over arrives only once it waits, and only then is it watched. A keystroke
+                // then costs no timer (at a typist's pace, each one started the watch's sleeping task).
+                let watchedByInput =
+                    onTransport?.callWhenInputArrives { [self] in
+                        HandOverTimer.shared.watch(self, handler: handler, deadline: deadline)
+                    } ?? false
+                if !watchedByInput { HandOverTimer.shared.watch(self, handler: handler, deadline: deadline) }
+                await deliver(item.message, to: attachment, onTransport: onTransport != nil)
+                if watchedByInput { onTransport?.stopCallingWhenInputArrives() }
                 _ = inlineHandler.compareExchange(expected: handler, desired: 0, ordering: .relaxed)
                 api.inboundMemory.release(item.charge)
                 let (readsOn, waiting) = input.withLock { state -> (Bool, Bool) in

@@ -56,6 +56,13 @@ package protocol InboundParking: Sendable {
     /// then reaches its terminal on the thread that read it, with no other thread woken. `nil` when the
     /// transport has none.
     var readerExecutor: (any TaskExecutor)? { get }
+    /// Keeps `call` to call once, from the transport's thread, when input is queued while the reader runs a
+    /// handler; returns `false`, keeping nothing, when input is queued already. For a reader on the
+    /// transport's thread (``readerExecutor``): its handler holds the thread while it runs, so input can only
+    /// arrive once it waits, and only then does the dispatcher need to watch it (``HandOverTimer``).
+    func callWhenInputArrives(_ call: @escaping @Sendable () -> Void) -> Bool
+    /// Drops the call kept by ``callWhenInputArrives(_:)``, if it has not been made.
+    func stopCallingWhenInputArrives()
 }
 
 /// An inbound sequence that may let its reader park (``InboundParking``); `parking` is `nil` when it cannot.
