@@ -72,6 +72,16 @@ import Testing
             try await nextText { $0 == "loop" || $0 == "pool" }
         }
 
+        /// Where each of `count` messages was handled, sent one at a time.
+        func places(asking count: Int) async throws -> [String] {
+            var places: [String] = []
+            for _ in 0..<count {
+                try send(["which"])
+                places.append(try await nextPlace())
+            }
+            return places
+        }
+
         /// The next text frame that `accept` takes, skipping the others.
         func nextText(_ accept: @escaping @Sendable (String) -> Bool) async throws -> String {
             let socket = self.socket
@@ -111,20 +121,14 @@ import Testing
             let attempts = try await client.untilOnTheLoop()
             #expect(attempts != nil, "no message was handled on the connection's event loop")
             // From then on every message that finds the reader parked is.
-            for _ in 0..<5 {
-                try client.send(["which"])
-                #expect(try await client.nextPlace() == "loop")
-            }
+            #expect(try await client.places(asking: 5) == Array(repeating: "loop", count: 5))
         }
     }
 
     @Test func anyOtherTerminalsInputIsHandledOnThePool() async throws {
         try await Self.withServer { server in
             let client = try await Client(port: server.port, path: "/api/tests.reporter")
-            for _ in 0..<6 {
-                try client.send(["which"])
-                #expect(try await client.nextPlace() == "pool")
-            }
+            #expect(try await client.places(asking: 6) == Array(repeating: "pool", count: 6))
         }
     }
 
