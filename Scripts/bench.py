@@ -27,6 +27,8 @@ Sections (each prints its rows as it goes; one table at the end, median and rang
          permessage-deflate and the browser's way, websocketd, terminado), each repeat taking every kind in
          turn; beside them the two floors, measured the same way: the PTY read directly (this script writing
          keys to `cat` in a PTY of its own) and the same Python client's round trip to a bare Hummingbird echo.
+         Then keys 20 ms apart, as a typist sends them (Switchboard, websocketd, terminado): p50 and the
+         server's CPU per key (its threads' run time from /proc/PID/task/*/schedstat).
 * start  PTY session start: from the TCP connect to the first byte of the shell's prompt, p50.
 * echo   Switchboard's Echo terminal next to a bare Hummingbird echo (BenchServer bare-echo), node-ws clients
          in a closed loop at 1, 100 and 1,000 connections: msgs/s, p50, server CPU per message; the 100-
@@ -48,6 +50,7 @@ The clients: Python `websockets` (sync) for the PTY sections, node with Debian's
 gets, wrk for HTTP. Every server is started and stopped by this script.
 """
 import argparse
+import glob
 import json
 import os
 import pty
@@ -164,6 +167,22 @@ class Server:
                 if open(f"/proc/{child}/comm").read().strip() == "script":
                     total += process_cpu(child)
         return total
+
+    def run_seconds(self):
+        """The time the server's threads ran, from the scheduler's count in nanoseconds (fine enough for a few
+        keystrokes, where `cpu_seconds` counts in ticks of 10 ms); the same processes as `cpu_seconds`."""
+        pids = [self.process.pid]
+        if self.name == "websocketd":
+            pids += [child for child in children(self.process.pid)
+                     if open(f"/proc/{child}/comm").read().strip() == "script"]
+        total = 0
+        for pid in pids:
+            for path in glob.glob(f"/proc/{pid}/task/*/schedstat"):
+                try:
+                    total += int(open(path).read().split()[0])
+                except (OSError, ValueError, IndexError):
+                    pass  # a thread that ended meanwhile
+        return total / 1e9
 
     def rss_kib(self):
         for line in open(f"/proc/{self.process.pid}/status"):
@@ -487,6 +506,32 @@ def keystrokes_floor(kind, peers, count):
     return times
 
 
+def keystrokes_paced(kind, peers, count, gap):
+    """Round trips of single keys sent `gap` seconds apart through `cat` in a raw PTY, as a typist sends them
+    (after 20 warm-up keys), in microseconds; and the server's CPU per key in microseconds (its threads' run
+    time over the keys, an idle server's own included)."""
+    client = PTYClient(kind, peers)
+    server = peers.switchboard() if kind.startswith("switchboard") else getattr(peers, kind)()
+    client.send("stty raw -echo; echo R$((1+1))DY; exec cat\r")
+    client.until(b"R2DY")
+    times, ran = [], 0.0
+    for index in range(count + 20):
+        key = "abcdefghijklmnopqrstuvwxyz"[index % 26]
+        time.sleep(gap)
+        if index == 20:
+            ran = server.run_seconds()
+        started = time.perf_counter()
+        client.send(key)
+        echoed = b""
+        while key.encode() not in echoed:
+            echoed += client.receive(10)
+        if index >= 20:
+            times.append((time.perf_counter() - started) * 1e6)
+    ran = server.run_seconds() - ran
+    client.ws.close()
+    return times, ran * 1e6 / count
+
+
 def session_start(kind, peers, count):
     """Milliseconds from the TCP connect to the first byte of the shell's output, `count` sessions."""
     times = []
@@ -619,6 +664,7 @@ def main():
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--megabytes", type=int, default=64)
     parser.add_argument("--keys", type=int, default=2000)
+    parser.add_argument("--paced-keys", type=int, default=250, help="keys sent 20 ms apart, per server and repeat")
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--idle-connections", type=int, default=10000)
     parser.add_argument("--only", default="pty,compression,keys,start,echo,idle,gets,instructions")
@@ -753,6 +799,19 @@ def run(args):
                           f"target ≤ websocketd's ({reference:.0f})" if kind == "switchboard" else notes.get(kind, ""), 0)
                 table.add("Keystrokes", f"{kind} p99", [percentile(times, 0.99) for times in runs], "µs",
                           "target ≤ 400" if kind == "switchboard" else notes.get(kind, ""), 0)
+            # At a typist's pace, where every side has gone idle between keys: the round trip, and what each
+            # key costs the server (websocketd's `script` processes counted with it).
+            paced = {kind: [] for kind in ["switchboard", "websocketd", "terminado"]}
+            for _ in range(args.repeats):
+                for kind in paced:
+                    paced[kind].append(keystrokes_paced(kind, peers, args.paced_keys, 0.02))
+            cost = {kind: statistics.median(per_key for _, per_key in runs) for kind, runs in paced.items()}
+            for kind, runs in paced.items():
+                table.add("Keystrokes", f"a key every 20 ms: {kind} p50", [percentile(times, 0.5) for times, _ in runs], "µs",
+                          "", 0)
+            for kind, runs in paced.items():
+                table.add("Keystrokes", f"a key every 20 ms: {kind}, server CPU per key", [per_key for _, per_key in runs],
+                          "µs", f"{cost[kind] / cost['websocketd']:.2f}× websocketd's" if kind != "websocketd" else "", 0)
         if "start" in sections:
             print("PTY session start", flush=True)
             for kind in ["switchboard", "websocketd", "terminado"]:
