@@ -447,24 +447,31 @@ def pty_through(kind, peers, setup, producer):
     return megabytes / elapsed, cpu * 1000 / megabytes, 100 * client_cpu / elapsed, busy
 
 
-def keystrokes(kind, peers, count):
-    """Round trips of single keys through `cat` in a raw PTY, in microseconds (after 50 warm-up keys)."""
+def keystrokes(kind, peers, count, gap=0.0, warm_up=50, server=None):
+    """Round trips of single keys through `cat` in a raw PTY, in microseconds (after `warm_up` keys), each key
+    `gap` seconds after the last echo (0: back to back); and, given the `server`, its CPU per key in
+    microseconds (its threads' run time over the measured keys, an idle server's own included), else `None`."""
     client = PTYClient(kind, peers)
     client.send("stty raw -echo; echo R$((1+1))DY; exec cat\r")
     client.until(b"R2DY")
-    times = []
-    for index in range(count + 50):
+    times, ran = [], 0.0
+    for index in range(count + warm_up):
         key = "abcdefghijklmnopqrstuvwxyz"[index % 26]
+        if gap:
+            time.sleep(gap)
+        if index == warm_up and server:
+            ran = server.run_seconds()
         started = time.perf_counter()
         client.send(key)
         echoed = b""
         while key.encode() not in echoed:
             echoed += client.receive(10)
-        if index >= 50:
+        if index >= warm_up:
             times.append((time.perf_counter() - started) * 1e6)
+    per_key = (server.run_seconds() - ran) * 1e6 / count if server else None
     client.send("\x04")
     client.ws.close()
-    return times
+    return times, per_key
 
 
 def keystrokes_floor(kind, peers, count):
@@ -504,32 +511,6 @@ def keystrokes_floor(kind, peers, count):
         else:
             ws.close()
     return times
-
-
-def keystrokes_paced(kind, peers, count, gap):
-    """Round trips of single keys sent `gap` seconds apart through `cat` in a raw PTY, as a typist sends them
-    (after 20 warm-up keys), in microseconds; and the server's CPU per key in microseconds (its threads' run
-    time over the keys, an idle server's own included)."""
-    client = PTYClient(kind, peers)
-    server = peers.switchboard() if kind.startswith("switchboard") else getattr(peers, kind)()
-    client.send("stty raw -echo; echo R$((1+1))DY; exec cat\r")
-    client.until(b"R2DY")
-    times, ran = [], 0.0
-    for index in range(count + 20):
-        key = "abcdefghijklmnopqrstuvwxyz"[index % 26]
-        time.sleep(gap)
-        if index == 20:
-            ran = server.run_seconds()
-        started = time.perf_counter()
-        client.send(key)
-        echoed = b""
-        while key.encode() not in echoed:
-            echoed += client.receive(10)
-        if index >= 20:
-            times.append((time.perf_counter() - started) * 1e6)
-    ran = server.run_seconds() - ran
-    client.ws.close()
-    return times, ran * 1e6 / count
 
 
 def session_start(kind, peers, count):
@@ -789,7 +770,7 @@ def run(args):
                 for kind in floors:
                     results[kind].append(keystrokes_floor(kind, peers, args.keys))
                 for kind in kinds:
-                    results[kind].append(keystrokes(kind, peers, args.keys))
+                    results[kind].append(keystrokes(kind, peers, args.keys)[0])
             p50 = {kind: [percentile(times, 0.5) for times in runs] for kind, runs in results.items()}
             reference = statistics.median(p50["websocketd"])
             notes = {"PTY read directly": "the floor: the PTY and `cat`, no server",
@@ -804,7 +785,8 @@ def run(args):
             paced = {kind: [] for kind in ["switchboard", "websocketd", "terminado"]}
             for _ in range(args.repeats):
                 for kind in paced:
-                    paced[kind].append(keystrokes_paced(kind, peers, args.paced_keys, 0.02))
+                    server = peers.switchboard() if kind == "switchboard" else getattr(peers, kind)()
+                    paced[kind].append(keystrokes(kind, peers, args.paced_keys, gap=0.02, warm_up=20, server=server))
             cost = {kind: statistics.median(per_key for _, per_key in runs) for kind, runs in paced.items()}
             for kind, runs in paced.items():
                 table.add("Keystrokes", f"a key every 20 ms: {kind} p50", [percentile(times, 0.5) for times, _ in runs], "µs",
