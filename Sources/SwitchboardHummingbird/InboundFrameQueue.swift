@@ -198,15 +198,6 @@ final class InboundFrameQueue: InboundParking, TaskExecutor, Sendable {
         }
     }
 
-    func nextMessageIsSmall(atMost bytes: Int) -> Bool {
-        state.withLock { state in
-            guard case .frame(let frame) = state.items.first else { return false }
-            // A compressed frame counts at the most it can inflate to (a browser compresses every keystroke).
-            let most = frame.rsv1 ? frame.data.readableBytes * DeflateReceiver.maxDeflateRatio : frame.data.readableBytes
-            return frame.fin && (frame.opcode == .text || frame.opcode == .binary) && most <= bytes
-        }
-    }
-
     func stopCallingWhenInputArrives() {
         state.withLock { $0.inputArrived = nil }
     }

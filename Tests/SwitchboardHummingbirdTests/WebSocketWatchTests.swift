@@ -418,29 +418,4 @@ import Testing
         loop.advanceTime(by: .seconds(5))
         #expect(try pinged() == [])
     }
-
-    /// What the queue tells a reader on the event loop about the next message: only one small, whole frame is
-    /// read there, a compressed one counted at the most it can inflate to
-    /// (``InboundFrameQueue/nextMessageIsSmall(atMost:)``).
-    @Test func onlyOneSmallWholeFrameIsASmallNextMessage() throws {
-        let (channel, _) = try Self.watchedChannel()
-        let watch = try channel.pipeline.syncOperations.handler(type: WebSocketWatch.self)
-        func queued(_ items: InboundFrameQueue.Item...) -> InboundFrameQueue {
-            let queue = InboundFrameQueue(watch: watch, eventLoop: channel.eventLoop)
-            for item in items { queue.append(item) }
-            return queue
-        }
-        let small = ByteBuffer(string: "abcd")
-        #expect(queued(.frame(WebSocketFrame(fin: true, opcode: .text, data: small))).nextMessageIsSmall(atMost: 4))
-        #expect(queued(.frame(WebSocketFrame(fin: true, opcode: .binary, data: small))).nextMessageIsSmall(atMost: 4))
-        let larger = WebSocketFrame(fin: true, opcode: .text, data: ByteBuffer(string: "abcde"))
-        #expect(!queued(.frame(larger)).nextMessageIsSmall(atMost: 4), "over the size")
-        #expect(!queued(.frame(WebSocketFrame(fin: false, opcode: .text, data: small))).nextMessageIsSmall(atMost: 4), "a first fragment")
-        // Compressed: counted at the most it can inflate to (1,032 times its size).
-        #expect(!queued(.frame(WebSocketFrame(fin: true, rsv1: true, opcode: .text, data: small))).nextMessageIsSmall(atMost: 4127))
-        #expect(queued(.frame(WebSocketFrame(fin: true, rsv1: true, opcode: .text, data: small))).nextMessageIsSmall(atMost: 4128))
-        #expect(!queued(.frame(WebSocketFrame(fin: true, opcode: .continuation, data: small))).nextMessageIsSmall(atMost: 4), "a continuation")
-        #expect(!queued().nextMessageIsSmall(atMost: 4), "nothing queued")
-        #expect(!queued(.ping(small)).nextMessageIsSmall(atMost: 4), "a ping first")
-    }
 }

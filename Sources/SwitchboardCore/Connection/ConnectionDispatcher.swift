@@ -227,13 +227,7 @@ actor ConnectionDispatcher {
             if let parking = inbound.parking, park(as: id, parking) { return }
             let next: TerminalMessage?
             do {
-                // On the transport's thread, only a message that is small as it is read: joining fragments,
-                // inflating and checking UTF-8 cost in proportion to its size, up to the message limit.
-                if onTransport, inbound.parking?.nextMessageIsSmall(atMost: Self.quickMessageBytes) != true {
-                    next = try await withTaskExecutorPreference(globalConcurrentExecutor) { try await inbound.next() }
-                } else {
-                    next = try await inbound.next()
-                }
+                next = try await inbound.next()
             } catch is InboundReaderMayPark {
                 continue
             } catch {

@@ -63,10 +63,6 @@ package protocol InboundParking: Sendable {
     func callWhenInputArrives(_ call: @escaping @Sendable () -> Void) -> Bool
     /// Drops the call kept by ``callWhenInputArrives(_:)``, if it has not been made.
     func stopCallingWhenInputArrives()
-    /// Whether the next message is queued whole in one frame of at most `bytes`, or compressed so small that it
-    /// cannot inflate to more: a reader on the transport's thread reads such a message there, and any other (a
-    /// paste in fragments, a compressed message that may inflate to the message limit) on the concurrency pool.
-    func nextMessageIsSmall(atMost bytes: Int) -> Bool
 }
 
 /// An inbound sequence that may let its reader park (``InboundParking``); `parking` is `nil` when it cannot.
