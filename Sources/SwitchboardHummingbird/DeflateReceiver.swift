@@ -47,12 +47,23 @@ final class DeflateReceiver: Sendable {
         self.maxInflatedFrameSize = maxInflatedFrameSize
     }
 
+    /// Thrown by ``inflateIfCompressed(_:atMost:)`` for a whole compressed message that inflates to more than
+    /// the size it was given: the receiver is as it was before the frame, which can be inflated again.
+    struct InflatesPastSize: Error {}
+
     /// The frame with its payload inflated when it belongs to a compressed message (its message's first frame
     /// had RSV1), else the frame as it is.
-    /// - Throws: `NIOWebSocketError.invalidFrameLength` past ``maxInflatedFrameSize``, ``Inflater/Failure`` for data
-    ///   that is not DEFLATE, ``InboundMemoryExhausted`` when the budget had no room in time (the connection has
-    ///   then been closed with 1013), ``Failure/noMemory``.
-    func inflateIfCompressed(_ frame: WebSocketFrame) async throws -> WebSocketFrame {
+    ///
+    /// `atMost`, for a whole message (one frame, FIN set) only: the most it may inflate to here. A reader on
+    /// the event loop inflates there only that much; past it, the receiver drops what it made and is as it
+    /// was, so the reader can inflate the frame again on the concurrency pool (each message is a stream of
+    /// its own: `client_no_context_takeover`).
+    /// - Throws: `NIOWebSocketError.invalidFrameLength` past ``maxInflatedFrameSize``, ``InflatesPastSize`` past
+    ///   `atMost`, ``Inflater/Failure`` for data that is not DEFLATE, ``InboundMemoryExhausted`` when the budget
+    ///   had no room in time (the connection has then been closed with 1013), ``Failure/noMemory``.
+    func inflateIfCompressed(_ frame: WebSocketFrame, atMost size: Int? = nil) async throws -> WebSocketFrame {
+        precondition(size == nil || (frame.fin && frame.opcode != .continuation), "only a whole message can be inflated again")
+        let maxSize = min(size ?? maxInflatedFrameSize, maxInflatedFrameSize)
         let compressed = receiving.withLock { receiving -> Bool in
             switch frame.opcode {
             case .text, .binary:
@@ -71,16 +82,23 @@ final class DeflateReceiver: Sendable {
         }
         guard compressed else { return frame }
         let account = InboundAccount.current
-        let reservation = Self.reservation(forCompressed: frame.data.readableBytes, maxInflatedFrameSize: maxInflatedFrameSize)
+        let reservation = Self.reservation(forCompressed: frame.data.readableBytes, maxInflatedFrameSize: maxSize)
         try await account?.reserve(reservation)
         do {
             var inflated = frame
             let payload = frame.unmaskedData
             inflated.data = try receiving.withLock { receiving in
                 guard let inflater = receiving.inflater ?? Inflater.pool.take(orMake: { Inflater() }) else { throw Failure.noMemory }
-                // Held until the message's last frame; dropped, not given back, when inflating fails.
+                // Held until the message's last frame; dropped, not given back, when inflating fails (but for
+                // a message past `atMost`, which is fine DEFLATE as far as it went).
                 receiving.inflater = nil
-                let output = try inflater.inflate(payload, endOfMessage: frame.fin, maxSize: maxInflatedFrameSize, allocator: ByteBufferAllocator())
+                let output: ByteBuffer
+                do {
+                    output = try inflater.inflate(payload, endOfMessage: frame.fin, maxSize: maxSize, allocator: ByteBufferAllocator())
+                } catch NIOWebSocketError.invalidFrameLength where maxSize < maxInflatedFrameSize {
+                    Inflater.pool.giveBack(inflater)
+                    throw InflatesPastSize()
+                }
                 if frame.fin {
                     Inflater.pool.giveBack(inflater)
                 } else {

@@ -184,6 +184,9 @@ final class InboundFrameQueue: InboundParking, TaskExecutor, Sendable {
     /// the read that woke it, with no other thread woken.
     var readerExecutor: (any TaskExecutor)? { self }
 
+    /// Whether the caller runs on the connection's event loop (a reader for a quick terminal).
+    var runsOnItsEventLoop: Bool { eventLoop.inEventLoop }
+
     /// Runs a job of the reader's on the connection's event loop.
     func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)

@@ -58,6 +58,10 @@ struct InboundMessages: AsyncSequence, Sendable, ParkableInbound {
         }
     }
 
+    /// Thrown by ``Frames/next(betweenMessages:)`` on the event loop, for a message that is not read there
+    /// (``Frames/isReadOnTheEventLoop(_:)``); its first frame is kept for the next call, on the concurrency pool.
+    struct ReadOffTheEventLoop: Error {}
+
     /// Why a frame from the queue fails the connection: the code and reason of its close.
     struct Refusal: Error {
         let code: WebSocketErrorCode
@@ -71,9 +75,25 @@ struct InboundMessages: AsyncSequence, Sendable, ParkableInbound {
         let queue: InboundFrameQueue?
         let receiver: DeflateReceiver?
         var readsQueue = false
+        /// The first frame of a message that was not read on the event loop (``ReadOffTheEventLoop``).
+        var setAside: WebSocketFrame?
+
+        /// Whether a reader on the event loop (that of a quick terminal, ``QuickInputTerminal``) reads the
+        /// message that begins with `frame` there: only one whole frame of text or binary, of at most
+        /// ``QuickInput/largestMessage`` bytes, or compressed to at most that and then inflated there only up
+        /// to it (`nil`: try). Anything else (a paste in fragments, a message that may inflate to the message
+        /// limit, a frame out of turn) is read on the concurrency pool: joining, inflating and checking it
+        /// costs in proportion to its size, and would hold up that loop's other connections.
+        static func isReadOnTheEventLoop(_ frame: WebSocketFrame) -> Bool? {
+            guard frame.fin, frame.opcode == .text || frame.opcode == .binary, !frame.rsv2, !frame.rsv3,
+                frame.data.readableBytes <= QuickInput.largestMessage
+            else { return false }
+            return frame.rsv1 ? nil : true
+        }
 
         /// The next frame; between messages (`betweenMessages`), right after the sentinel, it throws
-        /// ``InboundReaderMayPark`` rather than wait for the queue.
+        /// ``InboundReaderMayPark`` rather than wait for the queue, and on the event loop it throws
+        /// ``ReadOffTheEventLoop`` for a message that is not read there.
         mutating func next(betweenMessages: Bool = false) async throws -> Frame? {
             guard let queue else { return try await nextOfHummingbird().map(Frame.init) }
             if !readsQueue {
@@ -83,9 +103,23 @@ struct InboundMessages: AsyncSequence, Sendable, ParkableInbound {
                 queue.sentinelPassed()
                 if betweenMessages { throw InboundReaderMayPark() }
             }
+            if let frame = setAside {
+                setAside = nil
+                return try await inflated(frame)
+            }
             while true {
                 switch await queue.take() {
-                case .frame(let frame): return try await inflated(frame)
+                case .frame(let frame):
+                    guard betweenMessages, queue.runsOnItsEventLoop, Self.isReadOnTheEventLoop(frame) != true else {
+                        return try await inflated(frame)
+                    }
+                    if Self.isReadOnTheEventLoop(frame) == nil, receiver != nil {
+                        do {
+                            return try await inflated(frame, atMost: QuickInput.largestMessage)
+                        } catch is DeflateReceiver.InflatesPastSize {}
+                    }
+                    setAside = frame
+                    throw ReadOffTheEventLoop()
                 case .ping(let payload): queue.answerPing(payload)
                 case .consultHummingbird: return try await nextOfHummingbird().map(Frame.init)
                 case nil: return nil
@@ -102,13 +136,14 @@ struct InboundMessages: AsyncSequence, Sendable, ParkableInbound {
             return try await DeflateReceiver.$current.withValue(receiver) { try await iterator.next() }
         }
 
-        /// A queued frame, inflated by the receiver when its message is compressed.
-        private func inflated(_ frame: WebSocketFrame) async throws -> Frame {
+        /// A queued frame, inflated by the receiver when its message is compressed (to at most `size`,
+        /// ``DeflateReceiver/inflateIfCompressed(_:atMost:)``).
+        private func inflated(_ frame: WebSocketFrame, atMost size: Int? = nil) async throws -> Frame {
             guard let receiver, !(frame.rsv2 || frame.rsv3), !(frame.rsv1 && frame.opcode == .continuation) else {
                 return Frame(frame, data: frame.data, compression: receiver != nil)
             }
             do {
-                return Frame(frame, data: try await receiver.inflateIfCompressed(frame).data, compression: true)
+                return Frame(frame, data: try await receiver.inflateIfCompressed(frame, atMost: size).data, compression: true)
             } catch NIOWebSocketError.invalidFrameLength {
                 throw Refusal(code: .messageTooLarge, reason: "A compressed frame inflates to more than the limit of \(receiver.maxInflatedFrameSize) bytes")
             } catch is Inflater.Failure {
@@ -124,7 +159,13 @@ struct InboundMessages: AsyncSequence, Sendable, ParkableInbound {
 
         mutating func next() async throws -> TerminalMessage? {
             do {
-                return try await nextMessage()
+                do {
+                    return try await nextMessage()
+                } catch is ReadOffTheEventLoop {
+                    // The task goes back to the event loop after it, where the dispatcher hands a large
+                    // message's handling to the pool again.
+                    return try await withTaskExecutorPreference(globalConcurrentExecutor) { try await nextMessage() }
+                }
             } catch let refusal as Refusal {
                 return await refuse(refusal.code, reason: refusal.reason)
             }

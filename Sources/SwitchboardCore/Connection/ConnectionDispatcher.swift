@@ -672,10 +672,6 @@ actor ConnectionDispatcher {
         signalProgress()
     }
 
-    /// The largest message a quick terminal handles on the transport's thread: a keystroke, a line, a short
-    /// paste (the size of the pieces a PTY's input is written in).
-    static let quickMessageBytes = 16 << 10
-
     /// Runs `body` on the concurrency pool when the task runs on the transport's thread (`onTransport`), so
     /// that work of unknown length never holds up that thread's other connections.
     private nonisolated func offTransport(_ onTransport: Bool, _ body: () async -> Void) async {
@@ -690,7 +686,7 @@ actor ConnectionDispatcher {
         // A reader on the transport's thread may meet a terminal that is not quick after a switch (the
         // switch's message and the next came together); and a large message (a paste) costs its terminal
         // time in proportion (a terminado message's JSON, for one), so it goes to the pool too.
-        if onTransport && (!attachment.inputIsQuick || message.byteCount > Self.quickMessageBytes) {
+        if onTransport && (!attachment.inputIsQuick || message.byteCount > QuickInput.largestMessage) {
             return await offTransport(true) { await deliver(message, to: attachment, onTransport: false) }
         }
         let descriptor = attachment.descriptor

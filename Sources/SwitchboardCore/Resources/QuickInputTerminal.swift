@@ -10,3 +10,12 @@
 /// Package-level, not for terminals declared by applications: a handler that blocked would hold up every
 /// connection of that thread.
 package protocol QuickInputTerminal: TerminalResource {}
+
+/// What a reader on the transport's thread takes on for a quick terminal (``QuickInputTerminal``).
+package enum QuickInput {
+    /// The largest message read and handled on the transport's thread: a keystroke, a line, a short paste (the
+    /// size of the pieces a PTY's input is written in). A larger one (and a message in fragments, or compressed
+    /// so that it inflates to more) is read, inflated and handled on the concurrency pool: joining, inflating
+    /// and checking its UTF-8 cost in proportion to its size, up to the message limit.
+    package static let largestMessage = 16 << 10
+}
