@@ -110,10 +110,9 @@ struct InboundMessages: AsyncSequence, Sendable, ParkableInbound {
             while true {
                 switch await queue.take() {
                 case .frame(let frame):
-                    guard betweenMessages, queue.runsOnItsEventLoop, Self.isReadOnTheEventLoop(frame) != true else {
-                        return try await inflated(frame)
-                    }
-                    if Self.isReadOnTheEventLoop(frame) == nil, receiver != nil {
+                    let readHere = betweenMessages ? Self.isReadOnTheEventLoop(frame) : true
+                    guard readHere != true, queue.runsOnItsEventLoop else { return try await inflated(frame) }
+                    if readHere == nil, receiver != nil {
                         do {
                             return try await inflated(frame, atMost: QuickInput.largestMessage)
                         } catch is DeflateReceiver.InflatesPastSize {}
