@@ -1,6 +1,6 @@
 """Switchboard beside its peers and its limits, every row measured in the same run (Docs/Performance.md).
 
-    Scripts/bench.sh [--repeats 3] [--only pty,keys,start,echo,idle,gets,instructions]   # installs, builds, runs
+    Scripts/bench.sh [--repeats 3] [--only pty,keys,pastes,start,echo,idle,gets,instructions]   # installs, builds, runs
 
 or, with everything installed and built (release):
 
@@ -29,6 +29,10 @@ Sections (each prints its rows as it goes; one table at the end, median and rang
          keys to `cat` in a PTY of its own) and the same Python client's round trip to a bare Hummingbird echo.
          Then keys 20 ms apart, as a typist sends them (Switchboard, websocketd, terminado): p50 and the
          server's CPU per key (its threads' run time from /proc/PID/task/*/schedstat).
+* pastes keystrokes through `cat` (500, 2 ms apart) while two other PTY connections of the same server each take
+         an 8 MiB paste every 0.3 s (`cat > /dev/null`, raw mode), p50 and p99: Switchboard (the pastes
+         compressed, as a browser sends them), websocketd, terminado. Whether one client's paste holds up
+         another's keystrokes.
 * start  PTY session start: from the TCP connect to the first byte of the shell's prompt, p50.
 * echo   Switchboard's Echo terminal next to a bare Hummingbird echo (BenchServer bare-echo), node-ws clients
          in a closed loop at 1, 100 and 1,000 connections: msgs/s, p50, server CPU per message; the 100-
@@ -474,6 +478,43 @@ def keystrokes(kind, peers, count, gap=0.0, warm_up=50, server=None):
     return times, per_key
 
 
+def keystrokes_beside_pastes(kind, peers, count, paste_bytes=8 << 20, interval=0.3, pasters=2):
+    """Round trips of keys through `cat` (as `keystrokes`, 2 ms apart) on one connection while `pasters` other
+    connections of the same server each send a paste of `paste_bytes` every `interval` seconds to `cat >
+    /dev/null` in raw mode; Switchboard's pasters offer permessage-deflate (as a browser does), so their pastes
+    arrive compressed."""
+    paste = "x" * paste_bytes
+    stop, clients, failures = threading.Event(), [], []
+    for _ in range(pasters):
+        client = PTYClient("switchboard compressed" if kind == "switchboard" else kind, peers)
+        client.send("stty raw -echo; echo R$((1+1))DY; exec cat > /dev/null\n")
+        client.until(b"R2DY")
+        clients.append(client)
+
+    def paste_until_stopped(client):
+        try:
+            while not stop.is_set():
+                client.send(paste)
+                stop.wait(interval)
+        except Exception as error:  # a server that refused the paste: the row would say nothing
+            failures.append(error)
+
+    threads = [threading.Thread(target=paste_until_stopped, args=(client,), daemon=True) for client in clients]
+    for thread in threads:
+        thread.start()
+    try:
+        times, _ = keystrokes(kind, peers, count, gap=0.002)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(30)
+        for client in clients:
+            client.ws.close()
+    if failures:
+        sys.exit(f"a paste to {kind} failed: {failures[0]!r}")
+    return times
+
+
 def keystrokes_floor(kind, peers, count):
     """The two floors of a keystroke's round trip, measured the same way as `keystrokes` (single keys, after 50
     warm-up keys), in microseconds: "PTY read directly" is this script writing each key to a PTY of its own
@@ -648,7 +689,7 @@ def main():
     parser.add_argument("--paced-keys", type=int, default=250, help="keys sent 20 ms apart, per server and repeat")
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--idle-connections", type=int, default=10000)
-    parser.add_argument("--only", default="pty,compression,keys,start,echo,idle,gets,instructions")
+    parser.add_argument("--only", default="pty,compression,keys,pastes,start,echo,idle,gets,instructions")
     parser.add_argument("--counted", type=int, default=2000, help="GETs or messages counted under callgrind")
     parser.add_argument("--shell", default="/bin/sh", help="the program of every PTY session (default /bin/sh)")
     parser.add_argument("--halt-poll-ns", type=int,
@@ -794,6 +835,17 @@ def run(args):
             for kind, runs in paced.items():
                 table.add("Keystrokes", f"a key every 20 ms: {kind}, server CPU per key", [per_key for _, per_key in runs],
                           "µs", f"{cost[kind] / cost['websocketd']:.2f}× websocketd's" if kind != "websocketd" else "", 0)
+        if "pastes" in sections:
+            print("Keystrokes beside pastes", flush=True)
+            beside = {kind: [] for kind in ["switchboard", "websocketd", "terminado"]}
+            for _ in range(args.repeats):
+                for kind in beside:
+                    beside[kind].append(keystrokes_beside_pastes(kind, peers, 500))
+            for kind, runs in beside.items():
+                table.add("Keystrokes", f"beside two 8 MiB pastes every 0.3 s: {kind} p50", [percentile(t, 0.5) for t in runs],
+                          "µs", "", 0)
+                table.add("Keystrokes", f"beside two 8 MiB pastes every 0.3 s: {kind} p99", [percentile(t, 0.99) for t in runs],
+                          "µs", "", 0)
         if "start" in sections:
             print("PTY session start", flush=True)
             for kind in ["switchboard", "websocketd", "terminado"]:

@@ -2,7 +2,7 @@
 # The whole benchmark in one command (Docs/Performance.md): installs the peers, builds Switchboard and the
 # bench servers in release mode, runs Scripts/bench.py (which starts and stops every server), prints the table.
 #
-#   Scripts/bench.sh [bench.py options: --repeats 3 --only pty,keys,start,echo,idle,gets ...]
+#   Scripts/bench.sh [bench.py options: --repeats 3 --only pty,keys,pastes,start,echo,idle,gets ...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
