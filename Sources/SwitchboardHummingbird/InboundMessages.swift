@@ -161,8 +161,8 @@ struct InboundMessages: AsyncSequence, Sendable, ParkableInbound {
                 do {
                     return try await nextMessage()
                 } catch is ReadOffTheEventLoop {
-                    // The task goes back to the event loop after it, where the dispatcher hands a large
-                    // message's handling to the pool again.
+                    // The task still prefers the event loop: it goes back there at its next wait (the dispatcher
+                    // hands a large message's handling to the pool again).
                     return try await withTaskExecutorPreference(globalConcurrentExecutor) { try await nextMessage() }
                 }
             } catch let refusal as Refusal {
