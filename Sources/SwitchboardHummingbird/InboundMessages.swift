@@ -3,6 +3,7 @@ import NIOCore
 import NIOWebSocket
 import Switchboard
 import SwitchboardCore
+import Synchronization
 
 /// The client's messages, whole, as Switchboard messages, assembled from the frames of a Hummingbird WebSocket.
 ///
@@ -57,6 +58,10 @@ struct InboundMessages: AsyncSequence, Sendable, ParkableInbound {
             reservedBitsSet = frame.rsv2 || frame.rsv3 || (frame.rsv1 && (!compression || frame.opcode == .continuation))
         }
     }
+
+    /// How many messages readers on an event loop have read on the concurrency pool instead, in this process
+    /// (for tests: nothing a terminal sees says where its message was read).
+    static let messagesReadOffTheEventLoop = Atomic<Int>(0)
 
     /// Thrown by ``Frames/next(betweenMessages:)`` on the event loop, for a message that is not read there
     /// (``Frames/isReadOnTheEventLoop(_:)``); its first frame is kept for the next call, on the concurrency pool.
@@ -161,6 +166,7 @@ struct InboundMessages: AsyncSequence, Sendable, ParkableInbound {
                 do {
                     return try await nextMessage()
                 } catch is ReadOffTheEventLoop {
+                    InboundMessages.messagesReadOffTheEventLoop.add(1, ordering: .relaxed)
                     // The task still prefers the event loop: it goes back there at its next wait (the dispatcher
                     // hands a large message's handling to the pool again).
                     return try await withTaskExecutorPreference(globalConcurrentExecutor) { try await nextMessage() }

@@ -1,9 +1,10 @@
 import Foundation
 import NIOCore
 import NIOPosix
+import NIOWebSocket
 import Switchboard
 import SwitchboardCore
-import NIOWebSocket
+import Synchronization
 import Testing
 
 @testable import SwitchboardHummingbird
@@ -245,7 +246,9 @@ import Testing
 
     /// Input to a quick terminal whose reader is on the event loop, in every shape a client may send it:
     /// compressed keystrokes (as a browser sends them) are handled there; a compressed message that inflates
-    /// past 16 KiB, one compressed to more than 16 KiB, and messages in fragments arrive whole.
+    /// past 16 KiB, one compressed to more than 16 KiB, and messages in fragments arrive whole, each read on
+    /// the pool (``InboundMessages/messagesReadOffTheEventLoop``; other tests' connections may add to it, never
+    /// take from it).
     @Test func compressedAndFragmentedInputToAQuickTerminalArrivesWhole() async throws {
         try await Self.withServer { server in
             let client = try await Client(port: server.port, path: "/api/tests.quickreporter", extensions: ["permessage-deflate"])
@@ -259,6 +262,13 @@ import Testing
                 try client.socket.write(RawSocket.maskedFrame(opcode: 0x41, payload: try compressed(text)))
             }
             #expect(try await client.untilOnTheLoop() != nil)
+            var readOnThePool = InboundMessages.messagesReadOffTheEventLoop.load(ordering: .relaxed)
+            /// Whether at least one more message was read on the pool since the last call.
+            func oneMoreReadOnThePool() -> Bool {
+                let now = InboundMessages.messagesReadOffTheEventLoop.load(ordering: .relaxed)
+                defer { readOnThePool = now }
+                return now > readOnThePool
+            }
             // A browser's keystroke, compressed on its own (`client_no_context_takeover`): 30 bytes here, which
             // could inflate to 30 KiB, but inflates to 31 bytes on the loop.
             let keystroke = #"["stdin", "which way, which?"]"#
@@ -271,13 +281,19 @@ import Testing
             let paste = String(repeating: "a paste of some length, ", count: 1_000)
             try sendCompressed(paste)
             #expect(try await client.nextPlace() == "pool \(QuickReporter.summary(of: paste))")
-            // Compressed to more than 16 KiB.
+            #expect(oneMoreReadOnThePool(), "inflated again on the pool")
+            // Compressed to more than 16 KiB (once the reader is back on the loop: it went on on the pool).
+            #expect(try await client.untilOnTheLoop() != nil)
+            _ = oneMoreReadOnThePool()
             var generator = SystemRandomNumberGenerator()
             let noise = String((0..<30_000).map { _ in Character(Unicode.Scalar(UInt8.random(in: 0x21...0x7E, using: &generator))) })
             #expect(try compressed(noise).count > 16 << 10)
             try sendCompressed(noise)
             #expect(try await client.nextPlace() == "pool \(QuickReporter.summary(of: noise))")
+            #expect(oneMoreReadOnThePool(), "inflated on the pool")
             // In fragments: plain, then compressed.
+            #expect(try await client.untilOnTheLoop() != nil)
+            _ = oneMoreReadOnThePool()
             let parts = ["one ", "two ", "three"]
             try client.socket.write(
                 RawSocket.maskedFrame(opcode: 0x1, payload: Array(parts[0].utf8), fin: false)
@@ -285,6 +301,7 @@ import Testing
                     + RawSocket.maskedFrame(opcode: 0x0, payload: Array(parts[2].utf8)))
             // (Joined on the pool; handled where the reader's task goes back to, the event loop.)
             #expect(try await client.nextPlace().hasSuffix(" \(QuickReporter.summary(of: parts.joined()))"))
+            #expect(oneMoreReadOnThePool(), "joined on the pool")
             let stream = try compressed(paste)
             try client.socket.write(
                 RawSocket.maskedFrame(opcode: 0x41, payload: Array(stream[..<10]), fin: false)
