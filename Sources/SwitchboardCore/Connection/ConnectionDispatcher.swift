@@ -580,8 +580,10 @@ actor ConnectionDispatcher {
                 signalProgress(waiting)
                 let deadline = now + handOverDelay
                 // On the transport's thread, the handler holds the thread while it runs: input that could need
-                // the reading handed over arrives only once it waits, and only then is it watched. A keystroke
-                // then costs no timer (at a typist's pace, each one started the watch's sleeping task).
+                // the reading handed over arrives only once it waits, and only then is it watched (after a
+                // message read on the pool, the reader may still run there until its next wait: the watch then
+                // starts when input arrives). A keystroke costs no timer (at a typist's pace, each one started
+                // the watch's sleeping task).
                 let watchedByInput =
                     onTransport?.callWhenInputArrives { [self] in
                         HandOverTimer.shared.watch(self, handler: handler, deadline: deadline)
