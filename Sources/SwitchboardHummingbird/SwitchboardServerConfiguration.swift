@@ -23,7 +23,10 @@ public struct SwitchboardServerConfiguration: Sendable {
     /// client that has not answered a ping by the next one is closed (1001, "No answer to ping"). `nil` turns
     /// pings off. Default 30 s.
     public var pingInterval: Duration?
-    /// How long the server waits for the client's close frame after sending its own (default 10 s).
+    /// How long a close may take (default 10 s): the server waits this long for the client's close frame after
+    /// sending its own, and drops a connection whose close has not completed this long after it began, even
+    /// when its close frame could not be sent (a client that reads nothing never takes it). Once the server
+    /// shuts down gracefully, 2 s at most.
     public var closeTimeout: Duration
     /// How long a new connection may take to send its first request head before it is closed (default
     /// 10 s). Guards against clients that trickle a request in byte by byte to hold connections open; the

@@ -17,6 +17,8 @@ struct UpgradedConnection: Sendable {
     let maxMessageSize: Int
     /// The keep-alive pings of this server's connections, one round per event loop; `nil`: no pings.
     let pings: PingRounds?
+    /// How long a close may take before the connection is ended anyway (see WebSocketWatch).
+    let closeTimeout: TimeAmount
     let trustedProxies: [IPAddressRange]
     let isTLS: Bool
     /// Whether permessage-deflate is offered to clients.
@@ -30,6 +32,7 @@ struct UpgradedConnection: Sendable {
         root = configuration.normalizedRoot
         maxMessageSize = configuration.maxMessageSize
         pings = PingRounds(interval: configuration.pingInterval)
+        closeTimeout = TimeAmount(configuration.closeTimeout)
         trustedProxies = configuration.trustedProxies
         isTLS = configuration.tls != nil
         compression = configuration.compression
@@ -128,7 +131,9 @@ struct UpgradedConnection: Sendable {
             on: upgrade.channel, closeState: closeState, compressedInput: upgrade.agreement != nil, outbound: outbound)
         // A shutdown that began before the watch was in the pipeline did not reach it (``ServerShutdownNotice``).
         // This task has the connection's task-local values, the graceful-shutdown manager among them.
-        if Task.isShuttingDownGracefully { closeState.serverIsShuttingDown() }
+        if Task.isShuttingDownGracefully {
+            if let writer = installed?.writer { writer.serverIsShuttingDown() } else { closeState.serverIsShuttingDown() }
+        }
         // Checked before the upgrade; authenticated once more here because the identity cannot travel
         // through the upgrade. A key revoked in between leaves it `nil`: `serve` then refuses (4401).
         let identity = try? await api.authenticate(headers: upgrade.connection.headers, uriKey: upgrade.connection.uriKey)
@@ -188,11 +193,12 @@ struct UpgradedConnection: Sendable {
     private func installWatch(
         on channel: any Channel, closeState: WebSocketWatch.CloseState, compressedInput: Bool, outbound: WebSocketOutboundWriter
     ) async -> (writer: WebSocketWatch.DirectWriter, queue: InboundFrameQueue?)? {
-        let pings = pings
+        let (pings, closeTimeout) = (pings, closeTimeout)
         let installed = try? await channel.eventLoop.submit {
             try? channel.syncOptions?.setOption(ChannelOptions.recvAllocator, value: Self.receiveBuffers)
             return try? WebSocketWatch.install(
-                on: channel, state: closeState, pings: pings, queueingInput: true, compressedInput: compressedInput
+                on: channel, state: closeState, pings: pings, queueingInput: true, compressedInput: compressedInput,
+                closeTimeout: closeTimeout
             ) {
                 Task { try? await outbound.close(.goingAway, reason: "No answer to ping") }
             }

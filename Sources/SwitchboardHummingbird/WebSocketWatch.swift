@@ -31,6 +31,17 @@ import Synchronization
 /// client's own close that reached the server before the watch was installed (Autobahn's 7.7 cases send one
 /// right after the upgrade) would have been taken for the shutdown.
 ///
+/// **A close always ends.** A close frame waits behind everything sent before it, so a client that reads
+/// nothing never gets one; and Hummingbird bounds a close by its close timeout only once the connection's
+/// handler has returned and its own close frame is out. A close begun elsewhere (a ping unanswered, the
+/// client's close frame, which Hummingbird answers in the reader's way, input that fails the connection) would
+/// hold the connection, its terminal (a PTY's program) and its slot for ever, and a graceful shutdown until
+/// the watchdog. So once such a close has begun, the connection ends within the close timeout
+/// (``SwitchboardServerConfiguration/closeTimeout``): if it is still open then, the watch closes the channel;
+/// and once the server shuts down, within ``shutdownCloseLimit`` (or the close timeout, if shorter). A close
+/// of Switchboard's own (``WebSocketTransport``) is bounded by Hummingbird's timeout, since the handler then
+/// returns.
+///
 /// **Frames at once.** Its ``DirectWriter`` writes frames into the pipeline from any thread, past
 /// Hummingbird's writer and its task (``WebSocketTransport/sendAtOnce(utf8Text:)``): a PTY's event loop hands
 /// a keystroke's echo straight to the connection's, and every message that fits in a frame goes this way
@@ -148,6 +159,13 @@ final class WebSocketWatch: ChannelDuplexHandler, RemovableChannelHandler {
             }
         }
 
+        /// The server began to shut down before the watch was installed, so the watch never heard of it: from now
+        /// on it acts as if it had (``WebSocketWatch/shutdownBegan()``).
+        func serverIsShuttingDown() {
+            state.serverIsShuttingDown()
+            channel.eventLoop.execute { self.watch.value.shutdownBegan() }
+        }
+
         /// Hands `bytes` over as one uncompressed text frame (UTF-8 of whole characters, checked by the caller);
         /// returns whether it did.
         func writeText(_ bytes: ByteBuffer) -> Bool { write(WebSocketFrame(fin: true, opcode: .text, data: bytes)) }
@@ -202,7 +220,14 @@ final class WebSocketWatch: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     static let shutdownReason = "Server shutting down"
+    /// How long a connection may take to end once the server has begun to shut down: a client that has not
+    /// taken its close frame by then (it reads nothing) is disconnected, well within the shutdown's own limit.
+    static let shutdownCloseLimit = TimeAmount.seconds(2)
     private let state: CloseState
+    /// How long a close may take, from its start until the connection ends.
+    private let closeTimeout: TimeAmount
+    /// When the connection is closed if it has not ended by then, once a close has begun.
+    private var endDeadline: (at: NIODeadline, task: Scheduled<Void>)?
     /// The rounds that ping the connections; `nil`: no pings.
     private let pings: PingRounds?
     /// Closes the connection for a ping that went unanswered (through Hummingbird's writer, so that its
@@ -239,25 +264,29 @@ final class WebSocketWatch: ChannelDuplexHandler, RemovableChannelHandler {
     /// connection's own PTY.
     private var writableWaiter: (@Sendable () -> Void)?
 
-    private init(state: CloseState, pings: PingRounds?, closeUnanswered: @escaping @Sendable () -> Void) {
+    private init(
+        state: CloseState, pings: PingRounds?, closeTimeout: TimeAmount, closeUnanswered: @escaping @Sendable () -> Void
+    ) {
         self.state = state
         self.pings = pings
+        self.closeTimeout = closeTimeout
         self.closeUnanswered = closeUnanswered
     }
 
     /// Installs the watch on an upgraded channel, on its event loop, and returns its writer of frames at
-    /// once; throws when the pipeline is not the one expected. With no `pings` it does not ping.
+    /// once; throws when the pipeline is not the one expected. With no `pings` it does not ping; a close that
+    /// has begun ends the connection within `closeTimeout`.
     ///
     /// With `queueingInput` the watch queues the data frames it reads for the connection's reader and answers
     /// pings itself, and returns the queue (see ``InboundFrameQueue``); with `compressedInput` (permessage-deflate
     /// was negotiated) a message's first frame may have RSV1, and the reader inflates it (``DeflateReceiver``).
     static func install(
         on channel: any Channel, state: CloseState, pings: PingRounds?, queueingInput: Bool, compressedInput: Bool = false,
-        closeUnanswered: @escaping @Sendable () -> Void
+        closeTimeout: TimeAmount = .seconds(10), closeUnanswered: @escaping @Sendable () -> Void
     ) throws -> (DirectWriter, InboundFrameQueue?) {
         let operations = channel.pipeline.syncOperations
         let decoder = try operations.handler(type: ByteToMessageHandler<WebSocketFrameDecoder>.self)
-        let watch = WebSocketWatch(state: state, pings: pings, closeUnanswered: closeUnanswered)
+        let watch = WebSocketWatch(state: state, pings: pings, closeTimeout: closeTimeout, closeUnanswered: closeUnanswered)
         watch.compressedInput = compressedInput
         try operations.addHandler(watch, position: .after(decoder))
         guard queueingInput, let context = watch.context else { return (DirectWriter(channel: channel, watch: watch, state: state), nil) }
@@ -279,6 +308,7 @@ final class WebSocketWatch: ChannelDuplexHandler, RemovableChannelHandler {
 
     func handlerRemoved(context: ChannelHandlerContext) {
         stopPinging()
+        cancelEndDeadline()
         releaseHeldFlush()
         self.context = nil
         resumeWritableWaiter()
@@ -330,6 +360,7 @@ final class WebSocketWatch: ChannelDuplexHandler, RemovableChannelHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         stopPinging()
+        cancelEndDeadline()
         context.fireChannelInactive()
         inboundQueue?.append(.consultHummingbird)
         resumeWritableWaiter()
@@ -358,7 +389,7 @@ final class WebSocketWatch: ChannelDuplexHandler, RemovableChannelHandler {
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if event is ServerShutdownNotice {
-            state.serverIsShuttingDown()
+            shutdownBegan()
             return
         }
         context.fireUserInboundEventTriggered(event)
@@ -374,11 +405,15 @@ final class WebSocketWatch: ChannelDuplexHandler, RemovableChannelHandler {
         case .connectionClose:
             stopPinging()
             state.clientClosed.store(true, ordering: .releasing)
+            endWithinCloseTimeout()
         case .text, .binary, .continuation:
             guard let inboundQueue, !inputFailed else { break }
             // A reserved bit fails the connection (the reader refuses the frame in its turn): what follows
             // goes Hummingbird's way, which answers nothing more.
-            if frame.rsv2 || frame.rsv3 || (frame.rsv1 && (!compressedInput || frame.opcode == .continuation)) { inputFailed = true }
+            if frame.rsv2 || frame.rsv3 || (frame.rsv1 && (!compressedInput || frame.opcode == .continuation)) {
+                inputFailed = true
+                endWithinCloseTimeout()
+            }
             let unmasked = WebSocketFrame(
                 fin: frame.fin, rsv1: frame.rsv1, rsv2: frame.rsv2, rsv3: frame.rsv3, opcode: frame.opcode,
                 data: frame.unmaskedData)
@@ -395,6 +430,7 @@ final class WebSocketWatch: ChannelDuplexHandler, RemovableChannelHandler {
         default:
             // A frame of a reserved opcode fails the connection.
             inputFailed = inboundQueue != nil
+            endWithinCloseTimeout()
         }
         context.fireChannelRead(data)
         // A close frame, or a frame of a reserved opcode: Hummingbird's stream answers it, in its turn.
@@ -472,6 +508,7 @@ final class WebSocketWatch: ChannelDuplexHandler, RemovableChannelHandler {
         guard round != nil, let context else { return }
         if awaitingPong {
             stopPinging()
+            endWithinCloseTimeout()
             closeUnanswered()
             return
         }
@@ -483,5 +520,42 @@ final class WebSocketWatch: ChannelDuplexHandler, RemovableChannelHandler {
     private func stopPinging() {
         round?.leave(self)
         round = nil
+    }
+
+    // MARK: A close always ends
+
+    /// The server has begun to shut down: the connection ends within ``shutdownCloseLimit``.
+    fileprivate func shutdownBegan() {
+        state.serverIsShuttingDown()
+        endWithinCloseTimeout()
+    }
+
+    /// A close has begun: the connection ends within the close timeout, or sooner once the server shuts down.
+    private func endWithinCloseTimeout() {
+        endWithin(state.serverShuttingDown.load(ordering: .acquiring) ? min(closeTimeout, Self.shutdownCloseLimit) : closeTimeout)
+    }
+
+    /// Closes the channel `limit` from now if it is still open then; a deadline set before that is sooner stays.
+    private func endWithin(_ limit: TimeAmount) {
+        guard let context, context.channel.isActive else { return }
+        let at = NIODeadline.now() + limit
+        if let deadline = endDeadline, deadline.at <= at { return }
+        endDeadline?.task.cancel()
+        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        endDeadline = (at, context.eventLoop.scheduleTask(deadline: at) { loopBound.value.endNow() })
+    }
+
+    /// The close did not complete in time: the channel is closed, which ends the connection's input, so its
+    /// reader and terminal end, and fails what waits to be written.
+    private func endNow() {
+        endDeadline = nil
+        guard let context, context.channel.isActive else { return }
+        releaseHeldFlush()
+        context.close(promise: nil)
+    }
+
+    private func cancelEndDeadline() {
+        endDeadline?.task.cancel()
+        endDeadline = nil
     }
 }

@@ -212,6 +212,24 @@ struct CommandLineTests {
         #expect(alive.isEmpty, "still running: \(alive.map { "\($0) \(processState(of: $0).map(String.init) ?? "-")" })")
     }
 
+    @Test func sigtermEndsAConnectionWhoseClientReadsNothing() async throws {
+        let data = Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        let (process, port) = try await startServe(dataDirectory: data)
+        defer { if process.isRunning { process.terminate() } }
+        let raw = try RawSocket(port: port)
+        try await raw.upgrade(path: "/api(\(try Self.token(data)))/pty")
+        let flood = try await raw.floodThatNobodyReads()
+        process.terminate()
+        try await onOwnThread { process.waitUntilExit() }
+        // The close frame waits behind the flood for ever: the server disconnects the client instead, and stops
+        // gracefully (status 0), where it used to wait for the watchdog's `--shutdown-timeout` and exit with 1.
+        #expect(process.terminationReason == .exit)
+        #expect(process.terminationStatus == 0)
+        #expect(hasEnded(flood))
+        #expect(!raw.serverEndIsOpen(serverPort: port))
+    }
+
     /// Whether headless Chromium, its driver, selenium and Debian's xterm.js are here (CI installs them).
     static let browserAvailable: Bool = {
         let files = ["/usr/bin/chromium", "/usr/bin/chromedriver", "/usr/bin/esbuild", "/usr/share/nodejs/xterm/lib/public/Terminal.js"]

@@ -16,7 +16,8 @@ struct PTYTests {
     static func withServer(
         sharing: PTYManager.Sharing = .perConnection, maxTerminals: Int = 32, authenticator: any Authenticator = AllowAllAuthenticator(),
         idleTimeout: Duration? = .seconds(3600), inheritedVariables: [String] = [], audit: Logger = TestServer.defaultLogger,
-        recordings: SessionRecordings? = nil, _ body: (TestServer, PTYManager) async throws -> Void
+        recordings: SessionRecordings? = nil, configuration: SwitchboardServerConfiguration = .init(),
+        _ body: (TestServer, PTYManager) async throws -> Void
     ) async throws {
         let manager = PTYManager(
             configuration: .init(
@@ -24,7 +25,7 @@ struct PTYTests {
                     "bash", arguments: ["--norc", "--noprofile"], environment: ["PS1": "$ "], inheritedVariables: inheritedVariables),
                 sharing: sharing, maxTerminals: maxTerminals, terminationGrace: .milliseconds(500), idleTimeout: idleTimeout),
             audit: audit, recordings: recordings)
-        try await TestServer.with(authenticator: authenticator, configure: { manager.register(in: $0) }) { server in
+        try await TestServer.with(configuration: configuration, authenticator: authenticator, configure: { manager.register(in: $0) }) { server in
             try await body(server, manager)
             await manager.shutdown()
         }
@@ -343,31 +344,39 @@ struct PTYTests {
             let before = Self.residentBytes()
             let raw = try RawSocket(port: server.port)
             try await raw.upgrade(path: "/api/pty")
-            // "echo $$; exec yes": the pid, then an endless flood; the client never reads a byte of it.
-            let command = Array("exec sh -c 'echo PID=$$; exec yes'".utf8)
-            try raw.write(RawSocket.maskedFrame(opcode: 0x1, payload: command))
-            // Find yes: the program's only child is the sh that became yes.
-            var yes: Int32?
-            while yes == nil {
-                for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
-                    guard let pid = Int32(entry), let cmdline = try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8)
-                    else { continue }
-                    if cmdline.hasPrefix("yes\0") && getsid(pid) == pid { yes = pid }
-                }
-                if yes == nil { await Task.yield() }
-            }
-            // Blocked in write: asleep every time we look, because nobody reads the PTY.
-            var asleep = 0
-            while asleep < 20 {
-                asleep = Self.state(of: yes!) == "S" ? asleep + 1 : 0
-                try await Task.sleep(for: .milliseconds(25))
-            }
+            let flood = try await raw.floodThatNobodyReads()
             let during = Self.residentBytes()
             #expect(during - before < 32 << 20, "RSS grew from \(before >> 20) MiB to \(during >> 20) MiB")
             try await witness.stillWorks()
             raw.reset()
-            let flood = yes!
-            #expect(await eventually { Self.state(of: flood) == nil || Self.state(of: flood) == "Z" })
+            #expect(await eventually { hasEnded(flood) })
+        }
+    }
+
+    @Test func aClientThatReadsNothingIsDisconnectedWhenItsPingGoesUnanswered() async throws {
+        try await Self.withServer(configuration: .init(pingInterval: .seconds(1), closeTimeout: .seconds(1))) { server, _ in
+            let raw = try RawSocket(port: server.port)
+            try await raw.upgrade(path: "/api/pty")
+            let flood = try await raw.floodThatNobodyReads()
+            // The ping goes unanswered, and the close that follows cannot go out behind the flood: the connection
+            // ends all the same, and its program with it.
+            #expect(await eventually { !raw.serverEndIsOpen(serverPort: server.port) }, "the server still holds the connection")
+            #expect(await eventually { hasEnded(flood) }, "the program still runs")
+            #expect(await eventually { server.api.connectionCount == 0 })
+        }
+    }
+
+    /// A client that begins the close (or fails the connection) and reads nothing: the server's answer waits
+    /// behind the flood for ever, and the connection ends after the close timeout all the same.
+    @Test(arguments: [("a close frame", RawSocket.maskedFrame(opcode: 0x8, payload: [0x03, 0xE8])), ("a reserved bit", [0xA1, 0x80, 0, 0, 0, 0])])
+    func aClientThatEndsTheConnectionAndReadsNothingIsDisconnected(how: String, frame: [UInt8]) async throws {
+        try await Self.withServer(configuration: .init(pingInterval: nil, closeTimeout: .seconds(1))) { server, _ in
+            let raw = try RawSocket(port: server.port)
+            try await raw.upgrade(path: "/api/pty")
+            let flood = try await raw.floodThatNobodyReads()
+            try raw.write(frame)
+            #expect(await eventually { !raw.serverEndIsOpen(serverPort: server.port) }, "the server still holds the connection after \(how)")
+            #expect(await eventually { hasEnded(flood) }, "the program still runs after \(how)")
         }
     }
 

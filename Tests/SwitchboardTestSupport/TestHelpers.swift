@@ -150,6 +150,55 @@ final class RawSocket: Sendable {
         return total
     }
 
+    /// This end's local port.
+    var localPort: Int {
+        var address = sockaddr_in()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    /// Whether a process still has the server's end of this connection open, from `/proc/net/tcp`: a socket
+    /// its process closed is either gone or kept by the kernel alone (inode 0) while it sends what was left in
+    /// it, which a client that reads nothing never takes.
+    func serverEndIsOpen(serverPort: Int) -> Bool {
+        let ours = String(format: ":%04X", localPort)
+        let server = String(format: ":%04X", serverPort)
+        let table = (try? String(contentsOfFile: "/proc/net/tcp", encoding: .utf8)) ?? ""
+        for line in table.split(separator: "\n").dropFirst() {
+            let fields = line.split(separator: " ")
+            guard fields.count > 9, fields[1].hasSuffix(server), fields[2].hasSuffix(ours) else { continue }
+            return fields[9] != "0"
+        }
+        return false
+    }
+
+    /// Runs `yes` in the PTY of this connection to a PTY terminal, whose output this client never reads, and
+    /// returns its pid once it is blocked in `write`: every buffer between it and the client is full.
+    func floodThatNobodyReads() async throws -> Int32 {
+        // A mark of its own in the arguments: other tests may run a `yes` at the same time.
+        let mark = "flood-\(UInt32.random(in: 0...UInt32.max))"
+        try write(RawSocket.maskedFrame(opcode: 0x1, payload: Array("exec yes \(mark)".utf8)))
+        var yes: Int32?
+        while yes == nil {
+            for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+                guard let pid = Int32(entry), let cmdline = try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8)
+                else { continue }
+                if cmdline == "yes\0\(mark)\0" { yes = pid }
+            }
+            if yes == nil { await Task.yield() }
+        }
+        // Blocked in write: asleep every time we look, because nobody reads the PTY.
+        var asleep = 0
+        while asleep < 20 {
+            asleep = processState(of: yes!) == "S" ? asleep + 1 : 0
+            try await Task.sleep(for: .milliseconds(25))
+        }
+        return yes!
+    }
+
     /// Closes with a TCP reset (linger 0).
     func reset() {
         var linger = linger(l_onoff: 1, l_linger: 0)
@@ -256,6 +305,9 @@ extension WebSocketTestClient {
 }
 
 /// The state letter of a process (`R`, `S`, `Z`, …), or nil if it is gone.
+/// Whether the process has ended: gone, or a zombie not yet reaped.
+func hasEnded(_ pid: Int32) -> Bool { processState(of: pid).map { $0 == "Z" } ?? true }
+
 func processState(of pid: Int32) -> Character? {
     guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else {
         return nil
