@@ -10,3 +10,7 @@ public protocol ConnectionEncryption: Sendable {
     /// every other handler sees plain HTTP and WebSocket frames.
     func makeHandler() -> any ChannelHandler
 }
+
+/// The name of the encrypting handler in a connection's pipeline: a connection dropped because its client
+/// reads nothing is closed beneath it (see `WebSocketWatch`).
+let encryptionHandlerName = "Switchboard.ConnectionEncryption"

@@ -89,7 +89,7 @@ struct DeadlineGuardedChannel<Base: ServerChildChannel>: ServerChildChannel {
             let operations = channel.pipeline.syncOperations
             if let tls {
                 let encryption = tls.makeHandler()
-                try operations.addHandler(encryption, position: .first)
+                try operations.addHandler(encryption, name: encryptionHandlerName, position: .first)
                 try operations.addHandler(UpgradeRefusalHandler(), position: .after(encryption))
                 try operations.addHandler(RequestHeadDeadlineHandler(deadline: deadline), position: .after(encryption))
             } else {

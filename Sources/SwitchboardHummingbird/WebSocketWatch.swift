@@ -546,12 +546,14 @@ final class WebSocketWatch: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     /// The close did not complete in time: the channel is closed, which ends the connection's input, so its
-    /// reader and terminal end, and fails what waits to be written.
+    /// reader and terminal end, and fails what waits to be written. Beneath the encryption, if there is one:
+    /// TLS would first send its close notice behind everything else and wait 5 s for the client's.
     private func endNow() {
         endDeadline = nil
         guard let context, context.channel.isActive else { return }
         releaseHeldFlush()
-        context.close(promise: nil)
+        let beneathEncryption = try? context.pipeline.syncOperations.context(name: encryptionHandlerName)
+        (beneathEncryption ?? context).close(promise: nil)
     }
 
     private func cancelEndDeadline() {

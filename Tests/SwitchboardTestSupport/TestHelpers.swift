@@ -178,9 +178,20 @@ final class RawSocket: Sendable {
     /// Runs `yes` in the PTY of this connection to a PTY terminal, whose output this client never reads, and
     /// returns its pid once it is blocked in `write`: every buffer between it and the client is full.
     func floodThatNobodyReads() async throws -> Int32 {
-        // A mark of its own in the arguments: other tests may run a `yes` at the same time.
+        let (frame, mark) = RawSocket.floodCommand()
+        try write(frame)
+        return try await RawSocket.blockedYes(mark)
+    }
+
+    /// The client frame of a command that runs `yes` with a mark of its own (other tests may run a `yes` at the
+    /// same time), and the mark.
+    static func floodCommand() -> (frame: [UInt8], mark: String) {
         let mark = "flood-\(UInt32.random(in: 0...UInt32.max))"
-        try write(RawSocket.maskedFrame(opcode: 0x1, payload: Array("exec yes \(mark)".utf8)))
+        return (maskedFrame(opcode: 0x1, payload: Array("exec yes \(mark)".utf8)), mark)
+    }
+
+    /// The pid of the `yes` of ``floodCommand()`` with this mark, once it is blocked in `write`.
+    static func blockedYes(_ mark: String) async throws -> Int32 {
         var yes: Int32?
         while yes == nil {
             for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
