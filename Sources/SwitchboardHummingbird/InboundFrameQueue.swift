@@ -52,6 +52,10 @@ final class InboundFrameQueue: InboundParking, TaskExecutor, Sendable {
         var sentinelPassed = false
         var readsPaused = false
         var ended = false
+        /// Whether the connection's input has ended (``inputEnded()``).
+        var inputEnded = false
+        /// The account whose waits for memory end with the input (``endsMemoryWaitsAtTheInputsEnd(of:)``).
+        var memoryAccount: InboundAccount?
     }
 
     private let state = Mutex(State())
@@ -117,6 +121,24 @@ final class InboundFrameQueue: InboundParking, TaskExecutor, Sendable {
         resume?.resume(returning: item)
         wake?()
         return appended
+    }
+
+    /// The connection's input has ended (the channel closed, or the client closed its side): a read of the
+    /// connection that waits for memory gives up (``InboundAccount/inputEnded()``).
+    func inputEnded() {
+        let account = state.withLock { state in
+            state.inputEnded = true
+            return state.memoryAccount.take()
+        }
+        account?.inputEnded()
+    }
+
+    func endsMemoryWaitsAtTheInputsEnd(of account: InboundAccount) {
+        let ended = state.withLock { state in
+            if !state.inputEnded { state.memoryAccount = account }
+            return state.inputEnded
+        }
+        if ended { account.inputEnded() }
     }
 
     /// Whether a ping can be answered at once: the reader is parked and nothing is queued ahead of it. A

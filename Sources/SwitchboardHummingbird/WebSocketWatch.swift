@@ -362,6 +362,7 @@ final class WebSocketWatch: ChannelDuplexHandler, RemovableChannelHandler {
         stopPinging()
         cancelEndDeadline()
         context.fireChannelInactive()
+        inboundQueue?.inputEnded()
         inboundQueue?.append(.consultHummingbird)
         resumeWritableWaiter()
     }
@@ -393,7 +394,10 @@ final class WebSocketWatch: ChannelDuplexHandler, RemovableChannelHandler {
             return
         }
         context.fireUserInboundEventTriggered(event)
-        if let event = event as? ChannelEvent, case .inputClosed = event { inboundQueue?.append(.consultHummingbird) }
+        if let event = event as? ChannelEvent, case .inputClosed = event {
+            inboundQueue?.inputEnded()
+            inboundQueue?.append(.consultHummingbird)
+        }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {

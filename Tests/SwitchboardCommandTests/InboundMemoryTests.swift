@@ -105,6 +105,30 @@ struct InboundBudgetAccountingTests {
         #expect(budget.inUse == 0, "\(budget.inUse) bytes still reserved after every connection ended")
     }
 
+    /// A read that waits for memory gives up as soon as its client is gone, rather than after the wait's
+    /// timeout (a minute here): the connection ends and holds nothing meanwhile.
+    @Test func aWaitForMemoryEndsWhenTheClientGoes() async throws {
+        let piece = try #require(try await Self.deflatedPieces(1, size: 600 << 10).first)
+        let api = SwitchboardAPI.Configuration(maxInboundBytes: 2 << 20, inboundMemoryTimeout: .seconds(60))
+        try await TestServer.with(configuration: SwitchboardServerConfiguration(maxMessageSize: 1 << 20), api: api) { server in
+            // Input held: a terminal busy with its first message keeps the next one, 1.8 MB as text, queued.
+            let holder = try RawSocket(port: server.port)
+            try await holder.upgrade(path: "/api/blocker")
+            try holder.write(RawSocket.maskedFrame(opcode: 0x1, payload: Array("hang".utf8)))
+            try holder.write(RawSocket.maskedFrame(opcode: 0x1, payload: [UInt8](repeating: UInt8(ascii: "h"), count: 900_000)))
+            #expect(await eventually { server.api.inboundMemory.inUse >= 1_800_000 })
+            // A compressed message that may inflate to 600 KiB reserves 1.9 MB first, and waits for it.
+            let leaving = try RawSocket(port: server.port)
+            try await leaving.upgrade(path: "/api/echo", extensions: ["permessage-deflate; client_no_context_takeover"])
+            try leaving.write(RawSocket.maskedFrame(opcode: 0x41, payload: piece))
+            #expect(await eventually { server.api.inboundMemory.waiterCount == 1 })
+            leaving.reset()
+            #expect(await eventually { server.api.inboundMemory.waiterCount == 0 }, "the wait went on after its client left")
+            #expect(await eventually { server.api.connectionCount == 1 })
+            holder.reset()
+        }
+    }
+
     /// One compressed frame that inflates past the message limit closes its connection with 1009 (message too
     /// big) once the inflater has written one byte past the limit, not after inflating all of it; and nothing
     /// stays reserved.

@@ -23,6 +23,8 @@ public final class InboundAccount: Sendable {
     let budget: InboundMemoryBudget
     let timeout: Duration
     private let held = Mutex(0)
+    /// Whether the connection's input has ended (``inputEnded()``), and how to end the wait in progress.
+    private let waiting = Mutex<(inputEnded: Bool, giveUp: (@Sendable () -> Void)?)>((false, nil))
     private let onExhausted: @Sendable () async -> Void
 
     init(budget: InboundMemoryBudget, timeout: Duration, onExhausted: @escaping @Sendable () async -> Void) {
@@ -34,14 +36,42 @@ public final class InboundAccount: Sendable {
     /// Reserves `bytes` of the API's budget for this connection, waiting for others to release memory.
     ///
     /// - Throws: ``InboundMemoryExhausted`` if the memory did not become free in time (or the task was
-    ///   cancelled). The connection has then been closed with `1013 Try again later` and a reason.
+    ///   cancelled, or the connection's input ended). The connection has then been closed with
+    ///   `1013 Try again later` and a reason (unless its client was gone).
     public func reserve(_ bytes: Int) async throws(InboundMemoryExhausted) {
         guard bytes > 0 else { return }
-        guard await budget.reserve(bytes, timeout: timeout) else {
-            if !Task.isCancelled { await onExhausted() }
+        var waited = false
+        let reserved = await budget.reserve(bytes, timeout: timeout) { giveUp in
+            waited = true
+            let ended = waiting.withLock { waiting in
+                if !waiting.inputEnded { waiting.giveUp = giveUp }
+                return waiting.inputEnded
+            }
+            if ended { giveUp() }
+        }
+        var inputEnded = false
+        if waited {
+            inputEnded = waiting.withLock { waiting in
+                waiting.giveUp = nil
+                return waiting.inputEnded
+            }
+        }
+        guard reserved else {
+            if !Task.isCancelled && !inputEnded { await onExhausted() }
             throw InboundMemoryExhausted(bytes: bytes, limit: budget.limit)
         }
         held.withLock { $0 += bytes }
+    }
+
+    /// The connection's input has ended: its client closed or went away. A wait for memory in progress gives
+    /// up now, and a later one at once, so that the connection ends and releases what it holds rather than
+    /// waiting out the timeout for memory nobody will use. Called by the transport, from any thread.
+    public func inputEnded() {
+        let giveUp = waiting.withLock { waiting in
+            waiting.inputEnded = true
+            return waiting.giveUp.take()
+        }
+        giveUp?()
     }
 
     /// Returns part of a reservation that was not needed.

@@ -44,7 +44,7 @@ public final class InboundMemoryBudget: Sendable {
     public var highWater: Int { state.withLock { $0.highWater } }
 
     /// How many reservations are waiting.
-    var waiterCount: Int { state.withLock { $0.waiters.count } }
+    package var waiterCount: Int { state.withLock { $0.waiters.count } }
 
     /// Takes `bytes` if they are free now, without waiting.
     func tryReserve(_ bytes: Int) -> Bool {
@@ -55,9 +55,12 @@ public final class InboundMemoryBudget: Sendable {
         }
     }
 
-    /// Takes `bytes`, waiting up to `timeout` for them to be released by others.
-    /// - Returns: `false` if the time ran out or the task was cancelled; nothing is held then.
-    func reserve(_ bytes: Int, timeout: Duration) async -> Bool {
+    /// Takes `bytes`, waiting up to `timeout` for them to be released by others. When it must wait, it first
+    /// calls `whileWaiting` with a function that ends the wait (as if the time had run out), from any thread.
+    /// - Returns: `false` if the time ran out, the wait was ended or the task was cancelled; nothing is held then.
+    func reserve(
+        _ bytes: Int, timeout: Duration, whileWaiting: (_ giveUp: @escaping @Sendable () -> Void) -> Void = { _ in }
+    ) async -> Bool {
         guard bytes > 0 else { return true }
         let id: Int? = state.withLock { state in
             if state.waiters.isEmpty && Self.fits(bytes, in: state, limit: limit) {
@@ -69,6 +72,7 @@ public final class InboundMemoryBudget: Sendable {
             return state.nextWaiterID
         }
         guard let id else { return true }
+        whileWaiting { [weak self] in self?.giveUp(id) }
         let timer = Task { [weak self] in
             try? await Task.sleep(for: timeout)
             self?.giveUp(id)

@@ -13,6 +13,7 @@ final class InboundReader: @unchecked Sendable {
         messages = Iterating(inbound.makeAsyncIterator())
         parking = (inbound as? any ParkableInbound)?.parking
         self.account = account
+        parking?.endsMemoryWaitsAtTheInputsEnd(of: account)
     }
 
     /// The next message, `nil` at the end; the transport charges what it reserves to ``account``.
@@ -63,6 +64,10 @@ package protocol InboundParking: Sendable {
     func callWhenInputArrives(_ call: @escaping @Sendable () -> Void) -> Bool
     /// Drops the call kept by ``callWhenInputArrives(_:)``, if it has not been made.
     func stopCallingWhenInputArrives()
+    /// Has the transport call ``InboundAccount/inputEnded()`` on the connection's account once its input ends
+    /// (the client closed or went away), at once if it has already: a read waiting for memory then gives up,
+    /// and what the connection holds is released, instead of after the whole wait.
+    func endsMemoryWaitsAtTheInputsEnd(of account: InboundAccount)
 }
 
 /// An inbound sequence that may let its reader park (``InboundParking``); `parking` is `nil` when it cannot.
