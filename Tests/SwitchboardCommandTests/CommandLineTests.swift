@@ -251,6 +251,7 @@ struct CommandLineTests {
             let raw = try RawSocket(port: port)
             try await raw.upgrade(path: path)
             flood = try await raw.floodThatNobodyReads()
+            #expect(raw.serverEndIsOpen(serverPort: port))
             plain = raw
         }
         process.terminate()

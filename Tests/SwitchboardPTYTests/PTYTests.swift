@@ -358,6 +358,7 @@ struct PTYTests {
             let raw = try RawSocket(port: server.port)
             try await raw.upgrade(path: "/api/pty")
             let flood = try await raw.floodThatNobodyReads()
+            #expect(raw.serverEndIsOpen(serverPort: server.port))
             // The ping goes unanswered, and the close that follows cannot go out behind the flood: the connection
             // ends all the same, and its program with it.
             #expect(await eventually { !raw.serverEndIsOpen(serverPort: server.port) }, "the server still holds the connection")
@@ -374,6 +375,7 @@ struct PTYTests {
             let raw = try RawSocket(port: server.port)
             try await raw.upgrade(path: "/api/pty")
             let flood = try await raw.floodThatNobodyReads()
+            #expect(raw.serverEndIsOpen(serverPort: server.port))
             try raw.write(frame)
             #expect(await eventually { !raw.serverEndIsOpen(serverPort: server.port) }, "the server still holds the connection after \(how)")
             #expect(await eventually { hasEnded(flood) }, "the program still runs after \(how)")
