@@ -166,7 +166,19 @@ final class RawSocket: Sendable {
     func serverEndIsOpen(serverPort: Int) -> Bool {
         let ours = String(format: ":%04X", localPort)
         let server = String(format: ":%04X", serverPort)
-        let table = (try? String(contentsOfFile: "/proc/net/tcp", encoding: .utf8)) ?? ""
+        // Read to its end by hand: the file says its size is 0, and a reader that trusts that stops after the
+        // first page, which a machine running many tests at once fills.
+        var bytes: [UInt8] = []
+        let file = open("/proc/net/tcp", O_RDONLY)
+        guard file >= 0 else { return false }
+        defer { close(file) }
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let count = Glibc.read(file, &chunk, chunk.count)
+            if count <= 0 { break }
+            bytes += chunk[0..<count]
+        }
+        let table = String(decoding: bytes, as: UTF8.self)
         for line in table.split(separator: "\n").dropFirst() {
             let fields = line.split(separator: " ")
             guard fields.count > 9, fields[1].hasSuffix(server), fields[2].hasSuffix(ours) else { continue }
