@@ -68,9 +68,9 @@ final class RequestHeadDeadlineHandler: ChannelInboundHandler, RemovableChannelH
     }
 }
 
-/// Hummingbird's HTTP/1 + WebSocket child channel with Switchboard's handlers in front of it: TLS (when
-/// configured) nearest the socket, then ``RequestHeadDeadlineHandler`` and ``UpgradeRefusalHandler``, which
-/// see plain HTTP.
+/// Hummingbird's HTTP/1 + WebSocket child channel with Switchboard's handlers in front of it:
+/// ``SendStallDeadlineHandler`` nearest the socket, then TLS (when configured), then
+/// ``RequestHeadDeadlineHandler`` and ``UpgradeRefusalHandler``, which see plain HTTP.
 ///
 /// It also registers the connection's graceful-shutdown handler, for the connection's life, which sends a
 /// ``ServerShutdownNotice`` into its pipeline: an upgraded connection's ``WebSocketWatch`` takes it (so that
@@ -81,6 +81,8 @@ struct DeadlineGuardedChannel<Base: ServerChildChannel>: ServerChildChannel {
     typealias Value = Base.Value
     let base: Base
     let deadline: TimeAmount
+    /// How long output may wait with none of it leaving for the client (``SendStallDeadlineHandler``).
+    let stallLimit: TimeAmount
     let tls: (any ConnectionEncryption)?
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
@@ -96,6 +98,7 @@ struct DeadlineGuardedChannel<Base: ServerChildChannel>: ServerChildChannel {
                 try operations.addHandler(RequestHeadDeadlineHandler(deadline: deadline), position: .first)
                 try operations.addHandler(UpgradeRefusalHandler(), position: .first)
             }
+            try operations.addHandler(SendStallDeadlineHandler(limit: stallLimit), position: .first)
         } catch {
             return channel.eventLoop.makeFailedFuture(error)
         }
@@ -131,8 +134,9 @@ struct ServerShutdownNotice: Sendable {}
 
 extension HTTPServerBuilder {
     /// HTTP/1 with WebSocket upgrades for Switchboard: Hummingbird's `http1WebSocketUpgrade`, configured from
-    /// `configuration`, with a deadline for the first request head (``SwitchboardServerConfiguration/requestHeadTimeout``)
-    /// and TLS when ``SwitchboardServerConfiguration/tls`` is set.
+    /// `configuration`, with a deadline for the first request head (``SwitchboardServerConfiguration/requestHeadTimeout``),
+    /// one for output its client stops taking (``SwitchboardServerConfiguration/idleTimeout``), and TLS when
+    /// ``SwitchboardServerConfiguration/tls`` is set.
     public static func switchboard<WSResponderBuilder: HTTPResponderBuilder & _HB_SendableMetatype>(
         webSocketRouter: WSResponderBuilder, configuration: SwitchboardServerConfiguration
     ) -> HTTPServerBuilder where WSResponderBuilder.Responder.Context: WebSocketRequestContext {
@@ -146,7 +150,7 @@ extension HTTPServerBuilder {
             DeadlineGuardedChannel(
                 base: HTTP1WebSocketUpgradeChannel(
                     responder: responder, webSocketResponder: webSocketResponder, configuration: channelConfiguration),
-                deadline: deadline, tls: configuration.tls)
+                deadline: deadline, stallLimit: TimeAmount(configuration.idleTimeout), tls: configuration.tls)
         }
     }
 }

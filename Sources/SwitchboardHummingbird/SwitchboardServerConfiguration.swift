@@ -73,7 +73,11 @@ public struct SwitchboardServerConfiguration: Sendable {
     /// How long an HTTP connection may go without reading or writing before it is closed (default 30 s):
     /// idle keep-alive connections, request bodies that stop arriving, and the next request head on a
     /// keep-alive connection, which must be whole within this time of the previous answer (bytes that
-    /// trickle in do not count as activity until the head is complete). It is ``http1``'s `idleTimeout`.
+    /// trickle in do not count as activity until the head is complete). It also bounds output a client stops
+    /// taking, over HTTP and WebSocket alike: when the connection's buffer is full and no data leaves for the
+    /// client within this time (2 s once the server shuts down), the connection is closed, and an upgraded
+    /// connection's terminal with it. A client that reads slowly keeps its connection. It is ``http1``'s
+    /// `idleTimeout`.
     public var idleTimeout: Duration {
         get { http1.idleTimeout.map { Duration.nanoseconds($0.nanoseconds) } ?? .seconds(30) }
         set { http1.idleTimeout = TimeAmount(newValue) }

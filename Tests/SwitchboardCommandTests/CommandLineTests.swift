@@ -262,6 +262,32 @@ struct CommandLineTests {
         if let plain { #expect(!plain.serverEndIsOpen(serverPort: port)) }
     }
 
+    /// The same for an HTTP client that asks and reads none of the answers: Hummingbird's graceful shutdown
+    /// waits for the answer being written, which waits for the socket, so the process waited for the watchdog
+    /// and exited with status 1. The connection is dropped 2 s into the shutdown, beneath the encryption
+    /// over TLS.
+    @Test(arguments: [false, true])
+    func sigtermEndsAnHTTPConnectionWhoseClientReadsNothing(overTLS: Bool) async throws {
+        let data = Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        var arguments = ["--shutdown-timeout", "5"]
+        if overTLS {
+            let files = try makeSelfSignedCertificate(in: data + "/tls", name: "server")
+            arguments += ["--tls-cert", files.certificate, "--tls-key", files.key]
+        }
+        let (process, port) = try await startServe(dataDirectory: data, arguments)
+        defer { if process.isRunning { process.terminate() } }
+        let client = try await UnreadAnswersClient(
+            port: port, path: "/api/Switchboard.AvailableResource", tls: overTLS, headers: ["Authorization: Bearer \(try Self.token(data))"])
+        defer { if client.process.isRunning { client.process.terminate() } }
+        #expect(RawSocket.serverEndIsOpen(serverPort: port, clientPort: client.clientPort))
+        process.terminate()
+        try await onOwnThread { process.waitUntilExit() }
+        #expect(process.terminationReason == .exit)
+        #expect(process.terminationStatus == 0)
+        try await client.finish()
+    }
+
     /// Whether headless Chromium, its driver, selenium and Debian's xterm.js are here (CI installs them).
     static let browserAvailable: Bool = {
         let files = ["/usr/bin/chromium", "/usr/bin/chromedriver", "/usr/bin/esbuild", "/usr/share/nodejs/xterm/lib/public/Terminal.js"]

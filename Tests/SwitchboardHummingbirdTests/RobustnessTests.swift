@@ -266,6 +266,65 @@ struct RobustnessTests {
             #expect(try await RawHTTP.request(port: server.port, "GET", "/api/superhero").status == 200)
         }
     }
+
+    /// A client that asks and reads none of the answers: Hummingbird's idle timeout does not run while an
+    /// answer is being written, and the answer waits for the socket for ever. The connection is closed once
+    /// nothing has left for the client for the idle timeout, and the server goes on serving.
+    @Test func aClientThatTakesNoAnswerIsDisconnected() async throws {
+        // Longer than the client takes to see that the server has stopped taking its requests (1 s).
+        try await TestServer.with(configuration: .init(idleTimeout: .seconds(3))) { server in
+            let client = try await UnreadAnswersClient(port: server.port, path: "/api/superhero")
+            let (serverPort, clientPort) = (server.port, client.clientPort)
+            #expect(RawSocket.serverEndIsOpen(serverPort: serverPort, clientPort: clientPort))
+            #expect(
+                await eventually { !RawSocket.serverEndIsOpen(serverPort: serverPort, clientPort: clientPort) },
+                "the server still holds the connection")
+            #expect(try await RawHTTP.request(port: server.port, "GET", "/api/superhero").status == 200)
+            try await client.finish()
+        }
+    }
+
+    /// A client that reads its answers slowly for a while keeps its connection, with an idle timeout of half
+    /// the slow stretch. It reads 2.5 MB of its 10 MB at full speed first, so that the kernel grows the
+    /// server's send buffer to megabytes; then 4 s at 200 KB/s. The channel's own buffer stays full all that
+    /// time (the kernel lets it write again only once half the send buffer is free), but segments leave for
+    /// the client all the while, and each counts as progress. (Counting only what leaves the channel, the
+    /// connection was closed after 8,062 of the 12,000 answers.)
+    @Test func aClientThatReadsAnswersSlowlyKeepsItsConnection() async throws {
+        try await TestServer.with(configuration: .init(idleTimeout: .seconds(2))) { server in
+            let socket = try RawSocket(port: server.port)
+            let count = 12_000
+            let request = Array("GET /api/superhero HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".utf8)
+            let writer = Task.detached { try await onOwnThread { try socket.write(Array([[UInt8]](repeating: request, count: count).joined())) } }
+            let (answers, bytes) = try await onOwnThread { () -> (Int, Int) in
+                var buffer = [UInt8](repeating: 0, count: 65_536)
+                var text: [UInt8] = []
+                var (answers, bytes, slowReads) = (0, 0, 0)
+                let status = Array("HTTP/1.1 200 ".utf8)
+                while answers < count {
+                    // The client's pace is what is under test: 4 KiB every 20 ms for 200 reads once 2.5 MB are in.
+                    let slow = bytes >= 2_500_000 && slowReads < 200
+                    let received = recv(socket.fd, &buffer, slow ? 4_096 : buffer.count, 0)
+                    if received <= 0 { break }
+                    bytes += received
+                    text += buffer[0..<received]
+                    var start = 0
+                    while let range = text[start...].firstRange(of: status) {
+                        answers += 1
+                        start = range.upperBound
+                    }
+                    text = Array(text[start...].suffix(status.count - 1))
+                    if slow {
+                        slowReads += 1
+                        usleep(20_000)
+                    }
+                }
+                return (answers, bytes)
+            }
+            try await writer.value
+            #expect(answers == count, "\(answers) answers (\(bytes) bytes) before the server closed the connection")
+        }
+    }
 }
 
 /// SIGTERM ends the process within the shutdown deadline even while handlers spin on the CPU and hold

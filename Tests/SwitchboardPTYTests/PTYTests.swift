@@ -382,6 +382,21 @@ struct PTYTests {
         }
     }
 
+    /// A client that takes nothing, with pings off (nothing goes unanswered) and no close begun: the
+    /// connection is closed once no output has left for it for the idle timeout, and its program ends.
+    @Test func aClientThatTakesNothingIsDisconnectedWithPingsOff() async throws {
+        // Longer than it takes to fill every buffer between `yes` and the client.
+        try await Self.withServer(configuration: .init(pingInterval: nil, idleTimeout: .seconds(3))) { server, _ in
+            let raw = try RawSocket(port: server.port)
+            try await raw.upgrade(path: "/api/pty")
+            let flood = try await raw.floodThatNobodyReads()
+            #expect(raw.serverEndIsOpen(serverPort: server.port))
+            #expect(await eventually { !raw.serverEndIsOpen(serverPort: server.port) }, "the server still holds the connection")
+            #expect(await eventually { hasEnded(flood) }, "the program still runs")
+            #expect(await eventually { server.api.connectionCount == 0 })
+        }
+    }
+
     @Test func aStalledClientOfASharedTerminalIsDetachedNotFollowed() async throws {
         try await Self.withServer { server, _ in
             let reader = try await WebSocketTestClient.connect(server.base + "/api/pty/name=shared")

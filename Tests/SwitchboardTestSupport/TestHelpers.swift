@@ -163,8 +163,11 @@ final class RawSocket: Sendable {
     /// Whether a process still has the server's end of this connection open, from `/proc/net/tcp`: a socket
     /// its process closed is either gone or kept by the kernel alone (inode 0) while it sends what was left in
     /// it, which a client that reads nothing never takes.
-    func serverEndIsOpen(serverPort: Int) -> Bool {
-        let ours = String(format: ":%04X", localPort)
+    func serverEndIsOpen(serverPort: Int) -> Bool { Self.serverEndIsOpen(serverPort: serverPort, clientPort: localPort) }
+
+    /// Whether a process still has the server's end of the connection from `clientPort` open (see the method).
+    static func serverEndIsOpen(serverPort: Int, clientPort: Int) -> Bool {
+        let ours = String(format: ":%04X", clientPort)
         let server = String(format: ":%04X", serverPort)
         // Read to its end by hand: the file says its size is 0, and a reader that trusts that stops after the
         // first page, which a machine running many tests at once fills.
@@ -354,4 +357,40 @@ func makeSelfSignedCertificate(in directory: String, name: String) throws -> (ce
     openssl.waitUntilExit()
     guard openssl.terminationStatus == 0 else { throw TestFailure("openssl failed") }
     return (certificate, key)
+}
+
+/// `Tests/Support/unread_answers.py` run against a server: an HTTP client that sends pipelined `GET`s of
+/// `path` and reads none of the answers. Returns once the server has stopped taking its requests (every
+/// buffer between them is full), with the client's local port; the client holds the connection until
+/// `finish` is called.
+struct UnreadAnswersClient {
+    let process: Process
+    private let input: Pipe
+    let clientPort: Int
+
+    init(port: Int, path: String, tls: Bool = false, headers: [String] = []) async throws {
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments =
+            ["python3", FileManager.default.currentDirectoryPath + "/Tests/Support/unread_answers.py", "\(port)", path]
+            + (tls ? ["--tls"] : []) + headers.flatMap { ["--header", $0] }
+        input = Pipe()
+        let output = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        try process.run()
+        let line = try await firstLine(of: output.fileHandleForReading)
+        guard line.hasPrefix("stalled "), let port = Int(line.dropFirst(8).trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            process.terminate()
+            throw TestFailure("unread_answers.py said: \(line)")
+        }
+        clientPort = port
+    }
+
+    /// Lets the client go (it closes its end) and waits for it.
+    func finish() async throws {
+        try? input.fileHandleForWriting.close()
+        let process = process
+        try await onOwnThread { process.waitUntilExit() }
+    }
 }
