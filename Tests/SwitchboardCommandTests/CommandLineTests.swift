@@ -221,12 +221,7 @@ struct CommandLineTests {
     func sigtermEndsAConnectionWhoseClientReadsNothing(overTLS: Bool) async throws {
         let data = Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: data) }
-        var arguments = ["--shutdown-timeout", "5"]
-        if overTLS {
-            let files = try makeSelfSignedCertificate(in: data + "/tls", name: "server")
-            arguments += ["--tls-cert", files.certificate, "--tls-key", files.key]
-        }
-        let (process, port) = try await startServe(dataDirectory: data, arguments)
+        let (process, port) = try await startServeWithShortShutdown(dataDirectory: data, overTLS: overTLS)
         defer { if process.isRunning { process.terminate() } }
         let path = "/api(\(try Self.token(data)))/pty"
         let flood: Int32
@@ -254,10 +249,7 @@ struct CommandLineTests {
             #expect(raw.serverEndIsOpen(serverPort: port))
             plain = raw
         }
-        process.terminate()
-        try await onOwnThread { process.waitUntilExit() }
-        #expect(process.terminationReason == .exit)
-        #expect(process.terminationStatus == 0)
+        try await expectAGracefulExitOnSIGTERM(process)
         #expect(hasEnded(flood))
         if let plain { #expect(!plain.serverEndIsOpen(serverPort: port)) }
     }
@@ -270,22 +262,32 @@ struct CommandLineTests {
     func sigtermEndsAnHTTPConnectionWhoseClientReadsNothing(overTLS: Bool) async throws {
         let data = Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: data) }
-        var arguments = ["--shutdown-timeout", "5"]
-        if overTLS {
-            let files = try makeSelfSignedCertificate(in: data + "/tls", name: "server")
-            arguments += ["--tls-cert", files.certificate, "--tls-key", files.key]
-        }
-        let (process, port) = try await startServe(dataDirectory: data, arguments)
+        let (process, port) = try await startServeWithShortShutdown(dataDirectory: data, overTLS: overTLS)
         defer { if process.isRunning { process.terminate() } }
         let client = try await UnreadAnswersClient(
             port: port, path: "/api/Switchboard.AvailableResource", tls: overTLS, headers: ["Authorization: Bearer \(try Self.token(data))"])
         defer { if client.process.isRunning { client.process.terminate() } }
         #expect(RawSocket.serverEndIsOpen(serverPort: port, clientPort: client.clientPort))
+        try await expectAGracefulExitOnSIGTERM(process)
+        try await client.finish()
+    }
+
+    /// `serve` with a 5 s shutdown deadline, over TLS with a certificate of its own or not.
+    func startServeWithShortShutdown(dataDirectory: String, overTLS: Bool) async throws -> (Process, Int) {
+        var arguments = ["--shutdown-timeout", "5"]
+        if overTLS {
+            let files = try makeSelfSignedCertificate(in: dataDirectory + "/tls", name: "server")
+            arguments += ["--tls-cert", files.certificate, "--tls-key", files.key]
+        }
+        return try await startServe(dataDirectory: dataDirectory, arguments)
+    }
+
+    /// Sends SIGTERM and expects the graceful end (status 0), not the watchdog's (status 1).
+    func expectAGracefulExitOnSIGTERM(_ process: Process) async throws {
         process.terminate()
         try await onOwnThread { process.waitUntilExit() }
         #expect(process.terminationReason == .exit)
         #expect(process.terminationStatus == 0)
-        try await client.finish()
     }
 
     /// Whether headless Chromium, its driver, selenium and Debian's xterm.js are here (CI installs them).

@@ -353,16 +353,23 @@ struct PTYTests {
         }
     }
 
-    @Test func aClientThatReadsNothingIsDisconnectedWhenItsPingGoesUnanswered() async throws {
-        try await Self.withServer(configuration: .init(pingInterval: .seconds(1), closeTimeout: .seconds(1))) { server, _ in
+    /// A client that reads nothing, its program blocked behind the output it does not take: the connection
+    /// ends, and its program with it. With pings on, its ping goes unanswered, and the close that follows
+    /// cannot go out behind the flood (the close timeout ends it). With pings off and no close begun, no output
+    /// leaves for it for the idle timeout (3 s here: longer than it takes to fill every buffer between `yes`
+    /// and the client).
+    @Test(arguments: [
+        ("its ping goes unanswered", SwitchboardServerConfiguration(pingInterval: .seconds(1), closeTimeout: .seconds(1))),
+        ("no output leaves for it, pings off", SwitchboardServerConfiguration(pingInterval: nil, idleTimeout: .seconds(3))),
+    ])
+    func aClientThatReadsNothingIsDisconnected(when: String, configuration: SwitchboardServerConfiguration) async throws {
+        try await Self.withServer(configuration: configuration) { server, _ in
             let raw = try RawSocket(port: server.port)
             try await raw.upgrade(path: "/api/pty")
             let flood = try await raw.floodThatNobodyReads()
             #expect(raw.serverEndIsOpen(serverPort: server.port))
-            // The ping goes unanswered, and the close that follows cannot go out behind the flood: the connection
-            // ends all the same, and its program with it.
-            #expect(await eventually { !raw.serverEndIsOpen(serverPort: server.port) }, "the server still holds the connection")
-            #expect(await eventually { hasEnded(flood) }, "the program still runs")
+            #expect(await eventually { !raw.serverEndIsOpen(serverPort: server.port) }, "the server still holds the connection when \(when)")
+            #expect(await eventually { hasEnded(flood) }, "the program still runs when \(when)")
             #expect(await eventually { server.api.connectionCount == 0 })
         }
     }
@@ -379,21 +386,6 @@ struct PTYTests {
             try raw.write(frame)
             #expect(await eventually { !raw.serverEndIsOpen(serverPort: server.port) }, "the server still holds the connection after \(how)")
             #expect(await eventually { hasEnded(flood) }, "the program still runs after \(how)")
-        }
-    }
-
-    /// A client that takes nothing, with pings off (nothing goes unanswered) and no close begun: the
-    /// connection is closed once no output has left for it for the idle timeout, and its program ends.
-    @Test func aClientThatTakesNothingIsDisconnectedWithPingsOff() async throws {
-        // Longer than it takes to fill every buffer between `yes` and the client.
-        try await Self.withServer(configuration: .init(pingInterval: nil, idleTimeout: .seconds(3))) { server, _ in
-            let raw = try RawSocket(port: server.port)
-            try await raw.upgrade(path: "/api/pty")
-            let flood = try await raw.floodThatNobodyReads()
-            #expect(raw.serverEndIsOpen(serverPort: server.port))
-            #expect(await eventually { !raw.serverEndIsOpen(serverPort: server.port) }, "the server still holds the connection")
-            #expect(await eventually { hasEnded(flood) }, "the program still runs")
-            #expect(await eventually { server.api.connectionCount == 0 })
         }
     }
 
