@@ -81,7 +81,7 @@ struct DeadlineGuardedChannel<Base: ServerChildChannel>: ServerChildChannel {
     typealias Value = Base.Value
     let base: Base
     let deadline: TimeAmount
-    /// How long output may wait with none of it leaving for the client (``SendStallDeadlineHandler``).
+    /// How long output may wait with the client taking none of it (``SendStallDeadlineHandler``).
     let stallLimit: TimeAmount
     let tls: (any ConnectionEncryption)?
 

@@ -13,23 +13,24 @@ import Glibc
 /// only by pings, and not at all with pings off.
 ///
 /// The handler sits nearest the socket (beneath the encryption, if any) and watches the channel while it is
-/// not writable: the connection is closed when no byte has left for the client for `limit` (the server's idle
+/// not writable: the connection is closed when the client has taken nothing for `limit` (the server's idle
 /// timeout), or for ``WebSocketWatch/shutdownCloseLimit`` once the server shuts down. Closing the channel ends
 /// an upgraded connection's input, so its terminal ends (a PTY's program with it). A client that reads slowly
 /// makes progress and keeps its connection, as with nginx's `send_timeout`.
 ///
-/// Progress is, on Linux, a segment of data leaving the socket for the client (`tcpi_last_data_sent`; window
-/// probes to a client whose buffer is full carry none); elsewhere, the channel's own buffer shrinking. The
-/// first is the finer: the kernel lets the channel write again only once half its send buffer is free, which
-/// on loopback can be megabytes, so a client reading at 200 KB/s could go many seconds without the channel
-/// seeing a byte leave. The handler only watches: it takes no part in reads or writes.
+/// Progress is, on Linux, the client acknowledging data (the kernel's `tcpi_bytes_acked`), which a client
+/// takes only as it reads; elsewhere, the channel's own buffer shrinking. The first is the finer: the kernel
+/// lets the channel write again only once half its send buffer is free, which on loopback can be megabytes,
+/// so a client reading at 200 KB/s could go many seconds without the channel seeing a byte leave. Data merely
+/// sent is not progress: to a client whose buffer dropped it, or that has gone away, the kernel sends the same
+/// data again at doubling intervals, which held a connection 84 s for a limit of 30. The handler only watches: it takes no part in reads or writes.
 final class SendStallDeadlineHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = NIOAny
 
     private let limit: TimeAmount
-    /// Where the system cannot say when data last left the socket: what the channel buffered when it was
-    /// last seen to shrink, and when.
-    private var lastProgress: (buffered: Int, at: NIODeadline) = (0, .now())
+    /// The last progress seen, and when: the bytes the client had acknowledged (Linux), or else what the
+    /// channel buffered, with its sign turned so that progress makes it grow.
+    private var lastProgress: (mark: Int, at: NIODeadline) = (0, .now())
     private var check: Scheduled<Void>?
     private var shuttingDown = false
 
@@ -44,7 +45,7 @@ final class SendStallDeadlineHandler: ChannelInboundHandler, RemovableChannelHan
         if context.channel.isWritable {
             stopChecking()
         } else if check == nil {
-            lastProgress = (buffered(context), .now())
+            lastProgress = (progressMark(context), .now())
             scheduleCheck(context)
         }
         context.fireChannelWritabilityChanged()
@@ -68,8 +69,11 @@ final class SendStallDeadlineHandler: ChannelInboundHandler, RemovableChannelHan
         context.fireChannelInactive()
     }
 
-    private func buffered(_ context: ChannelHandlerContext) -> Int {
-        (try? context.channel.syncOptions?.getOption(ChannelOptions.bufferedWritableBytes)) ?? 0
+    /// A figure that grows as the client takes data: the bytes it has acknowledged where the system says
+    /// (Linux, TCP), or else less what the channel still buffers.
+    private func progressMark(_ context: ChannelHandlerContext) -> Int {
+        if let acknowledged = bytesAcknowledged(context) { return acknowledged }
+        return -((try? context.channel.syncOptions?.getOption(ChannelOptions.bufferedWritableBytes)) ?? 0)
     }
 
     private func scheduleCheck(_ context: ChannelHandlerContext) {
@@ -83,31 +87,39 @@ final class SendStallDeadlineHandler: ChannelInboundHandler, RemovableChannelHan
 
     private func checkProgress(_ context: ChannelHandlerContext) {
         guard context.channel.isActive, !context.channel.isWritable else { return }
-        let stalled: TimeAmount
-        if let sinceDataLeft = timeSinceDataLeftTheSocket(context) {
-            stalled = sinceDataLeft
+        let now = NIODeadline.now()
+        let mark = progressMark(context)
+        if mark > lastProgress.mark {
+            lastProgress = (mark, now)
         } else {
-            let now = NIODeadline.now()
-            let buffered = buffered(context)
-            if buffered < lastProgress.buffered { lastProgress.at = now }
-            lastProgress.buffered = buffered
-            stalled = now - lastProgress.at
+            lastProgress.mark = mark
         }
-        if stalled >= currentLimit {
+        if now - lastProgress.at >= currentLimit {
             context.close(promise: nil)
             return
         }
         scheduleCheck(context)
     }
 
-    /// How long ago the socket last sent the client a segment of data, where the system says (Linux, TCP).
-    private func timeSinceDataLeftTheSocket(_ context: ChannelHandlerContext) -> TimeAmount? {
+    #if os(Linux)
+    /// The kernel's `struct tcp_info` as far as `tcpi_bytes_acked` (Linux 4.1), as sixteen 8-byte words;
+    /// glibc's declaration of it ends before that field, the last word here (offset 120).
+    private typealias KernelTCPInfo = (
+        UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
+        UInt64, UInt64
+    )
+    #endif
+
+    /// The bytes the client has acknowledged, where the system says (Linux, TCP).
+    private func bytesAcknowledged(_ context: ChannelHandlerContext) -> Int? {
         #if os(Linux)
         guard let socket = context.channel as? any SocketOptionProvider else { return nil }
         // On the channel's event loop the option is read at once, and the future is already complete.
-        var since: TimeAmount?
-        socket.getTCPInfo().assumeIsolated().whenSuccess { since = .milliseconds(Int64($0.tcpi_last_data_sent)) }
-        return since
+        var acknowledged: Int?
+        let info: EventLoopFuture<KernelTCPInfo> = socket.unsafeGetSocketOption(
+            level: SocketOptionLevel(IPPROTO_TCP), name: SocketOptionName(TCP_INFO))
+        info.assumeIsolated().whenSuccess { acknowledged = Int(truncatingIfNeeded: $0.15) }
+        return acknowledged
         #else
         return nil
         #endif

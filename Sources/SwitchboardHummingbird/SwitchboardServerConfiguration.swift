@@ -74,8 +74,8 @@ public struct SwitchboardServerConfiguration: Sendable {
     /// idle keep-alive connections, request bodies that stop arriving, and the next request head on a
     /// keep-alive connection, which must be whole within this time of the previous answer (bytes that
     /// trickle in do not count as activity until the head is complete). It also bounds output a client stops
-    /// taking, over HTTP and WebSocket alike: when the connection's buffer is full and no data leaves for the
-    /// client within this time (2 s once the server shuts down), the connection is closed, and an upgraded
+    /// taking, over HTTP and WebSocket alike: when the connection's buffer is full and the client takes none
+    /// of it within this time (2 s once the server shuts down), the connection is closed, and an upgraded
     /// connection's terminal with it. A client that reads slowly keeps its connection. It is ``http1``'s
     /// `idleTimeout`.
     public var idleTimeout: Duration {

@@ -4,9 +4,9 @@ import Synchronization
 import Testing
 
 /// Waits for a condition that no event announces (such as the server noticing a reset connection),
-/// checking it every 20 ms for up to 10 s.
-func eventually(_ condition: @Sendable () -> Bool) async -> Bool {
-    for _ in 0..<500 {
+/// checking it every 20 ms for up to `within` (10 s).
+func eventually(within: Duration = .seconds(10), _ condition: @Sendable () -> Bool) async -> Bool {
+    for _ in 0..<Int(within / .milliseconds(20)) {
         if condition() { return true }
         try? await Task.sleep(for: .milliseconds(20))
     }
@@ -362,18 +362,19 @@ func makeSelfSignedCertificate(in directory: String, name: String) throws -> (ce
 /// `Tests/Support/unread_answers.py` run against a server: an HTTP client that sends pipelined `GET`s of
 /// `path` and reads none of the answers. Returns once the server has stopped taking its requests (every
 /// buffer between them is full), with the client's local port; the client holds the connection until
-/// `finish` is called.
+/// `finish` is called. With a small `receiveBuffer` the client's kernel drops what does not fit, and the
+/// server's sends it again.
 struct UnreadAnswersClient {
     let process: Process
     private let input: Pipe
     let clientPort: Int
 
-    init(port: Int, path: String, tls: Bool = false, headers: [String] = []) async throws {
+    init(port: Int, path: String, tls: Bool = false, receiveBuffer: Int? = nil, headers: [String] = []) async throws {
         process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments =
             ["python3", FileManager.default.currentDirectoryPath + "/Tests/Support/unread_answers.py", "\(port)", path]
-            + (tls ? ["--tls"] : []) + headers.flatMap { ["--header", $0] }
+            + (tls ? ["--tls"] : []) + (receiveBuffer.map { ["--receive-buffer", "\($0)"] } ?? []) + headers.flatMap { ["--header", $0] }
         input = Pipe()
         let output = Pipe()
         process.standardInput = input
