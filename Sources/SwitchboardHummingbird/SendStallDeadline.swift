@@ -23,7 +23,8 @@ import Glibc
 /// lets the channel write again only once half its send buffer is free, which on loopback can be megabytes,
 /// so a client reading at 200 KB/s could go many seconds without the channel seeing a byte leave. Data merely
 /// sent is not progress: to a client whose buffer dropped it, or that has gone away, the kernel sends the same
-/// data again at doubling intervals, which held a connection 84 s for a limit of 30. The handler only watches: it takes no part in reads or writes.
+/// data again at doubling intervals, which held a connection 84 s for a limit of 30. The handler only
+/// watches: it takes no part in reads or writes.
 final class SendStallDeadlineHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = NIOAny
 
@@ -41,10 +42,10 @@ final class SendStallDeadlineHandler: ChannelInboundHandler, RemovableChannelHan
     /// How often a stalled channel is looked at: the connection is closed within a fifth of the limit after it.
     private var checkInterval: TimeAmount { .nanoseconds(max(currentLimit.nanoseconds / 5, 1_000_000)) }
 
+    /// A busy stream turns the channel unwritable and writable again many times a second: a check already
+    /// waiting is left to run (it stops if the channel is writable by then), so that a turn costs nothing.
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable {
-            stopChecking()
-        } else if check == nil {
+        if !context.channel.isWritable, check == nil {
             lastProgress = (progressMark(context), .now())
             scheduleCheck(context)
         }
