@@ -5,6 +5,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import ServiceLifecycle
+import Switchboard
 
 /// Closes a connection whose first HTTP request head has not fully arrived within a deadline.
 ///
@@ -72,6 +73,9 @@ final class RequestHeadDeadlineHandler: ChannelInboundHandler, RemovableChannelH
 /// ``SendStallDeadlineHandler`` nearest the socket, then TLS (when configured), then
 /// ``RequestHeadDeadlineHandler`` and ``UpgradeRefusalHandler``, which see plain HTTP.
 ///
+/// Every connection is counted by ``TCPConnectionLimiter`` from here until it closes; one beyond its caps
+/// gets a ``ConnectionRefusalHandler`` ahead of the plain-HTTP handlers, which answers it and passes nothing on.
+///
 /// It also registers the connection's graceful-shutdown handler, for the connection's life, which sends a
 /// ``ServerShutdownNotice`` into its pipeline: an upgraded connection's ``WebSocketWatch`` takes it (so that
 /// it tells Hummingbird's close on shutdown from other closes). Registered here, before Hummingbird's frames,
@@ -84,8 +88,23 @@ struct DeadlineGuardedChannel<Base: ServerChildChannel>: ServerChildChannel {
     /// How long output may wait with the client taking none of it (``SendStallDeadlineHandler``).
     let stallLimit: TimeAmount
     let tls: (any ConnectionEncryption)?
+    let limiter: TCPConnectionLimiter
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+        let refusal: SwitchboardError?
+        switch limiter.admit(channel.remoteAddress) {
+        case .admitted(let peerKey):
+            let limiter = self.limiter
+            channel.closeFuture.whenComplete { _ in limiter.release(peerKey) }
+            refusal = nil
+        case .refused(let error):
+            let limiter = self.limiter
+            channel.closeFuture.whenComplete { _ in limiter.refusalEnded() }
+            refusal = error
+        case .dropped:
+            channel.close(promise: nil)
+            return channel.eventLoop.makeFailedFuture(ChannelError.alreadyClosed)
+        }
         do {
             try channel.syncOptions?.setOption(ChannelOptions.recvAllocator, value: Self.receiveSizes)
             let operations = channel.pipeline.syncOperations
@@ -94,9 +113,11 @@ struct DeadlineGuardedChannel<Base: ServerChildChannel>: ServerChildChannel {
                 try operations.addHandler(encryption, name: encryptionHandlerName, position: .first)
                 try operations.addHandler(UpgradeRefusalHandler(), position: .after(encryption))
                 try operations.addHandler(RequestHeadDeadlineHandler(deadline: deadline), position: .after(encryption))
+                if let refusal { try operations.addHandler(ConnectionRefusalHandler(refusal), position: .after(encryption)) }
             } else {
                 try operations.addHandler(RequestHeadDeadlineHandler(deadline: deadline), position: .first)
                 try operations.addHandler(UpgradeRefusalHandler(), position: .first)
+                if let refusal { try operations.addHandler(ConnectionRefusalHandler(refusal), position: .first) }
             }
             try operations.addHandler(SendStallDeadlineHandler(limit: stallLimit), position: .first)
         } catch {
@@ -146,11 +167,14 @@ extension HTTPServerBuilder {
         http1.additionalChannelHandlers = { [ClosingResponseHandler()] + own() }
         let channelConfiguration = HTTP1WebSocketUpgradeChannel.Configuration(http1: http1, ws: configuration.webSocketConfiguration)
         let deadline = TimeAmount(configuration.requestHeadTimeout)
+        let limiter = TCPConnectionLimiter(
+            maxConnections: configuration.effectiveMaxTCPConnections, maxConnectionsPerPeer: configuration.maxTCPConnectionsPerPeer,
+            trustedProxies: configuration.trustedProxies)
         return .init { responder in
             DeadlineGuardedChannel(
                 base: HTTP1WebSocketUpgradeChannel(
                     responder: responder, webSocketResponder: webSocketResponder, configuration: channelConfiguration),
-                deadline: deadline, stallLimit: TimeAmount(configuration.idleTimeout), tls: configuration.tls)
+                deadline: deadline, stallLimit: TimeAmount(configuration.idleTimeout), tls: configuration.tls, limiter: limiter)
         }
     }
 }

@@ -52,6 +52,21 @@ public struct SwitchboardServer {
         let router = Router(context: SwitchboardRequestContext.self)
         endpoint = router.addSwitchboardRoutes(api, configuration: configuration)
         self.router = router
+        if configuration.effectiveMaxTCPConnections < configuration.maxTCPConnections {
+            logger.warning(
+                "The open-file limit leaves room for \(configuration.effectiveMaxTCPConnections) connections, fewer than maxTCPConnections (\(configuration.maxTCPConnections)); connections beyond it get 503. Raise the limit (ulimit -n, systemd's LimitNOFILE) to serve more."
+            )
+        }
+    }
+
+    /// Raises the process's soft open-file limit (`RLIMIT_NOFILE`) to its hard limit, as Go's runtime does at
+    /// start, so that ``SwitchboardServerConfiguration/maxTCPConnections``, rather than the 1,024 files a
+    /// login shell or service manager often grants, bounds the connections served. `switchboard serve` calls
+    /// it before it starts the server; an application that wants the same calls it before creating its server.
+    /// - Returns: The soft limit before and after, or `nil` when it was already the hard limit.
+    @discardableResult
+    public static func raiseOpenFileLimit() -> (before: Int, after: Int)? {
+        TCPConnectionLimiter.raiseOpenFileLimit()
     }
 
     /// Whether a host name or address is the loopback interface (`localhost`, `127.x.x.x`, `::1`).

@@ -87,6 +87,16 @@ public struct SwitchboardServerConfiguration: Sendable {
     /// The most WebSocket connections from one client address (default 128; the address behind a trusted
     /// proxy counts); an upgrade beyond it gets `503`.
     public var maxConnectionsPerClient: Int
+    /// The most TCP connections the server holds at once, of every kind: plain HTTP, WebSocket, and TLS
+    /// handshakes under way (default: ``maxConnections`` and 4,096 more). A connection beyond it is answered
+    /// `503` and closed. The server also keeps this below what its open-file limit allows (the soft
+    /// `RLIMIT_NOFILE`, less 256 files for everything else and 64 for refusals being answered), so that it answers `503` rather than failing to accept;
+    /// ``SwitchboardServer`` logs a warning when the limit is the lower of the two.
+    public var maxTCPConnections: Int
+    /// The most TCP connections from one peer address (default: ``maxConnectionsPerClient`` and 128 more); a
+    /// connection beyond it is answered `503` and closed. The address is the TCP peer's: a trusted proxy
+    /// (``trustedProxies``), which carries many clients, counts only towards ``maxTCPConnections``.
+    public var maxTCPConnectionsPerPeer: Int
     /// TLS for `wss://` and `https://` (default `nil`: plain `ws://` and `http://`). Every connection is
     /// then `IsEncrypted`.
     public var tls: (any ConnectionEncryption)?
@@ -97,11 +107,14 @@ public struct SwitchboardServerConfiguration: Sendable {
         pingInterval: Duration? = .seconds(30), closeTimeout: Duration = .seconds(10),
         requestHeadTimeout: Duration = .seconds(10), compression: Bool = true, compressionLevel: Int = 1, trustedProxies: [IPAddressRange] = [],
         maxBodySize: Int = 4 << 20, allowedHosts: [String]? = nil, allowedOrigins: [String] = [], tls: (any ConnectionEncryption)? = nil,
-        maxConnections: Int = 4096, maxConnectionsPerClient: Int = 128, idleTimeout: Duration = .seconds(30)
+        maxConnections: Int = 4096, maxConnectionsPerClient: Int = 128, idleTimeout: Duration = .seconds(30),
+        maxTCPConnections: Int? = nil, maxTCPConnectionsPerPeer: Int? = nil
     ) {
         self.http1 = HTTP1Channel.Configuration(idleTimeout: TimeAmount(idleTimeout))
         self.maxConnections = maxConnections
         self.maxConnectionsPerClient = maxConnectionsPerClient
+        self.maxTCPConnections = maxTCPConnections ?? maxConnections + 4096
+        self.maxTCPConnectionsPerPeer = maxTCPConnectionsPerPeer ?? maxConnectionsPerClient + 128
         self.tls = tls
         self.allowedHosts = allowedHosts
         self.allowedOrigins = allowedOrigins
@@ -115,6 +128,11 @@ public struct SwitchboardServerConfiguration: Sendable {
         self.compression = compression
         self.compressionLevel = compressionLevel
         self.trustedProxies = trustedProxies
+    }
+
+    /// ``maxTCPConnections``, or less when the process's open-file limit leaves room for fewer.
+    var effectiveMaxTCPConnections: Int {
+        min(maxTCPConnections, TCPConnectionLimiter.connectionsTheOpenFileLimitAllows() ?? .max)
     }
 
     var browserGuard: BrowserGuard { BrowserGuard(allowedHosts: allowedHosts, allowedOrigins: allowedOrigins) }

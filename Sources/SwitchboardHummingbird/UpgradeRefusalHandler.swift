@@ -36,7 +36,9 @@ final class UpgradeRefusalHandler: ChannelOutboundHandler, RemovableChannelHandl
 
     /// A response serialised for the wire, closing the connection.
     static func serialize(_ response: Response, body: String) -> ByteBuffer {
-        var text = "HTTP/1.1 \(response.status.code) \(response.status.reasonPhrase)\r\n"
+        // A status made from a code alone has no phrase: write Switchboard's, as its other status lines have.
+        let phrase = response.status.reasonPhrase.isEmpty ? SwitchboardError.reasonPhrase(for: response.status.code) : response.status.reasonPhrase
+        var text = "HTTP/1.1 \(response.status.code) \(phrase)\r\n"
         for field in response.headers where field.name != .contentLength && field.name != .connection {
             text += "\(field.name.rawName): \(field.value)\r\n"
         }

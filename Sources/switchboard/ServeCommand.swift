@@ -76,6 +76,12 @@ struct ServeCommand: AsyncParsableCommand {
     var shutdownTimeout = 10
     @Option(help: "The most WebSocket connections served at once.") var maxConnections = 4096
     @Option(help: "The most WebSocket connections from one client address.") var maxConnectionsPerClient = 128
+    @Option(help: "The most TCP connections of every kind (HTTP, WebSocket) held at once (default: --max-connections + 4096).")
+    var maxTcpConnections: Int?
+    @Option(
+        help: "The most TCP connections from one peer address; a trusted proxy's count towards the total only (default: --max-connections-per-client + 128)."
+    )
+    var maxTcpConnectionsPerPeer: Int?
     @Option(help: "The most bytes of client input (inflated) all connections may hold at once; at least twice --max-message-size.")
     var maxInboundBytes = 256 << 20
     @Option(help: "Seconds one request may spend reading an entity resource before it is answered 503.")
@@ -151,6 +157,17 @@ struct ServeCommand: AsyncParsableCommand {
         guard (0...9).contains(compressionLevel) else {
             throw ValidationError("--compression-level must be 0 (no compression) to 9")
         }
+        guard maxConnections > 0, maxConnectionsPerClient > 0 else {
+            throw ValidationError("--max-connections and --max-connections-per-client must be above 0")
+        }
+        let everyWebSocketIsTCP = "every WebSocket connection is a TCP connection"
+        if let maxTcpConnections, maxTcpConnections < maxConnections {
+            throw ValidationError("--max-tcp-connections must be at least --max-connections (\(maxConnections)): \(everyWebSocketIsTCP)")
+        }
+        if let maxTcpConnectionsPerPeer, maxTcpConnectionsPerPeer < maxConnectionsPerClient {
+            throw ValidationError(
+                "--max-tcp-connections-per-peer must be at least --max-connections-per-client (\(maxConnectionsPerClient)): \(everyWebSocketIsTCP)")
+        }
         let api = SwitchboardAPI(
             configuration: .init(
                 maxRowsPerRequest: maxRowsPerRequest, maxInboundBytes: maxInboundBytes, queryTimeout: .milliseconds(Int(queryTimeout * 1000)),
@@ -206,7 +223,11 @@ struct ServeCommand: AsyncParsableCommand {
                 return range
             },
             allowedHosts: loopback ? ["localhost", "127.0.0.1", "::1"] + allowHost : (allowHost.isEmpty ? nil : allowHost),
-            allowedOrigins: allowOrigin, tls: tls, maxConnections: maxConnections, maxConnectionsPerClient: maxConnectionsPerClient)
+            allowedOrigins: allowOrigin, tls: tls, maxConnections: maxConnections, maxConnectionsPerClient: maxConnectionsPerClient,
+            maxTCPConnections: maxTcpConnections, maxTCPConnectionsPerPeer: maxTcpConnectionsPerPeer)
+        if let raised = SwitchboardServer.raiseOpenFileLimit() {
+            logger.info("Raised the open-file limit", metadata: ["from": "\(raised.before)", "to": "\(raised.after)"])
+        }
         let segments = configuration.apiRoot.split(separator: "/")
         let root = segments.isEmpty ? "" : "/" + segments.joined(separator: "/")
         let host = self.host

@@ -123,7 +123,7 @@ struct RobustnessTests {
                 headers: RawHTTP.upgradeHeaders)
             #expect(answer.status == 503)
             #expect(answer.body.contains("TooManyConnections"))
-            // Plain HTTP is not a connection that counts.
+            // Plain HTTP does not count towards the WebSocket caps (it has caps of its own: TCPConnectionLimitTests).
             #expect(try await RawHTTP.request(port: server.port, "GET", "/api/superhero").status == 200)
             try await open.removeLast().close()
             #expect(await eventually { server.api.connectionCount == 2 })
@@ -156,6 +156,89 @@ struct RobustnessTests {
             #expect(codes.count == 12, "\(statuses)")
             #expect(codes.filter { $0 == "101" }.count == 4, "\(statuses)")
             #expect(codes.filter { $0 == "503" }.count == 8, "\(statuses)")
+        }
+    }
+}
+
+/// TCP connection caps: every connection counts, plain HTTP too, in all and per peer address; one beyond a
+/// cap is answered `503` and closed, and room comes back when a connection closes.
+@Suite(.timeLimit(.minutes(2))) struct TCPConnectionLimitTests {
+    @Test func connectionsBeyondThePerPeerCapAreAnswered503WhileOtherAddressesAreServed() async throws {
+        let configuration = SwitchboardServerConfiguration(maxConnectionsPerClient: 2, maxTCPConnectionsPerPeer: 4)
+        try await TestServer.with(configuration: configuration) { server in
+            // Plain HTTP connections count: four are kept open (keep-alive), the fifth and sixth are refused.
+            let flood = try await ConnectionFlood(port: server.port, count: 6)
+            #expect(flood.outcome == "200=4 503=2 closed=0 silent=0")
+            let answer = try await RawHTTP.request(port: server.port, "GET", "/api/superhero")
+            #expect(answer.status == 503)
+            #expect(answer.head.hasPrefix("HTTP/1.1 503 Service unavailable\r\n"), "\(answer.head)")
+            #expect(answer.body.contains(#""ErrorCode": "TooManyConnections""#))
+            #expect(answer.body.contains("127.0.0.1 holds 4 connections to this server, the most one address may; close one first"))
+            #expect(try await WebSocketTestClient.refusalStatus(server.base + "/api/echo") == 503)
+            // Another address is served meanwhile.
+            #expect(try await ConnectionFlood.outcome(port: server.port, count: 2, source: "127.0.0.2") == "200=2 closed=0 silent=0")
+            try await flood.finish()
+            #expect(await eventuallyAsync { (try? await RawHTTP.request(port: server.port, "GET", "/api/superhero").status) == 200 })
+            let client = try await WebSocketTestClient.connect(server.base + "/api/echo")
+            client.send("room again")
+            #expect(try await client.receiveText() == "room again")
+            try await client.close()
+        }
+    }
+
+    @Test func connectionsBeyondTheTotalCapAreAnswered503() async throws {
+        let configuration = SwitchboardServerConfiguration(maxConnections: 2, maxTCPConnections: 3)
+        try await TestServer.with(configuration: configuration) { server in
+            let first = try await ConnectionFlood(port: server.port, count: 2)
+            #expect(first.outcome == "200=2 closed=0 silent=0")
+            let second = try await ConnectionFlood(port: server.port, count: 2, source: "127.0.0.2")
+            #expect(second.outcome == "200=1 503=1 closed=0 silent=0")
+            let answer = try await RawHTTP.request(port: server.port, "GET", "/api/superhero")
+            #expect(answer.status == 503)
+            #expect(answer.body.contains("The server holds 3 connections, the most it serves; try again later"))
+            try await first.finish()
+            try await second.finish()
+            #expect(await eventuallyAsync { (try? await RawHTTP.request(port: server.port, "GET", "/api/superhero").status) == 200 })
+        }
+    }
+
+    /// A trusted proxy carries many clients: its connections count towards the total only.
+    @Test func aTrustedProxysConnectionsCountTowardsTheTotalOnly() async throws {
+        let configuration = SwitchboardServerConfiguration(
+            trustedProxies: [IPAddressRange("127.0.0.1/32")!], maxConnectionsPerClient: 1, maxTCPConnectionsPerPeer: 1)
+        try await TestServer.with(configuration: configuration) { server in
+            let proxy = try await ConnectionFlood(port: server.port, count: 4)
+            #expect(proxy.outcome == "200=4 closed=0 silent=0")
+            #expect(try await ConnectionFlood.outcome(port: server.port, count: 2, source: "127.0.0.2") == "200=1 503=1 closed=0 silent=0")
+            try await proxy.finish()
+        }
+    }
+
+    /// Hundreds of connections from one address: each is served, refused with `503` or closed at once (none
+    /// left waiting), another address is served meanwhile, and once they close the address is served again.
+    @Test func aFloodOfConnectionsFromOneAddressLeavesOthersServed() async throws {
+        let configuration = SwitchboardServerConfiguration(maxConnectionsPerClient: 4, maxTCPConnectionsPerPeer: 8)
+        try await TestServer.with(configuration: configuration) { server in
+            // The witness's connection is one of the address's eight.
+            let witness = try await Witness.open(server)
+            let flood = try await ConnectionFlood(port: server.port, count: 400)
+            let counts = flood.counts
+            #expect(counts["200"] == 7, "\(flood.outcome)")
+            #expect(counts["silent"] == 0, "\(flood.outcome)")
+            #expect((counts["503"] ?? 0) + (counts["closed"] ?? 0) == 393, "\(flood.outcome)")
+            #expect((counts["503"] ?? 0) >= 1, "\(flood.outcome)")
+            try await witness.stillWorks()  // and closes it
+            #expect(try await ConnectionFlood.outcome(port: server.port, count: 1, source: "127.0.0.2") == "200=1 closed=0 silent=0")
+            try await flood.finish()
+            // Every count came back (the witness closed too): eight served from the address again, the ninth answered.
+            let last = Mutex("")
+            let port = server.port
+            #expect(
+                await eventuallyAsync {
+                    let outcome = (try? await ConnectionFlood.outcome(port: port, count: 9)) ?? "no outcome"
+                    last.withLock { $0 = outcome }
+                    return outcome == "200=8 503=1 closed=0 silent=0"
+                }, "\(last.withLock { $0 })")
         }
     }
 }

@@ -395,3 +395,51 @@ struct UnreadAnswersClient {
         try await onOwnThread { process.waitUntilExit() }
     }
 }
+
+/// `Tests/Support/connection_flood.py` run against a server: `count` connections opened at once from
+/// `source` (any 127.x.x.x address is this machine), each sending `GET /api/`. ``outcome`` counts how they
+/// were met, as in `200=4 503=2 closed=0 silent=0`; the connections the server keeps stay open until
+/// ``finish()``.
+struct ConnectionFlood {
+    let process: Process
+    private let input: Pipe
+    /// Each status code seen, then the connections closed without one and those left with no answer (10 s).
+    let outcome: String
+    /// ``outcome`` as numbers by name (`"200"`, `"503"`, `"closed"`, `"silent"`); a name not seen is missing.
+    var counts: [String: Int] {
+        Dictionary(
+            uniqueKeysWithValues: outcome.split(separator: " ").map { pair in
+                let parts = pair.split(separator: "=")
+                return (String(parts[0]), parts.count == 2 ? Int(parts[1]) ?? -1 : -1)
+            })
+    }
+
+    init(port: Int, count: Int, source: String = "127.0.0.1") async throws {
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [
+            "python3", FileManager.default.currentDirectoryPath + "/Tests/Support/connection_flood.py", "\(port)", "\(count)",
+            "--source", source, "--hold",
+        ]
+        input = Pipe()
+        let output = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        try process.run()
+        outcome = try await firstLine(of: output.fileHandleForReading).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// Opens the connections, counts how they were met, and closes them.
+    static func outcome(port: Int, count: Int, source: String = "127.0.0.1") async throws -> String {
+        let flood = try await ConnectionFlood(port: port, count: count, source: source)
+        try await flood.finish()
+        return flood.outcome
+    }
+
+    /// Closes the connections and waits for the client to end.
+    func finish() async throws {
+        try? input.fileHandleForWriting.close()
+        let process = process
+        try await onOwnThread { process.waitUntilExit() }
+    }
+}
