@@ -3,7 +3,8 @@ import NIOHTTP1
 
 /// Answers a first request head that does not parse (garbage, `Host : x`, two `Content-Length`s, both
 /// `Content-Length` and `Transfer-Encoding`, a line or header over the decoder's limit) with `400`, or
-/// `431` when a header is too large, and closes the connection.
+/// `431` when a header is too large, and one still not whole at its deadline (``RequestHeadDeadlinePassed``)
+/// with `408`, and closes the connection.
 ///
 /// While HummingbirdWebSocket 2.8 is still deciding whether the first request is an upgrade, a parse
 /// error reaches no one that answers: the connection stayed open, silent, until the client gave up. This
@@ -26,10 +27,26 @@ final class MalformedHeadResponder: ChannelInboundHandler, RemovableChannelHandl
             context.fireErrorCaught(error)
             return
         }
-        answered = true
         let tooLarge = parseError == .headerOverflow
         let status: HTTPResponseStatus = tooLarge ? .requestHeaderFieldsTooLarge : .badRequest
         let message = tooLarge ? "431: Request header fields too large.\n" : "400: Bad request. The request head is malformed.\n"
+        answer(context, status: status, message: message)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let passed = event as? RequestHeadDeadlinePassed, !answered {
+            let seconds = Double(passed.deadline.nanoseconds) / 1e9
+            let limit = seconds == seconds.rounded() ? "\(Int(seconds)) s" : "\(seconds) s"
+            answer(
+                context, status: .requestTimeout,
+                message: "408: Request timeout. The request head did not arrive whole within \(limit); send it at once.\n")
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    private func answer(_ context: ChannelHandlerContext, status: HTTPResponseStatus, message: String) {
+        answered = true
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: "text/plain; charset=utf-8")
         headers.add(name: "Content-Length", value: String(message.utf8.count))

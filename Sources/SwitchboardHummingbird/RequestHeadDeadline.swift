@@ -12,6 +12,12 @@ import Switchboard
 /// Hummingbird applies its idle timeout only once a request is being served, so a client that sends a
 /// request head one byte at a time (a slow-loris) could otherwise hold a connection open for ever. The
 /// handler watches the raw bytes for the blank line that ends the head, then removes itself.
+///
+/// At the deadline, a client that sent part of a head is answered `408` (by ``MalformedHeadResponder``, told
+/// with ``RequestHeadDeadlinePassed``); one that sent nothing gets no answer. Either way the handlers behind
+/// are told that no request will come, as a client's half-close would tell them, before the connection is
+/// closed: HummingbirdWebSocket logs an error for a connection that closes while it still waits to see whether
+/// the first request is an upgrade, which any client could otherwise fill the log with.
 final class RequestHeadDeadlineHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
@@ -62,11 +68,20 @@ final class RequestHeadDeadlineHandler: ChannelInboundHandler, RemovableChannelH
 
     private func start(_ context: ChannelHandlerContext) {
         guard timer == nil, !headComplete else { return }
-        let channel = context.channel
-        timer = context.eventLoop.scheduleTask(in: deadline) {
-            channel.close(promise: nil)
+        timer = context.eventLoop.assumeIsolated().scheduleTask(in: deadline) { [self] in
+            guard !headComplete else { return }
+            headComplete = true
+            if !tail.isEmpty { context.fireUserInboundEventTriggered(RequestHeadDeadlinePassed(deadline: deadline)) }
+            context.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+            context.close(promise: nil)
         }
     }
+}
+
+/// Sent into a connection's pipeline when its first request head is still not whole at the deadline
+/// (``RequestHeadDeadlineHandler``), for ``MalformedHeadResponder`` to answer `408`.
+struct RequestHeadDeadlinePassed: Sendable {
+    let deadline: TimeAmount
 }
 
 /// Hummingbird's HTTP/1 + WebSocket child channel with Switchboard's handlers in front of it:

@@ -1,4 +1,6 @@
 import Foundation
+import InMemoryLogging
+import Logging
 import Synchronization
 import NIOCore
 import Switchboard
@@ -11,15 +13,25 @@ import Testing
 /// keeps working.
 @Suite(.serialized, .timeLimit(.minutes(2)))
 struct RobustnessTests {
+    /// At the first head's deadline a half-sent head is answered `408` and a silent connection closed
+    /// unanswered; neither leaves an error in the log (HummingbirdWebSocket logged one for each, "Error handling
+    /// upgrade result", as any client could make it do at will).
     @Test func aSlowLorisUpgradeIsClosedAtTheDeadlineWhileOthersAreServed() async throws {
-        try await TestServer.with(configuration: .init(requestHeadTimeout: .milliseconds(500))) { server in
+        let logs = InMemoryLogHandler()
+        var logger = Logger(label: "test") { _ in logs }
+        logger.logLevel = .debug
+        try await TestServer.with(configuration: .init(requestHeadTimeout: .milliseconds(500)), logger: logger) { server in
             let slow = try RawSocket(port: server.port)
             try slow.write(Array("GET /api/echo HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n".utf8))
+            let silent = try RawSocket(port: server.port)
             let witness = try await Witness.open(server)
             try await witness.stillWorks()
-            // The server closes the half-sent request without answering it.
-            let rest = try await onOwnThread { try slow.readToEnd() }
-            #expect(rest.isEmpty)
+            let answer = try await onOwnThread { String(decoding: try slow.readToEnd(), as: UTF8.self) }
+            #expect(answer.hasPrefix("HTTP/1.1 408 Request Timeout\r\n"), "\(answer)")
+            #expect(answer.hasSuffix("\r\n\r\n408: Request timeout. The request head did not arrive whole within 0.5 s; send it at once.\n"), "\(answer)")
+            #expect(try await onOwnThread { try silent.readToEnd() }.isEmpty)
+            let errors = logs.entries.filter { $0.level >= .warning }.map { "\($0.message)" }
+            #expect(errors.isEmpty, "\(errors)")
         }
     }
 
@@ -165,7 +177,10 @@ struct RobustnessTests {
 @Suite(.timeLimit(.minutes(2))) struct TCPConnectionLimitTests {
     @Test func connectionsBeyondThePerPeerCapAreAnswered503WhileOtherAddressesAreServed() async throws {
         let configuration = SwitchboardServerConfiguration(maxConnectionsPerClient: 2, maxTCPConnectionsPerPeer: 4)
-        try await TestServer.with(configuration: configuration) { server in
+        let logs = InMemoryLogHandler()
+        var logger = Logger(label: "test") { _ in logs }
+        logger.logLevel = .debug
+        try await TestServer.with(configuration: configuration, logger: logger) { server in
             // Plain HTTP connections count: four are kept open (keep-alive), the fifth and sixth are refused.
             let flood = try await ConnectionFlood(port: server.port, count: 6)
             #expect(flood.outcome == "200=4 503=2 closed=0 silent=0")
@@ -183,6 +198,9 @@ struct RobustnessTests {
             client.send("room again")
             #expect(try await client.receiveText() == "room again")
             try await client.close()
+            // A refusal is the client's business, not the operator's: nothing in the log at warning or above.
+            let errors = logs.entries.filter { $0.level >= .warning }.map { "\($0.message)" }
+            #expect(errors.isEmpty, "\(errors)")
         }
     }
 
