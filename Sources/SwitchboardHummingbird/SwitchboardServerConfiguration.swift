@@ -90,8 +90,9 @@ public struct SwitchboardServerConfiguration: Sendable {
     /// The most TCP connections the server holds at once, of every kind: plain HTTP, WebSocket, and TLS
     /// handshakes under way (default: ``maxConnections`` and 4,096 more). A connection beyond it is answered
     /// `503` and closed. The server also keeps this below what its open-file limit allows (the soft
-    /// `RLIMIT_NOFILE`, less 256 files for everything else and 64 for refusals being answered), so that it answers `503` rather than failing to accept;
-    /// ``SwitchboardServer`` logs a warning when the limit is the lower of the two.
+    /// `RLIMIT_NOFILE`, less 256 files for everything else and 64 for refusals being answered), so that it
+    /// answers `503` rather than failing to accept; ``SwitchboardServer`` logs a warning when the limit is the
+    /// lower of the two, and ``SwitchboardServer/raiseOpenFileLimit()`` raises the limit.
     public var maxTCPConnections: Int
     /// The most TCP connections from one peer address (default: ``maxConnectionsPerClient`` and 128 more); a
     /// connection beyond it is answered `503` and closed. The address is the TCP peer's: a trusted proxy
