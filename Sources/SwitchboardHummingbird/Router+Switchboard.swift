@@ -73,14 +73,15 @@ extension Router where Context: SwitchboardRequestContextProtocol {
         let uri = connection.request.uri
         var response: RESTResponse
         guard let method = RESTMethod(rawValue: request.method.rawValue) else {
-            return Self.errorResponse(
-                SwitchboardError(.methodNotAllowed, code: .methodNotAllowed, "Method '\(request.method.rawValue)' is not supported"), uri: uri)
+            return Self.refusalBeforeBody(
+                SwitchboardError(.methodNotAllowed, code: .methodNotAllowed, "Method '\(request.method.rawValue)' is not supported"), uri: uri,
+                headers: connection.headers, channel: channel)
         }
         let identity: AccessIdentity
         do {
             identity = try await api.authenticate(headers: connection.headers, uriKey: connection.uriKey)
         } catch {
-            return Self.errorResponse(error, uri: uri)
+            return Self.refusalBeforeBody(error, uri: uri, headers: connection.headers, channel: channel)
         }
         // Parsed once, here and for the request below.
         let parsed = try? ResourceURI(parsing: uri, maxLength: api.configuration.maxURILength)
@@ -89,7 +90,9 @@ extension Router where Context: SwitchboardRequestContextProtocol {
         if method == .GET, let parsed, !parsed.baseResourceName.isEmpty {
             named = try? api.resource(named: parsed.baseResourceName)
             if case .terminal(let terminal)? = named {
-                return Self.terminalResponse(to: terminal, uri: uri, path: connection.shownPath, api: api, identity: identity)
+                var response = Self.terminalResponse(to: terminal, uri: uri, path: connection.shownPath, api: api, identity: identity)
+                if Self.endsWithoutItsBody(connection.headers) { Self.closeAfter(&response, channel: channel) }
+                return response
             }
         }
         var body: ByteBuffer?
@@ -98,6 +101,16 @@ extension Router where Context: SwitchboardRequestContextProtocol {
         // every request. (Over HTTP/2 a body needs no such field; a GET's would be left unread, which is
         // what the REST layer does with it.)
         if !(method == .GET || method == .HEAD) || Self.framesBody(connection.headers) {
+            // A body its head says is too large is refused before any of it is read (and before a client
+            // that waits for `100 Continue` sends it).
+            if let length = connection.headers[.contentLength].flatMap({ Int($0) }), length > maxBodySize {
+                var response = Self.errorResponse(Self.bodyTooLarge(maxBodySize), uri: uri)
+                Self.closeAfter(&response, channel: channel)
+                return response
+            }
+            if Self.awaitsContinue(connection.headers) {
+                channel.triggerUserOutboundEvent(ClosingResponseHandler.SendContinue(), promise: nil)
+            }
             do {
                 var request = request
                 let collected = try await request.collectBody(upTo: maxBodySize)
@@ -105,8 +118,7 @@ extension Router where Context: SwitchboardRequestContextProtocol {
             } catch {
                 // Its answer ends the connection: the handler that closes it is told before it is written.
                 channel.triggerUserOutboundEvent(ClosingResponseHandler.CloseAfterResponse(), promise: nil)
-                return Self.errorResponse(
-                    SwitchboardError(.contentTooLarge, code: .invalidInput, "The body is larger than \(maxBodySize) bytes"), uri: uri)
+                return Self.errorResponse(Self.bodyTooLarge(maxBodySize), uri: uri)
             }
         }
         // A body must say it is JSON: a cross-site form or `fetch` without CORS can only send other types.
@@ -156,7 +168,48 @@ extension Router where Context: SwitchboardRequestContextProtocol {
         return false
     }
 
-    /// Refuses an upgrade when the server, or this client address, has as many connections as allowed.
+    /// Whether the client waits for `100 Continue` before it sends the body its head announces
+    /// (`Expect: 100-continue`, RFC 9110 §10.1.1).
+    static func awaitsContinue(_ headers: HTTPFields) -> Bool {
+        guard let expectation = headers[.expect], expectation.utf8.count == 12 else { return false }
+        return expectation.lowercased() == "100-continue" && framesBody(headers)
+    }
+
+    /// An answer given before the body is read. Hummingbird reads and drops the body of a request that
+    /// keeps its connection, and the connection goes on; two kinds of request end it instead, and
+    /// ``ClosingResponseHandler`` then reads and drops what the client still sends until it closes
+    /// (``endsWithoutItsBody(_:)``).
+    static func refusalBeforeBody(_ error: SwitchboardError, uri: String, headers: HTTPFields, channel: any Channel) -> Response {
+        var response = errorResponse(error, uri: uri)
+        if endsWithoutItsBody(headers) { closeAfter(&response, channel: channel) }
+        return response
+    }
+
+    /// Whether a request whose body is not read ends its connection with the answer:
+    /// - a client that waits for `100 Continue` may send its body after the answer, or never (curl never
+    ///   does), so the connection cannot tell where a next request would begin (Go's server and nginx end it
+    ///   too);
+    /// - after a request that says `Connection: close` (Python's `urllib` says it), Hummingbird reads nothing
+    ///   more: a client that sent its whole body before it read (as `urllib` does) waited for the idle
+    ///   timeout, 30 s, and then had its connection reset without seeing the answer.
+    static func endsWithoutItsBody(_ headers: HTTPFields) -> Bool {
+        guard framesBody(headers) else { return false }
+        if awaitsContinue(headers) { return true }
+        return headers[values: .connection].contains { value in
+            value.lowercased().split(separator: ",").contains { $0.filter { $0 != " " && $0 != "\t" } == "close" }
+        }
+    }
+
+    /// Ends the connection once `response` is written (``ClosingResponseHandler``).
+    static func closeAfter(_ response: inout Response, channel: any Channel) {
+        channel.triggerUserOutboundEvent(ClosingResponseHandler.CloseAfterResponse(), promise: nil)
+        response.headers[.connection] = "close"
+    }
+
+    static func bodyTooLarge(_ maxBodySize: Int) -> SwitchboardError {
+        SwitchboardError(.contentTooLarge, code: .invalidInput, "The body is larger than the \(maxBodySize) bytes a request may have")
+    }
+
     /// What a `401` asks for: a bearer key (not Basic, which would make browsers show a password dialog).
     static var authenticationChallenge: String { #"Bearer realm="Switchboard""# }
 

@@ -10,16 +10,8 @@ import Testing
 @testable import SwitchboardTestSupport
 
 extension CommandLineTests {
-    static func installed(_ program: String) -> Bool {
-        (try? Process.run(URL(fileURLWithPath: "/usr/bin/env"), arguments: ["sh", "-c", "command -v \(program) > /dev/null"]))
-            .map { process in
-                process.waitUntilExit()
-                return process.terminationStatus == 0
-            } ?? false
-    }
-
-    static let wsdumpAvailable = installed("wsdump")
-    static let uwscAvailable = installed("uwsc")
+    static let wsdumpAvailable = isInstalled("wsdump")
+    static let uwscAvailable = isInstalled("uwsc")
 
     /// Runs `Tests/Support/line_client_session.py` with a client and a scenario against a fresh `serve`.
     func lineClientSession(_ client: String, _ scenario: String, path: String) async throws -> (status: Int32, output: String) {

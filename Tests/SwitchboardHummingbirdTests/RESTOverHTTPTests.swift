@@ -199,3 +199,102 @@ extension RESTOverHTTPTests {
         }
     }
 }
+
+extension RESTOverHTTPTests {
+    static let curlAvailable = isInstalled("curl")
+
+    /// A client that sends `Expect: 100-continue` waits for `100 Continue` before it sends its body: it gets it
+    /// once its key is checked, sends the body, gets the answer, and keeps the connection. Hummingbird writes
+    /// no interim responses, and such a client waited a second (curl's default) for one, then sent the body
+    /// anyway.
+    @Test func aClientThatAwaits100ContinueGetsItThenSendsItsBody() async throws {
+        try await TestServer.with(authenticator: SecurityTests.keys()) { server in
+            let socket = try RawSocket(port: server.port)
+            socket.setReceiveTimeout(seconds: 20)
+            let body = #"{"Name": "Continued", "Year": 2001, "HasSecretIdentity": false}"#
+            let head =
+                "POST /api/superhero HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(SecurityTests.bobKey)\r\n"
+                + "Content-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: \(body.utf8.count)\r\n\r\n"
+            try socket.write(Array(head.utf8))
+            // Nothing of the body is sent until the interim answer has come.
+            let interim = try await onOwnThread { try socket.readHead() }
+            #expect(interim == "HTTP/1.1 100 Continue\r\n\r\n")
+            try socket.write(Array(body.utf8))
+            let answer = try await onOwnThread { try socket.readResponse() }
+            #expect(answer.hasPrefix("HTTP/1.1 201"), "\(answer.prefix(200))")
+            #expect(answer.contains("\"Name\": \"Continued\""))
+            // The same connection takes the next request.
+            try socket.write(
+                Array("GET /api/superhero/name=Continued HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(SecurityTests.bobKey)\r\n\r\n".utf8))
+            let next = try await onOwnThread { try socket.readResponse() }
+            #expect(next.hasPrefix("HTTP/1.1 200"), "\(next.prefix(200))")
+            #expect(next.contains("\"Year\": 2001"))
+        }
+    }
+
+    /// The same through curl, which sends `Expect: 100-continue` for bodies over 1 MiB (or when told to): it
+    /// reports the interim `100 Continue` and the `201`, over one connection. Without the interim answer curl
+    /// sends the body after a second and reports only the `201`.
+    @Test(.enabled(if: curlAvailable, "needs curl (.ci/run installs it)"))
+    func curlGets100ContinueForItsUpload() async throws {
+        try await TestServer.with(authenticator: SecurityTests.keys()) { server in
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-continue-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: directory) }
+            // 1.3 MB: 20,000 heroes, which curl uploads with `Expect: 100-continue` of its own accord.
+            let heroes = (0..<20_000).map { #"{"Name": "Upload\#($0)", "Year": 2002, "HasSecretIdentity": true}"# }
+            let file = directory.appendingPathComponent("heroes.json")
+            try Data(("[" + heroes.joined(separator: ",") + "]").utf8).write(to: file)
+            let (status, log) = try await runToEnd([
+                "curl", "--silent", "--show-error", "--verbose", "--output", "/dev/null", "--write-out", "\nanswered %{http_code} on %{num_connects}",
+                "-H", "Authorization: Bearer \(SecurityTests.bobKey)", "-H", "Content-Type: application/json",
+                "--data-binary", "@\(file.path)", "http://127.0.0.1:\(server.port)/api/superhero",
+            ])
+            #expect(status == 0, "\(log)")
+            #expect(log.hasSuffix("\nanswered 201 on 1"), "\(log)")
+            #expect(log.contains("> Expect: 100-continue"), "\(log)")
+            #expect(log.contains("< HTTP/1.1 100 Continue"), "\(log)")
+            let count = try await RawHTTP.request(
+                port: server.port, "REPORT", "/api/superhero/year=2002", headers: ["Authorization: Bearer \(SecurityTests.bobKey)"])
+            #expect(count.body.contains("\"Count\": 20000"), "\(count.body)")
+        }
+    }
+
+    /// An answer that needs no body is given without `100 Continue`, so the client sends none: a wrong key,
+    /// and a body its `Content-Length` says is over the limit. Since the client may send its body after such
+    /// an answer or never, the connection ends with the answer rather than wait for a body that is not
+    /// coming. Without `Expect`, a body over the limit by its `Content-Length` is refused before any of it
+    /// is read.
+    @Test func answersThatNeedNoBodyComeWithout100ContinueAndEndTheConnection() async throws {
+        let configuration = SwitchboardServerConfiguration(maxBodySize: 1024, idleTimeout: .seconds(120))
+        try await TestServer.with(configuration: configuration, authenticator: SecurityTests.keys()) { server in
+            let requests = [
+                ("Authorization: Bearer wrong-key\r\nExpect: 100-continue\r\nContent-Length: 100", "401"),
+                ("Authorization: Bearer \(SecurityTests.bobKey)\r\nExpect: 100-continue\r\nContent-Length: 2048", "413"),
+                ("Authorization: Bearer \(SecurityTests.bobKey)\r\nContent-Length: 2048", "413"),
+            ]
+            for (fields, status) in requests {
+                let socket = try RawSocket(port: server.port)
+                // The idle timeout is two minutes: a connection left waiting for the body fails the test here.
+                socket.setReceiveTimeout(seconds: 20)
+                try socket.write(
+                    Array("POST /api/superhero HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\(fields)\r\n\r\n".utf8))
+                let answer = String(decoding: try await onOwnThread { try socket.readToEnd() }, as: UTF8.self)
+                #expect(answer.hasPrefix("HTTP/1.1 \(status) "), "\(fields): \(answer.prefix(200))")
+                #expect(answer.lowercased().contains("connection: close"), "\(fields): \(answer.prefix(300))")
+                #expect(!answer.contains("100 Continue"))
+                #expect(socket.peerClosed, "\(fields): the connection ended")
+            }
+            // A wrong key without `Expect`: the body comes with the head, is read, and the connection is kept.
+            let socket = try RawSocket(port: server.port)
+            socket.setReceiveTimeout(seconds: 20)
+            let request =
+                "POST /api/superhero HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer wrong-key\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
+            try socket.write(Array((request + "GET /api/superhero HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(SecurityTests.bobKey)\r\n\r\n").utf8))
+            let refused = try await onOwnThread { try socket.readResponse() }
+            #expect(refused.hasPrefix("HTTP/1.1 401"))
+            let served = try await onOwnThread { try socket.readResponse() }
+            #expect(served.hasPrefix("HTTP/1.1 200"), "\(served.prefix(200))")
+        }
+    }
+}

@@ -13,6 +13,16 @@ func eventually(within: Duration = .seconds(10), _ condition: @Sendable () -> Bo
     return condition()
 }
 
+/// Whether `program` is on the `PATH`: tests of third-party clients that `.ci/run` installs run only where
+/// they are.
+func isInstalled(_ program: String) -> Bool {
+    (try? Process.run(URL(fileURLWithPath: "/usr/bin/env"), arguments: ["sh", "-c", "command -v \(program) > /dev/null"]))
+        .map { process in
+            process.waitUntilExit()
+            return process.terminationStatus == 0
+        } ?? false
+}
+
 /// A TCP client for what a WebSocket library will not do: half-sent requests, resets, raw frames.
 final class RawSocket: Sendable {
     let fd: Int32
@@ -39,6 +49,24 @@ final class RawSocket: Sendable {
             return closed
         }
         if !wasClosed { close(fd) }
+    }
+
+    /// Makes each read give up after `seconds` without data, as if the peer had closed: a test that waits
+    /// for an answer that never comes then fails rather than hangs.
+    func setReceiveTimeout(seconds: Int) {
+        var limit = timeval(tv_sec: seconds, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    /// Reads one response head (up to its blank line), leaving what follows unread; throws if none comes.
+    func readHead() throws -> String {
+        var bytes: [UInt8] = []
+        var byte: UInt8 = 0
+        while !bytes.suffix(4).elementsEqual([13, 10, 13, 10]) {
+            guard recv(fd, &byte, 1, 0) == 1 else { throw TestFailure("no response head: \(String(decoding: bytes, as: UTF8.self))") }
+            bytes.append(byte)
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     func write(_ bytes: [UInt8]) throws {
@@ -75,13 +103,7 @@ final class RawSocket: Sendable {
 
     /// Reads one HTTP response with a `Content-Length` body, leaving the connection open.
     func readResponse() throws -> String {
-        var bytes: [UInt8] = []
-        var byte: UInt8 = 0
-        while !bytes.suffix(4).elementsEqual([13, 10, 13, 10]) {
-            guard recv(fd, &byte, 1, 0) == 1 else { throw TestFailure("no response head") }
-            bytes.append(byte)
-        }
-        let head = String(decoding: bytes, as: UTF8.self)
+        let head = try readHead()
         let length = RawHTTP.header("Content-Length", in: head).flatMap { Int($0) } ?? 0
         var body = [UInt8](repeating: 0, count: length)
         var received = 0
