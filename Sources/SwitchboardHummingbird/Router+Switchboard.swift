@@ -101,6 +101,13 @@ extension Router where Context: SwitchboardRequestContextProtocol {
         // every request. (Over HTTP/2 a body needs no such field; a GET's would be left unread, which is
         // what the REST layer does with it.)
         if !(method == .GET || method == .HEAD) || Self.framesBody(connection.headers) {
+            // A body in a content coding (gzip, …) would be read as JSON and fail as a syntax error; refused
+            // from the head, with the coding that is taken (RFC 9110 §15.5.16).
+            if let coding = connection.headers[.contentEncoding], coding.lowercased() != "identity", Self.framesBody(connection.headers) {
+                var response = Self.refusalBeforeBody(.unsupportedContentEncoding(coding), uri: uri, headers: connection.headers, channel: channel)
+                response.headers[.acceptEncoding] = "identity"
+                return response
+            }
             // A body its head says is too large is refused before any of it is read (and before a client
             // that waits for `100 Continue` sends it).
             if let length = connection.headers[.contentLength].flatMap({ Int($0) }), length > maxBodySize {

@@ -121,6 +121,8 @@ struct RESTOverHTTPTests {
         ("POST", "/api/superhero", ["Content-Type: text/plain"], #"{"Name": "X"}"#, 415, "UnsupportedInput"),
         ("POST", "/api/superhero", [], nil, 400, "InvalidInput"),
         ("POST", "/api/superhero", [], String(repeating: " ", count: 5000), 413, "InvalidInput"),
+        // A compressed body (curl --compressed does not compress requests; clients that do send this field).
+        ("POST", "/api/superhero", ["Content-Type: application/json", "Content-Encoding: gzip"], "\u{1F}\u{8B}\u{08}", 415, "UnsupportedInput"),
         ("GET", "/api/superheroes", [], nil, 404, "UnknownResource"),
         ("GET", "/api/superhero/cape=red", [], nil, 404, "UnknownProperty"),
         ("GET", "/api/superhero/year=old", [], nil, 400, "InvalidConditionValue"),
@@ -295,6 +297,39 @@ extension RESTOverHTTPTests {
             #expect(refused.hasPrefix("HTTP/1.1 401"))
             let served = try await onOwnThread { try socket.readResponse() }
             #expect(served.hasPrefix("HTTP/1.1 200"), "\(served.prefix(200))")
+        }
+    }
+}
+
+extension RESTOverHTTPTests {
+    /// A `HEAD` that finds entities is answered with the fields a `GET` would have, its type and length among
+    /// them (RFC 9110 §9.3.2), and no body: it said `Content-Length: 0`, which a `HEAD` answer may only say
+    /// when the `GET`'s body is empty. In NDJSON, which carries no time, the lengths are the same to the byte.
+    @Test func headIsAnsweredWithTheFieldsOfAGetAndNoBody() async throws {
+        try await TestServer.with { server in
+            for accept in ["application/json", "application/x-ndjson"] {
+                let get = try await RawHTTP.request(port: server.port, "GET", "/api/superhero//limit=2", headers: ["Accept: \(accept)"])
+                let socket = try RawSocket(port: server.port)
+                socket.setReceiveTimeout(seconds: 20)
+                // The HEAD and a GET right behind it: the GET's answer must follow the HEAD's head at once.
+                try socket.write(
+                    Array(
+                        ("HEAD /api/superhero//limit=2 HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: \(accept)\r\n\r\n"
+                            + "GET /api/superhero//limit=2 HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: \(accept)\r\n\r\n").utf8))
+                let head = try await onOwnThread { try socket.readHead() }
+                let next = try await onOwnThread { try socket.readResponse() }
+                #expect(head.hasPrefix("HTTP/1.1 200"), "\(head)")
+                #expect(RawHTTP.header("Content-Type", in: head) == RawHTTP.header("Content-Type", in: get.head), "\(head)")
+                #expect(RawHTTP.header("Switchboard-Info", in: head) == "2 entities found")
+                let length = try #require(RawHTTP.header("Content-Length", in: head).flatMap { Int($0) }, "\(head)")
+                if accept == "application/x-ndjson" {
+                    #expect(length == get.body.utf8.count, "\(head)")
+                } else {
+                    // The JSON page says how long the request took, in a number whose digits vary.
+                    #expect(abs(length - get.body.utf8.count) < 8, "\(head) against \(get.body.utf8.count) bytes")
+                }
+                #expect(next.hasPrefix("HTTP/1.1 200"), "no body between: \(next.prefix(100))")
+            }
         }
     }
 }

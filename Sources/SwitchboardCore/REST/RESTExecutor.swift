@@ -47,7 +47,7 @@ extension SwitchboardAPI {
             if let length = document.byteCount { response.headers[.contentLength] = String(length) }
             if let disposition = document.contentDisposition { response.headers[.contentDisposition] = disposition }
             if method == .GET { response.document = document }
-        } else if method != .HEAD || outcome.error != nil {
+        } else if method != .HEAD || outcome.error != nil || (wantsPrintedBody && outcome.status == 200) {
             if let format = accepted.format, outcome.error == nil, let entities = outcome.entities {
                 do {
                     response.encodedBody = try format.write(entities)
@@ -317,9 +317,13 @@ struct RESTExecution {
             switch request.method {
             case .REPORT: return Outcome(canonical: canonical, count: rows.count, payload: .count(rows.count))
             case .HEAD:
+                // Over HTTP the answer has the fields a GET's would have, its length and type among them
+                // (RFC 9110 §9.3.2): the page is made as for a GET, and the HTTP encoder leaves it out.
                 return rows.isEmpty
                     ? Outcome(status: 204, info: "No entities found matching request.", canonical: canonical, count: 0)
-                    : Outcome(info: found, canonical: canonical, count: rows.count)
+                    : Outcome(
+                        info: found, canonical: canonical, count: rows.count,
+                        payload: request.wantsPrintedBody ? .entities(rows, pagesOf: query) : .none)
             default:
                 let info = rows.isEmpty ? "No entities found matching request." : found
                 return Outcome(info: info, canonical: canonical, count: rows.count, payload: .entities(rows, pagesOf: query))

@@ -103,6 +103,13 @@ extension SwitchboardError {
                 + "; send 'Content-Type: application/json' (with curl: -H 'Content-Type: application/json'). Other types are refused because any web page can send them"
         )
     }
+
+    /// The refusal of a body in a content coding (`Content-Encoding: gzip`): bodies are taken as they are.
+    public static func unsupportedContentEncoding(_ coding: String) -> SwitchboardError {
+        SwitchboardError(
+            .unsupportedMediaType, code: .unsupportedInput,
+            "Unsupported Content-Encoding '\(coding.prefix(100))'; send the body uncompressed (no Content-Encoding)")
+    }
 }
 
 /// The result of a REST request: a status, an info line, headers and a JSON body.
