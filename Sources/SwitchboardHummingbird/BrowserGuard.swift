@@ -51,6 +51,13 @@ struct BrowserGuard: Sendable {
         return originHost == hostName && (originPort ?? defaultPort) == (hostPort ?? defaultPort)
     }
 
+    /// Whether pages of `origin` may read the server's answers over HTTP (``CrossOriginSharing``): only an
+    /// origin that ``allowedOrigins`` lists, or any when it holds `*`. The server's own pages need no such leave.
+    func sharesAnswers(withOrigin origin: String) -> Bool {
+        guard !allowedOrigins.isEmpty else { return false }
+        return allowedOrigins.contains("*") || allowedOrigins.contains(Self.trimmedOrigin(origin.trimmingCharacters(in: " ").lowercased()))
+    }
+
     static func trimmedOrigin(_ origin: String) -> String {
         origin.hasSuffix("/") ? String(origin.dropLast()) : origin
     }

@@ -50,8 +50,17 @@ struct SwitchboardRoute<Context: SwitchboardRequestContextProtocol>: Sendable {
         } catch {
             return Router<Context>.errorResponse(error, uri: Router<Context>.shownPath(request.uri.path, root: root))
         }
-        return await Router<Context>.restResponse(
+        // Pages of a listed origin may read the answers (CORS); with no origin listed, as by default, nothing
+        // is looked up.
+        guard !guardian.allowedOrigins.isEmpty, let origin = request.headers[.origin], guardian.sharesAnswers(withOrigin: origin) else {
+            return await Router<Context>.restResponse(
+                to: request, connection: connection, api: api, maxBodySize: maxBodySize, channel: context.switchboard.channel)
+        }
+        if CrossOriginSharing.isPreflight(request) { return CrossOriginSharing.preflightResponse(origin: origin, request: request) }
+        var response = await Router<Context>.restResponse(
             to: request, connection: connection, api: api, maxBodySize: maxBodySize, channel: context.switchboard.channel)
+        CrossOriginSharing.share(&response, withOrigin: origin)
+        return response
     }
 
     /// What an upgrade's `await`s need of its request.

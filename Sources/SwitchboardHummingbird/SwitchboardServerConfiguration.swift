@@ -61,7 +61,8 @@ public struct SwitchboardServerConfiguration: Sendable {
     /// Web origins besides the server's own that may open WebSockets and send state-changing requests
     /// (`https://app.example.com`; `*` for any, which turns the check off). Requests without `Origin`
     /// (anything but a browser) and from the server's own origin are always allowed; others get `403`
-    /// before any upgrade.
+    /// before any upgrade. Pages of these origins may also read the REST API's answers with `fetch` (CORS:
+    /// `Access-Control-Allow-Origin`, and preflights answered); pages of other origins may not.
     public var allowedOrigins: [String]
     /// Hummingbird's HTTP/1 settings, which Switchboard builds on: the idle timeout (see ``idleTimeout``),
     /// the request decoder's limits (`httpDecoder`: 80 KiB per header field and in all, 1,000 fields by

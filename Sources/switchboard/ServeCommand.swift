@@ -61,7 +61,7 @@ struct ServeCommand: AsyncParsableCommand {
     var keys: String?
     @Flag(help: "Turn authentication off: every caller gets every right. Refused on a non-loopback address.")
     var noAuth = false
-    @Option(help: "A web origin, besides the server's own, that may open WebSockets and send writes (repeatable).")
+    @Option(help: "A web origin, besides the server's own, whose pages may open WebSockets and use the REST API (CORS) (repeatable).")
     var allowOrigin: [String] = []
     @Option(help: "A host name the server answers besides the loopback names, when listening on loopback (repeatable).")
     var allowHost: [String] = []
