@@ -79,6 +79,11 @@ struct SwitchboardRoute<Context: SwitchboardRequestContextProtocol>: Sendable {
 
     /// The host, then (for upgrades and state-changing methods) the origin; the request as the core reads it.
     private func checked(_ request: Request, context: Context, isUpgrade: Bool) throws(SwitchboardError) -> SwitchboardConnectionRequest {
+        // The first `Host` is the request's authority; a second one stays among its fields. Which one a proxy
+        // in front would have believed is anyone's guess (RFC 9112 §3.2: answer 400).
+        if request.headers[.secondHost] != nil {
+            throw SwitchboardError(.badRequest, code: .invalidInput, "The request has more than one Host field; send one")
+        }
         guard guardian.allowsHost(request.head.authority) else {
             throw SwitchboardError(
                 .forbidden, code: .hostNotAllowed,
@@ -111,4 +116,9 @@ struct SwitchboardRoute<Context: SwitchboardRequestContextProtocol>: Sendable {
             with: UpgradeRefusalHandler.serialize(response, body: error.body(uri: uri).prettyPrinted + "\n"))
         return response
     }
+}
+
+extension HTTPField.Name {
+    /// `Host` among a request's fields, where only a second one is found: the first is its authority.
+    fileprivate static let secondHost = HTTPField.Name("Host")!
 }

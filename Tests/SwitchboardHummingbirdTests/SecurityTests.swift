@@ -230,6 +230,17 @@ struct SecurityTests {
             for host in ["localhost:\(server.port)", "127.0.0.1:\(server.port)", "[::1]:\(server.port)", "switchboard.test"] {
                 #expect(try await RawHTTP.request(port: server.port, "GET", "/api/superhero", hostHeader: host).status == 200, "\(host)")
             }
+            // A second `Host` (an allowed one first, then another, or the other way round) is `400`, over HTTP and
+            // for an upgrade: which one a proxy in front believed cannot be known (RFC 9112 §3.2).
+            for (first, second) in [("127.0.0.1", "evil.example"), ("evil.example", "127.0.0.1")] {
+                for upgrade in [false, true] {
+                    let answer = try await RawHTTP.request(
+                        port: server.port, "GET", upgrade ? "/api/echo" : "/api/superhero", hostHeader: first,
+                        headers: ["Host: \(second)"] + (upgrade ? RawHTTP.upgradeHeaders : []))
+                    #expect(answer.status == 400, "\(first), \(second), upgrade: \(upgrade)")
+                    #expect(answer.body.contains("more than one Host field"), "\(answer.body)")
+                }
+            }
         }
         // The default on loopback is the loopback names.
         try await TestServer.with { (server: TestServer) async throws in
