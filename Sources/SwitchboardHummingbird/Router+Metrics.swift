@@ -25,6 +25,8 @@ extension Router {
         get(RouterPath(path)) { request, _ -> Response in
             var headers = HTTPFields()
             headers[.cacheControl] = "no-store"
+            // The refusals are text; the figures' own type is set when they are sent.
+            headers[.contentType] = "text/plain; charset=utf-8"
             guard guardian.allowsHost(request.head.authority) else {
                 return Response(status: .forbidden, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: "403: Forbidden. Unknown host\n")))
             }

@@ -254,6 +254,7 @@ struct ServeCommand: AsyncParsableCommand {
                 configuration: server.configuration)
         }
         server.router.addMetricsEndpoint(api: api, configuration: server.configuration) { metrics.emitToBuffer() }
+        server.router.addHealthEndpoint(configuration: server.configuration)
         let reloader = Task {
             for await _ in await UnixSignalsSequence(trapping: .sighup) {
                 await access.reload(api: api, logger: logger)

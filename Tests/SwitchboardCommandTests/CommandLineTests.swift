@@ -136,6 +136,14 @@ struct CommandLineTests {
         defer { try? FileManager.default.removeItem(atPath: data) }
         let (process, found) = try await startServe(dataDirectory: data)
         defer { if process.isRunning { process.terminate() } }
+        // The health check needs no key (a load balancer's or an orchestrator's probe has none), and answers only
+        // the hosts the server answers.
+        let health = try await RawHTTP.request(port: found, "GET", "/health")
+        #expect(health.status == 200)
+        #expect(health.body == "ok\n")
+        #expect(RawHTTP.header("Content-Type", in: health.head) == "text/plain; charset=utf-8")
+        #expect(try await RawHTTP.request(port: found, "HEAD", "/health").status == 200)
+        #expect(try await RawHTTP.request(port: found, "GET", "/health", hostHeader: "evil.example").status == 403)
         let client = try await WebSocketTestClient.connect(
             "ws://127.0.0.1:\(found)/api/echo", headers: [("Authorization", "Bearer \(try Self.token(data))")])
         client.send("ping")

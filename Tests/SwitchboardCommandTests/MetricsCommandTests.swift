@@ -35,7 +35,9 @@ extension CommandLineTests {
         defer { if process.isRunning { process.terminate() } }
         let token = try Self.token(data)
         // Like everything else, the figures need a key.
-        #expect(try await RawHTTP.request(port: port, "GET", "/metrics").status == 401)
+        let keyless = try await RawHTTP.request(port: port, "GET", "/metrics")
+        #expect(keyless.status == 401)
+        #expect(RawHTTP.header("Content-Type", in: keyless.head) == "text/plain; charset=utf-8")
         #expect(try await RawHTTP.request(port: port, "GET", "/metrics", headers: ["Authorization: Bearer not-the-token-0123456789"]).status == 401)
 
         let auth = [("Authorization", "Bearer \(token)")]
