@@ -150,6 +150,7 @@ extension Router where Context: SwitchboardRequestContextProtocol {
         var headers = response.headers
         response.headers = HTTPFields()
         if response.status == 401 { headers[.wwwAuthenticate] = Self.authenticationChallenge }
+        if response.status == 405, let allow = Self.allowedMethods(of: named, parsed: parsed, api: api) { headers[.allow] = allow }
         let responseBody: ResponseBody
         if let document = response.document {
             // Read as the client takes it: a large file is never held whole.
@@ -173,6 +174,17 @@ extension Router where Context: SwitchboardRequestContextProtocol {
             if field.name == .contentLength, field.value != "0" { return true }
         }
         return false
+    }
+
+    /// The `Allow` field a `405` must have (RFC 9110 §15.5.6): the methods of the resource the URI names, `nil`
+    /// when it names none.
+    static func allowedMethods(of named: RegisteredResource?, parsed: ResourceURI?, api: SwitchboardAPI) -> String? {
+        let resource = named ?? parsed.flatMap { $0.baseResourceName.isEmpty ? nil : try? api.resource(named: $0.baseResourceName) }
+        switch resource {
+        case .entity(let entity)?: return entity.methods.map(\.rawValue).joined(separator: ", ")
+        case .terminal?: return "GET, OPTIONS"
+        case nil: return nil
+        }
     }
 
     /// Whether the client waits for `100 Continue` before it sends the body its head announces

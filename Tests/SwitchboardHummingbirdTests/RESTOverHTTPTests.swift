@@ -333,3 +333,19 @@ extension RESTOverHTTPTests {
         }
     }
 }
+
+extension RESTOverHTTPTests {
+    /// A `405` has the `Allow` field RFC 9110 §15.5.6 requires: the methods of the resource the URI names, for
+    /// an entity resource and a terminal.
+    @Test(arguments: [
+        ("DELETE", "/api/availableresource", "GET, REPORT, HEAD, OPTIONS"),
+        ("POST", "/api/echo", "GET, OPTIONS"),
+    ])
+    func aMethodNotAllowedSaysWhichMethodsAre(method: String, path: String, allow: String) async throws {
+        try await TestServer.with { server in
+            let answer = try await RawHTTP.request(port: server.port, method, path, headers: Self.json, body: method == "POST" ? "{}" : nil)
+            #expect(answer.status == 405, "\(answer.head)")
+            #expect(RawHTTP.header("Allow", in: answer.head) == allow, "\(answer.head)")
+        }
+    }
+}
