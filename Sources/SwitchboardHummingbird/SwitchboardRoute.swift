@@ -48,7 +48,10 @@ struct SwitchboardRoute<Context: SwitchboardRequestContextProtocol>: Sendable {
         do throws(SwitchboardError) {
             connection = try checked(request, context: context, isUpgrade: false)
         } catch {
-            return Router<Context>.errorResponse(error, uri: Router<Context>.shownPath(request.uri.path, root: root))
+            // Refused before its body is read, as a wrong key is (`Router.refusalBeforeBody`).
+            return Router<Context>.refusalBeforeBody(
+                error, uri: Router<Context>.shownPath(request.uri.path, root: root), headers: request.headers,
+                channel: context.switchboard.channel)
         }
         // Pages of a listed origin may read the answers (CORS); with no origin listed, as by default, nothing
         // is looked up.

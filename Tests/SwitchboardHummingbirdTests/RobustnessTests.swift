@@ -334,19 +334,19 @@ struct RobustnessTests {
 
     /// A client that sends its whole body before it reads the answer, and says `Connection: close` (Python's
     /// `urllib`; most clients without `Expect: 100-continue` send first too) gets the answer given before the
-    /// body is read: `401` for a wrong key, `413` for a body its `Content-Length` says is too large. The server
-    /// reads and drops the body until the client closes. Hummingbird reads nothing after answering a request
-    /// that says `Connection: close`: the client waited for the idle timeout and then saw its connection
-    /// reset; and after the `413`, the connection was closed two seconds later with the body unread, with the
-    /// same reset.
-    @Test(arguments: [("wrong-key", 401), (SecurityTests.bobKey, 413)])
-    func aClientThatSendsItsWholeBodyFirstReadsTheAnswer(key: String, status: Int) async throws {
+    /// body is read: `401` for a wrong key, `413` for a body its `Content-Length` says is too large, `403` for a
+    /// foreign origin. The server reads and drops the body until the client closes. Hummingbird reads nothing
+    /// after answering a request that says `Connection: close`: the client waited for the idle timeout and then
+    /// saw its connection reset; and after the `413`, the connection was closed two seconds later with the body
+    /// unread, with the same reset.
+    @Test(arguments: [("wrong-key", nil, 401), (SecurityTests.bobKey, nil, 413), (SecurityTests.bobKey, "https://evil.example", 403)])
+    func aClientThatSendsItsWholeBodyFirstReadsTheAnswer(key: String, origin: String?, status: Int) async throws {
         let configuration = SwitchboardServerConfiguration(maxBodySize: 1 << 20, idleTimeout: .seconds(120))
         try await TestServer.with(configuration: configuration, authenticator: SecurityTests.keys()) { server in
             let script = """
                 import urllib.request, urllib.error, sys
                 request = urllib.request.Request("http://127.0.0.1:\(server.port)/api/superhero", data=b"[" + b" " * (20 << 20) + b"]",
-                    method="POST", headers={"Content-Type": "application/json", "Authorization": "Bearer \(key)"})
+                    method="POST", headers={"Content-Type": "application/json", "Authorization": "Bearer \(key)"\(origin.map { #", "Origin": "\#($0)""# } ?? "")})
                 try:
                     urllib.request.urlopen(request, timeout=20)
                 except urllib.error.HTTPError as error:
