@@ -54,8 +54,7 @@ struct BrowserGuard: Sendable {
     /// Whether pages of `origin` may read the server's answers over HTTP (``CrossOriginSharing``): only an
     /// origin that ``allowedOrigins`` lists, or any when it holds `*`. The server's own pages need no such leave.
     func sharesAnswers(withOrigin origin: String) -> Bool {
-        guard !allowedOrigins.isEmpty else { return false }
-        return allowedOrigins.contains("*") || allowedOrigins.contains(Self.trimmedOrigin(origin.trimmingCharacters(in: " ").lowercased()))
+        allowedOrigins.contains("*") || allowedOrigins.contains(Self.trimmedOrigin(origin.trimmingCharacters(in: " ").lowercased()))
     }
 
     static func trimmedOrigin(_ origin: String) -> String {

@@ -74,9 +74,7 @@ extension Router {
             var headers = Self.consoleSecurityHeaders(script: script, host: request.head.authority)
             headers[.contentType] = "text/html; charset=utf-8"
             headers[.cacheControl] = "no-store"
-            guard guardian.allowsHost(request.head.authority) else {
-                return Response(status: .forbidden, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: "403: Forbidden. Unknown host\n")))
-            }
+            guard guardian.allowsHost(request.head.authority) else { return .unknownHost(headers: headers) }
             let fields = request.headers
             if let token = request.uri.queryParameters["token"].map(String.init), !token.isEmpty {
                 // Check the key, put it in a cookie, and take it out of the address bar.

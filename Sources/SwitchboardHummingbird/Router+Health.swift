@@ -18,12 +18,18 @@ extension Router {
             var headers = HTTPFields()
             headers[.contentType] = "text/plain; charset=utf-8"
             headers[.cacheControl] = "no-store"
-            guard guardian.allowsHost(request.head.authority) else {
-                return Response(status: .forbidden, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: "403: Forbidden. Unknown host\n")))
-            }
+            guard guardian.allowsHost(request.head.authority) else { return .unknownHost(headers: headers) }
             return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: "ok\n")))
         }
         on(RouterPath(path), method: .get, use: handler)
         on(RouterPath(path), method: .head, use: handler)
+    }
+}
+
+extension Response {
+    /// The plain-text refusal of a `Host` the server does not answer, for the routes outside the API root
+    /// (`/health`, `/metrics`, `/console`).
+    static func unknownHost(headers: HTTPFields) -> Response {
+        Response(status: .forbidden, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: "403: Forbidden. Unknown host\n")))
     }
 }

@@ -27,9 +27,7 @@ extension Router {
             headers[.cacheControl] = "no-store"
             // The refusals are text; the figures' own type is set when they are sent.
             headers[.contentType] = "text/plain; charset=utf-8"
-            guard guardian.allowsHost(request.head.authority) else {
-                return Response(status: .forbidden, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: "403: Forbidden. Unknown host\n")))
-            }
+            guard guardian.allowsHost(request.head.authority) else { return .unknownHost(headers: headers) }
             guard let identity = try? await api.authenticate(headers: request.headers, uriKey: nil), !identity.isAnonymous || identity.rights.isAdministrator
             else {
                 headers[.wwwAuthenticate] = #"Bearer realm="Switchboard""#

@@ -55,14 +55,14 @@ struct SwitchboardRoute<Context: SwitchboardRequestContextProtocol>: Sendable {
         }
         // Pages of a listed origin may read the answers (CORS); with no origin listed, as by default, nothing
         // is looked up.
-        guard !guardian.allowedOrigins.isEmpty, let origin = request.headers[.origin], guardian.sharesAnswers(withOrigin: origin) else {
-            return await Router<Context>.restResponse(
-                to: request, connection: connection, api: api, maxBodySize: maxBodySize, channel: context.switchboard.channel)
+        let sharedOrigin =
+            guardian.allowedOrigins.isEmpty ? nil : request.headers[.origin].flatMap { guardian.sharesAnswers(withOrigin: $0) ? $0 : nil }
+        if let sharedOrigin, CrossOriginSharing.isPreflight(request) {
+            return CrossOriginSharing.preflightResponse(origin: sharedOrigin, request: request)
         }
-        if CrossOriginSharing.isPreflight(request) { return CrossOriginSharing.preflightResponse(origin: origin, request: request) }
         var response = await Router<Context>.restResponse(
             to: request, connection: connection, api: api, maxBodySize: maxBodySize, channel: context.switchboard.channel)
-        CrossOriginSharing.share(&response, withOrigin: origin)
+        if let sharedOrigin { CrossOriginSharing.share(&response, withOrigin: sharedOrigin) }
         return response
     }
 
