@@ -73,9 +73,7 @@ extension Router where Context: SwitchboardRequestContextProtocol {
         let uri = connection.request.uri
         var response: RESTResponse
         guard let method = RESTMethod(rawValue: request.method.rawValue) else {
-            return Self.refusalBeforeBody(
-                SwitchboardError(.methodNotAllowed, code: .methodNotAllowed, "Method '\(request.method.rawValue)' is not supported"), uri: uri,
-                headers: connection.headers, channel: channel)
+            return Self.unknownMethodResponse(request.method, uri: uri, headers: connection.headers, channel: channel)
         }
         let identity: AccessIdentity
         do {
@@ -201,6 +199,22 @@ extension Router where Context: SwitchboardRequestContextProtocol {
     static func refusalBeforeBody(_ error: SwitchboardError, uri: String, headers: HTTPFields, channel: any Channel) -> Response {
         var response = errorResponse(error, uri: uri)
         if endsWithoutItsBody(headers) { closeAfter(&response, channel: channel) }
+        return response
+    }
+
+    /// The answer to a method the REST layer does not know (`PROPFIND`, `TRACE`, `CONNECT`): `501 Not
+    /// implemented`, which RFC 9110 §15.6.2 gives to a method the server supports for no resource (a `405`
+    /// says the resource has other methods). A `CONNECT`'s answer also ends the connection: NIO frames every
+    /// answer to a `CONNECT` as having no body, leaving out its `Content-Length`, so a client reads it until
+    /// the connection ends (RFC 9112 §6.3 asks that only of a `2xx`, which opens a tunnel); curl waited for
+    /// the idle timeout, 30 s, on the `404` it was given.
+    static func unknownMethodResponse(_ method: HTTPRequest.Method, uri: String, headers: HTTPFields, channel: any Channel) -> Response {
+        let methods = RESTMethod.allCases.map(\.rawValue).joined(separator: ", ")
+        let error = SwitchboardError(
+            .notImplemented, code: .methodNotImplemented,
+            "Method '\(SwitchboardError.excerpt(method.rawValue))' is not implemented here; the methods are \(methods)")
+        var response = refusalBeforeBody(error, uri: uri, headers: headers, channel: channel)
+        if method == .connect { closeAfter(&response, channel: channel) }
         return response
     }
 

@@ -9,9 +9,22 @@ import HTTPTypes
 /// such a path (``answering(besides:)``). It never takes a request the trie would give to another route;
 /// for the rest it answers `false` and the router decides, as before.
 struct SwitchboardEndpoint<Context: SwitchboardRequestContextProtocol>: Sendable {
-    /// The methods Switchboard's routes answer; others get the router's `404`, as on any route.
+    /// The methods Switchboard's routes are added to the router with: the REST layer's, and every other method
+    /// NIO's HTTP/1 parser reads (llhttp's list), which the REST layer answers `501 Not implemented` rather
+    /// than leave them to the router's empty `404`. (Over HTTP/2 a method may be any token: ``takes(_:)``
+    /// takes those too where the endpoint answers ahead of the router.)
     static var methods: [HTTPRequest.Method] {
-        [.get, .post, .put, .patch, .delete, .head, .options, HTTPRequest.Method("REPORT")!]
+        let rest: [HTTPRequest.Method] = [.get, .post, .put, .patch, .delete, .head, .options, HTTPRequest.Method("REPORT")!]
+        return rest + otherMethods
+    }
+
+    /// The methods besides the REST layer's that NIO's HTTP/1 parser reads; it answers any other `400`.
+    static var otherMethods: [HTTPRequest.Method] {
+        [
+            "CONNECT", "TRACE", "QUERY", "COPY", "LOCK", "MKCOL", "MOVE", "PROPFIND", "PROPPATCH", "SEARCH", "UNLOCK", "BIND", "REBIND",
+            "UNBIND", "ACL", "MKACTIVITY", "CHECKOUT", "MERGE", "M-SEARCH", "NOTIFY", "SUBSCRIBE", "UNSUBSCRIBE", "PURGE", "MKCALENDAR",
+            "LINK", "UNLINK", "SOURCE",
+        ].map { HTTPRequest.Method($0)! }
     }
 
     /// The router paths of Switchboard's routes, and the methods each answers.
@@ -41,7 +54,6 @@ struct SwitchboardEndpoint<Context: SwitchboardRequestContextProtocol>: Sendable
     let opensShellAtSlash: Bool
     /// The handler of every Switchboard route.
     let handler: @Sendable (Request, Context) async throws -> Response
-    private let methods = Self.methods
 
     init(root: String, opensShellAtSlash: Bool, handler: @escaping @Sendable (Request, Context) async throws -> Response) {
         rootComponents = Self.isPlain(root.utf8) ? Self.components(of: root) : nil
@@ -81,15 +93,17 @@ struct SwitchboardEndpoint<Context: SwitchboardRequestContextProtocol>: Sendable
         return components.count >= rootComponents.count
     }
 
-    /// Whether the router would give this request to one of Switchboard's routes; `false` also where it
-    /// cannot tell without the router (a path with non-ASCII bytes, a root with patterns).
+    /// Whether the router would give this request to one of Switchboard's routes, had they been added for its
+    /// method; `false` also where it cannot tell without the router (a path with non-ASCII bytes, a root with
+    /// patterns). Any method is taken: where this answers at all, no route of the application's own matches a
+    /// path below the root, whatever its method (``answering(besides:)``).
     func takes(_ request: Request) -> Bool {
         takes(method: request.method, path: request.uri.path)
     }
 
     /// ``takes(_:)`` for a request's method and path.
     func takes(method: HTTPRequest.Method, path: String) -> Bool {
-        guard let rootComponents, methods.contains(method) else { return false }
+        guard let rootComponents else { return false }
         var path = path
         return path.withUTF8 { Self.isBelow(rootComponents, path: $0, isGET: method == .get, opensShellAtSlash: opensShellAtSlash) }
     }

@@ -348,4 +348,37 @@ extension RESTOverHTTPTests {
             #expect(RawHTTP.header("Allow", in: answer.head) == allow, "\(answer.head)")
         }
     }
+
+    /// A method the REST layer does not know is answered `501` with the methods it knows, and the connection
+    /// serves the next request; below the root it got the router's empty `404`. A `CONNECT`'s answer, which
+    /// NIO sends without a `Content-Length` (it frames every answer to a `CONNECT` as bodiless), ends the
+    /// connection, below the root or anywhere else: curl read the router's `404` until the idle timeout.
+    @Test func unknownMethodsAreNotImplementedAndAConnectsAnswerEndsItsConnection() async throws {
+        try await TestServer.with(configuration: .init(idleTimeout: .seconds(120))) { server in
+            for method in ["PROPFIND", "TRACE", "MKCOL"] {
+                let socket = try RawSocket(port: server.port)
+                socket.setReceiveTimeout(seconds: 20)
+                try socket.write(
+                    Array(
+                        ("\(method) /api/superhero HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+                            + "GET /api/superhero//limit=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").utf8))
+                let refused = try await onOwnThread { try socket.readResponse() }
+                #expect(refused.hasPrefix("HTTP/1.1 501 "), "\(method): \(refused.prefix(200))")
+                #expect(refused.contains(#""ErrorCode": "MethodNotImplemented""#), "\(refused)")
+                #expect(refused.contains("the methods are GET, POST, PUT, PATCH, DELETE, REPORT, HEAD, OPTIONS"), "\(refused)")
+                let served = try await onOwnThread { try socket.readResponse() }
+                #expect(served.hasPrefix("HTTP/1.1 200 "), "\(method), then GET: \(served.prefix(200))")
+            }
+            for (target, status) in [("/api/superhero", "501"), ("example.com:443", "404"), ("/elsewhere", "404")] {
+                let socket = try RawSocket(port: server.port)
+                // The idle timeout is two minutes: a connection left open fails the test here.
+                socket.setReceiveTimeout(seconds: 20)
+                try socket.write(Array("CONNECT \(target) HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".utf8))
+                let answer = String(decoding: try await onOwnThread { try socket.readToEnd() }, as: UTF8.self)
+                #expect(answer.hasPrefix("HTTP/1.1 \(status) "), "CONNECT \(target): \(answer.prefix(200))")
+                #expect(answer.lowercased().contains("connection: close"), "CONNECT \(target): \(answer)")
+                #expect(socket.peerClosed, "CONNECT \(target): the connection ended")
+            }
+        }
+    }
 }

@@ -63,7 +63,7 @@ struct SwitchboardResponderTests {
             let start = [root, root + "(k)", "", ""].randomElement(using: &random)!
             paths.append(start + (0..<Int.random(in: 0...7, using: &random)).map { _ in pieces.randomElement(using: &random)! }.joined())
         }
-        let methods: [HTTPRequest.Method] = [.get, .post, .head, .delete, HTTPRequest.Method("REPORT")!, .trace, .connect]
+        let methods: [HTTPRequest.Method] = [.get, .post, .head, .delete, HTTPRequest.Method("REPORT")!, .trace, .connect, HTTPRequest.Method("PROPFIND")!]
         var taken = 0
         for path in paths {
             let owner = trie.resolve(path).flatMap { owners[$0.value] }
@@ -131,7 +131,7 @@ struct SwitchboardResponderTests {
         // The answers are each owner's, not merely equal.
         let expected: [(index: Int, status: String, text: String)] = [
             (0, "200", "Switchboard.Shell"), (1, "404", ""), (5, "200", "\"DataCount\": 2"), (8, "400", "6 segments"),
-            (12, "404", ""), (15, "426", "WebSocket upgrade"), (16, "404", ""), (18, "200", "Batman"), (20, "200", "hello\n"),
+            (12, "501", "MethodNotImplemented"), (15, "426", "WebSocket upgrade"), (16, "404", ""), (18, "200", "Batman"), (20, "200", "hello\n"),
             (21, "404", ""), (24, "400", ""),
             (22, withARouteBelowTheRoot ? "200" : "404", withARouteBelowTheRoot ? "the application's own\n" : "late"),
         ]

@@ -129,6 +129,8 @@ public struct SwitchboardError: Error, Sendable, CustomStringConvertible {
         public static let reservedHeader = Code(rawValue: "ReservedHeader")
         public static let unsupportedInput = Code(rawValue: "UnsupportedInput")
         public static let methodNotAllowed = Code(rawValue: "MethodNotAllowed")
+        /// A method the server supports for no resource (`501`).
+        public static let methodNotImplemented = Code(rawValue: "MethodNotImplemented")
         public static let upgradeRequired = Code(rawValue: "UpgradeRequired")
         public static let shellError = Code(rawValue: "ShellError")
         public static let unknownCommand = Code(rawValue: "UnknownCommand")
