@@ -139,10 +139,12 @@ struct DeadlineGuardedChannel<Base: ServerChildChannel>: ServerChildChannel {
             return channel.eventLoop.makeFailedFuture(error)
         }
         return base.setup(channel: channel, logger: logger).flatMapThrowing { value in
-            // Right after the HTTP decoder: one handler answers a first head that does not parse, the other
-            // puts each extension offer of an upgrade on a line of its own.
+            // Right after the HTTP decoder: one handler answers a first head that does not parse, one puts each
+            // extension offer of an upgrade on a line of its own, and one writes into every head what the
+            // version-independent request would lose.
             let operations = channel.pipeline.syncOperations
             let decoder = try operations.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
+            try operations.addHandler(HTTP1HeadNormalizer(), position: .after(decoder))
             try operations.addHandler(ExtensionOfferSplitter(), position: .after(decoder))
             try operations.addHandler(MalformedHeadResponder(), position: .after(decoder))
             return value

@@ -360,6 +360,52 @@ struct RobustnessTests {
         }
     }
 
+    /// An HTTP/1.0 exchange ends after its answer unless the request says `Connection: keep-alive` (RFC 9112
+    /// §9.3): answered, refused or not found. The server kept the connection open until the idle timeout (two
+    /// minutes here, longer than the suite's time limit), and a client that reads to the end waited for it.
+    @Test func anHTTP10ExchangeEndsAfterItsAnswerUnlessItAsksToKeepAlive() async throws {
+        try await TestServer.with(configuration: .init(idleTimeout: .seconds(120))) { server in
+            for (request, status) in [
+                ("GET /api/superhero//limit=1 HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", "200"),
+                ("GET /nothing HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", "404"), ("GET /api/superhero HTTP/1.0\r\n\r\n", "403"),
+                ("POST /api/superhero HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n[]", "200"),
+            ] {
+                let socket = try RawSocket(port: server.port)
+                socket.setReceiveTimeout(seconds: 20)
+                try socket.write(Array(request.utf8))
+                let answer = String(decoding: try await onOwnThread { try socket.readToEnd() }, as: UTF8.self)
+                #expect(answer.hasPrefix("HTTP/1.1 \(status) "), "\(request.prefix(40)): \(answer.prefix(200))")
+                #expect(socket.peerClosed, "\(request.prefix(40)): the connection ended")
+            }
+            // Asked to keep it: the next request is answered on it, and that one, asking nothing, ends it.
+            let socket = try RawSocket(port: server.port)
+            socket.setReceiveTimeout(seconds: 20)
+            let request = "GET /api/superhero//limit=1 HTTP/1.0\r\nHost: 127.0.0.1\r\n"
+            try socket.write(Array((request + "Connection: Keep-Alive\r\n\r\n" + request + "\r\n").utf8))
+            let answers = String(decoding: try await onOwnThread { try socket.readToEnd() }, as: UTF8.self)
+            #expect(answers.matches(of: #/HTTP/1\.1 200 /#).count == 2, "\(answers.prefix(600))")
+            #expect(socket.peerClosed)
+        }
+    }
+
+    /// ApacheBench sends HTTP/1.0 without keep-alive and reads each answer until its connection ends: every
+    /// request waited for the idle timeout (30 s by default), and with a shorter limit of its own (`-s`) ab
+    /// gave up. Runs where `ab` is installed (`.ci/run` installs apache2-utils).
+    @Test func apacheBenchGetsEveryAnswer() async throws {
+        guard isInstalled("ab") else { return }
+        try await TestServer.with(configuration: .init(idleTimeout: .seconds(120))) { server in
+            // NDJSON carries no elapsed time, so every answer has the same length, which ab checks.
+            let (exit, output) = try await runToEnd([
+                "ab", "-s", "20", "-n", "40", "-c", "2", "-H", "Accept: application/x-ndjson",
+                "http://127.0.0.1:\(server.port)/api/superhero//limit=2",
+            ])
+            #expect(exit == 0, "\(output)")
+            #expect(output.contains("Complete requests:      40"), "\(output)")
+            #expect(output.contains("Failed requests:        0"), "\(output)")
+            #expect(!output.contains("Non-2xx"), "\(output)")
+        }
+    }
+
     /// After its first answer a keep-alive connection is bounded by the idle timeout: a second request head
     /// trickled in a byte at a time is cut off, although the first-head deadline is far away.
     @Test func aSecondRequestHeadTrickledOnAKeepAliveConnectionIsCutOff() async throws {

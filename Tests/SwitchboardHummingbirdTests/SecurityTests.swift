@@ -249,6 +249,30 @@ struct SecurityTests {
         }
     }
 
+    /// A request whose target is in absolute form (`GET http://evil.example/api/x`) is checked for the target's
+    /// authority, which RFC 9112 §3.2.2 has the server take in place of `Host`: over HTTP and for an upgrade. It
+    /// was checked for its `Host` field alone, and `Host: 127.0.0.1` had it served.
+    @Test func anAbsoluteFormTargetIsCheckedForItsOwnAuthority() async throws {
+        try await TestServer.with { server in
+            for target in ["http://evil.example/api/superhero", "http://evil.example:\(server.port)/api/echo", "HTTP://127.0.0.1@evil.example/api/superhero"] {
+                let upgrade = target.hasSuffix("echo")
+                let answer = try await RawHTTP.request(
+                    port: server.port, "GET", target, hostHeader: "127.0.0.1:\(server.port)", headers: upgrade ? RawHTTP.upgradeHeaders : [])
+                #expect(answer.status == 403, "\(target): \(answer.head)")
+                #expect(answer.body.contains("HostNotAllowed") && answer.body.contains("'evil.example"), "\(answer.body)")
+            }
+            // The target's authority is taken whatever `Host` says, even empty.
+            for host in ["evil.example", ""] {
+                let answer = try await RawHTTP.request(
+                    port: server.port, "GET", "http://127.0.0.1:\(server.port)/api/superhero//limit=1", hostHeader: host)
+                #expect(answer.status == 200, "Host: '\(host)': \(answer.head)")
+            }
+            // No authority at all is no allowed host.
+            let empty = try await RawHTTP.request(port: server.port, "GET", "http:///api/superhero", hostHeader: "127.0.0.1")
+            #expect(empty.status == 403, "\(empty.head)")
+        }
+    }
+
     @Test(arguments: [
         "text/plain", "text/plain;charset=UTF-8", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", nil,
     ])
