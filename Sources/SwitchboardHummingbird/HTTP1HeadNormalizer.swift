@@ -7,25 +7,53 @@ import NIOHTTP1
 /// swift-nio-extras turns each head into an `HTTPRequest`, which has no version and takes its authority
 /// from the `Host` field only. Two things went wrong with that:
 /// - **HTTP/1.0.** Such a connection ends after the answer unless the request says `Connection: keep-alive`
-///   (RFC 9112 §9.3). Hummingbird, not knowing the version, kept it open: a client that reads its answer to
-///   the end of the connection (ApacheBench without `-k`, health checkers, scripts over `nc`) waited for the
-///   idle timeout, 30 s. Such a head now says `Connection: close`, which Hummingbird honours.
+///   (RFC 9112 §9.3), and it is kept only when the answer says `Connection: keep-alive` too (Appendix C.2.2).
+///   Hummingbird, not knowing the version, kept every such connection open and never said so: a client that
+///   reads its answer to the end of the connection (ApacheBench, with and without `-k`; health checkers;
+///   scripts over `nc`) waited for the idle timeout, 30 s. A head that does not ask to keep the connection now
+///   says `Connection: close`, which Hummingbird honours; the answer to one that asks says `keep-alive`.
 /// - **An absolute-form target** (`GET http://evil.example/api/x HTTP/1.1`). RFC 9112 §3.2.2 has the server
 ///   take the target's authority and ignore `Host`; the request was checked against its `Host` field
 ///   (`127.0.0.1`) and served. The head's `Host` is now the target's authority, so the host check (the
 ///   guard against DNS rebinding) and the origin check see what the request names.
 ///
-/// It sits right after the HTTP decoder and looks at every head; a head that needs neither is passed on as it is.
-final class HTTP1HeadNormalizer: ChannelInboundHandler, RemovableChannelHandler {
+/// It sits right after the HTTP decoder and looks at every head; a head that needs neither is passed on as it
+/// is, and answers are looked at only once an HTTP/1.0 request has come.
+final class HTTP1HeadNormalizer: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    /// Once an HTTP/1.0 request has come: for each request not yet answered, in order, whether its answer says
+    /// `keep-alive`. (A client speaks one version on a connection; one that pipelines HTTP/1.1 requests and then
+    /// HTTP/1.0 ones is not served this way.)
+    private var answersKeepAlive: [Bool]?
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard case .head(var head) = unwrapInboundIn(data),
-            head.version.minor == 0 || head.uri.utf8.first != UInt8(ascii: "/")
+            head.version.minor == 0 || head.uri.utf8.first != UInt8(ascii: "/") || answersKeepAlive != nil
         else { return context.fireChannelRead(data) }
+        if head.version.major == 1 && head.version.minor == 0 {
+            let keepsAlive = Self.asksToKeepAlive(head.headers)
+            answersKeepAlive = (answersKeepAlive ?? []) + [keepsAlive]
+        } else if answersKeepAlive != nil {
+            answersKeepAlive?.append(false)
+        }
         Self.normalize(&head)
         context.fireChannelRead(wrapInboundOut(.head(head)))
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        guard answersKeepAlive != nil, case .head(var head) = unwrapOutboundIn(data), head.status.code >= 200 || head.status.code == 101,
+            let keepsAlive = answersKeepAlive?.first
+        else { return context.write(data, promise: promise) }
+        answersKeepAlive?.removeFirst()
+        guard keepsAlive, !head.headers["Connection"].contains(where: { $0.lowercased().contains("close") }) else {
+            return context.write(data, promise: promise)
+        }
+        head.headers.replaceOrAdd(name: "Connection", value: "keep-alive")
+        context.write(wrapOutboundOut(.head(head)), promise: promise)
     }
 
     /// Ends an HTTP/1.0 exchange after its answer unless it asks to keep the connection, and puts an

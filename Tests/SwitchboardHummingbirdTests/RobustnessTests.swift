@@ -384,25 +384,31 @@ struct RobustnessTests {
             try socket.write(Array((request + "Connection: Keep-Alive\r\n\r\n" + request + "\r\n").utf8))
             let answers = String(decoding: try await onOwnThread { try socket.readToEnd() }, as: UTF8.self)
             #expect(answers.matches(of: #/HTTP/1\.1 200 /#).count == 2, "\(answers.prefix(600))")
+            // The first answer says it keeps the connection (an HTTP/1.0 client closes otherwise), the second not.
+            #expect(answers.lowercased().matches(of: #/connection: keep-alive/#).count == 1, "\(answers.prefix(600))")
             #expect(socket.peerClosed)
         }
     }
 
-    /// ApacheBench sends HTTP/1.0 without keep-alive and reads each answer until its connection ends: every
-    /// request waited for the idle timeout (30 s by default), and with a shorter limit of its own (`-s`) ab
-    /// gave up. Runs where `ab` is installed (`.ci/run` installs apache2-utils).
-    @Test func apacheBenchGetsEveryAnswer() async throws {
+    /// ApacheBench sends HTTP/1.0 and reads each answer until its connection ends, unless the answer says
+    /// `keep-alive` (with `-k`, it asks for one): every request waited for the idle timeout (30 s by default),
+    /// and with a shorter limit of its own (`-s`) ab gave up. Runs where `ab` is installed (`.ci/run` installs
+    /// apache2-utils).
+    @Test(arguments: [false, true])
+    func apacheBenchGetsEveryAnswer(keepAlive: Bool) async throws {
         guard isInstalled("ab") else { return }
         try await TestServer.with(configuration: .init(idleTimeout: .seconds(120))) { server in
             // NDJSON carries no elapsed time, so every answer has the same length, which ab checks.
-            let (exit, output) = try await runToEnd([
-                "ab", "-s", "20", "-n", "40", "-c", "2", "-H", "Accept: application/x-ndjson",
-                "http://127.0.0.1:\(server.port)/api/superhero//limit=2",
-            ])
+            let (exit, output) = try await runToEnd(
+                ["ab"] + (keepAlive ? ["-k"] : []) + [
+                    "-s", "20", "-n", "40", "-c", "2", "-H", "Accept: application/x-ndjson",
+                    "http://127.0.0.1:\(server.port)/api/superhero//limit=2",
+                ])
             #expect(exit == 0, "\(output)")
             #expect(output.contains("Complete requests:      40"), "\(output)")
             #expect(output.contains("Failed requests:        0"), "\(output)")
             #expect(!output.contains("Non-2xx"), "\(output)")
+            #expect(output.contains("Keep-Alive requests:    40") == keepAlive, "\(output)")
         }
     }
 
