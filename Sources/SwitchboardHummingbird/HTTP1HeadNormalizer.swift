@@ -1,8 +1,8 @@
 import NIOCore
 import NIOHTTP1
 
-/// Writes into each HTTP/1 request head what the version-independent request Hummingbird reads would lose:
-/// whether an HTTP/1.0 connection ends after the answer, and the authority of an absolute-form target.
+/// Writes into each HTTP/1 request head what the version-independent request Hummingbird reads would lose,
+/// and keeps the connection from hanging on an upgrade that does not happen.
 ///
 /// swift-nio-extras turns each head into an `HTTPRequest`, which has no version and takes its authority
 /// from the `Host` field only. Two things went wrong with that:
@@ -17,42 +17,72 @@ import NIOHTTP1
 ///   (`127.0.0.1`) and served. The head's `Host` is now the target's authority, so the host check (the
 ///   guard against DNS rebinding) and the origin check see what the request names.
 ///
-/// It sits right after the HTTP decoder and looks at every head; a head that needs neither is passed on as it
-/// is, and answers are looked at only once an HTTP/1.0 request has come.
+/// **Upgrades to other protocols.** `curl --http2` and Java's `HttpClient` ask for `Upgrade: h2c` over plain
+/// HTTP. NIO 2.101's upgrade handler lost the head of a first request that no upgrader took, and the client
+/// got no answer at all; and NIO's HTTP decoder parses nothing after a request that asks for an upgrade, so
+/// on a later request the connection hung. Such a request's `Upgrade` field is taken out (the server keeps
+/// HTTP/1.1, as RFC 9110 §7.8 allows), and it is answered with `Connection: close`, ending the connection.
+///
+/// A connection's first head that asks for a WebSocket upgrade is the last this handler sees: it removes
+/// itself, since after the upgrade the bytes that pass here are frames, not HTTP parts (and the HTTP decoder,
+/// removed by the upgrade, hands on what it had buffered); a refused upgrade ends the connection.
+///
+/// It sits right after the HTTP decoder and looks at every head; a head that needs none of this is passed on
+/// as it is, and answers are looked at only once a request has needed it.
 final class HTTP1HeadNormalizer: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
     typealias OutboundIn = HTTPServerResponsePart
     typealias OutboundOut = HTTPServerResponsePart
 
-    /// Once an HTTP/1.0 request has come: for each request not yet answered, in order, whether its answer says
-    /// `keep-alive`. (A client speaks one version on a connection; one that pipelines HTTP/1.1 requests and then
-    /// HTTP/1.0 ones is not served this way.)
-    private var answersKeepAlive: [Bool]?
+    /// Once a request has needed it: for each request not yet answered, in order, the `Connection` field its
+    /// answer must say, if any. (The requests before the first that needed it are taken to be answered: a
+    /// client that pipelines HTTP/1.1 requests and then an HTTP/1.0 one, or one that asks for an upgrade, may
+    /// see the field on the wrong answer.)
+    private var answerConnections: [String?]?
+    /// Whether the next head is the connection's first, which may ask for an upgrade.
+    private var awaitsFirstHead = true
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard case .head(var head) = unwrapInboundIn(data),
-            head.version.minor == 0 || head.uri.utf8.first != UInt8(ascii: "/") || answersKeepAlive != nil
-        else { return context.fireChannelRead(data) }
-        if head.version.major == 1 && head.version.minor == 0 {
-            let keepsAlive = Self.asksToKeepAlive(head.headers)
-            answersKeepAlive = (answersKeepAlive ?? []) + [keepsAlive]
-        } else if answersKeepAlive != nil {
-            answersKeepAlive?.append(false)
+        guard case .head(var head) = unwrapInboundIn(data) else { return context.fireChannelRead(data) }
+        let isFirst = awaitsFirstHead
+        awaitsFirstHead = false
+        let asksForUpgrade = head.headers.contains(name: "Upgrade")
+        if isFirst && asksForUpgrade && Self.asksForWebSocket(head.headers) {
+            Self.normalize(&head)
+            context.fireChannelRead(wrapInboundOut(.head(head)))
+            context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+            return
+        }
+        let isHTTP10 = head.version.major == 1 && head.version.minor == 0
+        guard asksForUpgrade || isHTTP10 || head.uri.utf8.first != UInt8(ascii: "/") || answerConnections != nil else {
+            return context.fireChannelRead(data)
+        }
+        var answerConnection: String?
+        if asksForUpgrade {
+            // A WebSocket upgrade asked for on a later request is Hummingbird's to answer (`307`, closing).
+            if isFirst || !Self.asksForWebSocket(head.headers) { head.headers.remove(name: "Upgrade") }
+            head.headers.replaceOrAdd(name: "Connection", value: "close")
+            answerConnection = "close"
+        } else if isHTTP10 {
+            answerConnection = Self.asksToKeepAlive(head.headers) ? "keep-alive" : nil
+        }
+        if answerConnection != nil || answerConnections != nil {
+            answerConnections = (answerConnections ?? []) + [answerConnection]
         }
         Self.normalize(&head)
         context.fireChannelRead(wrapInboundOut(.head(head)))
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        guard answersKeepAlive != nil, case .head(var head) = unwrapOutboundIn(data), head.status.code >= 200 || head.status.code == 101,
-            let keepsAlive = answersKeepAlive?.first
-        else { return context.write(data, promise: promise) }
-        answersKeepAlive?.removeFirst()
-        guard keepsAlive, !head.headers["Connection"].contains(where: { $0.lowercased().contains("close") }) else {
+        guard answerConnections?.isEmpty == false, case .head(var head) = unwrapOutboundIn(data), head.status.code >= 200 else {
             return context.write(data, promise: promise)
         }
-        head.headers.replaceOrAdd(name: "Connection", value: "keep-alive")
+        guard let answerConnection = answerConnections?.removeFirst() ?? nil, !head.headers["Connection"].contains(where: { $0.lowercased().contains("close") })
+        else {
+            return context.write(data, promise: promise)
+        }
+        head.headers.replaceOrAdd(name: "Connection", value: answerConnection)
         context.write(wrapOutboundOut(.head(head)), promise: promise)
     }
 
@@ -66,6 +96,11 @@ final class HTTP1HeadNormalizer: ChannelDuplexHandler, RemovableChannelHandler {
             head.headers.remove(name: "Host")
             if !authority.isEmpty { head.headers.add(name: "Host", value: authority) }
         }
+    }
+
+    /// Whether an `Upgrade` field lists `websocket`, the one protocol the server upgrades to.
+    static func asksForWebSocket(_ headers: HTTPHeaders) -> Bool {
+        headers[canonicalForm: "Upgrade"].contains { $0.split(separator: "/").first?.lowercased() == "websocket" }
     }
 
     /// Whether a `Connection` field lists `keep-alive`.

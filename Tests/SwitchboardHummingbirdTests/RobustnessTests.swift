@@ -412,6 +412,43 @@ struct RobustnessTests {
         }
     }
 
+    /// A request that asks for an upgrade to a protocol other than WebSocket (`h2c`, as `curl --http2` and
+    /// Java's `HttpClient` ask over plain HTTP) is answered over HTTP/1.1, and the answer ends the connection
+    /// (NIO's decoder parses nothing after such a request): first on its connection, where NIO's upgrade handler
+    /// lost its head and the client got no answer at all, and after another request, where the connection hung.
+    @Test func anUpgradeToAnotherProtocolIsIgnoredAndTheAnswerEndsTheConnection() async throws {
+        let h2c =
+            "GET /api/superhero//limit=1 HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\n"
+        let plain = "GET /api/superhero//limit=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+        try await TestServer.with(configuration: .init(idleTimeout: .seconds(120))) { server in
+            for (requests, answers) in [(h2c, 1), (plain + h2c, 2), (h2c + plain, 1)] {
+                let socket = try RawSocket(port: server.port)
+                // The idle timeout is two minutes: a connection left hanging fails the test here.
+                socket.setReceiveTimeout(seconds: 20)
+                try socket.write(Array(requests.utf8))
+                let answer = String(decoding: try await onOwnThread { try socket.readToEnd() }, as: UTF8.self)
+                #expect(answer.matches(of: #/HTTP/1\.1 200 /#).count == answers, "\(answers) answers: \(answer.prefix(600))")
+                #expect(answer.lowercased().contains("connection: close"), "\(answer.prefix(600))")
+                #expect(socket.peerClosed, "the connection ended")
+            }
+        }
+    }
+
+    /// `curl --http2` over plain HTTP (an `h2c` upgrade on the first request, the next on a connection of its
+    /// own after the answer's `Connection: close`): both answered. It said "Empty reply from server". Runs where
+    /// curl is installed.
+    @Test func curlAskingForHTTP2GetsItsAnswers() async throws {
+        guard isInstalled("curl") else { return }
+        try await TestServer.with(configuration: .init(idleTimeout: .seconds(120))) { server in
+            let uri = "http://127.0.0.1:\(server.port)/api/superhero//limit=1"
+            let (exit, output) = try await runToEnd([
+                "curl", "-s", "--max-time", "20", "--http2", "-o", "/dev/null", "-o", "/dev/null", "-w", "%{http_code} ", uri, uri,
+            ])
+            #expect(exit == 0, "\(output)")
+            #expect(output == "200 200 ", "\(output)")
+        }
+    }
+
     /// After its first answer a keep-alive connection is bounded by the idle timeout: a second request head
     /// trickled in a byte at a time is cut off, although the first-head deadline is far away.
     @Test func aSecondRequestHeadTrickledOnAKeepAliveConnectionIsCutOff() async throws {
