@@ -276,11 +276,8 @@ extension RESTOverHTTPTests {
                 ("Authorization: Bearer \(SecurityTests.bobKey)\r\nContent-Length: 2048", "413"),
             ]
             for (fields, status) in requests {
-                let socket = try RawSocket(port: server.port)
-                // The idle timeout is two minutes: a connection left waiting for the body fails the test here.
-                socket.setReceiveTimeout(seconds: 20)
-                try socket.write(
-                    Array("POST /api/superhero HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\(fields)\r\n\r\n".utf8))
+                let socket = try RawSocket.sending(
+                    "POST /api/superhero HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\(fields)\r\n\r\n", port: server.port)
                 let answer = String(decoding: try await onOwnThread { try socket.readToEnd() }, as: UTF8.self)
                 #expect(answer.hasPrefix("HTTP/1.1 \(status) "), "\(fields): \(answer.prefix(200))")
                 #expect(answer.lowercased().contains("connection: close"), "\(fields): \(answer.prefix(300))")
@@ -309,13 +306,10 @@ extension RESTOverHTTPTests {
         try await TestServer.with { server in
             for accept in ["application/json", "application/x-ndjson"] {
                 let get = try await RawHTTP.request(port: server.port, "GET", "/api/superhero//limit=2", headers: ["Accept: \(accept)"])
-                let socket = try RawSocket(port: server.port)
-                socket.setReceiveTimeout(seconds: 20)
                 // The HEAD and a GET right behind it: the GET's answer must follow the HEAD's head at once.
-                try socket.write(
-                    Array(
-                        ("HEAD /api/superhero//limit=2 HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: \(accept)\r\n\r\n"
-                            + "GET /api/superhero//limit=2 HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: \(accept)\r\n\r\n").utf8))
+                let socket = try RawSocket.sending(
+                    ("HEAD /api/superhero//limit=2 HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: \(accept)\r\n\r\n"
+                        + "GET /api/superhero//limit=2 HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: \(accept)\r\n\r\n"), port: server.port)
                 let head = try await onOwnThread { try socket.readHead() }
                 let next = try await onOwnThread { try socket.readResponse() }
                 #expect(head.hasPrefix("HTTP/1.1 200"), "\(head)")
@@ -356,12 +350,9 @@ extension RESTOverHTTPTests {
     @Test func unknownMethodsAreNotImplementedAndAConnectsAnswerEndsItsConnection() async throws {
         try await TestServer.with(configuration: .init(idleTimeout: .seconds(120))) { server in
             for method in ["PROPFIND", "TRACE", "MKCOL"] {
-                let socket = try RawSocket(port: server.port)
-                socket.setReceiveTimeout(seconds: 20)
-                try socket.write(
-                    Array(
-                        ("\(method) /api/superhero HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
-                            + "GET /api/superhero//limit=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").utf8))
+                let socket = try RawSocket.sending(
+                    ("\(method) /api/superhero HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+                        + "GET /api/superhero//limit=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"), port: server.port)
                 let refused = try await onOwnThread { try socket.readResponse() }
                 #expect(refused.hasPrefix("HTTP/1.1 501 "), "\(method): \(refused.prefix(200))")
                 #expect(refused.contains(#""ErrorCode": "MethodNotImplemented""#), "\(refused)")
@@ -370,10 +361,7 @@ extension RESTOverHTTPTests {
                 #expect(served.hasPrefix("HTTP/1.1 200 "), "\(method), then GET: \(served.prefix(200))")
             }
             for (target, status) in [("/api/superhero", "501"), ("example.com:443", "404"), ("/elsewhere", "404")] {
-                let socket = try RawSocket(port: server.port)
-                // The idle timeout is two minutes: a connection left open fails the test here.
-                socket.setReceiveTimeout(seconds: 20)
-                try socket.write(Array("CONNECT \(target) HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".utf8))
+                let socket = try RawSocket.sending("CONNECT \(target) HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", port: server.port)
                 let answer = String(decoding: try await onOwnThread { try socket.readToEnd() }, as: UTF8.self)
                 #expect(answer.hasPrefix("HTTP/1.1 \(status) "), "CONNECT \(target): \(answer.prefix(200))")
                 #expect(answer.lowercased().contains("connection: close"), "CONNECT \(target): \(answer)")

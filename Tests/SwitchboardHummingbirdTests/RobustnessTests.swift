@@ -370,9 +370,7 @@ struct RobustnessTests {
                 ("GET /nothing HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", "404"), ("GET /api/superhero HTTP/1.0\r\n\r\n", "403"),
                 ("POST /api/superhero HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n[]", "200"),
             ] {
-                let socket = try RawSocket(port: server.port)
-                socket.setReceiveTimeout(seconds: 20)
-                try socket.write(Array(request.utf8))
+                let socket = try RawSocket.sending(request, port: server.port)
                 let answer = String(decoding: try await onOwnThread { try socket.readToEnd() }, as: UTF8.self)
                 #expect(answer.hasPrefix("HTTP/1.1 \(status) "), "\(request.prefix(40)): \(answer.prefix(200))")
                 #expect(socket.peerClosed, "\(request.prefix(40)): the connection ended")
@@ -422,10 +420,7 @@ struct RobustnessTests {
         let plain = "GET /api/superhero//limit=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
         try await TestServer.with(configuration: .init(idleTimeout: .seconds(120))) { server in
             for (requests, answers) in [(h2c, 1), (h2c + plain, 1)] {
-                let socket = try RawSocket(port: server.port)
-                // The idle timeout is two minutes: a connection left hanging fails the test here.
-                socket.setReceiveTimeout(seconds: 20)
-                try socket.write(Array(requests.utf8))
+                let socket = try RawSocket.sending(requests, port: server.port)
                 let answer = String(decoding: try await onOwnThread { try socket.readToEnd() }, as: UTF8.self)
                 #expect(answer.matches(of: #/HTTP/1\.1 200 /#).count == answers, "\(answers) answers: \(answer.prefix(600))")
                 #expect(answer.lowercased().contains("connection: close"), "\(answer.prefix(600))")

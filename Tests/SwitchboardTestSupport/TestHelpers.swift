@@ -58,6 +58,15 @@ final class RawSocket: Sendable {
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
     }
 
+    /// Connects, makes each read give up after 20 s (a missing answer fails the test rather than hangs it: give
+    /// the server a longer idle timeout), and sends `text`: requests, often several pipelined.
+    static func sending(_ text: String, port: Int) throws -> RawSocket {
+        let socket = try RawSocket(port: port)
+        socket.setReceiveTimeout(seconds: 20)
+        try socket.write(Array(text.utf8))
+        return socket
+    }
+
     /// Reads one response head (up to its blank line), leaving what follows unread; throws if none comes.
     func readHead() throws -> String {
         var bytes: [UInt8] = []
