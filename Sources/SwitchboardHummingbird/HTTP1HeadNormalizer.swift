@@ -17,11 +17,14 @@ import NIOHTTP1
 ///   (`127.0.0.1`) and served. The head's `Host` is now the target's authority, so the host check (the
 ///   guard against DNS rebinding) and the origin check see what the request names.
 ///
-/// **Upgrades to other protocols.** `curl --http2` and Java's `HttpClient` ask for `Upgrade: h2c` over plain
-/// HTTP. NIO 2.101's upgrade handler lost the head of a first request that no upgrader took, and the client
-/// got no answer at all; and NIO's HTTP decoder parses nothing after a request that asks for an upgrade, so
-/// on a later request the connection hung. Such a request's `Upgrade` field is taken out (the server keeps
-/// HTTP/1.1, as RFC 9110 §7.8 allows), and it is answered with `Connection: close`, ending the connection.
+/// **Upgrades to other protocols, and `CONNECT`.** `curl --http2` and Java's `HttpClient` ask for
+/// `Upgrade: h2c` over plain HTTP. NIO 2.101's upgrade handler lost the head of a first request that no
+/// upgrader took, and the client got no answer at all; and NIO's HTTP decoder parses nothing after a request
+/// that asks for an upgrade, or a `CONNECT` (llhttp's upgrade flag), so the connection hung after the answer.
+/// Such a request's `Upgrade` field is taken out (the server keeps HTTP/1.1, as RFC 9110 §7.8 allows), and it
+/// and a `CONNECT` are answered with `Connection: close`, ending the connection. (NIO also frames every answer
+/// to a `CONNECT` without a body or `Content-Length`: its client reads it until the connection ends, which
+/// for the router's `404` was the idle timeout, 30 s.)
 ///
 /// A connection's first head that asks for a WebSocket upgrade is the last this handler sees: it removes
 /// itself, since after the upgrade the bytes that pass here are frames, not HTTP parts (and the HTTP decoder,
@@ -33,8 +36,9 @@ import NIOHTTP1
 /// here cost 2 % of the instructions of a Shell `GET` over HTTP. So a client that switches on a later request
 /// is served as before this handler: an HTTP/1.0 request waits for the idle timeout, an absolute-form target
 /// is checked for its `Host` (such a client could send any `Host` anyway; the check guards browsers, which
-/// never send that form), and a request that asks for another protocol leaves the connection hanging (curl and
-/// Java's `HttpClient` ask on a connection's first request only). Otherwise it stays and looks at every head;
+/// never send that form), and a request that asks for another protocol, or a `CONNECT`, leaves the connection
+/// hanging (curl and Java's `HttpClient` ask on a connection's first request only, and a proxy's clients send
+/// `CONNECT` first). Otherwise it stays and looks at every head;
 /// answers are looked at only once a request has needed it (``AnswerFieldWriter``).
 final class HTTP1HeadNormalizer: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
@@ -58,16 +62,18 @@ final class HTTP1HeadNormalizer: ChannelInboundHandler, RemovableChannelHandler 
             return
         }
         let isHTTP10 = head.version.major == 1 && head.version.minor == 0
-        guard asksForUpgrade || isHTTP10 || head.uri.utf8.first != UInt8(ascii: "/") || answerFields != nil else {
+        let isConnect = head.method == .CONNECT
+        guard asksForUpgrade || isConnect || isHTTP10 || head.uri.utf8.first != UInt8(ascii: "/") || answerFields != nil else {
             context.fireChannelRead(data)
             // A first request that needs none of this: its client keeps its version and its form of target.
             if isFirst { context.pipeline.syncOperations.removeHandler(context: context, promise: nil) }
             return
         }
         var answerConnection: String?
-        if asksForUpgrade {
-            // A WebSocket upgrade asked for on a later request is Hummingbird's to answer (`307`, closing).
-            if isFirst || !Self.asksForWebSocket(head.headers) { head.headers.remove(name: "Upgrade") }
+        if asksForUpgrade || isConnect {
+            // The decoder parses nothing after this request: its answer ends the connection. (A WebSocket upgrade
+            // asked for on a later request is Hummingbird's to answer: `307`, closing.)
+            if asksForUpgrade && (isFirst || !Self.asksForWebSocket(head.headers)) { head.headers.remove(name: "Upgrade") }
             head.headers.replaceOrAdd(name: "Connection", value: "close")
             answerConnection = "close"
         } else if isHTTP10 {

@@ -204,18 +204,13 @@ extension Router where Context: SwitchboardRequestContextProtocol {
 
     /// The answer to a method the REST layer does not know (`PROPFIND`, `TRACE`, `CONNECT`): `501 Not
     /// implemented`, which RFC 9110 §15.6.2 gives to a method the server supports for no resource (a `405`
-    /// says the resource has other methods). A `CONNECT`'s answer also ends the connection: NIO frames every
-    /// answer to a `CONNECT` as having no body, leaving out its `Content-Length`, so a client reads it until
-    /// the connection ends (RFC 9112 §6.3 asks that only of a `2xx`, which opens a tunnel); curl waited for
-    /// the idle timeout, 30 s, on the `404` it was given.
+    /// says the resource has other methods). (A `CONNECT`'s answer ends its connection: `HTTP1HeadNormalizer`.)
     static func unknownMethodResponse(_ method: HTTPRequest.Method, uri: String, headers: HTTPFields, channel: any Channel) -> Response {
         let methods = RESTMethod.allCases.map(\.rawValue).joined(separator: ", ")
         let error = SwitchboardError(
             .notImplemented, code: .methodNotImplemented,
             "Method '\(SwitchboardError.excerpt(method.rawValue))' is not implemented here; the methods are \(methods)")
-        var response = refusalBeforeBody(error, uri: uri, headers: headers, channel: channel)
-        if method == .connect { closeAfter(&response, channel: channel) }
-        return response
+        return refusalBeforeBody(error, uri: uri, headers: headers, channel: channel)
     }
 
     /// Whether a request whose body is not read ends its connection with the answer:

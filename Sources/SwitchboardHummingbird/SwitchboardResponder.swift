@@ -8,42 +8,18 @@ import Hummingbird
 /// the cost of comparing the path `Character` by `Character` (a tenth of the server's work for a Shell `GET`
 /// over HTTP); this responder checks the path's bytes (``SwitchboardEndpoint/takes(_:)``) and calls the handler
 /// itself. Every other request goes to the router.
-///
-/// A `CONNECT` the router answers with anything but a `2xx` ends its connection: NIO frames every answer to a
-/// `CONNECT` as having no body, without `Content-Length`, so its client reads until the connection ends
-/// (curl waited 30 s, the idle timeout, for the router's `404`).
 struct SwitchboardResponder<Context: SwitchboardRequestContextProtocol>: HTTPResponder {
     let router: RouterResponder<Context>
     let endpoint: SwitchboardEndpoint<Context>
 
     func respond(to request: Request, context: Context) async throws -> Response {
-        guard endpoint.takes(request) else {
-            guard request.method == .connect else { return try await router.respond(to: request, context: context) }
-            return try await connectResponse(to: request, context: context)
-        }
+        guard endpoint.takes(request) else { return try await router.respond(to: request, context: context) }
         do {
             return try await endpoint.handler(request, context)
         } catch let error as any HTTPResponseError {
             // As the router answers what its routes throw.
             return try error.response(from: request, context: context)
         }
-    }
-}
-
-extension SwitchboardResponder {
-    /// The router's answer to a `CONNECT`, ending the connection unless it opens a tunnel.
-    @inline(never)
-    private func connectResponse(to request: Request, context: Context) async throws -> Response {
-        var response: Response
-        do {
-            response = try await router.respond(to: request, context: context)
-        } catch let error as any HTTPResponseError {
-            response = try error.response(from: request, context: context)
-        }
-        if !(200..<300).contains(response.status.code) {
-            Router<Context>.closeAfter(&response, channel: context.switchboard.channel)
-        }
-        return response
     }
 }
 
