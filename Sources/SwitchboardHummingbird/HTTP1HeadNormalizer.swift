@@ -56,7 +56,7 @@ final class HTTP1HeadNormalizer: ChannelInboundHandler, RemovableChannelHandler 
         awaitsFirstHead = false
         let asksForUpgrade = head.headers.contains(name: "Upgrade")
         if isFirst && asksForUpgrade && Self.asksForWebSocket(head.headers) {
-            Self.normalize(&head)
+            Self.takeAuthorityFromTarget(&head)
             context.fireChannelRead(wrapInboundOut(.head(head)))
             context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
             return
@@ -77,14 +77,18 @@ final class HTTP1HeadNormalizer: ChannelInboundHandler, RemovableChannelHandler 
             head.headers.replaceOrAdd(name: "Connection", value: "close")
             answerConnection = "close"
         } else if isHTTP10 {
-            answerConnection = Self.asksToKeepAlive(head.headers) ? "keep-alive" : nil
+            if Self.asksToKeepAlive(head.headers) {
+                answerConnection = "keep-alive"
+            } else {
+                head.headers.replaceOrAdd(name: "Connection", value: "close")
+            }
         }
         if answerFields == nil && answerConnection != nil {
             let writer = AnswerFieldWriter()
             if (try? context.pipeline.syncOperations.addHandler(writer, position: .after(self))) != nil { answerFields = writer }
         }
         answerFields?.connections.append(answerConnection)
-        Self.normalize(&head)
+        Self.takeAuthorityFromTarget(&head)
         context.fireChannelRead(wrapInboundOut(.head(head)))
     }
 
@@ -112,12 +116,8 @@ final class HTTP1HeadNormalizer: ChannelInboundHandler, RemovableChannelHandler 
         }
     }
 
-    /// Ends an HTTP/1.0 exchange after its answer unless it asks to keep the connection, and puts an
-    /// absolute-form target's authority in `Host`.
-    static func normalize(_ head: inout HTTPRequestHead) {
-        if head.version.major == 1 && head.version.minor == 0 && !asksToKeepAlive(head.headers) {
-            head.headers.replaceOrAdd(name: "Connection", value: "close")
-        }
+    /// Puts an absolute-form target's authority in `Host`, in place of what the field said.
+    static func takeAuthorityFromTarget(_ head: inout HTTPRequestHead) {
         if let authority = absoluteFormAuthority(of: head.uri) {
             head.headers.remove(name: "Host")
             if !authority.isEmpty { head.headers.add(name: "Host", value: authority) }
