@@ -26,7 +26,13 @@ import NIOHTTP1
 /// to a `CONNECT` without a body or `Content-Length`: its client reads it until the connection ends, which
 /// for the router's `404` was the idle timeout, 30 s.)
 ///
-/// A connection's first head that asks for a WebSocket upgrade is the last this handler sees: it removes
+/// **A WebSocket upgrade asked for with another method than `GET`** (`DELETE`, `POST`, … with `Upgrade: websocket`;
+/// RFC 6455 §4.1 opens a WebSocket with `GET` only) is treated the same way. NIO's upgrade handler takes any
+/// method, and HummingbirdWebSocket decides an upgrade by running the route with an empty body, then answers
+/// `400` to what it declines: a `DELETE` ran, and its client was told it had failed. It is now served as the
+/// plain request it also is, with its body, and its answer ends the connection.
+///
+/// A connection's first `GET` that asks for a WebSocket upgrade is the last head this handler sees: it removes
 /// itself, since after the upgrade the bytes that pass here are frames, not HTTP parts (and the HTTP decoder,
 /// removed by the upgrade, hands on what it had buffered); a refused upgrade ends the connection.
 ///
@@ -55,7 +61,7 @@ final class HTTP1HeadNormalizer: ChannelInboundHandler, RemovableChannelHandler 
         let isFirst = awaitsFirstHead
         awaitsFirstHead = false
         let asksForUpgrade = head.headers.contains(name: "Upgrade")
-        if isFirst && asksForUpgrade && Self.asksForWebSocket(head.headers) {
+        if isFirst && asksForUpgrade && head.method == .GET && Self.asksForWebSocket(head.headers) {
             Self.takeAuthorityFromTarget(&head)
             context.fireChannelRead(wrapInboundOut(.head(head)))
             context.pipeline.syncOperations.removeHandler(context: context, promise: nil)

@@ -178,7 +178,7 @@ extension HTTPServerBuilder {
     public static func switchboard<WSResponderBuilder: HTTPResponderBuilder & _HB_SendableMetatype>(
         webSocketRouter: WSResponderBuilder, configuration: SwitchboardServerConfiguration
     ) -> HTTPServerBuilder where WSResponderBuilder.Responder.Context: WebSocketRequestContext {
-        let webSocketResponder = NegotiatingResponder(base: webSocketRouter.buildResponder())
+        let webSocketResponder = NegotiatingResponder(base: webSocketRouter.buildResponder(), root: configuration.normalizedRoot)
         var http1 = configuration.http1
         let own = http1.additionalChannelHandlers
         http1.additionalChannelHandlers = { [ClosingResponseHandler()] + own() }

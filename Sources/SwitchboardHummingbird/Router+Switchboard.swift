@@ -53,8 +53,12 @@ extension Router where Context: SwitchboardRequestContextProtocol {
         // had (a Swift task's allocator keeps its slabs), and an upgrade's frame then holds only what an
         // upgrade needs, for the whole life of the WebSocket.
         let handler: @Sendable (Request, Context) async throws -> Response = { request, context in
-            if request.method == .get && Self.isWebSocketUpgrade(request) {
-                return try await route.upgrade(request, context: context)
+            if request.method == .get {
+                if Self.isWebSocketUpgrade(request) { return try await route.upgrade(request, context: context) }
+            } else if Self.isWebSocketUpgrade(request) {
+                // Never run as a plain request in an upgrade's negotiation, which has no body and whose answer
+                // HummingbirdWebSocket would replace with its `400`.
+                return await route.refuseUpgrade(byMethodOf: request, context: context)
             }
             return await route.respond(to: request, context: context)
         }

@@ -97,4 +97,12 @@ final class WebSocketReferenceHolder: Sendable {
     }
 
     func release() { state.withLock { $0 = .released } }
+
+    /// Whether the reference was asked for: a route that upgrades leaves its handler there.
+    var wasAskedFor: Bool {
+        state.withLock { state in
+            if case .unused = state { return false }
+            return true
+        }
+    }
 }

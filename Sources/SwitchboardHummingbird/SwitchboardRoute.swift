@@ -41,6 +41,23 @@ struct SwitchboardRoute<Context: SwitchboardRequestContextProtocol>: Sendable {
         }
     }
 
+    /// Refuses a WebSocket upgrade asked for with another method than `GET` (RFC 6455 §4.1), before anything
+    /// of the request runs, and ends the connection (NIO's decoder parses nothing after an upgrade request).
+    ///
+    /// A server built with `.switchboard(webSocketRouter:configuration:)` serves such a request, on a
+    /// connection's first request, as the plain request it also is (`HTTP1HeadNormalizer` takes its `Upgrade`
+    /// out); this is for the rest: Hummingbird's own `http1WebSocketUpgrade`, which negotiates it by running the
+    /// route with an empty body, and a later request that spells `websocket` in capitals.
+    @inline(never)
+    func refuseUpgrade(byMethodOf request: Request, context: Context) async -> Response {
+        let error = SwitchboardError(
+            .badRequest, code: .invalidInput,
+            "A WebSocket is opened with GET; send the \(request.method.rawValue.prefix(20)) without asking for an upgrade")
+        var response = await refuse(error, path: request.uri.path, context: context)
+        Router<Context>.closeAfter(&response, channel: context.switchboard.channel)
+        return response
+    }
+
     /// Answers a plain HTTP request: checks its host and origin, then hands it to the REST layer.
     @inline(never)
     func respond(to request: Request, context: Context) async -> Response {

@@ -33,12 +33,58 @@ enum UpgradeNegotiation {
     }
 }
 
-/// The WebSocket router's responder, run with ``UpgradeNegotiation/isNegotiating`` set.
-struct NegotiatingResponder<Base: HTTPResponder>: HTTPResponder {
+/// The WebSocket router's responder, run with ``UpgradeNegotiation/isNegotiating`` set; it gives an upgrade that
+/// no route takes an answer that says so.
+///
+/// HummingbirdWebSocket answers every upgrade it declines with an empty `400 Bad Request`: a client that asked
+/// for `ws://host/shell` (without the API root) or for the browser console's page learnt only that its request
+/// was bad. Switchboard's own routes record their refusals themselves (``UpgradeRefusalHandler``); for the
+/// others, with a Switchboard request context, this responder records one:
+/// - a path no route takes, or a route that answers without upgrading (a page, `/health`): `404` with
+///   Switchboard's JSON error, naming where terminals are (`NoWebSocketEndpoint`);
+/// - a route's refusal of its own (a thrown `HTTPError`, or an answer other than `200`): its status and
+///   fields, without its body.
+struct NegotiatingResponder<Base: HTTPResponder>: HTTPResponder where Base.Context: WebSocketRequestContext {
     typealias Context = Base.Context
     let base: Base
+    /// The API root (``SwitchboardServerConfiguration/normalizedRoot``), named in the `404`.
+    let root: String
 
     func respond(to request: Request, context: Context) async throws -> Response {
-        try await UpgradeNegotiation.$isNegotiating.withValue(true) { try await base.respond(to: request, context: context) }
+        let response: Response
+        do {
+            response = try await UpgradeNegotiation.$isNegotiating.withValue(true) { try await base.respond(to: request, context: context) }
+        } catch {
+            if let context = context as? any SwitchboardRequestContextProtocol {
+                let status = (error as? any HTTPResponseError)?.status ?? .internalServerError
+                await recordRefusal(status: status, headers: (error as? HTTPError)?.headers ?? [:], context: context)
+            }
+            throw error
+        }
+        if let context = context as? any SwitchboardRequestContextProtocol, response.status != .ok || !Self.leftAHandler(context) {
+            await recordRefusal(status: response.status, headers: response.headers, context: context)
+        }
+        return response
+    }
+
+    /// Whether a route asked the context for its WebSocket handler's place, which a route that upgrades does.
+    private static func leftAHandler(_ context: some SwitchboardRequestContextProtocol) -> Bool {
+        context.switchboard.holder.wasAskedFor
+    }
+
+    /// Records the answer to a declined upgrade, unless its route recorded one.
+    private func recordRefusal(status: HTTPResponse.Status, headers: HTTPFields, context: some SwitchboardRequestContextProtocol) async {
+        let answer: ByteBuffer
+        if status == .ok || status == .notFound {
+            let error = SwitchboardError(
+                .notFound, code: .noWebSocketEndpoint,
+                "Nothing opens a WebSocket at this path; terminals are opened below \(root)/, such as \(root)/shell")
+            answer = UpgradeRefusalHandler.serialize(
+                Response(status: .notFound, headers: [.contentType: "application/json; charset=utf-8"]),
+                body: error.body(uri: "").prettyPrinted + "\n")
+        } else {
+            answer = UpgradeRefusalHandler.serialize(Response(status: status, headers: headers), body: "")
+        }
+        await context.switchboard.refuseUpgradeUnlessRefused(with: answer)
     }
 }

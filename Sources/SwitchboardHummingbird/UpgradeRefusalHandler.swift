@@ -55,4 +55,13 @@ extension SwitchboardContextStorage {
             try channel.pipeline.syncOperations.handler(type: UpgradeRefusalHandler.self).refusal = response
         }.get()
     }
+
+    /// Records the response to this request's refused upgrade, unless one is recorded already.
+    func refuseUpgradeUnlessRefused(with response: ByteBuffer) async {
+        let channel = self.channel
+        try? await channel.eventLoop.submit {
+            let handler = try channel.pipeline.syncOperations.handler(type: UpgradeRefusalHandler.self)
+            if handler.refusal == nil { handler.refusal = response }
+        }.get()
+    }
 }

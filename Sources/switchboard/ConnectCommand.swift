@@ -232,9 +232,14 @@ struct ConnectCommand: AsyncParsableCommand {
         guard let (data, response) = try? await URLSession.shared.data(for: request), let http = response as? HTTPURLResponse,
             http.statusCode != 426
         else { return nil }
+        // A path that answers a plain GET but opens no WebSocket (a page, `/health`): the status alone read as if
+        // all were well.
+        if http.statusCode < 300 { return "nothing opens a WebSocket at this path (a plain GET of it is answered HTTP \(http.statusCode))" }
         var message = "HTTP \(http.statusCode)"
         if case .object(let object)? = try? JSON(parsing: String(decoding: data, as: UTF8.self)), case .string(let text)? = object["Message"] {
             message += ": " + text
+        } else if http.statusCode == 404 {
+            message += ": nothing at this path; a server's terminals are below its API root, such as /api/shell"
         }
         if http.statusCode == 401 { message += " (pass --token <key> or set SWITCHBOARD_TOKEN)" }
         return message

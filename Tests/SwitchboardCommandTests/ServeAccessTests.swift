@@ -38,6 +38,15 @@ extension CommandLineTests {
         #expect(wrong.status == 2)
         #expect(wrong.err.contains("HTTP 401"), "\(wrong.err)")
         #expect(wrong.err.contains("--token"))
+        // A path that opens no WebSocket says so: outside the API root, and a page that a plain GET finds.
+        for (path, reason) in [
+            ("/shell", "HTTP 404: nothing at this path; a server's terminals are below its API root, such as /api/shell"),
+            ("/health", "nothing opens a WebSocket at this path (a plain GET of it is answered HTTP 200)"),
+        ] {
+            let elsewhere = try await run(["connect", "ws://127.0.0.1:\(port)\(path)"], input: "", environment: environment)
+            #expect(elsewhere.status == 2)
+            #expect(elsewhere.err.contains(reason), "\(path): \(elsewhere.err)")
+        }
         process.terminate()
         try await onOwnThread { process.waitUntilExit() }
         #expect(!FileManager.default.fileExists(atPath: runtime + "/switchboard/server-\(port).token"), "removed at stop")

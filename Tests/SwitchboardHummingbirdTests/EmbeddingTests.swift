@@ -109,6 +109,51 @@ struct EmbeddingTests {
         }
     }
 
+    /// An upgrade that no route takes is told why (HummingbirdWebSocket answers each with an empty `400`): a
+    /// path without a route, or a route that answers without upgrading (the application's page), gets `404`
+    /// naming where terminals are; a route's own refusal keeps its status; Switchboard's routes still upgrade.
+    @Test func anUpgradeNoRouteTakesIsToldWhy() async throws {
+        let configuration = SwitchboardServerConfiguration()
+        let router = Router(context: TrackedContext.self)
+        router.get("/") { _, _ in "the application's own page\n" }
+        router.get("/private") { _, _ -> String in throw HTTPError(.forbidden) }
+        router.addSwitchboard(Self.echoAPI(), configuration: configuration)
+        try await Self.withApplication(router: router, server: .switchboard(webSocketRouter: router, configuration: configuration)) { port in
+            for (path, status) in [("/", "404"), ("/nowhere", "404"), ("/private", "403")] {
+                let socket = try RawSocket.sending(Self.echoUpgrade.replacingOccurrences(of: "/api/echo", with: path), port: port)
+                let answer = String(decoding: try await onOwnThread { try socket.readToEnd() }, as: UTF8.self)
+                #expect(answer.hasPrefix("HTTP/1.1 \(status) "), "\(path): \(answer)")
+                #expect(answer.contains("Connection: close"), "\(path): \(answer)")
+                if status == "404" {
+                    #expect(answer.contains(#""ErrorCode": "NoWebSocketEndpoint""#), "\(path): \(answer)")
+                    #expect(answer.contains("terminals are opened below /api/, such as /api/shell"), "\(path): \(answer)")
+                } else {
+                    #expect(answer.hasSuffix("Content-Length: 0\r\nConnection: close\r\n\r\n"), "\(path): \(answer)")
+                }
+            }
+            try await RawSocket(port: port).upgrade(path: "/api/echo")
+        }
+    }
+
+    /// On Hummingbird's own WebSocket server (no `HTTP1HeadNormalizer`), a write that asks for a WebSocket
+    /// upgrade is negotiated by running the route with an empty body; Switchboard's route runs nothing for it.
+    @Test func aWriteThatAsksForAnUpgradeRunsNothingOnHummingbirdsOwnServer() async throws {
+        let configuration = SwitchboardServerConfiguration()
+        let api = Self.echoAPI()
+        api.register(resource: try InMemoryEntityStore<Superhero>(initial: Superhero.samples))
+        let router = Router(context: TrackedContext.self)
+        router.addSwitchboard(api, configuration: configuration)
+        let server = HTTPServerBuilder.http1WebSocketUpgrade(webSocketRouter: router, configuration: .init(ws: configuration.webSocketConfiguration))
+        try await Self.withApplication(router: router, server: server) { port in
+            let socket = try RawSocket.sending(
+                Self.echoUpgrade.replacingOccurrences(of: "GET /api/echo", with: "DELETE /api/superhero/Name=Batman"), port: port)
+            let answer = String(decoding: try await onOwnThread { try socket.readToEnd() }, as: UTF8.self)
+            #expect(answer.hasPrefix("HTTP/1.1 400 "), "\(answer)")
+            let found = try await RawHTTP.request(port: port, "GET", "/api/superhero/Name=Batman")
+            #expect(found.body.contains(#""DataCount": 1"#), "Batman is still there: \(found.body)")
+        }
+    }
+
     /// On Switchboard's server, an upgrade after another request of a keep-alive connection (which cannot be
     /// upgraded) is sent to ask again on a new connection: `307` to the same URI, `Connection: close`.
     @Test func anUpgradeLaterOnAConnectionIsSentToANewOne() async throws {

@@ -369,4 +369,50 @@ extension RESTOverHTTPTests {
             }
         }
     }
+
+    /// A write that also asks for a WebSocket upgrade (`DELETE` with `Upgrade: websocket`; RFC 6455 opens a
+    /// WebSocket with `GET` only). It used to run inside the upgrade's negotiation, with an empty body, and
+    /// its client got HummingbirdWebSocket's empty `400`: the `DELETE` had run, the client was told it had
+    /// failed. On a connection's first request it is now served as the plain request it also is, with its
+    /// body, and its answer ends the connection; on a later request it runs nothing.
+    @Test func aWriteThatAsksForAWebSocketIsServedAsTheRequestItIsOrNotAtAll() async throws {
+        let upgrade = "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        try await TestServer.with(configuration: .init(idleTimeout: .seconds(120))) { server in
+            func count(_ name: String) async throws -> Int? {
+                let body = try await RawHTTP.request(port: server.port, "GET", "/api/superhero/Name=\(name)").body
+                return body.split(separator: "\n").first { $0.contains(#""DataCount": "#) }.flatMap { Int($0.filter(\.isNumber)) }
+            }
+            let deletion = try RawSocket.sending(
+                "DELETE /api/superhero/Name=Batman HTTP/1.1\r\nHost: 127.0.0.1\r\n\(upgrade)\r\n", port: server.port)
+            let deleted = String(decoding: try await onOwnThread { try deletion.readToEnd() }, as: UTF8.self)
+            #expect(deleted.hasPrefix("HTTP/1.1 200 "), "\(deleted)")
+            #expect(deleted.contains(#""DeletedCount": 1"#), "\(deleted)")
+            #expect(deleted.lowercased().contains("connection: close"), "\(deleted)")
+            #expect(try await count("Batman") == 0)
+
+            let body = #"{"Name": "Zed", "Year": 2026, "HasSecretIdentity": false}"#
+            let insertion = try RawSocket.sending(
+                "POST /api/superhero HTTP/1.1\r\nHost: 127.0.0.1\r\n\(upgrade)Content-Type: application/json\r\n"
+                    + "Content-Length: \(body.utf8.count)\r\n\r\n\(body)", port: server.port)
+            let inserted = String(decoding: try await onOwnThread { try insertion.readToEnd() }, as: UTF8.self)
+            #expect(inserted.hasPrefix("HTTP/1.1 201 "), "the body was read: \(inserted)")
+            #expect(try await count("Zed") == 1)
+
+            // Later on a keep-alive connection: Hummingbird sends `websocket` to a new connection (`307`), and
+            // Switchboard's route refuses any other spelling; neither runs the `DELETE`.
+            for spelling in ["websocket", "WebSocket"] {
+                let later = try RawSocket.sending(
+                    "GET /api/superhero//limit=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+                        + "DELETE /api/superhero/Name=Storm HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                        + upgrade.replacingOccurrences(of: "websocket", with: spelling) + "\r\n", port: server.port)
+                #expect(try await onOwnThread { try later.readResponse() }.hasPrefix("HTTP/1.1 200 "))
+                let refused = String(decoding: try await onOwnThread { try later.readToEnd() }, as: UTF8.self)
+                let status = spelling == "websocket" ? "307" : "400"
+                #expect(refused.hasPrefix("HTTP/1.1 \(status) "), "\(spelling): \(refused)")
+                if status == "400" { #expect(refused.contains("A WebSocket is opened with GET; send the DELETE without"), "\(refused)") }
+                #expect(later.peerClosed, "\(spelling): the connection ended")
+            }
+            #expect(try await count("Storm") == 1, "Storm is still there")
+        }
+    }
 }

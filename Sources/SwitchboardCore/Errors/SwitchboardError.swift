@@ -132,6 +132,8 @@ public struct SwitchboardError: Error, Sendable, CustomStringConvertible {
         /// A method the server supports for no resource (`501`).
         public static let methodNotImplemented = Code(rawValue: "MethodNotImplemented")
         public static let upgradeRequired = Code(rawValue: "UpgradeRequired")
+        /// A WebSocket upgrade asked for where nothing opens one (`404`): outside the API root, or a page.
+        public static let noWebSocketEndpoint = Code(rawValue: "NoWebSocketEndpoint")
         public static let shellError = Code(rawValue: "ShellError")
         public static let unknownCommand = Code(rawValue: "UnknownCommand")
         public static let terminalError = Code(rawValue: "TerminalError")
