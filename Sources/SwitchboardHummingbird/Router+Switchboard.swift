@@ -87,9 +87,10 @@ extension Router where Context: SwitchboardRequestContextProtocol {
         }
         // Parsed once, here and for the request below.
         let parsed = try? ResourceURI(parsing: uri, maxLength: api.configuration.maxURILength)
-        // A GET's resource is looked up here, to answer one on a terminal, and then not again below.
+        // A GET's resource is looked up here, to answer one on a terminal, and then not again below. A HEAD is
+        // answered as its GET is, without the body (RFC 9110 §9.3.2): `426` on a terminal, not `405`.
         var named: RegisteredResource?
-        if method == .GET, let parsed, !parsed.baseResourceName.isEmpty {
+        if method == .GET || method == .HEAD, let parsed, !parsed.baseResourceName.isEmpty {
             named = try? api.resource(named: parsed.baseResourceName)
             if case .terminal(let terminal)? = named {
                 var response = Self.terminalResponse(to: terminal, uri: uri, path: connection.shownPath, api: api, identity: identity)
@@ -184,7 +185,7 @@ extension Router where Context: SwitchboardRequestContextProtocol {
         let resource = named ?? parsed.flatMap { $0.baseResourceName.isEmpty ? nil : try? api.resource(named: $0.baseResourceName) }
         switch resource {
         case .entity(let entity)?: return entity.methods.map(\.rawValue).joined(separator: ", ")
-        case .terminal?: return "GET, OPTIONS"
+        case .terminal?: return "GET, HEAD, OPTIONS"
         case nil: return nil
         }
     }

@@ -114,6 +114,12 @@ struct ServerTests {
                         "Connections to terminal resource 'SwitchboardSamples.Echo' must include a WebSocket upgrade handshake, as in: switchboard connect ws://HOST/api/echo/prefix=x",
                     "Uri": "/echo/prefix=x",
                 ])
+            // A HEAD is answered as its GET, without the body (RFC 9110 §9.3.2); it was `405`.
+            let head = try await RawHTTP.request(port: server.port, "HEAD", "/api/echo/prefix=x")
+            #expect(head.status == 426, "\(head.head)")
+            #expect(RawHTTP.header("Upgrade", in: head.head) == "websocket")
+            #expect(RawHTTP.header("Content-Length", in: head.head) == String(response.body.utf8.count))
+            #expect(head.body.isEmpty)
             let missing = try await RawHTTP.get(port: server.port, path: "/api/nothing")
             #expect(missing.status == 404)
             #expect(missing.body.contains("\"ErrorCode\": \"UnknownResource\""))
