@@ -42,9 +42,11 @@ import NIOHTTP1
 /// here cost 2 % of the instructions of a Shell `GET` over HTTP. So a client that switches on a later request
 /// is served as before this handler: an HTTP/1.0 request waits for the idle timeout, an absolute-form target
 /// is checked for its `Host` (such a client could send any `Host` anyway; the check guards browsers, which
-/// never send that form), and a request that asks for another protocol, or a `CONNECT`, leaves the connection
-/// hanging (curl and Java's `HttpClient` ask on a connection's first request only, and a proxy's clients send
-/// `CONNECT` first). Otherwise it stays and looks at every head;
+/// never send that form), and a request that asks for another protocol, or a `CONNECT`, is left to the route:
+/// Switchboard's routes end the connection with their answer to it (one look-up of `Upgrade` they make for
+/// every request anyway), an application's own routes leave it hanging (curl and Java's `HttpClient` ask on
+/// a connection's first request only, and a proxy's clients send `CONNECT` first). Otherwise it stays and
+/// looks at every head;
 /// answers are looked at only once a request has needed it (``AnswerFieldWriter``).
 final class HTTP1HeadNormalizer: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart

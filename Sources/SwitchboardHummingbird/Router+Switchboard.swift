@@ -53,12 +53,20 @@ extension Router where Context: SwitchboardRequestContextProtocol {
         // had (a Swift task's allocator keeps its slabs), and an upgrade's frame then holds only what an
         // upgrade needs, for the whole life of the WebSocket.
         let handler: @Sendable (Request, Context) async throws -> Response = { request, context in
-            if request.method == .get {
-                if Self.isWebSocketUpgrade(request) { return try await route.upgrade(request, context: context) }
-            } else if Self.isWebSocketUpgrade(request) {
-                // Never run as a plain request in an upgrade's negotiation, which has no body and whose answer
-                // HummingbirdWebSocket would replace with its `400`.
-                return await route.refuseUpgrade(byMethodOf: request, context: context)
+            // One look-up for every request: nearly all have no `Upgrade`.
+            if let upgrade = request.headers[.upgrade], Self.asksForUpgrade(request) {
+                if upgrade.lowercased().contains("websocket") {
+                    if request.method == .get { return try await route.upgrade(request, context: context) }
+                    // Never run as a plain request in an upgrade's negotiation, which has no body and whose
+                    // answer HummingbirdWebSocket would replace with its `400`.
+                    return await route.refuseUpgrade(byMethodOf: request, context: context)
+                }
+                // Another protocol (`h2c`) asked for on a later request of a connection (`HTTP1HeadNormalizer`
+                // takes it out of a first one): served over HTTP/1.1, and the answer ends the connection, since
+                // NIO's decoder parses nothing after it.
+                var response = await route.respond(to: request, context: context)
+                Self.closeAfter(&response, channel: context.switchboard.channel)
+                return response
             }
             return await route.respond(to: request, context: context)
         }
@@ -215,7 +223,11 @@ extension Router where Context: SwitchboardRequestContextProtocol {
         let error = SwitchboardError(
             .notImplemented, code: .methodNotImplemented,
             "Method '\(SwitchboardError.excerpt(method.rawValue))' is not implemented here; the methods are \(methods)")
-        return refusalBeforeBody(error, uri: uri, headers: headers, channel: channel)
+        var response = refusalBeforeBody(error, uri: uri, headers: headers, channel: channel)
+        // NIO's decoder parses nothing after a `CONNECT`: its answer ends the connection (a connection's first
+        // request has that from `HTTP1HeadNormalizer` already, a later one from here).
+        if method == .connect { closeAfter(&response, channel: channel) }
+        return response
     }
 
     /// Whether a request whose body is not read ends its connection with the answer:
@@ -261,9 +273,9 @@ extension Router where Context: SwitchboardRequestContextProtocol {
             body: ResponseBody(byteBuffer: ByteBuffer(string: error.body(uri: uri).prettyPrinted + "\n")))
     }
 
-    static func isWebSocketUpgrade(_ request: Request) -> Bool {
-        guard let upgrade = request.headers[.upgrade], upgrade.lowercased().contains("websocket") else { return false }
-        return request.headers[.connection]?.lowercased().contains("upgrade") == true
+    /// Whether a request's `Connection` field lists `upgrade`, which makes its `Upgrade` field a request.
+    static func asksForUpgrade(_ request: Request) -> Bool {
+        request.headers[.connection]?.lowercased().contains("upgrade") == true
     }
 
     /// The answer to a plain HTTP GET for a terminal: `426 Upgrade required` with a JSON body (or the

@@ -367,6 +367,14 @@ extension RESTOverHTTPTests {
                 #expect(answer.lowercased().contains("connection: close"), "CONNECT \(target): \(answer)")
                 #expect(socket.peerClosed, "CONNECT \(target): the connection ended")
             }
+            // On a later request below the API root too (a connection's first is `HTTP1HeadNormalizer`'s).
+            let later = try RawSocket.sending(
+                "GET /api/superhero//limit=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\nCONNECT /api/superhero HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+                port: server.port)
+            #expect(try await onOwnThread { try later.readResponse() }.hasPrefix("HTTP/1.1 200 "))
+            let answer = String(decoding: try await onOwnThread { try later.readToEnd() }, as: UTF8.self)
+            #expect(answer.hasPrefix("HTTP/1.1 501 ") && answer.lowercased().contains("connection: close"), "later CONNECT: \(answer.prefix(200))")
+            #expect(later.peerClosed, "later CONNECT: the connection ended")
         }
     }
 
