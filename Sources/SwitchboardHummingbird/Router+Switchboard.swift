@@ -119,6 +119,16 @@ extension Router where Context: SwitchboardRequestContextProtocol {
                 response.headers[.acceptEncoding] = "identity"
                 return response
             }
+            // So would one in a transfer coding other than `chunked` (`Transfer-Encoding: gzip, chunked`), which the
+            // HTTP parser takes apart only as far as its chunks: a coding the server does not understand is `501`
+            // (RFC 9112 §6.1).
+            if let coding = Self.transferCodingNotUnderstood(connection.headers) {
+                return Self.refusalBeforeBody(
+                    SwitchboardError(
+                        .notImplemented, code: .unsupportedInput,
+                        "Unsupported Transfer-Encoding '\(SwitchboardError.excerpt(coding))'; send the body chunked or with a Content-Length"),
+                    uri: uri, headers: connection.headers, channel: channel)
+            }
             // A body its head says is too large is refused before any of it is read (and before a client
             // that waits for `100 Continue` sends it).
             if let length = connection.headers[.contentLength].flatMap({ Int($0) }), length > maxBodySize {
@@ -185,6 +195,17 @@ extension Router where Context: SwitchboardRequestContextProtocol {
             if field.name == .contentLength, field.value != "0" { return true }
         }
         return false
+    }
+
+    /// A transfer coding of the request other than `chunked`, if it has one.
+    static func transferCodingNotUnderstood(_ headers: HTTPFields) -> String? {
+        for value in headers[values: .transferEncoding] {
+            for coding in value.split(separator: ",") {
+                let name = String(coding.filter { $0 != " " && $0 != "\t" })
+                if !name.isEmpty && name.lowercased() != "chunked" { return name }
+            }
+        }
+        return nil
     }
 
     /// The `Allow` field a `405` must have (RFC 9110 §15.5.6): the methods of the resource the URI names, `nil`

@@ -423,4 +423,24 @@ extension RESTOverHTTPTests {
             #expect(try await count("Storm") == 1, "Storm is still there")
         }
     }
+
+    /// A body in a transfer coding other than `chunked` (`Transfer-Encoding: gzip, chunked`): the parser takes
+    /// apart only its chunks, and the compressed bytes were read as JSON (`400 JsonSyntaxError`, or "needs a JSON
+    /// body" for an empty one). RFC 9112 §6.1 gives `501` to a coding the server does not understand; the body is
+    /// read past, and the connection serves the next request.
+    @Test func aTransferCodingOtherThanChunkedIsNotImplemented() async throws {
+        try await TestServer.with(configuration: .init(idleTimeout: .seconds(120))) { server in
+            for codings in ["gzip, chunked", "x-custom,chunked"] {
+                let socket = try RawSocket.sending(
+                    "POST /api/superhero HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                        + "Transfer-Encoding: \(codings)\r\n\r\n4\r\n\u{1F}\u{8B}\u{08}\r\n0\r\n\r\n"
+                        + "GET /api/superhero//limit=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", port: server.port)
+                let refused = try await onOwnThread { try socket.readResponse() }
+                #expect(refused.hasPrefix("HTTP/1.1 501 "), "\(codings): \(refused)")
+                let coding = String(codings.prefix { $0 != "," })
+                #expect(refused.contains("Unsupported Transfer-Encoding '\(coding)'; send the body chunked or with a Content-Length"), "\(refused)")
+                #expect(try await onOwnThread { try socket.readResponse() }.hasPrefix("HTTP/1.1 200 "), "\(codings), then GET")
+            }
+        }
+    }
 }
