@@ -47,7 +47,8 @@ struct SwitchboardRoute<Context: SwitchboardRequestContextProtocol>: Sendable {
     /// A server built with `.switchboard(webSocketRouter:configuration:)` serves such a request, on a
     /// connection's first request, as the plain request it also is (`HTTP1HeadNormalizer` takes its `Upgrade`
     /// out); this is for the rest: Hummingbird's own `http1WebSocketUpgrade`, which negotiates it by running the
-    /// route with an empty body, and a later request that spells `websocket` in capitals.
+    /// route with an empty body, and a later request that spells it otherwise than `websocket` (Hummingbird sends
+    /// that spelling to a new connection with `307`).
     @inline(never)
     func refuseUpgrade(byMethodOf request: Request, context: Context) async -> Response {
         let error = SwitchboardError(
