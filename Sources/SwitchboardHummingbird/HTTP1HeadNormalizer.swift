@@ -27,7 +27,9 @@ import NIOHTTP1
 /// for the router's `404` was the idle timeout, 30 s.)
 ///
 /// **A WebSocket upgrade asked for with another method than `GET`** (`DELETE`, `POST`, … with `Upgrade: websocket`;
-/// RFC 6455 §4.1 opens a WebSocket with `GET` only) is treated the same way. NIO's upgrade handler takes any
+/// RFC 6455 §4.1 opens a WebSocket with `GET` only), **or without the rest of a handshake** (no
+/// `Connection: upgrade`, no `Sec-WebSocket-Key`, a version other than 13: `curl -H 'Upgrade: websocket'`, which
+/// got "Empty reply from server" from NIO's lost-head path), is treated the same way. NIO's upgrade handler takes any
 /// method, and HummingbirdWebSocket decides an upgrade by running the route with an empty body, then answers
 /// `400` to what it declines: a `DELETE` ran, and its client was told it had failed. It is now served as the
 /// plain request it also is, with its body, and its answer ends the connection.
@@ -63,7 +65,7 @@ final class HTTP1HeadNormalizer: ChannelInboundHandler, RemovableChannelHandler 
         let isFirst = awaitsFirstHead
         awaitsFirstHead = false
         let asksForUpgrade = head.headers.contains(name: "Upgrade")
-        if isFirst && asksForUpgrade && head.method == .GET && Self.asksForWebSocket(head.headers) {
+        if isFirst && asksForUpgrade && head.method == .GET && Self.asksForWebSocket(head.headers) && Self.isWebSocketHandshake(head.headers) {
             Self.takeAuthorityFromTarget(&head)
             context.fireChannelRead(wrapInboundOut(.head(head)))
             context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
@@ -135,6 +137,15 @@ final class HTTP1HeadNormalizer: ChannelInboundHandler, RemovableChannelHandler 
     /// Whether an `Upgrade` field lists `websocket`, the one protocol the server upgrades to.
     static func asksForWebSocket(_ headers: HTTPHeaders) -> Bool {
         headers[canonicalForm: "Upgrade"].contains { $0.split(separator: "/").first?.lowercased() == "websocket" }
+    }
+
+    /// Whether the head has what NIO's WebSocket upgrader needs: `Connection: upgrade`, one `Sec-WebSocket-Key` and
+    /// `Sec-WebSocket-Version: 13`. Without it NIO declines the upgrade on its lost-head path (no answer at all);
+    /// such a head is served as a plain request instead, which below the API root says what is missing.
+    static func isWebSocketHandshake(_ headers: HTTPHeaders) -> Bool {
+        let version = headers[canonicalForm: "Sec-WebSocket-Version"]
+        return version.count == 1 && version[0] == "13" && headers[canonicalForm: "Sec-WebSocket-Key"].count == 1
+            && headers[canonicalForm: "Connection"].contains { $0.lowercased() == "upgrade" }
     }
 
     /// Whether a `Connection` field lists `keep-alive`.

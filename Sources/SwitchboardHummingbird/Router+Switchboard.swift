@@ -101,7 +101,8 @@ extension Router where Context: SwitchboardRequestContextProtocol {
         if method == .GET || method == .HEAD, let parsed, !parsed.baseResourceName.isEmpty {
             named = try? api.resource(named: parsed.baseResourceName)
             if case .terminal(let terminal)? = named {
-                var response = Self.terminalResponse(to: terminal, uri: uri, path: connection.shownPath, api: api, identity: identity)
+                var response = Self.terminalResponse(
+                    to: terminal, uri: uri, path: connection.shownPath, headers: connection.headers, api: api, identity: identity)
                 if Self.endsWithoutItsBody(connection.headers) { Self.closeAfter(&response, channel: channel) }
                 return response
             }
@@ -301,8 +302,12 @@ extension Router where Context: SwitchboardRequestContextProtocol {
 
     /// The answer to a plain HTTP GET for a terminal: `426 Upgrade required` with a JSON body (or the
     /// caller's `401`/`403`).
+    ///
+    /// A request that carries some of a handshake (`HTTP1HeadNormalizer` serves an incomplete one as a plain
+    /// request) is told what a handshake needs, and one for another WebSocket version which version this server
+    /// speaks, in `Sec-WebSocket-Version` too (RFC 6455 §4.4).
     static func terminalResponse(
-        to terminal: TerminalDescriptor, uri: String, path: String, api: SwitchboardAPI, identity: AccessIdentity
+        to terminal: TerminalDescriptor, uri: String, path: String, headers: HTTPFields, api: SwitchboardAPI, identity: AccessIdentity
     ) -> Response {
         do {
             try api.authorize(.GET, on: .terminal(terminal), for: identity)
@@ -310,11 +315,17 @@ extension Router where Context: SwitchboardRequestContextProtocol {
         } catch {
             return errorResponse(error, uri: uri)
         }
-        return errorResponse(
-            SwitchboardError(
-                .upgradeRequired, code: .upgradeRequired,
-                "Connections to terminal resource '\(terminal.name)' must include a WebSocket upgrade handshake, as in: switchboard connect ws://HOST\(path)"
-            ), uri: uri)
+        var message =
+            "Connections to terminal resource '\(terminal.name)' must include a WebSocket upgrade handshake, as in: switchboard connect ws://HOST\(path)"
+        let version = headers[.secWebSocketVersion]
+        if let version, version != "13" {
+            message += "; this server speaks WebSocket version 13, and the request asked for version '\(SwitchboardError.excerpt(version))'"
+        } else if version != nil || headers[.secWebSocketKey] != nil {
+            message += "; a handshake has Upgrade: websocket, Connection: Upgrade, one Sec-WebSocket-Key and Sec-WebSocket-Version: 13"
+        }
+        var response = errorResponse(SwitchboardError(.upgradeRequired, code: .upgradeRequired, message), uri: uri)
+        if version != nil { response.headers[.secWebSocketVersion] = "13" }
+        return response
     }
 
     /// The path below the root as errors show it: without a `(<key>)` part.

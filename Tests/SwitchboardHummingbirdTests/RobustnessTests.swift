@@ -431,6 +431,30 @@ struct RobustnessTests {
         }
     }
 
+    /// A connection's first request that asks for a WebSocket without the rest of a handshake (`curl -H 'Upgrade:
+    /// websocket'`, no `Sec-WebSocket-Key`, a key given twice, version 8) got no answer at all ("Empty reply from
+    /// server": NIO's upgrader declines it on its lost-head path). It is served as the plain request it also is,
+    /// closing the connection: a terminal's `426` says what a handshake needs, or which version this server
+    /// speaks (in `Sec-WebSocket-Version` too, RFC 6455 §4.4); an entity resource's `GET` is answered.
+    @Test(arguments: [
+        ("/api/echo", "Upgrade: websocket\r\n", "must include a WebSocket upgrade handshake, as in: switchboard connect ws://HOST/api/echo\""),
+        ("/api/echo", "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n", "; a handshake has Upgrade: websocket, Connection: Upgrade, one Sec-WebSocket-Key and Sec-WebSocket-Version: 13\""),
+        ("/api/echo", "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: a\r\nSec-WebSocket-Key: b\r\n", "; a handshake has"),
+        ("/api/echo", "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 8\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n", "; this server speaks WebSocket version 13, and the request asked for version '8'\""),
+        ("/api/superhero//limit=1", "Upgrade: websocket\r\nConnection: Upgrade\r\n", "\"DataCount\": 1"),
+    ])
+    func anIncompleteWebSocketHandshakeIsAnsweredAsAPlainRequest(path: String, fields: String, expected: String) async throws {
+        try await TestServer.with(configuration: .init(idleTimeout: .seconds(120))) { server in
+            let socket = try RawSocket.sending("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\n\(fields)\r\n", port: server.port)
+            let answer = String(decoding: try await onOwnThread { try socket.readToEnd() }, as: UTF8.self)
+            #expect(answer.hasPrefix(path == "/api/echo" ? "HTTP/1.1 426 " : "HTTP/1.1 200 "), "\(answer)")
+            #expect(answer.contains(expected), "\(answer)")
+            #expect(answer.contains("Sec-WebSocket-Version: 13\r\n") == fields.contains("Sec-WebSocket-Version"), "\(answer)")
+            #expect(answer.lowercased().contains("connection: close"), "\(answer)")
+            #expect(socket.peerClosed, "the connection ended")
+        }
+    }
+
     /// `curl --http2` over plain HTTP (an `h2c` upgrade on the first request, the next on a connection of its
     /// own after the answer's `Connection: close`): both answered. It said "Empty reply from server". Runs where
     /// curl is installed.
