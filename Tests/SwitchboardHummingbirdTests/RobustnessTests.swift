@@ -438,9 +438,20 @@ struct RobustnessTests {
     /// speaks (in `Sec-WebSocket-Version` too, RFC 6455 §4.4); an entity resource's `GET` is answered.
     @Test(arguments: [
         ("/api/echo", "Upgrade: websocket\r\n", "must include a WebSocket upgrade handshake, as in: switchboard connect ws://HOST/api/echo\""),
-        ("/api/echo", "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n", "; a handshake has Upgrade: websocket, Connection: Upgrade, one Sec-WebSocket-Key and Sec-WebSocket-Version: 13\""),
-        ("/api/echo", "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: a\r\nSec-WebSocket-Key: b\r\n", "; a handshake has"),
-        ("/api/echo", "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 8\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n", "; this server speaks WebSocket version 13, and the request asked for version '8'\""),
+        (
+            "/api/echo", "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n",
+            "; a handshake has Upgrade: websocket, Connection: Upgrade, one Sec-WebSocket-Key and Sec-WebSocket-Version: 13\""
+        ),
+        (
+            "/api/echo",
+            "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: a\r\nSec-WebSocket-Key: b\r\n",
+            "; a handshake has"
+        ),
+        (
+            "/api/echo",
+            "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 8\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n",
+            "; this server speaks WebSocket version 13, and the request asked for version '8'\""
+        ),
         ("/api/superhero//limit=1", "Upgrade: websocket\r\nConnection: Upgrade\r\n", "\"DataCount\": 1"),
     ])
     func anIncompleteWebSocketHandshakeIsAnsweredAsAPlainRequest(path: String, fields: String, expected: String) async throws {
