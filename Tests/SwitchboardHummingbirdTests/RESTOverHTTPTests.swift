@@ -443,4 +443,28 @@ extension RESTOverHTTPTests {
             }
         }
     }
+
+    /// A body that is not UTF-8 (Latin-1 "été") was read with its bad bytes made U+FFFD and stored so ("�t�"):
+    /// it is refused, and nothing is stored. A UTF-8 byte order mark, which Windows editors and PowerShell write,
+    /// was a syntax error "at byte 0xef": it is ignored, as RFC 8259 §8.1 allows.
+    @Test func aBodyIsUTF8AndMayBeginWithAByteOrderMark() async throws {
+        try await TestServer.with { server in
+            func post(_ body: [UInt8]) async throws -> String {
+                let head =
+                    "POST /api/superhero HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json; charset=iso-8859-1\r\n"
+                    + "Content-Length: \(body.count)\r\nConnection: close\r\n\r\n"
+                let socket = try RawSocket(port: server.port)
+                try socket.write(Array(head.utf8) + body)
+                return String(decoding: try await onOwnThread { try socket.readToEnd() }, as: UTF8.self)
+            }
+            let latin1 = try await post(Array(#"{"Name": "X"#.utf8) + [0xE9, 0x74, 0xE9] + Array(#"", "Year": 1, "HasSecretIdentity": false}"#.utf8))
+            #expect(latin1.hasPrefix("HTTP/1.1 400 "), "\(latin1)")
+            #expect(latin1.contains("The body is not valid UTF-8; JSON is UTF-8 (RFC 8259), whatever a charset says"), "\(latin1)")
+            let stored = try await RawHTTP.get(port: server.port, path: "/api/superhero/Year=1")
+            #expect(stored.body.contains(#""DataCount": 0"#), "nothing stored: \(stored.body)")
+            let marked = try await post([0xEF, 0xBB, 0xBF] + Array(#"{"Name": "Marked", "Year": 1, "HasSecretIdentity": false}"#.utf8))
+            #expect(marked.hasPrefix("HTTP/1.1 201 "), "\(marked)")
+            #expect(try await RawHTTP.get(port: server.port, path: "/api/superhero/Year=1").body.contains(#""Name": "Marked""#))
+        }
+    }
 }

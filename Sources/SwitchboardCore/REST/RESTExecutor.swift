@@ -473,15 +473,20 @@ struct RESTExecution {
         if let type = request.headers[.contentType], !type.isEmpty, !RESTRequest.isJSONContentType(type) {
             throw SwitchboardError.unsupportedContentType(type)
         }
-        guard var body = request.body, body.readableBytes > 0 else {
+        guard let body = request.body, body.readableBytes > 0 else {
             throw SwitchboardError(
                 .badRequest, code: .invalidInput,
                 "\(request.method) needs a JSON body: \(allowArray ? "an object or an array of objects" : "an object")")
         }
-        guard let text = body.readString(length: body.readableBytes).flatMap({ String(validating: Array($0.utf8), as: UTF8.self) })
-        else {
-            throw SwitchboardError(.badRequest, code: .invalidInput, "The body is not valid UTF-8")
+        // Checked on the bytes: read as a `String` first, invalid bytes became U+FFFD and were stored so (a
+        // Latin-1 "été" became "�t�").
+        guard var text = String(validating: body.readableBytesView, as: UTF8.self) else {
+            throw SwitchboardError(
+                .badRequest, code: .invalidInput, "The body is not valid UTF-8; JSON is UTF-8 (RFC 8259), whatever a charset says")
         }
+        // A byte order mark (Windows editors and PowerShell write one) is not JSON; RFC 8259 §8.1 lets a parser
+        // ignore it, rather than answer a syntax error at byte 0xef.
+        if text.unicodeScalars.first == "\u{FEFF}" { text.unicodeScalars.removeFirst() }
         let json: JSON
         do {
             json = try JSON(parsing: text)
