@@ -51,10 +51,21 @@ struct ResponseFormatTests {
             let jsonlines = try await RawHTTP.request(port: port, "GET", "/api/superhero/year=2001", headers: ["Accept: application/jsonlines"])
             #expect(jsonlines.body == #"{"Name":"=HYPERLINK(\"x\")","Year":2001,"HasSecretIdentity":false}"# + "\n")
 
-            // The client's order decides; a type nobody answers is skipped for the next one.
-            let preferred = try await RawHTTP.request(
-                port: port, "GET", "/api/superhero/year=2001", headers: ["Accept: image/png, text/csv;q=0.9, application/json"])
-            #expect(RawHTTP.header("Content-Type", in: preferred.head)?.hasPrefix("text/csv") == true)
+            // The client's weights decide, then its order; a type nobody answers is skipped for the next one, and
+            // `q=0` refuses a type (weights were not read: the first, fourth and fifth got the other type, and
+            // `application/json;q=0` got JSON).
+            for (accept, type) in [
+                ("image/png, text/csv;q=0.9, application/json", "application/json"),
+                ("image/png, text/csv;q=0.1, application/json;q=0.05", "text/csv"),
+                ("text/csv;q=0.5, application/json; q=0.5", "text/csv"),
+                ("application/json; q=0, text/csv", "text/csv"),
+                ("text/csv;q=0, */*;q=0.1", "application/json"),
+            ] {
+                let chosen = try await RawHTTP.request(port: port, "GET", "/api/superhero/year=2001", headers: ["Accept: \(accept)"])
+                #expect(RawHTTP.header("Content-Type", in: chosen.head)?.hasPrefix(type) == true, "\(accept): \(chosen.head)")
+            }
+            let refusedAll = try await RawHTTP.request(port: port, "GET", "/api/superhero/year=2001", headers: ["Accept: application/json;q=0"])
+            #expect(refusedAll.status == 406, "\(refusedAll.head)")
 
             // Changes are written in the format too; errors, counts and OPTIONS stay JSON.
             let deleted = try await RawHTTP.request(

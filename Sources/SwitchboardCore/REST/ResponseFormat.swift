@@ -51,13 +51,20 @@ struct AcceptedFormat {
 
     static let jsonTypes: Set<String> = ["*/*", "application/*", "application/json", "json", "text/plain", "text/*"]
 
-    /// The first type of the header, in the client's order, that JSON or a registered format answers.
+    /// The type of the header the client prefers (the highest `q`, then the client's order) that JSON or a
+    /// registered format answers; a type with `q=0` is one the client refuses (RFC 9110 §12.5.1).
     /// - Throws: `406` when none does.
     /// `documentTypes` is read only when the header names a type that JSON and the formats do not answer.
     init(_ accept: String?, formats: [any ResponseFormat], documentTypes: @autoclosure () -> Set<String> = []) throws(SwitchboardError) {
         guard let accept, !accept.trimmingWhitespace().isEmpty else { return }
-        for item in accept.split(separator: ",") {
-            let parts = item.split(separator: ";").map { $0.trimmingWhitespace().lowercased() }
+        var items = accept.split(separator: ",").map { item in item.split(separator: ";").map { $0.trimmingWhitespace().lowercased() } }
+        // Weights are rare (browsers send them, API clients mostly do not): only then is the list reordered.
+        if accept.contains("q=") {
+            let weighted = items.map { parts in (parts, Self.weight(of: parts)) }.filter { $0.1 > 0 }
+            // Stable: among equal weights, the client's order.
+            items = weighted.enumerated().sorted { ($0.element.1, -$0.offset) > ($1.element.1, -$1.offset) }.map(\.element.0)
+        }
+        for parts in items {
             guard let type = parts.first else { continue }
             let parameters = Set(parts.dropFirst().map { $0.replacingSpaces() })
             if Self.jsonTypes.contains(type) {
@@ -77,5 +84,13 @@ struct AcceptedFormat {
         let offered = (["application/json"] + formats.compactMap(\.mediaTypes.first) + documentTypes().sorted()).joined(separator: ", ")
         throw SwitchboardError(
             .notAcceptable, code: .notAcceptable, "Cannot produce '\(accept.prefix(200))'; this API answers with \(offered)")
+    }
+
+    /// An item's `q` parameter: 1 without one, or with one that is not a number from 0 to 1 (ignored).
+    static func weight(of parts: [String]) -> Double {
+        guard let q = parts.dropFirst().first(where: { $0.replacingSpaces().hasPrefix("q=") }),
+            let value = Double(q.replacingSpaces().dropFirst(2)), value >= 0, value <= 1
+        else { return 1 }
+        return value
     }
 }
