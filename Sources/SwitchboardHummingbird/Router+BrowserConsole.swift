@@ -30,7 +30,7 @@ extension Router {
     /// address bar and the history); the WebSocket then carries the cookie. Without a valid key it answers
     /// `401` with a page that says how to get in. The page and its assets may not be framed
     /// (`X-Frame-Options: DENY`, `frame-ancestors 'none'`) and are sent with `nosniff` and
-    /// `Referrer-Policy: no-referrer`.
+    /// `Referrer-Policy: no-referrer`. A `HEAD` is answered as the `GET`, without the body.
     /// - Parameters:
     ///   - path: Where the page is (`/console`).
     ///   - terminalURI: The WebSocket path of the terminal, such as `/api/pty`; `mode=terminado` is added.
@@ -55,7 +55,7 @@ extension Router {
             script = base + "/xterm.js"
             stylesheet = base + "/xterm.css"
             for (file, type) in [("xterm.js", "text/javascript; charset=utf-8"), ("xterm.css", "text/css; charset=utf-8")] {
-                get(RouterPath(base + "/" + file)) { request, _ -> Response in
+                getAndHead(base + "/" + file) { request, _ -> Response in
                     guard guardian.allowsHost(request.head.authority) else { return Response(status: .forbidden) }
                     guard let data = FileManager.default.contents(atPath: directory + "/" + file) else {
                         return Response(status: .notFound)
@@ -70,7 +70,7 @@ extension Router {
         let page = Self.consolePage(
             script: script, stylesheet: stylesheet, socketPath: terminalURI + separator + "mode=terminado",
             replayPath: replayURI.map { $0 + ($0.split(separator: "/").count >= 3 ? "&" : "/") })
-        get(RouterPath(base)) { request, _ -> Response in
+        getAndHead(base) { request, _ -> Response in
             var headers = Self.consoleSecurityHeaders(script: script, host: request.head.authority)
             headers[.contentType] = "text/html; charset=utf-8"
             headers[.cacheControl] = "no-store"

@@ -14,13 +14,18 @@ extension Router {
     ///   - configuration: The server's configuration, for the hosts it answers.
     public func addHealthEndpoint(at path: String = "/health", configuration: SwitchboardServerConfiguration) {
         let guardian = configuration.browserGuard
-        let handler: @Sendable (Request, Context) async throws -> Response = { request, _ in
+        getAndHead(path) { request, _ in
             var headers = HTTPFields()
             headers[.contentType] = "text/plain; charset=utf-8"
             headers[.cacheControl] = "no-store"
             guard guardian.allowsHost(request.head.authority) else { return .unknownHost(headers: headers) }
             return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: "ok\n")))
         }
+    }
+
+    /// Routes `GET` and `HEAD` at `path` to `handler`: a `HEAD` is answered as its `GET`, and NIO leaves out the
+    /// body (RFC 9110 §9.3.2). Hummingbird's `get` routes `GET` alone, and a `HEAD` of the page was `404`.
+    func getAndHead(_ path: String, use handler: @escaping @Sendable (Request, Context) async throws -> Response) {
         on(RouterPath(path), method: .get, use: handler)
         on(RouterPath(path), method: .head, use: handler)
     }

@@ -10,7 +10,8 @@ extension Router {
     /// `Switchboard.Metrics` (an administrator, or a key granted that name:
     /// `switchboard keys add prometheus --allow 'Switchboard.Metrics:GET'`). Without one it answers `401`; with a
     /// key that lacks the right, `403`; for a host the server does not answer, `403`. The figures never hold keys,
-    /// URIs or message contents, only counts, sizes, types and durations.
+    /// URIs or message contents, only counts, sizes, types and durations. A `HEAD` is answered as the `GET`, without
+    /// the body.
     /// - Parameters:
     ///   - path: Where the figures are (`/metrics`).
     ///   - api: The API whose `Authenticator` checks the key.
@@ -22,7 +23,7 @@ extension Router {
         contentType: String = "text/plain; version=0.0.4; charset=utf-8", render: @escaping @Sendable () -> [UInt8]
     ) {
         let guardian = configuration.browserGuard
-        get(RouterPath(path)) { request, _ -> Response in
+        getAndHead(path) { request, _ -> Response in
             var headers = HTTPFields()
             headers[.cacheControl] = "no-store"
             // The refusals are text; the figures' own type is set when they are sent.

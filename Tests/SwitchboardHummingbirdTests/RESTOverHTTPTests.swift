@@ -467,4 +467,24 @@ extension RESTOverHTTPTests {
             #expect(try await RawHTTP.get(port: server.port, path: "/api/superhero/Year=1").body.contains(#""Name": "Marked""#))
         }
     }
+
+    /// A `HEAD` of a page outside the API root is answered as its `GET`, without the body (RFC 9110 §9.3.2):
+    /// the browser console's page and `/metrics` were routed for `GET` alone, and their `HEAD` was `404`.
+    @Test func aHeadOfAPageIsItsGetWithoutTheBody() async throws {
+        try await TestServer.with(routes: { server in
+            server.router.addBrowserConsole(terminalURI: "/api/pty", api: server.api, configuration: server.configuration)
+            server.router.addMetricsEndpoint(api: server.api, configuration: server.configuration) { Array("figures 1\n".utf8) }
+            server.router.addHealthEndpoint(configuration: server.configuration)
+        }) { server in
+            for path in ["/console", "/metrics", "/health"] {
+                let get = try await RawHTTP.request(port: server.port, "GET", path)
+                let head = try await RawHTTP.request(port: server.port, "HEAD", path)
+                #expect(get.status == 200, "\(path): \(get.head)")
+                #expect(head.status == get.status, "\(path): \(head.head)")
+                #expect(RawHTTP.header("Content-Length", in: head.head) == String(get.body.utf8.count), "\(path): \(head.head)")
+                #expect(RawHTTP.header("Content-Type", in: head.head) == RawHTTP.header("Content-Type", in: get.head), "\(path)")
+                #expect(head.body.isEmpty, "\(path)")
+            }
+        }
+    }
 }
