@@ -113,6 +113,34 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Days a finished recording is kept (0: until --recordings-max-bytes needs the room).")
     var recordingsMaxDays = 30
 
+    /// Every number in its range before anything starts: a port over 65535 was taken modulo 65536 (`--port 99999`
+    /// listened on 34463), a negative time or size was taken as given, and an infinite or huge one crashed the
+    /// process (`--query-timeout inf`, `--max-message-size 9223372036854775807`).
+    func validate() throws {
+        func check(_ holds: Bool, _ message: @autoclosure () -> String) throws {
+            if !holds { throw ValidationError(message()) }
+        }
+        let day = 86_400
+        try check((0...65_535).contains(port), "--port must be 0 (a free port) to 65535")
+        try check((1...(1 << 30)).contains(maxMessageSize), "--max-message-size must be 1 byte to 1 GiB (1073741824)")
+        try check((1...(1 << 40)).contains(maxInboundBytes), "--max-inbound-bytes must be 1 byte to 1 TiB")
+        try check((0...day).contains(pingInterval), "--ping-interval must be 0 (no pings) to \(day) seconds")
+        try check((0...(366 * day)).contains(ptyIdleTimeout), "--pty-idle-timeout must be 0 (never) to \(366 * day) seconds")
+        try check((0...3_600).contains(shutdownTimeout), "--shutdown-timeout must be 0 (no deadline) to 3600 seconds")
+        try check(queryTimeout > 0 && queryTimeout <= 3_600, "--query-timeout must be above 0 and at most 3600 seconds")
+        try check(shellCommandsPerSecond >= 0 && shellCommandsPerSecond <= 1_000_000, "--shell-commands-per-second must be 0 (no pacing) to 1000000")
+        let most = 1 << 24
+        try check(
+            (1...most).contains(maxConnections) && (1...most).contains(maxConnectionsPerClient)
+                && (1...most).contains(maxRowsPerRequest),
+            "--max-connections, --max-connections-per-client and --max-rows-per-request must be 1 to \(most)")
+        try check(
+            (maxTcpConnections ?? 1) <= 2 * most && (maxTcpConnectionsPerPeer ?? 1) <= 2 * most,
+            "--max-tcp-connections and --max-tcp-connections-per-peer must be at most \(2 * most)")
+        try check((0...36_500).contains(recordingsMaxDays), "--recordings-max-days must be 0 (no age limit) to 36500")
+        try check(recordingsMaxBytes <= 1 << 50, "--recordings-max-bytes must be at most 1 PiB")
+    }
+
     func run() async throws {
         guard let level = Logger.Level(rawValue: logLevel.lowercased()) else {
             throw ValidationError("Unknown log level '\(logLevel)'")
@@ -151,14 +179,8 @@ struct ServeCommand: AsyncParsableCommand {
         guard maxInboundBytes >= 2 * maxMessageSize else {
             throw ValidationError("--max-inbound-bytes must be at least twice --max-message-size (one compressed message is inflated in pieces and joined)")
         }
-        guard queryTimeout > 0, maxRowsPerRequest > 0 else {
-            throw ValidationError("--query-timeout and --max-rows-per-request must be above 0")
-        }
         guard (0...9).contains(compressionLevel) else {
             throw ValidationError("--compression-level must be 0 (no compression) to 9")
-        }
-        guard maxConnections > 0, maxConnectionsPerClient > 0 else {
-            throw ValidationError("--max-connections and --max-connections-per-client must be above 0")
         }
         let everyWebSocketIsTCP = "every WebSocket connection is a TCP connection"
         if let maxTcpConnections, maxTcpConnections < maxConnections {

@@ -326,7 +326,7 @@ struct CommandLineTests {
             ["--max-connections-per-client", "10", "--max-tcp-connections-per-peer", "5"],
             "--max-tcp-connections-per-peer must be at least --max-connections-per-client (10): every WebSocket connection is a TCP connection"
         ),
-        (["--max-connections", "0"], "--max-connections and --max-connections-per-client must be above 0"),
+        (["--max-connections", "0"], "--max-connections, --max-connections-per-client and --max-rows-per-request must be 1 to 16777216"),
     ])
     func serveRefusesConnectionCapsThatContradictEachOther(arguments: [String], message: String) async throws {
         let data = Self.temporaryDirectory()
@@ -334,6 +334,26 @@ struct CommandLineTests {
         let result = try await run(["serve", "--port", "0", "--data-dir", data] + arguments, input: "")
         #expect(result.status != 0)
         #expect(result.err.contains(message), "\(result.err)")
+    }
+
+    /// A number out of its range is refused before anything starts, naming the range: `--port 99999` listened on
+    /// 34463 (modulo 65536), a negative interval was taken as given, and an infinite or huge number crashed
+    /// the process (exit 132).
+    @Test(arguments: [
+        (["--port", "99999"], "--port must be 0 (a free port) to 65535"),
+        (["--query-timeout", "inf"], "--query-timeout must be above 0 and at most 3600 seconds"),
+        (["--max-message-size", "9223372036854775807"], "--max-message-size must be 1 byte to 1 GiB"),
+        (["--ping-interval=-5"], "--ping-interval must be 0 (no pings) to 86400 seconds"),
+        (["--shutdown-timeout=-3"], "--shutdown-timeout must be 0 (no deadline) to 3600 seconds"),
+        (["--max-connections", "9223372036854775807"], "--max-connections, --max-connections-per-client and --max-rows-per-request must be 1 to"),
+    ])
+    func serveRefusesNumbersOutOfRange(arguments: [String], message: String) async throws {
+        let data = Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        let result = try await run(["serve", "--port", "0", "--data-dir", data] + arguments, input: "")
+        #expect(result.status == 64, "\(result.err)")
+        #expect(result.err.contains(message), "\(result.err)")
+        #expect(!FileManager.default.fileExists(atPath: data + "/samples.sqlite"), "nothing started")
     }
 
     /// `serve` with a 5 s shutdown deadline, over TLS with a certificate of its own or not.
