@@ -50,6 +50,12 @@ struct ConnectCommand: AsyncParsableCommand {
     @Option(help: "For wss://: a PEM file of the certificates to trust instead of the system's (a self-signed server's own).")
     var ca: String?
 
+    /// `--drain` is a number of seconds that a wait can take: `inf` or `1e300` crashed the client (exit 132), and a
+    /// negative one was taken as no wait.
+    func validate() throws {
+        guard drain >= 0 && drain <= 3_600 else { throw ValidationError("--drain must be 0 to 3600 seconds") }
+    }
+
     func run() async throws {
         var fields = HTTPFields()
         for line in header {

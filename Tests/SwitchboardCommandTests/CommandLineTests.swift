@@ -356,6 +356,14 @@ struct CommandLineTests {
         #expect(!FileManager.default.fileExists(atPath: data + "/samples.sqlite"), "nothing started")
     }
 
+    /// `connect --drain` out of its range is refused before it connects (`inf` crashed the client, exit 132).
+    @Test(arguments: ["inf", "1e300", "-1", "nan"])
+    func connectRefusesADrainOutOfRange(drain: String) async throws {
+        let result = try await run(["connect", "ws://127.0.0.1:9/api/echo", "--drain=\(drain)"], input: "")
+        #expect(result.status == 64, "\(result.err)")
+        #expect(result.err.contains("--drain must be 0 to 3600 seconds"), "\(result.err)")
+    }
+
     /// `serve` with a 5 s shutdown deadline, over TLS with a certificate of its own or not.
     func startServeWithShortShutdown(dataDirectory: String, overTLS: Bool) async throws -> (Process, Int) {
         var arguments = ["--shutdown-timeout", "5"]
