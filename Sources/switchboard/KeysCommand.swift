@@ -60,8 +60,12 @@ struct KeysCommand: ParsableCommand {
             file.keys.append(.init(name: name, key: key, rights: AccessRights(grants)))
             try options.write(file)
             print(key)
+            // A key without grants is refused everything (403): say so, rather than leave the user to find out.
+            let rightless = grants.isEmpty ? " It has no rights: every request with it is refused (403); add it again with --allow." : ""
             FileHandle.standardError.write(
-                Data("Key '\(name)' added to \(options.file). It is shown only now: keep it. Send SIGHUP to a running server to load it.\n".utf8))
+                Data(
+                    "Key '\(name)' added to \(options.file). It is shown only now: keep it. Send SIGHUP to a running server to load it.\(rightless)\n"
+                        .utf8))
         }
     }
 
@@ -72,7 +76,8 @@ struct KeysCommand: ParsableCommand {
         func run() throws {
             let file = try options.read()
             for entry in file.keys {
-                print(entry.name + ": " + entry.rights.grants.map { Self.describe($0) }.joined(separator: "  "))
+                let rights = entry.rights.grants.isEmpty ? "(no rights)" : entry.rights.grants.map { Self.describe($0) }.joined(separator: "  ")
+                print(entry.name + ": " + rights)
             }
             if !file.anonymous.isEmpty { print("(anonymous): " + file.anonymous.grants.map { Self.describe($0) }.joined(separator: "  ")) }
         }

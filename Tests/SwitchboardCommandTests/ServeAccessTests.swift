@@ -109,6 +109,10 @@ extension CommandLineTests {
         #expect(try await RawHTTP.request(port: port, "GET", "/api/admin.websocket", headers: ["Authorization: Bearer \(bob)"]).status == 200)
         let listed = try await run(["keys", "list", "--file", file], input: "")
         #expect(listed.out == "bob: *:*\n")
+        // A key without grants is said to have no rights, when it is made and when it is listed.
+        let carolAdded = try await run(["keys", "add", "carol", "--file", file], input: "")
+        #expect(carolAdded.err.contains("It has no rights: every request with it is refused (403); add it again with --allow."))
+        #expect(try await run(["keys", "list", "--file", file], input: "").out == "bob: *:*\ncarol: (no rights)\n")
         process.terminate()
         try await onOwnThread { process.waitUntilExit() }
     }
