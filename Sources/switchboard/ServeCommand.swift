@@ -122,6 +122,13 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let day = 86_400
         try check((0...65_535).contains(port), "--port must be 0 (a free port) to 65535")
+        // A root a client cannot send as it is (`x y`, `/api?x`), or with the `(` that begins a key in the URI.
+        let unreserved = { (scalar: Unicode.Scalar) in
+            scalar.isASCII && (scalar.properties.isAlphabetic || ("0"..."9").contains(scalar) || "-._~".unicodeScalars.contains(scalar))
+        }
+        try check(
+            apiRoot.unicodeScalars.allSatisfy { $0 == "/" || unreserved($0) },
+            "--api-root must be a path of letters, digits and - . _ ~ (such as /api, /v1/terminals or /)")
         try check((1...(1 << 30)).contains(maxMessageSize), "--max-message-size must be 1 byte to 1 GiB (1073741824)")
         try check((1...(1 << 40)).contains(maxInboundBytes), "--max-inbound-bytes must be 1 byte to 1 TiB")
         try check((0...day).contains(pingInterval), "--ping-interval must be 0 (no pings) to \(day) seconds")

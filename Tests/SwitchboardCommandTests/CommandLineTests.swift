@@ -341,6 +341,8 @@ struct CommandLineTests {
     /// the process (exit 132).
     @Test(arguments: [
         (["--port", "99999"], "--port must be 0 (a free port) to 65535"),
+        (["--api-root", "/x y"], "--api-root must be a path of letters, digits and - . _ ~ (such as /api, /v1/terminals or /)"),
+        (["--api-root", "/a(b)"], "--api-root must be a path of letters, digits and - . _ ~"),
         (["--query-timeout", "inf"], "--query-timeout must be above 0 and at most 3600 seconds"),
         (["--max-message-size", "9223372036854775807"], "--max-message-size must be 1 byte to 1 GiB"),
         (["--ping-interval=-5"], "--ping-interval must be 0 (no pings) to 86400 seconds"),
