@@ -130,6 +130,7 @@ struct ServeCommand: AsyncParsableCommand {
             apiRoot.unicodeScalars.allSatisfy { $0 == "/" || unreserved($0) },
             "--api-root must be a path of letters, digits and - . _ ~ (such as /api, /v1/terminals or /)")
         try check((1...(1 << 30)).contains(maxMessageSize), "--max-message-size must be 1 byte to 1 GiB (1073741824)")
+        try check((0...9).contains(compressionLevel), "--compression-level must be 0 (no compression) to 9")
         try check((1...(1 << 40)).contains(maxInboundBytes), "--max-inbound-bytes must be 1 byte to 1 TiB")
         try check((0...day).contains(pingInterval), "--ping-interval must be 0 (no pings) to \(day) seconds")
         try check((0...(366 * day)).contains(ptyIdleTimeout), "--pty-idle-timeout must be 0 (never) to \(366 * day) seconds")
@@ -185,9 +186,6 @@ struct ServeCommand: AsyncParsableCommand {
         }
         guard maxInboundBytes >= 2 * maxMessageSize else {
             throw ValidationError("--max-inbound-bytes must be at least twice --max-message-size (one compressed message is inflated in pieces and joined)")
-        }
-        guard (0...9).contains(compressionLevel) else {
-            throw ValidationError("--compression-level must be 0 (no compression) to 9")
         }
         let everyWebSocketIsTCP = "every WebSocket connection is a TCP connection"
         if let maxTcpConnections, maxTcpConnections < maxConnections {

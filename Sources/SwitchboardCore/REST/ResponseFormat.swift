@@ -57,14 +57,17 @@ struct AcceptedFormat {
     /// `documentTypes` is read only when the header names a type that JSON and the formats do not answer.
     init(_ accept: String?, formats: [any ResponseFormat], documentTypes: @autoclosure () -> Set<String> = []) throws(SwitchboardError) {
         guard let accept, !accept.trimmingWhitespace().isEmpty else { return }
-        var items = accept.split(separator: ",").map { item in item.split(separator: ";").map { $0.trimmingWhitespace().lowercased() } }
+        var items = accept.split(separator: ",")
         // Weights are rare (browsers send them, API clients mostly do not): only then is the list reordered.
         if accept.contains("q=") {
-            let weighted = items.map { parts in (parts, Self.weight(of: parts)) }.filter { $0.1 > 0 }
             // Stable: among equal weights, the client's order.
-            items = weighted.enumerated().sorted { ($0.element.1, -$0.offset) > ($1.element.1, -$1.offset) }.map(\.element.0)
+            items = items.enumerated().map { (item: $0.element, offset: $0.offset, weight: Self.weight(of: $0.element)) }
+                .filter { $0.weight > 0 }
+                .sorted { ($0.weight, -$0.offset) > ($1.weight, -$1.offset) }
+                .map(\.item)
         }
-        for parts in items {
+        for item in items {
+            let parts = item.split(separator: ";").map { $0.trimmingWhitespace().lowercased() }
             guard let type = parts.first else { continue }
             let parameters = Set(parts.dropFirst().map { $0.replacingSpaces() })
             if Self.jsonTypes.contains(type) {
@@ -87,8 +90,9 @@ struct AcceptedFormat {
     }
 
     /// An item's `q` parameter: 1 without one, or with one that is not a number from 0 to 1 (ignored).
-    static func weight(of parts: [String]) -> Double {
-        guard let q = parts.dropFirst().first(where: { $0.replacingSpaces().hasPrefix("q=") }),
+    static func weight(of item: Substring) -> Double {
+        let parameters = item.split(separator: ";").dropFirst().map { $0.trimmingWhitespace().lowercased() }
+        guard let q = parameters.first(where: { $0.replacingSpaces().hasPrefix("q=") }),
             let value = Double(q.replacingSpaces().dropFirst(2)), value >= 0, value <= 1
         else { return 1 }
         return value
