@@ -322,8 +322,12 @@ public actor PTYTerminal: TextInputTerminal, BinaryInputTerminal, PropertyChecki
             wasReadOnly = readOnly
         }
         if changes.contains($share) {
-            guard session.owner == identityName, session.name != nil else {
-                throw SwitchboardError(.forbidden, code: .forbidden, "Only the owner of a named terminal may share it")
+            guard let name = session.name else {
+                throw SwitchboardError(
+                    .badRequest, code: .invalidPropertyValue, "Only named terminals can be shared: open /pty/name=<name>&share=\(share ?? "")")
+            }
+            guard session.owner == identityName else {
+                throw SwitchboardError(.forbidden, code: .forbidden, "Only the owner '\(session.owner)' may share terminal '\(name)'")
             }
             await session.share(try share.map { try Self.grants($0) } ?? [:])
         }

@@ -16,6 +16,8 @@ struct AccessSetup {
     let authenticator: any Authenticator
     /// The access token, when there is one (no key file, or `--token`).
     let token: String?
+    /// The key file SIGHUP reads: `--keys`, or `<data dir>/keys.json` even when it did not exist at start
+    /// (`switchboard keys add` makes it there, and says to send SIGHUP). Nil with `--no-auth`.
     let keyFilePath: String?
     let tokenFilePath: String?
 
@@ -32,12 +34,13 @@ struct AccessSetup {
     ///   - noAuth: `--no-auth`.
     static func make(token: String?, keyFile: String?, noAuth: Bool, dataDirectory: String) throws -> AccessSetup {
         if noAuth { return AccessSetup(authenticator: AllowAllAuthenticator(), token: nil, keyFilePath: nil, tokenFilePath: nil) }
-        let defaultKeys = defaultKeyFile(dataDirectory: dataDirectory)
-        let keyFilePath = keyFile ?? (FileManager.default.fileExists(atPath: defaultKeys) ? defaultKeys : nil)
+        let keyFilePath = keyFile ?? defaultKeyFile(dataDirectory: dataDirectory)
+        let hasKeys = keyFile != nil || FileManager.default.fileExists(atPath: keyFilePath)
         var file = KeyFile()
-        if let keyFilePath { file = try readKeyFile(keyFilePath) }
-        // With no key file the server makes its own token; with one, only when asked for.
-        let token = token ?? (keyFilePath == nil ? APIKeyAuthenticator.generateKey() : nil)
+        if hasKeys { file = try readKeyFile(keyFilePath) }
+        // With no key file the server makes its own token; with one, only when asked for. A key file made
+        // later is read on SIGHUP beside the token, which stays valid until the server stops.
+        let token = token ?? (hasKeys ? nil : APIKeyAuthenticator.generateKey())
         if let token { try validate(token: token) }
         let authenticator = APIKeyAuthenticator(withToken(token, file))
         var tokenFilePath: String?
@@ -83,7 +86,14 @@ struct AccessSetup {
     /// Reads the key file again (on SIGHUP) and closes the connections of keys that are gone.
     func reload(api: SwitchboardAPI, logger: Logger) async {
         guard let keyFilePath, let keys = authenticator as? APIKeyAuthenticator else {
-            logger.notice("SIGHUP: there is no key file to reload")
+            logger.notice("SIGHUP: authentication is off (--no-auth); there are no keys to reload")
+            return
+        }
+        guard FileManager.default.fileExists(atPath: keyFilePath) else {
+            // No file now (never made: the access token alone; or one being replaced): the keys in use stay.
+            logger.notice(
+                "SIGHUP: there is no key file at \(keyFilePath); the keys in use stay (`switchboard keys add <name> --allow ... --file \(keyFilePath)` makes one)",
+                metadata: ["sb.keys.file": "\(keyFilePath)"])
             return
         }
         do {

@@ -18,14 +18,25 @@ struct KeysCommand: ParsableCommand {
     )
 
     struct FileOption: ParsableArguments {
-        @Option(help: "The key file.") var file = AccessSetup.defaultKeyFile(dataDirectory: "switchboard-data")
+        @Option(help: "The key file. (default: <data-dir>/keys.json, which serve reads)") var file: String?
+        @Option(help: "The data directory of the server that is to read the keys, as given to serve. (default: switchboard-data)")
+        var dataDir: String?
+
+        /// The key file these options name.
+        var path: String { file ?? AccessSetup.defaultKeyFile(dataDirectory: dataDir ?? "switchboard-data") }
+
+        func validate() throws {
+            if file != nil && dataDir != nil {
+                throw ValidationError("--file and --data-dir both name the key file; give one of them")
+            }
+        }
 
         func read() throws -> KeyFile {
-            FileManager.default.fileExists(atPath: file) ? try AccessSetup.readKeyFile(file) : KeyFile()
+            FileManager.default.fileExists(atPath: path) ? try AccessSetup.readKeyFile(path) : KeyFile()
         }
 
         func write(_ keys: KeyFile) throws {
-            try AccessSetup.writeOwnerOnly(keys.json.prettyPrinted + "\n", to: file, ownDirectory: false)
+            try AccessSetup.writeOwnerOnly(keys.json.prettyPrinted + "\n", to: path, ownDirectory: false)
         }
     }
 
@@ -64,7 +75,7 @@ struct KeysCommand: ParsableCommand {
             let rightless = grants.isEmpty ? " It has no rights: every request with it is refused (403); add it again with --allow." : ""
             FileHandle.standardError.write(
                 Data(
-                    "Key '\(name)' added to \(options.file). It is shown only now: keep it. Send SIGHUP to a running server to load it.\(rightless)\n"
+                    "Key '\(name)' added to \(options.path). It is shown only now: keep it. Send SIGHUP to a running server to load it.\(rightless)\n"
                         .utf8))
         }
     }
@@ -98,7 +109,7 @@ struct KeysCommand: ParsableCommand {
             guard file.keys.contains(where: { $0.name == name }) else { throw ValidationError("No key is named '\(name)'") }
             file.keys.removeAll { $0.name == name }
             try options.write(file)
-            FileHandle.standardError.write(Data("Key '\(name)' removed from \(options.file).\n".utf8))
+            FileHandle.standardError.write(Data("Key '\(name)' removed from \(options.path).\n".utf8))
         }
     }
 }

@@ -68,6 +68,32 @@ extension CommandLineTests {
         try await onOwnThread { process.waitUntilExit() }
     }
 
+    /// The first run: `serve` with its token, then `switchboard keys add` to the same data directory, as its
+    /// message says, then SIGHUP. The server read no key file on SIGHUP when it had started without one.
+    @Test func aKeyFileMadeWhileServeRunsWithItsTokenIsReadOnSIGHUP() async throws {
+        let data = Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        let (process, port) = try await startServe(dataDirectory: data)
+        defer { if process.isRunning { process.terminate() } }
+        let token = try Self.token(data)
+        let both = try await run(["keys", "list", "--data-dir", data, "--file", data + "/keys.json"], input: "")
+        #expect(both.status == 64)
+        #expect(both.err.contains("--file and --data-dir both name the key file; give one of them"), "\(both.err)")
+        let added = try await run(["keys", "add", "dave", "--allow", "SwitchboardSamples.Superhero:GET", "--data-dir", data], input: "")
+        #expect(added.status == 0, "\(added.err)")
+        #expect(added.err.contains("Key 'dave' added to \(data)/keys.json."), "\(added.err)")
+        let asDave = ["Authorization: Bearer " + added.out.trimmingCharacters(in: .whitespacesAndNewlines)]
+        #expect(try await RawHTTP.request(port: port, "GET", "/api/superhero", headers: asDave).status == 401)
+        kill(process.processIdentifier, SIGHUP)
+        // No event says the file was read: wait for the key to work.
+        #expect(await eventuallyAsync { (try? await RawHTTP.request(port: port, "GET", "/api/superhero", headers: asDave).status) == 200 })
+        #expect(try await RawHTTP.request(port: port, "GET", "/api/admin.websocket", headers: asDave).status == 403)
+        #expect(try await RawHTTP.request(port: port, "GET", "/api/admin.websocket", headers: ["Authorization: Bearer \(token)"]).status == 200)
+        #expect(try await run(["keys", "list", "--data-dir", data], input: "").out == "dave: SwitchboardSamples.Superhero:GET\n")
+        process.terminate()
+        try await onOwnThread { process.waitUntilExit() }
+    }
+
     @Test func keysAreAddedPrintedOnceAndReloadedOnSIGHUPWhichDisconnectsRemovedOnes() async throws {
         let data = Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: data) }

@@ -41,6 +41,11 @@ extension PTYTests {
             let bobsOwn = try await Self.open(server, "bob", "/api/pty/name=work")
             #expect(try await Self.pid(bobsOwn) != alicePid)
             try await bobsOwn.close()
+            // A terminal without a name is shared with nobody: the message says how to open one that is.
+            let unnamed = try await Self.open(server, "bob", "/api/pty")
+            unnamed.send(#"#TERMINAL {"Share": "carol"}"#)
+            _ = try await Self.read(unnamed, until: "400: Bad request. Only named terminals can be shared: open /pty/name=<name>&share=carol")
+            try await unnamed.close()
             let uninvited = try await Self.open(server, "bob", "/api/pty/owner=alice&name=work")
             let refusal = try await Self.read(uninvited, until: "? <no query>")
             #expect(refusal.contains("404: Not found. 'alice' has no terminal named 'work' that is shared with you"))
@@ -58,7 +63,7 @@ extension PTYTests {
             bob.send(#"#TERMINAL {"ReadOnly": false}"#)
             _ = try await Self.read(bob, until: "403: Forbidden. ReadOnly cannot be turned off")
             bob.send(#"#TERMINAL {"Share": "bob"}"#)
-            _ = try await Self.read(bob, until: "403: Forbidden. Only the owner of a named terminal may share it")
+            _ = try await Self.read(bob, until: "403: Forbidden. Only the owner 'alice' may share terminal 'work'")
             // A 1x1 viewer does not shrink the owner's terminal.
             alice.send("stty size; echo S$((2+3))IZE")
             #expect(try await Self.read(alice, until: "S5IZE").contains("30 100"))
