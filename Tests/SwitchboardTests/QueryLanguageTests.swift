@@ -152,6 +152,14 @@ struct QueryLanguageTests {
     @Test(arguments: [
         ("/hero/nosuch=1", 404, "Unknown property 'nosuch' of resource 'Tests.Hero'; the properties are Name, Year, HasSecretIdentity, Rating, Debut, Home"),
         ("/hero/home.street=x", 404, "Unknown property 'street' in 'Home' of resource 'Tests.Hero'; the properties are City, Country"),
+        (
+            "/hero/limit=2", 404,
+            "Unknown property 'limit' of resource 'Tests.Hero'; the properties are Name, Year, HasSecretIdentity, Rating, Debut, Home; limit is a meta-condition and goes after the conditions, as in /Tests.Hero//limit=2"
+        ),
+        (
+            "/hero/year>1950&Order_Asc=name", 404,
+            "Unknown property 'Order_Asc' of resource 'Tests.Hero'; the properties are Name, Year, HasSecretIdentity, Rating, Debut, Home; Order_Asc is a meta-condition and goes after the conditions, as in /Tests.Hero//Order_Asc=name"
+        ),
         ("/hero/name.first=x", 400, "'Name' of resource 'Tests.Hero' is String, not an object; it has no property 'first'"),
         ("/hero/year=abc", 400, "Invalid value 'abc' in condition 'year=abc' on resource 'Tests.Hero': 'Year' is Int, expected an integer"),
         ("/hero/year>19.5", 400, "Invalid value '19.5' in condition 'year>19.5' on resource 'Tests.Hero': 'Year' is Int, expected an integer"),

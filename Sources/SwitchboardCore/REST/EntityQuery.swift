@@ -315,7 +315,16 @@ public struct EntityQuery: Sendable {
     static func condition(_ condition: URICondition, resource: EntityDescriptor) throws(SwitchboardError) -> EntityCondition {
         // For messages only: made when one is.
         var written: String { "\(condition.key)\(condition.op.rawValue)\(condition.value)" }
-        let fields = try resource.schema.resolve(condition.key, resource: resource.name)
+        let fields: [EntityField]
+        do {
+            fields = try resource.schema.resolve(condition.key, resource: resource.name)
+        } catch var error {
+            // `/superhero/limit=2` is a common slip: say where a meta-condition goes.
+            if error.code == .unknownProperty, metaConditionNames.contains(condition.key.lowercased()) {
+                error.message += "; \(condition.key) is a meta-condition and goes after the conditions, as in /\(resource.name)//\(written)"
+            }
+            throw error
+        }
         try requireComparable(fields, in: written)
         let type = fields.last!.type
         guard let value = EntityValue(literal: PropertyLiteral(condition.value), as: type) else {
