@@ -11,6 +11,17 @@ public enum PTYWireMode: String, CaseIterable, PropertyValue {
     case raw
 }
 
+/// How a raw-mode PTY terminal sends the program's output.
+public enum PTYOutputForm: String, CaseIterable, PropertyValue {
+    /// For line clients: each line of output is one text message, without its line break, escape sequences
+    /// or other control characters; the rest of a line (a prompt) is sent when the output pauses. See
+    /// ``TerminalTextLines``. The default with ``PTYInputMode/line``.
+    case lines
+    /// The output as a terminal gets it, escape sequences and all, in text messages cut wherever the reads
+    /// cut it (never inside a character). The default with ``PTYInputMode/keys`` and in terminado mode.
+    case terminal
+}
+
 extension PTYWireMode {
     /// Ends a client's time in a terminal whose program (or replay) is over: in raw mode a status line and back
     /// to the Shell; a terminado client understands JSON arrays only, so `["disconnect", 1]` and the close, with
@@ -55,6 +66,11 @@ public actor PTYTerminal: TextInputTerminal, BinaryInputTerminal, PropertyChecki
         description:
             "In raw mode: line (each text message is a line and gets Enter; ^C or <Up> alone are keys) or keys (text messages are keystrokes as they are)")
     var input = PTYInputMode.line
+    @Property(
+        description:
+            "In raw mode: lines (each line of output a message, without escape sequences: for line clients) or terminal (as a terminal gets it); the default follows Input; set when opening"
+    )
+    var output: PTYOutputForm? = nil
     @Property(description: "Whose named terminal to attach to (default: your own); it must be shared with you") var owner: String? = nil
     @Property(description: "Who else may attach to your named terminal: names, each with :read or :write (default), comma-separated")
     var share: String? = nil
@@ -71,6 +87,9 @@ public actor PTYTerminal: TextInputTerminal, BinaryInputTerminal, PropertyChecki
     private var openedName: String?
     private var openedOwner: String?
     private var openedMode = PTYWireMode.raw
+    private var openedOutput: PTYOutputForm?
+    /// A line client's output (``PTYOutputForm/lines``).
+    private var lineOutput: PTYLineOutput?
     /// Set once the connection has been read-only: it stays so.
     private var wasReadOnly = false
     private var identityName = ""
@@ -151,12 +170,28 @@ public actor PTYTerminal: TextInputTerminal, BinaryInputTerminal, PropertyChecki
         wasReadOnly = readOnly
         pid = Int(session.terminal.pid)
         openedMode = mode
+        // The output's form follows the kind of client, which the input mode it opens with tells; a change of
+        // Input later changes what its messages send, not what it shows.
+        let form = output ?? (mode == .raw && input == .line ? .lines : .terminal)
+        output = form
+        openedOutput = form
+        let lineOutput = form == .lines ? PTYLineOutput(connection: connection) : nil
+        self.lineOutput = lineOutput
+        // Straight from the session's sender to the connection: output takes no turn on this actor.
+        let deliver: @Sendable (PTYOutput) async throws -> Void
+        var deliverAtOnce: DirectOutput.Route?
+        var waitForRoom: DirectOutput.WaitForRoom?
+        if let lineOutput {
+            // Lines are cut in the session's sender; the way straight from the PTY's event loop is for the rest.
+            deliver = { output in try await lineOutput.deliver(output) }
+        } else {
+            deliver = { [mode] output in try await Self.deliver(output, in: mode, on: connection) }
+            deliverAtOnce = { [mode] bytes in Self.deliverAtOnce(bytes, in: mode, on: connection) }
+            waitForRoom = { resume in connection.callWhenWritable(resume) }
+        }
         let client = PTYSession.Client(
             who: "\(identity.name) (\(connection.clientIP))", identity: identity.name,
-            // Straight from the session's sender to the connection: output takes no turn on this actor.
-            deliver: { [mode] output in try await Self.deliver(output, in: mode, on: connection) },
-            deliverAtOnce: { [mode] bytes in Self.deliverAtOnce(bytes, in: mode, on: connection) },
-            waitForRoom: { resume in connection.callWhenWritable(resume) },
+            deliver: deliver, deliverAtOnce: deliverAtOnce, waitForRoom: waitForRoom,
             exited: { [weak self] exit in await self?.exited(exit, on: connection) },
             evicted: { [weak self] reason in await self?.evicted(reason, on: connection) },
             size: (rows, cols), readOnly: readOnly)
@@ -208,6 +243,7 @@ public actor PTYTerminal: TextInputTerminal, BinaryInputTerminal, PropertyChecki
         exitStatus = exit.code
         session = nil
         guard connection.isAttached else { return }
+        await lineOutput?.flush()
         await mode.end(on: connection, status: "The program '\(manager.configuration.program.displayName)' \(exit)")
     }
 
@@ -296,6 +332,10 @@ public actor PTYTerminal: TextInputTerminal, BinaryInputTerminal, PropertyChecki
     public func propertiesDidChange(_ changes: PropertyChanges, on connection: TerminalConnection) async throws {
         // Checked here also before open, so that a bad size in the URI refuses the connection (4400).
         if changes.contains($rows) || changes.contains($cols) { try Self.checkSize(rows, cols) }
+        if mode == .terminado && output == .lines {
+            throw SwitchboardError(
+                .badRequest, code: .invalidPropertyValue, "Output=lines is for raw mode; a terminado client is a terminal and gets the output as it is")
+        }
         guard let session, let clientID else { return }  // before open: open applies the rest
         if changes.contains($name) && name != openedName {
             throw SwitchboardError(
@@ -305,6 +345,11 @@ public actor PTYTerminal: TextInputTerminal, BinaryInputTerminal, PropertyChecki
         if changes.contains($mode) && mode != openedMode {
             throw SwitchboardError(
                 .badRequest, code: .invalidPropertyValue, "Mode is chosen when the terminal opens; open /pty/mode=\(mode) for the other protocol")
+        }
+        if changes.contains($output) && output != openedOutput {
+            throw SwitchboardError(
+                .badRequest, code: .invalidPropertyValue,
+                "Output is chosen when the terminal opens; open /pty/output=\(output?.rawValue ?? "lines") for the other form")
         }
         if changes.contains($record) {
             throw SwitchboardError(

@@ -3,7 +3,7 @@ real server compresses and how hard.
 
 Usage:
     deflate_client.py echo PORT TOKEN TEXT_FILE        # the file's first 48 KiB to /api(TOKEN)/echo
-    deflate_client.py pty PORT TOKEN TEXT_FILE         # the whole file through `cat` in /api(TOKEN)/pty
+    deflate_client.py pty PORT TOKEN TEXT_FILE         # the whole file through `cat` in /api(TOKEN)/pty/output=terminal (the output as it is)
     deflate_client.py window PORT TOKEN TEXT_FILE BITS # echo, offering server_max_window_bits=BITS
 
 Each prints one JSON object, with the server's answer to the offer (`answer`, its Sec-WebSocket-Extensions).
@@ -156,7 +156,7 @@ def window(port, token, text, bits):
 
 
 def pty(port, token, text, path):
-    sock, answer = upgrade(port, f"/api({token})/pty")
+    sock, answer = upgrade(port, f"/api({token})/pty/output=terminal")
     if answer is None:
         raise SystemExit("the server did not take permessage-deflate")
     send_text(sock, f"stty -echo; cat {path}; echo E$((2+2))ND\n".encode())

@@ -2,7 +2,8 @@
 person would, for Switchboard's tests.
 
   argv: CLIENT SCENARIO URL
-        CLIENT:   wsdump | uwsc
+        CLIENT:   wsdump | uwsc | websockets (`python -m websockets`, which prints a message's control characters
+                  escaped, `\x1b` and `\r\n`, on one line)
         SCENARIO: pty   (URL ws://127.0.0.1:PORT/api(TOKEN)/pty: a raw PTY in line mode)
                   shell (URL ws://127.0.0.1:PORT/api(TOKEN)/shell: a GET whose body must be readable)
   out:  one line per step, "ok <step>" or "FAILED <step>: <what the screen showed>"; exit 0 when all pass.
@@ -20,7 +21,8 @@ CLIENT, SCENARIO, URL = sys.argv[1], sys.argv[2], sys.argv[3]
 
 
 def main():
-    screen = Screen([CLIENT, URL])
+    argv = [sys.executable, "-m", "websockets", URL] if CLIENT == "websockets" else [CLIENT, URL]
+    screen = Screen(argv)
     steps = Steps()
 
     def step(name, ok):
@@ -62,6 +64,9 @@ def main():
         screen.wait_for(r"ready 48")
         type_line(r"\^C")
         step("\\^C sends the text ^C", screen.wait_for(r"got \[\^C\] 49"))
+        # The shell's prompts come with escape sequences and its lines with \r\n: a line client is shown lines.
+        shown = screen.transcript
+        step("no escape sequence or line break is shown escaped", "\\x1b" not in shown and "\\r\\n" not in shown and "\\t" not in shown)
     finally:
         screen.close()
     return 1 if steps.failures else 0

@@ -21,6 +21,8 @@ class Screen:
         if self.pid == 0:
             os.execvp(argv[0], argv)
         self.seen = ""
+        # Everything the program printed, for what no marker can find (what must never be shown).
+        self.transcript = ""
 
     def type(self, keys):
         """Types keys: a string as UTF-8, as they are (add "\\r" for Enter)."""
@@ -49,6 +51,7 @@ class Screen:
             if not chunk:
                 return None
             self.seen += chunk.decode(errors="replace")
+            self.transcript += chunk.decode(errors="replace")
 
     def close(self):
         try:

@@ -28,14 +28,25 @@ extension CommandLineTests {
         return session
     }
 
-    /// A person at websocket-client's `wsdump`, in a pseudo-terminal, against a raw PTY in line mode:
-    /// answers a `read -p` with one letter and with an empty line, interrupts `sleep` with `^C` ($? 130),
-    /// ends a program's input with `^D`, and sends the text `^C` with `\^C`.
+    /// A person at websocket-client's `wsdump` or at `python -m websockets`, in a pseudo-terminal, against a raw
+    /// PTY in line mode: answers a `read -p` with one letter and with an empty line, interrupts `sleep` with `^C`
+    /// ($? 130), ends a program's input with `^D`, and sends the text `^C` with `\^C`; and is never shown the
+    /// shell's escape sequences or line breaks escaped (`python -m websockets` prints a message's control
+    /// characters as `\x1b` and `\r\n`).
     @Test(.enabled(if: wsdumpAvailable, "needs wsdump (pip install websocket-client; .ci/run installs it)"))
     func aLineClientAnswersPromptsAndSendsControlKeys() async throws {
-        let session = try await lineClientSession("wsdump", "pty", path: "/pty")
+        try await expectALineClientSession("wsdump")
+    }
+
+    /// The same with `python -m websockets`, which the tests need anyway.
+    @Test func pythonWebsocketsAnswersPromptsAndSendsControlKeys() async throws {
+        try await expectALineClientSession("websockets")
+    }
+
+    private func expectALineClientSession(_ client: String) async throws {
+        let session = try await lineClientSession(client, "pty", path: "/pty")
         #expect(session.status == 0, "\(session.output)")
-        #expect(session.output.split(separator: "\n").filter { $0.hasPrefix("ok ") }.count == 8, "\(session.output)")
+        #expect(session.output.split(separator: "\n").filter { $0.hasPrefix("ok ") }.count == 9, "\(session.output)")
     }
 
     /// The Shell's result bodies are text by default: readable in line clients that print binary messages as

@@ -181,7 +181,7 @@ import Testing
     @Test func aClientThatStopsReadingGetsEveryLineInOrderOnceItReadsAgain() async throws {
         try await PTYTests.withServer { server, manager in
             let raw = try RawSocket(port: server.port)
-            try await raw.upgrade(path: "/api/pty")
+            try await raw.upgrade(path: "/api/pty/output=terminal")
             try raw.write(RawSocket.maskedFrame(opcode: 0x1, payload: Array("stty -echo; seq 7 1500006; echo E$((2+2))ND".utf8)))
             #expect(
                 await eventuallyAsync { await manager.allSessions.first?.terminal.directOutput.isWaiting ?? false },

@@ -94,6 +94,49 @@ struct PTYTests {
         }
     }
 
+    /// A line client gets the output as lines: each line one message, without its line break, escape
+    /// sequences or other controls, a tab as spaces, the prompt as a message of its own once the output
+    /// pauses, and a notice as a line of its own. `output=terminal` gives the output as a terminal gets it,
+    /// and the form cannot change once the terminal is open.
+    @Test func aLineClientGetsTheOutputAsLines() async throws {
+        try await Self.withServer { server, _ in
+            let client = try await WebSocketTestClient.connect(server.base + "/api/pty/name=lines&cols=200")
+            #expect(try await client.receiveText().hasPrefix("[switchboard: line mode. Each message is a line."))
+            client.send(#"PS1='$((6*7))> '"#)
+            var messages: [String] = []
+            while messages.last != "42> " { messages.append(try await client.receiveText()) }
+            client.send(#"printf 'a\033[31mred\033[0m\tb\r\n'; printf '10%%\r20%%\n\n'; printf 'x\by\n'; echo D$((2+3))ONE"#)
+            messages = []
+            while messages.last != "42> " { messages.append(try await client.receiveText()) }
+            #expect(
+                messages == [
+                    #"printf 'a\033[31mred\033[0m\tb\r\n'; printf '10%%\r20%%\n\n'; printf 'x\by\n'; echo D$((2+3))ONE"#, "ared    b", "10%", "20%", "", "y",
+                    "D5ONE", "42> ",
+                ])
+            // Another client attaching: the notice is a line of its own.
+            let other = try await WebSocketTestClient.connect(server.base + "/api/pty/name=lines&output=terminal")
+            let joined = try await client.receiveText()
+            #expect(joined.hasPrefix("[switchboard: ") && joined.hasSuffix(" (127.0.0.1) joined]"), "\(joined)")
+            other.send(#"printf "\033[1mB$((1+1))\033[0m\n""#)
+            #expect(try await Self.read(other, until: "\u{1B}[1mB2\u{1B}[0m\r\n").contains("\u{1B}[?2004"), "as a terminal gets it")
+            try await other.close()
+            client.send(#"#TERMINAL {"Output": "terminal"}"#)
+            #expect(
+                try await Self.read(client, until: "(see").contains(
+                    "400: Bad request. Output is chosen when the terminal opens; open /pty/output=terminal for the other form"))
+            client.send("#TERMINAL")
+            #expect(try await Self.read(client, until: "\"ExitStatus\"").contains(#""Output": "lines""#))
+            client.send("exit")
+            _ = try await Self.read(client, until: "? <no query>")
+            try await client.close()
+            let terminado = try await WebSocketTestClient.connect(server.base + "/api/pty/mode=terminado&output=lines")
+            #expect(
+                try await terminado.receiveText()
+                    == "400: Bad request. Output=lines is for raw mode; a terminado client is a terminal and gets the output as it is")
+            #expect(try await terminado.closeFrame()?.code == 4400)
+        }
+    }
+
     @Test func terminadoProtocol() async throws {
         try await Self.withServer { server, _ in
             let client = try await WebSocketTestClient.connect(server.base + "/api/pty/mode=terminado")
@@ -357,16 +400,20 @@ struct PTYTests {
     /// ends, and its program with it. With pings on, its ping goes unanswered, and the close that follows
     /// cannot go out behind the flood (the close timeout ends it). With pings off and no close begun, no output
     /// leaves for it for the idle timeout (3 s here: longer than it takes to fill every buffer between `yes`
-    /// and the client).
+    /// and the client). The same for a line client (`output=lines`, a message per line), whose flood has long
+    /// lines: a debug build fills the socket's megabytes with a message per short line too slowly for the test's
+    /// time (10 s where a release build takes about one).
     @Test(arguments: [
-        ("its ping goes unanswered", SwitchboardServerConfiguration(pingInterval: .seconds(1), closeTimeout: .seconds(1))),
-        ("no output leaves for it, pings off", SwitchboardServerConfiguration(pingInterval: nil, idleTimeout: .seconds(3))),
+        ("its ping goes unanswered", "terminal", SwitchboardServerConfiguration(pingInterval: .seconds(1), closeTimeout: .seconds(1))),
+        ("no output leaves for it, pings off", "terminal", SwitchboardServerConfiguration(pingInterval: nil, idleTimeout: .seconds(3))),
+        ("a line client's ping goes unanswered", "lines", SwitchboardServerConfiguration(pingInterval: .seconds(1), closeTimeout: .seconds(1))),
+        ("no output leaves for a line client, pings off", "lines", SwitchboardServerConfiguration(pingInterval: nil, idleTimeout: .seconds(3))),
     ])
-    func aClientThatReadsNothingIsDisconnected(when: String, configuration: SwitchboardServerConfiguration) async throws {
+    func aClientThatReadsNothingIsDisconnected(when: String, output: String, configuration: SwitchboardServerConfiguration) async throws {
         try await Self.withServer(configuration: configuration) { server, _ in
             let raw = try RawSocket(port: server.port)
-            try await raw.upgrade(path: "/api/pty")
-            let flood = try await raw.floodThatNobodyReads()
+            try await raw.upgrade(path: "/api/pty/output=\(output)")
+            let flood = try await raw.floodThatNobodyReads(lineLength: output == "lines" ? 1000 : 0)
             #expect(raw.serverEndIsOpen(serverPort: server.port))
             #expect(await eventually { !raw.serverEndIsOpen(serverPort: server.port) }, "the server still holds the connection when \(when)")
             #expect(await eventually { hasEnded(flood) }, "the program still runs when \(when)")

@@ -223,16 +223,18 @@ final class RawSocket: Sendable {
 
     /// Runs `yes` in the PTY of this connection to a PTY terminal, whose output this client never reads, and
     /// returns its pid once it is blocked in `write`: every buffer between it and the client is full.
-    func floodThatNobodyReads() async throws -> Int32 {
-        let (frame, mark) = RawSocket.floodCommand()
+    /// `lineLength` pads the mark, so that the lines `yes` prints are that long.
+    func floodThatNobodyReads(lineLength: Int = 0) async throws -> Int32 {
+        let (frame, mark) = RawSocket.floodCommand(lineLength: lineLength)
         try write(frame)
         return try await RawSocket.blockedYes(mark)
     }
 
     /// The client frame of a command that runs `yes` with a mark of its own (other tests may run a `yes` at the
-    /// same time), and the mark.
-    static func floodCommand() -> (frame: [UInt8], mark: String) {
-        let mark = "flood-\(UInt32.random(in: 0...UInt32.max))"
+    /// same time), at least `lineLength` characters long, and the mark.
+    static func floodCommand(lineLength: Int = 0) -> (frame: [UInt8], mark: String) {
+        var mark = "flood-\(UInt32.random(in: 0...UInt32.max))"
+        if mark.count < lineLength { mark += String(repeating: "x", count: lineLength - mark.count) }
         return (maskedFrame(opcode: 0x1, payload: Array("exec yes \(mark)".utf8)), mark)
     }
 
