@@ -15,7 +15,7 @@ public enum PTYWireMode: String, CaseIterable, PropertyValue {
 public enum PTYOutputForm: String, CaseIterable, PropertyValue {
     /// For line clients: each line of output is one text message, without its line break, escape sequences
     /// or other control characters; the rest of a line (a prompt) is sent when the output pauses. See
-    /// ``TerminalTextLines``. The default with ``PTYInputMode/line``.
+    /// the PTY guide (`Docs/PTY.md`). The default with ``PTYInputMode/line``.
     case lines
     /// The output as a terminal gets it, escape sequences and all, in text messages cut wherever the reads
     /// cut it (never inside a character). The default with ``PTYInputMode/keys`` and in terminado mode.

@@ -5,7 +5,8 @@ public import Switchboard
 ///
 /// `ws://HOST/api/replay/id=20261201-031500-4f2a9c&speed=2` plays the recording at twice its speed, with no
 /// pause longer than `MaxIdle` seconds; `mode=terminado` speaks terminado's protocol (xterm.js), `raw` sends
-/// the output as text frames. `Paused`, `Speed` and `Position` (seconds into the recording) change while it
+/// the output as text frames, as lines for a line client by default (``PTYOutputForm``; `output=terminal` for
+/// the bytes as the terminal got them). `Paused`, `Speed` and `Position` (seconds into the recording) change while it
 /// plays (`#TERMINAL {"Paused":true}`, `#TERMINAL {"Position":0}` starts again); keystrokes do too: space
 /// pauses and resumes, `+` and `-` double and halve the speed, `q` stops. When the recording ends, a raw client
 /// gets a status line and is back in the Shell; a terminado client gets `["disconnect", 1]` and the close.
@@ -25,6 +26,11 @@ public actor ReplayTerminal: TextInputTerminal, PropertyCheckingTerminal {
     @Property(description: "Seconds into the recording; set it to jump there (backwards starts again from the top at once)")
     var position = 0.0
     @Property(description: "terminado (JSON arrays, for xterm.js) or raw (text frames)") var mode = PTYWireMode.raw
+    @Property(
+        description:
+            "In raw mode: lines (each line of output a message, without escape sequences: for line clients; the default) or terminal (as the terminal got it); set when opening"
+    )
+    var output: PTYOutputForm? = nil
     @Property(readOnly: true, description: "The recording's length in seconds") var duration = 0.0
     @Property(readOnly: true, description: "The recorded terminal's width in columns") var width = 0
     @Property(readOnly: true, description: "The recorded terminal's height in rows") var height = 0
@@ -39,6 +45,8 @@ public actor ReplayTerminal: TextInputTerminal, PropertyCheckingTerminal {
     /// Set while the player itself moves ``position``, which is then no jump.
     private var playing = false
     private var openedMode = PTYWireMode.raw
+    /// A line client's output (``PTYOutputForm/lines``).
+    private var lineOutput: PTYLineOutput?
 
     /// Creates a replay terminal over `recordings`; ``PTYManager/register(in:)`` registers it when the manager
     /// records sessions.
@@ -62,6 +70,9 @@ public actor ReplayTerminal: TextInputTerminal, PropertyCheckingTerminal {
         self.file = file
         (duration, width, height) = (entry.duration, entry.width, entry.height)
         openedMode = mode
+        let form = output ?? (mode == .raw ? .lines : .terminal)
+        output = form
+        lineOutput = form == .lines ? PTYLineOutput(connection: connection) : nil
         if mode == .terminado {
             try await connection.send(#"["setup",{}]"#)
             try await connection.send(JSON.array(["resize", .int(height), .int(width)]).compact)
@@ -156,7 +167,8 @@ public actor ReplayTerminal: TextInputTerminal, PropertyCheckingTerminal {
     private func send(output text: String, on connection: TerminalConnection) async throws {
         switch openedMode {
         case .terminado: try await connection.send(JSON.array(["stdout", .string(text)]).compact)
-        case .raw: try await connection.send(text)
+        case .raw:
+            if let lineOutput { try await lineOutput.deliver(.output(ByteBuffer(string: text))) } else { try await connection.send(text) }
         }
     }
 
@@ -171,6 +183,7 @@ public actor ReplayTerminal: TextInputTerminal, PropertyCheckingTerminal {
     private func ended(on connection: TerminalConnection) async {
         // Leaving the terminal closes it: the player that calls this must not be cancelled on the way.
         player = nil
+        await lineOutput?.flush()
         await openedMode.end(on: connection, status: "Replay of \(id ?? "") ended (\((duration * 10).rounded() / 10) s)")
     }
 
@@ -200,9 +213,14 @@ public actor ReplayTerminal: TextInputTerminal, PropertyCheckingTerminal {
 
     public func propertiesDidChange(_ changes: PropertyChanges, on connection: TerminalConnection) async throws {
         try Self.check(speed: speed, maxIdle: maxIdle)
+        if mode == .terminado && output == .lines {
+            throw SwitchboardError(
+                .badRequest, code: .invalidPropertyValue, "Output=lines is for raw mode; a terminado client is a terminal and gets the output as it is")
+        }
         guard player != nil else { return }
-        if changes.contains($id) || changes.contains($mode) {
-            throw SwitchboardError(.badRequest, code: .invalidPropertyValue, "Id and Mode are chosen when the replay opens; open /replay/id=... again")
+        if changes.contains($id) || changes.contains($mode) || changes.contains($output) {
+            throw SwitchboardError(
+                .badRequest, code: .invalidPropertyValue, "Id, Mode and Output are chosen when the replay opens; open /replay/id=... again")
         }
         if changes.contains($position) && !playing {
             guard position >= 0 else { throw SwitchboardError(.badRequest, code: .invalidPropertyValue, "Position is seconds from the start: 0 or more") }

@@ -143,6 +143,24 @@ struct ServerTests {
             #expect(try await bob.receiveText() == "* Ada is now known as Grace")
             ada.send("hello")
             #expect(try await bob.receiveText() == "Grace: hello")
+            // What reaches others' terminals is safe for them: no control character, and no line that seems to
+            // be someone else's.
+            bob.send("\u{1B}[2J\u{1B}]0;pwned\u{07}one\r\nGrace: two\rthree\u{9B}\n")
+            for line in ["Bob: [2J]0;pwnedone", "Bob: Grace: two", "Bob: three"] { #expect(try await ada.receiveText() == line) }
+            bob.send(String(repeating: "x\n", count: 101))
+            #expect(try await bob.receiveText().hasPrefix("400: Bad request. A message is up to 100 lines; this one has 101"))
+            // A nickname is someone's own in the room (in any case), readable, and short.
+            let impostor = try await WebSocketTestClient.connect(server.base + "/api/chatroom/nickname=grace")
+            #expect(try await impostor.receiveText() == "409: Conflict. The nickname 'grace' is taken in room 'lobby'; choose another")
+            // A terminal that does not open leaves its client in the Shell.
+            #expect(try await impostor.receiveText().hasPrefix("### Entering the Switchboard shell"))
+            try await impostor.close()
+            for name in [#""Gr\u001bace""#, "\"" + String(repeating: "n", count: 33) + "\"", #""GRACE""#] {
+                bob.send(#"#TERMINAL {"Nickname": "# + name + "}")
+                let refusal = try await bob.receiveText()
+                #expect(
+                    refusal.hasPrefix(name == #""GRACE""# ? "409: Conflict. The nickname 'GRACE'" : "400: Bad request. A nickname is up to 32"), "\(refusal)")
+            }
             let elsewhere = try await WebSocketTestClient.connect(server.base + "/api/chatroom/room=other&nickname=Cy")
             #expect(try await elsewhere.receiveText() == "* Welcome to room 'other', Cy; nobody else is here yet")
             ada.send("#DISCONNECT")

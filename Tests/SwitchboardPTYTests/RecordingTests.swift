@@ -145,13 +145,22 @@ extension PTYTests {
             #expect(printed.output == recorded)
             #expect(recorded == shown, "\(recorded.debugDescription)\n\(shown.debugDescription)")
 
-            // Played back at high speed: the same bytes in order, then the Shell.
-            let replay = try await WebSocketTestClient.connect(server.base + "/api/replay/id=\(id)&speed=10000")
+            // Played back at high speed as the terminal got it: the same bytes in order, then the Shell.
+            let replay = try await WebSocketTestClient.connect(server.base + "/api/replay/id=\(id)&speed=10000&output=terminal")
             let played = try await Self.read(replay, until: "? <no query>")
             let end = try #require(played.range(of: "200: OK. Replay of \(id) ended"))
             #expect(String(played[..<end.lowerBound]) == recorded)
             #expect(played.contains(shellBanner))
             try await replay.close()
+            // To a line client, by default, as lines: no escape sequence, line break or tab in any message.
+            let lines = try await WebSocketTestClient.connect(server.base + "/api/replay/id=\(id)&speed=10000")
+            var shownLines: [String] = []
+            while shownLines.last != "? <no query>" { shownLines.append(try await lines.receiveText()) }
+            let output = shownLines.prefix { !$0.hasPrefix("200: OK. Replay of") }
+            #expect(output.contains("café \"q\" \\       bold"), "\(output)")
+            #expect(output.contains("30 100"))
+            #expect(!output.contains { $0.contains("\u{1B}") || $0.contains("\r") || $0.contains("\n") || $0.contains("\t") }, "\(output)")
+            try await lines.close()
 
             // In terminado mode: setup, the recorded size and its changes, the output, then disconnect and the close.
             let terminado = try await WebSocketTestClient.connect(server.base + "/api/replay/id=\(id)&speed=10000&mode=terminado")
@@ -178,12 +187,14 @@ extension PTYTests {
             let id = try await Self.recordSession(server, ["echo F$((1+1))IRST; sleep 0.3; echo S$((1+1))ECOND"])
 
             // Opened paused at the end: everything at once, then nothing until it plays on.
-            let replay = try await WebSocketTestClient.connect(server.base + "/api/replay/id=\(id)&paused=true&position=1000")
+            let replay = try await WebSocketTestClient.connect(server.base + "/api/replay/id=\(id)&paused=true&position=1000&output=terminal")
             _ = try await Self.read(replay, until: "S2ECOND")
             replay.send("#TERMINAL")
             let properties = try await Self.read(replay, until: "\"Height\"")
             #expect(properties.contains("\"Paused\": true"))
             #expect(properties.contains("\"Width\": 80"))
+            replay.send(#"#TERMINAL {"Output": "lines"}"#)
+            _ = try await Self.read(replay, until: "400: Bad request. Id, Mode and Output are chosen when the replay opens; open /replay/id=... again")
             // Back to the start: the screen is reset and the output comes again, up to the position.
             replay.send(#"#TERMINAL {"Position": 0, "Speed": 10000}"#)
             let again = try await Self.read(replay, until: "Terminal updated")
