@@ -332,7 +332,8 @@ public actor PTYTerminal: TextInputTerminal, BinaryInputTerminal, PropertyChecki
     public func propertiesDidChange(_ changes: PropertyChanges, on connection: TerminalConnection) async throws {
         // Checked here also before open, so that a bad size in the URI refuses the connection (4400).
         if changes.contains($rows) || changes.contains($cols) { try Self.checkSize(rows, cols) }
-        if mode == .terminado && output == .lines {
+        // Before open; once open, Mode and Output stay as they were opened.
+        if session == nil && mode == .terminado && output == .lines {
             throw SwitchboardError(
                 .badRequest, code: .invalidPropertyValue, "Output=lines is for raw mode; a terminado client is a terminal and gets the output as it is")
         }

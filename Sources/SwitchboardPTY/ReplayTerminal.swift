@@ -213,7 +213,8 @@ public actor ReplayTerminal: TextInputTerminal, PropertyCheckingTerminal {
 
     public func propertiesDidChange(_ changes: PropertyChanges, on connection: TerminalConnection) async throws {
         try Self.check(speed: speed, maxIdle: maxIdle)
-        if mode == .terminado && output == .lines {
+        // Before open; once open, Mode and Output stay as they were opened.
+        if player == nil && mode == .terminado && output == .lines {
             throw SwitchboardError(
                 .badRequest, code: .invalidPropertyValue, "Output=lines is for raw mode; a terminado client is a terminal and gets the output as it is")
         }

@@ -96,7 +96,7 @@ struct TerminalTextLines {
             case 0x1B: state = .escape
             case 0x08: reader.takeBackOneCharacter()
             case 0x09:
-                let spaces: [UInt8] = Array(repeating: UInt8(ascii: " "), count: 8 - reader.columns % 8)
+                let spaces: [UInt8] = Array(repeating: UInt8(ascii: " "), count: 8 - reader.columns() % 8)
                 spaces.withUnsafeBytes { put($0, into: &reader) }
             case 0x00...0x1F, 0x7F: break
             default: withUnsafeBytes(of: byte) { put($0, into: &reader) }
@@ -162,6 +162,8 @@ struct TerminalTextLines {
         private var buffer: ByteBuffer
         private var lineStart = 0
         private var ends: [Int] = []
+        /// The columns of the line up to `end`, counted for the last tab: a line of tabs is counted once.
+        private var counted = (end: 0, columns: 0)
 
         init(held: [UInt8], capacity: Int) {
             buffer = ByteBuffer()
@@ -172,8 +174,13 @@ struct TerminalTextLines {
         var lineLength: Int { buffer.writerIndex - lineStart }
 
         /// The characters of the line so far, each counted as one column.
-        var columns: Int {
-            buffer.withUnsafeReadableBytes { bytes in bytes[lineStart...].reduce(0) { $0 + ($1 & 0xC0 == 0x80 ? 0 : 1) } }
+        mutating func columns() -> Int {
+            if counted.end < lineStart { counted = (lineStart, 0) }
+            let added = buffer.withUnsafeReadableBytes { bytes in
+                bytes[counted.end..<bytes.count].reduce(0) { $0 + ($1 & 0xC0 == 0x80 ? 0 : 1) }
+            }
+            counted = (buffer.writerIndex, counted.columns + added)
+            return counted.columns
         }
 
         mutating func write(_ bytes: UnsafeRawBufferPointer) { buffer.writeBytes(bytes) }
@@ -189,6 +196,7 @@ struct TerminalTextLines {
             var end = buffer.writerIndex
             while end > lineStart, buffer.getInteger(at: end - 1, as: UInt8.self) == UInt8(ascii: " ") { end -= 1 }
             buffer.moveWriterIndex(to: end)
+            counted = (lineStart, 0)
             if end > lineStart { endLine() }
         }
 
@@ -199,6 +207,7 @@ struct TerminalTextLines {
             end -= 1
             while end > lineStart, let byte = buffer.getInteger(at: end, as: UInt8.self), byte & 0xC0 == 0x80 { end -= 1 }
             buffer.moveWriterIndex(to: end)
+            counted = (lineStart, 0)
         }
 
         /// The line not ended, which the next read continues.

@@ -38,6 +38,7 @@ import Testing
             (["ab\u{8}c\u{7}\u{0}\n", "é\u{8}e\n", "\u{8}\u{8}x\n"], ["ac", "e", "x"], nil),
             // Tabs are spaces to the next multiple of 8, counted in characters.
             (["a\tb\n", "é\tb\n", "12345678\tx\n", "\tx\n"], ["a       b", "é       b", "12345678        x", "        x"], nil),
+            (["\t\tx\ty\n", "xé\u{8}ab\tc\n"], [String(repeating: " ", count: 16) + "x       y", "xab     c"], nil),
             // A character after ESC ends the sequence and is text; a line break in a sequence ends it too.
             (["a\u{1B}éb\n", "c\u{1B}[1\nd\n"], ["aéb", "c", "d"], nil),
             // A control string keeps what it holds, characters and line breaks, to its end.
