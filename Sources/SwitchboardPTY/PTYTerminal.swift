@@ -20,6 +20,13 @@ public enum PTYOutputForm: String, CaseIterable, PropertyValue {
     /// The output as a terminal gets it, escape sequences and all, in text messages cut wherever the reads
     /// cut it (never inside a character). The default with ``PTYInputMode/keys`` and in terminado mode.
     case terminal
+
+    /// Refuses `lines` for a terminado client, which is a terminal and gets the output as it is.
+    static func check(_ output: PTYOutputForm?, in mode: PTYWireMode) throws(SwitchboardError) {
+        guard mode == .terminado && output == .lines else { return }
+        throw SwitchboardError(
+            .badRequest, code: .invalidPropertyValue, "Output=lines is for raw mode; a terminado client is a terminal and gets the output as it is")
+    }
 }
 
 extension PTYWireMode {
@@ -333,10 +340,7 @@ public actor PTYTerminal: TextInputTerminal, BinaryInputTerminal, PropertyChecki
         // Checked here also before open, so that a bad size in the URI refuses the connection (4400).
         if changes.contains($rows) || changes.contains($cols) { try Self.checkSize(rows, cols) }
         // Before open; once open, Mode and Output stay as they were opened.
-        if session == nil && mode == .terminado && output == .lines {
-            throw SwitchboardError(
-                .badRequest, code: .invalidPropertyValue, "Output=lines is for raw mode; a terminado client is a terminal and gets the output as it is")
-        }
+        if session == nil { try PTYOutputForm.check(output, in: mode) }
         guard let session, let clientID else { return }  // before open: open applies the rest
         if changes.contains($name) && name != openedName {
             throw SwitchboardError(

@@ -214,10 +214,7 @@ public actor ReplayTerminal: TextInputTerminal, PropertyCheckingTerminal {
     public func propertiesDidChange(_ changes: PropertyChanges, on connection: TerminalConnection) async throws {
         try Self.check(speed: speed, maxIdle: maxIdle)
         // Before open; once open, Mode and Output stay as they were opened.
-        if player == nil && mode == .terminado && output == .lines {
-            throw SwitchboardError(
-                .badRequest, code: .invalidPropertyValue, "Output=lines is for raw mode; a terminado client is a terminal and gets the output as it is")
-        }
+        if player == nil { try PTYOutputForm.check(output, in: mode) }
         guard player != nil else { return }
         if changes.contains($id) || changes.contains($mode) || changes.contains($output) {
             throw SwitchboardError(
