@@ -78,6 +78,12 @@ public final class APIKeyAuthenticator: Authenticator {
         return AccessIdentity(name: entry.name, rights: entry.rights)
     }
 
+    /// Whether the word is one of the keys (its hash is one of theirs).
+    public func isKey(_ word: String) -> Bool {
+        let hash = Self.hash(word)
+        return state.withLock { $0.byHash[hash] != nil }
+    }
+
     /// Replaces the keys and anonymous rights.
     /// - Returns: The names of the keys that were removed or replaced (their hash is gone), so that the
     ///   connections opened with them can be closed.

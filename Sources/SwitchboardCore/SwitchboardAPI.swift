@@ -96,7 +96,7 @@ public final class SwitchboardAPI: Sendable {
     /// Set by ``closeAllConnections(code:reason:)``: connections that arrive later are closed at once.
     private let closingAll = Mutex<(code: CloseCode, reason: String)?>(nil)
     /// The feed of network events that `Switchboard.Admin.Console` shows.
-    public let events = NetworkEvents()
+    public let events: NetworkEvents
     /// The figures reported through swift-metrics (see `SwitchboardMetrics`).
     let metrics = SwitchboardMetrics()
     /// The cluster this API has joined, if any (``join(cluster:)``).
@@ -127,10 +127,12 @@ public final class SwitchboardAPI: Sendable {
         self.logger = logger
         self.cluster = ClusterMembership(logger: logger)
         self.home = home
-        self.errors = ErrorLog(capacity: configuration.errorLogSize)
+        let redactor = KeyRedactor(authenticator: authenticator)
+        self.events = NetworkEvents(redactor: redactor)
+        self.errors = ErrorLog(capacity: configuration.errorLogSize, redactor: redactor)
         add(.terminal(home.descriptor))
         register(resource: AvailableResources(api: self))
-        register(resource: WebSocketAdmin(api: self))
+        register(resource: WebSocketAdmin(api: self, redactor: redactor))
         register(resource: ErrorLogResource(log: errors))
         register(resource: ResourceAdmin(api: self))
         register(resource: SchemaAdmin(api: self))

@@ -340,6 +340,63 @@ struct SecurityTests {
         }
     }
 
+    /// A key put anywhere but right after the API root (`/api/shell(<key>)`, a condition's value, a Shell
+    /// command) reaches its own caller's answers as it was sent, and nobody else's eyes: the error log, the
+    /// console's feed and the connection listing write `(redacted)`, also where an answer quotes only the part
+    /// of the key before a `-` (the parser's view separator), as generated keys can hold one.
+    @Test func aKeyInTheWrongPlaceOfAURIIsRedactedWhereOthersSeeIt() async throws {
+        let danaKey = "Dana0123456789ab-cdefghijklmnopq_rstuvw"
+        let erinKey = "Erin0123456789abcdefghijklmnopqrstuvwx"
+        let keys = APIKeyAuthenticator(keys: [
+            .init(name: "dana", key: danaKey, rights: AccessRights([.init(resources: ["SwitchboardSamples.Superhero"], methods: [.GET])])),
+            .init(name: "erin", key: erinKey, rights: .none),
+            .init(name: "admin", key: Self.adminKey, rights: .all),
+        ])
+        try await TestServer.with(authenticator: keys) { server in
+            let console = try await WebSocketTestClient.connect(
+                server.base + "/api/admin.console/status=open&includecontent=true", headers: Self.bearer(Self.adminKey))
+            _ = try await console.receiveText()
+            // Over HTTP: in a resource's name, and as a condition's value that the error quotes.
+            let misplaced = try await RawHTTP.request(port: server.port, "GET", "/api(\(danaKey))/nosuch(\(danaKey))")
+            #expect(misplaced.status == 404 && misplaced.body.contains("nosuch(Dana0123456789ab"))  // her own answer
+            let quoted = try await RawHTTP.request(
+                port: server.port, "GET", "/api/superhero/year=\(erinKey)&name=x", headers: ["Authorization: Bearer \(danaKey)"])
+            #expect(quoted.status == 400 && quoted.body.contains(erinKey))
+            // In the Shell: her own key in a command that fails, and another's in the query the Shell keeps.
+            let shell = try await WebSocketTestClient.connect(server.base + "/api/shell", headers: Self.bearer(danaKey))
+            _ = try await shell.receiveText()
+            _ = try await shell.receiveText()
+            shell.send("GET /nosuch(\(danaKey))")
+            #expect(try await shell.receiveTextAsSent().contains("nosuch(Dana0123456789ab'"))
+            _ = try await shell.receiveText()
+            shell.send("GET /superhero/name=\(erinKey)")
+            while try await shell.receiveText().hasPrefix("? ") == false {}
+
+            let errors = try await RawHTTP.request(
+                port: server.port, "GET", "/api/switchboard.admin.error", headers: ["Authorization: Bearer \(Self.adminKey)"])
+            let listing = try await RawHTTP.request(
+                port: server.port, "GET", "/api/admin.websocket", headers: ["Authorization: Bearer \(Self.adminKey)"])
+            _ = try await RawHTTP.request(port: server.port, "GET", "/api/the-last-request", headers: ["Authorization: Bearer \(Self.adminKey)"])
+            var feed = ""
+            while !feed.contains("/the-last-request") {
+                feed += try await console.receiveText() + "\n"
+            }
+            #expect(errors.body.contains(#""Uri": "/nosuch((redacted))""#))
+            #expect(errors.body.contains(#""Uri": "/superhero/year=(redacted)&name=x""#))
+            #expect(errors.body.contains("Invalid value '(redacted)' in condition 'year=(redacted)'"))
+            // HTTP and the Shell: the message quotes the key up to its `-`.
+            #expect(errors.body.components(separatedBy: "resource by 'nosuch((redacted)'").count == 3)
+            #expect(listing.body.contains("/Name=(redacted)"))
+            #expect(feed.contains("GET /api/nosuch((redacted)) → 404") && feed.contains("Content: GET /nosuch((redacted))"))
+            #expect(feed.contains("resource by 'nosuch((redacted)'"))
+            for text in [errors.body, listing.body, feed] {
+                #expect(!text.contains("Dana0123") && !text.contains("Erin0123") && !text.contains(Self.adminKey))
+            }
+            try await shell.close()
+            try await console.close()
+        }
+    }
+
     @Test func headerValuesWithLineBreaksAreRefusedByScalar() async throws {
         try await TestServer.with { server in
             let client = try await WebSocketTestClient.connect(server.base + "/api/echo")

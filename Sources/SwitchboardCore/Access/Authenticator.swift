@@ -14,6 +14,19 @@ public protocol Authenticator: Sendable {
     /// - Throws: A `401` ``SwitchboardError`` for a missing or unknown key. Its message is shown to the
     ///   caller: never put the key in it.
     func identity(forKey key: String?) async throws(SwitchboardError) -> AccessIdentity
+
+    /// Whether a word is a key this authenticator accepts. Switchboard asks it about the words of what it
+    /// keeps and shows to others (`Switchboard.Admin.Error`, the console's feed, `Switchboard.Admin.WebSocket`),
+    /// and writes `(redacted)` in place of a key that a caller put in the wrong place of a URI
+    /// (`/api/shell(<key>)`). Words shorter than 16 characters are not asked about. It is called without a
+    /// suspension point, so keep it quick. The default answers `false`: implement it when your keys can be
+    /// told from other text.
+    func isKey(_ word: String) -> Bool
+}
+
+extension Authenticator {
+    /// No word is known to be a key.
+    public func isKey(_ word: String) -> Bool { false }
 }
 
 /// Authentication off: every caller, with a key or without, gets every right.

@@ -60,8 +60,13 @@ final class WebSocketAdmin: InstanceLocalResource, Sendable {
     var resourceDescription: String? { "The live WebSocket connections; DELETE closes the matched ones" }
     var operations: EntityOperations { [.select, .delete] }
     private weak let api: SwitchboardAPI?
+    /// Takes out any key a caller put in a terminal's properties (the Shell's query: `/pty/name=<key>`).
+    private let redactor: KeyRedactor
 
-    init(api: SwitchboardAPI) { self.api = api }
+    init(api: SwitchboardAPI, redactor: KeyRedactor) {
+        self.api = api
+        self.redactor = redactor
+    }
 
     func entities(visibleTo caller: RESTCaller?) async -> [WebSocketConnectionEntry] {
         var entries: [WebSocketConnectionEntry] = []
@@ -69,7 +74,7 @@ final class WebSocketAdmin: InstanceLocalResource, Sendable {
             let snapshot = await dispatcher.terminalSnapshot()
             entries.append(
                 WebSocketConnectionEntry(
-                    id: dispatcher.endpoint.id, terminalType: snapshot.name, terminal: snapshot.properties,
+                    id: dispatcher.endpoint.id, terminalType: snapshot.name, terminal: redactor.redact(snapshot.properties),
                     client: Self.redacted(dispatcher.endpoint.profile.json), isThis: caller != nil && dispatcher.endpoint.id == caller?.connectionID))
         }
         return entries.sorted { $0.id.count != $1.id.count ? $0.id.count < $1.id.count : $0.id < $1.id }

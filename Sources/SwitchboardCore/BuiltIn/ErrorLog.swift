@@ -8,7 +8,8 @@ import Synchronization
 /// One error that a client was answered with, as `Switchboard.Admin.Error` lists it.
 ///
 /// It holds what an operator needs to find the cause, never what could carry a secret: no bodies, no
-/// headers, no keys (a key in the URI is taken out before anything sees it); the message of an error from a
+/// headers, no keys (a key right after the API root is taken out before anything sees the URI, and one anywhere else is
+/// written `(redacted)`); the message of an error from a
 /// terminal whose messages are private (a PTY: keystrokes carry passwords) is left out.
 public struct ErrorEntry: Codable, Sendable {
     /// Counts up from 1 for the life of the server.
@@ -46,19 +47,34 @@ public final class ErrorLog: Sendable {
     /// The resource's name, as status lines refer to it.
     public static let resourceName = "Switchboard.Admin.Error"
 
-    init(capacity: Int) { self.capacity = max(0, capacity) }
+    /// Takes out any key a caller put in the URI (`/api/shell(<key>)`), which the message may quote too.
+    private let redactor: KeyRedactor
+
+    init(capacity: Int, redactor: KeyRedactor) {
+        self.capacity = max(0, capacity)
+        self.redactor = redactor
+    }
 
     /// Records an error and returns it with ``SwitchboardError/errorEntry`` set (unchanged when the log keeps nothing).
+    /// - Parameter input: The text the client sent that the error answers, when it is not the URI: a key in it
+    ///   is found there whole, and taken out of the message even where the message quotes only a part of it.
     func record(
-        _ error: SwitchboardError, method: String, uri: String, caller: String, connectionID: String?, messageIsPrivate: Bool = false
+        _ error: SwitchboardError, method: String, uri: String, caller: String, connectionID: String?, messageIsPrivate: Bool = false,
+        input: String? = nil
     ) -> SwitchboardError {
         guard capacity > 0, error.errorEntry == nil else { return error }
         var error = error
+        // The message may quote a part of a key that the URI or the input holds whole (the parser cut it at a
+        // `-`); and the URI is cut after the keys are out, so that no part of one is left.
+        let (redactedURI, keysInURI) = redactor.redact(uri, fragmentsOf: [])
+        let uri = String(redactedURI.prefix(1000))
+        let keys = keysInURI + (input.map { redactor.redact($0, fragmentsOf: []).keys } ?? [])
+        let message =
+            messageIsPrivate ? "(private: the terminal's messages are not logged)" : redactor.redact(error.message, fragmentsOf: keys).text
         state.withLock { state in
             let entry = ErrorEntry(
-                id: state.nextID, time: Date(), method: method, uri: String(uri.prefix(1000)), status: error.status,
-                errorCode: error.code.rawValue, message: messageIsPrivate ? "(private: the terminal's messages are not logged)" : error.message,
-                caller: caller, connectionId: connectionID)
+                id: state.nextID, time: Date(), method: method, uri: uri, status: error.status, errorCode: error.code.rawValue,
+                message: message, caller: caller, connectionId: connectionID)
             error.errorEntry = state.nextID
             state.nextID += 1
             if state.entries.count < capacity {

@@ -40,6 +40,8 @@ final class ClientEndpoint: Sendable {
         var customHeaders: HTTPFields
         var currentTerminal = "none"
         var closeTask: Task<Void, Never>?
+        /// The last text the terminal was given (``noteInput(_:)``), which an error may quote a part of.
+        var lastInput: String?
     }
 
     /// Where the connection's events go (for `Switchboard.Admin.Console`).
@@ -242,7 +244,15 @@ final class ClientEndpoint: Sendable {
         guard let errors else { return error }
         return errors.record(
             error, method: "WebSocket", uri: uri ?? currentTerminal, caller: identity.name, connectionID: id,
-            messageIsPrivate: messagesArePrivate.load(ordering: .relaxed))
+            messageIsPrivate: messagesArePrivate.load(ordering: .relaxed), input: mutable.withLock { $0.lastInput })
+    }
+
+    /// Keeps the text a terminal is about to be given, so that a key in it can be found if an error quotes a
+    /// part of it (`/nosuch(<key>)` answered with `'nosuch(<the key up to its first ->'`). Nothing is kept of
+    /// a private terminal's input, or of text too long to be a command.
+    func noteInput(_ text: String) {
+        let kept = text.utf8.count <= 4096 && !messagesArePrivate.load(ordering: .relaxed) ? text : nil
+        mutable.withLock { $0.lastInput = kept }
     }
 
     /// Starts closing the connection, once: marks it closed, sends the close frame after any message being

@@ -695,6 +695,7 @@ actor ConnectionDispatcher {
         do {
             switch message {
             case .text(let text):
+                endpoint.noteInput(text)
                 guard let terminal = attachment.terminal as? any TextInputTerminal else {
                     throw SwitchboardError(
                         .unsupportedMediaType, code: .unsupportedInput, "Terminal '\(descriptor.name)' does not take text input")

@@ -60,8 +60,12 @@ public final class NetworkEvents: Sendable {
     }
     private let listeners = Mutex<(next: Int, all: [Int: Listener])>((0, [:]))
     private let listenerCount = Atomic<Int>(0)
+    /// Takes out any key a caller put in a URI or a message before anybody is shown it.
+    private let redactor: KeyRedactor
+    /// The keys found in each connection's events, whose parts its later events may quote.
+    private let keysSeen = Mutex<[String: [String]]>([:])
 
-    init() {}
+    init(redactor: KeyRedactor) { self.redactor = redactor }
 
     /// Whether anybody listens.
     public var hasListeners: Bool { listenerCount.load(ordering: .relaxed) > 0 }
@@ -72,13 +76,36 @@ public final class NetworkEvents: Sendable {
     /// Publishes an event; `make` runs only when somebody listens.
     public func publish(_ make: @autoclosure () -> NetworkEvent) {
         guard hasListeners else { return }
-        let event = make()
+        var event = make()
+        redactKeys(in: &event)
         let targets = listeners.withLock { state -> [AsyncStream<NetworkEvent>.Continuation] in
             // Connection ids are per instance: another instance's event is never a console's own.
             if event.instance == nil, let id = event.connectionID, state.all.values.contains(where: { $0.connectionID == id }) { return [] }
             return state.all.values.map(\.continuation)
         }
         for target in targets { target.yield(event) }
+    }
+
+    /// Takes keys out of an event. A connection's answers may quote a part of a key that its input held
+    /// whole (`/nosuch(<key>)` answered with `'nosuch(<the key up to its first ->'`): the keys found in a
+    /// connection's events are kept until it closes (a few per connection, for the last connections that
+    /// had any), and their parts taken out of its later events.
+    private func redactKeys(in event: inout NetworkEvent) {
+        let known = event.connectionID.map { id in keysSeen.withLock { $0[id] ?? [] } } ?? []
+        let message = redactor.redact(event.message, fragmentsOf: known)
+        let content = event.content.map { redactor.redact($0, fragmentsOf: known) }
+        event.message = message.text
+        event.content = content?.text
+        guard event.instance == nil, let id = event.connectionID else { return }
+        let found = message.keys + (content?.keys ?? [])
+        if event.kind == .webSocketClosed {
+            keysSeen.withLock { _ = $0.removeValue(forKey: id) }
+        } else if !found.isEmpty {
+            keysSeen.withLock { seen in
+                if seen[id] == nil && seen.count >= 256 { seen.removeAll() }
+                seen[id, default: []] = Array((seen[id, default: []] + found).suffix(4))
+            }
+        }
     }
 
     /// Starts listening. The stream ends when the task that iterates it is cancelled or ``stopListening(_:)``.
