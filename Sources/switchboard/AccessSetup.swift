@@ -60,15 +60,23 @@ struct AccessSetup {
         return file
     }
 
-    /// Keys are printable ASCII without spaces and parentheses (they may travel in `/api(<key>)/`).
+    /// A token travels in URIs as it is (`/api(<token>)/shell`, `/console?token=<token>`, the hints `serve`
+    /// prints): it is letters, digits and `-` `.` `_` `~`, the characters a URI never encodes, as generated
+    /// keys are. `#` or `?` would end the path, `%` and `+` be decoded, `&` and `=` split the query.
     static func validate(token: String) throws {
         guard token.utf8.count >= 16 else { throw ValidationError("The token must be at least 16 characters long") }
         guard
-            token.utf8.allSatisfy({
-                (33...126).contains($0) && $0 != UInt8(ascii: "(") && $0 != UInt8(ascii: ")") && $0 != UInt8(ascii: ";") && $0 != UInt8(ascii: ",")
+            token.utf8.allSatisfy({ byte in
+                switch byte {
+                case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                    UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
+                    true
+                default: false
+                }
             })
         else {
-            throw ValidationError("The token must be printable ASCII without spaces, parentheses, commas or semicolons")
+            throw ValidationError(
+                "The token must be letters, digits and - . _ ~ (it travels in URIs as it is: /api(<token>)/shell, /console?token=<token>)")
         }
     }
 

@@ -57,7 +57,7 @@ struct ServeCommand: AsyncParsableCommand {
     var xtermDir: String?
     @Option(help: "The directory for the sample resources' SQLite database and the access token (created if missing).")
     var dataDir = "switchboard-data"
-    @Option(help: "The access token to use instead of a random one (also SWITCHBOARD_TOKEN).") var token: String?
+    @Option(help: "The access token to use instead of a random one (also SWITCHBOARD_TOKEN): at least 16 letters, digits and - . _ ~.") var token: String?
     @Option(help: "A key file of named API keys and their rights (default: <data-dir>/keys.json if it exists).")
     var keys: String?
     @Flag(help: "Turn authentication off: every caller gets every right. Refused on a non-loopback address.")

@@ -358,6 +358,28 @@ struct CommandLineTests {
         #expect(!FileManager.default.fileExists(atPath: data + "/samples.sqlite"), "nothing started")
     }
 
+    /// A token is refused before anything starts when it is short, or when it could not travel in the URIs
+    /// that `serve` prints (`#` ends a path, `%` and `+` are decoded, `&` splits a query): such a token
+    /// worked in a header only, and `python -m websockets "ws://…/api(<token>)/shell"` said the URI was not valid.
+    @Test(arguments: [
+        ("short-token", "The token must be at least 16 characters long"),
+        ("Abcdefghijklmnop#q", "The token must be letters, digits and - . _ ~"),
+        ("Abcdefghijklmnop+q&r=s", "The token must be letters, digits and - . _ ~"),
+        ("Abcdefghijklmnop%41", "The token must be letters, digits and - . _ ~"),
+        ("Abcdéfghijklmnopq", "The token must be letters, digits and - . _ ~"),
+    ])
+    func serveRefusesATokenThatCannotTravelInAURI(token: String, message: String) async throws {
+        let data = Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        for way in [["--token", token], []] {
+            let result = try await run(
+                ["serve", "--port", "0", "--data-dir", data] + way, input: "", environment: way.isEmpty ? ["SWITCHBOARD_TOKEN": token] : [:])
+            #expect(result.status == 64, "\(result.err)")
+            #expect(result.err.contains(message), "\(result.err)")
+            #expect(!FileManager.default.fileExists(atPath: data + "/token"), "no token written")
+        }
+    }
+
     /// `connect --drain` out of its range is refused before it connects (`inf` crashed the client, exit 132).
     @Test(arguments: ["inf", "1e300", "-1", "nan"])
     func connectRefusesADrainOutOfRange(drain: String) async throws {
