@@ -91,6 +91,21 @@ struct AccessSetup {
         }
     }
 
+    /// Logs each resource pattern of the key file's grants that covers no resource of this server: grants
+    /// name resources in full, so `--allow superhero:GET` gives nothing, and its key met `403` where its owner
+    /// expected access, with nothing said anywhere. The warning names the resource a URI would find by that
+    /// name (`SwitchboardSamples.Superhero`).
+    static func warnAboutGrantsMatchingNothing(_ file: KeyFile, api: SwitchboardAPI, logger: Logger) {
+        let names = api.resources.map(\.name)
+        let holders = file.keys.map { ("key '\($0.name)'", $0.rights) } + [("the anonymous rights", file.anonymous)]
+        for (holder, rights) in holders {
+            for pattern in rights.grants.flatMap(\.resources) where !names.contains(where: { AccessRights.pattern(pattern, matches: $0) }) {
+                let meant = (try? api.resource(named: pattern)).map { "; grants name resources in full: did you mean \($0.name)?" }
+                logger.warning("The grant of \(holder) on '\(SwitchboardError.excerpt(pattern))' covers no resource of this server\(meant ?? "")")
+            }
+        }
+    }
+
     /// Reads the key file again (on SIGHUP) and closes the connections of keys that are gone.
     func reload(api: SwitchboardAPI, logger: Logger) async {
         guard let keyFilePath, let keys = authenticator as? APIKeyAuthenticator else {
@@ -112,6 +127,7 @@ struct AccessSetup {
             logger.notice(
                 "Key file reloaded",
                 metadata: ["sb.keys": "\(file.keys.count)", "sb.keys.removed": .array(removed.map { .string($0) }), "sb.connections.closed": "\(closed)"])
+            Self.warnAboutGrantsMatchingNothing(file, api: api, logger: logger)
         } catch {
             logger.error("Key file not reloaded; the keys in use stay as they were", metadata: ["error": "\(error)"])
         }

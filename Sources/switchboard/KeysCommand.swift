@@ -73,9 +73,15 @@ struct KeysCommand: ParsableCommand {
             print(key)
             // A key without grants is refused everything (403): say so, rather than leave the user to find out.
             let rightless = grants.isEmpty ? " It has no rights: every request with it is refused (403); add it again with --allow." : ""
+            // A grant names resources in full: `superhero` covers no `SwitchboardSamples.Superhero`.
+            let short = grants.flatMap(\.resources).filter { $0 != "*" && !$0.contains(".") }
+            let shortNames =
+                short.isEmpty
+                ? ""
+                : " \(short.map { "'\($0)'" }.joined(separator: ", ")) covers only a resource of that full name: grants name resources in full, as in Switchboard.Shell or SwitchboardSamples.* (the server logs a grant that covers none of its resources)."
             FileHandle.standardError.write(
                 Data(
-                    "Key '\(name)' added to \(options.path). It is shown only now: keep it. Send SIGHUP to a running server to load it.\(rightless)\n"
+                    "Key '\(name)' added to \(options.path). It is shown only now: keep it. Send SIGHUP to a running server to load it.\(rightless)\(shortNames)\n"
                         .utf8))
         }
     }

@@ -242,6 +242,9 @@ struct ServeCommand: AsyncParsableCommand {
             )
         }
 
+        if let path = access.keyFilePath, FileManager.default.fileExists(atPath: path), let file = try? AccessSetup.readKeyFile(path) {
+            AccessSetup.warnAboutGrantsMatchingNothing(file, api: api, logger: logger)
+        }
         let configuration = SwitchboardServerConfiguration(
             apiRoot: apiRoot, maxMessageSize: maxMessageSize,
             pingInterval: pingInterval > 0 ? .seconds(pingInterval) : nil,

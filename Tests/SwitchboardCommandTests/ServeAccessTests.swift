@@ -114,9 +114,20 @@ extension CommandLineTests {
         #expect((try FileManager.default.attributesOfItem(atPath: open)[.posixPermissions] as? Int) == 0o755)
         #expect((try FileManager.default.attributesOfItem(atPath: open + "/keys.json")[.posixPermissions] as? Int) == 0o600)
 
+        // A grant names resources in full: `superhero` covers none, and both `keys add` and `serve` say so.
+        let shortName = try await run(["keys", "add", "dan", "--allow", "superhero:GET", "--allow", "Nope.*:GET", "--file", file], input: "")
+        #expect(shortName.err.contains("'superhero' covers only a resource of that full name: grants name resources in full"), "\(shortName.err)")
+
         let (process, port, log) = try await startServeWithLog(dataDirectory: data).get()
         defer { if process.isRunning { process.terminate() } }
         #expect(log.contains("Keys from \(file)"))
+        #expect(
+            log.contains(
+                "The grant of key 'dan' on 'superhero' covers no resource of this server; grants name resources in full: did you mean SwitchboardSamples.Superhero?"
+            ), "\(log)")
+        #expect(log.contains("The grant of key 'dan' on 'Nope.*' covers no resource of this server\n"))
+        #expect(!log.contains("The grant of key 'alice'"))
+        #expect(try await run(["keys", "remove", "dan", "--file", file], input: "").status == 0)
         #expect(!FileManager.default.fileExists(atPath: data + "/token"), "a key file replaces the generated token")
         let asAlice = ["Authorization: Bearer \(alice)"]
         #expect(try await RawHTTP.request(port: port, "GET", "/api/superhero", headers: asAlice).status == 200)

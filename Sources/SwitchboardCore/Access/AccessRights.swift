@@ -81,7 +81,9 @@ public struct AccessRights: Sendable, Equatable {
         }
     }
 
-    static func pattern(_ pattern: String, matches name: String) -> Bool {
+    /// Whether a grant's resource pattern (a full name, `Namespace.*` or `*`, in any case) covers the
+    /// resource with this full name. A short name (`superhero`) covers only a resource whose full name it is.
+    public static func pattern(_ pattern: String, matches name: String) -> Bool {
         if pattern == "*" { return true }
         let pattern = pattern.lowercased()
         let name = name.lowercased()
