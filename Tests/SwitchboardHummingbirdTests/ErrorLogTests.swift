@@ -54,6 +54,18 @@ struct ErrorLogTests {
                 port: port, "POST", "/api/superhero", headers: ["Authorization: Bearer \(Self.adminKey)", "Content-Type: application/json"],
                 body: #"{"Name": "secret-body-text""#)
             #expect(body.status == 400)
+            // Nor a value of it that the message quotes (a password a resource's validation refused), over
+            // HTTP and from the Shell; the client itself is told what it sent.
+            let quoted = try await RawHTTP.request(
+                port: port, "POST", "/api/superhero", headers: ["Authorization: Bearer \(Self.adminKey)", "Content-Type: application/json"],
+                body: #"{"Name": "x", "Year": "secret-value-in-a-body"}"#)
+            #expect(quoted.status == 400 && quoted.body.contains(#"Invalid value \"secret-value-in-a-body\" for property 'Year'"#))
+            let adminShell = try await WebSocketTestClient.connect(server.base + "/api/shell", headers: [("Authorization", "Bearer \(Self.adminKey)")])
+            _ = try await adminShell.receiveText()
+            _ = try await adminShell.receiveText()
+            adminShell.send(#"POST /superhero {"Name": 31415926, "Year": 1}"#)
+            #expect(try await adminShell.receiveTextAsSent().contains("Invalid value 31415926 for property 'Name'"))
+            try await adminShell.close()
 
             // Through the Shell, as a status line.
             let shell = try await WebSocketTestClient.connect(server.base + "/api/shell", headers: [("Authorization", "Bearer \(Self.aliceKey)")])
@@ -85,6 +97,9 @@ struct ErrorLogTests {
             let text = JSON.array(all.map { .object($0) }).compact
             #expect(!text.contains(Self.aliceKey) && !text.contains(Self.adminKey))
             #expect(!text.contains("secret-body-text") && !text.contains("hunter2"))
+            #expect(!text.contains("secret-value-in-a-body") && !text.contains("31415926"))
+            #expect(text.contains(#""Message":"Invalid value (a value of the body) for property 'Year' of resource"#))
+            #expect(text.contains(#""Message":"Invalid value (a value of the body) for property 'Name' of resource"#))
             #expect(text.contains(#""Uri":"/superhero/year=old""#))
             #expect(text.contains(#""Message":"(private: the terminal's messages are not logged)""#))
             #expect(Set(all.compactMap { if case .string(let name)? = $0["Caller"] { name } else { nil } }) == ["alice", "admin"])

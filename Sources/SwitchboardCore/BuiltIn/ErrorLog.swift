@@ -4,12 +4,13 @@ public import FoundationEssentials
 public import Foundation
 #endif
 import Synchronization
+import NIOCore
 
 /// One error that a client was answered with, as `Switchboard.Admin.Error` lists it.
 ///
 /// It holds what an operator needs to find the cause, never what could carry a secret: no bodies, no
 /// headers, no keys (a key right after the API root is taken out before anything sees the URI, and one anywhere else is
-/// written `(redacted)`); the message of an error from a
+/// written `(redacted)`), no value of the request's body that the message quotes; the message of an error from a
 /// terminal whose messages are private (a PTY: keystrokes carry passwords) is left out.
 public struct ErrorEntry: Codable, Sendable {
     /// Counts up from 1 for the life of the server.
@@ -56,11 +57,14 @@ public final class ErrorLog: Sendable {
     }
 
     /// Records an error and returns it with ``SwitchboardError/errorEntry`` set (unchanged when the log keeps nothing).
-    /// - Parameter input: The text the client sent that the error answers, when it is not the URI: a key in it
-    ///   is found there whole, and taken out of the message even where the message quotes only a part of it.
+    /// - Parameters:
+    ///   - input: The text the client sent that the error answers, when it is not the URI: a key in it is found
+    ///     there whole, and taken out of the message even where the message quotes only a part of it.
+    ///   - body: The request's body: the values in it that the message quotes are taken out
+    ///     (``withoutValues(of:in:)``).
     func record(
         _ error: SwitchboardError, method: String, uri: String, caller: String, connectionID: String?, messageIsPrivate: Bool = false,
-        input: String? = nil
+        input: String? = nil, body: ByteBuffer? = nil
     ) -> SwitchboardError {
         guard capacity > 0, error.errorEntry == nil else { return error }
         var error = error
@@ -70,7 +74,9 @@ public final class ErrorLog: Sendable {
         let uri = String(redactedURI.prefix(1000))
         let keys = keysInURI + (input.map { redactor.redact($0, fragmentsOf: []).keys } ?? [])
         let message =
-            messageIsPrivate ? "(private: the terminal's messages are not logged)" : redactor.redact(error.message, fragmentsOf: keys).text
+            messageIsPrivate
+            ? "(private: the terminal's messages are not logged)"
+            : redactor.redact(body.map { Self.withoutValues(of: $0, in: error.message) } ?? error.message, fragmentsOf: keys).text
         state.withLock { state in
             let entry = ErrorEntry(
                 id: state.nextID, time: Date(), method: method, uri: uri, status: error.status, errorCode: error.code.rawValue,
@@ -85,6 +91,41 @@ public final class ErrorLog: Sendable {
             }
         }
         return error
+    }
+
+    /// What replaces a value of the request's body in a message.
+    static let bodyValue = "(a value of the body)"
+
+    /// The message without the values of the body that it quotes: a body's values are the caller's data
+    /// (a password that a resource's validation refused: `Invalid value "hunter2" for property 'Password'`),
+    /// which the log never keeps. Each string, and each number of 4 characters or more, is looked for as the
+    /// message would quote it: in JSON and cut as ``SwitchboardError/excerpt(_:)`` cuts it, in single quotes,
+    /// and (4 characters or more) as it is. A body that is not JSON is quoted by no message (its syntax error
+    /// says where, not what). At most the first 1,000 values are looked for.
+    static func withoutValues(of body: ByteBuffer, in message: String) -> String {
+        guard let value = try? JSON(parsing: String(decoding: body.readableBytesView, as: UTF8.self)) else { return message }
+        var quoted: [String] = []
+        func collect(_ value: JSON) {
+            guard quoted.count < 4000 else { return }
+            switch value {
+            case .string(let text):
+                let json = JSON.string(text).compact
+                quoted += [SwitchboardError.excerpt(json), json, "'\(text)'"]
+                if text.count >= 4 { quoted.append(text) }
+            case .int, .double:
+                let text = value.compact
+                if text.count >= 4 { quoted += [SwitchboardError.excerpt(text), text] }
+            case .array(let values): values.forEach(collect)
+            case .object(let object): object.members.forEach { collect($0.1) }
+            default: break
+            }
+        }
+        collect(value)
+        var message = message
+        for text in quoted where !text.isEmpty && message.contains(text) {
+            message = message.replacing(text, with: bodyValue)
+        }
+        return message
     }
 
     /// The entries kept, oldest first.

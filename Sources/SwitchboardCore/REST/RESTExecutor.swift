@@ -18,6 +18,8 @@ extension SwitchboardAPI {
         let wantsResponseHeaders = request.wantsResponseHeaders
         let wantsCanonicalURI = request.wantsCanonicalURI || request.query != nil
         let wantsPrintedBody = request.wantsPrintedBody
+        // Kept (a reference, not a copy) so that the error log can leave out the values an error quotes.
+        let body = request.body
         do {
             accepted = try AcceptedFormat(request.headers[.accept], formats: formats, documentTypes: documentTypes)
             if identity == nil { identity = try await authenticate(headers: request.headers, uriKey: nil) }
@@ -34,7 +36,8 @@ extension SwitchboardAPI {
         }
         if let error = outcome.error, let identity {
             // Logged for Switchboard.Admin.Error once the caller is known (anonymous noise cannot push real errors out).
-            outcome.error = errors.record(error, method: method.rawValue, uri: uri, caller: identity.name, connectionID: connectionID)
+            outcome.error = errors.record(
+                error, method: method.rawValue, uri: uri, caller: identity.name, connectionID: connectionID, body: body)
         }
         let nanoseconds = start.duration(to: .now).nanoseconds
         metrics.request(method: method, status: outcome.status, nanoseconds: nanoseconds)
