@@ -54,6 +54,14 @@ struct ConnectCommand: AsyncParsableCommand {
     /// negative one was taken as no wait.
     func validate() throws {
         guard drain >= 0 && drain <= 3_600 else { throw ValidationError("--drain must be 0 to 3600 seconds") }
+        // `127.0.0.1:8080/api/shell` was "Invalid URL", and `localhost:8080` read as a scheme.
+        guard let components = URLComponents(string: url), let scheme = components.scheme?.lowercased(),
+            ["ws", "wss", "http", "https"].contains(scheme), let host = components.host, !host.isEmpty
+        else {
+            throw ValidationError(
+                "'\(SwitchboardError.excerpt(url))' is not a WebSocket URL: it starts with ws:// or wss:// and names a host, as in ws://127.0.0.1:8080/api/shell"
+            )
+        }
     }
 
     func run() async throws {
@@ -222,6 +230,11 @@ struct ConnectCommand: AsyncParsableCommand {
     /// status to end with.
     static func couldNotConnect(to url: String, headers: HTTPFields, _ error: any Error) async -> ExitCode {
         var reason = "\(error)"
+        // NIO's account of a refused connection names its types and errno twice; the user needs the fact.
+        if reason.contains("Connection refused"), let components = URLComponents(string: url), let host = components.host {
+            let port = components.port ?? (["wss", "https"].contains(components.scheme?.lowercased() ?? "") ? 443 : 80)
+            reason = "connection refused: nothing listens on \(host):\(port) (is the server running, on this port?)"
+        }
         if let refusal = await refusal(url: url, headers: headers) { reason = refusal }
         FileHandle.standardError.write(Data("Could not connect to \(url): \(reason)\n".utf8))
         return ExitCode(2)
@@ -245,7 +258,9 @@ struct ConnectCommand: AsyncParsableCommand {
         if case .object(let object)? = try? JSON(parsing: String(decoding: data, as: UTF8.self)), case .string(let text)? = object["Message"] {
             message += ": " + text
         } else if http.statusCode == 404 {
-            message += ": nothing at this path; a server's terminals are below its API root, such as /api/shell"
+            // Switchboard answers a path below its API root with a JSON error: this one is outside it, or not
+            // Switchboard's at all (another server on that port).
+            message += ": nothing at this path: a Switchboard server's terminals are below its API root, such as /api/shell; is this a Switchboard server?"
         }
         if http.statusCode == 401 { message += " (pass --token <key> or set SWITCHBOARD_TOKEN)" }
         return message

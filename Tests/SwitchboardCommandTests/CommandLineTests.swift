@@ -380,6 +380,38 @@ struct CommandLineTests {
         }
     }
 
+    /// A URL that is not a WebSocket URL is refused before anything is tried (`127.0.0.1:8080/api/shell` said
+    /// "Invalid URL"); a port where nothing listens is said so (it was NIO's account of the error, with its
+    /// types and errno).
+    @Test(arguments: ["127.0.0.1:8080/api/shell", "localhost:8080/api/shell", "ftp://127.0.0.1/api/shell", "ws:///api/shell"])
+    func connectRefusesWhatIsNotAWebSocketURL(url: String) async throws {
+        let result = try await run(["connect", url], input: "")
+        #expect(result.status == 64, "\(result.err)")
+        #expect(result.err.contains("is not a WebSocket URL: it starts with ws:// or wss:// and names a host"), "\(result.err)")
+    }
+
+    @Test func connectSaysWhenNothingListens() async throws {
+        // A port that was free a moment ago: bound, then closed.
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let port = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { address in
+                _ = bind(listener, address, length)
+                _ = getsockname(listener, address, &length)
+            }
+            return Int(UInt16(bigEndian: pointer.pointee.sin_port))
+        }
+        close(listener)
+        let result = try await run(["connect", "ws://127.0.0.1:\(port)/api/shell"], input: "")
+        #expect(result.status == 2, "\(result.err)")
+        #expect(
+            result.err.contains("connection refused: nothing listens on 127.0.0.1:\(port) (is the server running, on this port?)"),
+            "\(result.err)")
+    }
+
     /// `connect --drain` out of its range is refused before it connects (`inf` crashed the client, exit 132).
     @Test(arguments: ["inf", "1e300", "-1", "nan"])
     func connectRefusesADrainOutOfRange(drain: String) async throws {

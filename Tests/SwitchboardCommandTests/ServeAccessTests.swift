@@ -40,7 +40,10 @@ extension CommandLineTests {
         #expect(wrong.err.contains("--token"))
         // A path that opens no WebSocket says so: outside the API root, and a page that a plain GET finds.
         for (path, reason) in [
-            ("/shell", "HTTP 404: nothing at this path; a server's terminals are below its API root, such as /api/shell"),
+            (
+                "/shell",
+                "HTTP 404: nothing at this path: a Switchboard server's terminals are below its API root, such as /api/shell; is this a Switchboard server?"
+            ),
             ("/health", "nothing opens a WebSocket at this path (a plain GET of it is answered HTTP 200)"),
         ] {
             let elsewhere = try await run(["connect", "ws://127.0.0.1:\(port)\(path)"], input: "", environment: environment)
