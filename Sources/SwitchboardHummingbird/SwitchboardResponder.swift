@@ -13,13 +13,24 @@ struct SwitchboardResponder<Context: SwitchboardRequestContextProtocol>: HTTPRes
     let endpoint: SwitchboardEndpoint<Context>
 
     func respond(to request: Request, context: Context) async throws -> Response {
-        guard endpoint.takes(request) else { return try await router.respond(to: request, context: context) }
+        guard endpoint.takes(request) else {
+            // `OPTIONS *` asks about the server, not a resource (RFC 9110 §9.3.7; proxies and load balancers
+            // send it to see that a server is up): the router's trie has no route for `*` and said `404`.
+            if request.method == .options && request.head.path == "*" { return Self.serverOptions }
+            return try await router.respond(to: request, context: context)
+        }
         do {
             return try await endpoint.handler(request, context)
         } catch let error as any HTTPResponseError {
             // As the router answers what its routes throw.
             return try error.response(from: request, context: context)
         }
+    }
+
+    /// The answer to `OPTIONS *`: the methods that some resource of the server takes.
+    static var serverOptions: Response {
+        Response(
+            status: .ok, headers: [.allow: "GET, HEAD, OPTIONS, POST, PUT, PATCH, DELETE, REPORT", .contentLength: "0"], body: ResponseBody())
     }
 }
 

@@ -301,6 +301,18 @@ struct RobustnessTests {
         }
     }
 
+    /// `OPTIONS *` asks about the server (RFC 9110 §9.3.7), as proxies and load balancers do to see that it is
+    /// up: it was `404`. The connection stays open for the next request.
+    @Test func optionsAsteriskIsAnsweredForTheServer() async throws {
+        try await TestServer.with { server in
+            let requests = "OPTIONS * HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\nGET /api/superhero//limit=1 HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+            let answer = try await onOwnThread { try RawHTTP.exchange(port: server.port, bytes: Array(requests.utf8)) }
+            #expect(answer.hasPrefix("HTTP/1.1 200 OK\r\n"), "\(answer.prefix(200))")
+            #expect(answer.contains("Allow: GET, HEAD, OPTIONS, POST, PUT, PATCH, DELETE, REPORT\r\n"))
+            #expect(answer.components(separatedBy: "HTTP/1.1 200 OK").count == 3, "and the GET after it")
+        }
+    }
+
     /// A malformed head after a good request on a keep-alive connection: Hummingbird answers it `400`, and the
     /// connection ends at once rather than when the idle timeout (two minutes here, longer than the suite's time
     /// limit) or the client ends it.
