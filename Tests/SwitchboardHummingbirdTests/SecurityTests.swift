@@ -69,6 +69,12 @@ struct SecurityTests {
 
     /// Generated keys are 43 base64url characters and never start with `-`: `connect --token KEY` read one in 64
     /// as an option (a usage error) before.
+    /// The hash a key file keeps: SHA-256 in 64 lowercase hex digits (FIPS 180-2's test vectors).
+    @Test func aKeyIsHashedAsSHA256InLowercaseHex() {
+        #expect(APIKeyAuthenticator.hash("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(APIKeyAuthenticator.hash("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+    }
+
     @Test func generatedKeysAreBase64URLAndCanFollowAnOption() {
         let alphabet = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
         var keys = Set<String>()
