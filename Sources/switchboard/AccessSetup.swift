@@ -37,7 +37,7 @@ struct AccessSetup {
         let keyFilePath = keyFile ?? defaultKeyFile(dataDirectory: dataDirectory)
         let hasKeys = keyFile != nil || FileManager.default.fileExists(atPath: keyFilePath)
         var file = KeyFile()
-        if hasKeys { file = try readKeyFile(keyFilePath) }
+        if hasKeys { file = try readTrustedKeyFile(keyFilePath) }
         // With no key file the server makes its own token; with one, only when asked for. A key file made
         // later is read on SIGHUP beside the token, which stays valid until the server stops.
         let token = token ?? (hasKeys ? nil : APIKeyAuthenticator.generateKey())
@@ -80,6 +80,27 @@ struct AccessSetup {
         }
     }
 
+    /// The key file `serve` trusts: one that only its owner, this user (or root), can change. Whoever can
+    /// write it gives themselves every right, a PTY shell as this user included; `sshd` refuses an
+    /// `authorized_keys` that others can write for the same reason. Reading it does no harm: it holds hashes.
+    static func readTrustedKeyFile(_ path: String) throws -> KeyFile {
+        var info = stat()
+        if stat(path, &info) == 0 {
+            let fix = "; `chmod 600 '\(path)'`, or `switchboard keys` writes it so"
+            if info.st_uid != geteuid() && info.st_uid != 0 {
+                throw ValidationError(
+                    "The key file '\(path)' belongs to another user (uid \(info.st_uid)), who can give any key every right; it is not used")
+            }
+            if info.st_mode & 0o022 != 0 {
+                let who = info.st_mode & 0o002 != 0 ? "every user" : "its group"
+                throw ValidationError(
+                    "The key file '\(path)' can be changed by \(who) (mode \(String(info.st_mode & 0o777, radix: 8))), and whoever changes it gives a key every right; it is not used\(fix)"
+                )
+            }
+        }
+        return try readKeyFile(path)
+    }
+
     static func readKeyFile(_ path: String) throws -> KeyFile {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ValidationError("Cannot read the key file '\(path)'")
@@ -120,7 +141,7 @@ struct AccessSetup {
             return
         }
         do {
-            let file = try Self.readKeyFile(keyFilePath)
+            let file = try Self.readTrustedKeyFile(keyFilePath)
             let removed = keys.reload(Self.withToken(token, file))
             var closed = 0
             for name in removed { closed += await api.closeConnections(of: name, reason: "The key was revoked") }

@@ -242,7 +242,7 @@ struct ServeCommand: AsyncParsableCommand {
             )
         }
 
-        if let path = access.keyFilePath, FileManager.default.fileExists(atPath: path), let file = try? AccessSetup.readKeyFile(path) {
+        if let path = access.keyFilePath, FileManager.default.fileExists(atPath: path), let file = try? AccessSetup.readTrustedKeyFile(path) {
             AccessSetup.warnAboutGrantsMatchingNothing(file, api: api, logger: logger)
         }
         let configuration = SwitchboardServerConfiguration(

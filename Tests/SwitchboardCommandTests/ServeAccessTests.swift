@@ -97,6 +97,31 @@ extension CommandLineTests {
         try await onOwnThread { process.waitUntilExit() }
     }
 
+    /// A key file that other users can change is not trusted: whoever writes it gives a key of their own every
+    /// right, a PTY shell as this user included. It was read as it was. `keys add` writes it owner-only again.
+    @Test func aKeyFileThatOthersCanChangeStopsServe() async throws {
+        let data = Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        let file = data + "/keys.json"
+        #expect(try await run(["keys", "add", "alice", "--allow", "*:*", "--file", file], input: "").status == 0)
+        for (mode, who) in [(0o666, "every user"), (0o620, "its group")] {
+            chmod(file, mode_t(mode))
+            let refused = try await run(["serve", "--port", "0", "--data-dir", data], input: "")
+            #expect(refused.status == 64, "\(refused.err)")
+            #expect(
+                refused.err.contains(
+                    "The key file '\(file)' can be changed by \(who) (mode \(String(mode, radix: 8))), and whoever changes it gives a key every right; it is not used; `chmod 600 '\(file)'`"
+                ), "\(refused.err)")
+        }
+        #expect(try await run(["keys", "add", "bob", "--file", file], input: "").status == 0)
+        #expect((try FileManager.default.attributesOfItem(atPath: file)[.posixPermissions] as? Int) == 0o600)
+        let (process, _, log) = try await startServeWithLog(dataDirectory: data).get()
+        defer { if process.isRunning { process.terminate() } }
+        #expect(log.contains("Keys from \(file)"))
+        process.terminate()
+        try await onOwnThread { process.waitUntilExit() }
+    }
+
     @Test func keysAreAddedPrintedOnceAndReloadedOnSIGHUPWhichDisconnectsRemovedOnes() async throws {
         let data = Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: data) }
