@@ -65,7 +65,7 @@ struct KeysCommand: ParsableCommand {
             }
             var file = try options.read()
             guard !file.keys.contains(where: { $0.name == name }) else {
-                throw ValidationError("There is already a key named '\(name)'; remove it first to replace it")
+                throw KeyFileConflict(description: "There is already a key named '\(name)'; remove it first to replace it")
             }
             let key = APIKeyAuthenticator.generateKey()
             file.keys.append(.init(name: name, key: key, rights: AccessRights(grants)))
@@ -112,10 +112,16 @@ struct KeysCommand: ParsableCommand {
 
         func run() throws {
             var file = try options.read()
-            guard file.keys.contains(where: { $0.name == name }) else { throw ValidationError("No key is named '\(name)'") }
+            guard file.keys.contains(where: { $0.name == name }) else { throw KeyFileConflict(description: "No key is named '\(name)'") }
             file.keys.removeAll { $0.name == name }
             try options.write(file)
             FileHandle.standardError.write(Data("Key '\(name)' removed from \(options.path).\n".utf8))
         }
     }
+}
+
+/// A key file that does not hold what the command needs (a name already taken, a name not there): the
+/// command line was right, so the error comes without its usage, and with exit status 1.
+struct KeyFileConflict: Error, CustomStringConvertible {
+    let description: String
 }

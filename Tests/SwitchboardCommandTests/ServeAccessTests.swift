@@ -174,6 +174,11 @@ extension CommandLineTests {
         #expect(try await RawHTTP.request(port: port, "GET", "/api/admin.websocket", headers: ["Authorization: Bearer \(bob)"]).status == 200)
         let listed = try await run(["keys", "list", "--file", file], input: "")
         #expect(listed.out == "bob: *:*\n")
+        // A name taken or missing is said alone: the command line was right (it came with the usage).
+        let taken = try await run(["keys", "add", "bob", "--file", file], input: "")
+        #expect(taken.status == 1 && taken.err == "Error: There is already a key named 'bob'; remove it first to replace it\n", "\(taken.err)")
+        let missing = try await run(["keys", "remove", "nobody", "--file", file], input: "")
+        #expect(missing.status == 1 && missing.err == "Error: No key is named 'nobody'\n", "\(missing.err)")
         // A key without grants is said to have no rights, when it is made and when it is listed.
         let carolAdded = try await run(["keys", "add", "carol", "--file", file], input: "")
         #expect(carolAdded.err.contains("It has no rights: every request with it is refused (403); add it again with --allow."))
