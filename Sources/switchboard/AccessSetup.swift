@@ -103,7 +103,11 @@ struct AccessSetup {
 
     static func readKeyFile(_ path: String) throws -> KeyFile {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw ValidationError("Cannot read the key file '\(path)'")
+            let reason =
+                FileManager.default.fileExists(atPath: path)
+                ? "it cannot be read"
+                : "there is no such file (`switchboard keys add <name> --allow <grant> --file \(path)` makes it)"
+            throw ValidationError("Cannot read the key file '\(path)': \(reason)")
         }
         do {
             return try KeyFile(parsing: String(decoding: data, as: UTF8.self))

@@ -412,6 +412,25 @@ struct CommandLineTests {
             "\(result.err)")
     }
 
+    /// A key file `serve` cannot use stops it before anything starts, saying why (a missing file said only
+    /// "Cannot read").
+    @Test func serveSaysWhyItCannotUseAKeyFile() async throws {
+        let data = Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+        let bad = data + "/bad.json"
+        _ = FileManager.default.createFile(
+            atPath: bad, contents: Data(#"{"Keys": [{"Name": "x", "Hash": "zz", "Allow": []}]}"#.utf8), attributes: [.posixPermissions: 0o600])
+        for (file, message) in [
+            (data + "/none.json", "Cannot read the key file '\(data)/none.json': there is no such file (`switchboard keys add <name> --allow <grant> --file"),
+            (bad, "The key file '\(bad)': The hash of key 'x' is not 64 hex digits (SHA-256)"),
+        ] {
+            let result = try await run(["serve", "--port", "0", "--data-dir", data, "--keys", file], input: "")
+            #expect(result.status == 64, "\(result.err)")
+            #expect(result.err.contains(message), "\(result.err)")
+        }
+    }
+
     /// `connect --drain` out of its range is refused before it connects (`inf` crashed the client, exit 132).
     @Test(arguments: ["inf", "1e300", "-1", "nan"])
     func connectRefusesADrainOutOfRange(drain: String) async throws {
