@@ -332,6 +332,20 @@ struct ShellRESTTests {
             #expect(opened.hasSuffix(" WebSocket opened | Connection: 127.0.0.1 | Content: /echo"))
             #expect(try await console.receiveText().hasSuffix("Received 5 bytes | Connection: 127.0.0.1 | Content: hello"))
             #expect(try await console.receiveText().hasSuffix("Sent 5 bytes | Connection: 127.0.0.1 | Content: hello"))
+            // A long message's content is cut at 4 KiB, at a character's start and before the word the cut falls
+            // in (it could be the start of a key), and says how long it was.
+            let long = "é" + String(repeating: "x", count: 4094) + "ü" + String(repeating: "y", count: 100_000)
+            let word = String(repeating: "w ", count: 2040) + String(repeating: "k", count: 100)
+            echo.send(word)
+            #expect(try await echo.receiveText() == word)
+            #expect(try await console.receiveText().hasSuffix(" | Content: " + String(repeating: "w ", count: 2040) + "… (4180 bytes)"))
+            _ = try await console.receiveText()
+            echo.send(long)
+            #expect(try await echo.receiveText() == long)
+            let cut = "Content: é" + String(repeating: "x", count: 4094) + "… (104098 bytes)"
+            let received = try await console.receiveText()
+            #expect(received.hasSuffix("Received 104098 bytes | Connection: 127.0.0.1 | " + cut), "\(received.prefix(120)) … \(received.suffix(60))")
+            #expect(try await console.receiveText().hasSuffix("Sent 104098 bytes | Connection: 127.0.0.1 | " + cut))
             try await echo.close()
             #expect(try await console.receiveText().hasSuffix("WebSocket closed | Connection: 127.0.0.1"))
             _ = try await RawHTTP.request(port: server.port, "GET", "/api/superhero/name=Storm")

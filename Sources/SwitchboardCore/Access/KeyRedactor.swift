@@ -133,7 +133,7 @@ struct KeyRedactor: Sendable {
     }
 
     /// Printable ASCII but for parentheses, commas, semicolons and quotes, which no key holds.
-    private static func mayBeInKey(_ byte: UInt8) -> Bool {
+    static func mayBeInKey(_ byte: UInt8) -> Bool {
         switch byte {
         case UInt8(ascii: "("), UInt8(ascii: ")"), UInt8(ascii: ","), UInt8(ascii: ";"), UInt8(ascii: "\""), UInt8(ascii: "'"): false
         default: byte > 0x20 && byte < 0x7F

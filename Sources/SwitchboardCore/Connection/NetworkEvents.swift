@@ -48,6 +48,24 @@ public struct NetworkEvent: Sendable {
     }
 }
 
+extension NetworkEvent {
+    /// The most of a message's text an event carries, in UTF-8 bytes: a feed for people, where a 16 MB message
+    /// in one line helps nobody and costs its escaping and its keys' redaction in proportion.
+    public static let contentLimit = 4096
+
+    /// The text cut at a character's start within ``contentLimit`` bytes, and how long it was. A word the cut
+    /// falls in is left out whole: its first part could be the start of a key, too short to be known as one.
+    static func shortened(_ text: String) -> String {
+        let bytes = text.utf8
+        var end = bytes.index(bytes.startIndex, offsetBy: contentLimit)
+        while end > bytes.startIndex && UTF8.isContinuation(bytes[end]) { end = bytes.index(before: end) }
+        if KeyRedactor.mayBeInKey(bytes[end]) {
+            while end > bytes.startIndex && KeyRedactor.mayBeInKey(bytes[bytes.index(before: end)]) { end = bytes.index(before: end) }
+        }
+        return String(text[..<end]) + "… (\(bytes.count) bytes)"
+    }
+}
+
 /// The feed of ``NetworkEvent``s that `Switchboard.Admin.Console` shows.
 ///
 /// Publishing costs one atomic load while nobody listens. Each listener gets a bounded buffer (the newest
@@ -77,6 +95,9 @@ public final class NetworkEvents: Sendable {
     public func publish(_ make: @autoclosure () -> NetworkEvent) {
         guard hasListeners else { return }
         var event = make()
+        if let content = event.content, content.utf8.count > NetworkEvent.contentLimit {
+            event.content = NetworkEvent.shortened(content)
+        }
         redactKeys(in: &event)
         let targets = listeners.withLock { state -> [AsyncStream<NetworkEvent>.Continuation] in
             // Connection ids are per instance: another instance's event is never a console's own.
