@@ -323,6 +323,13 @@ struct SecurityTests {
                 alice.send(command)
                 seen.append(try await alice.receiveText())
             }
+            // Set by hand, a credential header's value is not shown to the console either.
+            _ = try await alice.receiveText()  // the location line after HEADERS
+            alice.send("HEADER X-Auth-Token = typed-secret-value")
+            #expect(try await alice.receiveText().contains("typed-secret-value"))  // her own answer
+            _ = try await alice.receiveText()
+            alice.send(#"#INFO {"CustomHeaders": {"X-Session": "info-secret-value"}}"#)
+            _ = try await alice.receiveText()
             _ = try await RawHTTP.request(port: server.port, "GET", "/api(\(Self.aliceKey))/nosuch")
             let listing = try await RawHTTP.request(
                 port: server.port, "GET", "/api/admin.websocket", headers: ["Authorization: Bearer \(Self.adminKey)"])
@@ -341,6 +348,10 @@ struct SecurityTests {
             }
             #expect(!seen[0].contains("other-secret-value") || seen[0].contains("X-Api-Key"))  // its own #INFO may show it
             #expect(!listing.body.contains("other-secret-value"))
+            for secret in ["other-secret-value", "typed-secret-value", "info-secret-value"] {
+                #expect(!feed.contains(secret), "\(secret) in the console's feed")
+            }
+            #expect(feed.contains("HEADER X-Auth-Token = (redacted)") && feed.contains(#""X-Session":"(redacted)""#))
             try await alice.close()
             try await console.close()
         }

@@ -3,6 +3,7 @@ public import FoundationEssentials
 #else
 public import Foundation
 #endif
+import HTTPTypes
 import Synchronization
 
 /// Something that happened on the network: a WebSocket opened, closed, received or sent a message, or an
@@ -116,7 +117,7 @@ public final class NetworkEvents: Sendable {
         let message = redactor.redact(event.message, fragmentsOf: known)
         let content = event.content.map { redactor.redact($0, fragmentsOf: known) }
         event.message = message.text
-        event.content = content?.text
+        event.content = content.map { Self.withoutSecretHeaderValues($0.text) }
         guard event.instance == nil, let id = event.connectionID else { return }
         let found = message.keys + (content?.keys ?? [])
         if event.kind == .webSocketClosed {
@@ -127,6 +128,35 @@ public final class NetworkEvents: Sendable {
                 seen[id, default: []] = Array((seen[id, default: []] + found).suffix(4))
             }
         }
+    }
+
+    /// The text with the values of headers that look like credentials (``HTTPFields/looksSecret(_:)``)
+    /// written `(redacted)`, as `Switchboard.Admin.WebSocket` lists them: in the Shell's `HEADER X-Api-Key = …`,
+    /// in `#INFO {"CustomHeaders": {…}}`, and in the answers that show them (`HEADERS`, `#INFO`: a JSON object's
+    /// `Headers` or `CustomHeaders`).
+    static func withoutSecretHeaderValues(_ text: String) -> String {
+        let trimmed = text.trimmingWhitespace()
+        if trimmed.count > 7, trimmed.prefix(7).uppercased() == "HEADER ", let equals = trimmed.firstIndex(of: "=") {
+            let name = String(trimmed[trimmed.index(trimmed.startIndex, offsetBy: 7)..<equals]).trimmingWhitespace()
+            return HTTPFields.looksSecret(name) ? String(trimmed[...equals]) + " (redacted)" : text
+        }
+        guard text.contains("Headers"), let brace = text.firstIndex(of: "{"),
+            case .object(var object)? = try? JSON(parsing: String(text[brace...]))
+        else { return text }
+        var redacted = false
+        for member in ["Headers", "CustomHeaders"] {
+            guard case .object(let headers)? = object[member] else { continue }
+            object[member] = .object(
+                JSONObject(
+                    headers.members.map { name, value in
+                        guard HTTPFields.looksSecret(name), value != .null else { return (name, value) }
+                        redacted = true
+                        return (name, "(redacted)")
+                    }))
+        }
+        guard redacted else { return text }
+        let json = JSON.object(object)
+        return String(text[..<brace]) + (text.contains("\n") ? json.prettyPrinted : json.compact)
     }
 
     /// Starts listening. The stream ends when the task that iterates it is cancelled or ``stopListening(_:)``.
