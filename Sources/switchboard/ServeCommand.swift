@@ -28,7 +28,7 @@ struct ServeCommand: AsyncParsableCommand {
             Every resource needs a key. With no key file, serve makes an access token at start (or takes \
             --token / SWITCHBOARD_TOKEN), keeps it owner-only in <data-dir>/token, and prints how to use it; \
             `switchboard connect` finds it by itself on this machine. A key file (--keys, or <data-dir>/keys.json; \
-            see `switchboard keys`) gives named keys their rights; SIGHUP reloads it and closes the connections \
+            see `switchboard keys`; owner-only: one that others can change is refused) gives named keys their rights; SIGHUP reloads it and closes the connections \
             of keys that were removed. A key file made while serve runs with its token is read on SIGHUP too, \
             and the token stays valid until serve stops. Stop the server with Ctrl-C or SIGTERM: connections are closed with 1001 first.
             """
