@@ -59,6 +59,18 @@ struct KeyRedactorTests {
         #expect(Self.redactor.redact(answer, fragmentsOf: []).text == answer)
     }
 
+    /// Text is cut before it is searched, and a word the cut falls in is left out whole: its first part could
+    /// be the start of a key that is then too short to be known as one.
+    @Test func cutsBeforeTheWordTheCutFallsIn() {
+        let uri = "/x/a=" + String(repeating: "b", count: 990) + "&k=" + Self.key + "&more"
+        let cut = KeyRedactor.prefix(of: uri, bytes: 1000)
+        #expect(cut == "/x/a=" + String(repeating: "b", count: 990) + "&k=")
+        #expect(!cut.contains(Self.key.prefix(2)))
+        #expect(KeyRedactor.prefix(of: "ab cé", bytes: 5) == "ab c")  // not inside é's two bytes
+        #expect(KeyRedactor.prefix(of: "ab cd ef", bytes: 4) == "ab ")  // "cd" is cut: left out whole
+        #expect(KeyRedactor.prefix(of: "short", bytes: 1000) == "short")
+    }
+
     @Test func redactsTheStringsOfAValue() {
         let value: JSON = .object(["Query": .string("/pty/name=\(Self.key)"), "Count": .int(3), "List": .array([.string(Self.key)])])
         #expect(

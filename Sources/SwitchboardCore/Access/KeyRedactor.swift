@@ -86,6 +86,22 @@ struct KeyRedactor: Sendable {
         }
     }
 
+    /// The text cut at a character's start within `limit` bytes, and before the word (up to a space or a URI's
+    /// delimiter) the cut falls in: its first part could be the start of a key, too short to be known as one. Cut before redacting, so that
+    /// redacting costs in proportion to what is kept.
+    static func prefix(of text: String, bytes limit: Int) -> String {
+        let bytes = text.utf8
+        guard bytes.count > limit else { return text }
+        var end = bytes.index(bytes.startIndex, offsetBy: limit)
+        while end > bytes.startIndex && UTF8.isContinuation(bytes[end]) { end = bytes.index(before: end) }
+        // A word here ends at a URI's delimiters too: a URI is one run of key characters.
+        func inWord(_ byte: UInt8) -> Bool { mayBeInKey(byte) && !isDelimiter(byte) }
+        if inWord(bytes[end]) {
+            while end > bytes.startIndex && inWord(bytes[bytes.index(before: end)]) { end = bytes.index(before: end) }
+        }
+        return String(text[..<end])
+    }
+
     /// Every string in the value with every key in it replaced.
     func redact(_ json: JSON) -> JSON {
         switch json {
@@ -140,7 +156,7 @@ struct KeyRedactor: Sendable {
         }
     }
 
-    private static func isDelimiter(_ byte: UInt8) -> Bool {
+    static func isDelimiter(_ byte: UInt8) -> Bool {
         switch byte {
         case UInt8(ascii: "/"), UInt8(ascii: "?"), UInt8(ascii: "&"), UInt8(ascii: "#"), UInt8(ascii: "="), UInt8(ascii: ":"): true
         default: false

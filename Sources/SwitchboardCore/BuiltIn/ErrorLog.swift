@@ -69,9 +69,9 @@ public final class ErrorLog: Sendable {
         guard capacity > 0, error.errorEntry == nil else { return error }
         var error = error
         // The message may quote a part of a key that the URI or the input holds whole (the parser cut it at a
-        // `-`); and the URI is cut after the keys are out, so that no part of one is left.
-        let (redactedURI, keysInURI) = redactor.redact(uri, fragmentsOf: [])
-        let uri = String(redactedURI.prefix(1000))
+        // `-`). The URI is kept to 1,000 bytes, cut before a word so that no part of a key is left, and before
+        // it is searched, so that a long one costs no more.
+        let (uri, keysInURI) = redactor.redact(KeyRedactor.prefix(of: uri, bytes: 1000), fragmentsOf: [])
         let keys = keysInURI + (input.map { redactor.redact($0, fragmentsOf: []).keys } ?? [])
         let message =
             messageIsPrivate

@@ -57,13 +57,7 @@ extension NetworkEvent {
     /// The text cut at a character's start within ``contentLimit`` bytes, and how long it was. A word the cut
     /// falls in is left out whole: its first part could be the start of a key, too short to be known as one.
     static func shortened(_ text: String) -> String {
-        let bytes = text.utf8
-        var end = bytes.index(bytes.startIndex, offsetBy: contentLimit)
-        while end > bytes.startIndex && UTF8.isContinuation(bytes[end]) { end = bytes.index(before: end) }
-        if KeyRedactor.mayBeInKey(bytes[end]) {
-            while end > bytes.startIndex && KeyRedactor.mayBeInKey(bytes[bytes.index(before: end)]) { end = bytes.index(before: end) }
-        }
-        return String(text[..<end]) + "… (\(bytes.count) bytes)"
+        KeyRedactor.prefix(of: text, bytes: contentLimit) + "… (\(text.utf8.count) bytes)"
     }
 }
 
