@@ -159,7 +159,7 @@ struct ConnectCommand: AsyncParsableCommand {
         }
         console.restore()
         let code = closeFrame.map { String(Self.number(of: $0.closeCode)) } ?? "none"
-        let reason = closeFrame?.reason.flatMap { $0.isEmpty ? nil : ": \($0)" } ?? ""
+        let reason = closeFrame?.reason.flatMap { $0.isEmpty ? nil : ": \(Console.visible($0))" } ?? ""
         FileHandle.standardError.write(Data("Connection closed (\(code))\(reason)\n".utf8))
         if let closeFrame, ![1000, 1001].contains(Self.number(of: closeFrame.closeCode)) { throw ExitCode(1) }
     }
@@ -210,7 +210,7 @@ struct ConnectCommand: AsyncParsableCommand {
         }
         terminal.restore()
         let code = closeFrame.map { Self.number(of: $0.closeCode) }
-        let reason = closeFrame?.reason.flatMap { $0.isEmpty ? nil : ": \($0)" } ?? ""
+        let reason = closeFrame?.reason.flatMap { $0.isEmpty ? nil : ": \(Console.visible($0))" } ?? ""
         FileHandle.standardError.write(Data("\r\nConnection closed (\(code.map(String.init) ?? "none"))\(reason)\n".utf8))
         if let code, ![1000, 1001].contains(code) { throw ExitCode(1) }
     }
@@ -336,17 +336,43 @@ final class Console: Sendable {
         return stream
     }
 
-    /// Prints a message on its own line(s), then redraws the line being typed.
+    /// Prints a message on its own line(s), then redraws the line being typed. On a terminal, the message's
+    /// control characters are shown, not obeyed (``visible(_:)``); in a pipe it is written as it came.
     func show(_ text: String) {
         editor.withLock { editor in
             if interactive {
-                write("\r\u{1B}[K" + text + "\n")
+                write("\r\u{1B}[K" + Self.visible(text) + "\n")
                 write(editor.rendered(prompt: prompt))
             } else {
                 write(text + "\n")
             }
         }
     }
+
+    /// Text with its control characters written as `^[`, `^G`, `^?` (C0 and DEL, as `cat -v` shows them) and
+    /// `\u{9B}` (C1), but for line breaks and tabs (a `\r\n` is a line break): a server's message, or another
+    /// user's that a terminal relays, could otherwise clear the screen, rewrite the line being typed, set the
+    /// window's title or (OSC 52) the clipboard of the user's terminal.
+    static func visible(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: { isControl($0) && $0 != "\n" && $0 != "\t" }) else { return text }
+        var result = ""
+        var scalars = text.unicodeScalars.makeIterator()
+        var pending = scalars.next()
+        while let scalar = pending {
+            pending = scalars.next()
+            switch scalar {
+            case "\r" where pending == "\n": continue
+            case "\n", "\t": result.unicodeScalars.append(scalar)
+            case _ where scalar.value < 0x20: result += "^" + String(UnicodeScalar(UInt8(scalar.value + 0x40)))
+            case "\u{7F}": result += "^?"
+            case _ where isControl(scalar): result += "\\u{\(String(scalar.value, radix: 16, uppercase: true))}"
+            default: result.unicodeScalars.append(scalar)
+            }
+        }
+        return result
+    }
+
+    private static func isControl(_ scalar: Unicode.Scalar) -> Bool { scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) }
 
     func restore() {
         savedTermios.withLock { saved in

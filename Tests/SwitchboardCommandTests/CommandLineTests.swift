@@ -431,6 +431,43 @@ struct CommandLineTests {
         }
     }
 
+    /// A close reason is shown on standard error with its control characters visible (a server's reason could
+    /// drive the user's terminal); in a pipe, messages pass as they came, for the programs that read them.
+    @Test func connectShowsACloseReasonsControlCharacters() async throws {
+        let script = """
+            import asyncio, sys, websockets
+            async def handler(ws):
+                await ws.send("hello \\x1b[2Jworld")
+                await ws.close(4000, "bye \\x1b]0;pwned\\x07")
+            async def main():
+                async with websockets.serve(handler, "127.0.0.1", 0) as server:
+                    print(server.sockets[0].getsockname()[1], flush=True)
+                    await asyncio.sleep(60)
+            asyncio.run(main())
+            """
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        server.arguments = ["python3", "-c", script]
+        let output = Pipe()
+        server.standardOutput = output
+        try server.run()
+        defer { server.terminate() }
+        let port = try await onOwnThread { () -> String in
+            var text = ""
+            while !text.contains("\n") {
+                let data = output.fileHandleForReading.availableData
+                if data.isEmpty { break }
+                text += String(decoding: data, as: UTF8.self)
+            }
+            return text.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        // The server closes first: the client, its input at an end, would close after 5 quiet seconds.
+        let result = try await run(["connect", "ws://127.0.0.1:\(port)/api/x", "--drain", "5"], input: "")
+        #expect(result.status == 1, "\(result.err)")
+        #expect(result.out == "hello \u{1B}[2Jworld\n")
+        #expect(result.err == "Connection closed (4000): bye ^[]0;pwned^G\n", "\(result.err)")
+    }
+
     /// `connect --drain` out of its range is refused before it connects (`inf` crashed the client, exit 132).
     @Test(arguments: ["inf", "1e300", "-1", "nan"])
     func connectRefusesADrainOutOfRange(drain: String) async throws {

@@ -74,3 +74,22 @@ import Testing
         #expect(editor.rendered(prompt: "> ") == "\r\u{1B}[K> abc\u{1B}[1D")
     }
 }
+
+/// What `switchboard connect` shows on a terminal of a message or a close reason that holds control
+/// characters: shown, not obeyed, so that a server (or another user whose text a terminal relays) cannot drive
+/// the user's terminal.
+@Suite struct ConsoleVisibleTextTests {
+    @Test(arguments: [
+        ("plain text, é ✓", "plain text, é ✓"),
+        ("two\nlines\tand a tab", "two\nlines\tand a tab"),
+        ("crlf\r\nline", "crlf\nline"),
+        ("hello \u{1B}]0;pwned\u{7}\u{1B}[2Jworld", "hello ^[]0;pwned^G^[[2Jworld"),
+        ("\u{1B}]52;c;ZXZpbA==\u{7}", "^[]52;c;ZXZpbA==^G"),
+        ("over\rwrite", "over^Mwrite"),
+        ("del\u{7F} c1\u{9B}31m", "del^? c1\\u{9B}31m"),
+        ("\u{0}", "^@"),
+    ])
+    func controlCharactersAreShownNotObeyed(text: String, shown: String) {
+        #expect(Console.visible(text) == shown)
+    }
+}
