@@ -31,6 +31,10 @@ final class MalformedHeadResponder: ChannelInboundHandler, RemovableChannelHandl
         let status: HTTPResponseStatus = tooLarge ? .requestHeaderFieldsTooLarge : .badRequest
         let message = tooLarge ? "431: Request header fields too large.\n" : "400: Bad request. The request head is malformed.\n"
         answer(context, status: status, message: message)
+        // No request will come: told as a client's half-close tells it, so that HummingbirdWebSocket, still
+        // waiting for the first one, ends quietly (it logged "Error handling upgrade result" at error level,
+        // for every garbage head any client sent).
+        context.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
