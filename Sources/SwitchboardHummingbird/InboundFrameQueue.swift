@@ -31,6 +31,8 @@ final class InboundFrameQueue: InboundParking, TaskExecutor, Sendable {
         case ping(ByteBuffer)
         /// Hummingbird's stream holds what comes next (a close frame, an error, the end).
         case consultHummingbird
+        /// A frame came without a mask, which fails the connection (RFC 6455 §5.1).
+        case unmaskedFrame
     }
 
     static let pauseBytes = 64 << 10

@@ -126,6 +126,7 @@ struct InboundMessages: AsyncSequence, Sendable, ParkableInbound {
                     throw ReadOffTheEventLoop()
                 case .ping(let payload): queue.answerPing(payload)
                 case .consultHummingbird: return try await nextOfHummingbird().map(Frame.init)
+                case .unmaskedFrame: throw Refusal(code: .protocolError, reason: "A frame from the client without a mask")
                 case nil: return nil
                 }
             }

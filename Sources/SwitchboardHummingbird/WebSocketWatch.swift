@@ -402,6 +402,18 @@ final class WebSocketWatch: ChannelDuplexHandler, RemovableChannelHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
+        // Every frame from a client is masked, or the server closes the connection (RFC 6455 §5.1): a frame
+        // without a mask is not passed on, and the reader refuses it in its turn (1002). Without a reader that
+        // takes the queue, the connection ends at the close timeout.
+        if frame.maskKey == nil {
+            if !inputFailed {
+                inputFailed = true
+                stopPinging()
+                endWithinCloseTimeout()
+                inboundQueue?.append(.unmaskedFrame)
+            }
+            return
+        }
         switch frame.opcode {
         case .pong:
             awaitingPong = false

@@ -6,6 +6,7 @@ JSON lines on stdin; events are JSON lines on stdout:
   argv: URL [--header "Name: value"]... [--no-compression] [--ca FILE]
   in:   {"op": "text", "data": "..."}  {"op": "binary", "data": "<base64>"}
         {"op": "raw", "data": "<base64 of an unmasked frame>"}  (masked and written as is)
+        {"op": "unmasked", "data": "<base64 of a frame>"}  (written as is, without a mask)
         {"op": "close", "code": 1000}
   out:  {"event": "open"}  {"event": "error", "message": "...", "status": 404}
         {"event": "text", "data": "..."}  {"event": "binary", "data": "<base64>"}
@@ -101,6 +102,8 @@ async def main():
                 await ws.send(base64.b64decode(command["data"]))
             elif command["op"] == "raw":
                 ws.transport.write(masked(base64.b64decode(command["data"])))
+            elif command["op"] == "unmasked":
+                ws.transport.write(base64.b64decode(command["data"]))
             elif command["op"] == "close":
                 await ws.close(code=command.get("code", 1000))
         except ConnectionClosed:

@@ -236,6 +236,30 @@ struct ServerTests {
         }
     }
 
+    /// A frame from the client without a mask fails the connection (RFC 6455 §5.1: the server must close it):
+    /// it was taken, and echoed, as if it had been masked. Autobahn's client masks every frame, so it never
+    /// sent one. Data frames and pings, at the start and after a message; the server serves others meanwhile.
+    @Test(arguments: [(0x81, "hi"), (0x82, "hi"), (0x89, "ping")])
+    func aFrameWithoutAMaskCloses1002(first: UInt8, payload: String) async throws {
+        try await TestServer.with { server in
+            for afterAMessage in [false, true] {
+                let client = try await WebSocketTestClient.connect(server.base + "/api/echo", compression: false)
+                if afterAMessage {
+                    client.send("masked")
+                    #expect(try await client.receiveText() == "masked")
+                }
+                client.send(unmaskedFrame: [first, UInt8(payload.utf8.count)] + Array(payload.utf8))
+                let close = try await client.closeFrame()
+                #expect(close?.code == 1002, "\(String(describing: close))")
+                #expect(close?.reason == "A frame from the client without a mask")
+            }
+            let other = try await WebSocketTestClient.connect(server.base + "/api/echo")
+            other.send("fine")
+            #expect(try await other.receiveText() == "fine")
+            try await other.close()
+        }
+    }
+
     /// An unmasked frame (the test client masks it): FIN, opcode, a payload under 126 bytes.
     static func frame(fin: Bool, opcode: UInt8, _ payload: [UInt8]) -> [UInt8] {
         [(fin ? 0x80 : 0) | opcode, UInt8(payload.count)] + payload

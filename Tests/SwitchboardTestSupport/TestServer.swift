@@ -264,6 +264,8 @@ final class WebSocketTestClient: Sendable {
     func send(_ bytes: ByteBuffer) { command(["op": "binary", "data": .string(Data(bytes.readableBytesView).base64EncodedString())]) }
     /// Sends a hand-made frame (written unmasked here; the client masks it), for protocol-violation tests.
     func send(rawFrame: [UInt8]) { command(["op": "raw", "data": .string(Data(rawFrame).base64EncodedString())]) }
+    /// Writes a frame without masking it, as no client may (RFC 6455 §5.1).
+    func send(unmaskedFrame: [UInt8]) { command(["op": "unmasked", "data": .string(Data(unmaskedFrame).base64EncodedString())]) }
 
     /// The longest a test waits for the server's next message or close before it fails instead of hanging.
     static let patience: Duration = .seconds(60)
