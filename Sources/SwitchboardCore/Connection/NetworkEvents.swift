@@ -91,7 +91,11 @@ public final class NetworkEvents: Sendable {
         guard hasListeners else { return }
         var event = make()
         if let content = event.content, content.utf8.count > NetworkEvent.contentLimit {
-            event.content = NetworkEvent.shortened(content)
+            // Headers are found in JSON that is whole (``withoutSecretHeaderValues(_:)``): a long answer that
+            // shows them (HEADERS, #INFO) is not shown at all, rather than cut with a value left in it.
+            event.content =
+                content.contains("Headers")
+                ? "(\(content.utf8.count) bytes that hold headers: not shown)" : NetworkEvent.shortened(content)
         }
         redactKeys(in: &event)
         let targets = listeners.withLock { state -> [AsyncStream<NetworkEvent>.Continuation] in
