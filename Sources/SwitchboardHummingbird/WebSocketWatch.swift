@@ -289,13 +289,24 @@ final class WebSocketWatch: ChannelDuplexHandler, RemovableChannelHandler {
         let watch = WebSocketWatch(state: state, pings: pings, closeTimeout: closeTimeout, closeUnanswered: closeUnanswered)
         watch.compressedInput = compressedInput
         try operations.addHandler(watch, position: .after(decoder))
-        guard queueingInput, let context = watch.context else { return (DirectWriter(channel: channel, watch: watch, state: state), nil) }
+        // The guard of the first moments (it is after the watch now) leaves; the watch fails the connection
+        // for the frame without a mask it found, after the frames before it.
+        var sawUnmaskedFrame = false
+        if let early = try? operations.handler(type: UnmaskedFrameGuard.self) {
+            sawUnmaskedFrame = early.sawUnmaskedFrame
+            operations.removeHandler(early, promise: nil)
+        }
+        guard queueingInput, let context = watch.context else {
+            if sawUnmaskedFrame { watch.refuseUnmaskedFrame() }
+            return (DirectWriter(channel: channel, watch: watch, state: state), nil)
+        }
         let queue = InboundFrameQueue(watch: watch, eventLoop: channel.eventLoop)
         watch.inboundQueue = queue
         // After the frames that reached Hummingbird's stream before the watch was in the pipeline.
         // (Hummingbird's stream takes in what was read at the read's completion.)
         context.fireChannelRead(watch.wrapInboundOut(WebSocketFrame(fin: true, opcode: .binary, data: queue.sentinel)))
         context.fireChannelReadComplete()
+        if sawUnmaskedFrame { watch.refuseUnmaskedFrame() }
         return (DirectWriter(channel: channel, watch: watch, state: state), queue)
     }
 
@@ -400,20 +411,22 @@ final class WebSocketWatch: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
+    /// Fails the connection for a frame without a mask, once: nothing more is taken, the reader refuses it in
+    /// its turn (1002), and the connection ends within the close timeout.
+    private func refuseUnmaskedFrame() {
+        guard !inputFailed else { return }
+        inputFailed = true
+        stopPinging()
+        endWithinCloseTimeout()
+        inboundQueue?.append(.unmaskedFrame)
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
         // Every frame from a client is masked, or the server closes the connection (RFC 6455 §5.1): a frame
         // without a mask is not passed on, and the reader refuses it in its turn (1002). Without a reader that
         // takes the queue, the connection ends at the close timeout.
-        if frame.maskKey == nil {
-            if !inputFailed {
-                inputFailed = true
-                stopPinging()
-                endWithinCloseTimeout()
-                inboundQueue?.append(.unmaskedFrame)
-            }
-            return
-        }
+        if frame.maskKey == nil { return refuseUnmaskedFrame() }
         switch frame.opcode {
         case .pong:
             awaitingPong = false
