@@ -11,7 +11,9 @@ import Foundation
 
 /// Where the browser console loads xterm.js from.
 public enum XtermAssets: Sendable {
-    /// A pinned public CDN (jsDelivr, `@xterm/xterm` 5.5.0).
+    /// A pinned public CDN (jsDelivr, `@xterm/xterm` 5.5.0), each file checked by the browser against its
+    /// SHA-384 (Subresource Integrity): a CDN, or a package, that served other code for the pinned version would
+    /// not run it in a page that holds a shell.
     case cdn
     /// A local directory holding `xterm.js` (a browser build that defines `Terminal`, or `XtermModule.Terminal`)
     /// and `xterm.css`, served below the console's path.
@@ -19,6 +21,28 @@ public enum XtermAssets: Sendable {
 
     static let cdnScript = "https://cdn.jsdelivr.net/npm/@xterm/xterm@5.5.0/lib/xterm.js"
     static let cdnStylesheet = "https://cdn.jsdelivr.net/npm/@xterm/xterm@5.5.0/css/xterm.css"
+    /// The SHA-384 of the npm package's `lib/xterm.js` and `css/xterm.css` (289,441 and 5,559 bytes), as
+    /// `integrity` attributes write them.
+    static let cdnScriptIntegrity = "sha384-M169f14mRZOXm3hD/v2Ti0ThIT/RnAQagXA9nlE15yHAtrW19gdePJh/HaTzUOe/"
+    static let cdnStylesheetIntegrity = "sha384-8Xk9wy/gzEDUKrXtrmCFa2bBuK3BpjpDuL/p0SeKQX19Khl/M+lHOgD/CyYf7efP"
+
+    /// The attributes that have the browser check a file of the CDN (none for a local directory).
+    func integrityAttributes(stylesheet: Bool) -> String {
+        guard case .cdn = self else { return "" }
+        let hash = stylesheet ? Self.cdnStylesheetIntegrity : Self.cdnScriptIntegrity
+        return #" integrity="\#(hash)" crossorigin="anonymous""#
+    }
+
+    /// What the console's status line says when xterm.js did not load, and what to do about it.
+    var loadFailure: String {
+        switch self {
+        case .cdn:
+            "Could not load xterm.js from cdn.jsdelivr.net (no way out to the internet, blocked, or not the pinned file, "
+                + "whose SHA-384 the page checks); the server can serve it itself: switchboard serve --xterm-dir DIR"
+        case .directory:
+            "Could not load xterm.js from the server's --xterm-dir (it holds a browser build of xterm.js as xterm.js, and xterm.css)"
+        }
+    }
 }
 
 extension Router {
@@ -68,7 +92,7 @@ extension Router {
         }
         let separator = terminalURI.split(separator: "/").count >= 3 ? "&" : "/"
         let page = Self.consolePage(
-            script: script, stylesheet: stylesheet, socketPath: terminalURI + separator + "mode=terminado",
+            script: script, stylesheet: stylesheet, assets: assets, socketPath: terminalURI + separator + "mode=terminado",
             replayPath: replayURI.map { $0 + ($0.split(separator: "/").count >= 3 ? "&" : "/") })
         getAndHead(base) { request, _ -> Response in
             var headers = Self.consoleSecurityHeaders(script: script, host: request.head.authority)
@@ -128,8 +152,11 @@ extension Router {
         text.replacing("&", with: "&amp;").replacing("\"", with: "&quot;").replacing("<", with: "&lt;")
     }
 
-    static func consolePage(script: String, stylesheet: String, socketPath: String, replayPath: String? = nil) -> String {
+    static func consolePage(
+        script: String, stylesheet: String, assets: XtermAssets, socketPath: String, replayPath: String? = nil
+    ) -> String {
         let socketJSON = JSON.string(socketPath).compact
+        let failureJSON = JSON.string(assets.loadFailure).compact
         let replayJSON = replayPath.map { JSON.string($0).compact } ?? "null"
         return """
             <!doctype html>
@@ -137,7 +164,7 @@ extension Router {
             <head>
             <meta charset="utf-8">
             <title>Switchboard console</title>
-            <link rel="stylesheet" href="\(htmlEscaped(stylesheet))">
+            <link rel="stylesheet" href="\(htmlEscaped(stylesheet))"\(assets.integrityAttributes(stylesheet: true))>
             <style>
               html, body { height: 100%; margin: 0; background: #101010; }
               #terminal { position: absolute; top: 0; left: 0; right: 0; bottom: 26px; padding: 4px; }
@@ -148,14 +175,18 @@ extension Router {
             <body>
             <div id="terminal"></div>
             <div id="status">Connecting…</div>
-            <script src="\(htmlEscaped(script))"></script>
+            <script src="\(htmlEscaped(script))"\(assets.integrityAttributes(stylesheet: false))></script>
             <script>
             (function () {
               // xterm.js 5 defines Terminal; a bundle of an older one may define XtermModule.Terminal.
               var TerminalClass = window.Terminal || (window.XtermModule && (window.XtermModule.Terminal || window.XtermModule.default));
               var element = document.getElementById('terminal');
               var status = document.getElementById('status');
-              if (!TerminalClass) { status.textContent = 'Could not load xterm.js'; return; }
+              if (!TerminalClass) {
+                status.style.cssText = 'height: auto; white-space: normal; color: #f88';
+                status.textContent = \(failureJSON);
+                return;
+              }
               var term = new TerminalClass({ fontFamily: 'monospace', fontSize: 14, rendererType: 'dom' });
               term.open(element);
               function on(event, handler) {

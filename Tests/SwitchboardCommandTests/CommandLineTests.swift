@@ -1,5 +1,6 @@
 import Foundation
 import Switchboard
+import Synchronization
 import Testing
 
 @testable import SwitchboardTestSupport
@@ -104,9 +105,27 @@ struct CommandLineTests {
             process.terminate()
             throw TestFailure("no port in: \(log)")
         }
-        // Keep reading standard error so that the server never blocks on a full pipe.
-        Thread { while !reader.availableData.isEmpty {} }.start()
+        // Keep reading standard error so that the server never blocks on a full pipe; what it writes later is
+        // kept for a failed expectation to show (``laterLog(of:)``).
+        let id = process.processIdentifier
+        Thread {
+            while case let data = reader.availableData, !data.isEmpty {
+                Self.laterLogs.withLock { logs in
+                    if logs[id, default: ""].utf8.count < 1 << 20 { logs[id, default: ""] += String(decoding: data, as: UTF8.self) }
+                }
+            }
+        }.start()
         return .success((process, port, log))
+    }
+
+    /// What each `serve` started by ``startServeWithLog(dataDirectory:_:environment:launcher:)`` wrote to standard
+    /// error after its greeting (its first MiB), by process identifier.
+    static let laterLogs = Mutex<[Int32: String]>([:])
+
+    /// What `process` (a `serve` of ``startServeWithLog(dataDirectory:_:environment:launcher:)``) wrote to standard
+    /// error after its greeting, so far.
+    static func laterLog(of process: Process) -> String {
+        laterLogs.withLock { $0[process.processIdentifier] } ?? ""
     }
 
     /// The environment of the `switchboard` processes these tests start: the test's own with `HOME` an empty
@@ -163,7 +182,7 @@ struct CommandLineTests {
         #expect(close?.code == 1001)
         try await onOwnThread { process.waitUntilExit() }
         #expect(process.terminationReason == .exit)
-        #expect(process.terminationStatus == 0)
+        #expect(process.terminationStatus == 0, "\(Self.laterLog(of: process))")
     }
 
     @Test func serveKeepsWhatWasPostedAcrossARestart() async throws {
@@ -222,7 +241,7 @@ struct CommandLineTests {
         // Status 0 is the graceful stop: past `--shutdown-timeout` (10 s) the watchdog ends the process with 1.
         // (No figure of our own here: the programs end in about 0.3 s, but a busy CI machine stretches anything.)
         #expect(process.terminationReason == .exit)
-        #expect(process.terminationStatus == 0)
+        #expect(process.terminationStatus == 0, "\(Self.laterLog(of: process))")
         // Gone, or dead and waiting for PID 1 to reap it (zombies of a container's init).
         let alive = pids.filter { pid in processState(of: pid).map { $0 != "Z" } ?? false }
         #expect(alive.isEmpty, "still running: \(alive.map { "\($0) \(processState(of: $0).map(String.init) ?? "-")" })")
@@ -491,7 +510,7 @@ struct CommandLineTests {
         process.terminate()
         try await onOwnThread { process.waitUntilExit() }
         #expect(process.terminationReason == .exit)
-        #expect(process.terminationStatus == 0)
+        #expect(process.terminationStatus == 0, "\(Self.laterLog(of: process))")
     }
 
     /// Whether headless Chromium, its driver, selenium and Debian's xterm.js are here (CI installs them).
@@ -546,6 +565,28 @@ struct CommandLineTests {
         #expect(replay.output.contains("status: Replay of \(id) ended"))
         process.terminate()
         try await onOwnThread { process.waitUntilExit() }
+    }
+
+    /// The console loads xterm.js from jsDelivr by default, and the browser checks each file against the
+    /// SHA-384 of the pinned version: here Chromium's cdn.jsdelivr.net is a local HTTPS server that serves a
+    /// script of its own at xterm.js's path (CORS allowed, as jsDelivr does). The page runs neither file, the
+    /// browser says both failed their integrity check, and the status line says what to do. (Until 2026-12-07
+    /// the page had no `integrity`: the CDN's script ran in the page, which can open the user's shell.)
+    @Test(.enabled(if: browserAvailable, "needs chromium, chromium-driver and selenium (.ci/run installs them)"))
+    func theBrowserConsoleRunsNoScriptTheCDNServesInThePinnedOnesPlace() async throws {
+        let data = Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        let (process, port) = try await startServe(dataDirectory: data)
+        defer { if process.isRunning { process.terminate() } }
+        let cdn = try makeSelfSignedCertificate(in: data + "/cdn", name: "cdn")
+        let root = FileManager.default.currentDirectoryPath
+        let browser = try await run(command: [
+            "python3", root + "/Tests/Support/browser_cdn_tamper.py", "http://127.0.0.1:\(port)/console?token=\(try Self.token(data))",
+            cdn.certificate, cdn.key,
+        ])
+        #expect(browser.status == 0, "\(browser.output)")
+        #expect(browser.output.contains("integrity messages: 2"), "\(browser.output)")
+        #expect(browser.output.contains("status: Could not load xterm.js from cdn.jsdelivr.net"), "\(browser.output)")
     }
 
     /// Runs a command to the end; returns its exit status and its output and errors together.

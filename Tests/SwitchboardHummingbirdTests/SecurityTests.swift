@@ -465,7 +465,11 @@ struct SecurityTests {
             let page = try await RawHTTP.request(
                 port: server.port, "GET", "/console", headers: ["Cookie: \(AccessCredentials.cookieName)=\(Self.aliceKey)"])
             #expect(page.status == 200)
-            #expect(page.body.contains("xterm"))
+            // Each file of the CDN with the SHA-384 of the pinned version (a browser test checks that it is kept to).
+            let script = "sha384-M169f14mRZOXm3hD/v2Ti0ThIT/RnAQagXA9nlE15yHAtrW19gdePJh/HaTzUOe/"
+            let stylesheet = "sha384-8Xk9wy/gzEDUKrXtrmCFa2bBuK3BpjpDuL/p0SeKQX19Khl/M+lHOgD/CyYf7efP"
+            #expect(page.body.contains(#"xterm@5.5.0/lib/xterm.js" integrity="\#(script)" crossorigin="anonymous"></script>"#))
+            #expect(page.body.contains(#"xterm@5.5.0/css/xterm.css" integrity="\#(stylesheet)" crossorigin="anonymous">"#))
             for answer in [refused, page] {
                 #expect(RawHTTP.header("X-Frame-Options", in: answer.head) == "DENY")
                 #expect(RawHTTP.header("Content-Security-Policy", in: answer.head)?.contains("frame-ancestors 'none'") == true)
