@@ -9,8 +9,8 @@ import Switchboard
 /// the server's own pages need none.
 ///
 /// The leave covers reading only: a request from a listed origin still needs its key, sent in `Authorization`
-/// (`Access-Control-Allow-Credentials` is never sent, so a browser sends no cookie cross-origin, and the
-/// console's cookie is `SameSite=Strict` besides).
+/// (`Access-Control-Allow-Credentials` is never sent, so a browser sends no cookie cross-origin; no cookie
+/// carries a key besides).
 enum CrossOriginSharing {
     /// The methods a preflight allows: every method of the REST layer (a resource's own are checked as always).
     static let allowedMethods = "GET, HEAD, POST, PUT, PATCH, DELETE, REPORT, OPTIONS"

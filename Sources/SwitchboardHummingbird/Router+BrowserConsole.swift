@@ -49,10 +49,12 @@ extension Router {
     /// Serves a page that opens a PTY terminal in xterm.js over the terminado protocol, fits it to the
     /// window (and resizes with it), and shows when the program exits.
     ///
-    /// The page needs a key, like everything else: open it once as `/console?token=<key>`, and it sets the
-    /// key as an `HttpOnly; SameSite=Strict` cookie and redirects to `/console` (so the key leaves the
-    /// address bar and the history); the WebSocket then carries the cookie. Without a valid key it answers
-    /// `401` with a page that says how to get in. The page and its assets may not be framed
+    /// The terminal needs a key, like everything else; the page holds none and is served to every client the
+    /// host check lets in. Open it once per tab as `/console?token=<key>`: its script moves the key out of
+    /// the address (and the history) into the tab's `sessionStorage`, asks `<path>/key` whether it is valid
+    /// (`204` or `401`, by the API's `Authenticator`), and sends it with the WebSocket as a subprotocol
+    /// (`AccessCredentials.subprotocolKeyPrefix`). No cookie: a browser sends a host's cookies to every port
+    /// of that host. Without a valid key the status line says how to get in. The page and its assets may not be framed
     /// (`X-Frame-Options: DENY`, `frame-ancestors 'none'`) and are sent with `nosniff` and
     /// `Referrer-Policy: no-referrer`. A `HEAD` is answered as the `GET`, without the body.
     /// - Parameters:
@@ -61,7 +63,7 @@ extension Router {
     ///   - replayURI: The WebSocket path of the replay terminal (`/api/replay`), when recordings can be played:
     ///     `/console?replay=<id>` then plays that recording at its recorded size instead of opening a terminal.
     ///   - assets: Where xterm.js comes from.
-    ///   - api: The API whose `Authenticator` checks the key.
+    ///   - api: The API whose `Authenticator` checks the key at `<path>/key`.
     ///   - configuration: The server's configuration, for the hosts it answers.
     public func addBrowserConsole(
         at path: String = "/console", terminalURI: String, replayURI: String? = nil, assets: XtermAssets = .cdn, api: SwitchboardAPI,
@@ -92,29 +94,42 @@ extension Router {
         }
         let separator = terminalURI.split(separator: "/").count >= 3 ? "&" : "/"
         let page = Self.consolePage(
-            script: script, stylesheet: stylesheet, assets: assets, socketPath: terminalURI + separator + "mode=terminado",
+            script: script, stylesheet: stylesheet, assets: assets, root: configuration.normalizedRoot, keyPath: base + "/key",
+            socketPath: terminalURI + separator + "mode=terminado",
             replayPath: replayURI.map { $0 + ($0.split(separator: "/").count >= 3 ? "&" : "/") })
         getAndHead(base) { request, _ -> Response in
             var headers = Self.consoleSecurityHeaders(script: script, host: request.head.authority)
             headers[.contentType] = "text/html; charset=utf-8"
             headers[.cacheControl] = "no-store"
             guard guardian.allowsHost(request.head.authority) else { return .unknownHost(headers: headers) }
-            let fields = request.headers
-            if let token = request.uri.queryParameters["token"].map(String.init), !token.isEmpty {
-                // Check the key, put it in a cookie, and take it out of the address bar.
-                guard (try? await api.authenticate(headers: [.authorization: "Bearer " + token], uriKey: nil)) != nil else {
-                    return Self.consoleRefusal(headers: headers, reason: "The token is not valid.")
-                }
-                headers[.setCookie] = "\(AccessCredentials.cookieName)=\(token); Path=/; HttpOnly; SameSite=Strict"
-                // A replay id (letters, digits and dashes) stays in the address.
-                let replay = request.uri.queryParameters["replay"].map(String.init)?.filter { $0.isLetter || $0.isNumber || $0 == "-" }
-                headers[.location] = base + (replay.map { $0.isEmpty ? "" : "?replay=" + $0 } ?? "")
-                return Response(status: .seeOther, headers: headers)
-            }
-            guard (try? await api.authenticate(headers: fields, uriKey: nil)) != nil else {
-                return Self.consoleRefusal(headers: headers, reason: "This console needs the server's access token.")
+            // The page holds no secret: the key stays in the browser's tab. A key that an older console kept in a
+            // cookie, which the browser would send to every port of this host, is cleared.
+            if Self.holdsKeyCookie(request.headers) {
+                headers[.setCookie] = "\(AccessCredentials.cookieName)=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict"
             }
             return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: page)))
+        }
+        // The page asks here whether a key is valid before it connects: a refused WebSocket upgrade tells a
+        // browser's script nothing but 1006.
+        getAndHead(base + "/key") { request, _ -> Response in
+            var headers = Self.consoleSecurityHeaders(script: script, host: nil)
+            headers[.cacheControl] = "no-store"
+            guard guardian.allowsHost(request.head.authority) else { return .unknownHost(headers: headers) }
+            guard request.headers[.authorization] != nil, (try? await api.authenticate(headers: request.headers, uriKey: nil)) != nil else {
+                headers[.wwwAuthenticate] = #"Bearer realm="Switchboard""#
+                return Response(status: .unauthorized, headers: headers)
+            }
+            return Response(status: .noContent, headers: headers)
+        }
+    }
+
+    /// Whether a request carries the cookie in which older consoles kept the key.
+    static func holdsKeyCookie(_ headers: HTTPFields) -> Bool {
+        headers.contains { field in
+            field.name == .cookie
+                && field.value.split(separator: ";").contains {
+                    $0.split(separator: "=", maxSplits: 1).first?.filter { $0 != " " && $0 != "\t" } == AccessCredentials.cookieName
+                }
         }
     }
 
@@ -132,30 +147,22 @@ extension Router {
         return headers
     }
 
-    static func consoleRefusal(headers: HTTPFields, reason: String) -> Response {
-        var headers = headers
-        headers[.wwwAuthenticate] = #"Bearer realm="Switchboard""#
-        let page = """
-            <!doctype html>
-            <html lang="en"><head><meta charset="utf-8"><title>Switchboard console</title></head>
-            <body style="font: 15px sans-serif; margin: 2em">
-            <h1>401: Unauthorized</h1>
-            <p>\(htmlEscaped(reason)) Open this page as <code>/console?token=&lt;token&gt;</code>:
-            <code>switchboard serve</code> prints that address when it starts, and keeps the token in
-            <code>&lt;data directory&gt;/token</code>.</p>
-            </body></html>
-            """
-        return Response(status: .unauthorized, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: page)))
-    }
-
     static func htmlEscaped(_ text: String) -> String {
         text.replacing("&", with: "&amp;").replacing("\"", with: "&quot;").replacing("<", with: "&lt;")
     }
 
+    /// The console's page. Its script takes the key out of the address (`?token=`) into the tab's
+    /// `sessionStorage` (scoped to this origin, port included), asks `keyPath` whether it is valid, and sends
+    /// it with the WebSocket as a subprotocol (`AccessCredentials.subprotocolKeyPrefix`), or, for a key that
+    /// cannot be one, in the URI after `root`.
     static func consolePage(
-        script: String, stylesheet: String, assets: XtermAssets, socketPath: String, replayPath: String? = nil
+        script: String, stylesheet: String, assets: XtermAssets, root: String, keyPath: String, socketPath: String,
+        replayPath: String? = nil
     ) -> String {
         let socketJSON = JSON.string(socketPath).compact
+        let rootJSON = JSON.string(root).compact
+        let keyPathJSON = JSON.string(keyPath).compact
+        let subprotocolsJSON = JSON.array([.string(AccessCredentials.subprotocol), .string(AccessCredentials.subprotocolKeyPrefix)]).compact
         let failureJSON = JSON.string(assets.loadFailure).compact
         let replayJSON = replayPath.map { JSON.string($0).compact } ?? "null"
         return """
@@ -175,6 +182,18 @@ extension Router {
             <body>
             <div id="terminal"></div>
             <div id="status">Connecting…</div>
+            <script>
+            // First of all, the key leaves the address (and so the history) for this tab's storage: no cookie,
+            // which the browser would send to every server on this host, whatever its port.
+            (function () {
+              var query = new URLSearchParams(location.search);
+              var given = query.get('token');
+              if (given === null) { return; }
+              query.delete('token');
+              history.replaceState(null, '', location.pathname + (query.toString() ? '?' + query.toString() : ''));
+              if (given) { sessionStorage.setItem('switchboard.key', given); }
+            })();
+            </script>
             <script src="\(htmlEscaped(script))"\(assets.integrityAttributes(stylesheet: false))></script>
             <script>
             (function () {
@@ -182,11 +201,25 @@ extension Router {
               var TerminalClass = window.Terminal || (window.XtermModule && (window.XtermModule.Terminal || window.XtermModule.default));
               var element = document.getElementById('terminal');
               var status = document.getElementById('status');
-              if (!TerminalClass) {
+              function fail(text) {
                 status.style.cssText = 'height: auto; white-space: normal; color: #f88';
-                status.textContent = \(failureJSON);
-                return;
+                status.textContent = text;
               }
+              if (!TerminalClass) { fail(\(failureJSON)); return; }
+              var key = sessionStorage.getItem('switchboard.key');
+              var refusal = "This console needs the server's access token: open it as /console?token=<token> "
+                + '(switchboard serve prints that address, and keeps the token in <data directory>/token).';
+              if (!key) { fail(refusal); return; }
+              fetch(\(keyPathJSON), { headers: { Authorization: 'Bearer ' + key }, cache: 'no-store' }).then(function (answer) {
+                if (answer.status === 401) {
+                  sessionStorage.removeItem('switchboard.key');
+                  fail('The token is not valid. ' + refusal);
+                } else {
+                  start(key);
+                }
+              }, function () { fail('Could not reach the server.'); });
+
+              function start(key) {
               var term = new TerminalClass({ fontFamily: 'monospace', fontSize: 14, rendererType: 'dom' });
               term.open(element);
               function on(event, handler) {
@@ -197,7 +230,13 @@ extension Router {
               // /console?replay=<id> plays a recording (Switchboard.Replay) at its recorded size.
               var replay = \(replayJSON) !== null ? new URLSearchParams(location.search).get('replay') : null;
               var path = replay ? \(replayJSON) + 'id=' + encodeURIComponent(replay) + '&mode=terminado' : \(socketJSON);
-              var socket = new WebSocket((location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + path);
+              // The key as a subprotocol, beside 'switchboard', which the server answers; a key that is not an
+              // HTTP token cannot be one, and goes in the URI after the API root.
+              var scheme = location.protocol === 'https:' ? 'wss://' : 'ws://';
+              var offers = \(subprotocolsJSON);
+              var socket = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(key)
+                ? new WebSocket(scheme + location.host + path, [offers[0], offers[1] + key])
+                : new WebSocket(scheme + location.host + \(rootJSON) + '(' + encodeURIComponent(key) + ')' + path.slice(\(rootJSON).length));
               function send(message) { if (socket.readyState === 1 && !exited) { socket.send(JSON.stringify(message)); } }
               function cell() {
                 var probe = document.createElement('span');
@@ -232,6 +271,7 @@ extension Router {
               on('data', function (data) { send(['stdin', data]); });
               window.addEventListener('resize', fit);
               window.switchboardConsole = { terminal: term, socket: socket };
+              }
             })();
             </script>
             </body>

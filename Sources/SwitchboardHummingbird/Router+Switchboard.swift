@@ -41,8 +41,10 @@ extension Router where Context: SwitchboardRequestContextProtocol {
         let admission = ConnectionAdmission(
             maxConnections: configuration.maxConnections, maxConnectionsPerClient: configuration.maxConnectionsPerClient)
         let upgraded = UpgradedConnection(api: api, configuration: configuration, admission: admission)
-        let upgrade = WebSocketUpgradeMiddleware<Context> { _, _ in
-            .upgrade([:])
+        let upgrade = WebSocketUpgradeMiddleware<Context> { request, _ in
+            // A browser that sends its key as a subprotocol offers `switchboard` beside it, and fails the
+            // connection unless one of its offers is answered.
+            AccessCredentials.offersSubprotocol(request.headers) ? .upgrade([.secWebSocketProtocol: AccessCredentials.subprotocol]) : .upgrade([:])
         } onUpgrade: { inbound, outbound, webSocketContext in
             try await upgraded.serve(inbound: inbound, outbound: outbound, context: webSocketContext)
         }

@@ -58,6 +58,14 @@ def main():
         textarea.send_keys("exit 5\n")
         wait.until(lambda d: "exited with status 5" in d.find_element(By.ID, "status").text)
         print("status:", driver.find_element(By.ID, "status").text)
+        # The key left the address and stayed in the tab, in no cookie; a reload connects again with it.
+        print("address:", driver.current_url)
+        print("cookies:", len(driver.get_cookies()))
+        print("key in the tab:", driver.execute_script("return sessionStorage.getItem('switchboard.key') !== null"))
+        driver.refresh()
+        wait.until(lambda d: d.execute_script(
+            "return window.switchboardConsole && window.switchboardConsole.socket.readyState === 1"))
+        print("reloaded:", driver.find_element(By.ID, "status").text)
         return 0
     except Exception as error:  # noqa: BLE001 - report anything, with the screen
         print("failed:", repr(error), file=sys.stderr)

@@ -548,6 +548,11 @@ struct CommandLineTests {
         #expect(browser.status == 0, "\(browser.output)")
         #expect(browser.output.contains("\n42\n"))
         #expect(browser.output.contains("status: The program 'bash' exited with status 5"))
+        // The key is kept in the tab (sessionStorage, scoped to this origin), never in a cookie that the browser
+        // would send to every port of this host; it leaves the address at once.
+        #expect(browser.output.contains("address: http://127.0.0.1:\(port)/console\n"), "\(browser.output)")
+        // (Reloaded, it is connected again; its status line says that the new session is recorded.)
+        #expect(browser.output.contains("cookies: 0\nkey in the tab: True\nreloaded: This session is recorded"), "\(browser.output)")
 
         let row = try #require(try await Self.recordings(port: port, token: token).first)
         guard case .string(let id)? = row["Id"] else { throw TestFailure("no Id in \(row)") }

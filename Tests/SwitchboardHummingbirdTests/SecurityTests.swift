@@ -40,7 +40,6 @@ struct SecurityTests {
             let headerForms = [
                 "Authorization: Bearer \(Self.aliceKey)", "Authorization: ApiKey \(Self.aliceKey)",
                 "Authorization: token \(Self.aliceKey)", "Authorization: Basic \(basic)",
-                "Cookie: theme=dark; \(AccessCredentials.cookieName)=\(Self.aliceKey)",
             ]
             for header in headerForms {
                 let answer = try await RawHTTP.request(port: server.port, "GET", "/api/superhero//limit=1", headers: [header])
@@ -51,6 +50,7 @@ struct SecurityTests {
                 #expect(try await client.receiveText() == "hi")
                 try await client.close()
             }
+            // A browser's WebSocket: `aBrowserSendsItsKeyAsASubprotocolAndNoCookieIsRead`.
             let inURI = try await RawHTTP.request(port: server.port, "GET", "/api(\(Self.aliceKey))/superhero//limit=1")
             #expect(inURI.status == 200)
             #expect(!inURI.body.contains(Self.aliceKey))
@@ -64,6 +64,40 @@ struct SecurityTests {
             #expect(profile.contains("\"CurrentTerminal\": \"SwitchboardSamples.Echo\""))
             #expect(!profile.contains(Self.aliceKey))
             try await client.close()
+        }
+    }
+
+    /// A browser's WebSocket can set no header but its subprotocols: the console sends the key as
+    /// `switchboard.key.<key>` beside `switchboard`, and the upgrade answers `switchboard` (a browser fails a
+    /// connection whose offers are all left unanswered), never the key. No cookie carries a key any more: a
+    /// browser sends a host's cookies to every port of that host, so the console's cookie reached every other
+    /// server on the machine (until 2026-12-07 `switchboard_token` was read, and set by the console).
+    @Test func aBrowserSendsItsKeyAsASubprotocolAndNoCookieIsRead() async throws {
+        try await TestServer.with(authenticator: Self.keys()) { server in
+            func upgrade(_ fields: String) throws -> (head: String, socket: RawSocket) {
+                let socket = try RawSocket.sending(
+                    "GET /api/echo HTTP/1.1\r\nHost: 127.0.0.1:\(server.port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                        + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\(fields)\r\n", port: server.port)
+                return (try socket.readHead(), socket)
+            }
+            let offered = try upgrade("Sec-WebSocket-Protocol: switchboard, switchboard.key.\(Self.aliceKey)\r\n")
+            #expect(offered.head.hasPrefix("HTTP/1.1 101"), "\(offered.head)")
+            #expect(RawHTTP.header("Sec-WebSocket-Protocol", in: offered.head) == "switchboard")
+            #expect(!offered.head.contains(Self.aliceKey))
+            try offered.socket.write(RawSocket.maskedFrame(opcode: 0x1, payload: Array("#INFO".utf8)))
+            let info = try await onOwnThread { try offered.socket.read(count: 2) }
+            #expect(info.first == 0x81)
+            // Without the offer of `switchboard`, nothing is answered (a browser would not send the key alone).
+            let alone = try upgrade("Sec-WebSocket-Protocol: switchboard.key.\(Self.aliceKey)\r\n")
+            #expect(alone.head.hasPrefix("HTTP/1.1 101"), "\(alone.head)")
+            #expect(RawHTTP.header("Sec-WebSocket-Protocol", in: alone.head) == nil)
+            let wrong = try upgrade("Sec-WebSocket-Protocol: switchboard, switchboard.key.not-a-key-of-this-server\r\n")
+            #expect(wrong.head.hasPrefix("HTTP/1.1 401"), "\(wrong.head)")
+            let cookie = try upgrade("Cookie: theme=dark; \(AccessCredentials.cookieName)=\(Self.aliceKey)\r\n")
+            #expect(cookie.head.hasPrefix("HTTP/1.1 401"), "\(cookie.head)")
+            let overHTTP = try await RawHTTP.request(
+                port: server.port, "GET", "/api/superhero//limit=1", headers: ["Cookie: \(AccessCredentials.cookieName)=\(Self.aliceKey)"])
+            #expect(overHTTP.status == 401)
         }
     }
 
@@ -443,43 +477,51 @@ struct SecurityTests {
 
     // MARK: The browser console
 
-    @Test func theBrowserConsoleNeedsTheTokenSetsAStrictCookieAndCannotBeFramed() async throws {
+    /// The console's page holds no secret and is served to anyone this host answers: its script takes the key
+    /// out of the address into the tab's `sessionStorage` (a browser test follows it), asks `/console/key`
+    /// whether it is valid, and sends it with the WebSocket as a subprotocol. The server sets no cookie, and
+    /// clears the one in which older consoles kept the key. Page and answers may not be framed.
+    @Test func theBrowserConsoleSetsNoCookieChecksKeysAndCannotBeFramed() async throws {
         try await TestServer.with(
             authenticator: Self.keys(),
             routes: { server in
                 server.router.addBrowserConsole(terminalURI: "/api/pty", api: server.api, configuration: server.configuration)
             }
         ) { server in
-            let refused = try await RawHTTP.request(port: server.port, "GET", "/console")
-            #expect(refused.status == 401)
-            #expect(refused.body.contains("/console?token="))
-            let wrong = try await RawHTTP.request(port: server.port, "GET", "/console?token=nope-nope-nope")
-            #expect(wrong.status == 401)
-            #expect(!wrong.head.contains("Set-Cookie"))
-            let entry = try await RawHTTP.request(port: server.port, "GET", "/console?token=\(Self.aliceKey)")
-            #expect(entry.status == 303)
-            #expect(RawHTTP.header("Location", in: entry.head) == "/console")
-            #expect(
-                RawHTTP.header("Set-Cookie", in: entry.head)
-                    == "\(AccessCredentials.cookieName)=\(Self.aliceKey); Path=/; HttpOnly; SameSite=Strict")
-            let page = try await RawHTTP.request(
-                port: server.port, "GET", "/console", headers: ["Cookie: \(AccessCredentials.cookieName)=\(Self.aliceKey)"])
+            let page = try await RawHTTP.request(port: server.port, "GET", "/console")
             #expect(page.status == 200)
+            #expect(page.body.contains("sessionStorage.setItem('switchboard.key'"))
+            #expect(page.body.contains(#"["switchboard","switchboard.key."]"#))
+            let entry = try await RawHTTP.request(port: server.port, "GET", "/console?token=\(Self.aliceKey)")
+            #expect(entry.status == 200)
+            for answer in [page, entry] { #expect(RawHTTP.header("Set-Cookie", in: answer.head) == nil) }
+            let older = try await RawHTTP.request(
+                port: server.port, "GET", "/console", headers: ["Cookie: theme=dark; \(AccessCredentials.cookieName)=\(Self.aliceKey)"])
+            #expect(RawHTTP.header("Set-Cookie", in: older.head) == "\(AccessCredentials.cookieName)=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict")
+            let unknown = try await RawHTTP.request(port: server.port, "GET", "/console/key", headers: ["Authorization: Bearer nope-nope-nope-nope"])
+            let none = try await RawHTTP.request(port: server.port, "GET", "/console/key")
+            for refused in [unknown, none] {
+                #expect(refused.status == 401)
+                #expect(RawHTTP.header("WWW-Authenticate", in: refused.head) == #"Bearer realm="Switchboard""#)
+            }
+            let valid = try await RawHTTP.request(port: server.port, "GET", "/console/key", headers: ["Authorization: Bearer \(Self.aliceKey)"])
+            #expect(valid.status == 204)
             // Each file of the CDN with the SHA-384 of the pinned version (a browser test checks that it is kept to).
             let script = "sha384-M169f14mRZOXm3hD/v2Ti0ThIT/RnAQagXA9nlE15yHAtrW19gdePJh/HaTzUOe/"
             let stylesheet = "sha384-8Xk9wy/gzEDUKrXtrmCFa2bBuK3BpjpDuL/p0SeKQX19Khl/M+lHOgD/CyYf7efP"
             #expect(page.body.contains(#"xterm@5.5.0/lib/xterm.js" integrity="\#(script)" crossorigin="anonymous"></script>"#))
             #expect(page.body.contains(#"xterm@5.5.0/css/xterm.css" integrity="\#(stylesheet)" crossorigin="anonymous">"#))
-            for answer in [refused, page] {
+            for answer in [page, valid, unknown] {
                 #expect(RawHTTP.header("X-Frame-Options", in: answer.head) == "DENY")
                 #expect(RawHTTP.header("Content-Security-Policy", in: answer.head)?.contains("frame-ancestors 'none'") == true)
                 #expect(RawHTTP.header("X-Content-Type-Options", in: answer.head) == "nosniff")
                 #expect(RawHTTP.header("Referrer-Policy", in: answer.head) == "no-referrer")
             }
-            let rebound = try await RawHTTP.request(
-                port: server.port, "GET", "/console", hostHeader: "evil.example",
-                headers: ["Cookie: \(AccessCredentials.cookieName)=\(Self.aliceKey)"])
-            #expect(rebound.status == 403)
+            for path in ["/console", "/console/key"] {
+                let rebound = try await RawHTTP.request(
+                    port: server.port, "GET", path, hostHeader: "evil.example", headers: ["Authorization: Bearer \(Self.aliceKey)"])
+                #expect(rebound.status == 403, "\(path)")
+            }
         }
     }
 }

@@ -52,10 +52,24 @@ extension SwitchboardError {
 /// - `Authorization: Basic <base64 of user:key>`, the key as the password (any user name);
 /// - in the URI, right after the API root: `/api(<key>)/shell`, for clients that cannot set headers; the
 ///   transport strips it before the URI is used, shown or logged;
-/// - the cookie ``cookieName``, which the browser console sets from `/console?token=<key>`.
+/// - for a browser's WebSocket, which can set no header but its subprotocols: `Sec-WebSocket-Protocol:
+///   switchboard, switchboard.key.<key>` (``subprotocol`` and ``subprotocolKeyPrefix``), as the browser console
+///   sends it; the upgrade answers `switchboard`, never the key. A proxy's access log, which keeps the request
+///   line, never sees it.
+///
+/// No cookie carries a key: a browser sends a host's cookies to every port of that host, so every other server
+/// on the machine would get it (the console kept it in one until 2026-12-07, ``cookieName``).
 public enum AccessCredentials {
-    /// The cookie that carries the key for browsers: `HttpOnly; SameSite=Strict`.
+    /// The cookie in which the browser console kept the key until 2026-12-07. It is not read; the console clears
+    /// it where a browser still holds it.
     public static let cookieName = "switchboard_token"
+
+    /// The WebSocket subprotocol a browser offers beside its key, and that the upgrade answers.
+    public static let subprotocol = "switchboard"
+
+    /// What precedes the key in the subprotocol that carries it (`switchboard.key.<key>`). Only keys made of the
+    /// characters of an HTTP token fit (generated keys and `serve`'s tokens do).
+    public static let subprotocolKeyPrefix = "switchboard.key."
 
     /// The key in a request's headers or URI, if there is one.
     /// - Parameters:
@@ -67,16 +81,22 @@ public enum AccessCredentials {
             return try key(fromAuthorization: authorization)
         }
         if let uriKey { return uriKey }
-        for cookies in headers where cookies.name == .cookie {
-            for pair in cookies.value.split(separator: ";") {
-                let parts = pair.split(separator: "=", maxSplits: 1)
-                if parts.count == 2, parts[0].trimmingWhitespace() == cookieName {
-                    let value = parts[1].trimmingWhitespace()
-                    if !value.isEmpty { return value }
+        for offers in headers where offers.name == .secWebSocketProtocol {
+            for offer in offers.value.split(separator: ",") {
+                let offer = offer.trimmingWhitespace()
+                if offer.hasPrefix(subprotocolKeyPrefix), offer.count > subprotocolKeyPrefix.count {
+                    return String(offer.dropFirst(subprotocolKeyPrefix.count))
                 }
             }
         }
         return nil
+    }
+
+    /// Whether a WebSocket upgrade's `Sec-WebSocket-Protocol` offers ``subprotocol``.
+    public static func offersSubprotocol(_ headers: HTTPFields) -> Bool {
+        headers.contains { field in
+            field.name == .secWebSocketProtocol && field.value.split(separator: ",").contains { $0.trimmingWhitespace() == subprotocol }
+        }
     }
 
     static func key(fromAuthorization value: String) throws(SwitchboardError) -> String {
