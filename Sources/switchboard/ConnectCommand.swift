@@ -49,11 +49,13 @@ struct ConnectCommand: AsyncParsableCommand {
     var token: String?
     @Option(help: "For wss://: a PEM file of the certificates to trust instead of the system's (a self-signed server's own).")
     var ca: String?
+    @Option(help: "Seconds to wait for the server to answer the WebSocket upgrade.") var connectTimeout = 10.0
 
     /// `--drain` is a number of seconds that a wait can take: `inf` or `1e300` crashed the client (exit 132), and a
     /// negative one was taken as no wait.
     func validate() throws {
         guard drain >= 0 && drain <= 3_600 else { throw ValidationError("--drain must be 0 to 3600 seconds") }
+        guard connectTimeout > 0 && connectTimeout <= 3_600 else { throw ValidationError("--connect-timeout must be above 0 and at most 3600 seconds") }
         // `127.0.0.1:8080/api/shell` was "Invalid URL", and `localhost:8080` read as a scheme.
         guard let components = URLComponents(string: url), let scheme = components.scheme?.lowercased(),
             ["ws", "wss", "http", "https"].contains(scheme), let host = components.host, !host.isEmpty
@@ -87,10 +89,16 @@ struct ConnectCommand: AsyncParsableCommand {
         let lastMessage = LastMessageTime()
         let drain = Duration.milliseconds(Int(max(0, self.drain) * 1000))
         let closeFrame: WebSocketCloseFrame?
+        let (url, connectTimeout) = (self.url, self.connectTimeout)
+        let deadline = HandshakeDeadline(seconds: connectTimeout) {
+            console.restore()
+            FileHandle.standardError.write(Data(HandshakeDeadline.message(url: url, seconds: connectTimeout).utf8))
+        }
         do {
             let (configuration, tls) = try clientSettings(fields: fields)
             closeFrame = try await WebSocketClient.connect(url: url, configuration: configuration, tlsConfiguration: tls, logger: Self.logger) {
                 inbound, outbound, _ in
+                deadline.upgraded()
                 // The printer runs until the server's close frame ends the inbound stream. When input ends, the
                 // sender starts the closing handshake and the printer is left to read the server's reply.
                 enum Finished { case server, input, timedOut }
@@ -195,6 +203,11 @@ struct ConnectCommand: AsyncParsableCommand {
     func runTerminal(fields: HTTPFields) async throws {
         let terminal = LocalTerminal()
         let closeFrame: WebSocketCloseFrame?
+        let (url, connectTimeout) = (self.url, self.connectTimeout)
+        let deadline = HandshakeDeadline(seconds: connectTimeout) {
+            terminal.restore()
+            FileHandle.standardError.write(Data(HandshakeDeadline.message(url: url, seconds: connectTimeout).utf8))
+        }
         do {
             let (configuration, tls) = try clientSettings(fields: fields)
             terminal.enterRawMode()
@@ -202,6 +215,7 @@ struct ConnectCommand: AsyncParsableCommand {
             closeFrame = try await WebSocketClient.connect(
                 url: RemoteTerminal.terminadoURL(url), configuration: configuration, tlsConfiguration: tls, logger: Self.logger
             ) { inbound, outbound, _ in
+                deadline.upgraded()
                 try await RemoteTerminal.run(inbound: inbound, outbound: outbound, terminal: terminal)
             }
         } catch {
@@ -234,10 +248,35 @@ struct ConnectCommand: AsyncParsableCommand {
         if reason.contains("Connection refused"), let components = URLComponents(string: url), let host = components.host {
             let port = components.port ?? (["wss", "https"].contains(components.scheme?.lowercased() ?? "") ? 443 : 80)
             reason = "connection refused: nothing listens on \(host):\(port) (is the server running, on this port?)"
+        } else if let tls = tlsReason(reason, url: url) {
+            reason = tls
+        } else if reason == "\(ChannelError.inappropriateOperationForState)" {
+            // NIO's upgrade handler, left by a connection that ended before the server's answer.
+            reason = "the server closed the connection without answering the WebSocket upgrade"
         }
         if let refusal = await refusal(url: url, headers: headers) { reason = refusal }
         FileHandle.standardError.write(Data("Could not connect to \(url): \(reason)\n".utf8))
         return ExitCode(2)
+    }
+
+    /// What a failed TLS handshake means for the user, from BoringSSL's account of it (which names its source
+    /// file and error numbers); `nil` for other errors.
+    static func tlsReason(_ error: String, url: String) -> String? {
+        let place = URLComponents(string: url).map { "\($0.host ?? "the server"):\($0.port ?? 443)" } ?? "the server"
+        if error.contains("CERTIFICATE_VERIFY_FAILED") {
+            return "the certificate of \(place) is not trusted here (self-signed, or from an authority this machine does not trust): "
+                + "pass --ca with the certificate it serves (for switchboard serve, its --tls-cert file)"
+        }
+        if error.contains("failedToValidateHostname") {
+            return "the certificate of \(place) is not for this host name"
+        }
+        if error.contains("EOF during handshake") || error.contains("WRONG_VERSION_NUMBER") {
+            return "\(place) ended the connection in the TLS handshake: is it a plain ws:// server?"
+        }
+        if error.contains("handshakeFailed") {
+            return "the TLS handshake with \(place) failed: \(error)"
+        }
+        return nil
     }
 
     /// Why the server refused the upgrade, from a plain GET of the same URL with the same headers: the

@@ -431,6 +431,41 @@ struct CommandLineTests {
             "\(result.err)")
     }
 
+    /// `connect` says why a TLS handshake failed, and gives up on a server that ends the connection without
+    /// answering the upgrade. Before, a self-signed certificate and a plain server asked with `wss://` printed
+    /// BoringSSL's error (its source file and error numbers), and `ws://` to a TLS port waited for ever:
+    /// swift-websocket's client keeps waiting for an answer after the server's end of the connection.
+    @Test(.timeLimit(.minutes(1))) func connectSaysWhyATLSHandshakeFailedAndGivesUpOnAnUnansweredUpgrade() async throws {
+        let data = Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        let files = try makeSelfSignedCertificate(in: data + "/certificate", name: "server")
+        let (tls, tlsPort) = try await startServe(dataDirectory: data + "/tls", ["--tls-cert", files.certificate, "--tls-key", files.key])
+        defer { if tls.isRunning { tls.terminate() } }
+        let (plain, plainPort) = try await startServe(dataDirectory: data + "/plain")
+        defer { if plain.isRunning { plain.terminate() } }
+
+        let untrusted = try await run(["connect", "wss://localhost:\(tlsPort)/api/echo"], input: "")
+        #expect(untrusted.status == 2, "\(untrusted.err)")
+        #expect(
+            untrusted.err == "Could not connect to wss://localhost:\(tlsPort)/api/echo: the certificate of localhost:\(tlsPort) is not "
+                + "trusted here (self-signed, or from an authority this machine does not trust): pass --ca with the certificate it "
+                + "serves (for switchboard serve, its --tls-cert file)\n", "\(untrusted.err)")
+        let trusted = try await run(["connect", "wss://localhost:\(tlsPort)/api/echo", "--ca", files.certificate, "--until", "hi"], input: "hi\n")
+        #expect(trusted.status == 0, "\(trusted.err)")
+        #expect(trusted.out == "hi\n")
+
+        let plainToTLS = try await run(["connect", "ws://localhost:\(tlsPort)/api/echo", "--connect-timeout", "1"], input: "")
+        #expect(plainToTLS.status == 2, "\(plainToTLS.err)")
+        #expect(
+            plainToTLS.err == "Could not connect to ws://localhost:\(tlsPort)/api/echo: no answer to the WebSocket upgrade within 1 s "
+                + "(a server that takes TLS closes a ws:// request unanswered: is it wss://?); --connect-timeout sets the limit\n",
+            "\(plainToTLS.err)")
+
+        let tlsToPlain = try await run(["connect", "wss://localhost:\(plainPort)/api/echo", "--ca", files.certificate], input: "")
+        #expect(tlsToPlain.status == 2, "\(tlsToPlain.err)")
+        #expect(tlsToPlain.err.contains(": localhost:\(plainPort) ended the connection in the TLS handshake: is it a plain ws:// server?"), "\(tlsToPlain.err)")
+    }
+
     /// A key file `serve` cannot use stops it before anything starts, saying why (a missing file said only
     /// "Cannot read").
     @Test func serveSaysWhyItCannotUseAKeyFile() async throws {
@@ -493,6 +528,9 @@ struct CommandLineTests {
         let result = try await run(["connect", "ws://127.0.0.1:9/api/echo", "--drain=\(drain)"], input: "")
         #expect(result.status == 64, "\(result.err)")
         #expect(result.err.contains("--drain must be 0 to 3600 seconds"), "\(result.err)")
+        let timeout = try await run(["connect", "ws://127.0.0.1:9/api/echo", "--connect-timeout=\(drain)"], input: "")
+        #expect(timeout.status == 64, "\(timeout.err)")
+        #expect(timeout.err.contains("--connect-timeout must be above 0 and at most 3600 seconds"), "\(timeout.err)")
     }
 
     /// `serve` with a 5 s shutdown deadline, over TLS with a certificate of its own or not.
