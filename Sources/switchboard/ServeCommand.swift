@@ -148,6 +148,14 @@ struct ServeCommand: AsyncParsableCommand {
             "--max-tcp-connections and --max-tcp-connections-per-peer must be at most \(2 * most)")
         try check((0...36_500).contains(recordingsMaxDays), "--recordings-max-days must be 0 (no age limit) to 36500")
         try check(recordingsMaxBytes <= 1 << 50, "--recordings-max-bytes must be at most 1 PiB")
+        // A directory without the files served the console a page that could not start (it was taken as it was).
+        if let xtermDir {
+            for file in ["xterm.js", "xterm.css"] where !FileManager.default.isReadableFile(atPath: xtermDir + "/" + file) {
+                throw ValidationError(
+                    "--xterm-dir '\(xtermDir)' has no readable \(file): it holds a browser build of xterm.js as xterm.js, and xterm.css "
+                        + "(Scripts/bundle_local_xterm.sh DIR makes one from Debian's node-xterm)")
+            }
+        }
     }
 
     func run() async throws {

@@ -367,6 +367,8 @@ struct CommandLineTests {
         (["--ping-interval=-5"], "--ping-interval must be 0 (no pings) to 86400 seconds"),
         (["--shutdown-timeout=-3"], "--shutdown-timeout must be 0 (no deadline) to 3600 seconds"),
         (["--max-connections", "9223372036854775807"], "--max-connections, --max-connections-per-client and --max-rows-per-request must be 1 to"),
+        // Not a number, but refused the same way: a directory without xterm.js started a server whose console could not start.
+        (["--xterm-dir", "/nonexistent"], "--xterm-dir '/nonexistent' has no readable xterm.js: it holds a browser build of xterm.js"),
     ])
     func serveRefusesNumbersOutOfRange(arguments: [String], message: String) async throws {
         let data = Self.temporaryDirectory()
