@@ -1,8 +1,5 @@
 import ArgumentParser
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import Switchboard
 import HTTPTypes
 import HummingbirdWSClient
@@ -163,7 +160,7 @@ struct ConnectCommand: AsyncParsableCommand {
             }
         } catch {
             console.restore()
-            throw await Self.couldNotConnect(to: url, headers: fields, error)
+            throw await Self.couldNotConnect(to: url, headers: fields, tls: (try? clientSettings(fields: fields))?.1, error)
         }
         console.restore()
         let code = closeFrame.map { String(Self.number(of: $0.closeCode)) } ?? "none"
@@ -220,7 +217,7 @@ struct ConnectCommand: AsyncParsableCommand {
             }
         } catch {
             terminal.restore()
-            throw await Self.couldNotConnect(to: url, headers: fields, error)
+            throw await Self.couldNotConnect(to: url, headers: fields, tls: (try? clientSettings(fields: fields))?.1, error)
         }
         terminal.restore()
         let code = closeFrame.map { Self.number(of: $0.closeCode) }
@@ -242,7 +239,7 @@ struct ConnectCommand: AsyncParsableCommand {
 
     /// Says why the connection could not be made (asking the server when it refused the upgrade); the exit
     /// status to end with.
-    static func couldNotConnect(to url: String, headers: HTTPFields, _ error: any Error) async -> ExitCode {
+    static func couldNotConnect(to url: String, headers: HTTPFields, tls: TLSConfiguration?, _ error: any Error) async -> ExitCode {
         var reason = "\(error)"
         // NIO's account of a refused connection names its types and errno twice; the user needs the fact.
         if reason.contains("Connection refused"), let components = URLComponents(string: url), let host = components.host {
@@ -254,7 +251,7 @@ struct ConnectCommand: AsyncParsableCommand {
             // NIO's upgrade handler, left by a connection that ended before the server's answer.
             reason = "the server closed the connection without answering the WebSocket upgrade"
         }
-        if let refusal = await refusal(url: url, headers: headers) { reason = refusal }
+        if let refusal = await refusal(url: url, headers: headers, tls: tls) { reason = refusal }
         FileHandle.standardError.write(Data("Could not connect to \(url): \(reason)\n".utf8))
         return ExitCode(2)
     }
@@ -281,27 +278,20 @@ struct ConnectCommand: AsyncParsableCommand {
 
     /// Why the server refused the upgrade, from a plain GET of the same URL with the same headers: the
     /// status and message of its JSON error (a `426` means the upgrade itself was fine).
-    static func refusal(url: String, headers: HTTPFields) async -> String? {
-        guard var components = URLComponents(string: url) else { return nil }
-        components.scheme = components.scheme == "wss" ? "https" : "http"
-        guard let httpURL = components.url else { return nil }
-        var request = URLRequest(url: httpURL, timeoutInterval: 5)
-        for field in headers where field.name != .origin { request.addValue(field.value, forHTTPHeaderField: field.name.rawName) }
-        guard let (data, response) = try? await URLSession.shared.data(for: request), let http = response as? HTTPURLResponse,
-            http.statusCode != 426
-        else { return nil }
+    static func refusal(url: String, headers: HTTPFields, tls: TLSConfiguration?) async -> String? {
+        guard let http = await RefusalProbe.get(url: url, headers: headers, tls: tls), http.status != 426 else { return nil }
         // A path that answers a plain GET but opens no WebSocket (a page, `/health`): the status alone read as if
         // all were well.
-        if http.statusCode < 300 { return "nothing opens a WebSocket at this path (a plain GET of it is answered HTTP \(http.statusCode))" }
-        var message = "HTTP \(http.statusCode)"
-        if case .object(let object)? = try? JSON(parsing: String(decoding: data, as: UTF8.self)), case .string(let text)? = object["Message"] {
+        if http.status < 300 { return "nothing opens a WebSocket at this path (a plain GET of it is answered HTTP \(http.status))" }
+        var message = "HTTP \(http.status)"
+        if case .object(let object)? = try? JSON(parsing: http.body), case .string(let text)? = object["Message"] {
             message += ": " + text
-        } else if http.statusCode == 404 {
+        } else if http.status == 404 {
             // Switchboard answers a path below its API root with a JSON error: this one is outside it, or not
             // Switchboard's at all (another server on that port).
             message += ": nothing at this path: a Switchboard server's terminals are below its API root, such as /api/shell; is this a Switchboard server?"
         }
-        if http.statusCode == 401 { message += " (pass --token <key> or set SWITCHBOARD_TOKEN)" }
+        if http.status == 401 { message += " (pass --token <key> or set SWITCHBOARD_TOKEN)" }
         return message
     }
 

@@ -433,8 +433,8 @@ struct CommandLineTests {
             "\(result.err)")
     }
 
-    /// `connect` says why a TLS handshake failed, and gives up on a server that ends the connection without
-    /// answering the upgrade. Before, a self-signed certificate and a plain server asked with `wss://` printed
+    /// `connect` says why a TLS handshake failed, why a server behind `--ca` refused, and gives up on a server
+    /// that ends the connection without answering the upgrade. Before, a self-signed certificate and a plain server asked with `wss://` printed
     /// BoringSSL's error (its source file and error numbers), and `ws://` to a TLS port waited for ever:
     /// swift-websocket's client keeps waiting for an answer after the server's end of the connection.
     @Test(.timeLimit(.minutes(1))) func connectSaysWhyATLSHandshakeFailedAndGivesUpOnAnUnansweredUpgrade() async throws {
@@ -455,6 +455,12 @@ struct CommandLineTests {
         let trusted = try await run(["connect", "wss://localhost:\(tlsPort)/api/echo", "--ca", files.certificate, "--until", "hi"], input: "hi\n")
         #expect(trusted.status == 0, "\(trusted.err)")
         #expect(trusted.out == "hi\n")
+        // A refusal behind --ca is told as over ws:// (the plain GET that asks why trusted the system's
+        // certificates only, and the refusal was "WebSocket upgrade failed").
+        let refused = try await run(
+            ["connect", "wss://localhost:\(tlsPort)/api/echo", "--ca", files.certificate, "--token", "not-a-key-of-this-server"], input: "")
+        #expect(refused.status == 2, "\(refused.err)")
+        #expect(refused.err.contains(": HTTP 401: The key is not valid"), "\(refused.err)")
 
         let plainToTLS = try await run(["connect", "ws://localhost:\(tlsPort)/api/echo", "--connect-timeout", "1"], input: "")
         #expect(plainToTLS.status == 2, "\(plainToTLS.err)")
