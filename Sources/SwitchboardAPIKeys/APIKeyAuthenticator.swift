@@ -69,7 +69,7 @@ public final class APIKeyAuthenticator: Authenticator {
         guard key != nil else {
             guard !anonymous.isEmpty else {
                 throw .authenticationRequired(
-                    "Authentication required: send the access token or an API key as 'Authorization: Bearer <key>', in the URI as /api(<key>)/..., or open /console?token=<key> in a browser"
+                    "Authentication required: send the access token or an API key as 'Authorization: Bearer <key>', in the URI as /api(<key>)/..., or open /console#token=<key> in a browser"
                 )
             }
             return AccessIdentity(name: "anonymous", isAnonymous: true, rights: anonymous)

@@ -50,9 +50,10 @@ extension Router {
     /// window (and resizes with it), and shows when the program exits.
     ///
     /// The terminal needs a key, like everything else; the page holds none and is served to every client the
-    /// host check lets in. Open it once per tab as `/console?token=<key>`: its script moves the key out of
-    /// the address (and the history) into the tab's `sessionStorage`, asks `<path>/key` whether it is valid
-    /// (`204` or `401`, by the API's `Authenticator`), and sends it with the WebSocket as a subprotocol
+    /// host check lets in. Open it once per tab as `/console#token=<key>` (or `?token=`, which the server's
+    /// request line, and so a proxy's log, would carry), or paste the key into the field it shows without one:
+    /// its script moves the key out of the address (and the history) into the tab's `sessionStorage`, asks `<path>/key` whether it is valid
+    /// (`204` or `401`, by the API's `Authenticator`; without a key, whether one is needed), and sends it with the WebSocket as a subprotocol
     /// (`AccessCredentials.subprotocolKeyPrefix`). No cookie: a browser sends a host's cookies to every port
     /// of that host. Without a valid key the status line says how to get in. The page and its assets may not be framed
     /// (`X-Frame-Options: DENY`, `frame-ancestors 'none'`) and are sent with `nosniff` and
@@ -115,7 +116,8 @@ extension Router {
             var headers = Self.consoleSecurityHeaders(script: script, host: nil)
             headers[.cacheControl] = "no-store"
             guard guardian.allowsHost(request.head.authority) else { return .unknownHost(headers: headers) }
-            guard request.headers[.authorization] != nil, (try? await api.authenticate(headers: request.headers, uriKey: nil)) != nil else {
+            // Without a key, `204` says that none is needed (authentication off, or rights for anonymous callers).
+            guard (try? await api.authenticate(headers: request.headers, uriKey: nil)) != nil else {
                 headers[.wwwAuthenticate] = #"Bearer realm="Switchboard""#
                 return Response(status: .unauthorized, headers: headers)
             }
@@ -185,9 +187,11 @@ extension Router {
             <script>
             // First of all, the key leaves the address (and so the history) for this tab's storage: no cookie,
             // which the browser would send to every server on this host, whatever its port.
+            // `#token=` (what serve prints: a fragment never leaves the browser, so no proxy's log has it) or `?token=`.
             (function () {
               var query = new URLSearchParams(location.search);
-              var given = query.get('token');
+              var fragment = new URLSearchParams(location.hash.slice(1));
+              var given = fragment.get('token') !== null ? fragment.get('token') : query.get('token');
               if (given === null) { return; }
               query.delete('token');
               history.replaceState(null, '', location.pathname + (query.toString() ? '?' + query.toString() : ''));
@@ -206,18 +210,41 @@ extension Router {
                 status.textContent = text;
               }
               if (!TerminalClass) { fail(\(failureJSON)); return; }
-              var key = sessionStorage.getItem('switchboard.key');
-              var refusal = "This console needs the server's access token: open it as /console?token=<token> "
-                + '(switchboard serve prints that address, and keeps the token in <data directory>/token).';
-              if (!key) { fail(refusal); return; }
-              fetch(\(keyPathJSON), { headers: { Authorization: 'Bearer ' + key }, cache: 'no-store' }).then(function (answer) {
-                if (answer.status === 401) {
-                  sessionStorage.removeItem('switchboard.key');
-                  fail('The token is not valid. ' + refusal);
-                } else {
-                  start(key);
-                }
-              }, function () { fail('Could not reach the server.'); });
+              var refusal = "This console needs the server's access token: paste it here and press Enter, or open the "
+                + 'address switchboard serve prints, /console#token=<token> (it keeps the token in <data directory>/token).';
+              // Without a key, or with a wrong one, the status line takes one.
+              function ask(text) {
+                fail(text);
+                var field = document.createElement('input');
+                field.id = 'key';
+                field.type = 'password';
+                field.autocomplete = 'off';
+                field.placeholder = 'access token';
+                field.style.cssText = 'display: block; margin-top: 4px; width: 40em; max-width: 90%; font: 13px monospace';
+                field.addEventListener('keydown', function (event) {
+                  if (event.key !== 'Enter' || !field.value.trim()) { return; }
+                  sessionStorage.setItem('switchboard.key', field.value.trim());
+                  status.style.cssText = '';
+                  status.textContent = 'Connecting…';
+                  check(field.value.trim());
+                });
+                status.appendChild(field);
+                field.focus();
+              }
+              // Without a key the server is asked too: with authentication off, or rights for anonymous callers,
+              // none is needed.
+              function check(key) {
+                var headers = key ? { Authorization: 'Bearer ' + key } : {};
+                fetch(\(keyPathJSON), { headers: headers, cache: 'no-store' }).then(function (answer) {
+                  if (answer.status === 401) {
+                    sessionStorage.removeItem('switchboard.key');
+                    ask(key ? 'The token is not valid. ' + refusal : refusal);
+                  } else {
+                    start(key);
+                  }
+                }, function () { fail('Could not reach the server.'); });
+              }
+              check(sessionStorage.getItem('switchboard.key'));
 
               function start(key) {
               var term = new TerminalClass({ fontFamily: 'monospace', fontSize: 14, rendererType: 'dom' });
@@ -234,8 +261,8 @@ extension Router {
               // HTTP token cannot be one, and goes in the URI after the API root.
               var scheme = location.protocol === 'https:' ? 'wss://' : 'ws://';
               var offers = \(subprotocolsJSON);
-              var socket = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(key)
-                ? new WebSocket(scheme + location.host + path, [offers[0], offers[1] + key])
+              var socket = !key ? new WebSocket(scheme + location.host + path)
+                : /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(key) ? new WebSocket(scheme + location.host + path, [offers[0], offers[1] + key])
                 : new WebSocket(scheme + location.host + \(rootJSON) + '(' + encodeURIComponent(key) + ')' + path.slice(\(rootJSON).length));
               function send(message) { if (socket.readyState === 1 && !exited) { socket.send(JSON.stringify(message)); } }
               function cell() {

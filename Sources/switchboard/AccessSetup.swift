@@ -60,7 +60,7 @@ struct AccessSetup {
         return file
     }
 
-    /// A token travels in URIs as it is (`/api(<token>)/shell`, `/console?token=<token>`, the hints `serve`
+    /// A token travels in URIs as it is (`/api(<token>)/shell`, `/console#token=<token>`, the hints `serve`
     /// prints): it is letters, digits and `-` `.` `_` `~`, the characters a URI never encodes, as generated
     /// keys are. `#` or `?` would end the path, `%` and `+` be decoded, `&` and `=` split the query.
     static func validate(token: String) throws {
@@ -76,7 +76,7 @@ struct AccessSetup {
             })
         else {
             throw ValidationError(
-                "The token must be letters, digits and - . _ ~ (it travels in URIs as it is: /api(<token>)/shell, /console?token=<token>)")
+                "The token must be letters, digits and - . _ ~ (it travels in URIs as it is: /api(<token>)/shell, /console#token=<token>)")
         }
     }
 

@@ -412,12 +412,12 @@ struct ServeCommand: AsyncParsableCommand {
             lines.append("  switchboard connect \(base)\(root)/shell      (finds the token by itself on this machine)")
             lines.append("  wscat -c '\(base)\(root)/shell' -H \"Authorization: Bearer \(shown)\"")
             lines.append("  python -m websockets \"\(base)\(root)(\(shown))/shell\"")
-            if pty { lines.append("  Browser console: \(web)/console?token=\(shown)") }
+            if pty { lines.append("  Browser console: \(web)/console#token=\(shown)") }
             lines.append("  curl -H \"Authorization: Bearer \(shown)\" \(web)\(root)")
         } else if let keys = access.keyFilePath {
             lines.append("Keys from \(keys): send one as 'Authorization: Bearer <key>' or in the URI as \(root)(<key>)/shell")
             lines.append("  switchboard connect --token <key> \(base)\(root)/shell")
-            if pty { lines.append("  Browser console: \(web)/console?token=<key>") }
+            if pty { lines.append("  Browser console: \(web)/console#token=<key>") }
         } else {
             lines.append("Authentication is off (--no-auth)")
             lines.append("  switchboard connect \(base)\(root)/shell")

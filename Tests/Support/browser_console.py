@@ -1,6 +1,6 @@
 """Loads Switchboard's browser console in headless Chromium, types a command and reads the rendered screen.
 
-Usage: browser_console.py URL [--screenshot FILE] [--replay]
+Usage: browser_console.py URL [--screenshot FILE] [--replay] [--paste TOKEN]
 Prints the screen's text and exits 0 when `echo $((6*7))` shows 42 on a line of its own, 1 otherwise.
 With --replay, URL opens a recording (`/console?replay=ID`) of such a session: the script waits for the replay
 to end, prints the screen and the terminal's size, and exits 0 when 42 is on the screen.
@@ -22,6 +22,7 @@ def main():
     parser.add_argument("--screenshot")
     parser.add_argument("--timeout", type=float, default=20)
     parser.add_argument("--replay", action="store_true")
+    parser.add_argument("--paste", help="open URL without a token, and type this one into the field the page shows")
     args = parser.parse_args()
 
     options = webdriver.ChromeOptions()
@@ -41,6 +42,10 @@ def main():
             print(f"size={size[0]}x{size[1]}")
             print("status:", driver.find_element(By.ID, "status").text)
             return 0 if any(line.strip() == "42" for line in text.splitlines()) else 1
+        if args.paste:
+            field = wait.until(lambda d: d.find_elements(By.ID, "key") and d.find_element(By.ID, "key"))
+            print("asked:", driver.find_element(By.ID, "status").text)
+            field.send_keys(args.paste + "\n")
         # Connected, and the shell has drawn its prompt.
         wait.until(lambda d: d.execute_script(
             "return window.switchboardConsole && window.switchboardConsole.socket.readyState === 1"))

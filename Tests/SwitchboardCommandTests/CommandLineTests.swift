@@ -588,8 +588,9 @@ struct CommandLineTests {
         let (process, port) = try await startServe(dataDirectory: data, ["--xterm-dir", xterm, "--record"])
         defer { if process.isRunning { process.terminate() } }
         let token = try Self.token(data)
+        // The address `serve` prints: the key in the fragment, which no request line carries.
         let browser = try await run(command: [
-            "python3", root + "/Tests/Support/browser_console.py", "http://127.0.0.1:\(port)/console?token=\(token)",
+            "python3", root + "/Tests/Support/browser_console.py", "http://127.0.0.1:\(port)/console#token=\(token)",
         ])
         #expect(browser.status == 0, "\(browser.output)")
         #expect(browser.output.contains("\n42\n"))
@@ -599,6 +600,14 @@ struct CommandLineTests {
         #expect(browser.output.contains("address: http://127.0.0.1:\(port)/console\n"), "\(browser.output)")
         // (Reloaded, it is connected again; its status line says that the new session is recorded.)
         #expect(browser.output.contains("cookies: 0\nkey in the tab: True\nreloaded: This session is recorded"), "\(browser.output)")
+
+        // Without a token, the page asks for one: pasted, it connects.
+        let pasted = try await run(command: [
+            "python3", root + "/Tests/Support/browser_console.py", "http://127.0.0.1:\(port)/console", "--paste", token,
+        ])
+        #expect(pasted.status == 0, "\(pasted.output)")
+        #expect(pasted.output.contains("asked: This console needs the server's access token: paste it here"), "\(pasted.output)")
+        #expect(pasted.output.contains("\n42\n"))
 
         let row = try #require(try await Self.recordings(port: port, token: token).first)
         guard case .string(let id)? = row["Id"] else { throw TestFailure("no Id in \(row)") }

@@ -24,7 +24,7 @@ extension CommandLineTests {
         }
         // Standard error is not a terminal here: the greeting says where the token is, never the token.
         #expect(!log.contains(token))
-        #expect(log.contains("http://127.0.0.1:\(port)/console?token=$(cat \(data)/token)"))
+        #expect(log.contains("http://127.0.0.1:\(port)/console#token=$(cat \(data)/token)"))
         #expect(log.contains("curl -H \"Authorization: Bearer $(cat \(data)/token)\" http://127.0.0.1:\(port)/api"))
         #expect(try await RawHTTP.request(port: port, "GET", "/api").status == 401)
 
@@ -206,7 +206,7 @@ extension CommandLineTests {
         ).get()
         defer { if process.isRunning { process.terminate() } }
         #expect(log.contains("switchboard connect wss://127.0.0.1:\(port)/api/shell"))
-        #expect(log.contains("https://127.0.0.1:\(port)/console?token="))
+        #expect(log.contains("https://127.0.0.1:\(port)/console#token="))
         let token = try Self.token(data)
         let auth = [("Authorization", "Bearer \(token)")]
 

@@ -482,6 +482,15 @@ struct SecurityTests {
     /// whether it is valid, and sends it with the WebSocket as a subprotocol. The server sets no cookie, and
     /// clears the one in which older consoles kept the key. Page and answers may not be framed.
     @Test func theBrowserConsoleSetsNoCookieChecksKeysAndCannotBeFramed() async throws {
+        // With authentication off, the page needs no key: `/console/key` answers `204` without one.
+        try await TestServer.with(
+            routes: { server in
+                server.router.addBrowserConsole(terminalURI: "/api/pty", api: server.api, configuration: server.configuration)
+            }
+        ) { server in
+            let needed = try await RawHTTP.request(port: server.port, "GET", "/console/key")
+            #expect(needed.status == 204)
+        }
         try await TestServer.with(
             authenticator: Self.keys(),
             routes: { server in
@@ -517,6 +526,8 @@ struct SecurityTests {
                 #expect(RawHTTP.header("X-Content-Type-Options", in: answer.head) == "nosniff")
                 #expect(RawHTTP.header("Referrer-Policy", in: answer.head) == "no-referrer")
             }
+            // Without a key, `/console/key` says whether one is needed: here it is.
+            #expect(none.status == 401)
             for path in ["/console", "/console/key"] {
                 let rebound = try await RawHTTP.request(
                     port: server.port, "GET", path, hostHeader: "evil.example", headers: ["Authorization: Bearer \(Self.aliceKey)"])
