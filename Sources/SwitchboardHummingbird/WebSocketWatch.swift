@@ -296,17 +296,14 @@ final class WebSocketWatch: ChannelDuplexHandler, RemovableChannelHandler {
             sawUnmaskedFrame = early.sawUnmaskedFrame
             operations.removeHandler(early, promise: nil)
         }
-        guard queueingInput, let context = watch.context else {
-            if sawUnmaskedFrame { watch.refuseUnmaskedFrame() }
-            return (DirectWriter(channel: channel, watch: watch, state: state), nil)
-        }
+        defer { if sawUnmaskedFrame { watch.refuseUnmaskedFrame() } }
+        guard queueingInput, let context = watch.context else { return (DirectWriter(channel: channel, watch: watch, state: state), nil) }
         let queue = InboundFrameQueue(watch: watch, eventLoop: channel.eventLoop)
         watch.inboundQueue = queue
         // After the frames that reached Hummingbird's stream before the watch was in the pipeline.
         // (Hummingbird's stream takes in what was read at the read's completion.)
         context.fireChannelRead(watch.wrapInboundOut(WebSocketFrame(fin: true, opcode: .binary, data: queue.sentinel)))
         context.fireChannelReadComplete()
-        if sawUnmaskedFrame { watch.refuseUnmaskedFrame() }
         return (DirectWriter(channel: channel, watch: watch, state: state), queue)
     }
 

@@ -86,11 +86,7 @@ struct ConnectCommand: AsyncParsableCommand {
         let lastMessage = LastMessageTime()
         let drain = Duration.milliseconds(Int(max(0, self.drain) * 1000))
         let closeFrame: WebSocketCloseFrame?
-        let (url, connectTimeout) = (self.url, self.connectTimeout)
-        let deadline = HandshakeDeadline(seconds: connectTimeout) {
-            console.restore()
-            FileHandle.standardError.write(Data(HandshakeDeadline.message(url: url, seconds: connectTimeout).utf8))
-        }
+        let deadline = HandshakeDeadline(url: url, seconds: connectTimeout) { console.restore() }
         do {
             let (configuration, tls) = try clientSettings(fields: fields)
             closeFrame = try await WebSocketClient.connect(url: url, configuration: configuration, tlsConfiguration: tls, logger: Self.logger) {
@@ -200,11 +196,7 @@ struct ConnectCommand: AsyncParsableCommand {
     func runTerminal(fields: HTTPFields) async throws {
         let terminal = LocalTerminal()
         let closeFrame: WebSocketCloseFrame?
-        let (url, connectTimeout) = (self.url, self.connectTimeout)
-        let deadline = HandshakeDeadline(seconds: connectTimeout) {
-            terminal.restore()
-            FileHandle.standardError.write(Data(HandshakeDeadline.message(url: url, seconds: connectTimeout).utf8))
-        }
+        let deadline = HandshakeDeadline(url: url, seconds: connectTimeout) { terminal.restore() }
         do {
             let (configuration, tls) = try clientSettings(fields: fields)
             terminal.enterRawMode()

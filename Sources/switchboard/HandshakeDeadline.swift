@@ -12,12 +12,13 @@ import Synchronization
 final class HandshakeDeadline: Sendable {
     private let answered = Atomic<Bool>(false)
 
-    /// Arms the deadline: unless ``upgraded()`` is called within `seconds`, `onExpiry` runs and the process
-    /// exits with status 2.
-    init(seconds: Double, onExpiry: @escaping @Sendable () -> Void) {
+    /// Arms the deadline: unless ``upgraded()`` is called within `seconds`, `restore` puts the terminal back,
+    /// the reason is written to standard error (``message(url:seconds:)``), and the process exits with status 2.
+    init(url: String, seconds: Double, restore: @escaping @Sendable () -> Void) {
         DispatchQueue.global().asyncAfter(deadline: .now() + seconds) { [self] in
             guard !answered.load(ordering: .acquiring) else { return }
-            onExpiry()
+            restore()
+            FileHandle.standardError.write(Data(Self.message(url: url, seconds: seconds).utf8))
             exit(2)
         }
     }

@@ -85,7 +85,7 @@ enum RefusalProbe {
             while let end = rest.range(of: "\r\n"), let size = Int(rest[..<end.lowerBound].split(separator: ";").first ?? "", radix: 16),
                 size > 0
             {
-                let start = rest.utf8.index(end.upperBound, offsetBy: 0)
+                let start = end.upperBound
                 guard let stop = rest.utf8.index(start, offsetBy: size, limitedBy: rest.utf8.endIndex) else { break }
                 joined += String(rest[start..<stop])
                 rest = rest[stop...].dropFirst(2)
