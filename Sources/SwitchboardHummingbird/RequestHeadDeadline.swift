@@ -148,7 +148,7 @@ struct DeadlineGuardedChannel<Base: ServerChildChannel>: ServerChildChannel {
             try operations.addHandler(ExtensionOfferSplitter(), position: .after(decoder))
             try operations.addHandler(MalformedHeadResponder(), position: .after(decoder))
             // At the end, to hear of an upgrade: frames read before the connection's watch are checked too.
-            try operations.addHandler(UnmaskedFrameGuard.Installer(), position: .last)
+            try operations.addHandler(EarlyFrameGuard.Installer(), position: .last)
             return value
         }
     }

@@ -290,10 +290,12 @@ final class WebSocketWatch: ChannelDuplexHandler, RemovableChannelHandler {
         watch.compressedInput = compressedInput
         try operations.addHandler(watch, position: .after(decoder))
         // The guard of the first moments (it is after the watch now) leaves; the watch fails the connection
-        // for the frame without a mask it found, after the frames before it.
+        // for the frame without a mask it found, after the frames before it, and starts as failed when
+        // Hummingbird's stream got a frame that fails the connection there (see ``EarlyFrameGuard``).
         var sawUnmaskedFrame = false
-        if let early = try? operations.handler(type: UnmaskedFrameGuard.self) {
+        if let early = try? operations.handler(type: EarlyFrameGuard.self) {
             sawUnmaskedFrame = early.sawUnmaskedFrame
+            if early.passedAFailingFrame(compressedInput: compressedInput) { watch.inputFailedInHummingbirdsStream() }
             operations.removeHandler(early, promise: nil)
         }
         defer { if sawUnmaskedFrame { watch.refuseUnmaskedFrame() } }
@@ -406,6 +408,13 @@ final class WebSocketWatch: ChannelDuplexHandler, RemovableChannelHandler {
             inboundQueue?.inputEnded()
             inboundQueue?.append(.consultHummingbird)
         }
+    }
+
+    /// Hummingbird's stream failed the connection for a frame it read before the watch joined: what follows
+    /// goes its way, as after a frame the watch found failing itself.
+    private func inputFailedInHummingbirdsStream() {
+        inputFailed = true
+        endWithinCloseTimeout()
     }
 
     /// Fails the connection for a frame without a mask, once: nothing more is taken, the reader refuses it in

@@ -299,6 +299,45 @@ import Testing
     }
 
     /// A client that sends pings and reads nothing gets no pongs piled up: while the channel cannot write
+
+    /// A frame that fails the connection in Hummingbird's stream, read before the watch joined (behind the
+    /// upgrade request): the watch starts as failed, so a ping read after it joins goes Hummingbird's way,
+    /// which answers nothing once it has begun to close, rather than being answered by the reader, whose pong
+    /// could beat Hummingbird's close frame to the socket (Autobahn 3.2 failed so once). A frame with RSV1
+    /// fails it only without permessage-deflate. (`bits` are set in the first byte of a text frame: RSV2,
+    /// RSV3, RSV1, opcode 3, which is reserved, and none.)
+    @Test(arguments: [(0x20 as UInt8, false, true), (0x10, false, true), (0x40, false, true), (0x40, true, false), (0x02, false, true), (0x00, false, false)])
+    func aFrameThatFailedInHummingbirdsStreamBeforeTheWatchLeavesLaterPingsUnanswered(
+        bits: UInt8, compressedInput: Bool, fails: Bool
+    ) throws {
+        let channel = EmbeddedChannel()
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 9)).wait()
+        let operations = channel.pipeline.syncOperations
+        let decoder = ByteToMessageHandler(WebSocketFrameDecoder())
+        try operations.addHandler(decoder)
+        try operations.addHandler(EarlyFrameGuard(), position: .after(decoder))
+        var early = Self.clientFrame(.text, Array("x".utf8))
+        early.setInteger(early.getInteger(at: 0, as: UInt8.self)! | bits, at: 0)
+        try channel.writeInbound(early)
+        #expect(try channel.readInbound(as: WebSocketFrame.self) != nil, "passed on to Hummingbird's stream")
+
+        let (_, queue) = try WebSocketWatch.install(
+            on: channel, state: WebSocketWatch.CloseState(), pings: nil, queueingInput: true, compressedInput: compressedInput
+        ) {}
+        let queued = try #require(queue)
+        #expect((try? channel.pipeline.syncOperations.handler(type: EarlyFrameGuard.self)) == nil, "the guard left")
+        _ = try channel.readInbound(as: WebSocketFrame.self)
+        queued.sentinelPassed()
+        #expect(queued.parkUnlessReady {})
+        try channel.writeInbound(Self.clientFrame(.ping, [7]))
+        if fails {
+            #expect(try channel.readInbound(as: WebSocketFrame.self)?.opcode == .ping, "Hummingbird's way")
+            #expect(try channel.readOutbound(as: WebSocketFrame.self) == nil, "no pong")
+        } else {
+            #expect(try channel.readOutbound(as: WebSocketFrame.self)?.unmaskedData == ByteBuffer(bytes: [7]), "answered")
+        }
+        _ = try? channel.finish()
+    }
     /// only the latest ping is kept, and it is answered once the channel can.
     @Test func pingsWhileTheChannelCannotWriteOweOnePong() async throws {
         let (channel, queue, _) = try Self.queueingChannel()
