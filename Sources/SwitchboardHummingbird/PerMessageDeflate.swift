@@ -183,9 +183,17 @@ final class PerMessageDeflate: WebSocketExtension {
 
     // MARK: Receiving
 
+    /// Inflates a frame Hummingbird's stream read (one of a connection's first moments, before the watch's
+    /// queue takes over). Data that is not DEFLATE fails the connection with 1002, as it does in the queue
+    /// (RFC 7692, section 8.2.3.3): Hummingbird closes with 1011 for any error it does not know, so such data
+    /// is reported as one of NIO's protocol errors, which it closes with 1002.
     func processReceivedFrame(_ frame: WebSocketFrame, context: WebSocketExtensionContext) async throws -> WebSocketFrame {
-        // The reader's receiver: a message begun here may go on in the watch's queue.
-        try await (DeflateReceiver.current ?? receiver).inflateIfCompressed(frame)
+        do {
+            // The reader's receiver: a message begun here may go on in the watch's queue.
+            return try await (DeflateReceiver.current ?? receiver).inflateIfCompressed(frame)
+        } catch is Inflater.Failure {
+            throw NIOWebSocketError.multiByteControlFrameLength
+        }
     }
 
     // MARK: Sending
