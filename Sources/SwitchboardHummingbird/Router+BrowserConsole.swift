@@ -95,7 +95,7 @@ extension Router {
         }
         let separator = terminalURI.split(separator: "/").count >= 3 ? "&" : "/"
         let page = Self.consolePage(
-            script: script, stylesheet: stylesheet, assets: assets, root: configuration.normalizedRoot, keyPath: base + "/key",
+            script: script, stylesheet: stylesheet, assets: assets, keyPath: base + "/key",
             socketPath: terminalURI + separator + "mode=terminado",
             replayPath: replayURI.map { $0 + ($0.split(separator: "/").count >= 3 ? "&" : "/") })
         getAndHead(base) { request, _ -> Response in
@@ -155,16 +155,18 @@ extension Router {
 
     /// The console's page. Its script takes the key out of the address (`?token=`) into the tab's
     /// `sessionStorage` (scoped to this origin, port included), asks `keyPath` whether it is valid, and sends
-    /// it with the WebSocket as a subprotocol (`AccessCredentials.subprotocolKeyPrefix`), or, for a key that
-    /// cannot be one, in the URI after `root`.
+    /// it with the WebSocket as a subprotocol (`AccessCredentials.subprotocolKeyPrefix`, or, for a key that is
+    /// not an HTTP token, base64url of its UTF-8 after `AccessCredentials.subprotocolEncodedKeyPrefix`).
     static func consolePage(
-        script: String, stylesheet: String, assets: XtermAssets, root: String, keyPath: String, socketPath: String,
+        script: String, stylesheet: String, assets: XtermAssets, keyPath: String, socketPath: String,
         replayPath: String? = nil
     ) -> String {
         let socketJSON = JSON.string(socketPath).compact
-        let rootJSON = JSON.string(root).compact
         let keyPathJSON = JSON.string(keyPath).compact
-        let subprotocolsJSON = JSON.array([.string(AccessCredentials.subprotocol), .string(AccessCredentials.subprotocolKeyPrefix)]).compact
+        let subprotocolsJSON = JSON.array([
+            .string(AccessCredentials.subprotocol), .string(AccessCredentials.subprotocolKeyPrefix),
+            .string(AccessCredentials.subprotocolEncodedKeyPrefix),
+        ]).compact
         let failureJSON = JSON.string(assets.loadFailure).compact
         let replayJSON = replayPath.map { JSON.string($0).compact } ?? "null"
         return """
@@ -233,8 +235,16 @@ extension Router {
               }
               // Without a key the server is asked too: with authentication off, or rights for anonymous callers,
               // none is needed.
+              // A key that is not an HTTP token (a passphrase of an authenticator of the application's) goes as
+              // base64 of its UTF-8: as Basic's password here, in the URL alphabet as a subprotocol.
+              function isToken(key) { return /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(key); }
+              function base64(text) {
+                var binary = '';
+                new TextEncoder().encode(text).forEach(function (byte) { binary += String.fromCharCode(byte); });
+                return btoa(binary);
+              }
               function check(key) {
-                var headers = key ? { Authorization: 'Bearer ' + key } : {};
+                var headers = !key ? {} : { Authorization: isToken(key) ? 'Bearer ' + key : 'Basic ' + base64(':' + key) };
                 fetch(\(keyPathJSON), { headers: headers, cache: 'no-store' }).then(function (answer) {
                   if (answer.status === 401) {
                     sessionStorage.removeItem('switchboard.key');
@@ -257,13 +267,13 @@ extension Router {
               // /console?replay=<id> plays a recording (Switchboard.Replay) at its recorded size.
               var replay = \(replayJSON) !== null ? new URLSearchParams(location.search).get('replay') : null;
               var path = replay ? \(replayJSON) + 'id=' + encodeURIComponent(replay) + '&mode=terminado' : \(socketJSON);
-              // The key as a subprotocol, beside 'switchboard', which the server answers; a key that is not an
-              // HTTP token cannot be one, and goes in the URI after the API root.
+              // The key as a subprotocol, beside 'switchboard', which the server answers; never in the URI, which
+              // a proxy's log keeps.
               var scheme = location.protocol === 'https:' ? 'wss://' : 'ws://';
               var offers = \(subprotocolsJSON);
-              var socket = !key ? new WebSocket(scheme + location.host + path)
-                : /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(key) ? new WebSocket(scheme + location.host + path, [offers[0], offers[1] + key])
-                : new WebSocket(scheme + location.host + \(rootJSON) + '(' + encodeURIComponent(key) + ')' + path.slice(\(rootJSON).length));
+              var offer = !key ? null : isToken(key) ? offers[1] + key
+                : offers[2] + base64(key).replace(/\\+/g, '-').replace(/\\//g, '_').replace(/=+$/, '');
+              var socket = offer ? new WebSocket(scheme + location.host + path, [offers[0], offer]) : new WebSocket(scheme + location.host + path);
               function send(message) { if (socket.readyState === 1 && !exited) { socket.send(JSON.stringify(message)); } }
               function cell() {
                 var probe = document.createElement('span');

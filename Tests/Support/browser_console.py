@@ -50,6 +50,9 @@ def main():
         wait.until(lambda d: d.execute_script(
             "return window.switchboardConsole && window.switchboardConsole.socket.readyState === 1"))
         wait.until(lambda d: screen(d).strip() != "")
+        # Where the key went: the socket's address (without a key) and the subprotocol the server answered.
+        print("socket:", driver.execute_script(
+            "var s = window.switchboardConsole.socket; return s.url + ' protocol=' + s.protocol;"))
         rows_before = driver.execute_script("return window.switchboardConsole.terminal.rows")
         textarea = driver.find_element(By.CSS_SELECTOR, ".xterm-helper-textarea")
         textarea.send_keys("echo $((6*7))\n")

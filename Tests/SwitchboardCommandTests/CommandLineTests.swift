@@ -564,23 +564,6 @@ struct CommandLineTests {
         #expect(process.terminationStatus == 0, "\(Self.laterLog(of: process))")
     }
 
-    /// Whether headless Chromium, its driver, selenium and Debian's xterm.js are here (CI installs them).
-    static let browserAvailable: Bool = {
-        let files = ["/usr/bin/chromium", "/usr/bin/chromedriver", "/usr/bin/esbuild", "/usr/share/nodejs/xterm/lib/public/Terminal.js"]
-        return files.allSatisfy { FileManager.default.fileExists(atPath: $0) } && pythonCanImport("selenium")
-    }()
-
-    /// Whether `python3` here can import a module.
-    static func pythonCanImport(_ module: String) -> Bool {
-        let probe = Process()
-        probe.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        probe.arguments = ["python3", "-c", "import \(module)"]
-        probe.standardError = FileHandle.nullDevice
-        guard (try? probe.run()) != nil else { return false }
-        probe.waitUntilExit()
-        return probe.terminationStatus == 0
-    }
-
     @Test(.enabled(if: browserAvailable, "needs chromium, chromium-driver, esbuild, node-xterm and selenium (.ci/run installs them)"))
     func theBrowserConsoleRunsAShellInHeadlessChromium() async throws {
         let data = Self.temporaryDirectory()
@@ -603,6 +586,7 @@ struct CommandLineTests {
         // The key is kept in the tab (sessionStorage, scoped to this origin), never in a cookie that the browser
         // would send to every port of this host; it leaves the address at once.
         #expect(browser.output.contains("address: http://127.0.0.1:\(port)/console\n"), "\(browser.output)")
+        #expect(browser.output.contains("socket: ws://127.0.0.1:\(port)/api/pty/mode=terminado protocol=switchboard\n"), "\(browser.output)")
         // (Reloaded, it is connected again; its status line says that the new session is recorded.)
         #expect(browser.output.contains("cookies: 0\nkey in the tab: True\nreloaded: This session is recorded"), "\(browser.output)")
 

@@ -93,6 +93,16 @@ struct SecurityTests {
             #expect(RawHTTP.header("Sec-WebSocket-Protocol", in: alone.head) == nil)
             let wrong = try upgrade("Sec-WebSocket-Protocol: switchboard, switchboard.key.not-a-key-of-this-server\r\n")
             #expect(wrong.head.hasPrefix("HTTP/1.1 401"), "\(wrong.head)")
+            // A key in base64url of its UTF-8 (how the console sends one that is not an HTTP token).
+            let base64url = Data(Self.aliceKey.utf8).base64EncodedString()
+                .replacing("+", with: "-").replacing("/", with: "_").replacing("=", with: "")
+            let encoded = try upgrade("Sec-WebSocket-Protocol: switchboard, switchboard.key64.\(base64url)\r\n")
+            #expect(encoded.head.hasPrefix("HTTP/1.1 101"), "\(encoded.head)")
+            #expect(RawHTTP.header("Sec-WebSocket-Protocol", in: encoded.head) == "switchboard")
+            let garbled = try upgrade("Sec-WebSocket-Protocol: switchboard, switchboard.key64.not*base64\r\n")
+            #expect(garbled.head.hasPrefix("HTTP/1.1 401"), "\(garbled.head)")
+            let reason = try await onOwnThread { String(decoding: try garbled.socket.readToEnd(), as: UTF8.self) }
+            #expect(reason.contains("is not base64url of UTF-8 text"), "\(reason)")
             let cookie = try upgrade("Cookie: theme=dark; \(AccessCredentials.cookieName)=\(Self.aliceKey)\r\n")
             #expect(cookie.head.hasPrefix("HTTP/1.1 401"), "\(cookie.head)")
             let overHTTP = try await RawHTTP.request(
@@ -500,7 +510,7 @@ struct SecurityTests {
             let page = try await RawHTTP.request(port: server.port, "GET", "/console")
             #expect(page.status == 200)
             #expect(page.body.contains("sessionStorage.setItem('switchboard.key'"))
-            #expect(page.body.contains(#"["switchboard","switchboard.key."]"#))
+            #expect(page.body.contains(#"["switchboard","switchboard.key.","switchboard.key64."]"#))
             let entry = try await RawHTTP.request(port: server.port, "GET", "/console?token=\(Self.aliceKey)")
             #expect(entry.status == 200)
             for answer in [page, entry] { #expect(RawHTTP.header("Set-Cookie", in: answer.head) == nil) }

@@ -17,7 +17,7 @@ struct PTYTests {
         sharing: PTYManager.Sharing = .perConnection, maxTerminals: Int = 32, authenticator: any Authenticator = AllowAllAuthenticator(),
         idleTimeout: Duration? = .seconds(3600), inheritedVariables: [String] = [], audit: Logger = TestServer.defaultLogger,
         recordings: SessionRecordings? = nil, configuration: SwitchboardServerConfiguration = .init(),
-        _ body: (TestServer, PTYManager) async throws -> Void
+        routes: (SwitchboardServer) -> Void = { _ in }, _ body: (TestServer, PTYManager) async throws -> Void
     ) async throws {
         let manager = PTYManager(
             configuration: .init(
@@ -25,7 +25,9 @@ struct PTYTests {
                     "bash", arguments: ["--norc", "--noprofile"], environment: ["PS1": "$ "], inheritedVariables: inheritedVariables),
                 sharing: sharing, maxTerminals: maxTerminals, terminationGrace: .milliseconds(500), idleTimeout: idleTimeout),
             audit: audit, recordings: recordings)
-        try await TestServer.with(configuration: configuration, authenticator: authenticator, configure: { manager.register(in: $0) }) { server in
+        try await TestServer.with(
+            configuration: configuration, authenticator: authenticator, configure: { manager.register(in: $0) }, routes: routes
+        ) { server in
             try await body(server, manager)
             await manager.shutdown()
         }

@@ -23,6 +23,24 @@ func isInstalled(_ program: String) -> Bool {
         } ?? false
 }
 
+/// Whether headless Chromium, its driver, selenium and Debian's xterm.js are here (CI installs them), for the
+/// tests that drive the browser console.
+let browserAvailable: Bool = {
+    let files = ["/usr/bin/chromium", "/usr/bin/chromedriver", "/usr/bin/esbuild", "/usr/share/nodejs/xterm/lib/public/Terminal.js"]
+    return files.allSatisfy { FileManager.default.fileExists(atPath: $0) } && pythonCanImport("selenium")
+}()
+
+/// Whether `python3` here can import a module.
+func pythonCanImport(_ module: String) -> Bool {
+    let probe = Process()
+    probe.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    probe.arguments = ["python3", "-c", "import \(module)"]
+    probe.standardError = FileHandle.nullDevice
+    guard (try? probe.run()) != nil else { return false }
+    probe.waitUntilExit()
+    return probe.terminationStatus == 0
+}
+
 /// A TCP client for what a WebSocket library will not do: half-sent requests, resets, raw frames.
 final class RawSocket: Sendable {
     let fd: Int32

@@ -54,8 +54,9 @@ extension SwitchboardError {
 ///   transport strips it before the URI is used, shown or logged;
 /// - for a browser's WebSocket, which can set no header but its subprotocols: `Sec-WebSocket-Protocol:
 ///   switchboard, switchboard.key.<key>` (``subprotocol`` and ``subprotocolKeyPrefix``), as the browser console
-///   sends it; the upgrade answers `switchboard`, never the key. A proxy's access log, which keeps the request
-///   line, never sees it.
+///   sends it, or, for a key with characters a subprotocol cannot carry, `switchboard.key64.<base64url of its
+///   UTF-8>` (``subprotocolEncodedKeyPrefix``); the upgrade answers `switchboard`, never the key. A proxy's
+///   access log, which keeps the request line, never sees it.
 ///
 /// No cookie carries a key: a browser sends a host's cookies to every port of that host, so every other server
 /// on the machine would get it (the console kept it in one until 2026-12-07, ``cookieName``).
@@ -71,11 +72,18 @@ public enum AccessCredentials {
     /// characters of an HTTP token fit (generated keys and `serve`'s tokens do).
     public static let subprotocolKeyPrefix = "switchboard.key."
 
+    /// What precedes a key of any characters in the subprotocol that carries it: the key's UTF-8 in base64url
+    /// (RFC 4648 §5; padding optional), `switchboard.key64.<base64url>`. The browser console sends a key that is
+    /// not an HTTP token this way (a passphrase of an authenticator of your own), so that no key travels in a
+    /// URI.
+    public static let subprotocolEncodedKeyPrefix = "switchboard.key64."
+
     /// The key in a request's headers or URI, if there is one.
     /// - Parameters:
     ///   - headers: The request's header fields.
     ///   - uriKey: The key from the URI's `(<key>)` part, which the transport took out.
-    /// - Throws: A `401` ``SwitchboardError`` for an `Authorization` header Switchboard cannot read.
+    /// - Throws: A `401` ``SwitchboardError`` for an `Authorization` header or an encoded subprotocol key
+    ///   Switchboard cannot read.
     public static func key(headers: HTTPFields, uriKey: String?) throws(SwitchboardError) -> String? {
         if let authorization = headers[.authorization] {
             return try key(fromAuthorization: authorization)
@@ -86,6 +94,14 @@ public enum AccessCredentials {
                 let offer = offer.trimmingWhitespace()
                 if offer.hasPrefix(subprotocolKeyPrefix), offer.count > subprotocolKeyPrefix.count {
                     return String(offer.dropFirst(subprotocolKeyPrefix.count))
+                }
+                if offer.hasPrefix(subprotocolEncodedKeyPrefix), offer.count > subprotocolEncodedKeyPrefix.count {
+                    guard let bytes = Base64.decode(String(offer.dropFirst(subprotocolEncodedKeyPrefix.count))),
+                        let key = String(validating: bytes, as: UTF8.self), !key.isEmpty
+                    else {
+                        throw .authenticationRequired("The key of the subprotocol '\(subprotocolEncodedKeyPrefix)…' is not base64url of UTF-8 text")
+                    }
+                    return key
                 }
             }
         }
@@ -162,7 +178,8 @@ extension String {
     }
 }
 
-/// Base64 decoding (standard and URL alphabets, padding optional), for HTTP Basic credentials.
+/// Base64 decoding (standard and URL alphabets, padding optional), for HTTP Basic credentials and encoded
+/// subprotocol keys.
 enum Base64 {
     static func decode(_ text: String) -> [UInt8]? {
         var values: [UInt8] = []
