@@ -233,8 +233,6 @@ extension Router {
                 status.appendChild(field);
                 field.focus();
               }
-              // Without a key the server is asked too: with authentication off, or rights for anonymous callers,
-              // none is needed.
               // A key that is not an HTTP token (a passphrase of an authenticator of the application's) goes as
               // base64 of its UTF-8: as Basic's password here, in the URL alphabet as a subprotocol.
               function isToken(key) { return /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(key); }
@@ -243,6 +241,8 @@ extension Router {
                 new TextEncoder().encode(text).forEach(function (byte) { binary += String.fromCharCode(byte); });
                 return btoa(binary);
               }
+              // Without a key the server is asked too: with authentication off, or rights for anonymous callers,
+              // none is needed.
               function check(key) {
                 var headers = !key ? {} : { Authorization: isToken(key) ? 'Bearer ' + key : 'Basic ' + base64(':' + key) };
                 fetch(\(keyPathJSON), { headers: headers, cache: 'no-store' }).then(function (answer) {
